@@ -1,0 +1,53 @@
+/* dtrain: the only interface to MPI.  Everything outside src/comm.c sees a plain
+ * opaque communicator, ranks and sizes.  All functions are collective over the
+ * communicator unless noted. */
+#ifndef DTRAIN_COMM_H
+#define DTRAIN_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dtrain/status.h"
+
+typedef struct dt_comm dt_comm;
+
+/* MPI_Init / MPI_Finalize.  comm_world() returns a borrowed handle (do not free). */
+int comm_init(int *argc, char ***argv);
+void comm_finalize(void);
+dt_comm *comm_world(void);
+
+/* Split c into groups by color (same color, same group); key orders ranks.
+ * Caller owns the result and frees it with comm_free. */
+dt_comm *comm_split(dt_comm *c, int color, int key);
+void comm_free(dt_comm *c);
+
+int comm_rank(const dt_comm *c); /* local, not collective */
+int comm_size(const dt_comm *c); /* local, not collective */
+
+/* In-place sums over all ranks of c. */
+void comm_allreduce_sum_f32(dt_comm *c, float *buf, size_t n);
+void comm_allreduce_sum_f64(dt_comm *c, double *buf, size_t n);
+void comm_allreduce_sum_i64(dt_comm *c, int64_t *buf, size_t n);
+void comm_allreduce_min_f64(dt_comm *c, double *buf, size_t n);
+void comm_allreduce_max_f64(dt_comm *c, double *buf, size_t n);
+void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n);
+
+/* Broadcast n bytes from root. */
+void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root);
+void comm_barrier(dt_comm *c);
+
+/* Collective error agreement: every rank passes its local status.  If any rank
+ * failed, the error of the lowest failing rank is copied into err on every
+ * rank and its code is returned everywhere; otherwise DT_OK.  This is how a
+ * check that only one rank can see stops all ranks with one message. */
+dt_status comm_agree(dt_comm *c, dt_status local, dt_error *err);
+
+/* Wall-clock seconds (MPI_Wtime). Local. */
+double comm_wtime(void);
+
+/* Abort every rank of the job with the given exit code.  Local, does not return. */
+void comm_abort(int code) __attribute__((noreturn));
+
+/* Library version strings (MPI); local. */
+const char *comm_library_version(void);
+
+#endif

@@ -1,0 +1,82 @@
+/* dtrain: every command-line option, declared once.
+ *
+ * The table in src/config.c (name, type, default, range, help, commands) is the
+ * single source from which parsing, validation, --help and the configuration
+ * saved with a model are all derived.  Adding an option means adding one field
+ * to dt_config and one row to the table. */
+#ifndef DTRAIN_CONFIG_H
+#define DTRAIN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "dtrain/status.h"
+
+#define DT_PATH_MAX 1024
+typedef char dt_str[DT_PATH_MAX];
+
+/* Subcommands an option belongs to (bit mask). */
+enum { CMD_TRAIN = 1u << 0, CMD_CONVERT = 1u << 1 };
+
+typedef enum {
+    OPT_STR,    /* free text (paths, layer lists) */
+    OPT_STR2,   /* two texts, e.g. --idx IMAGES LABELS (two consecutive dt_str) */
+    OPT_INT,    /* int64 within [min, max] */
+    OPT_REAL,   /* double within [min, max] */
+    OPT_CHOICE, /* one of "a|b|c", stored as text */
+    OPT_FLAG    /* present or not, stored as int 0/1 */
+} dt_opt_type;
+
+typedef struct {
+    /* train */
+    dt_str data, train_group, test_group, valid_group;
+    dt_str layers, output, init, normalize;
+    dt_str optimizer;
+    double lr, momentum, beta1, beta2, eps, weight_decay;
+    int64_t batch_size, epochs, seed, threads;
+    dt_str shuffle;
+    int drop_last;
+    dt_str save, init_from;
+    /* convert */
+    dt_str idx[2], idx_test[2], csv, out, label_type, x_dtype;
+    int64_t label_col;
+    int header;
+    double test_fraction;
+
+    unsigned char given[64]; /* given[i] != 0 if option i was on the command line */
+} dt_config;
+
+typedef struct {
+    const char *name;    /* long name without the leading "--" */
+    dt_opt_type type;
+    size_t offset;       /* offsetof(dt_config, field) */
+    const char *def;     /* default, as it would be typed; NULL = empty */
+    double min, max;     /* inclusive range for OPT_INT and OPT_REAL */
+    const char *choices; /* "a|b|c" for OPT_CHOICE */
+    unsigned cmds;       /* CMD_* mask */
+    const char *metavar; /* shown in --help */
+    const char *help;
+} dt_option;
+
+/* The table; *n receives its length.  Pointer into static storage. */
+const dt_option *config_options(size_t *n);
+
+/* Fill every field with its default. */
+void config_defaults(dt_config *cfg);
+
+/* Parse argv[0..argc) (options only, no subcommand) for command cmd.  Unknown
+ * options get a "did you mean" suggestion; values are range-checked.  Sets
+ * *want_help if --help/-h was seen. */
+dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
+                       int *want_help, dt_error *err);
+
+/* Print the options of cmd with their defaults and help text. */
+void config_print_help(FILE *out, unsigned cmd);
+
+/* The value of option o in cfg as text (what --name would be given). */
+void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_t len);
+
+/* 1 if the option named `name` was given on the command line. */
+int config_given(const dt_config *cfg, const char *name);
+
+#endif

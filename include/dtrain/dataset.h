@@ -1,0 +1,60 @@
+/* dtrain: data sets in memory, normalisation, and the split of each global
+ * batch across ranks.
+ *
+ * File layout (datasets/README.md): a group holds X (N, D) of uint8, int32,
+ * int64, float32 or float64 and y, either N integer class labels or N / (N, K)
+ * float targets.  X is converted to float32 on load. */
+#ifndef DTRAIN_DATASET_H
+#define DTRAIN_DATASET_H
+
+#include <stdint.h>
+#include "dtrain/comm.h"
+#include "dtrain/status.h"
+
+typedef struct {
+    int64_t n, d;        /* samples, features */
+    float *X;            /* owned, (n, d) row-major */
+    int32_t *labels;     /* owned, (n); classifiers only, else NULL */
+    float *targets;      /* owned, (n, k); regression only, else NULL */
+    int64_t k;           /* targets per sample (regression), 1 for labels */
+    int32_t max_label;   /* largest label (classifiers), -1 otherwise */
+} dt_dataset;
+
+/* Load group `group` ("/train") of an HDF5 file.  labels != 0 reads y as
+ * integer class labels (rejecting negative or fractional values), else as float
+ * targets.  X and regression targets must be finite; the error names the first
+ * bad row and column. */
+dt_status dataset_load(const char *path, const char *group, int labels, dt_dataset *ds,
+                       dt_error *err);
+void dataset_free(dt_dataset *ds);
+
+/* Copy rows rows[0..nb) into X (nb, d) and labels (nb) or targets (nb, k). */
+void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
+                    int32_t *labels, float *targets);
+
+/* Normalisation x' = (x - shift) * scale per feature. */
+typedef enum { NORM_NONE, NORM_ZSCORE, NORM_MINMAX } dt_norm_kind;
+typedef struct {
+    dt_norm_kind kind;
+    int64_t d;
+    float *shift, *scale; /* owned, (d) each */
+} dt_norm;
+
+dt_status norm_parse(const char *text, dt_norm_kind *out, dt_error *err);
+const char *norm_name(dt_norm_kind k);
+/* Statistics of ds computed across the ranks of c: each rank sums its
+ * contiguous share of the rows, then one allreduce.  Constant features get
+ * scale 1 (zscore) so they map to 0. */
+dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm *out,
+                   dt_error *err);
+void norm_apply(const dt_norm *nm, dt_dataset *ds);
+void norm_free(dt_norm *nm);
+
+/* The contiguous share [*lo, *hi) of n items owned by `rank` of `size`;
+ * shares differ by at most one item and cover 0..n exactly once. */
+void batch_slice(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
+
+/* Number of batches of size b in an epoch of n samples. */
+int64_t batch_count(int64_t n, int64_t b, int drop_last);
+
+#endif

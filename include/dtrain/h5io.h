@@ -1,0 +1,72 @@
+/* dtrain: the only interface to HDF5 (src/h5io.c).
+ *
+ * A thin, checked layer over the HDF5 C API: open/create files, read and write
+ * whole datasets or row ranges with type conversion, and string/number
+ * attributes.  HDF5's own error stack printing is switched off; every failure
+ * comes back as a dt_error naming the file and object. */
+#ifndef DTRAIN_H5IO_H
+#define DTRAIN_H5IO_H
+
+#include <stdint.h>
+#include "dtrain/status.h"
+
+/* Element types dtrain reads and writes. */
+typedef enum { DT_U8, DT_I32, DT_I64, DT_F32, DT_F64 } dt_dtype;
+
+const char *dt_dtype_name(dt_dtype t);
+size_t dt_dtype_size(dt_dtype t);
+
+typedef struct h5file h5file; /* opaque; closed with h5io_close */
+
+/* Open an existing file read-only.  Fails with a message if the file is missing
+ * or not HDF5. */
+dt_status h5io_open_read(const char *path, h5file **out, dt_error *err);
+/* Create (truncate) a file for writing. */
+dt_status h5io_create(const char *path, h5file **out, dt_error *err);
+/* Close; for files being written this flushes.  Always frees f. */
+dt_status h5io_close(h5file *f, dt_error *err);
+const char *h5io_path(const h5file *f);
+
+/* 1 if an object (group or dataset) exists at the absolute path, else 0.
+ * Intermediate groups are checked, so "/a/b/c" with no "/a" is simply 0. */
+int h5io_exists(h5file *f, const char *obj);
+
+/* Shape and stored element type of a dataset.  *ndims receives the rank;
+ * dims must hold 8 entries.  Fails for a missing dataset or a stored type that
+ * is not one of dt_dtype (the message names both). */
+dt_status h5io_info(h5file *f, const char *dset, int *ndims, int64_t dims[8],
+                    dt_dtype *stored, dt_error *err);
+
+/* Read rows [row0, row0 + nrows) of a dataset (the first dimension; all of
+ * the others) into buf, converting to memtype. */
+dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
+                         int64_t row0, int64_t nrows, void *buf, dt_error *err);
+
+/* Write a whole dataset of the given rank and dims, element type `type` in
+ * memory and in the file.  Missing parent groups are created.  compress != 0
+ * stores it chunked with deflate (h5py/h5dump read it transparently). */
+dt_status h5io_write(h5file *f, const char *dset, dt_dtype type, int ndims,
+                     const int64_t *dims, const void *buf, int compress,
+                     dt_error *err);
+
+/* Create a group (and its parents) if it does not exist. */
+dt_status h5io_make_group(h5file *f, const char *group, dt_error *err);
+
+/* Attributes on a group or dataset.  Strings are stored as fixed-length
+ * null-terminated ASCII (readable by h5py as bytes/str). */
+dt_status h5io_set_attr_str(h5file *f, const char *obj, const char *name,
+                            const char *value, dt_error *err);
+dt_status h5io_set_attr_f64(h5file *f, const char *obj, const char *name,
+                            double value, dt_error *err);
+dt_status h5io_set_attr_i64(h5file *f, const char *obj, const char *name,
+                            int64_t value, dt_error *err);
+/* Read a string attribute into buf (len bytes, always terminated).  Accepts
+ * fixed- and variable-length strings (h5py writes variable-length). */
+dt_status h5io_get_attr_str(h5file *f, const char *obj, const char *name,
+                            char *buf, size_t len, dt_error *err);
+int h5io_has_attr(h5file *f, const char *obj, const char *name);
+
+/* HDF5 library version, e.g. "1.10.8". */
+const char *h5io_library_version(void);
+
+#endif

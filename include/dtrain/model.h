@@ -1,0 +1,79 @@
+/* dtrain: multilayer perceptron over flat buffers.
+ *
+ * All parameters live in one float array (params), all gradients in another of
+ * the same layout (grads); each layer holds views into them.  Layer l stores
+ * W_l (n_out, n_in) -- the orientation of torch.nn.Linear.weight -- followed by
+ * b_l (n_out).  Activations for up to max_batch samples live in one workspace
+ * allocated at creation, so forward and backward never allocate. */
+#ifndef DTRAIN_MODEL_H
+#define DTRAIN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dtrain/activation.h"
+#include "dtrain/loss.h"
+#include "dtrain/status.h"
+
+#define DT_MAX_LAYERS 64
+
+/* One hidden layer as the user gives it: "256:relu". */
+typedef struct {
+    int width;
+    dt_act act;
+} dt_layer_spec;
+
+/* Parse a --layers string ("256:relu,128:leaky_relu=0.2"; "" = none). */
+dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int *n,
+                             dt_error *err);
+
+typedef struct {
+    int n_in, n_out;
+    dt_act act;        /* identity for the output layer (the head applies the loss) */
+    float *W, *b;      /* views into params: W (n_out, n_in), b (n_out) */
+    float *dW, *db;    /* views into grads, same shapes */
+    float *A;          /* workspace: this layer's outputs (max_batch, n_out) */
+    size_t offset;     /* index of W in params; b follows at offset + n_out*n_in */
+} dt_layer;
+
+typedef struct {
+    int n_layers; /* hidden layers + the output layer */
+    dt_layer layers[DT_MAX_LAYERS];
+    dt_head head;
+    int n_in, n_out, max_batch;
+    size_t n_params;
+    float *params; /* owned, n_params */
+    float *grads;  /* owned, n_params */
+    float *work;   /* owned: every layer's A, then two delta buffers */
+    float *delta[2];
+} dt_model;
+
+typedef enum { INIT_UNIFORM, INIT_XAVIER, INIT_HE } dt_init;
+dt_status init_parse(const char *text, dt_init *out, dt_error *err);
+
+/* Build the model; parameters are zero until model_init.  max_batch bounds the
+ * rows any forward/backward call may pass.  Free with model_free. */
+dt_status model_create(dt_model *m, int n_in, const dt_layer_spec *hidden, int n_hidden,
+                       int n_out, dt_head head, int max_batch, dt_error *err);
+void model_free(dt_model *m);
+
+/* Draw the initial parameters from (seed, RNG_STREAM_INIT). */
+void model_init(dt_model *m, dt_init kind, uint64_t seed);
+
+/* Forward X (nb, n_in) -> logits (nb, n_out); returns a pointer into the
+ * workspace, valid until the next call.  nb <= max_batch. */
+const float *model_forward(dt_model *m, const float *X, int nb);
+
+/* Backward for the last model_forward(X, nb): given dZ = d(loss)/d(logits)
+ * (nb, n_out), ADD d(loss)/d(params) to grads.  dZ may point into the
+ * workspace returned by model_dlogits. */
+void model_backward(dt_model *m, const float *X, const float *dZ, int nb);
+
+/* Workspace of (max_batch, n_out) floats the caller may use for dZ. */
+float *model_dlogits(dt_model *m);
+
+/* Forward, loss, backward for one block: adds the block's gradient sum to
+ * grads and returns the block's loss sum. */
+double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
+                       const float *targets, int nb);
+
+#endif

@@ -1,0 +1,32 @@
+/* dtrain: saved models in HDF5.
+ *
+ * Layout (readable by h5py and h5dump):
+ *   /model                attrs: output (softmax|sigmoid|linear), n_layers, dtrain_version
+ *   /model/layer{i}       attr: activation (identity for the last layer)
+ *   /model/layer{i}/weight  float32 (out, in)   -- torch.nn.Linear.weight orientation
+ *   /model/layer{i}/bias    float32 (out)
+ *   /normalization/shift, /normalization/scale  float32 (D), attr kind; x' = (x - shift) * scale
+ *   /config               one string attribute per `train` option, as it would be typed */
+#ifndef DTRAIN_MODELIO_H
+#define DTRAIN_MODELIO_H
+
+#include "dtrain/config.h"
+#include "dtrain/dataset.h"
+#include "dtrain/model.h"
+#include "dtrain/status.h"
+
+/* Write the model to `path` through a temporary file in the same directory
+ * renamed into place, so an existing file is replaced only by a complete one.
+ * norm and cfg may be NULL. */
+dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
+                       const dt_config *cfg, dt_error *err);
+
+/* Check that `path` can be written (its directory exists and is writable, and
+ * the file itself is writable if it exists), before hours of training. */
+dt_status modelio_check_writable(const char *path, const char *option, dt_error *err);
+
+/* Replace m's parameters with those stored in `path`.  The number of layers and
+ * every shape must match; otherwise the error lists each difference. */
+dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err);
+
+#endif

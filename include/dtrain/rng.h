@@ -1,0 +1,29 @@
+/* dtrain: deterministic random numbers.
+ *
+ * xoshiro256** seeded through splitmix64 from (seed, stream).  Streams keep
+ * independent uses apart (weights, each epoch's permutation, ...), so a draw
+ * never depends on the rank count or on how many numbers another use took. */
+#ifndef DTRAIN_RNG_H
+#define DTRAIN_RNG_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t s[4];
+} dt_rng;
+
+/* Stream identifiers used by dtrain. */
+enum { RNG_STREAM_INIT = 1, RNG_STREAM_EPOCH = 2, RNG_STREAM_SPLIT = 3 };
+
+void rng_seed(dt_rng *r, uint64_t seed, uint64_t stream, uint64_t index);
+uint64_t rng_next(dt_rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+double rng_uniform(dt_rng *r);
+/* Standard normal (Box-Muller). */
+double rng_normal(dt_rng *r);
+/* Uniform integer in [0, n), unbiased; n > 0. */
+uint64_t rng_below(dt_rng *r, uint64_t n);
+/* perm[0..n) = a uniformly random permutation of 0..n-1 (Fisher-Yates). */
+void rng_permutation(dt_rng *r, int64_t *perm, int64_t n);
+
+#endif

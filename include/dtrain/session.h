@@ -1,0 +1,33 @@
+/* dtrain: everything a training run holds, set up from a configuration.
+ *
+ * session_setup reads and checks the data, fits and applies the normalisation,
+ * builds the model (rank 0's initial weights broadcast to all), the optimizer
+ * and the trainer.  It is collective: a failure on any rank is agreed, so every
+ * rank returns the same error and none is left waiting. */
+#ifndef DTRAIN_SESSION_H
+#define DTRAIN_SESSION_H
+
+#include "dtrain/comm.h"
+#include "dtrain/config.h"
+#include "dtrain/dataset.h"
+#include "dtrain/model.h"
+#include "dtrain/optim.h"
+#include "dtrain/trainer.h"
+
+typedef struct {
+    const dt_config *cfg; /* borrowed */
+    dt_comm *comm;        /* borrowed */
+    dt_dataset train;
+    dt_dataset eval;      /* /valid if present, else /test, else empty (eval.n == 0) */
+    const char *eval_name; /* "valid" or "test" */
+    dt_norm norm;
+    dt_model model;
+    dt_optim optim;
+    dt_trainer trainer;
+    int n_classes;        /* classifiers: softmax K, sigmoid 2; 0 for linear */
+} dt_session;
+
+dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_error *err);
+void session_free(dt_session *s);
+
+#endif

@@ -1,0 +1,48 @@
+/* dtrain: status values and error messages.
+ *
+ * Library functions return a dt_status and, on failure, fill a dt_error with one
+ * human-readable message naming the file, dataset or option concerned.  Only the
+ * command-line driver turns an error into an exit code (see src/cli/main.c). */
+#ifndef DTRAIN_STATUS_H
+#define DTRAIN_STATUS_H
+
+#include <stddef.h>
+
+typedef enum {
+    DT_OK = 0,
+    DT_EUSAGE = 2,   /* bad option or bad input data: the user can fix it */
+    DT_EIO = 3,      /* a file could not be read or written */
+    DT_ENOMEM = 4,   /* allocation failed */
+    DT_ENUM = 5,     /* numerical failure (NaN/Inf) */
+    DT_EINTERNAL = 70
+} dt_status;
+
+#define DT_ERRMSG_LEN 1024
+
+typedef struct {
+    dt_status code;
+    char msg[DT_ERRMSG_LEN]; /* empty when code == DT_OK */
+} dt_error;
+
+/* Reset to DT_OK with an empty message. */
+void dt_error_clear(dt_error *err);
+
+/* Set code and a printf-style message; returns code so callers can
+ * `return dt_fail(err, DT_EUSAGE, "...")`.  err may be NULL. */
+dt_status dt_fail(dt_error *err, dt_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefix existing message with context ("while loading X: <old msg>"). */
+dt_status dt_fail_prefix(dt_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Short name of a status ("usage error", "I/O error", ...). */
+const char *dt_strerror(dt_status code);
+
+/* Warnings are printed by rank 0 only; the driver installs the rank. */
+void dt_set_log_rank(int rank);
+void dt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Informational line on stdout, rank 0 only, flushed. */
+void dt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

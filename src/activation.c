@@ -1,0 +1,101 @@
+/* dtrain: activation functions. */
+#include "dtrain/activation.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const names[] = {"identity", "step", "sigmoid", "tanh", "relu",
+                                    "leaky_relu"};
+
+dt_status act_parse(const char *text, dt_act *out, dt_error *err)
+{
+    char name[64];
+    const char *eq = strchr(text, '=');
+    size_t len = eq ? (size_t)(eq - text) : strlen(text);
+    if (len >= sizeof name)
+        len = sizeof name - 1;
+    memcpy(name, text, len);
+    name[len] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i]) != 0)
+            continue;
+        out->kind = (dt_act_kind)i;
+        out->slope = 0.01f;
+        if (eq) {
+            if (out->kind != ACT_LEAKY_RELU)
+                return dt_fail(err, DT_EUSAGE, "activation '%s' takes no parameter (got '%s')",
+                               name, text);
+            char *end;
+            double s = strtod(eq + 1, &end);
+            if (end == eq + 1 || *end || !(s >= 0 && s <= 1))
+                return dt_fail(err, DT_EUSAGE,
+                               "leaky_relu slope must be a number in [0, 1], got '%s'", eq + 1);
+            out->slope = (float)s;
+        }
+        return DT_OK;
+    }
+    return dt_fail(err, DT_EUSAGE,
+                   "unknown activation '%s' (expected identity, step, sigmoid, tanh, relu or "
+                   "leaky_relu[=SLOPE])",
+                   name);
+}
+
+void act_format(dt_act a, char *buf, size_t len)
+{
+    if (a.kind == ACT_LEAKY_RELU)
+        snprintf(buf, len, "leaky_relu=%g", (double)a.slope);
+    else
+        snprintf(buf, len, "%s", names[a.kind]);
+}
+
+void act_forward(dt_act a, float *x, size_t n)
+{
+    switch (a.kind) {
+    case ACT_IDENTITY: break;
+    case ACT_STEP:
+        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? 1.0f : 0.0f;
+        break;
+    case ACT_SIGMOID:
+        /* 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) otherwise: no overflow either way. */
+        for (size_t i = 0; i < n; i++) {
+            float e = expf(-fabsf(x[i]));
+            x[i] = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        }
+        break;
+    case ACT_TANH:
+        for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+        break;
+    case ACT_RELU:
+        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case ACT_LEAKY_RELU: {
+        float s = a.slope;
+        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : s * x[i];
+        break;
+    }
+    }
+}
+
+void act_backward(dt_act a, const float *y, float *g, size_t n)
+{
+    switch (a.kind) {
+    case ACT_IDENTITY: break;
+    case ACT_STEP: memset(g, 0, n * sizeof *g); break;
+    case ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) g[i] *= y[i] * (1.0f - y[i]);
+        break;
+    case ACT_TANH:
+        for (size_t i = 0; i < n; i++) g[i] *= 1.0f - y[i] * y[i];
+        break;
+    case ACT_RELU:
+        for (size_t i = 0; i < n; i++) g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+        break;
+    case ACT_LEAKY_RELU: {
+        float s = a.slope;
+        for (size_t i = 0; i < n; i++) g[i] = y[i] > 0.0f ? g[i] : s * g[i];
+        break;
+    }
+    }
+}

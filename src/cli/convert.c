@@ -1,0 +1,86 @@
+/* dtrain convert: IDX or CSV input to dtrain's HDF5 layout (see convert.h).
+ * The conversion is serial; rank 0 does it and the other ranks return at once. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dtrain/convert.h"
+
+/* Options that only mean something for CSV input. */
+static const char *const csv_only[] = {"label-col", "label-type", "x-dtype", "header",
+                                       "test-fraction"};
+
+static dt_dtype x_dtype_of(const char *name)
+{
+    if (!strcmp(name, "float64"))
+        return DT_F64;
+    if (!strcmp(name, "uint8"))
+        return DT_U8;
+    if (!strcmp(name, "int32"))
+        return DT_I32;
+    return DT_F32;
+}
+
+static void print_group(const convert_group_info *g)
+{
+    if (g->y_type == DT_F32) {
+        printf("wrote %s: %lld x %lld %s, float targets in [%g, %g]\n", g->group,
+               (long long)g->n, (long long)g->d, dt_dtype_name(g->x_type), g->y_min, g->y_max);
+    } else if (g->n_present == g->n_classes) {
+        printf("wrote %s: %lld x %lld %s, %lld classes\n", g->group, (long long)g->n,
+               (long long)g->d, dt_dtype_name(g->x_type), (long long)g->n_classes);
+    } else {
+        printf("wrote %s: %lld x %lld %s, %lld classes (%lld of them present)\n", g->group,
+               (long long)g->n, (long long)g->d, dt_dtype_name(g->x_type),
+               (long long)g->n_classes, (long long)g->n_present);
+    }
+}
+
+dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
+{
+    if (comm_rank(world) != 0)
+        return DT_OK;
+
+    const int idx = config_given(cfg, "idx");
+    const int csv = config_given(cfg, "csv");
+    if (idx == csv)
+        return dt_fail(err, DT_EUSAGE,
+                       "convert needs exactly one input: --idx IMAGES LABELS or --csv FILE");
+    if (!config_given(cfg, "out") || !cfg->out[0])
+        return dt_fail(err, DT_EUSAGE, "convert needs --out FILE.h5");
+    if (config_given(cfg, "idx-test") && !idx)
+        return dt_fail(err, DT_EUSAGE,
+                       "--idx-test goes with --idx; for CSV input use --test-fraction");
+    if (idx)
+        for (size_t i = 0; i < sizeof csv_only / sizeof csv_only[0]; i++)
+            if (config_given(cfg, csv_only[i]))
+                return dt_fail(err, DT_EUSAGE,
+                               "--%s applies to --csv input only (IDX files hold uint8 images "
+                               "and class labels; give a test set with --idx-test)",
+                               csv_only[i]);
+
+    convert_summary sum;
+    dt_status st;
+    if (idx) {
+        const int with_test = config_given(cfg, "idx-test");
+        st = convert_idx(cfg->out, cfg->idx[0], cfg->idx[1],
+                         with_test ? cfg->idx_test[0] : NULL,
+                         with_test ? cfg->idx_test[1] : NULL, &sum, err);
+    } else {
+        convert_csv_opts opts = {
+            .header = cfg->header,
+            .label_col = cfg->label_col,
+            .label_float = !strcmp(cfg->label_type, "float"),
+            .x_type = x_dtype_of(cfg->x_dtype),
+        };
+        st = convert_csv(cfg->out, cfg->csv, &opts, cfg->test_fraction, (uint64_t)cfg->seed,
+                         &sum, err);
+    }
+    if (st)
+        return st;
+    for (int i = 0; i < sum.n_groups; i++)
+        print_group(&sum.g[i]);
+    fflush(stdout);
+    return DT_OK;
+}

@@ -1,0 +1,101 @@
+/* dtrain: command-line entry point.  Parses the subcommand and its options
+ * (from the one option table), runs it, agrees on the outcome across ranks and
+ * turns a failure into one message from rank 0 and one exit status. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dtrain/h5io.h"
+#include "dtrain/linalg.h"
+
+#ifndef DTRAIN_VERSION
+#define DTRAIN_VERSION "unknown"
+#endif
+
+typedef struct {
+    const char *name;
+    unsigned cmd;
+    dt_status (*run)(const dt_config *, dt_comm *, dt_error *);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", CMD_TRAIN, cli_train, "train an MLP data-parallel over MPI on an HDF5 data set"},
+    {"convert", CMD_CONVERT, cli_convert, "convert IDX or CSV files to dtrain's HDF5 layout"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: [mpirun -np P] dtrain COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`dtrain COMMAND --help` lists a command's options; `dtrain --version` "
+                 "prints versions.\n");
+}
+
+/* Exit status: 0 success, 2 usage or input error, 1 anything else. */
+static int exit_code(dt_status st) { return st == DT_OK ? 0 : st == DT_EUSAGE ? 2 : 1; }
+
+int main(int argc, char **argv)
+{
+    if (comm_init(&argc, &argv) != 0) {
+        fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
+        return 1;
+    }
+    dt_comm *world = comm_world();
+    int rank = comm_rank(world);
+    dt_set_log_rank(rank);
+    int code = 0;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        if (rank == 0)
+            usage(argc < 2 ? stderr : stdout);
+        code = argc < 2 ? 2 : 0;
+        goto done;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        if (rank == 0)
+            printf("dtrain %s\nMPI: %s\nHDF5: %s\nBLAS: %s\n", DTRAIN_VERSION,
+                   comm_library_version(), h5io_library_version(), linalg_library_version());
+        goto done;
+    }
+    const command *c = NULL;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            c = &commands[i];
+    if (!c) {
+        if (rank == 0) {
+            fprintf(stderr, "dtrain: error: unknown command '%s'\n", argv[1]);
+            usage(stderr);
+        }
+        code = 2;
+        goto done;
+    }
+
+    static dt_config cfg; /* large: keep it off the stack */
+    dt_error err;
+    dt_error_clear(&err);
+    config_defaults(&cfg);
+    int want_help = 0;
+    dt_status st = config_parse(&cfg, c->cmd, argc - 2, argv + 2, &want_help, &err);
+    if (!st && want_help) {
+        if (rank == 0) {
+            printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name,
+                   c->summary);
+            config_print_help(stdout, c->cmd);
+        }
+        goto done;
+    }
+    if (!st)
+        st = c->run(&cfg, world, &err);
+    st = comm_agree(world, st, &err);
+    if (st && rank == 0)
+        fprintf(stderr, "dtrain %s: error: %s\n", c->name, err.msg);
+    code = exit_code(st);
+done:
+    fflush(stdout);
+    comm_finalize();
+    return code;
+}

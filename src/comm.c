@@ -1,0 +1,151 @@
+/* dtrain: MPI.  The only file that includes <mpi.h>. */
+#include "dtrain/comm.h"
+
+#include <mpi.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dt_comm {
+    MPI_Comm comm;
+    int rank, size;
+    int owned; /* 1 if we must MPI_Comm_free it */
+};
+
+static dt_comm world;
+
+int comm_init(int *argc, char ***argv)
+{
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!inited && MPI_Init(argc, argv) != MPI_SUCCESS)
+        return -1;
+    world.comm = MPI_COMM_WORLD;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world.size);
+    world.owned = 0;
+    return 0;
+}
+
+void comm_finalize(void)
+{
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin)
+        MPI_Finalize();
+}
+
+dt_comm *comm_world(void) { return &world; }
+
+dt_comm *comm_split(dt_comm *c, int color, int key)
+{
+    dt_comm *n = calloc(1, sizeof *n);
+    if (!n)
+        comm_abort(4);
+    MPI_Comm_split(c->comm, color, key, &n->comm);
+    MPI_Comm_rank(n->comm, &n->rank);
+    MPI_Comm_size(n->comm, &n->size);
+    n->owned = 1;
+    return n;
+}
+
+void comm_free(dt_comm *c)
+{
+    if (c && c->owned) {
+        MPI_Comm_free(&c->comm);
+        free(c);
+    }
+}
+
+int comm_rank(const dt_comm *c) { return c->rank; }
+int comm_size(const dt_comm *c) { return c->size; }
+
+/* MPI counts are int: reduce large buffers in pieces. */
+static void allreduce(dt_comm *c, void *buf, size_t n, size_t elsize, MPI_Datatype t,
+                      MPI_Op op)
+{
+    if (c->size == 1)
+        return;
+    char *p = buf;
+    while (n > 0) {
+        int chunk = n > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)n;
+        MPI_Allreduce(MPI_IN_PLACE, p, chunk, t, op, c->comm);
+        p += (size_t)chunk * elsize;
+        n -= (size_t)chunk;
+    }
+}
+
+void comm_allreduce_sum_f32(dt_comm *c, float *buf, size_t n)
+{
+    allreduce(c, buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM);
+}
+void comm_allreduce_sum_f64(dt_comm *c, double *buf, size_t n)
+{
+    allreduce(c, buf, n, sizeof *buf, MPI_DOUBLE, MPI_SUM);
+}
+void comm_allreduce_sum_i64(dt_comm *c, int64_t *buf, size_t n)
+{
+    allreduce(c, buf, n, sizeof *buf, MPI_INT64_T, MPI_SUM);
+}
+void comm_allreduce_min_f64(dt_comm *c, double *buf, size_t n)
+{
+    allreduce(c, buf, n, sizeof *buf, MPI_DOUBLE, MPI_MIN);
+}
+void comm_allreduce_max_f64(dt_comm *c, double *buf, size_t n)
+{
+    allreduce(c, buf, n, sizeof *buf, MPI_DOUBLE, MPI_MAX);
+}
+void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n)
+{
+    allreduce(c, buf, n, sizeof *buf, MPI_INT64_T, MPI_MAX);
+}
+
+void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root)
+{
+    if (c->size == 1)
+        return;
+    char *p = buf;
+    while (nbytes > 0) {
+        int chunk = nbytes > (size_t)INT_MAX ? INT_MAX : (int)nbytes;
+        MPI_Bcast(p, chunk, MPI_BYTE, root, c->comm);
+        p += chunk;
+        nbytes -= (size_t)chunk;
+    }
+}
+
+void comm_barrier(dt_comm *c) { MPI_Barrier(c->comm); }
+
+dt_status comm_agree(dt_comm *c, dt_status local, dt_error *err)
+{
+    if (c->size == 1)
+        return local;
+    int mine = local != DT_OK ? c->rank : c->size, first = c->size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
+    if (first == c->size)
+        return DT_OK;
+    dt_error tmp;
+    if (c->rank == first)
+        tmp = *err;
+    MPI_Bcast(&tmp, (int)sizeof tmp, MPI_BYTE, first, c->comm);
+    *err = tmp;
+    return err->code;
+}
+
+double comm_wtime(void) { return MPI_Wtime(); }
+
+void comm_abort(int code)
+{
+    MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
+const char *comm_library_version(void)
+{
+    static char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(v, &len);
+    char *nl = strchr(v, ',');
+    if (nl)
+        *nl = '\0';
+    return v;
+}

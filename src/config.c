@@ -1,0 +1,333 @@
+/* dtrain: the option table and everything derived from it. */
+#include "dtrain/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F(field) offsetof(dt_config, field)
+#define BOTH (CMD_TRAIN | CMD_CONVERT)
+#define INF HUGE_VAL
+
+static const dt_option options[] = {
+    /* --- data --- */
+    {"data", OPT_STR, F(data), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
+     "training data file (layout: datasets/README.md)"},
+    {"train-group", OPT_STR, F(train_group), "/train", 0, 0, NULL, CMD_TRAIN, "GROUP",
+     "group holding the training X and y"},
+    {"valid-group", OPT_STR, F(valid_group), "/valid", 0, 0, NULL, CMD_TRAIN, "GROUP",
+     "validation group, used for the epoch lines if present"},
+    {"test-group", OPT_STR, F(test_group), "/test", 0, 0, NULL, CMD_TRAIN, "GROUP",
+     "test group, used for the epoch lines when there is no validation group"},
+    {"normalize", OPT_CHOICE, F(normalize), "zscore", 0, 0, "zscore|minmax|none", CMD_TRAIN,
+     "KIND", "input scaling, statistics from the training split (saved with the model)"},
+    /* --- model --- */
+    {"layers", OPT_STR, F(layers), "", 0, 0, NULL, CMD_TRAIN, "W:ACT,...",
+     "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
+     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer"},
+    {"output", OPT_CHOICE, F(output), "softmax", 0, 0, "softmax|sigmoid|linear", CMD_TRAIN,
+     "HEAD",
+     "softmax + cross-entropy (classes), sigmoid + binary cross-entropy (labels 0/1), "
+     "linear + mean squared error (regression)"},
+    {"init", OPT_CHOICE, F(init), "uniform", 0, 0, "uniform|xavier|he", CMD_TRAIN, "KIND",
+     "weights: uniform = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b; xavier = "
+     "U(+-sqrt(6/(fan_in+fan_out))); he = N(0, 2/fan_in); biases 0 for xavier and he"},
+    {"init-from", OPT_STR, F(init_from), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
+     "start from the weights in a saved model (/model/layer{i}/weight|bias)"},
+    /* --- optimisation --- */
+    {"optimizer", OPT_CHOICE, F(optimizer), "sgd", 0, 0, "sgd|adam", CMD_TRAIN, "NAME",
+     "sgd (with --momentum) or adam; update rules of PyTorch's torch.optim"},
+    {"lr", OPT_REAL, F(lr), "0.01", 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA", "learning rate"},
+    {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
+     "sgd momentum: V <- GAMMA V + G; W <- W - ALPHA V (the notes' V <- gamma V + alpha G; "
+     "W <- W - V is the same trajectory for a constant ALPHA)"},
+    {"beta1", OPT_REAL, F(beta1), "0.9", 0, 0.999999, NULL, CMD_TRAIN, "B1",
+     "adam first-moment decay (rho1 in the notes)"},
+    {"beta2", OPT_REAL, F(beta2), "0.999", 0, 0.99999999, NULL, CMD_TRAIN, "B2",
+     "adam second-moment decay (rho2 in the notes)"},
+    {"eps", OPT_REAL, F(eps), "1e-8", 0, 1, NULL, CMD_TRAIN, "EPS",
+     "adam epsilon, added to sqrt of the bias-corrected second moment"},
+    {"weight-decay", OPT_REAL, F(weight_decay), "0", 0, 10, NULL, CMD_TRAIN, "LAMBDA",
+     "adds LAMBDA * W to the gradient before the update (torch.optim weight_decay)"},
+    {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN, "B",
+     "global mini-batch size, split across ranks"},
+    {"epochs", OPT_INT, F(epochs), "10", 1, 1e9, NULL, CMD_TRAIN, "N", "passes over the training set"},
+    {"shuffle", OPT_CHOICE, F(shuffle), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",
+     "on: permutation of the training set drawn from (seed, epoch); off: file order"},
+    {"drop-last", OPT_FLAG, F(drop_last), "0", 0, 0, NULL, CMD_TRAIN, NULL,
+     "skip the last batch of an epoch when it is smaller than --batch-size"},
+    {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, CMD_TRAIN, "N",
+     "BLAS threads per rank (1 avoids ranks fighting for cores)"},
+    {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
+     "write the trained model (weights, normalisation, configuration)"},
+    /* --- shared --- */
+    {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, BOTH, "S",
+     "random seed (weights, data order, train/test split); same seed, same run at any "
+     "rank count"},
+    /* --- convert --- */
+    {"idx", OPT_STR2, F(idx), NULL, 0, 0, NULL, CMD_CONVERT, "IMAGES LABELS",
+     "IDX image and label files (plain or gzip) for /train"},
+    {"idx-test", OPT_STR2, F(idx_test), NULL, 0, 0, NULL, CMD_CONVERT, "IMAGES LABELS",
+     "IDX files for /test"},
+    {"csv", OPT_STR, F(csv), NULL, 0, 0, NULL, CMD_CONVERT, "FILE",
+     "CSV (comma or whitespace separated, plain or gzip) with one sample per row"},
+    {"label-col", OPT_INT, F(label_col), "-1", -1, 1e6, NULL, CMD_CONVERT, "N",
+     "0-based column of the CSV holding the label or target (-1 = last)"},
+    {"label-type", OPT_CHOICE, F(label_type), "int", 0, 0, "int|float", CMD_CONVERT, "T",
+     "int: class labels (softmax/sigmoid heads); float: regression targets"},
+    {"x-dtype", OPT_CHOICE, F(x_dtype), "float32", 0, 0, "float32|float64|uint8|int32",
+     CMD_CONVERT, "T", "element type of the CSV features in the output file"},
+    {"header", OPT_FLAG, F(header), "0", 0, 0, NULL, CMD_CONVERT, NULL,
+     "the CSV's first line is a header, not data"},
+    {"test-fraction", OPT_REAL, F(test_fraction), "0.2", 0, 0.99, NULL, CMD_CONVERT, "F",
+     "fraction of CSV rows put in /test (random, from --seed)"},
+    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT, "FILE.h5", "output file"},
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+_Static_assert(N_OPTIONS <= sizeof(((dt_config *)0)->given), "dt_config.given too small");
+
+const dt_option *config_options(size_t *n)
+{
+    *n = N_OPTIONS;
+    return options;
+}
+
+static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
+                           dt_error *err)
+{
+    char *base = (char *)cfg + o->offset;
+    char *end;
+    switch (o->type) {
+    case OPT_STR:
+    case OPT_STR2:
+        if (strlen(v) >= DT_PATH_MAX)
+            return dt_fail(err, DT_EUSAGE, "--%s: value longer than %d characters", o->name,
+                           DT_PATH_MAX - 1);
+        snprintf(base, DT_PATH_MAX, "%s", v);
+        return DT_OK;
+    case OPT_CHOICE: {
+        size_t len = strlen(v);
+        const char *c = o->choices;
+        while (*c) {
+            const char *bar = strchr(c, '|');
+            size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+            if (cl == len && strncmp(c, v, len) == 0) {
+                snprintf(base, DT_PATH_MAX, "%s", v);
+                return DT_OK;
+            }
+            c += cl + (bar ? 1 : 0);
+        }
+        return dt_fail(err, DT_EUSAGE, "--%s: '%s' is not one of %s", o->name, v, o->choices);
+    }
+    case OPT_INT: {
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end)
+            return dt_fail(err, DT_EUSAGE, "--%s: expected an integer, got '%s'", o->name, v);
+        if ((double)x < o->min || (double)x > o->max)
+            return dt_fail(err, DT_EUSAGE, "--%s: %lld is out of range [%.17g, %.17g]", o->name,
+                           x, o->min, o->max);
+        *(int64_t *)base = x;
+        return DT_OK;
+    }
+    case OPT_REAL: {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x))
+            return dt_fail(err, DT_EUSAGE, "--%s: expected a number, got '%s'", o->name, v);
+        if (x < o->min || x > o->max)
+            return dt_fail(err, DT_EUSAGE, "--%s: %g is out of range [%g, %g]", o->name, x,
+                           o->min, o->max);
+        *(double *)base = x;
+        return DT_OK;
+    }
+    case OPT_FLAG:
+        if (strcmp(v, "1") && strcmp(v, "0"))
+            return dt_fail(err, DT_EUSAGE, "--%s takes no value", o->name);
+        *(int *)base = v[0] == '1';
+        return DT_OK;
+    }
+    return DT_EINTERNAL;
+}
+
+void config_defaults(dt_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const dt_option *o = &options[i];
+        if (o->def && set_value(cfg, o, o->def, NULL) != DT_OK)
+            abort(); /* a bad default in the table is a programming error */
+    }
+}
+
+/* Edit distance, for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t s = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = s < del ? (s < ins ? s : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+static const dt_option *find(const char *name, size_t len, unsigned cmd)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if ((options[i].cmds & cmd) && strlen(options[i].name) == len &&
+            strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static const char *nearest(const char *name, unsigned cmd)
+{
+    const char *best = NULL;
+    size_t bd = 99;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (!(options[i].cmds & cmd))
+            continue;
+        size_t d = distance(name, options[i].name);
+        if (d < bd) {
+            bd = d;
+            best = options[i].name;
+        }
+    }
+    return bd <= 3 ? best : NULL;
+}
+
+dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
+                       int *want_help, dt_error *err)
+{
+    *want_help = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *want_help = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return dt_fail(err, DT_EUSAGE, "unexpected argument '%s' (options start with --)", a);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const dt_option *o = find(name, len, cmd);
+        if (!o) {
+            char n[128];
+            snprintf(n, sizeof n, "%.*s", (int)(len < 100 ? len : 100), name);
+            const char *near = nearest(n, cmd);
+            if (near)
+                return dt_fail(err, DT_EUSAGE, "unknown option --%s (did you mean --%s?)", n,
+                               near);
+            return dt_fail(err, DT_EUSAGE, "unknown option --%s (see --help)", n);
+        }
+        dt_status st;
+        if (o->type == OPT_FLAG) {
+            if (eq)
+                return dt_fail(err, DT_EUSAGE, "--%s takes no value", o->name);
+            st = set_value(cfg, o, "1", err);
+        } else if (o->type == OPT_STR2) {
+            if (eq || i + 2 >= argc)
+                return dt_fail(err, DT_EUSAGE, "--%s needs two values: %s", o->name,
+                               o->metavar);
+            dt_option second = *o;
+            second.offset += sizeof(dt_str);
+            st = set_value(cfg, o, argv[i + 1], err);
+            if (!st)
+                st = set_value(cfg, &second, argv[i + 2], err);
+            i += 2;
+        } else {
+            const char *v;
+            if (eq) {
+                v = eq + 1;
+            } else {
+                if (i + 1 >= argc)
+                    return dt_fail(err, DT_EUSAGE, "--%s needs a value (%s)", o->name,
+                                   o->metavar ? o->metavar : "");
+                v = argv[++i];
+            }
+            st = set_value(cfg, o, v, err);
+        }
+        if (st)
+            return st;
+        cfg->given[o - options] = 1;
+    }
+    return DT_OK;
+}
+
+void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_t len)
+{
+    const char *base = (const char *)cfg + o->offset;
+    switch (o->type) {
+    case OPT_STR:
+    case OPT_CHOICE: snprintf(buf, len, "%s", base); break;
+    case OPT_STR2: snprintf(buf, len, "%s %s", base, base + sizeof(dt_str)); break;
+    case OPT_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)base); break;
+    case OPT_REAL: snprintf(buf, len, "%.17g", *(const double *)base); break;
+    case OPT_FLAG: snprintf(buf, len, "%d", *(const int *)base); break;
+    }
+}
+
+int config_given(const dt_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (!strcmp(options[i].name, name))
+            return cfg->given[i];
+    return 0;
+}
+
+/* Print text wrapped at width 78, indented by `indent`. */
+static void wrap(FILE *out, const char *text, int indent, int col)
+{
+    const char *p = text;
+    while (*p) {
+        const char *sp = p;
+        while (*sp && *sp != ' ') sp++;
+        int wl = (int)(sp - p);
+        if (col + wl > 78 && col > indent) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        }
+        fprintf(out, "%.*s", wl, p);
+        col += wl;
+        p = sp;
+        while (*p == ' ') p++;
+        if (*p) {
+            fputc(' ', out);
+            col++;
+        }
+    }
+    fputc('\n', out);
+}
+
+void config_print_help(FILE *out, unsigned cmd)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const dt_option *o = &options[i];
+        if (!(o->cmds & cmd))
+            continue;
+        char head[160];
+        if (o->type == OPT_CHOICE)
+            snprintf(head, sizeof head, "  --%s %s", o->name, o->choices);
+        else
+            snprintf(head, sizeof head, "  --%s%s%s", o->name, o->metavar ? " " : "",
+                     o->metavar ? o->metavar : "");
+        fprintf(out, "%s\n", head);
+        char text[1024];
+        if (o->def && o->def[0] && o->type != OPT_FLAG)
+            snprintf(text, sizeof text, "%s [default: %s]", o->help, o->def);
+        else
+            snprintf(text, sizeof text, "%s", o->help);
+        fprintf(out, "      ");
+        wrap(out, text, 6, 6);
+    }
+}

@@ -1,0 +1,264 @@
+/* dtrain: data sets in memory. */
+#include "dtrain/dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtrain/h5io.h"
+
+void dataset_free(dt_dataset *ds)
+{
+    free(ds->X);
+    free(ds->labels);
+    free(ds->targets);
+    memset(ds, 0, sizeof *ds);
+}
+
+static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds,
+                        dt_error *err)
+{
+    const char *path = h5io_path(f);
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    dt_status st = h5io_info(f, yname, &nd, dims, &t, err);
+    if (st)
+        return st;
+    if (nd < 1 || nd > 2)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' must be N or N x K, but has %d dimensions",
+                       path, yname, nd);
+    if (dims[0] != ds->n)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' has %lld rows but X has %lld", path, yname,
+                       (long long)dims[0], (long long)ds->n);
+    int64_t k = nd == 2 ? dims[1] : 1;
+    if (labels && k != 1)
+        return dt_fail(err, DT_EUSAGE,
+                       "%s: '%s' is N x %lld; class labels must be one column (N or N x 1)",
+                       path, yname, (long long)k);
+    if (k < 1)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' has no columns", path, yname);
+    ds->k = k;
+    double *y = malloc((size_t)(ds->n * k) * sizeof *y);
+    if (!y && ds->n)
+        return dt_fail(err, DT_ENOMEM, "out of memory reading %s", yname);
+    st = h5io_read_rows(f, yname, DT_F64, 0, ds->n, y, err);
+    if (st) {
+        free(y);
+        return st;
+    }
+    if (labels) {
+        ds->labels = malloc((size_t)(ds->n ? ds->n : 1) * sizeof *ds->labels);
+        ds->max_label = -1;
+        for (int64_t i = 0; ds->labels && i < ds->n; i++) {
+            double v = y[i];
+            if (!(v >= 0) || v != floor(v) || v > 1e6) {
+                free(y);
+                return dt_fail(err, DT_EUSAGE,
+                               "%s: %s row %lld is %g; class labels must be integers >= 0 "
+                               "(use --output linear for regression targets)",
+                               path, yname, (long long)i, v);
+            }
+            ds->labels[i] = (int32_t)v;
+            if (ds->labels[i] > ds->max_label) ds->max_label = ds->labels[i];
+        }
+    } else {
+        ds->max_label = -1;
+        ds->targets = malloc((size_t)(ds->n * k > 0 ? ds->n * k : 1) * sizeof *ds->targets);
+        for (int64_t i = 0; ds->targets && i < ds->n * k; i++) {
+            if (!isfinite(y[i])) {
+                dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)", path,
+                        yname, (long long)(i / k), (long long)(i % k), y[i]);
+                free(y);
+                return DT_EUSAGE;
+            }
+            ds->targets[i] = (float)y[i];
+        }
+    }
+    free(y);
+    if ((labels && !ds->labels) || (!labels && !ds->targets))
+        return dt_fail(err, DT_ENOMEM, "out of memory reading %s", yname);
+    return DT_OK;
+}
+
+dt_status dataset_load(const char *path, const char *group, int labels, dt_dataset *ds,
+                       dt_error *err)
+{
+    memset(ds, 0, sizeof *ds);
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    char xname[1100], yname[1100];
+    snprintf(xname, sizeof xname, "%s/X", group);
+    snprintf(yname, sizeof yname, "%s/y", group);
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    if (!h5io_exists(f, group)) {
+        st = dt_fail(err, DT_EUSAGE, "%s: no group '%s'", path, group);
+        goto out;
+    }
+    if ((st = h5io_info(f, xname, &nd, dims, &t, err)))
+        goto out;
+    if (nd != 2) {
+        st = dt_fail(err, DT_EUSAGE, "%s: '%s' must be 2-D (N x D) but has %d dimensions", path,
+                     xname, nd);
+        goto out;
+    }
+    if (dims[0] < 1 || dims[1] < 1) {
+        st = dt_fail(err, DT_EUSAGE, "%s: '%s' is empty (%lld x %lld)", path, xname,
+                     (long long)dims[0], (long long)dims[1]);
+        goto out;
+    }
+    ds->n = dims[0];
+    ds->d = dims[1];
+    ds->X = malloc((size_t)(ds->n * ds->d) * sizeof *ds->X);
+    if (!ds->X) {
+        st = dt_fail(err, DT_ENOMEM, "out of memory for %s (%lld x %lld)", xname,
+                     (long long)ds->n, (long long)ds->d);
+        goto out;
+    }
+    if ((st = h5io_read_rows(f, xname, DT_F32, 0, ds->n, ds->X, err)))
+        goto out;
+    for (int64_t i = 0; i < ds->n * ds->d; i++) {
+        if (!isfinite(ds->X[i])) {
+            st = dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)", path,
+                         xname, (long long)(i / ds->d), (long long)(i % ds->d),
+                         (double)ds->X[i]);
+            goto out;
+        }
+    }
+    st = load_y(f, yname, labels, ds, err);
+out:
+    h5io_close(f, NULL);
+    if (st)
+        dataset_free(ds);
+    return st;
+}
+
+void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
+                    int32_t *labels, float *targets)
+{
+    const size_t d = (size_t)ds->d, k = (size_t)ds->k;
+    for (int64_t i = 0; i < nb; i++) {
+        int64_t r = rows[i];
+        memcpy(X + (size_t)i * d, ds->X + (size_t)r * d, d * sizeof(float));
+        if (labels)
+            labels[i] = ds->labels[r];
+        if (targets)
+            memcpy(targets + (size_t)i * k, ds->targets + (size_t)r * k, k * sizeof(float));
+    }
+}
+
+dt_status norm_parse(const char *text, dt_norm_kind *out, dt_error *err)
+{
+    if (!strcmp(text, "none")) *out = NORM_NONE;
+    else if (!strcmp(text, "zscore")) *out = NORM_ZSCORE;
+    else if (!strcmp(text, "minmax")) *out = NORM_MINMAX;
+    else
+        return dt_fail(err, DT_EUSAGE, "unknown --normalize '%s' (expected zscore, minmax or none)",
+                       text);
+    return DT_OK;
+}
+
+const char *norm_name(dt_norm_kind k)
+{
+    return k == NORM_NONE ? "none" : k == NORM_ZSCORE ? "zscore" : "minmax";
+}
+
+dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm *out,
+                   dt_error *err)
+{
+    const int64_t d = ds->d;
+    out->kind = kind;
+    out->d = d;
+    out->shift = calloc((size_t)d, sizeof(float));
+    out->scale = malloc((size_t)d * sizeof(float));
+    double *acc = calloc(2 * (size_t)d, sizeof(double));
+    if (!out->shift || !out->scale || !acc) {
+        free(acc);
+        norm_free(out);
+        return dt_fail(err, DT_ENOMEM, "out of memory for normalisation statistics");
+    }
+    for (int64_t j = 0; j < d; j++)
+        out->scale[j] = 1.0f;
+    int64_t lo, hi;
+    batch_slice(ds->n, comm_rank(c), comm_size(c), &lo, &hi);
+    if (kind == NORM_ZSCORE) {
+        /* Shifted sums (by row 0, known to every rank) keep the variance accurate
+         * for features with a large mean. */
+        const float *ref = ds->X;
+        double *s = acc, *s2 = acc + d;
+        for (int64_t i = lo; i < hi; i++) {
+            const float *x = ds->X + i * d;
+            for (int64_t j = 0; j < d; j++) {
+                double v = (double)x[j] - ref[j];
+                s[j] += v;
+                s2[j] += v * v;
+            }
+        }
+        comm_allreduce_sum_f64(c, acc, 2 * (size_t)d);
+        double n = (double)ds->n;
+        for (int64_t j = 0; j < d; j++) {
+            double mean = s[j] / n;
+            double var = s2[j] / n - mean * mean;
+            double sd = var > 0 ? sqrt(var) : 0.0;
+            out->shift[j] = (float)(ref[j] + mean);
+            out->scale[j] = sd > 1e-12 * (1.0 + fabs(ref[j] + mean)) ? (float)(1.0 / sd) : 1.0f;
+        }
+    } else if (kind == NORM_MINMAX) {
+        double *mn = acc, *mx = acc + d;
+        for (int64_t j = 0; j < d; j++) {
+            mn[j] = HUGE_VAL;
+            mx[j] = -HUGE_VAL;
+        }
+        for (int64_t i = lo; i < hi; i++) {
+            const float *x = ds->X + i * d;
+            for (int64_t j = 0; j < d; j++) {
+                if (x[j] < mn[j]) mn[j] = x[j];
+                if (x[j] > mx[j]) mx[j] = x[j];
+            }
+        }
+        comm_allreduce_min_f64(c, mn, (size_t)d);
+        comm_allreduce_max_f64(c, mx, (size_t)d);
+        for (int64_t j = 0; j < d; j++) {
+            out->shift[j] = (float)mn[j];
+            double range = mx[j] - mn[j];
+            out->scale[j] = range > 0 ? (float)(1.0 / range) : 1.0f;
+        }
+    }
+    free(acc);
+    return DT_OK;
+}
+
+void norm_apply(const dt_norm *nm, dt_dataset *ds)
+{
+    if (nm->kind == NORM_NONE)
+        return;
+    const int64_t d = ds->d;
+    for (int64_t i = 0; i < ds->n; i++) {
+        float *x = ds->X + i * d;
+        for (int64_t j = 0; j < d; j++)
+            x[j] = (x[j] - nm->shift[j]) * nm->scale[j];
+    }
+}
+
+void norm_free(dt_norm *nm)
+{
+    free(nm->shift);
+    free(nm->scale);
+    nm->shift = nm->scale = NULL;
+}
+
+void batch_slice(int64_t n, int rank, int size, int64_t *lo, int64_t *hi)
+{
+    *lo = n * rank / size;
+    *hi = n * (rank + 1) / size;
+}
+
+int64_t batch_count(int64_t n, int64_t b, int drop_last)
+{
+    return drop_last ? n / b : (n + b - 1) / b;
+}

@@ -1,0 +1,450 @@
+/* dtrain: HDF5 access.  The only file that includes <hdf5.h> (with checkpoint
+ * code, later, if clearer there).  Every HDF5 call is checked; HDF5's automatic
+ * error printing is disabled so that users see one dtrain message instead of
+ * the library's stack dump. */
+#include "dtrain/h5io.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct h5file {
+    hid_t id;
+    char path[4096];
+};
+
+static void quiet_hdf5(void)
+{
+    static int done;
+    if (!done) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        done = 1;
+    }
+}
+
+const char *dt_dtype_name(dt_dtype t)
+{
+    switch (t) {
+    case DT_U8: return "uint8";
+    case DT_I32: return "int32";
+    case DT_I64: return "int64";
+    case DT_F32: return "float32";
+    case DT_F64: return "float64";
+    }
+    return "?";
+}
+
+size_t dt_dtype_size(dt_dtype t)
+{
+    switch (t) {
+    case DT_U8: return 1;
+    case DT_I32: return 4;
+    case DT_I64: return 8;
+    case DT_F32: return 4;
+    case DT_F64: return 8;
+    }
+    return 0;
+}
+
+static hid_t native_type(dt_dtype t)
+{
+    switch (t) {
+    case DT_U8: return H5T_NATIVE_UINT8;
+    case DT_I32: return H5T_NATIVE_INT32;
+    case DT_I64: return H5T_NATIVE_INT64;
+    case DT_F32: return H5T_NATIVE_FLOAT;
+    case DT_F64: return H5T_NATIVE_DOUBLE;
+    }
+    return H5I_INVALID_HID;
+}
+
+/* Portable little-endian file types so files look the same everywhere. */
+static hid_t file_type(dt_dtype t)
+{
+    switch (t) {
+    case DT_U8: return H5T_STD_U8LE;
+    case DT_I32: return H5T_STD_I32LE;
+    case DT_I64: return H5T_STD_I64LE;
+    case DT_F32: return H5T_IEEE_F32LE;
+    case DT_F64: return H5T_IEEE_F64LE;
+    }
+    return H5I_INVALID_HID;
+}
+
+const char *h5io_path(const h5file *f) { return f->path; }
+
+dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
+{
+    quiet_hdf5();
+    *out = NULL;
+    if (access(path, F_OK) != 0)
+        return dt_fail(err, DT_EUSAGE, "%s: no such file", path);
+    if (access(path, R_OK) != 0)
+        return dt_fail(err, DT_EUSAGE, "%s: not readable (permission denied)", path);
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0)
+        return dt_fail(err, DT_EUSAGE,
+                       "%s: not an HDF5 file (or truncated/corrupt)", path);
+    hid_t id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0)
+        return dt_fail(err, DT_EUSAGE, "%s: cannot open as HDF5 (truncated or corrupt?)",
+                       path);
+    h5file *f = calloc(1, sizeof *f);
+    if (!f) {
+        H5Fclose(id);
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    }
+    f->id = id;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    *out = f;
+    return DT_OK;
+}
+
+dt_status h5io_create(const char *path, h5file **out, dt_error *err)
+{
+    quiet_hdf5();
+    *out = NULL;
+    hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (id < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot create file for writing", path);
+    h5file *f = calloc(1, sizeof *f);
+    if (!f) {
+        H5Fclose(id);
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    }
+    f->id = id;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    *out = f;
+    return DT_OK;
+}
+
+dt_status h5io_close(h5file *f, dt_error *err)
+{
+    if (!f)
+        return DT_OK;
+    dt_status st = DT_OK;
+    if (H5Fclose(f->id) < 0)
+        st = dt_fail(err, DT_EIO, "%s: error while closing (disk full?)", f->path);
+    free(f);
+    return st;
+}
+
+int h5io_exists(h5file *f, const char *obj)
+{
+    if (strcmp(obj, "/") == 0)
+        return 1;
+    /* H5Lexists requires every intermediate link to exist, so walk the path. */
+    char buf[1024];
+    size_t len = strlen(obj);
+    if (len >= sizeof buf)
+        return 0;
+    memcpy(buf, obj, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            htri_t e = H5Lexists(f->id, buf, H5P_DEFAULT);
+            if (e <= 0)
+                return 0;
+            if (H5Oexists_by_name(f->id, buf, H5P_DEFAULT) <= 0)
+                return 0;
+            buf[i] = c;
+        }
+    }
+    return 1;
+}
+
+static int classify_type(hid_t t, dt_dtype *out)
+{
+    H5T_class_t cls = H5Tget_class(t);
+    size_t sz = H5Tget_size(t);
+    if (cls == H5T_FLOAT) {
+        if (sz == 4) { *out = DT_F32; return 1; }
+        if (sz == 8) { *out = DT_F64; return 1; }
+        return 0;
+    }
+    if (cls == H5T_INTEGER) {
+        H5T_sign_t sg = H5Tget_sign(t);
+        if (sz == 1 && sg == H5T_SGN_NONE) { *out = DT_U8; return 1; }
+        if (sz == 4 && sg == H5T_SGN_2) { *out = DT_I32; return 1; }
+        if (sz == 8 && sg == H5T_SGN_2) { *out = DT_I64; return 1; }
+        return 0;
+    }
+    return 0;
+}
+
+static const char *class_name(hid_t t)
+{
+    switch (H5Tget_class(t)) {
+    case H5T_INTEGER: return H5Tget_sign(t) == H5T_SGN_NONE ? "unsigned integer" : "integer";
+    case H5T_FLOAT: return "float";
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    default: return "other";
+    }
+}
+
+dt_status h5io_info(h5file *f, const char *dset, int *ndims, int64_t dims[8],
+                    dt_dtype *stored, dt_error *err)
+{
+    if (!h5io_exists(f, dset))
+        return dt_fail(err, DT_EUSAGE, "%s: no dataset '%s'", f->path, dset);
+    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
+    if (d < 0)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is not a dataset", f->path, dset);
+    dt_status st = DT_OK;
+    hid_t s = H5Dget_space(d);
+    hid_t t = H5Dget_type(d);
+    if (s < 0 || t < 0) {
+        st = dt_fail(err, DT_EIO, "%s: cannot read the shape of '%s'", f->path, dset);
+        goto out;
+    }
+    int nd = H5Sget_simple_extent_ndims(s);
+    if (nd < 0 || nd > 8) {
+        st = dt_fail(err, DT_EUSAGE, "%s: '%s' has unsupported rank", f->path, dset);
+        goto out;
+    }
+    hsize_t hd[8] = {0};
+    H5Sget_simple_extent_dims(s, hd, NULL);
+    *ndims = nd;
+    for (int i = 0; i < 8; i++)
+        dims[i] = i < nd ? (int64_t)hd[i] : 0;
+    if (!classify_type(t, stored)) {
+        st = dt_fail(err, DT_EUSAGE,
+                     "%s: '%s' has unsupported element type (%s, %zu bytes); expected "
+                     "uint8, int32, int64, float32 or float64",
+                     f->path, dset, class_name(t), H5Tget_size(t));
+        goto out;
+    }
+out:
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
+    H5Dclose(d);
+    return st;
+}
+
+dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
+                         int64_t row0, int64_t nrows, void *buf, dt_error *err)
+{
+    int nd;
+    int64_t dims[8];
+    dt_dtype stored;
+    dt_status st = h5io_info(f, dset, &nd, dims, &stored, err);
+    if (st)
+        return st;
+    if (nd < 1 || row0 < 0 || nrows < 0 || row0 + nrows > dims[0])
+        return dt_fail(err, DT_EINTERNAL, "%s: row range %lld+%lld outside '%s'",
+                       f->path, (long long)row0, (long long)nrows, dset);
+    if (nrows == 0)
+        return DT_OK;
+    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
+    hid_t fs = H5Dget_space(d);
+    hsize_t start[8] = {0}, count[8];
+    for (int i = 0; i < nd; i++)
+        count[i] = (hsize_t)dims[i];
+    start[0] = (hsize_t)row0;
+    count[0] = (hsize_t)nrows;
+    herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(nd, count, NULL);
+    if (e >= 0 && ms >= 0)
+        e = H5Dread(d, native_type(memtype), ms, fs, H5P_DEFAULT, buf);
+    if (ms >= 0) H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    if (e < 0 || ms < 0)
+        return dt_fail(err, DT_EIO, "%s: error reading '%s' (truncated or corrupt file?)",
+                       f->path, dset);
+    return DT_OK;
+}
+
+/* Create parent groups of an absolute object path. */
+static dt_status make_parents(h5file *f, const char *obj, dt_error *err)
+{
+    char buf[1024];
+    size_t len = strlen(obj);
+    if (len >= sizeof buf)
+        return dt_fail(err, DT_EUSAGE, "object path too long: %s", obj);
+    memcpy(buf, obj, len + 1);
+    for (size_t i = 1; i < len; i++) {
+        if (buf[i] != '/')
+            continue;
+        buf[i] = '\0';
+        if (H5Lexists(f->id, buf, H5P_DEFAULT) <= 0) {
+            hid_t g = H5Gcreate2(f->id, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            if (g < 0)
+                return dt_fail(err, DT_EIO, "%s: cannot create group '%s'", f->path, buf);
+            H5Gclose(g);
+        }
+        buf[i] = '/';
+    }
+    return DT_OK;
+}
+
+dt_status h5io_make_group(h5file *f, const char *group, dt_error *err)
+{
+    if (h5io_exists(f, group))
+        return DT_OK;
+    dt_status st = make_parents(f, group, err);
+    if (st)
+        return st;
+    hid_t g = H5Gcreate2(f->id, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot create group '%s'", f->path, group);
+    H5Gclose(g);
+    return DT_OK;
+}
+
+dt_status h5io_write(h5file *f, const char *dset, dt_dtype type, int ndims,
+                     const int64_t *dims, const void *buf, int compress,
+                     dt_error *err)
+{
+    dt_status st = make_parents(f, dset, err);
+    if (st)
+        return st;
+    hsize_t hd[8];
+    hsize_t total = 1;
+    for (int i = 0; i < ndims; i++) {
+        hd[i] = (hsize_t)dims[i];
+        total *= hd[i];
+    }
+    hid_t space = H5Screate_simple(ndims, hd, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    /* No modification times: the same data gives the same bytes. */
+    H5Pset_obj_track_times(dcpl, 0);
+    if (compress && total > 0 && ndims >= 1) {
+        /* Chunks of whole rows, about 256 KiB each. */
+        hsize_t chunk[8];
+        hsize_t row = dt_dtype_size(type);
+        for (int i = 1; i < ndims; i++) {
+            chunk[i] = hd[i];
+            row *= hd[i];
+        }
+        hsize_t rows = row ? (256 * 1024) / row : 1;
+        if (rows < 1) rows = 1;
+        if (rows > hd[0]) rows = hd[0];
+        chunk[0] = rows;
+        H5Pset_chunk(dcpl, ndims, chunk);
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 6);
+    }
+    hid_t d = H5Dcreate2(f->id, dset, file_type(type), space, H5P_DEFAULT, dcpl,
+                         H5P_DEFAULT);
+    herr_t e = -1;
+    if (d >= 0) {
+        e = total ? H5Dwrite(d, native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
+        H5Dclose(d);
+    }
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    if (d < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot create dataset '%s'", f->path, dset);
+    if (e < 0)
+        return dt_fail(err, DT_EIO, "%s: error writing '%s' (disk full?)", f->path, dset);
+    return DT_OK;
+}
+
+static dt_status set_attr(h5file *f, const char *obj, const char *name, hid_t ftype,
+                          hid_t mtype, const void *value, dt_error *err)
+{
+    hid_t o = H5Oopen(f->id, obj, H5P_DEFAULT);
+    if (o < 0)
+        return dt_fail(err, DT_EIO, "%s: no object '%s' for attribute '%s'", f->path, obj,
+                       name);
+    if (H5Aexists(o, name) > 0)
+        H5Adelete(o, name);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(o, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a >= 0 ? H5Awrite(a, mtype, value) : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    H5Oclose(o);
+    if (e < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot write attribute '%s' on '%s'", f->path,
+                       name, obj);
+    return DT_OK;
+}
+
+dt_status h5io_set_attr_str(h5file *f, const char *obj, const char *name,
+                            const char *value, dt_error *err)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    size_t n = strlen(value);
+    H5Tset_size(t, n ? n : 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    dt_status st = set_attr(f, obj, name, t, t, n ? value : "", err);
+    H5Tclose(t);
+    return st;
+}
+
+dt_status h5io_set_attr_f64(h5file *f, const char *obj, const char *name, double value,
+                            dt_error *err)
+{
+    return set_attr(f, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, err);
+}
+
+dt_status h5io_set_attr_i64(h5file *f, const char *obj, const char *name, int64_t value,
+                            dt_error *err)
+{
+    return set_attr(f, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, err);
+}
+
+int h5io_has_attr(h5file *f, const char *obj, const char *name)
+{
+    if (!h5io_exists(f, obj))
+        return 0;
+    return H5Aexists_by_name(f->id, obj, name, H5P_DEFAULT) > 0;
+}
+
+dt_status h5io_get_attr_str(h5file *f, const char *obj, const char *name, char *buf,
+                            size_t len, dt_error *err)
+{
+    if (!h5io_has_attr(f, obj, name))
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' has no attribute '%s'", f->path, obj, name);
+    hid_t a = H5Aopen_by_name(f->id, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+    dt_status st = DT_OK;
+    if (a < 0 || t < 0 || H5Tget_class(t) != H5T_STRING) {
+        st = dt_fail(err, DT_EUSAGE, "%s: attribute '%s' of '%s' is not a string", f->path,
+                     name, obj);
+        goto out;
+    }
+    if (H5Tis_variable_str(t) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t));
+        char *s = NULL;
+        if (H5Aread(a, mt, &s) < 0 || !s) {
+            st = dt_fail(err, DT_EIO, "%s: cannot read attribute '%s'", f->path, name);
+        } else {
+            snprintf(buf, len, "%s", s);
+            H5free_memory(s);
+        }
+        H5Tclose(mt);
+    } else {
+        size_t sz = H5Tget_size(t);
+        char *tmp = calloc(sz + 1, 1);
+        hid_t mt = H5Tcopy(t);
+        if (!tmp || H5Aread(a, mt, tmp) < 0)
+            st = dt_fail(err, DT_EIO, "%s: cannot read attribute '%s'", f->path, name);
+        else
+            snprintf(buf, len, "%s", tmp);
+        H5Tclose(mt);
+        free(tmp);
+    }
+out:
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return st;
+}
+
+const char *h5io_library_version(void)
+{
+    static char v[32];
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(v, sizeof v, "%u.%u.%u", maj, min, rel);
+    return v;
+}

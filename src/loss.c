@@ -1,0 +1,99 @@
+/* dtrain: output heads and losses. */
+#include "dtrain/loss.h"
+
+#include <math.h>
+#include <string.h>
+
+dt_status head_parse(const char *text, dt_head *out, dt_error *err)
+{
+    if (!strcmp(text, "softmax")) *out = HEAD_SOFTMAX;
+    else if (!strcmp(text, "sigmoid")) *out = HEAD_SIGMOID;
+    else if (!strcmp(text, "linear")) *out = HEAD_LINEAR;
+    else
+        return dt_fail(err, DT_EUSAGE, "unknown output '%s' (expected softmax, sigmoid or linear)",
+                       text);
+    return DT_OK;
+}
+
+const char *head_name(dt_head h)
+{
+    return h == HEAD_SOFTMAX ? "softmax" : h == HEAD_SIGMOID ? "sigmoid" : "linear";
+}
+
+int head_is_classifier(dt_head h) { return h != HEAD_LINEAR; }
+
+double loss_eval(dt_head h, const float *Z, const int32_t *labels, const float *targets,
+                 int nb, int K, float *dZ, dt_loss_sums *sums)
+{
+    double total = 0.0, correct = 0.0, sqerr = 0.0;
+    for (int i = 0; i < nb; i++) {
+        const float *z = Z + (size_t)i * K;
+        float *dz = dZ ? dZ + (size_t)i * K : NULL;
+        switch (h) {
+        case HEAD_SOFTMAX: {
+            int y = labels[i], arg = 0;
+            float m = z[0];
+            for (int k = 1; k < K; k++)
+                if (z[k] > m) { m = z[k]; arg = k; }
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += exp((double)z[k] - m);
+            double lse = m + log(s);
+            total += lse - z[y];
+            correct += arg == y;
+            if (dz) {
+                /* d/dz_k = p_k - [k == y] */
+                for (int k = 0; k < K; k++) dz[k] = (float)exp((double)z[k] - lse);
+                dz[y] -= 1.0f;
+            }
+            break;
+        }
+        case HEAD_SIGMOID: {
+            double x = z[0], y = labels[i];
+            total += (x > 0 ? x : 0) - x * y + log1p(exp(-fabs(x)));
+            correct += (x > 0) == (labels[i] == 1);
+            if (dz) {
+                double e = exp(-fabs(x));
+                double p = x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+                dz[0] = (float)(p - y);
+            }
+            break;
+        }
+        case HEAD_LINEAR: {
+            const float *t = targets + (size_t)i * K;
+            double se = 0.0;
+            for (int k = 0; k < K; k++) {
+                double d = (double)z[k] - t[k];
+                se += d * d;
+                if (dz) dz[k] = (float)(2.0 * d / K);
+            }
+            total += se / K;
+            sqerr += se;
+            break;
+        }
+        }
+    }
+    if (sums) {
+        sums->loss += total;
+        sums->correct += correct;
+        sums->sqerr += sqerr;
+        sums->count += nb;
+    }
+    return total;
+}
+
+void head_output(dt_head h, float *Z, int nb, int K)
+{
+    for (int i = 0; i < nb; i++) {
+        float *z = Z + (size_t)i * K;
+        if (h == HEAD_SOFTMAX) {
+            float m = z[0];
+            for (int k = 1; k < K; k++) m = z[k] > m ? z[k] : m;
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += exp((double)z[k] - m);
+            for (int k = 0; k < K; k++) z[k] = (float)(exp((double)z[k] - m) / s);
+        } else if (h == HEAD_SIGMOID) {
+            double e = exp(-fabs((double)z[0]));
+            z[0] = (float)(z[0] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+        }
+    }
+}

@@ -1,0 +1,168 @@
+/* dtrain: saved models. */
+#include "dtrain/modelio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dtrain/h5io.h"
+
+#ifndef DTRAIN_VERSION
+#define DTRAIN_VERSION "unknown"
+#endif
+
+static dt_status write_model(h5file *f, const dt_model *m, const dt_norm *norm,
+                             const dt_config *cfg, dt_error *err)
+{
+    dt_status st;
+    if ((st = h5io_make_group(f, "/model", err)) ||
+        (st = h5io_set_attr_str(f, "/model", "output", head_name(m->head), err)) ||
+        (st = h5io_set_attr_i64(f, "/model", "n_layers", m->n_layers, err)) ||
+        (st = h5io_set_attr_str(f, "/model", "dtrain_version", DTRAIN_VERSION, err)))
+        return st;
+    for (int l = 0; l < m->n_layers; l++) {
+        const dt_layer *L = &m->layers[l];
+        char g[64], name[96], act[64];
+        snprintf(g, sizeof g, "/model/layer%d", l);
+        int64_t wd[2] = {L->n_out, L->n_in}, bd[1] = {L->n_out};
+        act_format(L->act, act, sizeof act);
+        snprintf(name, sizeof name, "%s/weight", g);
+        if ((st = h5io_write(f, name, DT_F32, 2, wd, L->W, 0, err)))
+            return st;
+        snprintf(name, sizeof name, "%s/bias", g);
+        if ((st = h5io_write(f, name, DT_F32, 1, bd, L->b, 0, err)) ||
+            (st = h5io_set_attr_str(f, g, "activation", act, err)))
+            return st;
+    }
+    if (norm && norm->shift) {
+        int64_t d[1] = {norm->d};
+        if ((st = h5io_write(f, "/normalization/shift", DT_F32, 1, d, norm->shift, 0, err)) ||
+            (st = h5io_write(f, "/normalization/scale", DT_F32, 1, d, norm->scale, 0, err)) ||
+            (st = h5io_set_attr_str(f, "/normalization", "kind", norm_name(norm->kind), err)))
+            return st;
+    }
+    if (cfg) {
+        if ((st = h5io_make_group(f, "/config", err)))
+            return st;
+        size_t n;
+        const dt_option *opts = config_options(&n);
+        for (size_t i = 0; i < n; i++) {
+            if (!(opts[i].cmds & CMD_TRAIN))
+                continue;
+            char v[2 * DT_PATH_MAX + 2];
+            config_value_str(cfg, &opts[i], v, sizeof v);
+            if ((st = h5io_set_attr_str(f, "/config", opts[i].name, v, err)))
+                return st;
+        }
+    }
+    return DT_OK;
+}
+
+dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
+                       const dt_config *cfg, dt_error *err)
+{
+    char tmp[DT_PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    h5file *f;
+    dt_status st = h5io_create(tmp, &f, err);
+    if (st)
+        return st;
+    st = write_model(f, m, norm, cfg, err);
+    dt_status cst = h5io_close(f, st ? NULL : err);
+    if (!st)
+        st = cst;
+    if (!st && rename(tmp, path) != 0)
+        st = dt_fail(err, DT_EIO, "%s: cannot rename %s into place: %s", path, tmp,
+                     strerror(errno));
+    if (st)
+        unlink(tmp);
+    return st;
+}
+
+dt_status modelio_check_writable(const char *path, const char *option, dt_error *err)
+{
+    char dir[DT_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return dt_fail(err, DT_EUSAGE, "--%s %s: directory '%s' is missing or not writable",
+                       option, path, dir);
+    if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+        return dt_fail(err, DT_EUSAGE, "--%s %s: file exists and is not writable", option, path);
+    return DT_OK;
+}
+
+dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
+{
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    char diff[DT_ERRMSG_LEN] = "";
+    size_t used = 0;
+#define DIFF(...)                                                                          \
+    do {                                                                                   \
+        if (used < sizeof diff)                                                            \
+            used += (size_t)snprintf(diff + used, sizeof diff - used, __VA_ARGS__);        \
+    } while (0)
+    int stored_layers = 0;
+    for (;;) {
+        char g[64];
+        snprintf(g, sizeof g, "/model/layer%d", stored_layers);
+        if (!h5io_exists(f, g))
+            break;
+        stored_layers++;
+    }
+    if (stored_layers == 0) {
+        h5io_close(f, NULL);
+        return dt_fail(err, DT_EUSAGE, "%s: no /model/layer0 (not a dtrain model file)", path);
+    }
+    if (stored_layers != m->n_layers)
+        DIFF("; %d layers in the file, %d in the model", stored_layers, m->n_layers);
+    int n = stored_layers < m->n_layers ? stored_layers : m->n_layers;
+    for (int l = 0; l < n; l++) {
+        const dt_layer *L = &m->layers[l];
+        char name[96];
+        int nd;
+        int64_t dims[8];
+        dt_dtype t;
+        snprintf(name, sizeof name, "/model/layer%d/weight", l);
+        if ((st = h5io_info(f, name, &nd, dims, &t, err)))
+            goto out;
+        if (nd != 2 || dims[0] != L->n_out || dims[1] != L->n_in)
+            DIFF("; layer%d/weight is %lld x %lld in the file, %d x %d in the model", l,
+                 (long long)dims[0], (long long)(nd == 2 ? dims[1] : 0), L->n_out, L->n_in);
+        snprintf(name, sizeof name, "/model/layer%d/bias", l);
+        if ((st = h5io_info(f, name, &nd, dims, &t, err)))
+            goto out;
+        if (nd != 1 || dims[0] != L->n_out)
+            DIFF("; layer%d/bias has %lld entries in the file, %d in the model", l,
+                 (long long)dims[0], L->n_out);
+    }
+    if (diff[0]) {
+        st = dt_fail(err, DT_EUSAGE, "%s: architecture differs%s", path, diff);
+        goto out;
+    }
+    for (int l = 0; l < n; l++) {
+        dt_layer *L = &m->layers[l];
+        char name[96];
+        snprintf(name, sizeof name, "/model/layer%d/weight", l);
+        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->W, err)))
+            goto out;
+        snprintf(name, sizeof name, "/model/layer%d/bias", l);
+        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->b, err)))
+            goto out;
+    }
+out:
+#undef DIFF
+    h5io_close(f, NULL);
+    return st;
+}

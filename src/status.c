@@ -1,0 +1,94 @@
+/* dtrain: error values and rank-0 logging. */
+#include "dtrain/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int log_rank;
+
+void dt_set_log_rank(int rank) { log_rank = rank; }
+
+void dt_error_clear(dt_error *err)
+{
+    if (err) {
+        err->code = DT_OK;
+        err->msg[0] = '\0';
+    }
+}
+
+dt_status dt_fail(dt_error *err, dt_status code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+dt_status dt_fail_prefix(dt_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return DT_EINTERNAL;
+    char old[DT_ERRMSG_LEN];
+    memcpy(old, err->msg, sizeof old);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    /* append ": <old message>", truncating if needed */
+    size_t used = n < 0 ? 0 : (size_t)n < sizeof err->msg ? (size_t)n : sizeof err->msg - 1;
+    size_t room = sizeof err->msg - 1 - used;
+    size_t olen = strlen(old);
+    if (room >= 2) {
+        memcpy(err->msg + used, ": ", 2);
+        used += 2;
+        room -= 2;
+        if (olen > room)
+            olen = room;
+        memcpy(err->msg + used, old, olen);
+        used += olen;
+    }
+    err->msg[used] = '\0';
+    return err->code;
+}
+
+const char *dt_strerror(dt_status code)
+{
+    switch (code) {
+    case DT_OK: return "success";
+    case DT_EUSAGE: return "usage or input error";
+    case DT_EIO: return "I/O error";
+    case DT_ENOMEM: return "out of memory";
+    case DT_ENUM: return "numerical error";
+    case DT_EINTERNAL: return "internal error";
+    }
+    return "unknown error";
+}
+
+void dt_warn(const char *fmt, ...)
+{
+    if (log_rank != 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dtrain: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void dt_info(const char *fmt, ...)
+{
+    if (log_rank != 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+    va_end(ap);
+}

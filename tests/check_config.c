@@ -1,0 +1,143 @@
+/* Option table tests: parsing, validation, help and defaults all come from one table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtrain/config.h"
+#include "testutil.h"
+
+static dt_status parse(dt_config *c, unsigned cmd, const char *line, dt_error *err)
+{
+    /* split on spaces into argv */
+    static char buf[1024];
+    char *argv[64];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *t = strtok(buf, " "); t && argc < 64; t = strtok(NULL, " ")) argv[argc++] = t;
+    int help;
+    config_defaults(c);
+    return config_parse(c, cmd, argc, argv, &help, err);
+}
+
+START_TEST(test_defaults_and_values)
+{
+    dt_config c;
+    dt_error err;
+    ck_assert_int_eq(parse(&c, CMD_TRAIN,
+                           "--data d.h5 --layers 256:relu,128:relu --optimizer adam --lr=1e-3 "
+                           "--batch-size 128 --epochs 10 --seed 1 --drop-last",
+                           &err),
+                     DT_OK);
+    ck_assert_str_eq(c.data, "d.h5");
+    ck_assert_str_eq(c.layers, "256:relu,128:relu");
+    ck_assert_str_eq(c.optimizer, "adam");
+    ck_assert_double_eq(c.lr, 1e-3);
+    ck_assert_int_eq(c.batch_size, 128);
+    ck_assert_int_eq(c.drop_last, 1);
+    ck_assert_str_eq(c.normalize, "zscore"); /* default from the table */
+    ck_assert_str_eq(c.train_group, "/train");
+    ck_assert(config_given(&c, "lr"));
+    ck_assert(!config_given(&c, "momentum"));
+    ck_assert_int_eq(parse(&c, CMD_CONVERT, "--idx a b --idx-test c d --out o.h5", &err), DT_OK);
+    ck_assert_str_eq(c.idx[0], "a");
+    ck_assert_str_eq(c.idx[1], "b");
+    ck_assert_str_eq(c.idx_test[1], "d");
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    struct {
+        unsigned cmd;
+        const char *line, *expect;
+    } cases[] = {
+        {CMD_TRAIN, "--optimiser adam", "did you mean --optimizer"},
+        {CMD_TRAIN, "--lr -0.1", "--lr"},
+        {CMD_TRAIN, "--lr abc", "expected a number"},
+        {CMD_TRAIN, "--epochs 0", "--epochs: 0 is out of range"},
+        {CMD_TRAIN, "--batch-size 0", "--batch-size"},
+        {CMD_TRAIN, "--batch-size 1.5", "expected an integer"},
+        {CMD_TRAIN, "--output softmaxx", "not one of softmax|sigmoid|linear"},
+        {CMD_TRAIN, "--epochs", "needs a value"},
+        {CMD_TRAIN, "--drop-last=1", "takes no value"},
+        {CMD_TRAIN, "stray", "unexpected argument"},
+        {CMD_TRAIN, "--idx a b", "unknown option --idx"}, /* convert-only option */
+        {CMD_CONVERT, "--idx a", "needs two values"},
+        {CMD_TRAIN, "--lr nan", "expected a number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dt_config c;
+        dt_error err;
+        dt_error_clear(&err);
+        ck_assert_msg(parse(&c, cases[i].cmd, cases[i].line, &err) == DT_EUSAGE,
+                      "'%s' should fail", cases[i].line);
+        ck_assert_msg(strstr(err.msg, cases[i].expect) != NULL, "'%s': message '%s' lacks '%s'",
+                      cases[i].line, err.msg, cases[i].expect);
+    }
+}
+END_TEST
+
+START_TEST(test_help_lists_every_option)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print_help(f, CMD_TRAIN);
+    fclose(f);
+    size_t n;
+    const dt_option *o = config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        char want[80];
+        snprintf(want, sizeof want, "--%s", o[i].name);
+        if (o[i].cmds & CMD_TRAIN)
+            ck_assert_msg(strstr(text, want) != NULL, "help lacks %s", want);
+        ck_assert_msg(o[i].help && o[i].help[0], "%s has no help text", o[i].name);
+    }
+    ck_assert_ptr_nonnull(strstr(text, "[default: adam]") ? text : strstr(text, "[default: sgd]"));
+    free(text);
+}
+END_TEST
+
+START_TEST(test_value_round_trip)
+{
+    /* Every option's saved text parses back to the same configuration. */
+    dt_config a, b;
+    dt_error err;
+    ck_assert_int_eq(parse(&a, CMD_TRAIN, "--data x.h5 --lr 0.125 --layers 3:tanh --seed 9", &err),
+                     DT_OK);
+    size_t n;
+    const dt_option *o = config_options(&n);
+    config_defaults(&b);
+    for (size_t i = 0; i < n; i++) {
+        if (!(o[i].cmds & CMD_TRAIN) || o[i].type == OPT_FLAG)
+            continue;
+        char v[2100], arg[2200];
+        config_value_str(&a, &o[i], v, sizeof v);
+        snprintf(arg, sizeof arg, "--%s=%s", o[i].name, v);
+        char *argv[1] = {arg};
+        int help;
+        if (!v[0])
+            continue;
+        ck_assert_msg(config_parse(&b, CMD_TRAIN, 1, argv, &help, &err) == DT_OK, "%s: %s", arg,
+                      err.msg);
+    }
+    ck_assert_str_eq(b.data, "x.h5");
+    ck_assert_double_eq(b.lr, 0.125);
+    ck_assert_str_eq(b.layers, "3:tanh");
+    ck_assert_int_eq(b.seed, 9);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("options");
+    tcase_add_test(tc, test_defaults_and_values);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_help_lists_every_option);
+    tcase_add_test(tc, test_value_round_trip);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(suite()) ? 1 : 0; }

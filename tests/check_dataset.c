@@ -1,0 +1,191 @@
+/* Data set tests: loading each X dtype, input checks, normalisation and the
+ * split of a global batch across ranks. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dtrain/comm.h"
+#include "dtrain/dataset.h"
+#include "dtrain/h5io.h"
+#include "testutil.h"
+
+/* Write a file with /train/X (3 x 2) of the given type holding 1..6 and
+ * /train/y = y (3 doubles, stored as ytype). */
+static const char *write_file(const char *name, dt_dtype xt, const double y[3], dt_dtype yt)
+{
+    const char *path = tu_path(name);
+    h5file *f;
+    dt_error err;
+    ck_assert_int_eq(h5io_create(path, &f, &err), DT_OK);
+    unsigned char buf[6 * 8];
+    double yb[3];
+    for (int i = 0; i < 6; i++) {
+        double v = i + 1;
+        switch (xt) {
+        case DT_U8: ((uint8_t *)buf)[i] = (uint8_t)v; break;
+        case DT_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
+        case DT_I64: ((int64_t *)buf)[i] = (int64_t)v; break;
+        case DT_F32: ((float *)buf)[i] = (float)v; break;
+        case DT_F64: ((double *)buf)[i] = v; break;
+        }
+    }
+    int64_t dx[2] = {3, 2}, dy[1] = {3};
+    ck_assert_int_eq(h5io_write(f, "/train/X", xt, 2, dx, buf, 0, &err), DT_OK);
+    unsigned char ybuf[3 * 8];
+    for (int i = 0; i < 3; i++) {
+        yb[i] = y[i];
+        if (yt == DT_I32) ((int32_t *)ybuf)[i] = (int32_t)y[i];
+        else if (yt == DT_F32) ((float *)ybuf)[i] = (float)y[i];
+        else ((double *)ybuf)[i] = yb[i];
+    }
+    ck_assert_int_eq(h5io_write(f, "/train/y", yt, 1, dy, ybuf, 1, &err), DT_OK);
+    ck_assert_int_eq(h5io_close(f, &err), DT_OK);
+    return path;
+}
+
+START_TEST(test_each_x_dtype)
+{
+    dt_dtype types[] = {DT_U8, DT_I32, DT_I64, DT_F32, DT_F64};
+    const double y[3] = {0, 2, 1};
+    dt_dtype t = types[_i];
+    char name[32];
+    snprintf(name, sizeof name, "x_%s.h5", dt_dtype_name(t));
+    const char *p = write_file(name, t, y, DT_I32);
+    dt_dataset ds;
+    dt_error err;
+    ck_assert_msg(dataset_load(p, "/train", 1, &ds, &err) == DT_OK, "%s", err.msg);
+    ck_assert_int_eq(ds.n, 3);
+    ck_assert_int_eq(ds.d, 2);
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(ds.X[i], (float)(i + 1));
+    ck_assert_int_eq(ds.labels[1], 2);
+    ck_assert_int_eq(ds.max_label, 2);
+    dataset_free(&ds);
+    /* the same file as regression targets */
+    ck_assert_int_eq(dataset_load(p, "/train", 0, &ds, &err), DT_OK);
+    ck_assert_float_eq(ds.targets[1], 2.0f);
+    ck_assert_int_eq(ds.k, 1);
+    dataset_free(&ds);
+}
+END_TEST
+
+static void expect_error(const char *path, const char *group, int labels, const char *needle)
+{
+    dt_dataset ds;
+    dt_error err;
+    dt_error_clear(&err);
+    ck_assert_msg(dataset_load(path, group, labels, &ds, &err) != DT_OK, "%s %s should fail",
+                  path, group);
+    ck_assert_msg(strstr(err.msg, needle) != NULL, "message '%s' lacks '%s'", err.msg, needle);
+}
+
+START_TEST(test_bad_inputs)
+{
+    const double neg[3] = {0, -1, 1}, frac[3] = {0, 1.5, 1}, ok[3] = {0, 1, 1};
+    const double inf[3] = {0, INFINITY, 1};
+    expect_error(write_file("neg.h5", DT_F32, neg, DT_F64), "/train", 1, "row 1 is -1");
+    expect_error(write_file("frac.h5", DT_F32, frac, DT_F64), "/train", 1, "row 1 is 1.5");
+    expect_error(write_file("inf.h5", DT_F32, inf, DT_F64), "/train", 0, "row 1 column 0 is inf");
+    const char *good = write_file("good.h5", DT_F32, ok, DT_I32);
+    expect_error(good, "/nothere", 1, "no group '/nothere'");
+    expect_error(tu_path("missing.h5"), "/train", 1, "no such file");
+
+    /* not HDF5 */
+    FILE *f = fopen(tu_path("text.h5"), "w");
+    fputs("hello\n", f);
+    fclose(f);
+    expect_error(tu_path("text.h5"), "/train", 1, "not an HDF5 file");
+
+    /* X 1-D, y with the wrong row count, NaN in X */
+    h5file *h;
+    dt_error err;
+    ck_assert_int_eq(h5io_create(tu_path("shape.h5"), &h, &err), DT_OK);
+    float x1[4] = {1, 2, 3, 4}, xn[4] = {1, 2, NAN, 4};
+    int32_t y4[4] = {0, 1, 0, 1};
+    int64_t d1[1] = {4}, d2[2] = {2, 2}, d3[1] = {3};
+    h5io_write(h, "/a/X", DT_F32, 1, d1, x1, 0, &err);
+    h5io_write(h, "/a/y", DT_I32, 1, d1, y4, 0, &err);
+    h5io_write(h, "/b/X", DT_F32, 2, d2, x1, 0, &err);
+    h5io_write(h, "/b/y", DT_I32, 1, d3, y4, 0, &err);
+    h5io_write(h, "/c/X", DT_F32, 2, d2, xn, 0, &err);
+    h5io_write(h, "/c/y", DT_I32, 1, d2, y4, 0, &err);
+    h5io_write(h, "/d/X", DT_F32, 2, d2, x1, 0, &err);
+    h5io_close(h, &err);
+    expect_error(tu_path("shape.h5"), "/a", 1, "must be 2-D");
+    expect_error(tu_path("shape.h5"), "/b", 1, "has 3 rows but X has 2");
+    expect_error(tu_path("shape.h5"), "/c", 1, "row 1 column 0 is nan");
+    expect_error(tu_path("shape.h5"), "/d", 1, "no dataset '/d/y'");
+}
+END_TEST
+
+START_TEST(test_zscore_minmax)
+{
+    /* X column 0 = 1,3,5 (mean 3, population sd sqrt(8/3)); column 1 = 2,4,6.
+     * zscore of 5: (5-3)/sqrt(8/3) = 1.2247449; minmax of 3: (3-1)/(5-1) = 0.5 */
+    const double y[3] = {0, 1, 0};
+    const char *p = write_file("norm.h5", DT_F64, y, DT_I32);
+    dt_dataset ds;
+    dt_norm nm;
+    dt_error err;
+    ck_assert_int_eq(dataset_load(p, "/train", 1, &ds, &err), DT_OK);
+    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_ZSCORE, &nm, &err), DT_OK);
+    norm_apply(&nm, &ds);
+    ck_assert_float_eq_tol(ds.X[4], 1.2247449f, 1e-6f);
+    ck_assert_float_eq_tol(ds.X[2], 0.0f, 1e-6f);
+    norm_free(&nm);
+    dataset_free(&ds);
+    ck_assert_int_eq(dataset_load(p, "/train", 1, &ds, &err), DT_OK);
+    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_MINMAX, &nm, &err), DT_OK);
+    norm_apply(&nm, &ds);
+    ck_assert_float_eq_tol(ds.X[2], 0.5f, 1e-7f);
+    ck_assert_float_eq_tol(ds.X[5], 1.0f, 1e-7f);
+    norm_free(&nm);
+    dataset_free(&ds);
+}
+END_TEST
+
+START_TEST(test_batch_slices_cover)
+{
+    /* For P = 1..8 and batch sizes 1..40 (most not divisible by P): the slices are
+     * contiguous, in rank order, cover [0, b) exactly once and differ by <= 1. */
+    for (int P = 1; P <= 8; P++)
+        for (int64_t b = 1; b <= 40; b++) {
+            int64_t next = 0, mn = b, mx = 0;
+            for (int r = 0; r < P; r++) {
+                int64_t lo, hi;
+                batch_slice(b, r, P, &lo, &hi);
+                ck_assert_int_eq(lo, next);
+                ck_assert_int_ge(hi, lo);
+                next = hi;
+                if (hi - lo < mn) mn = hi - lo;
+                if (hi - lo > mx) mx = hi - lo;
+            }
+            ck_assert_int_eq(next, b);
+            ck_assert_int_le(mx - mn, 1);
+        }
+    ck_assert_int_eq(batch_count(10, 3, 0), 4);
+    ck_assert_int_eq(batch_count(10, 3, 1), 3);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("dataset");
+    TCase *tc = tcase_create("load");
+    tcase_add_loop_test(tc, test_each_x_dtype, 0, 5);
+    tcase_add_test(tc, test_bad_inputs);
+    tcase_add_test(tc, test_zscore_minmax);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("batches");
+    tcase_add_test(tc, test_batch_slices_cover);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    comm_init(&argc, &argv);
+    int failed = tu_run(suite());
+    comm_finalize();
+    return failed ? 1 : 0;
+}

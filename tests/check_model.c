@@ -1,0 +1,239 @@
+/* Model tests: layer parsing and a gradient check of every activation x every
+ * output head against central finite differences of an independent
+ * double-precision forward pass written here. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtrain/model.h"
+#include "dtrain/rng.h"
+#include "testutil.h"
+
+/* ---- independent reference: forward pass and loss in double ---------------- */
+
+static double ref_act(dt_act a, double x)
+{
+    switch (a.kind) {
+    case ACT_IDENTITY: return x;
+    case ACT_STEP: return x > 0 ? 1.0 : 0.0;
+    case ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case ACT_TANH: return 2.0 / (1.0 + exp(-2.0 * x)) - 1.0; /* the notes' 2 sigma(2x) - 1 */
+    case ACT_RELU: return x > 0 ? x : 0.0;
+    case ACT_LEAKY_RELU: return x > 0 ? x : a.slope * x;
+    }
+    return NAN;
+}
+
+/* Sum over samples of the loss, with parameters p laid out as the model's. */
+static double ref_loss(const dt_model *m, const double *p, const float *X, const int32_t *lab,
+                       const float *tgt, int nb)
+{
+    double total = 0.0;
+    double a[64], z[64];
+    for (int i = 0; i < nb; i++) {
+        int n_in = m->n_in;
+        for (int j = 0; j < n_in; j++) a[j] = X[i * n_in + j];
+        for (int l = 0; l < m->n_layers; l++) {
+            const dt_layer *L = &m->layers[l];
+            const double *W = p + L->offset, *b = W + L->n_out * L->n_in;
+            for (int o = 0; o < L->n_out; o++) {
+                double s = b[o];
+                for (int j = 0; j < L->n_in; j++) s += W[o * L->n_in + j] * a[j];
+                z[o] = l == m->n_layers - 1 ? s : ref_act(L->act, s);
+            }
+            memcpy(a, z, sizeof(double) * L->n_out);
+        }
+        int K = m->n_out;
+        if (m->head == HEAD_SOFTMAX) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += exp(a[k]);
+            total += -log(exp(a[lab[i]]) / s); /* -log p_y, written naively */
+        } else if (m->head == HEAD_SIGMOID) {
+            double pr = 1.0 / (1.0 + exp(-a[0]));
+            total += -(lab[i] * log(pr) + (1 - lab[i]) * log(1 - pr));
+        } else {
+            double se = 0.0;
+            for (int k = 0; k < K; k++) se += (a[k] - tgt[i * K + k]) * (a[k] - tgt[i * K + k]);
+            total += se / K;
+        }
+    }
+    return total;
+}
+
+/* Gradient check for one activation and head.  Reference: central differences
+ * with h = 1e-6 on the double-precision forward above.  Tolerance: the library
+ * computes in float, so |g - g_fd| <= 2e-4 + 2e-3 |g_fd| per parameter.  The
+ * check also fails if the library's gradient is all zeros. */
+static void gradcheck(dt_act act, dt_head head)
+{
+    enum { NIN = 4, NB = 7 };
+    int K = head == HEAD_SOFTMAX ? 3 : head == HEAD_SIGMOID ? 1 : 2;
+    dt_layer_spec hidden[2] = {{5, act}, {4, act}};
+    dt_model m;
+    dt_error err;
+    ck_assert_int_eq(model_create(&m, NIN, hidden, 2, K, head, NB, &err), DT_OK);
+    model_init(&m, INIT_UNIFORM, 42);
+    /* Larger weights than the default so every activation is well away from linear. */
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] *= 2.0f;
+
+    dt_rng r;
+    rng_seed(&r, 3, 99, (uint64_t)act.kind * 7 + head);
+    float X[NB * NIN], tgt[NB * 2];
+    int32_t lab[NB];
+    for (int i = 0; i < NB * NIN; i++) X[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+    for (int i = 0; i < NB * 2; i++) tgt[i] = (float)(rng_uniform(&r) * 2.0 - 1.0);
+    for (int i = 0; i < NB; i++) lab[i] = (int32_t)rng_below(&r, (uint64_t)(head == HEAD_SOFTMAX ? 3 : 2));
+
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    double loss = model_loss_grad(&m, X, lab, tgt, NB);
+
+    double *p = malloc(m.n_params * sizeof *p);
+    for (size_t i = 0; i < m.n_params; i++) p[i] = m.params[i];
+    double ref = ref_loss(&m, p, X, lab, tgt, NB);
+    ck_assert_msg(fabs(loss - ref) <= 1e-4 * (1.0 + fabs(ref)), "loss %g vs reference %g", loss,
+                  ref);
+
+    double gnorm = 0.0;
+    const double h = 1e-6;
+    for (size_t i = 0; i < m.n_params; i++) {
+        double keep = p[i];
+        p[i] = keep + h;
+        double up = ref_loss(&m, p, X, lab, tgt, NB);
+        p[i] = keep - h;
+        double down = ref_loss(&m, p, X, lab, tgt, NB);
+        p[i] = keep;
+        double fd = (up - down) / (2 * h);
+        double g = m.grads[i];
+        gnorm += g * g;
+        ck_assert_msg(fabs(g - fd) <= 2e-4 + 2e-3 * fabs(fd),
+                      "act %d head %d param %zu: analytic %.8g vs finite difference %.8g",
+                      act.kind, head, i, g, fd);
+    }
+    ck_assert_msg(gnorm > 1e-6, "gradient is all zeros (act %d head %d)", act.kind, head);
+    free(p);
+    model_free(&m);
+}
+
+START_TEST(test_gradcheck_all)
+{
+    /* _i runs over activations x heads */
+    dt_act acts[] = {{ACT_IDENTITY, 0}, {ACT_STEP, 0}, {ACT_SIGMOID, 0},
+                     {ACT_TANH, 0},     {ACT_RELU, 0}, {ACT_LEAKY_RELU, 0.2f}};
+    dt_head heads[] = {HEAD_SOFTMAX, HEAD_SIGMOID, HEAD_LINEAR};
+    gradcheck(acts[_i / 3], heads[_i % 3]);
+}
+END_TEST
+
+START_TEST(test_step_trains_only_after)
+{
+    /* step: derivative 0, so the first layer's gradient is exactly zero while the
+     * output layer's is not. */
+    dt_layer_spec hidden[1] = {{3, {ACT_STEP, 0}}};
+    dt_model m;
+    dt_error err;
+    ck_assert_int_eq(model_create(&m, 2, hidden, 1, 2, HEAD_SOFTMAX, 4, &err), DT_OK);
+    model_init(&m, INIT_UNIFORM, 1);
+    float X[8] = {0.5f, -1, 1, 2, -0.3f, 0.7f, 0.1f, 0.1f};
+    int32_t y[4] = {0, 1, 1, 0};
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    model_loss_grad(&m, X, y, NULL, 4);
+    const dt_layer *L0 = &m.layers[0], *L1 = &m.layers[1];
+    for (int i = 0; i < L0->n_out * (L0->n_in + 1); i++) ck_assert_float_eq(L0->dW[i], 0.0f);
+    double s = 0;
+    for (int i = 0; i < L1->n_out * (L1->n_in + 1); i++) s += fabs(L1->dW[i]);
+    ck_assert_double_gt(s, 0.0);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(test_softmax_stable)
+{
+    /* Logits of +-1e4: a naive softmax overflows; ours must stay finite.
+     * Hand value: z = (1e4, -1e4), y = 1: loss = logsumexp(z) - z_1 = 1e4 + 1e4 = 2e4. */
+    float z[2] = {1e4f, -1e4f}, dz[2];
+    int32_t y = 1;
+    double l = loss_eval(HEAD_SOFTMAX, z, &y, NULL, 1, 2, dz, NULL);
+    ck_assert_double_eq_tol(l, 2e4, 1e-6);
+    ck_assert_float_eq_tol(dz[0], 1.0f, 1e-6f);
+    ck_assert_float_eq_tol(dz[1], -1.0f, 1e-6f);
+    /* sigmoid BCE at z = -800, y = 1: loss = 800 (log(1 + e^800) - 0 would overflow) */
+    float s = -800.0f;
+    l = loss_eval(HEAD_SIGMOID, &s, &y, NULL, 1, 1, dz, NULL);
+    ck_assert_double_eq_tol(l, 800.0, 1e-9);
+    ck_assert_float_eq_tol(dz[0], -1.0f, 1e-6f);
+}
+END_TEST
+
+START_TEST(test_parse_layers)
+{
+    dt_layer_spec s[8];
+    int n;
+    dt_error err;
+    ck_assert_int_eq(model_parse_layers("256:relu,128:leaky_relu=0.2,4:step", s, 8, &n, &err),
+                     DT_OK);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(s[0].width, 256);
+    ck_assert_int_eq(s[0].act.kind, ACT_RELU);
+    ck_assert_int_eq(s[1].act.kind, ACT_LEAKY_RELU);
+    ck_assert_float_eq(s[1].act.slope, 0.2f);
+    ck_assert_int_eq(s[2].act.kind, ACT_STEP);
+    ck_assert_int_eq(model_parse_layers("", s, 8, &n, &err), DT_OK);
+    ck_assert_int_eq(n, 0);
+    const char *bad[] = {"256", "0:relu", "abc:relu", "10:swish", "10:relu,", "10:relu=2",
+                         "10:leaky_relu=-1", ",10:relu"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(model_parse_layers(bad[i], s, 8, &n, &err) == DT_EUSAGE,
+                      "'%s' should be refused", bad[i]);
+    ck_assert_ptr_nonnull(strstr(err.msg, "--layers"));
+}
+END_TEST
+
+START_TEST(test_leaky_default_slope)
+{
+    dt_act a;
+    dt_error err;
+    ck_assert_int_eq(act_parse("leaky_relu", &a, &err), DT_OK);
+    ck_assert_float_eq(a.slope, 0.01f);
+    float x[2] = {-2.0f, 3.0f};
+    act_forward(a, x, 2);
+    ck_assert_float_eq_tol(x[0], -0.02f, 1e-7f);
+    ck_assert_float_eq(x[1], 3.0f);
+}
+END_TEST
+
+START_TEST(test_init_same_seed)
+{
+    dt_layer_spec h[1] = {{8, {ACT_RELU, 0}}};
+    dt_model a, b;
+    dt_error err;
+    model_create(&a, 5, h, 1, 3, HEAD_SOFTMAX, 2, &err);
+    model_create(&b, 5, h, 1, 3, HEAD_SOFTMAX, 2, &err);
+    model_init(&a, INIT_UNIFORM, 11);
+    model_init(&b, INIT_UNIFORM, 11);
+    ck_assert_mem_eq(a.params, b.params, a.n_params * sizeof(float));
+    /* U(-1/sqrt(5), 1/sqrt(5)) for layer 0 */
+    for (int i = 0; i < 8 * 5 + 8; i++) ck_assert_float_le(fabsf(a.params[i]), 1.0f / sqrtf(5.0f));
+    model_init(&b, INIT_UNIFORM, 12);
+    ck_assert(memcmp(a.params, b.params, a.n_params * sizeof(float)) != 0);
+    model_free(&a);
+    model_free(&b);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("gradients");
+    tcase_add_loop_test(tc, test_gradcheck_all, 0, 18);
+    tcase_add_test(tc, test_step_trains_only_after);
+    tcase_add_test(tc, test_softmax_stable);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("construction");
+    tcase_add_test(tc, test_parse_layers);
+    tcase_add_test(tc, test_leaky_default_slope);
+    tcase_add_test(tc, test_init_same_seed);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(suite()) ? 1 : 0; }

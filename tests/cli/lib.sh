@@ -1,0 +1,69 @@
+# Shared helpers for the command-line tests (sourced).  ctest sets DTRAIN (the
+# binary) and DTRAIN_SOURCE_DIR; both have fallbacks for running by hand.
+set -uo pipefail
+SRC=${DTRAIN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+DTRAIN=${DTRAIN:-$SRC/build/dtrain}
+DATA=$SRC/datasets
+source "$SRC/scripts/env.sh"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+
+# run NP TIMEOUT ARGS...: run dtrain under mpirun; sets $status, $out, $err.
+run() {
+  local np=$1 limit=$2; shift 2
+  timeout -k 5 "$limit" mpirun -np "$np" "$DTRAIN" "$@" >"$TMP/out" 2>"$TMP/err"
+  status=$?
+  out=$(cat "$TMP/out")
+  err=$(grep -v -e '^--------' -e '^$' -e 'mpirun\|mpiexec\|Primary job\|non-zero exit\|Per user-direction\|Process name\|Exit code\|process returned\|job has been aborted\|first process to do so' "$TMP/err" || true)
+}
+
+# expect_error NP EXIT_CODE NEEDLE ARGS...: the command fails with EXIT_CODE,
+# within 60 s, printing NEEDLE in exactly one error line.
+expect_error() {
+  local np=$1 code=$2 needle=$3; shift 3
+  run "$np" 60 "$@"
+  local lines
+  lines=$(printf '%s\n' "$err" | grep -c 'error:' || true)
+  if [[ $status -eq 124 || $status -eq 137 ]]; then
+    fail "np=$np $*: timed out (hang)"
+  elif [[ $status -ne $code ]]; then
+    fail "np=$np $*: exit $status, expected $code; stderr: $err"
+  elif ! grep -qF -- "$needle" <<<"$err"; then
+    fail "np=$np $*: stderr lacks '$needle': $err"
+  elif [[ $lines -ne 1 ]]; then
+    fail "np=$np $*: expected one error line, got $lines: $err"
+  else
+    pass "np=$np exit $code: $(grep 'error:' <<<"$err" | head -1)"
+  fi
+}
+
+# final_metric NAME: the value of NAME on the "final:" line of $out.
+final_metric() { sed -n "s/^final:.*$1 \([0-9.]*\).*/\1/p" <<<"$out"; }
+
+# at_least VALUE MIN LABEL
+at_least() {
+  if [[ -n "$1" ]] && awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }'; then
+    pass "$3: $1 >= $2"
+  else
+    fail "$3: '$1' is not >= $2"
+  fi
+}
+at_most() {
+  if [[ -n "$1" ]] && awk -v v="$1" -v m="$2" 'BEGIN { exit !(v <= m) }'; then
+    pass "$3: $1 <= $2"
+  else
+    fail "$3: '$1' is not <= $2"
+  fi
+}
+
+finish() {
+  if [[ $failures -ne 0 ]]; then
+    echo "$failures failure(s)"
+    exit 1
+  fi
+  echo "all passed"
+}

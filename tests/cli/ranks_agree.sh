@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The number of ranks changes only the speed: epoch losses and metrics printed
+# at 1, 2, 3 and 4 ranks agree (to the 4 printed decimals), with shuffling on
+# and off, for a global batch not divisible by 3 or 4.
+source "$(dirname "$0")/lib.sh"
+
+strip() { sed -n 's/^\(epoch.*_acc [0-9.]*\).*/\1/p' <<<"$out"; }
+for shuffle in on off; do
+  run 1 120 train --data "$DATA/wine.h5" --layers 12:tanh --optimizer sgd --momentum 0.9 --lr 0.05 --epochs 5 --batch-size 10 --shuffle $shuffle
+  ref=$(strip)
+  [[ -n "$ref" ]] || fail "no epoch lines at 1 rank: $err"
+  for np in 2 3 4; do
+    run $np 120 train --data "$DATA/wine.h5" --layers 12:tanh --optimizer sgd --momentum 0.9 --lr 0.05 --epochs 5 --batch-size 10 --shuffle $shuffle
+    if [[ "$(strip)" == "$ref" ]]; then pass "shuffle $shuffle: $np ranks print what 1 rank prints"
+    else fail "shuffle $shuffle: $np ranks differ:"$'\n'"$(strip)"$'\n'"vs"$'\n'"$ref"; fi
+    n=$(grep -c '^epoch' <<<"$out")
+    [[ $n -eq 5 ]] && pass "one line per epoch at $np ranks (rank 0 only)" || fail "$n epoch lines at $np ranks"
+  done
+  eval "lines_$shuffle=\"\$ref\""
+done
+[[ "$lines_on" != "$lines_off" ]] && pass "--shuffle off changes the order" || fail "--shuffle off had no effect"
+finish
