@@ -285,26 +285,29 @@ int config_given(const dt_config *cfg, const char *name)
     return 0;
 }
 
-/* Print text wrapped at width 78, indented by `indent`. */
+/* Print text wrapped at width 78, continuation lines indented by `indent`. */
 static void wrap(FILE *out, const char *text, int indent, int col)
 {
     const char *p = text;
+    int first = 1;
     while (*p) {
+        while (*p == ' ') p++;
         const char *sp = p;
         while (*sp && *sp != ' ') sp++;
         int wl = (int)(sp - p);
-        if (col + wl > 78 && col > indent) {
+        if (!wl)
+            break;
+        if (!first && col + 1 + wl > 78) {
             fprintf(out, "\n%*s", indent, "");
             col = indent;
-        }
-        fprintf(out, "%.*s", wl, p);
-        col += wl;
-        p = sp;
-        while (*p == ' ') p++;
-        if (*p) {
+        } else if (!first) {
             fputc(' ', out);
             col++;
         }
+        fprintf(out, "%.*s", wl, p);
+        col += wl;
+        first = 0;
+        p = sp;
     }
     fputc('\n', out);
 }

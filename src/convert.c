@@ -100,7 +100,7 @@ static dt_status idx_read(const char *path, uint32_t magic, uint32_t dims[3],
     const size_t header = 4 + 4 * (size_t)ndims;
     unsigned char head[16];
     size_t got = 0;
-    gzFile g;
+    gzFile g = NULL;
     *data = NULL;
     dt_status st = gz_open(path, &g, err);
     if (st)

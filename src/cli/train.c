@@ -16,10 +16,12 @@ static void describe(const dt_session *s)
         n += snprintf(arch + n, sizeof arch - (size_t)n, "-%d", m->layers[l].n_out);
     int P = comm_size(s->comm);
     const dt_train_opts *o = &s->trainer.opts;
-    dt_info("dtrain: %s %s: %lld samples x %lld features%s; %s %lld samples", s->cfg->data,
+    char evdesc[128] = "no valid or test group: final metrics are on the training set";
+    if (s->eval.n)
+        snprintf(evdesc, sizeof evdesc, "%s %lld samples", s->eval_name, (long long)s->eval.n);
+    dt_info("dtrain: %s %s: %lld samples x %lld features%s; %s", s->cfg->data,
             s->cfg->train_group, (long long)s->train.n, (long long)s->train.d,
-            s->n_classes ? "" : " (regression)", s->eval.n ? s->eval_name : "no evaluation set",
-            (long long)s->eval.n);
+            s->n_classes ? "" : " (regression)", evdesc);
     dt_info("dtrain: model %s (%s output, %zu parameters); %s lr %g; %d rank%s, global batch "
             "%lld (%d per rank at most), %lld steps per epoch",
             arch, head_name(m->head), m->n_params, optim_name(s->optim.cfg.kind), o->lr, P,
@@ -72,7 +74,12 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
                 (long long)epoch + 1, (long long)cfg->epochs, train_loss, evtext,
                 (double)used / t_train, comm_wtime() - t_start);
     }
-    if (!st && s.eval.n) {
+    if (!st && !s.eval.n) {
+        /* No valid or test group: report the fit on the training set. */
+        s.eval_name = "train";
+        trainer_evaluate(world, &s.model, &s.train, &ev);
+    }
+    if (!st) {
         if (classify)
             dt_info("final: %s_loss %.4f  %s_accuracy %.4f  (%lld samples)", s.eval_name,
                     ev.loss, s.eval_name, ev.accuracy, (long long)ev.n);
