@@ -75,6 +75,20 @@ static hid_t file_type(dt_dtype t)
 
 const char *h5io_path(const h5file *f) { return f->path; }
 
+/* Hand an open HDF5 file id to a new h5file (closing the id on failure). */
+static dt_status wrap(hid_t id, const char *path, h5file **out, dt_error *err)
+{
+    h5file *f = calloc(1, sizeof *f);
+    if (!f) {
+        H5Fclose(id);
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    }
+    f->id = id;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    *out = f;
+    return DT_OK;
+}
+
 dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
 {
     quiet_hdf5();
@@ -91,15 +105,7 @@ dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
     if (id < 0)
         return dt_fail(err, DT_EUSAGE, "%s: cannot open as HDF5 (truncated or corrupt?)",
                        path);
-    h5file *f = calloc(1, sizeof *f);
-    if (!f) {
-        H5Fclose(id);
-        return dt_fail(err, DT_ENOMEM, "out of memory");
-    }
-    f->id = id;
-    snprintf(f->path, sizeof f->path, "%s", path);
-    *out = f;
-    return DT_OK;
+    return wrap(id, path, out, err);
 }
 
 dt_status h5io_create(const char *path, h5file **out, dt_error *err)
@@ -109,15 +115,7 @@ dt_status h5io_create(const char *path, h5file **out, dt_error *err)
     hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (id < 0)
         return dt_fail(err, DT_EIO, "%s: cannot create file for writing", path);
-    h5file *f = calloc(1, sizeof *f);
-    if (!f) {
-        H5Fclose(id);
-        return dt_fail(err, DT_ENOMEM, "out of memory");
-    }
-    f->id = id;
-    snprintf(f->path, sizeof f->path, "%s", path);
-    *out = f;
-    return DT_OK;
+    return wrap(id, path, out, err);
 }
 
 dt_status h5io_close(h5file *f, dt_error *err)
