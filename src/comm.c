@@ -113,6 +113,49 @@ void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root)
     }
 }
 
+/* Per-rank byte counts and displacements for the v-collectives (int, as MPI
+ * wants; blocks beyond 2 GiB are refused). */
+static int *counts_displs(dt_comm *c, size_t bytes)
+{
+    int *cd = malloc(2 * (size_t)c->size * sizeof *cd);
+    if (!cd || bytes > (size_t)INT_MAX)
+        comm_abort(4);
+    int mine = (int)bytes;
+    MPI_Allgather(&mine, 1, MPI_INT, cd, 1, MPI_INT, c->comm);
+    long long off = 0;
+    for (int r = 0; r < c->size; r++) {
+        cd[c->size + r] = (int)off;
+        off += cd[r];
+    }
+    if (off > INT_MAX)
+        comm_abort(4);
+    return cd;
+}
+
+void comm_allgatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv)
+{
+    if (c->size == 1) {
+        if (bytes)
+            memmove(recv, send, bytes);
+        return;
+    }
+    int *cd = counts_displs(c, bytes);
+    MPI_Allgatherv(send, (int)bytes, MPI_BYTE, recv, cd, cd + c->size, MPI_BYTE, c->comm);
+    free(cd);
+}
+
+void comm_gatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv, int root)
+{
+    if (c->size == 1) {
+        if (bytes)
+            memmove(recv, send, bytes);
+        return;
+    }
+    int *cd = counts_displs(c, bytes);
+    MPI_Gatherv(send, (int)bytes, MPI_BYTE, recv, cd, cd + c->size, MPI_BYTE, root, c->comm);
+    free(cd);
+}
+
 void comm_barrier(dt_comm *c) { MPI_Barrier(c->comm); }
 
 dt_status comm_agree(dt_comm *c, dt_status local, dt_error *err)

@@ -31,6 +31,13 @@ void comm_allreduce_min_f64(dt_comm *c, double *buf, size_t n);
 void comm_allreduce_max_f64(dt_comm *c, double *buf, size_t n);
 void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n);
 
+/* Gather variable-sized byte blocks: rank r contributes `bytes` bytes from
+ * `send`; on every rank (allgather) `recv` receives the blocks in rank order
+ * (the caller sizes recv for the sum over ranks, e.g. via an allreduce). */
+void comm_allgatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv);
+/* The same, delivered to `root` only (recv is ignored elsewhere). */
+void comm_gatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv, int root);
+
 /* Broadcast n bytes from root. */
 void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root);
 void comm_barrier(dt_comm *c);
