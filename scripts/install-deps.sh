@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
-  libopenblas-dev
+  libopenblas-dev liblapack-dev
   check zlib1g-dev
   dataset-fashion-mnist
 )

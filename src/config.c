@@ -8,12 +8,13 @@
 
 #define F(field) offsetof(dt_config, field)
 #define BOTH (CMD_TRAIN | CMD_CONVERT)
+#define RUNS (CMD_TRAIN | CMD_EVAL | CMD_PREDICT)
 #define INF HUGE_VAL
 
 static const dt_option options[] = {
     /* --- data --- */
-    {"data", OPT_STR, F(data), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
-     "training data file (layout: datasets/README.md)"},
+    {"data", OPT_STR, F(data), NULL, 0, 0, NULL, RUNS, "FILE.h5",
+     "data file (layout: datasets/README.md)"},
     {"train-group", OPT_STR, F(train_group), "/train", 0, 0, NULL, CMD_TRAIN, "GROUP",
      "group holding the training X and y"},
     {"valid-group", OPT_STR, F(valid_group), "/valid", 0, 0, NULL, CMD_TRAIN, "GROUP",
@@ -57,10 +58,38 @@ static const dt_option options[] = {
      "on: permutation of the training set drawn from (seed, epoch); off: file order"},
     {"drop-last", OPT_FLAG, F(drop_last), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "skip the last batch of an epoch when it is smaller than --batch-size"},
-    {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, CMD_TRAIN, "N",
+    {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS, "N",
      "BLAS threads per rank (1 avoids ranks fighting for cores)"},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "write the trained model (weights, normalisation, configuration)"},
+    /* --- checkpoints --- */
+    {"checkpoint-dir", OPT_STR, F(checkpoint_dir), NULL, 0, 0, NULL, CMD_TRAIN, "DIR",
+     "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "
+     "SIGTERM/SIGINT/SIGUSR1/SIGUSR2 then write one and exit with status 75"},
+    {"checkpoint-every", OPT_INT, F(checkpoint_every), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
+     "also checkpoint every N global steps (0 = off)"},
+    {"checkpoint-every-epoch", OPT_FLAG, F(checkpoint_every_epoch), "0", 0, 0, NULL, CMD_TRAIN,
+     NULL, "also checkpoint at the end of every epoch"},
+    {"checkpoint-every-seconds", OPT_REAL, F(checkpoint_every_seconds), "0", 0, 1e9, NULL,
+     CMD_TRAIN, "S", "also checkpoint when S seconds have passed since the last one (0 = off)"},
+    {"keep", OPT_INT, F(keep), "0", 0, 1e9, NULL, CMD_TRAIN, "K",
+     "keep only the newest K checkpoints, deleting older ones after a new one is complete "
+     "(0 = keep all)"},
+    {"resume", OPT_OPTSTR, F(resume), NULL, 0, 0, "latest", CMD_TRAIN, "[FILE]",
+     "continue from FILE, or without FILE from the newest good checkpoint in "
+     "--checkpoint-dir (none yet: start fresh); --epochs is the total"},
+    {"stop-at-step", OPT_INT, F(stop_at_step), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
+     "act as if preempted when the global step count reaches N: checkpoint, exit 75 "
+     "(0 = off; for time-boxed jobs and resume tests)"},
+    /* --- eval, predict, inspect --- */
+    {"model", OPT_STR, F(model), NULL, 0, 0, NULL, CMD_EVAL | CMD_PREDICT, "FILE.h5",
+     "a saved model or checkpoint"},
+    {"group", OPT_STR, F(group), "/test", 0, 0, NULL, CMD_EVAL | CMD_PREDICT, "GROUP",
+     "group of --data to evaluate or predict (its y is optional for predict)"},
+    {"json", OPT_FLAG, F(json), "0", 0, 0, NULL, CMD_EVAL, NULL,
+     "print one JSON object instead of a table"},
+    {"file", OPT_STR, F(file), NULL, 0, 0, NULL, CMD_INSPECT, "FILE.h5",
+     "checkpoint, model or data file to describe (may be given without --file)"},
     /* --- shared --- */
     {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, BOTH, "S",
      "random seed (weights, data order, train/test split); same seed, same run at any "
@@ -82,7 +111,8 @@ static const dt_option options[] = {
      "the CSV's first line is a header, not data"},
     {"test-fraction", OPT_REAL, F(test_fraction), "0.2", 0, 0.99, NULL, CMD_CONVERT, "F",
      "fraction of CSV rows put in /test (random, from --seed)"},
-    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT, "FILE.h5", "output file"},
+    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT | CMD_PREDICT, "FILE",
+     "output file (convert: .h5; predict: .h5 or .csv, chosen by the extension)"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -102,6 +132,7 @@ static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
     switch (o->type) {
     case OPT_STR:
     case OPT_STR2:
+    case OPT_OPTSTR:
         if (strlen(v) >= DT_PATH_MAX)
             return dt_fail(err, DT_EUSAGE, "--%s: value longer than %d characters", o->name,
                            DT_PATH_MAX - 1);
@@ -235,6 +266,13 @@ dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
             if (eq)
                 return dt_fail(err, DT_EUSAGE, "--%s takes no value", o->name);
             st = set_value(cfg, o, "1", err);
+        } else if (o->type == OPT_OPTSTR) {
+            const char *v = o->choices;
+            if (eq)
+                v = eq + 1;
+            else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+                v = argv[++i];
+            st = set_value(cfg, o, v, err);
         } else if (o->type == OPT_STR2) {
             if (eq || i + 2 >= argc)
                 return dt_fail(err, DT_EUSAGE, "--%s needs two values: %s", o->name,
@@ -269,10 +307,20 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
     const char *base = (const char *)cfg + o->offset;
     switch (o->type) {
     case OPT_STR:
+    case OPT_OPTSTR:
     case OPT_CHOICE: snprintf(buf, len, "%s", base); break;
     case OPT_STR2: snprintf(buf, len, "%s %s", base, base + sizeof(dt_str)); break;
     case OPT_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)base); break;
-    case OPT_REAL: snprintf(buf, len, "%.17g", *(const double *)base); break;
+    case OPT_REAL: {
+        /* the shortest text that reads back as the same double */
+        double v = *(const double *)base;
+        for (int prec = 6; prec <= 17; prec++) {
+            snprintf(buf, len, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+        break;
+    }
     case OPT_FLAG: snprintf(buf, len, "%d", *(const int *)base); break;
     }
 }

@@ -82,9 +82,27 @@ static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds
     return DT_OK;
 }
 
-dt_status dataset_load(const char *path, const char *group, int labels, dt_dataset *ds,
+dt_status dataset_check_labels(const dt_dataset *ds, const char *path, const char *group,
+                               int n_classes, int binary, dt_error *err)
+{
+    for (int64_t i = 0; i < ds->n; i++) {
+        int y = ds->labels[i];
+        if (binary && y > 1)
+            return dt_fail(err, DT_EUSAGE,
+                           "%s: %s/y row %lld is %d; --output sigmoid needs labels 0 or 1", path,
+                           group, (long long)i, y);
+        if (y >= n_classes)
+            return dt_fail(err, DT_EUSAGE,
+                           "%s: %s/y row %lld is %d but the model has %d classes", path, group,
+                           (long long)i, y, n_classes);
+    }
+    return DT_OK;
+}
+
+dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err)
 {
+    const int labels = y == DS_LABELS;
     memset(ds, 0, sizeof *ds);
     h5file *f;
     dt_status st = h5io_open_read(path, &f, err);
@@ -130,7 +148,10 @@ dt_status dataset_load(const char *path, const char *group, int labels, dt_datas
             goto out;
         }
     }
-    st = load_y(f, yname, labels, ds, err);
+    if (y != DS_NO_Y)
+        st = load_y(f, yname, labels, ds, err);
+    else
+        ds->max_label = -1;
 out:
     h5io_close(f, NULL);
     if (st)

@@ -438,6 +438,67 @@ out:
     return st;
 }
 
+static dt_status get_attr_num(h5file *f, const char *obj, const char *name, hid_t mtype,
+                              void *value, dt_error *err)
+{
+    if (!h5io_has_attr(f, obj, name))
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' has no attribute '%s'", f->path, obj, name);
+    hid_t a = H5Aopen_by_name(f->id, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    dt_status st = DT_OK;
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    if (a < 0 || (cls != H5T_INTEGER && cls != H5T_FLOAT) ||
+        H5Sget_simple_extent_npoints(sp) != 1 || H5Aread(a, mtype, value) < 0)
+        st = dt_fail(err, DT_EUSAGE, "%s: attribute '%s' of '%s' is not a number", f->path,
+                     name, obj);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return st;
+}
+
+dt_status h5io_get_attr_i64(h5file *f, const char *obj, const char *name, int64_t *value,
+                            dt_error *err)
+{
+    return get_attr_num(f, obj, name, H5T_NATIVE_INT64, value, err);
+}
+
+dt_status h5io_get_attr_f64(h5file *f, const char *obj, const char *name, double *value,
+                            dt_error *err)
+{
+    return get_attr_num(f, obj, name, H5T_NATIVE_DOUBLE, value, err);
+}
+
+typedef struct {
+    int (*visit)(const char *, void *);
+    void *ctx;
+} list_ctx;
+
+static herr_t list_one(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g;
+    (void)info;
+    list_ctx *lc = data;
+    return lc->visit(name, lc->ctx) ? 1 : 0;
+}
+
+dt_status h5io_list(h5file *f, const char *group, int (*visit)(const char *name, void *ctx),
+                    void *ctx, dt_error *err)
+{
+    if (!h5io_exists(f, group))
+        return dt_fail(err, DT_EUSAGE, "%s: no group '%s'", f->path, group);
+    hid_t g = H5Gopen2(f->id, group, H5P_DEFAULT);
+    if (g < 0)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is not a group", f->path, group);
+    list_ctx lc = {visit, ctx};
+    herr_t e = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_one, &lc);
+    H5Gclose(g);
+    if (e < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot list '%s'", f->path, group);
+    return DT_OK;
+}
+
 const char *h5io_library_version(void)
 {
     static char v[32];

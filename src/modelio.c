@@ -7,13 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dtrain/fsutil.h"
 #include "dtrain/h5io.h"
 
 #ifndef DTRAIN_VERSION
 #define DTRAIN_VERSION "unknown"
 #endif
 
-static dt_status write_model(h5file *f, const dt_model *m, const dt_norm *norm,
+dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
                              const dt_config *cfg, dt_error *err)
 {
     dt_status st;
@@ -64,18 +65,17 @@ dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
                        const dt_config *cfg, dt_error *err)
 {
     char tmp[DT_PATH_MAX + 64];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    fs_temp_name(path, tmp, sizeof tmp);
     h5file *f;
     dt_status st = h5io_create(tmp, &f, err);
     if (st)
         return st;
-    st = write_model(f, m, norm, cfg, err);
+    st = modelio_write(f, m, norm, cfg, err);
     dt_status cst = h5io_close(f, st ? NULL : err);
     if (!st)
         st = cst;
-    if (!st && rename(tmp, path) != 0)
-        st = dt_fail(err, DT_EIO, "%s: cannot rename %s into place: %s", path, tmp,
-                     strerror(errno));
+    if (!st)
+        st = fs_commit(tmp, path, err);
     if (st)
         unlink(tmp);
     return st;
@@ -84,14 +84,7 @@ dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
 dt_status modelio_check_writable(const char *path, const char *option, dt_error *err)
 {
     char dir[DT_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
+    fs_dirname(path, dir, sizeof dir);
     if (access(dir, W_OK | X_OK) != 0)
         return dt_fail(err, DT_EUSAGE, "--%s %s: directory '%s' is missing or not writable",
                        option, path, dir);
@@ -164,5 +157,117 @@ dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
 out:
 #undef DIFF
     h5io_close(f, NULL);
+    return st;
+}
+
+static int count_layers(h5file *f)
+{
+    int n = 0;
+    for (;;) {
+        char g[64];
+        snprintf(g, sizeof g, "/model/layer%d", n);
+        if (!h5io_exists(f, g))
+            return n;
+        n++;
+    }
+}
+
+dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *norm,
+                       dt_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (norm)
+        memset(norm, 0, sizeof *norm);
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    int nl = count_layers(f);
+    char text[256];
+    dt_head head;
+    dt_layer_spec hidden[DT_MAX_LAYERS];
+    int n_in = 0, n_out = 0;
+    if (nl == 0 || nl > DT_MAX_LAYERS) {
+        st = dt_fail(err, DT_EUSAGE, "%s: no /model/layer0 (not a dtrain model or checkpoint)",
+                     path);
+        goto out;
+    }
+    if ((st = h5io_get_attr_str(f, "/model", "output", text, sizeof text, err)) ||
+        (st = head_parse(text, &head, err)))
+        goto out;
+    int prev_out = -1;
+    for (int l = 0; l < nl; l++) {
+        char name[96];
+        int nd;
+        int64_t dims[8];
+        dt_dtype t;
+        snprintf(name, sizeof name, "/model/layer%d/weight", l);
+        if ((st = h5io_info(f, name, &nd, dims, &t, err)))
+            goto out;
+        if (nd != 2 || dims[0] < 1 || dims[1] < 1 || (prev_out >= 0 && dims[1] != prev_out)) {
+            st = dt_fail(err, DT_EUSAGE, "%s: %s has an inconsistent shape", path, name);
+            goto out;
+        }
+        if (l == 0)
+            n_in = (int)dims[1];
+        prev_out = (int)dims[0];
+        if (l < nl - 1) {
+            hidden[l].width = (int)dims[0];
+            snprintf(name, sizeof name, "/model/layer%d", l);
+            if ((st = h5io_get_attr_str(f, name, "activation", text, sizeof text, err)) ||
+                (st = act_parse(text, &hidden[l].act, err))) {
+                dt_fail_prefix(err, "%s: %s", path, name);
+                goto out;
+            }
+        } else {
+            n_out = (int)dims[0];
+        }
+    }
+    if ((st = model_create(m, n_in, hidden, nl - 1, n_out, head, max_batch, err)))
+        goto out;
+    h5io_close(f, NULL);
+    f = NULL;
+    if ((st = modelio_load_weights(path, m, err)))
+        goto out;
+    if (norm) {
+        if ((st = h5io_open_read(path, &f, err)))
+            goto out;
+        norm->kind = NORM_NONE;
+        norm->d = n_in;
+        norm->shift = calloc((size_t)n_in, sizeof(float));
+        norm->scale = malloc((size_t)n_in * sizeof(float));
+        if (!norm->shift || !norm->scale) {
+            st = dt_fail(err, DT_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (int j = 0; j < n_in; j++) norm->scale[j] = 1.0f;
+        if (h5io_exists(f, "/normalization/shift")) {
+            int nd;
+            int64_t dims[8];
+            dt_dtype t;
+            if ((st = h5io_info(f, "/normalization/shift", &nd, dims, &t, err)))
+                goto out;
+            if (nd != 1 || dims[0] != n_in) {
+                st = dt_fail(err, DT_EUSAGE, "%s: /normalization/shift has %lld entries, the "
+                             "model %d inputs", path, (long long)dims[0], n_in);
+                goto out;
+            }
+            if ((st = h5io_read_rows(f, "/normalization/shift", DT_F32, 0, n_in, norm->shift,
+                                     err)) ||
+                (st = h5io_read_rows(f, "/normalization/scale", DT_F32, 0, n_in, norm->scale,
+                                     err)) ||
+                (st = h5io_get_attr_str(f, "/normalization", "kind", text, sizeof text, err)) ||
+                (st = norm_parse(text, &norm->kind, err)))
+                goto out;
+        }
+    }
+out:
+    if (f)
+        h5io_close(f, NULL);
+    if (st) {
+        model_free(m);
+        if (norm)
+            norm_free(norm);
+    }
     return st;
 }

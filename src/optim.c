@@ -1,34 +1,136 @@
-/* dtrain: first-order optimizers. */
+/* dtrain: first-order optimizers (update rules in optim.h). */
 #include "dtrain/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+static const struct {
+    const char *name;
+    dt_optim_kind kind;
+} kinds[] = {
+    {"sgd", OPTIM_SGD},         {"momentum", OPTIM_MOMENTUM}, {"nesterov", OPTIM_NESTEROV},
+    {"adagrad", OPTIM_ADAGRAD}, {"rmsprop", OPTIM_RMSPROP},   {"adam", OPTIM_ADAM},
+    {"adamw", OPTIM_ADAMW},
+};
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
+
 dt_status optim_parse(const char *name, dt_optim_kind *out, dt_error *err)
 {
-    if (!strcmp(name, "sgd")) *out = OPTIM_SGD;
-    else if (!strcmp(name, "adam")) *out = OPTIM_ADAM;
-    else
-        return dt_fail(err, DT_EUSAGE, "unknown --optimizer '%s' (expected sgd or adam)", name);
-    return DT_OK;
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (!strcmp(name, kinds[i].name)) {
+            *out = kinds[i].kind;
+            return DT_OK;
+        }
+    return dt_fail(err, DT_EUSAGE,
+                   "unknown --optimizer '%s' (expected sgd, momentum, nesterov, adagrad, "
+                   "rmsprop, adam or adamw)",
+                   name);
 }
 
-const char *optim_name(dt_optim_kind k) { return k == OPTIM_SGD ? "sgd" : "adam"; }
+const char *optim_name(dt_optim_kind k)
+{
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (kinds[i].kind == k)
+            return kinds[i].name;
+    return "unknown";
+}
+
+dt_optim_config optim_config_default(dt_optim_kind kind)
+{
+    dt_optim_config c = {.kind = kind};
+    switch (kind) {
+    case OPTIM_SGD: break;
+    case OPTIM_MOMENTUM: c.momentum = 0.9; break;
+    case OPTIM_NESTEROV: c.momentum = 0.9; c.nesterov = 1; break;
+    case OPTIM_ADAGRAD: c.eps = 1e-10; break;
+    case OPTIM_RMSPROP: c.alpha = 0.99; c.eps = 1e-8; break;
+    case OPTIM_ADAM: c.beta1 = 0.9; c.beta2 = 0.999; c.eps = 1e-8; break;
+    case OPTIM_ADAMW:
+        c.beta1 = 0.9; c.beta2 = 0.999; c.eps = 1e-8; c.weight_decay = 0.01;
+        break;
+    }
+    return c;
+}
+
+static int is_sgd_family(dt_optim_kind k)
+{
+    return k == OPTIM_SGD || k == OPTIM_MOMENTUM || k == OPTIM_NESTEROV;
+}
+
+/* Which of the views m, v, a a config needs (see the table in optim.h). */
+static void views_needed(const dt_optim_config *c, int *m, int *v, int *a)
+{
+    *m = *v = *a = 0;
+    if (is_sgd_family(c->kind)) {
+        *m = c->momentum != 0.0;
+    } else if (c->kind == OPTIM_ADAGRAD) {
+        *v = 1;
+    } else if (c->kind == OPTIM_RMSPROP) {
+        *m = c->momentum > 0.0;
+        *v = 1;
+        *a = c->centered != 0;
+    } else { /* adam, adamw */
+        *m = *v = 1;
+    }
+}
+
+static dt_status check_config(const dt_optim_config *c, dt_error *err)
+{
+    const char *name = optim_name(c->kind);
+    if (!strcmp(name, "unknown"))
+        return dt_fail(err, DT_EUSAGE, "unknown optimizer kind %d", (int)c->kind);
+    /* !(x >= 0) also catches NaN. */
+    if (!(c->momentum >= 0.0) || !(c->dampening >= 0.0) || !(c->weight_decay >= 0.0) ||
+        !(c->eps >= 0.0) || !(c->lr_decay >= 0.0) || !(c->initial_accumulator_value >= 0.0))
+        return dt_fail(err, DT_EUSAGE,
+                       "%s: momentum, dampening, weight decay, eps, lr_decay and "
+                       "initial_accumulator_value must be >= 0",
+                       name);
+    if ((c->kind == OPTIM_ADAM || c->kind == OPTIM_ADAMW) &&
+        (!(c->beta1 >= 0.0 && c->beta1 < 1.0) || !(c->beta2 >= 0.0 && c->beta2 < 1.0)))
+        return dt_fail(err, DT_EUSAGE, "%s: betas must be in [0, 1) (got %g, %g)", name,
+                       c->beta1, c->beta2);
+    if (c->kind == OPTIM_RMSPROP && !(c->alpha >= 0.0 && c->alpha < 1.0))
+        return dt_fail(err, DT_EUSAGE, "rmsprop: alpha must be in [0, 1) (got %g)", c->alpha);
+    if ((c->kind == OPTIM_MOMENTUM || c->kind == OPTIM_NESTEROV) && !(c->momentum > 0.0))
+        return dt_fail(err, DT_EUSAGE, "%s needs momentum > 0 (torch-style default 0.9)", name);
+    if (is_sgd_family(c->kind) && (c->nesterov || c->kind == OPTIM_NESTEROV) &&
+        (!(c->momentum > 0.0) || c->dampening != 0.0))
+        return dt_fail(err, DT_EUSAGE, "nesterov momentum requires momentum > 0 and dampening 0");
+    return DT_OK;
+}
 
 dt_status optim_init(dt_optim *o, const dt_optim_config *cfg, size_t n, dt_error *err)
 {
     memset(o, 0, sizeof *o);
+    dt_status st = check_config(cfg, err);
+    if (st)
+        return st;
     o->cfg = *cfg;
+    if (cfg->kind == OPTIM_NESTEROV)
+        o->cfg.nesterov = 1;
     o->n = n;
-    size_t buffers = cfg->kind == OPTIM_ADAM ? 2 : cfg->momentum != 0.0 ? 1 : 0;
+    int hm, hv, ha;
+    views_needed(&o->cfg, &hm, &hv, &ha);
+    size_t buffers = (size_t)(hm + hv + ha);
     if (buffers) {
-        o->state = calloc(buffers * n, sizeof(float));
-        if (!o->state)
+        size_t len = buffers * n;
+        o->state = calloc(len ? len : 1, sizeof(float));
+        if (!o->state) {
+            memset(o, 0, sizeof *o);
             return dt_fail(err, DT_ENOMEM, "out of memory for optimizer state (%zu floats)",
                            buffers * n);
-        o->m = o->state;
-        o->v = buffers == 2 ? o->state + n : NULL;
+        }
+        float *p = o->state;
+        if (hm) { o->m = p; p += n; }
+        if (hv) { o->v = p; p += n; }
+        if (ha) { o->a = p; }
+    }
+    if (cfg->kind == OPTIM_ADAGRAD) {
+        const float r0 = (float)cfg->initial_accumulator_value;
+        for (size_t i = 0; i < n; i++)
+            o->v[i] = r0;
     }
     return DT_OK;
 }
@@ -39,25 +141,74 @@ void optim_free(dt_optim *o)
     memset(o, 0, sizeof *o);
 }
 
+size_t optim_state_len(const dt_optim *o)
+{
+    return ((o->m != NULL) + (o->v != NULL) + (o->a != NULL)) * o->n;
+}
+
+/* w, G, V are (n).  torch.optim.SGD; V starts as g so dampening skips step 1. */
 static void sgd_step(dt_optim *o, float *w, const float *G, double lr)
 {
     const float wd = (float)o->cfg.weight_decay, mu = (float)o->cfg.momentum, a = (float)lr;
+    const float keep = (float)(1.0 - o->cfg.dampening);
+    const int nesterov = o->cfg.nesterov, first = o->t == 0;
     float *V = o->m;
     for (size_t i = 0; i < o->n; i++) {
         float g = G[i] + wd * w[i];
         if (V) {
-            V[i] = o->t == 0 ? g : mu * V[i] + g;
-            g = V[i];
+            V[i] = first ? g : mu * V[i] + keep * g;
+            g = nesterov ? g + mu * V[i] : V[i];
         }
         w[i] -= a * g;
     }
 }
 
+/* torch.optim.Adagrad: r (n) accumulates g^2; the rate decays with t. */
+static void adagrad_step(dt_optim *o, float *w, const float *G, double lr)
+{
+    const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
+    const float clr = (float)(lr / (1.0 + (double)o->t * o->cfg.lr_decay));
+    float *r = o->v;
+    for (size_t i = 0; i < o->n; i++) {
+        float g = G[i] + wd * w[i];
+        r[i] += g * g;
+        w[i] -= clr * g / (sqrtf(r[i]) + eps);
+    }
+}
+
+/* torch.optim.RMSprop: r, a, B (n) as in optim.h. */
+static void rmsprop_step(dt_optim *o, float *w, const float *G, double lr)
+{
+    const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
+    const float al = (float)o->cfg.alpha, mu = (float)o->cfg.momentum, step = (float)lr;
+    float *r = o->v, *avg = o->a, *B = o->m;
+    for (size_t i = 0; i < o->n; i++) {
+        float g = G[i] + wd * w[i];
+        r[i] = al * r[i] + (1.0f - al) * g * g;
+        float s;
+        if (avg) {
+            avg[i] = al * avg[i] + (1.0f - al) * g;
+            s = sqrtf(r[i] - avg[i] * avg[i]) + eps;
+        } else {
+            s = sqrtf(r[i]) + eps;
+        }
+        if (B) {
+            B[i] = mu * B[i] + g / s;
+            w[i] -= step * B[i];
+        } else {
+            w[i] -= step * g / s;
+        }
+    }
+}
+
+/* torch.optim.Adam / AdamW: m, v (n). */
 static void adam_step(dt_optim *o, float *w, const float *G, double lr)
 {
     const double t = (double)(o->t + 1);
     const float b1 = (float)o->cfg.beta1, b2 = (float)o->cfg.beta2;
-    const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
+    const int decoupled = o->cfg.kind == OPTIM_ADAMW;
+    const float wd = decoupled ? 0.0f : (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
+    const float shrink = decoupled ? (float)(1.0 - lr * o->cfg.weight_decay) : 1.0f;
     /* Bias corrections as torch.optim.Adam: step = lr / bc1, denom = sqrt(v)/sqrt(bc2) + eps. */
     const float bc1 = (float)(1.0 - pow(o->cfg.beta1, t));
     const float sqrt_bc2 = (float)sqrt(1.0 - pow(o->cfg.beta2, t));
@@ -65,6 +216,8 @@ static void adam_step(dt_optim *o, float *w, const float *G, double lr)
     float *m = o->m, *v = o->v;
     for (size_t i = 0; i < o->n; i++) {
         float g = G[i] + wd * w[i];
+        if (decoupled)
+            w[i] *= shrink;
         m[i] = b1 * m[i] + (1.0f - b1) * g;
         v[i] = b2 * v[i] + (1.0f - b2) * g * g;
         w[i] -= step * m[i] / (sqrtf(v[i]) / sqrt_bc2 + eps);
@@ -73,9 +226,14 @@ static void adam_step(dt_optim *o, float *w, const float *G, double lr)
 
 void optim_step(dt_optim *o, float *params, const float *grads, double lr)
 {
-    if (o->cfg.kind == OPTIM_SGD)
-        sgd_step(o, params, grads, lr);
-    else
-        adam_step(o, params, grads, lr);
+    switch (o->cfg.kind) {
+    case OPTIM_SGD:
+    case OPTIM_MOMENTUM:
+    case OPTIM_NESTEROV: sgd_step(o, params, grads, lr); break;
+    case OPTIM_ADAGRAD: adagrad_step(o, params, grads, lr); break;
+    case OPTIM_RMSPROP: rmsprop_step(o, params, grads, lr); break;
+    case OPTIM_ADAM:
+    case OPTIM_ADAMW: adam_step(o, params, grads, lr); break;
+    }
     o->t++;
 }

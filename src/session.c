@@ -1,9 +1,13 @@
 /* dtrain: setting up a training run. */
 #include "dtrain/session.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "dtrain/fsutil.h"
 #include "dtrain/h5io.h"
+#include "dtrain/signals.h"
 #include "dtrain/linalg.h"
 #include "dtrain/modelio.h"
 
@@ -16,23 +20,6 @@ static int has_group(const char *path, const char *group)
     int e = h5io_exists(f, group);
     h5io_close(f, NULL);
     return e;
-}
-
-static dt_status check_labels(const dt_dataset *ds, const char *path, const char *group,
-                              dt_head head, int n_classes, dt_error *err)
-{
-    for (int64_t i = 0; i < ds->n; i++) {
-        int y = ds->labels[i];
-        if (head == HEAD_SIGMOID && y > 1)
-            return dt_fail(err, DT_EUSAGE,
-                           "%s: %s/y row %lld is %d; --output sigmoid needs labels 0 or 1", path,
-                           group, (long long)i, y);
-        if (y >= n_classes)
-            return dt_fail(err, DT_EUSAGE,
-                           "%s: %s/y row %lld is %d but the training labels have %d classes",
-                           path, group, (long long)i, y, n_classes);
-    }
-    return DT_OK;
 }
 
 /* Everything up to the model: data, labels, normalisation.  Local checks only;
@@ -80,9 +67,11 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
         s->n_classes = 2;
     }
     if (classify) {
-        if ((st = check_labels(&s->train, cfg->data, cfg->train_group, head, s->n_classes, err)))
+        const int binary = head == HEAD_SIGMOID;
+        if ((st = dataset_check_labels(&s->train, cfg->data, cfg->train_group, s->n_classes,
+                                       binary, err)))
             return st;
-        if (eg && (st = check_labels(&s->eval, cfg->data, eg, head, s->n_classes, err)))
+        if (eg && (st = dataset_check_labels(&s->eval, cfg->data, eg, s->n_classes, binary, err)))
             return st;
     }
     return DT_OK;
@@ -127,9 +116,35 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
     if ((st = comm_agree(comm, st, err)))
         return st;
 
+    st = DT_OK;
+    if (rank == 0 && cfg->checkpoint_dir[0])
+        st = fs_mkdirs(cfg->checkpoint_dir, err);
+    if ((st = comm_agree(comm, st, err)))
+        return dt_fail_prefix(err, "--checkpoint-dir");
+    if (!cfg->checkpoint_dir[0] &&
+        (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
+         cfg->keep))
+        return dt_fail(err, DT_EUSAGE,
+                       "--checkpoint-every, --checkpoint-every-epoch, --checkpoint-every-seconds "
+                       "and --keep need --checkpoint-dir DIR");
+
     st = load_data(s, head, err);
     if ((st = comm_agree(comm, st, err)))
         return st;
+
+    /* Rank 0 chooses the checkpoint (checking checksums, falling back past
+     * damaged ones) and tells the others. */
+    if (cfg->resume[0]) {
+        st = DT_OK;
+        if (rank == 0)
+            st = ckpt_find(cfg->resume, cfg->checkpoint_dir, s->resumed_from,
+                           sizeof s->resumed_from, err);
+        if ((st = comm_agree(comm, st, err)))
+            return st;
+        comm_bcast(comm, s->resumed_from, sizeof s->resumed_from, 0);
+        if (!s->resumed_from[0])
+            dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->checkpoint_dir);
+    }
 
     const dt_dataset *tr = &s->train;
     if (cfg->drop_last && cfg->batch_size > tr->n)
@@ -153,8 +168,17 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
             break;
         }
 
-    if ((st = norm_fit(comm, tr, nk, &s->norm, err)))
+    if (s->resumed_from[0]) {
+        /* the statistics the run started with, whatever the rank count now */
+        st = ckpt_load_norm(s->resumed_from, &s->norm, err);
+        if (!st && s->norm.d != tr->d)
+            st = dt_fail(err, DT_EUSAGE, "%s: normalisation for %lld features, data has %lld",
+                         s->resumed_from, (long long)s->norm.d, (long long)tr->d);
+        if ((st = comm_agree(comm, st, err)))
+            return st;
+    } else if ((st = norm_fit(comm, tr, nk, &s->norm, err))) {
         return st;
+    }
     norm_apply(&s->norm, &s->train);
     if (s->eval.n)
         norm_apply(&s->norm, &s->eval);
@@ -184,11 +208,154 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
                         .lr = cfg->lr};
     if (!st)
         st = trainer_init(&s->trainer, comm, &s->model, &s->optim, &s->train, &to, err);
-    return comm_agree(comm, st, err);
+    if (!st)
+        st = progress_init(&s->progress, cfg->epochs, err);
+    if ((st = comm_agree(comm, st, err)))
+        return st;
+    snprintf(s->progress.eval_name, sizeof s->progress.eval_name, "%s",
+             s->eval.n ? s->eval_name : "train");
+    snprintf(s->progress.metric, sizeof s->progress.metric, "%s",
+             s->n_classes ? "accuracy" : "rmse");
+    if (s->resumed_from[0]) {
+        dt_ckpt_parts parts = session_parts(s);
+        st = ckpt_load(s->resumed_from, &parts, rank, size, &s->progress, err);
+        if ((st = comm_agree(comm, st, err)))
+            return st;
+        s->trainer.step = s->progress.step;
+        dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
+                (long long)s->progress.epoch + 1, (long long)s->progress.step);
+    }
+    return DT_OK;
+}
+
+dt_ckpt_parts session_parts(dt_session *s)
+{
+    dt_ckpt_parts p = {s->cfg, &s->model, &s->optim, &s->norm, s->train.n};
+    return p;
+}
+
+static dt_status checkpoint(dt_session *s, char *written, size_t len, dt_error *err)
+{
+    dt_ckpt_parts parts = session_parts(s);
+    return ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->progress,
+                     written, len, err);
+}
+
+/* End of an epoch: reduce the loss, evaluate, print, record. */
+static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int64_t done,
+                              double base, double t_start, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_progress *p = &s->progress;
+    double loss = p->local_loss;
+    comm_allreduce_sum_f64(s->comm, &loss, 1);
+    int64_t used = s->trainer.steps_per_epoch * s->trainer.opts.batch_size;
+    if (used > s->train.n)
+        used = s->train.n;
+    double train_loss = loss / (double)used;
+    if (!isfinite(train_loss))
+        return dt_fail(err, DT_ENUM,
+                       "training diverged in epoch %lld (train loss %g); try a smaller --lr",
+                       (long long)epoch + 1, train_loss);
+    const dt_dataset *ev = s->eval.n ? &s->eval : NULL;
+    char evtext[160] = "";
+    if (ev) {
+        trainer_evaluate(s->comm, &s->model, ev, &s->last_eval);
+        if (s->n_classes)
+            snprintf(evtext, sizeof evtext, "  %s_loss %.4f  %s_acc %.4f", s->eval_name,
+                     s->last_eval.loss, s->eval_name, s->last_eval.accuracy);
+        else
+            snprintf(evtext, sizeof evtext, "  %s_loss %.4f  %s_rmse %.4f", s->eval_name,
+                     s->last_eval.loss, s->eval_name, s->last_eval.rmse);
+    }
+    double now = comm_wtime();
+    double seconds = base + (now - t_start);
+    p->seconds = seconds;
+    dt_info("epoch %3lld/%lld  train_loss %.4f%s  %.0f samples/s  %.2f s", (long long)epoch + 1,
+            (long long)cfg->epochs, train_loss, evtext,
+            done > 0 ? (double)done / (now - t_epoch) : 0.0, seconds);
+    double row[CKPT_HIST_COLS] = {
+        (double)(epoch + 1), train_loss, ev ? s->last_eval.loss : NAN,
+        ev ? (s->n_classes ? s->last_eval.accuracy : s->last_eval.rmse) : NAN, seconds};
+    progress_add(p, row);
+    p->epoch = epoch + 1;
+    p->batch = 0;
+    p->local_loss = 0.0;
+    return DT_OK;
+}
+
+dt_status session_train(dt_session *s, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_progress *p = &s->progress;
+    const int ckpt = cfg->checkpoint_dir[0] != 0;
+    const int rank = comm_rank(s->comm);
+    if (ckpt)
+        signals_install();
+    const double t_start = comm_wtime(), base = p->seconds; /* training time of earlier runs */
+    double last_ckpt = t_start;
+    int64_t saved_step = s->resumed_from[0] ? p->step : -1;
+    char written[DT_PATH_MAX + 32] = "";
+    dt_status st;
+
+    for (int64_t epoch = p->epoch; epoch < cfg->epochs; epoch++) {
+        const double t_epoch = comm_wtime();
+        int64_t done = 0;
+        trainer_begin_epoch(&s->trainer, epoch);
+        for (int64_t k = p->batch; k < s->trainer.steps_per_epoch; k++) {
+            p->local_loss += trainer_step(&s->trainer, k);
+            done += trainer_batch_size(&s->trainer, k);
+            p->step = s->trainer.step;
+            p->batch = k + 1;
+            int stop = cfg->stop_at_step > 0 && p->step >= cfg->stop_at_step;
+            if (!ckpt) {
+                if (stop)
+                    return dt_fail(err, DT_PREEMPTED,
+                                   "stopped at step %lld (--stop-at-step); no --checkpoint-dir, "
+                                   "so nothing was saved",
+                                   (long long)p->step);
+                continue;
+            }
+            /* One small allreduce: a signal seen by any rank, and rank 0's clock. */
+            int64_t flags[2] = {signals_pending(),
+                                rank == 0 && cfg->checkpoint_every_seconds > 0 &&
+                                    comm_wtime() - last_ckpt >= cfg->checkpoint_every_seconds};
+            comm_allreduce_max_i64(s->comm, flags, 2);
+            int due = flags[1] || (cfg->checkpoint_every > 0 && p->step % cfg->checkpoint_every == 0);
+            if (!(stop || flags[0] || due))
+                continue;
+            last_ckpt = comm_wtime();
+            p->seconds = base + (last_ckpt - t_start);
+            if ((st = checkpoint(s, written, sizeof written, err)))
+                return st;
+            saved_step = p->step;
+            if (stop || flags[0]) {
+                const char *why = flags[0] ? signals_name((int)flags[0]) : "--stop-at-step";
+                return dt_fail(err, DT_PREEMPTED,
+                               "stopped by %s at step %lld (epoch %lld); checkpoint %s written; "
+                               "to continue, run the same command with --resume",
+                               why, (long long)p->step, (long long)epoch + 1, written);
+            }
+        }
+        if ((st = finish_epoch(s, epoch, t_epoch, done, base, t_start, err)))
+            return st;
+        if (ckpt && cfg->checkpoint_every_epoch && saved_step != p->step) {
+            if ((st = checkpoint(s, written, sizeof written, err)))
+                return st;
+            saved_step = p->step;
+        }
+    }
+    if (ckpt && saved_step != p->step) {
+        if ((st = checkpoint(s, written, sizeof written, err)))
+            return st;
+        dt_info("checkpoint %s", written);
+    }
+    return DT_OK;
 }
 
 void session_free(dt_session *s)
 {
+    progress_free(&s->progress);
     trainer_free(&s->trainer);
     optim_free(&s->optim);
     model_free(&s->model);

@@ -58,12 +58,17 @@ void trainer_begin_epoch(dt_trainer *t, int64_t epoch)
     }
 }
 
+int64_t trainer_batch_size(const dt_trainer *t, int64_t k)
+{
+    const int64_t B = t->opts.batch_size, start = k * B;
+    return start + B <= t->train->n ? B : t->train->n - start;
+}
+
 double trainer_step(dt_trainer *t, int64_t k)
 {
     dt_model *m = t->model;
-    const int64_t B = t->opts.batch_size;
-    const int64_t start = k * B;
-    const int64_t b = start + B <= t->train->n ? B : t->train->n - start; /* global size */
+    const int64_t start = k * t->opts.batch_size;
+    const int64_t b = trainer_batch_size(t, k); /* global size */
     int64_t lo, hi;
     batch_slice(b, comm_rank(t->comm), comm_size(t->comm), &lo, &hi);
     const int nb = (int)(hi - lo);

@@ -16,7 +16,13 @@
 typedef char dt_str[DT_PATH_MAX];
 
 /* Subcommands an option belongs to (bit mask). */
-enum { CMD_TRAIN = 1u << 0, CMD_CONVERT = 1u << 1 };
+enum {
+    CMD_TRAIN = 1u << 0,
+    CMD_CONVERT = 1u << 1,
+    CMD_EVAL = 1u << 2,
+    CMD_PREDICT = 1u << 3,
+    CMD_INSPECT = 1u << 4
+};
 
 typedef enum {
     OPT_STR,    /* free text (paths, layer lists) */
@@ -24,7 +30,8 @@ typedef enum {
     OPT_INT,    /* int64 within [min, max] */
     OPT_REAL,   /* double within [min, max] */
     OPT_CHOICE, /* one of "a|b|c", stored as text */
-    OPT_FLAG    /* present or not, stored as int 0/1 */
+    OPT_FLAG,   /* present or not, stored as int 0/1 */
+    OPT_OPTSTR  /* text with an optional value: "--x" alone stores `choices` */
 } dt_opt_type;
 
 typedef struct {
@@ -37,13 +44,21 @@ typedef struct {
     dt_str shuffle;
     int drop_last;
     dt_str save, init_from;
+    /* checkpoints (train) */
+    dt_str checkpoint_dir, resume;
+    int64_t checkpoint_every, keep, stop_at_step;
+    int checkpoint_every_epoch;
+    double checkpoint_every_seconds;
+    /* eval, predict, inspect */
+    dt_str model, group, file;
+    int json;
     /* convert */
     dt_str idx[2], idx_test[2], csv, out, label_type, x_dtype;
     int64_t label_col;
     int header;
     double test_fraction;
 
-    unsigned char given[64]; /* given[i] != 0 if option i was on the command line */
+    unsigned char given[160]; /* given[i] != 0 if option i was on the command line */
 } dt_config;
 
 typedef struct {
@@ -52,7 +67,7 @@ typedef struct {
     size_t offset;       /* offsetof(dt_config, field) */
     const char *def;     /* default, as it would be typed; NULL = empty */
     double min, max;     /* inclusive range for OPT_INT and OPT_REAL */
-    const char *choices; /* "a|b|c" for OPT_CHOICE */
+    const char *choices; /* "a|b|c" for OPT_CHOICE; the implied value for OPT_OPTSTR */
     unsigned cmds;       /* CMD_* mask */
     const char *metavar; /* shown in --help */
     const char *help;

@@ -20,12 +20,19 @@ typedef struct {
     int32_t max_label;   /* largest label (classifiers), -1 otherwise */
 } dt_dataset;
 
-/* Load group `group` ("/train") of an HDF5 file.  labels != 0 reads y as
- * integer class labels (rejecting negative or fractional values), else as float
- * targets.  X and regression targets must be finite; the error names the first
- * bad row and column. */
-dt_status dataset_load(const char *path, const char *group, int labels, dt_dataset *ds,
+/* What dataset_load reads as y. */
+enum { DS_TARGETS = 0, DS_LABELS = 1, DS_NO_Y = 2 };
+
+/* Load group `group` ("/train") of an HDF5 file.  y is DS_LABELS: integer
+ * class labels (rejecting negative or fractional values); DS_TARGETS: float
+ * targets; DS_NO_Y: not read (prediction).  X and regression targets must be
+ * finite; the error names the first bad row and column. */
+dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err);
+
+/* Labels must be < n_classes (and 0/1 when binary); the error names the row. */
+dt_status dataset_check_labels(const dt_dataset *ds, const char *path, const char *group,
+                               int n_classes, int binary, dt_error *err);
 void dataset_free(dt_dataset *ds);
 
 /* Copy rows rows[0..nb) into X (nb, d) and labels (nb) or targets (nb, k). */

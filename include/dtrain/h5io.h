@@ -65,6 +65,16 @@ dt_status h5io_set_attr_i64(h5file *f, const char *obj, const char *name,
 dt_status h5io_get_attr_str(h5file *f, const char *obj, const char *name,
                             char *buf, size_t len, dt_error *err);
 int h5io_has_attr(h5file *f, const char *obj, const char *name);
+/* Numeric scalar attributes (any stored integer or float type is converted). */
+dt_status h5io_get_attr_i64(h5file *f, const char *obj, const char *name, int64_t *value,
+                            dt_error *err);
+dt_status h5io_get_attr_f64(h5file *f, const char *obj, const char *name, double *value,
+                            dt_error *err);
+
+/* Names of the members of a group, in name order, one call per member:
+ * visit(name, ctx) returns nonzero to stop.  Fails if group is missing. */
+dt_status h5io_list(h5file *f, const char *group, int (*visit)(const char *name, void *ctx),
+                    void *ctx, dt_error *err);
 
 /* HDF5 library version, e.g. "1.10.8". */
 const char *h5io_library_version(void);

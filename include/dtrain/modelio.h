@@ -12,8 +12,13 @@
 
 #include "dtrain/config.h"
 #include "dtrain/dataset.h"
+#include "dtrain/h5io.h"
 #include "dtrain/model.h"
 #include "dtrain/status.h"
+
+/* Write the layout above into an open file (checkpoints reuse it). */
+dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
+                        const dt_config *cfg, dt_error *err);
 
 /* Write the model to `path` through a temporary file in the same directory
  * renamed into place, so an existing file is replaced only by a complete one.
@@ -28,5 +33,12 @@ dt_status modelio_check_writable(const char *path, const char *option, dt_error 
 /* Replace m's parameters with those stored in `path`.  The number of layers and
  * every shape must match; otherwise the error lists each difference. */
 dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err);
+
+/* Build a model from the architecture stored in `path` (layer shapes, the
+ * activation attributes, the output attribute), with workspace for max_batch
+ * rows, and load its parameters and, if norm is not NULL, its normalisation
+ * (kind none if the file has none).  Caller frees with model_free/norm_free. */
+dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *norm,
+                       dt_error *err);
 
 #endif

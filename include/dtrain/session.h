@@ -7,6 +7,7 @@
 #ifndef DTRAIN_SESSION_H
 #define DTRAIN_SESSION_H
 
+#include "dtrain/checkpoint.h"
 #include "dtrain/comm.h"
 #include "dtrain/config.h"
 #include "dtrain/dataset.h"
@@ -25,9 +26,24 @@ typedef struct {
     dt_optim optim;
     dt_trainer trainer;
     int n_classes;        /* classifiers: softmax K, sigmoid 2; 0 for linear */
+    dt_progress progress; /* where the run stands (restored by --resume) */
+    char resumed_from[DT_PATH_MAX]; /* checkpoint resumed from, "" if fresh */
+    dt_eval last_eval;    /* the last epoch's evaluation */
 } dt_session;
 
+/* With cfg->resume set, the checkpoint chosen by rank 0 (ckpt_find) supplies
+ * the normalisation, parameters, optimizer state and progress. */
 dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_error *err);
+
+/* Train from the current progress to cfg->epochs, printing one line per epoch
+ * (rank 0) and writing checkpoints as configured.  Returns DT_PREEMPTED, with
+ * err saying how to resume, when a signal or --stop-at-step ended the run
+ * early after a checkpoint. */
+dt_status session_train(dt_session *s, dt_error *err);
+
+/* The parts a checkpoint holds, as views into s. */
+dt_ckpt_parts session_parts(dt_session *s);
+
 void session_free(dt_session *s);
 
 #endif

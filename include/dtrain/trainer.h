@@ -46,6 +46,9 @@ void trainer_free(dt_trainer *t);
 /* Draw epoch `epoch`'s order (0-based) from (seed, epoch); identical on every rank. */
 void trainer_begin_epoch(dt_trainer *t, int64_t epoch);
 
+/* Number of samples in global batch k (the last one may be partial). */
+int64_t trainer_batch_size(const dt_trainer *t, int64_t k);
+
 /* Global batch k of the current epoch: this rank's slice, gradient, allreduce,
  * update.  Returns this rank's sum of sample losses (reduce it for the epoch). */
 double trainer_step(dt_trainer *t, int64_t k);

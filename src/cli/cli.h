@@ -12,5 +12,18 @@
 dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err);
 /* Runs on rank 0 only (the others return DT_OK at once). */
 dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err);
+dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err);
+dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err);
+/* Rank 0 only. */
+dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err);
+
+/* eval and predict: load --model (with its normalisation) and group --group
+ * of --data, check that they fit and normalise the data.  y is DS_LABELS /
+ * DS_TARGETS as the model's head needs, or DS_NO_Y when want_y is 0 and the
+ * group has no y.  Collective (errors agreed).  Caller frees model, data. */
+#include "dtrain/dataset.h"
+#include "dtrain/model.h"
+dt_status cli_load_model_data(const dt_config *cfg, dt_comm *world, int want_y, dt_model *m,
+                              dt_dataset *ds, dt_error *err);
 
 #endif

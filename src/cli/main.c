@@ -17,11 +17,18 @@ typedef struct {
     unsigned cmd;
     dt_status (*run)(const dt_config *, dt_comm *, dt_error *);
     const char *summary;
+    const char *positional; /* option that a bare first argument sets, or NULL */
 } command;
 
 static const command commands[] = {
-    {"train", CMD_TRAIN, cli_train, "train an MLP data-parallel over MPI on an HDF5 data set"},
-    {"convert", CMD_CONVERT, cli_convert, "convert IDX or CSV files to dtrain's HDF5 layout"},
+    {"train", CMD_TRAIN, cli_train, "train an MLP data-parallel over MPI on an HDF5 data set",
+     NULL},
+    {"eval", CMD_EVAL, cli_eval, "loss and metrics of a saved model or checkpoint on a data group",
+     NULL},
+    {"predict", CMD_PREDICT, cli_predict, "per-sample outputs of a model, to .h5 or .csv", NULL},
+    {"inspect", CMD_INSPECT, cli_inspect, "describe a checkpoint, model or data file", "file"},
+    {"convert", CMD_CONVERT, cli_convert, "convert IDX or CSV files to dtrain's HDF5 layout",
+     NULL},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -79,7 +86,20 @@ int main(int argc, char **argv)
     dt_error_clear(&err);
     config_defaults(&cfg);
     int want_help = 0;
-    dt_status st = config_parse(&cfg, c->cmd, argc - 2, argv + 2, &want_help, &err);
+    int first = 2;
+    dt_status st = DT_OK;
+    if (c->positional && argc > 2 && strncmp(argv[2], "--", 2) != 0) {
+        /* "dtrain inspect FILE" is "dtrain inspect --file FILE" */
+        char opt[64];
+        snprintf(opt, sizeof opt, "--%s", c->positional);
+        char *pair[2] = {opt, argv[2]};
+        st = config_parse(&cfg, c->cmd, 2, pair, &want_help, &err);
+        first = 3;
+    }
+    int help2 = 0;
+    if (!st)
+        st = config_parse(&cfg, c->cmd, argc - first, argv + first, &help2, &err);
+    want_help |= help2;
     if (!st && want_help) {
         if (rank == 0) {
             printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name,
@@ -91,9 +111,15 @@ int main(int argc, char **argv)
     if (!st)
         st = c->run(&cfg, world, &err);
     st = comm_agree(world, st, &err);
-    if (st && rank == 0)
-        fprintf(stderr, "dtrain %s: error: %s\n", c->name, err.msg);
-    code = exit_code(st);
+    if (st == DT_PREEMPTED) {
+        if (rank == 0)
+            fprintf(stderr, "dtrain %s: %s\n", c->name, err.msg);
+        code = DT_PREEMPTED;
+    } else {
+        if (st && rank == 0)
+            fprintf(stderr, "dtrain %s: error: %s\n", c->name, err.msg);
+        code = exit_code(st);
+    }
 done:
     fflush(stdout);
     comm_finalize();

@@ -1,5 +1,4 @@
-/* dtrain train: the epoch loop, its log lines and the saved model. */
-#include <math.h>
+/* dtrain train: set up, train (epoch lines, checkpoints), report, save. */
 #include <stdio.h>
 #include <string.h>
 
@@ -38,54 +37,21 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
         return st;
     }
     describe(&s);
-    const int classify = s.n_classes > 0;
-    double t_start = comm_wtime();
-    dt_eval ev = {0};
-    for (int64_t epoch = 0; epoch < cfg->epochs; epoch++) {
-        double t0 = comm_wtime();
-        trainer_begin_epoch(&s.trainer, epoch);
-        double loss = 0.0;
-        for (int64_t k = 0; k < s.trainer.steps_per_epoch; k++)
-            loss += trainer_step(&s.trainer, k);
-        double seen[2] = {loss, 0.0};
-        int64_t used = s.trainer.steps_per_epoch * s.trainer.opts.batch_size;
-        if (used > s.train.n)
-            used = s.train.n;
-        comm_allreduce_sum_f64(world, seen, 1);
-        double train_loss = seen[0] / (double)used;
-        double t_train = comm_wtime() - t0;
-        if (!isfinite(train_loss)) {
-            st = dt_fail(err, DT_ENUM,
-                         "training diverged in epoch %lld (train loss %g); try a smaller --lr",
-                         (long long)epoch + 1, train_loss);
-            break;
-        }
-        char evtext[160] = "";
-        if (s.eval.n) {
-            trainer_evaluate(world, &s.model, &s.eval, &ev);
-            if (classify)
-                snprintf(evtext, sizeof evtext, "  %s_loss %.4f  %s_acc %.4f", s.eval_name,
-                         ev.loss, s.eval_name, ev.accuracy);
-            else
-                snprintf(evtext, sizeof evtext, "  %s_loss %.4f  %s_rmse %.4f", s.eval_name,
-                         ev.loss, s.eval_name, ev.rmse);
-        }
-        dt_info("epoch %3lld/%lld  train_loss %.4f%s  %.0f samples/s  %.2f s",
-                (long long)epoch + 1, (long long)cfg->epochs, train_loss, evtext,
-                (double)used / t_train, comm_wtime() - t_start);
-    }
-    if (!st && !s.eval.n) {
-        /* No valid or test group: report the fit on the training set. */
-        s.eval_name = "train";
-        trainer_evaluate(world, &s.model, &s.train, &ev);
-    }
+    st = session_train(&s, err);
     if (!st) {
-        if (classify)
-            dt_info("final: %s_loss %.4f  %s_accuracy %.4f  (%lld samples)", s.eval_name,
-                    ev.loss, s.eval_name, ev.accuracy, (long long)ev.n);
+        dt_eval ev = s.last_eval;
+        const char *name = s.eval_name;
+        if (!s.eval.n || s.progress.n_hist == 0) {
+            /* No valid or test group (or nothing left to train): report on what we have. */
+            name = s.eval.n ? s.eval_name : "train";
+            trainer_evaluate(world, &s.model, s.eval.n ? &s.eval : &s.train, &ev);
+        }
+        if (s.n_classes)
+            dt_info("final: %s_loss %.4f  %s_accuracy %.4f  (%lld samples)", name, ev.loss, name,
+                    ev.accuracy, (long long)ev.n);
         else
-            dt_info("final: %s_loss %.4f  %s_rmse %.4f  (%lld samples)", s.eval_name, ev.loss,
-                    s.eval_name, ev.rmse, (long long)ev.n);
+            dt_info("final: %s_loss %.4f  %s_rmse %.4f  (%lld samples)", name, ev.loss, name,
+                    ev.rmse, (long long)ev.n);
     }
     if (!st && cfg->save[0]) {
         if (comm_rank(world) == 0)

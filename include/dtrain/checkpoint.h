@@ -1,0 +1,90 @@
+/* dtrain: checkpoints -- everything needed to continue a run bit for bit.
+ *
+ * One HDF5 file per checkpoint, DIR/step-NNNNNNNN.h5, written by rank 0 (the
+ * replicas are identical) to a temporary name, fsync'd, renamed into place and
+ * the directory fsync'd; then DIR/latest.h5, a symbolic link, is pointed at it
+ * and, with keep > 0, older checkpoints are deleted.  A crash at any moment
+ * leaves the previous checkpoint complete.  Layout:
+ *
+ *   /                attrs: format_version, dtrain_version, mpi_version, hdf5_version,
+ *                           blas_version, ranks, created, checksum (FNV-1a 64 of the
+ *                           parameter bytes, the optimizer state bytes and its step count)
+ *   /model, /normalization, /config     as a saved model (modelio.h)
+ *   /optimizer       attrs: kind, t (updates taken); dataset state (float32) if any
+ *   /progress        attrs: epoch (in progress, 0-based), batch (next batch index in it),
+ *                           step (global updates), seconds (training time so far),
+ *                           n_train, n_features, n_outputs (data shape), seed;
+ *                    dataset rank_loss (float64, one per rank: loss sums of the epoch so far)
+ *   /history         dataset epochs (float64, E x 5): epoch, train_loss, eval_loss,
+ *                    eval_metric (accuracy or RMSE), seconds; attrs eval_name, metric
+ *
+ * Random numbers: dtrain draws them from counters (seed, stream, index), never
+ * from a running generator, so the seed alone restores every random state. */
+#ifndef DTRAIN_CHECKPOINT_H
+#define DTRAIN_CHECKPOINT_H
+
+#include <stdint.h>
+#include "dtrain/comm.h"
+#include "dtrain/config.h"
+#include "dtrain/dataset.h"
+#include "dtrain/model.h"
+#include "dtrain/optim.h"
+
+#define CKPT_FORMAT_VERSION 1
+#define CKPT_HIST_COLS 5
+
+/* Where a run stands; what a checkpoint saves beyond model and optimizer. */
+typedef struct {
+    int64_t epoch;       /* epoch in progress, 0-based */
+    int64_t batch;       /* next batch index within it */
+    int64_t step;        /* global updates taken */
+    double local_loss;   /* this rank's loss sum over the epoch's batches so far */
+    double seconds;      /* training time before the current process started */
+    int64_t n_hist, cap; /* history rows used and allocated */
+    double *hist;        /* owned, (cap, CKPT_HIST_COLS) */
+    char eval_name[16];  /* "valid", "test" or "train" */
+    char metric[16];     /* "accuracy" or "rmse" */
+} dt_progress;
+
+dt_status progress_init(dt_progress *p, int64_t cap, dt_error *err);
+/* Append one epoch's row (allocated capacity permitting; grows otherwise). */
+void progress_add(dt_progress *p, const double row[CKPT_HIST_COLS]);
+void progress_free(dt_progress *p);
+
+/* Everything a checkpoint holds besides the progress. */
+typedef struct {
+    const dt_config *cfg;
+    dt_model *model;
+    dt_optim *optim;
+    dt_norm *norm;
+    int64_t n_train;
+} dt_ckpt_parts;
+
+/* Collective: gather the ranks' partial losses, rank 0 writes
+ * DIR/step-NNNNNNNN.h5 and updates latest.h5 and --keep; every rank returns
+ * the same status.  written receives the path. */
+dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_parts *parts,
+                    const dt_progress *p, char *written, size_t len, dt_error *err);
+
+/* Local: the checkpoint to resume from.  `spec` is a file, or "latest" to
+ * search `dir`: latest.h5 first, then step-*.h5 newest first, skipping (with a
+ * warning naming it) any that is unreadable or fails its checksum.  path gets
+ * "" when there is no checkpoint at all. */
+dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err);
+
+/* Local: open path, check format version and checksum. */
+dt_status ckpt_verify(const char *path, dt_error *err);
+
+/* Local: the normalisation saved in a checkpoint. */
+dt_status ckpt_load_norm(const char *path, dt_norm *norm, dt_error *err);
+
+/* Local: restore parameters, optimizer state and progress into an already
+ * built model/optimizer after checking that the checkpoint fits: every
+ * difference in architecture, output, optimizer or data shape, or in an
+ * option that may not change, is listed in one error.  Options that may
+ * change (epochs, lr, checkpoint cadence, ...) are reported with dt_info.
+ * ranks is this run's rank count, rank this rank (for the partial losses). */
+dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int ranks,
+                    dt_progress *p, dt_error *err);
+
+#endif

@@ -1,0 +1,24 @@
+/* dtrain: durable file replacement (POSIX).
+ *
+ * A file is written under a temporary name in the directory of its final name,
+ * then fs_commit() fsyncs it, renames it into place and fsyncs the directory:
+ * a crash at any moment leaves either the old file or the complete new one. */
+#ifndef DTRAIN_FSUTIL_H
+#define DTRAIN_FSUTIL_H
+
+#include <stddef.h>
+#include "dtrain/status.h"
+
+/* tmp receives "<path>.tmp.<pid>" (len bytes). */
+void fs_temp_name(const char *path, char *tmp, size_t len);
+/* fsync tmp, rename it to path, fsync path's directory. */
+dt_status fs_commit(const char *tmp, const char *path, dt_error *err);
+/* Point the symbolic link `link` at `target` (a name relative to the link's
+ * directory), atomically replacing an existing link or file. */
+dt_status fs_symlink_replace(const char *target, const char *link, dt_error *err);
+/* The directory part of path ("." if none) into dir (len bytes). */
+void fs_dirname(const char *path, char *dir, size_t len);
+/* Create directory path (and parents) if missing. */
+dt_status fs_mkdirs(const char *path, dt_error *err);
+
+#endif

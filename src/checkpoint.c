@@ -1,0 +1,511 @@
+/* dtrain: checkpoints. */
+#include "dtrain/checkpoint.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dtrain/fsutil.h"
+#include "dtrain/h5io.h"
+#include "dtrain/linalg.h"
+#include "dtrain/modelio.h"
+
+#ifndef DTRAIN_VERSION
+#define DTRAIN_VERSION "unknown"
+#endif
+
+/* ---- progress ------------------------------------------------------------------ */
+
+dt_status progress_init(dt_progress *p, int64_t cap, dt_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->cap = cap > 0 ? cap : 1;
+    p->hist = calloc((size_t)p->cap * CKPT_HIST_COLS, sizeof *p->hist);
+    if (!p->hist)
+        return dt_fail(err, DT_ENOMEM, "out of memory for the metrics history");
+    snprintf(p->eval_name, sizeof p->eval_name, "test");
+    snprintf(p->metric, sizeof p->metric, "accuracy");
+    return DT_OK;
+}
+
+void progress_add(dt_progress *p, const double row[CKPT_HIST_COLS])
+{
+    if (p->n_hist == p->cap) {
+        /* Only between epochs, never inside a step. */
+        double *h = realloc(p->hist, (size_t)p->cap * 2 * CKPT_HIST_COLS * sizeof *h);
+        if (!h)
+            return; /* history is informative; training goes on */
+        p->hist = h;
+        p->cap *= 2;
+    }
+    memcpy(p->hist + p->n_hist * CKPT_HIST_COLS, row, CKPT_HIST_COLS * sizeof *row);
+    p->n_hist++;
+}
+
+void progress_free(dt_progress *p)
+{
+    free(p->hist);
+    p->hist = NULL;
+    p->n_hist = p->cap = 0;
+}
+
+/* ---- checksum ------------------------------------------------------------------ */
+
+/* FNV-1a, 64 bits: simple, and any flipped byte changes it. */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static uint64_t state_checksum(const dt_model *m, const dt_optim *o)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, m->params, m->n_params * sizeof(float));
+    size_t len = optim_state_len(o);
+    if (len)
+        h = fnv1a(h, o->state, len * sizeof(float));
+    int64_t t = o->t;
+    return fnv1a(h, &t, sizeof t);
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_progress *p,
+                            const double *rank_loss, int ranks, dt_error *err)
+{
+    const dt_model *m = parts->model;
+    const dt_optim *o = parts->optim;
+    dt_status st;
+    char created[64], sum[32];
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)state_checksum(m, o));
+    if ((st = modelio_write(f, m, parts->norm, parts->cfg, err)) ||
+        (st = h5io_set_attr_i64(f, "/", "format_version", CKPT_FORMAT_VERSION, err)) ||
+        (st = h5io_set_attr_str(f, "/", "dtrain_version", DTRAIN_VERSION, err)) ||
+        (st = h5io_set_attr_str(f, "/", "mpi_version", comm_library_version(), err)) ||
+        (st = h5io_set_attr_str(f, "/", "hdf5_version", h5io_library_version(), err)) ||
+        (st = h5io_set_attr_str(f, "/", "blas_version", linalg_library_version(), err)) ||
+        (st = h5io_set_attr_i64(f, "/", "ranks", ranks, err)) ||
+        (st = h5io_set_attr_str(f, "/", "created", created, err)) ||
+        (st = h5io_set_attr_str(f, "/", "checksum", sum, err)))
+        return st;
+    if ((st = h5io_make_group(f, "/optimizer", err)) ||
+        (st = h5io_set_attr_str(f, "/optimizer", "kind", optim_name(o->cfg.kind), err)) ||
+        (st = h5io_set_attr_i64(f, "/optimizer", "t", o->t, err)))
+        return st;
+    size_t len = optim_state_len(o);
+    if (len) {
+        int64_t d[1] = {(int64_t)len};
+        if ((st = h5io_write(f, "/optimizer/state", DT_F32, 1, d, o->state, 0, err)))
+            return st;
+    }
+    const char *g = "/progress";
+    int64_t rd[1] = {ranks};
+    if ((st = h5io_make_group(f, g, err)) ||
+        (st = h5io_set_attr_i64(f, g, "epoch", p->epoch, err)) ||
+        (st = h5io_set_attr_i64(f, g, "batch", p->batch, err)) ||
+        (st = h5io_set_attr_i64(f, g, "step", p->step, err)) ||
+        (st = h5io_set_attr_f64(f, g, "seconds", p->seconds, err)) ||
+        (st = h5io_set_attr_i64(f, g, "n_train", parts->n_train, err)) ||
+        (st = h5io_set_attr_i64(f, g, "n_features", m->n_in, err)) ||
+        (st = h5io_set_attr_i64(f, g, "n_outputs", m->n_out, err)) ||
+        (st = h5io_set_attr_i64(f, g, "seed", parts->cfg->seed, err)) ||
+        (st = h5io_write(f, "/progress/rank_loss", DT_F64, 1, rd, rank_loss, 0, err)))
+        return st;
+    int64_t hd[2] = {p->n_hist, CKPT_HIST_COLS};
+    if ((st = h5io_write(f, "/history/epochs", DT_F64, 2, hd, p->hist, 0, err)) ||
+        (st = h5io_set_attr_str(f, "/history", "columns",
+                                "epoch,train_loss,eval_loss,eval_metric,seconds", err)) ||
+        (st = h5io_set_attr_str(f, "/history", "eval_name", p->eval_name, err)) ||
+        (st = h5io_set_attr_str(f, "/history", "metric", p->metric, err)))
+        return st;
+    return DT_OK;
+}
+
+/* step-NNNNNNNN.h5 -> N, or -1 for any other name. */
+static int64_t step_of(const char *name)
+{
+    long long s;
+    char canon[64];
+    if (sscanf(name, "step-%lld", &s) != 1 || s < 0)
+        return -1;
+    snprintf(canon, sizeof canon, "step-%08lld.h5", s);
+    return strcmp(canon, name) == 0 ? s : -1;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Steps of the checkpoints in dir, newest first; caller frees. */
+static int64_t *list_steps(const char *dir, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    size_t cap = 16;
+    int64_t *steps = malloc(cap * sizeof *steps);
+    struct dirent *e;
+    while (steps && (e = readdir(d))) {
+        int64_t s = step_of(e->d_name);
+        if (s < 0)
+            continue;
+        if (*n == cap) {
+            int64_t *t = realloc(steps, 2 * cap * sizeof *t);
+            if (!t)
+                break;
+            steps = t;
+            cap *= 2;
+        }
+        steps[(*n)++] = s;
+    }
+    closedir(d);
+    if (steps)
+        qsort(steps, *n, sizeof *steps, cmp_desc);
+    return steps;
+}
+
+static void step_path(const char *dir, int64_t step, char *out, size_t len)
+{
+    snprintf(out, len, "%s/step-%08lld.h5", dir, (long long)step);
+}
+
+static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts *parts,
+                             const dt_progress *p, const double *rank_loss, int ranks,
+                             char *written, size_t len, dt_error *err)
+{
+    dt_status st = fs_mkdirs(dir, err);
+    if (st)
+        return dt_fail_prefix(err, "--checkpoint-dir");
+    step_path(dir, p->step, written, len);
+    char tmp[DT_PATH_MAX + 64];
+    fs_temp_name(written, tmp, sizeof tmp);
+    h5file *f;
+    if ((st = h5io_create(tmp, &f, err)))
+        return st;
+    st = write_file(f, parts, p, rank_loss, ranks, err);
+    dt_status cst = h5io_close(f, st ? NULL : err);
+    if (!st)
+        st = cst;
+    /* Test hook: die between writing and renaming, as a crash or kill -9 would. */
+    const char *crash = getenv("DTRAIN_TEST_CRASH_IN_CHECKPOINT");
+    if (!st && crash && atoll(crash) == p->step) {
+        fprintf(stderr, "dtrain: test hook: crashing inside the checkpoint write\n");
+        fflush(stderr);
+        abort();
+    }
+    if (!st)
+        st = fs_commit(tmp, written, err);
+    if (st) {
+        unlink(tmp);
+        return dt_fail_prefix(err, "checkpoint not written (the previous one is intact)");
+    }
+    char link[DT_PATH_MAX + 16];
+    snprintf(link, sizeof link, "%s/latest.h5", dir);
+    const char *base = strrchr(written, '/');
+    if ((st = fs_symlink_replace(base ? base + 1 : written, link, err)))
+        return st;
+    if (keep > 0) {
+        size_t n;
+        int64_t *steps = list_steps(dir, &n);
+        for (size_t i = (size_t)keep; steps && i < n; i++) {
+            char old[DT_PATH_MAX + 32];
+            step_path(dir, steps[i], old, sizeof old);
+            unlink(old);
+        }
+        free(steps);
+    }
+    return DT_OK;
+}
+
+dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_parts *parts,
+                    const dt_progress *p, char *written, size_t len, dt_error *err)
+{
+    int ranks = comm_size(c), rank = comm_rank(c);
+    double *rank_loss = calloc((size_t)ranks, sizeof *rank_loss);
+    dt_status st = DT_OK;
+    if (!rank_loss)
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
+    /* every rank's partial epoch loss, so a resumed epoch line is the same */
+    if (rank_loss) {
+        rank_loss[rank] = p->local_loss;
+        comm_allreduce_sum_f64(c, rank_loss, (size_t)ranks);
+    }
+    if (!st && rank == 0)
+        st = write_rank0(dir, keep, parts, p, rank_loss, ranks, written, len, err);
+    free(rank_loss);
+    st = comm_agree(c, st, err);
+    comm_bcast(c, written, len, 0);
+    return st;
+}
+
+/* ---- reading ------------------------------------------------------------------- */
+
+dt_status ckpt_verify(const char *path, dt_error *err)
+{
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    int64_t version = 0;
+    char sum[64];
+    dt_model m;
+    dt_optim o;
+    memset(&m, 0, sizeof m);
+    memset(&o, 0, sizeof o);
+    if ((st = h5io_get_attr_i64(f, "/", "format_version", &version, err)) ||
+        (st = h5io_get_attr_str(f, "/", "checksum", sum, sizeof sum, err))) {
+        dt_fail(err, DT_EUSAGE, "%s: not a dtrain checkpoint (no format_version/checksum)", path);
+        goto out;
+    }
+    if (version > CKPT_FORMAT_VERSION) {
+        st = dt_fail(err, DT_EUSAGE,
+                     "%s: checkpoint format version %lld is newer than this dtrain reads (%d)",
+                     path, (long long)version, CKPT_FORMAT_VERSION);
+        goto out;
+    }
+    h5io_close(f, NULL);
+    f = NULL;
+    /* Rebuild the model from the file and the optimizer state, then hash. */
+    if ((st = modelio_load(path, 1, &m, NULL, err)))
+        goto out;
+    if ((st = h5io_open_read(path, &f, err)))
+        goto out;
+    char kind[32];
+    dt_optim_config oc = {0};
+    if ((st = h5io_get_attr_str(f, "/optimizer", "kind", kind, sizeof kind, err)) ||
+        (st = optim_parse(kind, &oc.kind, err)) ||
+        (st = h5io_get_attr_i64(f, "/optimizer", "t", &o.t, err)))
+        goto out;
+    int nd = 0;
+    int64_t dims[8] = {0};
+    dt_dtype t;
+    size_t len = 0;
+    float *state = NULL;
+    if (h5io_exists(f, "/optimizer/state")) {
+        if ((st = h5io_info(f, "/optimizer/state", &nd, dims, &t, err)))
+            goto out;
+        len = (size_t)dims[0];
+        state = malloc(len * sizeof *state);
+        if (!state || (st = h5io_read_rows(f, "/optimizer/state", DT_F32, 0, dims[0], state, err))) {
+            free(state);
+            if (!st)
+                st = dt_fail(err, DT_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, m.params, m.n_params * sizeof(float));
+    if (len)
+        h = fnv1a(h, state, len * sizeof(float));
+    h = fnv1a(h, &o.t, sizeof o.t);
+    free(state);
+    char want[32];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)h);
+    if (strcmp(want, sum) != 0)
+        st = dt_fail(err, DT_EUSAGE,
+                     "%s: checksum mismatch (stored %s, computed %s): the file is damaged", path,
+                     sum, want);
+out:
+    if (f)
+        h5io_close(f, NULL);
+    model_free(&m);
+    return st;
+}
+
+dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
+{
+    path[0] = '\0';
+    if (strcmp(spec, "latest") != 0) {
+        dt_status st = ckpt_verify(spec, err);
+        if (!st)
+            snprintf(path, len, "%s", spec);
+        return st;
+    }
+    if (!dir[0])
+        return dt_fail(err, DT_EUSAGE, "--resume without a file needs --checkpoint-dir");
+    char cand[DT_PATH_MAX + 32];
+    dt_error e2;
+    snprintf(cand, sizeof cand, "%s/latest.h5", dir);
+    if (access(cand, F_OK) == 0) {
+        if (!ckpt_verify(cand, &e2)) {
+            snprintf(path, len, "%s", cand);
+            return DT_OK;
+        }
+        dt_warn("%s; trying older checkpoints", e2.msg);
+    }
+    size_t n;
+    int64_t *steps = list_steps(dir, &n);
+    for (size_t i = 0; steps && i < n; i++) {
+        step_path(dir, steps[i], cand, sizeof cand);
+        if (!ckpt_verify(cand, &e2)) {
+            snprintf(path, len, "%s", cand);
+            break;
+        }
+        dt_warn("skipping %s", e2.msg);
+    }
+    free(steps);
+    return DT_OK;
+}
+
+dt_status ckpt_load_norm(const char *path, dt_norm *norm, dt_error *err)
+{
+    dt_model m;
+    dt_status st = modelio_load(path, 1, &m, norm, err);
+    model_free(&m);
+    return st;
+}
+
+/* Options a resumed run may change; every other train option must match. */
+static int may_change(const char *name)
+{
+    static const char *const ok[] = {"epochs", "lr", "checkpoint-dir", "checkpoint-every",
+                                     "checkpoint-every-epoch", "checkpoint-every-seconds",
+                                     "keep", "resume", "stop-at-step", "save", "threads",
+                                     "data", "init-from"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(name, ok[i]))
+            return 1;
+    return 0;
+}
+
+#define APPEND(buf, used, ...)                                                             \
+    do {                                                                                   \
+        if (used < sizeof buf)                                                             \
+            used += (size_t)snprintf(buf + used, sizeof buf - used, __VA_ARGS__);          \
+    } while (0)
+
+static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts, dt_error *err)
+{
+    char diff[DT_ERRMSG_LEN] = "";
+    size_t used = 0;
+    size_t n;
+    const dt_option *opts = config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!(opts[i].cmds & CMD_TRAIN) || !h5io_has_attr(f, "/config", opts[i].name))
+            continue;
+        char was[2 * DT_PATH_MAX + 2], now[2 * DT_PATH_MAX + 2];
+        if (h5io_get_attr_str(f, "/config", opts[i].name, was, sizeof was, NULL))
+            continue;
+        config_value_str(parts->cfg, &opts[i], now, sizeof now);
+        if (!strcmp(was, now))
+            continue;
+        if (may_change(opts[i].name))
+            dt_info("resume: --%s %s (the checkpoint had %s)", opts[i].name, now[0] ? now : "''",
+                    was[0] ? was : "''");
+        else
+            APPEND(diff, used, "\n  --%s: checkpoint '%s', now '%s'", opts[i].name, was, now);
+    }
+    int64_t v;
+    const dt_model *m = parts->model;
+    if (!h5io_get_attr_i64(f, "/progress", "n_train", &v, NULL) && v != parts->n_train)
+        APPEND(diff, used, "\n  training samples: checkpoint %lld, now %lld", (long long)v,
+               (long long)parts->n_train);
+    if (!h5io_get_attr_i64(f, "/progress", "n_features", &v, NULL) && v != m->n_in)
+        APPEND(diff, used, "\n  features: checkpoint %lld, now %d", (long long)v, m->n_in);
+    if (!h5io_get_attr_i64(f, "/progress", "n_outputs", &v, NULL) && v != m->n_out)
+        APPEND(diff, used, "\n  outputs (classes or targets): checkpoint %lld, now %d",
+               (long long)v, m->n_out);
+    char kind[32];
+    if (!h5io_get_attr_str(f, "/optimizer", "kind", kind, sizeof kind, NULL) &&
+        strcmp(kind, optim_name(parts->optim->cfg.kind)))
+        APPEND(diff, used, "\n  optimizer: checkpoint %s, now %s", kind,
+               optim_name(parts->optim->cfg.kind));
+    if (diff[0])
+        return dt_fail(err, DT_EUSAGE, "%s does not fit this run:%s", path, diff);
+    return DT_OK;
+}
+
+dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int ranks,
+                    dt_progress *p, dt_error *err)
+{
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    if ((st = compare(f, path, parts, err)))
+        goto out;
+    h5io_close(f, NULL);
+    f = NULL;
+    if ((st = modelio_load_weights(path, parts->model, err)))
+        goto out;
+    if ((st = h5io_open_read(path, &f, err)))
+        goto out;
+    dt_optim *o = parts->optim;
+    size_t len = optim_state_len(o);
+    if ((st = h5io_get_attr_i64(f, "/optimizer", "t", &o->t, err)))
+        goto out;
+    if (len) {
+        int nd;
+        int64_t dims[8];
+        dt_dtype t;
+        if ((st = h5io_info(f, "/optimizer/state", &nd, dims, &t, err)))
+            goto out;
+        if (nd != 1 || (size_t)dims[0] != len) {
+            st = dt_fail(err, DT_EUSAGE, "%s: /optimizer/state has %lld values, expected %zu",
+                         path, (long long)dims[0], len);
+            goto out;
+        }
+        if ((st = h5io_read_rows(f, "/optimizer/state", DT_F32, 0, dims[0], o->state, err)))
+            goto out;
+    }
+    const char *g = "/progress";
+    if ((st = h5io_get_attr_i64(f, g, "epoch", &p->epoch, err)) ||
+        (st = h5io_get_attr_i64(f, g, "batch", &p->batch, err)) ||
+        (st = h5io_get_attr_i64(f, g, "step", &p->step, err)) ||
+        (st = h5io_get_attr_f64(f, g, "seconds", &p->seconds, err)))
+        goto out;
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    if ((st = h5io_info(f, "/progress/rank_loss", &nd, dims, &t, err)))
+        goto out;
+    double *rl = malloc((size_t)dims[0] * sizeof *rl);
+    if (!rl) {
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((st = h5io_read_rows(f, "/progress/rank_loss", DT_F64, 0, dims[0], rl, err))) {
+        free(rl);
+        goto out;
+    }
+    /* Same rank count: each rank continues its own sum (bit-identical epoch
+     * lines).  Otherwise rank 0 carries the total. */
+    p->local_loss = 0.0;
+    if (dims[0] == ranks)
+        p->local_loss = rl[rank];
+    else if (rank == 0)
+        for (int64_t i = 0; i < dims[0]; i++) p->local_loss += rl[i];
+    free(rl);
+    if ((st = h5io_info(f, "/history/epochs", &nd, dims, &t, err)))
+        goto out;
+    p->n_hist = 0;
+    if (dims[0] > 0) {
+        double *h = malloc((size_t)dims[0] * CKPT_HIST_COLS * sizeof *h);
+        if (!h || nd != 2 || dims[1] != CKPT_HIST_COLS ||
+            (st = h5io_read_rows(f, "/history/epochs", DT_F64, 0, dims[0], h, err))) {
+            free(h);
+            if (!st)
+                st = dt_fail(err, DT_EUSAGE, "%s: /history/epochs is malformed", path);
+            goto out;
+        }
+        for (int64_t i = 0; i < dims[0]; i++) progress_add(p, h + i * CKPT_HIST_COLS);
+        free(h);
+    }
+out:
+    if (f)
+        h5io_close(f, NULL);
+    return st;
+}

@@ -1,0 +1,177 @@
+/* dtrain inspect FILE: a readable summary of a checkpoint, a saved model or a
+ * data file.  Rank 0 only. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dtrain/checkpoint.h"
+#include "dtrain/h5io.h"
+#include "dtrain/modelio.h"
+
+static void attr_line(h5file *f, const char *obj, const char *name, const char *label)
+{
+    char s[512];
+    int64_t v;
+    if (!h5io_has_attr(f, obj, name))
+        return;
+    if (!h5io_get_attr_str(f, obj, name, s, sizeof s, NULL))
+        printf("  %-16s %s\n", label, s);
+    else if (!h5io_get_attr_i64(f, obj, name, &v, NULL))
+        printf("  %-16s %lld\n", label, (long long)v);
+}
+
+static dt_status inspect_model(const char *path, h5file *f, dt_error *err)
+{
+    dt_model m;
+    dt_norm nm;
+    dt_status st = modelio_load(path, 1, &m, &nm, err);
+    if (st)
+        return st;
+    int ckpt = h5io_has_attr(f, "/", "format_version");
+    printf("%s: dtrain %s\n", path, ckpt ? "checkpoint" : "model");
+    printf("  %-16s %s\n", "output", head_name(m.head));
+    printf("  %-16s %d inputs\n", "architecture", m.n_in);
+    for (int l = 0; l < m.n_layers; l++) {
+        char act[64];
+        act_format(m.layers[l].act, act, sizeof act);
+        printf("  %-16s %d x %d, %s\n", l == m.n_layers - 1 ? "  output layer" : "  hidden layer",
+               m.layers[l].n_out, m.layers[l].n_in, l == m.n_layers - 1 ? "logits" : act);
+    }
+    printf("  %-16s %zu\n", "parameters", m.n_params);
+    printf("  %-16s %s\n", "normalization", norm_name(nm.kind));
+    model_free(&m);
+    norm_free(&nm);
+    if (ckpt) {
+        attr_line(f, "/optimizer", "kind", "optimizer");
+        attr_line(f, "/optimizer", "t", "updates");
+        attr_line(f, "/progress", "step", "step");
+        int64_t e = 0, b = 0;
+        h5io_get_attr_i64(f, "/progress", "epoch", &e, NULL);
+        h5io_get_attr_i64(f, "/progress", "batch", &b, NULL);
+        printf("  %-16s %lld (and %lld batches of the next)\n", "epochs done", (long long)e,
+               (long long)b);
+        attr_line(f, "/", "ranks", "written by ranks");
+        attr_line(f, "/", "created", "created");
+        attr_line(f, "/", "format_version", "format version");
+        attr_line(f, "/", "dtrain_version", "dtrain");
+        attr_line(f, "/", "mpi_version", "MPI");
+        attr_line(f, "/", "hdf5_version", "HDF5");
+        attr_line(f, "/", "blas_version", "BLAS");
+        dt_error e2;
+        printf("  %-16s %s\n", "checksum", ckpt_verify(path, &e2) ? e2.msg : "ok");
+        int nd;
+        int64_t dims[8];
+        dt_dtype t;
+        if (!h5io_info(f, "/history/epochs", &nd, dims, &t, NULL) && nd == 2 && dims[0] > 0) {
+            char ev[16] = "eval", metric[16] = "metric";
+            h5io_get_attr_str(f, "/history", "eval_name", ev, sizeof ev, NULL);
+            h5io_get_attr_str(f, "/history", "metric", metric, sizeof metric, NULL);
+            double *h = malloc((size_t)dims[0] * CKPT_HIST_COLS * sizeof *h);
+            if (h && !h5io_read_rows(f, "/history/epochs", DT_F64, 0, dims[0], h, NULL)) {
+                printf("  history:\n    epoch  train_loss  %s_loss  %s_%s  seconds\n", ev, ev,
+                       metric);
+                for (int64_t i = 0; i < dims[0]; i++) {
+                    const double *r = h + i * CKPT_HIST_COLS;
+                    printf("    %5.0f  %10.4f  %9.4f  %8.4f  %7.1f\n", r[0], r[1], r[2], r[3],
+                           r[4]);
+                }
+            }
+            free(h);
+        }
+    }
+    if (h5io_exists(f, "/config")) {
+        printf("  configuration:\n");
+        size_t n;
+        const dt_option *o = config_options(&n);
+        for (size_t i = 0; i < n; i++) {
+            char v[512];
+            if ((o[i].cmds & CMD_TRAIN) &&
+                !h5io_get_attr_str(f, "/config", o[i].name, v, sizeof v, NULL) && v[0])
+                printf("    --%s %s\n", o[i].name, v);
+        }
+    }
+    return DT_OK;
+}
+
+typedef struct {
+    h5file *f;
+    int found;
+} data_ctx;
+
+static int describe_group(const char *name, void *ctx)
+{
+    data_ctx *c = ctx;
+    char x[300], y[300];
+    snprintf(x, sizeof x, "/%s/X", name);
+    snprintf(y, sizeof y, "/%s/y", name);
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    if (h5io_info(c->f, x, &nd, dims, &t, NULL))
+        return 0;
+    c->found++;
+    printf("  /%s: X %lld x %lld %s", name, (long long)dims[0], (long long)(nd > 1 ? dims[1] : 1),
+           dt_dtype_name(t));
+    int64_t n = dims[0];
+    if (h5io_info(c->f, y, &nd, dims, &t, NULL)) {
+        printf(", no y\n");
+        return 0;
+    }
+    printf(", y %lld%s%s %s", (long long)dims[0], nd > 1 ? " x " : "", "", dt_dtype_name(t));
+    if (nd > 1)
+        printf(" (%lld targets)", (long long)dims[1]);
+    double *v = malloc((size_t)(dims[0] * (nd > 1 ? dims[1] : 1) + 1) * sizeof *v);
+    if (v && !h5io_read_rows(c->f, y, DT_F64, 0, dims[0], v, NULL)) {
+        int64_t m = dims[0] * (nd > 1 ? dims[1] : 1);
+        if (t == DT_F32 || t == DT_F64) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (int64_t i = 0; i < m; i++) {
+                lo = fmin(lo, v[i]);
+                hi = fmax(hi, v[i]);
+            }
+            printf(", range [%g, %g]", lo, hi);
+        } else {
+            int64_t counts[64] = {0}, other = 0;
+            for (int64_t i = 0; i < m; i++) {
+                if (v[i] >= 0 && v[i] < 64) counts[(int)v[i]]++;
+                else other++;
+            }
+            printf(", label counts:");
+            for (int k = 0; k < 64; k++)
+                if (counts[k]) printf(" %d:%lld", k, (long long)counts[k]);
+            if (other) printf(" other:%lld", (long long)other);
+        }
+    }
+    free(v);
+    printf("%s\n", n != dims[0] ? "  (row counts differ!)" : "");
+    return 0;
+}
+
+dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err)
+{
+    if (comm_rank(world) != 0)
+        return DT_OK;
+    if (!cfg->file[0])
+        return dt_fail(err, DT_EUSAGE, "usage: dtrain inspect FILE.h5");
+    h5file *f;
+    dt_status st = h5io_open_read(cfg->file, &f, err);
+    if (st)
+        return st;
+    if (h5io_exists(f, "/model/layer0")) {
+        st = inspect_model(cfg->file, f, err);
+    } else {
+        printf("%s: data file\n", cfg->file);
+        attr_line(f, "/", "source", "source");
+        data_ctx c = {f, 0};
+        st = h5io_list(f, "/", describe_group, &c, err);
+        if (!st && !c.found)
+            st = dt_fail(err, DT_EUSAGE,
+                         "%s: neither a dtrain model/checkpoint nor a data file (no group with X)",
+                         cfg->file);
+    }
+    h5io_close(f, NULL);
+    fflush(stdout);
+    return st;
+}

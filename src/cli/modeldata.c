@@ -1,0 +1,65 @@
+/* dtrain eval/predict: a saved model and the data it is applied to. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dtrain/h5io.h"
+#include "dtrain/linalg.h"
+#include "dtrain/modelio.h"
+
+static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_norm *norm,
+                            dt_dataset *ds, dt_error *err)
+{
+    if (!cfg->model[0])
+        return dt_fail(err, DT_EUSAGE, "--model FILE.h5 is required");
+    if (!cfg->data[0])
+        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required");
+    dt_status st = modelio_load(cfg->model, 256, m, norm, err);
+    if (st)
+        return st;
+    int y = head_is_classifier(m->head) ? DS_LABELS : DS_TARGETS;
+    if (!want_y) {
+        /* predict: y is used only if present */
+        char yname[DT_PATH_MAX + 4];
+        snprintf(yname, sizeof yname, "%s/y", cfg->group);
+        h5file *f;
+        if ((st = h5io_open_read(cfg->data, &f, err)))
+            return st;
+        if (!h5io_exists(f, yname))
+            y = DS_NO_Y;
+        h5io_close(f, NULL);
+    }
+    if ((st = dataset_load(cfg->data, cfg->group, y, ds, err)))
+        return st;
+    if (ds->d != m->n_in)
+        return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but the model %s takes %d",
+                       cfg->data, cfg->group, (long long)ds->d, cfg->model, m->n_in);
+    if (y == DS_LABELS) {
+        int k = m->head == HEAD_SOFTMAX ? m->n_out : 2;
+        if ((st = dataset_check_labels(ds, cfg->data, cfg->group, k, m->head == HEAD_SIGMOID, err)))
+            return st;
+    }
+    if (y == DS_TARGETS && ds->k != m->n_out)
+        return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample, the model %d",
+                       cfg->data, cfg->group, (long long)ds->k, m->n_out);
+    norm_apply(norm, ds);
+    return DT_OK;
+}
+
+dt_status cli_load_model_data(const dt_config *cfg, dt_comm *world, int want_y, dt_model *m,
+                              dt_dataset *ds, dt_error *err)
+{
+    dt_norm norm;
+    memset(&norm, 0, sizeof norm);
+    memset(ds, 0, sizeof *ds);
+    memset(m, 0, sizeof *m);
+    linalg_set_threads((int)cfg->threads);
+    dt_status st = load_local(cfg, want_y, m, &norm, ds, err);
+    norm_free(&norm);
+    st = comm_agree(world, st, err);
+    if (st) {
+        model_free(m);
+        dataset_free(ds);
+    }
+    return st;
+}

@@ -1,0 +1,152 @@
+/* dtrain predict: per-sample outputs of a saved model, in input order, to
+ * HDF5 or CSV (chosen by the extension of --out).  Each rank computes a
+ * contiguous share of the rows; rank 0 gathers them and writes the file
+ * through a temporary name renamed into place. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dtrain/fsutil.h"
+#include "dtrain/h5io.h"
+#include "dtrain/modelio.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int32_t predicted_class(dt_head h, const float *p, int K)
+{
+    if (h == HEAD_SIGMOID)
+        return p[0] > 0.5f;
+    int arg = 0;
+    for (int k = 1; k < K; k++)
+        if (p[k] > p[arg]) arg = k;
+    return arg;
+}
+
+static dt_status write_h5(const char *path, dt_head h, const float *out, const int32_t *cls,
+                          int64_t n, int K, dt_error *err)
+{
+    char tmp[DT_PATH_MAX + 64];
+    fs_temp_name(path, tmp, sizeof tmp);
+    h5file *f;
+    dt_status st = h5io_create(tmp, &f, err);
+    if (st)
+        return st;
+    int64_t d2[2] = {n, K}, d1[1] = {n};
+    const char *what = h == HEAD_LINEAR ? "values" : h == HEAD_SIGMOID ? "P(class 1)"
+                                                                       : "class probabilities";
+    if (!(st = h5io_write(f, "/predictions", DT_F32, 2, d2, out, 1, err)) &&
+        !(st = h5io_set_attr_str(f, "/predictions", "meaning", what, err)) &&
+        !(st = h5io_set_attr_str(f, "/", "output", head_name(h), err)) && cls)
+        st = h5io_write(f, "/class", DT_I32, 1, d1, cls, 1, err);
+    dt_status cst = h5io_close(f, st ? NULL : err);
+    if (!st)
+        st = cst;
+    if (!st)
+        st = fs_commit(tmp, path, err);
+    if (st)
+        unlink(tmp);
+    return st;
+}
+
+static dt_status write_csv(const char *path, dt_head h, const float *out, const int32_t *cls,
+                           int64_t n, int K, dt_error *err)
+{
+    char tmp[DT_PATH_MAX + 64];
+    fs_temp_name(path, tmp, sizeof tmp);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return dt_fail(err, DT_EIO, "cannot create %s", tmp);
+    if (cls)
+        fputs("class", f);
+    for (int k = 0; k < K; k++) {
+        if (cls || k)
+            fputc(',', f);
+        if (h == HEAD_LINEAR) fprintf(f, "y_%d", k);
+        else fprintf(f, "p_%d", h == HEAD_SIGMOID ? 1 : k);
+    }
+    fputc('\n', f);
+    for (int64_t i = 0; i < n; i++) {
+        if (cls)
+            fprintf(f, "%d", cls[i]);
+        for (int k = 0; k < K; k++)
+            fprintf(f, "%s%.9g", cls || k ? "," : "", (double)out[i * K + k]);
+        fputc('\n', f);
+    }
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    dt_status st = bad ? dt_fail(err, DT_EIO, "error writing %s (disk full?)", tmp) : DT_OK;
+    if (!st)
+        st = fs_commit(tmp, path, err);
+    if (st)
+        unlink(tmp);
+    return st;
+}
+
+dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
+{
+    const int rank = comm_rank(world);
+    dt_status st = DT_OK;
+    if (!cfg->out[0])
+        return dt_fail(err, DT_EUSAGE, "--out FILE (.h5 or .csv) is required");
+    int csv = ends_with(cfg->out, ".csv");
+    if (!csv && !ends_with(cfg->out, ".h5") && !ends_with(cfg->out, ".hdf5"))
+        return dt_fail(err, DT_EUSAGE, "--out %s: the extension must be .h5 or .csv", cfg->out);
+    if (rank == 0)
+        st = modelio_check_writable(cfg->out, "out", err);
+    if ((st = comm_agree(world, st, err)))
+        return st;
+
+    dt_model m;
+    dt_dataset ds;
+    if ((st = cli_load_model_data(cfg, world, 0, &m, &ds, err)))
+        return st;
+    const int K = m.n_out;
+    int64_t lo, hi;
+    batch_slice(ds.n, rank, comm_size(world), &lo, &hi);
+    float *mine = malloc((size_t)((hi - lo) * K + 1) * sizeof *mine);
+    float *all = rank == 0 ? malloc((size_t)(ds.n * K) * sizeof *all) : NULL;
+    int32_t *cls = rank == 0 && head_is_classifier(m.head) ? malloc((size_t)ds.n * sizeof *cls)
+                                                            : NULL;
+    st = !mine || (rank == 0 && (!all || (head_is_classifier(m.head) && !cls)))
+             ? dt_fail(err, DT_ENOMEM, "out of memory for %lld predictions", (long long)ds.n)
+             : DT_OK;
+    if ((st = comm_agree(world, st, err)))
+        goto out;
+    for (int64_t i = lo; i < hi; i += m.max_batch) {
+        int nb = (int)(hi - i < m.max_batch ? hi - i : m.max_batch);
+        const float *Z = model_forward(&m, ds.X + i * ds.d, nb);
+        float *dst = mine + (i - lo) * K;
+        memcpy(dst, Z, (size_t)nb * K * sizeof *dst);
+        head_output(m.head, dst, nb, K);
+    }
+    comm_gatherv_bytes(world, mine, (size_t)(hi - lo) * K * sizeof *mine, all, 0);
+    if (rank == 0) {
+        for (int64_t i = 0; cls && i < ds.n; i++)
+            cls[i] = predicted_class(m.head, all + i * K, K);
+        st = csv ? write_csv(cfg->out, m.head, all, cls, ds.n, K, err)
+                 : write_h5(cfg->out, m.head, all, cls, ds.n, K, err);
+        if (!st && cls && ds.labels) {
+            int64_t right = 0;
+            for (int64_t i = 0; i < ds.n; i++) right += cls[i] == ds.labels[i];
+            printf("wrote %lld predictions to %s (accuracy against %s/y: %.6f)\n",
+                   (long long)ds.n, cfg->out, cfg->group, (double)right / (double)ds.n);
+        } else if (!st) {
+            printf("wrote %lld predictions to %s\n", (long long)ds.n, cfg->out);
+        }
+        fflush(stdout);
+    }
+    st = comm_agree(world, st, err);
+out:
+    free(mine);
+    free(all);
+    free(cls);
+    model_free(&m);
+    dataset_free(&ds);
+    return st;
+}

@@ -1,0 +1,91 @@
+/* dtrain: durable file replacement. */
+#include "dtrain/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void fs_temp_name(const char *path, char *tmp, size_t len)
+{
+    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+}
+
+void fs_dirname(const char *path, char *dir, size_t len)
+{
+    snprintf(dir, len, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+}
+
+static int sync_path(const char *path, int flags)
+{
+    int fd = open(path, flags);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+dt_status fs_commit(const char *tmp, const char *path, dt_error *err)
+{
+    if (sync_path(tmp, O_RDONLY) != 0)
+        return dt_fail(err, DT_EIO, "%s: cannot fsync: %s", tmp, strerror(errno));
+    if (rename(tmp, path) != 0)
+        return dt_fail(err, DT_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    char dir[4096];
+    fs_dirname(path, dir, sizeof dir);
+    /* Some file systems refuse fsync on a directory; the rename is done either way. */
+    sync_path(dir, O_RDONLY | O_DIRECTORY);
+    return DT_OK;
+}
+
+dt_status fs_symlink_replace(const char *target, const char *link, dt_error *err)
+{
+    char tmp[4200];
+    fs_temp_name(link, tmp, sizeof tmp);
+    unlink(tmp);
+    if (symlink(target, tmp) != 0)
+        return dt_fail(err, DT_EIO, "cannot create symbolic link %s: %s", tmp, strerror(errno));
+    if (rename(tmp, link) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return dt_fail(err, DT_EIO, "cannot rename %s to %s: %s", tmp, link, strerror(e));
+    }
+    char dir[4096];
+    fs_dirname(link, dir, sizeof dir);
+    sync_path(dir, O_RDONLY | O_DIRECTORY);
+    return DT_OK;
+}
+
+dt_status fs_mkdirs(const char *path, dt_error *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return dt_fail(err, DT_EUSAGE, "cannot create directory %s: %s", buf,
+                               strerror(errno));
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return dt_fail(err, DT_EUSAGE, "%s exists and is not a directory", path);
+    if (access(path, W_OK | X_OK) != 0)
+        return dt_fail(err, DT_EUSAGE, "directory %s is not writable", path);
+    return DT_OK;
+}
