@@ -402,6 +402,8 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
         config_value_str(parts->cfg, &opts[i], now, sizeof now);
         if (!strcmp(was, now))
             continue;
+        if (!strcmp(opts[i].name, "resume") || !strcmp(opts[i].name, "stop-at-step"))
+            continue; /* differ on every resume; nothing to report */
         if (may_change(opts[i].name))
             dt_info("resume: --%s %s (the checkpoint had %s)", opts[i].name, now[0] ? now : "''",
                     was[0] ? was : "''");

@@ -294,7 +294,9 @@ dt_status session_train(dt_session *s, dt_error *err)
         signals_install();
     const double t_start = comm_wtime(), base = p->seconds; /* training time of earlier runs */
     double last_ckpt = t_start;
-    int64_t saved_step = s->resumed_from[0] ? p->step : -1;
+    /* (step, epoch) of the newest checkpoint: a checkpoint taken inside the last
+     * batch of an epoch precedes that epoch's evaluation, so both count. */
+    int64_t saved_step = s->resumed_from[0] ? p->step : -1, saved_epoch = p->epoch;
     char written[DT_PATH_MAX + 32] = "";
     dt_status st;
 
@@ -329,6 +331,7 @@ dt_status session_train(dt_session *s, dt_error *err)
             if ((st = checkpoint(s, written, sizeof written, err)))
                 return st;
             saved_step = p->step;
+            saved_epoch = p->epoch;
             if (stop || flags[0]) {
                 const char *why = flags[0] ? signals_name((int)flags[0]) : "--stop-at-step";
                 return dt_fail(err, DT_PREEMPTED,
@@ -339,13 +342,14 @@ dt_status session_train(dt_session *s, dt_error *err)
         }
         if ((st = finish_epoch(s, epoch, t_epoch, done, base, t_start, err)))
             return st;
-        if (ckpt && cfg->checkpoint_every_epoch && saved_step != p->step) {
+        if (ckpt && cfg->checkpoint_every_epoch) {
             if ((st = checkpoint(s, written, sizeof written, err)))
                 return st;
             saved_step = p->step;
+            saved_epoch = p->epoch;
         }
     }
-    if (ckpt && saved_step != p->step) {
+    if (ckpt && (saved_step != p->step || saved_epoch != p->epoch)) {
         if ((st = checkpoint(s, written, sizeof written, err)))
             return st;
         dt_info("checkpoint %s", written);

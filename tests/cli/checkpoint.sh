@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Checkpoint and resume: bit-exact at the same rank count, within rounding at
+# another, safe against a crash inside the write, preemption by signal, damaged
+# and mismatched checkpoints; eval, predict and inspect of a checkpoint.
+source "$(dirname "$0")/lib.sh"
+
+D=$DATA/digits.h5
+ARGS=(--data "$D" --layers 32:relu,16:tanh --optimizer adam --lr 0.002 --batch-size 50 --epochs 4 --seed 3)
+# 1438 training samples, batch 50: 29 steps per epoch, 116 in all.
+epoch_lines() { sed -n 's/^\(epoch.*_acc [0-9.]*\).*/\1/p' <<<"$out"; }
+
+same_state() { # same_state A B LABEL: parameters, optimizer and progress identical
+  local ok=1
+  for g in /model /optimizer /normalization; do
+    h5diff -q "$1" "$2" $g $g >/dev/null || ok=0
+  done
+  for a in epoch batch step; do
+    [[ "$(h5dump -a /progress/$a "$1" | grep '(0)')" == "$(h5dump -a /progress/$a "$2" | grep '(0)')" ]] || ok=0
+  done
+  # the history's losses and metrics (not its wall-clock column)
+  for c in 1 2 3; do
+    [[ "$(h5dump -d "/history/epochs[0,$c;;4,1]" "$1" | grep '(0')" == "$(h5dump -d "/history/epochs[0,$c;;4,1]" "$2" | grep '(0')" ]] || ok=0
+  done
+  [[ $ok -eq 1 ]] && pass "$3" || fail "$3"
+}
+
+for np in 1 2; do
+  C=$TMP/np$np
+  run $np 120 train "${ARGS[@]}" --checkpoint-dir "$C/full"
+  [[ $status -eq 0 ]] || fail "uninterrupted run at $np ranks: $err"
+  full_lines=$(epoch_lines)
+  run $np 120 train "${ARGS[@]}" --checkpoint-dir "$C/part" --stop-at-step 45
+  [[ $status -eq 75 && -f $C/part/step-00000045.h5 ]] && pass "np=$np: stop at step 45 wrote a checkpoint, exit 75" || fail "np=$np stop: status $status $err"
+  grep -q "run the same command with --resume" <<<"$err" && pass "np=$np: says how to resume" || fail "no resume hint: $err"
+  run $np 120 train "${ARGS[@]}" --checkpoint-dir "$C/part" --resume
+  [[ $status -eq 0 ]] || fail "resume at $np ranks: $err"
+  # epochs 2..4 print the same lines as the uninterrupted run
+  [[ "$(epoch_lines)" == "$(tail -n 3 <<<"$full_lines")" ]] && pass "np=$np: resumed epoch lines identical" || fail "np=$np: epoch lines differ: $(epoch_lines) vs $full_lines"
+  same_state "$C/full/step-00000116.h5" "$C/part/step-00000116.h5" "np=$np: resumed run bit-identical to the uninterrupted one"
+done
+
+# Another rank count: 2-rank checkpoint resumed at 1 and at 4 ranks agrees within rounding.
+for np in 1 4; do
+  mkdir -p "$TMP/x$np" && cp "$TMP/np2/part/step-00000045.h5" "$TMP/x$np/"
+  run $np 180 train "${ARGS[@]}" --checkpoint-dir "$TMP/x$np" --resume
+  [[ $status -eq 0 ]] || fail "2 -> $np ranks: $err"
+  if h5diff -q --relative=1e-3 "$TMP/np2/full/step-00000116.h5" "$TMP/x$np/step-00000116.h5" /model /model >/dev/null; then
+    pass "checkpoint of 2 ranks resumed at $np: weights within 1e-3 relative of the uninterrupted run"
+  else
+    fail "2 -> $np ranks differ: $(h5diff --relative=1e-3 "$TMP/np2/full/step-00000116.h5" "$TMP/x$np/step-00000116.h5" /model /model | tail -3)"
+  fi
+done
+
+# A crash inside the write of the step-58 checkpoint leaves step 29 loadable.
+C=$TMP/crash
+DTRAIN_TEST_CRASH_IN_CHECKPOINT=58 run 2 120 train "${ARGS[@]}" --checkpoint-dir "$C" --checkpoint-every 29
+[[ $status -ne 0 && $status -ne 75 ]] && pass "crash in the checkpoint write ends the job (status $status)" || fail "crash hook: status $status"
+[[ "$(readlink "$C/latest.h5")" == step-00000029.h5 && ! -e $C/step-00000058.h5 ]] && pass "latest still points at step 29, no step-58 under its final name" || fail "after crash: $(ls -l "$C")"
+run 1 60 inspect "$C/latest.h5"
+grep -q "checksum *ok" <<<"$out" && pass "previous checkpoint intact" || fail "inspect after crash: $out $err"
+run 2 120 train "${ARGS[@]}" --checkpoint-dir "$C" --checkpoint-every 29 --resume
+[[ $status -eq 0 ]] && same_state "$TMP/np2/full/step-00000116.h5" "$C/step-00000116.h5" "resume after the crash is bit-identical" || fail "resume after crash: $err"
+
+# --keep 2: only the two newest checkpoints remain.
+run 2 120 train "${ARGS[@]}" --checkpoint-dir "$TMP/keep" --checkpoint-every 10 --keep 2
+n=$(ls "$TMP/keep" | grep -c '^step-')
+[[ $status -eq 0 && $n -eq 2 && -e $TMP/keep/step-00000116.h5 ]] && pass "--keep 2 keeps two" || fail "--keep: $(ls "$TMP/keep")"
+
+# --resume with no checkpoint yet starts fresh.
+run 2 120 train "${ARGS[@]}" --epochs 1 --checkpoint-dir "$TMP/fresh" --resume
+[[ $status -eq 0 ]] && grep -q "starting fresh" <<<"$out" && pass "--resume with an empty directory starts fresh" || fail "fresh: $out $err"
+
+# A flipped byte in the parameters is caught by the checksum; --resume falls back.
+B=$TMP/bad && mkdir -p "$B" && cp "$TMP/np2/part/step-00000045.h5" "$TMP/np2/full/step-00000116.h5" "$B/"
+ln -sf step-00000116.h5 "$B/latest.h5"
+off=$(h5dump -p -H -d /model/layer0/weight "$B/step-00000116.h5" | sed -n 's/.*OFFSET \([0-9]*\).*/\1/p')
+if [[ -n "$off" ]]; then
+  byte=$(dd if="$B/step-00000116.h5" bs=1 skip=$((off + 100)) count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+  printf "$(printf '\\%03o' $(( (byte + 1) % 256 )))" | dd of="$B/step-00000116.h5" bs=1 seek=$((off + 100)) conv=notrunc 2>/dev/null
+  for np in 1 2; do
+    expect_error $np 2 "checksum mismatch" train "${ARGS[@]}" --resume "$B/step-00000116.h5"
+  done
+  run 2 120 train "${ARGS[@]}" --checkpoint-dir "$B" --resume --epochs 2
+  grep -q "step-00000116.h5: checksum mismatch" <<<"$err" && grep -q "resuming from $B/step-00000045.h5" <<<"$out" \
+    && pass "damaged latest: warned and fell back to step 45" || fail "fallback: $out $err"
+else
+  fail "could not locate /model/layer0/weight in the file"
+fi
+
+# A checkpoint of another architecture or optimizer is refused, listing each difference.
+for np in 1 2; do
+  expect_error $np 2 "--layers: checkpoint '32:relu,16:tanh', now '64:relu'" train "${ARGS[@]/32:relu,16:tanh/64:relu}" --resume "$TMP/np2/part/step-00000045.h5"
+done
+run 2 60 train "${ARGS[@]/adam/sgd}" --layers 8:relu --resume "$TMP/np2/part/step-00000045.h5"
+grep -q "optimizer: checkpoint adam, now sgd" <<<"$err" && grep -q -- "--layers" <<<"$err" && pass "every difference listed" || fail "differences: $err"
+# Options that may change are accepted and reported.
+run 2 120 train "${ARGS[@]}" --epochs 5 --lr 0.001 --checkpoint-dir "$TMP/np2/part" --resume
+[[ $status -eq 0 ]] && grep -q "resume: --epochs 5 (the checkpoint had 4)" <<<"$out" && grep -q "resume: --lr 0.001" <<<"$out" && pass "changed epochs and lr accepted and printed" || fail "changes: $out $err"
+
+# eval gives the same figures at 1, 2 and 3 ranks; predict agrees with eval.
+M=$TMP/np2/full/latest.h5
+run 1 60 eval --model "$M" --data "$D" --json; ref=$out
+for np in 2 3; do
+  run $np 60 eval --model "$M" --data "$D" --json
+  [[ "$out" == "$ref" && -n "$ref" ]] && pass "eval at $np ranks = eval at 1" || fail "eval $np: $out vs $ref"
+done
+acc=$(sed -n 's/.*"accuracy": \([0-9.e-]*\).*/\1/p' <<<"$ref")
+for ext in csv h5; do
+  run 3 60 predict --model "$M" --data "$D" --out "$TMP/pred.$ext"
+  pacc=$(sed -n 's/.*accuracy against \/test\/y: \([0-9.]*\)).*/\1/p' <<<"$out")
+  awk -v a="$acc" -v b="$pacc" 'BEGIN { exit !(a - b < 1e-6 && b - a < 1e-6) }' && pass "predict .$ext accuracy $pacc = eval $acc" || fail "predict .$ext: '$pacc' vs '$acc'"
+done
+[[ $(wc -l <"$TMP/pred.csv") -eq 360 ]] && head -1 "$TMP/pred.csv" | grep -q '^class,p_0' && pass "csv: header + 359 rows" || fail "csv shape"
+# the csv's predicted classes match the file's labels as often as eval says
+right=$(paste -d, <(tail -n +2 "$TMP/pred.csv" | cut -d, -f1) <(h5dump -d /test/y -y -w 1 "$D" | sed -n '/DATA {/,/}/p' | grep -o '[0-9]\+') | awk -F, '$1 == $2' | wc -l)
+awk -v r="$right" -v a="$acc" 'BEGIN { exit !(r / 359 - a < 1e-6 && a - r / 359 < 1e-6) }' && pass "csv classes reproduce the accuracy ($right/359)" || fail "csv classes: $right right"
+
+run 1 60 inspect "$M"
+for want in "dtrain checkpoint" "parameters" "optimizer        adam" "written by ranks 2" "checksum         ok" "history:"; do
+  grep -qF "$want" <<<"$out" && pass "inspect shows '$want'" || fail "inspect lacks '$want': $out"
+done
+run 2 60 inspect "$D"
+grep -q "/train: X 1438 x 64 uint8" <<<"$out" && pass "inspect of a data file" || fail "inspect data: $out"
+finish
