@@ -279,6 +279,14 @@ void batch_slice(int64_t n, int rank, int size, int64_t *lo, int64_t *hi)
     *hi = n * (rank + 1) / size;
 }
 
+void block_slice(int64_t n, int64_t block, int rank, int size, int64_t *lo, int64_t *hi)
+{
+    int64_t blo, bhi;
+    batch_slice((n + block - 1) / block, rank, size, &blo, &bhi);
+    *lo = blo * block < n ? blo * block : n;
+    *hi = bhi * block < n ? bhi * block : n;
+}
+
 int64_t batch_count(int64_t n, int64_t b, int drop_last)
 {
     return drop_last ? n / b : (n + b - 1) / b;

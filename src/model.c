@@ -216,6 +216,17 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
     }
 }
 
+void model_predict(dt_model *m, const float *X, int64_t n, float *out)
+{
+    for (int64_t i = 0; i < n; i += m->max_batch) {
+        int nb = (int)(n - i < m->max_batch ? n - i : m->max_batch);
+        const float *Z = model_forward(m, X + i * m->n_in, nb);
+        float *dst = out + i * m->n_out;
+        memcpy(dst, Z, (size_t)nb * m->n_out * sizeof *dst);
+        head_output(m->head, dst, nb, m->n_out);
+    }
+}
+
 double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
                        const float *targets, int nb)
 {

@@ -91,7 +91,7 @@ double trainer_step(dt_trainer *t, int64_t k)
 void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out)
 {
     int64_t lo, hi;
-    batch_slice(ds->n, comm_rank(comm), comm_size(comm), &lo, &hi);
+    block_slice(ds->n, model->max_batch, comm_rank(comm), comm_size(comm), &lo, &hi);
     dt_loss_sums s = {0};
     const int64_t chunk = model->max_batch;
     for (int64_t i = lo; i < hi; i += chunk) {

@@ -61,6 +61,12 @@ void norm_free(dt_norm *nm);
  * shares differ by at most one item and cover 0..n exactly once. */
 void batch_slice(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
 
+/* The share of n rows that `rank` of `size` evaluates, in whole blocks of
+ * `block` rows aligned to global row 0 (only the data set's last block is
+ * short).  Each block is then multiplied with the same shapes and the same
+ * data at any rank count, so outputs are the same bits, not merely close. */
+void block_slice(int64_t n, int64_t block, int rank, int size, int64_t *lo, int64_t *hi);
+
 /* Number of batches of size b in an epoch of n samples. */
 int64_t batch_count(int64_t n, int64_t b, int drop_last);
 

@@ -71,6 +71,11 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb);
 /* Workspace of (max_batch, n_out) floats the caller may use for dZ. */
 float *model_dlogits(dt_model *m);
 
+/* What the head predicts for rows X (n, n_in): out (n, n_out) receives class
+ * probabilities (softmax; sigmoid: P(class 1)) or values (linear).  Works in
+ * blocks of max_batch rows; any n. */
+void model_predict(dt_model *m, const float *X, int64_t n, float *out);
+
 /* Forward, loss, backward for one block: adds the block's gradient sum to
  * grads and returns the block's loss sum. */
 double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,

@@ -108,7 +108,7 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
         return st;
     const int K = m.n_out;
     int64_t lo, hi;
-    batch_slice(ds.n, rank, comm_size(world), &lo, &hi);
+    block_slice(ds.n, m.max_batch, rank, comm_size(world), &lo, &hi);
     float *mine = malloc((size_t)((hi - lo) * K + 1) * sizeof *mine);
     float *all = rank == 0 ? malloc((size_t)(ds.n * K) * sizeof *all) : NULL;
     int32_t *cls = rank == 0 && head_is_classifier(m.head) ? malloc((size_t)ds.n * sizeof *cls)
@@ -118,13 +118,7 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
              : DT_OK;
     if ((st = comm_agree(world, st, err)))
         goto out;
-    for (int64_t i = lo; i < hi; i += m.max_batch) {
-        int nb = (int)(hi - i < m.max_batch ? hi - i : m.max_batch);
-        const float *Z = model_forward(&m, ds.X + i * ds.d, nb);
-        float *dst = mine + (i - lo) * K;
-        memcpy(dst, Z, (size_t)nb * K * sizeof *dst);
-        head_output(m.head, dst, nb, K);
-    }
+    model_predict(&m, ds.X + lo * ds.d, hi - lo, mine);
     comm_gatherv_bytes(world, mine, (size_t)(hi - lo) * K * sizeof *mine, all, 0);
     if (rank == 0) {
         for (int64_t i = 0; cls && i < ds.n; i++)

@@ -104,7 +104,7 @@ for np in 2 3; do
   run $np 60 eval --model "$M" --data "$D" --json
   [[ "$out" == "$ref" && -n "$ref" ]] && pass "eval at $np ranks = eval at 1" || fail "eval $np: $out vs $ref"
 done
-acc=$(sed -n 's/.*"accuracy": \([0-9.e-]*\).*/\1/p' <<<"$ref")
+acc=$(sed -n 's/.*"accuracy": *\([0-9.e-]*\).*/\1/p' <<<"$ref")
 for ext in csv h5; do
   run 3 60 predict --model "$M" --data "$D" --out "$TMP/pred.$ext"
   pacc=$(sed -n 's/.*accuracy against \/test\/y: \([0-9.]*\)).*/\1/p' <<<"$out")
