@@ -22,6 +22,39 @@ static int has_group(const char *path, const char *group)
     return e;
 }
 
+/* The evaluation set fits the training set; class count and labels. */
+static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    const char *src = cfg->data[0] ? cfg->data : "data";
+    if (s->eval.n && s->eval.d != s->train.d)
+        return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but %s/X has %lld", src, eg,
+                       (long long)s->eval.d, cfg->train_group, (long long)s->train.d);
+    if (s->eval.n && !head_is_classifier(head) && s->eval.k != s->train.k)
+        return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample but %s/y has %lld",
+                       src, eg, (long long)s->eval.k, cfg->train_group, (long long)s->train.k);
+    if (head == HEAD_SOFTMAX) {
+        s->n_classes = s->train.max_label + 1;
+        if (s->n_classes < 2)
+            return dt_fail(err, DT_EUSAGE,
+                           "%s: %s/y has a single class (%d); --output softmax needs at least 2",
+                           src, cfg->train_group, s->train.max_label);
+    } else if (head == HEAD_SIGMOID) {
+        s->n_classes = 2;
+    }
+    if (head_is_classifier(head)) {
+        const int binary = head == HEAD_SIGMOID;
+        dt_status st;
+        if ((st = dataset_check_labels(&s->train, src, cfg->train_group, s->n_classes, binary,
+                                       err)))
+            return st;
+        if (s->eval.n &&
+            (st = dataset_check_labels(&s->eval, src, eg, s->n_classes, binary, err)))
+            return st;
+    }
+    return DT_OK;
+}
+
 /* Everything up to the model: data, labels, normalisation.  Local checks only;
  * the caller agrees on the result. */
 static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
@@ -45,44 +78,33 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->data,
                        cfg->test_group);
     }
-    if (eg) {
-        if ((st = dataset_load(cfg->data, eg, classify, &s->eval, err)))
-            return st;
-        if (s->eval.d != s->train.d)
-            return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but %s/X has %lld",
-                           cfg->data, eg, (long long)s->eval.d, cfg->train_group,
-                           (long long)s->train.d);
-        if (!classify && s->eval.k != s->train.k)
-            return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample but %s/y has %lld",
-                           cfg->data, eg, (long long)s->eval.k, cfg->train_group,
-                           (long long)s->train.k);
-    }
-    if (head == HEAD_SOFTMAX) {
-        s->n_classes = s->train.max_label + 1;
-        if (s->n_classes < 2)
-            return dt_fail(err, DT_EUSAGE,
-                           "%s: %s/y has a single class (%d); --output softmax needs at least 2",
-                           cfg->data, cfg->train_group, s->train.max_label);
-    } else if (head == HEAD_SIGMOID) {
-        s->n_classes = 2;
-    }
-    if (classify) {
-        const int binary = head == HEAD_SIGMOID;
-        if ((st = dataset_check_labels(&s->train, cfg->data, cfg->train_group, s->n_classes,
-                                       binary, err)))
-            return st;
-        if (eg && (st = dataset_check_labels(&s->eval, cfg->data, eg, s->n_classes, binary, err)))
-            return st;
-    }
-    return DT_OK;
+    if (eg && (st = dataset_load(cfg->data, eg, classify, &s->eval, err)))
+        return st;
+    return check_data(s, head, eg ? eg : "", err);
 }
 
 dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_error *err)
+{
+    return session_setup_with(s, cfg, comm, NULL, NULL, err);
+}
+
+dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
+                             dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
     memset(s, 0, sizeof *s);
     s->cfg = cfg;
     s->comm = comm;
     s->eval_name = "test";
+    if (train) {
+        /* take ownership of the caller's sets */
+        s->train = *train;
+        memset(train, 0, sizeof *train);
+        if (valid) {
+            s->eval = *valid;
+            memset(valid, 0, sizeof *valid);
+        }
+        s->eval_name = "valid";
+    }
     const int rank = comm_rank(comm), size = comm_size(comm);
 
     /* Option checks: the same on every rank, no agreement needed. */
@@ -93,7 +115,7 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
     dt_layer_spec hidden[DT_MAX_LAYERS];
     int n_hidden = 0;
     dt_status st;
-    if (!cfg->data[0])
+    if (!train && !cfg->data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain train --help)");
     if ((st = head_parse(cfg->output, &head, err)) || (st = init_parse(cfg->init, &init, err)) ||
         (st = norm_parse(cfg->normalize, &nk, err)) ||
@@ -128,7 +150,7 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
                        "--checkpoint-every, --checkpoint-every-epoch, --checkpoint-every-seconds "
                        "and --keep need --checkpoint-dir DIR");
 
-    st = load_data(s, head, err);
+    st = train ? check_data(s, head, "valid", err) : load_data(s, head, err);
     if ((st = comm_agree(comm, st, err)))
         return st;
 

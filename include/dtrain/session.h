@@ -35,6 +35,12 @@ typedef struct {
  * the normalisation, parameters, optimizer state and progress. */
 dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_error *err);
 
+/* The same with data already in memory (cross-validation folds): the session
+ * takes ownership of *train and *valid (both zeroed on return; valid may be
+ * NULL or empty) instead of reading cfg->data.  Every rank passes the same sets. */
+dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
+                             dt_dataset *train, dt_dataset *valid, dt_error *err);
+
 /* Train from the current progress to cfg->epochs, printing one line per epoch
  * (rank 0) and writing checkpoints as configured.  Returns DT_PREEMPTED, with
  * err saying how to resume, when a signal or --stop-at-step ended the run
