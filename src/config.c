@@ -62,6 +62,9 @@ static const dt_option options[] = {
      "BLAS threads per rank (1 avoids ranks fighting for cores)"},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "write the trained model (weights, normalisation, configuration)"},
+    {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
+     "print per epoch where rank 0's step time went (data, compute, allreduce, update; the "
+     "largest over ranks), and at the end the peak resident memory per rank and in all"},
     /* --- checkpoints --- */
     {"checkpoint-dir", OPT_STR, F(checkpoint_dir), NULL, 0, 0, NULL, CMD_TRAIN, "DIR",
      "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "

@@ -267,6 +267,7 @@ static dt_status checkpoint(dt_session *s, char *written, size_t len, dt_error *
 static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int64_t done,
                               double base, double t_start, dt_error *err)
 {
+    const double t_train = comm_wtime() - t_epoch; /* before the evaluation */
     const dt_config *cfg = s->cfg;
     dt_progress *p = &s->progress;
     double loss = p->local_loss;
@@ -296,6 +297,16 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     dt_info("epoch %3lld/%lld  train_loss %.4f%s  %.0f samples/s  %.2f s", (long long)epoch + 1,
             (long long)cfg->epochs, train_loss, evtext,
             done > 0 ? (double)done / (now - t_epoch) : 0.0, seconds);
+    if (cfg->profile) {
+        /* the slowest rank's time in each phase (what the epoch waited for) */
+        double ph[5] = {s->trainer.time.data, s->trainer.time.compute, s->trainer.time.reduce,
+                        s->trainer.time.update, t_train};
+        comm_allreduce_max_f64(s->comm, ph, 5);
+        dt_info("profile epoch %lld: train %.4f s  data %.4f  compute %.4f  allreduce %.4f  "
+                "update %.4f  eval %.4f  (max over ranks)",
+                (long long)epoch + 1, ph[4], ph[0], ph[1], ph[2], ph[3], now - t_epoch - t_train);
+        memset(&s->trainer.time, 0, sizeof s->trainer.time);
+    }
     double row[CKPT_HIST_COLS] = {
         (double)(epoch + 1), train_loss, ev ? s->last_eval.loss : NAN,
         ev ? (s->n_classes ? s->last_eval.accuracy : s->last_eval.rmse) : NAN, seconds};

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static int log_rank;
 
@@ -92,4 +93,12 @@ void dt_info(const char *fmt, ...)
     fputc('\n', stdout);
     fflush(stdout);
     va_end(ap);
+}
+
+double dt_peak_rss_mb(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
 }

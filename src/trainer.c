@@ -73,18 +73,27 @@ double trainer_step(dt_trainer *t, int64_t k)
     batch_slice(b, comm_rank(t->comm), comm_size(t->comm), &lo, &hi);
     const int nb = (int)(hi - lo);
 
+    double t0 = comm_wtime();
     dataset_gather(t->train, t->perm + start + lo, nb, t->xb, t->lb, t->tb);
+    double t1 = comm_wtime();
     memset(m->grads, 0, m->n_params * sizeof *m->grads);
     double loss = model_loss_grad(m, t->xb, t->lb, t->tb, nb);
+    double t2 = comm_wtime();
 
     /* Sum over ranks, then divide by the global count: an exact mean even
      * when the slices differ in size. */
     comm_allreduce_sum_f32(t->comm, m->grads, m->n_params);
+    double t3 = comm_wtime();
     const float inv = 1.0f / (float)b;
     for (size_t i = 0; i < m->n_params; i++)
         m->grads[i] *= inv;
     optim_step(t->optim, m->params, m->grads, t->opts.lr);
     t->step++;
+    double t4 = comm_wtime();
+    t->time.data += t1 - t0;
+    t->time.compute += t2 - t1;
+    t->time.reduce += t3 - t2;
+    t->time.update += t4 - t3;
     return loss;
 }
 

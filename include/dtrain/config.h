@@ -44,6 +44,7 @@ typedef struct {
     dt_str shuffle;
     int drop_last;
     dt_str save, init_from;
+    int profile;
     /* checkpoints (train) */
     dt_str checkpoint_dir, resume;
     int64_t checkpoint_every, keep, stop_at_step;

@@ -46,4 +46,7 @@ void dt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Informational line on stdout, rank 0 only, flushed. */
 void dt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Peak resident memory of this process in MiB (getrusage). */
+double dt_peak_rss_mb(void);
+
 #endif

@@ -33,6 +33,12 @@ typedef struct {
     float *xb;            /* owned, (local max batch, d) */
     int32_t *lb;          /* owned, (local max batch) or NULL */
     float *tb;            /* owned, (local max batch, k) or NULL */
+    /* Seconds this rank spent in each phase of trainer_step since the last
+     * reset (the caller zeroes it): gathering the batch, forward and backward,
+     * the gradient allreduce (including waiting for slower ranks), the update. */
+    struct {
+        double data, compute, reduce, update;
+    } time;
 } dt_trainer;
 
 /* The largest slice any rank gets of a global batch of b: ceil(b / size). */

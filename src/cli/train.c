@@ -53,6 +53,13 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
             dt_info("final: %s_loss %.4f  %s_rmse %.4f  (%lld samples)", name, ev.loss, name,
                     ev.rmse, (long long)ev.n);
     }
+    if (!st && cfg->profile) {
+        double rss = dt_peak_rss_mb(), v[2] = {rss, rss};
+        comm_allreduce_max_f64(world, v, 1);
+        comm_allreduce_sum_f64(world, v + 1, 1);
+        dt_info("profile memory: peak resident %.1f MB on the largest rank, %.1f MB in all",
+                v[0], v[1]);
+    }
     if (!st && cfg->save[0]) {
         if (comm_rank(world) == 0)
             st = modelio_save(cfg->save, &s.model, &s.norm, cfg, err);
