@@ -119,8 +119,25 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
         (st = h5io_set_attr_i64(f, g, "n_features", m->n_in, err)) ||
         (st = h5io_set_attr_i64(f, g, "n_outputs", m->n_out, err)) ||
         (st = h5io_set_attr_i64(f, g, "seed", parts->cfg->seed, err)) ||
-        (st = h5io_write(f, "/progress/rank_loss", DT_F64, 1, rd, rank_loss, 0, err)))
+        (st = h5io_write(f, "/progress/rank_loss", DT_F64, 1, rd, rank_loss, 0, err)) ||
+        (st = h5io_set_attr_f64(f, g, "plateau_best", p->plateau.best, err)) ||
+        (st = h5io_set_attr_f64(f, g, "plateau_scale", p->plateau.scale, err)) ||
+        (st = h5io_set_attr_i64(f, g, "plateau_bad", p->plateau.bad_epochs, err)) ||
+        (st = h5io_set_attr_i64(f, g, "plateau_cooldown", p->plateau.cooldown_left, err)) ||
+        (st = h5io_set_attr_f64(f, g, "es_best", p->es_best, err)) ||
+        (st = h5io_set_attr_i64(f, g, "es_best_epoch", p->es_best_epoch, err)) ||
+        (st = h5io_set_attr_i64(f, g, "es_bad", p->es_bad, err)))
         return st;
+    int64_t np[1] = {(int64_t)m->n_params};
+    if (parts->best &&
+        (st = h5io_write(f, "/early_stopping/best", DT_F32, 1, np, parts->best, 0, err)))
+        return st;
+    if (parts->so) {
+        int64_t sl[1] = {(int64_t)so_state_len(parts->so)};
+        if ((st = h5io_write(f, "/second_order/state", DT_F64, 1, sl, parts->so->state, 0, err)) ||
+            (st = h5io_write(f, "/second_order/x", DT_F64, 1, np, parts->x, 0, err)))
+            return st;
+    }
     int64_t hd[2] = {p->n_hist, CKPT_HIST_COLS};
     if ((st = h5io_write(f, "/history/epochs", DT_F64, 2, hd, p->hist, 0, err)) ||
         (st = h5io_set_attr_str(f, "/history", "columns",
@@ -467,8 +484,42 @@ dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int 
     if ((st = h5io_get_attr_i64(f, g, "epoch", &p->epoch, err)) ||
         (st = h5io_get_attr_i64(f, g, "batch", &p->batch, err)) ||
         (st = h5io_get_attr_i64(f, g, "step", &p->step, err)) ||
-        (st = h5io_get_attr_f64(f, g, "seconds", &p->seconds, err)))
+        (st = h5io_get_attr_f64(f, g, "seconds", &p->seconds, err)) ||
+        (st = h5io_get_attr_f64(f, g, "plateau_best", &p->plateau.best, err)) ||
+        (st = h5io_get_attr_f64(f, g, "plateau_scale", &p->plateau.scale, err)) ||
+        (st = h5io_get_attr_i64(f, g, "plateau_bad", &p->plateau.bad_epochs, err)) ||
+        (st = h5io_get_attr_i64(f, g, "plateau_cooldown", &p->plateau.cooldown_left, err)) ||
+        (st = h5io_get_attr_f64(f, g, "es_best", &p->es_best, err)) ||
+        (st = h5io_get_attr_i64(f, g, "es_best_epoch", &p->es_best_epoch, err)) ||
+        (st = h5io_get_attr_i64(f, g, "es_bad", &p->es_bad, err)))
         goto out;
+    const size_t np = parts->model->n_params;
+    if (parts->best) {
+        if (!h5io_exists(f, "/early_stopping/best")) {
+            st = dt_fail(err, DT_EUSAGE, "%s has no early-stopping state (written without "
+                         "--early-stopping)", path);
+            goto out;
+        }
+        if ((st = h5io_read_rows(f, "/early_stopping/best", DT_F32, 0, (int64_t)np, parts->best,
+                                 err)))
+            goto out;
+    }
+    if (parts->so) {
+        int nd2;
+        int64_t d2[8];
+        dt_dtype t2;
+        if ((st = h5io_info(f, "/second_order/state", &nd2, d2, &t2, err)))
+            goto out;
+        if ((size_t)d2[0] != so_state_len(parts->so)) {
+            st = dt_fail(err, DT_EUSAGE, "%s: /second_order/state has %lld values, expected %zu",
+                         path, (long long)d2[0], so_state_len(parts->so));
+            goto out;
+        }
+        if ((st = h5io_read_rows(f, "/second_order/state", DT_F64, 0, d2[0], parts->so->state,
+                                 err)) ||
+            (st = h5io_read_rows(f, "/second_order/x", DT_F64, 0, (int64_t)np, parts->x, err)))
+            goto out;
+    }
     int nd;
     int64_t dims[8];
     dt_dtype t;

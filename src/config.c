@@ -24,7 +24,7 @@ static const dt_option options[] = {
     {"normalize", OPT_CHOICE, F(normalize), "zscore", 0, 0, "zscore|minmax|none", CMD_TRAIN,
      "KIND", "input scaling, statistics from the training split (saved with the model)"},
     /* --- model --- */
-    {"layers", OPT_STR, F(layers), "", 0, 0, NULL, CMD_TRAIN, "W:ACT,...",
+    {"layers", OPT_STR, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
      "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
      "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer"},
     {"output", OPT_CHOICE, F(output), "softmax", 0, 0, "softmax|sigmoid|linear", CMD_TRAIN,
@@ -37,28 +37,100 @@ static const dt_option options[] = {
     {"init-from", OPT_STR, F(init_from), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "start from the weights in a saved model (/model/layer{i}/weight|bias)"},
     /* --- optimisation --- */
-    {"optimizer", OPT_CHOICE, F(optimizer), "sgd", 0, 0, "sgd|adam", CMD_TRAIN, "NAME",
-     "sgd (with --momentum) or adam; update rules of PyTorch's torch.optim"},
-    {"lr", OPT_REAL, F(lr), "0.01", 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA", "learning rate"},
+    {"optimizer", OPT_CHOICE, F(optimizer), "sgd", 0, 0,
+     "sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw|lbfgs|bfgs|newton", CMD_TRAIN, "NAME",
+     "first order (per mini-batch, update rules and defaults of PyTorch's torch.optim): sgd, "
+     "momentum (sgd, momentum 0.9), nesterov, adagrad, rmsprop, adam, adamw; second order "
+     "(full batch over all ranks, one iteration per epoch): lbfgs (strong-Wolfe line search), "
+     "bfgs (dense inverse Hessian, at most 10000 parameters), newton (finite-difference "
+     "Hessian, Levenberg damping, at most 2000 parameters)"},
+    {"lr", OPT_REAL, F(lr), "0.01", 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
+     "learning rate (first-order optimizers; the schedule's base rate)"},
     {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
-     "sgd momentum: V <- GAMMA V + G; W <- W - ALPHA V (the notes' V <- gamma V + alpha G; "
-     "W <- W - V is the same trajectory for a constant ALPHA)"},
+     "sgd/rmsprop momentum [default: 0; 0.9 for momentum and nesterov]: V <- GAMMA V + G; "
+     "W <- W - ALPHA V.  The notes' form V' <- gamma V' + alpha G; W <- W - V' is the same "
+     "trajectory (V' = ALPHA V) while the rate is constant"},
+    {"dampening", OPT_REAL, F(dampening), "0", 0, 1, NULL, CMD_TRAIN, "D",
+     "sgd momentum dampening: V <- GAMMA V + (1 - D) G"},
     {"beta1", OPT_REAL, F(beta1), "0.9", 0, 0.999999, NULL, CMD_TRAIN, "B1",
-     "adam first-moment decay (rho1 in the notes)"},
+     "adam/adamw first-moment decay (rho1 in the notes)"},
     {"beta2", OPT_REAL, F(beta2), "0.999", 0, 0.99999999, NULL, CMD_TRAIN, "B2",
-     "adam second-moment decay (rho2 in the notes)"},
+     "adam/adamw second-moment decay (rho2 in the notes)"},
     {"eps", OPT_REAL, F(eps), "1e-8", 0, 1, NULL, CMD_TRAIN, "EPS",
-     "adam epsilon, added to sqrt of the bias-corrected second moment"},
+     "term added to the denominator of adam, adamw, rmsprop [1e-8] and adagrad [1e-10]"},
     {"weight-decay", OPT_REAL, F(weight_decay), "0", 0, 10, NULL, CMD_TRAIN, "LAMBDA",
-     "adds LAMBDA * W to the gradient before the update (torch.optim weight_decay)"},
-    {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN, "B",
+     "torch.optim weight_decay: adds LAMBDA W to the gradient; adamw: decoupled "
+     "W <- W (1 - lr LAMBDA) [default: 0; 0.01 for adamw]"},
+    {"rmsprop-alpha", OPT_REAL, F(rmsprop_alpha), "0.99", 0, 0.999999, NULL, CMD_TRAIN, "A",
+     "rmsprop smoothing constant of the mean square"},
+    {"centered", OPT_FLAG, F(centered), "0", 0, 0, NULL, CMD_TRAIN, NULL,
+     "rmsprop: divide by the estimated standard deviation of the gradient"},
+    {"lr-decay", OPT_REAL, F(lr_decay), "0", 0, 1e6, NULL, CMD_TRAIN, "D",
+     "adagrad: rate lr / (1 + (t - 1) D)"},
+    {"initial-accumulator", OPT_REAL, F(initial_accumulator), "0", 0, 1e6, NULL, CMD_TRAIN, "R0",
+     "adagrad: starting value of the sum of squared gradients"},
+    {"lbfgs-history", OPT_INT, F(lbfgs_history), "10", 1, 1000, NULL, CMD_TRAIN, "M",
+     "lbfgs: number of correction pairs kept"},
+    /* --- schedules --- */
+    {"schedule", OPT_CHOICE, F(schedule), "constant", 0, 0,
+     "constant|linear|step|exponential|cosine|plateau", CMD_TRAIN, "KIND",
+     "learning rate schedule: constant; linear (the notes' alpha_k = (1 - k/tau) alpha_0 + "
+     "(k/tau) alpha_tau up to step tau = --decay-steps, then alpha_tau = --lr-min); step "
+     "(times --gamma every --step-epochs epochs); exponential (times --gamma each epoch); "
+     "cosine (to --lr-min over --decay-steps); plateau (times --plateau-factor when --monitor "
+     "has not improved for --plateau-patience epochs)"},
+    {"lr-min", OPT_REAL, F(lr_min), "0", 0, 1e6, NULL, CMD_TRAIN, "ALPHA",
+     "final rate of linear and cosine, floor of plateau"},
+    {"decay-steps", OPT_INT, F(decay_steps), "0", 0, 1e15, NULL, CMD_TRAIN, "TAU",
+     "steps over which linear and cosine decay (0 = the whole run)"},
+    {"step-epochs", OPT_INT, F(step_epochs), "30", 1, 1e9, NULL, CMD_TRAIN, "N",
+     "step schedule: epochs between two cuts"},
+    {"gamma", OPT_REAL, F(gamma), "0.1", 0x1p-60, 1, NULL, CMD_TRAIN, "G",
+     "step and exponential schedules: factor per cut or per epoch"},
+    {"warmup-steps", OPT_INT, F(warmup_steps), "0", 0, 1e15, NULL, CMD_TRAIN, "W",
+     "rise linearly from 0 to the schedule's rate over the first W steps"},
+    {"plateau-factor", OPT_REAL, F(plateau_factor), "0.1", 0x1p-60, 0.999999, NULL, CMD_TRAIN,
+     "F", "plateau schedule: factor of each cut"},
+    {"plateau-patience", OPT_INT, F(plateau_patience), "10", 0, 1e9, NULL, CMD_TRAIN, "N",
+     "plateau schedule: epochs without improvement tolerated before a cut"},
+    /* --- vanishing and exploding gradients --- */
+    {"clip-norm", OPT_REAL, F(clip_norm), "0", 0, 1e30, NULL, CMD_TRAIN, "C",
+     "scale the averaged gradient so its global L2 norm over all parameters is at most C "
+     "(0 = off)"},
+    {"clip-value", OPT_REAL, F(clip_value), "0", 0, 1e30, NULL, CMD_TRAIN, "V",
+     "clamp each averaged gradient component to [-V, V] (0 = off)"},
+    {"log-grad-norms", OPT_OPTSTR, F(log_grad_norms), NULL, 0, 0, "epoch", CMD_TRAIN, "[N]",
+     "print the L2 norm of each layer's gradient (weights and biases), averaged over the "
+     "epoch, or every N steps"},
+    /* --- regularisation --- */
+    {"l2", OPT_REAL, F(l2), "0", 0, 1e6, NULL, CMD_TRAIN, "LAMBDA",
+     "adds LAMBDA/2 ||W||^2 of every weight matrix (not biases) to the loss and LAMBDA W to "
+     "its gradient"},
+    {"l1", OPT_REAL, F(l1), "0", 0, 1e6, NULL, CMD_TRAIN, "LAMBDA",
+     "adds LAMBDA ||W||_1 of every weight matrix (not biases) to the loss and LAMBDA sign(W) "
+     "(a subgradient, 0 at 0) to its gradient"},
+    {"dropout", OPT_REAL, F(dropout), "0", 0, 0.999, NULL, CMD_TRAIN, "P",
+     "inverted dropout with rate P after every hidden layer (override per layer as "
+     "WIDTH:ACT:P in --layers); off at evaluation and prediction; masks depend on (seed, step, "
+     "sample index) only, not on the rank count"},
+    {"early-stopping", OPT_INT, F(early_stopping), "0", 0, 1e9, NULL, CMD_TRAIN, "PATIENCE",
+     "stop when --monitor has not improved for PATIENCE epochs and keep the best epoch's "
+     "weights (0 = off)"},
+    {"monitor", OPT_CHOICE, F(monitor), "val_loss", 0, 0,
+     "val_loss|val_accuracy|val_rmse", CMD_TRAIN, "METRIC",
+     "metric of the validation (or test) set watched by --early-stopping and the plateau "
+     "schedule"},
+    {"valid-split", OPT_REAL, F(valid_split), "0", 0, 0.9, NULL, CMD_TRAIN, "F",
+     "when the file has no validation group, hold out this fraction of the training split "
+     "(stratified for classification, drawn from --seed) as the validation set"},
+    {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN | CMD_BENCH, "B",
      "global mini-batch size, split across ranks"},
     {"epochs", OPT_INT, F(epochs), "10", 1, 1e9, NULL, CMD_TRAIN, "N", "passes over the training set"},
     {"shuffle", OPT_CHOICE, F(shuffle), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",
      "on: permutation of the training set drawn from (seed, epoch); off: file order"},
     {"drop-last", OPT_FLAG, F(drop_last), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "skip the last batch of an epoch when it is smaller than --batch-size"},
-    {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS, "N",
+    {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS | CMD_BENCH, "N",
      "BLAS threads per rank (1 avoids ranks fighting for cores)"},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "write the trained model (weights, normalisation, configuration)"},
@@ -114,8 +186,35 @@ static const dt_option options[] = {
      "the CSV's first line is a header, not data"},
     {"test-fraction", OPT_REAL, F(test_fraction), "0.2", 0, 0.99, NULL, CMD_CONVERT, "F",
      "fraction of CSV rows put in /test (random, from --seed)"},
-    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT | CMD_PREDICT, "FILE",
-     "output file (convert: .h5; predict: .h5 or .csv, chosen by the extension)"},
+    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT | CMD_PREDICT | CMD_CV, "FILE",
+     "output file (convert: .h5; predict: .h5 or .csv, chosen by the extension; cv: the "
+     "results table as .csv)"},
+    /* --- cv --- */
+    {"folds", OPT_INT, F(folds), "5", 2, 1e6, NULL, CMD_CV, "K",
+     "number of folds of the training split (stratified by class for classifiers, drawn "
+     "from --seed); each sample is in exactly one validation fold"},
+    {"grid", OPT_LIST, F(grid), NULL, 0, 0, NULL, CMD_CV, "KEY=V1|V2|...",
+     "repeatable: values of the train option KEY to try, separated by '|'; the search covers "
+     "every combination (none = the command line's configuration only)"},
+    {"metric", OPT_CHOICE, F(metric), NULL, 0, 0, "auc|accuracy|f1|log_loss|rmse|mae|r2", CMD_CV,
+     "NAME",
+     "validation metric that ranks the configurations; higher is better for auc, accuracy, "
+     "f1 (macro), r2; lower for log_loss, rmse, mae [default: auc for sigmoid, accuracy for "
+     "softmax, rmse for linear]"},
+    {"ranks-per-trial", OPT_INT, F(ranks_per_trial), "1", 1, 1e6, NULL, CMD_CV, "R",
+     "ranks that train one (configuration, fold) trial; the world is split into groups of R "
+     "ranks that run trials side by side"},
+    {"refit", OPT_STR, F(refit), NULL, 0, 0, NULL, CMD_CV, "FILE.h5",
+     "retrain the best configuration on the whole training split on all ranks and save it"},
+    /* --- bench --- */
+    {"inputs", OPT_INT, F(inputs), "784", 1, 1e8, NULL, CMD_BENCH, "N",
+     "features per sample (the first layer's n_in)"},
+    {"outputs", OPT_INT, F(outputs), "10", 1, 1e8, NULL, CMD_BENCH, "K",
+     "outputs of the last layer (classes)"},
+    {"samples", OPT_INT, F(samples), "60000", 1, 1e15, NULL, CMD_BENCH, "N",
+     "training samples per epoch (for the epoch floor and the projections)"},
+    {"latency-us", OPT_REAL, F(latency_us), "10", 0, 1e6, NULL, CMD_BENCH, "US",
+     "network latency alpha (microseconds per message) assumed in the projections"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -133,6 +232,18 @@ static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
     char *base = (char *)cfg + o->offset;
     char *end;
     switch (o->type) {
+    case OPT_LIST: {
+        size_t used = strlen(base);
+        if (strchr(v, '\n'))
+            return dt_fail(err, DT_EUSAGE, "--%s: value contains a line break", o->name);
+        if (used + (used > 0) + strlen(v) >= DT_PATH_MAX)
+            return dt_fail(err, DT_EUSAGE, "--%s: values longer than %d characters in all",
+                           o->name, DT_PATH_MAX - 1);
+        if (used)
+            base[used++] = '\n';
+        memcpy(base + used, v, strlen(v) + 1);
+        return DT_OK;
+    }
     case OPT_STR:
     case OPT_STR2:
     case OPT_OPTSTR:
@@ -214,8 +325,13 @@ static size_t distance(const char *a, const char *b)
     return d[la][lb];
 }
 
+/* The options a command accepts: cv takes every train option as well (they
+ * configure its trials). */
+static unsigned cmd_mask(unsigned cmd) { return cmd & CMD_CV ? cmd | CMD_TRAIN : cmd; }
+
 static const dt_option *find(const char *name, size_t len, unsigned cmd)
 {
+    cmd = cmd_mask(cmd);
     for (size_t i = 0; i < N_OPTIONS; i++)
         if ((options[i].cmds & cmd) && strlen(options[i].name) == len &&
             strncmp(options[i].name, name, len) == 0)
@@ -225,6 +341,7 @@ static const dt_option *find(const char *name, size_t len, unsigned cmd)
 
 static const char *nearest(const char *name, unsigned cmd)
 {
+    cmd = cmd_mask(cmd);
     const char *best = NULL;
     size_t bd = 99;
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -311,6 +428,7 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
     switch (o->type) {
     case OPT_STR:
     case OPT_OPTSTR:
+    case OPT_LIST:
     case OPT_CHOICE: snprintf(buf, len, "%s", base); break;
     case OPT_STR2: snprintf(buf, len, "%s %s", base, base + sizeof(dt_str)); break;
     case OPT_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)base); break;
@@ -365,6 +483,7 @@ static void wrap(FILE *out, const char *text, int indent, int col)
 
 void config_print_help(FILE *out, unsigned cmd)
 {
+    cmd = cmd_mask(cmd);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const dt_option *o = &options[i];
         if (!(o->cmds & cmd))

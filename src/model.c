@@ -9,8 +9,8 @@
 #include "dtrain/linalg.h"
 #include "dtrain/rng.h"
 
-dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int *n,
-                             dt_error *err)
+dt_status model_parse_layers_dropout(const char *text, float default_dropout,
+                                     dt_layer_spec *out, int max, int *n, dt_error *err)
 {
     *n = 0;
     const char *p = text;
@@ -20,7 +20,8 @@ dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int 
         char item[128];
         if (len == 0 || len >= sizeof item)
             return dt_fail(err, DT_EUSAGE,
-                           "--layers: empty or overlong item in '%s' (expected WIDTH:ACTIVATION,...)",
+                           "--layers: empty or overlong item in '%s' (expected "
+                           "WIDTH:ACTIVATION[:DROPOUT],...)",
                            text);
         memcpy(item, p, len);
         item[len] = '\0';
@@ -37,6 +38,17 @@ dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int 
             return dt_fail(err, DT_EUSAGE,
                            "--layers: width '%s' should be an integer in [1, 1000000]", item);
         out[*n].width = (int)w;
+        out[*n].dropout = default_dropout;
+        char *rate = strchr(colon + 1, ':');
+        if (rate) {
+            *rate++ = '\0';
+            double r = strtod(rate, &end);
+            if (end == rate || *end || !(r >= 0 && r < 1))
+                return dt_fail(err, DT_EUSAGE,
+                               "--layers: dropout '%s' of layer %d should be a number in [0, 1)",
+                               rate, *n + 1);
+            out[*n].dropout = (float)r;
+        }
         dt_status st = act_parse(colon + 1, &out[*n].act, err);
         if (st)
             return dt_fail_prefix(err, "--layers");
@@ -49,6 +61,12 @@ dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int 
         }
     }
     return DT_OK;
+}
+
+dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int *n,
+                             dt_error *err)
+{
+    return model_parse_layers_dropout(text, 0.0f, out, max, n, err);
 }
 
 dt_status init_parse(const char *text, dt_init *out, dt_error *err)
@@ -84,8 +102,9 @@ dt_status model_create(dt_model *m, int n_in, const dt_layer_spec *hidden, int n
         L->n_out = l < n_hidden ? hidden[l].width : n_out;
         L->act = l < n_hidden ? hidden[l].act : (dt_act){ACT_IDENTITY, 0.0f};
         L->offset = n_params;
+        L->dropout = l < n_hidden ? hidden[l].dropout : 0.0f;
         n_params += (size_t)L->n_out * L->n_in + L->n_out;
-        n_act += (size_t)max_batch * L->n_out;
+        n_act += (size_t)max_batch * L->n_out * (L->dropout > 0 ? 3 : 1);
         if ((size_t)L->n_out > widest) widest = (size_t)L->n_out;
         in = L->n_out;
     }
@@ -109,6 +128,11 @@ dt_status model_create(dt_model *m, int n_in, const dt_layer_spec *hidden, int n
         L->db = L->dW + (size_t)L->n_out * L->n_in;
         L->A = a;
         a += (size_t)max_batch * L->n_out;
+        if (L->dropout > 0) {
+            L->mask = a;
+            L->D = a + (size_t)max_batch * L->n_out;
+            a += 2 * (size_t)max_batch * L->n_out;
+        }
     }
     m->delta[0] = a;
     m->delta[1] = a + (size_t)max_batch * widest;
@@ -167,13 +191,57 @@ static void dense_forward(float *out, const float *in, const float *W, const flo
     act_forward(act, out, (size_t)nb * n_out);
 }
 
+void model_train_mode(dt_model *m, uint64_t seed, int64_t step, const int64_t *rows)
+{
+    m->training = 1;
+    m->drop_seed = seed;
+    m->drop_step = step;
+    m->drop_rows = rows;
+}
+
+void model_eval_mode(dt_model *m)
+{
+    m->training = 0;
+    m->drop_rows = NULL;
+}
+
+/* Inverted dropout of layer l's outputs A (nb, n) into D = A * mask, where
+ * mask is 0 with probability p and 1/(1-p) otherwise, drawn from
+ * (seed, step, sample index, layer, unit). */
+static void dropout_forward(const dt_model *m, int l, dt_layer *L, int nb)
+{
+    const int n = L->n_out;
+    const float keep = 1.0f / (1.0f - L->dropout);
+    const uint64_t key = rng_hash(m->drop_seed, RNG_STREAM_DROPOUT, (uint64_t)m->drop_step,
+                                  (uint64_t)l);
+    const double p = L->dropout;
+    for (int i = 0; i < nb; i++) {
+        const uint64_t row = (uint64_t)m->drop_rows[i];
+        float *mk = L->mask + (size_t)i * n, *d = L->D + (size_t)i * n;
+        const float *a = L->A + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            double u = (double)(rng_hash(key, row, (uint64_t)j, 0) >> 11) * 0x1.0p-53;
+            mk[j] = u < p ? 0.0f : keep;
+            d[j] = a[j] * mk[j];
+        }
+    }
+}
+
+/* What layer l passes on: its dropped-out outputs while training, else A. */
+static const float *layer_output(const dt_model *m, const dt_layer *L)
+{
+    return m->training && L->dropout > 0 ? L->D : L->A;
+}
+
 const float *model_forward(dt_model *m, const float *X, int nb)
 {
     const float *in = X;
     for (int l = 0; l < m->n_layers; l++) {
         dt_layer *L = &m->layers[l];
         dense_forward(L->A, in, L->W, L->b, L->act, nb, L->n_in, L->n_out);
-        in = L->A;
+        if (m->training && L->dropout > 0)
+            dropout_forward(m, l, L, nb);
+        in = layer_output(m, L);
     }
     return in;
 }
@@ -203,13 +271,16 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
     int cur = dZ == m->delta[0] ? 0 : 1;
     for (int l = m->n_layers - 1; l >= 0; l--) {
         dt_layer *L = &m->layers[l];
-        const float *in = l > 0 ? m->layers[l - 1].A : X;
+        const float *in = l > 0 ? layer_output(m, &m->layers[l - 1]) : X;
         float *dIn = l > 0 ? m->delta[1 - cur] : NULL;
         dense_backward(dIn, L->dW, L->db, dZ, in, L->W, nb, L->n_in, L->n_out);
         if (l > 0) {
             /* through the previous layer's activation: dZ_{l-1} = dA_{l-1} * f'(A_{l-1}) */
             dt_layer *P = &m->layers[l - 1];
-            act_backward(P->act, P->A, dIn, (size_t)nb * P->n_out);
+            const size_t np = (size_t)nb * P->n_out;
+            if (m->training && P->dropout > 0)
+                for (size_t i = 0; i < np; i++) dIn[i] *= P->mask[i];
+            act_backward(P->act, P->A, dIn, np);
             dZ = dIn;
             cur = 1 - cur;
         }

@@ -11,6 +11,18 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    uint64_t x = a;
+    uint64_t h = splitmix64(&x);
+    x = h ^ b;
+    h = splitmix64(&x);
+    x = h ^ c;
+    h = splitmix64(&x);
+    x = h ^ d;
+    return splitmix64(&x);
+}
+
 void rng_seed(dt_rng *r, uint64_t seed, uint64_t stream, uint64_t index)
 {
     /* Mix the three words so that nearby (seed, stream, index) give unrelated states. */

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dtrain/fsutil.h"
@@ -111,24 +112,62 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
     dt_head head;
     dt_init init;
     dt_norm_kind nk;
-    dt_optim_config oc = {0};
+    dt_optim_kind okind = OPTIM_SGD;
     dt_layer_spec hidden[DT_MAX_LAYERS];
     int n_hidden = 0;
     dt_status st;
     if (!train && !cfg->data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain train --help)");
+    /* second-order methods go by their own names; the rest are first order */
+    s->second_order = so_parse(cfg->optimizer, &s->so_kind, NULL) == DT_OK;
     if ((st = head_parse(cfg->output, &head, err)) || (st = init_parse(cfg->init, &init, err)) ||
         (st = norm_parse(cfg->normalize, &nk, err)) ||
-        (st = optim_parse(cfg->optimizer, &oc.kind, err)) ||
-        (st = model_parse_layers(cfg->layers, hidden, DT_MAX_LAYERS - 1, &n_hidden, err)))
+        (!s->second_order && (st = optim_parse(cfg->optimizer, &okind, err))) ||
+        (st = model_parse_layers_dropout(cfg->layers, (float)cfg->dropout, hidden,
+                                         DT_MAX_LAYERS - 1, &n_hidden, err)))
         return st;
-    if (oc.kind != OPTIM_SGD && config_given(cfg, "momentum"))
-        return dt_fail(err, DT_EUSAGE, "--momentum applies to --optimizer sgd only");
-    oc.momentum = cfg->momentum;
-    oc.beta1 = cfg->beta1;
-    oc.beta2 = cfg->beta2;
-    oc.eps = cfg->eps;
-    oc.weight_decay = cfg->weight_decay;
+    if (config_given(cfg, "momentum") && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
+        okind != OPTIM_NESTEROV && okind != OPTIM_RMSPROP)
+        return dt_fail(err, DT_EUSAGE, "--momentum applies to --optimizer sgd, momentum, "
+                                       "nesterov and rmsprop only");
+    /* torch.optim's defaults for the method, then what the user gave */
+    dt_optim_config oc = optim_config_default(okind);
+    if (config_given(cfg, "momentum")) oc.momentum = cfg->momentum;
+    if (config_given(cfg, "dampening")) oc.dampening = cfg->dampening;
+    if (config_given(cfg, "beta1")) oc.beta1 = cfg->beta1;
+    if (config_given(cfg, "beta2")) oc.beta2 = cfg->beta2;
+    if (config_given(cfg, "eps")) oc.eps = cfg->eps;
+    if (config_given(cfg, "weight-decay")) oc.weight_decay = cfg->weight_decay;
+    if (config_given(cfg, "rmsprop-alpha")) oc.alpha = cfg->rmsprop_alpha;
+    if (config_given(cfg, "centered")) oc.centered = cfg->centered;
+    if (config_given(cfg, "lr-decay")) oc.lr_decay = cfg->lr_decay;
+    if (config_given(cfg, "initial-accumulator")) oc.initial_accumulator_value = cfg->initial_accumulator;
+    /* the schedule */
+    dt_sched_kind sk;
+    if ((st = sched_parse(cfg->schedule, &sk, err)))
+        return st;
+    dt_sched_config sc = sched_config_default(sk, cfg->lr);
+    sc.lr_min = cfg->lr_min;
+    sc.decay_steps = cfg->decay_steps;
+    sc.epochs = cfg->epochs;
+    sc.step_epochs = cfg->step_epochs;
+    if (config_given(cfg, "gamma") || sk == SCHED_STEP) sc.gamma = cfg->gamma;
+    sc.warmup_steps = cfg->warmup_steps;
+    sc.factor = cfg->plateau_factor;
+    sc.patience = cfg->plateau_patience;
+    sc.maximize = strcmp(cfg->monitor, "val_accuracy") == 0;
+    if ((st = sched_init(&s->sched, &sc, err)))
+        return dt_fail_prefix(err, "--schedule %s", cfg->schedule);
+    for (int l = 0; s->second_order && l < n_hidden; l++)
+        if (hidden[l].dropout > 0)
+            return dt_fail(err, DT_EUSAGE, "dropout needs a first-order optimizer (the "
+                                           "full-batch %s objective must be deterministic)",
+                           cfg->optimizer);
+    if (cfg->early_stopping && strcmp(cfg->monitor, "val_accuracy") == 0 &&
+        strcmp(cfg->output, "linear") == 0)
+        return dt_fail(err, DT_EUSAGE, "--monitor val_accuracy needs a classifier output");
+    if (strcmp(cfg->monitor, "val_rmse") == 0 && strcmp(cfg->output, "linear") != 0)
+        return dt_fail(err, DT_EUSAGE, "--monitor val_rmse needs --output linear");
     linalg_set_threads((int)cfg->threads);
 
     /* Output path first: a typo should not cost a whole training run. */
@@ -222,14 +261,41 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
     /* Every rank starts from rank 0's weights. */
     comm_bcast(comm, s->model.params, s->model.n_params * sizeof(float), 0);
 
+    if (s->second_order) {
+        /* the first-order optimizer stays an inert plain sgd the checkpoint can save */
+        oc = optim_config_default(OPTIM_SGD);
+        dt_so_config soc = so_config_default();
+        soc.history = (int)cfg->lbfgs_history;
+        /* The gradient is computed in float32: a central-difference step near
+         * cbrt(FLT_EPSILON) balances its rounding against truncation. */
+        soc.fd_step = 5e-3;
+        st = so_init(&s->so, s->so_kind, s->model.n_params, &soc, err);
+        if (!st && !(s->x = malloc(s->model.n_params * sizeof *s->x)))
+            st = dt_fail(err, DT_ENOMEM, "out of memory");
+        for (size_t i = 0; !st && i < s->model.n_params; i++)
+            s->x[i] = s->model.params[i];
+        if (st && !s->x)
+            so_free(&s->so);
+        if ((st = comm_agree(comm, st, err)))
+            return st;
+    }
     st = optim_init(&s->optim, &oc, s->model.n_params, err);
     dt_train_opts to = {.batch_size = b,
                         .drop_last = cfg->drop_last,
                         .shuffle = strcmp(cfg->shuffle, "on") == 0,
                         .seed = (uint64_t)cfg->seed,
-                        .lr = cfg->lr};
+                        .lr = cfg->lr,
+                        .l2 = cfg->l2,
+                        .l1 = cfg->l1,
+                        .clip_norm = cfg->clip_norm,
+                        .clip_value = cfg->clip_value,
+                        .grad_norms = cfg->log_grad_norms[0] != 0};
     if (!st)
         st = trainer_init(&s->trainer, comm, &s->model, &s->optim, &s->train, &to, err);
+    if (!st)
+        s->trainer.sched = &s->sched;
+    if (!st && cfg->early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
     if (!st)
         st = progress_init(&s->progress, cfg->epochs, err);
     if ((st = comm_agree(comm, st, err)))
@@ -238,12 +304,17 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
              s->eval.n ? s->eval_name : "train");
     snprintf(s->progress.metric, sizeof s->progress.metric, "%s",
              s->n_classes ? "accuracy" : "rmse");
+    s->progress.plateau = s->sched.plateau;
+    s->progress.es_best = strcmp(cfg->monitor, "val_accuracy") == 0 ? -INFINITY : INFINITY;
     if (s->resumed_from[0]) {
         dt_ckpt_parts parts = session_parts(s);
         st = ckpt_load(s->resumed_from, &parts, rank, size, &s->progress, err);
         if ((st = comm_agree(comm, st, err)))
             return st;
         s->trainer.step = s->progress.step;
+        s->sched.plateau = s->progress.plateau;
+        if (s->second_order) /* the float parameters are the double ones rounded */
+            for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
         dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
                 (long long)s->progress.epoch + 1, (long long)s->progress.step);
     }
@@ -252,7 +323,8 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
 
 dt_ckpt_parts session_parts(dt_session *s)
 {
-    dt_ckpt_parts p = {s->cfg, &s->model, &s->optim, &s->norm, s->train.n};
+    dt_ckpt_parts p = {s->cfg, &s->model, &s->optim, &s->norm, s->train.n, s->best,
+                       s->second_order ? &s->so : NULL, s->x};
     return p;
 }
 
@@ -261,6 +333,69 @@ static dt_status checkpoint(dt_session *s, char *written, size_t len, dt_error *
     dt_ckpt_parts parts = session_parts(s);
     return ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->progress,
                      written, len, err);
+}
+
+/* The mean gradient norm of each layer since the last call, then reset. */
+static void print_grad_norms(dt_session *s, const char *unit, int64_t at)
+{
+    dt_trainer *t = &s->trainer;
+    char line[1024];
+    int n = snprintf(line, sizeof line, "grad_norms %s %lld:", unit, (long long)at);
+    for (int l = 0; l < s->model.n_layers && n < (int)sizeof line; l++)
+        n += snprintf(line + n, sizeof line - (size_t)n, "  layer%d %.3e", l,
+                      t->norm_steps ? t->norm_sum[l] / (double)t->norm_steps : 0.0);
+    dt_info("%s", line);
+    memset(t->norm_sum, 0, (size_t)s->model.n_layers * sizeof *t->norm_sum);
+    t->norm_steps = 0;
+}
+
+/* The value --monitor watches, from the last evaluation (train loss without one). */
+static double monitor_value(const dt_session *s, double train_loss)
+{
+    const char *m = s->cfg->monitor;
+    if (!s->eval.n)
+        return train_loss;
+    if (!strcmp(m, "val_accuracy"))
+        return s->last_eval.accuracy;
+    if (!strcmp(m, "val_rmse"))
+        return s->last_eval.rmse;
+    return s->last_eval.loss;
+}
+
+/* Early stopping after an epoch: remember the best weights; 1 = stop now. */
+static int early_stop(dt_session *s, int64_t epoch)
+{
+    dt_progress *p = &s->progress;
+    const int maximize = strcmp(s->cfg->monitor, "val_accuracy") == 0;
+    const double v = s->monitor;
+    if (maximize ? v > p->es_best : v < p->es_best) {
+        p->es_best = v;
+        p->es_best_epoch = epoch + 1;
+        p->es_bad = 0;
+        memcpy(s->best, s->model.params, s->model.n_params * sizeof *s->best);
+        return 0;
+    }
+    if (++p->es_bad < s->cfg->early_stopping)
+        return 0;
+    dt_info("early stopping: %s has not improved for %lld epochs (best %.4f at epoch %lld)",
+            s->cfg->monitor, (long long)p->es_bad, p->es_best, (long long)p->es_best_epoch);
+    return 1;
+}
+
+/* The full-batch objective of the second-order methods: x (double) ->
+ * parameters (float), one pass over all ranks' rows, mean loss and gradient. */
+typedef struct {
+    dt_session *s;
+} full_batch_ctx;
+
+static double full_batch_fg(void *vctx, const double *x, double *grad)
+{
+    dt_session *s = ((full_batch_ctx *)vctx)->s;
+    dt_model *m = &s->model;
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)x[i];
+    double f = trainer_full_batch(s->comm, m, &s->train, s->cfg->l2, s->cfg->l1);
+    for (size_t i = 0; i < m->n_params; i++) grad[i] = m->grads[i];
+    return f;
 }
 
 /* End of an epoch: reduce the loss, evaluate, print, record. */
@@ -294,9 +429,14 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     double now = comm_wtime();
     double seconds = base + (now - t_start);
     p->seconds = seconds;
-    dt_info("epoch %3lld/%lld  train_loss %.4f%s  %.0f samples/s  %.2f s", (long long)epoch + 1,
-            (long long)cfg->epochs, train_loss, evtext,
+    char lrtext[48] = "";
+    if (!s->second_order && (s->sched.cfg.kind != SCHED_CONSTANT || s->sched.cfg.warmup_steps))
+        snprintf(lrtext, sizeof lrtext, "  lr %.3g", s->trainer.last_lr);
+    dt_info("epoch %3lld/%lld  train_loss %.4f%s%s  %.0f samples/s  %.2f s", (long long)epoch + 1,
+            (long long)cfg->epochs, train_loss, evtext, lrtext,
             done > 0 ? (double)done / (now - t_epoch) : 0.0, seconds);
+    if (s->trainer.norm_sum && !strcmp(cfg->log_grad_norms, "epoch"))
+        print_grad_norms(s, "epoch", epoch + 1);
     if (cfg->profile) {
         /* the slowest rank's time in each phase (what the epoch waited for) */
         double ph[5] = {s->trainer.time.data, s->trainer.time.compute, s->trainer.time.reduce,
@@ -311,6 +451,12 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
         (double)(epoch + 1), train_loss, ev ? s->last_eval.loss : NAN,
         ev ? (s->n_classes ? s->last_eval.accuracy : s->last_eval.rmse) : NAN, seconds};
     progress_add(p, row);
+    s->monitor = monitor_value(s, train_loss);
+    if (sched_observe(&s->sched, s->monitor))
+        dt_info("plateau: %s has not improved for %lld epochs; learning rate now %.3g",
+                cfg->monitor, (long long)cfg->plateau_patience,
+                sched_lr(&s->sched, p->step, epoch + 1, s->trainer.steps_per_epoch));
+    p->plateau = s->sched.plateau;
     p->epoch = epoch + 1;
     p->batch = 0;
     p->local_loss = 0.0;
@@ -337,6 +483,18 @@ dt_status session_train(dt_session *s, dt_error *err)
         const double t_epoch = comm_wtime();
         int64_t done = 0;
         trainer_begin_epoch(&s->trainer, epoch);
+        if (s->second_order) {
+            /* one full-batch iteration per epoch; its loss is the epoch's */
+            double f;
+            full_batch_ctx ctx = {s};
+            if ((st = so_step(&s->so, s->x, full_batch_fg, &ctx, &f, err)))
+                return dt_fail_prefix(err, "%s", cfg->optimizer);
+            for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
+            p->local_loss = comm_rank(s->comm) == 0 ? f * (double)s->train.n : 0.0;
+            p->step = ++s->trainer.step;
+            p->batch = s->trainer.steps_per_epoch;
+            done = s->train.n;
+        }
         for (int64_t k = p->batch; k < s->trainer.steps_per_epoch; k++) {
             p->local_loss += trainer_step(&s->trainer, k);
             done += trainer_batch_size(&s->trainer, k);
@@ -375,12 +533,30 @@ dt_status session_train(dt_session *s, dt_error *err)
         }
         if ((st = finish_epoch(s, epoch, t_epoch, done, base, t_start, err)))
             return st;
+        if (cfg->early_stopping && early_stop(s, epoch))
+            break;
+        if (s->second_order && s->so.stop != SO_RUNNING) {
+            /* another iteration would not move */
+            if (epoch + 1 < cfg->epochs)
+                dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", cfg->optimizer,
+                        s->so.stop == SO_CONVERGED ? "converged" : "stalled",
+                        (long long)so_iterations(&s->so), s->so.gnorm);
+            break;
+        }
         if (ckpt && cfg->checkpoint_every_epoch) {
             if ((st = checkpoint(s, written, sizeof written, err)))
                 return st;
             saved_step = p->step;
             saved_epoch = p->epoch;
         }
+    }
+    if (cfg->early_stopping && p->es_best_epoch > 0) {
+        /* the best epoch's weights are the ones kept and saved */
+        memcpy(s->model.params, s->best, s->model.n_params * sizeof *s->best);
+        dt_info("early stopping: keeping the weights of epoch %lld (%s %.4f)",
+                (long long)p->es_best_epoch, cfg->monitor, p->es_best);
+        if (s->eval.n)
+            trainer_evaluate(s->comm, &s->model, &s->eval, &s->last_eval);
     }
     if (ckpt && (saved_step != p->step || saved_epoch != p->epoch)) {
         if ((st = checkpoint(s, written, sizeof written, err)))
@@ -393,6 +569,10 @@ dt_status session_train(dt_session *s, dt_error *err)
 void session_free(dt_session *s)
 {
     progress_free(&s->progress);
+    free(s->best);
+    free(s->x);
+    if (s->second_order)
+        so_free(&s->so);
     trainer_free(&s->trainer);
     optim_free(&s->optim);
     model_free(&s->model);

@@ -24,11 +24,13 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
         return dt_fail(err, DT_EINTERNAL, "model workspace smaller than the local batch");
     t->perm = malloc((size_t)train->n * sizeof *t->perm);
     t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
+    if (opts->grad_norms)
+        t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
     if (train->labels)
         t->lb = malloc((size_t)lb * sizeof *t->lb);
     else
         t->tb = malloc((size_t)lb * (size_t)train->k * sizeof *t->tb);
-    if (!t->perm || !t->xb || (!t->lb && !t->tb)) {
+    if (!t->perm || !t->xb || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum)) {
         trainer_free(t);
         return dt_fail(err, DT_ENOMEM, "out of memory for the training buffers");
     }
@@ -37,6 +39,8 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
 
 void trainer_free(dt_trainer *t)
 {
+    free(t->norm_sum);
+    t->norm_sum = NULL;
     free(t->perm);
     free(t->xb);
     free(t->lb);
@@ -48,6 +52,7 @@ void trainer_free(dt_trainer *t)
 
 void trainer_begin_epoch(dt_trainer *t, int64_t epoch)
 {
+    t->epoch = epoch;
     if (t->opts.shuffle) {
         dt_rng r;
         rng_seed(&r, t->opts.seed, RNG_STREAM_EPOCH, (uint64_t)epoch);
@@ -74,10 +79,13 @@ double trainer_step(dt_trainer *t, int64_t k)
     const int nb = (int)(hi - lo);
 
     double t0 = comm_wtime();
-    dataset_gather(t->train, t->perm + start + lo, nb, t->xb, t->lb, t->tb);
+    const int64_t *rows = t->perm + start + lo;
+    dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
     double t1 = comm_wtime();
     memset(m->grads, 0, m->n_params * sizeof *m->grads);
+    model_train_mode(m, t->opts.seed, t->step, rows);
     double loss = model_loss_grad(m, t->xb, t->lb, t->tb, nb);
+    model_eval_mode(m);
     double t2 = comm_wtime();
 
     /* Sum over ranks, then divide by the global count: an exact mean even
@@ -87,14 +95,83 @@ double trainer_step(dt_trainer *t, int64_t k)
     const float inv = 1.0f / (float)b;
     for (size_t i = 0; i < m->n_params; i++)
         m->grads[i] *= inv;
-    optim_step(t->optim, m->params, m->grads, t->opts.lr);
+    /* From here every rank holds the same gradient, so what follows needs no
+     * communication and stays identical across ranks. */
+    if (t->norm_sum) {
+        for (int l = 0; l < m->n_layers; l++) {
+            const dt_layer *L = &m->layers[l];
+            double s2 = 0.0;
+            for (size_t i = 0; i < (size_t)L->n_out * (L->n_in + 1); i++)
+                s2 += (double)L->dW[i] * L->dW[i];
+            t->norm_sum[l] += sqrt(s2);
+        }
+        t->norm_steps++;
+    }
+    double penalty = 0.0;
+    if (t->opts.l2 > 0 || t->opts.l1 > 0)
+        penalty = trainer_penalty(m, t->opts.l2, t->opts.l1);
+    if (t->opts.clip_value > 0) {
+        const float v = (float)t->opts.clip_value;
+        for (size_t i = 0; i < m->n_params; i++)
+            m->grads[i] = m->grads[i] > v ? v : m->grads[i] < -v ? -v : m->grads[i];
+    }
+    if (t->opts.clip_norm > 0) {
+        double s2 = 0.0;
+        for (size_t i = 0; i < m->n_params; i++) s2 += (double)m->grads[i] * m->grads[i];
+        double norm = sqrt(s2);
+        if (norm > t->opts.clip_norm) {
+            const float scale = (float)(t->opts.clip_norm / norm);
+            for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= scale;
+        }
+    }
+    t->last_lr = t->sched ? sched_lr(t->sched, t->step, t->epoch, t->steps_per_epoch)
+                          : t->opts.lr;
+    optim_step(t->optim, m->params, m->grads, t->last_lr);
     t->step++;
+    if (penalty > 0 && comm_rank(t->comm) == 0)
+        loss += penalty * (double)b;
     double t4 = comm_wtime();
     t->time.data += t1 - t0;
     t->time.compute += t2 - t1;
     t->time.reduce += t3 - t2;
     t->time.update += t4 - t3;
     return loss;
+}
+
+double trainer_penalty(dt_model *m, double l2, double l1)
+{
+    double pen = 0.0;
+    const float a2 = (float)l2, a1 = (float)l1;
+    for (int l = 0; l < m->n_layers; l++) {
+        dt_layer *L = &m->layers[l];
+        const size_t nw = (size_t)L->n_out * L->n_in;
+        for (size_t i = 0; i < nw; i++) {
+            const float w = L->W[i];
+            pen += 0.5 * l2 * (double)w * w + l1 * fabs((double)w);
+            L->dW[i] += a2 * w + (w > 0 ? a1 : w < 0 ? -a1 : 0.0f);
+        }
+    }
+    return pen;
+}
+
+double trainer_full_batch(dt_comm *comm, dt_model *m, const dt_dataset *ds, double l2,
+                          double l1)
+{
+    int64_t lo, hi;
+    block_slice(ds->n, m->max_batch, comm_rank(comm), comm_size(comm), &lo, &hi);
+    memset(m->grads, 0, m->n_params * sizeof *m->grads);
+    double loss = 0.0;
+    for (int64_t i = lo; i < hi; i += m->max_batch) {
+        int nb = (int)(hi - i < m->max_batch ? hi - i : m->max_batch);
+        loss += model_loss_grad(m, ds->X + i * ds->d, ds->labels ? ds->labels + i : NULL,
+                                ds->targets ? ds->targets + i * ds->k : NULL, nb);
+    }
+    comm_allreduce_sum_f32(comm, m->grads, m->n_params);
+    comm_allreduce_sum_f64(comm, &loss, 1);
+    const float inv = 1.0f / (float)ds->n;
+    for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= inv;
+    double pen = (l2 > 0 || l1 > 0) ? trainer_penalty(m, l2, l1) : 0.0;
+    return loss / (double)ds->n + pen;
 }
 
 void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out)

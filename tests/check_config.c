@@ -128,6 +128,42 @@ START_TEST(test_value_round_trip)
 }
 END_TEST
 
+START_TEST(test_list_option)
+{
+    /* --grid (OPT_LIST) appends each occurrence, '\n' between them; cv also
+     * takes every train option, train does not take cv's. */
+    dt_config c;
+    dt_error err;
+    ck_assert_int_eq(parse(&c, CMD_CV,
+                           "--grid lr=0.1|0.01 --lr 0.5 --grid=layers=8:relu,4:relu --folds 3",
+                           &err),
+                     DT_OK);
+    ck_assert_str_eq(c.grid, "lr=0.1|0.01\nlayers=8:relu,4:relu");
+    ck_assert_double_eq(c.lr, 0.5);
+    ck_assert_int_eq(c.folds, 3);
+    ck_assert_int_eq(c.ranks_per_trial, 1); /* default */
+    ck_assert(config_given(&c, "grid"));
+    ck_assert_int_eq(parse(&c, CMD_CV, "--folds 5", &err), DT_OK);
+    ck_assert_str_eq(c.grid, ""); /* no --grid: empty list */
+    ck_assert_int_eq(parse(&c, CMD_TRAIN, "--grid lr=1", &err), DT_EUSAGE);
+    ck_assert_int_eq(parse(&c, CMD_CV, "--folds 1", &err), DT_EUSAGE);
+    ck_assert_int_eq(parse(&c, CMD_CV, "--metric auk", &err), DT_EUSAGE);
+    /* the list as a whole is bounded by DT_PATH_MAX: two 502-character
+     * values fit (1005 with the '\n'), a third does not */
+    char value[503], opt[] = "--grid";
+    memset(value, 'a', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    char *argv[6] = {opt, value, opt, value, opt, value};
+    int help;
+    config_defaults(&c);
+    ck_assert_int_eq(config_parse(&c, CMD_CV, 4, argv, &help, &err), DT_OK);
+    ck_assert_uint_eq(strlen(c.grid), 1005);
+    config_defaults(&c);
+    ck_assert_int_eq(config_parse(&c, CMD_CV, 6, argv, &help, &err), DT_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "--grid: values longer than"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("config");
@@ -136,6 +172,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_help_lists_every_option);
     tcase_add_test(tc, test_value_round_trip);
+    tcase_add_test(tc, test_list_option);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -68,7 +68,7 @@ static void gradcheck(dt_act act, dt_head head)
 {
     enum { NIN = 4, NB = 7 };
     int K = head == HEAD_SOFTMAX ? 3 : head == HEAD_SIGMOID ? 1 : 2;
-    dt_layer_spec hidden[2] = {{5, act}, {4, act}};
+    dt_layer_spec hidden[2] = {{5, act, 0.0f}, {4, act, 0.0f}};
     dt_model m;
     dt_error err;
     ck_assert_int_eq(model_create(&m, NIN, hidden, 2, K, head, NB, &err), DT_OK);
@@ -128,7 +128,7 @@ START_TEST(test_step_trains_only_after)
 {
     /* step: derivative 0, so the first layer's gradient is exactly zero while the
      * output layer's is not. */
-    dt_layer_spec hidden[1] = {{3, {ACT_STEP, 0}}};
+    dt_layer_spec hidden[1] = {{3, {ACT_STEP, 0}, 0.0f}};
     dt_model m;
     dt_error err;
     ck_assert_int_eq(model_create(&m, 2, hidden, 1, 2, HEAD_SOFTMAX, 4, &err), DT_OK);
@@ -203,7 +203,7 @@ END_TEST
 
 START_TEST(test_init_same_seed)
 {
-    dt_layer_spec h[1] = {{8, {ACT_RELU, 0}}};
+    dt_layer_spec h[1] = {{8, {ACT_RELU, 0}, 0.0f}};
     dt_model a, b;
     dt_error err;
     model_create(&a, 5, h, 1, 3, HEAD_SOFTMAX, 2, &err);

@@ -15,6 +15,10 @@
  *                           step (global updates), seconds (training time so far),
  *                           n_train, n_features, n_outputs (data shape), seed;
  *                    dataset rank_loss (float64, one per rank: loss sums of the epoch so far)
+ *                    attrs plateau_best, plateau_scale, plateau_bad, plateau_cooldown,
+ *                           es_best, es_best_epoch, es_bad (schedule, early stopping)
+ *   /early_stopping/best   float32 (n_params): the best epoch's parameters, if enabled
+ *   /second_order    state, x (float64): the lbfgs/bfgs/newton state and parameters
  *   /history         dataset epochs (float64, E x 5): epoch, train_loss, eval_loss,
  *                    eval_metric (accuracy or RMSE), seconds; attrs eval_name, metric
  *
@@ -29,6 +33,8 @@
 #include "dtrain/dataset.h"
 #include "dtrain/model.h"
 #include "dtrain/optim.h"
+#include "dtrain/schedule.h"
+#include "dtrain/secondorder.h"
 
 #define CKPT_FORMAT_VERSION 1
 #define CKPT_HIST_COLS 5
@@ -44,6 +50,9 @@ typedef struct {
     double *hist;        /* owned, (cap, CKPT_HIST_COLS) */
     char eval_name[16];  /* "valid", "test" or "train" */
     char metric[16];     /* "accuracy" or "rmse" */
+    dt_plateau_state plateau; /* the plateau schedule's state */
+    double es_best;      /* early stopping: best --monitor value so far */
+    int64_t es_best_epoch, es_bad; /* its epoch (1-based, 0 = none yet), epochs since */
 } dt_progress;
 
 dt_status progress_init(dt_progress *p, int64_t cap, dt_error *err);
@@ -58,6 +67,9 @@ typedef struct {
     dt_optim *optim;
     dt_norm *norm;
     int64_t n_train;
+    float *best;   /* early stopping's best parameters (n_params), or NULL */
+    dt_so *so;     /* second-order state, or NULL */
+    double *x;     /* second order: parameters in double (n_params), or NULL */
 } dt_ckpt_parts;
 
 /* Collective: gather the ranks' partial losses, rank 0 writes

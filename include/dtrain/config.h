@@ -21,7 +21,9 @@ enum {
     CMD_CONVERT = 1u << 1,
     CMD_EVAL = 1u << 2,
     CMD_PREDICT = 1u << 3,
-    CMD_INSPECT = 1u << 4
+    CMD_INSPECT = 1u << 4,
+    CMD_CV = 1u << 5, /* also accepts every CMD_TRAIN option (the trials' settings) */
+    CMD_BENCH = 1u << 6
 };
 
 typedef enum {
@@ -31,7 +33,8 @@ typedef enum {
     OPT_REAL,   /* double within [min, max] */
     OPT_CHOICE, /* one of "a|b|c", stored as text */
     OPT_FLAG,   /* present or not, stored as int 0/1 */
-    OPT_OPTSTR  /* text with an optional value: "--x" alone stores `choices` */
+    OPT_OPTSTR, /* text with an optional value: "--x" alone stores `choices` */
+    OPT_LIST    /* repeatable text: each occurrence appended, '\n' between values */
 } dt_opt_type;
 
 typedef struct {
@@ -39,7 +42,18 @@ typedef struct {
     dt_str data, train_group, test_group, valid_group;
     dt_str layers, output, init, normalize;
     dt_str optimizer;
-    double lr, momentum, beta1, beta2, eps, weight_decay;
+    double lr, momentum, dampening, beta1, beta2, eps, weight_decay;
+    double rmsprop_alpha, lr_decay, initial_accumulator;
+    int centered;
+    int64_t lbfgs_history;
+    /* schedules */
+    dt_str schedule;
+    double lr_min, gamma, plateau_factor;
+    int64_t decay_steps, step_epochs, warmup_steps, plateau_patience;
+    /* gradients and regularisation */
+    double clip_norm, clip_value, l2, l1, dropout, valid_split;
+    dt_str log_grad_norms, monitor;
+    int64_t early_stopping;
     int64_t batch_size, epochs, seed, threads;
     dt_str shuffle;
     int drop_last;
@@ -58,6 +72,13 @@ typedef struct {
     int64_t label_col;
     int header;
     double test_fraction;
+    /* cv */
+    int64_t folds, ranks_per_trial;
+    dt_str grid; /* OPT_LIST: one "KEY=V1|V2|..." per line */
+    dt_str metric, refit;
+    /* bench */
+    int64_t inputs, outputs, samples;
+    double latency_us;
 
     unsigned char given[160]; /* given[i] != 0 if option i was on the command line */
 } dt_config;

@@ -20,11 +20,16 @@
 typedef struct {
     int width;
     dt_act act;
+    float dropout; /* rate in [0, 1) after this layer while training; 0 = none */
 } dt_layer_spec;
 
-/* Parse a --layers string ("256:relu,128:leaky_relu=0.2"; "" = none). */
+/* Parse a --layers string ("256:relu,128:leaky_relu=0.2:0.5"; "" = none); a
+ * third field is that layer's dropout rate, otherwise default_dropout. */
 dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int *n,
                              dt_error *err);
+/* The same with a dropout rate for layers that give none. */
+dt_status model_parse_layers_dropout(const char *text, float default_dropout,
+                                     dt_layer_spec *out, int max, int *n, dt_error *err);
 
 typedef struct {
     int n_in, n_out;
@@ -32,6 +37,9 @@ typedef struct {
     float *W, *b;      /* views into params: W (n_out, n_in), b (n_out) */
     float *dW, *db;    /* views into grads, same shapes */
     float *A;          /* workspace: this layer's outputs (max_batch, n_out) */
+    float dropout;     /* rate applied to A while training (hidden layers only) */
+    float *mask;       /* workspace if dropout: 0 or 1/(1-rate) per output, (max_batch, n_out) */
+    float *D;          /* workspace if dropout: A * mask, the next layer's input */
     size_t offset;     /* index of W in params; b follows at offset + n_out*n_in */
 } dt_layer;
 
@@ -45,7 +53,17 @@ typedef struct {
     float *grads;  /* owned, n_params */
     float *work;   /* owned: every layer's A, then two delta buffers */
     float *delta[2];
+    /* Dropout context, set by model_train_mode; evaluation never drops. */
+    int training;
+    uint64_t drop_seed;
+    int64_t drop_step;
+    const int64_t *drop_rows; /* global sample index of each row of the block */
 } dt_model;
+
+/* Until model_eval_mode, forward passes drop units with masks drawn from
+ * (seed, step, rows[i], layer, unit): independent of ranks and blocks. */
+void model_train_mode(dt_model *m, uint64_t seed, int64_t step, const int64_t *rows);
+void model_eval_mode(dt_model *m);
 
 typedef enum { INIT_UNIFORM, INIT_XAVIER, INIT_HE } dt_init;
 dt_status init_parse(const char *text, dt_init *out, dt_error *err);

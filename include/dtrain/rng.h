@@ -13,7 +13,14 @@ typedef struct {
 } dt_rng;
 
 /* Stream identifiers used by dtrain. */
-enum { RNG_STREAM_INIT = 1, RNG_STREAM_EPOCH = 2, RNG_STREAM_SPLIT = 3 };
+enum {
+    RNG_STREAM_INIT = 1,
+    RNG_STREAM_EPOCH = 2,
+    RNG_STREAM_SPLIT = 3,
+    RNG_STREAM_FOLDS = 4,
+    RNG_STREAM_VALID = 5,
+    RNG_STREAM_DROPOUT = 6
+};
 
 void rng_seed(dt_rng *r, uint64_t seed, uint64_t stream, uint64_t index);
 uint64_t rng_next(dt_rng *r);
@@ -23,6 +30,10 @@ double rng_uniform(dt_rng *r);
 double rng_normal(dt_rng *r);
 /* Uniform integer in [0, n), unbiased; n > 0. */
 uint64_t rng_below(dt_rng *r, uint64_t n);
+/* A 64-bit hash of four words (splitmix64 rounds): random numbers addressed
+ * by a counter, e.g. dropout's (seed, step, sample, unit), with no state. */
+uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+
 /* perm[0..n) = a uniformly random permutation of 0..n-1 (Fisher-Yates). */
 void rng_permutation(dt_rng *r, int64_t *perm, int64_t n);
 

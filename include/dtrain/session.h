@@ -13,6 +13,8 @@
 #include "dtrain/dataset.h"
 #include "dtrain/model.h"
 #include "dtrain/optim.h"
+#include "dtrain/schedule.h"
+#include "dtrain/secondorder.h"
 #include "dtrain/trainer.h"
 
 typedef struct {
@@ -29,6 +31,13 @@ typedef struct {
     dt_progress progress; /* where the run stands (restored by --resume) */
     char resumed_from[DT_PATH_MAX]; /* checkpoint resumed from, "" if fresh */
     dt_eval last_eval;    /* the last epoch's evaluation */
+    dt_sched sched;       /* learning-rate schedule (first order) */
+    int second_order;     /* --optimizer lbfgs, bfgs or newton */
+    dt_so_kind so_kind;
+    dt_so so;             /* second-order state */
+    double *x;            /* owned if second order: the parameters in double */
+    float *best;          /* owned if --early-stopping: the best epoch's parameters */
+    double monitor;       /* the last epoch's --monitor value */
 } dt_session;
 
 /* With cfg->resume set, the checkpoint chosen by rank 0 (ckpt_find) supplies

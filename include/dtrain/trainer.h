@@ -12,19 +12,29 @@
 #include "dtrain/dataset.h"
 #include "dtrain/model.h"
 #include "dtrain/optim.h"
+#include "dtrain/schedule.h"
 
 typedef struct {
     int64_t batch_size; /* global */
     int drop_last;
     int shuffle;
     uint64_t seed;
-    double lr;
+    double lr;          /* used when sched is NULL */
+    double l2, l1;      /* penalties on weight matrices (not biases) */
+    double clip_norm;   /* global L2 norm bound of the averaged gradient; 0 = off */
+    double clip_value;  /* per-component bound; 0 = off */
+    int grad_norms;     /* accumulate per-layer gradient norms (trainer.norm_sum) */
 } dt_train_opts;
 
 typedef struct {
     dt_comm *comm;        /* borrowed */
     dt_model *model;      /* borrowed */
     dt_optim *optim;      /* borrowed */
+    const dt_sched *sched; /* borrowed; NULL = constant opts.lr */
+    int64_t epoch;        /* current epoch (0-based), for the schedule */
+    double last_lr;       /* rate of the last step */
+    double *norm_sum;     /* owned if opts.grad_norms: per layer, sum of gradient norms */
+    int64_t norm_steps;   /* steps summed in norm_sum (the caller resets both) */
     const dt_dataset *train; /* borrowed, already normalised */
     dt_train_opts opts;
     int64_t steps_per_epoch;
@@ -56,7 +66,9 @@ void trainer_begin_epoch(dt_trainer *t, int64_t epoch);
 int64_t trainer_batch_size(const dt_trainer *t, int64_t k);
 
 /* Global batch k of the current epoch: this rank's slice, gradient, allreduce,
- * update.  Returns this rank's sum of sample losses (reduce it for the epoch). */
+ * the mean, L1/L2 terms, clipping, update with the schedule's rate.  Returns
+ * this rank's sum of sample losses (rank 0 adds the batch's penalty once per
+ * sample), to be reduced for the epoch. */
 double trainer_step(dt_trainer *t, int64_t k);
 
 /* Loss and accuracy/RMSE of the model on ds, each rank evaluating a contiguous
@@ -69,5 +81,15 @@ typedef struct {
 } dt_eval;
 
 void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out);
+
+/* Add the L2/L1 terms of the weight matrices to grads; returns the penalty
+ * lambda2/2 ||W||^2 + lambda1 ||W||_1. */
+double trainer_penalty(dt_model *m, double l2, double l1);
+
+/* Full-batch loss and mean gradient over all ranks (each rank a block of the
+ * rows): grads receives the mean gradient including the penalty terms,
+ * identical on every rank; returns the mean loss plus the penalty. */
+double trainer_full_batch(dt_comm *comm, dt_model *m, const dt_dataset *ds, double l2,
+                          double l1);
 
 #endif

@@ -14,6 +14,10 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err);
 dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err);
 dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err);
 dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err);
+/* k-fold cross-validation and grid search over train options. */
+dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err);
+/* GEMM and allreduce ceilings and a scaling projection (collective). */
+dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err);
 /* Rank 0 only. */
 dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err);
 

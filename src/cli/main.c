@@ -25,8 +25,11 @@ static const command commands[] = {
      NULL},
     {"eval", CMD_EVAL, cli_eval, "loss and metrics of a saved model or checkpoint on a data group",
      NULL},
+    {"cv", CMD_CV, cli_cv, "k-fold cross-validation and grid search over train options", NULL},
     {"predict", CMD_PREDICT, cli_predict, "per-sample outputs of a model, to .h5 or .csv", NULL},
     {"inspect", CMD_INSPECT, cli_inspect, "describe a checkpoint, model or data file", "file"},
+    {"bench", CMD_BENCH, cli_bench, "time the GEMMs and the allreduce of a training step",
+     NULL},
     {"convert", CMD_CONVERT, cli_convert, "convert IDX or CSV files to dtrain's HDF5 layout",
      NULL},
 };

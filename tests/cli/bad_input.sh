@@ -30,7 +30,7 @@ for np in 1 2; do
   expect_error $np 2 "not one of softmax|sigmoid|linear" train --data "$IRIS" --output logistic
   expect_error $np 2 "no group '/nothere'" train --data "$IRIS" --train-group /nothere
   expect_error $np 2 "--output sigmoid needs labels 0 or 1" train --data "$IRIS" --output sigmoid
-  expect_error $np 2 "--momentum applies to --optimizer sgd only" train --data "$IRIS" --optimizer adam --momentum 0.9
+  expect_error $np 2 "--momentum applies to --optimizer sgd, momentum, nesterov and rmsprop only" train --data "$IRIS" --optimizer adam --momentum 0.9
   expect_error $np 2 "with --drop-last leaves no batch" train --data "$IRIS" --batch-size 1000 --drop-last
   expect_error $np 2 "architecture differs" train --data "$IRIS" --layers 8:relu --init-from "$TMP/other.h5"
   expect_error $np 2 "not writable" train --data "$IRIS" --save "$TMP/missing-dir/model.h5"

@@ -1,0 +1,308 @@
+/* dtrain cv: k-fold cross-validation of every configuration of a grid.
+ *
+ * Scheduling.  The world is split into groups of --ranks-per-trial ranks
+ * (ranks left over when the world size is not a multiple stay idle).  Trial t
+ * = (configuration t / K, fold t % K) is run by group t % ngroups, so groups
+ * work side by side and each runs its trials one after another; a group never
+ * waits for another until the search is over.  Each trial is an ordinary
+ * training run on the group's communicator (session_setup_with on the fold's
+ * rows), followed by an exact evaluation of the fold's validation rows.
+ *
+ * Combining.  Every rank holds the (configurations x K) array of metric
+ * values, zero except where it is the first rank of the group that ran the
+ * trial; a failed trial is NAN.  One sum-allreduce over the world then gives
+ * every rank the whole table (x + 0 = x exactly, NAN stays NAN), so all ranks
+ * rank the configurations identically; the failed trials' messages are
+ * gathered to rank 0, which alone prints. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dtrain/cv.h"
+#include "dtrain/fsutil.h"
+#include "dtrain/metrics.h"
+#include "dtrain/modelio.h"
+#include "dtrain/session.h"
+
+/* A failed trial's message on its way to rank 0. */
+typedef struct {
+    int64_t trial;
+    char msg[CV_MSG_LEN];
+} failure_rec;
+
+/* Predict the session's validation rows (already normalised by the session),
+ * each rank of the group a block-aligned share, and compute the metric over
+ * the group. */
+static dt_status validate(dt_session *s, cv_metric metric, double *value, dt_error *err)
+{
+    dt_comm *g = s->comm;
+    const dt_dataset *va = &s->eval;
+    const int K = s->model.n_out;
+    int64_t lo, hi;
+    block_slice(va->n, s->model.max_batch, comm_rank(g), comm_size(g), &lo, &hi);
+    float *out = malloc((size_t)((hi - lo) * K + 1) * sizeof *out);
+    dt_status st = out ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory");
+    if ((st = comm_agree(g, st, err))) {
+        free(out);
+        return st;
+    }
+    model_predict(&s->model, va->X + lo * va->d, hi - lo, out);
+    if (cv_metric_is_classification(metric)) {
+        dt_class_metrics cm = {0};
+        st = metrics_classification(g, out, K, va->labels + lo, hi - lo, s->n_classes, &cm, err);
+        *value = st ? NAN : cv_metric_of_class(metric, &cm);
+        metrics_class_free(&cm);
+    } else {
+        dt_reg_metrics rm = {0};
+        st = metrics_regression(g, out, va->targets + lo * K, hi - lo, K, &rm, err);
+        *value = st ? NAN : cv_metric_of_reg(metric, &rm);
+        metrics_reg_free(&rm);
+    }
+    free(out);
+    if (!st && isnan(*value))
+        st = dt_fail(err, DT_ENUM, "%s is undefined on this fold's validation rows%s",
+                     cv_metric_name(metric),
+                     metric == CV_AUC ? " (a single class)" : "");
+    return st;
+}
+
+/* One (configuration, fold) trial on group g.  Collective over g; every rank
+ * of g returns the same status. */
+static dt_status run_trial(const dt_config *cfg, dt_comm *g, const dt_dataset *all,
+                           const int32_t *fold_of_row, int fold, cv_metric metric, double *value,
+                           dt_error *err)
+{
+    dt_dataset tr, va;
+    dt_status st = cv_fold_split(all, fold_of_row, fold, &tr, &va, err);
+    if ((st = comm_agree(g, st, err)))
+        return st;
+    dt_session s;
+    st = session_setup_with(&s, cfg, g, &tr, &va, err);
+    if (!st)
+        st = session_train(&s, err);
+    if (!st)
+        st = validate(&s, metric, value, err);
+    session_free(&s);
+    dataset_free(&tr); /* already taken by the session unless setup failed early */
+    dataset_free(&va);
+    return st;
+}
+
+/* Write the CSV under a temporary name and rename it into place. */
+static dt_status write_csv(const char *path, const cv_results *r, const cv_summary *sorted,
+                           dt_error *err)
+{
+    char tmp[DT_PATH_MAX + 32];
+    fs_temp_name(path, tmp, sizeof tmp);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return dt_fail(err, DT_EIO, "--out %s: cannot create %s", path, tmp);
+    cv_print_csv(f, r, sorted);
+    if (ferror(f) | fclose(f)) {
+        remove(tmp);
+        return dt_fail(err, DT_EIO, "--out %s: write failed", path);
+    }
+    return fs_commit(tmp, path, err);
+}
+
+/* Train configuration `best` on the whole training split on every world rank
+ * and save it.  Takes ownership of *all. */
+static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
+                       dt_dataset *all, dt_comm *world, dt_error *err)
+{
+    const int rank = comm_rank(world), P = comm_size(world);
+    dt_config *cfg = malloc(sizeof *cfg);
+    if (!cfg) {
+        dataset_free(all);
+        return comm_agree(world, dt_fail(err, DT_ENOMEM, "out of memory"), err);
+    }
+    dt_status st = cv_grid_config(grid, base, best, cfg, err);
+    char desc[DT_PATH_MAX];
+    cv_grid_describe(grid, best, desc, sizeof desc);
+    const long long n = (long long)all->n;
+    dt_info("refit: training %s on all %lld training samples at %d rank%s", desc, n, P,
+            P == 1 ? "" : "s");
+    dt_session s;
+    memset(&s, 0, sizeof s); /* session_free below is safe even if setup never ran */
+    dt_set_log_rank(1); /* the epoch lines */
+    if (!st)
+        st = session_setup_with(&s, cfg, world, all, NULL, err);
+    if (!st)
+        st = session_train(&s, err);
+    dt_set_log_rank(rank);
+    if (!st) {
+        if (rank == 0)
+            st = modelio_save(base->refit, &s.model, &s.norm, cfg, err);
+        st = comm_agree(world, st, err);
+    }
+    if (!st) {
+        const dt_progress *p = &s.progress;
+        dt_info("refit: saved %s (train_loss %.4f after %lld epochs)", base->refit,
+                p->n_hist ? p->hist[(p->n_hist - 1) * CKPT_HIST_COLS + 1] : NAN,
+                (long long)p->epoch);
+    } else {
+        dt_fail_prefix(err, "--refit");
+    }
+    session_free(&s);
+    dataset_free(all);
+    free(cfg);
+    return st;
+}
+
+/* Checks that need no data: options, grid, metric, rank layout, output paths. */
+static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid,
+                             cv_metric *metric, dt_error *err)
+{
+    dt_status st;
+    if ((st = cv_check_options(cfg, err)))
+        return st;
+    if (!cfg->data[0])
+        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain cv --help)");
+    if ((st = cv_grid_parse(cfg->grid, cfg, grid, err)) ||
+        (st = cv_metric_parse(cfg->metric, cfg->output, metric, err)))
+        return st;
+    /* Every configuration's layer list, before any training. */
+    dt_config *c = malloc(sizeof *c);
+    if (!c)
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    for (int64_t i = 0; !st && i < grid->n_configs; i++) {
+        dt_layer_spec hidden[DT_MAX_LAYERS];
+        int nh;
+        st = cv_grid_config(grid, cfg, i, c, err);
+        if (!st && (st = model_parse_layers(c->layers, hidden, DT_MAX_LAYERS - 1, &nh, err)) &&
+            grid->n_axes) {
+            char desc[DT_PATH_MAX];
+            cv_grid_describe(grid, i, desc, sizeof desc);
+            dt_fail_prefix(err, "configuration %s", desc);
+        }
+    }
+    free(c);
+    if (st)
+        return st;
+    const int P = comm_size(world);
+    if (cfg->ranks_per_trial > P)
+        return dt_fail(err, DT_EUSAGE, "--ranks-per-trial %lld is more than the %d rank%s",
+                       (long long)cfg->ranks_per_trial, P, P == 1 ? "" : "s");
+    st = DT_OK;
+    if (comm_rank(world) == 0 && cfg->out[0])
+        st = modelio_check_writable(cfg->out, "out", err);
+    if (!st && comm_rank(world) == 0 && cfg->refit[0])
+        st = modelio_check_writable(cfg->refit, "refit", err);
+    return comm_agree(world, st, err);
+}
+
+dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
+{
+    const int rank = comm_rank(world), P = comm_size(world);
+    static cv_grid grid; /* large: keep it off the stack */
+    cv_metric metric;
+    dt_status st = check_setup(cfg, world, &grid, &metric, err);
+    if (st)
+        return st;
+
+    /* The training split, once; the folds from --seed (the same on every rank). */
+    dt_dataset all = {0};
+    dt_head head;
+    head_parse(cfg->output, &head, NULL);
+    st = dataset_load(cfg->data, cfg->train_group, head_is_classifier(head), &all, err);
+    if ((st = comm_agree(world, st, err)))
+        return st;
+    const int K = (int)cfg->folds;
+    const int64_t C = grid.n_configs, T = C * K;
+    int32_t *fold_of_row = malloc((size_t)(all.n + 1) * sizeof *fold_of_row);
+    double *value = calloc((size_t)T, sizeof *value);
+    failure_rec *fails = calloc((size_t)T, sizeof *fails);
+    char(*msg)[CV_MSG_LEN] = NULL;
+    cv_summary *sorted = calloc((size_t)C, sizeof *sorted);
+    dt_config *tcfg = malloc(sizeof *tcfg);
+    dt_comm *g = NULL;
+    if (!fold_of_row || !value || !fails || !sorted || !tcfg)
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
+    if (!st)
+        st = cv_folds(&all, K, (uint64_t)cfg->seed, fold_of_row, err);
+    if ((st = comm_agree(world, st, err)))
+        goto done;
+
+    const int R = (int)cfg->ranks_per_trial, ngroups = P / R, idle = P - ngroups * R;
+    dt_info("cv: %s %s: %lld samples x %lld features, %d %sfolds (seed %lld)", cfg->data,
+            cfg->train_group, (long long)all.n, (long long)all.d, K,
+            all.labels ? "stratified " : "", (long long)cfg->seed);
+    dt_info("cv: %lld configuration%s x %d folds = %lld trials on %d group%s of %d rank%s", (long long)C,
+            C == 1 ? "" : "s", K, (long long)T, ngroups, ngroups == 1 ? "" : "s", R,
+            R == 1 ? "" : "s");
+    if (idle)
+        dt_info("cv: %d rank%s idle: the world size %d is not a multiple of --ranks-per-trial %d",
+                idle, idle == 1 ? "" : "s", P, R);
+
+    const int color = rank < ngroups * R ? rank / R : ngroups;
+    g = comm_split(world, color, rank);
+    int64_t n_fail = 0;
+    dt_set_log_rank(1); /* the trials' epoch lines and warnings stay quiet */
+    for (int64_t t = color; color < ngroups && t < T; t += ngroups) {
+        dt_error terr;
+        dt_error_clear(&terr);
+        double v = NAN;
+        dt_status ts = cv_grid_config(&grid, cfg, t / K, tcfg, &terr);
+        if (!ts)
+            ts = run_trial(tcfg, g, &all, fold_of_row, (int)(t % K), metric, &v, &terr);
+        if (comm_rank(g) != 0)
+            continue;
+        value[t] = ts ? NAN : v;
+        if (ts) {
+            /* kept whole up to CV_MSG_LEN - 1 characters */
+            size_t len = strnlen(terr.msg, CV_MSG_LEN - 1);
+            fails[n_fail].trial = t;
+            memcpy(fails[n_fail].msg, terr.msg, len);
+            fails[n_fail++].msg[len] = '\0';
+        }
+    }
+    dt_set_log_rank(rank);
+
+    /* Combine: values everywhere, failure messages on rank 0. */
+    comm_allreduce_sum_f64(world, value, (size_t)T);
+    int64_t total_fail = n_fail;
+    comm_allreduce_sum_i64(world, &total_fail, 1);
+    failure_rec *all_fails = rank == 0 ? calloc((size_t)total_fail + 1, sizeof *all_fails) : NULL;
+    comm_gatherv_bytes(world, fails, (size_t)n_fail * sizeof *fails, all_fails, 0);
+    if (rank == 0) {
+        msg = calloc((size_t)T, sizeof *msg);
+        for (int64_t i = 0; msg && i < total_fail; i++)
+            memcpy(msg[all_fails[i].trial], all_fails[i].msg, CV_MSG_LEN);
+    }
+    free(all_fails);
+
+    cv_results res = {&grid, metric, K, value, (const char(*)[CV_MSG_LEN])msg};
+    int64_t good = cv_rank(&res, sorted);
+    st = good < 0 ? dt_fail(err, DT_ENOMEM, "out of memory") : DT_OK;
+    if ((st = comm_agree(world, st, err)))
+        goto done;
+    if (rank == 0) {
+        printf("\n");
+        cv_print_table(stdout, &res, sorted);
+        fflush(stdout);
+        if (cfg->out[0] && !(st = write_csv(cfg->out, &res, sorted, err)))
+            dt_info("wrote %s", cfg->out);
+    }
+    if ((st = comm_agree(world, st, err)))
+        goto done;
+    if (good == 0) {
+        st = dt_fail(err, DT_ENUM, "every configuration failed (see the table)");
+        goto done;
+    }
+    if (cfg->refit[0])
+        st = refit(cfg, &grid, sorted[0].config, &all, world, err);
+
+done:
+    if (g)
+        comm_free(g);
+    dataset_free(&all);
+    free(fold_of_row);
+    free(value);
+    free(fails);
+    free(msg);
+    free(sorted);
+    free(tcfg);
+    return st;
+}

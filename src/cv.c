@@ -1,0 +1,510 @@
+/* dtrain: grid expansion, folds and the results table of a cross-validated search. */
+#include "dtrain/cv.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtrain/loss.h"
+
+/* Train options a search cannot use, with what to do instead. */
+static const struct {
+    const char *name, *why;
+} rejected[] = {
+    {"save", "use --refit FILE.h5 to save the best configuration"},
+    {"checkpoint-dir", "trials are not checkpointed"},
+    {"checkpoint-every", "trials are not checkpointed"},
+    {"checkpoint-every-epoch", "trials are not checkpointed"},
+    {"checkpoint-every-seconds", "trials are not checkpointed"},
+    {"keep", "trials are not checkpointed"},
+    {"resume", "trials are not checkpointed"},
+    {"stop-at-step", "trials are not checkpointed"},
+    {"valid-group", "each fold is the validation set of its trials"},
+    {"test-group", "each fold is the validation set of its trials"},
+    {"valid-split", "each fold is the validation set of its trials"},
+};
+#define N_REJECTED (sizeof rejected / sizeof rejected[0])
+
+/* Options fixed for the whole search: the data are loaded and split once and
+ * the metric depends on the head. */
+static const char *const fixed[] = {"data", "train-group", "output"};
+
+dt_status cv_check_options(const dt_config *cfg, dt_error *err)
+{
+    for (size_t i = 0; i < N_REJECTED; i++)
+        if (config_given(cfg, rejected[i].name))
+            return dt_fail(err, DT_EUSAGE, "--%s does not apply to cv: %s", rejected[i].name,
+                           rejected[i].why);
+    return DT_OK;
+}
+
+/* Set option o of cfg to v as "--KEY=VALUE" would; a flag takes 0 or 1. */
+static dt_status apply(dt_config *cfg, const dt_option *o, const char *v, dt_error *err)
+{
+    size_t n;
+    const dt_option *table = config_options(&n);
+    if (o->type == OPT_FLAG) {
+        if (strcmp(v, "0") && strcmp(v, "1"))
+            return dt_fail(err, DT_EUSAGE, "--%s is a flag: its values are 0 and 1, not '%s'",
+                           o->name, v);
+        *(int *)((char *)cfg + o->offset) = v[0] == '1';
+        cfg->given[o - table] = 1;
+        return DT_OK;
+    }
+    char arg[DT_PATH_MAX + 80];
+    if (snprintf(arg, sizeof arg, "--%s=%s", o->name, v) >= (int)sizeof arg)
+        return dt_fail(err, DT_EUSAGE, "--%s: value too long", o->name);
+    char *argv[1] = {arg};
+    int help;
+    return config_parse(cfg, CMD_TRAIN, 1, argv, &help, err);
+}
+
+static const dt_option *train_option(const char *name)
+{
+    size_t n;
+    const dt_option *o = config_options(&n);
+    for (size_t i = 0; i < n; i++)
+        if ((o[i].cmds & CMD_TRAIN) && !strcmp(o[i].name, name))
+            return &o[i];
+    return NULL;
+}
+
+static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scratch, cv_grid *g,
+                             dt_error *err)
+{
+    char quoted[DT_PATH_MAX + 16];
+    snprintf(quoted, sizeof quoted, "--grid '%s'", entry);
+    char *eq = strchr(entry, '=');
+    if (!eq || eq == entry)
+        return dt_fail(err, DT_EUSAGE, "%s: expected KEY=V1|V2|... (KEY a train option)",
+                       quoted);
+    *eq = '\0';
+    const char *key = entry;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (!strcmp(key, fixed[i]))
+            return dt_fail(err, DT_EUSAGE, "%s: --%s is the same for the whole search", quoted,
+                           key);
+    for (size_t i = 0; i < N_REJECTED; i++)
+        if (!strcmp(key, rejected[i].name))
+            return dt_fail(err, DT_EUSAGE, "%s: --%s does not apply to cv: %s", quoted, key,
+                           rejected[i].why);
+    const dt_option *o = train_option(key);
+    size_t n_opts;
+    const dt_option *table = config_options(&n_opts);
+    for (size_t i = 0; !o && i < n_opts; i++)
+        if (!strcmp(table[i].name, key))
+            return dt_fail(err, DT_EUSAGE, "%s: --%s is not a train option", quoted, key);
+    if (!o) {
+        /* config_parse words the "unknown option (did you mean ...)" message */
+        char arg[DT_PATH_MAX + 8];
+        snprintf(arg, sizeof arg, "--%s", key);
+        char *argv[1] = {arg};
+        int help;
+        *scratch = *base;
+        if (config_parse(scratch, CMD_TRAIN, 1, argv, &help, err) == DT_OK || help)
+            dt_fail(err, DT_EUSAGE, "unknown option --%s", key);
+        return dt_fail_prefix(err, "%s", quoted);
+    }
+    for (int a = 0; a < g->n_axes; a++)
+        if (g->axes[a].opt == o)
+            return dt_fail(err, DT_EUSAGE, "%s: --grid %s given twice", quoted, key);
+    if (g->n_axes == CV_MAX_AXES)
+        return dt_fail(err, DT_EUSAGE, "%s: at most %d --grid options", quoted, CV_MAX_AXES);
+    cv_axis *ax = &g->axes[g->n_axes];
+    ax->opt = o;
+    ax->n_values = 0;
+    char *v = eq + 1;
+    for (;;) {
+        char *bar = strchr(v, '|');
+        if (bar)
+            *bar = '\0';
+        if (ax->n_values == CV_MAX_VALUES)
+            return dt_fail(err, DT_EUSAGE, "%s: at most %d values per key", quoted,
+                           CV_MAX_VALUES);
+        *scratch = *base;
+        if (apply(scratch, o, v, err))
+            return dt_fail_prefix(err, "%s", quoted);
+        ax->values[ax->n_values++] = v;
+        if (!bar)
+            break;
+        v = bar + 1;
+    }
+    if (g->n_configs > CV_MAX_CONFIGS / ax->n_values)
+        return dt_fail(err, DT_EUSAGE, "%s: more than %d configurations", quoted,
+                       CV_MAX_CONFIGS);
+    g->n_configs *= ax->n_values;
+    g->n_axes++;
+    return DT_OK;
+}
+
+dt_status cv_grid_parse(const char *list, const dt_config *base, cv_grid *g, dt_error *err)
+{
+    memset(g, 0, sizeof *g);
+    g->n_configs = 1;
+    snprintf(g->text, sizeof g->text, "%s", list);
+    dt_config *scratch = malloc(sizeof *scratch);
+    if (!scratch)
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    dt_status st = DT_OK;
+    char *entry = g->text;
+    while (!st && *entry) {
+        char *nl = strchr(entry, '\n');
+        if (nl)
+            *nl = '\0';
+        st = parse_entry(entry, base, scratch, g, err);
+        entry = nl ? nl + 1 : entry + strlen(entry);
+    }
+    free(scratch);
+    if (st) {
+        memset(g, 0, sizeof *g);
+        g->n_configs = 1;
+    }
+    return st;
+}
+
+int cv_grid_value(const cv_grid *g, int64_t c, int a)
+{
+    for (int b = g->n_axes - 1; b > a; b--)
+        c /= g->axes[b].n_values;
+    return (int)(c % g->axes[a].n_values);
+}
+
+dt_status cv_grid_config(const cv_grid *g, const dt_config *base, int64_t c, dt_config *cfg,
+                         dt_error *err)
+{
+    *cfg = *base;
+    for (int a = 0; a < g->n_axes; a++) {
+        const cv_axis *ax = &g->axes[a];
+        dt_status st = apply(cfg, ax->opt, ax->values[cv_grid_value(g, c, a)], err);
+        if (st)
+            return st;
+    }
+    return DT_OK;
+}
+
+/* A value as shown in the table: "" stays visible. */
+static const char *shown(const char *v) { return v[0] ? v : "\"\""; }
+
+void cv_grid_describe(const cv_grid *g, int64_t c, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (!g->n_axes)
+        snprintf(buf, len, "command line");
+    for (int a = 0; a < g->n_axes && used < len; a++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s=%s", a ? " " : "",
+                                 g->axes[a].opt->name,
+                                 shown(g->axes[a].values[cv_grid_value(g, c, a)]));
+}
+
+dt_status cv_folds(const dt_dataset *ds, int k, uint64_t seed, int32_t *fold_of_row,
+                   dt_error *err)
+{
+    if (k > ds->n)
+        return dt_fail(err, DT_EUSAGE, "--folds %d: the training split has only %lld samples",
+                       k, (long long)ds->n);
+    return metrics_kfold(ds->labels, ds->n, k, seed, fold_of_row, err);
+}
+
+/* Allocate a set of n rows shaped like `like`. */
+static int alloc_like(const dt_dataset *like, int64_t n, dt_dataset *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->n = n;
+    ds->d = like->d;
+    ds->k = like->k;
+    ds->max_label = like->max_label;
+    ds->X = malloc((size_t)(n * like->d + 1) * sizeof(float));
+    if (like->labels)
+        ds->labels = malloc((size_t)(n + 1) * sizeof(int32_t));
+    if (like->targets)
+        ds->targets = malloc((size_t)(n * like->k + 1) * sizeof(float));
+    return ds->X && (!like->labels || ds->labels) && (!like->targets || ds->targets);
+}
+
+dt_status cv_fold_split(const dt_dataset *all, const int32_t *fold_of_row, int fold,
+                        dt_dataset *train, dt_dataset *valid, dt_error *err)
+{
+    int64_t nv = 0;
+    for (int64_t i = 0; i < all->n; i++)
+        nv += fold_of_row[i] == fold;
+    int64_t *rows = malloc((size_t)(all->n + 1) * sizeof *rows);
+    int ok = rows && alloc_like(all, all->n - nv, train) && alloc_like(all, nv, valid);
+    if (ok) {
+        /* rows: the fold's training rows, then its validation rows, each in file order */
+        int64_t a = 0, b = all->n - nv;
+        for (int64_t i = 0; i < all->n; i++)
+            rows[fold_of_row[i] == fold ? b++ : a++] = i;
+        dataset_gather(all, rows, train->n, train->X, train->labels, train->targets);
+        dataset_gather(all, rows + train->n, nv, valid->X, valid->labels, valid->targets);
+    }
+    free(rows);
+    if (!ok) {
+        dataset_free(train);
+        dataset_free(valid);
+        return dt_fail(err, DT_ENOMEM, "out of memory building fold %d", fold + 1);
+    }
+    return DT_OK;
+}
+
+static const char *const metric_names[] = {"auc", "accuracy", "f1", "log_loss",
+                                           "rmse", "mae", "r2"};
+
+const char *cv_metric_name(cv_metric m) { return metric_names[m]; }
+
+int cv_metric_higher_is_better(cv_metric m)
+{
+    return m == CV_AUC || m == CV_ACCURACY || m == CV_F1 || m == CV_R2;
+}
+
+int cv_metric_is_classification(cv_metric m) { return m <= CV_LOG_LOSS; }
+
+dt_status cv_metric_parse(const char *name, const char *output, cv_metric *m, dt_error *err)
+{
+    dt_head head;
+    dt_status st = head_parse(output, &head, err);
+    if (st)
+        return st;
+    if (!name[0]) {
+        *m = head == HEAD_SIGMOID ? CV_AUC : head == HEAD_SOFTMAX ? CV_ACCURACY : CV_RMSE;
+        return DT_OK;
+    }
+    for (int i = 0; i < (int)(sizeof metric_names / sizeof metric_names[0]); i++)
+        if (!strcmp(name, metric_names[i])) {
+            *m = (cv_metric)i;
+            if (cv_metric_is_classification(*m) != head_is_classifier(head))
+                return dt_fail(err, DT_EUSAGE, "--metric %s does not apply to --output %s (%s)",
+                               name, output,
+                               head_is_classifier(head) ? "auc, accuracy, f1 or log_loss"
+                                                        : "rmse, mae or r2");
+            return DT_OK;
+        }
+    return dt_fail(err, DT_EUSAGE, "unknown --metric '%s'", name);
+}
+
+double cv_metric_of_class(cv_metric m, const dt_class_metrics *cm)
+{
+    switch (m) {
+    case CV_AUC: return cm->auc;
+    case CV_ACCURACY: return cm->accuracy;
+    case CV_F1: return cm->macro.f1;
+    case CV_LOG_LOSS: return cm->log_loss;
+    default: return NAN;
+    }
+}
+
+double cv_metric_of_reg(cv_metric m, const dt_reg_metrics *rm)
+{
+    switch (m) {
+    case CV_RMSE: return rm->rmse;
+    case CV_MAE: return rm->mae;
+    case CV_R2: return rm->r2;
+    default: return NAN;
+    }
+}
+
+typedef struct {
+    double key; /* the printed mean, negated when higher is better: smaller is better */
+    int64_t config;
+} sort_key;
+
+static int by_key(const void *pa, const void *pb)
+{
+    const sort_key *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return (a->config > b->config) - (a->config < b->config);
+}
+
+/* x as the table prints it (4 decimals), read back. */
+static double printed(double x)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.4f", x);
+    return strtod(buf, NULL);
+}
+
+int64_t cv_rank(const cv_results *r, cv_summary *out)
+{
+    const int64_t nc = r->grid->n_configs;
+    const int k = r->k;
+    cv_summary *all = malloc((size_t)nc * sizeof *all);
+    sort_key *keys = malloc((size_t)nc * sizeof *keys);
+    int64_t good = 0;
+    if (!all || !keys) {
+        free(all);
+        free(keys);
+        return -1;
+    }
+    for (int64_t c = 0; c < nc; c++) {
+        cv_summary *s = &all[c];
+        const double *v = r->value + c * k;
+        *s = (cv_summary){c, 0.0, 0.0, -1};
+        for (int f = 0; f < k; f++) {
+            if (isnan(v[f]) && s->failed_fold < 0)
+                s->failed_fold = f;
+            s->mean += v[f];
+        }
+        s->mean /= k;
+        for (int f = 0; f < k; f++) s->std += (v[f] - s->mean) * (v[f] - s->mean);
+        s->std = sqrt(s->std / k);
+        if (s->failed_fold >= 0) {
+            s->mean = s->std = NAN;
+            continue;
+        }
+        double p = printed(s->mean);
+        keys[good++] = (sort_key){cv_metric_higher_is_better(r->metric) ? -p : p, c};
+    }
+    qsort(keys, (size_t)good, sizeof *keys, by_key);
+    int64_t n = 0;
+    for (int64_t i = 0; i < good; i++) out[n++] = all[keys[i].config];
+    for (int64_t c = 0; c < nc; c++)
+        if (all[c].failed_fold >= 0)
+            out[n++] = all[c];
+    free(all);
+    free(keys);
+    return good;
+}
+
+/* The text of one cell of a configuration's row: column col is an axis value
+ * (col < n_axes, or the single "configuration" column with no axis), then the
+ * k folds, the mean and the standard deviation. */
+static void cell(const cv_results *r, const cv_summary *s, int col, char *buf, size_t len)
+{
+    const cv_grid *g = r->grid;
+    const int nk = g->n_axes ? g->n_axes : 1;
+    if (col < nk) {
+        if (!g->n_axes)
+            snprintf(buf, len, "command line");
+        else
+            snprintf(buf, len, "%s", shown(g->axes[col].values[cv_grid_value(g, s->config, col)]));
+        return;
+    }
+    col -= nk;
+    double v = col < r->k ? r->value[s->config * r->k + col] : col == r->k ? s->mean : s->std;
+    if (isnan(v))
+        snprintf(buf, len, "%s", col < r->k ? "failed" : "-");
+    else
+        snprintf(buf, len, "%.4f", v);
+}
+
+static void header(const cv_results *r, int col, char *buf, size_t len)
+{
+    const int nk = r->grid->n_axes ? r->grid->n_axes : 1;
+    if (col < nk)
+        snprintf(buf, len, "%s", r->grid->n_axes ? r->grid->axes[col].opt->name : "configuration");
+    else if (col - nk < r->k)
+        snprintf(buf, len, "fold%d", col - nk + 1);
+    else
+        snprintf(buf, len, "%s", col - nk == r->k ? "mean" : "std");
+}
+
+static const char *failure(const cv_results *r, const cv_summary *s)
+{
+    if (!r->msg || s->failed_fold < 0)
+        return "";
+    return r->msg[s->config * r->k + s->failed_fold];
+}
+
+void cv_print_table(FILE *f, const cv_results *r, const cv_summary *sorted)
+{
+    const int64_t nc = r->grid->n_configs;
+    const int nk = r->grid->n_axes ? r->grid->n_axes : 1, ncol = nk + r->k + 2;
+    char buf[DT_PATH_MAX];
+    int width[CV_MAX_AXES + 1024];
+    if (ncol > (int)(sizeof width / sizeof width[0]))
+        return;
+    for (int col = 0; col < ncol; col++) {
+        header(r, col, buf, sizeof buf);
+        width[col] = (int)strlen(buf);
+        for (int64_t i = 0; i < nc; i++) {
+            cell(r, &sorted[i], col, buf, sizeof buf);
+            if ((int)strlen(buf) > width[col])
+                width[col] = (int)strlen(buf);
+        }
+    }
+    fprintf(f, "validation %s per fold (%s is better); mean and standard deviation over the "
+               "%d folds\n",
+            cv_metric_name(r->metric), cv_metric_higher_is_better(r->metric) ? "higher" : "lower",
+            r->k);
+    fprintf(f, "rank");
+    for (int col = 0; col < ncol; col++) {
+        header(r, col, buf, sizeof buf);
+        /* text columns left-aligned, numbers right-aligned */
+        fprintf(f, "  %*s", col < nk ? -width[col] : width[col], buf);
+    }
+    fputc('\n', f);
+    for (int64_t i = 0; i < nc; i++) {
+        fprintf(f, "%4lld", (long long)i + 1);
+        for (int col = 0; col < ncol; col++) {
+            cell(r, &sorted[i], col, buf, sizeof buf);
+            fprintf(f, "  %*s", col < nk ? -width[col] : width[col], buf);
+        }
+        if (sorted[i].failed_fold >= 0)
+            fprintf(f, "  failed: %s (fold %d)", failure(r, &sorted[i]),
+                    sorted[i].failed_fold + 1);
+        fputc('\n', f);
+    }
+    if (nc && sorted[0].failed_fold < 0) {
+        cv_grid_describe(r->grid, sorted[0].config, buf, sizeof buf);
+        fprintf(f, "best: %s: %s %.4f +- %.4f\n", buf, cv_metric_name(r->metric), sorted[0].mean,
+                sorted[0].std);
+    } else {
+        fprintf(f, "best: none, every configuration failed\n");
+    }
+}
+
+/* One CSV field, quoted when it holds a separator, a quote or a line break. */
+static void csv_field(FILE *f, const char *s, int first)
+{
+    if (!first)
+        fputc(',', f);
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void cv_print_csv(FILE *f, const cv_results *r, const cv_summary *sorted)
+{
+    const int nk = r->grid->n_axes ? r->grid->n_axes : 1, ncol = nk + r->k + 2;
+    char buf[DT_PATH_MAX + 64];
+    csv_field(f, "rank", 1);
+    for (int col = 0; col < ncol; col++) {
+        header(r, col, buf, sizeof buf);
+        csv_field(f, buf, 0);
+    }
+    csv_field(f, "status", 0);
+    fputc('\n', f);
+    for (int64_t i = 0; i < r->grid->n_configs; i++) {
+        const cv_summary *s = &sorted[i];
+        fprintf(f, "%lld", (long long)i + 1);
+        for (int col = 0; col < ncol; col++) {
+            if (col < nk) {
+                /* the value as typed ("" stays empty) */
+                csv_field(f,
+                          r->grid->n_axes
+                              ? r->grid->axes[col].values[cv_grid_value(r->grid, s->config, col)]
+                              : "command line",
+                          0);
+                continue;
+            }
+            cell(r, s, col, buf, sizeof buf);
+            csv_field(f, strcmp(buf, "failed") && strcmp(buf, "-") ? buf : "", 0);
+        }
+        if (s->failed_fold >= 0) {
+            snprintf(buf, sizeof buf, "failed: %s (fold %d)", failure(r, s), s->failed_fold + 1);
+            csv_field(f, buf, 0);
+        } else {
+            csv_field(f, "ok", 0);
+        }
+        fputc('\n', f);
+    }
+}

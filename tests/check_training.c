@@ -1,0 +1,256 @@
+/* Training techniques through the library's own session code: clipping, L1,
+ * dropout at evaluation, early stopping, second-order methods.  Run under
+ * mpiexec at 1 to 4 ranks; every rank builds the same data in memory. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtrain/comm.h"
+#include "dtrain/rng.h"
+#include "dtrain/session.h"
+#include "testutil.h"
+
+static dt_config cfg;
+
+static void configure(const char *line)
+{
+    static char buf[2048];
+    char *argv[64];
+    int argc = 0, help;
+    dt_error err;
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *t = strtok(buf, " "); t && argc < 64; t = strtok(NULL, " ")) argv[argc++] = t;
+    config_defaults(&cfg);
+    ck_assert_msg(config_parse(&cfg, CMD_TRAIN, argc, argv, &help, &err) == DT_OK, "%s", err.msg);
+}
+
+/* Regression data: y = 2 x0 - 3 x1 + 0.5 + noise(0.01); x2..x9 irrelevant. */
+static void make_regression(dt_dataset *ds, int64_t n, uint64_t seed)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->n = n;
+    ds->d = 10;
+    ds->k = 1;
+    ds->max_label = -1;
+    ds->X = malloc((size_t)(n * 10) * sizeof(float));
+    ds->targets = malloc((size_t)n * sizeof(float));
+    dt_rng r;
+    rng_seed(&r, seed, 77, 0);
+    for (int64_t i = 0; i < n; i++) {
+        for (int j = 0; j < 10; j++) ds->X[i * 10 + j] = (float)rng_normal(&r);
+        ds->targets[i] =
+            (float)(2.0 * ds->X[i * 10] - 3.0 * ds->X[i * 10 + 1] + 0.5 + 0.01 * rng_normal(&r));
+    }
+}
+
+/* Two Gaussian classes in 5 dimensions, means +-0.5 on every axis. */
+static void make_classes(dt_dataset *ds, int64_t n, uint64_t seed)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->n = n;
+    ds->d = 5;
+    ds->k = 1;
+    ds->X = malloc((size_t)(n * 5) * sizeof(float));
+    ds->labels = malloc((size_t)n * sizeof(int32_t));
+    dt_rng r;
+    rng_seed(&r, seed, 78, 0);
+    ds->max_label = 1;
+    for (int64_t i = 0; i < n; i++) {
+        int y = (int)(i % 2);
+        ds->labels[i] = y;
+        for (int j = 0; j < 5; j++) ds->X[i * 5 + j] = (float)(rng_normal(&r) + (y ? 0.5 : -0.5));
+    }
+}
+
+static void setup(dt_session *s, dt_dataset *tr, dt_dataset *va)
+{
+    dt_error err;
+    dt_set_log_rank(1); /* quiet */
+    ck_assert_msg(session_setup_with(s, &cfg, comm_world(), tr, va, &err) == DT_OK, "%s",
+                  err.msg);
+}
+
+START_TEST(test_l1_zeroes_irrelevant_weights)
+{
+    /* Linear model, MSE + L1 (lambda 0.05): the subgradient pushes the 8
+     * irrelevant weights to (near) zero while the relevant ones stay near
+     * 2 - lambda-shrinkage and -3 (+ shrinkage).  Without L1 the irrelevant ones
+     * are fitted to noise, |w| ~ 1e-3 ... 1e-2; we require < 2e-3 with L1 and the
+     * relevant ones within 0.1 of the truth. */
+    configure("--output linear --optimizer sgd --lr 0.01 --batch-size 32 --epochs 40 "
+              "--normalize none --l1 0.05 --init xavier");
+    dt_dataset tr;
+    make_regression(&tr, 400, 1);
+    dt_session s;
+    setup(&s, &tr, NULL);
+    ck_assert_int_eq(session_train(&s, NULL), DT_OK);
+    const float *w = s.model.layers[0].W;
+    ck_assert_msg(fabs(w[0] - 2.0) < 0.1 && fabs(w[1] + 3.0) < 0.1, "w0 %g w1 %g", w[0], w[1]);
+    for (int j = 2; j < 10; j++)
+        ck_assert_msg(fabsf(w[j]) < 2e-3f, "irrelevant w%d = %g", j, w[j]);
+    session_free(&s);
+}
+END_TEST
+
+START_TEST(test_clip_norm_bounds_update)
+{
+    /* Plain sgd with lr 1: the update equals the clipped gradient, so the
+     * parameter change of one step has L2 norm <= C (here 0.01, far below the
+     * unclipped gradient norm of this badly scaled problem). */
+    configure("--output linear --layers 8:tanh --optimizer sgd --lr 1 --batch-size 50 --epochs 1 "
+              "--normalize none --clip-norm 0.01");
+    dt_dataset tr;
+    make_regression(&tr, 50, 2);
+    for (int64_t i = 0; i < 50; i++) tr.targets[i] *= 100.0f;
+    dt_session s;
+    setup(&s, &tr, NULL);
+    size_t n = s.model.n_params;
+    float *before = malloc(n * sizeof *before);
+    memcpy(before, s.model.params, n * sizeof *before);
+    trainer_begin_epoch(&s.trainer, 0);
+    trainer_step(&s.trainer, 0);
+    double d2 = 0;
+    for (size_t i = 0; i < n; i++) d2 += pow((double)s.model.params[i] - before[i], 2);
+    ck_assert_msg(sqrt(d2) <= 0.01 * (1 + 1e-5) && sqrt(d2) > 0.005, "update norm %g", sqrt(d2));
+    free(before);
+    session_free(&s);
+}
+END_TEST
+
+START_TEST(test_dropout_off_at_evaluation)
+{
+    /* A model trained with dropout 0.5 evaluates deterministically (twice the
+     * same bits) and exactly as the same weights without dropout would: a
+     * forward pass outside training applies no mask. */
+    configure("--layers 16:relu:0.5,8:tanh --optimizer adam --lr 0.01 --batch-size 20 --epochs 3");
+    dt_dataset tr, va;
+    make_classes(&tr, 200, 3);
+    make_classes(&va, 60, 4);
+    dt_session s;
+    setup(&s, &tr, &va);
+    ck_assert_int_eq(session_train(&s, NULL), DT_OK);
+    dt_eval a, b;
+    trainer_evaluate(comm_world(), &s.model, &s.eval, &a);
+    trainer_evaluate(comm_world(), &s.model, &s.eval, &b);
+    ck_assert(a.loss == b.loss && a.accuracy == b.accuracy);
+    /* the same weights in a model without dropout */
+    dt_layer_spec h[2] = {{16, {ACT_RELU, 0}, 0.0f}, {8, {ACT_TANH, 0}, 0.0f}};
+    dt_model plain;
+    dt_error err;
+    ck_assert_int_eq(model_create(&plain, 5, h, 2, 2, HEAD_SOFTMAX, s.model.max_batch, &err), DT_OK);
+    memcpy(plain.params, s.model.params, plain.n_params * sizeof(float));
+    dt_eval c;
+    trainer_evaluate(comm_world(), &plain, &s.eval, &c);
+    ck_assert(a.loss == c.loss && a.accuracy == c.accuracy);
+    /* and training did apply masks: one training-mode forward differs */
+    int64_t rows[4] = {0, 1, 2, 3};
+    model_train_mode(&s.model, 1, 0, rows);
+    float z1[8];
+    memcpy(z1, model_forward(&s.model, s.eval.X, 4), sizeof z1);
+    model_eval_mode(&s.model);
+    const float *z0 = model_forward(&s.model, s.eval.X, 4);
+    ck_assert(memcmp(z1, z0, sizeof z1) != 0);
+    model_free(&plain);
+    session_free(&s);
+}
+END_TEST
+
+START_TEST(test_early_stopping_keeps_best)
+{
+    /* 20 training samples of noisy classes and a large net overfit quickly:
+     * the validation loss turns up, training stops within patience 3 of the
+     * best epoch, and the kept weights give exactly the best epoch's
+     * validation loss (recorded in the history). */
+    configure("--layers 64:relu --optimizer adam --lr 0.05 --batch-size 5 --epochs 200 "
+              "--early-stopping 3 --monitor val_loss");
+    dt_dataset tr, va;
+    make_classes(&tr, 20, 5);
+    make_classes(&va, 200, 6);
+    dt_session s;
+    setup(&s, &tr, &va);
+    ck_assert_int_eq(session_train(&s, NULL), DT_OK);
+    const dt_progress *p = &s.progress;
+    ck_assert_msg(p->n_hist < 200, "did not stop early");
+    ck_assert_int_eq(p->n_hist, p->es_best_epoch + 3);
+    double best = INFINITY;
+    for (int64_t i = 0; i < p->n_hist; i++) best = fmin(best, p->hist[i * CKPT_HIST_COLS + 2]);
+    dt_eval e;
+    trainer_evaluate(comm_world(), &s.model, &s.eval, &e);
+    ck_assert_msg(e.loss == best, "kept weights give %.9g, best epoch %.9g", e.loss, best);
+    session_free(&s);
+}
+END_TEST
+
+START_TEST(test_newton_least_squares_one_step)
+{
+    /* Linear model + MSE is quadratic: one (undamped) Newton step from any
+     * start lands on the least-squares solution, where the full-batch gradient
+     * vanishes.  Reference: the gradient at the start is O(1); after the step
+     * every component must be below 1e-3 (float parameters, finite-difference
+     * Hessian in double). */
+    configure("--output linear --optimizer newton --epochs 1 --normalize none");
+    dt_dataset tr;
+    make_regression(&tr, 300, 7);
+    dt_session s;
+    setup(&s, &tr, NULL);
+    trainer_full_batch(comm_world(), &s.model, &s.train, 0, 0);
+    double g0 = 0;
+    for (size_t i = 0; i < s.model.n_params; i++) g0 = fmax(g0, fabs(s.model.grads[i]));
+    ck_assert_double_gt(g0, 0.1);
+    ck_assert_int_eq(session_train(&s, NULL), DT_OK);
+    trainer_full_batch(comm_world(), &s.model, &s.train, 0, 0);
+    for (size_t i = 0; i < s.model.n_params; i++)
+        ck_assert_msg(fabs(s.model.grads[i]) < 1e-3, "gradient %zu = %g", i, s.model.grads[i]);
+    ck_assert(fabs(s.model.layers[0].W[0] - 2.0) < 0.01);
+    session_free(&s);
+}
+END_TEST
+
+START_TEST(test_lbfgs_and_bfgs_fit)
+{
+    /* Full-batch quasi-Newton on the same quadratic: 30 iterations reach the
+     * solution (w0 = 2, w1 = -3 within 0.01). */
+    const char *opt[] = {"lbfgs", "bfgs"};
+    for (int i = 0; i < 2; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "--output linear --optimizer %s --epochs 30 --normalize none",
+                 opt[i]);
+        configure(line);
+        dt_dataset tr;
+        make_regression(&tr, 300, 8);
+        dt_session s;
+        setup(&s, &tr, NULL);
+        ck_assert_int_eq(session_train(&s, NULL), DT_OK);
+        const float *w = s.model.layers[0].W;
+        ck_assert_msg(fabs(w[0] - 2.0) < 0.01 && fabs(w[1] + 3.0) < 0.01, "%s: %g %g", opt[i],
+                      w[0], w[1]);
+        session_free(&s);
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("training");
+    TCase *tc = tcase_create("techniques");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_l1_zeroes_irrelevant_weights);
+    tcase_add_test(tc, test_clip_norm_bounds_update);
+    tcase_add_test(tc, test_dropout_off_at_evaluation);
+    tcase_add_test(tc, test_early_stopping_keeps_best);
+    tcase_add_test(tc, test_newton_least_squares_one_step);
+    tcase_add_test(tc, test_lbfgs_and_bfgs_fit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    comm_init(&argc, &argv);
+    int failed = tu_run(suite());
+    int64_t f = failed;
+    comm_allreduce_max_i64(comm_world(), &f, 1);
+    comm_finalize();
+    return f ? 1 : 0;
+}
