@@ -44,9 +44,16 @@ dt_status act_parse(const char *text, dt_act *out, dt_error *err)
 
 void act_format(dt_act a, char *buf, size_t len)
 {
-    if (a.kind == ACT_LEAKY_RELU)
-        snprintf(buf, len, "leaky_relu=%g", (double)a.slope);
-    else
+    if (a.kind == ACT_LEAKY_RELU) {
+        /* The shortest text that parses back to the same float: a saved model
+         * records its activations this way and must reload the exact slope
+         * (plain %g would turn 0.1111111111 into 0.111111). */
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(buf, len, "leaky_relu=%.*g", prec, (double)a.slope);
+            if ((float)strtod(buf + 11, NULL) == a.slope)
+                break;
+        }
+    } else
         snprintf(buf, len, "%s", names[a.kind]);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dtrain/h5io.h"
+#include "dtrain/rng.h"
 
 void dataset_free(dt_dataset *ds)
 {
@@ -156,6 +157,89 @@ out:
     h5io_close(f, NULL);
     if (st)
         dataset_free(ds);
+    return st;
+}
+
+/* Copy the rows with pick[i] == want into out (allocated here). */
+static dt_status subset(const dt_dataset *ds, const unsigned char *pick, int want, dt_dataset *out,
+                        dt_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int64_t n = 0;
+    for (int64_t i = 0; i < ds->n; i++) n += pick[i] == want;
+    out->n = n;
+    out->d = ds->d;
+    out->k = ds->k;
+    out->max_label = -1;
+    out->X = malloc((size_t)(n * ds->d + 1) * sizeof *out->X);
+    if (ds->labels)
+        out->labels = malloc((size_t)(n + 1) * sizeof *out->labels);
+    else
+        out->targets = malloc((size_t)(n * ds->k + 1) * sizeof *out->targets);
+    if (!out->X || (ds->labels && !out->labels) || (!ds->labels && !out->targets)) {
+        dataset_free(out);
+        return dt_fail(err, DT_ENOMEM, "out of memory for a split of %lld rows", (long long)n);
+    }
+    int64_t r = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (pick[i] != want)
+            continue;
+        memcpy(out->X + r * ds->d, ds->X + i * ds->d, (size_t)ds->d * sizeof *out->X);
+        if (ds->labels) {
+            out->labels[r] = ds->labels[i];
+            if (out->labels[r] > out->max_label) out->max_label = out->labels[r];
+        } else {
+            memcpy(out->targets + r * ds->k, ds->targets + i * ds->k,
+                   (size_t)ds->k * sizeof *out->targets);
+        }
+        r++;
+    }
+    return DT_OK;
+}
+
+dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dataset *keep,
+                        dt_dataset *held, dt_error *err)
+{
+    memset(keep, 0, sizeof *keep);
+    memset(held, 0, sizeof *held);
+    const int64_t n = ds->n;
+    const int32_t classes = ds->labels ? ds->max_label + 1 : 1;
+    unsigned char *pick = calloc((size_t)n + 1, 1);
+    int64_t *rows = malloc((size_t)(n + 1) * sizeof *rows);
+    if (!pick || !rows) {
+        free(pick);
+        free(rows);
+        return dt_fail(err, DT_ENOMEM, "out of memory for the validation split");
+    }
+    for (int32_t c = 0; c < classes; c++) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (!ds->labels || ds->labels[i] == c) rows[m++] = i;
+        /* Fisher-Yates on this class's rows, then hold out the first share */
+        dt_rng r;
+        rng_seed(&r, seed, RNG_STREAM_VALID, (uint64_t)c);
+        for (int64_t i = m - 1; i > 0; i--) {
+            int64_t j = (int64_t)rng_below(&r, (uint64_t)i + 1), t = rows[i];
+            rows[i] = rows[j];
+            rows[j] = t;
+        }
+        int64_t h = (int64_t)floor(frac * (double)m + 0.5);
+        for (int64_t i = 0; i < h; i++) pick[rows[i]] = 1;
+    }
+    free(rows);
+    dt_status st = subset(ds, pick, 0, keep, err);
+    if (!st)
+        st = subset(ds, pick, 1, held, err);
+    free(pick);
+    if (!st && (keep->n == 0 || held->n == 0))
+        st = dt_fail(err, DT_EUSAGE,
+                     "--valid-split %g of %lld rows leaves %lld for training and %lld for "
+                     "validation; each needs at least one",
+                     frac, (long long)n, (long long)keep->n, (long long)held->n);
+    if (st) {
+        dataset_free(keep);
+        dataset_free(held);
+    }
     return st;
 }
 

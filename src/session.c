@@ -72,6 +72,15 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
     } else if (config_given(cfg, "valid-group")) {
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--valid-group)", cfg->data,
                        cfg->valid_group);
+    } else if (cfg->valid_split > 0) {
+        /* carve the validation set out of the training split */
+        dt_dataset all = s->train;
+        st = dataset_split(&all, cfg->valid_split, (uint64_t)cfg->seed, &s->train, &s->eval, err);
+        dataset_free(&all);
+        if (st)
+            return st;
+        s->eval_name = "valid";
+        return check_data(s, head, "valid split", err);
     } else if (has_group(cfg->data, cfg->test_group)) {
         eg = cfg->test_group;
         s->eval_name = "test";
@@ -166,6 +175,13 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
     if (cfg->early_stopping && strcmp(cfg->monitor, "val_accuracy") == 0 &&
         strcmp(cfg->output, "linear") == 0)
         return dt_fail(err, DT_EUSAGE, "--monitor val_accuracy needs a classifier output");
+    if (cfg->log_grad_norms[0] && strcmp(cfg->log_grad_norms, "epoch") != 0) {
+        char *end;
+        long long every = strtoll(cfg->log_grad_norms, &end, 10);
+        if (*end || every < 1)
+            return dt_fail(err, DT_EUSAGE, "--log-grad-norms: '%s' should be a step count >= 1 "
+                           "(or no value: once per epoch)", cfg->log_grad_norms);
+    }
     if (strcmp(cfg->monitor, "val_rmse") == 0 && strcmp(cfg->output, "linear") != 0)
         return dt_fail(err, DT_EUSAGE, "--monitor val_rmse needs --output linear");
     linalg_set_threads((int)cfg->threads);
@@ -478,6 +494,8 @@ dt_status session_train(dt_session *s, dt_error *err)
     int64_t saved_step = s->resumed_from[0] ? p->step : -1, saved_epoch = p->epoch;
     char written[DT_PATH_MAX + 32] = "";
     dt_status st;
+    /* --log-grad-norms N: every N steps ("epoch": at the end of each epoch) */
+    const long long norm_every = atoll(cfg->log_grad_norms);
 
     for (int64_t epoch = p->epoch; epoch < cfg->epochs; epoch++) {
         const double t_epoch = comm_wtime();
@@ -500,6 +518,8 @@ dt_status session_train(dt_session *s, dt_error *err)
             done += trainer_batch_size(&s->trainer, k);
             p->step = s->trainer.step;
             p->batch = k + 1;
+            if (norm_every > 0 && p->step % norm_every == 0)
+                print_grad_norms(s, "step", p->step);
             int stop = cfg->stop_at_step > 0 && p->step >= cfg->stop_at_step;
             if (!ckpt) {
                 if (stop)

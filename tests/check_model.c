@@ -201,6 +201,24 @@ START_TEST(test_leaky_default_slope)
 }
 END_TEST
 
+/* A saved model records its activations with act_format; the slope must come
+ * back as the same float (found by tests/fuzz/fuzz_layers: %g lost digits). */
+START_TEST(test_leaky_slope_round_trip)
+{
+    const char *texts[] = {"leaky_relu=0.1111111111", "leaky_relu=0.2", "leaky_relu=1e-7",
+                           "leaky_relu=0.333333343"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        dt_act a, b;
+        dt_error err;
+        char buf[64];
+        ck_assert_int_eq(act_parse(texts[i], &a, &err), DT_OK);
+        act_format(a, buf, sizeof buf);
+        ck_assert_int_eq(act_parse(buf, &b, &err), DT_OK);
+        ck_assert_msg(a.slope == b.slope, "%s printed as %s", texts[i], buf);
+    }
+}
+END_TEST
+
 START_TEST(test_init_same_seed)
 {
     dt_layer_spec h[1] = {{8, {ACT_RELU, 0}, 0.0f}};
@@ -231,6 +249,7 @@ static Suite *suite(void)
     tc = tcase_create("construction");
     tcase_add_test(tc, test_parse_layers);
     tcase_add_test(tc, test_leaky_default_slope);
+    tcase_add_test(tc, test_leaky_slope_round_trip);
     tcase_add_test(tc, test_init_same_seed);
     suite_add_tcase(s, tc);
     return s;

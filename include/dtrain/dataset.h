@@ -30,6 +30,12 @@ enum { DS_TARGETS = 0, DS_LABELS = 1, DS_NO_Y = 2 };
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err);
 
+/* Hold out round(frac * count) rows of every class (of all rows when ds has
+ * no labels), chosen from (seed, RNG_STREAM_VALID, class): `held` gets them,
+ * `keep` the rest, each in the original order.  Caller frees both. */
+dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dataset *keep,
+                        dt_dataset *held, dt_error *err);
+
 /* Labels must be < n_classes (and 0/1 when binary); the error names the row. */
 dt_status dataset_check_labels(const dt_dataset *ds, const char *path, const char *group,
                                int n_classes, int binary, dt_error *err);

@@ -21,11 +21,16 @@ static void describe(const dt_session *s)
     dt_info("dtrain: %s %s: %lld samples x %lld features%s; %s", s->cfg->data,
             s->cfg->train_group, (long long)s->train.n, (long long)s->train.d,
             s->n_classes ? "" : " (regression)", evdesc);
-    dt_info("dtrain: model %s (%s output, %zu parameters); %s lr %g; %d rank%s, global batch "
-            "%lld (%d per rank at most), %lld steps per epoch",
-            arch, head_name(m->head), m->n_params, optim_name(s->optim.cfg.kind), o->lr, P,
-            P == 1 ? "" : "s", (long long)o->batch_size,
-            trainer_local_batch(o->batch_size, P), (long long)s->trainer.steps_per_epoch);
+    if (s->second_order)
+        dt_info("dtrain: model %s (%s output, %zu parameters); %s, full batch, one iteration "
+                "per epoch; %d rank%s",
+                arch, head_name(m->head), m->n_params, so_name(s->so_kind), P, P == 1 ? "" : "s");
+    else
+        dt_info("dtrain: model %s (%s output, %zu parameters); %s lr %g (%s schedule); %d "
+                "rank%s, global batch %lld (%d per rank at most), %lld steps per epoch",
+                arch, head_name(m->head), m->n_params, optim_name(s->optim.cfg.kind), o->lr,
+                sched_name(s->sched.cfg.kind), P, P == 1 ? "" : "s", (long long)o->batch_size,
+                trainer_local_batch(o->batch_size, P), (long long)s->trainer.steps_per_epoch);
 }
 
 dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)

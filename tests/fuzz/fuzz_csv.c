@@ -1,0 +1,47 @@
+/* Fuzz the CSV converter: byte 0 chooses the options, the rest is the file.
+ * A file that converts must load back (when dataset_load accepts its values)
+ * with the shape the converter reported. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dtrain/convert.h"
+#include "dtrain/dataset.h"
+#include "fuzzutil.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const dt_dtype xtypes[] = {DT_F32, DT_F64, DT_U8, DT_I32};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    const unsigned o = data[0];
+    convert_csv_opts opts = {
+        .header = o & 1,
+        .label_float = (o >> 1) & 1,
+        .x_type = xtypes[(o >> 2) & 3],
+        .label_col = (int64_t)((o >> 5) & 3) - 1, /* -1 (last), 0, 1, 2 */
+    };
+    const double fraction = (o & 0x10) ? 0.3 : 0;
+    char in[300], out[300];
+    fz_path(in, sizeof in, "in.csv");
+    fz_path(out, sizeof out, "out.h5");
+    fz_write(in, data + 1, size - 1);
+    convert_summary sum;
+    dt_error err;
+    if (convert_csv(out, in, &opts, fraction, 7, &sum, &err) == DT_OK) {
+        dt_dataset ds;
+        if (dataset_load(out, "/train", opts.label_float ? DS_TARGETS : DS_LABELS, &ds, &err) ==
+            DT_OK) {
+            if (ds.n != sum.g[0].n || ds.d != sum.g[0].d)
+                __builtin_trap();
+            dataset_free(&ds);
+        }
+        unlink(out);
+    } else if (err.msg[0] == '\0') {
+        __builtin_trap();
+    }
+    return 0;
+}

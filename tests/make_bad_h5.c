@@ -1,0 +1,140 @@
+/* make_bad_h5: writes the malformed HDF5 files that the bad-input tests feed
+ * to dtrain -- element types, ranks and values that dtrain itself never
+ * writes (so it talks to HDF5 directly instead of through h5io).
+ *
+ *   make_bad_h5 FILE SPEC...        create FILE with one object per SPEC:
+ *       /grp:group                  an empty group
+ *       /grp/name:TYPE:DIMS[:VALUES]
+ *           TYPE    u8 i16 i32 i64 f32 f64 str (fixed-length strings of 8 bytes)
+ *           DIMS    "3x2", "4", "2x2x2" or "0x3"
+ *           VALUES  comma-separated, "nan", "inf" and "-inf" allowed; missing
+ *                   values continue the pattern 0, 1, 2, 0, 1, 2, ...
+ *   make_bad_h5 --set-attr FILE OBJ NAME INTEGER
+ *                                   overwrite (or add) an integer attribute
+ *
+ * Files use the newest format (compact: a few hundred bytes each). */
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void die(const char *what, const char *arg)
+{
+    fprintf(stderr, "make_bad_h5: %s: %s\n", what, arg);
+    exit(1);
+}
+
+static hid_t type_of(const char *t)
+{
+    if (!strcmp(t, "u8")) return H5T_STD_U8LE;
+    if (!strcmp(t, "i16")) return H5T_STD_I16LE;
+    if (!strcmp(t, "i32")) return H5T_STD_I32LE;
+    if (!strcmp(t, "i64")) return H5T_STD_I64LE;
+    if (!strcmp(t, "f32")) return H5T_IEEE_F32LE;
+    if (!strcmp(t, "f64")) return H5T_IEEE_F64LE;
+    return H5I_INVALID_HID;
+}
+
+/* Create the parent groups of an absolute path. */
+static void parents(hid_t f, const char *obj)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", obj);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (H5Lexists(f, buf, H5P_DEFAULT) <= 0) {
+            hid_t g = H5Gcreate2(f, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            if (g < 0) die("cannot create group", buf);
+            H5Gclose(g);
+        }
+        *p = '/';
+    }
+}
+
+static void write_dataset(hid_t f, char *spec)
+{
+    char *name = strtok(spec, ":");
+    char *type = strtok(NULL, ":");
+    if (!name || !type) die("bad spec", spec);
+    parents(f, name);
+    if (!strcmp(type, "group")) {
+        hid_t g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) die("cannot create group", name);
+        H5Gclose(g);
+        return;
+    }
+    char *dims_text = strtok(NULL, ":");
+    char *values = strtok(NULL, "");
+    if (!dims_text) die("no dimensions in", name);
+    hsize_t dims[8];
+    int nd = 0;
+    size_t total = 1;
+    for (char *d = strtok(dims_text, "x"); d && nd < 8; d = strtok(NULL, "x")) {
+        dims[nd] = strtoull(d, NULL, 10);
+        total *= dims[nd++];
+    }
+    double *v = calloc(total ? total : 1, sizeof *v);
+    size_t given = 0;
+    for (char *t = values ? strtok(values, ",") : NULL; t && given < total; t = strtok(NULL, ","))
+        v[given++] = strtod(t, NULL); /* strtod reads nan, inf and -inf */
+    for (size_t i = given; i < total; i++)
+        v[i] = (double)(i % 3);
+    hid_t space = H5Screate_simple(nd, dims, NULL);
+    hid_t d, ft;
+    herr_t e;
+    if (!strcmp(type, "str")) {
+        ft = H5Tcopy(H5T_C_S1);
+        H5Tset_size(ft, 8);
+        char *s = calloc(total ? total : 1, 8);
+        for (size_t i = 0; i < total; i++) snprintf(s + 8 * i, 8, "%d", (int)v[i] % 1000);
+        d = H5Dcreate2(f, name, ft, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        e = d >= 0 && total ? H5Dwrite(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) : 0;
+        free(s);
+        H5Tclose(ft);
+    } else {
+        ft = type_of(type);
+        if (ft < 0) die("unknown type", type);
+        d = H5Dcreate2(f, name, ft, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        /* HDF5 converts the doubles, including NaN and Inf for float types. */
+        e = d >= 0 && total ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
+    }
+    if (d < 0 || e < 0) die("cannot write", name);
+    H5Dclose(d);
+    H5Sclose(space);
+    free(v);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && !strcmp(argv[1], "--set-attr")) {
+        hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) die("cannot open", argv[2]);
+        hid_t o = H5Oopen(f, argv[3], H5P_DEFAULT);
+        if (o < 0) die("no object", argv[3]);
+        if (H5Aexists(o, argv[4]) > 0)
+            H5Adelete(o, argv[4]);
+        long long value = strtoll(argv[5], NULL, 10);
+        hid_t s = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate2(o, argv[4], H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0 || H5Awrite(a, H5T_NATIVE_LLONG, &value) < 0) die("cannot write attribute", argv[4]);
+        H5Aclose(a);
+        H5Sclose(s);
+        H5Oclose(o);
+        return H5Fclose(f) < 0;
+    }
+    if (argc < 3) {
+        fprintf(stderr, "usage: make_bad_h5 FILE SPEC... | make_bad_h5 --set-attr FILE OBJ NAME INT\n");
+        return 2;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    hid_t f = H5Fcreate(argv[1], H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f < 0) die("cannot create", argv[1]);
+    for (int i = 2; i < argc; i++)
+        write_dataset(f, argv[i]);
+    H5Pclose(fapl);
+    return H5Fclose(f) < 0;
+}
