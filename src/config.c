@@ -120,6 +120,10 @@ static const dt_option options[] = {
      "val_loss|val_accuracy|val_rmse", CMD_TRAIN, "METRIC",
      "metric of the validation (or test) set watched by --early-stopping and the plateau "
      "schedule"},
+    {"metrics", OPT_STR, F(metrics), NULL, 0, 0, NULL, CMD_TRAIN, "LIST",
+     "metrics of the validation (or test) set shown on the epoch lines besides its loss, "
+     "comma-separated from auc, accuracy, f1 (macro), log_loss, rmse, mae, r2; computed "
+     "exactly over all ranks [default: accuracy, or rmse for --output linear]"},
     {"valid-split", OPT_REAL, F(valid_split), "0", 0, 0.9, NULL, CMD_TRAIN, "F",
      "when the file has no validation group, hold out this fraction of the training split "
      "(stratified for classification, drawn from --seed) as the validation set"},

@@ -56,6 +56,11 @@ static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds
             double v = y[i];
             if (!(v >= 0) || v != floor(v) || v > 1e6) {
                 free(y);
+                if (v > 1e6 && v == floor(v))
+                    return dt_fail(err, DT_EUSAGE,
+                                   "%s: %s row %lld is %.0f; class labels above 1000000 are not "
+                                   "supported (use --output linear for regression targets)",
+                                   path, yname, (long long)i, v);
                 return dt_fail(err, DT_EUSAGE,
                                "%s: %s row %lld is %g; class labels must be integers >= 0 "
                                "(use --output linear for regression targets)",

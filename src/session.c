@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtrain/cv.h"
 #include "dtrain/fsutil.h"
+#include "dtrain/metrics.h"
 #include "dtrain/h5io.h"
 #include "dtrain/signals.h"
 #include "dtrain/linalg.h"
@@ -182,6 +184,21 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
             return dt_fail(err, DT_EUSAGE, "--log-grad-norms: '%s' should be a step count >= 1 "
                            "(or no value: once per epoch)", cfg->log_grad_norms);
     }
+    for (const char *p = cfg->metrics; *p;) {
+        const char *comma = strchr(p, ',');
+        char name[32];
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
+        cv_metric m;
+        if (s->n_metrics == 8)
+            return dt_fail(err, DT_EUSAGE, "--metrics: at most 8 names");
+        if (!name[0])
+            return dt_fail(err, DT_EUSAGE, "--metrics: empty name in '%s'", cfg->metrics);
+        if (cv_metric_parse(name, cfg->output, &m, err))
+            return dt_fail_prefix(err, "--metrics");
+        s->metrics[s->n_metrics++] = (int)m;
+        p += len + (comma ? 1 : 0);
+    }
     if (strcmp(cfg->monitor, "val_rmse") == 0 && strcmp(cfg->output, "linear") != 0)
         return dt_fail(err, DT_EUSAGE, "--monitor val_rmse needs --output linear");
     linalg_set_threads((int)cfg->threads);
@@ -312,6 +329,12 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
         s->trainer.sched = &s->sched;
     if (!st && cfg->early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
+    if (!st && s->n_metrics && s->eval.n) {
+        int64_t lo, hi;
+        block_slice(s->eval.n, s->model.max_batch, rank, size, &lo, &hi);
+        if (!(s->pred = malloc((size_t)((hi - lo) * s->model.n_out + 1) * sizeof *s->pred)))
+            st = dt_fail(err, DT_ENOMEM, "out of memory");
+    }
     if (!st)
         st = progress_init(&s->progress, cfg->epochs, err);
     if ((st = comm_agree(comm, st, err)))
@@ -414,6 +437,36 @@ static double full_batch_fg(void *vctx, const double *x, double *grad)
     return f;
 }
 
+/* --metrics: the loss and the chosen metrics of the evaluation set, exact over
+ * all ranks (the metrics module gathers what it needs). */
+static dt_status epoch_metrics(dt_session *s, char *text, size_t len, dt_error *err)
+{
+    const dt_dataset *ev = &s->eval;
+    const int K = s->model.n_out;
+    int64_t lo, hi;
+    block_slice(ev->n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo, &hi);
+    model_predict(&s->model, ev->X + lo * ev->d, hi - lo, s->pred);
+    dt_class_metrics cm = {0};
+    dt_reg_metrics rm = {0};
+    dt_status st = s->n_classes
+                       ? metrics_classification(s->comm, s->pred, K, ev->labels + lo, hi - lo,
+                                                s->n_classes, &cm, err)
+                       : metrics_regression(s->comm, s->pred, ev->targets + lo * K, hi - lo, K,
+                                            &rm, err);
+    if (!st) {
+        int n = snprintf(text, len, "  %s_loss %.4f", s->eval_name, s->last_eval.loss);
+        for (int i = 0; i < s->n_metrics && n < (int)len; i++) {
+            cv_metric m = (cv_metric)s->metrics[i];
+            double v = s->n_classes ? cv_metric_of_class(m, &cm) : cv_metric_of_reg(m, &rm);
+            n += snprintf(text + n, len - (size_t)n, "  %s_%s %.4f", s->eval_name,
+                          cv_metric_name(m), v);
+        }
+    }
+    metrics_class_free(&cm);
+    metrics_reg_free(&rm);
+    return st;
+}
+
 /* End of an epoch: reduce the loss, evaluate, print, record. */
 static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int64_t done,
                               double base, double t_start, dt_error *err)
@@ -435,12 +488,17 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     char evtext[160] = "";
     if (ev) {
         trainer_evaluate(s->comm, &s->model, ev, &s->last_eval);
-        if (s->n_classes)
+        if (s->n_metrics) {
+            dt_status st = epoch_metrics(s, evtext, sizeof evtext, err);
+            if (st)
+                return st;
+        } else if (s->n_classes) {
             snprintf(evtext, sizeof evtext, "  %s_loss %.4f  %s_acc %.4f", s->eval_name,
                      s->last_eval.loss, s->eval_name, s->last_eval.accuracy);
-        else
+        } else {
             snprintf(evtext, sizeof evtext, "  %s_loss %.4f  %s_rmse %.4f", s->eval_name,
                      s->last_eval.loss, s->eval_name, s->last_eval.rmse);
+        }
     }
     double now = comm_wtime();
     double seconds = base + (now - t_start);
@@ -591,6 +649,7 @@ void session_free(dt_session *s)
     progress_free(&s->progress);
     free(s->best);
     free(s->x);
+    free(s->pred);
     if (s->second_order)
         so_free(&s->so);
     trainer_free(&s->trainer);

@@ -10,7 +10,8 @@
  *           VALUES  comma-separated, "nan", "inf" and "-inf" allowed; missing
  *                   values continue the pattern 0, 1, 2, 0, 1, 2, ...
  *   make_bad_h5 --set-attr FILE OBJ NAME INTEGER
- *                                   overwrite (or add) an integer attribute
+ *   make_bad_h5 --set-attr-str FILE OBJ NAME TEXT
+ *                                   overwrite (or add) an int64 or a string attribute
  *
  * Files use the newest format (compact: a few hundred bytes each). */
 #include <hdf5.h>
@@ -109,7 +110,8 @@ static void write_dataset(hid_t f, char *spec)
 
 int main(int argc, char **argv)
 {
-    if (argc == 6 && !strcmp(argv[1], "--set-attr")) {
+    if (argc == 6 && (!strcmp(argv[1], "--set-attr") || !strcmp(argv[1], "--set-attr-str"))) {
+        const int text = !strcmp(argv[1], "--set-attr-str");
         hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
         if (f < 0) die("cannot open", argv[2]);
         hid_t o = H5Oopen(f, argv[3], H5P_DEFAULT);
@@ -117,9 +119,14 @@ int main(int argc, char **argv)
         if (H5Aexists(o, argv[4]) > 0)
             H5Adelete(o, argv[4]);
         long long value = strtoll(argv[5], NULL, 10);
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, strlen(argv[5]) + 1);
+        hid_t ft = text ? st : H5T_STD_I64LE, mt = text ? st : H5T_NATIVE_LLONG;
         hid_t s = H5Screate(H5S_SCALAR);
-        hid_t a = H5Acreate2(o, argv[4], H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
-        if (a < 0 || H5Awrite(a, H5T_NATIVE_LLONG, &value) < 0) die("cannot write attribute", argv[4]);
+        hid_t a = H5Acreate2(o, argv[4], ft, s, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0 || H5Awrite(a, mt, text ? (const void *)argv[5] : (const void *)&value) < 0)
+            die("cannot write attribute", argv[4]);
+        H5Tclose(st);
         H5Aclose(a);
         H5Sclose(s);
         H5Oclose(o);

@@ -75,7 +75,7 @@ typedef struct {
     /* cv */
     int64_t folds, ranks_per_trial;
     dt_str grid; /* OPT_LIST: one "KEY=V1|V2|..." per line */
-    dt_str metric, refit;
+    dt_str metric, refit, metrics;
     /* bench */
     int64_t inputs, outputs, samples;
     double latency_us;

@@ -18,5 +18,16 @@ for shuffle in on off; do
   done
   eval "lines_$shuffle=\"\$ref\""
 done
+# --metrics: exact over all ranks, so the same figures at 1 to 4 ranks (the
+# metrics are computed from outputs evaluated in blocks aligned to global rows).
+mlines() { sed -n 's/^\(epoch.*log_loss [0-9.]*\).*/\1/p' <<<"$out"; }
+run 1 120 train --data "$DATA/breast-cancer.h5" --output sigmoid --layers 16:relu --optimizer adam --lr 0.001 --epochs 3 --metrics auc,f1,accuracy,log_loss
+ref=$(mlines)
+grep -q "test_auc" <<<"$ref" || fail "no metrics on the epoch lines: $out"
+for np in 2 3 4; do
+  run $np 120 train --data "$DATA/breast-cancer.h5" --output sigmoid --layers 16:relu --optimizer adam --lr 0.001 --epochs 3 --metrics auc,f1,accuracy,log_loss
+  [[ "$(mlines)" == "$ref" ]] && pass "--metrics at $np ranks = 1 rank" || fail "--metrics at $np: $(mlines) vs $ref"
+done
+expect_error 2 2 "--metrics" train --data "$DATA/diabetes.h5" --output linear --metrics auc
 [[ "$lines_on" != "$lines_off" ]] && pass "--shuffle off changes the order" || fail "--shuffle off had no effect"
 finish
