@@ -79,6 +79,7 @@ sps1=""
 mem1=""
 IFS=, read -ra rank_list <<<"$ranks"
 for P in "${rank_list[@]}"; do
+  load=$(cut -d' ' -f1 /proc/loadavg)
   run "$P" "$LOG/train$P" train --data "$data" --layers "$layers" --output softmax \
     --optimizer adam --batch-size "$batch" --epochs $((warmup + epochs)) --profile
   tl=$LOG/train$P
@@ -104,6 +105,7 @@ for P in "${rank_list[@]}"; do
   gemm=$(grep '^BENCH_GEMM' "$bl")
   flop=$(field "$gemm" epoch_flop)
   ceil=$(field "$gemm" gflops)
+  best=$(field "$gemm" best_gflops)
   floor=$(field "$gemm" floor_s)
   lb=$(field "$gemm" local_batch)
 
@@ -118,12 +120,12 @@ for P in "${rank_list[@]}"; do
   [[ -n $mem1 ]] && memx=$(awk -v a="$mem_all" -v b="$mem1" 'BEGIN { printf "%.2f", a / b }')
 
   echo
-  echo "== $P rank(s): model $arch, global batch $batch (local $lb), $n samples per epoch"
+  echo "== $P rank(s): model $arch, global batch $batch (local $lb), $n samples per epoch (load average before: $load)"
   printf '  time per epoch     %.4f s (median of %d; data %.4f  compute %.4f  allreduce %.4f  update %.4f)\n' \
     "$sec" "$epochs" "$t_data" "$t_comp" "$t_red" "$t_upd"
   printf '  samples/s          %s\n' "$sps"
-  printf '  GEMM per epoch     %.2f GFLOP; achieved %s GFLOP/s; sgemm on the same shapes %s GFLOP/s per rank (x %d ranks)\n' \
-    "$(awk -v f="$flop" 'BEGIN { print f * 1e-9 }')" "$gflops" "$ceil" "$P"
+  printf '  GEMM per epoch     %.2f GFLOP; achieved %s GFLOP/s; sgemm on the same shapes %s GFLOP/s per rank (x %d ranks; fastest sample %s)\n' \
+    "$(awk -v f="$flop" 'BEGIN { print f * 1e-9 }')" "$gflops" "$ceil" "$P" "$best"
   printf '  floor              %.4f s per epoch (epoch GEMM FLOPs / %d / sgemm rate at batch %s)\n' "$floor" "$P" "$lb"
   printf '  ratio to floor     %sx (fraction of the BLAS floor %.3f)\n' "$ratio" "$(awk -v r="$ratio" 'BEGIN { print 1 / r }')"
   printf '  allreduce share    %.1f%% of the step (blocking, not hidden behind compute)\n' "$(awk -v x="$red_share" 'BEGIN { print 100 * x }')"

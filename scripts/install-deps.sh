@@ -9,6 +9,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev liblapack-dev
   check zlib1g-dev
+  clang libclang-rt-14-dev
   dataset-fashion-mnist
 )
 

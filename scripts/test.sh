@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# Second README command: install what is missing, build, run the whole test suite.
+# Second README command: install what is missing, build, run the whole test suite,
+# then the sanitizer build (scripts/sanitize.sh) and a short fuzzing run
+# (scripts/fuzz.sh, FUZZ_SECONDS per harness, default 20).  DTRAIN_SKIP_SANITIZE=1
+# or DTRAIN_SKIP_FUZZ=1 skips those for a quick local run; CI runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 source scripts/env.sh
 BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} scripts/build.sh
-cd "${BUILD_DIR:-build}"
-ctest --output-on-failure --timeout 900 "$@"
+(cd "${BUILD_DIR:-build}" && ctest --output-on-failure --timeout 900 "$@")
+if [[ ${DTRAIN_SKIP_SANITIZE:-0} != 1 ]]; then
+  scripts/sanitize.sh
+else
+  echo "test: sanitizer run skipped (DTRAIN_SKIP_SANITIZE=1)"
+fi
+if [[ ${DTRAIN_SKIP_FUZZ:-0} != 1 ]]; then
+  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+else
+  echo "test: fuzzing skipped (DTRAIN_SKIP_FUZZ=1)"
+fi

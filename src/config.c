@@ -141,6 +141,18 @@ static const dt_option options[] = {
     {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, allreduce, update; the "
      "largest over ranks), and at the end the peak resident memory per rank and in all"},
+    /* --- faults --- */
+    {"on-nan", OPT_CHOICE, F(on_nan), "stop", 0, 0, "stop|skip", CMD_TRAIN, "ACTION",
+     "NaN or Inf in the averaged gradient: stop (naming the step and the last good "
+     "checkpoint; nothing is written from the bad state) or skip that update"},
+    {"max-skips", OPT_INT, F(max_skips), "10", 1, 1e9, NULL, CMD_TRAIN, "N",
+     "with --on-nan skip: stop after N skipped updates"},
+    {"check-replicas", OPT_INT, F(check_replicas), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
+     "every N steps and before every checkpoint, compare a checksum of the parameters "
+     "across ranks and name any rank that differs (0 = only before checkpoints)"},
+    {"step-timeout", OPT_REAL, F(step_timeout), "0", 0, 1e9, NULL, CMD_TRAIN, "SECONDS",
+     "end the whole job (status 4), naming the rank and the phase (data, compute, "
+     "reduction, update, checkpoint), if one phase of a step takes longer (0 = off)"},
     /* --- checkpoints --- */
     {"checkpoint-dir", OPT_STR, F(checkpoint_dir), NULL, 0, 0, NULL, CMD_TRAIN, "DIR",
      "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "

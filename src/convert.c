@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "dtrain/config.h"
+#include "dtrain/fsutil.h"
 #include "dtrain/rng.h"
 
 enum {
@@ -660,6 +662,18 @@ dt_status convert_write(const char *out, const convert_table *train,
 
 /* ---- summaries and the whole conversions --------------------------------------------- */
 
+/* The output's directory must exist and be writable: checked before reading
+ * the inputs, which may take a while. */
+static dt_status check_out_dir(const char *out, dt_error *err)
+{
+    char dir[DT_PATH_MAX];
+    fs_dirname(out, dir, sizeof dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return dt_fail(err, DT_EUSAGE, "--out %s: directory '%s' is missing or not writable",
+                       out, dir);
+    return DT_OK;
+}
+
 static int cmp_i32(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -707,7 +721,10 @@ dt_status convert_idx(const char *out, const char *images, const char *labels,
     convert_table train, test;
     const int with_test = test_images && test_labels;
     memset(&test, 0, sizeof test);
-    dt_status st = convert_read_idx(images, labels, &train, err);
+    dt_status st = check_out_dir(out, err);
+    if (st)
+        return st;
+    st = convert_read_idx(images, labels, &train, err);
     if (st)
         return st;
     if (with_test) {
@@ -747,7 +764,10 @@ dt_status convert_csv(const char *out, const char *path, const convert_csv_opts 
     memset(&test, 0, sizeof test);
     if (!(test_fraction >= 0 && test_fraction < 1))
         return dt_fail(err, DT_EUSAGE, "--test-fraction %g: must be in [0, 1)", test_fraction);
-    dt_status st = convert_read_csv(path, opts, &all, err);
+    dt_status st = check_out_dir(out, err);
+    if (st)
+        return st;
+    st = convert_read_csv(path, opts, &all, err);
     if (st)
         return st;
     const int split = test_fraction > 0;

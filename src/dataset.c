@@ -40,6 +40,9 @@ static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds
                        path, yname, (long long)k);
     if (k < 1)
         return dt_fail(err, DT_EUSAGE, "%s: '%s' has no columns", path, yname);
+    if (k > INT64_MAX / 8 / ds->n)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is too large (%lld x %lld)", path, yname,
+                       (long long)ds->n, (long long)k);
     ds->k = k;
     double *y = malloc((size_t)(ds->n * k) * sizeof *y);
     if (!y && ds->n)
@@ -133,6 +136,13 @@ dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *d
     }
     if (dims[0] < 1 || dims[1] < 1) {
         st = dt_fail(err, DT_EUSAGE, "%s: '%s' is empty (%lld x %lld)", path, xname,
+                     (long long)dims[0], (long long)dims[1]);
+        goto out;
+    }
+    if (dims[1] > INT64_MAX / 8 / dims[0]) {
+        /* a file can declare any shape (HDF5 stores unwritten data as fill
+         * values); keep n * d * sizeof(double) within range */
+        st = dt_fail(err, DT_EUSAGE, "%s: '%s' is too large (%lld x %lld)", path, xname,
                      (long long)dims[0], (long long)dims[1]);
         goto out;
     }

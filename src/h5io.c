@@ -4,14 +4,18 @@
  * the library's stack dump. */
 #include "dtrain/h5io.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 struct h5file {
     hid_t id;
+    int in_memory; /* created: built in memory, written out by h5io_close */
     char path[4096];
 };
 
@@ -93,8 +97,16 @@ dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
 {
     quiet_hdf5();
     *out = NULL;
-    if (access(path, F_OK) != 0)
+    if (access(path, F_OK) != 0) {
+        /* ENOENT, or ENOTDIR/EACCES for a directory on the way */
+        if (errno == ENOTDIR)
+            return dt_fail(err, DT_EUSAGE, "%s: no such file (a part of the path is not a "
+                           "directory)", path);
+        if (errno == EACCES)
+            return dt_fail(err, DT_EUSAGE, "%s: cannot be reached (permission denied on a "
+                           "directory)", path);
         return dt_fail(err, DT_EUSAGE, "%s: no such file", path);
+    }
     if (access(path, R_OK) != 0)
         return dt_fail(err, DT_EUSAGE, "%s: not readable (permission denied)", path);
     htri_t is = H5Fis_hdf5(path);
@@ -108,23 +120,77 @@ dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
     return wrap(id, path, out, err);
 }
 
+/* Files dtrain writes are built in memory (HDF5's core driver, no backing
+ * store) and written out by h5io_close with plain write(2) calls.  A full disk
+ * or a file-size limit then fails in our code, with errno, while HDF5's state
+ * stays clean (HDF5 1.10 crashes at exit after a failed close of a real file). */
 dt_status h5io_create(const char *path, h5file **out, dt_error *err)
 {
     quiet_hdf5();
     *out = NULL;
-    hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (id < 0)
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        /* a missing or unwritable directory is the user's to fix: usage error */
+        return dt_fail(err,
+                       errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == EROFS
+                           ? DT_EUSAGE
+                           : DT_EIO,
+                       "%s: cannot create file for writing: %s", path, strerror(errno));
+    close(fd);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 20, 0);
+    hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (id < 0) {
+        unlink(path);
         return dt_fail(err, DT_EIO, "%s: cannot create file for writing", path);
-    return wrap(id, path, out, err);
+    }
+    dt_status st = wrap(id, path, out, err);
+    if (!st)
+        (*out)->in_memory = 1;
+    return st;
+}
+
+static dt_status write_image(h5file *f, dt_error *err)
+{
+    if (H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot finish the file", f->path);
+    ssize_t size = H5Fget_file_image(f->id, NULL, 0);
+    if (size < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot finish the file", f->path);
+    char *buf = malloc((size_t)size + 1);
+    if (!buf)
+        return dt_fail(err, DT_ENOMEM, "%s: out of memory for a %zd-byte file", f->path, size);
+    dt_status st = DT_OK;
+    if (H5Fget_file_image(f->id, buf, (size_t)size) != size) {
+        st = dt_fail(err, DT_EIO, "%s: cannot finish the file", f->path);
+    } else {
+        int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        size_t done = 0;
+        while (fd >= 0 && done < (size_t)size) {
+            ssize_t w = write(fd, buf + done, (size_t)size - done);
+            if (w <= 0)
+                break;
+            done += (size_t)w;
+        }
+        int e = errno;
+        if (fd < 0 || done < (size_t)size)
+            st = dt_fail(err, DT_EIO, "%s: write failed after %zu of %zd bytes: %s", f->path,
+                         done, size, strerror(e));
+        if (fd >= 0 && close(fd) != 0 && !st)
+            st = dt_fail(err, DT_EIO, "%s: %s", f->path, strerror(errno));
+    }
+    free(buf);
+    return st;
 }
 
 dt_status h5io_close(h5file *f, dt_error *err)
 {
     if (!f)
         return DT_OK;
-    dt_status st = DT_OK;
-    if (H5Fclose(f->id) < 0)
-        st = dt_fail(err, DT_EIO, "%s: error while closing (disk full?)", f->path);
+    dt_status st = f->in_memory ? write_image(f, err) : DT_OK;
+    if (H5Fclose(f->id) < 0 && !st)
+        st = dt_fail(err, DT_EIO, "%s: error while closing", f->path);
     free(f);
     return st;
 }
@@ -241,15 +307,41 @@ dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
     hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
     hid_t fs = H5Dget_space(d);
     hsize_t start[8] = {0}, count[8];
-    for (int i = 0; i < nd; i++)
+    size_t row_bytes = dt_dtype_size(memtype);
+    for (int i = 0; i < nd; i++) {
         count[i] = (hsize_t)dims[i];
-    start[0] = (hsize_t)row0;
-    count[0] = (hsize_t)nrows;
-    herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-    hid_t ms = H5Screate_simple(nd, count, NULL);
-    if (e >= 0 && ms >= 0)
-        e = H5Dread(d, native_type(memtype), ms, fs, H5P_DEFAULT, buf);
-    if (ms >= 0) H5Sclose(ms);
+        if (i > 0)
+            row_bytes *= (size_t)dims[i];
+    }
+    /* Read in blocks of at most ~4096 chunks: HDF5 keeps several KiB of
+     * bookkeeping per chunk touched by one read, so a (small, crafted) file
+     * with 10^5 tiny chunks would otherwise cost gigabytes. */
+    hsize_t block = (hsize_t)nrows;
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t cd[8];
+        if (H5Pget_chunk(dcpl, 8, cd) == nd) {
+            hsize_t across = 1; /* chunks spanned by one row */
+            for (int i = 1; i < nd; i++)
+                across *= cd[i] ? ((hsize_t)dims[i] + cd[i] - 1) / cd[i] : 1;
+            hsize_t layers = across < 4096 ? 4096 / across : 1;
+            if (cd[0] && layers * cd[0] < block)
+                block = layers * cd[0];
+        }
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    herr_t e = 0;
+    hid_t ms = 0;
+    for (hsize_t done = 0; done < (hsize_t)nrows && e >= 0 && ms >= 0; done += block) {
+        start[0] = (hsize_t)row0 + done;
+        count[0] = (hsize_t)nrows - done < block ? (hsize_t)nrows - done : block;
+        e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        ms = H5Screate_simple(nd, count, NULL);
+        if (e >= 0 && ms >= 0)
+            e = H5Dread(d, native_type(memtype), ms, fs, H5P_DEFAULT,
+                        (char *)buf + (size_t)done * row_bytes);
+        if (ms >= 0) H5Sclose(ms);
+    }
     H5Sclose(fs);
     H5Dclose(d);
     if (e < 0 || ms < 0)

@@ -11,6 +11,7 @@
 #include "dtrain/metrics.h"
 #include "dtrain/h5io.h"
 #include "dtrain/signals.h"
+#include "dtrain/watchdog.h"
 #include "dtrain/linalg.h"
 #include "dtrain/modelio.h"
 
@@ -367,11 +368,45 @@ dt_ckpt_parts session_parts(dt_session *s)
     return p;
 }
 
+/* Compare a checksum of the parameters across ranks (FNV-1a of the bytes);
+ * the error names every rank that differs from rank 0. */
+static dt_status check_replicas(dt_session *s, dt_error *err)
+{
+    const int size = comm_size(s->comm);
+    uint64_t h = 0xcbf29ce484222325ull, all[64];
+    const unsigned char *b = (const unsigned char *)s->model.params;
+    for (size_t i = 0; i < s->model.n_params * sizeof(float); i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    if (size > 64) /* a checksum per rank fits the stack up to here; beyond, compare maxima */
+        return DT_OK;
+    comm_allgatherv_bytes(s->comm, &h, sizeof h, all);
+    char bad[512] = "";
+    size_t used = 0;
+    for (int r = 1; r < size; r++)
+        if (all[r] != all[0] && used < sizeof bad)
+            used += (size_t)snprintf(bad + used, sizeof bad - used, " %d", r);
+    if (bad[0])
+        return dt_fail(err, DT_EINTERNAL,
+                       "replica check at step %lld: the parameters of rank(s)%s differ from "
+                       "rank 0's",
+                       (long long)s->trainer.step, bad);
+    return DT_OK;
+}
+
 static dt_status checkpoint(dt_session *s, char *written, size_t len, dt_error *err)
 {
+    /* never save diverged replicas: check them first */
+    dt_status st = check_replicas(s, err);
+    if (st)
+        return st;
+    watchdog_phase(WD_CHECKPOINT, s->trainer.step);
     dt_ckpt_parts parts = session_parts(s);
-    return ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->progress,
-                     written, len, err);
+    st = ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->progress, written,
+                   len, err);
+    watchdog_phase(WD_IDLE, s->trainer.step);
+    return st;
 }
 
 /* The mean gradient norm of each layer since the last call, then reset. */
@@ -537,7 +572,21 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     return DT_OK;
 }
 
+static dt_status train_loop(dt_session *s, dt_error *err);
+
 dt_status session_train(dt_session *s, dt_error *err)
+{
+    if (s->cfg->step_timeout > 0) {
+        dt_status st = watchdog_start(s->cfg->step_timeout, comm_rank(s->comm), err);
+        if ((st = comm_agree(s->comm, st, err)))
+            return st;
+    }
+    dt_status st = train_loop(s, err);
+    watchdog_stop();
+    return st;
+}
+
+static dt_status train_loop(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     dt_progress *p = &s->progress;
@@ -552,6 +601,7 @@ dt_status session_train(dt_session *s, dt_error *err)
     int64_t saved_step = s->resumed_from[0] ? p->step : -1, saved_epoch = p->epoch;
     char written[DT_PATH_MAX + 32] = "";
     dt_status st;
+    long long skips = 0; /* --on-nan skip */
     /* --log-grad-norms N: every N steps ("epoch": at the end of each epoch) */
     const long long norm_every = atoll(cfg->log_grad_norms);
 
@@ -574,6 +624,27 @@ dt_status session_train(dt_session *s, dt_error *err)
         for (int64_t k = p->batch; k < s->trainer.steps_per_epoch; k++) {
             p->local_loss += trainer_step(&s->trainer, k);
             done += trainer_batch_size(&s->trainer, k);
+            if (s->trainer.nonfinite) {
+                if (strcmp(cfg->on_nan, "skip") == 0 && ++skips < cfg->max_skips) {
+                    dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
+                            "--max-skips %lld)",
+                            (long long)s->trainer.step, skips, (long long)cfg->max_skips);
+                } else {
+                    return dt_fail(err, DT_ENUM,
+                                   "training diverged: NaN or Inf in the gradient at step %lld "
+                                   "(epoch %lld)%s; "
+                                   "no checkpoint was written from this state; the last good "
+                                   "checkpoint is %s",
+                                   (long long)s->trainer.step, (long long)epoch + 1,
+                                   skips ? " after --max-skips skipped updates" : "",
+                                   written[0] ? written
+                                   : s->resumed_from[0] ? s->resumed_from
+                                                        : "none (no checkpoint written yet)");
+                }
+            }
+            if (cfg->check_replicas > 0 && s->trainer.step % cfg->check_replicas == 0 &&
+                (st = check_replicas(s, err)))
+                return st;
             p->step = s->trainer.step;
             p->batch = k + 1;
             if (norm_every > 0 && p->step % norm_every == 0)

@@ -14,6 +14,13 @@ static void on_signal(int sig)
     pending = sig;
 }
 
+void signals_ignore_file_size(void)
+{
+    /* Past a file-size limit (ulimit -f) write() should fail with EFBIG, which
+     * dtrain reports cleanly, instead of SIGXFSZ killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
+}
+
 void signals_install(void)
 {
     struct sigaction sa;

@@ -3,9 +3,12 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "dtrain/rng.h"
+#include "dtrain/watchdog.h"
 
 int trainer_local_batch(int64_t b, int size) { return (int)((b + size - 1) / size); }
 
@@ -19,6 +22,18 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->train = train;
     t->opts = *opts;
     t->steps_per_epoch = batch_count(train->n, opts->batch_size, opts->drop_last);
+    /* Test-only fault injection: NaN in the gradient at a step; a rank whose
+     * parameters drift at a step; a rank that stalls in compute at a step. */
+    const char *e;
+    t->inject.nan_step = t->inject.corrupt_step = t->inject.sleep_step = -1;
+    if ((e = getenv("DTRAIN_TEST_NAN_STEP")))
+        t->inject.nan_step = atoll(e);
+    long long st_ = -1;
+    if ((e = getenv("DTRAIN_TEST_CORRUPT")) && sscanf(e, "%d:%lld", &t->inject.corrupt_rank, &st_) == 2)
+        t->inject.corrupt_step = st_;
+    if ((e = getenv("DTRAIN_TEST_SLEEP")) &&
+        sscanf(e, "%d:%lld:%lf", &t->inject.sleep_rank, &st_, &t->inject.sleep_seconds) == 3)
+        t->inject.sleep_step = st_;
     int lb = trainer_local_batch(opts->batch_size, comm_size(comm));
     if (lb > model->max_batch)
         return dt_fail(err, DT_EINTERNAL, "model workspace smaller than the local batch");
@@ -78,23 +93,44 @@ double trainer_step(dt_trainer *t, int64_t k)
     batch_slice(b, comm_rank(t->comm), comm_size(t->comm), &lo, &hi);
     const int nb = (int)(hi - lo);
 
+    const int rank = comm_rank(t->comm);
     double t0 = comm_wtime();
+    watchdog_phase(WD_DATA, t->step);
     const int64_t *rows = t->perm + start + lo;
     dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
     double t1 = comm_wtime();
+    watchdog_phase(WD_COMPUTE, t->step);
     memset(m->grads, 0, m->n_params * sizeof *m->grads);
     model_train_mode(m, t->opts.seed, t->step, rows);
     double loss = model_loss_grad(m, t->xb, t->lb, t->tb, nb);
     model_eval_mode(m);
+    if (t->step == t->inject.nan_step && rank == 0)
+        m->grads[0] = NAN;
+    if (t->step == t->inject.sleep_step && rank == t->inject.sleep_rank) {
+        struct timespec nap = {(time_t)t->inject.sleep_seconds, 0};
+        nanosleep(&nap, NULL);
+    }
     double t2 = comm_wtime();
 
     /* Sum over ranks, then divide by the global count: an exact mean even
      * when the slices differ in size. */
+    watchdog_phase(WD_REDUCTION, t->step);
     comm_allreduce_sum_f32(t->comm, m->grads, m->n_params);
     double t3 = comm_wtime();
+    watchdog_phase(WD_UPDATE, t->step);
     const float inv = 1.0f / (float)b;
-    for (size_t i = 0; i < m->n_params; i++)
+    float check = 0.0f; /* NaN or Inf anywhere makes this sum NaN */
+    for (size_t i = 0; i < m->n_params; i++) {
         m->grads[i] *= inv;
+        check += m->grads[i] * 0.0f;
+    }
+    t->nonfinite = check != 0.0f || check != check;
+    if (t->nonfinite) {
+        /* every rank sees the same reduced gradient, so all skip together */
+        t->step++;
+        watchdog_phase(WD_IDLE, t->step);
+        return 0.0;
+    }
     /* From here every rank holds the same gradient, so what follows needs no
      * communication and stays identical across ranks. */
     if (t->norm_sum) {
@@ -127,8 +163,11 @@ double trainer_step(dt_trainer *t, int64_t k)
     t->last_lr = t->sched ? sched_lr(t->sched, t->step, t->epoch, t->steps_per_epoch)
                           : t->opts.lr;
     optim_step(t->optim, m->params, m->grads, t->last_lr);
+    if (t->step == t->inject.corrupt_step && rank == t->inject.corrupt_rank)
+        m->params[0] += 1e-3f;
     t->step++;
-    if (penalty > 0 && comm_rank(t->comm) == 0)
+    watchdog_phase(WD_IDLE, t->step);
+    if (penalty > 0 && rank == 0)
         loss += penalty * (double)b;
     double t4 = comm_wtime();
     t->time.data += t1 - t0;

@@ -8,7 +8,8 @@
  *           TYPE    u8 i16 i32 i64 f32 f64 str (fixed-length strings of 8 bytes)
  *           DIMS    "3x2", "4", "2x2x2" or "0x3"
  *           VALUES  comma-separated, "nan", "inf" and "-inf" allowed; missing
- *                   values continue the pattern 0, 1, 2, 0, 1, 2, ...
+ *                   values continue the pattern 0, 1, 2, 0, 1, 2, ...; "unwritten"
+ *                   writes nothing (HDF5 then reads fill values: any shape is cheap)
  *   make_bad_h5 --set-attr FILE OBJ NAME INTEGER
  *   make_bad_h5 --set-attr-str FILE OBJ NAME TEXT
  *                                   overwrite (or add) an int64 or a string attribute
@@ -76,6 +77,14 @@ static void write_dataset(hid_t f, char *spec)
     for (char *d = strtok(dims_text, "x"); d && nd < 8; d = strtok(NULL, "x")) {
         dims[nd] = strtoull(d, NULL, 10);
         total *= dims[nd++];
+    }
+    if (values && !strcmp(values, "unwritten")) {
+        hid_t sp = H5Screate_simple(nd, dims, NULL);
+        hid_t d = H5Dcreate2(f, name, type_of(type), sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (d < 0) die("cannot create", name);
+        H5Dclose(d);
+        H5Sclose(sp);
+        return;
     }
     double *v = calloc(total ? total : 1, sizeof *v);
     size_t given = 0;

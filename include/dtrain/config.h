@@ -59,6 +59,10 @@ typedef struct {
     int drop_last;
     dt_str save, init_from;
     int profile;
+    /* faults */
+    dt_str on_nan;
+    int64_t max_skips, check_replicas;
+    double step_timeout;
     /* checkpoints (train) */
     dt_str checkpoint_dir, resume;
     int64_t checkpoint_every, keep, stop_at_step;

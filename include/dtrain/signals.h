@@ -8,6 +8,8 @@
 #define DTRAIN_SIGNALS_H
 
 void signals_install(void);
+/* Ignore SIGXFSZ so that writes past a file-size limit fail with an error. */
+void signals_ignore_file_size(void);
 /* The first signal received (0 if none). */
 int signals_pending(void);
 const char *signals_name(int sig);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "dtrain/h5io.h"
 #include "dtrain/linalg.h"
+#include "dtrain/signals.h"
 
 #ifndef DTRAIN_VERSION
 #define DTRAIN_VERSION "unknown"
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
     }
     dt_comm *world = comm_world();
     int rank = comm_rank(world);
+    signals_ignore_file_size();
     dt_set_log_rank(rank);
     int code = 0;
 

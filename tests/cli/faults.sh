@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Faults during training: NaN/Inf, replicas that drift apart, a stalled rank,
+# a rank killed with SIGKILL, a write error while checkpointing.  Each ends
+# (or goes on) as documented, quickly, with the checkpoints intact.
+# The DTRAIN_TEST_* variables are test-only fault injection (src/trainer.c).
+source "$(dirname "$0")/lib.sh"
+D=$DATA/digits.h5
+A=(--data "$D" --layers 32:relu --optimizer adam --lr 0.001 --batch-size 50 --epochs 3)
+# 29 steps per epoch, 87 in all
+
+for np in 1 2; do
+  C=$TMP/nan$np
+  DTRAIN_TEST_NAN_STEP=40 run $np 60 train "${A[@]}" --checkpoint-dir "$C" --checkpoint-every 29
+  [[ $status -eq 1 ]] && grep -q "NaN or Inf in the gradient at step 41 (epoch 2); no checkpoint was written from this state; the last good checkpoint is $C/step-00000029.h5" <<<"$err" \
+    && pass "np=$np --on-nan stop names the step and the last good checkpoint" || fail "nan stop: $status $err"
+  [[ "$(ls "$C")" == "$(printf 'latest.h5\nstep-00000029.h5')" ]] && pass "np=$np: no checkpoint from the bad state" || fail "nan: $(ls "$C")"
+  DTRAIN_TEST_NAN_STEP=40 run $np 60 train "${A[@]}" --on-nan skip
+  [[ $status -eq 0 ]] && grep -q "update skipped (1 of --max-skips 10)" <<<"$err" && grep -q "^final:" <<<"$out" \
+    && pass "np=$np --on-nan skip drops the update and goes on" || fail "nan skip: $status $err"
+  DTRAIN_TEST_NAN_STEP=40 run $np 60 train "${A[@]}" --on-nan skip --max-skips 1
+  [[ $status -eq 1 ]] && grep -q "after --max-skips skipped updates" <<<"$err" && pass "np=$np --max-skips 1 stops" || fail "max-skips: $err"
+done
+
+# A rank whose parameters drift is named (at 3 ranks: rank 1 drifts at step 10).
+DTRAIN_TEST_CORRUPT=1:10 run 3 60 train "${A[@]}" --check-replicas 5
+[[ $status -eq 1 ]] && grep -q "replica check at step 15: the parameters of rank(s) 1 differ from rank 0's" <<<"$err" \
+  && pass "--check-replicas names rank 1" || fail "replicas: $status $err"
+# ... and always before a checkpoint, so none is written from diverged replicas.
+DTRAIN_TEST_CORRUPT=2:3 run 3 60 train "${A[@]}" --checkpoint-dir "$TMP/rep" --checkpoint-every 29
+[[ $status -eq 1 ]] && grep -q "rank(s) 2 differ" <<<"$err" && [[ ! -e $TMP/rep/latest.h5 ]] \
+  && pass "replica check before the checkpoint" || fail "replicas before checkpoint: $status $err $(ls "$TMP/rep")"
+
+# A rank stalled for 60 s in compute: the watchdog ends the job within seconds.
+start=$(date +%s)
+DTRAIN_TEST_SLEEP=1:10:60 run 2 50 train "${A[@]}" --step-timeout 2
+took=$(( $(date +%s) - start ))
+[[ $status -eq 4 && $took -lt 30 ]] && grep -q "rank 1: step 10 spent .* in phase 'compute', more than --step-timeout 2 s" <<<"$err" \
+  && pass "watchdog: exit 4 after ${took}s naming rank 1 and phase compute" || fail "watchdog: status $status after ${took}s: $err"
+
+# A rank killed with SIGKILL: the job ends within seconds, non-zero; the
+# checkpoints are intact and --resume finishes the run.
+C=$TMP/kill
+mpirun -np 2 "$DTRAIN" train "${A[@]}" --epochs 100000 --checkpoint-dir "$C" --checkpoint-every-epoch >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 600); do grep -q '^epoch *3/' "$TMP/out" 2>/dev/null && break; sleep 0.1; done
+victim=$(pgrep -P $pid -f 'dtrain train' | tail -1)
+kill -9 "$victim"
+start=$(date +%s)
+for _ in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then fail "SIGKILL: job still running 30 s later"; kill -9 $pid; fi
+wait $pid; st=$?
+took=$(( $(date +%s) - start ))
+[[ $st -ne 0 && $took -lt 30 ]] && pass "SIGKILL of a rank: job ended in ${took}s with status $st" || fail "SIGKILL: status $st after ${took}s"
+run 1 60 inspect "$C/latest.h5"
+grep -q "checksum *ok" <<<"$out" && pass "checkpoint intact after SIGKILL" || fail "after SIGKILL: $out $err"
+e=$(sed -n 's/.*epochs done *\([0-9]*\).*/\1/p' <<<"$out")
+run 2 120 train "${A[@]}" --epochs $((e + 2)) --checkpoint-dir "$C" --resume
+[[ $status -eq 0 ]] && grep -q "resuming from" <<<"$out" && pass "--resume after SIGKILL" || fail "resume after kill: $err"
+
+# Write error while checkpointing (file-size limit, ulimit -f, on the ranks only;
+# TCP transport so that Open MPI's shared-memory files are not limited).
+C=$TMP/full
+run 2 60 train "${A[@]}" --checkpoint-dir "$C" --stop-at-step 20
+before=$(sha256sum "$C/step-00000020.h5")
+timeout 60 mpirun --mca btl self,tcp -np 2 bash -c "ulimit -f 20; exec '$DTRAIN' train $(printf '%q ' "${A[@]}") --checkpoint-dir '$C' --resume --checkpoint-every 29" >"$TMP/out" 2>"$TMP/err"
+st=$?
+[[ $st -eq 1 ]] && grep -q "checkpoint not written (the previous one is intact): .*write failed after 20480 of .* bytes: File too large" "$TMP/err" \
+  && pass "file-size limit: one clear error, status 1" || fail "disk full: status $st $(cat "$TMP/err")"
+[[ "$(sha256sum "$C/step-00000020.h5")" == "$before" && "$(readlink "$C/latest.h5")" == step-00000020.h5 ]] \
+  && pass "previous checkpoint intact" || fail "previous checkpoint changed"
+[[ -z "$(ls "$C" | grep -v -e '^latest.h5$' -e '^step-00000020.h5$')" ]] && pass "no half-written file left" || fail "left: $(ls "$C")"
+finish
