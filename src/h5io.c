@@ -3,6 +3,7 @@
  * error printing is disabled so that users see one dtrain message instead of
  * the library's stack dump. */
 #include "dtrain/h5io.h"
+#include "dtrain/fsutil.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -192,6 +193,20 @@ dt_status h5io_close(h5file *f, dt_error *err)
     if (H5Fclose(f->id) < 0 && !st)
         st = dt_fail(err, DT_EIO, "%s: error while closing", f->path);
     free(f);
+    return st;
+}
+
+dt_status h5io_finish(h5file *f, const char *final_path, dt_status st, dt_error *err)
+{
+    char tmp[sizeof f->path];
+    memcpy(tmp, f->path, sizeof tmp);
+    dt_status cst = h5io_close(f, st ? NULL : err);
+    if (!st)
+        st = cst;
+    if (!st)
+        st = fs_commit(tmp, final_path, err);
+    if (st)
+        unlink(tmp);
     return st;
 }
 

@@ -70,15 +70,7 @@ dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
     dt_status st = h5io_create(tmp, &f, err);
     if (st)
         return st;
-    st = modelio_write(f, m, norm, cfg, err);
-    dt_status cst = h5io_close(f, st ? NULL : err);
-    if (!st)
-        st = cst;
-    if (!st)
-        st = fs_commit(tmp, path, err);
-    if (st)
-        unlink(tmp);
-    return st;
+    return h5io_finish(f, path, modelio_write(f, m, norm, cfg, err), err);
 }
 
 dt_status modelio_check_writable(const char *path, const char *option, dt_error *err)

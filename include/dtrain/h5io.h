@@ -27,6 +27,11 @@ dt_status h5io_create(const char *path, h5file **out, dt_error *err);
 dt_status h5io_close(h5file *f, dt_error *err);
 const char *h5io_path(const h5file *f);
 
+/* For a file created under a temporary name (fs_temp_name): if st is DT_OK,
+ * close it and move it durably to final_path (fs_commit); otherwise, or if
+ * that fails, close it and remove the temporary.  Returns the outcome. */
+dt_status h5io_finish(h5file *f, const char *final_path, dt_status st, dt_error *err);
+
 /* 1 if an object (group or dataset) exists at the absolute path, else 0.
  * Intermediate groups are checked, so "/a/b/c" with no "/a" is simply 0. */
 int h5io_exists(h5file *f, const char *obj);

@@ -44,14 +44,7 @@ static dt_status write_h5(const char *path, dt_head h, const float *out, const i
         !(st = h5io_set_attr_str(f, "/predictions", "meaning", what, err)) &&
         !(st = h5io_set_attr_str(f, "/", "output", head_name(h), err)) && cls)
         st = h5io_write(f, "/class", DT_I32, 1, d1, cls, 1, err);
-    dt_status cst = h5io_close(f, st ? NULL : err);
-    if (!st)
-        st = cst;
-    if (!st)
-        st = fs_commit(tmp, path, err);
-    if (st)
-        unlink(tmp);
-    return st;
+    return h5io_finish(f, path, st, err);
 }
 
 static dt_status write_csv(const char *path, dt_head h, const float *out, const int32_t *cls,
