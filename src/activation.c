@@ -57,7 +57,7 @@ void act_format(dt_act a, char *buf, size_t len)
         snprintf(buf, len, "%s", names[a.kind]);
 }
 
-void act_forward(dt_act a, float *x, size_t n)
+DT_HOT void act_forward(dt_act a, float *x, size_t n)
 {
     switch (a.kind) {
     case ACT_IDENTITY: break;
@@ -85,7 +85,7 @@ void act_forward(dt_act a, float *x, size_t n)
     }
 }
 
-void act_backward(dt_act a, const float *y, float *g, size_t n)
+DT_HOT void act_backward(dt_act a, const float *y, float *g, size_t n)
 {
     switch (a.kind) {
     case ACT_IDENTITY: break;

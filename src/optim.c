@@ -147,7 +147,7 @@ size_t optim_state_len(const dt_optim *o)
 }
 
 /* w, G, V are (n).  torch.optim.SGD; V starts as g so dampening skips step 1. */
-static void sgd_step(dt_optim *o, float *w, const float *G, double lr)
+DT_HOT static void sgd_step(dt_optim *o, float *w, const float *G, double lr)
 {
     const float wd = (float)o->cfg.weight_decay, mu = (float)o->cfg.momentum, a = (float)lr;
     const float keep = (float)(1.0 - o->cfg.dampening);
@@ -164,7 +164,7 @@ static void sgd_step(dt_optim *o, float *w, const float *G, double lr)
 }
 
 /* torch.optim.Adagrad: r (n) accumulates g^2; the rate decays with t. */
-static void adagrad_step(dt_optim *o, float *w, const float *G, double lr)
+DT_HOT static void adagrad_step(dt_optim *o, float *w, const float *G, double lr)
 {
     const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
     const float clr = (float)(lr / (1.0 + (double)o->t * o->cfg.lr_decay));
@@ -177,7 +177,7 @@ static void adagrad_step(dt_optim *o, float *w, const float *G, double lr)
 }
 
 /* torch.optim.RMSprop: r, a, B (n) as in optim.h. */
-static void rmsprop_step(dt_optim *o, float *w, const float *G, double lr)
+DT_HOT static void rmsprop_step(dt_optim *o, float *w, const float *G, double lr)
 {
     const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
     const float al = (float)o->cfg.alpha, mu = (float)o->cfg.momentum, step = (float)lr;
@@ -202,7 +202,7 @@ static void rmsprop_step(dt_optim *o, float *w, const float *G, double lr)
 }
 
 /* torch.optim.Adam / AdamW: m, v (n). */
-static void adam_step(dt_optim *o, float *w, const float *G, double lr)
+DT_HOT static void adam_step(dt_optim *o, float *w, const float *G, double lr)
 {
     const double t = (double)(o->t + 1);
     const float b1 = (float)o->cfg.beta1, b2 = (float)o->cfg.beta2;

@@ -49,4 +49,13 @@ void dt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Peak resident memory of this process in MiB (getrusage). */
 double dt_peak_rss_mb(void);
 
+/* Element-wise hot loops are compiled twice, for AVX2+FMA and for the
+ * baseline, and the loader picks what the CPU has (GCC function
+ * multiversioning): one portable binary that uses the wide vectors. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define DT_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define DT_HOT
+#endif
+
 #endif
