@@ -174,6 +174,66 @@ dt_status comm_agree(dt_comm *c, dt_status local, dt_error *err)
     return err->code;
 }
 
+struct dt_shm {
+    MPI_Comm node;
+    MPI_Win win;
+    void *base;
+    int leader;
+};
+
+dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes)
+{
+    dt_shm *s = calloc(1, sizeof *s);
+    int ok = s != NULL, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, c->comm);
+    if (!all_ok) {
+        free(s);
+        return NULL;
+    }
+    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node);
+    int nrank;
+    MPI_Comm_rank(s->node, &nrank);
+    s->leader = nrank == 0;
+    void *mine = NULL;
+    /* Errors stay fatal: a failure seen by the allocating rank only (e.g.
+     * /dev/shm full) would otherwise leave the other ranks of the node waiting.
+     * --shared-data off avoids the window altogether. */
+    int rc = MPI_Win_allocate_shared(s->leader ? (MPI_Aint)(bytes ? bytes : 1) : 0, 1,
+                                     MPI_INFO_NULL, s->node, &mine, &s->win);
+    ok = rc == MPI_SUCCESS;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, c->comm);
+    if (!all_ok) {
+        if (ok)
+            MPI_Win_free(&s->win);
+        MPI_Comm_free(&s->node);
+        free(s);
+        return NULL;
+    }
+    MPI_Aint size;
+    int disp;
+    MPI_Win_shared_query(s->win, 0, &size, &disp, &s->base);
+    return s;
+}
+
+void *comm_shm_base(const dt_shm *s) { return s->base; }
+int comm_shm_leader(const dt_shm *s) { return s->leader; }
+
+void comm_shm_barrier(dt_shm *s)
+{
+    /* a barrier plus a memory fence: the leader's writes are seen after it */
+    MPI_Win_fence(0, s->win);
+    MPI_Barrier(s->node);
+}
+
+void comm_shm_free(dt_shm *s)
+{
+    if (!s)
+        return;
+    MPI_Win_free(&s->win);
+    MPI_Comm_free(&s->node);
+    free(s);
+}
+
 double comm_wtime(void) { return MPI_Wtime(); }
 
 void comm_abort(int code)

@@ -138,6 +138,9 @@ static const dt_option options[] = {
      "BLAS threads per rank (1 avoids ranks fighting for cores)"},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "write the trained model (weights, normalisation, configuration)"},
+    {"shared-data", OPT_CHOICE, F(shared_data), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",
+     "on: one copy of the training and evaluation data per node, in memory shared by its "
+     "ranks (MPI-3 shared window); off: every rank keeps its own copy (for a small /dev/shm)"},
     {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, allreduce, update; the "
      "largest over ranks), and at the end the peak resident memory per rank and in all"},

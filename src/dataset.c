@@ -11,7 +11,10 @@
 
 void dataset_free(dt_dataset *ds)
 {
-    free(ds->X);
+    if (ds->shm)
+        comm_shm_free(ds->shm);
+    else
+        free(ds->X);
     free(ds->labels);
     free(ds->targets);
     memset(ds, 0, sizeof *ds);
@@ -108,8 +111,62 @@ dt_status dataset_check_labels(const dt_dataset *ds, const char *path, const cha
     return DT_OK;
 }
 
+static dt_status load(dt_comm *shm_c, const char *path, const char *group, int y,
+                      dt_dataset *ds, dt_error *err);
+
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err)
+{
+    return load(NULL, path, group, y, ds, err);
+}
+
+dt_status dataset_load_shared(dt_comm *c, const char *path, const char *group, int y,
+                              dt_dataset *ds, dt_error *err)
+{
+    /* The shape is checked by every rank first, so that the shared allocation
+     * (collective) is reached by all ranks or by none. */
+    memset(ds, 0, sizeof *ds);
+    dt_status st = DT_OK;
+    h5file *f;
+    char xname[1100];
+    snprintf(xname, sizeof xname, "%s/X", group);
+    int nd = 0;
+    int64_t dims[8];
+    dt_dtype t;
+    if (!(st = h5io_open_read(path, &f, err))) {
+        if (!h5io_exists(f, group))
+            st = dt_fail(err, DT_EUSAGE, "%s: no group '%s'", path, group);
+        else if (!(st = h5io_info(f, xname, &nd, dims, &t, err)) &&
+                 (nd != 2 || dims[0] < 1 || dims[1] < 1))
+            st = DT_EUSAGE; /* load() words the message */
+        h5io_close(f, NULL);
+    }
+    if (st) {
+        /* not loadable: the private loader words the message, nothing shared yet */
+        if (load(NULL, path, group, y, ds, err) == DT_OK)
+            dataset_free(ds);
+        return comm_agree(c, st, err);
+    }
+    if ((st = comm_agree(c, st, err)))
+        return st;
+    st = load(c, path, group, y, ds, err);
+    /* every rank reached the shared allocation; agree, then free together */
+    st = comm_agree(c, st, err);
+    if (st)
+        dataset_free(ds);
+    return st;
+}
+
+void dataset_normalize(const dt_norm *nm, dt_dataset *ds)
+{
+    if (!ds->shm || comm_shm_leader(ds->shm))
+        norm_apply(nm, ds);
+    if (ds->shm)
+        comm_shm_barrier(ds->shm);
+}
+
+static dt_status load(dt_comm *shm_c, const char *path, const char *group, int y,
+                      dt_dataset *ds, dt_error *err)
 {
     const int labels = y == DS_LABELS;
     memset(ds, 0, sizeof *ds);
@@ -148,13 +205,26 @@ dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *d
     }
     ds->n = dims[0];
     ds->d = dims[1];
-    ds->X = malloc((size_t)(ds->n * ds->d) * sizeof *ds->X);
+    if (shm_c) {
+        /* one copy per node; the node's first rank reads it (below) */
+        ds->shm = comm_shm_alloc(shm_c, (size_t)(ds->n * ds->d) * sizeof *ds->X);
+        ds->X = ds->shm ? comm_shm_base(ds->shm) : NULL;
+        if (!ds->shm)
+            dt_warn("node-shared memory for %s %s is not available; every rank keeps its own "
+                    "copy", path, group);
+    }
+    if (!ds->X)
+        ds->X = malloc((size_t)(ds->n * ds->d) * sizeof *ds->X);
     if (!ds->X) {
         st = dt_fail(err, DT_ENOMEM, "out of memory for %s (%lld x %lld)", xname,
                      (long long)ds->n, (long long)ds->d);
         goto out;
     }
-    if ((st = h5io_read_rows(f, xname, DT_F32, 0, ds->n, ds->X, err)))
+    if (!ds->shm || comm_shm_leader(ds->shm))
+        st = h5io_read_rows(f, xname, DT_F32, 0, ds->n, ds->X, err);
+    if (ds->shm)
+        comm_shm_barrier(ds->shm);
+    if (st)
         goto out;
     for (int64_t i = 0; i < ds->n * ds->d; i++) {
         if (!isfinite(ds->X[i])) {
@@ -170,7 +240,7 @@ dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *d
         ds->max_label = -1;
 out:
     h5io_close(f, NULL);
-    if (st)
+    if (st && !ds->shm) /* shared memory is freed collectively by the caller */
         dataset_free(ds);
     return st;
 }

@@ -65,7 +65,11 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     const int classify = head_is_classifier(head);
-    dt_status st = dataset_load(cfg->data, cfg->train_group, classify, &s->train, err);
+    /* one copy per node unless --shared-data off */
+    dt_comm *node = strcmp(cfg->shared_data, "on") == 0 ? s->comm : NULL;
+    dt_status st = node ? dataset_load_shared(node, cfg->data, cfg->train_group, classify,
+                                              &s->train, err)
+                        : dataset_load(cfg->data, cfg->train_group, classify, &s->train, err);
     if (st)
         return st;
     const char *eg = NULL;
@@ -91,7 +95,8 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->data,
                        cfg->test_group);
     }
-    if (eg && (st = dataset_load(cfg->data, eg, classify, &s->eval, err)))
+    if (eg && (st = node ? dataset_load_shared(node, cfg->data, eg, classify, &s->eval, err)
+                         : dataset_load(cfg->data, eg, classify, &s->eval, err)))
         return st;
     return check_data(s, head, eg ? eg : "", err);
 }
@@ -274,9 +279,9 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
     } else if ((st = norm_fit(comm, tr, nk, &s->norm, err))) {
         return st;
     }
-    norm_apply(&s->norm, &s->train);
+    dataset_normalize(&s->norm, &s->train);
     if (s->eval.n)
-        norm_apply(&s->norm, &s->eval);
+        dataset_normalize(&s->norm, &s->eval);
 
     int n_out = head == HEAD_SOFTMAX ? s->n_classes : head == HEAD_SIGMOID ? 1 : (int)tr->k;
     int64_t b = cfg->batch_size < tr->n ? cfg->batch_size : tr->n;

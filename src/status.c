@@ -102,3 +102,17 @@ double dt_peak_rss_mb(void)
         return 0.0;
     return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
 }
+
+double dt_pss_mb(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f)
+        return 0.0;
+    char line[256];
+    double kb = 0.0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Pss: %lf kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb / 1024.0;
+}

@@ -48,6 +48,17 @@ void comm_barrier(dt_comm *c);
  * check that only one rank can see stops all ranks with one message. */
 dt_status comm_agree(dt_comm *c, dt_status local, dt_error *err);
 
+/* Memory shared by the ranks of c on one node (MPI-3 shared window on a
+ * node communicator): the node's first rank allocates `bytes`, every rank of
+ * the node gets the same base pointer.  Collective over c.  Free with
+ * comm_shm_free (collective).  NULL if the allocation failed on any rank. */
+typedef struct dt_shm dt_shm;
+dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes);
+void *comm_shm_base(const dt_shm *s);
+int comm_shm_leader(const dt_shm *s); /* 1 on the node's first rank */
+void comm_shm_barrier(dt_shm *s);     /* all ranks of the node; orders the memory */
+void comm_shm_free(dt_shm *s);
+
 /* Wall-clock seconds (MPI_Wtime). Local. */
 double comm_wtime(void);
 

@@ -59,6 +59,7 @@ typedef struct {
     int drop_last;
     dt_str save, init_from;
     int profile;
+    dt_str shared_data;
     /* faults */
     dt_str on_nan;
     int64_t max_skips, check_replicas;

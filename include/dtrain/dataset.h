@@ -18,6 +18,7 @@ typedef struct {
     float *targets;      /* owned, (n, k); regression only, else NULL */
     int64_t k;           /* targets per sample (regression), 1 for labels */
     int32_t max_label;   /* largest label (classifiers), -1 otherwise */
+    dt_shm *shm;         /* X lives in memory shared by the node's ranks (or NULL) */
 } dt_dataset;
 
 /* What dataset_load reads as y. */
@@ -39,7 +40,15 @@ dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dat
 /* Labels must be < n_classes (and 0/1 when binary); the error names the row. */
 dt_status dataset_check_labels(const dt_dataset *ds, const char *path, const char *group,
                                int n_classes, int binary, dt_error *err);
-void dataset_free(dt_dataset *ds);
+void dataset_free(dt_dataset *ds); /* collective if ds->shm */
+
+/* dataset_load with X in one copy per node, shared by its ranks: the node's
+ * first rank reads X, the others map the same memory.  Collective over c;
+ * errors are agreed.  Read-only for all but the node's first rank: modify X
+ * only through dataset_normalize. */
+dt_status dataset_load_shared(dt_comm *c, const char *path, const char *group, int y,
+                              dt_dataset *ds, dt_error *err);
+
 
 /* Copy rows rows[0..nb) into X (nb, d) and labels (nb) or targets (nb, k). */
 void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
@@ -61,6 +70,9 @@ const char *norm_name(dt_norm_kind k);
 dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm *out,
                    dt_error *err);
 void norm_apply(const dt_norm *nm, dt_dataset *ds);
+/* norm_apply for a dataset that may be shared: only one rank per node
+ * writes, then the node synchronises.  Collective if ds->shm. */
+void dataset_normalize(const dt_norm *nm, dt_dataset *ds);
 void norm_free(dt_norm *nm);
 
 /* The contiguous share [*lo, *hi) of n items owned by `rank` of `size`;

@@ -46,8 +46,13 @@ void dt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Informational line on stdout, rank 0 only, flushed. */
 void dt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Peak resident memory of this process in MiB (getrusage). */
+/* Peak resident memory of this process in MiB (getrusage).  Pages shared
+ * with other processes (the node-shared data) count in full. */
 double dt_peak_rss_mb(void);
+/* Proportional set size now, in MiB (/proc/self/smaps_rollup): shared pages
+ * are divided among the processes that map them, so the ranks' values add up
+ * to the job's real memory.  0 where the kernel does not provide it. */
+double dt_pss_mb(void);
 
 /* Element-wise hot loops are compiled twice, for AVX2+FMA and for the
  * baseline, and the loader picks what the CPU has (GCC function

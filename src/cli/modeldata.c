@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dtrain/checkpoint.h"
 #include "dtrain/h5io.h"
 #include "dtrain/linalg.h"
 #include "dtrain/modelio.h"
@@ -14,7 +15,16 @@ static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_no
         return dt_fail(err, DT_EUSAGE, "--model FILE.h5 is required");
     if (!cfg->data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required");
-    dt_status st = modelio_load(cfg->model, 256, m, norm, err);
+    /* a checkpoint is checked (format version, checksum) before it is trusted */
+    h5file *mf;
+    dt_status st = h5io_open_read(cfg->model, &mf, err);
+    if (st)
+        return st;
+    int is_ckpt = h5io_has_attr(mf, "/", "format_version");
+    h5io_close(mf, NULL);
+    if (is_ckpt && (st = ckpt_verify(cfg->model, err)))
+        return st;
+    st = modelio_load(cfg->model, 256, m, norm, err);
     if (st)
         return st;
     int y = head_is_classifier(m->head) ? DS_LABELS : DS_TARGETS;

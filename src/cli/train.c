@@ -59,11 +59,13 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
                     ev.rmse, (long long)ev.n);
     }
     if (!st && cfg->profile) {
-        double rss = dt_peak_rss_mb(), v[2] = {rss, rss};
+        double rss = dt_peak_rss_mb(), v[3] = {rss, rss, dt_pss_mb()};
         comm_allreduce_max_f64(world, v, 1);
-        comm_allreduce_sum_f64(world, v + 1, 1);
-        dt_info("profile memory: peak resident %.1f MB on the largest rank, %.1f MB in all",
-                v[0], v[1]);
+        comm_allreduce_sum_f64(world, v + 1, 2);
+        dt_info("profile memory: peak resident %.1f MB on the largest rank, %.1f MB in all "
+                "(node-shared data counted in every rank); proportional set size at the end "
+                "%.1f MB in all",
+                v[0], v[1], v[2]);
     }
     if (!st && cfg->save[0]) {
         if (comm_rank(world) == 0)
