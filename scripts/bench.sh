@@ -96,8 +96,10 @@ for P in "${rank_list[@]}"; do
   t_red=$(awk '{ print $4 }' <<<"$prof" | median)
   t_upd=$(awk '{ print $5 }' <<<"$prof" | median)
   red_share=$(awk '{ print $4 / $1 }' <<<"$prof" | median)
-  mem_rank=$(sed -n 's/^profile memory: peak resident \([0-9.]*\) MB on the largest rank, \([0-9.]*\) MB in all/\1/p' "$tl")
-  mem_all=$(sed -n 's/^profile memory: peak resident \([0-9.]*\) MB on the largest rank, \([0-9.]*\) MB in all/\2/p' "$tl")
+  # peak RSS of the largest rank; the job's memory as the sum of the ranks'
+  # proportional set sizes (the node-shared data counted once, not per rank)
+  mem_rank=$(sed -n 's/^profile memory: peak resident \([0-9.]*\) MB on the largest rank.*/\1/p' "$tl")
+  mem_all=$(sed -n 's/^profile memory: .*proportional set size at the end \([0-9.]*\) MB in all.*/\1/p' "$tl")
 
   run "$P" "$LOG/bench$P" bench --layers "$layers" --batch-size "$batch" --inputs "$d" \
     --outputs "$k" --samples "$n"
@@ -130,7 +132,7 @@ for P in "${rank_list[@]}"; do
   printf '  ratio to floor     %sx (fraction of the BLAS floor %.3f)\n' "$ratio" "$(awk -v r="$ratio" 'BEGIN { print 1 / r }')"
   printf '  allreduce share    %.1f%% of the step (blocking, not hidden behind compute)\n' "$(awk -v x="$red_share" 'BEGIN { print 100 * x }')"
   printf '  efficiency vs 1    %s\n' "$eff"
-  printf '  peak memory        %s MB on the largest rank, %s MB for the job (x%s of 1 rank)\n' "$mem_rank" "$mem_all" "$memx"
+  printf '  memory             peak resident %s MB on the largest rank; job %s MB (sum of proportional set sizes, x%s of 1 rank)\n' "$mem_rank" "$mem_all" "$memx"
   if [[ $P -gt 1 ]]; then
     sed -n 's/^bench allreduce fit: /  allreduce fit      /p' "$bl"
   fi
