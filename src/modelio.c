@@ -100,6 +100,18 @@ dt_status modelio_check_writable(const char *path, const char *option, dt_error 
     return DT_OK;
 }
 
+static int count_layers(h5file *f)
+{
+    int n = 0;
+    for (;;) {
+        char g[64];
+        snprintf(g, sizeof g, "/model/layer%d", n);
+        if (!h5io_exists(f, g))
+            return n;
+        n++;
+    }
+}
+
 dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
 {
     h5file *f;
@@ -113,14 +125,7 @@ dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
         if (used < sizeof diff)                                                            \
             used += (size_t)snprintf(diff + used, sizeof diff - used, __VA_ARGS__);        \
     } while (0)
-    int stored_layers = 0;
-    for (;;) {
-        char g[64];
-        snprintf(g, sizeof g, "/model/layer%d", stored_layers);
-        if (!h5io_exists(f, g))
-            break;
-        stored_layers++;
-    }
+    int stored_layers = count_layers(f);
     if (stored_layers == 0) {
         h5io_close(f, NULL);
         return dt_fail(err, DT_EUSAGE, "%s: no /model/layer0 (not a dtrain model file)", path);
@@ -167,17 +172,6 @@ out:
     return st;
 }
 
-static int count_layers(h5file *f)
-{
-    int n = 0;
-    for (;;) {
-        char g[64];
-        snprintf(g, sizeof g, "/model/layer%d", n);
-        if (!h5io_exists(f, g))
-            return n;
-        n++;
-    }
-}
 
 dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *norm,
                        dt_error *err)
