@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dtrain/h5io.h"
 #include "dtrain/modelio.h"
 #include "dtrain/session.h"
 
@@ -33,6 +34,16 @@ static void describe(const dt_session *s)
                 trainer_local_batch(o->batch_size, P), (long long)s->trainer.steps_per_epoch);
 }
 
+static void report(const dt_session *s, const char *name, const dt_eval *ev)
+{
+    if (s->n_classes)
+        dt_info("final: %s_loss %.4f  %s_accuracy %.4f  (%lld samples)", name, ev->loss, name,
+                ev->accuracy, (long long)ev->n);
+    else
+        dt_info("final: %s_loss %.4f  %s_rmse %.4f  (%lld samples)", name, ev->loss, name,
+                ev->rmse, (long long)ev->n);
+}
+
 dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     dt_session s;
@@ -51,12 +62,39 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
             name = s.eval.n ? s.eval_name : "train";
             trainer_evaluate(world, &s.model, s.eval.n ? &s.eval : &s.train, &ev);
         }
-        if (s.n_classes)
-            dt_info("final: %s_loss %.4f  %s_accuracy %.4f  (%lld samples)", name, ev.loss, name,
-                    ev.accuracy, (long long)ev.n);
-        else
-            dt_info("final: %s_loss %.4f  %s_rmse %.4f  (%lld samples)", name, ev.loss, name,
-                    ev.rmse, (long long)ev.n);
+        report(&s, name, &ev);
+        /* The epochs watched a validation set: the test group, if any, is
+         * reported once at the end, with the same normalisation. */
+        if (!strcmp(s.eval_name, "valid")) {
+            dt_dataset test;
+            dt_status tst = DT_OK;
+            h5file *f;
+            int has = 0;
+            if (!h5io_open_read(cfg->data, &f, NULL)) {
+                has = h5io_exists(f, cfg->test_group);
+                h5io_close(f, NULL);
+            }
+            if (has) {
+                tst = dataset_load(cfg->data, cfg->test_group,
+                                   s.n_classes ? DS_LABELS : DS_TARGETS, &test, err);
+                if (!tst && test.d != s.train.d)
+                    tst = dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features, %s/X %lld",
+                                  cfg->data, cfg->test_group, (long long)test.d,
+                                  cfg->train_group, (long long)s.train.d);
+                if (!tst && s.n_classes)
+                    tst = dataset_check_labels(&test, cfg->data, cfg->test_group, s.n_classes,
+                                               s.model.head == HEAD_SIGMOID, err);
+                if ((st = comm_agree(world, tst, err))) {
+                    dataset_free(&test);
+                    session_free(&s);
+                    return st;
+                }
+                norm_apply(&s.norm, &test);
+                trainer_evaluate(world, &s.model, &test, &ev);
+                report(&s, "test", &ev);
+                dataset_free(&test);
+            }
+        }
     }
     if (!st && cfg->profile) {
         double rss = dt_peak_rss_mb(), v[3] = {rss, rss, dt_pss_mb()};
