@@ -100,6 +100,15 @@ dt_status modelio_check_writable(const char *path, const char *option, dt_error 
     return DT_OK;
 }
 
+/* Shape of /model/layer{l}/weight; name receives its path. */
+static dt_status weight_shape(h5file *f, int l, char *name, size_t len, int *nd,
+                              int64_t dims[8], dt_error *err)
+{
+    dt_dtype t;
+    snprintf(name, len, "/model/layer%d/weight", l);
+    return h5io_info(f, name, nd, dims, &t, err);
+}
+
 static int count_layers(h5file *f)
 {
     int n = 0;
@@ -138,13 +147,12 @@ dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
         char name[96];
         int nd;
         int64_t dims[8];
-        dt_dtype t;
-        snprintf(name, sizeof name, "/model/layer%d/weight", l);
-        if ((st = h5io_info(f, name, &nd, dims, &t, err)))
+        if ((st = weight_shape(f, l, name, sizeof name, &nd, dims, err)))
             goto out;
         if (nd != 2 || dims[0] != L->n_out || dims[1] != L->n_in)
             DIFF("; layer%d/weight is %lld x %lld in the file, %d x %d in the model", l,
                  (long long)dims[0], (long long)(nd == 2 ? dims[1] : 0), L->n_out, L->n_in);
+        dt_dtype t;
         snprintf(name, sizeof name, "/model/layer%d/bias", l);
         if ((st = h5io_info(f, name, &nd, dims, &t, err)))
             goto out;
@@ -201,9 +209,7 @@ dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *no
         char name[96];
         int nd;
         int64_t dims[8];
-        dt_dtype t;
-        snprintf(name, sizeof name, "/model/layer%d/weight", l);
-        if ((st = h5io_info(f, name, &nd, dims, &t, err)))
+        if ((st = weight_shape(f, l, name, sizeof name, &nd, dims, err)))
             goto out;
         if (nd != 2 || dims[0] < 1 || dims[1] < 1 || (prev_out >= 0 && dims[1] != prev_out)) {
             st = dt_fail(err, DT_EUSAGE, "%s: %s has an inconsistent shape", path, name);
