@@ -100,6 +100,68 @@ void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n)
     allreduce(c, buf, n, sizeof *buf, MPI_INT64_T, MPI_MAX);
 }
 
+struct dt_shards {
+    dt_comm *c;
+    size_t n;
+    int *counts, *displs; /* (size) each, in floats */
+};
+
+dt_shards *comm_shards_create(dt_comm *c, size_t n)
+{
+    const size_t unit = 16, units = (n + unit - 1) / unit;
+    dt_shards *s = calloc(1, sizeof *s);
+    int *cd = malloc(2 * (size_t)c->size * sizeof *cd);
+    if (!s || !cd || n > (size_t)INT_MAX) {
+        free(s);
+        free(cd);
+        return NULL;
+    }
+    s->c = c;
+    s->n = n;
+    s->counts = cd;
+    s->displs = cd + c->size;
+    for (int r = 0; r < c->size; r++) {
+        size_t lo = units * (size_t)r / (size_t)c->size * unit;
+        size_t hi = units * (size_t)(r + 1) / (size_t)c->size * unit;
+        lo = lo < n ? lo : n;
+        hi = hi < n ? hi : n;
+        s->displs[r] = (int)lo;
+        s->counts[r] = (int)(hi - lo);
+    }
+    return s;
+}
+
+void comm_shards_free(dt_shards *s)
+{
+    if (s)
+        free(s->counts);
+    free(s);
+}
+
+void comm_shards_range(const dt_shards *s, size_t *lo, size_t *hi)
+{
+    *lo = (size_t)s->displs[s->c->rank];
+    *hi = *lo + (size_t)s->counts[s->c->rank];
+}
+
+void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine)
+{
+    if (s->c->size == 1) {
+        if (mine != buf)
+            memcpy(mine, buf, s->n * sizeof *buf);
+        return;
+    }
+    MPI_Reduce_scatter(buf, mine, s->counts, MPI_FLOAT, MPI_SUM, s->c->comm);
+}
+
+void comm_allgather_shards_f32(dt_shards *s, float *buf)
+{
+    if (s->c->size == 1)
+        return;
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, s->counts, s->displs, MPI_FLOAT,
+                   s->c->comm);
+}
+
 void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root)
 {
     if (c->size == 1)

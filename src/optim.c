@@ -146,14 +146,26 @@ size_t optim_state_len(const dt_optim *o)
     return ((o->m != NULL) + (o->v != NULL) + (o->a != NULL)) * o->n;
 }
 
+/* The state views of the range [lo, lo + n) of the parameters. */
+typedef struct {
+    float *m, *v, *a;
+} views;
+
+static views views_at(const dt_optim *o, size_t lo)
+{
+    views s = {o->m ? o->m + lo : NULL, o->v ? o->v + lo : NULL, o->a ? o->a + lo : NULL};
+    return s;
+}
+
 /* w, G, V are (n).  torch.optim.SGD; V starts as g so dampening skips step 1. */
-DT_HOT static void sgd_step(dt_optim *o, float *w, const float *G, double lr)
+DT_HOT static void sgd_step(const dt_optim *o, views s, float *w, const float *G, size_t n,
+                            double lr)
 {
     const float wd = (float)o->cfg.weight_decay, mu = (float)o->cfg.momentum, a = (float)lr;
     const float keep = (float)(1.0 - o->cfg.dampening);
     const int nesterov = o->cfg.nesterov, first = o->t == 0;
-    float *V = o->m;
-    for (size_t i = 0; i < o->n; i++) {
+    float *V = s.m;
+    for (size_t i = 0; i < n; i++) {
         float g = G[i] + wd * w[i];
         if (V) {
             V[i] = first ? g : mu * V[i] + keep * g;
@@ -164,12 +176,13 @@ DT_HOT static void sgd_step(dt_optim *o, float *w, const float *G, double lr)
 }
 
 /* torch.optim.Adagrad: r (n) accumulates g^2; the rate decays with t. */
-DT_HOT static void adagrad_step(dt_optim *o, float *w, const float *G, double lr)
+DT_HOT static void adagrad_step(const dt_optim *o, views s, float *w, const float *G, size_t n,
+                                double lr)
 {
     const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
     const float clr = (float)(lr / (1.0 + (double)o->t * o->cfg.lr_decay));
-    float *r = o->v;
-    for (size_t i = 0; i < o->n; i++) {
+    float *r = s.v;
+    for (size_t i = 0; i < n; i++) {
         float g = G[i] + wd * w[i];
         r[i] += g * g;
         w[i] -= clr * g / (sqrtf(r[i]) + eps);
@@ -177,32 +190,34 @@ DT_HOT static void adagrad_step(dt_optim *o, float *w, const float *G, double lr
 }
 
 /* torch.optim.RMSprop: r, a, B (n) as in optim.h. */
-DT_HOT static void rmsprop_step(dt_optim *o, float *w, const float *G, double lr)
+DT_HOT static void rmsprop_step(const dt_optim *o, views s, float *w, const float *G, size_t n,
+                                double lr)
 {
     const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
     const float al = (float)o->cfg.alpha, mu = (float)o->cfg.momentum, step = (float)lr;
-    float *r = o->v, *avg = o->a, *B = o->m;
-    for (size_t i = 0; i < o->n; i++) {
+    float *r = s.v, *avg = s.a, *B = s.m;
+    for (size_t i = 0; i < n; i++) {
         float g = G[i] + wd * w[i];
         r[i] = al * r[i] + (1.0f - al) * g * g;
-        float s;
+        float d;
         if (avg) {
             avg[i] = al * avg[i] + (1.0f - al) * g;
-            s = sqrtf(r[i] - avg[i] * avg[i]) + eps;
+            d = sqrtf(r[i] - avg[i] * avg[i]) + eps;
         } else {
-            s = sqrtf(r[i]) + eps;
+            d = sqrtf(r[i]) + eps;
         }
         if (B) {
-            B[i] = mu * B[i] + g / s;
+            B[i] = mu * B[i] + g / d;
             w[i] -= step * B[i];
         } else {
-            w[i] -= step * g / s;
+            w[i] -= step * g / d;
         }
     }
 }
 
 /* torch.optim.Adam / AdamW: m, v (n). */
-DT_HOT static void adam_step(dt_optim *o, float *w, const float *G, double lr)
+DT_HOT static void adam_step(const dt_optim *o, views s, float *w, const float *G, size_t n,
+                             double lr)
 {
     const double t = (double)(o->t + 1);
     const float b1 = (float)o->cfg.beta1, b2 = (float)o->cfg.beta2;
@@ -213,8 +228,8 @@ DT_HOT static void adam_step(dt_optim *o, float *w, const float *G, double lr)
     const float bc1 = (float)(1.0 - pow(o->cfg.beta1, t));
     const float sqrt_bc2 = (float)sqrt(1.0 - pow(o->cfg.beta2, t));
     const float step = (float)lr / bc1;
-    float *m = o->m, *v = o->v;
-    for (size_t i = 0; i < o->n; i++) {
+    float *m = s.m, *v = s.v;
+    for (size_t i = 0; i < n; i++) {
         float g = G[i] + wd * w[i];
         if (decoupled)
             w[i] *= shrink;
@@ -224,16 +239,25 @@ DT_HOT static void adam_step(dt_optim *o, float *w, const float *G, double lr)
     }
 }
 
-void optim_step(dt_optim *o, float *params, const float *grads, double lr)
+void optim_step_range(dt_optim *o, float *params, const float *grads, double lr, size_t lo,
+                      size_t hi)
 {
+    const views s = views_at(o, lo);
+    float *w = params + lo;
+    const size_t n = hi - lo;
     switch (o->cfg.kind) {
     case OPTIM_SGD:
     case OPTIM_MOMENTUM:
-    case OPTIM_NESTEROV: sgd_step(o, params, grads, lr); break;
-    case OPTIM_ADAGRAD: adagrad_step(o, params, grads, lr); break;
-    case OPTIM_RMSPROP: rmsprop_step(o, params, grads, lr); break;
+    case OPTIM_NESTEROV: sgd_step(o, s, w, grads, n, lr); break;
+    case OPTIM_ADAGRAD: adagrad_step(o, s, w, grads, n, lr); break;
+    case OPTIM_RMSPROP: rmsprop_step(o, s, w, grads, n, lr); break;
     case OPTIM_ADAM:
-    case OPTIM_ADAMW: adam_step(o, params, grads, lr); break;
+    case OPTIM_ADAMW: adam_step(o, s, w, grads, n, lr); break;
     }
     o->t++;
+}
+
+void optim_step(dt_optim *o, float *params, const float *grads, double lr)
+{
+    optim_step_range(o, params, grads, lr, 0, o->n);
 }

@@ -407,6 +407,8 @@ static dt_status checkpoint(dt_session *s, char *written, size_t len, dt_error *
     if (st)
         return st;
     watchdog_phase(WD_CHECKPOINT, s->trainer.step);
+    if (!s->second_order)
+        trainer_sync_state(&s->trainer);
     dt_ckpt_parts parts = session_parts(s);
     st = ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->progress, written,
                    len, err);

@@ -12,6 +12,11 @@
 
 int trainer_local_batch(int64_t b, int size) { return (int)((b + size - 1) / size); }
 
+/* The per-step sums reduced in one small allreduce: whether any gradient
+ * element was not finite, the penalty, the squared norm for --clip-norm,
+ * then each layer's squared gradient norm. */
+enum { STAT_BAD, STAT_PENALTY, STAT_CLIP, STAT_LAYER0 };
+
 dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *optim,
                        const dt_dataset *train, const dt_train_opts *opts, dt_error *err)
 {
@@ -41,11 +46,18 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
     if (opts->grad_norms)
         t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
+    t->shards = comm_shards_create(comm, model->n_params);
+    if (t->shards)
+        comm_shards_range(t->shards, &t->lo, &t->hi);
+    t->gshard = comm_size(comm) > 1 ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)
+                                    : model->grads;
+    t->stats = malloc((size_t)(STAT_LAYER0 + model->n_layers) * sizeof *t->stats);
     if (train->labels)
         t->lb = malloc((size_t)lb * sizeof *t->lb);
     else
         t->tb = malloc((size_t)lb * (size_t)train->k * sizeof *t->tb);
-    if (!t->perm || !t->xb || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum)) {
+    if (!t->perm || !t->xb || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum) ||
+        !t->shards || !t->gshard || !t->stats) {
         trainer_free(t);
         return dt_fail(err, DT_ENOMEM, "out of memory for the training buffers");
     }
@@ -56,6 +68,13 @@ void trainer_free(dt_trainer *t)
 {
     free(t->norm_sum);
     t->norm_sum = NULL;
+    if (t->model && t->gshard != t->model->grads)
+        free(t->gshard);
+    t->gshard = NULL;
+    comm_shards_free(t->shards);
+    t->shards = NULL;
+    free(t->stats);
+    t->stats = NULL;
     free(t->perm);
     free(t->xb);
     free(t->lb);
@@ -92,6 +111,61 @@ DT_HOT static int scale_and_check(float *g, size_t n, float scale)
     return bad != 0;
 }
 
+/* The part of [a, b) inside [lo, hi), as [*x, *y) (empty: *x == *y). */
+static void intersect(size_t a, size_t b, size_t lo, size_t hi, size_t *x, size_t *y)
+{
+    *x = a > lo ? a : lo;
+    *y = b < hi ? b : hi;
+    if (*y < *x)
+        *y = *x;
+}
+
+/* Squared norm of each layer's gradient (weights and biases) over the
+ * parameters [lo, hi), whose gradient is g (hi - lo), into s2 (n_layers). */
+static void layer_norms2(const dt_model *m, const float *g, size_t lo, size_t hi, double *s2)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        const dt_layer *L = &m->layers[l];
+        size_t x, y;
+        intersect(L->offset, L->offset + (size_t)L->n_out * (L->n_in + 1), lo, hi, &x, &y);
+        double s = 0.0;
+        for (size_t i = x; i < y; i++) s += (double)g[i - lo] * g[i - lo];
+        s2[l] = s;
+    }
+}
+
+double trainer_penalty_range(const dt_model *m, float *g, size_t lo, size_t hi, double l2,
+                             double l1)
+{
+    double pen = 0.0;
+    const float a2 = (float)l2, a1 = (float)l1;
+    for (int l = 0; l < m->n_layers; l++) {
+        const dt_layer *L = &m->layers[l];
+        size_t x, y;
+        intersect(L->offset, L->offset + (size_t)L->n_out * L->n_in, lo, hi, &x, &y);
+        for (size_t i = x; i < y; i++) {
+            const float w = m->params[i];
+            pen += 0.5 * l2 * (double)w * w + l1 * fabs((double)w);
+            g[i - lo] += a2 * w + (w > 0 ? a1 : w < 0 ? -a1 : 0.0f);
+        }
+    }
+    return pen;
+}
+
+double trainer_penalty(dt_model *m, double l2, double l1)
+{
+    return trainer_penalty_range(m, m->grads, 0, m->n_params, l2, l1);
+}
+
+void trainer_sync_state(dt_trainer *t)
+{
+    dt_optim *o = t->optim;
+    float *views[3] = {o->m, o->v, o->a};
+    for (int i = 0; i < 3; i++)
+        if (views[i])
+            comm_allgather_shards_f32(t->shards, views[i]);
+}
+
 int64_t trainer_batch_size(const dt_trainer *t, int64_t k)
 {
     const int64_t B = t->opts.batch_size, start = k * B;
@@ -126,79 +200,71 @@ double trainer_step(dt_trainer *t, int64_t k)
     }
     double t2 = comm_wtime();
 
-    /* Sum over ranks, then divide by the global count: an exact mean even
-     * when the slices differ in size. */
+    /* The sharded update.  A reduce-scatter gives this rank the sum over
+     * ranks of its shard [lo, hi) of the gradient; it divides by the global
+     * count (an exact mean even when the slices differ in size), updates that
+     * shard of the parameters and of the optimizer state, and an allgather
+     * gives every rank every parameter.  The same bytes move as in one
+     * allreduce, but the update's cost divides by the number of ranks.  Each
+     * parameter is computed by one rank only, so the replicas stay identical. */
     watchdog_phase(WD_REDUCTION, t->step);
-    comm_allreduce_sum_f32(t->comm, m->grads, m->n_params);
+    const size_t lo_ = t->lo, hi_ = t->hi, ns = hi_ - lo_;
+    float *g = t->gshard;
+    comm_reduce_scatter_sum_f32(t->shards, m->grads, g);
     double t3 = comm_wtime();
     watchdog_phase(WD_UPDATE, t->step);
-    t->nonfinite = scale_and_check(m->grads, m->n_params, 1.0f / (float)b);
+    double *v = t->stats;
+    const int nstat = STAT_LAYER0 + (t->norm_sum ? m->n_layers : 0);
+    memset(v, 0, (size_t)nstat * sizeof *v);
+    v[STAT_BAD] = scale_and_check(g, ns, 1.0f / (float)b);
+    if (t->norm_sum)
+        layer_norms2(m, g, lo_, hi_, v + STAT_LAYER0);
+    if (t->opts.l2 > 0 || t->opts.l1 > 0)
+        v[STAT_PENALTY] = trainer_penalty_range(m, g, lo_, hi_, t->opts.l2, t->opts.l1);
+    if (t->opts.clip_value > 0) {
+        const float c = (float)t->opts.clip_value;
+        for (size_t i = 0; i < ns; i++) g[i] = g[i] > c ? c : g[i] < -c ? -c : g[i];
+    }
+    if (t->opts.clip_norm > 0)
+        for (size_t i = 0; i < ns; i++) v[STAT_CLIP] += (double)g[i] * g[i];
+    double t4 = comm_wtime();
+    comm_allreduce_sum_f64(t->comm, v, (size_t)nstat);
+    double t5 = comm_wtime();
+    t->nonfinite = v[STAT_BAD] > 0;
     if (t->nonfinite) {
-        /* every rank sees the same reduced gradient, so all skip together */
+        /* every rank sees the same reduced flag, so all skip together */
         t->step++;
         watchdog_phase(WD_IDLE, t->step);
         return 0.0;
     }
-    /* From here every rank holds the same gradient, so what follows needs no
-     * communication and stays identical across ranks. */
     if (t->norm_sum) {
-        for (int l = 0; l < m->n_layers; l++) {
-            const dt_layer *L = &m->layers[l];
-            double s2 = 0.0;
-            for (size_t i = 0; i < (size_t)L->n_out * (L->n_in + 1); i++)
-                s2 += (double)L->dW[i] * L->dW[i];
-            t->norm_sum[l] += sqrt(s2);
-        }
+        for (int l = 0; l < m->n_layers; l++) t->norm_sum[l] += sqrt(v[STAT_LAYER0 + l]);
         t->norm_steps++;
     }
-    double penalty = 0.0;
-    if (t->opts.l2 > 0 || t->opts.l1 > 0)
-        penalty = trainer_penalty(m, t->opts.l2, t->opts.l1);
-    if (t->opts.clip_value > 0) {
-        const float v = (float)t->opts.clip_value;
-        for (size_t i = 0; i < m->n_params; i++)
-            m->grads[i] = m->grads[i] > v ? v : m->grads[i] < -v ? -v : m->grads[i];
-    }
     if (t->opts.clip_norm > 0) {
-        double s2 = 0.0;
-        for (size_t i = 0; i < m->n_params; i++) s2 += (double)m->grads[i] * m->grads[i];
-        double norm = sqrt(s2);
+        double norm = sqrt(v[STAT_CLIP]);
         if (norm > t->opts.clip_norm) {
             const float scale = (float)(t->opts.clip_norm / norm);
-            for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= scale;
+            for (size_t i = 0; i < ns; i++) g[i] *= scale;
         }
     }
     t->last_lr = t->sched ? sched_lr(t->sched, t->step, t->epoch, t->steps_per_epoch)
                           : t->opts.lr;
-    optim_step(t->optim, m->params, m->grads, t->last_lr);
+    optim_step_range(t->optim, m->params, g, t->last_lr, lo_, hi_);
+    double t6 = comm_wtime();
+    comm_allgather_shards_f32(t->shards, m->params);
     if (t->step == t->inject.corrupt_step && rank == t->inject.corrupt_rank)
         m->params[0] += 1e-3f;
     t->step++;
     watchdog_phase(WD_IDLE, t->step);
-    if (penalty > 0 && rank == 0)
-        loss += penalty * (double)b;
-    double t4 = comm_wtime();
+    if (v[STAT_PENALTY] > 0 && rank == 0)
+        loss += v[STAT_PENALTY] * (double)b;
+    double t7 = comm_wtime();
     t->time.data += t1 - t0;
     t->time.compute += t2 - t1;
-    t->time.reduce += t3 - t2;
-    t->time.update += t4 - t3;
+    t->time.reduce += (t3 - t2) + (t5 - t4) + (t7 - t6);
+    t->time.update += (t4 - t3) + (t6 - t5);
     return loss;
-}
-
-double trainer_penalty(dt_model *m, double l2, double l1)
-{
-    double pen = 0.0;
-    const float a2 = (float)l2, a1 = (float)l1;
-    for (int l = 0; l < m->n_layers; l++) {
-        dt_layer *L = &m->layers[l];
-        const size_t nw = (size_t)L->n_out * L->n_in;
-        for (size_t i = 0; i < nw; i++) {
-            const float w = L->W[i];
-            pen += 0.5 * l2 * (double)w * w + l1 * fabs((double)w);
-            L->dW[i] += a2 * w + (w > 0 ? a1 : w < 0 ? -a1 : 0.0f);
-        }
-    }
-    return pen;
 }
 
 double trainer_full_batch(dt_comm *comm, dt_model *m, const dt_dataset *ds, double l2,

@@ -333,6 +333,58 @@ START_TEST(test_bad_config)
 }
 END_TEST
 
+START_TEST(test_range_matches_whole)
+{
+    /* The sharded update: three "ranks", each with its own optimizer and
+     * parameter copy, update shards [0,16), [16,32), [32,37) of 37
+     * parameters for 4 steps; the assembled shards must be the same bits as
+     * one optimizer updating all 37.  A wrong state offset (every shard using
+     * the state of [0, n)) fails at the second step, where the state is read. */
+    enum { N = 37, STEPS = 4 };
+    const size_t cut[4] = {0, 16, 32, N};
+    dt_optim_config cfgs[9];
+    int nc = 0;
+    for (int k = OPTIM_SGD; k <= OPTIM_ADAMW; k++) cfgs[nc++] = optim_config_default((dt_optim_kind)k);
+    cfgs[nc] = optim_config_default(OPTIM_RMSPROP);
+    cfgs[nc].centered = 1;
+    cfgs[nc++].momentum = 0.5;
+    cfgs[nc] = optim_config_default(OPTIM_ADAM);
+    cfgs[nc++].weight_decay = 0.1;
+    for (int c = 0; c < nc; c++) {
+        dt_optim whole, part[3];
+        dt_error err;
+        float w[N], wp[3][N], g[N];
+        ck_assert_int_eq(optim_init(&whole, &cfgs[c], N, &err), DT_OK);
+        for (int r = 0; r < 3; r++) ck_assert_int_eq(optim_init(&part[r], &cfgs[c], N, &err), DT_OK);
+        for (int i = 0; i < N; i++) w[i] = wp[0][i] = wp[1][i] = wp[2][i] = 0.1f * (float)(i % 7) - 0.3f;
+        for (int t = 0; t < STEPS; t++) {
+            for (int i = 0; i < N; i++) g[i] = 0.05f * (float)((i * 5 + t * 3) % 11) - 0.25f;
+            optim_step(&whole, w, g, 0.01);
+            for (int r = 0; r < 3; r++)
+                optim_step_range(&part[r], wp[r], g + cut[r], 0.01, cut[r], cut[r + 1]);
+        }
+        for (int r = 0; r < 3; r++) {
+            ck_assert_int_eq(part[r].t, STEPS);
+            for (size_t i = cut[r]; i < cut[r + 1]; i++)
+                ck_assert_msg(!memcmp(&w[i], &wp[r][i], sizeof w[i]),
+                              "%s config %d: parameter %zu is %.9g sharded, %.9g whole",
+                              optim_name(cfgs[c].kind), c, i, (double)wp[r][i], (double)w[i]);
+            /* ... and the shard's state sits where the whole state has it, which
+             * is what gathering the shards for a checkpoint relies on */
+            const float *vw[3] = {whole.m, whole.v, whole.a}, *vp[3] = {part[r].m, part[r].v, part[r].a};
+            for (int v = 0; v < 3; v++) {
+                ck_assert((vw[v] == NULL) == (vp[v] == NULL));
+                if (vw[v])
+                    ck_assert_msg(!memcmp(vw[v] + cut[r], vp[v] + cut[r], (cut[r + 1] - cut[r]) * sizeof(float)),
+                                  "%s config %d: state view %d of shard %d differs", optim_name(cfgs[c].kind), c, v, r);
+            }
+        }
+        optim_free(&whole);
+        for (int r = 0; r < 3; r++) optim_free(&part[r]);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -347,6 +399,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_adam_by_hand);
     tcase_add_test(tc, test_adamw_by_hand);
     tcase_add_test(tc, test_adam_l2_by_hand);
+    tcase_add_test(tc, test_range_matches_whole);
     suite_add_tcase(s, tc);
     TCase *tw = tcase_create("warmup_problem");
     tcase_add_test(tw, test_warmup_maximum);

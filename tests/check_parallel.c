@@ -140,11 +140,60 @@ START_TEST(test_more_ranks_than_batch)
 }
 END_TEST
 
+START_TEST(test_shards)
+{
+    /* The partition of the sharded update, and its two collectives, at the
+     * world's rank count.  Values are small integers, so float sums are exact:
+     * rank r contributes (r + 1) + i at element i, and the sum over P ranks is
+     * P (P + 1) / 2 + P i. */
+    dt_comm *c = comm_world();
+    const int P = comm_size(c), rank = comm_rank(c);
+    const size_t sizes[] = {1, 15, 16, 17, 100, 1000, 4097};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        dt_shards *sh = comm_shards_create(c, n);
+        ck_assert_ptr_nonnull(sh);
+        size_t lo, hi;
+        comm_shards_range(sh, &lo, &hi);
+        ck_assert(lo <= hi && hi <= n);
+        ck_assert_msg(lo % 16 == 0 || lo == n, "n %zu: shard starts at %zu", n, lo);
+        /* the shards tile [0, n) in rank order, lengths within 16 of each other */
+        int64_t bounds[2] = {(int64_t)lo, (int64_t)hi}, all[2 * 8];
+        ck_assert_int_le(P, 8);
+        comm_allgatherv_bytes(c, bounds, sizeof bounds, all);
+        int64_t shortest = INT64_MAX, longest = 0;
+        for (int r = 0; r < P; r++) {
+            ck_assert_int_eq(all[2 * r], r == 0 ? 0 : all[2 * r - 1]);
+            shortest = all[2 * r + 1] - all[2 * r] < shortest ? all[2 * r + 1] - all[2 * r] : shortest;
+            longest = all[2 * r + 1] - all[2 * r] > longest ? all[2 * r + 1] - all[2 * r] : longest;
+        }
+        ck_assert_int_eq(all[2 * P - 1], (int64_t)n);
+        ck_assert_int_le(longest - shortest, 16);
+
+        float *buf = malloc(n * sizeof *buf), *mine = malloc((hi - lo + 1) * sizeof *mine);
+        for (size_t i = 0; i < n; i++) buf[i] = (float)(rank + 1) + (float)i;
+        comm_reduce_scatter_sum_f32(sh, buf, mine);
+        for (size_t i = lo; i < hi; i++)
+            ck_assert_float_eq(mine[i - lo], (float)(P * (P + 1) / 2) + (float)P * (float)i);
+        for (size_t i = 0; i < n; i++) /* buf is left as it was */
+            ck_assert_float_eq(buf[i], (float)(rank + 1) + (float)i);
+        /* allgather: each rank fills only its shard, with -i; the rest is junk */
+        for (size_t i = 0; i < n; i++) buf[i] = i >= lo && i < hi ? -(float)i : 1e9f;
+        comm_allgather_shards_f32(sh, buf);
+        for (size_t i = 0; i < n; i++) ck_assert_float_eq(buf[i], -(float)i);
+        free(buf);
+        free(mine);
+        comm_shards_free(sh);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("parallel");
     TCase *tc = tcase_create("rank_counts");
     tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_shards);
     tcase_add_test(tc, test_sgd_momentum);
     tcase_add_test(tc, test_adam);
     tcase_add_test(tc, test_more_ranks_than_batch);

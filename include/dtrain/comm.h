@@ -31,6 +31,24 @@ void comm_allreduce_min_f64(dt_comm *c, double *buf, size_t n);
 void comm_allreduce_max_f64(dt_comm *c, double *buf, size_t n);
 void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n);
 
+/* A fixed partition of n floats into one contiguous shard per rank of c, for
+ * the sharded update: shards start on 64-byte boundaries (multiples of 16
+ * floats) and differ in length by at most 16 floats; with more ranks than
+ * 16-float units some shards are empty.  comm_shards_create is local; the
+ * caller owns the result (comm_shards_free).  NULL if out of memory or if a
+ * shard would exceed MPI's int counts. */
+typedef struct dt_shards dt_shards;
+dt_shards *comm_shards_create(dt_comm *c, size_t n);
+void comm_shards_free(dt_shards *s);
+/* This rank's shard [*lo, *hi) of the n floats.  Local. */
+void comm_shards_range(const dt_shards *s, size_t *lo, size_t *hi);
+/* Sum buf (n) over the ranks; this rank's shard of the sum, buf[lo..hi)
+ * summed, goes to mine (hi - lo).  buf is left as it was. */
+void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine);
+/* Every rank contributes buf[lo..hi) of its own shard; afterwards buf (n)
+ * holds every rank's shard, on every rank. */
+void comm_allgather_shards_f32(dt_shards *s, float *buf);
+
 /* Gather variable-sized byte blocks: rank r contributes `bytes` bytes from
  * `send`; on every rank (allgather) `recv` receives the blocks in rank order
  * (the caller sizes recv for the sum over ranks, e.g. via an allreduce). */

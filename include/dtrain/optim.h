@@ -111,4 +111,13 @@ size_t optim_state_len(const dt_optim *o);
  * No allocation; the same inputs give the same bits on every rank. */
 void optim_step(dt_optim *o, float *params, const float *grads, double lr);
 
+/* The same update restricted to parameters [lo, hi) (the sharded update:
+ * each rank updates its shard): params and the state are indexed as for the
+ * whole model, grads holds the gradient of the range only, grads[0 .. hi-lo).
+ * Counts one step (o->t), as optim_step does.  Elements outside the range,
+ * of params and of the state, are not touched; the update of each element is
+ * the same bits as optim_step's. */
+void optim_step_range(dt_optim *o, float *params, const float *grads, double lr, size_t lo,
+                      size_t hi);
+
 #endif

@@ -1,9 +1,10 @@
 /* dtrain: the data-parallel training step and evaluation.
  *
  * Data flows one way: dataset -> this rank's slice of the global batch ->
- * model forward/backward (gradient sums) -> one allreduce over the flat
- * gradient buffer -> divide by the batch's global size -> identical optimizer
- * update on every rank. */
+ * model forward/backward (gradient sums) -> reduce-scatter of the flat
+ * gradient buffer -> each rank divides its shard by the batch's global size
+ * and updates that shard of the parameters and optimizer state -> allgather
+ * of the parameters, so every rank holds the same model. */
 #ifndef DTRAIN_TRAINER_H
 #define DTRAIN_TRAINER_H
 
@@ -44,6 +45,11 @@ typedef struct {
     const dt_dataset *train; /* borrowed, already normalised */
     dt_train_opts opts;
     int64_t steps_per_epoch;
+    dt_shards *shards;    /* owned: the partition of the parameters for the sharded update */
+    size_t lo, hi;        /* this rank's shard [lo, hi) of the parameters */
+    float *gshard;        /* owned, (hi - lo): the reduced mean gradient of the shard
+                             (the model's grads itself at one rank) */
+    double *stats;        /* owned: the per-step sums reduced together (trainer.c) */
     int64_t step;         /* global steps taken */
     int64_t *perm;        /* owned, (n): this epoch's order */
     float *xb;            /* owned, (local max batch, d) */
@@ -51,7 +57,9 @@ typedef struct {
     float *tb;            /* owned, (local max batch, k) or NULL */
     /* Seconds this rank spent in each phase of trainer_step since the last
      * reset (the caller zeroes it): gathering the batch, forward and backward,
-     * the gradient allreduce (including waiting for slower ranks), the update. */
+     * communication (the gradient reduce-scatter, the small allreduce of the
+     * step's sums and the parameter allgather, including waiting for slower
+     * ranks), and the update of this rank's shard. */
     struct {
         double data, compute, reduce, update;
     } time;
@@ -91,6 +99,15 @@ void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_e
 /* Add the L2/L1 terms of the weight matrices to grads; returns the penalty
  * lambda2/2 ||W||^2 + lambda1 ||W||_1. */
 double trainer_penalty(dt_model *m, double l2, double l1);
+/* The same over parameters [lo, hi) only, whose gradient is g (hi - lo):
+ * returns the penalty of the weights in the range. */
+double trainer_penalty_range(const dt_model *m, float *g, size_t lo, size_t hi, double l2,
+                             double l1);
+
+/* After trainer_step each rank's optimizer state is current on its own shard
+ * only; this gathers every shard so that every rank holds the whole state
+ * (before a checkpoint is written).  Collective over the trainer's ranks. */
+void trainer_sync_state(dt_trainer *t);
 
 /* Full-batch loss and mean gradient over all ranks (each rank a block of the
  * rows): grads receives the mean gradient including the penalty terms,

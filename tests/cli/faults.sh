@@ -21,12 +21,15 @@ for np in 1 2; do
   [[ $status -eq 1 ]] && grep -q "after --max-skips skipped updates" <<<"$err" && pass "np=$np --max-skips 1 stops" || fail "max-skips: $err"
 done
 
-# A rank whose parameters drift is named (at 3 ranks: rank 1 drifts at step 10).
-DTRAIN_TEST_CORRUPT=1:10 run 3 60 train "${A[@]}" --check-replicas 5
+# A rank whose parameters drift is named (at 3 ranks: rank 1 drifts in step
+# 14, the step before the check).  The sharded update's allgather rewrites
+# every parameter outside a rank's own shard each step, so a drift there is
+# visible until the next step: the fault is injected just before the check.
+DTRAIN_TEST_CORRUPT=1:14 run 3 60 train "${A[@]}" --check-replicas 5
 [[ $status -eq 1 ]] && grep -q "replica check at step 15: the parameters of rank(s) 1 differ from rank 0's" <<<"$err" \
   && pass "--check-replicas names rank 1" || fail "replicas: $status $err"
 # ... and always before a checkpoint, so none is written from diverged replicas.
-DTRAIN_TEST_CORRUPT=2:3 run 3 60 train "${A[@]}" --checkpoint-dir "$TMP/rep" --checkpoint-every 29
+DTRAIN_TEST_CORRUPT=2:28 run 3 60 train "${A[@]}" --checkpoint-dir "$TMP/rep" --checkpoint-every 29
 [[ $status -eq 1 ]] && grep -q "rank(s) 2 differ" <<<"$err" && [[ ! -e $TMP/rep/latest.h5 ]] \
   && pass "replica check before the checkpoint" || fail "replicas before checkpoint: $status $err $(ls "$TMP/rep")"
 
