@@ -11,10 +11,13 @@
 
 void dataset_free(dt_dataset *ds)
 {
-    if (ds->shm)
+    if (ds->shm) {
         comm_shm_free(ds->shm);
-    else
+    } else {
         free(ds->X);
+        free(ds->X8);
+    }
+    free(ds->norm8);
     free(ds->labels);
     free(ds->targets);
     memset(ds, 0, sizeof *ds);
@@ -159,6 +162,10 @@ dt_status dataset_load_shared(dt_comm *c, const char *path, const char *group, i
 
 void dataset_normalize(const dt_norm *nm, dt_dataset *ds)
 {
+    if (ds->X8) { /* private statistics, shared rows untouched */
+        norm_apply(nm, ds);
+        return;
+    }
     if (!ds->shm || comm_shm_leader(ds->shm))
         norm_apply(nm, ds);
     if (ds->shm)
@@ -205,28 +212,38 @@ static dt_status load(dt_comm *shm_c, const char *path, const char *group, int y
     }
     ds->n = dims[0];
     ds->d = dims[1];
+    /* uint8 stays uint8 (a quarter of the memory); rows become float as read */
+    const int bytes = t == DT_U8;
+    const size_t elsize = bytes ? 1 : sizeof(float), count = (size_t)(ds->n * ds->d);
+    void *x = NULL;
     if (shm_c) {
         /* one copy per node; the node's first rank reads it (below) */
-        ds->shm = comm_shm_alloc(shm_c, (size_t)(ds->n * ds->d) * sizeof *ds->X);
-        ds->X = ds->shm ? comm_shm_base(ds->shm) : NULL;
+        ds->shm = comm_shm_alloc(shm_c, count * elsize);
+        x = ds->shm ? comm_shm_base(ds->shm) : NULL;
         if (!ds->shm)
             dt_warn("node-shared memory for %s %s is not available; every rank keeps its own "
                     "copy", path, group);
     }
-    if (!ds->X)
-        ds->X = malloc((size_t)(ds->n * ds->d) * sizeof *ds->X);
-    if (!ds->X) {
+    if (!x)
+        x = malloc(count * elsize);
+    if (bytes) {
+        ds->X8 = x;
+        ds->norm8 = malloc(2 * (size_t)ds->d * sizeof *ds->norm8);
+    } else {
+        ds->X = x;
+    }
+    if (!x || (bytes && !ds->norm8)) {
         st = dt_fail(err, DT_ENOMEM, "out of memory for %s (%lld x %lld)", xname,
                      (long long)ds->n, (long long)ds->d);
         goto out;
     }
     if (!ds->shm || comm_shm_leader(ds->shm))
-        st = h5io_read_rows(f, xname, DT_F32, 0, ds->n, ds->X, err);
+        st = h5io_read_rows(f, xname, bytes ? DT_U8 : DT_F32, 0, ds->n, x, err);
     if (ds->shm)
         comm_shm_barrier(ds->shm);
     if (st)
         goto out;
-    for (int64_t i = 0; i < ds->n * ds->d; i++) {
+    for (int64_t i = 0; ds->X && i < ds->n * ds->d; i++) {
         if (!isfinite(ds->X[i])) {
             st = dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)", path,
                          xname, (long long)(i / ds->d), (long long)(i % ds->d),
@@ -256,20 +273,31 @@ static dt_status subset(const dt_dataset *ds, const unsigned char *pick, int wan
     out->d = ds->d;
     out->k = ds->k;
     out->max_label = -1;
-    out->X = malloc((size_t)(n * ds->d + 1) * sizeof *out->X);
+    if (ds->X8) {
+        out->X8 = malloc((size_t)(n * ds->d + 1));
+        out->norm8 = malloc(2 * (size_t)ds->d * sizeof *out->norm8);
+    } else {
+        out->X = malloc((size_t)(n * ds->d + 1) * sizeof *out->X);
+    }
     if (ds->labels)
         out->labels = malloc((size_t)(n + 1) * sizeof *out->labels);
     else
         out->targets = malloc((size_t)(n * ds->k + 1) * sizeof *out->targets);
-    if (!out->X || (ds->labels && !out->labels) || (!ds->labels && !out->targets)) {
+    if ((!out->X && !(out->X8 && out->norm8)) || (ds->labels && !out->labels) ||
+        (!ds->labels && !out->targets)) {
         dataset_free(out);
         return dt_fail(err, DT_ENOMEM, "out of memory for a split of %lld rows", (long long)n);
     }
+    if (ds->X8 && (out->normed8 = ds->normed8))
+        memcpy(out->norm8, ds->norm8, 2 * (size_t)ds->d * sizeof *out->norm8);
     int64_t r = 0;
     for (int64_t i = 0; i < ds->n; i++) {
         if (pick[i] != want)
             continue;
-        memcpy(out->X + r * ds->d, ds->X + i * ds->d, (size_t)ds->d * sizeof *out->X);
+        if (ds->X8)
+            memcpy(out->X8 + r * ds->d, ds->X8 + i * ds->d, (size_t)ds->d);
+        else
+            memcpy(out->X + r * ds->d, ds->X + i * ds->d, (size_t)ds->d * sizeof *out->X);
         if (ds->labels) {
             out->labels[r] = ds->labels[i];
             if (out->labels[r] > out->max_label) out->max_label = out->labels[r];
@@ -328,13 +356,43 @@ dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dat
     return st;
 }
 
+/* out (d) = in (d) as float, then (x - shift) * scale when norm (2, d) is
+ * given: the arithmetic of norm_apply on float rows, so the bits agree. */
+DT_HOT static void convert_row(float *restrict out, const uint8_t *restrict in,
+                               const float *restrict norm, size_t d)
+{
+    if (norm) {
+        const float *shift = norm, *scale = norm + d;
+        for (size_t j = 0; j < d; j++) out[j] = ((float)in[j] - shift[j]) * scale[j];
+    } else {
+        for (size_t j = 0; j < d; j++) out[j] = (float)in[j];
+    }
+}
+
+static void copy_row(const dt_dataset *ds, int64_t r, float *out)
+{
+    const size_t d = (size_t)ds->d;
+    if (ds->X8)
+        convert_row(out, ds->X8 + (size_t)r * d, ds->normed8 ? ds->norm8 : NULL, d);
+    else
+        memcpy(out, ds->X + (size_t)r * d, d * sizeof *out);
+}
+
+const float *dataset_rows(const dt_dataset *ds, int64_t lo, int64_t nb, float *buf)
+{
+    if (ds->X)
+        return ds->X + lo * ds->d;
+    for (int64_t i = 0; i < nb; i++) copy_row(ds, lo + i, buf + i * ds->d);
+    return buf;
+}
+
 void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
                     int32_t *labels, float *targets)
 {
     const size_t d = (size_t)ds->d, k = (size_t)ds->k;
     for (int64_t i = 0; i < nb; i++) {
         int64_t r = rows[i];
-        memcpy(X + (size_t)i * d, ds->X + (size_t)r * d, d * sizeof(float));
+        copy_row(ds, r, X + (size_t)i * d);
         if (labels)
             labels[i] = ds->labels[r];
         if (targets)
@@ -367,8 +425,11 @@ dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm 
     out->shift = calloc((size_t)d, sizeof(float));
     out->scale = malloc((size_t)d * sizeof(float));
     double *acc = calloc(2 * (size_t)d, sizeof(double));
-    if (!out->shift || !out->scale || !acc) {
+    /* row 0 and the current row, as float (uint8 rows are converted) */
+    float *ref = malloc(2 * (size_t)d * sizeof *ref), *x = ref + d;
+    if (!out->shift || !out->scale || !acc || !ref) {
         free(acc);
+        free(ref);
         norm_free(out);
         return dt_fail(err, DT_ENOMEM, "out of memory for normalisation statistics");
     }
@@ -379,10 +440,10 @@ dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm 
     if (kind == NORM_ZSCORE) {
         /* Shifted sums (by row 0, known to every rank) keep the variance accurate
          * for features with a large mean. */
-        const float *ref = ds->X;
+        copy_row(ds, 0, ref);
         double *s = acc, *s2 = acc + d;
         for (int64_t i = lo; i < hi; i++) {
-            const float *x = ds->X + i * d;
+            copy_row(ds, i, x);
             for (int64_t j = 0; j < d; j++) {
                 double v = (double)x[j] - ref[j];
                 s[j] += v;
@@ -405,7 +466,7 @@ dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm 
             mx[j] = -HUGE_VAL;
         }
         for (int64_t i = lo; i < hi; i++) {
-            const float *x = ds->X + i * d;
+            copy_row(ds, i, x);
             for (int64_t j = 0; j < d; j++) {
                 if (x[j] < mn[j]) mn[j] = x[j];
                 if (x[j] > mx[j]) mx[j] = x[j];
@@ -420,6 +481,7 @@ dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm 
         }
     }
     free(acc);
+    free(ref);
     return DT_OK;
 }
 
@@ -428,6 +490,12 @@ void norm_apply(const dt_norm *nm, dt_dataset *ds)
     if (nm->kind == NORM_NONE)
         return;
     const int64_t d = ds->d;
+    if (ds->X8) {
+        memcpy(ds->norm8, nm->shift, (size_t)d * sizeof *ds->norm8);
+        memcpy(ds->norm8 + d, nm->scale, (size_t)d * sizeof *ds->norm8);
+        ds->normed8 = 1;
+        return;
+    }
     for (int64_t i = 0; i < ds->n; i++) {
         float *x = ds->X + i * d;
         for (int64_t j = 0; j < d; j++)

@@ -113,7 +113,8 @@ dt_status model_create(dt_model *m, int n_in, const dt_layer_spec *hidden, int n
     m->params = calloc(n_params, sizeof(float));
     m->grads = calloc(n_params, sizeof(float));
     m->work = calloc(n_work, sizeof(float));
-    if (!m->params || !m->grads || !m->work) {
+    m->xin = malloc((size_t)max_batch * (size_t)n_in * sizeof(float));
+    if (!m->params || !m->grads || !m->work || !m->xin) {
         model_free(m);
         return dt_fail(err, DT_ENOMEM,
                        "out of memory for a model of %zu parameters and batch %d", n_params,
@@ -144,6 +145,7 @@ void model_free(dt_model *m)
     free(m->params);
     free(m->grads);
     free(m->work);
+    free(m->xin);
     memset(m, 0, sizeof *m);
 }
 

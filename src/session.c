@@ -487,7 +487,7 @@ static dt_status epoch_metrics(dt_session *s, char *text, size_t len, dt_error *
     const int K = s->model.n_out;
     int64_t lo, hi;
     block_slice(ev->n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo, &hi);
-    model_predict(&s->model, ev->X + lo * ev->d, hi - lo, s->pred);
+    trainer_predict(&s->model, ev, lo, hi, s->pred);
     dt_class_metrics cm = {0};
     dt_reg_metrics rm = {0};
     dt_status st = s->n_classes

@@ -276,7 +276,7 @@ double trainer_full_batch(dt_comm *comm, dt_model *m, const dt_dataset *ds, doub
     double loss = 0.0;
     for (int64_t i = lo; i < hi; i += m->max_batch) {
         int nb = (int)(hi - i < m->max_batch ? hi - i : m->max_batch);
-        loss += model_loss_grad(m, ds->X + i * ds->d, ds->labels ? ds->labels + i : NULL,
+        loss += model_loss_grad(m, dataset_rows(ds, i, nb, m->xin), ds->labels ? ds->labels + i : NULL,
                                 ds->targets ? ds->targets + i * ds->k : NULL, nb);
     }
     comm_allreduce_sum_f32(comm, m->grads, m->n_params);
@@ -295,7 +295,7 @@ void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_e
     const int64_t chunk = model->max_batch;
     for (int64_t i = lo; i < hi; i += chunk) {
         int nb = (int)(hi - i < chunk ? hi - i : chunk);
-        const float *Z = model_forward(model, ds->X + i * ds->d, nb);
+        const float *Z = model_forward(model, dataset_rows(ds, i, nb, model->xin), nb);
         loss_eval(model->head, Z, ds->labels ? ds->labels + i : NULL,
                   ds->targets ? ds->targets + i * ds->k : NULL, nb, model->n_out, NULL, &s);
     }
@@ -306,4 +306,12 @@ void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_e
     out->loss = v[0] / n;
     out->accuracy = v[1] / n;
     out->rmse = sqrt(v[2] / (n * model->n_out));
+}
+
+void trainer_predict(dt_model *m, const dt_dataset *ds, int64_t lo, int64_t hi, float *out)
+{
+    for (int64_t i = lo; i < hi; i += m->max_batch) {
+        int nb = (int)(hi - i < m->max_batch ? hi - i : m->max_batch);
+        model_predict(m, dataset_rows(ds, i, nb, m->xin), nb, out + (i - lo) * m->n_out);
+    }
 }

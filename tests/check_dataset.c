@@ -57,7 +57,12 @@ START_TEST(test_each_x_dtype)
     ck_assert_msg(dataset_load(p, "/train", 1, &ds, &err) == DT_OK, "%s", err.msg);
     ck_assert_int_eq(ds.n, 3);
     ck_assert_int_eq(ds.d, 2);
-    for (int i = 0; i < 6; i++) ck_assert_float_eq(ds.X[i], (float)(i + 1));
+    /* uint8 stays uint8 in memory; every other type becomes float */
+    ck_assert_int_eq(ds.X8 != NULL, t == DT_U8);
+    ck_assert_int_eq(ds.X != NULL, t != DT_U8);
+    float buf[6];
+    const float *x = dataset_rows(&ds, 0, 3, buf);
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(x[i], (float)(i + 1));
     ck_assert_int_eq(ds.labels[1], 2);
     ck_assert_int_eq(ds.max_label, 2);
     dataset_free(&ds);
@@ -144,6 +149,86 @@ START_TEST(test_zscore_minmax)
 }
 END_TEST
 
+/* Write /train/X (N x D) holding x as type xt, and /train/y = i % 3. */
+enum { N8 = 37, D8 = 5 };
+static const char *write_bytes_file(const char *name, dt_dtype xt, const uint8_t *x)
+{
+    const char *path = tu_path(name);
+    h5file *f;
+    dt_error err;
+    float xf[N8 * D8];
+    int32_t y[N8];
+    for (int i = 0; i < N8 * D8; i++) xf[i] = x[i];
+    for (int i = 0; i < N8; i++) y[i] = i % 3;
+    int64_t dx[2] = {N8, D8}, dy[1] = {N8};
+    ck_assert_int_eq(h5io_create(path, &f, &err), DT_OK);
+    ck_assert_int_eq(h5io_write(f, "/train/X", xt, 2, dx, xt == DT_U8 ? (const void *)x : xf, 0, &err), DT_OK);
+    ck_assert_int_eq(h5io_write(f, "/train/y", DT_I32, 1, dy, y, 1, &err), DT_OK);
+    ck_assert_int_eq(h5io_close(f, &err), DT_OK);
+    return path;
+}
+
+START_TEST(test_uint8_rows_match_float)
+{
+    /* The same values stored as uint8 and as float32.  With each
+     * normalisation, rows read from the uint8 copy (converted and normalised
+     * as they are gathered) must be the same bits as rows of the float copy
+     * normalised in place, through gather, dataset_rows and a validation
+     * split; the statistics must agree bitwise too.  Column 3 is constant
+     * (scale 1 by rule), column 4 spans 0..255. */
+    uint8_t x[N8 * D8];
+    for (int i = 0; i < N8; i++) {
+        x[i * D8 + 0] = (uint8_t)(i * 7 % 256);
+        x[i * D8 + 1] = (uint8_t)(200 + i % 50);
+        x[i * D8 + 2] = (uint8_t)(i % 2);
+        x[i * D8 + 3] = 42;
+        x[i * D8 + 4] = (uint8_t)(i == 0 ? 0 : i == 1 ? 255 : i * 13 % 256);
+    }
+    const char *p8 = write_bytes_file("rows_u8.h5", DT_U8, x);
+    const char *pf = write_bytes_file("rows_f32.h5", DT_F32, x);
+    const dt_norm_kind kinds[] = {NORM_NONE, NORM_ZSCORE, NORM_MINMAX};
+    const int64_t rows[] = {36, 0, 5, 5, 17, 1, 30};
+    const int nr = (int)(sizeof rows / sizeof rows[0]);
+    for (int k = 0; k < 3; k++) {
+        dt_dataset a, b;
+        dt_norm na, nb;
+        dt_error err;
+        ck_assert_int_eq(dataset_load_shared(comm_world(), p8, "/train", 1, &a, &err), DT_OK);
+        ck_assert_int_eq(dataset_load(pf, "/train", 1, &b, &err), DT_OK);
+        ck_assert(a.X8 && !a.X && b.X && !b.X8);
+        ck_assert_int_eq(norm_fit(comm_world(), &a, kinds[k], &na, &err), DT_OK);
+        ck_assert_int_eq(norm_fit(comm_world(), &b, kinds[k], &nb, &err), DT_OK);
+        ck_assert(!memcmp(na.shift, nb.shift, D8 * sizeof(float)));
+        ck_assert(!memcmp(na.scale, nb.scale, D8 * sizeof(float)));
+        dataset_normalize(&na, &a);
+        dataset_normalize(&nb, &b);
+        float ga[7 * D8], gb[7 * D8], buf[N8 * D8];
+        int32_t la[7], lb[7];
+        dataset_gather(&a, rows, nr, ga, la, NULL);
+        dataset_gather(&b, rows, nr, gb, lb, NULL);
+        ck_assert_msg(!memcmp(ga, gb, sizeof ga), "%s: gathered rows differ", norm_name(kinds[k]));
+        ck_assert(!memcmp(la, lb, sizeof la));
+        if (kinds[k] == NORM_MINMAX) /* row 1 holds the max of column 4: (255 - 0) / 255 */
+            ck_assert_float_eq(ga[5 * D8 + 4], 1.0f);
+        ck_assert(!memcmp(dataset_rows(&a, 0, N8, buf), b.X, sizeof buf));
+        /* a validation split keeps the stored type and the normalisation */
+        dt_dataset ak, ah, bk, bh;
+        ck_assert_int_eq(dataset_split(&a, 0.3, 5, &ak, &ah, &err), DT_OK);
+        ck_assert_int_eq(dataset_split(&b, 0.3, 5, &bk, &bh, &err), DT_OK);
+        ck_assert(ah.X8 && ah.n == bh.n && ah.n > 0);
+        ck_assert(!memcmp(dataset_rows(&ah, 0, ah.n, buf), bh.X, (size_t)(bh.n * D8) * sizeof(float)));
+        dataset_free(&ak);
+        dataset_free(&ah);
+        dataset_free(&bk);
+        dataset_free(&bh);
+        norm_free(&na);
+        norm_free(&nb);
+        dataset_free(&a);
+        dataset_free(&b);
+    }
+}
+END_TEST
+
 START_TEST(test_batch_slices_cover)
 {
     /* For P = 1..8 and batch sizes 1..40 (most not divisible by P): the slices are
@@ -175,6 +260,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, test_each_x_dtype, 0, 5);
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_zscore_minmax);
+    tcase_add_test(tc, test_uint8_rows_match_float);
     suite_add_tcase(s, tc);
     tc = tcase_create("batches");
     tcase_add_test(tc, test_batch_slices_cover);

@@ -3,7 +3,10 @@
  *
  * File layout (datasets/README.md): a group holds X (N, D) of uint8, int32,
  * int64, float32 or float64 and y, either N integer class labels or N / (N, K)
- * float targets.  X is converted to float32 on load. */
+ * float targets.  X stored as uint8 (images) stays uint8 in memory, a quarter
+ * of the float size; its rows are converted to float, and normalised, as
+ * they are read (dataset_gather, dataset_rows).  Other types are converted to
+ * float32 on load. */
 #ifndef DTRAIN_DATASET_H
 #define DTRAIN_DATASET_H
 
@@ -13,7 +16,11 @@
 
 typedef struct {
     int64_t n, d;        /* samples, features */
-    float *X;            /* owned, (n, d) row-major */
+    float *X;            /* owned, (n, d) row-major; NULL when X8 holds the rows */
+    uint8_t *X8;         /* owned, (n, d) row-major: X as stored, when uint8; else NULL */
+    float *norm8;        /* owned with X8, (2, d): the shift, then the scale, applied to
+                            X8's rows once norm_apply attached them (normed8) */
+    int normed8;
     int32_t *labels;     /* owned, (n); classifiers only, else NULL */
     float *targets;      /* owned, (n, k); regression only, else NULL */
     int64_t k;           /* targets per sample (regression), 1 for labels */
@@ -50,9 +57,15 @@ dt_status dataset_load_shared(dt_comm *c, const char *path, const char *group, i
                               dt_dataset *ds, dt_error *err);
 
 
-/* Copy rows rows[0..nb) into X (nb, d) and labels (nb) or targets (nb, k). */
+/* Copy rows rows[0..nb) into X (nb, d) and labels (nb) or targets (nb, k),
+ * as float and normalised (uint8 rows are converted on the way). */
 void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
                     int32_t *labels, float *targets);
+
+/* Rows [lo, lo + nb) as float and normalised: a pointer into ds->X when the
+ * rows are stored as float, else the rows converted into buf (nb, d), which
+ * is returned. */
+const float *dataset_rows(const dt_dataset *ds, int64_t lo, int64_t nb, float *buf);
 
 /* Normalisation x' = (x - shift) * scale per feature. */
 typedef enum { NORM_NONE, NORM_ZSCORE, NORM_MINMAX } dt_norm_kind;
@@ -69,6 +82,9 @@ const char *norm_name(dt_norm_kind k);
  * scale 1 (zscore) so they map to 0. */
 dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm *out,
                    dt_error *err);
+/* x' = (x - shift) * scale on every row: in place for float rows; for uint8
+ * rows the statistics are attached to ds and applied as rows are read, with
+ * the same float arithmetic, so both give the same bits. */
 void norm_apply(const dt_norm *nm, dt_dataset *ds);
 /* norm_apply for a dataset that may be shared: only one rank per node
  * writes, then the node synchronises.  Collective if ds->shm. */

@@ -52,6 +52,8 @@ typedef struct {
     float *params; /* owned, n_params */
     float *grads;  /* owned, n_params */
     float *work;   /* owned: every layer's A, then two delta buffers */
+    float *xin;    /* owned, (max_batch, n_in): scratch for callers that convert input
+                      rows to float before model_forward (dataset_rows) */
     float *delta[2];
     /* Dropout context, set by model_train_mode; evaluation never drops. */
     int training;

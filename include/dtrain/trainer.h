@@ -96,6 +96,10 @@ typedef struct {
 
 void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out);
 
+/* The model's outputs (head applied) for rows [lo, hi) of ds into out
+ * (hi - lo, n_out), in blocks of the model's max_batch aligned to lo.  Local. */
+void trainer_predict(dt_model *m, const dt_dataset *ds, int64_t lo, int64_t hi, float *out);
+
 /* Add the L2/L1 terms of the weight matrices to grads; returns the penalty
  * lambda2/2 ||W||^2 + lambda1 ||W||_1. */
 double trainer_penalty(dt_model *m, double l2, double l1);

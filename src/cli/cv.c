@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dtrain/trainer.h"
 #include "dtrain/cv.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/metrics.h"
@@ -48,7 +49,7 @@ static dt_status validate(dt_session *s, cv_metric metric, double *value, dt_err
         free(out);
         return st;
     }
-    model_predict(&s->model, va->X + lo * va->d, hi - lo, out);
+    trainer_predict(&s->model, va, lo, hi, out);
     if (cv_metric_is_classification(metric)) {
         dt_class_metrics cm = {0};
         st = metrics_classification(g, out, K, va->labels + lo, hi - lo, s->n_classes, &cm, err);

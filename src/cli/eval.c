@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "dtrain/trainer.h"
 #include "dtrain/metrics.h"
 
 dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
@@ -21,7 +22,7 @@ dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
     st = out ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory");
     if ((st = comm_agree(world, st, err)))
         goto done;
-    model_predict(&m, ds.X + lo * ds.d, hi - lo, out);
+    trainer_predict(&m, &ds, lo, hi, out);
     dt_class_metrics cm = {0};
     dt_reg_metrics rm = {0};
     if (cls)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dtrain/trainer.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/h5io.h"
 #include "dtrain/modelio.h"
@@ -111,7 +112,7 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
              : DT_OK;
     if ((st = comm_agree(world, st, err)))
         goto out;
-    model_predict(&m, ds.X + lo * ds.d, hi - lo, mine);
+    trainer_predict(&m, &ds, lo, hi, mine);
     comm_gatherv_bytes(world, mine, (size_t)(hi - lo) * K * sizeof *mine, all, 0);
     if (rank == 0) {
         for (int64_t i = 0; cls && i < ds.n; i++)
