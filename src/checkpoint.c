@@ -391,7 +391,7 @@ static int may_change(const char *name)
     static const char *const ok[] = {"epochs", "lr", "checkpoint-dir", "checkpoint-every",
                                      "checkpoint-every-epoch", "checkpoint-every-seconds",
                                      "keep", "resume", "stop-at-step", "save", "threads",
-                                     "data", "init-from", "shared-data", "profile",
+                                     "data", "init-from", "shared-data", "reduction", "profile",
                                      "step-timeout", "check-replicas", "on-nan", "max-skips",
                                      "log-grad-norms", "metrics"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)

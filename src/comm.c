@@ -100,48 +100,188 @@ void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n)
     allreduce(c, buf, n, sizeof *buf, MPI_INT64_T, MPI_MAX);
 }
 
+/* The sharded update's collectives.  Two ways, chosen at creation:
+ *
+ * node: the ranks of each node sum their gradients through node-shared
+ *   memory.  Each rank's gradient lives in its own segment of one MPI-3
+ *   shared window; local rank l sums shard l of every segment of its node,
+ *   in local rank order, then (with several nodes) allreduces that shard
+ *   with the ranks of the same local rank on the other nodes (`cross`).
+ *   Every node's rank l then holds the same summed shard and makes the same
+ *   update, so the parameters only need gathering inside the node: each rank
+ *   writes its shard to a node-shared exchange buffer and copies the rest.
+ *   Loads and stores instead of messages: no protocol, no intermediate copies.
+ *   Needs the same number of ranks on every node.
+ * mpi: MPI_Reduce_scatter and MPI_Allgatherv over all ranks.
+ */
 struct dt_shards {
     dt_comm *c;
     size_t n;
-    int *counts, *displs; /* (size) each, in floats */
+    int parts, part;      /* shards: ranks per node (node) or all ranks (mpi); ours */
+    int *counts, *displs; /* (parts) each, in floats */
+    int node_mode;
+    MPI_Comm node, cross; /* node mode: this rank's node; same local rank elsewhere */
+    MPI_Win win;
+    float **seg;          /* node mode: (parts) gradient segments of the node's ranks */
+    float *xchg;          /* node mode: (n) node-shared exchange buffer */
 };
 
-dt_shards *comm_shards_create(dt_comm *c, size_t n)
+/* Partition n floats into `parts` shards of whole 16-float units. */
+static void partition(dt_shards *s)
 {
-    const size_t unit = 16, units = (n + unit - 1) / unit;
+    const size_t unit = 16, units = (s->n + unit - 1) / unit;
+    for (int r = 0; r < s->parts; r++) {
+        size_t lo = units * (size_t)r / (size_t)s->parts * unit;
+        size_t hi = units * (size_t)(r + 1) / (size_t)s->parts * unit;
+        lo = lo < s->n ? lo : s->n;
+        hi = hi < s->n ? hi : s->n;
+        s->displs[r] = (int)lo;
+        s->counts[r] = (int)(hi - lo);
+    }
+}
+
+/* Whether every rank of c has the same local flag set (collective). */
+static int all_true(dt_comm *c, int mine)
+{
+    int all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, c->comm);
+    return all;
+}
+
+/* Set up node mode; 0 (nothing allocated, on every rank) if it cannot be. */
+static int node_setup(dt_shards *s, int ranks_per_node)
+{
+    dt_comm *c = s->c;
+    if (ranks_per_node > 0)
+        MPI_Comm_split(c->comm, c->rank / ranks_per_node, c->rank, &s->node);
+    else
+        MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node);
+    int L, l;
+    MPI_Comm_size(s->node, &L);
+    MPI_Comm_rank(s->node, &l);
+    int range[2] = {-L, L};
+    MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT, MPI_MAX, c->comm);
+    s->seg = calloc((size_t)L, sizeof *s->seg);
+    int ok = -range[0] == range[1] && s->seg; /* the same ranks per node everywhere */
+    if (!all_true(c, ok)) {
+        free(s->seg);
+        s->seg = NULL;
+        MPI_Comm_free(&s->node);
+        return 0;
+    }
+    /* segment of local rank 0 = the exchange buffer, then its gradient;
+     * each segment a multiple of 64 bytes */
+    const size_t bytes = (s->n * sizeof(float) + 63) / 64 * 64;
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    /* Errors stay fatal, as for the data window: with MPI_ERRORS_RETURN a
+     * failure on the node's first rank (ftruncate of the shared file over a
+     * file-size limit, say) left the other ranks waiting inside the
+     * allocation.  --reduction mpi avoids the window altogether. */
+    void *base = NULL;
+    int rc = MPI_Win_allocate_shared((MPI_Aint)(l == 0 ? 2 * bytes : bytes), 64, info, s->node,
+                                     &base, &s->win);
+    MPI_Info_free(&info);
+    if (!all_true(c, rc == MPI_SUCCESS)) {
+        if (rc == MPI_SUCCESS)
+            MPI_Win_free(&s->win);
+        free(s->seg);
+        s->seg = NULL;
+        MPI_Comm_free(&s->node);
+        return 0;
+    }
+    for (int q = 0; q < L; q++) {
+        MPI_Aint size;
+        int disp;
+        void *p;
+        MPI_Win_shared_query(s->win, q, &size, &disp, &p);
+        s->seg[q] = q == 0 ? (float *)((char *)p + bytes) : p;
+        if (q == 0)
+            s->xchg = p;
+    }
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
+    MPI_Comm_split(c->comm, l, c->rank, &s->cross);
+    s->parts = L;
+    s->part = l;
+    s->node_mode = 1;
+    return 1;
+}
+
+dt_shards *comm_shards_create(dt_comm *c, size_t n, int node_shared, int ranks_per_node)
+{
     dt_shards *s = calloc(1, sizeof *s);
-    int *cd = malloc(2 * (size_t)c->size * sizeof *cd);
-    if (!s || !cd || n > (size_t)INT_MAX) {
+    int ok = s && n <= (size_t)INT_MAX;
+    if (!all_true(c, ok)) {
         free(s);
-        free(cd);
         return NULL;
     }
     s->c = c;
     s->n = n;
-    s->counts = cd;
-    s->displs = cd + c->size;
-    for (int r = 0; r < c->size; r++) {
-        size_t lo = units * (size_t)r / (size_t)c->size * unit;
-        size_t hi = units * (size_t)(r + 1) / (size_t)c->size * unit;
-        lo = lo < n ? lo : n;
-        hi = hi < n ? hi : n;
-        s->displs[r] = (int)lo;
-        s->counts[r] = (int)(hi - lo);
+    s->parts = c->size;
+    s->part = c->rank;
+    if (c->size > 1 && node_shared)
+        node_setup(s, ranks_per_node);
+    s->counts = malloc(2 * (size_t)s->parts * sizeof *s->counts);
+    if (!all_true(c, s->counts != NULL)) {
+        comm_shards_free(s);
+        return NULL;
     }
+    s->displs = s->counts + s->parts;
+    partition(s);
     return s;
 }
 
 void comm_shards_free(dt_shards *s)
 {
-    if (s)
-        free(s->counts);
+    if (!s)
+        return;
+    if (s->node_mode) {
+        MPI_Win_unlock_all(s->win);
+        MPI_Win_free(&s->win);
+        MPI_Comm_free(&s->cross);
+        MPI_Comm_free(&s->node);
+    }
+    free(s->seg);
+    free(s->counts);
     free(s);
 }
 
+int comm_shards_node_mode(const dt_shards *s) { return s->node_mode; }
+
+void comm_shards_sum_f64(dt_shards *s, double *buf, size_t n)
+{
+    if (s->c->size == 1)
+        return;
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM,
+                  s->node_mode ? s->node : s->c->comm);
+}
+
+float *comm_shards_grads(dt_shards *s) { return s->node_mode ? s->seg[s->part] : NULL; }
+
 void comm_shards_range(const dt_shards *s, size_t *lo, size_t *hi)
 {
-    *lo = (size_t)s->displs[s->c->rank];
-    *hi = *lo + (size_t)s->counts[s->c->rank];
+    *lo = (size_t)s->displs[s->part];
+    *hi = *lo + (size_t)s->counts[s->part];
+}
+
+/* The node's ranks meet; stores before it are seen by loads after it. */
+static void node_sync(dt_shards *s)
+{
+    MPI_Win_sync(s->win);
+    MPI_Barrier(s->node);
+    MPI_Win_sync(s->win);
+}
+
+/* mine (n) = seg[0][lo..] + seg[1][lo..] + ... in segment order. */
+DT_HOT static void sum_segments(float *restrict mine, float *const *seg, int parts, size_t lo,
+                                size_t n)
+{
+    memcpy(mine, seg[0] + lo, n * sizeof *mine);
+    for (int q = 1; q < parts; q++) {
+        const float *restrict g = seg[q] + lo;
+        for (size_t i = 0; i < n; i++) mine[i] += g[i];
+    }
 }
 
 void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine)
@@ -151,15 +291,41 @@ void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine)
             memcpy(mine, buf, s->n * sizeof *buf);
         return;
     }
-    MPI_Reduce_scatter(buf, mine, s->counts, MPI_FLOAT, MPI_SUM, s->c->comm);
+    if (!s->node_mode) {
+        MPI_Reduce_scatter(buf, mine, s->counts, MPI_FLOAT, MPI_SUM, s->c->comm);
+        return;
+    }
+    if (buf != s->seg[s->part])
+        comm_abort(4); /* a caller bug: the gradient must be in comm_shards_grads */
+    size_t lo, hi;
+    comm_shards_range(s, &lo, &hi);
+    node_sync(s);
+    sum_segments(mine, s->seg, s->parts, lo, hi - lo);
+    int nodes;
+    MPI_Comm_size(s->cross, &nodes);
+    if (nodes > 1)
+        MPI_Allreduce(MPI_IN_PLACE, mine, (int)(hi - lo), MPI_FLOAT, MPI_SUM, s->cross);
 }
 
 void comm_allgather_shards_f32(dt_shards *s, float *buf)
 {
     if (s->c->size == 1)
         return;
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, s->counts, s->displs, MPI_FLOAT,
-                   s->c->comm);
+    if (!s->node_mode) {
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, s->counts, s->displs, MPI_FLOAT,
+                       s->c->comm);
+        return;
+    }
+    /* Every node's rank l holds the same shard l, so gathering inside the node
+     * is enough.  The first meeting makes sure no rank still reads the
+     * exchange buffer from the last call. */
+    size_t lo, hi;
+    comm_shards_range(s, &lo, &hi);
+    node_sync(s);
+    memcpy(s->xchg + lo, buf + lo, (hi - lo) * sizeof *buf);
+    node_sync(s);
+    memcpy(buf, s->xchg, lo * sizeof *buf);
+    memcpy(buf + hi, s->xchg + hi, (s->n - hi) * sizeof *buf);
 }
 
 void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root)

@@ -141,6 +141,11 @@ static const dt_option options[] = {
     {"shared-data", OPT_CHOICE, F(shared_data), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",
      "on: one copy of the training and evaluation data per node, in memory shared by its "
      "ranks (MPI-3 shared window); off: every rank keeps its own copy (for a small /dev/shm)"},
+    {"reduction", OPT_CHOICE, F(reduction), "node", 0, 0, "node|mpi", CMD_TRAIN, "node|mpi",
+     "how gradients are summed for the sharded update: node: the ranks of a node through "
+     "node-shared memory, then across nodes with MPI (needs the same number of ranks on "
+     "every node, else mpi is used); mpi: MPI_Reduce_scatter and MPI_Allgatherv (for a "
+     "small /dev/shm)"},
     {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, allreduce, update; the "
      "largest over ranks), and at the end the peak resident memory per rank and in all"},

@@ -111,7 +111,7 @@ dt_status model_create(dt_model *m, int n_in, const dt_layer_spec *hidden, int n
     m->n_params = n_params;
     size_t n_work = n_act + 2 * (size_t)max_batch * widest;
     m->params = calloc(n_params, sizeof(float));
-    m->grads = calloc(n_params, sizeof(float));
+    m->grads = m->own_grads = calloc(n_params, sizeof(float));
     m->work = calloc(n_work, sizeof(float));
     m->xin = malloc((size_t)max_batch * (size_t)n_in * sizeof(float));
     if (!m->params || !m->grads || !m->work || !m->xin) {
@@ -121,12 +121,11 @@ dt_status model_create(dt_model *m, int n_in, const dt_layer_spec *hidden, int n
                        max_batch);
     }
     float *a = m->work;
+    model_use_grads(m, NULL);
     for (int l = 0; l < m->n_layers; l++) {
         dt_layer *L = &m->layers[l];
         L->W = m->params + L->offset;
         L->b = L->W + (size_t)L->n_out * L->n_in;
-        L->dW = m->grads + L->offset;
-        L->db = L->dW + (size_t)L->n_out * L->n_in;
         L->A = a;
         a += (size_t)max_batch * L->n_out;
         if (L->dropout > 0) {
@@ -140,10 +139,20 @@ dt_status model_create(dt_model *m, int n_in, const dt_layer_spec *hidden, int n
     return DT_OK;
 }
 
+void model_use_grads(dt_model *m, float *buf)
+{
+    m->grads = buf ? buf : m->own_grads;
+    for (int l = 0; l < m->n_layers; l++) {
+        dt_layer *L = &m->layers[l];
+        L->dW = m->grads + L->offset;
+        L->db = L->dW + (size_t)L->n_out * L->n_in;
+    }
+}
+
 void model_free(dt_model *m)
 {
     free(m->params);
-    free(m->grads);
+    free(m->own_grads);
     free(m->work);
     free(m->xin);
     memset(m, 0, sizeof *m);

@@ -328,7 +328,8 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                         .l1 = cfg->l1,
                         .clip_norm = cfg->clip_norm,
                         .clip_value = cfg->clip_value,
-                        .grad_norms = cfg->log_grad_norms[0] != 0};
+                        .grad_norms = cfg->log_grad_norms[0] != 0,
+                        .node_reduce = strcmp(cfg->reduction, "node") == 0};
     if (!st)
         st = trainer_init(&s->trainer, comm, &s->model, &s->optim, &s->train, &to, err);
     if (!st)

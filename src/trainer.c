@@ -46,9 +46,18 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
     if (opts->grad_norms)
         t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
-    t->shards = comm_shards_create(comm, model->n_params);
-    if (t->shards)
+    /* DTRAIN_TEST_RANKS_PER_NODE=k: treat each k consecutive ranks as a node */
+    int per_node = (e = getenv("DTRAIN_TEST_RANKS_PER_NODE")) ? atoi(e) : 0;
+    t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce, per_node);
+    if (t->shards && opts->node_reduce && comm_size(comm) > 1 &&
+        !comm_shards_node_mode(t->shards))
+        dt_warn("--reduction node: no node-shared memory, or not the same number of ranks on "
+                "every node; gradients are summed with MPI_Reduce_scatter instead");
+    if (t->shards) {
         comm_shards_range(t->shards, &t->lo, &t->hi);
+        if (comm_shards_grads(t->shards))
+            model_use_grads(model, comm_shards_grads(t->shards));
+    }
     t->gshard = comm_size(comm) > 1 ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)
                                     : model->grads;
     t->stats = malloc((size_t)(STAT_LAYER0 + model->n_layers) * sizeof *t->stats);
@@ -71,6 +80,8 @@ void trainer_free(dt_trainer *t)
     if (t->model && t->gshard != t->model->grads)
         free(t->gshard);
     t->gshard = NULL;
+    if (t->model && t->shards && comm_shards_grads(t->shards))
+        model_use_grads(t->model, NULL);
     comm_shards_free(t->shards);
     t->shards = NULL;
     free(t->stats);
@@ -228,7 +239,7 @@ double trainer_step(dt_trainer *t, int64_t k)
     if (t->opts.clip_norm > 0)
         for (size_t i = 0; i < ns; i++) v[STAT_CLIP] += (double)g[i] * g[i];
     double t4 = comm_wtime();
-    comm_allreduce_sum_f64(t->comm, v, (size_t)nstat);
+    comm_shards_sum_f64(t->shards, v, (size_t)nstat);
     double t5 = comm_wtime();
     t->nonfinite = v[STAT_BAD] > 0;
     if (t->nonfinite) {

@@ -105,6 +105,18 @@ START_TEST(test_sgd_momentum)
 }
 END_TEST
 
+START_TEST(test_reduction_paths)
+{
+    /* The same training through the mpi reduction, and through node-shared
+     * memory with every 2 ranks taken as a node (at 4 ranks: 2 "nodes", the
+     * several-node path; at 3, unequal nodes, the mpi fallback). */
+    compare_rank_counts("--layers 16:tanh --optimizer adam --lr 0.01 --reduction mpi");
+    setenv("DTRAIN_TEST_RANKS_PER_NODE", "2", 1);
+    compare_rank_counts("--layers 16:tanh --optimizer rmsprop --lr 0.01 --l2 1e-3 --clip-norm 0.5");
+    unsetenv("DTRAIN_TEST_RANKS_PER_NODE");
+}
+END_TEST
+
 START_TEST(test_adam)
 {
     compare_rank_counts("--layers 16:sigmoid --optimizer adam --lr 0.01 --init xavier");
@@ -142,46 +154,70 @@ END_TEST
 
 START_TEST(test_shards)
 {
-    /* The partition of the sharded update, and its two collectives, at the
-     * world's rank count.  Values are small integers, so float sums are exact:
-     * rank r contributes (r + 1) + i at element i, and the sum over P ranks is
-     * P (P + 1) / 2 + P i. */
+    /* The partition of the sharded update and its collectives at the world's
+     * rank count, for each way of reducing (_i): 0 mpi; 1 node-shared (all
+     * ranks of this machine form one node); 2 node-shared with every 2
+     * consecutive ranks taken as a node, so 4 ranks run the several-node path
+     * (and 3 ranks, unequal nodes, fall back to mpi).  Values are small
+     * integers, so float sums are exact: rank r contributes (r + 1) + i at
+     * element i, and the sum over P ranks is P (P + 1) / 2 + P i. */
+    const int mode = _i;
     dt_comm *c = comm_world();
     const int P = comm_size(c), rank = comm_rank(c);
     const size_t sizes[] = {1, 15, 16, 17, 100, 1000, 4097};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         const size_t n = sizes[k];
-        dt_shards *sh = comm_shards_create(c, n);
+        dt_shards *sh = comm_shards_create(c, n, mode > 0, mode == 2 ? 2 : 0);
         ck_assert_ptr_nonnull(sh);
+        const int node = comm_shards_node_mode(sh);
+        ck_assert_int_eq(node, mode > 0 && P > 1 && !(mode == 2 && P % 2));
+        ck_assert_int_eq(comm_shards_grads(sh) != NULL, node);
+        /* the shards of a node (all ranks in mpi mode) tile [0, n) in rank
+         * order, lengths within 16 of each other, starting on 16 floats */
+        const int G = node && mode == 2 ? 2 : P;
         size_t lo, hi;
         comm_shards_range(sh, &lo, &hi);
-        ck_assert(lo <= hi && hi <= n);
         ck_assert_msg(lo % 16 == 0 || lo == n, "n %zu: shard starts at %zu", n, lo);
-        /* the shards tile [0, n) in rank order, lengths within 16 of each other */
         int64_t bounds[2] = {(int64_t)lo, (int64_t)hi}, all[2 * 8];
         ck_assert_int_le(P, 8);
         comm_allgatherv_bytes(c, bounds, sizeof bounds, all);
-        int64_t shortest = INT64_MAX, longest = 0;
-        for (int r = 0; r < P; r++) {
-            ck_assert_int_eq(all[2 * r], r == 0 ? 0 : all[2 * r - 1]);
-            shortest = all[2 * r + 1] - all[2 * r] < shortest ? all[2 * r + 1] - all[2 * r] : shortest;
-            longest = all[2 * r + 1] - all[2 * r] > longest ? all[2 * r + 1] - all[2 * r] : longest;
+        for (int g0 = 0; g0 < P; g0 += G) {
+            int64_t shortest = INT64_MAX, longest = 0;
+            for (int r = g0; r < g0 + G; r++) {
+                const int64_t len = all[2 * r + 1] - all[2 * r];
+                ck_assert_int_eq(all[2 * r], r == g0 ? 0 : all[2 * r - 1]);
+                shortest = len < shortest ? len : shortest;
+                longest = len > longest ? len : longest;
+            }
+            ck_assert_int_eq(all[2 * (g0 + G) - 1], (int64_t)n);
+            ck_assert_int_le(longest - shortest, 16);
         }
-        ck_assert_int_eq(all[2 * P - 1], (int64_t)n);
-        ck_assert_int_le(longest - shortest, 16);
+        /* one holder of each shard: the shard lengths sum to n */
+        double len = (double)(hi - lo);
+        comm_shards_sum_f64(sh, &len, 1);
+        ck_assert_int_eq((int64_t)len, (int64_t)n);
 
-        float *buf = malloc(n * sizeof *buf), *mine = malloc((hi - lo + 1) * sizeof *mine);
+        float *buf = node ? comm_shards_grads(sh) : malloc(n * sizeof *buf);
+        float *mine = malloc((hi - lo + 1) * sizeof *mine);
         for (size_t i = 0; i < n; i++) buf[i] = (float)(rank + 1) + (float)i;
         comm_reduce_scatter_sum_f32(sh, buf, mine);
         for (size_t i = lo; i < hi; i++)
-            ck_assert_float_eq(mine[i - lo], (float)(P * (P + 1) / 2) + (float)P * (float)i);
+            ck_assert_msg(mine[i - lo] == (float)(P * (P + 1) / 2) + (float)P * (float)i,
+                          "mode %d n %zu: element %zu summed to %g", mode, n, i, (double)mine[i - lo]);
         for (size_t i = 0; i < n; i++) /* buf is left as it was */
             ck_assert_float_eq(buf[i], (float)(rank + 1) + (float)i);
         /* allgather: each rank fills only its shard, with -i; the rest is junk */
-        for (size_t i = 0; i < n; i++) buf[i] = i >= lo && i < hi ? -(float)i : 1e9f;
-        comm_allgather_shards_f32(sh, buf);
-        for (size_t i = 0; i < n; i++) ck_assert_float_eq(buf[i], -(float)i);
-        free(buf);
+        float *params = malloc(n * sizeof *params);
+        for (size_t i = 0; i < n; i++) params[i] = i >= lo && i < hi ? -(float)i : 1e9f;
+        comm_allgather_shards_f32(sh, params);
+        for (size_t i = 0; i < n; i++) ck_assert_float_eq(params[i], -(float)i);
+        /* twice in a row: the exchange buffer is reused safely */
+        for (size_t i = 0; i < n; i++) params[i] = i >= lo && i < hi ? (float)i : 1e9f;
+        comm_allgather_shards_f32(sh, params);
+        for (size_t i = 0; i < n; i++) ck_assert_float_eq(params[i], (float)i);
+        if (!node)
+            free(buf);
+        free(params);
         free(mine);
         comm_shards_free(sh);
     }
@@ -193,9 +229,10 @@ static Suite *suite(void)
     Suite *s = suite_create("parallel");
     TCase *tc = tcase_create("rank_counts");
     tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, test_shards);
+    tcase_add_loop_test(tc, test_shards, 0, 3);
     tcase_add_test(tc, test_sgd_momentum);
     tcase_add_test(tc, test_adam);
+    tcase_add_test(tc, test_reduction_paths);
     tcase_add_test(tc, test_more_ranks_than_batch);
     tcase_add_test(tc, test_dropout_masks);
     tcase_add_test(tc, test_lbfgs);

@@ -31,22 +31,41 @@ void comm_allreduce_min_f64(dt_comm *c, double *buf, size_t n);
 void comm_allreduce_max_f64(dt_comm *c, double *buf, size_t n);
 void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n);
 
-/* A fixed partition of n floats into one contiguous shard per rank of c, for
- * the sharded update: shards start on 64-byte boundaries (multiples of 16
- * floats) and differ in length by at most 16 floats; with more ranks than
- * 16-float units some shards are empty.  comm_shards_create is local; the
- * caller owns the result (comm_shards_free).  NULL if out of memory or if a
- * shard would exceed MPI's int counts. */
+/* The sharded update's partition of n floats and its two collectives.
+ * Shards start on 64-byte boundaries (multiples of 16 floats) and differ in
+ * length by at most 16 floats; with more ranks than 16-float units some are
+ * empty.  With node_shared (and more than one rank), the ranks of a node
+ * reduce through node-shared memory: shards are per local rank (the same
+ * shard for local rank l on every node), and the gradient to reduce must be
+ * in the buffer comm_shards_grads returns.  This needs the same number of
+ * ranks on every node and a shared window; when either is missing every rank
+ * falls back to MPI_Reduce_scatter / MPI_Allgatherv (shards per rank).
+ * ranks_per_node > 0 groups consecutive ranks as if they were nodes (tests
+ * of the several-node path on one machine); 0 means the real nodes.
+ * Collective; the caller owns the result and frees it with comm_shards_free
+ * (collective).  NULL on every rank if out of memory or if a shard would
+ * exceed MPI's int counts. */
 typedef struct dt_shards dt_shards;
-dt_shards *comm_shards_create(dt_comm *c, size_t n);
+dt_shards *comm_shards_create(dt_comm *c, size_t n, int node_shared, int ranks_per_node);
 void comm_shards_free(dt_shards *s);
+/* 1 if the node-shared path was set up.  Local. */
+int comm_shards_node_mode(const dt_shards *s);
+/* Sum n doubles over one holder of each shard (the node in node mode, where
+ * every node holds the same shards; else all ranks): for sums of per-shard
+ * quantities.  Collective over all ranks of s. */
+void comm_shards_sum_f64(dt_shards *s, double *buf, size_t n);
+/* Node mode: this rank's gradient buffer (n floats, node-shared, owned by s;
+ * its contents are this rank's to write between collectives).  Else NULL. */
+float *comm_shards_grads(dt_shards *s);
 /* This rank's shard [*lo, *hi) of the n floats.  Local. */
 void comm_shards_range(const dt_shards *s, size_t *lo, size_t *hi);
 /* Sum buf (n) over the ranks; this rank's shard of the sum, buf[lo..hi)
- * summed, goes to mine (hi - lo).  buf is left as it was. */
+ * summed, goes to mine (hi - lo).  buf is left as it was.  In node mode buf
+ * must be comm_shards_grads(s), and the other ranks of the node read it until
+ * the next collective of s (or another collective over all ranks). */
 void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine);
 /* Every rank contributes buf[lo..hi) of its own shard; afterwards buf (n)
- * holds every rank's shard, on every rank. */
+ * holds every shard, on every rank. */
 void comm_allgather_shards_f32(dt_shards *s, float *buf);
 
 /* Gather variable-sized byte blocks: rank r contributes `bytes` bytes from

@@ -60,6 +60,7 @@ typedef struct {
     dt_str save, init_from;
     int profile;
     dt_str shared_data;
+    dt_str reduction;
     /* faults */
     dt_str on_nan;
     int64_t max_skips, check_replicas;

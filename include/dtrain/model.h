@@ -50,7 +50,8 @@ typedef struct {
     int n_in, n_out, max_batch;
     size_t n_params;
     float *params; /* owned, n_params */
-    float *grads;  /* owned, n_params */
+    float *grads;  /* n_params: own_grads, or a buffer lent by model_use_grads */
+    float *own_grads; /* owned, n_params */
     float *work;   /* owned: every layer's A, then two delta buffers */
     float *xin;    /* owned, (max_batch, n_in): scratch for callers that convert input
                       rows to float before model_forward (dataset_rows) */
@@ -61,6 +62,12 @@ typedef struct {
     int64_t drop_step;
     const int64_t *drop_rows; /* global sample index of each row of the block */
 } dt_model;
+
+/* Point grads and every layer's dW, db at buf (n_params floats, borrowed:
+ * e.g. memory the reduction shares with other ranks), or back at the
+ * model's own buffer when buf is NULL.  Gradient contents are not carried
+ * over.  The lender calls model_use_grads(m, NULL) before freeing buf. */
+void model_use_grads(dt_model *m, float *buf);
 
 /* Until model_eval_mode, forward passes drop units with masks drawn from
  * (seed, step, rows[i], layer, unit): independent of ranks and blocks. */

@@ -25,6 +25,7 @@ typedef struct {
     double clip_norm;   /* global L2 norm bound of the averaged gradient; 0 = off */
     double clip_value;  /* per-component bound; 0 = off */
     int grad_norms;     /* accumulate per-layer gradient norms (trainer.norm_sum) */
+    int node_reduce;    /* sum gradients through node-shared memory (comm_shards_create) */
 } dt_train_opts;
 
 typedef struct {

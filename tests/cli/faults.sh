@@ -61,11 +61,12 @@ run 2 120 train "${A[@]}" --epochs $((e + 2)) --checkpoint-dir "$C" --resume
 [[ $status -eq 0 ]] && grep -q "resuming from" <<<"$out" && pass "--resume after SIGKILL" || fail "resume after kill: $err"
 
 # Write error while checkpointing (file-size limit, ulimit -f, on the ranks only;
-# TCP transport and private data copies, so that no shared-memory file is limited).
+# TCP transport, private data copies and the mpi reduction, so that no
+# shared-memory file is limited).
 C=$TMP/full
 run 2 60 train "${A[@]}" --checkpoint-dir "$C" --stop-at-step 20
 before=$(sha256sum "$C/step-00000020.h5")
-timeout 60 mpirun --mca btl self,tcp -np 2 bash -c "ulimit -f 20; exec '$DTRAIN' train $(printf '%q ' "${A[@]}") --checkpoint-dir '$C' --resume --checkpoint-every 29 --shared-data off" >"$TMP/out" 2>"$TMP/err"
+timeout 60 mpirun --mca btl self,tcp -np 2 bash -c "ulimit -f 20; exec '$DTRAIN' train $(printf '%q ' "${A[@]}") --checkpoint-dir '$C' --resume --checkpoint-every 29 --shared-data off --reduction mpi" >"$TMP/out" 2>"$TMP/err"
 st=$?
 [[ $st -eq 1 ]] && grep -q "checkpoint not written (the previous one is intact): .*write failed after 20480 of .* bytes: File too large" "$TMP/err" \
   && pass "file-size limit: one clear error, status 1" || fail "disk full: status $st $(cat "$TMP/err")"
