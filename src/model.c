@@ -259,15 +259,19 @@ const float *model_forward(dt_model *m, const float *X, int nb)
 
 float *model_dlogits(dt_model *m) { return m->delta[0]; }
 
-/* Given dZ (nb, n_out) for this layer's pre-activation:
- *   dW (n_out, n_in) += dZ^T (n_out, nb) * in (nb, n_in)
- *   db (n_out)       += column sums of dZ
- *   dIn (nb, n_in)    = dZ (nb, n_out) * W (n_out, n_in)      (if dIn != NULL) */
+/* Given dZ (nb, n_out) for this layer's pre-activation, nb >= 1:
+ *   dW (n_out, n_in) = beta dW + dZ^T (n_out, nb) * in (nb, n_in)
+ *   db (n_out)       = beta db + column sums of dZ
+ *   dIn (nb, n_in)    = dZ (nb, n_out) * W (n_out, n_in)      (if dIn != NULL)
+ * beta is 1 (accumulate) or 0 (overwrite: dW and db are not read). */
 static void dense_backward(float *dIn, float *dW, float *db, const float *dZ,
-                           const float *in, const float *W, int nb, int n_in, int n_out)
+                           const float *in, const float *W, int nb, int n_in, int n_out,
+                           float beta)
 {
-    linalg_sgemm(1, 0, n_out, n_in, nb, 1.0f, dZ, n_out, in, n_in, 1.0f, dW, n_in);
-    for (int i = 0; i < nb; i++) {
+    linalg_sgemm(1, 0, n_out, n_in, nb, 1.0f, dZ, n_out, in, n_in, beta, dW, n_in);
+    if (beta == 0.0f)
+        memcpy(db, dZ, (size_t)n_out * sizeof *db);
+    for (int i = beta == 0.0f; i < nb; i++) {
         const float *row = dZ + (size_t)i * n_out;
         for (int j = 0; j < n_out; j++) db[j] += row[j];
     }
@@ -275,16 +279,24 @@ static void dense_backward(float *dIn, float *dW, float *db, const float *dZ,
         linalg_sgemm(0, 0, nb, n_in, n_out, 1.0f, dZ, n_out, W, n_in, 0.0f, dIn, n_in);
 }
 
+void model_zero_grad(dt_model *m) { m->grads_stale = 1; }
+
 void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
 {
-    if (nb == 0)
+    if (nb == 0) {
+        if (m->grads_stale)
+            memset(m->grads, 0, m->n_params * sizeof *m->grads);
+        m->grads_stale = 0;
         return;
+    }
+    const float beta = m->grads_stale ? 0.0f : 1.0f;
+    m->grads_stale = 0;
     int cur = dZ == m->delta[0] ? 0 : 1;
     for (int l = m->n_layers - 1; l >= 0; l--) {
         dt_layer *L = &m->layers[l];
         const float *in = l > 0 ? layer_output(m, &m->layers[l - 1]) : X;
         float *dIn = l > 0 ? m->delta[1 - cur] : NULL;
-        dense_backward(dIn, L->dW, L->db, dZ, in, L->W, nb, L->n_in, L->n_out);
+        dense_backward(dIn, L->dW, L->db, dZ, in, L->W, nb, L->n_in, L->n_out, beta);
         if (l > 0) {
             /* through the previous layer's activation: dZ_{l-1} = dA_{l-1} * f'(A_{l-1}) */
             dt_layer *P = &m->layers[l - 1];
@@ -312,8 +324,10 @@ void model_predict(dt_model *m, const float *X, int64_t n, float *out)
 double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
                        const float *targets, int nb)
 {
-    if (nb == 0)
+    if (nb == 0) {
+        model_backward(m, X, NULL, 0);
         return 0.0;
+    }
     const float *Z = model_forward(m, X, nb);
     float *dZ = model_dlogits(m);
     double loss = loss_eval(m->head, Z, labels, targets, nb, m->n_out, dZ, NULL);

@@ -199,7 +199,7 @@ double trainer_step(dt_trainer *t, int64_t k)
     dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
     double t1 = comm_wtime();
     watchdog_phase(WD_COMPUTE, t->step);
-    memset(m->grads, 0, m->n_params * sizeof *m->grads);
+    model_zero_grad(m);
     model_train_mode(m, t->opts.seed, t->step, rows);
     double loss = model_loss_grad(m, t->xb, t->lb, t->tb, nb);
     model_eval_mode(m);

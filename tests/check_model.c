@@ -84,7 +84,9 @@ static void gradcheck(dt_act act, dt_head head)
     for (int i = 0; i < NB * 2; i++) tgt[i] = (float)(rng_uniform(&r) * 2.0 - 1.0);
     for (int i = 0; i < NB; i++) lab[i] = (int32_t)rng_below(&r, (uint64_t)(head == HEAD_SOFTMAX ? 3 : 2));
 
-    memset(m.grads, 0, m.n_params * sizeof(float));
+    /* NaN in grads: after model_zero_grad the backward must not read them */
+    for (size_t i = 0; i < m.n_params; i++) m.grads[i] = NAN;
+    model_zero_grad(&m);
     double loss = model_loss_grad(&m, X, lab, tgt, NB);
 
     double *p = malloc(m.n_params * sizeof *p);
@@ -121,6 +123,42 @@ START_TEST(test_gradcheck_all)
                      {ACT_TANH, 0},     {ACT_RELU, 0}, {ACT_LEAKY_RELU, 0.2f}};
     dt_head heads[] = {HEAD_SOFTMAX, HEAD_SIGMOID, HEAD_LINEAR};
     gradcheck(acts[_i / 3], heads[_i % 3]);
+}
+END_TEST
+
+START_TEST(test_zero_grad_then_accumulate)
+{
+    /* Two blocks after model_zero_grad (the first overwrites, the second
+     * adds) give the same bits as two blocks added to a cleared buffer; an
+     * empty block after model_zero_grad leaves zeros. */
+    dt_layer_spec hidden[1] = {{6, {ACT_TANH, 0.0f}, 0.0f}};
+    dt_model m;
+    dt_error err;
+    ck_assert_int_eq(model_create(&m, 3, hidden, 1, 3, HEAD_SOFTMAX, 4, &err), DT_OK);
+    model_init(&m, INIT_XAVIER, 5);
+    float X[8 * 3];
+    int32_t y[8];
+    for (int i = 0; i < 24; i++) X[i] = 0.1f * (float)(i % 9) - 0.4f;
+    for (int i = 0; i < 8; i++) y[i] = i % 3;
+    float *ref = malloc(m.n_params * sizeof *ref);
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    model_loss_grad(&m, X, y, NULL, 4);
+    model_loss_grad(&m, X + 12, y + 4, NULL, 4);
+    memcpy(ref, m.grads, m.n_params * sizeof *ref);
+    for (size_t i = 0; i < m.n_params; i++) m.grads[i] = NAN;
+    model_zero_grad(&m);
+    model_loss_grad(&m, X, y, NULL, 4);
+    model_loss_grad(&m, X + 12, y + 4, NULL, 4);
+    ck_assert(!memcmp(ref, m.grads, m.n_params * sizeof *ref));
+    double s = 0;
+    for (size_t i = 0; i < m.n_params; i++) s += fabs(ref[i]);
+    ck_assert(s > 0);
+    for (size_t i = 0; i < m.n_params; i++) m.grads[i] = NAN;
+    model_zero_grad(&m);
+    model_loss_grad(&m, X, y, NULL, 0);
+    for (size_t i = 0; i < m.n_params; i++) ck_assert_float_eq(m.grads[i], 0.0f);
+    free(ref);
+    model_free(&m);
 }
 END_TEST
 
@@ -244,6 +282,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("gradients");
     tcase_add_loop_test(tc, test_gradcheck_all, 0, 18);
     tcase_add_test(tc, test_step_trains_only_after);
+    tcase_add_test(tc, test_zero_grad_then_accumulate);
     tcase_add_test(tc, test_softmax_stable);
     suite_add_tcase(s, tc);
     tc = tcase_create("construction");

@@ -56,6 +56,7 @@ typedef struct {
     float *xin;    /* owned, (max_batch, n_in): scratch for callers that convert input
                       rows to float before model_forward (dataset_rows) */
     float *delta[2];
+    int grads_stale; /* set by model_zero_grad: the next backward overwrites grads */
     /* Dropout context, set by model_train_mode; evaluation never drops. */
     int training;
     uint64_t drop_seed;
@@ -90,8 +91,14 @@ void model_init(dt_model *m, dt_init kind, uint64_t seed);
  * workspace, valid until the next call.  nb <= max_batch. */
 const float *model_forward(dt_model *m, const float *X, int nb);
 
+/* The next model_backward writes grads instead of adding to them (the weight
+ * gradient GEMMs run with beta = 0, so grads is not cleared in a pass of its
+ * own); if no backward with rows follows, the next one with none clears it. */
+void model_zero_grad(dt_model *m);
+
 /* Backward for the last model_forward(X, nb): given dZ = d(loss)/d(logits)
- * (nb, n_out), ADD d(loss)/d(params) to grads.  dZ may point into the
+ * (nb, n_out), ADD d(loss)/d(params) to grads (or write them, after
+ * model_zero_grad).  dZ may point into the
  * workspace returned by model_dlogits. */
 void model_backward(dt_model *m, const float *X, const float *dZ, int nb);
 
