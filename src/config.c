@@ -147,7 +147,8 @@ static const dt_option options[] = {
      "every node, else mpi is used); mpi: MPI_Reduce_scatter and MPI_Allgatherv (for a "
      "small /dev/shm)"},
     {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
-     "print per epoch where rank 0's step time went (data, compute, allreduce, update; the "
+     "print per epoch where rank 0's step time went (data, compute, comm: the gradient "
+     "reduction and parameter gathering, update; the "
      "largest over ranks), and at the end the peak resident memory per rank and in all"},
     /* --- faults --- */
     {"on-nan", OPT_CHOICE, F(on_nan), "stop", 0, 0, "stop|skip", CMD_TRAIN, "ACTION",

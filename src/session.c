@@ -559,7 +559,7 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
         double ph[5] = {s->trainer.time.data, s->trainer.time.compute, s->trainer.time.reduce,
                         s->trainer.time.update, t_train};
         comm_allreduce_max_f64(s->comm, ph, 5);
-        dt_info("profile epoch %lld: train %.4f s  data %.4f  compute %.4f  allreduce %.4f  "
+        dt_info("profile epoch %lld: train %.4f s  data %.4f  compute %.4f  comm %.4f  "
                 "update %.4f  eval %.4f  (max over ranks)",
                 (long long)epoch + 1, ph[4], ph[0], ph[1], ph[2], ph[3], now - t_epoch - t_train);
         memset(&s->trainer.time, 0, sizeof s->trainer.time);

@@ -124,6 +124,44 @@ static double time_allreduce(dt_comm *c, float *buf, size_t n)
     return median(s, N_SAMPLES);
 }
 
+/* Seconds per step of the sharded update's collectives on n floats
+ * (reduce-scatter of the gradient, allgather of the parameters), by
+ * --reduction node (node_shared) or mpi: per sample the slowest rank, then
+ * the median over samples.  -1 if the collectives could not be set up. */
+static double time_sharded(dt_comm *c, size_t n, int node_shared)
+{
+    dt_shards *s = comm_shards_create(c, n, node_shared, 0);
+    if (!s)
+        return -1.0;
+    size_t lo, hi;
+    comm_shards_range(s, &lo, &hi);
+    float *grads = comm_shards_grads(s), *own = NULL;
+    if (!grads)
+        grads = own = calloc(n ? n : 1, sizeof *grads);
+    float *params = calloc(n ? n : 1, sizeof *params), *mine = calloc(hi - lo + 1, sizeof *mine);
+    double med = -1.0;
+    if (grads && params && mine) {
+        memset(grads, 0, n * sizeof *grads);
+        double s_[N_SAMPLES];
+        for (int i = 0; i < N_SAMPLES; i++) {
+            comm_barrier(c);
+            double t0 = comm_wtime();
+            for (int r = 0; r < 10; r++) {
+                comm_reduce_scatter_sum_f32(s, grads, mine);
+                comm_allgather_shards_f32(s, params);
+            }
+            s_[i] = (comm_wtime() - t0) / 10;
+        }
+        comm_allreduce_max_f64(c, s_, N_SAMPLES);
+        med = median(s_, N_SAMPLES);
+    }
+    free(own);
+    free(params);
+    free(mine);
+    comm_shards_free(s);
+    return med;
+}
+
 /* Weighted least squares for t = a + c n with weights 1/t^2 (relative errors,
  * so the small messages fix the latency and the large ones the bandwidth). */
 static void fit_line(const double *n, const double *t, int k, double *a, double *c)
@@ -263,6 +301,12 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
         dt_info("BENCH_ALLREDUCE ranks=%d alpha_us=%.4f bw_GBps=%.4f grad_bytes=%.0f "
                 "grad_allreduce_s=%.6g",
                 P, fit_alpha * 1e6, 1e-9 / fit_beta, grad_bytes, pred);
+        /* what a training step actually runs: the sharded update's collectives */
+        double t_node = time_sharded(world, n_params, 1), t_mpi = time_sharded(world, n_params, 0);
+        dt_info("bench step collectives (reduce-scatter of the %.0f-byte gradient + allgather "
+                "of the parameters): --reduction node %.1f us, --reduction mpi %.1f us per step",
+                grad_bytes, t_node * 1e6, t_mpi * 1e6);
+        dt_info("BENCH_COLLECTIVES ranks=%d node_s=%.6g mpi_s=%.6g", P, t_node, t_mpi);
     } else {
         dt_info("bench allreduce: 1 rank, nothing to time (run under mpirun -np 2 or more)");
     }
