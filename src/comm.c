@@ -162,7 +162,9 @@ static int node_setup(dt_shards *s, int ranks_per_node)
     int range[2] = {-L, L};
     MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT, MPI_MAX, c->comm);
     s->seg = calloc((size_t)L, sizeof *s->seg);
-    int ok = -range[0] == range[1] && s->seg; /* the same ranks per node everywhere */
+    /* the same ranks per node everywhere, and more than one: with one rank per
+     * node nothing is shared, and mpi shards the update over all ranks */
+    int ok = -range[0] == range[1] && range[1] > 1 && s->seg;
     if (!all_true(c, ok)) {
         free(s->seg);
         s->seg = NULL;
@@ -301,6 +303,7 @@ void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine)
     comm_shards_range(s, &lo, &hi);
     node_sync(s);
     sum_segments(mine, s->seg, s->parts, lo, hi - lo);
+    MPI_Win_sync(s->win); /* the loads above complete before what follows */
     int nodes;
     MPI_Comm_size(s->cross, &nodes);
     if (nodes > 1)

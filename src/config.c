@@ -143,8 +143,8 @@ static const dt_option options[] = {
      "ranks (MPI-3 shared window); off: every rank keeps its own copy (for a small /dev/shm)"},
     {"reduction", OPT_CHOICE, F(reduction), "node", 0, 0, "node|mpi", CMD_TRAIN, "node|mpi",
      "how gradients are summed for the sharded update: node: the ranks of a node through "
-     "node-shared memory, then across nodes with MPI (needs the same number of ranks on "
-     "every node, else mpi is used); mpi: MPI_Reduce_scatter and MPI_Allgatherv (for a "
+     "node-shared memory, then across nodes with MPI (needs the same number of ranks, more "
+     "than one, on every node, else mpi is used); mpi: MPI_Reduce_scatter and MPI_Allgatherv (for a "
      "small /dev/shm)"},
     {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, comm: the gradient "

@@ -226,13 +226,11 @@ static dt_status load(dt_comm *shm_c, const char *path, const char *group, int y
     }
     if (!x)
         x = malloc(count * elsize);
-    if (bytes) {
+    if (bytes)
         ds->X8 = x;
-        ds->norm8 = malloc(2 * (size_t)ds->d * sizeof *ds->norm8);
-    } else {
+    else
         ds->X = x;
-    }
-    if (!x || (bytes && !ds->norm8)) {
+    if (!x) { /* never in the shared case: every rank has the window's base */
         st = dt_fail(err, DT_ENOMEM, "out of memory for %s (%lld x %lld)", xname,
                      (long long)ds->n, (long long)ds->d);
         goto out;
@@ -243,6 +241,12 @@ static dt_status load(dt_comm *shm_c, const char *path, const char *group, int y
         comm_shm_barrier(ds->shm);
     if (st)
         goto out;
+    /* private, so allocated after the node's barrier: a failure here is this
+     * rank's alone and must not keep it from the barrier */
+    if (bytes && !(ds->norm8 = malloc(2 * (size_t)ds->d * sizeof *ds->norm8))) {
+        st = dt_fail(err, DT_ENOMEM, "out of memory for %s's normalisation", xname);
+        goto out;
+    }
     for (int64_t i = 0; ds->X && i < ds->n * ds->d; i++) {
         if (!isfinite(ds->X[i])) {
             st = dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)", path,
@@ -441,13 +445,14 @@ dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm 
     out->scale = malloc((size_t)d * sizeof(float));
     double *acc = calloc(2 * (size_t)d, sizeof(double));
     /* row 0 and the current row, as float (uint8 rows are converted) */
-    float *ref = malloc(2 * (size_t)d * sizeof *ref), *x = ref + d;
+    float *ref = malloc(2 * (size_t)d * sizeof *ref);
     if (!out->shift || !out->scale || !acc || !ref) {
         free(acc);
         free(ref);
         norm_free(out);
         return dt_fail(err, DT_ENOMEM, "out of memory for normalisation statistics");
     }
+    float *x = ref + d;
     for (int64_t j = 0; j < d; j++)
         out->scale[j] = 1.0f;
     int64_t lo, hi;

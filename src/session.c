@@ -319,6 +319,9 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
             return st;
     }
     st = optim_init(&s->optim, &oc, s->model.n_params, err);
+    /* trainer_init is collective (the reduction's shared window) */
+    if ((st = comm_agree(comm, st, err)))
+        return st;
     dt_train_opts to = {.batch_size = b,
                         .drop_last = cfg->drop_last,
                         .shuffle = strcmp(cfg->shuffle, "on") == 0,

@@ -1,6 +1,7 @@
 /* dtrain: data-parallel training. */
 #include "dtrain/trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce, per_node);
     if (t->shards && opts->node_reduce && comm_size(comm) > 1 &&
         !comm_shards_node_mode(t->shards))
-        dt_warn("--reduction node: no node-shared memory, or not the same number of ranks on "
+        dt_warn("--reduction node: one rank per node, or not the same number of ranks on "
                 "every node; gradients are summed with MPI_Reduce_scatter instead");
     if (t->shards) {
         comm_shards_range(t->shards, &t->lo, &t->hi);
@@ -65,12 +66,14 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
         t->lb = malloc((size_t)lb * sizeof *t->lb);
     else
         t->tb = malloc((size_t)lb * (size_t)train->k * sizeof *t->tb);
+    dt_status st = DT_OK;
     if (!t->perm || !t->xb || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum) ||
-        !t->shards || !t->gshard || !t->stats) {
+        !t->shards || !t->gshard || !t->stats)
+        st = dt_fail(err, DT_ENOMEM, "out of memory for the training buffers");
+    /* all ranks fail together: releasing the reduction's window is collective */
+    if ((st = comm_agree(comm, st, err)))
         trainer_free(t);
-        return dt_fail(err, DT_ENOMEM, "out of memory for the training buffers");
-    }
-    return DT_OK;
+    return st;
 }
 
 void trainer_free(dt_trainer *t)
@@ -206,8 +209,10 @@ double trainer_step(dt_trainer *t, int64_t k)
     if (t->step == t->inject.nan_step && rank == 0)
         m->grads[0] = NAN;
     if (t->step == t->inject.sleep_step && rank == t->inject.sleep_rank) {
+        /* through signals, as a rank stuck in a computation would be */
         struct timespec nap = {(time_t)t->inject.sleep_seconds, 0};
-        nanosleep(&nap, NULL);
+        while (nanosleep(&nap, &nap) == -1 && errno == EINTR)
+            ;
     }
     double t2 = comm_wtime();
 

@@ -32,14 +32,14 @@ void comm_allreduce_max_f64(dt_comm *c, double *buf, size_t n);
 void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n);
 
 /* The sharded update's partition of n floats and its two collectives.
- * Shards start on 64-byte boundaries (multiples of 16 floats) and differ in
+ * Shards start at multiples of 16 floats (64 bytes) and differ in
  * length by at most 16 floats; with more ranks than 16-float units some are
  * empty.  With node_shared (and more than one rank), the ranks of a node
  * reduce through node-shared memory: shards are per local rank (the same
  * shard for local rank l on every node), and the gradient to reduce must be
  * in the buffer comm_shards_grads returns.  This needs the same number of
- * ranks on every node and a shared window; when either is missing every rank
- * falls back to MPI_Reduce_scatter / MPI_Allgatherv (shards per rank).
+ * ranks on every node, more than one, and a shared window; otherwise every
+ * rank falls back to MPI_Reduce_scatter / MPI_Allgatherv (shards per rank).
  * ranks_per_node > 0 groups consecutive ranks as if they were nodes (tests
  * of the several-node path on one machine); 0 means the real nodes.
  * Collective; the caller owns the result and frees it with comm_shards_free
@@ -61,8 +61,12 @@ float *comm_shards_grads(dt_shards *s);
 void comm_shards_range(const dt_shards *s, size_t *lo, size_t *hi);
 /* Sum buf (n) over the ranks; this rank's shard of the sum, buf[lo..hi)
  * summed, goes to mine (hi - lo).  buf is left as it was.  In node mode buf
- * must be comm_shards_grads(s), and the other ranks of the node read it until
- * the next collective of s (or another collective over all ranks). */
+ * must be comm_shards_grads(s), and the other ranks of the node read it
+ * after this returns: write it again only after a collective that every rank
+ * of the node enters after its own reduce-scatter and that none leaves
+ * before all entered (comm_shards_sum_f64, comm_allgather_shards_f32, an
+ * allreduce or a barrier; not a broadcast, which may return early at its
+ * root). */
 void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine);
 /* Every rank contributes buf[lo..hi) of its own shard; afterwards buf (n)
  * holds every shard, on every rank. */

@@ -69,7 +69,9 @@ typedef struct {
 /* The largest slice any rank gets of a global batch of b: ceil(b / size). */
 int trainer_local_batch(int64_t b, int size);
 
-/* Everything the step needs is allocated here, nothing later. */
+/* Everything the step needs is allocated here, nothing later.  Collective
+ * over comm (the reduction may share a window between the ranks of a node),
+ * and so is trainer_free; a failure is agreed, so every rank returns it. */
 dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *optim,
                        const dt_dataset *train, const dt_train_opts *opts, dt_error *err);
 void trainer_free(dt_trainer *t);

@@ -140,8 +140,12 @@ static double time_sharded(dt_comm *c, size_t n, int node_shared)
         grads = own = calloc(n ? n : 1, sizeof *grads);
     float *params = calloc(n ? n : 1, sizeof *params), *mine = calloc(hi - lo + 1, sizeof *mine);
     double med = -1.0;
-    if (grads && params && mine) {
-        memset(grads, 0, n * sizeof *grads);
+    int64_t bad = !grads || !params || !mine; /* agreed: the loop is collective */
+    comm_allreduce_max_i64(c, &bad, 1);
+    if (node_shared && !comm_shards_node_mode(s))
+        bad = 1; /* fell back to mpi: not what was asked to be timed */
+    if (!bad) {
+        memset(grads, 0, n * sizeof *grads); /* the window's memory is not zeroed */
         double s_[N_SAMPLES];
         for (int i = 0; i < N_SAMPLES; i++) {
             comm_barrier(c);
@@ -303,9 +307,14 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
                 P, fit_alpha * 1e6, 1e-9 / fit_beta, grad_bytes, pred);
         /* what a training step actually runs: the sharded update's collectives */
         double t_node = time_sharded(world, n_params, 1), t_mpi = time_sharded(world, n_params, 0);
+        char node_txt[64] = "not available", mpi_txt[64] = "not available";
+        if (t_node >= 0)
+            snprintf(node_txt, sizeof node_txt, "%.1f us", t_node * 1e6);
+        if (t_mpi >= 0)
+            snprintf(mpi_txt, sizeof mpi_txt, "%.1f us", t_mpi * 1e6);
         dt_info("bench step collectives (reduce-scatter of the %.0f-byte gradient + allgather "
-                "of the parameters): --reduction node %.1f us, --reduction mpi %.1f us per step",
-                grad_bytes, t_node * 1e6, t_mpi * 1e6);
+                "of the parameters): --reduction node %s, --reduction mpi %s per step",
+                grad_bytes, node_txt, mpi_txt);
         dt_info("BENCH_COLLECTIVES ranks=%d node_s=%.6g mpi_s=%.6g", P, t_node, t_mpi);
     } else {
         dt_info("bench allreduce: 1 rank, nothing to time (run under mpirun -np 2 or more)");

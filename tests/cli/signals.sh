@@ -37,6 +37,48 @@ finish_and_resume() {
     && pass "$label: --resume continued to the end (epoch $((epoch + 1)))" || fail "$label: resume: $err"
 }
 
+# A second signal ends the process at once, without waiting for the step
+# boundary: rank 0 stalls in step 30 for 60 s (DTRAIN_TEST_SLEEP, asleep through
+# signals, as a rank stuck in a computation would be); the first SIGTERM only
+# asks for a stop at the next boundary, so the rank is still there a second
+# later; the second SIGTERM ends it with status 128 + 15, and nothing is
+# written.
+mkdir -p "$TMP/twice"
+DTRAIN_TEST_SLEEP=0:30:60 mpirun -np 1 "$DTRAIN" train "${ARGS[@]}" --checkpoint-dir "$TMP/twice" \
+  >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+rank=""
+for _ in $(seq 100); do
+  rank=$(pgrep -P $pid -f 'dtrain train' | head -1)
+  [[ -n $rank ]] && break
+  sleep 0.1
+done
+sleep 3 # start-up, then 30 steps of a few milliseconds: the rank is in its stall
+if [[ -z $rank ]]; then
+  fail "second signal: no rank process under mpirun"; kill -9 $pid
+else
+  kill -TERM "$rank"
+  sleep 1
+  if kill -0 "$rank" 2>/dev/null; then
+    pass "second signal: the first one waits for the step boundary"
+  else
+    fail "second signal: the rank ended on the first signal: $(cat "$TMP/err")"
+  fi
+  t0=$(date +%s)
+  kill -TERM "$rank"
+  for _ in $(seq 100); do kill -0 "$rank" 2>/dev/null || break; sleep 0.1; done
+  took=$(( $(date +%s) - t0 ))
+  if kill -0 "$rank" 2>/dev/null; then
+    fail "second signal: the rank still runs 10 s later"; kill -9 "$rank" $pid
+  else
+    pass "second signal: the rank ended within ${took} s (the stall had 55 s to go)"
+  fi
+  wait $pid; st=$?
+  [[ $st -ne 0 ]] && pass "second signal: mpirun exit status $st" || fail "second signal: exit status 0"
+  [[ ! -e $TMP/twice/latest.h5 ]] && pass "second signal: no checkpoint written" \
+    || fail "second signal: a checkpoint was written: $(ls "$TMP/twice")"
+fi
+
 if start_training "$TMP/usr1"; then
   kill -USR1 $pid
   finish_and_resume "SIGUSR1 to mpirun" "$TMP/usr1" SIGUSR1
