@@ -247,62 +247,6 @@ dt_status cv_fold_split(const dt_dataset *all, const int32_t *fold_of_row, int f
     return DT_OK;
 }
 
-static const char *const metric_names[] = {"auc", "accuracy", "f1", "log_loss",
-                                           "rmse", "mae", "r2"};
-
-const char *cv_metric_name(cv_metric m) { return metric_names[m]; }
-
-int cv_metric_higher_is_better(cv_metric m)
-{
-    return m == CV_AUC || m == CV_ACCURACY || m == CV_F1 || m == CV_R2;
-}
-
-int cv_metric_is_classification(cv_metric m) { return m <= CV_LOG_LOSS; }
-
-dt_status cv_metric_parse(const char *name, const char *output, cv_metric *m, dt_error *err)
-{
-    dt_head head;
-    dt_status st = head_parse(output, &head, err);
-    if (st)
-        return st;
-    if (!name[0]) {
-        *m = head == HEAD_SIGMOID ? CV_AUC : head == HEAD_SOFTMAX ? CV_ACCURACY : CV_RMSE;
-        return DT_OK;
-    }
-    for (int i = 0; i < (int)(sizeof metric_names / sizeof metric_names[0]); i++)
-        if (!strcmp(name, metric_names[i])) {
-            *m = (cv_metric)i;
-            if (cv_metric_is_classification(*m) != head_is_classifier(head))
-                return dt_fail(err, DT_EUSAGE, "--metric %s does not apply to --output %s (%s)",
-                               name, output,
-                               head_is_classifier(head) ? "auc, accuracy, f1 or log_loss"
-                                                        : "rmse, mae or r2");
-            return DT_OK;
-        }
-    return dt_fail(err, DT_EUSAGE, "unknown --metric '%s'", name);
-}
-
-double cv_metric_of_class(cv_metric m, const dt_class_metrics *cm)
-{
-    switch (m) {
-    case CV_AUC: return cm->auc;
-    case CV_ACCURACY: return cm->accuracy;
-    case CV_F1: return cm->macro.f1;
-    case CV_LOG_LOSS: return cm->log_loss;
-    default: return NAN;
-    }
-}
-
-double cv_metric_of_reg(cv_metric m, const dt_reg_metrics *rm)
-{
-    switch (m) {
-    case CV_RMSE: return rm->rmse;
-    case CV_MAE: return rm->mae;
-    case CV_R2: return rm->r2;
-    default: return NAN;
-    }
-}
-
 typedef struct {
     double key; /* the printed mean, negated when higher is better: smaller is better */
     int64_t config;
@@ -353,7 +297,7 @@ int64_t cv_rank(const cv_results *r, cv_summary *out)
             continue;
         }
         double p = printed(s->mean);
-        keys[good++] = (sort_key){cv_metric_higher_is_better(r->metric) ? -p : p, c};
+        keys[good++] = (sort_key){metrics_higher_is_better(r->metric) ? -p : p, c};
     }
     qsort(keys, (size_t)good, sizeof *keys, by_key);
     int64_t n = 0;
@@ -425,7 +369,7 @@ void cv_print_table(FILE *f, const cv_results *r, const cv_summary *sorted)
     }
     fprintf(f, "validation %s per fold (%s is better); mean and standard deviation over the "
                "%d folds\n",
-            cv_metric_name(r->metric), cv_metric_higher_is_better(r->metric) ? "higher" : "lower",
+            metrics_name(r->metric), metrics_higher_is_better(r->metric) ? "higher" : "lower",
             r->k);
     fprintf(f, "rank");
     for (int col = 0; col < ncol; col++) {
@@ -447,7 +391,7 @@ void cv_print_table(FILE *f, const cv_results *r, const cv_summary *sorted)
     }
     if (nc && sorted[0].failed_fold < 0) {
         cv_grid_describe(r->grid, sorted[0].config, buf, sizeof buf);
-        fprintf(f, "best: %s: %s %.4f +- %.4f\n", buf, cv_metric_name(r->metric), sorted[0].mean,
+        fprintf(f, "best: %s: %s %.4f +- %.4f\n", buf, metrics_name(r->metric), sorted[0].mean,
                 sorted[0].std);
     } else {
         fprintf(f, "best: none, every configuration failed\n");

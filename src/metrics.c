@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtrain/loss.h"
 #include "dtrain/rng.h"
 
 /* ---- ROC AUC --------------------------------------------------------------- */
@@ -597,4 +598,60 @@ dt_status metrics_kfold(const int32_t *labels, int64_t n, int k, uint64_t seed,
     free(rows);
     free(perm);
     return DT_OK;
+}
+
+static const char *const metric_names[] = {"auc", "accuracy", "f1", "log_loss",
+                                           "rmse", "mae", "r2"};
+
+const char *metrics_name(dt_metric m) { return metric_names[m]; }
+
+int metrics_higher_is_better(dt_metric m)
+{
+    return m == METRIC_AUC || m == METRIC_ACCURACY || m == METRIC_F1 || m == METRIC_R2;
+}
+
+int metrics_is_classification(dt_metric m) { return m <= METRIC_LOG_LOSS; }
+
+dt_status metrics_parse(const char *name, const char *output, dt_metric *m, dt_error *err)
+{
+    dt_head head;
+    dt_status st = head_parse(output, &head, err);
+    if (st)
+        return st;
+    if (!name[0]) {
+        *m = head == HEAD_SIGMOID ? METRIC_AUC : head == HEAD_SOFTMAX ? METRIC_ACCURACY : METRIC_RMSE;
+        return DT_OK;
+    }
+    for (int i = 0; i < (int)(sizeof metric_names / sizeof metric_names[0]); i++)
+        if (!strcmp(name, metric_names[i])) {
+            *m = (dt_metric)i;
+            if (metrics_is_classification(*m) != head_is_classifier(head))
+                return dt_fail(err, DT_EUSAGE, "--metric %s does not apply to --output %s (%s)",
+                               name, output,
+                               head_is_classifier(head) ? "auc, accuracy, f1 or log_loss"
+                                                        : "rmse, mae or r2");
+            return DT_OK;
+        }
+    return dt_fail(err, DT_EUSAGE, "unknown --metric '%s'", name);
+}
+
+double metrics_of_class(dt_metric m, const dt_class_metrics *cm)
+{
+    switch (m) {
+    case METRIC_AUC: return cm->auc;
+    case METRIC_ACCURACY: return cm->accuracy;
+    case METRIC_F1: return cm->macro.f1;
+    case METRIC_LOG_LOSS: return cm->log_loss;
+    default: return NAN;
+    }
+}
+
+double metrics_of_reg(dt_metric m, const dt_reg_metrics *rm)
+{
+    switch (m) {
+    case METRIC_RMSE: return rm->rmse;
+    case METRIC_MAE: return rm->mae;
+    case METRIC_R2: return rm->r2;
+    default: return NAN;
+    }
 }

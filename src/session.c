@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtrain/cv.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/metrics.h"
 #include "dtrain/h5io.h"
@@ -195,12 +194,12 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
         char name[32];
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
-        cv_metric m;
+        dt_metric m;
         if (s->n_metrics == 8)
             return dt_fail(err, DT_EUSAGE, "--metrics: at most 8 names");
         if (!name[0])
             return dt_fail(err, DT_EUSAGE, "--metrics: empty name in '%s'", cfg->metrics);
-        if (cv_metric_parse(name, cfg->output, &m, err))
+        if (metrics_parse(name, cfg->output, &m, err))
             return dt_fail_prefix(err, "--metrics");
         s->metrics[s->n_metrics++] = (int)m;
         p += len + (comma ? 1 : 0);
@@ -502,10 +501,10 @@ static dt_status epoch_metrics(dt_session *s, char *text, size_t len, dt_error *
     if (!st) {
         int n = snprintf(text, len, "  %s_loss %.4f", s->eval_name, s->last_eval.loss);
         for (int i = 0; i < s->n_metrics && n < (int)len; i++) {
-            cv_metric m = (cv_metric)s->metrics[i];
-            double v = s->n_classes ? cv_metric_of_class(m, &cm) : cv_metric_of_reg(m, &rm);
+            dt_metric m = (dt_metric)s->metrics[i];
+            double v = s->n_classes ? metrics_of_class(m, &cm) : metrics_of_reg(m, &rm);
             n += snprintf(text + n, len - (size_t)n, "  %s_%s %.4f", s->eval_name,
-                          cv_metric_name(m), v);
+                          metrics_name(m), v);
         }
     }
     metrics_class_free(&cm);

@@ -254,21 +254,21 @@ END_TEST
 START_TEST(test_metric_choice)
 {
     dt_error err;
-    cv_metric m;
-    ck_assert_int_eq(cv_metric_parse("", "sigmoid", &m, &err), DT_OK);
-    ck_assert_int_eq(m, CV_AUC);
-    ck_assert_int_eq(cv_metric_parse("", "softmax", &m, &err), DT_OK);
-    ck_assert_int_eq(m, CV_ACCURACY);
-    ck_assert_int_eq(cv_metric_parse("", "linear", &m, &err), DT_OK);
-    ck_assert_int_eq(m, CV_RMSE);
-    ck_assert_int_eq(cv_metric_parse("r2", "linear", &m, &err), DT_OK);
-    ck_assert_int_eq(m, CV_R2);
-    ck_assert_int_eq(cv_metric_parse("rmse", "softmax", &m, &err), DT_EUSAGE);
-    ck_assert_int_eq(cv_metric_parse("auc", "linear", &m, &err), DT_EUSAGE);
-    const cv_metric higher[] = {CV_AUC, CV_ACCURACY, CV_F1, CV_R2};
-    const cv_metric lower[] = {CV_LOG_LOSS, CV_RMSE, CV_MAE};
-    for (int i = 0; i < 4; i++) ck_assert(cv_metric_higher_is_better(higher[i]));
-    for (int i = 0; i < 3; i++) ck_assert(!cv_metric_higher_is_better(lower[i]));
+    dt_metric m;
+    ck_assert_int_eq(metrics_parse("", "sigmoid", &m, &err), DT_OK);
+    ck_assert_int_eq(m, METRIC_AUC);
+    ck_assert_int_eq(metrics_parse("", "softmax", &m, &err), DT_OK);
+    ck_assert_int_eq(m, METRIC_ACCURACY);
+    ck_assert_int_eq(metrics_parse("", "linear", &m, &err), DT_OK);
+    ck_assert_int_eq(m, METRIC_RMSE);
+    ck_assert_int_eq(metrics_parse("r2", "linear", &m, &err), DT_OK);
+    ck_assert_int_eq(m, METRIC_R2);
+    ck_assert_int_eq(metrics_parse("rmse", "softmax", &m, &err), DT_EUSAGE);
+    ck_assert_int_eq(metrics_parse("auc", "linear", &m, &err), DT_EUSAGE);
+    const dt_metric higher[] = {METRIC_AUC, METRIC_ACCURACY, METRIC_F1, METRIC_R2};
+    const dt_metric lower[] = {METRIC_LOG_LOSS, METRIC_RMSE, METRIC_MAE};
+    for (int i = 0; i < 4; i++) ck_assert(metrics_higher_is_better(higher[i]));
+    for (int i = 0; i < 3; i++) ck_assert(!metrics_higher_is_better(lower[i]));
 }
 END_TEST
 
@@ -279,7 +279,7 @@ END_TEST
  *   3: 0.75, 0.75 -> mean 0.75, std 0 */
 static const double four[8] = {0.5, 0.75, 0.9, NAN, 0.25, 1.0, 0.75, 0.75};
 
-static void four_configs(cv_results *r, cv_metric m)
+static void four_configs(cv_results *r, dt_metric m)
 {
     dt_error err;
     ck_assert_int_eq(parse_cv(&base, "--grid lr=1|2|3|4", &err), DT_OK);
@@ -293,7 +293,7 @@ START_TEST(test_rank)
 {
     cv_results r;
     cv_summary s[4];
-    four_configs(&r, CV_ACCURACY); /* higher is better: 3, then the tie 0 and 2, then 1 */
+    four_configs(&r, METRIC_ACCURACY); /* higher is better: 3, then the tie 0 and 2, then 1 */
     ck_assert_int_eq(cv_rank(&r, s), 3);
     const int64_t want_hi[4] = {3, 0, 2, 1};
     for (int i = 0; i < 4; i++) ck_assert_int_eq(s[i].config, want_hi[i]);
@@ -305,7 +305,7 @@ START_TEST(test_rank)
     ck_assert_int_eq(s[1].failed_fold, -1);
     ck_assert_int_eq(s[3].failed_fold, 1);
     ck_assert(isnan(s[3].mean));
-    four_configs(&r, CV_LOG_LOSS); /* lower is better: the tie first, in config order */
+    four_configs(&r, METRIC_LOG_LOSS); /* lower is better: the tie first, in config order */
     ck_assert_int_eq(cv_rank(&r, s), 3);
     const int64_t want_lo[4] = {0, 2, 3, 1};
     for (int i = 0; i < 4; i++) ck_assert_int_eq(s[i].config, want_lo[i]);
@@ -320,7 +320,7 @@ START_TEST(test_rank_ties_as_printed)
     ck_assert_int_eq(parse_cv(&base, "--grid lr=1|2", &err), DT_OK);
     ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_OK);
     const double v[4] = {0.69996, 0.69996, 0.70004, 0.70004};
-    cv_results r = {&grid, CV_AUC, 2, v, NULL};
+    cv_results r = {&grid, METRIC_AUC, 2, v, NULL};
     cv_summary s[2];
     ck_assert_int_eq(cv_rank(&r, s), 2);
     ck_assert_int_eq(s[0].config, 0);
@@ -331,7 +331,7 @@ START_TEST(test_table_and_csv)
 {
     dt_error err;
     cv_results r;
-    four_configs(&r, CV_ACCURACY); /* the values; the grid is replaced next */
+    four_configs(&r, METRIC_ACCURACY); /* the values; the grid is replaced next */
     ck_assert_int_eq(parse_cv(&base, "--grid layers=32:relu|64:relu,32:relu --grid lr=1|2", &err),
                      DT_OK);
     ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_OK);

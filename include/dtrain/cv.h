@@ -71,25 +71,11 @@ dt_status cv_folds(const dt_dataset *ds, int k, uint64_t seed, int32_t *fold_of_
 dt_status cv_fold_split(const dt_dataset *all, const int32_t *fold_of_row, int fold,
                         dt_dataset *train, dt_dataset *valid, dt_error *err);
 
-/* The figures a search can rank by. */
-typedef enum { CV_AUC, CV_ACCURACY, CV_F1, CV_LOG_LOSS, CV_RMSE, CV_MAE, CV_R2 } cv_metric;
-
-/* name "" picks the head's default (auc for sigmoid, accuracy for softmax,
- * rmse for linear); a classification metric with a linear head or the
- * reverse is DT_EUSAGE. */
-dt_status cv_metric_parse(const char *name, const char *output, cv_metric *m, dt_error *err);
-const char *cv_metric_name(cv_metric m);
-int cv_metric_higher_is_better(cv_metric m);
-int cv_metric_is_classification(cv_metric m);
-/* The metric's value from the metrics module's results (f1 is the macro F1). */
-double cv_metric_of_class(cv_metric m, const dt_class_metrics *cm);
-double cv_metric_of_reg(cv_metric m, const dt_reg_metrics *rm);
-
 /* A search's outcome: value[c * k + f] is configuration c's metric on fold f,
  * NAN for a failed trial, whose message is msg[c * k + f] (msg may be NULL). */
 typedef struct {
     const cv_grid *grid;
-    cv_metric metric;
+    dt_metric metric;
     int k;
     const double *value;
     const char (*msg)[CV_MSG_LEN];

@@ -127,4 +127,18 @@ double metrics_auc_binary(const float *score, const int32_t *label, int64_t n);
 dt_status metrics_kfold(const int32_t *labels, int64_t n, int k, uint64_t seed,
                         int32_t *fold_of_row, dt_error *err);
 
+/* The figures a search can rank by and `train --metrics` can show. */
+typedef enum { METRIC_AUC, METRIC_ACCURACY, METRIC_F1, METRIC_LOG_LOSS, METRIC_RMSE, METRIC_MAE, METRIC_R2 } dt_metric;
+
+/* name "" picks the head's default (auc for sigmoid, accuracy for softmax,
+ * rmse for linear); a classification metric with a linear head or the
+ * reverse is DT_EUSAGE. */
+dt_status metrics_parse(const char *name, const char *output, dt_metric *m, dt_error *err);
+const char *metrics_name(dt_metric m);
+int metrics_higher_is_better(dt_metric m);
+int metrics_is_classification(dt_metric m);
+/* The metric's value from the metrics module's results (f1 is the macro F1). */
+double metrics_of_class(dt_metric m, const dt_class_metrics *cm);
+double metrics_of_reg(dt_metric m, const dt_reg_metrics *rm);
+
 #endif

@@ -38,7 +38,7 @@ typedef struct {
     double *x;            /* owned if second order: the parameters in double */
     float *best;          /* owned if --early-stopping: the best epoch's parameters */
     double monitor;       /* the last epoch's --monitor value */
-    int n_metrics;        /* --metrics: how many, which (cv_metric values) */
+    int n_metrics;        /* --metrics: how many, which (dt_metric values) */
     int metrics[8];
     float *pred;          /* owned if --metrics: this rank's evaluation outputs */
 } dt_session;

@@ -36,7 +36,7 @@ typedef struct {
 /* Predict the session's validation rows (already normalised by the session),
  * each rank of the group a block-aligned share, and compute the metric over
  * the group. */
-static dt_status validate(dt_session *s, cv_metric metric, double *value, dt_error *err)
+static dt_status validate(dt_session *s, dt_metric metric, double *value, dt_error *err)
 {
     dt_comm *g = s->comm;
     const dt_dataset *va = &s->eval;
@@ -50,29 +50,29 @@ static dt_status validate(dt_session *s, cv_metric metric, double *value, dt_err
         return st;
     }
     trainer_predict(&s->model, va, lo, hi, out);
-    if (cv_metric_is_classification(metric)) {
+    if (metrics_is_classification(metric)) {
         dt_class_metrics cm = {0};
         st = metrics_classification(g, out, K, va->labels + lo, hi - lo, s->n_classes, &cm, err);
-        *value = st ? NAN : cv_metric_of_class(metric, &cm);
+        *value = st ? NAN : metrics_of_class(metric, &cm);
         metrics_class_free(&cm);
     } else {
         dt_reg_metrics rm = {0};
         st = metrics_regression(g, out, va->targets + lo * K, hi - lo, K, &rm, err);
-        *value = st ? NAN : cv_metric_of_reg(metric, &rm);
+        *value = st ? NAN : metrics_of_reg(metric, &rm);
         metrics_reg_free(&rm);
     }
     free(out);
     if (!st && isnan(*value))
         st = dt_fail(err, DT_ENUM, "%s is undefined on this fold's validation rows%s",
-                     cv_metric_name(metric),
-                     metric == CV_AUC ? " (a single class)" : "");
+                     metrics_name(metric),
+                     metric == METRIC_AUC ? " (a single class)" : "");
     return st;
 }
 
 /* One (configuration, fold) trial on group g.  Collective over g; every rank
  * of g returns the same status. */
 static dt_status run_trial(const dt_config *cfg, dt_comm *g, const dt_dataset *all,
-                           const int32_t *fold_of_row, int fold, cv_metric metric, double *value,
+                           const int32_t *fold_of_row, int fold, dt_metric metric, double *value,
                            dt_error *err)
 {
     dt_dataset tr, va;
@@ -154,7 +154,7 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
 
 /* Checks that need no data: options, grid, metric, rank layout, output paths. */
 static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid,
-                             cv_metric *metric, dt_error *err)
+                             dt_metric *metric, dt_error *err)
 {
     dt_status st;
     if ((st = cv_check_options(cfg, err)))
@@ -162,7 +162,7 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid
     if (!cfg->data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain cv --help)");
     if ((st = cv_grid_parse(cfg->grid, cfg, grid, err)) ||
-        (st = cv_metric_parse(cfg->metric, cfg->output, metric, err)))
+        (st = metrics_parse(cfg->metric, cfg->output, metric, err)))
         return st;
     /* Every configuration's layer list, before any training. */
     dt_config *c = malloc(sizeof *c);
@@ -198,7 +198,7 @@ dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     const int rank = comm_rank(world), P = comm_size(world);
     static cv_grid grid; /* large: keep it off the stack */
-    cv_metric metric;
+    dt_metric metric;
     dt_status st = check_setup(cfg, world, &grid, &metric, err);
     if (st)
         return st;
