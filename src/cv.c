@@ -206,44 +206,26 @@ dt_status cv_folds(const dt_dataset *ds, int k, uint64_t seed, int32_t *fold_of_
     return metrics_kfold(ds->labels, ds->n, k, seed, fold_of_row, err);
 }
 
-/* Allocate a set of n rows shaped like `like`. */
-static int alloc_like(const dt_dataset *like, int64_t n, dt_dataset *ds)
-{
-    memset(ds, 0, sizeof *ds);
-    ds->n = n;
-    ds->d = like->d;
-    ds->k = like->k;
-    ds->max_label = like->max_label;
-    ds->X = malloc((size_t)(n * like->d + 1) * sizeof(float));
-    if (like->labels)
-        ds->labels = malloc((size_t)(n + 1) * sizeof(int32_t));
-    if (like->targets)
-        ds->targets = malloc((size_t)(n * like->k + 1) * sizeof(float));
-    return ds->X && (!like->labels || ds->labels) && (!like->targets || ds->targets);
-}
-
 dt_status cv_fold_split(const dt_dataset *all, const int32_t *fold_of_row, int fold,
                         dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
-    int64_t nv = 0;
-    for (int64_t i = 0; i < all->n; i++)
-        nv += fold_of_row[i] == fold;
-    int64_t *rows = malloc((size_t)(all->n + 1) * sizeof *rows);
-    int ok = rows && alloc_like(all, all->n - nv, train) && alloc_like(all, nv, valid);
-    if (ok) {
-        /* rows: the fold's training rows, then its validation rows, each in file order */
-        int64_t a = 0, b = all->n - nv;
-        for (int64_t i = 0; i < all->n; i++)
-            rows[fold_of_row[i] == fold ? b++ : a++] = i;
-        dataset_gather(all, rows, train->n, train->X, train->labels, train->targets);
-        dataset_gather(all, rows + train->n, nv, valid->X, valid->labels, valid->targets);
-    }
-    free(rows);
-    if (!ok) {
+    memset(train, 0, sizeof *train);
+    memset(valid, 0, sizeof *valid);
+    unsigned char *in_fold = malloc((size_t)all->n + 1);
+    if (!in_fold)
+        return dt_fail(err, DT_ENOMEM, "out of memory building fold %d", fold + 1);
+    for (int64_t i = 0; i < all->n; i++) in_fold[i] = fold_of_row[i] == fold;
+    dt_status st = dataset_subset(all, in_fold, 0, train, err);
+    if (!st)
+        st = dataset_subset(all, in_fold, 1, valid, err);
+    free(in_fold);
+    if (st) {
         dataset_free(train);
         dataset_free(valid);
-        return dt_fail(err, DT_ENOMEM, "out of memory building fold %d", fold + 1);
+        return dt_fail_prefix(err, "fold %d", fold + 1);
     }
+    /* every fold's model has all the classes, even if its rows miss one */
+    train->max_label = valid->max_label = all->max_label;
     return DT_OK;
 }
 

@@ -266,8 +266,7 @@ out:
     return st;
 }
 
-/* Copy the rows with pick[i] == want into out (allocated here). */
-static dt_status subset(const dt_dataset *ds, const unsigned char *pick, int want, dt_dataset *out,
+dt_status dataset_subset(const dt_dataset *ds, const unsigned char *pick, int want, dt_dataset *out,
                         dt_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -344,9 +343,9 @@ dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dat
         for (int64_t i = 0; i < h; i++) pick[rows[i]] = 1;
     }
     free(rows);
-    dt_status st = subset(ds, pick, 0, keep, err);
+    dt_status st = dataset_subset(ds, pick, 0, keep, err);
     if (!st)
-        st = subset(ds, pick, 1, held, err);
+        st = dataset_subset(ds, pick, 1, held, err);
     free(pick);
     if (!st && (keep->n == 0 || held->n == 0))
         st = dt_fail(err, DT_EUSAGE,

@@ -44,6 +44,13 @@ dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *d
 dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dataset *keep,
                         dt_dataset *held, dt_error *err);
 
+/* Copy the rows i with pick[i] == want, in order, into out (allocated here,
+ * free with dataset_free): X in its stored type (with its normalisation, if
+ * one is attached), labels or targets; out->max_label is the largest label
+ * copied.  On failure out is zeroed. */
+dt_status dataset_subset(const dt_dataset *ds, const unsigned char *pick, int want,
+                         dt_dataset *out, dt_error *err);
+
 /* Labels must be < n_classes (and 0/1 when binary); the error names the row. */
 dt_status dataset_check_labels(const dt_dataset *ds, const char *path, const char *group,
                                int n_classes, int binary, dt_error *err);
