@@ -77,7 +77,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1" | head -1; }
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; $($DTRAIN --version | sed -n 's/^BLAS: //p' | cut -d' ' -f1-2)"
-echo "workload: $data, --layers $layers --output softmax --optimizer adam --batch-size $batch $train_args, $warmup warm-up + $epochs timed epochs"
+echo "workload: $data, --layers $layers --output softmax --optimizer adam --batch-size $batch${train_args:+ $train_args}, $warmup warm-up + $epochs timed epochs"
 
 sps1=""
 mem1=""
