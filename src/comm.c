@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 
 struct dt_comm {
     MPI_Comm comm;
@@ -148,6 +150,24 @@ static int all_true(dt_comm *c, int mine)
     return all;
 }
 
+/* Whether a shared window of `bytes` can be created here.  Open MPI backs
+ * shared windows with a file in /dev/shm, and a failure to size it is fatal
+ * to the job (with MPI_ERRORS_RETURN the other ranks were left waiting), so
+ * look first: the free space of /dev/shm (containers often give it 64 MB),
+ * and the file-size limit (ulimit -f), which the file must fit under. */
+static int shm_room(size_t bytes)
+{
+    const double need = (double)bytes + (1 << 20); /* and a margin for the bookkeeping */
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+        (double)rl.rlim_cur < need)
+        return 0;
+    struct statvfs fs;
+    if (!statvfs("/dev/shm", &fs) && (double)fs.f_bavail * (double)fs.f_frsize < need)
+        return 0;
+    return 1; /* no /dev/shm: the library picks another place; let it try */
+}
+
 /* Set up node mode; 0 (nothing allocated, on every rank) if it cannot be. */
 static int node_setup(dt_shards *s, int ranks_per_node)
 {
@@ -162,18 +182,20 @@ static int node_setup(dt_shards *s, int ranks_per_node)
     int range[2] = {-L, L};
     MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT, MPI_MAX, c->comm);
     s->seg = calloc((size_t)L, sizeof *s->seg);
-    /* the same ranks per node everywhere, and more than one: with one rank per
-     * node nothing is shared, and mpi shards the update over all ranks */
-    int ok = -range[0] == range[1] && range[1] > 1 && s->seg;
+    /* segment of local rank 0 = the exchange buffer, then its gradient;
+     * each segment a multiple of 64 bytes */
+    const size_t bytes = (s->n * sizeof(float) + 63) / 64 * 64;
+    /* the same ranks per node everywhere, and more than one (with one rank per
+     * node nothing is shared, and mpi shards the update over all ranks), and
+     * room for the window */
+    int ok = -range[0] == range[1] && range[1] > 1 && s->seg &&
+             shm_room((size_t)(L + 1) * bytes);
     if (!all_true(c, ok)) {
         free(s->seg);
         s->seg = NULL;
         MPI_Comm_free(&s->node);
         return 0;
     }
-    /* segment of local rank 0 = the exchange buffer, then its gradient;
-     * each segment a multiple of 64 bytes */
-    const size_t bytes = (s->n * sizeof(float) + 63) / 64 * 64;
     MPI_Info info;
     MPI_Info_create(&info);
     MPI_Info_set(info, "alloc_shared_noncontig", "true");
@@ -415,7 +437,7 @@ struct dt_shm {
 dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes)
 {
     dt_shm *s = calloc(1, sizeof *s);
-    int ok = s != NULL, all_ok = 0;
+    int ok = s != NULL && shm_room(bytes), all_ok = 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, c->comm);
     if (!all_ok) {
         free(s);

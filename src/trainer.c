@@ -52,8 +52,9 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce, per_node);
     if (t->shards && opts->node_reduce && comm_size(comm) > 1 &&
         !comm_shards_node_mode(t->shards))
-        dt_warn("--reduction node: one rank per node, or not the same number of ranks on "
-                "every node; gradients are summed with MPI_Reduce_scatter instead");
+        dt_warn("--reduction node: one rank per node, not the same number of ranks on every "
+                "node, or no room for a shared window (/dev/shm, ulimit -f); gradients are "
+                "summed with MPI_Reduce_scatter instead");
     if (t->shards) {
         comm_shards_range(t->shards, &t->lo, &t->hi);
         if (comm_shards_grads(t->shards))

@@ -38,8 +38,8 @@ void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n);
  * reduce through node-shared memory: shards are per local rank (the same
  * shard for local rank l on every node), and the gradient to reduce must be
  * in the buffer comm_shards_grads returns.  This needs the same number of
- * ranks on every node, more than one, and a shared window; otherwise every
- * rank falls back to MPI_Reduce_scatter / MPI_Allgatherv (shards per rank).
+ * ranks on every node, more than one, and room for a shared window (as
+ * comm_shm_alloc checks it); otherwise every rank falls back to MPI_Reduce_scatter / MPI_Allgatherv (shards per rank).
  * ranks_per_node > 0 groups consecutive ranks as if they were nodes (tests
  * of the several-node path on one machine); 0 means the real nodes.
  * Collective; the caller owns the result and frees it with comm_shards_free
@@ -92,7 +92,9 @@ dt_status comm_agree(dt_comm *c, dt_status local, dt_error *err);
 /* Memory shared by the ranks of c on one node (MPI-3 shared window on a
  * node communicator): the node's first rank allocates `bytes`, every rank of
  * the node gets the same base pointer.  Collective over c.  Free with
- * comm_shm_free (collective).  NULL if the allocation failed on any rank. */
+ * comm_shm_free (collective).  NULL if the allocation failed on any rank, or
+ * if any rank sees too little room for it (free space of /dev/shm, the
+ * file-size limit): the library's own failure would end the job. */
 typedef struct dt_shm dt_shm;
 dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes);
 void *comm_shm_base(const dt_shm *s);

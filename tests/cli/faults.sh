@@ -60,6 +60,18 @@ e=$(sed -n 's/.*epochs done *\([0-9]*\).*/\1/p' <<<"$out")
 run 2 120 train "${A[@]}" --epochs $((e + 2)) --checkpoint-dir "$C" --resume
 [[ $status -eq 0 ]] && grep -q "resuming from" <<<"$out" && pass "--resume after SIGKILL" || fail "resume after kill: $err"
 
+# Shared windows that would not fit (here under a file-size limit, which the
+# window's backing file must fit below) are not attempted: the data stays
+# private and the reduction falls back to mpi, each with a warning, and the
+# run completes.  (TCP transport: Open MPI's own shared-memory transport would
+# hit the limit first.)
+timeout 60 mpirun --mca btl self,tcp -np 2 bash -c "ulimit -f 20; exec '$DTRAIN' train $(printf '%q ' "${A[@]}") --epochs 1" >"$TMP/out" 2>"$TMP/err"
+st=$?
+[[ $st -eq 0 ]] && grep -q "node-shared memory for .* is not available" "$TMP/err" \
+  && grep -q "gradients are summed with MPI_Reduce_scatter instead" "$TMP/err" && grep -q "^final:" "$TMP/out" \
+  && pass "no room for shared windows: private copies and the mpi reduction, with warnings" \
+  || fail "no room for shared windows: status $st $(cat "$TMP/err")"
+
 # Write error while checkpointing (file-size limit, ulimit -f, on the ranks only;
 # TCP transport, private data copies and the mpi reduction, so that no
 # shared-memory file is limited).
