@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
-  libopenblas-dev liblapack-dev
+  libdnnl-dev libopenblas-dev liblapack-dev
   check zlib1g-dev
   clang libclang-rt-14-dev
   dataset-fashion-mnist

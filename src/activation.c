@@ -85,24 +85,33 @@ DT_HOT void act_forward(dt_act a, float *x, size_t n)
     }
 }
 
-DT_HOT void act_backward(dt_act a, const float *y, float *g, size_t n)
+DT_HOT void act_backward_rows(dt_act a, const float *y, const float *mask, float *g, float *db,
+                              int accumulate, size_t rows, size_t n)
 {
-    switch (a.kind) {
-    case ACT_IDENTITY: break;
-    case ACT_STEP: memset(g, 0, n * sizeof *g); break;
-    case ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) g[i] *= y[i] * (1.0f - y[i]);
-        break;
-    case ACT_TANH:
-        for (size_t i = 0; i < n; i++) g[i] *= 1.0f - y[i] * y[i];
-        break;
-    case ACT_RELU:
-        for (size_t i = 0; i < n; i++) g[i] = y[i] > 0.0f ? g[i] : 0.0f;
-        break;
-    case ACT_LEAKY_RELU: {
-        float s = a.slope;
-        for (size_t i = 0; i < n; i++) g[i] = y[i] > 0.0f ? g[i] : s * g[i];
-        break;
-    }
+    if (!accumulate)
+        memset(db, 0, n * sizeof *db);
+    const float s = a.slope;
+    for (size_t r = 0; r < rows; r++) {
+        float *gr = g + r * n;
+        const float *yr = y ? y + r * n : NULL, *mr = mask ? mask + r * n : NULL;
+        if (mr)
+            for (size_t j = 0; j < n; j++) gr[j] *= mr[j];
+        switch (a.kind) {
+        case ACT_IDENTITY: break;
+        case ACT_STEP: memset(gr, 0, n * sizeof *gr); break;
+        case ACT_SIGMOID:
+            for (size_t j = 0; j < n; j++) gr[j] *= yr[j] * (1.0f - yr[j]);
+            break;
+        case ACT_TANH:
+            for (size_t j = 0; j < n; j++) gr[j] *= 1.0f - yr[j] * yr[j];
+            break;
+        case ACT_RELU:
+            for (size_t j = 0; j < n; j++) gr[j] = yr[j] > 0.0f ? gr[j] : 0.0f;
+            break;
+        case ACT_LEAKY_RELU:
+            for (size_t j = 0; j < n; j++) gr[j] = yr[j] > 0.0f ? gr[j] : s * gr[j];
+            break;
+        }
+        for (size_t j = 0; j < n; j++) db[j] += gr[j];
     }
 }

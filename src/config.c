@@ -135,7 +135,7 @@ static const dt_option options[] = {
     {"drop-last", OPT_FLAG, F(drop_last), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "skip the last batch of an epoch when it is smaller than --batch-size"},
     {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS | CMD_BENCH, "N",
-     "BLAS threads per rank (1 avoids ranks fighting for cores)"},
+     "compute threads per rank, oneDNN's and LAPACK's (1 avoids ranks fighting for cores)"},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "write the trained model (weights, normalisation, configuration)"},
     {"shared-data", OPT_CHOICE, F(shared_data), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",

@@ -6,8 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtrain/linalg.h"
 #include "dtrain/rng.h"
+
+/* The plans of one batch size nb.  For layer l (n_in, n_out), as products
+ * C (m,n) = op(A) (m,k) op(B) (k,n):
+ *   fwd   A_l (nb, n_out) = act(in (nb, n_in) W^T + b)     W (n_out, n_in) read transposed
+ *   dw    dW (n_out, n_in) [+]= dZ^T (n_out, nb) in         dZ (nb, n_out) read transposed
+ *   dx    dIn (nb, n_in) = dZ (nb, n_out) W                 l > 0
+ * and, in bf16, the conversions of the input rows and of each layer's
+ * outputs and output gradients (nb * n_out values). */
+struct model_plans {
+    int nb;
+    int backward;          /* the backward plans exist */
+    unsigned used;         /* plan_clock at the last use */
+    matmul_plan *fwd[DT_MAX_LAYERS], *dw[2][DT_MAX_LAYERS], *dx[DT_MAX_LAYERS];
+    matmul_cvt *cvt_x, *cvt[DT_MAX_LAYERS];
+};
 
 dt_status model_parse_layers_dropout(const char *text, float default_dropout,
                                      dt_layer_spec *out, int max, int *n, dt_error *err)
@@ -136,7 +150,169 @@ dt_status model_create(dt_model *m, int n_in, const dt_layer_spec *hidden, int n
     }
     m->delta[0] = a;
     m->delta[1] = a + (size_t)max_batch * widest;
+    m->prec = PREC_FP32;
     return DT_OK;
+}
+
+static void plans_free(model_plans *p)
+{
+    if (!p)
+        return;
+    for (int l = 0; l < DT_MAX_LAYERS; l++) {
+        matmul_free(p->fwd[l]);
+        matmul_free(p->dw[0][l]);
+        matmul_free(p->dw[1][l]);
+        matmul_free(p->dx[l]);
+        matmul_cvt_free(p->cvt[l]);
+    }
+    matmul_cvt_free(p->cvt_x);
+    free(p);
+}
+
+/* Drop every plan and the bf16 buffers. */
+static void model_drop_plans(dt_model *m)
+{
+    for (int i = 0; i < DT_MODEL_SHAPES; i++) {
+        plans_free(m->plans[i]);
+        m->plans[i] = NULL;
+    }
+    matmul_cvt_free(m->cvt_params);
+    m->cvt_params = NULL;
+    free(m->params16);
+    free(m->x16);
+    free(m->dz16);
+    m->params16 = m->x16 = m->dz16 = NULL;
+    for (int l = 0; l < m->n_layers; l++) {
+        free(m->layers[l].out16);
+        m->layers[l].out16 = NULL;
+    }
+}
+
+dt_status model_set_precision(dt_model *m, dt_precision prec, dt_error *err)
+{
+    const char *warning;
+    dt_status st = matmul_check_precision(prec, &warning, err);
+    if (st)
+        return st;
+    model_drop_plans(m);
+    m->prec = prec;
+    if (prec == PREC_FP32)
+        return DT_OK;
+    const size_t nb = (size_t)m->max_batch;
+    size_t widest = 0;
+    int ok = 1;
+    for (int l = 0; l < m->n_layers; l++) {
+        dt_layer *L = &m->layers[l];
+        widest = (size_t)L->n_out > widest ? (size_t)L->n_out : widest;
+        if (l < m->n_layers - 1)
+            ok &= (L->out16 = malloc(nb * (size_t)L->n_out * sizeof(dt_bf16))) != NULL;
+    }
+    m->params16 = malloc(m->n_params * sizeof(dt_bf16));
+    m->x16 = malloc(nb * (size_t)m->n_in * sizeof(dt_bf16));
+    m->dz16 = malloc(nb * widest * sizeof(dt_bf16));
+    if (!ok || !m->params16 || !m->x16 || !m->dz16) {
+        model_drop_plans(m);
+        m->prec = PREC_FP32;
+        return dt_fail(err, DT_ENOMEM, "out of memory for the bf16 copies of the model");
+    }
+    if ((st = matmul_cvt_create(&m->cvt_params, m->n_params, err))) {
+        model_drop_plans(m);
+        m->prec = PREC_FP32;
+    }
+    return st;
+}
+
+/* The plans of one layer's products at nb rows; see struct model_plans. */
+static dt_status layer_plans(const dt_model *m, int l, model_plans *p, int backward,
+                             dt_error *err)
+{
+    const dt_layer *L = &m->layers[l];
+    const int nb = p->nb, n_in = L->n_in, n_out = L->n_out;
+    const dt_precision pr = m->prec;
+    const dt_act id = {ACT_IDENTITY, 0.0f};
+    dt_status st = DT_OK;
+    if (!p->fwd[l]) {
+        matmul_shape f = {.m = nb, .n = n_out, .k = n_in, .trans_b = 1, .lda = n_in,
+                          .ldb = n_in, .ldc = n_out, .prec = pr, .bias = 1,
+                          .act = matmul_fuses(L->act) ? L->act : id};
+        st = matmul_create(&p->fwd[l], &f, err);
+        if (!st && pr == PREC_BF16)
+            st = matmul_cvt_create(&p->cvt[l], (size_t)nb * n_out, err);
+    }
+    for (int acc = 0; backward && !st && acc < 2; acc++) {
+        matmul_shape w = {.m = n_out, .n = n_in, .k = nb, .trans_a = 1, .lda = n_out,
+                          .ldb = n_in, .ldc = n_in, .prec = pr, .accumulate = acc, .act = id};
+        if (!p->dw[acc][l])
+            st = matmul_create(&p->dw[acc][l], &w, err);
+    }
+    if (backward && !st && l > 0 && !p->dx[l]) {
+        matmul_shape x = {.m = nb, .n = n_in, .k = n_out, .lda = n_out, .ldb = n_in,
+                          .ldc = n_in, .prec = pr, .act = id};
+        st = matmul_create(&p->dx[l], &x, err);
+    }
+    return st;
+}
+
+dt_status model_prepare(dt_model *m, int nb, int backward, dt_error *err)
+{
+    if (nb < 1 || nb > m->max_batch)
+        return dt_fail(err, DT_EINTERNAL, "model_prepare: %d rows (at most %d)", nb,
+                       m->max_batch);
+    model_plans *p = NULL;
+    int slot = 0;
+    for (int i = 0; i < DT_MODEL_SHAPES; i++) {
+        if (m->plans[i] && m->plans[i]->nb == nb) {
+            p = m->plans[i];
+            slot = i;
+            break;
+        }
+        /* else an empty slot, or the one used longest ago */
+        if (!m->plans[i] || (m->plans[slot] && m->plans[i]->used < m->plans[slot]->used))
+            slot = i;
+    }
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p)))
+            return dt_fail(err, DT_ENOMEM, "out of memory for the plans of a batch");
+        p->nb = nb;
+        plans_free(m->plans[slot]);
+        m->plans[slot] = p;
+    }
+    p->used = ++m->plan_clock;
+    if (p->backward >= backward && p->fwd[0])
+        return DT_OK;
+    dt_status st = DT_OK;
+    if (m->prec == PREC_BF16 && !p->cvt_x)
+        st = matmul_cvt_create(&p->cvt_x, (size_t)nb * m->n_in, err);
+    for (int l = 0; !st && l < m->n_layers; l++)
+        st = layer_plans(m, l, p, backward, err);
+    if (st) {
+        plans_free(p);
+        m->plans[slot] = NULL;
+        return st;
+    }
+    p->backward |= backward;
+    return DT_OK;
+}
+
+/* The plans for nb rows, made now if setup did not (see model_prepare).  A
+ * failure here has no caller to report to: it ends the process, which ends
+ * the job. */
+static model_plans *plans_for(dt_model *m, int nb, int backward)
+{
+    for (int i = 0; i < DT_MODEL_SHAPES; i++) {
+        model_plans *p = m->plans[i];
+        if (p && p->nb == nb && p->backward >= backward) {
+            p->used = ++m->plan_clock;
+            return p;
+        }
+    }
+    dt_error err;
+    dt_error_clear(&err);
+    if (model_prepare(m, nb, backward, &err)) {
+        fprintf(stderr, "dtrain: %s: %s\n", dt_strerror(err.code), err.msg);
+        exit(err.code);
+    }
+    return plans_for(m, nb, backward);
 }
 
 void model_use_grads(dt_model *m, float *buf)
@@ -151,6 +327,7 @@ void model_use_grads(dt_model *m, float *buf)
 
 void model_free(dt_model *m)
 {
+    model_drop_plans(m);
     free(m->params);
     free(m->own_grads);
     free(m->work);
@@ -188,18 +365,6 @@ void model_init(dt_model *m, dt_init kind, uint64_t seed)
         }
         }
     }
-}
-
-/* out (nb, n_out) = f(in (nb, n_in) W^T + b): the bias is broadcast into out
- * first so one GEMM with beta = 1 adds the product. */
-static void dense_forward(float *out, const float *in, const float *W, const float *b,
-                          dt_act act, int nb, int n_in, int n_out)
-{
-    for (int i = 0; i < nb; i++)
-        memcpy(out + (size_t)i * n_out, b, (size_t)n_out * sizeof(float));
-    /* out += in (nb, n_in) * W^T (n_in, n_out) */
-    linalg_sgemm(0, 1, nb, n_out, n_in, 1.0f, in, n_in, W, n_in, 1.0f, out, n_out);
-    act_forward(act, out, (size_t)nb * n_out);
 }
 
 void model_train_mode(dt_model *m, uint64_t seed, int64_t step, const int64_t *rows)
@@ -244,40 +409,45 @@ static const float *layer_output(const dt_model *m, const dt_layer *L)
     return m->training && L->dropout > 0 ? L->D : L->A;
 }
 
+/* The GEMM operand of a layer's weights: W itself, or its bf16 copy. */
+static const void *weights_of(const dt_model *m, const dt_layer *L)
+{
+    return m->prec == PREC_BF16 ? (const void *)(m->params16 + L->offset) : (const void *)L->W;
+}
+
+/* What layer l-1 passes to layer l as a GEMM operand (X for layer 0). */
+static const void *input_of(const dt_model *m, int l, const float *X)
+{
+    if (m->prec == PREC_BF16)
+        return l == 0 ? (const void *)m->x16 : (const void *)m->layers[l - 1].out16;
+    return l == 0 ? (const void *)X : (const void *)layer_output(m, &m->layers[l - 1]);
+}
+
 const float *model_forward(dt_model *m, const float *X, int nb)
 {
-    const float *in = X;
+    if (nb == 0)
+        return m->layers[m->n_layers - 1].A;
+    model_plans *p = plans_for(m, nb, 0);
+    if (m->prec == PREC_BF16) {
+        matmul_cvt_run(m->cvt_params, m->params16, m->params);
+        matmul_cvt_run(p->cvt_x, m->x16, X);
+    }
     for (int l = 0; l < m->n_layers; l++) {
         dt_layer *L = &m->layers[l];
-        dense_forward(L->A, in, L->W, L->b, L->act, nb, L->n_in, L->n_out);
+        /* A_l (nb, n_out) = act(in (nb, n_in) W^T + b), the bias and the
+         * activation fused into the product where the engine has it */
+        matmul_run(p->fwd[l], input_of(m, l, X), weights_of(m, L), L->b, L->A);
+        if (!matmul_fuses(L->act))
+            act_forward(L->act, L->A, (size_t)nb * L->n_out);
         if (m->training && L->dropout > 0)
             dropout_forward(m, l, L, nb);
-        in = layer_output(m, L);
+        if (m->prec == PREC_BF16 && l < m->n_layers - 1)
+            matmul_cvt_run(p->cvt[l], L->out16, layer_output(m, L));
     }
-    return in;
+    return m->layers[m->n_layers - 1].A;
 }
 
 float *model_dlogits(dt_model *m) { return m->delta[0]; }
-
-/* Given dZ (nb, n_out) for this layer's pre-activation, nb >= 1:
- *   dW (n_out, n_in) = beta dW + dZ^T (n_out, nb) * in (nb, n_in)
- *   db (n_out)       = beta db + column sums of dZ
- *   dIn (nb, n_in)    = dZ (nb, n_out) * W (n_out, n_in)      (if dIn != NULL)
- * beta is 1 (accumulate) or 0 (overwrite: dW and db are not read). */
-static void dense_backward(float *dIn, float *dW, float *db, const float *dZ,
-                           const float *in, const float *W, int nb, int n_in, int n_out,
-                           float beta)
-{
-    linalg_sgemm(1, 0, n_out, n_in, nb, 1.0f, dZ, n_out, in, n_in, beta, dW, n_in);
-    if (beta == 0.0f)
-        memcpy(db, dZ, (size_t)n_out * sizeof *db);
-    for (int i = beta == 0.0f; i < nb; i++) {
-        const float *row = dZ + (size_t)i * n_out;
-        for (int j = 0; j < n_out; j++) db[j] += row[j];
-    }
-    if (dIn)
-        linalg_sgemm(0, 0, nb, n_in, n_out, 1.0f, dZ, n_out, W, n_in, 0.0f, dIn, n_in);
-}
 
 void model_zero_grad(dt_model *m) { m->grads_stale = 1; }
 
@@ -289,24 +459,37 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
         m->grads_stale = 0;
         return;
     }
-    const float beta = m->grads_stale ? 0.0f : 1.0f;
+    model_plans *p = plans_for(m, nb, 1);
+    const int acc = !m->grads_stale; /* add to grads, or overwrite them */
     m->grads_stale = 0;
+    const int bf16 = m->prec == PREC_BF16;
     int cur = dZ == m->delta[0] ? 0 : 1;
+    /* the output layer's bias gradient: column sums of dZ (nb, n_out); with
+     * the identity and no mask, dZ is only read */
+    dt_layer *top = &m->layers[m->n_layers - 1];
+    act_backward_rows((dt_act){ACT_IDENTITY, 0.0f}, NULL, NULL, (float *)dZ, top->db, acc,
+                      (size_t)nb, (size_t)top->n_out);
     for (int l = m->n_layers - 1; l >= 0; l--) {
         dt_layer *L = &m->layers[l];
-        const float *in = l > 0 ? layer_output(m, &m->layers[l - 1]) : X;
-        float *dIn = l > 0 ? m->delta[1 - cur] : NULL;
-        dense_backward(dIn, L->dW, L->db, dZ, in, L->W, nb, L->n_in, L->n_out, beta);
-        if (l > 0) {
-            /* through the previous layer's activation: dZ_{l-1} = dA_{l-1} * f'(A_{l-1}) */
-            dt_layer *P = &m->layers[l - 1];
-            const size_t np = (size_t)nb * P->n_out;
-            if (m->training && P->dropout > 0)
-                for (size_t i = 0; i < np; i++) dIn[i] *= P->mask[i];
-            act_backward(P->act, P->A, dIn, np);
-            dZ = dIn;
-            cur = 1 - cur;
+        const void *dz = dZ;
+        if (bf16) {
+            matmul_cvt_run(p->cvt[l], m->dz16, dZ);
+            dz = m->dz16;
         }
+        /* dW (n_out, n_in) [+]= dZ^T (n_out, nb) in (nb, n_in) */
+        matmul_run(p->dw[acc][l], dz, input_of(m, l, X), NULL, L->dW);
+        if (l == 0)
+            break;
+        /* dIn (nb, n_in) = dZ (nb, n_out) W (n_out, n_in), then through the
+         * previous layer's dropout and activation in one pass that also sums
+         * its bias gradient: dZ_{l-1} = dIn * mask * f'(A_{l-1}) */
+        float *dIn = m->delta[1 - cur];
+        matmul_run(p->dx[l], dz, weights_of(m, L), NULL, dIn);
+        dt_layer *P = &m->layers[l - 1];
+        act_backward_rows(P->act, P->A, m->training && P->dropout > 0 ? P->mask : NULL, dIn,
+                          P->db, acc, (size_t)nb, (size_t)P->n_out);
+        dZ = dIn;
+        cur = 1 - cur;
     }
 }
 

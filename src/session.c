@@ -206,7 +206,8 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
     }
     if (strcmp(cfg->monitor, "val_rmse") == 0 && strcmp(cfg->output, "linear") != 0)
         return dt_fail(err, DT_EUSAGE, "--monitor val_rmse needs --output linear");
-    linalg_set_threads((int)cfg->threads);
+    linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
+    matmul_set_threads((int)cfg->threads);
 
     /* Output path first: a typo should not cost a whole training run. */
     st = DT_OK;

@@ -30,7 +30,11 @@ void act_format(dt_act a, char *buf, size_t len);
 
 /* x (n) <- f(x), in place. */
 void act_forward(dt_act a, float *x, size_t n);
-/* g (n) <- g * f'(x), given y = f(x) (n). */
-void act_backward(dt_act a, const float *y, float *g, size_t n);
+/* One pass over a layer's output gradient, row by row: g (rows, n) <- g *
+ * mask * f'(x) given y = f(x) (rows, n) and mask (rows, n, NULL = none), and
+ * db (n) <- [db +] the column sums of the new g (accumulate 0 overwrites db):
+ * the bias gradient in the same pass.  y may be NULL for identity. */
+void act_backward_rows(dt_act a, const float *y, const float *mask, float *g, float *db,
+                       int accumulate, size_t rows, size_t n);
 
 #endif

@@ -4,7 +4,15 @@
  * the same layout (grads); each layer holds views into them.  Layer l stores
  * W_l (n_out, n_in) -- the orientation of torch.nn.Linear.weight -- followed by
  * b_l (n_out).  Activations for up to max_batch samples live in one workspace
- * allocated at creation, so forward and backward never allocate. */
+ * allocated at creation.  The products run as compute-engine plans
+ * (matmul.h), one set per batch size: model_prepare makes a set at setup, so
+ * forward and backward neither allocate nor generate code.
+ *
+ * Precision (model_set_precision): PREC_FP32 computes in fp32 throughout.
+ * PREC_BF16 is mixed precision: parameters, gradients, activations, the loss
+ * and the softmax stay fp32; the GEMM inputs (the layer inputs, the weights
+ * and the output gradients) are rounded to bf16 copies and the products
+ * accumulate in fp32. */
 #ifndef DTRAIN_MODEL_H
 #define DTRAIN_MODEL_H
 
@@ -12,9 +20,13 @@
 #include <stdint.h>
 #include "dtrain/activation.h"
 #include "dtrain/loss.h"
+#include "dtrain/matmul.h"
 #include "dtrain/status.h"
 
 #define DT_MAX_LAYERS 64
+/* Batch sizes a model keeps plans for at once (more are made and replaced on
+ * demand). */
+#define DT_MODEL_SHAPES 8
 
 /* One hidden layer as the user gives it: "256:relu". */
 typedef struct {
@@ -40,8 +52,11 @@ typedef struct {
     float dropout;     /* rate applied to A while training (hidden layers only) */
     float *mask;       /* workspace if dropout: 0 or 1/(1-rate) per output, (max_batch, n_out) */
     float *D;          /* workspace if dropout: A * mask, the next layer's input */
+    dt_bf16 *out16;    /* bf16 workspace: what the layer passes on (max_batch, n_out) */
     size_t offset;     /* index of W in params; b follows at offset + n_out*n_in */
 } dt_layer;
+
+typedef struct model_plans model_plans; /* the plans of one batch size (model.c) */
 
 typedef struct {
     int n_layers; /* hidden layers + the output layer */
@@ -56,6 +71,13 @@ typedef struct {
     float *xin;    /* owned, (max_batch, n_in): scratch for callers that convert input
                       rows to float before model_forward (dataset_rows) */
     float *delta[2];
+    dt_precision prec;  /* PREC_FP32 unless model_set_precision */
+    dt_bf16 *params16;  /* PREC_BF16: bf16 copy of params, refreshed by each forward */
+    dt_bf16 *x16;       /* PREC_BF16: the input rows, (max_batch, n_in) */
+    dt_bf16 *dz16;      /* PREC_BF16: an output gradient, (max_batch, widest layer) */
+    matmul_cvt *cvt_params; /* PREC_BF16: params -> params16 */
+    model_plans *plans[DT_MODEL_SHAPES];
+    unsigned plan_clock; /* replacement order of plans */
     int grads_stale; /* set by model_zero_grad: the next backward overwrites grads */
     /* Dropout context, set by model_train_mode; evaluation never drops. */
     int training;
@@ -63,6 +85,16 @@ typedef struct {
     int64_t drop_step;
     const int64_t *drop_rows; /* global sample index of each row of the block */
 } dt_model;
+
+/* Compute in prec from now on (the plans of the other precision are
+ * dropped; parameters are untouched).  DT_EUSAGE if this CPU cannot. */
+dt_status model_set_precision(dt_model *m, dt_precision prec, dt_error *err);
+
+/* Make the plans for batches of nb rows (1 <= nb <= max_batch): the forward
+ * ones, and with backward != 0 those of model_backward too.  Setup calls this
+ * for every batch size a run will use; a size not prepared is prepared at
+ * its first use (an allocation and a code generation in that step). */
+dt_status model_prepare(dt_model *m, int nb, int backward, dt_error *err);
 
 /* Point grads and every layer's dW, db at buf (n_params floats, borrowed:
  * e.g. memory the reduction shares with other ranks), or back at the

@@ -196,7 +196,8 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     const int P = comm_size(world);
     const int64_t B = cfg->batch_size, N = cfg->samples;
-    linalg_set_threads((int)cfg->threads);
+    linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
+    matmul_set_threads((int)cfg->threads);
 
     dt_layer_spec spec[DT_MAX_LAYERS];
     int nh = 0;

@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "dtrain/checkpoint.h"
 #include "dtrain/h5io.h"
-#include "dtrain/linalg.h"
+#include "dtrain/matmul.h"
 #include "dtrain/modelio.h"
 
 static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_norm *norm,
@@ -63,7 +63,7 @@ dt_status cli_load_model_data(const dt_config *cfg, dt_comm *world, int want_y, 
     memset(&norm, 0, sizeof norm);
     memset(ds, 0, sizeof *ds);
     memset(m, 0, sizeof *m);
-    linalg_set_threads((int)cfg->threads);
+    matmul_set_threads((int)cfg->threads);
     dt_status st = load_local(cfg, want_y, m, &norm, ds, err);
     norm_free(&norm);
     st = comm_agree(world, st, err);

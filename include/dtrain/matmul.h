@@ -1,0 +1,84 @@
+/* dtrain: the compute engine, the only interface to oneDNN.
+ *
+ * The rest of dtrain sees "multiply these": a plan is one matrix product of a
+ * fixed shape, created once (oneDNN generates and tunes its kernel then) and
+ * run any number of times on different buffers without allocating.
+ *
+ *     C (m,n) = [C +] op(A) (m,k) * op(B) (k,n) [+ bias (n) on every row], then act
+ *
+ * All matrices are row-major as stored; op(X) is X or X^T, and the strides
+ * describe the stored matrix, so a transposed operand is read where it lies
+ * (no copy).  A and B are fp32 or bf16 (PREC_BF16: inputs rounded to bf16,
+ * products accumulated in fp32); C and the bias are always fp32.
+ *
+ * Plans run on one rank's threads (matmul_set_threads) and are deterministic
+ * for a given shape, precision and thread count. */
+#ifndef DTRAIN_MATMUL_H
+#define DTRAIN_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dtrain/activation.h"
+#include "dtrain/status.h"
+
+typedef enum { PREC_FP32, PREC_BF16 } dt_precision;
+
+/* "fp32" / "bf16" <-> dt_precision. */
+dt_status precision_parse(const char *text, dt_precision *out, dt_error *err);
+const char *precision_name(dt_precision p);
+
+/* A bf16 value: the upper 16 bits of an fp32 (sign, 8-bit exponent, 7-bit
+ * mantissa), rounded to nearest even. */
+typedef uint16_t dt_bf16;
+
+typedef struct {
+    int m, n, k;
+    int trans_a, trans_b;  /* 1: the operand is stored transposed: A as (k,m), B as (n,k) */
+    int lda, ldb, ldc;     /* row strides (elements) of A, B and C as stored */
+    dt_precision prec;     /* element type of A and B */
+    int bias;              /* add a bias row (n floats) to every row of C */
+    int accumulate;        /* C += product (else C is overwritten and not read) */
+    dt_act act;            /* applied last; must satisfy matmul_fuses (identity = none) */
+} matmul_shape;
+
+/* 1 if act can be fused into a plan (identity, relu, leaky_relu, tanh,
+ * sigmoid); the others (step) are applied by the caller afterwards. */
+int matmul_fuses(dt_act act);
+
+typedef struct matmul_plan matmul_plan;
+
+/* Create the plan for shape s (m, n, k >= 1).  Free with matmul_free. */
+dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err);
+/* C as the shape says; A, B are float or dt_bf16 per s->prec; bias is read
+ * only if s->bias.  No allocation. */
+void matmul_run(const matmul_plan *p, const void *A, const void *B, const float *bias,
+                float *C);
+void matmul_free(matmul_plan *p);
+
+/* Rounding of n contiguous floats to bf16, as a plan of its own (oneDNN's
+ * reorder). */
+typedef struct matmul_cvt matmul_cvt;
+dt_status matmul_cvt_create(matmul_cvt **out, size_t n, dt_error *err);
+void matmul_cvt_run(const matmul_cvt *c, dt_bf16 *dst, const float *src);
+void matmul_cvt_free(matmul_cvt *c);
+
+/* Whether this CPU computes bf16 products natively (AVX512_BF16 or AMX: 2),
+ * through oneDNN's emulation on AVX-512 (1; correct, slower), or not at all
+ * (0).  DNNL_MAX_CPU_ISA, oneDNN's own variable, lowers what it uses. */
+int matmul_bf16_support(void);
+/* DT_OK if prec can run here; a PREC_BF16 that runs emulated sets *warning
+ * to a one-line explanation (static text), else NULL.  DT_EUSAGE if not. */
+dt_status matmul_check_precision(dt_precision prec, const char **warning, dt_error *err);
+
+/* Threads oneDNN may use in this process (its OpenMP runtime); dtrain uses 1
+ * per rank by default. */
+void matmul_set_threads(int n);
+
+/* "oneDNN 2.6.3 (avx512_core_bf16)": the library and the instruction set its
+ * kernels use on this CPU.  Static storage. */
+const char *matmul_library_version(void);
+
+/* Bytes of scratch memory all plans created so far share. */
+size_t matmul_scratch_bytes(void);
+
+#endif
