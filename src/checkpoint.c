@@ -93,7 +93,8 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
         (st = h5io_set_attr_str(f, "/", "dtrain_version", DTRAIN_VERSION, err)) ||
         (st = h5io_set_attr_str(f, "/", "mpi_version", comm_library_version(), err)) ||
         (st = h5io_set_attr_str(f, "/", "hdf5_version", h5io_library_version(), err)) ||
-        (st = h5io_set_attr_str(f, "/", "blas_version", linalg_library_version(), err)) ||
+        (st = h5io_set_attr_str(f, "/", "gemm_version", matmul_library_version(), err)) ||
+        (st = h5io_set_attr_str(f, "/", "lapack_version", linalg_library_version(), err)) ||
         (st = h5io_set_attr_i64(f, "/", "ranks", ranks, err)) ||
         (st = h5io_set_attr_str(f, "/", "created", created, err)) ||
         (st = h5io_set_attr_str(f, "/", "checksum", sum, err)))
@@ -391,7 +392,7 @@ static int may_change(const char *name)
     static const char *const ok[] = {"epochs", "lr", "checkpoint-dir", "checkpoint-every",
                                      "checkpoint-every-epoch", "checkpoint-every-seconds",
                                      "keep", "resume", "stop-at-step", "save", "threads",
-                                     "data", "init-from", "shared-data", "reduction", "profile",
+                                     "data", "init-from", "shared-data", "reduction", "profile", "precision",
                                      "step-timeout", "check-replicas", "on-nan", "max-skips",
                                      "log-grad-norms", "metrics"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)

@@ -146,6 +146,11 @@ static const dt_option options[] = {
      "node-shared memory, then across nodes with MPI (needs the same number of ranks, more "
      "than one, on every node, else mpi is used); mpi: MPI_Reduce_scatter and MPI_Allgatherv (for a "
      "small /dev/shm)"},
+    {"precision", OPT_CHOICE, F(precision), "fp32", 0, 0, "fp32|bf16", CMD_TRAIN, "fp32|bf16",
+     "arithmetic of the matrix products: fp32, or bf16 mixed precision (GEMM inputs rounded "
+     "to bf16, fp32 accumulation; weights, optimizer, gradient reduction, loss and softmax "
+     "stay fp32, and so do saved models and checkpoints).  bf16 needs AVX-512: native with "
+     "AVX512_BF16, else emulated by oneDNN (slower, with a warning); may change on resume"},
     {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, comm: the gradient "
      "reduction and parameter gathering, update; the "

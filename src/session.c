@@ -105,6 +105,56 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
     return session_setup_with(s, cfg, comm, NULL, NULL, err);
 }
 
+/* --precision: the model's arithmetic; a CPU that only emulates bf16 is
+ * named once. */
+static dt_status set_precision(dt_session *s, dt_error *err)
+{
+    dt_precision prec;
+    const char *warning;
+    dt_status st = precision_parse(s->cfg->precision, &prec, err);
+    if (!st)
+        st = matmul_check_precision(prec, &warning, err);
+    if (!st && warning)
+        dt_warn("%s", warning);
+    return st ? st : model_set_precision(&s->model, prec, err);
+}
+
+/* Make the compute plans of every batch size this rank will run, so that no
+ * step generates code: its slice of a full global batch of b and of the last,
+ * shorter one (forward and backward), the blocks of the full-batch gradient
+ * of the second-order methods (the same), and the evaluation blocks of the
+ * set the epochs report on (forward). */
+static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
+{
+    dt_model *m = &s->model;
+    const int rank = comm_rank(s->comm), size = comm_size(s->comm);
+    const int64_t n = s->train.n, last = s->cfg->drop_last ? 0 : n % b;
+    const int64_t global[2] = {b, last};
+    dt_status st = DT_OK;
+    for (int i = 0; i < 2 && !st; i++) {
+        int64_t lo, hi;
+        batch_slice(global[i], rank, size, &lo, &hi);
+        if (hi > lo)
+            st = model_prepare(m, (int)(hi - lo), 1, err);
+    }
+    const dt_dataset *blocks[2] = {s->second_order ? &s->train : NULL,
+                                   s->eval.n ? &s->eval : &s->train};
+    for (int i = 0; i < 2 && !st; i++) {
+        if (!blocks[i])
+            continue;
+        int64_t lo, hi;
+        block_slice(blocks[i]->n, m->max_batch, rank, size, &lo, &hi);
+        const int64_t full = hi - lo < m->max_batch ? hi - lo : m->max_batch;
+        const int64_t rest = (hi - lo) % m->max_batch;
+        if (full > 0)
+            st = model_prepare(m, (int)full, i == 0, err);
+        if (!st && rest > 0)
+            st = model_prepare(m, (int)rest, i == 0, err);
+    }
+    return st;
+}
+
+
 dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
@@ -289,6 +339,10 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
     /* Evaluation reuses the workspace in blocks; give it room for at least 256 rows. */
     int max_batch = local > 256 ? local : 256;
     st = model_create(&s->model, (int)tr->d, hidden, n_hidden, n_out, head, max_batch, err);
+    if (!st)
+        st = set_precision(s, err);
+    if (!st)
+        st = prepare_plans(s, b, err);
     if ((st = comm_agree(comm, st, err)))
         return st;
     if (cfg->init_from[0])

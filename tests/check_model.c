@@ -2,6 +2,7 @@
  * output head against central finite differences of an independent
  * double-precision forward pass written here. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,11 +61,14 @@ static double ref_loss(const dt_model *m, const double *p, const float *X, const
     return total;
 }
 
-/* Gradient check for one activation and head.  Reference: central differences
- * with h = 1e-6 on the double-precision forward above.  Tolerance: the library
- * computes in float, so |g - g_fd| <= 2e-4 + 2e-3 |g_fd| per parameter.  The
- * check also fails if the library's gradient is all zeros. */
-static void gradcheck(dt_act act, dt_head head)
+/* Gradient check for one activation and head at a precision.  Reference:
+ * central differences with h = 1e-6 on the double-precision forward above.
+ * Tolerance per parameter |g - g_fd| <= abs_tol + rel_tol |g_fd|: fp32
+ * computes in float (2e-4 + 2e-3 |g_fd|); bf16 rounds every GEMM input to 8
+ * significant bits (relative error 2^-9 each, compounded over three layers
+ * and both passes: 2e-2 of the largest gradient + 3e-2 |g_fd|).  The check
+ * also fails if the library's gradient is all zeros. */
+static void gradcheck_at(dt_act act, dt_head head, dt_precision prec)
 {
     enum { NIN = 4, NB = 7 };
     int K = head == HEAD_SOFTMAX ? 3 : head == HEAD_SIGMOID ? 1 : 2;
@@ -72,6 +76,7 @@ static void gradcheck(dt_act act, dt_head head)
     dt_model m;
     dt_error err;
     ck_assert_int_eq(model_create(&m, NIN, hidden, 2, K, head, NB, &err), DT_OK);
+    ck_assert_int_eq(model_set_precision(&m, prec, &err), DT_OK);
     model_init(&m, INIT_UNIFORM, 42);
     /* Larger weights than the default so every activation is well away from linear. */
     for (size_t i = 0; i < m.n_params; i++) m.params[i] *= 2.0f;
@@ -89,14 +94,15 @@ static void gradcheck(dt_act act, dt_head head)
     model_zero_grad(&m);
     double loss = model_loss_grad(&m, X, lab, tgt, NB);
 
-    double *p = malloc(m.n_params * sizeof *p);
+    double *p = malloc(m.n_params * sizeof *p), *fd = malloc(m.n_params * sizeof *fd);
     for (size_t i = 0; i < m.n_params; i++) p[i] = m.params[i];
     double ref = ref_loss(&m, p, X, lab, tgt, NB);
-    ck_assert_msg(fabs(loss - ref) <= 1e-4 * (1.0 + fabs(ref)), "loss %g vs reference %g", loss,
-                  ref);
+    const double loss_tol = prec == PREC_BF16 ? 2e-2 : 1e-4;
+    ck_assert_msg(fabs(loss - ref) <= loss_tol * (1.0 + fabs(ref)), "loss %g vs reference %g",
+                  loss, ref);
 
-    double gnorm = 0.0;
     const double h = 1e-6;
+    double fd_max = 0.0;
     for (size_t i = 0; i < m.n_params; i++) {
         double keep = p[i];
         p[i] = keep + h;
@@ -104,25 +110,35 @@ static void gradcheck(dt_act act, dt_head head)
         p[i] = keep - h;
         double down = ref_loss(&m, p, X, lab, tgt, NB);
         p[i] = keep;
-        double fd = (up - down) / (2 * h);
+        fd[i] = (up - down) / (2 * h);
+        fd_max = fmax(fd_max, fabs(fd[i]));
+    }
+    const double abs_tol = prec == PREC_BF16 ? 2e-2 * fd_max : 2e-4;
+    const double rel_tol = prec == PREC_BF16 ? 3e-2 : 2e-3;
+    double gnorm = 0.0;
+    for (size_t i = 0; i < m.n_params; i++) {
         double g = m.grads[i];
         gnorm += g * g;
-        ck_assert_msg(fabs(g - fd) <= 2e-4 + 2e-3 * fabs(fd),
-                      "act %d head %d param %zu: analytic %.8g vs finite difference %.8g",
-                      act.kind, head, i, g, fd);
+        ck_assert_msg(fabs(g - fd[i]) <= abs_tol + rel_tol * fabs(fd[i]),
+                      "%s act %d head %d param %zu: analytic %.8g vs finite difference %.8g",
+                      precision_name(prec), act.kind, head, i, g, fd[i]);
     }
     ck_assert_msg(gnorm > 1e-6, "gradient is all zeros (act %d head %d)", act.kind, head);
     free(p);
+    free(fd);
     model_free(&m);
 }
+
+static void gradcheck(dt_act act, dt_head head) { gradcheck_at(act, head, PREC_FP32); }
+
+static const dt_act all_acts[] = {{ACT_IDENTITY, 0}, {ACT_STEP, 0}, {ACT_SIGMOID, 0},
+                                  {ACT_TANH, 0},     {ACT_RELU, 0}, {ACT_LEAKY_RELU, 0.2f}};
 
 START_TEST(test_gradcheck_all)
 {
     /* _i runs over activations x heads */
-    dt_act acts[] = {{ACT_IDENTITY, 0}, {ACT_STEP, 0}, {ACT_SIGMOID, 0},
-                     {ACT_TANH, 0},     {ACT_RELU, 0}, {ACT_LEAKY_RELU, 0.2f}};
     dt_head heads[] = {HEAD_SOFTMAX, HEAD_SIGMOID, HEAD_LINEAR};
-    gradcheck(acts[_i / 3], heads[_i % 3]);
+    gradcheck(all_acts[_i / 3], heads[_i % 3]);
 }
 END_TEST
 
@@ -199,6 +215,140 @@ START_TEST(test_softmax_stable)
     l = loss_eval(HEAD_SIGMOID, &s, &y, NULL, 1, 1, dz, NULL);
     ck_assert_double_eq_tol(l, 800.0, 1e-9);
     ck_assert_float_eq_tol(dz[0], -1.0f, 1e-6f);
+}
+END_TEST
+
+/* bf16 mixed precision: the same check with its looser tolerance, where the
+ * CPU can run it (else the test says so and checks nothing). */
+START_TEST(test_gradcheck_bf16)
+{
+    if (matmul_bf16_support() == 0) {
+        fprintf(stderr, "check_model: no bf16 on this CPU, test_gradcheck_bf16 skipped\n");
+        return;
+    }
+    dt_head heads[] = {HEAD_SOFTMAX, HEAD_SIGMOID, HEAD_LINEAR};
+    gradcheck_at(all_acts[_i / 3], heads[_i % 3], PREC_BF16);
+}
+END_TEST
+
+/* bf16 rounds the GEMM inputs and nothing else.  A linear model (no hidden
+ * layer) X (2,3) W^T + b: with every x and w a multiple of 1/16 in [-2, 2]
+ * (exact in bf16) the products and their fp32 sums are exact, so bf16 and
+ * fp32 logits are equal bit for bit.  With x = 1/3 (not exact: bf16 keeps 8
+ * significant bits, error <= 2^-9 relative) the logit moves, by at most
+ * sum_j |w_j x_j| 2^-9 (w exact), so this also shows that bf16 was used. */
+START_TEST(test_bf16_rounds_inputs_only)
+{
+    if (matmul_bf16_support() == 0) {
+        fprintf(stderr, "check_model: no bf16 on this CPU, test_bf16_rounds_inputs_only skipped\n");
+        return;
+    }
+    dt_model a, b;
+    dt_error err;
+    ck_assert_int_eq(model_create(&a, 3, NULL, 0, 2, HEAD_LINEAR, 2, &err), DT_OK);
+    ck_assert_int_eq(model_create(&b, 3, NULL, 0, 2, HEAD_LINEAR, 2, &err), DT_OK);
+    ck_assert_int_eq(model_set_precision(&b, PREC_BF16, &err), DT_OK);
+    const float W[8] = {0.5f, -1.25f, 0.0625f, 2.0f, -0.75f, 1.5f, /* b: */ 0.1f, -0.3f};
+    memcpy(a.params, W, sizeof W);
+    memcpy(b.params, W, sizeof W);
+    float X[6] = {1.0f, 0.5f, -2.0f, 0.1875f, -1.0f, 0.25f};
+    float za[4], zb[4];
+    memcpy(za, model_forward(&a, X, 2), sizeof za);
+    memcpy(zb, model_forward(&b, X, 2), sizeof zb);
+    ck_assert_mem_eq(za, zb, sizeof za);
+    /* hand value, row 0 output 0: 0.5*1 - 1.25*0.5 + 0.0625*-2 + 0.1 = -0.15 */
+    ck_assert_float_eq_tol(za[0], -0.15f, 1e-7f);
+
+    X[0] = 1.0f / 3.0f; /* bf16: 0x3EAB = 0.333984375 */
+    memcpy(za, model_forward(&a, X, 2), sizeof za);
+    memcpy(zb, model_forward(&b, X, 2), sizeof zb);
+    for (int o = 0; o < 2; o++) {
+        double bound = 0.0;
+        for (int j = 0; j < 3; j++) bound += fabs((double)W[o * 3 + j] * X[j]);
+        bound *= 0x1p-9;
+        double d = fabs((double)zb[o] - za[o]);
+        ck_assert_msg(d <= bound + 1e-7, "output %d moved by %g > %g", o, d, bound);
+    }
+    /* output 0: 0.5 * (0.333984375 - 1/3) = 3.26e-4 */
+    ck_assert_float_eq_tol(zb[0] - za[0], 0.5f * (0.333984375f - 1.0f / 3.0f), 1e-6f);
+    model_free(&a);
+    model_free(&b);
+}
+END_TEST
+
+/* A model keeps the plans of DT_MODEL_SHAPES batch sizes and makes others on
+ * demand, replacing the oldest.  Every size from 1 to 12 and back (more
+ * sizes than slots, so plans are replaced and made again) gives the loss of
+ * the double reference, and the same bits the second time as the first. */
+START_TEST(test_plans_for_many_batch_sizes)
+{
+    enum { NB = 12, NIN = 5 };
+    dt_layer_spec hidden[2] = {{7, {ACT_TANH, 0}, 0.0f}, {6, {ACT_RELU, 0}, 0.0f}};
+    dt_model m;
+    dt_error err;
+    ck_assert_int_eq(model_create(&m, NIN, hidden, 2, 3, HEAD_SOFTMAX, NB, &err), DT_OK);
+    model_init(&m, INIT_XAVIER, 8);
+    ck_assert_int_eq(model_prepare(&m, NB, 1, &err), DT_OK);
+    ck_assert_int_eq(model_prepare(&m, NB + 1, 1, &err), DT_EINTERNAL);
+    float X[NB * NIN];
+    int32_t y[NB];
+    for (int i = 0; i < NB * NIN; i++) X[i] = (float)sin(0.7 * i);
+    for (int i = 0; i < NB; i++) y[i] = i % 3;
+    double *p = malloc(m.n_params * sizeof *p);
+    for (size_t i = 0; i < m.n_params; i++) p[i] = m.params[i];
+    double first[NB + 1];
+    float *g1 = malloc(NB * m.n_params * sizeof *g1);
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < NB; k++) {
+            int nb = pass == 0 ? k + 1 : NB - k;
+            model_zero_grad(&m);
+            double loss = model_loss_grad(&m, X, y, NULL, nb);
+            double ref = ref_loss(&m, p, X, y, NULL, nb);
+            ck_assert_msg(fabs(loss - ref) <= 1e-4 * (1 + fabs(ref)), "nb %d: %g vs %g", nb,
+                          loss, ref);
+            if (pass == 0) {
+                first[nb] = loss;
+                memcpy(g1 + (size_t)(nb - 1) * m.n_params, m.grads, m.n_params * sizeof *g1);
+            } else {
+                ck_assert_msg(loss == first[nb], "nb %d: loss changed on a new plan", nb);
+                ck_assert_mem_eq(g1 + (size_t)(nb - 1) * m.n_params, m.grads,
+                                 m.n_params * sizeof *g1);
+            }
+        }
+    free(g1);
+    free(p);
+    model_free(&m);
+}
+END_TEST
+
+/* Back to fp32 after bf16 gives exactly what a model that never left fp32
+ * gives. */
+START_TEST(test_precision_switch_back)
+{
+    if (matmul_bf16_support() == 0)
+        return;
+    dt_layer_spec hidden[1] = {{6, {ACT_SIGMOID, 0}, 0.0f}};
+    dt_model a, b;
+    dt_error err;
+    ck_assert_int_eq(model_create(&a, 4, hidden, 1, 2, HEAD_SIGMOID, 4, &err), DT_OK);
+    ck_assert_int_eq(model_create(&b, 4, hidden, 1, 2, HEAD_SIGMOID, 4, &err), DT_OK);
+    model_init(&a, INIT_UNIFORM, 2);
+    model_init(&b, INIT_UNIFORM, 2);
+    float X[16];
+    int32_t y[4] = {0, 1, 1, 0};
+    for (int i = 0; i < 16; i++) X[i] = (float)cos(1.3 * i);
+    ck_assert_int_eq(model_set_precision(&b, PREC_BF16, &err), DT_OK);
+    model_zero_grad(&b);
+    double lb = model_loss_grad(&b, X, y, NULL, 4);
+    ck_assert_int_eq(model_set_precision(&b, PREC_FP32, &err), DT_OK);
+    model_zero_grad(&a);
+    model_zero_grad(&b);
+    double la = model_loss_grad(&a, X, y, NULL, 4), lf = model_loss_grad(&b, X, y, NULL, 4);
+    ck_assert(la == lf);
+    ck_assert(lb != la); /* the bf16 pass did round */
+    ck_assert_mem_eq(a.grads, b.grads, a.n_params * sizeof(float));
+    model_free(&a);
+    model_free(&b);
 }
 END_TEST
 
@@ -284,6 +434,12 @@ static Suite *suite(void)
     tcase_add_test(tc, test_step_trains_only_after);
     tcase_add_test(tc, test_zero_grad_then_accumulate);
     tcase_add_test(tc, test_softmax_stable);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("engine");
+    tcase_add_loop_test(tc, test_gradcheck_bf16, 0, 18);
+    tcase_add_test(tc, test_bf16_rounds_inputs_only);
+    tcase_add_test(tc, test_plans_for_many_batch_sizes);
+    tcase_add_test(tc, test_precision_switch_back);
     suite_add_tcase(s, tc);
     tc = tcase_create("construction");
     tcase_add_test(tc, test_parse_layers);

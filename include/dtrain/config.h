@@ -61,6 +61,7 @@ typedef struct {
     int profile;
     dt_str shared_data;
     dt_str reduction;
+    dt_str precision;
     /* faults */
     dt_str on_nan;
     int64_t max_skips, check_replicas;

@@ -58,7 +58,7 @@ double dt_pss_mb(void);
  * baseline, and the loader picks what the CPU has (GCC function
  * multiversioning): one portable binary that uses the wide vectors. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define DT_HOT __attribute__((target_clones("avx2", "default")))
+#define DT_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define DT_HOT
 #endif

@@ -58,7 +58,9 @@ static dt_status inspect_model(const char *path, h5file *f, dt_error *err)
         attr_line(f, "/", "dtrain_version", "dtrain");
         attr_line(f, "/", "mpi_version", "MPI");
         attr_line(f, "/", "hdf5_version", "HDF5");
-        attr_line(f, "/", "blas_version", "BLAS");
+        attr_line(f, "/", "gemm_version", "GEMM");
+        attr_line(f, "/", "lapack_version", "LAPACK");
+        attr_line(f, "/", "blas_version", "BLAS"); /* checkpoints of dtrain before oneDNN */
         dt_error e2;
         printf("  %-16s %s\n", "checksum", ckpt_verify(path, &e2) ? e2.msg : "ok");
         int nd;

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "dtrain/h5io.h"
 #include "dtrain/linalg.h"
+#include "dtrain/matmul.h"
 #include "dtrain/signals.h"
 
 #ifndef DTRAIN_VERSION
@@ -69,8 +70,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version")) {
         if (rank == 0)
-            printf("dtrain %s\nMPI: %s\nHDF5: %s\nBLAS: %s\n", DTRAIN_VERSION,
-                   comm_library_version(), h5io_library_version(), linalg_library_version());
+            printf("dtrain %s\nMPI: %s\nHDF5: %s\nGEMM: %s\nLAPACK: %s\n", DTRAIN_VERSION,
+                   comm_library_version(), h5io_library_version(), matmul_library_version(),
+                   linalg_library_version());
         goto done;
     }
     const command *c = NULL;
