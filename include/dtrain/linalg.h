@@ -1,13 +1,8 @@
-/* dtrain: the only interface to CBLAS.  Row-major single precision. */
+/* dtrain: the only interface to BLAS and LAPACK (OpenBLAS).  The GEMMs of
+ * training run on oneDNN (matmul.h); what is left here is LAPACK's dense
+ * solves and OpenBLAS's threads and version. */
 #ifndef DTRAIN_LINALG_H
 #define DTRAIN_LINALG_H
-
-/* C (m,n) = alpha * op(A) (m,k) * op(B) (k,n) + beta * C, all row-major.
- * transa/transb: 0 = as stored, 1 = transposed.  lda/ldb/ldc are the row
- * strides of A, B and C as stored. */
-void linalg_sgemm(int transa, int transb, int m, int n, int k, float alpha,
-                  const float *A, int lda, const float *B, int ldb, float beta,
-                  float *C, int ldc);
 
 /* Number of threads BLAS may use (OpenBLAS); 1 by default in dtrain. */
 void linalg_set_threads(int n);

@@ -1,21 +1,28 @@
 /* dtrain bench: the ceilings a training run is measured against (scripts/bench.sh).
  *
- *  1. GEMM: the matrix products of one training step of the MLP --inputs,
- *     --layers, --outputs at a local batch b, timed with linalg_sgemm alone on
- *     the shapes of src/model.c, for layer l (n_in n, n_out m):
- *         forward      C (b,m)  = A (b,n) * W (m,n)^T        2bnm FLOP
- *         weight grad  dW (m,n) += dZ (b,m)^T * X (b,n)      2bnm FLOP
- *         input grad   dX (b,n) = dZ (b,m) * W (m,n)         2bnm FLOP, not layer 0
- *     Every rank times its own products at the same time (as in training), so
- *     the rate is the one P ranks sharing this machine can reach; the slowest
- *     rank's median is reported.
- *  2. Allreduce: comm_allreduce_sum_f32 at 1 KB .. 16 MB, fitted to
+ *  1. Peak: the core's fp32 multiply-add rate, our own kernel (peak.h), run by
+ *     every rank at once as in training, so it is what each of P ranks
+ *     sharing this machine can reach; the slowest rank's fastest sample.
+ *  2. GEMM: the matrix products of one training step of the MLP --inputs,
+ *     --layers, --outputs at a local batch b, run as the engine's plans with
+ *     the shapes and flags of src/model.c, for layer l (n_in n, n_out m):
+ *         forward      C (b,m)  = act(A (b,n) * W (m,n)^T + bias)  2bnm FLOP
+ *         weight grad  dW (m,n) = dZ (b,m)^T * X (b,n)             2bnm FLOP
+ *         input grad   dX (b,n) = dZ (b,m) * W (m,n)               2bnm FLOP, not layer 0
+ *     (act: the layer's, where the engine fuses it; identity for the output
+ *     layer), in fp32 and, where the engine has it, bf16 (operands rounded to
+ *     bf16, fp32 accumulation: the products of `train --precision bf16`, not
+ *     its conversions).  Every rank times its own products at the same time;
+ *     the slowest rank's median is reported, and its fastest sample.
+ *     The floor of an epoch is its GEMM FLOPs / P / peak: no engine can beat
+ *     it in fp32 (bf16 dot-product instructions, 2 products per lane, can).
+ *  3. Allreduce: comm_allreduce_sum_f32 at 1 KB .. 16 MB, fitted to
  *         t(n) = 2 log2(P) alpha + 2 (P-1)/P n beta     (n bytes)
  *     (reduce-scatter + allgather: the bandwidth term of a ring, the latency
  *     term of recursive halving/doubling, which MPI libraries use at large P).
- *  3. Projection of the epoch time to 8, 64 and 512 ranks at 10 and 100 Gbit/s
- *     from the two: compute is the GEMM floor only, so these are upper bounds
- *     on the efficiency.
+ *  4. Projection of the epoch time to 8, 64 and 512 ranks at 10 and 100 Gbit/s
+ *     from the fp32 GEMM times and the allreduce: compute is the GEMM time
+ *     only, so these are upper bounds on the efficiency.
  *
  * Rank 0 prints readable lines and, for scripts, lines starting "BENCH_". */
 #include <math.h>
@@ -24,18 +31,38 @@
 #include <string.h>
 
 #include "cli.h"
-#include "dtrain/linalg.h"
+#include "dtrain/matmul.h"
 #include "dtrain/model.h"
+#include "dtrain/peak.h"
 
 #define N_SAMPLES 15         /* timed samples per measurement; the median is kept */
 #define MIN_SAMPLE_S 4e-3    /* repeat the operation until one sample lasts this long */
 #define N_SIZES 8            /* allreduce message sizes: 1 KB * 4^i */
+/* The peak kernel: many short samples per rank, the fastest being the likeliest
+ * to have found the core unshared. */
+#define PEAK_SAMPLES 30
+#define PEAK_SAMPLE_S 5e-3   /* seconds per sample */
 
+/* The layers and the operands of their products.  The operands are shared by
+ * all layers, sized for the largest layer at the largest local batch: the
+ * timing depends on the shapes, not on the values (nothing is fed back). */
 typedef struct {
     int n_layers; /* including the output layer */
     int n_in[DT_MAX_LAYERS], n_out[DT_MAX_LAYERS];
-    float *X, *W, *C, *dZ, *dW, *dX; /* scratch, sized for the largest layer */
+    dt_act act[DT_MAX_LAYERS]; /* fused into the forward; identity for the output layer */
+    /* the GEMM inputs X (b, n_in) | dZ (b, n_out) | W (n_out, n_in), one block
+     * in fp32 and the same block rounded to bf16 (NULL without bf16) */
+    float *in;
+    dt_bf16 *in16;
+    size_t x_at, dz_at, w_at, n_in_all;
+    float *C, *dW, *dX, *bias; /* outputs (fp32 in both precisions) and the bias */
 } gemm_model;
+
+/* One step's plans at local batch b in one precision; see src/model.c. */
+typedef struct {
+    dt_precision prec;
+    matmul_plan *fwd[DT_MAX_LAYERS], *dw[DT_MAX_LAYERS], *dx[DT_MAX_LAYERS];
+} step_plans;
 
 /* GEMM FLOPs of one training step per sample (see the header comment). */
 static double flop_per_sample(const gemm_model *g)
@@ -46,19 +73,59 @@ static double flop_per_sample(const gemm_model *g)
     return f;
 }
 
-/* One step's products at local batch b.  The operands are scratch (shared by
- * all layers): the timing depends on the shapes, not on the values. */
-static void gemm_step(gemm_model *g, int b)
+static void plans_free(step_plans *sp)
 {
-    for (int l = 0; l < g->n_layers; l++) {
-        int n = g->n_in[l], m = g->n_out[l];
-        linalg_sgemm(0, 1, b, m, n, 1.0f, g->X, n, g->W, n, 1.0f, g->C, m);
+    for (int l = 0; l < DT_MAX_LAYERS; l++) {
+        matmul_free(sp->fwd[l]);
+        matmul_free(sp->dw[l]);
+        matmul_free(sp->dx[l]);
     }
+    memset(sp, 0, sizeof *sp);
+}
+
+/* The plans of model.c's layer_plans at b rows (the weight gradient
+ * overwriting, as in the first batch of a step). */
+static dt_status plans_create(const gemm_model *g, dt_precision prec, int b, step_plans *sp,
+                              dt_error *err)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->prec = prec;
+    const dt_act id = {ACT_IDENTITY, 0.0f};
+    dt_status st = DT_OK;
+    for (int l = 0; l < g->n_layers && !st; l++) {
+        const int n_in = g->n_in[l], n_out = g->n_out[l];
+        matmul_shape f = {.m = b, .n = n_out, .k = n_in, .trans_b = 1, .lda = n_in,
+                          .ldb = n_in, .ldc = n_out, .prec = prec, .bias = 1, .act = g->act[l]};
+        matmul_shape w = {.m = n_out, .n = n_in, .k = b, .trans_a = 1, .lda = n_out,
+                          .ldb = n_in, .ldc = n_in, .prec = prec, .act = id};
+        matmul_shape x = {.m = b, .n = n_in, .k = n_out, .lda = n_out, .ldb = n_in,
+                          .ldc = n_in, .prec = prec, .act = id};
+        if (!(st = matmul_create(&sp->fwd[l], &f, err)) &&
+            !(st = matmul_create(&sp->dw[l], &w, err)) && l > 0)
+            st = matmul_create(&sp->dx[l], &x, err);
+    }
+    if (st)
+        plans_free(sp);
+    return st;
+}
+
+/* The GEMM input at offset `at` of the operand block, in the plans' precision. */
+static const void *operand(const gemm_model *g, const step_plans *sp, size_t at)
+{
+    return sp->prec == PREC_BF16 ? (const void *)(g->in16 + at) : (const void *)(g->in + at);
+}
+
+/* One step's products, in model.c's order. */
+static void gemm_step(gemm_model *g, const step_plans *sp)
+{
+    const void *X = operand(g, sp, g->x_at), *dZ = operand(g, sp, g->dz_at),
+               *W = operand(g, sp, g->w_at);
+    for (int l = 0; l < g->n_layers; l++)
+        matmul_run(sp->fwd[l], X, W, g->bias, g->C);
     for (int l = g->n_layers - 1; l >= 0; l--) {
-        int n = g->n_in[l], m = g->n_out[l];
-        linalg_sgemm(1, 0, m, n, b, 1.0f, g->dZ, m, g->X, n, 1.0f, g->dW, n);
+        matmul_run(sp->dw[l], dZ, X, NULL, g->dW);
         if (l > 0)
-            linalg_sgemm(0, 0, b, n, m, 1.0f, g->dZ, m, g->W, n, 0.0f, g->dX, n);
+            matmul_run(sp->dx[l], dZ, W, NULL, g->dX);
     }
 }
 
@@ -74,14 +141,22 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Seconds per step at local batch b: median of N_SAMPLES, each long enough to
- * time; the slowest rank's median.  *best: the slowest rank's fastest sample
- * (the rate of an unloaded machine, when others share it). */
-static double time_gemm(dt_comm *c, gemm_model *g, int b, double *best)
+/* Seconds per step at local batch b in precision prec (collective): median of
+ * N_SAMPLES, each long enough to time; the slowest rank's median.  *best: the
+ * slowest rank's fastest sample (the rate of an unloaded machine, when others
+ * share it). */
+static dt_status time_gemm(dt_comm *c, gemm_model *g, dt_precision prec, int b, double *med,
+                           double *best, dt_error *err)
 {
-    gemm_step(g, b); /* warm caches and BLAS buffers */
+    step_plans sp;
+    dt_status st = comm_agree(c, plans_create(g, prec, b, &sp, err), err);
+    if (st) {
+        plans_free(&sp); /* a rank whose plans were made, when another's failed */
+        return st;
+    }
+    gemm_step(g, &sp); /* warm caches and the engine's scratch */
     double t0 = comm_wtime();
-    gemm_step(g, b);
+    gemm_step(g, &sp);
     double once = comm_wtime() - t0;
     int reps = once >= MIN_SAMPLE_S ? 1 : (int)(MIN_SAMPLE_S / (once > 1e-7 ? once : 1e-7)) + 1;
     double s[N_SAMPLES];
@@ -89,14 +164,49 @@ static double time_gemm(dt_comm *c, gemm_model *g, int b, double *best)
     for (int i = 0; i < N_SAMPLES; i++) {
         t0 = comm_wtime();
         for (int r = 0; r < reps; r++)
-            gemm_step(g, b);
+            gemm_step(g, &sp);
         s[i] = (comm_wtime() - t0) / reps;
     }
     double t[2] = {median(s, N_SAMPLES), s[0]}; /* s is sorted now */
     comm_allreduce_max_f64(c, t, 2);
+    *med = t[0];
     if (best)
         *best = t[1];
-    return t[0];
+    plans_free(&sp);
+    return DT_OK;
+}
+
+/* The FMA peak of the widest ISA every rank has, all ranks measuring at once
+ * (collective): the slowest rank's fastest sample and its median in r.
+ * r->isa is PEAK_ISA_NONE (gflops 0) where no rank has a vector kernel. */
+static dt_status measure_peak(dt_comm *c, peak_result *r, dt_error *err)
+{
+    int64_t isa = -(int64_t)peak_best_isa(); /* max of the negated: the narrowest */
+    comm_allreduce_max_i64(c, &isa, 1);
+    memset(r, 0, sizeof *r);
+    r->isa = (peak_isa)-isa;
+    if (r->isa == PEAK_ISA_NONE)
+        return DT_OK;
+    comm_barrier(c);
+    dt_status st = comm_agree(c, peak_measure(r->isa, PEAK_SAMPLES, PEAK_SAMPLE_S, r, err), err);
+    if (st)
+        return st;
+    double v[2] = {r->gflops, r->median_gflops};
+    comm_allreduce_min_f64(c, v, 2);
+    r->gflops = v[0];
+    r->median_gflops = v[1];
+    return DT_OK;
+}
+
+/* The engine's description as one token for a BENCH_ line:
+ * "oneDNN 2.7.3 (avx512_core_bf16)" -> "oneDNN_2.7.3_avx512_core_bf16". */
+static void engine_token(char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = matmul_library_version(); *p && n + 1 < size; p++)
+        if (*p != '(' && *p != ')')
+            out[n++] = *p == ' ' ? '_' : *p;
+    out[n] = '\0';
 }
 
 /* Seconds per allreduce of n floats: per sample the slowest rank, then the
@@ -196,7 +306,6 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     const int P = comm_size(world);
     const int64_t B = cfg->batch_size, N = cfg->samples;
-    linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
     matmul_set_threads((int)cfg->threads);
 
     dt_layer_spec spec[DT_MAX_LAYERS];
@@ -205,10 +314,12 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (st)
         return st;
     gemm_model g = {0};
+    const dt_act id = {ACT_IDENTITY, 0.0f};
     size_t n_params = 0, most_w = 0, most_in = 0, most_out = 0;
     for (int l = 0; l <= nh; l++) {
         g.n_in[l] = l == 0 ? (int)cfg->inputs : spec[l - 1].width;
         g.n_out[l] = l == nh ? (int)cfg->outputs : spec[l].width;
+        g.act[l] = l < nh && matmul_fuses(spec[l].act) ? spec[l].act : id;
         size_t w = (size_t)g.n_in[l] * (size_t)g.n_out[l];
         n_params += w + (size_t)g.n_out[l];
         most_w = w > most_w ? w : most_w;
@@ -224,26 +335,42 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
     const int b_run = ceil_div(B, P);
     int b_max = b_run > (int)B ? b_run : (int)B;
     size_t bmax = (size_t)b_max;
-    g.X = malloc(bmax * most_in * sizeof(float));
-    g.dX = malloc(bmax * most_in * sizeof(float));
+    const int bf16 = matmul_bf16_support() > 0;
+    g.x_at = 0;
+    g.dz_at = bmax * most_in;
+    g.w_at = g.dz_at + bmax * most_out;
+    g.n_in_all = g.w_at + most_w;
+    g.in = malloc(g.n_in_all * sizeof(float));
+    g.in16 = bf16 ? malloc(g.n_in_all * sizeof(dt_bf16)) : NULL;
     g.C = malloc(bmax * most_out * sizeof(float));
-    g.dZ = malloc(bmax * most_out * sizeof(float));
-    g.W = malloc(most_w * sizeof(float));
+    g.dX = malloc(bmax * most_in * sizeof(float));
     g.dW = malloc(most_w * sizeof(float));
+    g.bias = malloc(most_out * sizeof(float));
     size_t ar_max = (size_t)256 << (2 * (N_SIZES - 1)); /* floats: 16 MB */
     float *buf = malloc(ar_max * sizeof(float));
-    int ok = g.X && g.dX && g.C && g.dZ && g.W && g.dW && buf;
+    int ok = g.in && (g.in16 || !bf16) && g.C && g.dX && g.dW && g.bias && buf;
     st = comm_agree(world, ok ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory for the "
                                                 "benchmark buffers"), err);
-    if (!st) {
-        /* Small values keep the sums far from overflow however often they repeat. */
-        for (size_t i = 0; i < bmax * most_in; i++) g.X[i] = g.dX[i] = (float)(i % 7) * 1e-3f;
-        for (size_t i = 0; i < bmax * most_out; i++) g.C[i] = g.dZ[i] = (float)(i % 5) * 1e-3f;
-        for (size_t i = 0; i < most_w; i++) g.W[i] = g.dW[i] = (float)(i % 3) * 1e-3f;
-        for (size_t i = 0; i < ar_max; i++) buf[i] = 0.0f;
-    }
     if (st)
         goto out;
+    /* Small values keep the products far from overflow. */
+    for (size_t i = 0; i < g.n_in_all; i++) g.in[i] = (float)(i % 7) * 1e-3f;
+    for (size_t i = 0; i < most_out; i++) g.bias[i] = (float)(i % 5) * 1e-3f;
+    for (size_t i = 0; i < ar_max; i++) buf[i] = 0.0f;
+    if (bf16) {
+        matmul_cvt *cvt = NULL;
+        dt_status cs = matmul_cvt_create(&cvt, g.n_in_all, err);
+        if (!cs)
+            matmul_cvt_run(cvt, g.in16, g.in);
+        matmul_cvt_free(cvt);
+        if ((st = comm_agree(world, cs, err)))
+            goto out;
+        const char *warning;
+        if ((st = comm_agree(world, matmul_check_precision(PREC_BF16, &warning, err), err)))
+            goto out;
+        if (warning)
+            dt_warn("bench: %s", warning);
+    }
 
     char arch[512];
     int len = snprintf(arch, sizeof arch, "%d", g.n_in[0]);
@@ -251,38 +378,79 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
         len += snprintf(arch + len, sizeof arch - (size_t)len, "-%d", g.n_out[l]);
     const double fps = flop_per_sample(&g), epoch_flop = fps * (double)N;
     const int64_t steps = (N + B - 1) / B;
+    char engine[128];
+    engine_token(engine, sizeof engine);
     dt_info("bench: model %s (%zu parameters), %.4g MFLOP of GEMM per sample per step, "
-            "%.4g GFLOP per epoch of %lld samples; %d rank%s, BLAS threads %lld",
+            "%.4g GFLOP per epoch of %lld samples; %d rank%s, %lld engine thread%s per rank "
+            "(%s)",
             arch, n_params, fps * 1e-6, epoch_flop * 1e-9, (long long)N, P, P == 1 ? "" : "s",
-            (long long)cfg->threads);
+            (long long)cfg->threads, cfg->threads == 1 ? "" : "s", matmul_library_version());
 
-    /* --- 1. GEMM at this run's local batch and at the projections' --- */
-    double t_best;
-    double t_run = time_gemm(world, &g, b_run, &t_best);
-    double rate_run = fps * b_run / t_run;
-    /* The floor: the epoch's GEMM FLOPs divided over P ranks at this rate. */
-    double floor_s = epoch_flop / P / rate_run;
-    dt_info("bench gemm: local batch %d (global %lld over %d rank%s): %.4f ms per step, "
+    /* --- 1. the core's FMA peak --- */
+    peak_result pk;
+    if ((st = measure_peak(world, &pk, err)))
+        goto out;
+    /* The floor: the epoch's GEMM FLOPs divided over P ranks at the peak. */
+    const double floor_peak = pk.gflops > 0 ? epoch_flop / P / (pk.gflops * 1e9) : 0.0;
+    if (pk.isa == PEAK_ISA_NONE)
+        dt_info("bench peak: no vector FMA kernel for this CPU (needs AVX2+FMA or AVX-512F); "
+                "no peak floor");
+    else
+        dt_info("bench peak: %.2f GFLOP/s per rank, %s FMA, %d chains (the slowest rank's "
+                "fastest of %d samples of %g s, all %d rank%s at once; its median %.2f)",
+                pk.gflops, peak_isa_name(pk.isa), PEAK_CHAINS, PEAK_SAMPLES, PEAK_SAMPLE_S, P,
+                P == 1 ? "" : "s", pk.median_gflops);
+
+    /* --- 2. GEMM at this run's local batch, fp32 and bf16, and at the projections' --- */
+    double t_run, t_best, t16 = 0, t16_best = 0;
+    if ((st = time_gemm(world, &g, PREC_FP32, b_run, &t_run, &t_best, err)))
+        goto out;
+    if (bf16 && (st = time_gemm(world, &g, PREC_BF16, b_run, &t16, &t16_best, err)))
+        goto out;
+    const double rate_run = fps * b_run / t_run, rate_best = fps * b_run / t_best;
+    const double rate16 = bf16 ? fps * b_run / t16 : 0, rate16_best = bf16 ? fps * b_run / t16_best : 0;
+    /* The engine's floor: the epoch's GEMM FLOPs over P ranks at its median rate. */
+    const double floor_s = epoch_flop / P / rate_run;
+    dt_info("bench gemm fp32: local batch %d (global %lld over %d rank%s): %.4f ms per step, "
             "%.2f GFLOP/s (slowest rank, median of %d; fastest sample %.2f GFLOP/s)",
             b_run, (long long)B, P, P == 1 ? "" : "s", t_run * 1e3, rate_run * 1e-9, N_SAMPLES,
-            fps * b_run / t_best * 1e-9);
-    dt_info("bench floor: %.4f s per epoch = %.4g GFLOP / %d rank%s / %.2f GFLOP/s",
-            floor_s, epoch_flop * 1e-9, P, P == 1 ? "" : "s", rate_run * 1e-9);
+            rate_best * 1e-9);
+    if (bf16)
+        dt_info("bench gemm bf16: local batch %d: %.4f ms per step, %.2f GFLOP/s (median; "
+                "fastest sample %.2f GFLOP/s)%s",
+                b_run, t16 * 1e3, rate16 * 1e-9, rate16_best * 1e-9,
+                matmul_bf16_support() == 1 ? " (emulated: no AVX512_BF16)" : "");
+    else
+        dt_info("bench gemm bf16: not supported by the engine on this CPU");
+    if (pk.gflops > 0)
+        dt_info("bench floor: %.4f s per epoch = %.4g GFLOP / %d rank%s / %.2f GFLOP/s peak; "
+                "the engine's (fp32, median): %.4f s",
+                floor_peak, epoch_flop * 1e-9, P, P == 1 ? "" : "s", pk.gflops, floor_s);
+    else
+        dt_info("bench floor: the engine's (fp32, median): %.4f s per epoch = %.4g GFLOP / %d "
+                "rank%s / %.2f GFLOP/s",
+                floor_s, epoch_flop * 1e-9, P, P == 1 ? "" : "s", rate_run * 1e-9);
     dt_info("BENCH_GEMM ranks=%d local_batch=%d flop_per_sample=%.0f epoch_flop=%.6g "
-            "step_s=%.6g gflops=%.4f floor_s=%.6g best_gflops=%.4f",
-            P, b_run, fps, epoch_flop, t_run, rate_run * 1e-9, floor_s,
-            fps * b_run / t_best * 1e-9);
+            "step_s=%.6g gflops=%.4f floor_s=%.6g best_gflops=%.4f bf16_support=%d "
+            "bf16_step_s=%.6g bf16_gflops=%.4f bf16_best_gflops=%.4f peak_gflops=%.4f "
+            "peak_isa=%s floor_peak_s=%.6g engine=%s",
+            P, b_run, fps, epoch_flop, t_run, rate_run * 1e-9, floor_s, rate_best * 1e-9,
+            matmul_bf16_support(), t16, rate16 * 1e-9, rate16_best * 1e-9, pk.gflops,
+            peak_isa_name(pk.isa), floor_peak, engine);
 
     double t_proj[N_PROJ];
     int b_proj[N_PROJ];
     for (int i = 0; i < N_PROJ; i++) {
         b_proj[i] = ceil_div(B, proj_P[i]);
-        t_proj[i] = b_proj[i] == b_run ? t_run : time_gemm(world, &g, b_proj[i], NULL);
-        dt_info("bench gemm: local batch %4d: %.4f ms per step, %.2f GFLOP/s", b_proj[i],
+        if (b_proj[i] == b_run)
+            t_proj[i] = t_run;
+        else if ((st = time_gemm(world, &g, PREC_FP32, b_proj[i], &t_proj[i], NULL, err)))
+            goto out;
+        dt_info("bench gemm fp32: local batch %4d: %.4f ms per step, %.2f GFLOP/s", b_proj[i],
                 t_proj[i] * 1e3, fps * b_proj[i] / t_proj[i] * 1e-9);
     }
 
-    /* --- 2. allreduce --- */
+    /* --- 3. allreduce --- */
     const double grad_bytes = 4.0 * (double)n_params;
     double alpha = cfg->latency_us * 1e-6;
     if (P > 1) {
@@ -321,12 +489,12 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
         dt_info("bench allreduce: 1 rank, nothing to time (run under mpirun -np 2 or more)");
     }
 
-    /* --- 3. projection --- */
+    /* --- 4. projection --- */
     dt_info("bench projection: epoch of %lld samples, global batch %lld (%lld steps); "
             "T(P) = steps * (T_gemm(ceil(B/P)) + T_allreduce(P)), "
             "T_allreduce(P) = 2 log2(P) alpha + 2(P-1)/P * %.0f bytes / bw, alpha %.1f us "
-            "(--latency-us); efficiency E(P) = T(1) / (P T(P)); T_gemm measured above "
-            "(the floor: update, activations and data excluded, so E is an upper bound; "
+            "(--latency-us); efficiency E(P) = T(1) / (P T(P)); T_gemm the fp32 "
+            "GEMM time measured above (update, activations and data excluded, so E is an upper bound; "
             "above P = B ranks sit idle)",
             (long long)N, (long long)B, (long long)steps, grad_bytes, alpha * 1e6);
     static const double gbit[] = {10, 100};
@@ -349,12 +517,12 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
         }
     }
 out:
-    free(g.X);
-    free(g.dX);
+    free(g.in);
+    free(g.in16);
     free(g.C);
-    free(g.dZ);
-    free(g.W);
+    free(g.dX);
     free(g.dW);
+    free(g.bias);
     free(buf);
     return st;
 }

@@ -1,0 +1,230 @@
+/* dtrain: the fp32 multiply-add peak of one core (see peak.h).
+ *
+ * Each vector kernel is compiled for its instruction set alone (a target
+ * attribute, not -march), and called only after __builtin_cpu_supports says
+ * the CPU and the OS have it, so the binary stays portable. */
+#include "dtrain/peak.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define PEAK_X86 1
+#include <immintrin.h>
+#else
+#define PEAK_X86 0
+#endif
+
+/* The same statement for each chain; S(c) names its accumulator a##c. */
+#define PEAK_EACH(S) S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+_Static_assert(PEAK_CHAINS == 12, "PEAK_EACH lists the chains one by one");
+
+const char *peak_isa_name(peak_isa isa)
+{
+    switch (isa) {
+    case PEAK_ISA_NONE: return "none";
+    case PEAK_ISA_SCALAR: return "scalar";
+    case PEAK_ISA_AVX2_FMA: return "avx2_fma";
+    case PEAK_ISA_AVX512F: return "avx512f";
+    }
+    return "?";
+}
+
+int peak_isa_supported(peak_isa isa)
+{
+    switch (isa) {
+    case PEAK_ISA_SCALAR: return 1;
+#if PEAK_X86
+    /* libgcc's and compiler-rt's checks include the OS saving the wide
+     * registers (XCR0), not only the CPUID bits */
+    case PEAK_ISA_AVX2_FMA: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case PEAK_ISA_AVX512F: return __builtin_cpu_supports("avx512f");
+#endif
+    default: return 0;
+    }
+}
+
+peak_isa peak_best_isa(void)
+{
+    if (peak_isa_supported(PEAK_ISA_AVX512F))
+        return PEAK_ISA_AVX512F;
+    if (peak_isa_supported(PEAK_ISA_AVX2_FMA))
+        return PEAK_ISA_AVX2_FMA;
+    return PEAK_ISA_NONE;
+}
+
+/* Plain C: a multiply and an add per chain (2 FLOP), in whatever instructions
+ * the baseline target gives them. */
+static double kernel_scalar(int64_t iters, float start, float mul, float add)
+{
+#define DECL(c) float a##c = start + (float)(c);
+#define STEP(c) a##c = a##c * mul + add;
+#define SUM(c) sum += a##c;
+    PEAK_EACH(DECL)
+    for (int64_t i = 0; i < iters; i++) {
+        PEAK_EACH(STEP)
+    }
+    double sum = 0.0;
+    PEAK_EACH(SUM)
+    return sum;
+#undef DECL
+#undef STEP
+#undef SUM
+}
+
+#if PEAK_X86
+/* 12 chains x 16 lanes, one vfmadd per chain per iteration. */
+__attribute__((target("avx512f"))) static double kernel_avx512(int64_t iters, float start,
+                                                                float mul, float add)
+{
+    const __m512 m = _mm512_set1_ps(mul), d = _mm512_set1_ps(add);
+    float lane[16];
+#define DECL(c) __m512 a##c = _mm512_set1_ps(start + (float)(c));
+#define STEP(c) a##c = _mm512_fmadd_ps(a##c, m, d);
+#define SUM(c)                                                                                 \
+    _mm512_storeu_ps(lane, a##c);                                                              \
+    for (int j = 0; j < 16; j++)                                                               \
+        sum += lane[j];
+    PEAK_EACH(DECL)
+    for (int64_t i = 0; i < iters; i++) {
+        PEAK_EACH(STEP)
+    }
+    double sum = 0.0;
+    PEAK_EACH(SUM)
+    return sum;
+#undef DECL
+#undef STEP
+#undef SUM
+}
+
+/* 12 chains x 8 lanes. */
+__attribute__((target("avx2,fma"))) static double kernel_avx2(int64_t iters, float start,
+                                                               float mul, float add)
+{
+    const __m256 m = _mm256_set1_ps(mul), d = _mm256_set1_ps(add);
+    float lane[8];
+#define DECL(c) __m256 a##c = _mm256_set1_ps(start + (float)(c));
+#define STEP(c) a##c = _mm256_fmadd_ps(a##c, m, d);
+#define SUM(c)                                                                                 \
+    _mm256_storeu_ps(lane, a##c);                                                              \
+    for (int j = 0; j < 8; j++)                                                                \
+        sum += lane[j];
+    PEAK_EACH(DECL)
+    for (int64_t i = 0; i < iters; i++) {
+        PEAK_EACH(STEP)
+    }
+    double sum = 0.0;
+    PEAK_EACH(SUM)
+    return sum;
+#undef DECL
+#undef STEP
+#undef SUM
+}
+#endif
+
+double peak_kernel(peak_isa isa, int64_t iters, float start, float mul, float add,
+                   double *flop)
+{
+    int lanes = 0;
+    double sum = 0.0;
+    if (iters > 0 && peak_isa_supported(isa)) {
+        switch (isa) {
+        case PEAK_ISA_SCALAR:
+            lanes = 1;
+            sum = kernel_scalar(iters, start, mul, add);
+            break;
+#if PEAK_X86
+        case PEAK_ISA_AVX2_FMA:
+            lanes = 8;
+            sum = kernel_avx2(iters, start, mul, add);
+            break;
+        case PEAK_ISA_AVX512F:
+            lanes = 16;
+            sum = kernel_avx512(iters, start, mul, add);
+            break;
+#endif
+        default: break;
+        }
+    }
+    *flop = 2.0 * (double)iters * PEAK_CHAINS * lanes;
+    return sum;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One timed run of iters iterations: its seconds, or -1 if the kernel's
+ * result is wrong.  With mul 1 and add 0 every lane of chain c stays at
+ * exactly start + c, so the sum is known: checking it consumes the result (the
+ * loop cannot be optimised away) and catches a broken kernel.  (The FMA units
+ * take as long for these values as for any others but subnormals.) */
+static double timed_run(peak_isa isa, int64_t iters, double *flop)
+{
+    /* read at run time: the compiler cannot know the values */
+    static volatile float v_start = 1.0f, v_mul = 1.0f, v_add = 0.0f;
+    float start = v_start, mul = v_mul, add = v_add;
+    double t0 = now_s();
+    double sum = peak_kernel(isa, iters, start, mul, add, flop);
+    double t = now_s() - t0;
+    /* chains x lanes values, averaging start + (PEAK_CHAINS - 1) / 2 */
+    double expect = *flop / (2.0 * (double)iters) * (start + (PEAK_CHAINS - 1) / 2.0);
+    return sum == expect ? t : -1.0;
+}
+
+dt_status peak_measure(peak_isa isa, int samples, double sample_s, peak_result *out,
+                       dt_error *err)
+{
+    if (!peak_isa_supported(isa))
+        return dt_fail(err, DT_EUSAGE, "peak: the %s kernel cannot run on this CPU",
+                       peak_isa_name(isa));
+    if (samples < 1 || samples > 1000 || !(sample_s >= 1e-4 && sample_s <= 10))
+        return dt_fail(err, DT_EUSAGE,
+                       "peak: %d samples of %g s (expected 1 .. 1000 samples of 1e-4 .. 10 s)",
+                       samples, sample_s);
+    /* Calibrate: double the iterations until a run lasts a quarter sample
+     * (these runs also bring the core out of its idle clock), then one
+     * sample-long warm-up at the final count. */
+    int64_t iters = 256;
+    double t, flop;
+    for (;;) {
+        if ((t = timed_run(isa, iters, &flop)) < 0)
+            return dt_fail(err, DT_EINTERNAL, "peak: the %s kernel computed a wrong sum",
+                           peak_isa_name(isa));
+        if (t >= sample_s / 4 || iters >= ((int64_t)1 << 40))
+            break;
+        iters *= 2;
+    }
+    iters = (int64_t)((double)iters * sample_s / (t > 0 ? t : sample_s)) + 1;
+    double *rate = malloc((size_t)samples * sizeof *rate);
+    if (!rate)
+        return dt_fail(err, DT_ENOMEM, "peak: out of memory");
+    dt_status st = DT_OK;
+    for (int i = -1; i < samples && !st; i++) { /* i = -1: the warm-up */
+        if ((t = timed_run(isa, iters, &flop)) < 0)
+            st = dt_fail(err, DT_EINTERNAL, "peak: the %s kernel computed a wrong sum",
+                         peak_isa_name(isa));
+        else if (i >= 0)
+            rate[i] = t > 0 ? flop / t * 1e-9 : 0.0;
+    }
+    if (!st) {
+        qsort(rate, (size_t)samples, sizeof *rate, cmp_double);
+        out->isa = isa;
+        out->gflops = rate[samples - 1];
+        out->median_gflops = samples % 2 ? rate[samples / 2]
+                                         : 0.5 * (rate[samples / 2 - 1] + rate[samples / 2]);
+        out->samples = samples;
+        out->sample_s = sample_s;
+    }
+    free(rate);
+    return st;
+}
