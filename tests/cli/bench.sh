@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# dtrain bench and scripts/bench.sh: the figures are consistent with the
+# model's shapes (FLOPs worked out by hand), the floors follow from the
+# measured rates, and the benchmark script runs end to end on a small data
+# set at 1 and 2 ranks in both precisions.  No timing is judged: the machine
+# is shared.
+source "$(dirname "$0")/lib.sh"
+
+# field LINE KEY: the value of KEY=... on a BENCH_ line
+field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1" | head -1; }
+# approx A B REL: |A - B| <= REL |B|
+approx() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; exit !(d <= r * m) }'; }
+
+for np in 1 2; do
+  run $np 120 bench --layers 32:relu --batch-size 64 --inputs 20 --outputs 3 --samples 1000
+  [[ $status -eq 0 ]] || fail "np=$np bench: $err"
+  g=$(grep '^BENCH_GEMM' <<<"$out")
+  # by hand, model 20-32-3: layer 0 forward + weight gradient 2 * 2*20*32 = 2560,
+  # layer 1 forward + weight + input gradient 3 * 2*32*3 = 576: 3136 per sample
+  [[ $(field "$g" flop_per_sample) == 3136 ]] && pass "np=$np: 3136 GEMM FLOP per sample" || fail "np=$np flop_per_sample: $g"
+  approx "$(field "$g" epoch_flop)" 3136000 1e-6 && pass "np=$np: epoch FLOPs 3136 x 1000" || fail "np=$np epoch_flop: $g"
+  [[ $(field "$g" local_batch) == $((64 / np)) ]] && pass "np=$np: local batch $((64 / np))" || fail "np=$np local batch: $g"
+  peak=$(field "$g" peak_gflops)
+  if [[ $(field "$g" peak_isa) == none ]]; then
+    echo "skipped: np=$np peak checks (no AVX2 or AVX-512 here)"
+  else
+    awk -v p="$peak" 'BEGIN { exit !(p > 0 && p < 1e5) }' && pass "np=$np: FMA peak $peak GFLOP/s" || fail "np=$np peak: $g"
+    # the floor is the epoch's FLOPs over P ranks at the peak
+    want=$(awk -v f=3136000 -v p="$peak" -v n=$np 'BEGIN { print f / n / (p * 1e9) }')
+    approx "$(field "$g" floor_peak_s)" "$want" 1e-3 && pass "np=$np: peak floor = FLOPs / P / peak" || fail "np=$np floor_peak_s $(field "$g" floor_peak_s) vs $want"
+    # fp32 products cannot beat the fp32 FMA peak (their fastest sample, a small slack for timer noise)
+    awk -v b="$(field "$g" best_gflops)" -v p="$peak" 'BEGIN { exit !(b > 0 && b <= 1.2 * p) }' && pass "np=$np: fp32 GEMM rate within the peak" || fail "np=$np fp32 rate above the peak: $g"
+  fi
+  if [[ $np -eq 2 ]]; then
+    grep -q '^BENCH_COLLECTIVES ranks=2' <<<"$out" && pass "np=2: step collectives timed" || fail "np=2: no BENCH_COLLECTIVES: $out"
+  fi
+done
+expect_error 1 2 "--layers" bench --layers 32:swish --batch-size 64
+
+# scripts/bench.sh with the binary under test, on digits: one BENCH line per
+# rank count and precision, each with a test accuracy.
+precisions=fp32,bf16
+[[ $("$DTRAIN" --version) == *avx512_core* ]] || precisions=fp32
+log=$TMP/bench.log
+if NO_BUILD=1 BUILD_DIR=$(dirname "$DTRAIN") BENCH_TIMEOUT=120 timeout -k 5 300 \
+    bash "$SRC/scripts/bench.sh" --data "$DATA/digits.h5" --model tiny --ranks 1,2 \
+    --precisions $precisions --epochs 1 --warmup 1 >"$log" 2>&1; then
+  n=$(grep -c '^BENCH model=tiny' "$log")
+  want=$((2 * $(tr ',' '\n' <<<"$precisions" | wc -l)))
+  [[ $n -eq $want ]] && pass "bench.sh: $n BENCH lines ($precisions at 1 and 2 ranks)" || fail "bench.sh: $n BENCH lines, want $want: $(cat "$log")"
+  bad=$(grep '^BENCH model=tiny' "$log" | grep -v 'test_accuracy=0\.[0-9]' || true)
+  [[ -z $bad ]] && pass "bench.sh: every row has a test accuracy" || fail "bench.sh rows without accuracy: $bad"
+else
+  fail "bench.sh failed: $(tail -20 "$log")"
+fi
+
+finish
