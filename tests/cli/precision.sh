@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# --precision bf16: trains to fp32's accuracy, resumes bit for bit, keeps
+# --threads sets the compute engine's threads (oneDNN reports them); at these
+# shapes oneDNN splits a product across threads by rows and columns, not
+# along its sums, so the weights are the same at 1 and 2 threads.  Then --precision bf16: trains to fp32's accuracy, resumes bit for bit, keeps
 # models and checkpoints fp32, records the precision in checkpoints and may
 # change it on resume (printed); a CPU without AVX-512 refuses it with exit 2
 # and one without native bf16 runs oneDNN's emulation with a warning
@@ -9,6 +11,12 @@ source "$(dirname "$0")/lib.sh"
 D=$DATA/digits.h5
 ARGS=(--data "$D" --layers 32:relu,16:tanh --optimizer adam --lr 0.002 --batch-size 50 --epochs 4 --seed 3)
 # 1438 training samples, batch 50: 29 steps per epoch, 116 in all.
+
+for t in 1 2; do
+  DNNL_VERBOSE=1 run 1 120 train --data "$D" --layers 32:relu --epochs 2 --seed 1 --threads $t --save "$TMP/threads$t.h5"
+  [[ $status -eq 0 ]] && grep -q "nthr:$t\b" <<<"$out" && pass "--threads $t: oneDNN runs $t thread(s)" || fail "--threads $t: $(grep nthr <<<"$out") $err"
+done
+h5diff -q "$TMP/threads1.h5" "$TMP/threads2.h5" /model /model >/dev/null && pass "the same weights at 1 and 2 threads" || fail "threads change the weights"
 
 isa=$("$DTRAIN" --version | sed -n 's/.*oneDNN [0-9.]* (\(.*\)).*/\1/p')
 echo "oneDNN ISA on this CPU: ${isa:-unknown}"
