@@ -93,7 +93,7 @@ DT_HOT void act_backward_rows(dt_act a, const float *y, const float *mask, float
     const float s = a.slope;
     for (size_t r = 0; r < rows; r++) {
         float *gr = g + r * n;
-        const float *yr = y ? y + r * n : NULL, *mr = mask ? mask + r * n : NULL;
+        const float *yr = y + r * n, *mr = mask ? mask + r * n : NULL;
         if (mr)
             for (size_t j = 0; j < n; j++) gr[j] *= mr[j];
         switch (a.kind) {

@@ -414,11 +414,18 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
     size_t n;
     const dt_option *opts = config_options(&n);
     for (size_t i = 0; i < n; i++) {
-        if (!(opts[i].cmds & CMD_TRAIN) || !h5io_has_attr(f, "/config", opts[i].name))
+        if (!(opts[i].cmds & CMD_TRAIN))
             continue;
         char was[2 * DT_PATH_MAX + 2], now[2 * DT_PATH_MAX + 2];
-        if (h5io_get_attr_str(f, "/config", opts[i].name, was, sizeof was, NULL))
+        if (!h5io_has_attr(f, "/config", opts[i].name)) {
+            /* a checkpoint older than the option: it ran at the default, and
+             * a change of what may change is still said */
+            if (!may_change(opts[i].name))
+                continue;
+            snprintf(was, sizeof was, "%s", opts[i].def ? opts[i].def : "");
+        } else if (h5io_get_attr_str(f, "/config", opts[i].name, was, sizeof was, NULL)) {
             continue;
+        }
         config_value_str(parts->cfg, &opts[i], now, sizeof now);
         if (!strcmp(was, now))
             continue;

@@ -19,7 +19,7 @@ struct matmul_plan {
     dnnl_primitive_t prim;
     /* memory objects bound to the shape; matmul_run points them at the
      * caller's buffers (dnnl_memory_set_data_handle: no allocation) */
-    dnnl_memory_t src, wei, dst, bias, scratch;
+    dnnl_memory_t src, wei, dst, bias;
 };
 
 /* Rounding to bf16: the CPU's own instruction where it has one, else
@@ -39,7 +39,7 @@ static dnnl_stream_t stream;
  * grown when a plan that needs more is created, never while one runs. */
 static void *scratch;
 static size_t scratch_bytes;
-static dnnl_memory_desc_t scratch_md;
+static dnnl_memory_t scratch_mem; /* over scratch, remade with it */
 
 static dt_status dnnl_fail(dt_error *err, dnnl_status_t s, const char *what)
 {
@@ -64,23 +64,34 @@ static dt_status engine_init(dt_error *err)
     return s == dnnl_success ? DT_OK : dnnl_fail(err, s, "the CPU engine");
 }
 
-/* Make the shared scratch at least n bytes. */
+/* Make the shared scratch at least n bytes (when a plan is created, never
+ * while one runs). */
 static dt_status scratch_reserve(size_t n, dt_error *err)
 {
     if (n <= scratch_bytes)
         return DT_OK;
     void *p = NULL;
+    dnnl_memory_t mem = NULL;
+    dnnl_memory_desc_t md;
+    dnnl_dims_t d = {(dnnl_dim_t)n};
+    dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_u8, dnnl_a);
     if (posix_memalign(&p, 64, n) != 0)
         return dt_fail(err, DT_ENOMEM, "out of memory for %zu bytes of GEMM scratch", n);
+    dnnl_status_t st = dnnl_memory_create(&mem, &md, engine, p);
+    if (st != dnnl_success) {
+        free(p);
+        return dnnl_fail(err, st, "the GEMM scratch");
+    }
+    if (scratch_mem)
+        dnnl_memory_destroy(scratch_mem);
     free(scratch);
     scratch = p;
+    scratch_mem = mem;
     scratch_bytes = n;
-    dnnl_dims_t d = {(dnnl_dim_t)n};
-    dnnl_memory_desc_init_by_tag(&scratch_md, 1, d, dnnl_u8, dnnl_a);
     return DT_OK;
 }
 
-dt_status precision_parse(const char *text, dt_precision *out, dt_error *err)
+dt_status matmul_precision_parse(const char *text, dt_precision *out, dt_error *err)
 {
     if (!strcmp(text, "fp32")) *out = PREC_FP32;
     else if (!strcmp(text, "bf16")) *out = PREC_BF16;
@@ -89,7 +100,7 @@ dt_status precision_parse(const char *text, dt_precision *out, dt_error *err)
     return DT_OK;
 }
 
-const char *precision_name(dt_precision p) { return p == PREC_BF16 ? "bf16" : "fp32"; }
+const char *matmul_precision_name(dt_precision p) { return p == PREC_BF16 ? "bf16" : "fp32"; }
 
 int matmul_fuses(dt_act act) { return act.kind != ACT_STEP; }
 
@@ -155,7 +166,7 @@ dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err)
     matrix_md(&bias_md, 1, s->n, 0, s->n, dnnl_f32);
 
     char what[128];
-    snprintf(what, sizeof what, "a %s matrix product %dx%dx%d", precision_name(s->prec), s->m,
+    snprintf(what, sizeof what, "a %s matrix product %dx%dx%d", matmul_precision_name(s->prec), s->m,
              s->n, s->k);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -188,48 +199,40 @@ dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err)
     return DT_OK;
 }
 
-/* The shared scratch as a memory object: re-made only when it has grown
- * since this plan last ran (that happens at setup, when plans are created). */
-static dnnl_memory_t plan_scratch(matmul_plan *p)
+/* A failure here is a defect (the plan was made for these arguments) with no
+ * caller to report to: one message, and the process ends, which ends the job. */
+static void run_or_die(dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args)
 {
-    void *handle = NULL;
-    if (p->scratch)
-        dnnl_memory_get_data_handle(p->scratch, &handle);
-    if (!p->scratch || handle != scratch) {
-        if (p->scratch)
-            dnnl_memory_destroy(p->scratch);
-        p->scratch = NULL;
-        dnnl_memory_create(&p->scratch, &scratch_md, engine, scratch);
-    }
-    return p->scratch;
+    dnnl_status_t st = dnnl_primitive_execute(prim, stream, nargs, args);
+    if (st == dnnl_success)
+        st = dnnl_stream_wait(stream);
+    if (st != dnnl_success)
+        dt_die(DT_EINTERNAL, "oneDNN failed (status %d) running a planned product", (int)st);
 }
 
-void matmul_run(const matmul_plan *cp, const void *A, const void *B, const float *bias,
-                float *C)
+void matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C)
 {
-    matmul_plan *p = (matmul_plan *)cp; /* only the memory objects' handles change */
     dnnl_memory_set_data_handle(p->src, (void *)A);
     dnnl_memory_set_data_handle(p->wei, (void *)B);
     dnnl_memory_set_data_handle(p->dst, C);
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, p->src},
                                {DNNL_ARG_WEIGHTS, p->wei},
                                {DNNL_ARG_DST, p->dst},
-                               {DNNL_ARG_SCRATCHPAD, plan_scratch(p)},
+                               {DNNL_ARG_SCRATCHPAD, scratch_mem},
                                {DNNL_ARG_BIAS, p->bias}};
     int nargs = 4;
     if (p->s.bias) {
         dnnl_memory_set_data_handle(p->bias, (void *)bias);
         nargs = 5;
     }
-    dnnl_primitive_execute(p->prim, stream, nargs, args);
-    dnnl_stream_wait(stream);
+    run_or_die(p->prim, nargs, args);
 }
 
 void matmul_free(matmul_plan *p)
 {
     if (!p)
         return;
-    dnnl_memory_t *mem[] = {&p->src, &p->wei, &p->dst, &p->bias, &p->scratch};
+    dnnl_memory_t *mem[] = {&p->src, &p->wei, &p->dst, &p->bias};
     for (size_t i = 0; i < sizeof mem / sizeof mem[0]; i++)
         if (*mem[i])
             dnnl_memory_destroy(*mem[i]);
@@ -241,7 +244,7 @@ void matmul_free(matmul_plan *p)
 static int isa_has(dnnl_cpu_isa_t isa, dnnl_cpu_isa_t level);
 
 /* dst (n) = src (n) rounded to nearest even, 32 at a time; the tail by the
- * same rule in integers (finite values; a NaN's payload may change). */
+ * same rule in integers (a NaN stays a NaN, quieted: the instruction's bits). */
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
 cvt_native(dt_bf16 *dst, const float *src, size_t n)
 {
@@ -253,8 +256,10 @@ cvt_native(dt_bf16 *dst, const float *src, size_t n)
     for (; i < n; i++) {
         uint32_t u;
         memcpy(&u, src + i, sizeof u);
-        u += 0x7fffu + ((u >> 16) & 1u);
-        dst[i] = (dt_bf16)(u >> 16);
+        if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: quieted, as the instruction does */
+            dst[i] = (dt_bf16)((u >> 16) | 0x40u);
+        else
+            dst[i] = (dt_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
     }
 }
 
@@ -303,8 +308,7 @@ void matmul_cvt_run(const matmul_cvt *c, dt_bf16 *dst, const float *src)
     dnnl_memory_set_data_handle(c->src, (void *)src);
     dnnl_memory_set_data_handle(c->dst, dst);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, c->src}, {DNNL_ARG_TO, c->dst}};
-    dnnl_primitive_execute(c->prim, stream, 2, args);
-    dnnl_stream_wait(stream);
+    run_or_die(c->prim, 2, args);
 }
 
 void matmul_cvt_free(matmul_cvt *c)

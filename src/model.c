@@ -294,9 +294,9 @@ dt_status model_prepare(dt_model *m, int nb, int backward, dt_error *err)
     return DT_OK;
 }
 
-/* The plans for nb rows, made now if setup did not (see model_prepare).  A
- * failure here has no caller to report to: it ends the process, which ends
- * the job. */
+/* The plans for nb rows, made now if setup did not (see model_prepare; the
+ * drivers prepare every size they use, so this is a fallback).  A failure
+ * here has no caller to report to: dt_die. */
 static model_plans *plans_for(dt_model *m, int nb, int backward)
 {
     for (int i = 0; i < DT_MODEL_SHAPES; i++) {
@@ -308,10 +308,8 @@ static model_plans *plans_for(dt_model *m, int nb, int backward)
     }
     dt_error err;
     dt_error_clear(&err);
-    if (model_prepare(m, nb, backward, &err)) {
-        fprintf(stderr, "dtrain: %s: %s\n", dt_strerror(err.code), err.msg);
-        exit(err.code);
-    }
+    if (model_prepare(m, nb, backward, &err))
+        dt_die(err.code, "%s", err.msg);
     return plans_for(m, nb, backward);
 }
 
@@ -464,11 +462,12 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
     m->grads_stale = 0;
     const int bf16 = m->prec == PREC_BF16;
     int cur = dZ == m->delta[0] ? 0 : 1;
-    /* the output layer's bias gradient: column sums of dZ (nb, n_out); with
-     * the identity and no mask, dZ is only read */
+    /* the output layer's bias gradient: column sums of dZ (nb, n_out) */
     dt_layer *top = &m->layers[m->n_layers - 1];
-    act_backward_rows((dt_act){ACT_IDENTITY, 0.0f}, NULL, NULL, (float *)dZ, top->db, acc,
-                      (size_t)nb, (size_t)top->n_out);
+    if (!acc)
+        memset(top->db, 0, (size_t)top->n_out * sizeof *top->db);
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; j < top->n_out; j++) top->db[j] += dZ[(size_t)i * top->n_out + j];
     for (int l = m->n_layers - 1; l >= 0; l--) {
         dt_layer *L = &m->layers[l];
         const void *dz = dZ;

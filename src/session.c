@@ -111,7 +111,7 @@ static dt_status set_precision(dt_session *s, dt_error *err)
 {
     dt_precision prec;
     const char *warning;
-    dt_status st = precision_parse(s->cfg->precision, &prec, err);
+    dt_status st = matmul_precision_parse(s->cfg->precision, &prec, err);
     if (!st)
         st = matmul_check_precision(prec, &warning, err);
     if (!st && warning)
@@ -137,23 +137,12 @@ static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
         if (hi > lo)
             st = model_prepare(m, (int)(hi - lo), 1, err);
     }
-    const dt_dataset *blocks[2] = {s->second_order ? &s->train : NULL,
-                                   s->eval.n ? &s->eval : &s->train};
-    for (int i = 0; i < 2 && !st; i++) {
-        if (!blocks[i])
-            continue;
-        int64_t lo, hi;
-        block_slice(blocks[i]->n, m->max_batch, rank, size, &lo, &hi);
-        const int64_t full = hi - lo < m->max_batch ? hi - lo : m->max_batch;
-        const int64_t rest = (hi - lo) % m->max_batch;
-        if (full > 0)
-            st = model_prepare(m, (int)full, i == 0, err);
-        if (!st && rest > 0)
-            st = model_prepare(m, (int)rest, i == 0, err);
-    }
+    if (!st && s->second_order)
+        st = trainer_prepare_blocks(s->comm, m, s->train.n, 1, err);
+    if (!st)
+        st = trainer_prepare_blocks(s->comm, m, s->eval.n ? s->eval.n : s->train.n, 0, err);
     return st;
 }
-
 
 dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)

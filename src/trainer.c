@@ -304,6 +304,19 @@ double trainer_full_batch(dt_comm *comm, dt_model *m, const dt_dataset *ds, doub
     return loss / (double)ds->n + pen;
 }
 
+dt_status trainer_prepare_blocks(dt_comm *comm, dt_model *m, int64_t n, int backward,
+                                 dt_error *err)
+{
+    int64_t lo, hi;
+    block_slice(n, m->max_batch, comm_rank(comm), comm_size(comm), &lo, &hi);
+    const int64_t full = hi - lo < m->max_batch ? hi - lo : m->max_batch;
+    const int64_t rest = (hi - lo) % m->max_batch;
+    dt_status st = full > 0 ? model_prepare(m, (int)full, backward, err) : DT_OK;
+    if (!st && rest > 0)
+        st = model_prepare(m, (int)rest, backward, err);
+    return st;
+}
+
 void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out)
 {
     int64_t lo, hi;

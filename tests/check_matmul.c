@@ -66,6 +66,40 @@ START_TEST(test_bf16_rounding_by_hand)
 }
 END_TEST
 
+/* NaN stays NaN and infinities stay infinite wherever a value falls: in a
+ * block of 32 or in the tail (a NaN's bits plus the rounding increment would
+ * carry into the exponent: 0x7f800001 -> +Inf, 0x7fffffff -> -0). */
+START_TEST(test_bf16_rounding_special)
+{
+    if (!have_bf16("test_bf16_rounding_special"))
+        return;
+    const uint32_t bits[5] = {0x7f800001u, 0x7fffffffu, 0xffffffffu, 0x7f800000u, 0xff800000u};
+    float src[37];
+    dt_bf16 dst[37];
+    for (int i = 0; i < 37; i++) {
+        uint32_t u = bits[i % 5];
+        memcpy(&src[i], &u, sizeof u);
+    }
+    matmul_cvt *c;
+    dt_error err;
+    ck_assert_int_eq(matmul_cvt_create(&c, 37, &err), DT_OK);
+    matmul_cvt_run(c, dst, src);
+    for (int i = 0; i < 37; i++) {
+        float v = bf16_value(dst[i]);
+        if (i % 5 < 3)
+            ck_assert_msg(isnan(v), "NaN 0x%08X at %d became 0x%04X", bits[i % 5], i, dst[i]);
+        else
+            ck_assert_msg(isinf(v) && (v > 0) == (i % 5 == 3), "Inf at %d became 0x%04X", i,
+                          dst[i]);
+        /* the tail (32..36) gives what the block gave for the same input */
+        if (i >= 32)
+            ck_assert_msg(dst[i] == dst[i - 5 * 6], "position %d: 0x%04X, block 0x%04X", i,
+                          dst[i], dst[i - 30]);
+    }
+    matmul_cvt_free(c);
+}
+END_TEST
+
 START_TEST(test_bf16_rounding_many)
 {
     if (!have_bf16("test_bf16_rounding_many"))
@@ -161,7 +195,7 @@ static void check_plan(const matmul_shape *s)
             ck_assert_msg(fabs(got - w) <= 1e-5 * (1.0 + mag[i * N + j]),
                           "%s %dx%dx%d trans %d%d acc %d bias %d act %d: C[%d][%d] = %.8g, "
                           "want %.8g",
-                          precision_name(s->prec), M, N, K, s->trans_a, s->trans_b,
+                          matmul_precision_name(s->prec), M, N, K, s->trans_a, s->trans_b,
                           s->accumulate, s->bias, s->act.kind, i, j, got, w);
         }
         for (int j = N; j < s->ldc; j++) ck_assert_float_eq(C[i * s->ldc + j], pad);
@@ -228,9 +262,9 @@ START_TEST(test_refusals)
     ck_assert_int_eq(matmul_fuses(step.act), 0);
     ck_assert_int_eq(matmul_create(&p, &step, &err), DT_EINTERNAL);
     dt_precision prec;
-    ck_assert_int_eq(precision_parse("bf16", &prec, &err), DT_OK);
+    ck_assert_int_eq(matmul_precision_parse("bf16", &prec, &err), DT_OK);
     ck_assert_int_eq(prec, PREC_BF16);
-    ck_assert_int_eq(precision_parse("fp16", &prec, &err), DT_EUSAGE);
+    ck_assert_int_eq(matmul_precision_parse("fp16", &prec, &err), DT_EUSAGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "--precision"));
     const char *warning;
     dt_status st = matmul_check_precision(PREC_BF16, &warning, &err);
@@ -251,6 +285,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_bf16_rounding_by_hand);
     tcase_add_test(tc, test_bf16_rounding_many);
+    tcase_add_test(tc, test_bf16_rounding_special);
     tcase_add_test(tc, test_plans_against_reference);
     tcase_add_test(tc, test_refusals);
     suite_add_tcase(s, tc);

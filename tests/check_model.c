@@ -121,7 +121,7 @@ static void gradcheck_at(dt_act act, dt_head head, dt_precision prec)
         gnorm += g * g;
         ck_assert_msg(fabs(g - fd[i]) <= abs_tol + rel_tol * fabs(fd[i]),
                       "%s act %d head %d param %zu: analytic %.8g vs finite difference %.8g",
-                      precision_name(prec), act.kind, head, i, g, fd[i]);
+                      matmul_precision_name(prec), act.kind, head, i, g, fd[i]);
     }
     ck_assert_msg(gnorm > 1e-6, "gradient is all zeros (act %d head %d)", act.kind, head);
     free(p);

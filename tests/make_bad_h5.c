@@ -13,6 +13,8 @@
  *   make_bad_h5 --set-attr FILE OBJ NAME INTEGER
  *   make_bad_h5 --set-attr-str FILE OBJ NAME TEXT
  *                                   overwrite (or add) an int64 or a string attribute
+ *   make_bad_h5 --delete-attr FILE OBJ NAME
+ *                                   remove an attribute (a file of an older dtrain)
  *
  * Files use the newest format (compact: a few hundred bytes each). */
 #include <hdf5.h>
@@ -119,6 +121,13 @@ static void write_dataset(hid_t f, char *spec)
 
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--delete-attr")) {
+        hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) die("cannot open", argv[2]);
+        if (H5Adelete_by_name(f, argv[3], argv[4], H5P_DEFAULT) < 0)
+            die("cannot delete attribute", argv[4]);
+        return H5Fclose(f) < 0;
+    }
     if (argc == 6 && (!strcmp(argv[1], "--set-attr") || !strcmp(argv[1], "--set-attr-str"))) {
         const int text = !strcmp(argv[1], "--set-attr-str");
         hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);

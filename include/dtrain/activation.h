@@ -33,7 +33,7 @@ void act_forward(dt_act a, float *x, size_t n);
 /* One pass over a layer's output gradient, row by row: g (rows, n) <- g *
  * mask * f'(x) given y = f(x) (rows, n) and mask (rows, n, NULL = none), and
  * db (n) <- [db +] the column sums of the new g (accumulate 0 overwrites db):
- * the bias gradient in the same pass.  y may be NULL for identity. */
+ * the bias gradient in the same pass. */
 void act_backward_rows(dt_act a, const float *y, const float *mask, float *g, float *db,
                        int accumulate, size_t rows, size_t n);
 

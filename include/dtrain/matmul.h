@@ -24,8 +24,8 @@
 typedef enum { PREC_FP32, PREC_BF16 } dt_precision;
 
 /* "fp32" / "bf16" <-> dt_precision. */
-dt_status precision_parse(const char *text, dt_precision *out, dt_error *err);
-const char *precision_name(dt_precision p);
+dt_status matmul_precision_parse(const char *text, dt_precision *out, dt_error *err);
+const char *matmul_precision_name(dt_precision p);
 
 /* A bf16 value: the upper 16 bits of an fp32 (sign, 8-bit exponent, 7-bit
  * mantissa), rounded to nearest even. */
@@ -51,8 +51,7 @@ typedef struct matmul_plan matmul_plan;
 dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err);
 /* C as the shape says; A, B are float or dt_bf16 per s->prec; bias is read
  * only if s->bias.  No allocation. */
-void matmul_run(const matmul_plan *p, const void *A, const void *B, const float *bias,
-                float *C);
+void matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C);
 void matmul_free(matmul_plan *p);
 
 /* Rounding of n contiguous floats to bf16, as a plan of its own (oneDNN's

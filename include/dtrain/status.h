@@ -43,6 +43,12 @@ const char *dt_strerror(dt_status code);
 /* Warnings are printed by rank 0 only; the driver installs the rank. */
 void dt_set_log_rank(int rank);
 void dt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For a failure deep inside a computation that has no caller to report to (a
+ * defect, or memory exhausted where setup should have made everything ready):
+ * "dtrain: <kind>: message" on stderr from whichever rank it is, and the
+ * process ends with code, which under mpirun ends the job. */
+void dt_die(dt_status code, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
 /* Informational line on stdout, rank 0 only, flushed. */
 void dt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -99,6 +99,13 @@ typedef struct {
 
 void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out);
 
+/* Make the model's forward plans (with backward != 0 the backward ones too)
+ * for the blocks this rank runs over n rows split as trainer_evaluate,
+ * trainer_predict and the full-batch gradient split them: max_batch rows
+ * and the rest.  Local: the caller agrees on the status across ranks. */
+dt_status trainer_prepare_blocks(dt_comm *comm, dt_model *m, int64_t n, int backward,
+                                 dt_error *err);
+
 /* The model's outputs (head applied) for rows [lo, hi) of ds into out
  * (hi - lo, n_out), in blocks of the model's max_batch aligned to lo.  Local. */
 void trainer_predict(dt_model *m, const dt_dataset *ds, int64_t lo, int64_t hi, float *out);

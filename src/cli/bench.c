@@ -167,7 +167,8 @@ static dt_status time_gemm(dt_comm *c, gemm_model *g, dt_precision prec, int b, 
             gemm_step(g, &sp);
         s[i] = (comm_wtime() - t0) / reps;
     }
-    double t[2] = {median(s, N_SAMPLES), s[0]}; /* s is sorted now */
+    const double med_s = median(s, N_SAMPLES); /* sorts s */
+    double t[2] = {med_s, s[0]};
     comm_allreduce_max_f64(c, t, 2);
     *med = t[0];
     if (best)
@@ -335,7 +336,10 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
     const int b_run = ceil_div(B, P);
     int b_max = b_run > (int)B ? b_run : (int)B;
     size_t bmax = (size_t)b_max;
-    const int bf16 = matmul_bf16_support() > 0;
+    /* bf16 is timed only if every rank can run it: the timing is collective */
+    int64_t no_bf16 = matmul_bf16_support() == 0;
+    comm_allreduce_max_i64(world, &no_bf16, 1);
+    const int bf16 = !no_bf16;
     g.x_at = 0;
     g.dz_at = bmax * most_in;
     g.w_at = g.dz_at + bmax * most_out;

@@ -20,6 +20,8 @@ dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
     block_slice(ds.n, m.max_batch, rank, comm_size(world), &lo, &hi);
     float *out = malloc((size_t)((hi - lo) * K + 1) * sizeof *out);
     st = out ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory");
+    if (!st)
+        st = trainer_prepare_blocks(world, &m, ds.n, 0, err);
     if ((st = comm_agree(world, st, err)))
         goto done;
     trainer_predict(&m, &ds, lo, hi, out);

@@ -110,6 +110,8 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
     st = !mine || (rank == 0 && (!all || (head_is_classifier(m.head) && !cls)))
              ? dt_fail(err, DT_ENOMEM, "out of memory for %lld predictions", (long long)ds.n)
              : DT_OK;
+    if (!st)
+        st = trainer_prepare_blocks(world, &m, ds.n, 0, err);
     if ((st = comm_agree(world, st, err)))
         goto out;
     trainer_predict(&m, &ds, lo, hi, mine);

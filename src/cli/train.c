@@ -23,13 +23,15 @@ static void describe(const dt_session *s)
             s->cfg->train_group, (long long)s->train.n, (long long)s->train.d,
             s->n_classes ? "" : " (regression)", evdesc);
     if (s->second_order)
-        dt_info("dtrain: model %s (%s output, %zu parameters); %s, full batch, one iteration "
-                "per epoch; %d rank%s",
-                arch, head_name(m->head), m->n_params, so_name(s->so_kind), P, P == 1 ? "" : "s");
+        dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s, full batch, one "
+                "iteration per epoch; %d rank%s",
+                arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
+                so_name(s->so_kind), P, P == 1 ? "" : "s");
     else
-        dt_info("dtrain: model %s (%s output, %zu parameters); %s lr %g (%s schedule); %d "
+        dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s lr %g (%s schedule); %d "
                 "rank%s, global batch %lld (%d per rank at most), %lld steps per epoch",
-                arch, head_name(m->head), m->n_params, optim_name(s->optim.cfg.kind), o->lr,
+                arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
+                optim_name(s->optim.cfg.kind), o->lr,
                 sched_name(s->sched.cfg.kind), P, P == 1 ? "" : "s", (long long)o->batch_size,
                 trainer_local_batch(o->batch_size, P), (long long)s->trainer.steps_per_epoch);
 }
@@ -84,6 +86,8 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
                 if (!tst && s.n_classes)
                     tst = dataset_check_labels(&test, cfg->data, cfg->test_group, s.n_classes,
                                                s.model.head == HEAD_SIGMOID, err);
+                if (!tst)
+                    tst = trainer_prepare_blocks(world, &s.model, test.n, 0, err);
                 if ((st = comm_agree(world, tst, err))) {
                     dataset_free(&test);
                     session_free(&s);

@@ -70,6 +70,15 @@ run 2 120 train "${ARGS[@]}" --precision fp32 --checkpoint-dir "$TMP/switch" --r
 acc=$(final_metric test_accuracy)
 at_least "$acc" 0.85 "accuracy after switching precision on resume"
 
+# A checkpoint of a dtrain older than --precision ran at fp32: resumed in
+# bf16, the change is said all the same.
+MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
+mkdir -p "$TMP/old" && cp "$TMP/part/step-00000045.h5" "$TMP/old/"
+"$MAKE_BAD_H5" --delete-attr "$TMP/old/step-00000045.h5" /config precision || fail "could not drop /config precision"
+run 2 120 train "${ARGS[@]}" --precision bf16 --checkpoint-dir "$TMP/old" --resume
+[[ $status -eq 0 ]] && grep -q "resume: --precision bf16 (the checkpoint had fp32)" <<<"$out" && pass "older checkpoint resumed in bf16, change printed" || fail "older checkpoint: $out $err"
+grep -q "parameters, bf16)" <<<"$out" && pass "the model line names the precision" || fail "model line: $out"
+
 # An older CPU: AVX-512 without AVX512_BF16 runs emulated with one warning;
 # AVX2 only refuses.
 DNNL_MAX_CPU_ISA=AVX512_CORE run 1 120 train "${ARGS[@]}" --precision bf16 --epochs 1
