@@ -38,6 +38,9 @@ void convert_table_free(convert_table *t)
 
 static dt_status gz_open(const char *path, gzFile *out, dt_error *err)
 {
+    dt_status st = fs_check_input(path, err);
+    if (st)
+        return st;
     errno = 0;
     gzFile g = gzopen(path, "rb");
     if (!g)

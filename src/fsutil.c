@@ -89,3 +89,49 @@ dt_status fs_mkdirs(const char *path, dt_error *err)
         return dt_fail(err, DT_EUSAGE, "directory %s is not writable", path);
     return DT_OK;
 }
+
+/* "a FIFO", "a directory", ... for a stat mode that is not a regular file. */
+static const char *kind_of(mode_t m)
+{
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    if (S_ISLNK(m)) return "a symbolic link";
+    return "not a regular file";
+}
+
+dt_status fs_check_input(const char *path, dt_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return dt_fail(err, DT_EUSAGE, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return dt_fail(err, DT_EUSAGE, "%s: is %s, not a regular file", path,
+                       kind_of(sb.st_mode));
+    return DT_OK;
+}
+
+dt_status fs_check_output(const char *path, const char *option, const char *const *inputs,
+                          dt_error *err)
+{
+    struct stat out;
+    if (lstat(path, &out) != 0)
+        return DT_OK; /* a new file (a missing directory is reported by the caller) */
+    if (!S_ISREG(out.st_mode))
+        return dt_fail(err, DT_EUSAGE,
+                       "--%s %s: is %s; dtrain writes only regular files (name a new file "
+                       "or a regular one to replace)",
+                       option, path, kind_of(out.st_mode));
+    for (size_t i = 0; inputs && inputs[i]; i++) {
+        struct stat in;
+        if (inputs[i][0] && stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev &&
+            in.st_ino == out.st_ino)
+            return dt_fail(err, DT_EUSAGE,
+                           "--%s %s: is the input %s; writing it would destroy it (choose "
+                           "another output name)",
+                           option, path, inputs[i]);
+    }
+    return DT_OK;
+}

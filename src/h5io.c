@@ -110,6 +110,10 @@ dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
     }
     if (access(path, R_OK) != 0)
         return dt_fail(err, DT_EUSAGE, "%s: not readable (permission denied)", path);
+    /* before HDF5 opens it: a FIFO would block the open forever */
+    dt_status st = fs_check_input(path, err);
+    if (st)
+        return st;
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return dt_fail(err, DT_EUSAGE,

@@ -75,8 +75,12 @@ dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
     return h5io_finish(f, path, modelio_write(f, m, norm, cfg, err), err);
 }
 
-dt_status modelio_check_writable(const char *path, const char *option, dt_error *err)
+dt_status modelio_check_writable(const char *path, const char *option,
+                                 const char *const *inputs, dt_error *err)
 {
+    dt_status st = fs_check_output(path, option, inputs, err);
+    if (st)
+        return st;
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return dt_fail(err, DT_EUSAGE, "--%s %s: is a directory", option, path);

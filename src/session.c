@@ -251,7 +251,10 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
     /* Output path first: a typo should not cost a whole training run. */
     st = DT_OK;
     if (cfg->save[0] && rank == 0)
-        st = modelio_check_writable(cfg->save, "save", err);
+        st = modelio_check_writable(cfg->save, "save",
+                                    (const char *const[]){cfg->data, cfg->init_from,
+                                                          cfg->resume, NULL},
+                                    err);
     if ((st = comm_agree(comm, st, err)))
         return st;
 

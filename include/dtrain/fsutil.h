@@ -21,4 +21,17 @@ void fs_dirname(const char *path, char *dir, size_t len);
 /* Create directory path (and parents) if missing. */
 dt_status fs_mkdirs(const char *path, dt_error *err);
 
+/* dtrain reads and replaces regular files only; both checks look at what
+ * stat says and open nothing, so a FIFO is refused, not waited on.
+ * fs_check_input: path is (a symbolic link to) a regular file.  DT_EUSAGE
+ * otherwise, naming what it is. */
+dt_status fs_check_input(const char *path, dt_error *err);
+/* fs_check_output: path does not exist yet, or is a regular file itself (not
+ * a symbolic link: renaming over the link would not write where it points),
+ * and names none of the files in inputs (NULL-terminated; empty entries
+ * skipped), compared by device and inode.  option ("save") goes in the
+ * message. */
+dt_status fs_check_output(const char *path, const char *option, const char *const *inputs,
+                          dt_error *err);
+
 #endif

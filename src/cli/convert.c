@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dtrain/convert.h"
+#include "dtrain/modelio.h"
 
 /* Options that only mean something for CSV input. */
 static const char *const csv_only[] = {"label-col", "label-type", "x-dtype", "header",
@@ -60,8 +61,12 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
                                "and class labels; give a test set with --idx-test)",
                                csv_only[i]);
 
+    const char *const inputs[] = {cfg->csv, cfg->idx[0], cfg->idx[1], cfg->idx_test[0],
+                                  cfg->idx_test[1], NULL};
+    dt_status st = modelio_check_writable(cfg->out, "out", inputs, err);
+    if (st)
+        return st;
     convert_summary sum;
-    dt_status st;
     if (idx) {
         const int with_test = config_given(cfg, "idx-test");
         st = convert_idx(cfg->out, cfg->idx[0], cfg->idx[1],

@@ -188,9 +188,11 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid
                        (long long)cfg->ranks_per_trial, P, P == 1 ? "" : "s");
     st = DT_OK;
     if (comm_rank(world) == 0 && cfg->out[0])
-        st = modelio_check_writable(cfg->out, "out", err);
+        st = modelio_check_writable(cfg->out, "out", (const char *const[]){cfg->data, NULL},
+                                    err);
     if (!st && comm_rank(world) == 0 && cfg->refit[0])
-        st = modelio_check_writable(cfg->refit, "refit", err);
+        st = modelio_check_writable(cfg->refit, "refit",
+                                    (const char *const[]){cfg->data, cfg->out, NULL}, err);
     return comm_agree(world, st, err);
 }
 

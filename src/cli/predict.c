@@ -92,7 +92,8 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (!csv && !ends_with(cfg->out, ".h5") && !ends_with(cfg->out, ".hdf5"))
         return dt_fail(err, DT_EUSAGE, "--out %s: the extension must be .h5 or .csv", cfg->out);
     if (rank == 0)
-        st = modelio_check_writable(cfg->out, "out", err);
+        st = modelio_check_writable(cfg->out, "out",
+                                    (const char *const[]){cfg->model, cfg->data, NULL}, err);
     if ((st = comm_agree(world, st, err)))
         return st;
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# dtrain reads and replaces regular files only.  An input that is a FIFO, a
+# device or a directory is refused with exit 2 at once (a FIFO is never
+# opened, so nothing waits on it); an output that exists and is not a regular
+# file (a FIFO, a device, a symbolic link) or that is one of the run's inputs
+# (same device and inode, whatever the name) is refused with exit 2 before
+# any work, and left as it was.
+source "$(dirname "$0")/lib.sh"
+
+IRIS=$DATA/iris.h5
+mkfifo "$TMP/fifo.h5"
+mkdir -p "$TMP/dir.h5"
+printf 'a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n' >"$TMP/t.csv"
+
+# --- inputs ---
+for np in 1 2; do
+  expect_error $np 2 "is a FIFO, not a regular file" train --data "$TMP/fifo.h5" --epochs 1
+  expect_error $np 2 "is a directory, not a regular file" train --data "$TMP/dir.h5" --epochs 1
+  expect_error $np 2 "is a FIFO, not a regular file" train --data "$IRIS" --epochs 1 --init-from "$TMP/fifo.h5"
+  expect_error $np 2 "is a FIFO, not a regular file" eval --model "$TMP/fifo.h5" --data "$IRIS"
+  expect_error $np 2 "is a FIFO, not a regular file" predict --model "$TMP/fifo.h5" --data "$IRIS" --out "$TMP/p.csv"
+done
+expect_error 1 2 "is a FIFO, not a regular file" inspect "$TMP/fifo.h5"
+mkfifo "$TMP/fifo.csv"
+expect_error 1 2 "is a FIFO, not a regular file" convert --csv "$TMP/fifo.csv" --out "$TMP/c.h5"
+# a missing CSV is the user's to fix: exit 2 like every other missing input
+expect_error 1 2 "No such file" convert --csv "$TMP/missing.csv" --out "$TMP/c.h5"
+
+# --- outputs that are not regular files ---
+run 1 60 train --data "$IRIS" --epochs 1 --save "$TMP/model.h5"
+[[ $status -eq 0 ]] || fail "training a model to predict with: $err"
+for np in 1 2; do
+  expect_error $np 2 "--save $TMP/fifo.h5: is a FIFO; dtrain writes only regular files" train --data "$IRIS" --epochs 1 --save "$TMP/fifo.h5"
+  [[ -p $TMP/fifo.h5 ]] && pass "np=$np: the FIFO is still a FIFO" || fail "np=$np: the FIFO was replaced"
+  ln -sf "$TMP/elsewhere.h5" "$TMP/link.h5"
+  expect_error $np 2 "is a symbolic link" train --data "$IRIS" --epochs 1 --save "$TMP/link.h5"
+  [[ -L $TMP/link.h5 && ! -e $TMP/elsewhere.h5 ]] && pass "np=$np: the link is untouched" || fail "np=$np: the link was replaced or followed"
+  expect_error $np 2 "is a FIFO" predict --model "$TMP/model.h5" --data "$IRIS" --out "$TMP/fifo.h5"
+done
+if mknod "$TMP/null" c 1 3 2>/dev/null; then
+  expect_error 1 2 "is a character device" train --data "$IRIS" --epochs 1 --save "$TMP/null"
+  [[ -c $TMP/null ]] && pass "the character device is still one" || fail "the device was replaced by a file"
+  expect_error 1 2 "is a character device" convert --csv "$TMP/t.csv" --header --out "$TMP/null"
+  [[ -c $TMP/null ]] && pass "convert left the device alone" || fail "convert replaced the device"
+else
+  echo "skipped: mknod is not allowed here (the character-device output cases)"
+fi
+
+# --- an output that is an input ---
+cp "$IRIS" "$TMP/data.h5"
+sum=$(cksum <"$TMP/data.h5")
+for np in 1 2; do
+  expect_error $np 2 "is the input $TMP/data.h5" train --data "$TMP/data.h5" --epochs 1 --save "$TMP/data.h5"
+  # the same file under another name (a hard link) is still the input
+  ln -f "$TMP/data.h5" "$TMP/alias.h5"
+  expect_error $np 2 "is the input $TMP/data.h5" train --data "$TMP/data.h5" --epochs 1 --save "$TMP/alias.h5"
+done
+[[ $(cksum <"$TMP/data.h5") == "$sum" ]] && pass "the data file is intact" || fail "the data file changed"
+msum=$(cksum <"$TMP/model.h5")
+expect_error 2 2 "is the input $TMP/model.h5" predict --model "$TMP/model.h5" --data "$IRIS" --out "$TMP/model.h5"
+expect_error 1 2 "is the input $TMP/model.h5" train --data "$IRIS" --epochs 1 --init-from "$TMP/model.h5" --save "$TMP/model.h5"
+[[ $(cksum <"$TMP/model.h5") == "$msum" ]] && pass "the model file is intact" || fail "the model file changed"
+expect_error 1 2 "is the input $TMP/t.csv" convert --csv "$TMP/t.csv" --header --out "$TMP/t.csv"
+# and a regular file that is not an input is replaced as before
+echo "an old file" >"$TMP/old.h5"
+run 1 60 train --data "$IRIS" --epochs 1 --save "$TMP/old.h5"
+[[ $status -eq 0 ]] && h5dump -H "$TMP/old.h5" >/dev/null 2>&1 && pass "an ordinary --save file is replaced" || fail "replacing a regular file: $err"
+
+# --- a FIFO where --resume looks for latest.h5 does not hang the job ---
+mkdir -p "$TMP/ck" && mkfifo "$TMP/ck/latest.h5"
+run 2 60 train --data "$IRIS" --epochs 1 --checkpoint-dir "$TMP/ck" --resume
+[[ $status -ne 124 && $status -ne 137 ]] && pass "a FIFO latest.h5: --resume ends (status $status)" || fail "a FIFO latest.h5: --resume hung"
+
+finish
