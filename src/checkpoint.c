@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -343,6 +344,12 @@ out:
     return st;
 }
 
+#define APPEND(buf, used, ...)                                                             \
+    do {                                                                                   \
+        if (used < sizeof buf)                                                             \
+            used += (size_t)snprintf(buf + used, sizeof buf - used, __VA_ARGS__);          \
+    } while (0)
+
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
 {
     path[0] = '\0';
@@ -356,6 +363,10 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
         return dt_fail(err, DT_EUSAGE, "--resume without a file needs --checkpoint-dir");
     char cand[DT_PATH_MAX + 32];
     dt_error e2;
+    /* what was wrong with each checkpoint tried, for the error if none is usable */
+    char faults[DT_ERRMSG_LEN] = "";
+    size_t used = 0;
+    int tried = 0;
     snprintf(cand, sizeof cand, "%s/latest.h5", dir);
     if (access(cand, F_OK) == 0) {
         if (!ckpt_verify(cand, &e2)) {
@@ -363,6 +374,12 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
             return DT_OK;
         }
         dt_warn("%s; trying older checkpoints", e2.msg);
+        /* a link (ours) names a step file, which is listed below on its own */
+        struct stat sb;
+        if (lstat(cand, &sb) == 0 && !S_ISLNK(sb.st_mode)) {
+            tried++;
+            APPEND(faults, used, "\n  %s", e2.msg);
+        }
     }
     size_t n;
     int64_t *steps = list_steps(dir, &n);
@@ -373,8 +390,16 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
             break;
         }
         dt_warn("skipping %s", e2.msg);
+        tried++;
+        APPEND(faults, used, "\n  %s", e2.msg);
     }
     free(steps);
+    /* Starting fresh would overwrite the damaged ones: only when there are none. */
+    if (!path[0] && tried)
+        return dt_fail(err, DT_EUSAGE,
+                       "--resume: no usable checkpoint in %s, %d damaged:%s\n(move them away, "
+                       "or give a --checkpoint-dir of its own, to start fresh)",
+                       dir, tried, faults);
     return DT_OK;
 }
 
@@ -401,11 +426,6 @@ static int may_change(const char *name)
     return 0;
 }
 
-#define APPEND(buf, used, ...)                                                             \
-    do {                                                                                   \
-        if (used < sizeof buf)                                                             \
-            used += (size_t)snprintf(buf + used, sizeof buf - used, __VA_ARGS__);          \
-    } while (0)
 
 static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts, dt_error *err)
 {

@@ -2,6 +2,7 @@
 #include "dtrain/modelio.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -125,6 +126,19 @@ static int count_layers(h5file *f)
     }
 }
 
+/* A model's numbers must be finite: a NaN weight would train or predict
+ * nothing but NaN, and a NaN scale makes every input the same. */
+static dt_status check_finite(const char *path, const char *dset, const float *v, size_t n,
+                              dt_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return dt_fail(err, DT_EUSAGE, "%s: %s[%zu] is %s: not a usable model (a damaged "
+                           "file, or saved from a run that diverged)",
+                           path, dset, i, isnan(v[i]) ? "NaN" : "infinite");
+    return DT_OK;
+}
+
 dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
 {
     h5file *f;
@@ -172,10 +186,12 @@ dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
         dt_layer *L = &m->layers[l];
         char name[96];
         snprintf(name, sizeof name, "/model/layer%d/weight", l);
-        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->W, err)))
+        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->W, err)) ||
+            (st = check_finite(path, name, L->W, (size_t)L->n_out * L->n_in, err)))
             goto out;
         snprintf(name, sizeof name, "/model/layer%d/bias", l);
-        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->b, err)))
+        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->b, err)) ||
+            (st = check_finite(path, name, L->b, (size_t)L->n_out, err)))
             goto out;
     }
 out:
@@ -267,6 +283,10 @@ dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *no
                                      err)) ||
                 (st = h5io_read_rows(f, "/normalization/scale", DT_F32, 0, n_in, norm->scale,
                                      err)) ||
+                (st = check_finite(path, "/normalization/shift", norm->shift, (size_t)n_in,
+                                   err)) ||
+                (st = check_finite(path, "/normalization/scale", norm->scale, (size_t)n_in,
+                                   err)) ||
                 (st = h5io_get_attr_str(f, "/normalization", "kind", text, sizeof text, err)) ||
                 (st = norm_parse(text, &norm->kind, err)))
                 goto out;

@@ -15,6 +15,9 @@
  *                                   overwrite (or add) an int64 or a string attribute
  *   make_bad_h5 --delete-attr FILE OBJ NAME
  *                                   remove an attribute (a file of an older dtrain)
+ *   make_bad_h5 --set-value FILE DSET INDEX VALUE
+ *                                   overwrite element INDEX (flat) of a dataset;
+ *                                   VALUE as in SPEC ("nan", "inf" allowed)
  *
  * Files use the newest format (compact: a few hundred bytes each). */
 #include <hdf5.h>
@@ -121,6 +124,32 @@ static void write_dataset(hid_t f, char *spec)
 
 int main(int argc, char **argv)
 {
+    if (argc == 6 && !strcmp(argv[1], "--set-value")) {
+        hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) die("cannot open", argv[2]);
+        hid_t d = H5Dopen2(f, argv[3], H5P_DEFAULT);
+        if (d < 0) die("no dataset", argv[3]);
+        hid_t space = H5Dget_space(d);
+        int nd = H5Sget_simple_extent_ndims(space);
+        hsize_t dims[8], start[8] = {0}, one[8];
+        H5Sget_simple_extent_dims(space, dims, NULL);
+        unsigned long long at = strtoull(argv[4], NULL, 10);
+        for (int k = nd - 1; k >= 0; k--) { /* flat index -> coordinates */
+            start[k] = at % dims[k];
+            at /= dims[k];
+            one[k] = 1;
+        }
+        double v = !strcmp(argv[5], "nan") ? NAN : !strcmp(argv[5], "inf") ? INFINITY
+                                                                        : strtod(argv[5], NULL);
+        hid_t mem = H5Screate(H5S_SCALAR);
+        H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, one, NULL);
+        if (H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, &v) < 0)
+            die("cannot write", argv[3]);
+        H5Sclose(mem);
+        H5Sclose(space);
+        H5Dclose(d);
+        return H5Fclose(f) < 0;
+    }
     if (argc == 5 && !strcmp(argv[1], "--delete-attr")) {
         hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
         if (f < 0) die("cannot open", argv[2]);

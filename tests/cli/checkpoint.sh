@@ -88,6 +88,17 @@ run 2 120 train "${ARGS[@]}" --checkpoint-dir "$TMP/keep" --checkpoint-every 10 
 n=$(ls "$TMP/keep" | grep -c '^step-')
 [[ $status -eq 0 && $n -eq 2 && -e $TMP/keep/step-00000116.h5 ]] && pass "--keep 2 keeps two" || fail "--keep: $(ls "$TMP/keep")"
 
+# Every checkpoint damaged: --resume refuses (exit 2) and lists each one
+# with its fault rather than starting over on top of them; they are left as
+# they were.
+A=$TMP/alldamaged && mkdir -p "$A"
+for st in 29 58; do head -c 3000 "$TMP/np2/full/step-00000116.h5" >"$A/step-000000$st.h5"; done
+ln -sf step-00000058.h5 "$A/latest.h5"
+before=$(cksum "$A"/step-*.h5)
+expect_error 2 2 "no usable checkpoint in $A, 2 damaged" train "${ARGS[@]}" --checkpoint-dir "$A" --resume
+grep -q "step-00000029.h5" <<<"$err" && grep -q "step-00000058.h5" <<<"$err" && pass "each damaged checkpoint is named" || fail "damaged list: $err"
+[[ $(cksum "$A"/step-*.h5) == "$before" ]] && pass "the damaged checkpoints are left as they were" || fail "damaged checkpoints changed"
+
 # --resume with no checkpoint yet starts fresh.
 run 2 120 train "${ARGS[@]}" --epochs 1 --checkpoint-dir "$TMP/fresh" --resume
 [[ $status -eq 0 ]] && grep -q "starting fresh" <<<"$out" && pass "--resume with an empty directory starts fresh" || fail "fresh: $out $err"
