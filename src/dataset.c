@@ -82,13 +82,16 @@ static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds
         ds->max_label = -1;
         ds->targets = malloc((size_t)(ds->n * k > 0 ? ds->n * k : 1) * sizeof *ds->targets);
         for (int64_t i = 0; ds->targets && i < ds->n * k; i++) {
-            if (!isfinite(y[i])) {
-                dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)", path,
-                        yname, (long long)(i / k), (long long)(i % k), y[i]);
+            /* checked as the float32 dtrain trains on: 1e300 is finite in
+             * the file and infinite after the conversion */
+            ds->targets[i] = (float)y[i];
+            if (!isfinite(y[i]) || !isfinite(ds->targets[i])) {
+                dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (%s)", path, yname,
+                        (long long)(i / k), (long long)(i % k), y[i],
+                        isfinite(y[i]) ? "beyond float32's range, about 3.4e38" : "not finite");
                 free(y);
                 return DT_EUSAGE;
             }
-            ds->targets[i] = (float)y[i];
         }
     }
     free(y);
