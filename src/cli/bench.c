@@ -303,6 +303,104 @@ static double t_allreduce(int P, double bytes, double alpha, double bw)
     return P <= 1 ? 0.0 : 2.0 * log2((double)P) * alpha + 2.0 * (P - 1) / P * bytes / bw;
 }
 
+/* The layers' shapes and fused activations into g, from --inputs, --layers
+ * (spec, nh hidden) and --outputs; the parameter count and the largest
+ * weight matrix, input and output width, which size the scratch buffers. */
+static void model_shapes(gemm_model *g, const dt_config *cfg, const dt_layer_spec *spec,
+                         int nh, size_t *n_params, size_t *most_w, size_t *most_in,
+                         size_t *most_out)
+{
+    const dt_act id = {ACT_IDENTITY, 0.0f};
+    *n_params = *most_w = *most_in = *most_out = 0;
+    for (int l = 0; l <= nh; l++) {
+        g->n_in[l] = l == 0 ? (int)cfg->inputs : spec[l - 1].width;
+        g->n_out[l] = l == nh ? (int)cfg->outputs : spec[l].width;
+        g->act[l] = l < nh && matmul_fuses(spec[l].act) ? spec[l].act : id;
+        size_t w = (size_t)g->n_in[l] * (size_t)g->n_out[l];
+        *n_params += w + (size_t)g->n_out[l];
+        *most_w = w > *most_w ? w : *most_w;
+        *most_in = (size_t)g->n_in[l] > *most_in ? (size_t)g->n_in[l] : *most_in;
+        *most_out = (size_t)g->n_out[l] > *most_out ? (size_t)g->n_out[l] : *most_out;
+    }
+    g->n_layers = nh + 1;
+}
+
+/* Time comm_allreduce_sum_f32 from 1 KB to 16 MB (buf holds 16 MB), fit the
+ * model of the header comment, and time the sharded update's own collectives
+ * on an n_params gradient both ways.  P > 1; collective. */
+static void bench_allreduce(dt_comm *world, float *buf, size_t n_params)
+{
+    const int P = comm_size(world);
+    const double grad_bytes = 4.0 * (double)n_params;
+    double nb[N_SIZES], tm[N_SIZES];
+    for (int i = 0; i < N_SIZES; i++) {
+        size_t n = (size_t)256 << (2 * i);
+        nb[i] = 4.0 * (double)n;
+        tm[i] = time_allreduce(world, buf, n);
+        dt_info("bench allreduce: %9.0f bytes  %10.2f us  %8.3f GB/s algorithmic", nb[i],
+                tm[i] * 1e6, nb[i] / tm[i] * 1e-9);
+    }
+    double a, c;
+    fit_line(nb, tm, N_SIZES, &a, &c);
+    /* noise can push a sub-microsecond latency below zero */
+    double fit_alpha = a > 0 ? a / (2.0 * log2((double)P)) : 0.0;
+    double fit_beta = c * P / (2.0 * (P - 1));
+    double pred = a + c * grad_bytes;
+    dt_info("bench allreduce fit: t(n) = 2 log2(P) alpha + 2(P-1)/P n beta, weights "
+            "1/t^2: alpha %.2f us, 1/beta %.3f GB/s; the %.0f-byte gradient: %.1f us",
+            fit_alpha * 1e6, 1e-9 / fit_beta, grad_bytes, pred * 1e6);
+    dt_info("BENCH_ALLREDUCE ranks=%d alpha_us=%.4f bw_GBps=%.4f grad_bytes=%.0f "
+            "grad_allreduce_s=%.6g",
+            P, fit_alpha * 1e6, 1e-9 / fit_beta, grad_bytes, pred);
+    /* what a training step actually runs: the sharded update's collectives */
+    double t_node = time_sharded(world, n_params, 1), t_mpi = time_sharded(world, n_params, 0);
+    char node_txt[64] = "not available", mpi_txt[64] = "not available";
+    if (t_node >= 0)
+        snprintf(node_txt, sizeof node_txt, "%.1f us", t_node * 1e6);
+    if (t_mpi >= 0)
+        snprintf(mpi_txt, sizeof mpi_txt, "%.1f us", t_mpi * 1e6);
+    dt_info("bench step collectives (reduce-scatter of the %.0f-byte gradient + allgather "
+            "of the parameters): --reduction node %s, --reduction mpi %s per step",
+            grad_bytes, node_txt, mpi_txt);
+    dt_info("BENCH_COLLECTIVES ranks=%d node_s=%.6g mpi_s=%.6g", P, t_node, t_mpi);
+}
+
+/* Project the epoch of N samples at global batch B to proj_P[1..] ranks at 10
+ * and 100 Gbit/s from the GEMM times t_proj[i] at local batches b_proj[i]
+ * (proj_P[0] = 1) and the allreduce model (latency alpha s). */
+static void report_projection(int64_t N, int64_t B, double grad_bytes, double alpha,
+                              const int *proj_P, const int *b_proj, const double *t_proj,
+                              int n_proj)
+{
+    const int64_t steps = (N + B - 1) / B;
+    dt_info("bench projection: epoch of %lld samples, global batch %lld (%lld steps); "
+            "T(P) = steps * (T_gemm(ceil(B/P)) + T_allreduce(P)), "
+            "T_allreduce(P) = 2 log2(P) alpha + 2(P-1)/P * %.0f bytes / bw, alpha %.1f us "
+            "(--latency-us); efficiency E(P) = T(1) / (P T(P)); T_gemm the fp32 "
+            "GEMM time measured above (update, activations and data excluded, so E is an upper bound; "
+            "above P = B ranks sit idle)",
+            (long long)N, (long long)B, (long long)steps, grad_bytes, alpha * 1e6);
+    static const double gbit[] = {10, 100};
+    const double T1 = (double)steps * t_proj[0];
+    for (size_t k = 0; k < sizeof gbit / sizeof gbit[0]; k++) {
+        double bw = gbit[k] * 1e9 / 8;
+        for (int i = 1; i < n_proj; i++) {
+            int p = proj_P[i];
+            double tar = t_allreduce(p, grad_bytes, alpha, bw);
+            double T = (double)steps * (t_proj[i] + tar);
+            double E = T1 / (p * T);
+            /* the same ranks at local batch B each (global batch B*P): */
+            double Ew = t_proj[0] / (t_proj[0] + tar);
+            dt_info("bench projection: %3.0f Gbit/s  P %3d  local batch %3d  allreduce %8.1f "
+                    "us  epoch %8.4f s  efficiency %5.1f%%  (at local batch %lld: %5.1f%%)",
+                    gbit[k], p, b_proj[i], tar * 1e6, T, 100 * E, (long long)B, 100 * Ew);
+            dt_info("BENCH_PROJ gbit=%.0f ranks=%d local_batch=%d allreduce_s=%.6g "
+                    "epoch_s=%.6g efficiency=%.4f weak_efficiency=%.4f",
+                    gbit[k], p, b_proj[i], tar, T, E, Ew);
+        }
+    }
+}
+
 dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     const int P = comm_size(world);
@@ -315,19 +413,8 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (st)
         return st;
     gemm_model g = {0};
-    const dt_act id = {ACT_IDENTITY, 0.0f};
-    size_t n_params = 0, most_w = 0, most_in = 0, most_out = 0;
-    for (int l = 0; l <= nh; l++) {
-        g.n_in[l] = l == 0 ? (int)cfg->inputs : spec[l - 1].width;
-        g.n_out[l] = l == nh ? (int)cfg->outputs : spec[l].width;
-        g.act[l] = l < nh && matmul_fuses(spec[l].act) ? spec[l].act : id;
-        size_t w = (size_t)g.n_in[l] * (size_t)g.n_out[l];
-        n_params += w + (size_t)g.n_out[l];
-        most_w = w > most_w ? w : most_w;
-        most_in = (size_t)g.n_in[l] > most_in ? (size_t)g.n_in[l] : most_in;
-        most_out = (size_t)g.n_out[l] > most_out ? (size_t)g.n_out[l] : most_out;
-    }
-    g.n_layers = nh + 1;
+    size_t n_params, most_w, most_in, most_out;
+    model_shapes(&g, cfg, spec, nh, &n_params, &most_w, &most_in, &most_out);
 
     /* Local batches: this run's (B over P ranks) and the projections' (B over
      * 1, 8, 64, 512 ranks, at least one sample). */
@@ -381,7 +468,6 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
     for (int l = 0; l < g.n_layers && len < (int)sizeof arch; l++)
         len += snprintf(arch + len, sizeof arch - (size_t)len, "-%d", g.n_out[l]);
     const double fps = flop_per_sample(&g), epoch_flop = fps * (double)N;
-    const int64_t steps = (N + B - 1) / B;
     char engine[128];
     engine_token(engine, sizeof engine);
     dt_info("bench: model %s (%zu parameters), %.4g MFLOP of GEMM per sample per step, "
@@ -454,72 +540,16 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
                 t_proj[i] * 1e3, fps * b_proj[i] / t_proj[i] * 1e-9);
     }
 
-    /* --- 3. allreduce --- */
+    /* --- 3. allreduce, and the step's own collectives --- */
     const double grad_bytes = 4.0 * (double)n_params;
-    double alpha = cfg->latency_us * 1e-6;
-    if (P > 1) {
-        double nb[N_SIZES], tm[N_SIZES];
-        for (int i = 0; i < N_SIZES; i++) {
-            size_t n = (size_t)256 << (2 * i);
-            nb[i] = 4.0 * (double)n;
-            tm[i] = time_allreduce(world, buf, n);
-            dt_info("bench allreduce: %9.0f bytes  %10.2f us  %8.3f GB/s algorithmic", nb[i],
-                    tm[i] * 1e6, nb[i] / tm[i] * 1e-9);
-        }
-        double a, c;
-        fit_line(nb, tm, N_SIZES, &a, &c);
-        /* noise can push a sub-microsecond latency below zero */
-        double fit_alpha = a > 0 ? a / (2.0 * log2((double)P)) : 0.0;
-        double fit_beta = c * P / (2.0 * (P - 1));
-        double pred = a + c * grad_bytes;
-        dt_info("bench allreduce fit: t(n) = 2 log2(P) alpha + 2(P-1)/P n beta, weights "
-                "1/t^2: alpha %.2f us, 1/beta %.3f GB/s; the %.0f-byte gradient: %.1f us",
-                fit_alpha * 1e6, 1e-9 / fit_beta, grad_bytes, pred * 1e6);
-        dt_info("BENCH_ALLREDUCE ranks=%d alpha_us=%.4f bw_GBps=%.4f grad_bytes=%.0f "
-                "grad_allreduce_s=%.6g",
-                P, fit_alpha * 1e6, 1e-9 / fit_beta, grad_bytes, pred);
-        /* what a training step actually runs: the sharded update's collectives */
-        double t_node = time_sharded(world, n_params, 1), t_mpi = time_sharded(world, n_params, 0);
-        char node_txt[64] = "not available", mpi_txt[64] = "not available";
-        if (t_node >= 0)
-            snprintf(node_txt, sizeof node_txt, "%.1f us", t_node * 1e6);
-        if (t_mpi >= 0)
-            snprintf(mpi_txt, sizeof mpi_txt, "%.1f us", t_mpi * 1e6);
-        dt_info("bench step collectives (reduce-scatter of the %.0f-byte gradient + allgather "
-                "of the parameters): --reduction node %s, --reduction mpi %s per step",
-                grad_bytes, node_txt, mpi_txt);
-        dt_info("BENCH_COLLECTIVES ranks=%d node_s=%.6g mpi_s=%.6g", P, t_node, t_mpi);
-    } else {
+    const double alpha = cfg->latency_us * 1e-6;
+    if (P > 1)
+        bench_allreduce(world, buf, n_params);
+    else
         dt_info("bench allreduce: 1 rank, nothing to time (run under mpirun -np 2 or more)");
-    }
 
     /* --- 4. projection --- */
-    dt_info("bench projection: epoch of %lld samples, global batch %lld (%lld steps); "
-            "T(P) = steps * (T_gemm(ceil(B/P)) + T_allreduce(P)), "
-            "T_allreduce(P) = 2 log2(P) alpha + 2(P-1)/P * %.0f bytes / bw, alpha %.1f us "
-            "(--latency-us); efficiency E(P) = T(1) / (P T(P)); T_gemm the fp32 "
-            "GEMM time measured above (update, activations and data excluded, so E is an upper bound; "
-            "above P = B ranks sit idle)",
-            (long long)N, (long long)B, (long long)steps, grad_bytes, alpha * 1e6);
-    static const double gbit[] = {10, 100};
-    const double T1 = (double)steps * t_proj[0];
-    for (size_t k = 0; k < sizeof gbit / sizeof gbit[0]; k++) {
-        double bw = gbit[k] * 1e9 / 8;
-        for (int i = 1; i < N_PROJ; i++) {
-            int p = proj_P[i];
-            double tar = t_allreduce(p, grad_bytes, alpha, bw);
-            double T = (double)steps * (t_proj[i] + tar);
-            double E = T1 / (p * T);
-            /* the same ranks at local batch B each (global batch B*P): */
-            double Ew = t_proj[0] / (t_proj[0] + tar);
-            dt_info("bench projection: %3.0f Gbit/s  P %3d  local batch %3d  allreduce %8.1f "
-                    "us  epoch %8.4f s  efficiency %5.1f%%  (at local batch %lld: %5.1f%%)",
-                    gbit[k], p, b_proj[i], tar * 1e6, T, 100 * E, (long long)B, 100 * Ew);
-            dt_info("BENCH_PROJ gbit=%.0f ranks=%d local_batch=%d allreduce_s=%.6g "
-                    "epoch_s=%.6g efficiency=%.4f weak_efficiency=%.4f",
-                    gbit[k], p, b_proj[i], tar, T, E, Ew);
-        }
-    }
+    report_projection(N, B, grad_bytes, alpha, proj_P, b_proj, t_proj, N_PROJ);
 out:
     free(g.in);
     free(g.in16);
