@@ -390,6 +390,7 @@ dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
                        int *want_help, dt_error *err)
 {
     *want_help = 0;
+    unsigned char seen[N_OPTIONS] = {0}; /* in this argv: a repeat is a mistake */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -411,6 +412,10 @@ dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
                                near);
             return dt_fail(err, DT_EUSAGE, "unknown option --%s (see --help)", n);
         }
+        if (seen[o - options]++ && o->type != OPT_LIST)
+            return dt_fail(err, DT_EUSAGE,
+                           "--%s given twice; give it once (--help marks the options that may be repeated)",
+                           o->name);
         dt_status st;
         if (o->type == OPT_FLAG) {
             if (eq)

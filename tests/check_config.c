@@ -64,6 +64,11 @@ START_TEST(test_errors)
         {CMD_TRAIN, "--idx a b", "unknown option --idx"}, /* convert-only option */
         {CMD_CONVERT, "--idx a", "needs two values"},
         {CMD_TRAIN, "--lr nan", "expected a number"},
+        /* a repeated option is refused, not silently the last value */
+        {CMD_TRAIN, "--data a.h5 --data b.h5", "--data given twice"},
+        {CMD_TRAIN, "--save m.h5 --epochs 2 --save=n.h5", "--save given twice"},
+        {CMD_TRAIN, "--drop-last --drop-last", "--drop-last given twice"},
+        {CMD_CONVERT, "--idx a b --idx c d", "--idx given twice"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dt_config c;

@@ -2,6 +2,7 @@
  * (from the one option table), runs it, agrees on the outcome across ranks and
  * turns a failure into one message from rank 0 and one exit status. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -93,20 +94,23 @@ int main(int argc, char **argv)
     dt_error_clear(&err);
     config_defaults(&cfg);
     int want_help = 0;
-    int first = 2;
-    dt_status st = DT_OK;
+    /* "dtrain inspect FILE" is "dtrain inspect --file FILE": one argv, parsed
+     * once, so that "inspect A --file B" is a repeated option like any other */
+    int n = argc - 2;
+    char **args = argv + 2;
+    char opt[64], **with_positional = NULL;
     if (c->positional && argc > 2 && strncmp(argv[2], "--", 2) != 0) {
-        /* "dtrain inspect FILE" is "dtrain inspect --file FILE" */
-        char opt[64];
         snprintf(opt, sizeof opt, "--%s", c->positional);
-        char *pair[2] = {opt, argv[2]};
-        st = config_parse(&cfg, c->cmd, 2, pair, &want_help, &err);
-        first = 3;
+        with_positional = malloc((size_t)argc * sizeof *with_positional);
+        if (!with_positional)
+            dt_die(DT_ENOMEM, "out of memory parsing the command line");
+        with_positional[0] = opt;
+        for (int i = 2; i < argc; i++) with_positional[i - 1] = argv[i];
+        n = argc - 1;
+        args = with_positional;
     }
-    int help2 = 0;
-    if (!st)
-        st = config_parse(&cfg, c->cmd, argc - first, argv + first, &help2, &err);
-    want_help |= help2;
+    dt_status st = config_parse(&cfg, c->cmd, n, args, &want_help, &err);
+    free(with_positional);
     if (!st && want_help) {
         if (rank == 0) {
             printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name,

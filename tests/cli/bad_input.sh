@@ -21,6 +21,10 @@ for np in 1 2; do
   expect_error $np 2 "not an HDF5 file" train --data "$TMP/text.h5"
   expect_error $np 2 "truncated.h5" train --data "$TMP/truncated.h5"
   expect_error $np 2 "did you mean --epochs" train --data "$IRIS" --epoch 3
+  # a repeated option is refused (it used to take the last value silently)
+  expect_error $np 2 "--data given twice" train --data "$IRIS" --data "$TMP/nope.h5"
+  expect_error $np 2 "--save given twice" train --data "$IRIS" --save "$TMP/a.h5" --save "$TMP/b.h5"
+  expect_error $np 2 "--file given twice" inspect "$IRIS" --file "$IRIS"
   expect_error $np 2 "--lr: -1 is out of range" train --data "$IRIS" --lr -1
   expect_error $np 2 "--epochs: 0 is out of range" train --data "$IRIS" --epochs 0
   expect_error $np 2 "--batch-size: 0 is out of range" train --data "$IRIS" --batch-size 0
