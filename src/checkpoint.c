@@ -249,6 +249,74 @@ static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts 
     return DT_OK;
 }
 
+/* Delete the temporaries of killed writes in dir: names fs_temp_name gives a
+ * checkpoint or the latest.h5 link, and nothing else.  Safe only while this
+ * run holds the directory's lock (no other writer can be mid-write). */
+static void remove_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    int n = 0;
+    double bytes = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char base[64], path[DT_PATH_MAX + 300];
+        if (!fs_temp_base(e->d_name, base, sizeof base) ||
+            (strcmp(base, "latest.h5") != 0 && step_of(base) < 0))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(path, &sb) != 0 || !(S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode)) ||
+            unlink(path) != 0)
+            continue;
+        n++;
+        bytes += S_ISREG(sb.st_mode) ? (double)sb.st_size : 0;
+    }
+    closedir(d);
+    if (n)
+        dt_info("dtrain: removed %d temporary file%s of interrupted checkpoint writes from %s "
+                "(%.1f MB)",
+                n, n == 1 ? "" : "s", dir, bytes / 1e6);
+}
+
+dt_status ckpt_claim_dir(const char *dir, int *lock_fd, dt_error *err)
+{
+    *lock_fd = -1;
+    dt_status st = fs_mkdirs(dir, err);
+    if (st)
+        return dt_fail_prefix(err, "--checkpoint-dir");
+    char host[256] = "?", when[32] = "?", holder[400], lock[DT_PATH_MAX + 16];
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(holder, sizeof holder, "dtrain PID %ld on host %s, started %s", (long)getpid(),
+             host, when);
+    snprintf(lock, sizeof lock, "%s/dtrain.lock", dir);
+    st = fs_lock(lock, holder, lock_fd, err);
+    if (st == DT_EUSAGE) {
+        char other[DT_ERRMSG_LEN];
+        snprintf(other, sizeof other, "%s", err->msg);
+        return dt_fail(err, DT_EUSAGE,
+                       "--checkpoint-dir %s is in use by another run: %s holds %s; give each "
+                       "run a directory of its own, or wait for that run to end",
+                       dir, other, lock);
+    }
+    if (st)
+        return dt_fail_prefix(err, "--checkpoint-dir");
+    if (*lock_fd < 0)
+        dt_warn("--checkpoint-dir %s: this file system does not support locks, so dtrain cannot "
+                "tell whether another run uses the directory; give each run one of its own",
+                dir);
+    remove_temporaries(dir);
+    return DT_OK;
+}
+
+void ckpt_release_dir(int lock_fd) { fs_unlock(lock_fd); }
+
 dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_parts *parts,
                     const dt_progress *p, char *written, size_t len, dt_error *err)
 {

@@ -170,7 +170,8 @@ static const dt_option options[] = {
     /* --- checkpoints --- */
     {"checkpoint-dir", OPT_STR, F(checkpoint_dir), NULL, 0, 0, NULL, CMD_TRAIN, "DIR",
      "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "
-     "SIGTERM/SIGINT/SIGUSR1/SIGUSR2 then write one and exit with status 75"},
+     "SIGTERM/SIGINT/SIGUSR1/SIGUSR2 then write one and exit with status 75; one run per "
+     "DIR (a second one exits 2: rank 0 locks DIR/dtrain.lock)"},
     {"checkpoint-every", OPT_INT, F(checkpoint_every), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "also checkpoint every N global steps (0 = off)"},
     {"checkpoint-every-epoch", OPT_FLAG, F(checkpoint_every_epoch), "0", 0, 0, NULL, CMD_TRAIN,
@@ -277,9 +278,12 @@ static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
     case OPT_STR:
     case OPT_STR2:
     case OPT_OPTSTR:
-        if (strlen(v) >= DT_PATH_MAX)
-            return dt_fail(err, DT_EUSAGE, "--%s: value longer than %d characters", o->name,
-                           DT_PATH_MAX - 1);
+        if (strlen(v) > DT_VALUE_MAX)
+            return dt_fail(err, DT_EUSAGE,
+                           "--%s: value of %zu characters; at most %d are accepted (for a "
+                           "path, a shorter one: a symbolic link to the directory, or cd to "
+                           "it)",
+                           o->name, strlen(v), DT_VALUE_MAX);
         snprintf(base, DT_PATH_MAX, "%s", v);
         return DT_OK;
     case OPT_CHOICE: {

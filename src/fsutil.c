@@ -13,6 +13,20 @@ void fs_temp_name(const char *path, char *tmp, size_t len)
     snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
 }
 
+int fs_temp_base(const char *name, char *base, size_t len)
+{
+    const char *t = strrchr(name, '.');
+    if (!t || t[1] == '\0' || strspn(t + 1, "0123456789") != strlen(t + 1) || t - name < 4 ||
+        strncmp(t - 4, ".tmp", 4) != 0)
+        return 0;
+    size_t n = (size_t)(t - 4 - name);
+    if (n == 0 || n >= len)
+        return 0;
+    memcpy(base, name, n);
+    base[n] = '\0';
+    return 1;
+}
+
 void fs_dirname(const char *path, char *dir, size_t len)
 {
     snprintf(dir, len, "%s", path);
@@ -117,8 +131,12 @@ dt_status fs_check_output(const char *path, const char *option, const char *cons
                           dt_error *err)
 {
     struct stat out;
-    if (lstat(path, &out) != 0)
-        return DT_OK; /* a new file (a missing directory is reported by the caller) */
+    if (lstat(path, &out) != 0) {
+        if (errno == ENOENT)
+            return DT_OK; /* a new file (a missing directory is reported by the caller) */
+        /* a name too long for the file system, a file used as a directory... */
+        return dt_fail(err, DT_EUSAGE, "--%s %s: %s", option, path, strerror(errno));
+    }
     if (!S_ISREG(out.st_mode))
         return dt_fail(err, DT_EUSAGE,
                        "--%s %s: is %s; dtrain writes only regular files (name a new file "
@@ -134,4 +152,53 @@ dt_status fs_check_output(const char *path, const char *option, const char *cons
                            option, path, inputs[i]);
     }
     return DT_OK;
+}
+
+dt_status fs_lock(const char *path, const char *holder, int *fd, dt_error *err)
+{
+    *fd = -1;
+    int f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (f < 0)
+        return dt_fail(err, DT_EIO, "cannot open %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(f, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(f);
+        return dt_fail(err, DT_EIO, "%s: is not a regular file", path);
+    }
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(f, F_SETLK, &lk) != 0) {
+        int e = errno;
+        if (e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP) {
+            close(f);
+            return DT_OK;
+        }
+        if (e != EACCES && e != EAGAIN) {
+            close(f);
+            return dt_fail(err, DT_EIO, "cannot lock %s: %s", path, strerror(e));
+        }
+        char line[256] = "";
+        ssize_t n = pread(f, line, sizeof line - 1, 0);
+        line[n > 0 ? n : 0] = '\0';
+        line[strcspn(line, "\n")] = '\0';
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (!line[0] && fcntl(f, F_GETLK, &who) == 0 && who.l_type != F_UNLCK)
+            snprintf(line, sizeof line, "process %ld", (long)who.l_pid);
+        close(f);
+        return dt_fail(err, DT_EUSAGE, "%s", line[0] ? line : "another process");
+    }
+    size_t len = strlen(holder);
+    if (ftruncate(f, 0) != 0 || pwrite(f, holder, len, 0) != (ssize_t)len ||
+        pwrite(f, "\n", 1, (off_t)len) != 1) {
+        int e = errno;
+        close(f);
+        return dt_fail(err, DT_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    *fd = f;
+    return DT_OK;
+}
+
+void fs_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }

@@ -148,6 +148,7 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
     memset(s, 0, sizeof *s);
+    s->dir_lock = -1;
     s->cfg = cfg;
     s->comm = comm;
     s->eval_name = "test";
@@ -260,9 +261,9 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
 
     st = DT_OK;
     if (rank == 0 && cfg->checkpoint_dir[0])
-        st = fs_mkdirs(cfg->checkpoint_dir, err);
+        st = ckpt_claim_dir(cfg->checkpoint_dir, &s->dir_lock, err);
     if ((st = comm_agree(comm, st, err)))
-        return dt_fail_prefix(err, "--checkpoint-dir");
+        return st;
     if (!cfg->checkpoint_dir[0] &&
         (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
          cfg->keep))
@@ -450,18 +451,22 @@ static dt_status check_replicas(dt_session *s, dt_error *err)
     return DT_OK;
 }
 
-static dt_status checkpoint(dt_session *s, char *written, size_t len, dt_error *err)
+/* final: the run ends after this checkpoint (a stop), so from the start of the
+ * write on, a repeated signal cannot end the process before it reports it. */
+static dt_status checkpoint(dt_session *s, char *written, size_t len, int final, dt_error *err)
 {
     /* never save diverged replicas: check them first */
     dt_status st = check_replicas(s, err);
     if (st)
         return st;
     watchdog_phase(WD_CHECKPOINT, s->trainer.step);
+    signals_protect(1);
     if (!s->second_order)
         trainer_sync_state(&s->trainer);
     dt_ckpt_parts parts = session_parts(s);
     st = ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->progress, written,
                    len, err);
+    signals_protect(final && !st);
     watchdog_phase(WD_IDLE, s->trainer.step);
     return st;
 }
@@ -631,14 +636,38 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
 
 static dt_status train_loop(dt_session *s, dt_error *err);
 
+/* The first safe point: a signal during set-up (data loading can take long)
+ * ends the run here, before a step is taken, with nothing to save. */
+static dt_status stop_before_training(dt_session *s, dt_error *err)
+{
+    if (!s->cfg->checkpoint_dir[0])
+        signals_default(); /* no safe points from here on: a signal ends the run */
+    int64_t sig = signals_pending();
+    comm_allreduce_max_i64(s->comm, &sig, 1);
+    if (!sig)
+        return DT_OK;
+    if (s->resumed_from[0])
+        return dt_fail(err, DT_PREEMPTED,
+                       "stopped by %s before training began; %s, the checkpoint it resumed "
+                       "from, is unchanged: to continue, run the same command with --resume",
+                       signals_name((int)sig), s->resumed_from);
+    return dt_fail(err, DT_PREEMPTED,
+                   "stopped by %s before training began; no step was taken, so nothing "
+                   "needed saving: run the same command to start again",
+                   signals_name((int)sig));
+}
+
 dt_status session_train(dt_session *s, dt_error *err)
 {
+    dt_status st = stop_before_training(s, err);
+    if (st)
+        return st;
     if (s->cfg->step_timeout > 0) {
-        dt_status st = watchdog_start(s->cfg->step_timeout, comm_rank(s->comm), err);
+        st = watchdog_start(s->cfg->step_timeout, comm_rank(s->comm), err);
         if ((st = comm_agree(s->comm, st, err)))
             return st;
     }
-    dt_status st = train_loop(s, err);
+    st = train_loop(s, err);
     watchdog_stop();
     return st;
 }
@@ -649,8 +678,6 @@ static dt_status train_loop(dt_session *s, dt_error *err)
     dt_progress *p = &s->progress;
     const int ckpt = cfg->checkpoint_dir[0] != 0;
     const int rank = comm_rank(s->comm);
-    if (ckpt)
-        signals_install();
     const double t_start = comm_wtime(), base = p->seconds; /* training time of earlier runs */
     double last_ckpt = t_start;
     /* (step, epoch) of the newest checkpoint: a checkpoint taken inside the last
@@ -725,7 +752,7 @@ static dt_status train_loop(dt_session *s, dt_error *err)
                 continue;
             last_ckpt = comm_wtime();
             p->seconds = base + (last_ckpt - t_start);
-            if ((st = checkpoint(s, written, sizeof written, err)))
+            if ((st = checkpoint(s, written, sizeof written, stop || flags[0], err)))
                 return st;
             saved_step = p->step;
             saved_epoch = p->epoch;
@@ -750,7 +777,7 @@ static dt_status train_loop(dt_session *s, dt_error *err)
             break;
         }
         if (ckpt && cfg->checkpoint_every_epoch) {
-            if ((st = checkpoint(s, written, sizeof written, err)))
+            if ((st = checkpoint(s, written, sizeof written, 0, err)))
                 return st;
             saved_step = p->step;
             saved_epoch = p->epoch;
@@ -765,7 +792,7 @@ static dt_status train_loop(dt_session *s, dt_error *err)
             trainer_evaluate(s->comm, &s->model, &s->eval, &s->last_eval);
     }
     if (ckpt && (saved_step != p->step || saved_epoch != p->epoch)) {
-        if ((st = checkpoint(s, written, sizeof written, err)))
+        if ((st = checkpoint(s, written, sizeof written, 0, err)))
             return st;
         dt_info("checkpoint %s", written);
     }
@@ -774,6 +801,8 @@ static dt_status train_loop(dt_session *s, dt_error *err)
 
 void session_free(dt_session *s)
 {
+    ckpt_release_dir(s->dir_lock);
+    s->dir_lock = -1;
     progress_free(&s->progress);
     free(s->best);
     free(s->x);

@@ -2,17 +2,37 @@
 #include "dtrain/signals.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t pending;
+/* Everything the handler touches is lock-free atomic or sig_atomic_t. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the handler needs a lock-free 64-bit atomic");
+static volatile sig_atomic_t pending, protect;
+static atomic_llong first_ms; /* CLOCK_MONOTONIC of the first signal */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void on_signal(int sig)
 {
-    if (pending)
-        _exit(128 + sig); /* second signal: the user means it */
-    pending = sig;
+    if (!pending) {
+        atomic_store(&first_ms, now_ms());
+        pending = sig;
+        return;
+    }
+    if (protect || now_ms() - atomic_load(&first_ms) < SIGNALS_GRACE_MS)
+        return; /* the stop is under way */
+    _exit(128 + sig); /* stuck before a safe point: the user means it */
 }
+
+static const int stop_signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+#define N_STOP (sizeof stop_signals / sizeof stop_signals[0])
 
 void signals_ignore_file_size(void)
 {
@@ -21,17 +41,19 @@ void signals_ignore_file_size(void)
     signal(SIGXFSZ, SIG_IGN);
 }
 
-void signals_install(void)
+static void set_all(void (*handler)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
+    for (size_t i = 0; i < N_STOP; i++)
+        sigaction(stop_signals[i], &sa, NULL);
 }
 
+void signals_install(void) { set_all(on_signal); }
+void signals_default(void) { set_all(SIG_DFL); }
+void signals_protect(int on) { protect = on; }
 int signals_pending(void) { return pending; }
 
 const char *signals_name(int sig)

@@ -72,6 +72,16 @@ typedef struct {
     double *x;     /* second order: parameters in double (n_params), or NULL */
 } dt_ckpt_parts;
 
+/* Local (rank 0, before anything reads or writes dir): make dir one run's
+ * own.  Creates it if missing, takes the advisory lock DIR/dtrain.lock for the
+ * life of the process (*lock_fd; -1 where the file system has no locks, with
+ * a warning), then deletes the temporaries that killed writes left behind
+ * (step-NNNNNNNN.h5.tmp.PID, latest.h5.tmp.PID), saying how many.  DT_EUSAGE
+ * naming the holder's host and PID if another run holds the lock. */
+dt_status ckpt_claim_dir(const char *dir, int *lock_fd, dt_error *err);
+/* Release what ckpt_claim_dir took (lock_fd -1: nothing). */
+void ckpt_release_dir(int lock_fd);
+
 /* Collective: gather the ranks' partial losses, rank 0 writes
  * DIR/step-NNNNNNNN.h5 and updates latest.h5 and --keep; every rank returns
  * the same status.  written receives the path. */

@@ -14,6 +14,11 @@
 
 #define DT_PATH_MAX 1024
 typedef char dt_str[DT_PATH_MAX];
+/* The longest option text accepted (longer is refused when parsed).  The
+ * margin is room for every name dtrain appends to a path it was given
+ * ("/step-<19 digits>.h5.tmp.<pid>" is 40), so a path derived from an option
+ * always fits a buffer of DT_PATH_MAX + 64 and is never cut short. */
+#define DT_VALUE_MAX (DT_PATH_MAX - 64)
 
 /* Subcommands an option belongs to (bit mask). */
 enum {

@@ -11,6 +11,9 @@
 
 /* tmp receives "<path>.tmp.<pid>" (len bytes). */
 void fs_temp_name(const char *path, char *tmp, size_t len);
+/* 1 if `name` is such a temporary name, "<base>.tmp.<digits>", with base
+ * (len bytes) receiving <base>; 0 otherwise. */
+int fs_temp_base(const char *name, char *base, size_t len);
 /* fsync tmp, rename it to path, fsync path's directory. */
 dt_status fs_commit(const char *tmp, const char *path, dt_error *err);
 /* Point the symbolic link `link` at `target` (a name relative to the link's
@@ -33,5 +36,23 @@ dt_status fs_check_input(const char *path, dt_error *err);
  * message. */
 dt_status fs_check_output(const char *path, const char *option, const char *const *inputs,
                           dt_error *err);
+
+/* An advisory lock (fcntl F_SETLK, a write lock on the whole file) on the
+ * regular file `path`, created if missing and never deleted (deleting a lock
+ * file lets two processes lock two different files of one name).  On success
+ * *fd holds the open descriptor: the lock lasts until fs_unlock(*fd) or the
+ * end of the process (the kernel drops it when the process dies, however it
+ * dies), and `holder` (one line: who holds it) replaces the file's text.
+ *   DT_OK, *fd >= 0     locked.
+ *   DT_OK, *fd == -1    the file system does not do locks (ENOLCK, ENOSYS,
+ *                       EOPNOTSUPP): unlocked; the caller decides.
+ *   DT_EUSAGE           another process holds it: the message is the
+ *                       holder's line (the PID from the kernel if the line is
+ *                       not written yet); nothing changed.
+ *   DT_EIO              the file cannot be opened or is not a regular file.
+ * fcntl locks belong to the process: closing any descriptor of the file in
+ * this process releases it, so nothing else may open `path` meanwhile. */
+dt_status fs_lock(const char *path, const char *holder, int *fd, dt_error *err);
+void fs_unlock(int fd);
 
 #endif

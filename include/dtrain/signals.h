@@ -1,13 +1,30 @@
 /* dtrain: preemption signals.
  *
- * SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 only set a flag; the training loop
- * checks it at each step boundary (all ranks agree with one small allreduce),
- * writes a checkpoint and exits with status 75.  A second signal exits at once
- * with status 128 + signal number. */
+ * `dtrain train` installs the handlers first thing, before MPI starts, so a
+ * signal is never lost or fatal during start-up.  SIGTERM, SIGINT, SIGUSR1 and
+ * SIGUSR2 only record that a stop was asked for; the run checks at its safe
+ * points (once before training begins, then at each step boundary with one
+ * small allreduce), writes a checkpoint and exits with status 75.
+ *
+ * A repeated signal does not interrupt a stop under way: within
+ * SIGNALS_GRACE_MS of the first, or while a checkpoint is being written, or
+ * once the stop's checkpoint exists, it is ignored.  Only a repeated signal
+ * after the grace period with no write in progress (a run stuck before its
+ * next safe point) ends the process at once, with status 128 + signal number
+ * and nothing new written.  So status 75 always means "stopped, and the same
+ * command with --resume continues without losing a step", and 128 + N means
+ * work since the last checkpoint was lost. */
 #ifndef DTRAIN_SIGNALS_H
 #define DTRAIN_SIGNALS_H
 
+#define SIGNALS_GRACE_MS 5000
+
 void signals_install(void);
+/* Back to the default actions (a run with nothing to save: a signal ends it). */
+void signals_default(void);
+/* on != 0: a repeated signal never ends the process (a checkpoint is being
+ * written, or the stop's checkpoint is written and the run is ending). */
+void signals_protect(int on);
 /* Ignore SIGXFSZ so that writes past a file-size limit fail with an error. */
 void signals_ignore_file_size(void);
 /* The first signal received (0 if none). */

@@ -52,6 +52,10 @@ static int exit_code(dt_status st) { return st == DT_OK ? 0 : st == DT_EUSAGE ? 
 
 int main(int argc, char **argv)
 {
+    /* First thing, before MPI: a preemption signal during start-up is kept
+     * for the first safe point, not lost and not fatal (signals.h). */
+    if (argc > 1 && strcmp(argv[1], "train") == 0)
+        signals_install();
     if (comm_init(&argc, &argv) != 0) {
         fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
         return 1;

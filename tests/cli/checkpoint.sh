@@ -46,11 +46,14 @@ for extra in "--schedule plateau --plateau-patience 0 --monitor val_accuracy --e
              "--schedule cosine --warmup-steps 20 --optimizer rmsprop --centered --clip-norm 1 --l2 1e-3" \
              "--optimizer lbfgs --epochs 6 --layers 16:tanh"; do
   i=$((i + 1))
-  run 2 120 train "${ARGS[@]}" $extra --checkpoint-dir "$TMP/s$i/full"
+  with "${ARGS[@]}" -- $extra --checkpoint-dir "$TMP/s$i/full"
+  run 2 120 train "${W[@]}"
   [[ $status -eq 0 ]] || fail "state $i uninterrupted: $err"
   stop=45; [[ "$extra" == *lbfgs* ]] && stop=3
-  run 2 120 train "${ARGS[@]}" $extra --checkpoint-dir "$TMP/s$i/part" --stop-at-step $stop
-  run 2 120 train "${ARGS[@]}" $extra --checkpoint-dir "$TMP/s$i/part" --resume
+  with "${ARGS[@]}" -- $extra --checkpoint-dir "$TMP/s$i/part" --stop-at-step $stop
+  run 2 120 train "${W[@]}"
+  with "${ARGS[@]}" -- $extra --checkpoint-dir "$TMP/s$i/part" --resume
+  run 2 120 train "${W[@]}"
   a=$(readlink -f "$TMP/s$i/full/latest.h5"); b=$(readlink -f "$TMP/s$i/part/latest.h5")
   ok=1; compared=""
   for g in /model /optimizer /early_stopping /second_order; do
@@ -100,7 +103,8 @@ grep -q "step-00000029.h5" <<<"$err" && grep -q "step-00000058.h5" <<<"$err" && 
 [[ $(cksum "$A"/step-*.h5) == "$before" ]] && pass "the damaged checkpoints are left as they were" || fail "damaged checkpoints changed"
 
 # --resume with no checkpoint yet starts fresh.
-run 2 120 train "${ARGS[@]}" --epochs 1 --checkpoint-dir "$TMP/fresh" --resume
+with "${ARGS[@]}" -- --epochs 1 --checkpoint-dir "$TMP/fresh" --resume
+run 2 120 train "${W[@]}"
 [[ $status -eq 0 ]] && grep -q "starting fresh" <<<"$out" && pass "--resume with an empty directory starts fresh" || fail "fresh: $out $err"
 
 # A flipped byte in the parameters is caught by the checksum; --resume falls back.
@@ -113,7 +117,8 @@ if [[ -n "$off" ]]; then
   for np in 1 2; do
     expect_error $np 2 "checksum mismatch" train "${ARGS[@]}" --resume "$B/step-00000116.h5"
   done
-  run 2 120 train "${ARGS[@]}" --checkpoint-dir "$B" --resume --epochs 2
+  with "${ARGS[@]}" -- --checkpoint-dir "$B" --resume --epochs 2
+  run 2 120 train "${W[@]}"
   grep -q "step-00000116.h5: checksum mismatch" <<<"$err" && grep -q "resuming from $B/step-00000045.h5" <<<"$out" \
     && pass "damaged latest: warned and fell back to step 45" || fail "fallback: $out $err"
 else
@@ -124,10 +129,12 @@ fi
 for np in 1 2; do
   expect_error $np 2 "--layers: checkpoint '32:relu,16:tanh', now '64:relu'" train "${ARGS[@]/32:relu,16:tanh/64:relu}" --resume "$TMP/np2/part/step-00000045.h5"
 done
-run 2 60 train "${ARGS[@]/adam/sgd}" --layers 8:relu --resume "$TMP/np2/part/step-00000045.h5"
+with "${ARGS[@]/adam/sgd}" -- --layers 8:relu --resume "$TMP/np2/part/step-00000045.h5"
+run 2 60 train "${W[@]}"
 grep -q "optimizer: checkpoint adam, now sgd" <<<"$err" && grep -q -- "--layers" <<<"$err" && pass "every difference listed" || fail "differences: $err"
 # Options that may change are accepted and reported.
-run 2 120 train "${ARGS[@]}" --epochs 5 --lr 0.001 --checkpoint-dir "$TMP/np2/part" --resume
+with "${ARGS[@]}" -- --epochs 5 --lr 0.001 --checkpoint-dir "$TMP/np2/part" --resume
+run 2 120 train "${W[@]}"
 [[ $status -eq 0 ]] && grep -q "resume: --epochs 5 (the checkpoint had 4)" <<<"$out" && grep -q "resume: --lr 0.001" <<<"$out" && pass "changed epochs and lr accepted and printed" || fail "changes: $out $err"
 
 # eval gives the same figures at 1, 2 and 3 ranks; predict agrees with eval.

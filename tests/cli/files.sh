@@ -86,4 +86,33 @@ run 1 60 eval --model "$TMP/good.h5" --data "$IRIS"
 mkdir -p "$TMP/ck" && mkfifo "$TMP/ck/latest.h5"
 expect_error 2 2 "is a FIFO, not a regular file" train --data "$IRIS" --epochs 1 --checkpoint-dir "$TMP/ck" --resume
 
+# --- long paths: an option value is at most 960 characters (DT_VALUE_MAX), so
+# every path dtrain derives from it fits; longer is refused before any work,
+# and so is a name longer than the file system allows ---
+# long_path LEN: a path of exactly LEN characters under $TMP, in components
+# of at most 200 (a file system allows 255).
+long_path() {
+  local p=$TMP/long
+  while (( ${#p} < $1 )); do
+    local n=$(( $1 - ${#p} - 1 )); (( n > 200 )) && n=200
+    (( n < 1 )) && n=1
+    p=$p/$(printf '%*s' $n '' | tr ' ' d)
+  done
+  printf '%s' "${p:0:$1}"
+}
+over=$(long_path 1014) # was accepted and written, then --resume cut it at .../latest.h
+expect_error 2 2 "--checkpoint-dir: value of 1014 characters; at most 960 are accepted" \
+  train --data "$IRIS" --epochs 1 --checkpoint-dir "$over"
+[[ ! -e $over ]] && pass "the too-long directory was not created" || fail "created $over"
+at=$(long_path 960)
+run 2 60 train --data "$IRIS" --epochs 2 --checkpoint-dir "$at" --checkpoint-every-epoch --stop-at-step 5
+run 2 60 train --data "$IRIS" --epochs 2 --checkpoint-dir "$at" --resume
+[[ $status -eq 0 ]] && grep -qF "resuming from $at/latest.h5" <<<"$out" \
+  && pass "a 960-character --checkpoint-dir is written and resumed from, its path whole" \
+  || fail "960-character directory: $status $err"
+name=$TMP/$(printf '%*s' 300 '' | tr ' ' m).h5
+expect_error 2 2 "File name too long" train --data "$IRIS" --epochs 1 --save "$name"
+grep -q '^epoch' <<<"$out" && fail "a 300-character file name was found out after training" \
+  || pass "a 300-character --save name is refused before training"
+
 finish

@@ -67,3 +67,29 @@ finish() {
   fi
   echo "all passed"
 }
+
+# with BASE... -- MORE...: sets the array W to BASE without the options that
+# MORE gives again (each with its value, if it has one), then MORE.  dtrain
+# refuses a repeated option, so a test that varies a base command says so.
+with() {
+  local base=() more=() after=0 a
+  for a in "$@"; do
+    if [[ $after == 0 && $a == -- ]]; then after=1
+    elif [[ $after == 1 ]]; then more+=("$a")
+    else base+=("$a"); fi
+  done
+  local names=" "
+  for a in "${more[@]}"; do [[ $a == --* ]] && names+="${a%%=*} "; done
+  W=()
+  local i=0 n=${#base[@]} drop
+  while (( i < n )); do
+    a=${base[i]}; i=$((i + 1)); drop=0
+    [[ $a == --* && $names == *" ${a%%=*} "* ]] && drop=1
+    [[ $drop == 1 ]] || W+=("$a")
+    if [[ $a == --* && $a != *=* ]] && (( i < n )) && [[ ${base[i]} != --* ]]; then
+      [[ $drop == 1 ]] || W+=("${base[i]}")
+      i=$((i + 1))
+    fi
+  done
+  W+=("${more[@]}")
+}

@@ -48,10 +48,12 @@ run 2 60 train --data "$DATA/iris.h5" --layers 8:relu --epochs 1 --batch-size 16
 
 # Regularisers and clipping run at 1 and 3 ranks and print the same lines.
 strip() { sed -n 's/^\(epoch.*_acc [0-9.]*\).*/\1/p' <<<"$out"; }
+REG=(--data "$DATA/wine.h5" --layers 32:relu --optimizer adam --lr 0.01 --epochs 5 --batch-size 10)
 for opts in "--l2 0.01" "--l1 0.001" "--dropout 0.3" "--layers 32:relu:0.5,16:tanh:0.2" "--clip-norm 0.5" "--clip-value 0.01"; do
-  run 1 60 train --data "$DATA/wine.h5" --layers 32:relu --optimizer adam --lr 0.01 --epochs 5 --batch-size 10 $opts
+  with "${REG[@]}" -- $opts
+  run 1 60 train "${W[@]}"
   a=$(strip); acc1=$(final_metric test_accuracy)
-  run 3 60 train --data "$DATA/wine.h5" --layers 32:relu --optimizer adam --lr 0.01 --epochs 5 --batch-size 10 $opts
+  run 3 60 train "${W[@]}"
   [[ -n "$a" && "$(strip)" == "$a" ]] && pass "$opts: 3 ranks print what 1 rank prints (accuracy $acc1)" || fail "$opts: differs at 3 ranks"
 done
 

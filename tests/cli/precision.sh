@@ -81,10 +81,12 @@ grep -q "parameters, bf16)" <<<"$out" && pass "the model line names the precisio
 
 # An older CPU: AVX-512 without AVX512_BF16 runs emulated with one warning;
 # AVX2 only refuses.
-DNNL_MAX_CPU_ISA=AVX512_CORE run 1 120 train "${ARGS[@]}" --precision bf16 --epochs 1
+with "${ARGS[@]}" -- --precision bf16 --epochs 1
+DNNL_MAX_CPU_ISA=AVX512_CORE run 1 120 train "${W[@]}"
 [[ $status -eq 0 ]] && grep -q "no native bf16" <<<"$err" && pass "emulated bf16 runs with a warning" || fail "emulated bf16: status $status: $err"
 DNNL_MAX_CPU_ISA=AVX2 expect_error 2 2 "--precision bf16 needs AVX-512" train "${ARGS[@]}" --precision bf16
-DNNL_MAX_CPU_ISA=AVX2 run 1 120 train "${ARGS[@]}" --epochs 1
+with "${ARGS[@]}" -- --epochs 1
+DNNL_MAX_CPU_ISA=AVX2 run 1 120 train "${W[@]}"
 [[ $status -eq 0 ]] && pass "fp32 runs on an AVX2-only oneDNN" || fail "fp32 on AVX2: $err"
 expect_error 1 2 "precision" train "${ARGS[@]}" --precision fp16
 

@@ -4,11 +4,12 @@
 # exit status 75; --resume then continues.
 source "$(dirname "$0")/lib.sh"
 
-ARGS=(--data "$DATA/digits.h5" --layers 64:relu --optimizer adam --lr 0.001 --batch-size 16 --epochs 100000 --seed 5)
+ARGS=(--data "$DATA/digits.h5" --layers 64:relu --optimizer adam --lr 0.001 --batch-size 16 --seed 5)
+LONG=(--epochs 100000) # the runs that a signal stops
 
 # start_training DIR: mpirun in the background; waits for the second epoch line.
 start_training() {
-  mpirun -np 2 "$DTRAIN" train "${ARGS[@]}" --checkpoint-dir "$1" >"$TMP/out" 2>"$TMP/err" &
+  mpirun -np 2 "$DTRAIN" train "${ARGS[@]}" "${LONG[@]}" --checkpoint-dir "$1" >"$TMP/out" 2>"$TMP/err" &
   pid=$!
   for _ in $(seq 600); do
     grep -q '^epoch *2/' "$TMP/out" 2>/dev/null && return 0
@@ -37,14 +38,14 @@ finish_and_resume() {
     && pass "$label: --resume continued to the end (epoch $((epoch + 1)))" || fail "$label: resume: $err"
 }
 
-# A second signal ends the process at once, without waiting for the step
-# boundary: rank 0 stalls in step 30 for 60 s (DTRAIN_TEST_SLEEP, asleep through
-# signals, as a rank stuck in a computation would be); the first SIGTERM only
-# asks for a stop at the next boundary, so the rank is still there a second
-# later; the second SIGTERM ends it with status 128 + 15, and nothing is
-# written.
+# A repeated signal does not cut short a stop under way, but ends a stuck run:
+# rank 0 stalls in step 30 for 60 s (DTRAIN_TEST_SLEEP, asleep through signals,
+# as a rank stuck in a computation would be).  The first SIGTERM only asks for a
+# stop at the next boundary, so the rank is still there a second later; a second
+# SIGTERM within the grace period (SIGNALS_GRACE_MS, 5 s) is ignored; one after
+# it ends the rank at once with status 128 + 15, and nothing is written.
 mkdir -p "$TMP/twice"
-DTRAIN_TEST_SLEEP=0:30:60 mpirun -np 1 "$DTRAIN" train "${ARGS[@]}" --checkpoint-dir "$TMP/twice" \
+DTRAIN_TEST_SLEEP=0:30:60 mpirun -np 1 "$DTRAIN" train "${ARGS[@]}" "${LONG[@]}" --checkpoint-dir "$TMP/twice" \
   >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 rank=""
@@ -59,11 +60,13 @@ if [[ -z $rank ]]; then
 else
   kill -TERM "$rank"
   sleep 1
-  if kill -0 "$rank" 2>/dev/null; then
-    pass "second signal: the first one waits for the step boundary"
-  else
-    fail "second signal: the rank ended on the first signal: $(cat "$TMP/err")"
-  fi
+  kill -0 "$rank" 2>/dev/null && pass "second signal: the first one waits for the step boundary" \
+    || fail "second signal: the rank ended on the first signal: $(cat "$TMP/err")"
+  kill -TERM "$rank"
+  sleep 1
+  kill -0 "$rank" 2>/dev/null && pass "second signal 1 s after the first: ignored (the stop is under way)" \
+    || fail "second signal: a repeat within the grace period ended the rank: $(cat "$TMP/err")"
+  sleep 4
   t0=$(date +%s)
   kill -TERM "$rank"
   for _ in $(seq 100); do kill -0 "$rank" 2>/dev/null || break; sleep 0.1; done
@@ -71,13 +74,62 @@ else
   if kill -0 "$rank" 2>/dev/null; then
     fail "second signal: the rank still runs 10 s later"; kill -9 "$rank" $pid
   else
-    pass "second signal: the rank ended within ${took} s (the stall had 55 s to go)"
+    pass "signal 6 s after the first: the stuck rank ended within ${took} s (the stall had 54 s to go)"
   fi
   wait $pid; st=$?
-  [[ $st -ne 0 ]] && pass "second signal: mpirun exit status $st" || fail "second signal: exit status 0"
-  [[ ! -e $TMP/twice/latest.h5 ]] && pass "second signal: no checkpoint written" \
-    || fail "second signal: a checkpoint was written: $(ls "$TMP/twice")"
+  [[ $st -ne 0 && $st -ne 75 ]] && pass "stuck rank: mpirun exit status $st (not 75: nothing saved)" \
+    || fail "stuck rank: exit status $st"
+  [[ ! -e $TMP/twice/latest.h5 ]] && pass "stuck rank: no checkpoint written" \
+    || fail "stuck rank: a checkpoint was written: $(ls "$TMP/twice")"
 fi
+
+# Two SIGUSR1 10 ms apart: the second arrives during the stop (the rest of the
+# step, or the checkpoint write) and changes nothing: status 75, a checkpoint,
+# and the resume continues.
+if start_training "$TMP/usr1x2"; then
+  kill -USR1 $pid; sleep 0.01; kill -USR1 $pid
+  finish_and_resume "two SIGUSR1 10 ms apart" "$TMP/usr1x2" SIGUSR1
+fi
+
+# A signal during start-up (handlers are installed before MPI starts) ends the
+# run at the first safe point, before any step, with status 75.  The moment is
+# when the ranks exist and have their handlers (their SigCgt has SIGUSR1):
+# earlier, mpirun has no rank to forward it to (Open MPI drops it), or a rank
+# still being loaded would die of it (the few milliseconds before main()).
+rm -rf "$TMP/early"
+mpirun -np 2 "$DTRAIN" train "${ARGS[@]}" "${LONG[@]}" --checkpoint-dir "$TMP/early" >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+t0=$(date +%s%N)
+armed=0
+for _ in $(seq 2000); do
+  ranks=$(pgrep -P $pid -f 'dtrain train')
+  armed=0
+  for r in $ranks; do
+    mask=$(sed -n 's/^SigCgt:\s*//p' /proc/$r/status 2>/dev/null)
+    [[ -n $mask ]] && (( (16#$mask >> 9) & 1 )) && armed=$((armed + 1))
+  done
+  [[ $armed -eq 2 ]] && break
+  sleep 0.005
+done
+kill -USR1 $pid
+at=$(( ($(date +%s%N) - t0) / 1000000 ))
+for _ in $(seq 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { fail "start-up signal: still running 60 s later"; kill -9 $pid; }
+wait $pid; st=$?
+if [[ $armed -ne 2 ]]; then
+  fail "start-up signal: the ranks never had a SIGUSR1 handler"
+elif [[ $st -eq 75 ]] && grep -q "stopped by SIGUSR1 before training began" "$TMP/err" \
+    && ! grep -q '^epoch' "$TMP/out"; then
+  pass "SIGUSR1 ${at} ms after start: status 75 before the first step ($(grep -o 'stopped by.*began' "$TMP/err"))"
+else
+  fail "start-up signal at ${at} ms: status $st: $(cat "$TMP/err") $(head -3 "$TMP/out")"
+fi
+ls "$TMP/early"/step-* >/dev/null 2>&1 && fail "start-up signal: a checkpoint was written" \
+  || pass "start-up signal: no checkpoint (no step was taken)"
+# ... and the same command starts it again
+run 2 120 train "${ARGS[@]}" --checkpoint-dir "$TMP/early" --resume --epochs 1
+[[ $status -eq 0 ]] && grep -q "no checkpoint in .* yet: starting fresh" <<<"$out" \
+  && pass "after a start-up stop, --resume starts fresh" || fail "rerun after start-up stop: $status $err"
 
 if start_training "$TMP/usr1"; then
   kill -USR1 $pid

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# A checkpoint directory has one owner: a second run on it exits 2 naming the
+# first (host and PID) and touches nothing; a killed run's lock does not block
+# its resume; the temporaries of killed writes are removed by the next run and
+# counted by nothing, through a crash loop of random SIGKILLs.
+source "$(dirname "$0")/lib.sh"
+D=$DATA/digits.h5
+A=(--data "$D" --layers 32:relu --optimizer adam --lr 0.001 --batch-size 50 --seed 3)
+
+# rank0_of MPIRUN_PID: the PID of world rank 0 among mpirun's children.
+rank0_of() {
+  local r
+  for r in $(pgrep -P "$1" -f 'dtrain train'); do
+    tr '\0' '\n' <"/proc/$r/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=0' && { echo "$r"; return; }
+  done
+}
+
+# wait_for FILE_GLOB_TEST: poll (60 s at most) until the command succeeds.
+wait_for() {
+  for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+# ---- two jobs, one directory ------------------------------------------------
+C=$TMP/shared
+mpirun -np 2 "$DTRAIN" train "${A[@]}" --epochs 100000 --checkpoint-dir "$C" --checkpoint-every 20 \
+  --keep 2 >"$TMP/a.out" 2>"$TMP/a.err" &
+first=$!
+if ! wait_for grep -q '^epoch *2/' "$TMP/a.out"; then
+  fail "the first job did not start: $(cat "$TMP/a.err")"
+else
+  holder=$(rank0_of $first)
+  for np in 1 2; do
+    before=$(ls "$C" | tr '\n' ' ')
+    expect_error $np 2 "is in use by another run: dtrain PID $holder on host $(hostname)" \
+      train "${A[@]}" --epochs 1 --checkpoint-dir "$C" --resume
+    grep -q "holds $C/dtrain.lock; give each run a directory of its own" <<<"$err" \
+      && pass "np=$np: the message names the lock file and what to do" || fail "np=$np: $err"
+    expect_error $np 2 "is in use by another run" train "${A[@]}" --epochs 1 --checkpoint-dir "$C" \
+      --keep 1
+  done
+  kill -0 $first 2>/dev/null && pass "the first job runs on" || fail "the first job ended: $(cat "$TMP/a.err")"
+  # The first job's files are its own: its latest.h5 resolves, --keep 2 holds.
+  sleep 1
+  [[ -f $C/latest.h5 && $(ls "$C" | grep -c '^step-') -le 3 ]] \
+    && pass "the first job's checkpoints are intact ($(ls "$C" | tr '\n' ' '))" \
+    || fail "first job's directory: $(ls -l "$C")"
+  # A killed job leaves its lock file, but not the lock: the kernel drops it
+  # with the process, and the resume goes ahead.
+  pkill -9 -P $first -f 'dtrain train'
+  wait $first 2>/dev/null
+  epoch=$(sed -n 's/^epoch *\([0-9]*\)\/.*/\1/p' "$TMP/a.out" | tail -1)
+  run 2 120 train "${A[@]}" --epochs $((epoch + 2)) --checkpoint-dir "$C" --resume
+  [[ $status -eq 0 && -f $C/dtrain.lock ]] && grep -q "resuming from $C/latest.h5" <<<"$out" \
+    && grep -q '^final:' <<<"$out" && pass "after a SIGKILL, the stale lock file does not block --resume" \
+    || fail "resume after kill: $status $err"
+fi
+kill -9 $first 2>/dev/null
+
+# ---- temporaries of killed writes --------------------------------------------
+# A crash between writing and renaming (the test hook aborts there) leaves
+# step-N.h5.tmp.PID; the next run that owns the directory removes it, and
+# --keep counts only complete checkpoints.
+C=$TMP/crash
+DTRAIN_TEST_CRASH_IN_CHECKPOINT=40 run 2 120 train "${A[@]}" --epochs 3 --checkpoint-dir "$C" \
+  --checkpoint-every 20 --keep 1
+left=$(ls "$C" | grep -c '\.tmp\.' || true)
+[[ $status -ne 0 && $left -ge 1 ]] && pass "a crash inside the write leaves $left temporary file(s)" \
+  || fail "crash hook: status $status, $(ls "$C")"
+run 2 120 train "${A[@]}" --epochs 3 --checkpoint-dir "$C" --checkpoint-every 20 --keep 1 --resume
+[[ $status -eq 0 ]] && grep -q "removed $left temporary file.* of interrupted checkpoint writes from $C" <<<"$out" \
+  && pass "the next run removes them and says so" || fail "removal: $status $out $err"
+[[ $(ls "$C" | grep -c '\.tmp\.') -eq 0 && $(ls "$C" | grep -c '^step-') -eq 1 ]] \
+  && pass "--keep 1 holds with no temporaries: $(ls "$C" | tr '\n' ' ')" || fail "after removal: $(ls "$C")"
+# Someone else's file with a similar name is not ours to delete.
+touch "$C/notes.tmp.1" "$C/step-1.h5.tmp.2"
+run 1 120 train "${A[@]}" --epochs 3 --checkpoint-dir "$C" --checkpoint-every 20 --keep 1 --resume
+[[ -e $C/notes.tmp.1 && -e $C/step-1.h5.tmp.2 ]] && pass "files that are not dtrain's temporaries stay" \
+  || fail "removed a file not ours: $(ls "$C")"
+
+# A crash loop: 10 SIGKILLs at random moments of a run that checkpoints every
+# step (a 1.1 M-parameter model: the writes take most of the time, so kills
+# land inside them).  Every resume must go through, and once a run owns the
+# directory no temporary is left.
+C=$TMP/loop
+B=(--data "$D" --layers 1024:relu,1024:relu --optimizer adam --lr 0.0005 --batch-size 64 --seed 4
+   --epochs 1000 --checkpoint-dir "$C" --checkpoint-every 1 --keep 2 --resume)
+seen=0
+for i in $(seq 10); do
+  mpirun -np 2 "$DTRAIN" train "${B[@]}" >"$TMP/l.out" 2>"$TMP/l.err" &
+  pid=$!
+  before=$(readlink "$C/latest.h5" 2>/dev/null)
+  # wait for this run's first checkpoint, then kill a rank 0-300 ms later
+  wait_for eval '[[ -L $C/latest.h5 && $(readlink "$C/latest.h5") != "$before" ]]' \
+    || fail "kill $i: no checkpoint within 60 s: $(cat "$TMP/l.err")"
+  sleep "0.$(printf '%03d' $((RANDOM % 300)))"
+  victim=$(pgrep -P $pid -f 'dtrain train' | shuf -n 1)
+  [[ -n $victim ]] && kill -9 "$victim"
+  wait $pid 2>/dev/null
+  n=$(ls "$C" | grep -c '\.tmp\.' || true)
+  seen=$((seen + n))
+  if grep -q 'error:' "$TMP/l.err"; then
+    fail "kill $i: the resume failed: $(grep 'error:' "$TMP/l.err")"
+  fi
+  if [[ $i -gt 1 ]] && ! grep -q "resuming from $C" "$TMP/l.out"; then
+    fail "kill $i: did not resume: $(head -3 "$TMP/l.out")"
+  fi
+done
+[[ $seen -ge 1 ]] && pass "10 kills left $seen temporary file(s) in all" \
+  || fail "no kill landed inside a write (the loop did not exercise the removal)"
+run 2 120 train "${B[@]}" --stop-at-step $(( $(readlink "$C/latest.h5" | sed 's/step-0*\([0-9]*\).h5/\1/') + 2 ))
+[[ $status -eq 75 ]] && grep -q "resuming from $C" <<<"$out" && pass "the resume after the crash loop goes through" \
+  || fail "final resume: $status $err"
+[[ $(ls "$C" | grep -c '\.tmp\.') -eq 0 ]] && pass "no temporary left: $(ls "$C" | tr '\n' ' ')" \
+  || fail "temporaries left: $(ls "$C")"
+[[ $(ls "$C" | grep -c '^step-') -le 2 && -f $C/latest.h5 ]] && pass "--keep 2 and latest.h5 hold" \
+  || fail "after the loop: $(ls -l "$C")"
+finish
