@@ -633,13 +633,13 @@ static dt_status train_loop(dt_session *s, dt_error *err);
 
 dt_status session_train(dt_session *s, dt_error *err)
 {
-    if (s->cfg->step_timeout > 0) {
-        dt_status st = watchdog_start(s->cfg->step_timeout, comm_rank(s->comm), err);
-        if ((st = comm_agree(s->comm, st, err)))
-            return st;
-    }
-    dt_status st = train_loop(s, err);
-    watchdog_stop();
+    const int watch = s->cfg->step_timeout > 0;
+    dt_status st;
+    if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
+        return st;
+    st = train_loop(s, err);
+    if (watch)
+        watchdog_stop();
     return st;
 }
 
