@@ -259,29 +259,44 @@ static void *watch(void *arg)
     return NULL;
 }
 
-/* Publish in the host's shared block if there is one (collective); else in
- * this process's own slot, and the report says the others cannot be seen. */
-static void publish_setup(dt_comm *c)
+/* The host's shared block (collective): head and slots point into it, or
+ * stay on this process's own slot if there is none. */
+static void shared_block(dt_comm *c)
 {
-    world_size = comm_size(c);
     /* one slot per rank of the job bounds the host's: the host's count is
      * known only once the block's node communicator exists */
     const size_t line = _Alignof(wd_slot);
     const size_t bytes = line + sizeof(wd_head) + (size_t)world_size * sizeof(wd_slot);
     shm = world_size > 1 ? comm_shm_alloc(c, bytes) : NULL;
-    wd_slot *mine = &own;
-    if (shm) {
-        /* the block need not start on a cache line (Open MPI puts its own
-         * bookkeeping first); it is mapped at page boundaries, so rounding up
-         * gives every rank the same offset */
-        uintptr_t base = (uintptr_t)comm_shm_base(shm);
-        head = (wd_head *)((base + line - 1) / line * line);
-        slots = (wd_slot *)(head + 1);
-        n_local = comm_shm_size(shm);
-        mine = &slots[comm_shm_rank(shm)];
-        if (comm_shm_leader(shm))
-            atomic_store(&head->reported, 0);
+    if (!shm)
+        return;
+    /* The block need not start on a cache line (Open MPI puts its own
+     * bookkeeping first), so round up.  Each process maps it at a page
+     * boundary, which gives every rank the same offset; check that it does,
+     * since a rank that rounded differently would read the wrong slots. */
+    const uintptr_t base = (uintptr_t)comm_shm_base(shm);
+    const uintptr_t at = (base + line - 1) / line * line;
+    int64_t off[2] = {(int64_t)(at - base), -(int64_t)(at - base)};
+    comm_allreduce_max_i64(c, off, 2);
+    if (off[0] != -off[1]) {
+        comm_shm_free(shm);
+        shm = NULL;
+        return;
     }
+    head = (wd_head *)at;
+    slots = (wd_slot *)(head + 1);
+    n_local = comm_shm_size(shm);
+    if (comm_shm_leader(shm))
+        atomic_store(&head->reported, 0);
+}
+
+/* Publish in the host's shared block if there is one (collective); else in
+ * this process's own slot, and the report says the others cannot be seen. */
+static void publish_setup(dt_comm *c)
+{
+    world_size = comm_size(c);
+    shared_block(c);
+    wd_slot *mine = shm ? &slots[comm_shm_rank(shm)] : &own;
     atomic_store(&mine->where, atomic_load(&own.where));
     atomic_store(&mine->since, atomic_load(&own.since));
     atomic_store(&mine->beat, now_us());
