@@ -125,6 +125,7 @@ typedef struct {
     int live_late;          /* one of them runs in a watched phase: it will report itself */
     int ahead[LIST_MAX];    /* world ranks further on than this one */
     int n_ahead;
+    double paused;          /* seconds of this phase in which this process did not run */
 } wd_survey;
 
 static void survey(wd_survey *sv, long long now)
@@ -168,7 +169,7 @@ static void put_late(char *line, size_t len, size_t *n, const wd_survey *sv)
         if (v->silent * 1e6 > (double)STALE_US)
             PUT(", not responding for %.1f s", v->silent);
         else if (v->silent == 0)
-            PUT(", its watchdog stopped");
+            PUT(", it has left the training loop");
         PUT(")");
     }
     if (sv->n_late > shown)
@@ -185,6 +186,8 @@ static void put_context(char *line, size_t len, size_t *n, const wd_survey *sv)
         if (sv->n_ahead > shown)
             PUT(" and %d more", sv->n_ahead - shown);
         PUT(" %s further on, waiting for it", sv->n_ahead > 1 ? "are" : "is");
+    } else if (sv->paused > 0) {
+        /* it is the one that did not arrive; where the others are adds nothing */
     } else if (world_size > 1 && n_local == 1 && !shm) {
         PUT("; the other ranks' phases cannot be seen (no node-shared memory)");
     } else if (n_hosts > 1) {
@@ -201,15 +204,19 @@ static size_t report(char *line, size_t len, const wd_survey *sv)
 {
     size_t used = 0, *n = &used;
     const wd_view *s = &sv->self;
-    const int waiting = collective(s->phase) && sv->n_late > 0;
+    const int waiting = collective(s->phase) && sv->n_late > 0 && sv->paused == 0;
     PUT("dtrain train: error: rank %d: step %lld %s %.1f s in phase '%s', more than "
         "--step-timeout %g s",
         s->rank, s->step, waiting ? "waited" : "spent", s->in_phase,
         watchdog_phase_name(s->phase), limit);
-    if (waiting)
+    if (waiting) {
         put_late(line, len, n, sv);
-    else
+    } else {
+        if (sv->paused > 0)
+            PUT("; this rank was stopped for %.1f s of it (its threads did not run)",
+                sv->paused);
         put_context(line, len, n, sv);
+    }
     PUT("; ending the job\n");
     return used;
 }
@@ -236,11 +243,17 @@ static void *watch(void *arg)
 {
     (void)arg;
     long long deferred = 0; /* when a running late rank was first left to report */
+    long long prev = now_us(), resumed = 0, paused = 0; /* the last gap in the rounds */
     while (atomic_load(&running)) {
         struct timespec nap = {0, NAP_NS};
         nanosleep(&nap, NULL);
         const long long now = now_us();
         atomic_store_explicit(&me->beat, now, memory_order_release);
+        if (now - prev > STALE_US) { /* this process was stopped (SIGSTOP, say) */
+            resumed = now;
+            paused = now - prev;
+        }
+        prev = now;
         wd_view self = look(me, now);
         if (self.phase == WD_IDLE || self.in_phase <= limit) {
             deferred = 0;
@@ -248,7 +261,9 @@ static void *watch(void *arg)
         }
         wd_survey sv;
         survey(&sv, now);
-        if (sv.live_late && collective(self.phase)) {
+        if (resumed && (double)(now - resumed) < self.in_phase * 1e6)
+            sv.paused = (double)paused / 1e6; /* then this rank is the one that did not arrive */
+        if (sv.live_late && collective(self.phase) && sv.paused == 0) {
             if (!deferred)
                 deferred = now;
             if (now - deferred < GRACE_US)
