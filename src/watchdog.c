@@ -239,21 +239,43 @@ static void end_job(const wd_survey *sv)
     _exit(WATCHDOG_EXIT);
 }
 
+/* This thread's rounds.  A gap longer than STALE_US between two means the
+ * process did not run (SIGSTOP, say); the last such gap is kept. */
+typedef struct {
+    long long prev, resumed, paused; /* us */
+} wd_rounds;
+
+static void rounds_tick(wd_rounds *r, long long now)
+{
+    if (now - r->prev > STALE_US) {
+        r->resumed = now;
+        r->paused = now - r->prev;
+    }
+    r->prev = now;
+}
+
+/* Whether to report now: a running rank that is late gets GRACE_US to
+ * report itself, which it can do better (it knows it runs). */
+static int due(const wd_survey *sv, long long now, long long *deferred)
+{
+    if (!sv->live_late || !collective(sv->self.phase) || sv->paused > 0)
+        return 1;
+    if (!*deferred)
+        *deferred = now;
+    return now - *deferred >= GRACE_US;
+}
+
 static void *watch(void *arg)
 {
     (void)arg;
     long long deferred = 0; /* when a running late rank was first left to report */
-    long long prev = now_us(), resumed = 0, paused = 0; /* the last gap in the rounds */
+    wd_rounds rounds = {.prev = now_us()};
     while (atomic_load(&running)) {
         struct timespec nap = {0, NAP_NS};
         nanosleep(&nap, NULL);
         const long long now = now_us();
         atomic_store_explicit(&me->beat, now, memory_order_release);
-        if (now - prev > STALE_US) { /* this process was stopped (SIGSTOP, say) */
-            resumed = now;
-            paused = now - prev;
-        }
-        prev = now;
+        rounds_tick(&rounds, now);
         wd_view self = look(me, now);
         if (self.phase == WD_IDLE || self.in_phase <= limit) {
             deferred = 0;
@@ -261,15 +283,10 @@ static void *watch(void *arg)
         }
         wd_survey sv;
         survey(&sv, now);
-        if (resumed && (double)(now - resumed) < self.in_phase * 1e6)
-            sv.paused = (double)paused / 1e6; /* then this rank is the one that did not arrive */
-        if (sv.live_late && collective(self.phase) && sv.paused == 0) {
-            if (!deferred)
-                deferred = now;
-            if (now - deferred < GRACE_US)
-                continue;
-        }
-        end_job(&sv);
+        if (rounds.resumed && (double)(now - rounds.resumed) < self.in_phase * 1e6)
+            sv.paused = (double)rounds.paused / 1e6; /* it is the one that did not arrive */
+        if (due(&sv, now, &deferred))
+            end_job(&sv);
     }
     return NULL;
 }
