@@ -424,7 +424,7 @@ struct dt_shm {
     MPI_Comm node;
     MPI_Win win;
     void *base;
-    int leader;
+    int leader, rank, size; /* in node */
 };
 
 dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes)
@@ -437,9 +437,9 @@ dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes)
         return NULL;
     }
     MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node);
-    int nrank;
-    MPI_Comm_rank(s->node, &nrank);
-    s->leader = nrank == 0;
+    MPI_Comm_rank(s->node, &s->rank);
+    MPI_Comm_size(s->node, &s->size);
+    s->leader = s->rank == 0;
     void *mine = NULL;
     /* Errors stay fatal: a failure seen by the allocating rank only (e.g.
      * /dev/shm full) would otherwise leave the other ranks of the node waiting.
@@ -463,6 +463,8 @@ dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes)
 
 void *comm_shm_base(const dt_shm *s) { return s->base; }
 int comm_shm_leader(const dt_shm *s) { return s->leader; }
+int comm_shm_rank(const dt_shm *s) { return s->rank; }
+int comm_shm_size(const dt_shm *s) { return s->size; }
 
 void comm_shm_barrier(dt_shm *s)
 {

@@ -165,8 +165,10 @@ static const dt_option options[] = {
      "every N steps and before every checkpoint, compare a checksum of the parameters "
      "across ranks and name any rank that differs (0 = only before checkpoints)"},
     {"step-timeout", OPT_REAL, F(step_timeout), "0", 0, 1e9, NULL, CMD_TRAIN, "SECONDS",
-     "end the whole job (status 4), naming the rank and the phase (data, compute, "
-     "reduction, update, checkpoint), if one phase of a step takes longer (0 = off)"},
+     "end the whole job (status 4) if one phase of a step (data, compute, reduction, "
+     "update, checkpoint) takes longer (0 = off); the message names the rank(s) that did "
+     "not arrive, their phase and step, and whether they still run (seen from the ranks "
+     "of the same host)"},
     /* --- checkpoints --- */
     {"checkpoint-dir", OPT_STR, F(checkpoint_dir), NULL, 0, 0, NULL, CMD_TRAIN, "DIR",
      "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "

@@ -662,13 +662,12 @@ dt_status session_train(dt_session *s, dt_error *err)
     dt_status st = stop_before_training(s, err);
     if (st)
         return st;
-    if (s->cfg->step_timeout > 0) {
-        st = watchdog_start(s->cfg->step_timeout, comm_rank(s->comm), err);
-        if ((st = comm_agree(s->comm, st, err)))
-            return st;
-    }
+    const int watch = s->cfg->step_timeout > 0;
+    if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
+        return st;
     st = train_loop(s, err);
-    watchdog_stop();
+    if (watch)
+        watchdog_stop();
     return st;
 }
 

@@ -99,6 +99,8 @@ typedef struct dt_shm dt_shm;
 dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes);
 void *comm_shm_base(const dt_shm *s);
 int comm_shm_leader(const dt_shm *s); /* 1 on the node's first rank */
+int comm_shm_rank(const dt_shm *s);   /* this rank's index among the node's ranks; local */
+int comm_shm_size(const dt_shm *s);   /* the number of ranks on the node; local */
 void comm_shm_barrier(dt_shm *s);     /* all ranks of the node; orders the memory */
 void comm_shm_free(dt_shm *s);
 

@@ -1,14 +1,20 @@
 /* dtrain: the step watchdog (--step-timeout).
  *
  * A thread per rank watches how long the current phase of a training step has
- * lasted; past the timeout it prints which rank, step and phase, and ends the
- * process with status 4, which makes mpirun end the whole job: a step stuck in
- * a collective or a hung rank cannot burn the allocation.  The training loop
- * marks phases with plain atomic stores (no locks, no allocation). */
+ * lasted; past the timeout it prints one line and ends the process with
+ * status 4, which makes mpirun end the whole job: a step stuck in a
+ * collective or a hung rank cannot burn the allocation.  The line names the
+ * rank(s) that did not arrive, with their phase and step, and whether they
+ * still run: each rank publishes its phase in memory shared with the ranks of
+ * its host, so a rank that waits can read where the others are without
+ * asking them (a stopped rank cannot answer).  Ranks on other hosts cannot
+ * be seen; the ranks on the stalled rank's host name it.  The training loop
+ * marks phases with plain atomic stores (no locks, no allocation, no MPI). */
 #ifndef DTRAIN_WATCHDOG_H
 #define DTRAIN_WATCHDOG_H
 
 #include <stdint.h>
+#include "dtrain/comm.h"
 #include "dtrain/status.h"
 
 typedef enum {
@@ -22,10 +28,15 @@ typedef enum {
 
 #define WATCHDOG_EXIT 4
 
-/* Start watching with the given timeout in seconds (> 0). */
-dt_status watchdog_start(double timeout, int rank, dt_error *err);
-/* Enter a phase (WD_IDLE pauses the watch). */
+/* Start watching with the given timeout in seconds (> 0).  Collective over c
+ * (sets up the host's shared block; agrees on failure, after which nothing
+ * is left running or allocated). */
+dt_status watchdog_start(double timeout, dt_comm *c, dt_error *err);
+/* Enter a phase (WD_IDLE pauses the watch).  Local; callable whether or not
+ * the watchdog runs. */
 void watchdog_phase(dt_wd_phase phase, int64_t step);
+/* Stop watching and free the shared block: collective over the c given to
+ * watchdog_start. */
 void watchdog_stop(void);
 const char *watchdog_phase_name(dt_wd_phase p);
 

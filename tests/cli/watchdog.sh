@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# --step-timeout when a rank stops (SIGSTOP at a random moment of training): the
+# job ends with status 4 within seconds, and its one error line names the rank
+# that did not arrive and its last phase, not the rank that waited for it.
+# (faults.sh covers a rank that is slow but running.)
+source "$(dirname "$0")/lib.sh"
+# No evaluation set (the watchdog does not watch the time between steps, and
+# a rank stopped during an epoch's evaluation would leave the others waiting
+# there unwatched; without one that gap is a tiny fraction of the time): a
+# training split only, 1500 rows, 30 steps per epoch.
+awk 'BEGIN { srand(1); for (i = 0; i < 1500; i++) { for (j = 0; j < 16; j++) printf "%.3f,", rand(); print i % 3 } }' >"$TMP/d.csv"
+run 1 60 convert --csv "$TMP/d.csv" --test-fraction 0 --out "$TMP/d.h5"
+[[ $status -eq 0 ]] || fail "convert: $err"
+A=(--data "$TMP/d.h5" --layers 32:relu --optimizer adam --lr 0.001 --batch-size 50
+   --epochs 100000 --step-timeout 2)
+
+stopped=""
+cleanup() {
+  for p in $stopped; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# rank_pid PARENT RANK: the PID of PARENT's child (a process of mpirun) that is
+# world rank RANK.
+rank_pid() {
+  local p
+  for p in $(pgrep -P "$1"); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+      echo "$p"
+      return
+    fi
+  done
+}
+
+# stop_rank VICTIM MPIRUN-ARGS...: run mpirun with these arguments, SIGSTOP
+# world rank VICTIM once training runs; sets $status, $took (seconds from the
+# SIGSTOP to the job's end) and $err (its error lines).
+stop_rank() {
+  local victim=$1 mp="" v="" i
+  shift
+  timeout -k 5 120 mpirun "$@" >"$TMP/out" 2>"$TMP/err" &
+  local tpid=$!
+  for i in $(seq 600); do grep -q '^epoch *2/' "$TMP/out" 2>/dev/null && break; sleep 0.1; done
+  mp=$(pgrep -P $tpid -x mpirun)
+  [[ -n $mp ]] && v=$(rank_pid "$mp" "$victim")
+  if [[ -z $v ]]; then
+    kill -- $tpid 2>/dev/null
+    wait $tpid
+    status=-1 took=-1 err="world rank $victim not found (mpirun ${mp:-missing}): $(cat "$TMP/err")"
+    return
+  fi
+  sleep "0.$((RANDOM % 10))" # a random point of a step
+  kill -STOP "$v"
+  stopped="$stopped $v"
+  local start=$(date +%s.%N)
+  wait $tpid
+  status=$?
+  took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  err=$(grep 'error:' "$TMP/err" || true)
+}
+
+# ended_quickly LABEL LINES REGEX: status 4 within 10 s of the SIGSTOP, LINES
+# error lines, one of them matching REGEX.
+ended_quickly() {
+  local lines
+  lines=$(grep -c 'error:' <<<"$err")
+  if [[ $status -eq 4 ]] && awk -v t="$took" 'BEGIN { exit !(t < 10) }' && [[ $lines -eq $2 ]] \
+    && grep -Eq "$3" <<<"$err"; then
+    pass "$1: exit 4 after ${took} s: $(head -1 <<<"${err#*error: }")"
+  else
+    fail "$1: status $status after ${took} s, $lines error line(s): $err"
+  fi
+}
+
+for np in 2 3; do
+  stop_rank 1 -np $np "$DTRAIN" train "${A[@]}"
+  # one line for the host: the waiting rank's phase, then the stalled one's:
+  # its phase, step and time in it, and that its watchdog thread does not run
+  # either
+  ended_quickly "np=$np, rank 1 stopped" 1 "rank [02]: step [0-9]+ waited [0-9.]+ s in phase '(reduction|update)', more than --step-timeout 2 s, for rank 1 \(in phase '(idle|data|compute|reduction|update)' of step [0-9]+ for [0-9.]+ s, not responding for [0-9.]+ s\); ending the job$"
+done
+
+# No room for the shared block (a file-size limit, which the window's backing
+# file must fit below; TCP transport, as in faults.sh): the job still ends,
+# the waiting rank saying it cannot see the others.  Without the block there
+# is no one-report-per-host flag: rank 1, resumed by mpirun (SIGCONT) before
+# it is killed, may time out too, and then says it was stopped itself.
+stop_rank 1 --mca btl self,tcp -np 2 bash -c "ulimit -f 20; exec '$DTRAIN' train $(printf '%q ' "${A[@]}")"
+rank1=$(grep "error: rank 1:" <<<"$err")
+if [[ -z $rank1 ]] || grep -Eq "rank 1: step [0-9]+ spent [0-9.]+ s in phase '[a-z]+', more than --step-timeout 2 s; this rank was stopped for [0-9.]+ s of it \(its threads did not run\)" <<<"$rank1"; then
+  err=$(grep -v "error: rank 1:" <<<"$err")
+  ended_quickly "no shared memory" 1 "rank 0: step [0-9]+ spent [0-9.]+ s in phase '[a-z]+', more than --step-timeout 2 s; the other ranks' phases cannot be seen \(no node-shared memory\); ending the job$"
+else
+  fail "no shared memory: rank 1's line does not say it was stopped: $rank1"
+fi
+finish
