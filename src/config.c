@@ -166,7 +166,8 @@ static const dt_option options[] = {
      "across ranks and name any rank that differs (0 = only before checkpoints)"},
     {"step-timeout", OPT_REAL, F(step_timeout), "0", 0, 1e9, NULL, CMD_TRAIN, "SECONDS",
      "end the whole job (status 4) if one phase of a step (data, compute, reduction, "
-     "update, checkpoint) takes longer (0 = off); the message names the rank(s) that did "
+     "update, checkpoint) or the work between steps (the epoch's evaluation and metrics) "
+     "takes longer (0 = off); the message names the rank(s) that did "
      "not arrive, their phase and step, and whether they still run (seen from the ranks "
      "of the same host)"},
     /* --- checkpoints --- */

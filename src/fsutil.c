@@ -132,10 +132,11 @@ dt_status fs_check_output(const char *path, const char *option, const char *cons
 {
     struct stat out;
     if (lstat(path, &out) != 0) {
-        if (errno == ENOENT)
-            return DT_OK; /* a new file (a missing directory is reported by the caller) */
-        /* a name too long for the file system, a file used as a directory... */
-        return dt_fail(err, DT_EUSAGE, "--%s %s: %s", option, path, strerror(errno));
+        /* a name the file system cannot hold is refused here; a new file (or a
+         * missing directory, which the caller reports) is fine */
+        if (errno == ENAMETOOLONG || errno == ELOOP)
+            return dt_fail(err, DT_EUSAGE, "--%s %s: %s", option, path, strerror(errno));
+        return DT_OK;
     }
     if (!S_ISREG(out.st_mode))
         return dt_fail(err, DT_EUSAGE,

@@ -467,7 +467,7 @@ static dt_status checkpoint(dt_session *s, char *written, size_t len, int final,
     st = ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->progress, written,
                    len, err);
     signals_protect(final && !st);
-    watchdog_phase(WD_IDLE, s->trainer.step);
+    watchdog_phase(WD_BETWEEN, s->trainer.step);
     return st;
 }
 
@@ -666,6 +666,7 @@ dt_status session_train(dt_session *s, dt_error *err)
     if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
         return st;
     st = train_loop(s, err);
+    watchdog_phase(WD_IDLE, s->trainer.step);
     if (watch)
         watchdog_stop();
     return st;
@@ -696,7 +697,10 @@ static dt_status train_loop(dt_session *s, dt_error *err)
             /* one full-batch iteration per epoch; its loss is the epoch's */
             double f;
             full_batch_ctx ctx = {s};
-            if ((st = so_step(&s->so, s->x, full_batch_fg, &ctx, &f, err)))
+            watchdog_phase(WD_COMPUTE, s->trainer.step); /* the whole iteration */
+            st = so_step(&s->so, s->x, full_batch_fg, &ctx, &f, err);
+            watchdog_phase(WD_BETWEEN, s->trainer.step + 1);
+            if (st)
                 return dt_fail_prefix(err, "%s", cfg->optimizer);
             for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
             p->local_loss = comm_rank(s->comm) == 0 ? f * (double)s->train.n : 0.0;

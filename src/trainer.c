@@ -251,7 +251,7 @@ double trainer_step(dt_trainer *t, int64_t k)
     if (t->nonfinite) {
         /* every rank sees the same reduced flag, so all skip together */
         t->step++;
-        watchdog_phase(WD_IDLE, t->step);
+        watchdog_phase(WD_BETWEEN, t->step);
         return 0.0;
     }
     if (t->norm_sum) {
@@ -273,7 +273,7 @@ double trainer_step(dt_trainer *t, int64_t k)
     if (t->step == t->inject.corrupt_step && rank == t->inject.corrupt_rank)
         m->params[0] += 1e-3f;
     t->step++;
-    watchdog_phase(WD_IDLE, t->step);
+    watchdog_phase(WD_BETWEEN, t->step);
     if (v[STAT_PENALTY] > 0 && rank == 0)
         loss += v[STAT_PENALTY] * (double)b;
     double t7 = comm_wtime();

@@ -65,9 +65,9 @@ static long long now_us(void)
 
 const char *watchdog_phase_name(dt_wd_phase p)
 {
-    static const char *const names[] = {"idle", "data", "compute", "reduction", "update",
-                                        "checkpoint"};
-    return p >= WD_IDLE && p <= WD_CHECKPOINT ? names[p] : "?";
+    static const char *const names[] = {"idle",   "data",       "compute",      "reduction",
+                                        "update", "checkpoint", "between steps"};
+    return p >= WD_IDLE && p <= WD_BETWEEN ? names[p] : "?";
 }
 
 void watchdog_phase(dt_wd_phase p, int64_t step)
@@ -102,19 +102,20 @@ static wd_view look(wd_slot *s, long long now)
 }
 
 /* How far a rank has got: later steps, and within a step later phases, are
- * further.  Between steps (idle) comes before a checkpoint, which comes
- * before the next step's data. */
+ * further.  The work between steps comes before a checkpoint, which comes
+ * before the next step's data (step counts the steps taken). */
 static long long progress(const wd_view *v)
 {
-    static const int order[] = {[WD_IDLE] = 0, [WD_CHECKPOINT] = 1, [WD_DATA] = 2,
-                                [WD_COMPUTE] = 3, [WD_REDUCTION] = 4, [WD_UPDATE] = 5};
-    return v->step * 8 + (v->phase <= WD_CHECKPOINT ? order[v->phase] : 0);
+    static const int order[] = {[WD_IDLE] = 0,       [WD_BETWEEN] = 1, [WD_CHECKPOINT] = 2,
+                                [WD_DATA] = 3,       [WD_COMPUTE] = 4, [WD_REDUCTION] = 5,
+                                [WD_UPDATE] = 6};
+    return v->step * 8 + (v->phase <= WD_BETWEEN ? order[v->phase] : 0);
 }
 
 /* Phases that wait for the other ranks (the others are local work). */
 static int collective(dt_wd_phase p)
 {
-    return p == WD_REDUCTION || p == WD_UPDATE || p == WD_CHECKPOINT;
+    return p == WD_REDUCTION || p == WD_UPDATE || p == WD_CHECKPOINT || p == WD_BETWEEN;
 }
 
 /* This rank's host, seen from it at one moment. */

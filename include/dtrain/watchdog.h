@@ -23,7 +23,9 @@ typedef enum {
     WD_COMPUTE,    /* forward and backward */
     WD_REDUCTION,  /* gradient allreduce */
     WD_UPDATE,     /* optimizer update */
-    WD_CHECKPOINT  /* writing a checkpoint */
+    WD_CHECKPOINT, /* writing a checkpoint */
+    WD_BETWEEN     /* between steps: the epoch's evaluation and metrics, agreeing on a
+                      stop, replica checks (collective work, so watched too) */
 } dt_wd_phase;
 
 #define WATCHDOG_EXIT 4

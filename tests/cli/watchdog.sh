@@ -4,10 +4,8 @@
 # that did not arrive and its last phase, not the rank that waited for it.
 # (faults.sh covers a rank that is slow but running.)
 source "$(dirname "$0")/lib.sh"
-# No evaluation set (the watchdog does not watch the time between steps, and
-# a rank stopped during an epoch's evaluation would leave the others waiting
-# there unwatched; without one that gap is a tiny fraction of the time): a
-# training split only, 1500 rows, 30 steps per epoch.
+# A training split only, 1500 rows, 30 steps per epoch (a rank stopped
+# between steps is covered below, with an evaluation set).
 awk 'BEGIN { srand(1); for (i = 0; i < 1500; i++) { for (j = 0; j < 16; j++) printf "%.3f,", rand(); print i % 3 } }' >"$TMP/d.csv"
 run 1 60 convert --csv "$TMP/d.csv" --test-fraction 0 --out "$TMP/d.h5"
 [[ $status -eq 0 ]] || fail "convert: $err"
@@ -78,7 +76,22 @@ for np in 2 3; do
   # one line for the host: the waiting rank's phase, then the stalled one's:
   # its phase, step and time in it, and that its watchdog thread does not run
   # either
-  ended_quickly "np=$np, rank 1 stopped" 1 "rank [02]: step [0-9]+ waited [0-9.]+ s in phase '(reduction|update)', more than --step-timeout 2 s, for rank 1 \(in phase '(idle|data|compute|reduction|update)' of step [0-9]+ for [0-9.]+ s, not responding for [0-9.]+ s\); ending the job$"
+  ended_quickly "np=$np, rank 1 stopped" 1 "rank [02]: step [0-9]+ waited [0-9.]+ s in phase '(reduction|update|between steps)', more than --step-timeout 2 s, for rank 1 \(in phase '(data|compute|reduction|update|between steps)' of step [0-9]+ for [0-9.]+ s, not responding for [0-9.]+ s\); ending the job$"
+done
+
+# Between steps: a rank stopped during the epoch's evaluation left the others
+# waiting there, unwatched, for ever.  One step of 18 rows per epoch and
+# 1782 rows to evaluate: nearly all the time is spent between steps.
+awk 'BEGIN { srand(2); for (i = 0; i < 1800; i++) { for (j = 0; j < 16; j++) printf "%.3f,", rand(); print i % 3 } }' >"$TMP/e.csv"
+run 1 60 convert --csv "$TMP/e.csv" --test-fraction 0.99 --out "$TMP/e.h5"
+[[ $status -eq 0 ]] || fail "convert: $err"
+with "${A[@]}" -- --data "$TMP/e.h5" --batch-size 18 --layers 1024:relu,1024:relu
+# Rank 0 is stopped (it evaluates and prints; rank 1 mostly waits for it),
+# most likely inside the evaluation (1782 rows through 1024-wide layers), so
+# rank 1 waits in the evaluation's reduction: the case that used to hang.
+for trial in 1 2 3; do
+  stop_rank 0 -np 2 "$DTRAIN" train "${W[@]}"
+  ended_quickly "evaluation set, rank 0 stopped (trial $trial)" 1 "rank 1: step [0-9]+ waited [0-9.]+ s in phase '(reduction|update|between steps)', more than --step-timeout 2 s, for rank 0 \(in phase '(data|compute|reduction|update|between steps)' of step [0-9]+ for [0-9.]+ s, not responding for [0-9.]+ s\); ending the job$"
 done
 
 # No room for the shared block (a file-size limit, which the window's backing
