@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dtrain/h5io.h"
 #include "dtrain/rng.h"
@@ -23,8 +24,9 @@ void dataset_free(dt_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
-static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds,
-                        dt_error *err)
+/* y's shape from its metadata: N rows like X, one column for labels. */
+static dt_status probe_y(h5file *f, const char *yname, int labels, dt_dataset_info *info,
+                         dt_error *err)
 {
     const char *path = h5io_path(f);
     int nd;
@@ -36,9 +38,9 @@ static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds
     if (nd < 1 || nd > 2)
         return dt_fail(err, DT_EUSAGE, "%s: '%s' must be N or N x K, but has %d dimensions",
                        path, yname, nd);
-    if (dims[0] != ds->n)
+    if (dims[0] != info->n)
         return dt_fail(err, DT_EUSAGE, "%s: '%s' has %lld rows but X has %lld", path, yname,
-                       (long long)dims[0], (long long)ds->n);
+                       (long long)dims[0], (long long)info->n);
     int64_t k = nd == 2 ? dims[1] : 1;
     if (labels && k != 1)
         return dt_fail(err, DT_EUSAGE,
@@ -46,14 +48,23 @@ static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds
                        path, yname, (long long)k);
     if (k < 1)
         return dt_fail(err, DT_EUSAGE, "%s: '%s' has no columns", path, yname);
-    if (k > INT64_MAX / 8 / ds->n)
+    if (k > INT64_MAX / 8 / info->n)
         return dt_fail(err, DT_EUSAGE, "%s: '%s' is too large (%lld x %lld)", path, yname,
-                       (long long)ds->n, (long long)k);
-    ds->k = k;
+                       (long long)info->n, (long long)k);
+    info->k = k;
+    return DT_OK;
+}
+
+/* Read y (its shape checked by probe_y, ds->k set) as labels or targets. */
+static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds,
+                        dt_error *err)
+{
+    const char *path = h5io_path(f);
+    const int64_t k = ds->k;
     double *y = malloc((size_t)(ds->n * k) * sizeof *y);
     if (!y && ds->n)
         return dt_fail(err, DT_ENOMEM, "out of memory reading %s", yname);
-    st = h5io_read_rows(f, yname, DT_F64, 0, ds->n, y, err);
+    dt_status st = h5io_read_rows(f, yname, DT_F64, 0, ds->n, y, err);
     if (st) {
         free(y);
         return st;
@@ -117,47 +128,114 @@ dt_status dataset_check_labels(const dt_dataset *ds, const char *path, const cha
     return DT_OK;
 }
 
-static dt_status load(dt_comm *shm_c, const char *path, const char *group, int y,
-                      dt_dataset *ds, dt_error *err);
+/* X's shape from its metadata: 2-D, not empty, countable in bytes. */
+static dt_status probe_x(h5file *f, const char *xname, dt_dataset_info *info, dt_error *err)
+{
+    const char *path = h5io_path(f);
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    dt_status st = h5io_info(f, xname, &nd, dims, &t, err);
+    if (st)
+        return st;
+    if (nd != 2)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' must be 2-D (N x D) but has %d dimensions",
+                       path, xname, nd);
+    if (dims[0] < 1 || dims[1] < 1)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is empty (%lld x %lld)", path, xname,
+                       (long long)dims[0], (long long)dims[1]);
+    if (dims[1] > INT64_MAX / 8 / dims[0])
+        /* a file can declare any shape (HDF5 stores unwritten data as fill
+         * values); keep n * d * sizeof(double) within range */
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is too large (%lld x %lld)", path, xname,
+                       (long long)dims[0], (long long)dims[1]);
+    info->n = dims[0];
+    info->d = dims[1];
+    info->x_u8 = t == DT_U8;
+    return DT_OK;
+}
+
+/* A file can declare an X of any size in a few bytes; one that cannot fit in
+ * this machine's physical memory even once is refused before a read that
+ * would end in swapping or the OOM killer.  Anything smaller is tried (other
+ * processes, or a copy per rank, may still make it fail: then malloc says so). */
+static dt_status probe_memory(const char *path, const char *xname, const dt_dataset_info *info,
+                              dt_error *err)
+{
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double bytes = (double)info->n * (double)info->d * (info->x_u8 ? 1 : sizeof(float));
+    if (pages <= 0 || page <= 0 || bytes <= (double)pages * (double)page)
+        return DT_OK;
+    return dt_fail(err, DT_EUSAGE,
+                   "%s: '%s' is %lld x %lld %s = %.1f GiB in memory, more than this machine's "
+                   "%.1f GiB of physical memory",
+                   path, xname, (long long)info->n, (long long)info->d,
+                   info->x_u8 ? "uint8" : "float32", bytes / gib,
+                   (double)pages * (double)page / gib);
+}
+
+/* dataset_probe on an open file: the group, X, y, then X's size in memory. */
+static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *info,
+                       dt_error *err)
+{
+    memset(info, 0, sizeof *info);
+    char xname[1100], yname[1100];
+    snprintf(xname, sizeof xname, "%s/X", group);
+    snprintf(yname, sizeof yname, "%s/y", group);
+    if (!h5io_exists(f, group))
+        return dt_fail(err, DT_EUSAGE, "%s: no group '%s'", h5io_path(f), group);
+    dt_status st = probe_x(f, xname, info, err);
+    if (!st && y != DS_NO_Y)
+        st = probe_y(f, yname, y == DS_LABELS, info, err);
+    return st ? st : probe_memory(h5io_path(f), xname, info, err);
+}
+
+dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_info *info,
+                        dt_error *err)
+{
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    st = probe(f, group, y, info, err);
+    h5io_close(f, NULL);
+    return st;
+}
+
+static dt_status read_group(dt_comm *shm_c, h5file *f, const char *group, int y,
+                            const dt_dataset_info *info, dt_dataset *ds, dt_error *err);
 
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err)
 {
-    return load(NULL, path, group, y, ds, err);
+    memset(ds, 0, sizeof *ds);
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    dt_dataset_info info;
+    if (!(st = probe(f, group, y, &info, err)))
+        st = read_group(NULL, f, group, y, &info, ds, err);
+    h5io_close(f, NULL);
+    return st;
 }
 
 dt_status dataset_load_shared(dt_comm *c, const char *path, const char *group, int y,
                               dt_dataset *ds, dt_error *err)
 {
-    /* The shape is checked by every rank first, so that the shared allocation
+    /* Every rank checks the metadata first, so that the shared allocation
      * (collective) is reached by all ranks or by none. */
     memset(ds, 0, sizeof *ds);
-    dt_status st = DT_OK;
     h5file *f;
-    char xname[1100];
-    snprintf(xname, sizeof xname, "%s/X", group);
-    int nd = 0;
-    int64_t dims[8];
-    dt_dtype t;
-    if (!(st = h5io_open_read(path, &f, err))) {
-        if (!h5io_exists(f, group))
-            st = dt_fail(err, DT_EUSAGE, "%s: no group '%s'", path, group);
-        else if (!(st = h5io_info(f, xname, &nd, dims, &t, err)) &&
-                 (nd != 2 || dims[0] < 1 || dims[1] < 1))
-            st = DT_EUSAGE; /* load() words the message */
-        h5io_close(f, NULL);
-    }
-    if (st) {
-        /* not loadable: the private loader words the message, nothing shared yet */
-        if (load(NULL, path, group, y, ds, err) == DT_OK)
-            dataset_free(ds);
-        return comm_agree(c, st, err);
-    }
-    if ((st = comm_agree(c, st, err)))
-        return st;
-    st = load(c, path, group, y, ds, err);
-    /* every rank reached the shared allocation; agree, then free together */
-    st = comm_agree(c, st, err);
+    dt_dataset_info info;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (!st)
+        st = probe(f, group, y, &info, err);
+    if (!(st = comm_agree(c, st, err)))
+        st = comm_agree(c, read_group(c, f, group, y, &info, ds, err), err);
+    h5io_close(f, NULL);
+    /* every rank reached the shared allocation, or none did: free together */
     if (st)
         dataset_free(ds);
     return st;
@@ -175,48 +253,21 @@ void dataset_normalize(const dt_norm *nm, dt_dataset *ds)
         comm_shm_barrier(ds->shm);
 }
 
-static dt_status load(dt_comm *shm_c, const char *path, const char *group, int y,
-                      dt_dataset *ds, dt_error *err)
+/* Read the X and y of group from f, their metadata checked (probe): X as
+ * uint8 or float32, once per node when shm_c is given (collective over it). */
+static dt_status read_group(dt_comm *shm_c, h5file *f, const char *group, int y,
+                            const dt_dataset_info *info, dt_dataset *ds, dt_error *err)
 {
-    const int labels = y == DS_LABELS;
-    memset(ds, 0, sizeof *ds);
-    h5file *f;
-    dt_status st = h5io_open_read(path, &f, err);
-    if (st)
-        return st;
+    const char *path = h5io_path(f);
     char xname[1100], yname[1100];
     snprintf(xname, sizeof xname, "%s/X", group);
     snprintf(yname, sizeof yname, "%s/y", group);
-    int nd;
-    int64_t dims[8];
-    dt_dtype t;
-    if (!h5io_exists(f, group)) {
-        st = dt_fail(err, DT_EUSAGE, "%s: no group '%s'", path, group);
-        goto out;
-    }
-    if ((st = h5io_info(f, xname, &nd, dims, &t, err)))
-        goto out;
-    if (nd != 2) {
-        st = dt_fail(err, DT_EUSAGE, "%s: '%s' must be 2-D (N x D) but has %d dimensions", path,
-                     xname, nd);
-        goto out;
-    }
-    if (dims[0] < 1 || dims[1] < 1) {
-        st = dt_fail(err, DT_EUSAGE, "%s: '%s' is empty (%lld x %lld)", path, xname,
-                     (long long)dims[0], (long long)dims[1]);
-        goto out;
-    }
-    if (dims[1] > INT64_MAX / 8 / dims[0]) {
-        /* a file can declare any shape (HDF5 stores unwritten data as fill
-         * values); keep n * d * sizeof(double) within range */
-        st = dt_fail(err, DT_EUSAGE, "%s: '%s' is too large (%lld x %lld)", path, xname,
-                     (long long)dims[0], (long long)dims[1]);
-        goto out;
-    }
-    ds->n = dims[0];
-    ds->d = dims[1];
+    ds->n = info->n;
+    ds->d = info->d;
+    ds->k = info->k;
+    dt_status st = DT_OK;
     /* uint8 stays uint8 (a quarter of the memory); rows become float as read */
-    const int bytes = t == DT_U8;
+    const int bytes = info->x_u8;
     const size_t elsize = bytes ? 1 : sizeof(float), count = (size_t)(ds->n * ds->d);
     void *x = NULL;
     if (shm_c) {
@@ -259,11 +310,10 @@ static dt_status load(dt_comm *shm_c, const char *path, const char *group, int y
         }
     }
     if (y != DS_NO_Y)
-        st = load_y(f, yname, labels, ds, err);
+        st = load_y(f, yname, y == DS_LABELS, ds, err);
     else
         ds->max_label = -1;
 out:
-    h5io_close(f, NULL);
     if (st && !ds->shm) /* shared memory is freed collectively by the caller */
         dataset_free(ds);
     return st;

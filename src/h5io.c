@@ -270,6 +270,49 @@ static const char *class_name(hid_t t)
     }
 }
 
+/* Name of filter `id`: as the file records it, else from the registry of
+ * HDF5 filter ids, for the ones seen in the wild. */
+static const char *filter_name(H5Z_filter_t id, const char *stored)
+{
+    static const struct { int id; const char *name; } known[] = {
+        {H5Z_FILTER_DEFLATE, "gzip"}, {H5Z_FILTER_SZIP, "szip"}, {307, "bzip2"},
+        {32000, "lzf"}, {32001, "blosc"}, {32004, "lz4"}, {32008, "bitshuffle"},
+        {32015, "zstd"}, {32026, "blosc2"}};
+    if (stored[0])
+        return stored;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].id == id)
+            return known[i].name;
+    return "unregistered";
+}
+
+/* Every filter dataset d was written through must be one this library has:
+ * checked from the creation properties, before any data is read. */
+static dt_status check_filters(h5file *f, hid_t d, const char *dset, dt_error *err)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0)
+        return dt_fail(err, DT_EUSAGE, "%s: cannot read how '%s' is stored (damaged file?)",
+                       f->path, dset);
+    dt_status st = DT_OK;
+    int n = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < n && !st; i++) {
+        unsigned flags, cd[8];
+        size_t ncd = 8;
+        char name[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof name, name,
+                                         NULL);
+        if (id < 0 || H5Zfilter_avail(id) <= 0)
+            st = dt_fail(err, DT_EUSAGE,
+                         "%s: '%s' is compressed with filter %d (%s), which this HDF5 library "
+                         "lacks; re-save it with gzip or no compression where that filter is "
+                         "installed (h5repack -f NONE, or h5py)",
+                         f->path, dset, (int)id, filter_name(id, name));
+    }
+    H5Pclose(dcpl);
+    return st;
+}
+
 dt_status h5io_info(h5file *f, const char *dset, int *ndims, int64_t dims[8],
                     dt_dtype *stored, dt_error *err)
 {
@@ -302,11 +345,29 @@ dt_status h5io_info(h5file *f, const char *dset, int *ndims, int64_t dims[8],
                      f->path, dset, class_name(t), H5Tget_size(t));
         goto out;
     }
+    st = check_filters(f, d, dset, err);
 out:
     if (t >= 0) H5Tclose(t);
     if (s >= 0) H5Sclose(s);
     H5Dclose(d);
     return st;
+}
+
+static herr_t find_pipeline(unsigned n, const H5E_error2_t *e, void *found)
+{
+    (void)n;
+    if (e->maj_num == H5E_PLINE)
+        *(int *)found = 1;
+    return 0;
+}
+
+/* 1 if the error HDF5 just reported came from the filter pipeline (a chunk
+ * that does not decompress, or fails its checksum). */
+static int pipeline_failed(void)
+{
+    int found = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_pipeline, &found);
+    return found;
 }
 
 dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
@@ -351,6 +412,7 @@ dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
     if (dcpl >= 0) H5Pclose(dcpl);
     herr_t e = 0;
     hid_t ms = 0;
+    int pipeline = 0;
     for (hsize_t done = 0; done < (hsize_t)nrows && e >= 0 && ms >= 0; done += block) {
         start[0] = (hsize_t)row0 + done;
         count[0] = (hsize_t)nrows - done < block ? (hsize_t)nrows - done : block;
@@ -359,13 +421,18 @@ dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
         if (e >= 0 && ms >= 0)
             e = H5Dread(d, native_type(memtype), ms, fs, H5P_DEFAULT,
                         (char *)buf + (size_t)done * row_bytes);
+        if (e < 0)
+            pipeline = pipeline_failed(); /* before the next call clears the stack */
         if (ms >= 0) H5Sclose(ms);
     }
     H5Sclose(fs);
     H5Dclose(d);
     if (e < 0 || ms < 0)
-        return dt_fail(err, DT_EIO, "%s: error reading '%s' (truncated or corrupt file?)",
-                       f->path, dset);
+        /* the shape, type and filters were fine (h5io_info): the bytes are not */
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' cannot be read from row %llu: %s", f->path,
+                       dset, (unsigned long long)start[0],
+                       pipeline ? "a compressed chunk does not decompress (damaged file)"
+                                : "the file is truncated or damaged");
     return DT_OK;
 }
 

@@ -139,6 +139,24 @@ static dt_status check_finite(const char *path, const char *dset, const float *v
     return DT_OK;
 }
 
+/* A vector with one entry per model input (the normalisation's shift or
+ * scale) must be exactly that long: it is read into an n-entry buffer. */
+static dt_status check_input_vector(h5file *f, const char *name, int n, dt_error *err)
+{
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    dt_status st = h5io_info(f, name, &nd, dims, &t, err);
+    if (st || (nd == 1 && dims[0] == n))
+        return st;
+    char shape[128] = "";
+    for (int i = 0, used = 0; i < nd && used < (int)sizeof shape; i++)
+        used += snprintf(shape + used, sizeof shape - (size_t)used, "%s%lld", i ? " x " : "",
+                         (long long)dims[i]);
+    return dt_fail(err, DT_EUSAGE, "%s: %s has shape (%s); expected (%d), one entry per model "
+                   "input", h5io_path(f), name, shape, n);
+}
+
 dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
 {
     h5file *f;
@@ -269,17 +287,9 @@ dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *no
         }
         for (int j = 0; j < n_in; j++) norm->scale[j] = 1.0f;
         if (h5io_exists(f, "/normalization/shift")) {
-            int nd;
-            int64_t dims[8];
-            dt_dtype t;
-            if ((st = h5io_info(f, "/normalization/shift", &nd, dims, &t, err)))
-                goto out;
-            if (nd != 1 || dims[0] != n_in) {
-                st = dt_fail(err, DT_EUSAGE, "%s: /normalization/shift has %lld entries, the "
-                             "model %d inputs", path, (long long)dims[0], n_in);
-                goto out;
-            }
-            if ((st = h5io_read_rows(f, "/normalization/shift", DT_F32, 0, n_in, norm->shift,
+            if ((st = check_input_vector(f, "/normalization/shift", n_in, err)) ||
+                (st = check_input_vector(f, "/normalization/scale", n_in, err)) ||
+                (st = h5io_read_rows(f, "/normalization/shift", DT_F32, 0, n_in, norm->shift,
                                      err)) ||
                 (st = h5io_read_rows(f, "/normalization/scale", DT_F32, 0, n_in, norm->scale,
                                      err)) ||

@@ -25,17 +25,30 @@ static int has_group(const char *path, const char *group)
     return e;
 }
 
+/* A set that is evaluated with the model trained on another fits it: as
+ * many features and, for regression, as many targets per sample. */
+static dt_status check_fit(const dt_config *cfg, const char *group, int64_t d, int64_t k,
+                           int64_t train_d, int64_t train_k, int classify, dt_error *err)
+{
+    const char *src = cfg->data[0] ? cfg->data : "data";
+    if (d != train_d)
+        return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but %s/X has %lld", src,
+                       group, (long long)d, cfg->train_group, (long long)train_d);
+    if (!classify && k != train_k)
+        return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample but %s/y has %lld",
+                       src, group, (long long)k, cfg->train_group, (long long)train_k);
+    return DT_OK;
+}
+
 /* The evaluation set fits the training set; class count and labels. */
 static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     const char *src = cfg->data[0] ? cfg->data : "data";
-    if (s->eval.n && s->eval.d != s->train.d)
-        return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but %s/X has %lld", src, eg,
-                       (long long)s->eval.d, cfg->train_group, (long long)s->train.d);
-    if (s->eval.n && !head_is_classifier(head) && s->eval.k != s->train.k)
-        return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample but %s/y has %lld",
-                       src, eg, (long long)s->eval.k, cfg->train_group, (long long)s->train.k);
+    dt_status st;
+    if (s->eval.n && (st = check_fit(cfg, eg, s->eval.d, s->eval.k, s->train.d, s->train.k,
+                                     head_is_classifier(head), err)))
+        return st;
     if (head == HEAD_SOFTMAX) {
         s->n_classes = s->train.max_label + 1;
         if (s->n_classes < 2)
@@ -47,7 +60,6 @@ static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_erro
     }
     if (head_is_classifier(head)) {
         const int binary = head == HEAD_SIGMOID;
-        dt_status st;
         if ((st = dataset_check_labels(&s->train, src, cfg->train_group, s->n_classes, binary,
                                        err)))
             return st;
@@ -58,41 +70,74 @@ static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_erro
     return DT_OK;
 }
 
-/* Everything up to the model: data, labels, normalisation.  Local checks only;
- * the caller agrees on the result. */
-static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
+/* The group the epochs are evaluated on (*eg, NULL for none or a split of
+ * the training set) and s->eval_name. */
+static dt_status pick_eval_group(dt_session *s, const char **eg, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const int classify = head_is_classifier(head);
-    /* one copy per node unless --shared-data off */
-    dt_comm *node = strcmp(cfg->shared_data, "on") == 0 ? s->comm : NULL;
-    dt_status st = node ? dataset_load_shared(node, cfg->data, cfg->train_group, classify,
-                                              &s->train, err)
-                        : dataset_load(cfg->data, cfg->train_group, classify, &s->train, err);
-    if (st)
-        return st;
-    const char *eg = NULL;
+    *eg = NULL;
     if (has_group(cfg->data, cfg->valid_group)) {
-        eg = cfg->valid_group;
+        *eg = cfg->valid_group;
         s->eval_name = "valid";
     } else if (config_given(cfg, "valid-group")) {
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--valid-group)", cfg->data,
                        cfg->valid_group);
     } else if (cfg->valid_split > 0) {
-        /* carve the validation set out of the training split */
-        dt_dataset all = s->train;
-        st = dataset_split(&all, cfg->valid_split, (uint64_t)cfg->seed, &s->train, &s->eval, err);
-        dataset_free(&all);
-        if (st)
-            return st;
         s->eval_name = "valid";
-        return check_data(s, head, "valid split", err);
     } else if (has_group(cfg->data, cfg->test_group)) {
-        eg = cfg->test_group;
+        *eg = cfg->test_group;
         s->eval_name = "test";
     } else if (config_given(cfg, "test-group")) {
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->data,
                        cfg->test_group);
+    }
+    return DT_OK;
+}
+
+/* The metadata of every group the run reads -- the training group, the one
+ * the epochs are evaluated on, and the test group reported at the end of a
+ * run that validates (cli_train) -- before any of them is read: a missing y
+ * or a wrong type costs no read of a large X. */
+static dt_status probe_groups(const dt_session *s, int classify, const char *eg, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    const char *final = !strcmp(s->eval_name, "valid") && has_group(cfg->data, cfg->test_group)
+                            ? cfg->test_group
+                            : NULL;
+    const char *groups[] = {eg, final};
+    dt_dataset_info tr, other;
+    dt_status st = dataset_probe(cfg->data, cfg->train_group, classify, &tr, err);
+    for (int i = 0; i < 2 && !st; i++)
+        if (groups[i] && !(st = dataset_probe(cfg->data, groups[i], classify, &other, err)))
+            st = check_fit(cfg, groups[i], other.d, other.k, tr.d, tr.k, classify, err);
+    return st;
+}
+
+/* Everything up to the model: data, labels, normalisation.  The metadata is
+ * checked and agreed first; the reads after it are local checks only, and
+ * the caller agrees on their result. */
+static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    const int classify = head_is_classifier(head);
+    const char *eg;
+    dt_status st = pick_eval_group(s, &eg, err);
+    if (!st)
+        st = probe_groups(s, classify, eg, err);
+    if ((st = comm_agree(s->comm, st, err)))
+        return st;
+    /* one copy per node unless --shared-data off */
+    dt_comm *node = strcmp(cfg->shared_data, "on") == 0 ? s->comm : NULL;
+    st = node ? dataset_load_shared(node, cfg->data, cfg->train_group, classify, &s->train, err)
+              : dataset_load(cfg->data, cfg->train_group, classify, &s->train, err);
+    if (st)
+        return st;
+    if (!eg && cfg->valid_split > 0) {
+        /* carve the validation set out of the training split */
+        dt_dataset all = s->train;
+        st = dataset_split(&all, cfg->valid_split, (uint64_t)cfg->seed, &s->train, &s->eval, err);
+        dataset_free(&all);
+        return st ? st : check_data(s, head, "valid split", err);
     }
     if (eg && (st = node ? dataset_load_shared(node, cfg->data, eg, classify, &s->eval, err)
                          : dataset_load(cfg->data, eg, classify, &s->eval, err)))

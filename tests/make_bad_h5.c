@@ -5,7 +5,10 @@
  *   make_bad_h5 FILE SPEC...        create FILE with one object per SPEC:
  *       /grp:group                  an empty group
  *       /grp/name:TYPE:DIMS[:VALUES]
- *           TYPE    u8 i16 i32 i64 f32 f64 str (fixed-length strings of 8 bytes)
+ *           TYPE    u8 i16 i32 i64 f32 f64 str (fixed-length strings of 8 bytes),
+ *                   optionally +gzip (chunked, deflate) or +lzf (chunked, filter
+ *                   32000 as h5py's LZF writes it; a stand-in registered in this
+ *                   tool only, so to dtrain it is a filter the library lacks)
  *           DIMS    "3x2", "4", "2x2x2" or "0x3"
  *           VALUES  comma-separated, "nan", "inf" and "-inf" allowed; missing
  *                   values continue the pattern 0, 1, 2, 0, 1, 2, ...; "unwritten"
@@ -18,6 +21,12 @@
  *   make_bad_h5 --set-value FILE DSET INDEX VALUE
  *                                   overwrite element INDEX (flat) of a dataset;
  *                                   VALUE as in SPEC ("nan", "inf" allowed)
+ *   make_bad_h5 --replace FILE SPEC...
+ *                                   in an existing file, write each SPEC's object
+ *                                   in place of what is there (if anything)
+ *   make_bad_h5 --garbage-chunk FILE DSET
+ *                                   replace the first chunk of a compressed dataset
+ *                                   with bytes that do not decompress
  *
  * Files use the newest format (compact: a few hundred bytes each). */
 #include <hdf5.h>
@@ -41,6 +50,43 @@ static hid_t type_of(const char *t)
     if (!strcmp(t, "f32")) return H5T_IEEE_F32LE;
     if (!strcmp(t, "f64")) return H5T_IEEE_F64LE;
     return H5I_INVALID_HID;
+}
+
+/* Filter 32000 is LZF (h5py's registration); this stand-in copies bytes. */
+enum { LZF_FILTER = 32000 };
+
+static size_t copy_filter(unsigned flags, size_t nelmts, const unsigned cd[], size_t nbytes,
+                          size_t *buf_size, void **buf)
+{
+    (void)flags, (void)nelmts, (void)cd, (void)buf_size, (void)buf;
+    return nbytes;
+}
+
+/* Creation properties for STORAGE: NULL (contiguous), "gzip" or "lzf"
+ * (chunks of up to 1024 rows, whole in the other dimensions). */
+static hid_t storage_dcpl(const char *storage, int nd, const hsize_t *dims)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (!storage)
+        return dcpl;
+    hsize_t chunk[8];
+    for (int i = 0; i < nd; i++)
+        chunk[i] = dims[i] ? dims[i] : 1;
+    if (nd > 0 && chunk[0] > 1024)
+        chunk[0] = 1024;
+    H5Pset_chunk(dcpl, nd, chunk);
+    if (!strcmp(storage, "gzip")) {
+        H5Pset_deflate(dcpl, 6);
+    } else if (!strcmp(storage, "lzf")) {
+        const H5Z_class2_t lzf = {H5Z_CLASS_T_VERS, LZF_FILTER, 1, 1, "lzf", NULL, NULL,
+                                  copy_filter};
+        if (H5Zregister(&lzf) < 0 ||
+            H5Pset_filter(dcpl, LZF_FILTER, H5Z_FLAG_MANDATORY, 0, NULL) < 0)
+            die("cannot set up the stand-in filter", storage);
+    } else {
+        die("unknown storage", storage);
+    }
+    return dcpl;
 }
 
 /* Create the parent groups of an absolute path. */
@@ -76,6 +122,9 @@ static void write_dataset(hid_t f, char *spec)
     char *dims_text = strtok(NULL, ":");
     char *values = strtok(NULL, "");
     if (!dims_text) die("no dimensions in", name);
+    char *storage = strchr(type, '+');
+    if (storage)
+        *storage++ = '\0';
     hsize_t dims[8];
     int nd = 0;
     size_t total = 1;
@@ -83,12 +132,14 @@ static void write_dataset(hid_t f, char *spec)
         dims[nd] = strtoull(d, NULL, 10);
         total *= dims[nd++];
     }
+    hid_t dcpl = storage_dcpl(storage, nd, dims);
     if (values && !strcmp(values, "unwritten")) {
         hid_t sp = H5Screate_simple(nd, dims, NULL);
-        hid_t d = H5Dcreate2(f, name, type_of(type), sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t d = H5Dcreate2(f, name, type_of(type), sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         if (d < 0) die("cannot create", name);
         H5Dclose(d);
         H5Sclose(sp);
+        H5Pclose(dcpl);
         return;
     }
     double *v = calloc(total ? total : 1, sizeof *v);
@@ -105,25 +156,50 @@ static void write_dataset(hid_t f, char *spec)
         H5Tset_size(ft, 8);
         char *s = calloc(total ? total : 1, 8);
         for (size_t i = 0; i < total; i++) snprintf(s + 8 * i, 8, "%d", (int)v[i] % 1000);
-        d = H5Dcreate2(f, name, ft, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        d = H5Dcreate2(f, name, ft, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         e = d >= 0 && total ? H5Dwrite(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) : 0;
         free(s);
         H5Tclose(ft);
     } else {
         ft = type_of(type);
         if (ft < 0) die("unknown type", type);
-        d = H5Dcreate2(f, name, ft, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        d = H5Dcreate2(f, name, ft, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         /* HDF5 converts the doubles, including NaN and Inf for float types. */
         e = d >= 0 && total ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
     }
     if (d < 0 || e < 0) die("cannot write", name);
     H5Dclose(d);
+    H5Pclose(dcpl);
     H5Sclose(space);
     free(v);
 }
 
+/* Overwrite the first chunk with as many bytes as it holds, none of them a
+ * valid deflate stream, keeping the filter mask: "these bytes went through
+ * the filters". */
+static int garbage_chunk(const char *file, const char *dset)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) die("cannot open", file);
+    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+    if (d < 0) die("no dataset", dset);
+    hsize_t offset[8] = {0}, size = 0;
+    if (H5Dget_chunk_storage_size(d, offset, &size) < 0 || size == 0)
+        die("no first chunk in", dset);
+    unsigned char *junk = malloc(size);
+    for (hsize_t i = 0; i < size; i++)
+        junk[i] = (unsigned char)(0xA5 ^ i);
+    if (H5Dwrite_chunk(d, H5P_DEFAULT, 0, offset, size, junk) < 0)
+        die("cannot write the chunk of", dset);
+    free(junk);
+    H5Dclose(d);
+    return H5Fclose(f) < 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--garbage-chunk"))
+        return garbage_chunk(argv[2], argv[3]);
     if (argc == 6 && !strcmp(argv[1], "--set-value")) {
         hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
         if (f < 0) die("cannot open", argv[2]);
@@ -177,6 +253,19 @@ int main(int argc, char **argv)
         H5Aclose(a);
         H5Sclose(s);
         H5Oclose(o);
+        return H5Fclose(f) < 0;
+    }
+    if (argc >= 4 && !strcmp(argv[1], "--replace")) {
+        hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) die("cannot open", argv[2]);
+        for (int i = 3; i < argc; i++) {
+            char *colon = strchr(argv[i], ':');
+            if (colon) *colon = '\0';
+            if (H5Lexists(f, argv[i], H5P_DEFAULT) > 0 && H5Ldelete(f, argv[i], H5P_DEFAULT) < 0)
+                die("cannot remove", argv[i]);
+            if (colon) *colon = ':';
+            write_dataset(f, argv[i]);
+        }
         return H5Fclose(f) < 0;
     }
     if (argc < 3) {

@@ -31,10 +31,26 @@ typedef struct {
 /* What dataset_load reads as y. */
 enum { DS_TARGETS = 0, DS_LABELS = 1, DS_NO_Y = 2 };
 
+/* What a group holds, from its metadata alone (dataset_probe). */
+typedef struct {
+    int64_t n, d; /* rows and features of X */
+    int64_t k;    /* columns of y (1 for labels), 0 when y is not read (DS_NO_Y) */
+    int x_u8;     /* X is stored as uint8 and is kept so in memory */
+} dt_dataset_info;
+
+/* Every check of group's X and y (unless DS_NO_Y) that needs no data: the
+ * group and both datasets exist, their ranks, shapes, element types and
+ * filters, y's rows match X's, labels are one column, and X would fit in this
+ * machine's physical memory.  dataset_load makes the same checks before it
+ * reads; a command that reads several groups probes them all first. */
+dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_info *info,
+                        dt_error *err);
+
 /* Load group `group` ("/train") of an HDF5 file.  y is DS_LABELS: integer
  * class labels (rejecting negative or fractional values); DS_TARGETS: float
- * targets; DS_NO_Y: not read (prediction).  X and regression targets must be
- * finite; the error names the first bad row and column. */
+ * targets; DS_NO_Y: not read (prediction).  Metadata first (dataset_probe),
+ * then X, then y.  X and regression targets must be finite; the error names
+ * the first bad row and column. */
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err);
 

@@ -37,13 +37,19 @@ dt_status h5io_finish(h5file *f, const char *final_path, dt_status st, dt_error 
 int h5io_exists(h5file *f, const char *obj);
 
 /* Shape and stored element type of a dataset.  *ndims receives the rank;
- * dims must hold 8 entries.  Fails for a missing dataset or a stored type that
- * is not one of dt_dtype (the message names both). */
+ * dims must hold 8 entries.  Fails (DT_EUSAGE) for a missing dataset, a stored
+ * type that is not one of dt_dtype, or a filter (compression) this HDF5
+ * library lacks; the message names the file, the dataset and the fault.  Reads
+ * metadata only: check every dataset a command needs with this before
+ * reading any of them. */
 dt_status h5io_info(h5file *f, const char *dset, int *ndims, int64_t dims[8],
                     dt_dtype *stored, dt_error *err);
 
 /* Read rows [row0, row0 + nrows) of a dataset (the first dimension; all of
- * the others) into buf, converting to memtype. */
+ * the others) into buf, converting to memtype.  buf holds nrows whole rows of
+ * the stored shape: the caller checks the shape first (h5io_info).  Bytes
+ * that do not read back (a chunk that does not decompress, a truncated file)
+ * are damaged input: DT_EUSAGE naming the file, dataset and row. */
 dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
                          int64_t row0, int64_t nrows, void *buf, dt_error *err);
 

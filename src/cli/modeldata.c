@@ -8,14 +8,23 @@
 #include "dtrain/matmul.h"
 #include "dtrain/modelio.h"
 
-static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_norm *norm,
-                            dt_dataset *ds, dt_error *err)
+/* The data has the model's inputs and, for regression, its outputs. */
+static dt_status check_fit(const dt_config *cfg, const dt_model *m, int y,
+                           const dt_dataset_info *info, dt_error *err)
 {
-    if (!cfg->model[0])
-        return dt_fail(err, DT_EUSAGE, "--model FILE.h5 is required");
-    if (!cfg->data[0])
-        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required");
-    /* a checkpoint is checked (format version, checksum) before it is trusted */
+    if (info->d != m->n_in)
+        return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but the model %s takes %d",
+                       cfg->data, cfg->group, (long long)info->d, cfg->model, m->n_in);
+    if (y == DS_TARGETS && info->k != m->n_out)
+        return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample, the model %d",
+                       cfg->data, cfg->group, (long long)info->k, m->n_out);
+    return DT_OK;
+}
+
+/* The model (small: read before the data's metadata is looked at); a
+ * checkpoint is checked (format version, checksum) before it is trusted. */
+static dt_status load_model(const dt_config *cfg, dt_model *m, dt_norm *norm, dt_error *err)
+{
     h5file *mf;
     dt_status st = h5io_open_read(cfg->model, &mf, err);
     if (st)
@@ -24,7 +33,17 @@ static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_no
     h5io_close(mf, NULL);
     if (is_ckpt && (st = ckpt_verify(cfg->model, err)))
         return st;
-    st = modelio_load(cfg->model, 256, m, norm, err);
+    return modelio_load(cfg->model, 256, m, norm, err);
+}
+
+static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_norm *norm,
+                            dt_dataset *ds, dt_error *err)
+{
+    if (!cfg->model[0])
+        return dt_fail(err, DT_EUSAGE, "--model FILE.h5 is required");
+    if (!cfg->data[0])
+        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required");
+    dt_status st = load_model(cfg, m, norm, err);
     if (st)
         return st;
     int y = head_is_classifier(m->head) ? DS_LABELS : DS_TARGETS;
@@ -39,19 +58,17 @@ static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_no
             y = DS_NO_Y;
         h5io_close(f, NULL);
     }
-    if ((st = dataset_load(cfg->data, cfg->group, y, ds, err)))
+    /* the data's metadata, and its fit to the model, before any of it is read */
+    dt_dataset_info info;
+    if ((st = dataset_probe(cfg->data, cfg->group, y, &info, err)) ||
+        (st = check_fit(cfg, m, y, &info, err)) ||
+        (st = dataset_load(cfg->data, cfg->group, y, ds, err)))
         return st;
-    if (ds->d != m->n_in)
-        return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but the model %s takes %d",
-                       cfg->data, cfg->group, (long long)ds->d, cfg->model, m->n_in);
     if (y == DS_LABELS) {
         int k = m->head == HEAD_SOFTMAX ? m->n_out : 2;
         if ((st = dataset_check_labels(ds, cfg->data, cfg->group, k, m->head == HEAD_SIGMOID, err)))
             return st;
     }
-    if (y == DS_TARGETS && ds->k != m->n_out)
-        return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample, the model %d",
-                       cfg->data, cfg->group, (long long)ds->k, m->n_out);
     norm_apply(norm, ds);
     return DT_OK;
 }
