@@ -28,7 +28,12 @@ static float *train_steps(int P, const char *extra, int steps, size_t *n_params)
     if (rank < P) {
         static dt_config cfg;
         char line[4096];
-        snprintf(line, sizeof line, "--data %s --seed 7 --batch-size 10 %s", iris, extra);
+        /* defaults for what `extra` does not set (an option may be given once) */
+        int len = snprintf(line, sizeof line, "--seed 7 %s", extra);
+        if (!strstr(extra, "--data "))
+            len += snprintf(line + len, sizeof line - (size_t)len, " --data %s", iris);
+        if (!strstr(extra, "--batch-size "))
+            snprintf(line + len, sizeof line - (size_t)len, " --batch-size 10");
         char *argv[64];
         int argc = 0;
         for (char *t = strtok(line, " "); t; t = strtok(NULL, " ")) argv[argc++] = t;
