@@ -13,6 +13,7 @@
 #include "dtrain/h5io.h"
 #include "dtrain/linalg.h"
 #include "dtrain/modelio.h"
+#include "dtrain/testhooks.h"
 
 #ifndef DTRAIN_VERSION
 #define DTRAIN_VERSION "unknown"
@@ -219,8 +220,7 @@ static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts 
     if (!st)
         st = cst;
     /* Test hook: die between writing and renaming, as a crash or kill -9 would. */
-    const char *crash = getenv("DTRAIN_TEST_CRASH_IN_CHECKPOINT");
-    if (!st && crash && atoll(crash) == p->step) {
+    if (!st && dt_hooks.crash_step == p->step) {
         fprintf(stderr, "dtrain: test hook: crashing inside the checkpoint write\n");
         fflush(stderr);
         abort();

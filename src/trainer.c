@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dtrain/rng.h"
+#include "dtrain/testhooks.h"
 #include "dtrain/watchdog.h"
 
 int trainer_local_batch(int64_t b, int size) { return (int)((b + size - 1) / size); }
@@ -28,18 +29,6 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->train = train;
     t->opts = *opts;
     t->steps_per_epoch = batch_count(train->n, opts->batch_size, opts->drop_last);
-    /* Test-only fault injection: NaN in the gradient at a step; a rank whose
-     * parameters drift at a step; a rank that stalls in compute at a step. */
-    const char *e;
-    t->inject.nan_step = t->inject.corrupt_step = t->inject.sleep_step = -1;
-    if ((e = getenv("DTRAIN_TEST_NAN_STEP")))
-        t->inject.nan_step = atoll(e);
-    long long st_ = -1;
-    if ((e = getenv("DTRAIN_TEST_CORRUPT")) && sscanf(e, "%d:%lld", &t->inject.corrupt_rank, &st_) == 2)
-        t->inject.corrupt_step = st_;
-    if ((e = getenv("DTRAIN_TEST_SLEEP")) &&
-        sscanf(e, "%d:%lld:%lf", &t->inject.sleep_rank, &st_, &t->inject.sleep_seconds) == 3)
-        t->inject.sleep_step = st_;
     int lb = trainer_local_batch(opts->batch_size, comm_size(comm));
     if (lb > model->max_batch)
         return dt_fail(err, DT_EINTERNAL, "model workspace smaller than the local batch");
@@ -47,9 +36,8 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
     if (opts->grad_norms)
         t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
-    /* DTRAIN_TEST_RANKS_PER_NODE=k: treat each k consecutive ranks as a node */
-    int per_node = (e = getenv("DTRAIN_TEST_RANKS_PER_NODE")) ? atoi(e) : 0;
-    t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce, per_node);
+    t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce,
+                                   dt_hooks.ranks_per_node);
     if (t->shards && opts->node_reduce && comm_size(comm) > 1 &&
         !comm_shards_node_mode(t->shards))
         dt_warn("--reduction node: one rank per node, not the same number of ranks on every "
@@ -207,11 +195,11 @@ double trainer_step(dt_trainer *t, int64_t k)
     model_train_mode(m, t->opts.seed, t->step, rows);
     double loss = model_loss_grad(m, t->xb, t->lb, t->tb, nb);
     model_eval_mode(m);
-    if (t->step == t->inject.nan_step && rank == 0)
+    if (t->step == dt_hooks.nan_step && rank == 0)
         m->grads[0] = NAN;
-    if (t->step == t->inject.sleep_step && rank == t->inject.sleep_rank) {
+    if (t->step == dt_hooks.sleep_step && rank == dt_hooks.sleep_rank) {
         /* through signals, as a rank stuck in a computation would be */
-        struct timespec nap = {(time_t)t->inject.sleep_seconds, 0};
+        struct timespec nap = {(time_t)dt_hooks.sleep_seconds, 0};
         while (nanosleep(&nap, &nap) == -1 && errno == EINTR)
             ;
     }
@@ -270,7 +258,7 @@ double trainer_step(dt_trainer *t, int64_t k)
     optim_step_range(t->optim, m->params, g, t->last_lr, lo_, hi_);
     double t6 = comm_wtime();
     comm_allgather_shards_f32(t->shards, m->params);
-    if (t->step == t->inject.corrupt_step && rank == t->inject.corrupt_rank)
+    if (t->step == dt_hooks.corrupt_step && rank == dt_hooks.corrupt_rank)
         m->params[0] += 1e-3f;
     t->step++;
     watchdog_phase(WD_BETWEEN, t->step);

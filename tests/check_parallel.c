@@ -13,6 +13,7 @@
 
 #include "dtrain/comm.h"
 #include "dtrain/session.h"
+#include "dtrain/testhooks.h"
 #include "testutil.h"
 
 static char iris[1100], digits[1100];
@@ -116,9 +117,9 @@ START_TEST(test_reduction_paths)
      * memory with every 2 ranks taken as a node (at 4 ranks: 2 "nodes", the
      * several-node path; at 3, unequal nodes, the mpi fallback). */
     compare_rank_counts("--layers 16:tanh --optimizer adam --lr 0.01 --reduction mpi");
-    setenv("DTRAIN_TEST_RANKS_PER_NODE", "2", 1);
+    dt_hooks.ranks_per_node = 2;
     compare_rank_counts("--layers 16:tanh --optimizer rmsprop --lr 0.01 --l2 1e-3 --clip-norm 0.5");
-    unsetenv("DTRAIN_TEST_RANKS_PER_NODE");
+    dt_hooks.ranks_per_node = 0;
 }
 END_TEST
 

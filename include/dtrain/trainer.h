@@ -36,11 +36,6 @@ typedef struct {
     int64_t epoch;        /* current epoch (0-based), for the schedule */
     double last_lr;       /* rate of the last step */
     int nonfinite;        /* 1 if the last step's gradient had NaN/Inf (no update made) */
-    struct {              /* fault injection for the tests (DTRAIN_TEST_* variables) */
-        int64_t nan_step, corrupt_step, sleep_step;
-        int corrupt_rank, sleep_rank;
-        double sleep_seconds;
-    } inject;
     double *norm_sum;     /* owned if opts.grad_norms: per layer, sum of gradient norms */
     int64_t norm_steps;   /* steps summed in norm_sum (the caller resets both) */
     const dt_dataset *train; /* borrowed, already normalised */

@@ -9,6 +9,11 @@
 #include "dtrain/config.h"
 #include "dtrain/status.h"
 
+/* The whole `dtrain` command: MPI start to finish, returns the exit status.
+ * src/cli/dtrain.c's main() calls it, and so does the test-only entry point
+ * tests/dtrain_test.c after it sets the test hooks. */
+int cli_main(int argc, char **argv);
+
 dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err);
 /* Runs on rank 0 only (the others return DT_OK at once). */
 dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err);

@@ -1,4 +1,4 @@
-/* dtrain: command-line entry point.  Parses the subcommand and its options
+/* dtrain: the command line (cli_main).  Parses the subcommand and its options
  * (from the one option table), runs it, agrees on the outcome across ranks and
  * turns a failure into one message from rank 0 and one exit status. */
 #include <stdio.h>
@@ -50,7 +50,7 @@ static void usage(FILE *out)
 /* Exit status: 0 success, 2 usage or input error, 1 anything else. */
 static int exit_code(dt_status st) { return st == DT_OK ? 0 : st == DT_EUSAGE ? 2 : 1; }
 
-int main(int argc, char **argv)
+int cli_main(int argc, char **argv)
 {
     /* First thing, before MPI: a preemption signal during start-up is kept
      * for the first safe point, not lost and not fatal (signals.h). */

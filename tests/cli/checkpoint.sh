@@ -78,7 +78,7 @@ done
 
 # A crash inside the write of the step-58 checkpoint leaves step 29 loadable.
 C=$TMP/crash
-DTRAIN_TEST_CRASH_IN_CHECKPOINT=58 run 2 120 train "${ARGS[@]}" --checkpoint-dir "$C" --checkpoint-every 29
+DTRAIN_TEST_CRASH_IN_CHECKPOINT=58 DTRAIN=$DTRAIN_TEST_BIN run 2 120 train "${ARGS[@]}" --checkpoint-dir "$C" --checkpoint-every 29
 [[ $status -ne 0 && $status -ne 75 ]] && pass "crash in the checkpoint write ends the job (status $status)" || fail "crash hook: status $status"
 [[ "$(readlink "$C/latest.h5")" == step-00000029.h5 && ! -e $C/step-00000058.h5 ]] && pass "latest still points at step 29, no step-58 under its final name" || fail "after crash: $(ls -l "$C")"
 run 1 60 inspect "$C/latest.h5"

@@ -62,7 +62,7 @@ kill -9 $first 2>/dev/null
 # step-N.h5.tmp.PID; the next run that owns the directory removes it, and
 # --keep counts only complete checkpoints.
 C=$TMP/crash
-DTRAIN_TEST_CRASH_IN_CHECKPOINT=40 run 2 120 train "${A[@]}" --epochs 3 --checkpoint-dir "$C" \
+DTRAIN_TEST_CRASH_IN_CHECKPOINT=40 DTRAIN=$DTRAIN_TEST_BIN run 2 120 train "${A[@]}" --epochs 3 --checkpoint-dir "$C" \
   --checkpoint-every 20 --keep 1
 left=$(ls "$C" | grep -c '\.tmp\.' || true)
 [[ $status -ne 0 && $left -ge 1 ]] && pass "a crash inside the write leaves $left temporary file(s)" \

@@ -2,22 +2,29 @@
 # Faults during training: NaN/Inf, replicas that drift apart, a stalled rank,
 # a rank killed with SIGKILL, a write error while checkpointing.  Each ends
 # (or goes on) as documented, quickly, with the checkpoints intact.
-# The DTRAIN_TEST_* variables are test-only fault injection (src/trainer.c).
+# The DTRAIN_TEST_* variables are test-only fault injection, read only by
+# tests/dtrain-test (tests/dtrain_test.c), never by the release binary.
 source "$(dirname "$0")/lib.sh"
 D=$DATA/digits.h5
 A=(--data "$D" --layers 32:relu --optimizer adam --lr 0.001 --batch-size 50 --epochs 3)
 # 29 steps per epoch, 87 in all
 
+# The release binary has no test hooks: it reads no DTRAIN_TEST_* variable.
+DTRAIN_TEST_NAN_STEP=40 DTRAIN_TEST_CRASH_IN_CHECKPOINT=29 run 2 60 train "${A[@]}" \
+  --checkpoint-dir "$TMP/plain" --checkpoint-every 29
+[[ $status -eq 0 ]] && ! grep -q "NaN\|test hook" <<<"$err$out" && [[ -z $(strings "$DTRAIN" | grep DTRAIN_TEST_) ]] \
+  && pass "dtrain ignores DTRAIN_TEST_* (the strings are not in the binary)" || fail "release binary hooks: $status $err"
+
 for np in 1 2; do
   C=$TMP/nan$np
-  DTRAIN_TEST_NAN_STEP=40 run $np 60 train "${A[@]}" --checkpoint-dir "$C" --checkpoint-every 29
+  DTRAIN_TEST_NAN_STEP=40 DTRAIN=$DTRAIN_TEST_BIN run $np 60 train "${A[@]}" --checkpoint-dir "$C" --checkpoint-every 29
   [[ $status -eq 1 ]] && grep -q "NaN or Inf in the gradient at step 41 (epoch 2); no checkpoint was written from this state; the last good checkpoint is $C/step-00000029.h5" <<<"$err" \
     && pass "np=$np --on-nan stop names the step and the last good checkpoint" || fail "nan stop: $status $err"
   [[ "$(ls "$C" | grep -v '^dtrain.lock$')" == "$(printf 'latest.h5\nstep-00000029.h5')" ]] && pass "np=$np: no checkpoint from the bad state" || fail "nan: $(ls "$C")"
-  DTRAIN_TEST_NAN_STEP=40 run $np 60 train "${A[@]}" --on-nan skip
+  DTRAIN_TEST_NAN_STEP=40 DTRAIN=$DTRAIN_TEST_BIN run $np 60 train "${A[@]}" --on-nan skip
   [[ $status -eq 0 ]] && grep -q "update skipped (1 of --max-skips 10)" <<<"$err" && grep -q "^final:" <<<"$out" \
     && pass "np=$np --on-nan skip drops the update and goes on" || fail "nan skip: $status $err"
-  DTRAIN_TEST_NAN_STEP=40 run $np 60 train "${A[@]}" --on-nan skip --max-skips 1
+  DTRAIN_TEST_NAN_STEP=40 DTRAIN=$DTRAIN_TEST_BIN run $np 60 train "${A[@]}" --on-nan skip --max-skips 1
   [[ $status -eq 1 ]] && grep -q "after --max-skips skipped updates" <<<"$err" && pass "np=$np --max-skips 1 stops" || fail "max-skips: $err"
 done
 
@@ -25,17 +32,17 @@ done
 # 14, the step before the check).  The sharded update's allgather rewrites
 # every parameter outside a rank's own shard each step, so a drift there is
 # visible until the next step: the fault is injected just before the check.
-DTRAIN_TEST_CORRUPT=1:14 run 3 60 train "${A[@]}" --check-replicas 5
+DTRAIN_TEST_CORRUPT=1:14 DTRAIN=$DTRAIN_TEST_BIN run 3 60 train "${A[@]}" --check-replicas 5
 [[ $status -eq 1 ]] && grep -q "replica check at step 15: the parameters of rank(s) 1 differ from rank 0's" <<<"$err" \
   && pass "--check-replicas names rank 1" || fail "replicas: $status $err"
 # ... and always before a checkpoint, so none is written from diverged replicas.
-DTRAIN_TEST_CORRUPT=2:28 run 3 60 train "${A[@]}" --checkpoint-dir "$TMP/rep" --checkpoint-every 29
+DTRAIN_TEST_CORRUPT=2:28 DTRAIN=$DTRAIN_TEST_BIN run 3 60 train "${A[@]}" --checkpoint-dir "$TMP/rep" --checkpoint-every 29
 [[ $status -eq 1 ]] && grep -q "rank(s) 2 differ" <<<"$err" && [[ ! -e $TMP/rep/latest.h5 ]] \
   && pass "replica check before the checkpoint" || fail "replicas before checkpoint: $status $err $(ls "$TMP/rep")"
 
 # A rank stalled for 60 s in compute: the watchdog ends the job within seconds.
 start=$(date +%s)
-DTRAIN_TEST_SLEEP=1:10:60 run 2 50 train "${A[@]}" --step-timeout 2
+DTRAIN_TEST_SLEEP=1:10:60 DTRAIN=$DTRAIN_TEST_BIN run 2 50 train "${A[@]}" --step-timeout 2
 took=$(( $(date +%s) - start ))
 [[ $status -eq 4 && $took -lt 30 ]] && grep -q "rank 1: step 10 spent .* in phase 'compute', more than --step-timeout 2 s" <<<"$err" \
   && pass "watchdog: exit 4 after ${took}s naming rank 1 and phase compute" || fail "watchdog: status $status after ${took}s: $err"

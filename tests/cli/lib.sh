@@ -3,6 +3,8 @@
 set -uo pipefail
 SRC=${DTRAIN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DTRAIN=${DTRAIN:-$SRC/build/dtrain}
+# the same command with test hooks settable from DTRAIN_TEST_* (tests/dtrain_test.c)
+DTRAIN_TEST_BIN=${DTRAIN_TEST_BIN:-$(dirname "$DTRAIN")/tests/dtrain-test}
 DATA=$SRC/datasets
 source "$SRC/scripts/env.sh"
 TMP=$(mktemp -d)

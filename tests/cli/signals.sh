@@ -45,12 +45,12 @@ finish_and_resume() {
 # SIGTERM within the grace period (SIGNALS_GRACE_MS, 5 s) is ignored; one after
 # it ends the rank at once with status 128 + 15, and nothing is written.
 mkdir -p "$TMP/twice"
-DTRAIN_TEST_SLEEP=0:30:60 mpirun -np 1 "$DTRAIN" train "${ARGS[@]}" "${LONG[@]}" --checkpoint-dir "$TMP/twice" \
+DTRAIN_TEST_SLEEP=0:30:60 mpirun -np 1 "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${LONG[@]}" --checkpoint-dir "$TMP/twice" \
   >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 rank=""
 for _ in $(seq 100); do
-  rank=$(pgrep -P $pid -f 'dtrain train' | head -1)
+  rank=$(pgrep -P $pid -f 'dtrain-test train' | head -1)
   [[ -n $rank ]] && break
   sleep 0.1
 done

@@ -1,0 +1,29 @@
+/* dtrain: fault injection and topology emulation, for the tests only.
+ *
+ * The library checks these values at a few points (a step, a checkpoint
+ * write, the shards' node layout); all are off by default and nothing in the
+ * library or in the `dtrain` command sets them.  Unit tests set dt_hooks
+ * directly; the command-line tests run tests/dtrain-test, the same command
+ * with an entry point (tests/dtrain_test.c, not installed) that fills
+ * dt_hooks from DTRAIN_TEST_* variables.  The release binary reads none. */
+#ifndef DTRAIN_TESTHOOKS_H
+#define DTRAIN_TESTHOOKS_H
+
+#include <stdint.h>
+
+typedef struct {
+    int64_t nan_step;            /* rank 0's gradient gets a NaN at this step (-1: off) */
+    int64_t corrupt_step;        /* corrupt_rank's parameters drift at this step (-1: off) */
+    int corrupt_rank;
+    int64_t sleep_step;          /* sleep_rank sleeps sleep_seconds in compute (-1: off), */
+    int sleep_rank;              /* through signals, as a rank stuck in a computation */
+    double sleep_seconds;
+    int64_t crash_step;          /* abort() between writing and renaming this step's
+                                    checkpoint, as a kill -9 would (-1: off) */
+    int ranks_per_node;          /* take every k consecutive ranks as a node (0: real nodes) */
+} dt_test_hooks;
+
+/* All off. */
+extern dt_test_hooks dt_hooks;
+
+#endif

@@ -1,0 +1,31 @@
+/* dtrain-test: the dtrain command with its test hooks settable from the
+ * environment (testhooks.h).  Built with the tests, never installed: the
+ * release binary reads no DTRAIN_TEST_* variable.
+ *   DTRAIN_TEST_NAN_STEP=S              NaN in rank 0's gradient at step S
+ *   DTRAIN_TEST_CORRUPT=RANK:S          RANK's parameters drift at step S
+ *   DTRAIN_TEST_SLEEP=RANK:S:SECONDS    RANK sleeps in compute at step S
+ *   DTRAIN_TEST_CRASH_IN_CHECKPOINT=S   abort() inside step S's checkpoint write
+ *   DTRAIN_TEST_RANKS_PER_NODE=K        every K consecutive ranks are a node */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "dtrain/testhooks.h"
+
+int main(int argc, char **argv)
+{
+    const char *e;
+    long long s;
+    if ((e = getenv("DTRAIN_TEST_NAN_STEP")))
+        dt_hooks.nan_step = atoll(e);
+    if ((e = getenv("DTRAIN_TEST_CORRUPT")) && sscanf(e, "%d:%lld", &dt_hooks.corrupt_rank, &s) == 2)
+        dt_hooks.corrupt_step = s;
+    if ((e = getenv("DTRAIN_TEST_SLEEP")) &&
+        sscanf(e, "%d:%lld:%lf", &dt_hooks.sleep_rank, &s, &dt_hooks.sleep_seconds) == 3)
+        dt_hooks.sleep_step = s;
+    if ((e = getenv("DTRAIN_TEST_CRASH_IN_CHECKPOINT")))
+        dt_hooks.crash_step = atoll(e);
+    if ((e = getenv("DTRAIN_TEST_RANKS_PER_NODE")))
+        dt_hooks.ranks_per_node = atoi(e);
+    return cli_main(argc, argv);
+}
