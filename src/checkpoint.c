@@ -487,7 +487,7 @@ static int may_change(const char *name)
                                      "keep", "resume", "stop-at-step", "save", "threads",
                                      "data", "init-from", "shared-data", "reduction", "profile", "precision",
                                      "step-timeout", "check-replicas", "on-nan", "max-skips",
-                                     "log-grad-norms", "metrics"};
+                                     "log-grad-norms", "metrics", "config"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (!strcmp(name, ok[i]))
             return 1;

@@ -199,6 +199,13 @@ static const dt_option options[] = {
      "print one JSON object instead of a table"},
     {"file", OPT_STR, F(file), NULL, 0, 0, NULL, CMD_INSPECT, "FILE.h5",
      "checkpoint, model or data file to describe (may be given without --file)"},
+    {"config", OPT_FLAG, F(print_config), "0", 0, 0, NULL, CMD_INSPECT, NULL,
+     "print only the configuration of a model or checkpoint, as a YAML file that "
+     "train --config reads"},
+    {"config", OPT_STR, F(config_file), NULL, 0, 0, NULL,
+     CMD_TRAIN | CMD_CV | CMD_EVAL | CMD_PREDICT, "FILE.yaml",
+     "read options from a YAML file (keys are option names without '--'; flags true or "
+     "false; a list for --grid); options on the command line override it"},
     /* --- shared --- */
     {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, BOTH, "S",
      "random seed (weights, data order, train/test split); same seed, same run at any "
@@ -391,6 +398,31 @@ static const char *nearest(const char *name, unsigned cmd)
         }
     }
     return bd <= 3 ? best : NULL;
+}
+
+const dt_option *config_find(const char *name, unsigned cmd)
+{
+    return find(name, strlen(name), cmd);
+}
+
+dt_status config_set(dt_config *cfg, unsigned cmd, const char *name, const char *value,
+                     dt_error *err)
+{
+    const dt_option *o = config_find(name, cmd);
+    if (!o) {
+        const char *near = nearest(name, cmd);
+        if (near)
+            return dt_fail(err, DT_EUSAGE, "unknown option '%s' (did you mean '%s'?)", name,
+                           near);
+        return dt_fail(err, DT_EUSAGE, "unknown option '%s' (see --help)", name);
+    }
+    if (o->type == OPT_STR2)
+        return dt_fail(err, DT_EUSAGE, "--%s takes two values: give it on the command line",
+                       o->name);
+    dt_status st = set_value(cfg, o, value, err);
+    if (!st)
+        cfg->given[o - options] = 1;
+    return st;
 }
 
 dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,

@@ -78,6 +78,8 @@ typedef struct {
     double checkpoint_every_seconds;
     /* eval, predict, inspect */
     dt_str model, group, file;
+    dt_str config_file; /* --config FILE.yaml (train, cv, eval, predict) */
+    int print_config;   /* inspect --config: the file's configuration as YAML */
     int json;
     /* convert */
     dt_str idx[2], idx_test[2], csv, out, label_type, x_dtype;
@@ -121,6 +123,15 @@ dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
 
 /* Print the options of cmd with their defaults and help text. */
 void config_print_help(FILE *out, unsigned cmd);
+
+/* The option called `name` that command cmd takes, or NULL. */
+const dt_option *config_find(const char *name, unsigned cmd);
+/* Set option `name` of cmd from the text `value` as --name=value would (a
+ * flag takes "1" or "0"; a repeatable option appends) and mark it given.
+ * DT_EUSAGE naming the option for an unknown name (with a suggestion) or a
+ * bad value. */
+dt_status config_set(dt_config *cfg, unsigned cmd, const char *name, const char *value,
+                     dt_error *err);
 
 /* The value of option o in cfg as text (what --name would be given). */
 void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_t len);

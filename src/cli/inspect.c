@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dtrain/yamlconf.h"
 #include "dtrain/checkpoint.h"
 #include "dtrain/h5io.h"
 #include "dtrain/modelio.h"
@@ -89,9 +90,14 @@ static dt_status inspect_model(const char *path, h5file *f, dt_error *err)
         const dt_option *o = config_options(&n);
         for (size_t i = 0; i < n; i++) {
             char v[512];
-            if ((o[i].cmds & CMD_TRAIN) &&
-                !h5io_get_attr_str(f, "/config", o[i].name, v, sizeof v, NULL) && v[0])
+            if (!(o[i].cmds & CMD_TRAIN) ||
+                h5io_get_attr_str(f, "/config", o[i].name, v, sizeof v, NULL) || !v[0])
+                continue;
+            /* as the command line takes it: a flag alone, and only when set */
+            if (o[i].type != OPT_FLAG)
                 printf("    --%s %s\n", o[i].name, v);
+            else if (v[0] == '1')
+                printf("    --%s\n", o[i].name);
         }
     }
     return DT_OK;
@@ -151,6 +157,26 @@ static int describe_group(const char *name, void *ctx)
     return 0;
 }
 
+/* inspect --config: /config as a YAML file that train --config reads. */
+static dt_status print_config(const char *path, h5file *f, dt_error *err)
+{
+    if (!h5io_exists(f, "/config"))
+        return dt_fail(err, DT_EUSAGE, "%s: no /config (not a dtrain model or checkpoint)", path);
+    static dt_config c; /* large: keep it off the stack */
+    config_defaults(&c);
+    size_t n;
+    const dt_option *o = config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        char v[2 * DT_PATH_MAX + 2];
+        if (!(o[i].cmds & CMD_TRAIN) || !strcmp(o[i].name, "config") ||
+            h5io_get_attr_str(f, "/config", o[i].name, v, sizeof v, NULL) || !v[0])
+            continue;
+        if (config_set(&c, CMD_TRAIN, o[i].name, v, err))
+            return dt_fail_prefix(err, "%s: /config", path);
+    }
+    return yamlconf_write(stdout, &c, err);
+}
+
 dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     if (comm_rank(world) != 0)
@@ -161,7 +187,9 @@ dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err)
     dt_status st = h5io_open_read(cfg->file, &f, err);
     if (st)
         return st;
-    if (h5io_exists(f, "/model/layer0")) {
+    if (cfg->print_config) {
+        st = print_config(cfg->file, f, err);
+    } else if (h5io_exists(f, "/model/layer0")) {
         st = inspect_model(cfg->file, f, err);
     } else {
         printf("%s: data file\n", cfg->file);

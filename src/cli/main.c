@@ -10,6 +10,7 @@
 #include "dtrain/linalg.h"
 #include "dtrain/matmul.h"
 #include "dtrain/signals.h"
+#include "dtrain/yamlconf.h"
 
 #ifndef DTRAIN_VERSION
 #define DTRAIN_VERSION "unknown"
@@ -45,6 +46,37 @@ static void usage(FILE *out)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`dtrain COMMAND --help` lists a command's options; `dtrain --version` "
                  "prints versions.\n");
+}
+
+/* The index of the bare argument in args that is the command's positional
+ * one ("inspect [--config] FILE"): the first that follows no option taking a
+ * value; -1 if none. */
+static int positional_at(unsigned cmd, int n, char **args)
+{
+    for (int i = 0; i < n; i++) {
+        if (strncmp(args[i], "--", 2) != 0)
+            return i;
+        const dt_option *o = strchr(args[i], '=') ? NULL : config_find(args[i] + 2, cmd);
+        if (o && o->type != OPT_FLAG)
+            return -1; /* its value comes next: leave the rest to the parser */
+    }
+    return -1;
+}
+
+/* --config FILE: the file's options, then the command line's on top (a
+ * repeatable option gets both).  cfg holds the command line on entry. */
+static dt_status with_config_file(dt_config *cfg, unsigned cmd, int argc, char **argv,
+                                  dt_error *err)
+{
+    static dt_config merged; /* large: keep it off the stack */
+    config_defaults(&merged);
+    int help;
+    dt_status st = yamlconf_read(cfg->config_file, cmd, &merged, err);
+    if (!st)
+        st = config_parse(&merged, cmd, argc, argv, &help, err);
+    if (!st)
+        *cfg = merged;
+    return st;
 }
 
 /* Exit status: 0 success, 2 usage or input error, 1 anything else. */
@@ -103,17 +135,23 @@ int cli_main(int argc, char **argv)
     int n = argc - 2;
     char **args = argv + 2;
     char opt[64], **with_positional = NULL;
-    if (c->positional && argc > 2 && strncmp(argv[2], "--", 2) != 0) {
+    int at = c->positional ? positional_at(c->cmd, argc - 2, argv + 2) : -1;
+    if (at >= 0) {
         snprintf(opt, sizeof opt, "--%s", c->positional);
         with_positional = malloc((size_t)argc * sizeof *with_positional);
         if (!with_positional)
             dt_die(DT_ENOMEM, "out of memory parsing the command line");
-        with_positional[0] = opt;
-        for (int i = 2; i < argc; i++) with_positional[i - 1] = argv[i];
+        for (int i = 0, j = 0; i < argc - 2; i++) {
+            if (i == at)
+                with_positional[j++] = opt;
+            with_positional[j++] = argv[2 + i];
+        }
         n = argc - 1;
         args = with_positional;
     }
     dt_status st = config_parse(&cfg, c->cmd, n, args, &want_help, &err);
+    if (!st && !want_help && cfg.config_file[0])
+        st = with_config_file(&cfg, c->cmd, n, args, &err);
     free(with_positional);
     if (!st && want_help) {
         if (rank == 0) {
