@@ -181,6 +181,13 @@ static unsigned facts_of(const char *name)
     return o->facts;
 }
 
+static void assert_cv_rejected(const char *name, const char *why)
+{
+    const dt_option *o = config_option(name);
+    ck_assert_msg(o != NULL && o->cv_rejected != NULL, "--%s is not rejected by cv", name);
+    ck_assert_str_eq(o->cv_rejected, why);
+}
+
 START_TEST(test_option_facts)
 {
     static const char *const may_change[] = {
@@ -198,27 +205,19 @@ START_TEST(test_option_facts)
     ck_assert(facts_of("stop-at-step") & OPTF_RESUME_QUIET);
     ck_assert(!(facts_of("epochs") & OPTF_RESUME_QUIET));
 
-    static const struct {
-        const char *name, *why;
-    } rejected[] = {
-        {"save", "use --refit FILE.h5 to save the best configuration"},
-        {"checkpoint-dir", "trials are not checkpointed"},
-        {"checkpoint-every", "trials are not checkpointed"},
-        {"checkpoint-every-epoch", "trials are not checkpointed"},
-        {"checkpoint-every-seconds", "trials are not checkpointed"},
-        {"keep", "trials are not checkpointed"},
-        {"resume", "trials are not checkpointed"},
-        {"stop-at-step", "trials are not checkpointed"},
-        {"valid-group", "each fold is the validation set of its trials"},
-        {"test-group", "each fold is the validation set of its trials"},
-        {"valid-split", "each fold is the validation set of its trials"},
-    };
-    for (size_t i = 0; i < sizeof rejected / sizeof *rejected; i++) {
-        const dt_option *o = config_option(rejected[i].name);
-        ck_assert_ptr_nonnull(o);
-        ck_assert_msg(o->cv_rejected != NULL, "--%s", rejected[i].name);
-        ck_assert_str_eq(o->cv_rejected, rejected[i].why);
-    }
+    const char *const no_ckpt = "trials are not checkpointed";
+    const char *const folds = "each fold is the validation set of its trials";
+    assert_cv_rejected("save", "use --refit FILE.h5 to save the best configuration");
+    assert_cv_rejected("checkpoint-dir", no_ckpt);
+    assert_cv_rejected("checkpoint-every", no_ckpt);
+    assert_cv_rejected("checkpoint-every-epoch", no_ckpt);
+    assert_cv_rejected("checkpoint-every-seconds", no_ckpt);
+    assert_cv_rejected("keep", no_ckpt);
+    assert_cv_rejected("resume", no_ckpt);
+    assert_cv_rejected("stop-at-step", no_ckpt);
+    assert_cv_rejected("valid-group", folds);
+    assert_cv_rejected("test-group", folds);
+    assert_cv_rejected("valid-split", folds);
     ck_assert_ptr_null(config_option("lr")->cv_rejected);
     ck_assert_ptr_null(config_option("layers")->cv_rejected);
 
