@@ -479,22 +479,6 @@ dt_status ckpt_load_norm(const char *path, dt_norm *norm, dt_error *err)
     return st;
 }
 
-/* Options a resumed run may change; every other train option must match. */
-static int may_change(const char *name)
-{
-    static const char *const ok[] = {"epochs", "lr", "checkpoint-dir", "checkpoint-every",
-                                     "checkpoint-every-epoch", "checkpoint-every-seconds",
-                                     "keep", "resume", "stop-at-step", "save", "threads",
-                                     "data", "init-from", "shared-data", "reduction", "profile", "precision",
-                                     "step-timeout", "check-replicas", "on-nan", "max-skips",
-                                     "log-grad-norms", "metrics", "config"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (!strcmp(name, ok[i]))
-            return 1;
-    return 0;
-}
-
-
 static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts, dt_error *err)
 {
     char diff[DT_ERRMSG_LEN] = "";
@@ -502,13 +486,14 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
     size_t n;
     const dt_option *opts = config_options(&n);
     for (size_t i = 0; i < n; i++) {
-        if (!(opts[i].cmds & CMD_TRAIN))
-            continue;
+        const unsigned facts = opts[i].facts;
+        if (!(opts[i].cmds & CMD_TRAIN) || (facts & OPTF_RESUME_QUIET))
+            continue; /* RESUME_QUIET: differs on every resume; nothing to report */
         char was[2 * DT_PATH_MAX + 2], now[2 * DT_PATH_MAX + 2];
         if (!h5io_has_attr(f, "/config", opts[i].name)) {
             /* a checkpoint older than the option: it ran at the default, and
              * a change of what may change is still said */
-            if (!may_change(opts[i].name))
+            if (!(facts & OPTF_MAY_CHANGE))
                 continue;
             snprintf(was, sizeof was, "%s", opts[i].def ? opts[i].def : "");
         } else if (h5io_get_attr_str(f, "/config", opts[i].name, was, sizeof was, NULL)) {
@@ -517,9 +502,7 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
         config_value_str(parts->cfg, &opts[i], now, sizeof now);
         if (!strcmp(was, now))
             continue;
-        if (!strcmp(opts[i].name, "resume") || !strcmp(opts[i].name, "stop-at-step"))
-            continue; /* differ on every resume; nothing to report */
-        if (may_change(opts[i].name))
+        if (facts & OPTF_MAY_CHANGE)
             dt_info("resume: --%s %s (the checkpoint had %s)", opts[i].name, now[0] ? now : "''",
                     was[0] ? was : "''");
         else

@@ -11,16 +11,30 @@
 #define RUNS (CMD_TRAIN | CMD_EVAL | CMD_PREDICT)
 #define INF HUGE_VAL
 
+/* Why cv refuses an option (the cv_rejected column), shared by several rows. */
+#define CV_NOT_CHECKPOINTED "trials are not checkpointed"
+#define CV_FOLDS_VALIDATE "each fold is the validation set of its trials"
+
+/* Rows name the facts they have (.facts, .cv_rejected) and leave them out when
+ * they have none, so the two last columns are zero in most rows: GCC's
+ * -Wmissing-field-initializers would otherwise ask for them in every row. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 static const dt_option options[] = {
     /* --- data --- */
     {"data", OPT_STR, F(data), NULL, 0, 0, NULL, RUNS, "FILE.h5",
-     "data file (layout: datasets/README.md)"},
+     "data file (layout: datasets/README.md)",
+     .facts = OPTF_MAY_CHANGE | OPTF_CV_FIXED},
     {"train-group", OPT_STR, F(train_group), "/train", 0, 0, NULL, CMD_TRAIN, "GROUP",
-     "group holding the training X and y"},
+     "group holding the training X and y",
+     .facts = OPTF_CV_FIXED},
     {"valid-group", OPT_STR, F(valid_group), "/valid", 0, 0, NULL, CMD_TRAIN, "GROUP",
-     "validation group, used for the epoch lines if present"},
+     "validation group, used for the epoch lines if present",
+     .cv_rejected = CV_FOLDS_VALIDATE},
     {"test-group", OPT_STR, F(test_group), "/test", 0, 0, NULL, CMD_TRAIN, "GROUP",
-     "test group, used for the epoch lines when there is no validation group"},
+     "test group, used for the epoch lines when there is no validation group",
+     .cv_rejected = CV_FOLDS_VALIDATE},
     {"normalize", OPT_CHOICE, F(normalize), "zscore", 0, 0, "zscore|minmax|none", CMD_TRAIN,
      "KIND", "input scaling, statistics from the training split (saved with the model)"},
     /* --- model --- */
@@ -30,12 +44,14 @@ static const dt_option options[] = {
     {"output", OPT_CHOICE, F(output), "softmax", 0, 0, "softmax|sigmoid|linear", CMD_TRAIN,
      "HEAD",
      "softmax + cross-entropy (classes), sigmoid + binary cross-entropy (labels 0/1), "
-     "linear + mean squared error (regression)"},
+     "linear + mean squared error (regression)",
+     .facts = OPTF_CV_FIXED},
     {"init", OPT_CHOICE, F(init), "uniform", 0, 0, "uniform|xavier|he", CMD_TRAIN, "KIND",
      "weights: uniform = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b; xavier = "
      "U(+-sqrt(6/(fan_in+fan_out))); he = N(0, 2/fan_in); biases 0 for xavier and he"},
     {"init-from", OPT_STR, F(init_from), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
-     "start from the weights in a saved model (/model/layer{i}/weight|bias)"},
+     "start from the weights in a saved model (/model/layer{i}/weight|bias)",
+     .facts = OPTF_MAY_CHANGE},
     /* --- optimisation --- */
     {"optimizer", OPT_CHOICE, F(optimizer), "sgd", 0, 0,
      "sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw|lbfgs|bfgs|newton", CMD_TRAIN, "NAME",
@@ -45,7 +61,8 @@ static const dt_option options[] = {
      "bfgs (dense inverse Hessian, at most 10000 parameters), newton (finite-difference "
      "Hessian, Levenberg damping, at most 2000 parameters)"},
     {"lr", OPT_REAL, F(lr), "0.01", 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
-     "learning rate (first-order optimizers; the schedule's base rate)"},
+     "learning rate (first-order optimizers; the schedule's base rate)",
+     .facts = OPTF_MAY_CHANGE},
     {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
      "sgd/rmsprop momentum [default: 0; 0.9 for momentum and nesterov]: V <- GAMMA V + G; "
      "W <- W - ALPHA V.  The notes' form V' <- gamma V' + alpha G; W <- W - V' is the same "
@@ -101,7 +118,8 @@ static const dt_option options[] = {
      "clamp each averaged gradient component to [-V, V] (0 = off)"},
     {"log-grad-norms", OPT_OPTSTR, F(log_grad_norms), NULL, 0, 0, "epoch", CMD_TRAIN, "[N]",
      "print the L2 norm of each layer's gradient (weights and biases), averaged over the "
-     "epoch, or every N steps"},
+     "epoch, or every N steps",
+     .facts = OPTF_MAY_CHANGE},
     /* --- regularisation --- */
     {"l2", OPT_REAL, F(l2), "0", 0, 1e6, NULL, CMD_TRAIN, "LAMBDA",
      "adds LAMBDA/2 ||W||^2 of every weight matrix (not biases) to the loss and LAMBDA W to "
@@ -123,73 +141,95 @@ static const dt_option options[] = {
     {"metrics", OPT_STR, F(metrics), NULL, 0, 0, NULL, CMD_TRAIN, "LIST",
      "metrics of the validation (or test) set shown on the epoch lines besides its loss, "
      "comma-separated from auc, accuracy, f1 (macro), log_loss, rmse, mae, r2; computed "
-     "exactly over all ranks [default: accuracy, or rmse for --output linear]"},
+     "exactly over all ranks [default: accuracy, or rmse for --output linear]",
+     .facts = OPTF_MAY_CHANGE},
     {"valid-split", OPT_REAL, F(valid_split), "0", 0, 0.9, NULL, CMD_TRAIN, "F",
      "when the file has no validation group, hold out this fraction of the training split "
-     "(stratified for classification, drawn from --seed) as the validation set"},
+     "(stratified for classification, drawn from --seed) as the validation set",
+     .cv_rejected = CV_FOLDS_VALIDATE},
     {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN | CMD_BENCH, "B",
      "global mini-batch size, split across ranks"},
-    {"epochs", OPT_INT, F(epochs), "10", 1, 1e9, NULL, CMD_TRAIN, "N", "passes over the training set"},
+    {"epochs", OPT_INT, F(epochs), "10", 1, 1e9, NULL, CMD_TRAIN, "N",
+     "passes over the training set",
+     .facts = OPTF_MAY_CHANGE},
     {"shuffle", OPT_CHOICE, F(shuffle), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",
      "on: permutation of the training set drawn from (seed, epoch); off: file order"},
     {"drop-last", OPT_FLAG, F(drop_last), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "skip the last batch of an epoch when it is smaller than --batch-size"},
     {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS | CMD_BENCH, "N",
-     "compute threads per rank, oneDNN's and LAPACK's (1 avoids ranks fighting for cores)"},
+     "compute threads per rank, oneDNN's and LAPACK's (1 avoids ranks fighting for cores)",
+     .facts = OPTF_MAY_CHANGE},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
-     "write the trained model (weights, normalisation, configuration)"},
+     "write the trained model (weights, normalisation, configuration)",
+     .facts = OPTF_MAY_CHANGE,
+     .cv_rejected = "use --refit FILE.h5 to save the best configuration"},
     {"shared-data", OPT_CHOICE, F(shared_data), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",
      "on: one copy of the training and evaluation data per node, in memory shared by its "
-     "ranks (MPI-3 shared window); off: every rank keeps its own copy (for a small /dev/shm)"},
+     "ranks (MPI-3 shared window); off: every rank keeps its own copy (for a small /dev/shm)",
+     .facts = OPTF_MAY_CHANGE},
     {"reduction", OPT_CHOICE, F(reduction), "node", 0, 0, "node|mpi", CMD_TRAIN, "node|mpi",
      "how gradients are summed for the sharded update: node: the ranks of a node through "
      "node-shared memory, then across nodes with MPI (needs the same number of ranks, more "
      "than one, on every node, else mpi is used); mpi: MPI_Reduce_scatter and MPI_Allgatherv (for a "
-     "small /dev/shm)"},
+     "small /dev/shm)",
+     .facts = OPTF_MAY_CHANGE},
     {"precision", OPT_CHOICE, F(precision), "fp32", 0, 0, "fp32|bf16", CMD_TRAIN, "fp32|bf16",
      "arithmetic of the matrix products: fp32, or bf16 mixed precision (GEMM inputs rounded "
      "to bf16, fp32 accumulation; weights, optimizer, gradient reduction, loss and softmax "
      "stay fp32, and so do saved models and checkpoints).  bf16 needs AVX-512: native with "
-     "AVX512_BF16, else emulated by oneDNN (slower, with a warning); may change on resume"},
+     "AVX512_BF16, else emulated by oneDNN (slower, with a warning); may change on resume",
+     .facts = OPTF_MAY_CHANGE},
     {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, comm: the gradient "
      "reduction and parameter gathering, update; the "
-     "largest over ranks), and at the end the peak resident memory per rank and in all"},
+     "largest over ranks), and at the end the peak resident memory per rank and in all",
+     .facts = OPTF_MAY_CHANGE},
     /* --- faults --- */
     {"on-nan", OPT_CHOICE, F(on_nan), "stop", 0, 0, "stop|skip", CMD_TRAIN, "ACTION",
      "NaN or Inf in the averaged gradient: stop (naming the step and the last good "
-     "checkpoint; nothing is written from the bad state) or skip that update"},
+     "checkpoint; nothing is written from the bad state) or skip that update",
+     .facts = OPTF_MAY_CHANGE},
     {"max-skips", OPT_INT, F(max_skips), "10", 1, 1e9, NULL, CMD_TRAIN, "N",
-     "with --on-nan skip: stop after N skipped updates"},
+     "with --on-nan skip: stop after N skipped updates",
+     .facts = OPTF_MAY_CHANGE},
     {"check-replicas", OPT_INT, F(check_replicas), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "every N steps and before every checkpoint, compare a checksum of the parameters "
-     "across ranks and name any rank that differs (0 = only before checkpoints)"},
+     "across ranks and name any rank that differs (0 = only before checkpoints)",
+     .facts = OPTF_MAY_CHANGE},
     {"step-timeout", OPT_REAL, F(step_timeout), "0", 0, 1e9, NULL, CMD_TRAIN, "SECONDS",
      "end the whole job (status 4) if one phase of a step (data, compute, reduction, "
      "update, checkpoint) or the work between steps (the epoch's evaluation and metrics) "
      "takes longer (0 = off); the message names the rank(s) that did "
      "not arrive, their phase and step, and whether they still run (seen from the ranks "
-     "of the same host)"},
+     "of the same host)",
+     .facts = OPTF_MAY_CHANGE},
     /* --- checkpoints --- */
     {"checkpoint-dir", OPT_STR, F(checkpoint_dir), NULL, 0, 0, NULL, CMD_TRAIN, "DIR",
      "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "
      "SIGTERM/SIGINT/SIGUSR1/SIGUSR2 then write one and exit with status 75; one run per "
-     "DIR (a second one exits 2: rank 0 locks DIR/dtrain.lock)"},
+     "DIR (a second one exits 2: rank 0 locks DIR/dtrain.lock)",
+     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED},
     {"checkpoint-every", OPT_INT, F(checkpoint_every), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
-     "also checkpoint every N global steps (0 = off)"},
+     "also checkpoint every N global steps (0 = off)",
+     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED},
     {"checkpoint-every-epoch", OPT_FLAG, F(checkpoint_every_epoch), "0", 0, 0, NULL, CMD_TRAIN,
-     NULL, "also checkpoint at the end of every epoch"},
+     NULL, "also checkpoint at the end of every epoch",
+     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED},
     {"checkpoint-every-seconds", OPT_REAL, F(checkpoint_every_seconds), "0", 0, 1e9, NULL,
-     CMD_TRAIN, "S", "also checkpoint when S seconds have passed since the last one (0 = off)"},
+     CMD_TRAIN, "S", "also checkpoint when S seconds have passed since the last one (0 = off)",
+     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED},
     {"keep", OPT_INT, F(keep), "0", 0, 1e9, NULL, CMD_TRAIN, "K",
      "keep only the newest K checkpoints, deleting older ones after a new one is complete "
-     "(0 = keep all)"},
+     "(0 = keep all)",
+     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED},
     {"resume", OPT_OPTSTR, F(resume), NULL, 0, 0, "latest", CMD_TRAIN, "[FILE]",
      "continue from FILE, or without FILE from the newest good checkpoint in "
-     "--checkpoint-dir (none yet: start fresh); --epochs is the total"},
+     "--checkpoint-dir (none yet: start fresh); --epochs is the total",
+     .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED},
     {"stop-at-step", OPT_INT, F(stop_at_step), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "act as if preempted when the global step count reaches N: checkpoint, exit 75 "
-     "(0 = off; for time-boxed jobs and resume tests)"},
+     "(0 = off; for time-boxed jobs and resume tests)",
+     .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED},
     /* --- eval, predict, inspect --- */
     {"model", OPT_STR, F(model), NULL, 0, 0, NULL, CMD_EVAL | CMD_PREDICT, "FILE.h5",
      "a saved model or checkpoint"},
@@ -205,7 +245,8 @@ static const dt_option options[] = {
     {"config", OPT_STR, F(config_file), NULL, 0, 0, NULL,
      CMD_TRAIN | CMD_CV | CMD_EVAL | CMD_PREDICT, "FILE.yaml",
      "read options from a YAML file (keys are option names without '--'; flags true or "
-     "false; a list for --grid); options on the command line override it"},
+     "false; a list for --grid); options on the command line override it",
+     .facts = OPTF_MAY_CHANGE},
     /* --- shared --- */
     {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, BOTH, "S",
      "random seed (weights, data order, train/test split); same seed, same run at any "
@@ -218,15 +259,20 @@ static const dt_option options[] = {
     {"csv", OPT_STR, F(csv), NULL, 0, 0, NULL, CMD_CONVERT, "FILE",
      "CSV (comma or whitespace separated, plain or gzip) with one sample per row"},
     {"label-col", OPT_INT, F(label_col), "-1", -1, 1e6, NULL, CMD_CONVERT, "N",
-     "0-based column of the CSV holding the label or target (-1 = last)"},
+     "0-based column of the CSV holding the label or target (-1 = last)",
+     .facts = OPTF_CSV_ONLY},
     {"label-type", OPT_CHOICE, F(label_type), "int", 0, 0, "int|float", CMD_CONVERT, "T",
-     "int: class labels (softmax/sigmoid heads); float: regression targets"},
+     "int: class labels (softmax/sigmoid heads); float: regression targets",
+     .facts = OPTF_CSV_ONLY},
     {"x-dtype", OPT_CHOICE, F(x_dtype), "float32", 0, 0, "float32|float64|uint8|int32",
-     CMD_CONVERT, "T", "element type of the CSV features in the output file"},
+     CMD_CONVERT, "T", "element type of the CSV features in the output file",
+     .facts = OPTF_CSV_ONLY},
     {"header", OPT_FLAG, F(header), "0", 0, 0, NULL, CMD_CONVERT, NULL,
-     "the CSV's first line is a header, not data"},
+     "the CSV's first line is a header, not data",
+     .facts = OPTF_CSV_ONLY},
     {"test-fraction", OPT_REAL, F(test_fraction), "0.2", 0, 0.99, NULL, CMD_CONVERT, "F",
-     "fraction of CSV rows put in /test (random, from --seed)"},
+     "fraction of CSV rows put in /test (random, from --seed)",
+     .facts = OPTF_CSV_ONLY},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT | CMD_PREDICT | CMD_CV, "FILE",
      "output file (convert: .h5; predict: .h5 or .csv, chosen by the extension; cv: the "
      "results table as .csv)"},
@@ -257,6 +303,7 @@ static const dt_option options[] = {
     {"latency-us", OPT_REAL, F(latency_us), "10", 0, 1e6, NULL, CMD_BENCH, "US",
      "network latency alpha (microseconds per message) assumed in the projections"},
 };
+#pragma GCC diagnostic pop
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
 _Static_assert(N_OPTIONS <= sizeof(((dt_config *)0)->given), "dt_config.given too small");
@@ -520,12 +567,12 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
     }
 }
 
+const dt_option *config_option(const char *name) { return config_find(name, ~0u); }
+
 int config_given(const dt_config *cfg, const char *name)
 {
-    for (size_t i = 0; i < N_OPTIONS; i++)
-        if (!strcmp(options[i].name, name))
-            return cfg->given[i];
-    return 0;
+    const dt_option *o = config_option(name);
+    return o ? cfg->given[o - options] : 0;
 }
 
 /* Print text wrapped at width 78, continuation lines indented by `indent`. */

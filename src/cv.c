@@ -7,34 +7,16 @@
 
 #include "dtrain/loss.h"
 
-/* Train options a search cannot use, with what to do instead. */
-static const struct {
-    const char *name, *why;
-} rejected[] = {
-    {"save", "use --refit FILE.h5 to save the best configuration"},
-    {"checkpoint-dir", "trials are not checkpointed"},
-    {"checkpoint-every", "trials are not checkpointed"},
-    {"checkpoint-every-epoch", "trials are not checkpointed"},
-    {"checkpoint-every-seconds", "trials are not checkpointed"},
-    {"keep", "trials are not checkpointed"},
-    {"resume", "trials are not checkpointed"},
-    {"stop-at-step", "trials are not checkpointed"},
-    {"valid-group", "each fold is the validation set of its trials"},
-    {"test-group", "each fold is the validation set of its trials"},
-    {"valid-split", "each fold is the validation set of its trials"},
-};
-#define N_REJECTED (sizeof rejected / sizeof rejected[0])
-
-/* Options fixed for the whole search: the data are loaded and split once and
- * the metric depends on the head. */
-static const char *const fixed[] = {"data", "train-group", "output"};
-
+/* Which train options a search refuses (and why), and which a --grid may not
+ * vary, are the cv_rejected and OPTF_CV_FIXED columns of the option table. */
 dt_status cv_check_options(const dt_config *cfg, dt_error *err)
 {
-    for (size_t i = 0; i < N_REJECTED; i++)
-        if (config_given(cfg, rejected[i].name))
-            return dt_fail(err, DT_EUSAGE, "--%s does not apply to cv: %s", rejected[i].name,
-                           rejected[i].why);
+    size_t n;
+    const dt_option *opts = config_options(&n);
+    for (size_t i = 0; i < n; i++)
+        if (opts[i].cv_rejected && cfg->given[i])
+            return dt_fail(err, DT_EUSAGE, "--%s does not apply to cv: %s", opts[i].name,
+                           opts[i].cv_rejected);
     return DT_OK;
 }
 
@@ -59,16 +41,6 @@ static dt_status apply(dt_config *cfg, const dt_option *o, const char *v, dt_err
     return config_parse(cfg, CMD_TRAIN, 1, argv, &help, err);
 }
 
-static const dt_option *train_option(const char *name)
-{
-    size_t n;
-    const dt_option *o = config_options(&n);
-    for (size_t i = 0; i < n; i++)
-        if ((o[i].cmds & CMD_TRAIN) && !strcmp(o[i].name, name))
-            return &o[i];
-    return NULL;
-}
-
 static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scratch, cv_grid *g,
                              dt_error *err)
 {
@@ -80,20 +52,14 @@ static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scra
                        quoted);
     *eq = '\0';
     const char *key = entry;
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (!strcmp(key, fixed[i]))
-            return dt_fail(err, DT_EUSAGE, "%s: --%s is the same for the whole search", quoted,
-                           key);
-    for (size_t i = 0; i < N_REJECTED; i++)
-        if (!strcmp(key, rejected[i].name))
-            return dt_fail(err, DT_EUSAGE, "%s: --%s does not apply to cv: %s", quoted, key,
-                           rejected[i].why);
-    const dt_option *o = train_option(key);
-    size_t n_opts;
-    const dt_option *table = config_options(&n_opts);
-    for (size_t i = 0; !o && i < n_opts; i++)
-        if (!strcmp(table[i].name, key))
-            return dt_fail(err, DT_EUSAGE, "%s: --%s is not a train option", quoted, key);
+    const dt_option *o = config_option(key);
+    if (o && (o->facts & OPTF_CV_FIXED))
+        return dt_fail(err, DT_EUSAGE, "%s: --%s is the same for the whole search", quoted, key);
+    if (o && o->cv_rejected)
+        return dt_fail(err, DT_EUSAGE, "%s: --%s does not apply to cv: %s", quoted, key,
+                       o->cv_rejected);
+    if (o && !(o->cmds & CMD_TRAIN))
+        return dt_fail(err, DT_EUSAGE, "%s: --%s is not a train option", quoted, key);
     if (!o) {
         /* config_parse words the "unknown option (did you mean ...)" message */
         char arg[DT_PATH_MAX + 8];

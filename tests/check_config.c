@@ -169,6 +169,91 @@ START_TEST(test_list_option)
 }
 END_TEST
 
+/* The facts columns, pinned against the hand-kept lists they replaced
+ * (checkpoint.c's may_change, cv.c's rejected and fixed, cli/convert.c's
+ * csv_only, as of commit e210e03): every name listed there must keep its fact,
+ * so a dropped flag fails here.  Options that gain a fact later need no edit
+ * here; the invariants below hold for every row. */
+static unsigned facts_of(const char *name)
+{
+    const dt_option *o = config_option(name);
+    ck_assert_msg(o != NULL, "no option --%s", name);
+    return o->facts;
+}
+
+static void assert_cv_rejected(const char *name, const char *why)
+{
+    const dt_option *o = config_option(name);
+    ck_assert_msg(o != NULL && o->cv_rejected != NULL, "--%s is not rejected by cv", name);
+    ck_assert_str_eq(o->cv_rejected, why);
+}
+
+START_TEST(test_option_facts)
+{
+    static const char *const may_change[] = {
+        "epochs", "lr", "checkpoint-dir", "checkpoint-every", "checkpoint-every-epoch",
+        "checkpoint-every-seconds", "keep", "resume", "stop-at-step", "save", "threads",
+        "data", "init-from", "shared-data", "reduction", "profile", "precision",
+        "step-timeout", "check-replicas", "on-nan", "max-skips", "log-grad-norms", "metrics"};
+    for (size_t i = 0; i < sizeof may_change / sizeof *may_change; i++)
+        ck_assert_msg(facts_of(may_change[i]) & OPTF_MAY_CHANGE, "--%s", may_change[i]);
+    static const char *const must_match[] = {"layers", "output", "optimizer", "batch-size",
+                                             "seed", "normalize", "schedule", "dropout"};
+    for (size_t i = 0; i < sizeof must_match / sizeof *must_match; i++)
+        ck_assert_msg(!(facts_of(must_match[i]) & OPTF_MAY_CHANGE), "--%s", must_match[i]);
+    ck_assert(facts_of("resume") & OPTF_RESUME_QUIET);
+    ck_assert(facts_of("stop-at-step") & OPTF_RESUME_QUIET);
+    ck_assert(!(facts_of("epochs") & OPTF_RESUME_QUIET));
+
+    const char *const no_ckpt = "trials are not checkpointed";
+    const char *const folds = "each fold is the validation set of its trials";
+    assert_cv_rejected("save", "use --refit FILE.h5 to save the best configuration");
+    assert_cv_rejected("checkpoint-dir", no_ckpt);
+    assert_cv_rejected("checkpoint-every", no_ckpt);
+    assert_cv_rejected("checkpoint-every-epoch", no_ckpt);
+    assert_cv_rejected("checkpoint-every-seconds", no_ckpt);
+    assert_cv_rejected("keep", no_ckpt);
+    assert_cv_rejected("resume", no_ckpt);
+    assert_cv_rejected("stop-at-step", no_ckpt);
+    assert_cv_rejected("valid-group", folds);
+    assert_cv_rejected("test-group", folds);
+    assert_cv_rejected("valid-split", folds);
+    ck_assert_ptr_null(config_option("lr")->cv_rejected);
+    ck_assert_ptr_null(config_option("layers")->cv_rejected);
+
+    static const char *const fixed[] = {"data", "train-group", "output"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        ck_assert_msg(facts_of(fixed[i]) & OPTF_CV_FIXED, "--%s", fixed[i]);
+    ck_assert(!(facts_of("lr") & OPTF_CV_FIXED));
+
+    static const char *const csv_only[] = {"label-col", "label-type", "x-dtype", "header",
+                                           "test-fraction"};
+    for (size_t i = 0; i < sizeof csv_only / sizeof *csv_only; i++)
+        ck_assert_msg(facts_of(csv_only[i]) & OPTF_CSV_ONLY, "--%s", csv_only[i]);
+    ck_assert(!(facts_of("seed") & OPTF_CSV_ONLY));
+    ck_assert(!(facts_of("out") & OPTF_CSV_ONLY));
+
+    ck_assert_ptr_null(config_option("no-such-option"));
+
+    /* invariants of every row: names are unique within a command (looked up
+     * for its own commands, a row is found); the facts belong to the commands
+     * that ask about them */
+    size_t n;
+    const dt_option *opts = config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        const dt_option *o = &opts[i];
+        ck_assert_ptr_eq(config_find(o->name, o->cmds), o);
+        if (o->facts & (OPTF_MAY_CHANGE | OPTF_RESUME_QUIET | OPTF_CV_FIXED) || o->cv_rejected)
+            ck_assert_msg(o->cmds & CMD_TRAIN, "--%s is not a train option", o->name);
+        if (o->facts & OPTF_RESUME_QUIET)
+            ck_assert_msg(o->facts & OPTF_MAY_CHANGE, "--%s", o->name);
+        ck_assert_msg(!(o->cv_rejected && (o->facts & OPTF_CV_FIXED)), "--%s", o->name);
+        if (o->facts & OPTF_CSV_ONLY)
+            ck_assert_msg(o->cmds == CMD_CONVERT, "--%s", o->name);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("config");
@@ -178,6 +263,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_help_lists_every_option);
     tcase_add_test(tc, test_value_round_trip);
     tcase_add_test(tc, test_list_option);
+    tcase_add_test(tc, test_option_facts);
     suite_add_tcase(s, tc);
     return s;
 }

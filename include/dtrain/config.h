@@ -1,9 +1,11 @@
 /* dtrain: every command-line option, declared once.
  *
- * The table in src/config.c (name, type, default, range, help, commands) is the
- * single source from which parsing, validation, --help and the configuration
- * saved with a model are all derived.  Adding an option means adding one field
- * to dt_config and one row to the table. */
+ * The table in src/config.c (name, type, default, range, help, commands, and
+ * the facts other modules ask about: may change on resume, refused or fixed by
+ * cv, CSV only) is the single source from which parsing, validation, --help,
+ * the configuration saved with a model and those modules' checks are all
+ * derived.  Adding an option means adding one field to dt_config and one row
+ * to the table. */
 #ifndef DTRAIN_CONFIG_H
 #define DTRAIN_CONFIG_H
 
@@ -97,6 +99,17 @@ typedef struct {
     unsigned char given[160]; /* given[i] != 0 if option i was on the command line */
 } dt_config;
 
+/* Facts about an option (bit mask, the `facts` column of the table). */
+enum {
+    OPTF_MAY_CHANGE = 1u << 0,   /* a resumed run may differ from its checkpoint here (told,
+                                    not refused); every other train option must match */
+    OPTF_RESUME_QUIET = 1u << 1, /* differs on every resume: a change is not even told */
+    OPTF_CV_FIXED = 1u << 2,     /* the same for a whole cv search, so --grid may not vary
+                                    it: the data are loaded and split once and the metric
+                                    depends on the head */
+    OPTF_CSV_ONLY = 1u << 3      /* convert: means something for --csv input only */
+};
+
 typedef struct {
     const char *name;    /* long name without the leading "--" */
     dt_opt_type type;
@@ -107,10 +120,19 @@ typedef struct {
     unsigned cmds;       /* CMD_* mask */
     const char *metavar; /* shown in --help */
     const char *help;
+    unsigned facts;          /* OPTF_* mask; 0 in most rows */
+    const char *cv_rejected; /* why cv refuses the option (what to do instead); NULL if
+                                cv accepts it */
 } dt_option;
 
 /* The table; *n receives its length.  Pointer into static storage. */
 const dt_option *config_options(size_t *n);
+
+/* The row of the option named `name` (any command: the first row of that
+ * name), NULL if there is none.  Names are unique within a command; only
+ * `config` has two rows (inspect's flag, the others' FILE.yaml), which
+ * config_find(name, cmd) tells apart.  Pointer into static storage. */
+const dt_option *config_option(const char *name);
 
 /* Fill every field with its default. */
 void config_defaults(dt_config *cfg);

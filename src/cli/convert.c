@@ -8,9 +8,16 @@
 #include "dtrain/convert.h"
 #include "dtrain/modelio.h"
 
-/* Options that only mean something for CSV input. */
-static const char *const csv_only[] = {"label-col", "label-type", "x-dtype", "header",
-                                       "test-fraction"};
+/* The first option given that means something for CSV input only, or NULL. */
+static const char *csv_only_given(const dt_config *cfg)
+{
+    size_t n;
+    const dt_option *opts = config_options(&n);
+    for (size_t i = 0; i < n; i++)
+        if ((opts[i].facts & OPTF_CSV_ONLY) && cfg->given[i])
+            return opts[i].name;
+    return NULL;
+}
 
 static dt_dtype x_dtype_of(const char *name)
 {
@@ -53,13 +60,12 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (config_given(cfg, "idx-test") && !idx)
         return dt_fail(err, DT_EUSAGE,
                        "--idx-test goes with --idx; for CSV input use --test-fraction");
-    if (idx)
-        for (size_t i = 0; i < sizeof csv_only / sizeof csv_only[0]; i++)
-            if (config_given(cfg, csv_only[i]))
-                return dt_fail(err, DT_EUSAGE,
-                               "--%s applies to --csv input only (IDX files hold uint8 images "
-                               "and class labels; give a test set with --idx-test)",
-                               csv_only[i]);
+    const char *csv_only = idx ? csv_only_given(cfg) : NULL;
+    if (csv_only)
+        return dt_fail(err, DT_EUSAGE,
+                       "--%s applies to --csv input only (IDX files hold uint8 images "
+                       "and class labels; give a test set with --idx-test)",
+                       csv_only);
 
     const char *const inputs[] = {cfg->csv, cfg->idx[0], cfg->idx[1], cfg->idx_test[0],
                                   cfg->idx_test[1], NULL};
