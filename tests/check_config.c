@@ -8,15 +8,7 @@
 
 static dt_status parse(dt_config *c, unsigned cmd, const char *line, dt_error *err)
 {
-    /* split on spaces into argv */
-    static char buf[1024];
-    char *argv[64];
-    int argc = 0;
-    snprintf(buf, sizeof buf, "%s", line);
-    for (char *t = strtok(buf, " "); t && argc < 64; t = strtok(NULL, " ")) argv[argc++] = t;
-    int help;
-    config_defaults(c);
-    return config_parse(c, cmd, argc, argv, &help, err);
+    return tu_parse(c, cmd, line, err);
 }
 
 START_TEST(test_defaults_and_values)

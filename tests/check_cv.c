@@ -14,13 +14,7 @@
 /* cfg = defaults plus a cv command line (space separated). */
 static dt_status parse_cv(dt_config *cfg, const char *line, dt_error *err)
 {
-    static char buf[1024];
-    char *argv[64];
-    int argc = 0, help;
-    snprintf(buf, sizeof buf, "%s", line);
-    for (char *t = strtok(buf, " "); t && argc < 64; t = strtok(NULL, " ")) argv[argc++] = t;
-    config_defaults(cfg);
-    return config_parse(cfg, CMD_CV, argc, argv, &help, err);
+    return tu_parse(cfg, CMD_CV, line, err);
 }
 
 static dt_config base, cfg; /* large: off the stack */

@@ -270,8 +270,5 @@ static Suite *suite(void)
 
 int main(int argc, char **argv)
 {
-    comm_init(&argc, &argv);
-    int failed = tu_run(suite());
-    comm_finalize();
-    return failed ? 1 : 0;
+    return tu_run_mpi(suite(), &argc, &argv);
 }

@@ -336,11 +336,5 @@ static Suite *suite(void)
 
 int main(int argc, char **argv)
 {
-    comm_init(&argc, &argv);
-    dt_set_log_rank(comm_rank(comm_world()));
-    int failed = tu_run(suite());
-    int64_t f = failed;
-    comm_allreduce_max_i64(comm_world(), &f, 1);
-    comm_finalize();
-    return f ? 1 : 0;
+    return tu_run_mpi(suite(), &argc, &argv);
 }

@@ -35,13 +35,8 @@ static float *train_steps(int P, const char *extra, int steps, size_t *n_params)
             len += snprintf(line + len, sizeof line - (size_t)len, " --data %s", iris);
         if (!strstr(extra, "--batch-size "))
             snprintf(line + len, sizeof line - (size_t)len, " --batch-size 10");
-        char *argv[64];
-        int argc = 0;
-        for (char *t = strtok(line, " "); t; t = strtok(NULL, " ")) argv[argc++] = t;
-        int help;
         dt_error err;
-        config_defaults(&cfg);
-        ck_assert_int_eq(config_parse(&cfg, CMD_TRAIN, argc, argv, &help, &err), DT_OK);
+        ck_assert_int_eq(tu_parse(&cfg, CMD_TRAIN, line, &err), DT_OK);
         dt_session s;
         ck_assert_msg(session_setup(&s, &cfg, c, &err) == DT_OK, "%s", err.msg);
         if (s.second_order) {
@@ -248,14 +243,8 @@ static Suite *suite(void)
 
 int main(int argc, char **argv)
 {
-    comm_init(&argc, &argv);
-    dt_set_log_rank(comm_rank(comm_world()));
     const char *src = getenv("DTRAIN_SOURCE_DIR");
     snprintf(iris, sizeof iris, "%s/datasets/iris.h5", src ? src : ".");
     snprintf(digits, sizeof digits, "%s/datasets/digits.h5", src ? src : ".");
-    int failed = tu_run(suite());
-    int64_t f = failed;
-    comm_allreduce_max_i64(comm_world(), &f, 1);
-    comm_finalize();
-    return f ? 1 : 0;
+    return tu_run_mpi(suite(), &argc, &argv);
 }

@@ -15,14 +15,8 @@ static dt_config cfg;
 
 static void configure(const char *line)
 {
-    static char buf[2048];
-    char *argv[64];
-    int argc = 0, help;
     dt_error err;
-    snprintf(buf, sizeof buf, "%s", line);
-    for (char *t = strtok(buf, " "); t && argc < 64; t = strtok(NULL, " ")) argv[argc++] = t;
-    config_defaults(&cfg);
-    ck_assert_msg(config_parse(&cfg, CMD_TRAIN, argc, argv, &help, &err) == DT_OK, "%s", err.msg);
+    ck_assert_msg(tu_parse(&cfg, CMD_TRAIN, line, &err) == DT_OK, "%s", err.msg);
 }
 
 /* Regression data: y = 2 x0 - 3 x1 + 0.5 + noise(0.01); x2..x9 irrelevant. */
@@ -247,10 +241,5 @@ static Suite *suite(void)
 
 int main(int argc, char **argv)
 {
-    comm_init(&argc, &argv);
-    int failed = tu_run(suite());
-    int64_t f = failed;
-    comm_allreduce_max_i64(comm_world(), &f, 1);
-    comm_finalize();
-    return f ? 1 : 0;
+    return tu_run_mpi(suite(), &argc, &argv);
 }

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "dtrain/comm.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,4 +50,25 @@ int tu_run(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed;
+}
+
+int tu_run_mpi(Suite *s, int *argc, char ***argv)
+{
+    comm_init(argc, argv);
+    dt_set_log_rank(comm_rank(comm_world()));
+    int64_t failed = tu_run(s);
+    comm_allreduce_max_i64(comm_world(), &failed, 1);
+    comm_finalize();
+    return failed ? 1 : 0;
+}
+
+dt_status tu_parse(dt_config *cfg, unsigned cmd, const char *line, dt_error *err)
+{
+    static char buf[4096];
+    char *argv[128];
+    int argc = 0, help;
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *t = strtok(buf, " "); t && argc < 128; t = strtok(NULL, " ")) argv[argc++] = t;
+    config_defaults(cfg);
+    return config_parse(cfg, cmd, argc, argv, &help, err);
 }

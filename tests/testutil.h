@@ -4,11 +4,19 @@
 
 #include <check.h>
 
+#include "dtrain/config.h"
+
 /* A fresh temporary directory (removed at exit); returns its path. */
 const char *tu_tmpdir(void);
 /* Join tu_tmpdir() and name into a static rotating buffer. */
 const char *tu_path(const char *name);
 /* Run a suite (no fork, so it also works under MPI); returns the failure count. */
 int tu_run(Suite *s);
+/* main() of an MPI test: start MPI, log on rank 0, run the suite, and return
+ * 1 on every rank if it failed on any. */
+int tu_run_mpi(Suite *s, int *argc, char ***argv);
+/* cfg = the defaults plus `line`, options split on spaces, as command cmd
+ * would parse them. */
+dt_status tu_parse(dt_config *cfg, unsigned cmd, const char *line, dt_error *err);
 
 #endif
