@@ -189,6 +189,342 @@ static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
     return st;
 }
 
+/* What the options say, parsed and checked once: the same on every rank, so
+ * no agreement is needed until a step reads a file. */
+typedef struct {
+    dt_head head;
+    dt_init init;
+    dt_norm_kind nk;
+    dt_optim_config oc; /* the first-order optimizer (an inert sgd for second order) */
+    dt_layer_spec hidden[DT_MAX_LAYERS];
+    int n_hidden;
+    int64_t batch; /* the global batch: --batch-size, at most the training set */
+} setup_plan;
+
+/* The optimizer: torch.optim's defaults for the method, then what the user gave. */
+static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_optim_kind okind = OPTIM_SGD;
+    /* second-order methods go by their own names; the rest are first order */
+    s->second_order = so_parse(cfg->optimizer, &s->so_kind, NULL) == DT_OK;
+    dt_status st;
+    if (!s->second_order && (st = optim_parse(cfg->optimizer, &okind, err)))
+        return st;
+    if (config_given(cfg, "momentum") && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
+        okind != OPTIM_NESTEROV && okind != OPTIM_RMSPROP)
+        return dt_fail(err, DT_EUSAGE, "--momentum applies to --optimizer sgd, momentum, "
+                                       "nesterov and rmsprop only");
+    dt_optim_config oc = optim_config_default(okind);
+    if (config_given(cfg, "momentum")) oc.momentum = cfg->momentum;
+    if (config_given(cfg, "dampening")) oc.dampening = cfg->dampening;
+    if (config_given(cfg, "beta1")) oc.beta1 = cfg->beta1;
+    if (config_given(cfg, "beta2")) oc.beta2 = cfg->beta2;
+    if (config_given(cfg, "eps")) oc.eps = cfg->eps;
+    if (config_given(cfg, "weight-decay")) oc.weight_decay = cfg->weight_decay;
+    if (config_given(cfg, "rmsprop-alpha")) oc.alpha = cfg->rmsprop_alpha;
+    if (config_given(cfg, "centered")) oc.centered = cfg->centered;
+    if (config_given(cfg, "lr-decay")) oc.lr_decay = cfg->lr_decay;
+    if (config_given(cfg, "initial-accumulator")) oc.initial_accumulator_value = cfg->initial_accumulator;
+    /* second order: the first-order optimizer stays an inert plain sgd the checkpoint can save */
+    p->oc = s->second_order ? optim_config_default(OPTIM_SGD) : oc;
+    return DT_OK;
+}
+
+/* The learning-rate schedule (first order). */
+static dt_status parse_schedule(dt_session *s, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_sched_kind sk;
+    dt_status st = sched_parse(cfg->schedule, &sk, err);
+    if (st)
+        return st;
+    dt_sched_config sc = sched_config_default(sk, cfg->lr);
+    sc.lr_min = cfg->lr_min;
+    sc.decay_steps = cfg->decay_steps;
+    sc.epochs = cfg->epochs;
+    sc.step_epochs = cfg->step_epochs;
+    if (config_given(cfg, "gamma") || sk == SCHED_STEP) sc.gamma = cfg->gamma;
+    sc.warmup_steps = cfg->warmup_steps;
+    sc.factor = cfg->plateau_factor;
+    sc.patience = cfg->plateau_patience;
+    sc.maximize = strcmp(cfg->monitor, "val_accuracy") == 0;
+    if ((st = sched_init(&s->sched, &sc, err)))
+        return dt_fail_prefix(err, "--schedule %s", cfg->schedule);
+    return DT_OK;
+}
+
+/* --metrics: up to 8 names, comma separated. */
+static dt_status parse_metrics(dt_session *s, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    for (const char *p = cfg->metrics; *p;) {
+        const char *comma = strchr(p, ',');
+        char name[32];
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
+        dt_metric m;
+        if (s->n_metrics == 8)
+            return dt_fail(err, DT_EUSAGE, "--metrics: at most 8 names");
+        if (!name[0])
+            return dt_fail(err, DT_EUSAGE, "--metrics: empty name in '%s'", cfg->metrics);
+        if (metrics_parse(name, cfg->output, &m, err))
+            return dt_fail_prefix(err, "--metrics");
+        s->metrics[s->n_metrics++] = (int)m;
+        p += len + (comma ? 1 : 0);
+    }
+    return DT_OK;
+}
+
+/* Options that only make sense together. */
+static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    for (int l = 0; s->second_order && l < p->n_hidden; l++)
+        if (p->hidden[l].dropout > 0)
+            return dt_fail(err, DT_EUSAGE, "dropout needs a first-order optimizer (the "
+                                           "full-batch %s objective must be deterministic)",
+                           cfg->optimizer);
+    if (cfg->early_stopping && strcmp(cfg->monitor, "val_accuracy") == 0 &&
+        strcmp(cfg->output, "linear") == 0)
+        return dt_fail(err, DT_EUSAGE, "--monitor val_accuracy needs a classifier output");
+    if (cfg->log_grad_norms[0] && strcmp(cfg->log_grad_norms, "epoch") != 0) {
+        char *end;
+        long long every = strtoll(cfg->log_grad_norms, &end, 10);
+        if (*end || every < 1)
+            return dt_fail(err, DT_EUSAGE, "--log-grad-norms: '%s' should be a step count >= 1 "
+                           "(or no value: once per epoch)", cfg->log_grad_norms);
+    }
+    if (strcmp(cfg->monitor, "val_rmse") == 0 && strcmp(cfg->output, "linear") != 0)
+        return dt_fail(err, DT_EUSAGE, "--monitor val_rmse needs --output linear");
+    if (!cfg->checkpoint_dir[0] &&
+        (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
+         cfg->keep))
+        return dt_fail(err, DT_EUSAGE,
+                       "--checkpoint-every, --checkpoint-every-epoch, --checkpoint-every-seconds "
+                       "and --keep need --checkpoint-dir DIR");
+    return DT_OK;
+}
+
+/* Step 1, local: every option parsed and checked. */
+static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    if (!have_data && !cfg->data[0])
+        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain train --help)");
+    dt_status st;
+    if ((st = head_parse(cfg->output, &p->head, err)) ||
+        (st = init_parse(cfg->init, &p->init, err)) ||
+        (st = norm_parse(cfg->normalize, &p->nk, err)) || (st = parse_optimizer(s, p, err)) ||
+        (st = model_parse_layers_dropout(cfg->layers, (float)cfg->dropout, p->hidden,
+                                         DT_MAX_LAYERS - 1, &p->n_hidden, err)) ||
+        (st = parse_schedule(s, err)) || (st = parse_metrics(s, err)) ||
+        (st = check_combinations(s, p, err)))
+        return st;
+    linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
+    matmul_set_threads((int)cfg->threads);
+    return DT_OK;
+}
+
+/* Step 2: the outputs, before any work (a typo should not cost a whole
+ * training run), and the checkpoint directory made this run's own. */
+static dt_status claim_outputs(dt_session *s, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    const int rank0 = comm_rank(s->comm) == 0;
+    dt_status st = DT_OK;
+    if (cfg->save[0] && rank0)
+        st = modelio_check_writable(cfg->save, "save",
+                                    (const char *const[]){cfg->data, cfg->init_from,
+                                                          cfg->resume, NULL},
+                                    err);
+    if ((st = comm_agree(s->comm, st, err)))
+        return st;
+    if (rank0 && cfg->checkpoint_dir[0])
+        st = ckpt_claim_dir(cfg->checkpoint_dir, &s->dir_lock, err);
+    return comm_agree(s->comm, st, err);
+}
+
+/* Step 4: rank 0 chooses the checkpoint to resume from (checking checksums,
+ * falling back past damaged ones) and tells the others. */
+static dt_status choose_checkpoint(dt_session *s, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    if (!cfg->resume[0])
+        return DT_OK;
+    dt_status st = DT_OK;
+    if (comm_rank(s->comm) == 0)
+        st = ckpt_find(cfg->resume, cfg->checkpoint_dir, s->resumed_from,
+                       sizeof s->resumed_from, err);
+    if ((st = comm_agree(s->comm, st, err)))
+        return st;
+    comm_bcast(s->comm, s->resumed_from, sizeof s->resumed_from, 0);
+    if (!s->resumed_from[0])
+        dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->checkpoint_dir);
+    return DT_OK;
+}
+
+/* Step 5, local: the batch against the data (p->batch), with warnings for
+ * what works but may surprise. */
+static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    const dt_dataset *tr = &s->train;
+    if (cfg->drop_last && cfg->batch_size > tr->n)
+        return dt_fail(err, DT_EUSAGE,
+                       "--batch-size %lld with --drop-last leaves no batch: %s has %lld "
+                       "training samples",
+                       (long long)cfg->batch_size, cfg->train_group, (long long)tr->n);
+    if (cfg->batch_size > tr->n)
+        dt_warn("--batch-size %lld is larger than the %lld training samples: each epoch is "
+                "one batch of %lld",
+                (long long)cfg->batch_size, (long long)tr->n, (long long)tr->n);
+    if (cfg->batch_size < comm_size(s->comm))
+        dt_warn("--batch-size %lld is smaller than the %d ranks: some ranks get no samples "
+                "(the result is the same, only slower)",
+                (long long)cfg->batch_size, comm_size(s->comm));
+    for (int l = 0; l < p->n_hidden; l++)
+        if (p->hidden[l].act.kind == ACT_STEP) {
+            dt_warn("layer %d uses the step activation: its derivative is 0, so no layer "
+                    "before or at it receives a gradient (only later layers train)",
+                    l + 1);
+            break;
+        }
+    p->batch = cfg->batch_size < tr->n ? cfg->batch_size : tr->n;
+    return DT_OK;
+}
+
+/* Step 6: the normalisation (the checkpoint's when resuming, whatever the
+ * rank count now; else fitted on the training set), applied to the sets. */
+static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
+{
+    const dt_dataset *tr = &s->train;
+    dt_status st;
+    if (s->resumed_from[0]) {
+        st = ckpt_load_norm(s->resumed_from, &s->norm, err);
+        if (!st && s->norm.d != tr->d)
+            st = dt_fail(err, DT_EUSAGE, "%s: normalisation for %lld features, data has %lld",
+                         s->resumed_from, (long long)s->norm.d, (long long)tr->d);
+        if ((st = comm_agree(s->comm, st, err)))
+            return st;
+    } else if ((st = norm_fit(s->comm, tr, nk, &s->norm, err))) {
+        return st;
+    }
+    dataset_normalize(&s->norm, &s->train);
+    if (s->eval.n)
+        dataset_normalize(&s->norm, &s->eval);
+    return DT_OK;
+}
+
+/* Step 7: the model, its GEMM plans and its first weights (rank 0's, or
+ * --init-from's, on every rank). */
+static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    const dt_dataset *tr = &s->train;
+    int n_out = p->head == HEAD_SOFTMAX ? s->n_classes : p->head == HEAD_SIGMOID ? 1 : (int)tr->k;
+    int local = trainer_local_batch(p->batch, comm_size(s->comm));
+    /* Evaluation reuses the workspace in blocks; give it room for at least 256 rows. */
+    int max_batch = local > 256 ? local : 256;
+    dt_status st = model_create(&s->model, (int)tr->d, p->hidden, p->n_hidden, n_out, p->head,
+                                max_batch, err);
+    if (!st)
+        st = set_precision(s, err);
+    if (!st)
+        st = prepare_plans(s, p->batch, err);
+    if ((st = comm_agree(s->comm, st, err)))
+        return st;
+    if (cfg->init_from[0])
+        st = modelio_load_weights(cfg->init_from, &s->model, err);
+    else
+        model_init(&s->model, p->init, (uint64_t)cfg->seed);
+    if ((st = comm_agree(s->comm, st, err)))
+        return st;
+    comm_bcast(s->comm, s->model.params, s->model.n_params * sizeof(float), 0);
+    return DT_OK;
+}
+
+/* Second-order methods: their state and the parameters in double. */
+static dt_status build_second_order(dt_session *s, dt_error *err)
+{
+    dt_so_config soc = so_config_default();
+    soc.history = (int)s->cfg->lbfgs_history;
+    /* The gradient is computed in float32: a central-difference step near
+     * cbrt(FLT_EPSILON) balances its rounding against truncation. */
+    soc.fd_step = 5e-3;
+    dt_status st = so_init(&s->so, s->so_kind, s->model.n_params, &soc, err);
+    if (!st && !(s->x = malloc(s->model.n_params * sizeof *s->x)))
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
+    for (size_t i = 0; !st && i < s->model.n_params; i++)
+        s->x[i] = s->model.params[i];
+    if (st && !s->x)
+        so_free(&s->so);
+    return st;
+}
+
+/* Step 8: optimizer, trainer and the buffers a run needs. */
+static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_status st = DT_OK;
+    if (s->second_order && (st = comm_agree(s->comm, build_second_order(s, err), err)))
+        return st;
+    st = optim_init(&s->optim, &p->oc, s->model.n_params, err);
+    /* trainer_init is collective (the reduction's shared window) */
+    if ((st = comm_agree(s->comm, st, err)))
+        return st;
+    dt_train_opts to = {.batch_size = p->batch,
+                        .drop_last = cfg->drop_last,
+                        .shuffle = strcmp(cfg->shuffle, "on") == 0,
+                        .seed = (uint64_t)cfg->seed,
+                        .lr = cfg->lr,
+                        .l2 = cfg->l2,
+                        .l1 = cfg->l1,
+                        .clip_norm = cfg->clip_norm,
+                        .clip_value = cfg->clip_value,
+                        .grad_norms = cfg->log_grad_norms[0] != 0,
+                        .node_reduce = strcmp(cfg->reduction, "node") == 0};
+    st = trainer_init(&s->trainer, s->comm, &s->model, &s->optim, &s->train, &to, err);
+    if (!st)
+        s->trainer.sched = &s->sched;
+    if (!st && cfg->early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
+    if (!st && s->n_metrics && s->eval.n) {
+        int64_t lo, hi;
+        block_slice(s->eval.n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo,
+                    &hi);
+        if (!(s->pred = malloc((size_t)((hi - lo) * s->model.n_out + 1) * sizeof *s->pred)))
+            st = dt_fail(err, DT_ENOMEM, "out of memory");
+    }
+    if (!st)
+        st = progress_init(&s->progress, cfg->epochs, err);
+    return comm_agree(s->comm, st, err);
+}
+
+/* Step 9: where the run stands: the start, or the checkpoint's state. */
+static dt_status restore_progress(dt_session *s, dt_error *err)
+{
+    dt_progress *pr = &s->progress;
+    snprintf(pr->eval_name, sizeof pr->eval_name, "%s", s->eval.n ? s->eval_name : "train");
+    snprintf(pr->metric, sizeof pr->metric, "%s", s->n_classes ? "accuracy" : "rmse");
+    pr->plateau = s->sched.plateau;
+    pr->es_best = strcmp(s->cfg->monitor, "val_accuracy") == 0 ? -INFINITY : INFINITY;
+    if (!s->resumed_from[0])
+        return DT_OK;
+    dt_ckpt_parts parts = session_parts(s);
+    dt_status st = ckpt_load(s->resumed_from, &parts, comm_rank(s->comm), comm_size(s->comm), pr,
+                             err);
+    if ((st = comm_agree(s->comm, st, err)))
+        return st;
+    s->trainer.step = pr->step;
+    s->sched.plateau = pr->plateau;
+    if (s->second_order) /* the float parameters are the double ones rounded */
+        for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
+    dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
+            (long long)pr->epoch + 1, (long long)pr->step);
+    return DT_OK;
+}
+
 dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
@@ -207,259 +543,17 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
         }
         s->eval_name = "valid";
     }
-    const int rank = comm_rank(comm), size = comm_size(comm);
-
-    /* Option checks: the same on every rank, no agreement needed. */
-    dt_head head;
-    dt_init init;
-    dt_norm_kind nk;
-    dt_optim_kind okind = OPTIM_SGD;
-    dt_layer_spec hidden[DT_MAX_LAYERS];
-    int n_hidden = 0;
+    setup_plan p;
     dt_status st;
-    if (!train && !cfg->data[0])
-        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain train --help)");
-    /* second-order methods go by their own names; the rest are first order */
-    s->second_order = so_parse(cfg->optimizer, &s->so_kind, NULL) == DT_OK;
-    if ((st = head_parse(cfg->output, &head, err)) || (st = init_parse(cfg->init, &init, err)) ||
-        (st = norm_parse(cfg->normalize, &nk, err)) ||
-        (!s->second_order && (st = optim_parse(cfg->optimizer, &okind, err))) ||
-        (st = model_parse_layers_dropout(cfg->layers, (float)cfg->dropout, hidden,
-                                         DT_MAX_LAYERS - 1, &n_hidden, err)))
+    if ((st = parse_options(s, train != NULL, &p, err)) || (st = claim_outputs(s, err)))
         return st;
-    if (config_given(cfg, "momentum") && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
-        okind != OPTIM_NESTEROV && okind != OPTIM_RMSPROP)
-        return dt_fail(err, DT_EUSAGE, "--momentum applies to --optimizer sgd, momentum, "
-                                       "nesterov and rmsprop only");
-    /* torch.optim's defaults for the method, then what the user gave */
-    dt_optim_config oc = optim_config_default(okind);
-    if (config_given(cfg, "momentum")) oc.momentum = cfg->momentum;
-    if (config_given(cfg, "dampening")) oc.dampening = cfg->dampening;
-    if (config_given(cfg, "beta1")) oc.beta1 = cfg->beta1;
-    if (config_given(cfg, "beta2")) oc.beta2 = cfg->beta2;
-    if (config_given(cfg, "eps")) oc.eps = cfg->eps;
-    if (config_given(cfg, "weight-decay")) oc.weight_decay = cfg->weight_decay;
-    if (config_given(cfg, "rmsprop-alpha")) oc.alpha = cfg->rmsprop_alpha;
-    if (config_given(cfg, "centered")) oc.centered = cfg->centered;
-    if (config_given(cfg, "lr-decay")) oc.lr_decay = cfg->lr_decay;
-    if (config_given(cfg, "initial-accumulator")) oc.initial_accumulator_value = cfg->initial_accumulator;
-    /* the schedule */
-    dt_sched_kind sk;
-    if ((st = sched_parse(cfg->schedule, &sk, err)))
+    /* step 3: the data (metadata of every group first, then the reads) */
+    st = train ? check_data(s, p.head, "valid", err) : load_data(s, p.head, err);
+    if ((st = comm_agree(comm, st, err)) || (st = choose_checkpoint(s, err)) ||
+        (st = size_batches(s, &p, err)) || (st = normalise(s, p.nk, err)) ||
+        (st = build_model(s, &p, err)) || (st = build_trainer(s, &p, err)))
         return st;
-    dt_sched_config sc = sched_config_default(sk, cfg->lr);
-    sc.lr_min = cfg->lr_min;
-    sc.decay_steps = cfg->decay_steps;
-    sc.epochs = cfg->epochs;
-    sc.step_epochs = cfg->step_epochs;
-    if (config_given(cfg, "gamma") || sk == SCHED_STEP) sc.gamma = cfg->gamma;
-    sc.warmup_steps = cfg->warmup_steps;
-    sc.factor = cfg->plateau_factor;
-    sc.patience = cfg->plateau_patience;
-    sc.maximize = strcmp(cfg->monitor, "val_accuracy") == 0;
-    if ((st = sched_init(&s->sched, &sc, err)))
-        return dt_fail_prefix(err, "--schedule %s", cfg->schedule);
-    for (int l = 0; s->second_order && l < n_hidden; l++)
-        if (hidden[l].dropout > 0)
-            return dt_fail(err, DT_EUSAGE, "dropout needs a first-order optimizer (the "
-                                           "full-batch %s objective must be deterministic)",
-                           cfg->optimizer);
-    if (cfg->early_stopping && strcmp(cfg->monitor, "val_accuracy") == 0 &&
-        strcmp(cfg->output, "linear") == 0)
-        return dt_fail(err, DT_EUSAGE, "--monitor val_accuracy needs a classifier output");
-    if (cfg->log_grad_norms[0] && strcmp(cfg->log_grad_norms, "epoch") != 0) {
-        char *end;
-        long long every = strtoll(cfg->log_grad_norms, &end, 10);
-        if (*end || every < 1)
-            return dt_fail(err, DT_EUSAGE, "--log-grad-norms: '%s' should be a step count >= 1 "
-                           "(or no value: once per epoch)", cfg->log_grad_norms);
-    }
-    for (const char *p = cfg->metrics; *p;) {
-        const char *comma = strchr(p, ',');
-        char name[32];
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
-        dt_metric m;
-        if (s->n_metrics == 8)
-            return dt_fail(err, DT_EUSAGE, "--metrics: at most 8 names");
-        if (!name[0])
-            return dt_fail(err, DT_EUSAGE, "--metrics: empty name in '%s'", cfg->metrics);
-        if (metrics_parse(name, cfg->output, &m, err))
-            return dt_fail_prefix(err, "--metrics");
-        s->metrics[s->n_metrics++] = (int)m;
-        p += len + (comma ? 1 : 0);
-    }
-    if (strcmp(cfg->monitor, "val_rmse") == 0 && strcmp(cfg->output, "linear") != 0)
-        return dt_fail(err, DT_EUSAGE, "--monitor val_rmse needs --output linear");
-    linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
-    matmul_set_threads((int)cfg->threads);
-
-    /* Output path first: a typo should not cost a whole training run. */
-    st = DT_OK;
-    if (cfg->save[0] && rank == 0)
-        st = modelio_check_writable(cfg->save, "save",
-                                    (const char *const[]){cfg->data, cfg->init_from,
-                                                          cfg->resume, NULL},
-                                    err);
-    if ((st = comm_agree(comm, st, err)))
-        return st;
-
-    st = DT_OK;
-    if (rank == 0 && cfg->checkpoint_dir[0])
-        st = ckpt_claim_dir(cfg->checkpoint_dir, &s->dir_lock, err);
-    if ((st = comm_agree(comm, st, err)))
-        return st;
-    if (!cfg->checkpoint_dir[0] &&
-        (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
-         cfg->keep))
-        return dt_fail(err, DT_EUSAGE,
-                       "--checkpoint-every, --checkpoint-every-epoch, --checkpoint-every-seconds "
-                       "and --keep need --checkpoint-dir DIR");
-
-    st = train ? check_data(s, head, "valid", err) : load_data(s, head, err);
-    if ((st = comm_agree(comm, st, err)))
-        return st;
-
-    /* Rank 0 chooses the checkpoint (checking checksums, falling back past
-     * damaged ones) and tells the others. */
-    if (cfg->resume[0]) {
-        st = DT_OK;
-        if (rank == 0)
-            st = ckpt_find(cfg->resume, cfg->checkpoint_dir, s->resumed_from,
-                           sizeof s->resumed_from, err);
-        if ((st = comm_agree(comm, st, err)))
-            return st;
-        comm_bcast(comm, s->resumed_from, sizeof s->resumed_from, 0);
-        if (!s->resumed_from[0])
-            dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->checkpoint_dir);
-    }
-
-    const dt_dataset *tr = &s->train;
-    if (cfg->drop_last && cfg->batch_size > tr->n)
-        return dt_fail(err, DT_EUSAGE,
-                       "--batch-size %lld with --drop-last leaves no batch: %s has %lld "
-                       "training samples",
-                       (long long)cfg->batch_size, cfg->train_group, (long long)tr->n);
-    if (cfg->batch_size > tr->n)
-        dt_warn("--batch-size %lld is larger than the %lld training samples: each epoch is "
-                "one batch of %lld",
-                (long long)cfg->batch_size, (long long)tr->n, (long long)tr->n);
-    if (cfg->batch_size < size)
-        dt_warn("--batch-size %lld is smaller than the %d ranks: some ranks get no samples "
-                "(the result is the same, only slower)",
-                (long long)cfg->batch_size, size);
-    for (int l = 0; l < n_hidden; l++)
-        if (hidden[l].act.kind == ACT_STEP) {
-            dt_warn("layer %d uses the step activation: its derivative is 0, so no layer "
-                    "before or at it receives a gradient (only later layers train)",
-                    l + 1);
-            break;
-        }
-
-    if (s->resumed_from[0]) {
-        /* the statistics the run started with, whatever the rank count now */
-        st = ckpt_load_norm(s->resumed_from, &s->norm, err);
-        if (!st && s->norm.d != tr->d)
-            st = dt_fail(err, DT_EUSAGE, "%s: normalisation for %lld features, data has %lld",
-                         s->resumed_from, (long long)s->norm.d, (long long)tr->d);
-        if ((st = comm_agree(comm, st, err)))
-            return st;
-    } else if ((st = norm_fit(comm, tr, nk, &s->norm, err))) {
-        return st;
-    }
-    dataset_normalize(&s->norm, &s->train);
-    if (s->eval.n)
-        dataset_normalize(&s->norm, &s->eval);
-
-    int n_out = head == HEAD_SOFTMAX ? s->n_classes : head == HEAD_SIGMOID ? 1 : (int)tr->k;
-    int64_t b = cfg->batch_size < tr->n ? cfg->batch_size : tr->n;
-    int local = trainer_local_batch(b, size);
-    /* Evaluation reuses the workspace in blocks; give it room for at least 256 rows. */
-    int max_batch = local > 256 ? local : 256;
-    st = model_create(&s->model, (int)tr->d, hidden, n_hidden, n_out, head, max_batch, err);
-    if (!st)
-        st = set_precision(s, err);
-    if (!st)
-        st = prepare_plans(s, b, err);
-    if ((st = comm_agree(comm, st, err)))
-        return st;
-    if (cfg->init_from[0])
-        st = modelio_load_weights(cfg->init_from, &s->model, err);
-    else
-        model_init(&s->model, init, (uint64_t)cfg->seed);
-    if ((st = comm_agree(comm, st, err)))
-        return st;
-    /* Every rank starts from rank 0's weights. */
-    comm_bcast(comm, s->model.params, s->model.n_params * sizeof(float), 0);
-
-    if (s->second_order) {
-        /* the first-order optimizer stays an inert plain sgd the checkpoint can save */
-        oc = optim_config_default(OPTIM_SGD);
-        dt_so_config soc = so_config_default();
-        soc.history = (int)cfg->lbfgs_history;
-        /* The gradient is computed in float32: a central-difference step near
-         * cbrt(FLT_EPSILON) balances its rounding against truncation. */
-        soc.fd_step = 5e-3;
-        st = so_init(&s->so, s->so_kind, s->model.n_params, &soc, err);
-        if (!st && !(s->x = malloc(s->model.n_params * sizeof *s->x)))
-            st = dt_fail(err, DT_ENOMEM, "out of memory");
-        for (size_t i = 0; !st && i < s->model.n_params; i++)
-            s->x[i] = s->model.params[i];
-        if (st && !s->x)
-            so_free(&s->so);
-        if ((st = comm_agree(comm, st, err)))
-            return st;
-    }
-    st = optim_init(&s->optim, &oc, s->model.n_params, err);
-    /* trainer_init is collective (the reduction's shared window) */
-    if ((st = comm_agree(comm, st, err)))
-        return st;
-    dt_train_opts to = {.batch_size = b,
-                        .drop_last = cfg->drop_last,
-                        .shuffle = strcmp(cfg->shuffle, "on") == 0,
-                        .seed = (uint64_t)cfg->seed,
-                        .lr = cfg->lr,
-                        .l2 = cfg->l2,
-                        .l1 = cfg->l1,
-                        .clip_norm = cfg->clip_norm,
-                        .clip_value = cfg->clip_value,
-                        .grad_norms = cfg->log_grad_norms[0] != 0,
-                        .node_reduce = strcmp(cfg->reduction, "node") == 0};
-    if (!st)
-        st = trainer_init(&s->trainer, comm, &s->model, &s->optim, &s->train, &to, err);
-    if (!st)
-        s->trainer.sched = &s->sched;
-    if (!st && cfg->early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
-        st = dt_fail(err, DT_ENOMEM, "out of memory");
-    if (!st && s->n_metrics && s->eval.n) {
-        int64_t lo, hi;
-        block_slice(s->eval.n, s->model.max_batch, rank, size, &lo, &hi);
-        if (!(s->pred = malloc((size_t)((hi - lo) * s->model.n_out + 1) * sizeof *s->pred)))
-            st = dt_fail(err, DT_ENOMEM, "out of memory");
-    }
-    if (!st)
-        st = progress_init(&s->progress, cfg->epochs, err);
-    if ((st = comm_agree(comm, st, err)))
-        return st;
-    snprintf(s->progress.eval_name, sizeof s->progress.eval_name, "%s",
-             s->eval.n ? s->eval_name : "train");
-    snprintf(s->progress.metric, sizeof s->progress.metric, "%s",
-             s->n_classes ? "accuracy" : "rmse");
-    s->progress.plateau = s->sched.plateau;
-    s->progress.es_best = strcmp(cfg->monitor, "val_accuracy") == 0 ? -INFINITY : INFINITY;
-    if (s->resumed_from[0]) {
-        dt_ckpt_parts parts = session_parts(s);
-        st = ckpt_load(s->resumed_from, &parts, rank, size, &s->progress, err);
-        if ((st = comm_agree(comm, st, err)))
-            return st;
-        s->trainer.step = s->progress.step;
-        s->sched.plateau = s->progress.plateau;
-        if (s->second_order) /* the float parameters are the double ones rounded */
-            for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
-        dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
-                (long long)s->progress.epoch + 1, (long long)s->progress.step);
-    }
-    return DT_OK;
+    return restore_progress(s, err);
 }
 
 dt_ckpt_parts session_parts(dt_session *s)
