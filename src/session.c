@@ -811,120 +811,158 @@ dt_status session_train(dt_session *s, dt_error *err)
     return st;
 }
 
+/* Where a training run stands between steps, beyond s->progress. */
+typedef struct {
+    double t_start, base;  /* this run's start; training seconds of earlier runs */
+    double last_ckpt;      /* when the newest checkpoint was written */
+    /* (step, epoch) of the newest checkpoint: a checkpoint taken inside the last
+     * batch of an epoch precedes that epoch's evaluation, so both count. */
+    int64_t saved_step, saved_epoch;
+    char written[DT_PATH_MAX + 32]; /* its path, "" if none yet */
+    long long skips;       /* --on-nan skip: updates skipped so far */
+    long long norm_every;  /* --log-grad-norms N: every N steps (0: per epoch or never) */
+} run_state;
+
+/* A checkpoint of where the run stands now (final: the run ends after it). */
+static dt_status save(dt_session *s, run_state *r, int final, dt_error *err)
+{
+    dt_status st = checkpoint(s, r->written, sizeof r->written, final, err);
+    if (!st) {
+        r->saved_step = s->progress.step;
+        r->saved_epoch = s->progress.epoch;
+    }
+    return st;
+}
+
+/* A step whose gradient had NaN or Inf (its update was not made): skipped
+ * under --on-nan skip while --max-skips allows, else the run ends. */
+static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    if (strcmp(cfg->on_nan, "skip") == 0 && ++r->skips < cfg->max_skips) {
+        dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
+                "--max-skips %lld)",
+                (long long)s->trainer.step, r->skips, (long long)cfg->max_skips);
+        return DT_OK;
+    }
+    return dt_fail(err, DT_ENUM,
+                   "training diverged: NaN or Inf in the gradient at step %lld (epoch %lld)%s; "
+                   "no checkpoint was written from this state; the last good checkpoint is %s",
+                   (long long)s->trainer.step, (long long)epoch + 1,
+                   r->skips ? " after --max-skips skipped updates" : "",
+                   r->written[0]       ? r->written
+                   : s->resumed_from[0] ? s->resumed_from
+                                        : "none (no checkpoint written yet)");
+}
+
+/* After step k of the epoch: replica check, gradient norms, and whether to
+ * checkpoint or stop (DT_PREEMPTED: a signal or --stop-at-step). */
+static dt_status step_boundary(dt_session *s, run_state *r, int64_t epoch, int64_t k,
+                               dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_progress *p = &s->progress;
+    dt_status st;
+    if (cfg->check_replicas > 0 && s->trainer.step % cfg->check_replicas == 0 &&
+        (st = check_replicas(s, err)))
+        return st;
+    p->step = s->trainer.step;
+    p->batch = k + 1;
+    if (r->norm_every > 0 && p->step % r->norm_every == 0)
+        print_grad_norms(s, "step", p->step);
+    const int stop = cfg->stop_at_step > 0 && p->step >= cfg->stop_at_step;
+    if (!cfg->checkpoint_dir[0])
+        return stop ? dt_fail(err, DT_PREEMPTED,
+                              "stopped at step %lld (--stop-at-step); no --checkpoint-dir, so "
+                              "nothing was saved",
+                              (long long)p->step)
+                    : DT_OK;
+    /* One small allreduce: a signal seen by any rank, and rank 0's clock. */
+    int64_t flags[2] = {signals_pending(), comm_rank(s->comm) == 0 &&
+                                               cfg->checkpoint_every_seconds > 0 &&
+                                               comm_wtime() - r->last_ckpt >=
+                                                   cfg->checkpoint_every_seconds};
+    comm_allreduce_max_i64(s->comm, flags, 2);
+    const int due = flags[1] || (cfg->checkpoint_every > 0 && p->step % cfg->checkpoint_every == 0);
+    if (!(stop || flags[0] || due))
+        return DT_OK;
+    r->last_ckpt = comm_wtime();
+    p->seconds = r->base + (r->last_ckpt - r->t_start);
+    if ((st = save(s, r, stop || flags[0], err)) || !(stop || flags[0]))
+        return st;
+    return dt_fail(err, DT_PREEMPTED,
+                   "stopped by %s at step %lld (epoch %lld); checkpoint %s written; to continue, "
+                   "run the same command with --resume",
+                   flags[0] ? signals_name((int)flags[0]) : "--stop-at-step", (long long)p->step,
+                   (long long)epoch + 1, r->written);
+}
+
+/* Second order: one full-batch iteration per epoch; its loss is the epoch's. */
+static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
+{
+    dt_progress *p = &s->progress;
+    double f;
+    full_batch_ctx ctx = {s};
+    watchdog_phase(WD_COMPUTE, s->trainer.step); /* the whole iteration */
+    dt_status st = so_step(&s->so, s->x, full_batch_fg, &ctx, &f, err);
+    watchdog_phase(WD_BETWEEN, s->trainer.step + 1);
+    if (st)
+        return dt_fail_prefix(err, "%s", s->cfg->optimizer);
+    for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
+    p->local_loss = comm_rank(s->comm) == 0 ? f * (double)s->train.n : 0.0;
+    p->step = ++s->trainer.step;
+    p->batch = s->trainer.steps_per_epoch;
+    *done = s->train.n;
+    return DT_OK;
+}
+
+/* One epoch, from where the progress stands; *last: training is over. */
+static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_progress *p = &s->progress;
+    const double t_epoch = comm_wtime();
+    int64_t done = 0;
+    dt_status st;
+    trainer_begin_epoch(&s->trainer, epoch);
+    if (s->second_order && (st = second_order_epoch(s, &done, err)))
+        return st;
+    for (int64_t k = p->batch; k < s->trainer.steps_per_epoch; k++) {
+        p->local_loss += trainer_step(&s->trainer, k);
+        done += trainer_batch_size(&s->trainer, k);
+        if ((s->trainer.nonfinite && (st = nonfinite_step(s, r, epoch, err))) ||
+            (st = step_boundary(s, r, epoch, k, err)))
+            return st;
+    }
+    if ((st = finish_epoch(s, epoch, t_epoch, done, r->base, r->t_start, err)))
+        return st;
+    *last = cfg->early_stopping && early_stop(s, epoch);
+    if (!*last && s->second_order && s->so.stop != SO_RUNNING) {
+        /* another iteration would not move */
+        if (epoch + 1 < cfg->epochs)
+            dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", cfg->optimizer,
+                    s->so.stop == SO_CONVERGED ? "converged" : "stalled",
+                    (long long)so_iterations(&s->so), s->so.gnorm);
+        *last = 1;
+    }
+    if (!*last && cfg->checkpoint_dir[0] && cfg->checkpoint_every_epoch)
+        return save(s, r, 0, err);
+    return DT_OK;
+}
+
 static dt_status train_loop(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     dt_progress *p = &s->progress;
-    const int ckpt = cfg->checkpoint_dir[0] != 0;
-    const int rank = comm_rank(s->comm);
-    const double t_start = comm_wtime(), base = p->seconds; /* training time of earlier runs */
-    double last_ckpt = t_start;
-    /* (step, epoch) of the newest checkpoint: a checkpoint taken inside the last
-     * batch of an epoch precedes that epoch's evaluation, so both count. */
-    int64_t saved_step = s->resumed_from[0] ? p->step : -1, saved_epoch = p->epoch;
-    char written[DT_PATH_MAX + 32] = "";
+    run_state r = {.t_start = comm_wtime(), .base = p->seconds,
+                   .saved_step = s->resumed_from[0] ? p->step : -1, .saved_epoch = p->epoch,
+                   .norm_every = atoll(cfg->log_grad_norms)};
+    r.last_ckpt = r.t_start;
     dt_status st;
-    long long skips = 0; /* --on-nan skip */
-    /* --log-grad-norms N: every N steps ("epoch": at the end of each epoch) */
-    const long long norm_every = atoll(cfg->log_grad_norms);
-
-    for (int64_t epoch = p->epoch; epoch < cfg->epochs; epoch++) {
-        const double t_epoch = comm_wtime();
-        int64_t done = 0;
-        trainer_begin_epoch(&s->trainer, epoch);
-        if (s->second_order) {
-            /* one full-batch iteration per epoch; its loss is the epoch's */
-            double f;
-            full_batch_ctx ctx = {s};
-            watchdog_phase(WD_COMPUTE, s->trainer.step); /* the whole iteration */
-            st = so_step(&s->so, s->x, full_batch_fg, &ctx, &f, err);
-            watchdog_phase(WD_BETWEEN, s->trainer.step + 1);
-            if (st)
-                return dt_fail_prefix(err, "%s", cfg->optimizer);
-            for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
-            p->local_loss = comm_rank(s->comm) == 0 ? f * (double)s->train.n : 0.0;
-            p->step = ++s->trainer.step;
-            p->batch = s->trainer.steps_per_epoch;
-            done = s->train.n;
-        }
-        for (int64_t k = p->batch; k < s->trainer.steps_per_epoch; k++) {
-            p->local_loss += trainer_step(&s->trainer, k);
-            done += trainer_batch_size(&s->trainer, k);
-            if (s->trainer.nonfinite) {
-                if (strcmp(cfg->on_nan, "skip") == 0 && ++skips < cfg->max_skips) {
-                    dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
-                            "--max-skips %lld)",
-                            (long long)s->trainer.step, skips, (long long)cfg->max_skips);
-                } else {
-                    return dt_fail(err, DT_ENUM,
-                                   "training diverged: NaN or Inf in the gradient at step %lld "
-                                   "(epoch %lld)%s; "
-                                   "no checkpoint was written from this state; the last good "
-                                   "checkpoint is %s",
-                                   (long long)s->trainer.step, (long long)epoch + 1,
-                                   skips ? " after --max-skips skipped updates" : "",
-                                   written[0] ? written
-                                   : s->resumed_from[0] ? s->resumed_from
-                                                        : "none (no checkpoint written yet)");
-                }
-            }
-            if (cfg->check_replicas > 0 && s->trainer.step % cfg->check_replicas == 0 &&
-                (st = check_replicas(s, err)))
-                return st;
-            p->step = s->trainer.step;
-            p->batch = k + 1;
-            if (norm_every > 0 && p->step % norm_every == 0)
-                print_grad_norms(s, "step", p->step);
-            int stop = cfg->stop_at_step > 0 && p->step >= cfg->stop_at_step;
-            if (!ckpt) {
-                if (stop)
-                    return dt_fail(err, DT_PREEMPTED,
-                                   "stopped at step %lld (--stop-at-step); no --checkpoint-dir, "
-                                   "so nothing was saved",
-                                   (long long)p->step);
-                continue;
-            }
-            /* One small allreduce: a signal seen by any rank, and rank 0's clock. */
-            int64_t flags[2] = {signals_pending(),
-                                rank == 0 && cfg->checkpoint_every_seconds > 0 &&
-                                    comm_wtime() - last_ckpt >= cfg->checkpoint_every_seconds};
-            comm_allreduce_max_i64(s->comm, flags, 2);
-            int due = flags[1] || (cfg->checkpoint_every > 0 && p->step % cfg->checkpoint_every == 0);
-            if (!(stop || flags[0] || due))
-                continue;
-            last_ckpt = comm_wtime();
-            p->seconds = base + (last_ckpt - t_start);
-            if ((st = checkpoint(s, written, sizeof written, stop || flags[0], err)))
-                return st;
-            saved_step = p->step;
-            saved_epoch = p->epoch;
-            if (stop || flags[0]) {
-                const char *why = flags[0] ? signals_name((int)flags[0]) : "--stop-at-step";
-                return dt_fail(err, DT_PREEMPTED,
-                               "stopped by %s at step %lld (epoch %lld); checkpoint %s written; "
-                               "to continue, run the same command with --resume",
-                               why, (long long)p->step, (long long)epoch + 1, written);
-            }
-        }
-        if ((st = finish_epoch(s, epoch, t_epoch, done, base, t_start, err)))
+    int last = 0;
+    for (int64_t epoch = p->epoch; epoch < cfg->epochs && !last; epoch++)
+        if ((st = run_epoch(s, &r, epoch, &last, err)))
             return st;
-        if (cfg->early_stopping && early_stop(s, epoch))
-            break;
-        if (s->second_order && s->so.stop != SO_RUNNING) {
-            /* another iteration would not move */
-            if (epoch + 1 < cfg->epochs)
-                dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", cfg->optimizer,
-                        s->so.stop == SO_CONVERGED ? "converged" : "stalled",
-                        (long long)so_iterations(&s->so), s->so.gnorm);
-            break;
-        }
-        if (ckpt && cfg->checkpoint_every_epoch) {
-            if ((st = checkpoint(s, written, sizeof written, 0, err)))
-                return st;
-            saved_step = p->step;
-            saved_epoch = p->epoch;
-        }
-    }
     if (cfg->early_stopping && p->es_best_epoch > 0) {
         /* the best epoch's weights are the ones kept and saved */
         memcpy(s->model.params, s->best, s->model.n_params * sizeof *s->best);
@@ -933,10 +971,10 @@ static dt_status train_loop(dt_session *s, dt_error *err)
         if (s->eval.n)
             trainer_evaluate(s->comm, &s->model, &s->eval, &s->last_eval);
     }
-    if (ckpt && (saved_step != p->step || saved_epoch != p->epoch)) {
-        if ((st = checkpoint(s, written, sizeof written, 0, err)))
+    if (cfg->checkpoint_dir[0] && (r.saved_step != p->step || r.saved_epoch != p->epoch)) {
+        if ((st = save(s, &r, 0, err)))
             return st;
-        dt_info("checkpoint %s", written);
+        dt_info("checkpoint %s", r.written);
     }
     return DT_OK;
 }
