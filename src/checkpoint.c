@@ -528,40 +528,40 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
     return DT_OK;
 }
 
-dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int ranks,
-                    dt_progress *p, dt_error *err)
+/* Read dataset dset of the checkpoint at path into buf: it must be a vector
+ * of exactly n values (a crafted or foreign file with another shape would
+ * otherwise overrun buf). */
+static dt_status read_vector(h5file *f, const char *path, const char *dset, dt_dtype type,
+                             size_t n, void *buf, dt_error *err)
 {
-    h5file *f;
-    dt_status st = h5io_open_read(path, &f, err);
+    int nd;
+    int64_t dims[8];
+    dt_dtype stored;
+    dt_status st = h5io_info(f, dset, &nd, dims, &stored, err);
     if (st)
         return st;
-    if ((st = compare(f, path, parts, err)))
-        goto out;
-    h5io_close(f, NULL);
-    f = NULL;
-    if ((st = modelio_load_weights(path, parts->model, err)))
-        goto out;
-    if ((st = h5io_open_read(path, &f, err)))
-        goto out;
-    dt_optim *o = parts->optim;
+    if (nd != 1)
+        return dt_fail(err, DT_EUSAGE, "%s: %s has %d dimensions, expected a vector of %zu "
+                       "values", path, dset, nd, n);
+    if ((size_t)dims[0] != n)
+        return dt_fail(err, DT_EUSAGE, "%s: %s has %lld values, expected %zu", path, dset,
+                       (long long)dims[0], n);
+    return h5io_read_rows(f, dset, type, 0, (int64_t)n, buf, err);
+}
+
+static dt_status load_optimizer(h5file *f, const char *path, dt_optim *o, dt_error *err)
+{
+    dt_status st = h5io_get_attr_i64(f, "/optimizer", "t", &o->t, err);
     size_t len = optim_state_len(o);
-    if ((st = h5io_get_attr_i64(f, "/optimizer", "t", &o->t, err)))
-        goto out;
-    if (len) {
-        int nd;
-        int64_t dims[8];
-        dt_dtype t;
-        if ((st = h5io_info(f, "/optimizer/state", &nd, dims, &t, err)))
-            goto out;
-        if (nd != 1 || (size_t)dims[0] != len) {
-            st = dt_fail(err, DT_EUSAGE, "%s: /optimizer/state has %lld values, expected %zu",
-                         path, (long long)dims[0], len);
-            goto out;
-        }
-        if ((st = h5io_read_rows(f, "/optimizer/state", DT_F32, 0, dims[0], o->state, err)))
-            goto out;
-    }
+    if (!st && len)
+        st = read_vector(f, path, "/optimizer/state", DT_F32, len, o->state, err);
+    return st;
+}
+
+static dt_status load_progress_attrs(h5file *f, dt_progress *p, dt_error *err)
+{
     const char *g = "/progress";
+    dt_status st;
     if ((st = h5io_get_attr_i64(f, g, "epoch", &p->epoch, err)) ||
         (st = h5io_get_attr_i64(f, g, "batch", &p->batch, err)) ||
         (st = h5io_get_attr_i64(f, g, "step", &p->step, err)) ||
@@ -573,73 +573,92 @@ dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int 
         (st = h5io_get_attr_f64(f, g, "es_best", &p->es_best, err)) ||
         (st = h5io_get_attr_i64(f, g, "es_best_epoch", &p->es_best_epoch, err)) ||
         (st = h5io_get_attr_i64(f, g, "es_bad", &p->es_bad, err)))
-        goto out;
+        return st;
+    return DT_OK;
+}
+
+/* The early-stopping and second-order state, when the run has them. */
+static dt_status load_extras(h5file *f, const char *path, const dt_ckpt_parts *parts,
+                             dt_error *err)
+{
     const size_t np = parts->model->n_params;
+    dt_status st;
     if (parts->best) {
-        if (!h5io_exists(f, "/early_stopping/best")) {
-            st = dt_fail(err, DT_EUSAGE, "%s has no early-stopping state (written without "
-                         "--early-stopping)", path);
-            goto out;
-        }
-        if ((st = h5io_read_rows(f, "/early_stopping/best", DT_F32, 0, (int64_t)np, parts->best,
-                                 err)))
-            goto out;
+        if (!h5io_exists(f, "/early_stopping/best"))
+            return dt_fail(err, DT_EUSAGE, "%s has no early-stopping state (written without "
+                           "--early-stopping)", path);
+        if ((st = read_vector(f, path, "/early_stopping/best", DT_F32, np, parts->best, err)))
+            return st;
     }
-    if (parts->so) {
-        int nd2;
-        int64_t d2[8];
-        dt_dtype t2;
-        if ((st = h5io_info(f, "/second_order/state", &nd2, d2, &t2, err)))
-            goto out;
-        if ((size_t)d2[0] != so_state_len(parts->so)) {
-            st = dt_fail(err, DT_EUSAGE, "%s: /second_order/state has %lld values, expected %zu",
-                         path, (long long)d2[0], so_state_len(parts->so));
-            goto out;
-        }
-        if ((st = h5io_read_rows(f, "/second_order/state", DT_F64, 0, d2[0], parts->so->state,
-                                 err)) ||
-            (st = h5io_read_rows(f, "/second_order/x", DT_F64, 0, (int64_t)np, parts->x, err)))
-            goto out;
-    }
+    if (parts->so &&
+        ((st = read_vector(f, path, "/second_order/state", DT_F64, so_state_len(parts->so),
+                           parts->so->state, err)) ||
+         (st = read_vector(f, path, "/second_order/x", DT_F64, np, parts->x, err))))
+        return st;
+    return DT_OK;
+}
+
+/* This rank's partial loss of the epoch in progress.  Same rank count: each
+ * rank continues its own sum (bit-identical epoch lines); otherwise rank 0
+ * carries the total. */
+static dt_status load_rank_loss(h5file *f, dt_progress *p, int rank, int ranks, dt_error *err)
+{
     int nd;
     int64_t dims[8];
     dt_dtype t;
-    if ((st = h5io_info(f, "/progress/rank_loss", &nd, dims, &t, err)))
-        goto out;
-    double *rl = malloc((size_t)dims[0] * sizeof *rl);
-    if (!rl) {
-        st = dt_fail(err, DT_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((st = h5io_read_rows(f, "/progress/rank_loss", DT_F64, 0, dims[0], rl, err))) {
-        free(rl);
-        goto out;
-    }
-    /* Same rank count: each rank continues its own sum (bit-identical epoch
-     * lines).  Otherwise rank 0 carries the total. */
+    dt_status st = h5io_info(f, "/progress/rank_loss", &nd, dims, &t, err);
+    if (st)
+        return st;
+    double *rl = malloc((size_t)(dims[0] > 0 ? dims[0] : 1) * sizeof *rl);
+    if (!rl)
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    st = h5io_read_rows(f, "/progress/rank_loss", DT_F64, 0, dims[0], rl, err);
     p->local_loss = 0.0;
-    if (dims[0] == ranks)
+    if (!st && dims[0] == ranks)
         p->local_loss = rl[rank];
-    else if (rank == 0)
+    else if (!st && rank == 0)
         for (int64_t i = 0; i < dims[0]; i++) p->local_loss += rl[i];
     free(rl);
-    if ((st = h5io_info(f, "/history/epochs", &nd, dims, &t, err)))
-        goto out;
+    return st;
+}
+
+/* The per-epoch history (E x CKPT_HIST_COLS). */
+static dt_status load_history(h5file *f, const char *path, dt_progress *p, dt_error *err)
+{
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    dt_status st = h5io_info(f, "/history/epochs", &nd, dims, &t, err);
     p->n_hist = 0;
-    if (dims[0] > 0) {
-        double *h = malloc((size_t)dims[0] * CKPT_HIST_COLS * sizeof *h);
-        if (!h || nd != 2 || dims[1] != CKPT_HIST_COLS ||
-            (st = h5io_read_rows(f, "/history/epochs", DT_F64, 0, dims[0], h, err))) {
-            free(h);
-            if (!st)
-                st = dt_fail(err, DT_EUSAGE, "%s: /history/epochs is malformed", path);
-            goto out;
-        }
-        for (int64_t i = 0; i < dims[0]; i++) progress_add(p, h + i * CKPT_HIST_COLS);
+    if (st || dims[0] == 0)
+        return st;
+    double *h = malloc((size_t)dims[0] * CKPT_HIST_COLS * sizeof *h);
+    if (!h || nd != 2 || dims[1] != CKPT_HIST_COLS ||
+        (st = h5io_read_rows(f, "/history/epochs", DT_F64, 0, dims[0], h, err))) {
         free(h);
+        return st ? st : dt_fail(err, DT_EUSAGE, "%s: /history/epochs is malformed", path);
     }
-out:
-    if (f)
-        h5io_close(f, NULL);
+    for (int64_t i = 0; i < dims[0]; i++) progress_add(p, h + i * CKPT_HIST_COLS);
+    free(h);
+    return DT_OK;
+}
+
+dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int ranks,
+                    dt_progress *p, dt_error *err)
+{
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    st = compare(f, path, parts, err);
+    h5io_close(f, NULL);
+    if (st || (st = modelio_load_weights(path, parts->model, err)) ||
+        (st = h5io_open_read(path, &f, err)))
+        return st;
+    if (!(st = load_optimizer(f, path, parts->optim, err)) &&
+        !(st = load_progress_attrs(f, p, err)) && !(st = load_extras(f, path, parts, err)) &&
+        !(st = load_rank_loss(f, p, rank, ranks, err)))
+        st = load_history(f, path, p, err);
+    h5io_close(f, NULL);
     return st;
 }
