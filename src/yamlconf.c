@@ -48,14 +48,12 @@ static size_t line_of(const reader *r) { return r->event.start_mark.line + 1; }
 static dt_status set_scalar(reader *r, const dt_option *o, const char *v, size_t line,
                             dt_error *err)
 {
-    char flag[2];
     if (o->type == OPT_FLAG) {
         int b = yaml_bool(v);
         if (b < 0)
             return dt_fail(err, DT_EUSAGE, "%s:%zu: %s is a flag: true or false, not '%s'",
                            r->path, line, o->name, v);
-        snprintf(flag, sizeof flag, "%d", b);
-        v = flag;
+        v = b ? "1" : "0";
     } else if (!v[0] && o->type == OPT_OPTSTR) {
         v = o->choices; /* "resume:" alone is --resume */
     } else if (!v[0]) {
