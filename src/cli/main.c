@@ -82,6 +82,69 @@ static dt_status with_config_file(dt_config *cfg, unsigned cmd, int argc, char *
 /* Exit status: 0 success, 2 usage or input error, 1 anything else. */
 static int exit_code(dt_status st) { return st == DT_OK ? 0 : st == DT_EUSAGE ? 2 : 1; }
 
+/* The options of command c (argv[2..]): the positional argument, if the
+ * command has one, becomes its option ("dtrain inspect FILE" is "dtrain
+ * inspect --file FILE"): one argv, parsed once, so that "inspect A --file B"
+ * is a repeated option like any other; then --config's file under them. */
+static dt_status parse_command(const command *c, int argc, char **argv, dt_config *cfg,
+                               int *want_help, dt_error *err)
+{
+    int n = argc - 2;
+    char **args = argv + 2;
+    char opt[64], **with_positional = NULL;
+    int at = c->positional ? positional_at(c->cmd, n, args) : -1;
+    if (at >= 0) {
+        snprintf(opt, sizeof opt, "--%s", c->positional);
+        with_positional = malloc((size_t)argc * sizeof *with_positional);
+        if (!with_positional)
+            dt_die(DT_ENOMEM, "out of memory parsing the command line");
+        for (int i = 0, j = 0; i < argc - 2; i++) {
+            if (i == at)
+                with_positional[j++] = opt;
+            with_positional[j++] = argv[2 + i];
+        }
+        n = argc - 1;
+        args = with_positional;
+    }
+    config_defaults(cfg);
+    dt_status st = config_parse(cfg, c->cmd, n, args, want_help, err);
+    if (!st && !*want_help && cfg->config_file[0])
+        st = with_config_file(cfg, c->cmd, n, args, err);
+    free(with_positional);
+    return st;
+}
+
+/* Parse and run command c on every rank, agree on the outcome, and return
+ * the exit status (rank 0 prints the one message). */
+static int run_command(const command *c, int argc, char **argv, dt_comm *world)
+{
+    static dt_config cfg; /* large: keep it off the stack */
+    const int rank = comm_rank(world);
+    dt_error err;
+    dt_error_clear(&err);
+    int want_help = 0;
+    dt_status st = parse_command(c, argc, argv, &cfg, &want_help, &err);
+    if (!st && want_help) {
+        if (rank == 0) {
+            printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name,
+                   c->summary);
+            config_print_help(stdout, c->cmd);
+        }
+        return 0;
+    }
+    if (!st)
+        st = c->run(&cfg, world, &err);
+    st = comm_agree(world, st, &err);
+    if (st == DT_PREEMPTED) {
+        if (rank == 0)
+            fprintf(stderr, "dtrain %s: %s\n", c->name, err.msg);
+        return DT_PREEMPTED;
+    }
+    if (st && rank == 0)
+        fprintf(stderr, "dtrain %s: error: %s\n", c->name, err.msg);
+    return exit_code(st);
+}
+
 int cli_main(int argc, char **argv)
 {
     /* First thing, before MPI: a preemption signal during start-up is kept
@@ -125,54 +188,7 @@ int cli_main(int argc, char **argv)
         goto done;
     }
 
-    static dt_config cfg; /* large: keep it off the stack */
-    dt_error err;
-    dt_error_clear(&err);
-    config_defaults(&cfg);
-    int want_help = 0;
-    /* "dtrain inspect FILE" is "dtrain inspect --file FILE": one argv, parsed
-     * once, so that "inspect A --file B" is a repeated option like any other */
-    int n = argc - 2;
-    char **args = argv + 2;
-    char opt[64], **with_positional = NULL;
-    int at = c->positional ? positional_at(c->cmd, argc - 2, argv + 2) : -1;
-    if (at >= 0) {
-        snprintf(opt, sizeof opt, "--%s", c->positional);
-        with_positional = malloc((size_t)argc * sizeof *with_positional);
-        if (!with_positional)
-            dt_die(DT_ENOMEM, "out of memory parsing the command line");
-        for (int i = 0, j = 0; i < argc - 2; i++) {
-            if (i == at)
-                with_positional[j++] = opt;
-            with_positional[j++] = argv[2 + i];
-        }
-        n = argc - 1;
-        args = with_positional;
-    }
-    dt_status st = config_parse(&cfg, c->cmd, n, args, &want_help, &err);
-    if (!st && !want_help && cfg.config_file[0])
-        st = with_config_file(&cfg, c->cmd, n, args, &err);
-    free(with_positional);
-    if (!st && want_help) {
-        if (rank == 0) {
-            printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name,
-                   c->summary);
-            config_print_help(stdout, c->cmd);
-        }
-        goto done;
-    }
-    if (!st)
-        st = c->run(&cfg, world, &err);
-    st = comm_agree(world, st, &err);
-    if (st == DT_PREEMPTED) {
-        if (rank == 0)
-            fprintf(stderr, "dtrain %s: %s\n", c->name, err.msg);
-        code = DT_PREEMPTED;
-    } else {
-        if (st && rank == 0)
-            fprintf(stderr, "dtrain %s: error: %s\n", c->name, err.msg);
-        code = exit_code(st);
-    }
+    code = run_command(c, argc, argv, world);
 done:
     fflush(stdout);
     comm_finalize();
