@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names[] = {"identity", "step", "sigmoid", "tanh", "relu",
-                                    "leaky_relu"};
+static const char *const names[] = {[ACT_IDENTITY] = "identity", [ACT_STEP] = "step",
+                                    [ACT_SIGMOID] = "sigmoid",   [ACT_TANH] = "tanh",
+                                    [ACT_RELU] = "relu", [ACT_LEAKY_RELU] = "leaky_relu", NULL};
 
 dt_status act_parse(const char *text, dt_act *out, dt_error *err)
 {
@@ -18,9 +19,8 @@ dt_status act_parse(const char *text, dt_act *out, dt_error *err)
         len = sizeof name - 1;
     memcpy(name, text, len);
     name[len] = '\0';
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(name, names[i]) != 0)
-            continue;
+    const int i = dt_name_index(names, name);
+    if (i >= 0) {
         out->kind = (dt_act_kind)i;
         out->slope = 0.01f;
         if (eq) {

@@ -421,7 +421,7 @@ out:
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
 {
     path[0] = '\0';
-    if (strcmp(spec, "latest") != 0) {
+    if (spec[0]) {
         dt_status st = ckpt_verify(spec, err);
         if (!st)
             snprintf(path, len, "%s", spec);
@@ -479,12 +479,23 @@ dt_status ckpt_load_norm(const char *path, dt_norm *norm, dt_error *err)
     return st;
 }
 
+/* 1 if the checkpoint's text `was` of option o is cfg's value, read as the
+ * option would be (into the scratch configuration `old`). */
+static int same_value(dt_config *old, const dt_config *cfg, const dt_option *o, const char *was)
+{
+    return config_set(old, CMD_TRAIN, o->name, was, NULL) == DT_OK && config_same(old, cfg, o);
+}
+
 static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts, dt_error *err)
 {
     char diff[DT_ERRMSG_LEN] = "";
     size_t used = 0;
     size_t n;
     const dt_option *opts = config_options(&n);
+    dt_config *old = malloc(sizeof *old);
+    if (!old)
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    config_defaults(old);
     for (size_t i = 0; i < n; i++) {
         const unsigned facts = opts[i].facts;
         if (!(opts[i].cmds & CMD_TRAIN) || (facts & OPTF_RESUME_QUIET))
@@ -499,9 +510,9 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
         } else if (h5io_get_attr_str(f, "/config", opts[i].name, was, sizeof was, NULL)) {
             continue;
         }
-        config_value_str(parts->cfg, &opts[i], now, sizeof now);
-        if (!strcmp(was, now))
+        if (same_value(old, parts->cfg, &opts[i], was))
             continue;
+        config_value_str(parts->cfg, &opts[i], now, sizeof now);
         if (facts & OPTF_MAY_CHANGE)
             dt_info("resume: --%s %s (the checkpoint had %s)", opts[i].name, now[0] ? now : "''",
                     was[0] ? was : "''");
@@ -518,9 +529,11 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
     if (!h5io_get_attr_i64(f, "/progress", "n_outputs", &v, NULL) && v != m->n_out)
         APPEND(diff, used, "\n  outputs (classes or targets): checkpoint %lld, now %d",
                (long long)v, m->n_out);
+    free(old);
     char kind[32];
+    dt_optim_kind k;
     if (!h5io_get_attr_str(f, "/optimizer", "kind", kind, sizeof kind, NULL) &&
-        strcmp(kind, optim_name(parts->optim->cfg.kind)))
+        (optim_parse(kind, &k, NULL) || k != parts->optim->cfg.kind))
         APPEND(diff, used, "\n  optimizer: checkpoint %s, now %s", kind,
                optim_name(parts->optim->cfg.kind));
     if (diff[0])

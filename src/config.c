@@ -18,6 +18,27 @@
 /* Rows name the facts they have (.facts, .cv_rejected) and leave them out when
  * they have none, so the two last columns are zero in most rows: GCC's
  * -Wmissing-field-initializers would otherwise ask for them in every row. */
+/* The names of the choices no module owns, in the order of their enums in
+ * config.h. */
+static const char *const monitor_names[] = {[MONITOR_VAL_LOSS] = "val_loss",
+                                            [MONITOR_VAL_ACCURACY] = "val_accuracy",
+                                            [MONITOR_VAL_RMSE] = "val_rmse", NULL};
+static const char *const switch_names[] = {[SWITCH_ON] = "on", [SWITCH_OFF] = "off", NULL};
+static const char *const reduce_names[] = {[REDUCE_NODE] = "node", [REDUCE_MPI] = "mpi", NULL};
+static const char *const on_nan_names[] = {[ON_NAN_STOP] = "stop", [ON_NAN_SKIP] = "skip", NULL};
+static const char *const label_type_names[] = {[LABEL_INT] = "int", [LABEL_FLOAT] = "float",
+                                               NULL};
+static const char *const x_type_names[] = {[XTYPE_FLOAT32] = "float32",
+                                           [XTYPE_FLOAT64] = "float64",
+                                           [XTYPE_UINT8] = "uint8", [XTYPE_INT32] = "int32", NULL};
+
+const char *config_monitor_name(dt_monitor m) { return monitor_names[m]; }
+
+const char *config_optimizer_name(dt_optimizer o)
+{
+    return o < OPTIMIZER_SECOND_ORDER ? optim_names[o] : so_names[o - OPTIMIZER_SECOND_ORDER];
+}
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -35,31 +56,34 @@ static const dt_option options[] = {
     {"test-group", OPT_STR, F(test_group), "/test", 0, 0, NULL, CMD_TRAIN, "GROUP",
      "test group, used for the epoch lines when there is no validation group",
      .cv_rejected = CV_FOLDS_VALIDATE},
-    {"normalize", OPT_CHOICE, F(normalize), "zscore", 0, 0, "zscore|minmax|none", CMD_TRAIN,
-     "KIND", "input scaling, statistics from the training split (saved with the model)"},
+    {"normalize", OPT_CHOICE, F(normalize), "zscore", 0, 0, NULL, CMD_TRAIN,
+     "KIND", "input scaling, statistics from the training split (saved with the model)",
+     .names = {norm_names}},
     /* --- model --- */
     {"layers", OPT_STR, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
      "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
      "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer"},
-    {"output", OPT_CHOICE, F(output), "softmax", 0, 0, "softmax|sigmoid|linear", CMD_TRAIN,
+    {"output", OPT_CHOICE, F(output), "softmax", 0, 0, NULL, CMD_TRAIN,
      "HEAD",
      "softmax + cross-entropy (classes), sigmoid + binary cross-entropy (labels 0/1), "
      "linear + mean squared error (regression)",
-     .facts = OPTF_CV_FIXED},
-    {"init", OPT_CHOICE, F(init), "uniform", 0, 0, "uniform|xavier|he", CMD_TRAIN, "KIND",
+     .facts = OPTF_CV_FIXED,
+     .names = {head_names}},
+    {"init", OPT_CHOICE, F(init), "uniform", 0, 0, NULL, CMD_TRAIN, "KIND",
      "weights: uniform = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b; xavier = "
-     "U(+-sqrt(6/(fan_in+fan_out))); he = N(0, 2/fan_in); biases 0 for xavier and he"},
+     "U(+-sqrt(6/(fan_in+fan_out))); he = N(0, 2/fan_in); biases 0 for xavier and he",
+     .names = {init_names}},
     {"init-from", OPT_STR, F(init_from), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "start from the weights in a saved model (/model/layer{i}/weight|bias)",
      .facts = OPTF_MAY_CHANGE},
     /* --- optimisation --- */
-    {"optimizer", OPT_CHOICE, F(optimizer), "sgd", 0, 0,
-     "sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw|lbfgs|bfgs|newton", CMD_TRAIN, "NAME",
+    {"optimizer", OPT_CHOICE, F(optimizer), "sgd", 0, 0, NULL, CMD_TRAIN, "NAME",
      "first order (per mini-batch, update rules and defaults of PyTorch's torch.optim): sgd, "
      "momentum (sgd, momentum 0.9), nesterov, adagrad, rmsprop, adam, adamw; second order "
      "(full batch over all ranks, one iteration per epoch): lbfgs (strong-Wolfe line search), "
      "bfgs (dense inverse Hessian, at most 10000 parameters), newton (finite-difference "
-     "Hessian, Levenberg damping, at most 2000 parameters)"},
+     "Hessian, Levenberg damping, at most 2000 parameters)",
+     .names = {optim_names, so_names}},
     {"lr", OPT_REAL, F(lr), "0.01", 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
      "learning rate (first-order optimizers; the schedule's base rate)",
      .facts = OPTF_MAY_CHANGE},
@@ -89,13 +113,13 @@ static const dt_option options[] = {
     {"lbfgs-history", OPT_INT, F(lbfgs_history), "10", 1, 1000, NULL, CMD_TRAIN, "M",
      "lbfgs: number of correction pairs kept"},
     /* --- schedules --- */
-    {"schedule", OPT_CHOICE, F(schedule), "constant", 0, 0,
-     "constant|linear|step|exponential|cosine|plateau", CMD_TRAIN, "KIND",
+    {"schedule", OPT_CHOICE, F(schedule), "constant", 0, 0, NULL, CMD_TRAIN, "KIND",
      "learning rate schedule: constant; linear (the notes' alpha_k = (1 - k/tau) alpha_0 + "
      "(k/tau) alpha_tau up to step tau = --decay-steps, then alpha_tau = --lr-min); step "
      "(times --gamma every --step-epochs epochs); exponential (times --gamma each epoch); "
      "cosine (to --lr-min over --decay-steps); plateau (times --plateau-factor when --monitor "
-     "has not improved for --plateau-patience epochs)"},
+     "has not improved for --plateau-patience epochs)",
+     .names = {sched_names}},
     {"lr-min", OPT_REAL, F(lr_min), "0", 0, 1e6, NULL, CMD_TRAIN, "ALPHA",
      "final rate of linear and cosine, floor of plateau"},
     {"decay-steps", OPT_INT, F(decay_steps), "0", 0, 1e15, NULL, CMD_TRAIN, "TAU",
@@ -116,7 +140,7 @@ static const dt_option options[] = {
      "(0 = off)"},
     {"clip-value", OPT_REAL, F(clip_value), "0", 0, 1e30, NULL, CMD_TRAIN, "V",
      "clamp each averaged gradient component to [-V, V] (0 = off)"},
-    {"log-grad-norms", OPT_OPTSTR, F(log_grad_norms), NULL, 0, 0, "epoch", CMD_TRAIN, "[N]",
+    {"log-grad-norms", OPT_EVERY, F(log_grad_norms), NULL, 0, 0, "epoch", CMD_TRAIN, "[N]",
      "print the L2 norm of each layer's gradient (weights and biases), averaged over the "
      "epoch, or every N steps",
      .facts = OPTF_MAY_CHANGE},
@@ -134,15 +158,15 @@ static const dt_option options[] = {
     {"early-stopping", OPT_INT, F(early_stopping), "0", 0, 1e9, NULL, CMD_TRAIN, "PATIENCE",
      "stop when --monitor has not improved for PATIENCE epochs and keep the best epoch's "
      "weights (0 = off)"},
-    {"monitor", OPT_CHOICE, F(monitor), "val_loss", 0, 0,
-     "val_loss|val_accuracy|val_rmse", CMD_TRAIN, "METRIC",
+    {"monitor", OPT_CHOICE, F(monitor), "val_loss", 0, 0, NULL, CMD_TRAIN, "METRIC",
      "metric of the validation (or test) set watched by --early-stopping and the plateau "
-     "schedule"},
-    {"metrics", OPT_STR, F(metrics), NULL, 0, 0, NULL, CMD_TRAIN, "LIST",
+     "schedule",
+     .names = {monitor_names}},
+    {"metrics", OPT_CHOICES, F(metrics), NULL, 0, 0, NULL, CMD_TRAIN, "LIST",
      "metrics of the validation (or test) set shown on the epoch lines besides its loss, "
      "comma-separated from auc, accuracy, f1 (macro), log_loss, rmse, mae, r2; computed "
      "exactly over all ranks [default: accuracy, or rmse for --output linear]",
-     .facts = OPTF_MAY_CHANGE},
+     .facts = OPTF_MAY_CHANGE, .names = {metric_names}},
     {"valid-split", OPT_REAL, F(valid_split), "0", 0, 0.9, NULL, CMD_TRAIN, "F",
      "when the file has no validation group, hold out this fraction of the training split "
      "(stratified for classification, drawn from --seed) as the validation set",
@@ -152,8 +176,9 @@ static const dt_option options[] = {
     {"epochs", OPT_INT, F(epochs), "10", 1, 1e9, NULL, CMD_TRAIN, "N",
      "passes over the training set",
      .facts = OPTF_MAY_CHANGE},
-    {"shuffle", OPT_CHOICE, F(shuffle), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",
-     "on: permutation of the training set drawn from (seed, epoch); off: file order"},
+    {"shuffle", OPT_CHOICE, F(shuffle), "on", 0, 0, NULL, CMD_TRAIN, "on|off",
+     "on: permutation of the training set drawn from (seed, epoch); off: file order",
+     .names = {switch_names}},
     {"drop-last", OPT_FLAG, F(drop_last), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "skip the last batch of an epoch when it is smaller than --batch-size"},
     {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS | CMD_BENCH, "N",
@@ -163,32 +188,36 @@ static const dt_option options[] = {
      "write the trained model (weights, normalisation, configuration)",
      .facts = OPTF_MAY_CHANGE,
      .cv_rejected = "use --refit FILE.h5 to save the best configuration"},
-    {"shared-data", OPT_CHOICE, F(shared_data), "on", 0, 0, "on|off", CMD_TRAIN, "on|off",
+    {"shared-data", OPT_CHOICE, F(shared_data), "on", 0, 0, NULL, CMD_TRAIN, "on|off",
      "on: one copy of the training and evaluation data per node, in memory shared by its "
      "ranks (MPI-3 shared window); off: every rank keeps its own copy (for a small /dev/shm)",
-     .facts = OPTF_MAY_CHANGE},
-    {"reduction", OPT_CHOICE, F(reduction), "node", 0, 0, "node|mpi", CMD_TRAIN, "node|mpi",
+     .facts = OPTF_MAY_CHANGE,
+     .names = {switch_names}},
+    {"reduction", OPT_CHOICE, F(reduction), "node", 0, 0, NULL, CMD_TRAIN, "node|mpi",
      "how gradients are summed for the sharded update: node: the ranks of a node through "
      "node-shared memory, then across nodes with MPI (needs the same number of ranks, more "
      "than one, on every node, else mpi is used); mpi: MPI_Reduce_scatter and MPI_Allgatherv (for a "
      "small /dev/shm)",
-     .facts = OPTF_MAY_CHANGE},
-    {"precision", OPT_CHOICE, F(precision), "fp32", 0, 0, "fp32|bf16", CMD_TRAIN, "fp32|bf16",
+     .facts = OPTF_MAY_CHANGE,
+     .names = {reduce_names}},
+    {"precision", OPT_CHOICE, F(precision), "fp32", 0, 0, NULL, CMD_TRAIN, "fp32|bf16",
      "arithmetic of the matrix products: fp32, or bf16 mixed precision (GEMM inputs rounded "
      "to bf16, fp32 accumulation; weights, optimizer, gradient reduction, loss and softmax "
      "stay fp32, and so do saved models and checkpoints).  bf16 needs AVX-512: native with "
      "AVX512_BF16, else emulated by oneDNN (slower, with a warning); may change on resume",
-     .facts = OPTF_MAY_CHANGE},
+     .facts = OPTF_MAY_CHANGE,
+     .names = {precision_names}},
     {"profile", OPT_FLAG, F(profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, comm: the gradient "
      "reduction and parameter gathering, update; the "
      "largest over ranks), and at the end the peak resident memory per rank and in all",
      .facts = OPTF_MAY_CHANGE},
     /* --- faults --- */
-    {"on-nan", OPT_CHOICE, F(on_nan), "stop", 0, 0, "stop|skip", CMD_TRAIN, "ACTION",
+    {"on-nan", OPT_CHOICE, F(on_nan), "stop", 0, 0, NULL, CMD_TRAIN, "ACTION",
      "NaN or Inf in the averaged gradient: stop (naming the step and the last good "
      "checkpoint; nothing is written from the bad state) or skip that update",
-     .facts = OPTF_MAY_CHANGE},
+     .facts = OPTF_MAY_CHANGE,
+     .names = {on_nan_names}},
     {"max-skips", OPT_INT, F(max_skips), "10", 1, 1e9, NULL, CMD_TRAIN, "N",
      "with --on-nan skip: stop after N skipped updates",
      .facts = OPTF_MAY_CHANGE},
@@ -222,7 +251,7 @@ static const dt_option options[] = {
      "keep only the newest K checkpoints, deleting older ones after a new one is complete "
      "(0 = keep all)",
      .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED},
-    {"resume", OPT_OPTSTR, F(resume), NULL, 0, 0, "latest", CMD_TRAIN, "[FILE]",
+    {"resume", OPT_OPTPATH, F(resume), NULL, 0, 0, "latest", CMD_TRAIN, "[FILE]",
      "continue from FILE, or without FILE from the newest good checkpoint in "
      "--checkpoint-dir (none yet: start fresh); --epochs is the total",
      .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED},
@@ -261,12 +290,14 @@ static const dt_option options[] = {
     {"label-col", OPT_INT, F(label_col), "-1", -1, 1e6, NULL, CMD_CONVERT, "N",
      "0-based column of the CSV holding the label or target (-1 = last)",
      .facts = OPTF_CSV_ONLY},
-    {"label-type", OPT_CHOICE, F(label_type), "int", 0, 0, "int|float", CMD_CONVERT, "T",
+    {"label-type", OPT_CHOICE, F(label_type), "int", 0, 0, NULL, CMD_CONVERT, "T",
      "int: class labels (softmax/sigmoid heads); float: regression targets",
-     .facts = OPTF_CSV_ONLY},
-    {"x-dtype", OPT_CHOICE, F(x_dtype), "float32", 0, 0, "float32|float64|uint8|int32",
+     .facts = OPTF_CSV_ONLY,
+     .names = {label_type_names}},
+    {"x-dtype", OPT_CHOICE, F(x_dtype), "float32", 0, 0, NULL,
      CMD_CONVERT, "T", "element type of the CSV features in the output file",
-     .facts = OPTF_CSV_ONLY},
+     .facts = OPTF_CSV_ONLY,
+     .names = {x_type_names}},
     {"header", OPT_FLAG, F(header), "0", 0, 0, NULL, CMD_CONVERT, NULL,
      "the CSV's first line is a header, not data",
      .facts = OPTF_CSV_ONLY},
@@ -283,11 +314,12 @@ static const dt_option options[] = {
     {"grid", OPT_LIST, F(grid), NULL, 0, 0, NULL, CMD_CV, "KEY=V1|V2|...",
      "repeatable: values of the train option KEY to try, separated by '|'; the search covers "
      "every combination (none = the command line's configuration only)"},
-    {"metric", OPT_CHOICE, F(metric), NULL, 0, 0, "auc|accuracy|f1|log_loss|rmse|mae|r2", CMD_CV,
+    {"metric", OPT_CHOICE, F(metric), NULL, 0, 0, NULL, CMD_CV,
      "NAME",
      "validation metric that ranks the configurations; higher is better for auc, accuracy, "
      "f1 (macro), r2; lower for log_loss, rmse, mae [default: auc for sigmoid, accuracy for "
-     "softmax, rmse for linear]"},
+     "softmax, rmse for linear]",
+     .names = {metric_names}},
     {"ranks-per-trial", OPT_INT, F(ranks_per_trial), "1", 1, 1e6, NULL, CMD_CV, "R",
      "ranks that train one (configuration, fold) trial; the world is split into groups of R "
      "ranks that run trials side by side"},
@@ -314,51 +346,116 @@ const dt_option *config_options(size_t *n)
     return options;
 }
 
-static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
-                           dt_error *err)
+const char *config_choice_name(const dt_option *o, int i)
 {
-    char *base = (char *)cfg + o->offset;
+    for (int l = 0; l < 2 && o->names[l] && i >= 0; l++) {
+        int n = 0;
+        while (o->names[l][n]) n++;
+        if (i < n)
+            return o->names[l][i];
+        i -= n;
+    }
+    return NULL;
+}
+
+/* The index of name `v` among o's choices, -1 if none. */
+static int choice_index(const dt_option *o, const char *v)
+{
+    for (int i = 0;; i++) {
+        const char *name = config_choice_name(o, i);
+        if (!name)
+            return -1;
+        if (!strcmp(name, v))
+            return i;
+    }
+}
+
+/* "a|b|c": o's choices as --help shows them. */
+static void choice_list(const dt_option *o, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; config_choice_name(o, i) && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "|" : "",
+                                 config_choice_name(o, i));
+}
+
+static dt_status bad_choice(const dt_option *o, const char *v, dt_error *err)
+{
+    char list[256];
+    choice_list(o, list, sizeof list);
+    return dt_fail(err, DT_EUSAGE, "--%s: '%s' is not one of %s", o->name, v, list);
+}
+
+static dt_status check_length(const dt_option *o, const char *v, dt_error *err)
+{
+    if (strlen(v) > DT_VALUE_MAX)
+        return dt_fail(err, DT_EUSAGE,
+                       "--%s: value of %zu characters; at most %d are accepted (for a "
+                       "path, a shorter one: a symbolic link to the directory, or cd to "
+                       "it)",
+                       o->name, strlen(v), DT_VALUE_MAX);
+    return DT_OK;
+}
+
+/* OPT_LIST: v appended to the values before it, '\n' between them. */
+static dt_status append_line(const dt_option *o, char *base, const char *v, dt_error *err)
+{
+    size_t used = strlen(base);
+    if (strchr(v, '\n'))
+        return dt_fail(err, DT_EUSAGE, "--%s: value contains a line break", o->name);
+    if (used + (used > 0) + strlen(v) >= DT_PATH_MAX)
+        return dt_fail(err, DT_EUSAGE, "--%s: values longer than %d characters in all",
+                       o->name, DT_PATH_MAX - 1);
+    if (used)
+        base[used++] = '\n';
+    memcpy(base + used, v, strlen(v) + 1);
+    return DT_OK;
+}
+
+/* OPT_CHOICES: "a,b,c" (the empty text: none). */
+static dt_status set_choices(const dt_option *o, dt_choices *out, const char *v, dt_error *err)
+{
+    dt_choices c = {0};
+    for (const char *p = v; *p;) {
+        const char *comma = strchr(p, ',');
+        char name[64];
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), p);
+        if (c.n == DT_MAX_CHOICES)
+            return dt_fail(err, DT_EUSAGE, "--%s: at most %d names", o->name, DT_MAX_CHOICES);
+        if (!name[0])
+            return dt_fail(err, DT_EUSAGE, "--%s: empty name in '%s'", o->name, v);
+        if ((c.v[c.n++] = choice_index(o, name)) < 0)
+            return bad_choice(o, name, err);
+        p += len + (comma ? 1 : 0);
+    }
+    *out = c;
+    return DT_OK;
+}
+
+/* OPT_EVERY: "" off (0), `choices` ("epoch") -1, else a step count >= 1. */
+static dt_status set_every(const dt_option *o, int64_t *out, const char *v, dt_error *err)
+{
+    if (!v[0] || !strcmp(v, o->choices)) {
+        *out = v[0] ? -1 : 0;
+        return DT_OK;
+    }
     char *end;
-    switch (o->type) {
-    case OPT_LIST: {
-        size_t used = strlen(base);
-        if (strchr(v, '\n'))
-            return dt_fail(err, DT_EUSAGE, "--%s: value contains a line break", o->name);
-        if (used + (used > 0) + strlen(v) >= DT_PATH_MAX)
-            return dt_fail(err, DT_EUSAGE, "--%s: values longer than %d characters in all",
-                           o->name, DT_PATH_MAX - 1);
-        if (used)
-            base[used++] = '\n';
-        memcpy(base + used, v, strlen(v) + 1);
-        return DT_OK;
-    }
-    case OPT_STR:
-    case OPT_STR2:
-    case OPT_OPTSTR:
-        if (strlen(v) > DT_VALUE_MAX)
-            return dt_fail(err, DT_EUSAGE,
-                           "--%s: value of %zu characters; at most %d are accepted (for a "
-                           "path, a shorter one: a symbolic link to the directory, or cd to "
-                           "it)",
-                           o->name, strlen(v), DT_VALUE_MAX);
-        snprintf(base, DT_PATH_MAX, "%s", v);
-        return DT_OK;
-    case OPT_CHOICE: {
-        size_t len = strlen(v);
-        const char *c = o->choices;
-        while (*c) {
-            const char *bar = strchr(c, '|');
-            size_t cl = bar ? (size_t)(bar - c) : strlen(c);
-            if (cl == len && strncmp(c, v, len) == 0) {
-                snprintf(base, DT_PATH_MAX, "%s", v);
-                return DT_OK;
-            }
-            c += cl + (bar ? 1 : 0);
-        }
-        return dt_fail(err, DT_EUSAGE, "--%s: '%s' is not one of %s", o->name, v, o->choices);
-    }
-    case OPT_INT: {
-        errno = 0;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < 1)
+        return dt_fail(err, DT_EUSAGE, "--%s: '%s' should be a step count >= 1 "
+                       "(or no value: once per epoch)", o->name, v);
+    *out = n;
+    return DT_OK;
+}
+
+static dt_status set_number(const dt_option *o, char *base, const char *v, dt_error *err)
+{
+    char *end;
+    errno = 0;
+    if (o->type == OPT_INT) {
         long long x = strtoll(v, &end, 10);
         if (errno || end == v || *end)
             return dt_fail(err, DT_EUSAGE, "--%s: expected an integer, got '%s'", o->name, v);
@@ -368,20 +465,53 @@ static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
         *(int64_t *)base = x;
         return DT_OK;
     }
-    case OPT_REAL: {
-        errno = 0;
-        double x = strtod(v, &end);
-        if (errno || end == v || *end || !isfinite(x))
-            return dt_fail(err, DT_EUSAGE, "--%s: expected a number, got '%s'", o->name, v);
-        if (x < o->min || x > o->max)
-            return dt_fail(err, DT_EUSAGE, "--%s: %g is out of range [%g, %g]", o->name, x,
-                           o->min, o->max);
-        *(double *)base = x;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x))
+        return dt_fail(err, DT_EUSAGE, "--%s: expected a number, got '%s'", o->name, v);
+    if (x < o->min || x > o->max)
+        return dt_fail(err, DT_EUSAGE, "--%s: %g is out of range [%g, %g]", o->name, x,
+                       o->min, o->max);
+    *(double *)base = x;
+    return DT_OK;
+}
+
+/* The one place where the text of an option becomes its typed value. */
+static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
+                           dt_error *err)
+{
+    char *base = (char *)cfg + o->offset;
+    dt_status st;
+    switch (o->type) {
+    case OPT_LIST: return append_line(o, base, v, err);
+    case OPT_STR:
+    case OPT_STR2:
+        if ((st = check_length(o, v, err)))
+            return st;
+        snprintf(base, DT_PATH_MAX, "%s", v);
+        return DT_OK;
+    case OPT_OPTPATH: {
+        dt_optpath *op = (dt_optpath *)base;
+        if ((st = check_length(o, v, err)))
+            return st;
+        op->on = v[0] != '\0';
+        snprintf(op->path, DT_PATH_MAX, "%s", strcmp(v, o->choices) ? v : "");
         return DT_OK;
     }
+    case OPT_CHOICE: {
+        int i = choice_index(o, v);
+        if (i < 0)
+            return bad_choice(o, v, err);
+        *(int *)base = i;
+        return DT_OK;
+    }
+    case OPT_CHOICES: return set_choices(o, (dt_choices *)base, v, err);
+    case OPT_EVERY: return set_every(o, (int64_t *)base, v, err);
+    case OPT_INT:
+    case OPT_REAL: return set_number(o, base, v, err);
     case OPT_FLAG:
         if (strcmp(v, "1") && strcmp(v, "0"))
-            return dt_fail(err, DT_EUSAGE, "--%s takes no value", o->name);
+            return dt_fail(err, DT_EUSAGE, "--%s is a flag: its values are 0 and 1, not '%s'",
+                           o->name, v);
         *(int *)base = v[0] == '1';
         return DT_OK;
     }
@@ -393,6 +523,8 @@ void config_defaults(dt_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const dt_option *o = &options[i];
+        if (o->type == OPT_CHOICE && !o->def)
+            *(int *)((char *)cfg + o->offset) = -1; /* no default: decided later */
         if (o->def && set_value(cfg, o, o->def, NULL) != DT_OK)
             abort(); /* a bad default in the table is a programming error */
     }
@@ -507,7 +639,7 @@ dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
             if (eq)
                 return dt_fail(err, DT_EUSAGE, "--%s takes no value", o->name);
             st = set_value(cfg, o, "1", err);
-        } else if (o->type == OPT_OPTSTR) {
+        } else if (o->type == OPT_OPTPATH || o->type == OPT_EVERY) {
             const char *v = o->choices;
             if (eq)
                 v = eq + 1;
@@ -548,10 +680,35 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
     const char *base = (const char *)cfg + o->offset;
     switch (o->type) {
     case OPT_STR:
-    case OPT_OPTSTR:
-    case OPT_LIST:
-    case OPT_CHOICE: snprintf(buf, len, "%s", base); break;
+    case OPT_LIST: snprintf(buf, len, "%s", base); break;
     case OPT_STR2: snprintf(buf, len, "%s %s", base, base + sizeof(dt_str)); break;
+    case OPT_OPTPATH: {
+        const dt_optpath *op = (const dt_optpath *)base;
+        snprintf(buf, len, "%s", !op->on ? "" : op->path[0] ? op->path : o->choices);
+        break;
+    }
+    case OPT_CHOICE: {
+        const char *name = config_choice_name(o, *(const int *)base);
+        snprintf(buf, len, "%s", name ? name : "");
+        break;
+    }
+    case OPT_CHOICES: {
+        const dt_choices *c = (const dt_choices *)base;
+        size_t used = 0;
+        buf[0] = '\0';
+        for (int i = 0; i < c->n && used < len; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+                                     config_choice_name(o, c->v[i]));
+        break;
+    }
+    case OPT_EVERY: {
+        int64_t e = *(const int64_t *)base;
+        if (e <= 0)
+            snprintf(buf, len, "%s", e ? o->choices : "");
+        else
+            snprintf(buf, len, "%lld", (long long)e);
+        break;
+    }
     case OPT_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)base); break;
     case OPT_REAL: {
         /* the shortest text that reads back as the same double */
@@ -567,12 +724,56 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
     }
 }
 
+/* The bytes option o occupies in dt_config. */
+static size_t field_size(const dt_option *o)
+{
+    switch (o->type) {
+    case OPT_STR:
+    case OPT_LIST: return sizeof(dt_str);
+    case OPT_STR2: return 2 * sizeof(dt_str);
+    case OPT_OPTPATH: return sizeof(dt_optpath);
+    case OPT_CHOICE:
+    case OPT_FLAG: return sizeof(int);
+    case OPT_CHOICES: return sizeof(dt_choices);
+    case OPT_EVERY:
+    case OPT_INT: return sizeof(int64_t);
+    case OPT_REAL: return sizeof(double);
+    }
+    return 0;
+}
+
+void config_get_value(const dt_config *c, const dt_option *o, dt_value *v)
+{
+    if (field_size(o) > sizeof *v)
+        abort(); /* OPT_STR2: not a dt_value (a programming error) */
+    memcpy(v, (const char *)c + o->offset, field_size(o));
+}
+
+void config_put_value(dt_config *c, const dt_option *o, const dt_value *v)
+{
+    if (field_size(o) > sizeof *v)
+        abort();
+    memcpy((char *)c + o->offset, v, field_size(o));
+    c->given[o - options] = 1;
+}
+
+int config_same(const dt_config *a, const dt_config *b, const dt_option *o)
+{
+    /* through the text: strings compare up to their end, a real by value */
+    char va[2 * DT_PATH_MAX + 2], vb[2 * DT_PATH_MAX + 2];
+    config_value_str(a, o, va, sizeof va);
+    config_value_str(b, o, vb, sizeof vb);
+    return strcmp(va, vb) == 0;
+}
+
 const dt_option *config_option(const char *name) { return config_find(name, ~0u); }
 
-int config_given(const dt_config *cfg, const char *name)
+int config_given_at(const dt_config *cfg, size_t offset)
 {
-    const dt_option *o = config_option(name);
-    return o ? cfg->given[o - options] : 0;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].offset == offset)
+            return cfg->given[i];
+    return 0;
 }
 
 /* Print text wrapped at width 78, continuation lines indented by `indent`. */
@@ -610,8 +811,11 @@ void config_print_help(FILE *out, unsigned cmd)
         if (!(o->cmds & cmd))
             continue;
         char head[160];
-        if (o->type == OPT_CHOICE)
-            snprintf(head, sizeof head, "  --%s %s", o->name, o->choices);
+        if (o->type == OPT_CHOICE) {
+            char list[128];
+            choice_list(o, list, sizeof list);
+            snprintf(head, sizeof head, "  --%s %s", o->name, list);
+        }
         else
             snprintf(head, sizeof head, "  --%s%s%s", o->name, o->metavar ? " " : "",
                      o->metavar ? o->metavar : "");

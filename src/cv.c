@@ -20,27 +20,6 @@ dt_status cv_check_options(const dt_config *cfg, dt_error *err)
     return DT_OK;
 }
 
-/* Set option o of cfg to v as "--KEY=VALUE" would; a flag takes 0 or 1. */
-static dt_status apply(dt_config *cfg, const dt_option *o, const char *v, dt_error *err)
-{
-    size_t n;
-    const dt_option *table = config_options(&n);
-    if (o->type == OPT_FLAG) {
-        if (strcmp(v, "0") && strcmp(v, "1"))
-            return dt_fail(err, DT_EUSAGE, "--%s is a flag: its values are 0 and 1, not '%s'",
-                           o->name, v);
-        *(int *)((char *)cfg + o->offset) = v[0] == '1';
-        cfg->given[o - table] = 1;
-        return DT_OK;
-    }
-    char arg[DT_PATH_MAX + 80];
-    if (snprintf(arg, sizeof arg, "--%s=%s", o->name, v) >= (int)sizeof arg)
-        return dt_fail(err, DT_EUSAGE, "--%s: value too long", o->name);
-    char *argv[1] = {arg};
-    int help;
-    return config_parse(cfg, CMD_TRAIN, 1, argv, &help, err);
-}
-
 static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scratch, cv_grid *g,
                              dt_error *err)
 {
@@ -88,8 +67,9 @@ static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scra
             return dt_fail(err, DT_EUSAGE, "%s: at most %d values per key", quoted,
                            CV_MAX_VALUES);
         *scratch = *base;
-        if (apply(scratch, o, v, err))
+        if (config_set(scratch, CMD_TRAIN, o->name, v, err))
             return dt_fail_prefix(err, "%s", quoted);
+        config_get_value(scratch, o, &ax->value[ax->n_values]);
         ax->values[ax->n_values++] = v;
         if (!bar)
             break;
@@ -135,17 +115,13 @@ int cv_grid_value(const cv_grid *g, int64_t c, int a)
     return (int)(c % g->axes[a].n_values);
 }
 
-dt_status cv_grid_config(const cv_grid *g, const dt_config *base, int64_t c, dt_config *cfg,
-                         dt_error *err)
+void cv_grid_config(const cv_grid *g, const dt_config *base, int64_t c, dt_config *cfg)
 {
     *cfg = *base;
     for (int a = 0; a < g->n_axes; a++) {
         const cv_axis *ax = &g->axes[a];
-        dt_status st = apply(cfg, ax->opt, ax->values[cv_grid_value(g, c, a)], err);
-        if (st)
-            return st;
+        config_put_value(cfg, ax->opt, &ax->value[cv_grid_value(g, c, a)]);
     }
-    return DT_OK;
 }
 
 /* A value as shown in the table: "" stays visible. */

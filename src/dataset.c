@@ -471,21 +471,20 @@ void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float
     }
 }
 
+const char *const norm_names[] = {[NORM_NONE] = "none", [NORM_ZSCORE] = "zscore",
+                                  [NORM_MINMAX] = "minmax", NULL};
+
 dt_status norm_parse(const char *text, dt_norm_kind *out, dt_error *err)
 {
-    if (!strcmp(text, "none")) *out = NORM_NONE;
-    else if (!strcmp(text, "zscore")) *out = NORM_ZSCORE;
-    else if (!strcmp(text, "minmax")) *out = NORM_MINMAX;
-    else
+    int i = dt_name_index(norm_names, text);
+    if (i < 0)
         return dt_fail(err, DT_EUSAGE, "unknown --normalize '%s' (expected zscore, minmax or none)",
                        text);
+    *out = (dt_norm_kind)i;
     return DT_OK;
 }
 
-const char *norm_name(dt_norm_kind k)
-{
-    return k == NORM_NONE ? "none" : k == NORM_ZSCORE ? "zscore" : "minmax";
-}
+const char *norm_name(dt_norm_kind k) { return norm_names[k]; }
 
 dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm *out,
                    dt_error *err)

@@ -4,21 +4,20 @@
 #include <math.h>
 #include <string.h>
 
+const char *const head_names[] = {[HEAD_SOFTMAX] = "softmax", [HEAD_SIGMOID] = "sigmoid",
+                                  [HEAD_LINEAR] = "linear", NULL};
+
 dt_status head_parse(const char *text, dt_head *out, dt_error *err)
 {
-    if (!strcmp(text, "softmax")) *out = HEAD_SOFTMAX;
-    else if (!strcmp(text, "sigmoid")) *out = HEAD_SIGMOID;
-    else if (!strcmp(text, "linear")) *out = HEAD_LINEAR;
-    else
+    int i = dt_name_index(head_names, text);
+    if (i < 0)
         return dt_fail(err, DT_EUSAGE, "unknown output '%s' (expected softmax, sigmoid or linear)",
                        text);
+    *out = (dt_head)i;
     return DT_OK;
 }
 
-const char *head_name(dt_head h)
-{
-    return h == HEAD_SOFTMAX ? "softmax" : h == HEAD_SIGMOID ? "sigmoid" : "linear";
-}
+const char *head_name(dt_head h) { return head_names[h]; }
 
 int head_is_classifier(dt_head h) { return h != HEAD_LINEAR; }
 

@@ -91,16 +91,18 @@ static dt_status scratch_reserve(size_t n, dt_error *err)
     return DT_OK;
 }
 
+const char *const precision_names[] = {[PREC_FP32] = "fp32", [PREC_BF16] = "bf16", NULL};
+
 dt_status matmul_precision_parse(const char *text, dt_precision *out, dt_error *err)
 {
-    if (!strcmp(text, "fp32")) *out = PREC_FP32;
-    else if (!strcmp(text, "bf16")) *out = PREC_BF16;
-    else
+    int i = dt_name_index(precision_names, text);
+    if (i < 0)
         return dt_fail(err, DT_EUSAGE, "unknown --precision '%s' (expected fp32 or bf16)", text);
+    *out = (dt_precision)i;
     return DT_OK;
 }
 
-const char *matmul_precision_name(dt_precision p) { return p == PREC_BF16 ? "bf16" : "fp32"; }
+const char *matmul_precision_name(dt_precision p) { return precision_names[p]; }
 
 int matmul_fuses(dt_act act) { return act.kind != ACT_STEP; }
 

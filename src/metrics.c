@@ -600,8 +600,10 @@ dt_status metrics_kfold(const int32_t *labels, int64_t n, int k, uint64_t seed,
     return DT_OK;
 }
 
-static const char *const metric_names[] = {"auc", "accuracy", "f1", "log_loss",
-                                           "rmse", "mae", "r2"};
+const char *const metric_names[] = {[METRIC_AUC] = "auc",   [METRIC_ACCURACY] = "accuracy",
+                                    [METRIC_F1] = "f1",     [METRIC_LOG_LOSS] = "log_loss",
+                                    [METRIC_RMSE] = "rmse", [METRIC_MAE] = "mae",
+                                    [METRIC_R2] = "r2",     NULL};
 
 const char *metrics_name(dt_metric m) { return metric_names[m]; }
 
@@ -612,27 +614,32 @@ int metrics_higher_is_better(dt_metric m)
 
 int metrics_is_classification(dt_metric m) { return m <= METRIC_LOG_LOSS; }
 
-dt_status metrics_parse(const char *name, const char *output, dt_metric *m, dt_error *err)
+dt_metric metrics_default(dt_head head)
 {
-    dt_head head;
-    dt_status st = head_parse(output, &head, err);
-    if (st)
-        return st;
+    return head == HEAD_SIGMOID ? METRIC_AUC : head == HEAD_SOFTMAX ? METRIC_ACCURACY : METRIC_RMSE;
+}
+
+dt_status metrics_check(dt_metric m, dt_head head, dt_error *err)
+{
+    if (metrics_is_classification(m) != head_is_classifier(head))
+        return dt_fail(err, DT_EUSAGE, "--metric %s does not apply to --output %s (%s)",
+                       metric_names[m], head_name(head),
+                       head_is_classifier(head) ? "auc, accuracy, f1 or log_loss"
+                                                : "rmse, mae or r2");
+    return DT_OK;
+}
+
+dt_status metrics_parse(const char *name, dt_head head, dt_metric *m, dt_error *err)
+{
     if (!name[0]) {
-        *m = head == HEAD_SIGMOID ? METRIC_AUC : head == HEAD_SOFTMAX ? METRIC_ACCURACY : METRIC_RMSE;
+        *m = metrics_default(head);
         return DT_OK;
     }
-    for (int i = 0; i < (int)(sizeof metric_names / sizeof metric_names[0]); i++)
-        if (!strcmp(name, metric_names[i])) {
-            *m = (dt_metric)i;
-            if (metrics_is_classification(*m) != head_is_classifier(head))
-                return dt_fail(err, DT_EUSAGE, "--metric %s does not apply to --output %s (%s)",
-                               name, output,
-                               head_is_classifier(head) ? "auc, accuracy, f1 or log_loss"
-                                                        : "rmse, mae or r2");
-            return DT_OK;
-        }
-    return dt_fail(err, DT_EUSAGE, "unknown --metric '%s'", name);
+    int i = dt_name_index(metric_names, name);
+    if (i < 0)
+        return dt_fail(err, DT_EUSAGE, "unknown --metric '%s'", name);
+    *m = (dt_metric)i;
+    return metrics_check(*m, head, err);
 }
 
 double metrics_of_class(dt_metric m, const dt_class_metrics *cm)

@@ -83,14 +83,16 @@ dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int 
     return model_parse_layers_dropout(text, 0.0f, out, max, n, err);
 }
 
+const char *const init_names[] = {[INIT_UNIFORM] = "uniform", [INIT_XAVIER] = "xavier",
+                                  [INIT_HE] = "he", NULL};
+
 dt_status init_parse(const char *text, dt_init *out, dt_error *err)
 {
-    if (!strcmp(text, "uniform")) *out = INIT_UNIFORM;
-    else if (!strcmp(text, "xavier")) *out = INIT_XAVIER;
-    else if (!strcmp(text, "he")) *out = INIT_HE;
-    else
+    int i = dt_name_index(init_names, text);
+    if (i < 0)
         return dt_fail(err, DT_EUSAGE, "unknown --init '%s' (expected uniform, xavier or he)",
                        text);
+    *out = (dt_init)i;
     return DT_OK;
 }
 

@@ -5,23 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-    const char *name;
-    dt_optim_kind kind;
-} kinds[] = {
-    {"sgd", OPTIM_SGD},         {"momentum", OPTIM_MOMENTUM}, {"nesterov", OPTIM_NESTEROV},
-    {"adagrad", OPTIM_ADAGRAD}, {"rmsprop", OPTIM_RMSPROP},   {"adam", OPTIM_ADAM},
-    {"adamw", OPTIM_ADAMW},
-};
-#define N_KINDS (sizeof kinds / sizeof kinds[0])
+const char *const optim_names[] = {
+    [OPTIM_SGD] = "sgd",         [OPTIM_MOMENTUM] = "momentum", [OPTIM_NESTEROV] = "nesterov",
+    [OPTIM_ADAGRAD] = "adagrad", [OPTIM_RMSPROP] = "rmsprop",   [OPTIM_ADAM] = "adam",
+    [OPTIM_ADAMW] = "adamw",     [OPTIM_N_KINDS] = NULL};
 
 dt_status optim_parse(const char *name, dt_optim_kind *out, dt_error *err)
 {
-    for (size_t i = 0; i < N_KINDS; i++)
-        if (!strcmp(name, kinds[i].name)) {
-            *out = kinds[i].kind;
-            return DT_OK;
-        }
+    int i = dt_name_index(optim_names, name);
+    if (i >= 0) {
+        *out = (dt_optim_kind)i;
+        return DT_OK;
+    }
     return dt_fail(err, DT_EUSAGE,
                    "unknown --optimizer '%s' (expected sgd, momentum, nesterov, adagrad, "
                    "rmsprop, adam or adamw)",
@@ -30,10 +25,7 @@ dt_status optim_parse(const char *name, dt_optim_kind *out, dt_error *err)
 
 const char *optim_name(dt_optim_kind k)
 {
-    for (size_t i = 0; i < N_KINDS; i++)
-        if (kinds[i].kind == k)
-            return kinds[i].name;
-    return "unknown";
+    return (int)k >= 0 && k < OPTIM_N_KINDS ? optim_names[k] : NULL;
 }
 
 dt_optim_config optim_config_default(dt_optim_kind kind)
@@ -78,7 +70,7 @@ static void views_needed(const dt_optim_config *c, int *m, int *v, int *a)
 static dt_status check_config(const dt_optim_config *c, dt_error *err)
 {
     const char *name = optim_name(c->kind);
-    if (!strcmp(name, "unknown"))
+    if (!name)
         return dt_fail(err, DT_EUSAGE, "unknown optimizer kind %d", (int)c->kind);
     /* !(x >= 0) also catches NaN. */
     if (!(c->momentum >= 0.0) || !(c->dampening >= 0.0) || !(c->weight_decay >= 0.0) ||

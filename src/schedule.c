@@ -4,19 +4,19 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const names[] = {
+const char *const sched_names[] = {
     [SCHED_CONSTANT] = "constant", [SCHED_LINEAR] = "linear", [SCHED_STEP] = "step",
     [SCHED_EXPONENTIAL] = "exponential", [SCHED_COSINE] = "cosine", [SCHED_PLATEAU] = "plateau",
-};
-#define N_KINDS ((int)(sizeof names / sizeof names[0]))
+    NULL};
+#define N_KINDS ((int)(sizeof sched_names / sizeof sched_names[0]) - 1)
 
 dt_status sched_parse(const char *name, dt_sched_kind *out, dt_error *err)
 {
-    for (int k = 0; k < N_KINDS; k++)
-        if (!strcmp(name, names[k])) {
-            *out = (dt_sched_kind)k;
-            return DT_OK;
-        }
+    int k = dt_name_index(sched_names, name);
+    if (k >= 0) {
+        *out = (dt_sched_kind)k;
+        return DT_OK;
+    }
     return dt_fail(err, DT_EUSAGE,
                    "unknown learning-rate schedule '%s' (expected constant, linear, step, "
                    "exponential, cosine or plateau)",
@@ -25,7 +25,7 @@ dt_status sched_parse(const char *name, dt_sched_kind *out, dt_error *err)
 
 const char *sched_name(dt_sched_kind k)
 {
-    return (int)k >= 0 && (int)k < N_KINDS ? names[k] : "unknown";
+    return (int)k >= 0 && (int)k < N_KINDS ? sched_names[k] : NULL;
 }
 
 dt_sched_config sched_config_default(dt_sched_kind kind, double lr)
@@ -56,7 +56,7 @@ dt_status sched_init(dt_sched *s, const dt_sched_config *cfg, dt_error *err)
     memset(s, 0, sizeof *s);
     const dt_sched_config *c = cfg;
     const char *name = sched_name(c->kind);
-    if (!strcmp(name, "unknown"))
+    if (!name)
         return dt_fail(err, DT_EUSAGE, "unknown schedule kind %d", (int)c->kind);
     if (!(c->lr > 0.0) || !isfinite(c->lr))
         return dt_fail(err, DT_EUSAGE, "learning rate must be > 0 (got %g)", c->lr);

@@ -12,21 +12,21 @@
 /* Header slots of the state array (secondorder.h). */
 enum { H_ITER, H_NFEV, H_HAVE, H_F, H_LAMBDA, H_PAIRS, H_RES6, H_RES7, HDR };
 
-static const char *const names[] = {[SO_LBFGS] = "lbfgs", [SO_BFGS] = "bfgs",
-                                    [SO_NEWTON] = "newton"};
+const char *const so_names[] = {[SO_LBFGS] = "lbfgs", [SO_BFGS] = "bfgs",
+                                [SO_NEWTON] = "newton", NULL};
 
 dt_status so_parse(const char *name, dt_so_kind *out, dt_error *err)
 {
-    for (int k = 0; k < 3; k++)
-        if (!strcmp(name, names[k])) {
-            *out = (dt_so_kind)k;
-            return DT_OK;
-        }
+    int k = dt_name_index(so_names, name);
+    if (k >= 0) {
+        *out = (dt_so_kind)k;
+        return DT_OK;
+    }
     return dt_fail(err, DT_EUSAGE,
                    "unknown second-order method '%s' (expected lbfgs, bfgs or newton)", name);
 }
 
-const char *so_name(dt_so_kind k) { return (int)k >= 0 && (int)k < 3 ? names[k] : "unknown"; }
+const char *so_name(dt_so_kind k) { return (int)k >= 0 && (int)k < 3 ? so_names[k] : NULL; }
 
 dt_so_config so_config_default(void)
 {
@@ -107,7 +107,7 @@ dt_status so_init(dt_so *s, dt_so_kind kind, size_t n, const dt_so_config *cfg, 
     memset(s, 0, sizeof *s);
     dt_so_config c = cfg ? *cfg : so_config_default();
     const char *name = so_name(kind);
-    if (!strcmp(name, "unknown"))
+    if (!name)
         return dt_fail(err, DT_EUSAGE, "unknown second-order method kind %d", (int)kind);
     if (n == 0)
         return dt_fail(err, DT_EUSAGE, "%s: nothing to optimise (0 parameters)", name);

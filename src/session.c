@@ -79,15 +79,17 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, dt_error *err)
     if (has_group(cfg->data, cfg->valid_group)) {
         *eg = cfg->valid_group;
         s->eval_name = "valid";
-    } else if (config_given(cfg, "valid-group")) {
+        s->validating = 1;
+    } else if (CONFIG_GIVEN(cfg, valid_group)) {
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--valid-group)", cfg->data,
                        cfg->valid_group);
     } else if (cfg->valid_split > 0) {
         s->eval_name = "valid";
+        s->validating = 1;
     } else if (has_group(cfg->data, cfg->test_group)) {
         *eg = cfg->test_group;
         s->eval_name = "test";
-    } else if (config_given(cfg, "test-group")) {
+    } else if (CONFIG_GIVEN(cfg, test_group)) {
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->data,
                        cfg->test_group);
     }
@@ -101,7 +103,7 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, dt_error *err)
 static dt_status probe_groups(const dt_session *s, int classify, const char *eg, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const char *final = !strcmp(s->eval_name, "valid") && has_group(cfg->data, cfg->test_group)
+    const char *final = s->validating && has_group(cfg->data, cfg->test_group)
                             ? cfg->test_group
                             : NULL;
     const char *groups[] = {eg, final};
@@ -127,7 +129,7 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     /* one copy per node unless --shared-data off */
-    dt_comm *node = strcmp(cfg->shared_data, "on") == 0 ? s->comm : NULL;
+    dt_comm *node = cfg->shared_data == SWITCH_ON ? s->comm : NULL;
     st = node ? dataset_load_shared(node, cfg->data, cfg->train_group, classify, &s->train, err)
               : dataset_load(cfg->data, cfg->train_group, classify, &s->train, err);
     if (st)
@@ -154,11 +156,9 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
  * named once. */
 static dt_status set_precision(dt_session *s, dt_error *err)
 {
-    dt_precision prec;
+    const dt_precision prec = s->cfg->precision;
     const char *warning;
-    dt_status st = matmul_precision_parse(s->cfg->precision, &prec, err);
-    if (!st)
-        st = matmul_check_precision(prec, &warning, err);
+    dt_status st = matmul_check_precision(prec, &warning, err);
     if (!st && warning)
         dt_warn("%s", warning);
     return st ? st : model_set_precision(&s->model, prec, err);
@@ -205,27 +205,25 @@ typedef struct {
 static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    dt_optim_kind okind = OPTIM_SGD;
-    /* second-order methods go by their own names; the rest are first order */
-    s->second_order = so_parse(cfg->optimizer, &s->so_kind, NULL) == DT_OK;
-    dt_status st;
-    if (!s->second_order && (st = optim_parse(cfg->optimizer, &okind, err)))
-        return st;
-    if (config_given(cfg, "momentum") && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
+    /* --optimizer lists the first-order kinds, then the second-order ones */
+    s->second_order = cfg->optimizer >= OPTIMIZER_SECOND_ORDER;
+    s->so_kind = s->second_order ? (dt_so_kind)(cfg->optimizer - OPTIMIZER_SECOND_ORDER) : SO_LBFGS;
+    const dt_optim_kind okind = s->second_order ? OPTIM_SGD : (dt_optim_kind)cfg->optimizer;
+    if (CONFIG_GIVEN(cfg, momentum) && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
         okind != OPTIM_NESTEROV && okind != OPTIM_RMSPROP)
         return dt_fail(err, DT_EUSAGE, "--momentum applies to --optimizer sgd, momentum, "
                                        "nesterov and rmsprop only");
     dt_optim_config oc = optim_config_default(okind);
-    if (config_given(cfg, "momentum")) oc.momentum = cfg->momentum;
-    if (config_given(cfg, "dampening")) oc.dampening = cfg->dampening;
-    if (config_given(cfg, "beta1")) oc.beta1 = cfg->beta1;
-    if (config_given(cfg, "beta2")) oc.beta2 = cfg->beta2;
-    if (config_given(cfg, "eps")) oc.eps = cfg->eps;
-    if (config_given(cfg, "weight-decay")) oc.weight_decay = cfg->weight_decay;
-    if (config_given(cfg, "rmsprop-alpha")) oc.alpha = cfg->rmsprop_alpha;
-    if (config_given(cfg, "centered")) oc.centered = cfg->centered;
-    if (config_given(cfg, "lr-decay")) oc.lr_decay = cfg->lr_decay;
-    if (config_given(cfg, "initial-accumulator")) oc.initial_accumulator_value = cfg->initial_accumulator;
+    if (CONFIG_GIVEN(cfg, momentum)) oc.momentum = cfg->momentum;
+    if (CONFIG_GIVEN(cfg, dampening)) oc.dampening = cfg->dampening;
+    if (CONFIG_GIVEN(cfg, beta1)) oc.beta1 = cfg->beta1;
+    if (CONFIG_GIVEN(cfg, beta2)) oc.beta2 = cfg->beta2;
+    if (CONFIG_GIVEN(cfg, eps)) oc.eps = cfg->eps;
+    if (CONFIG_GIVEN(cfg, weight_decay)) oc.weight_decay = cfg->weight_decay;
+    if (CONFIG_GIVEN(cfg, rmsprop_alpha)) oc.alpha = cfg->rmsprop_alpha;
+    if (CONFIG_GIVEN(cfg, centered)) oc.centered = cfg->centered;
+    if (CONFIG_GIVEN(cfg, lr_decay)) oc.lr_decay = cfg->lr_decay;
+    if (CONFIG_GIVEN(cfg, initial_accumulator)) oc.initial_accumulator_value = cfg->initial_accumulator;
     /* second order: the first-order optimizer stays an inert plain sgd the checkpoint can save */
     p->oc = s->second_order ? optim_config_default(OPTIM_SGD) : oc;
     return DT_OK;
@@ -235,43 +233,31 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
 static dt_status parse_schedule(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    dt_sched_kind sk;
-    dt_status st = sched_parse(cfg->schedule, &sk, err);
-    if (st)
-        return st;
+    const dt_sched_kind sk = cfg->schedule;
+    dt_status st;
     dt_sched_config sc = sched_config_default(sk, cfg->lr);
     sc.lr_min = cfg->lr_min;
     sc.decay_steps = cfg->decay_steps;
     sc.epochs = cfg->epochs;
     sc.step_epochs = cfg->step_epochs;
-    if (config_given(cfg, "gamma") || sk == SCHED_STEP) sc.gamma = cfg->gamma;
+    if (CONFIG_GIVEN(cfg, gamma) || sk == SCHED_STEP) sc.gamma = cfg->gamma;
     sc.warmup_steps = cfg->warmup_steps;
     sc.factor = cfg->plateau_factor;
     sc.patience = cfg->plateau_patience;
-    sc.maximize = strcmp(cfg->monitor, "val_accuracy") == 0;
+    sc.maximize = cfg->monitor == MONITOR_VAL_ACCURACY;
     if ((st = sched_init(&s->sched, &sc, err)))
-        return dt_fail_prefix(err, "--schedule %s", cfg->schedule);
+        return dt_fail_prefix(err, "--schedule %s", sched_name(sk));
     return DT_OK;
 }
 
-/* --metrics: up to 8 names, comma separated. */
-static dt_status parse_metrics(dt_session *s, dt_error *err)
+/* --metrics: each must suit the head. */
+static dt_status check_metrics(dt_session *s, dt_head head, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
-    for (const char *p = cfg->metrics; *p;) {
-        const char *comma = strchr(p, ',');
-        char name[32];
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
-        dt_metric m;
-        if (s->n_metrics == 8)
-            return dt_fail(err, DT_EUSAGE, "--metrics: at most 8 names");
-        if (!name[0])
-            return dt_fail(err, DT_EUSAGE, "--metrics: empty name in '%s'", cfg->metrics);
-        if (metrics_parse(name, cfg->output, &m, err))
+    const dt_choices *m = &s->cfg->metrics;
+    for (int i = 0; i < m->n; i++) {
+        if (metrics_check((dt_metric)m->v[i], head, err))
             return dt_fail_prefix(err, "--metrics");
-        s->metrics[s->n_metrics++] = (int)m;
-        p += len + (comma ? 1 : 0);
+        s->metrics[s->n_metrics++] = m->v[i];
     }
     return DT_OK;
 }
@@ -284,18 +270,10 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
         if (p->hidden[l].dropout > 0)
             return dt_fail(err, DT_EUSAGE, "dropout needs a first-order optimizer (the "
                                            "full-batch %s objective must be deterministic)",
-                           cfg->optimizer);
-    if (cfg->early_stopping && strcmp(cfg->monitor, "val_accuracy") == 0 &&
-        strcmp(cfg->output, "linear") == 0)
+                           config_optimizer_name(cfg->optimizer));
+    if (cfg->early_stopping && cfg->monitor == MONITOR_VAL_ACCURACY && cfg->output == HEAD_LINEAR)
         return dt_fail(err, DT_EUSAGE, "--monitor val_accuracy needs a classifier output");
-    if (cfg->log_grad_norms[0] && strcmp(cfg->log_grad_norms, "epoch") != 0) {
-        char *end;
-        long long every = strtoll(cfg->log_grad_norms, &end, 10);
-        if (*end || every < 1)
-            return dt_fail(err, DT_EUSAGE, "--log-grad-norms: '%s' should be a step count >= 1 "
-                           "(or no value: once per epoch)", cfg->log_grad_norms);
-    }
-    if (strcmp(cfg->monitor, "val_rmse") == 0 && strcmp(cfg->output, "linear") != 0)
+    if (cfg->monitor == MONITOR_VAL_RMSE && cfg->output != HEAD_LINEAR)
         return dt_fail(err, DT_EUSAGE, "--monitor val_rmse needs --output linear");
     if (!cfg->checkpoint_dir[0] &&
         (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
@@ -313,12 +291,13 @@ static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_e
     if (!have_data && !cfg->data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain train --help)");
     dt_status st;
-    if ((st = head_parse(cfg->output, &p->head, err)) ||
-        (st = init_parse(cfg->init, &p->init, err)) ||
-        (st = norm_parse(cfg->normalize, &p->nk, err)) || (st = parse_optimizer(s, p, err)) ||
+    p->head = cfg->output;
+    p->init = cfg->init;
+    p->nk = cfg->normalize;
+    if ((st = parse_optimizer(s, p, err)) ||
         (st = model_parse_layers_dropout(cfg->layers, (float)cfg->dropout, p->hidden,
                                          DT_MAX_LAYERS - 1, &p->n_hidden, err)) ||
-        (st = parse_schedule(s, err)) || (st = parse_metrics(s, err)) ||
+        (st = parse_schedule(s, err)) || (st = check_metrics(s, p->head, err)) ||
         (st = check_combinations(s, p, err)))
         return st;
     linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
@@ -336,7 +315,7 @@ static dt_status claim_outputs(dt_session *s, dt_error *err)
     if (cfg->save[0] && rank0)
         st = modelio_check_writable(cfg->save, "save",
                                     (const char *const[]){cfg->data, cfg->init_from,
-                                                          cfg->resume, NULL},
+                                                          cfg->resume.path, NULL},
                                     err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
@@ -350,11 +329,11 @@ static dt_status claim_outputs(dt_session *s, dt_error *err)
 static dt_status choose_checkpoint(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    if (!cfg->resume[0])
+    if (!cfg->resume.on)
         return DT_OK;
     dt_status st = DT_OK;
     if (comm_rank(s->comm) == 0)
-        st = ckpt_find(cfg->resume, cfg->checkpoint_dir, s->resumed_from,
+        st = ckpt_find(cfg->resume.path, cfg->checkpoint_dir, s->resumed_from,
                        sizeof s->resumed_from, err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
@@ -475,15 +454,15 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
         return st;
     dt_train_opts to = {.batch_size = p->batch,
                         .drop_last = cfg->drop_last,
-                        .shuffle = strcmp(cfg->shuffle, "on") == 0,
+                        .shuffle = cfg->shuffle == SWITCH_ON,
                         .seed = (uint64_t)cfg->seed,
                         .lr = cfg->lr,
                         .l2 = cfg->l2,
                         .l1 = cfg->l1,
                         .clip_norm = cfg->clip_norm,
                         .clip_value = cfg->clip_value,
-                        .grad_norms = cfg->log_grad_norms[0] != 0,
-                        .node_reduce = strcmp(cfg->reduction, "node") == 0};
+                        .grad_norms = cfg->log_grad_norms != 0,
+                        .node_reduce = cfg->reduction == REDUCE_NODE};
     st = trainer_init(&s->trainer, s->comm, &s->model, &s->optim, &s->train, &to, err);
     if (!st)
         s->trainer.sched = &s->sched;
@@ -508,7 +487,7 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
     snprintf(pr->eval_name, sizeof pr->eval_name, "%s", s->eval.n ? s->eval_name : "train");
     snprintf(pr->metric, sizeof pr->metric, "%s", s->n_classes ? "accuracy" : "rmse");
     pr->plateau = s->sched.plateau;
-    pr->es_best = strcmp(s->cfg->monitor, "val_accuracy") == 0 ? -INFINITY : INFINITY;
+    pr->es_best = s->cfg->monitor == MONITOR_VAL_ACCURACY ? -INFINITY : INFINITY;
     if (!s->resumed_from[0])
         return DT_OK;
     dt_ckpt_parts parts = session_parts(s);
@@ -542,6 +521,7 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
             memset(valid, 0, sizeof *valid);
         }
         s->eval_name = "valid";
+        s->validating = 1;
     }
     setup_plan p;
     dt_status st;
@@ -627,13 +607,13 @@ static void print_grad_norms(dt_session *s, const char *unit, int64_t at)
 /* The value --monitor watches, from the last evaluation (train loss without one). */
 static double monitor_value(const dt_session *s, double train_loss)
 {
-    const char *m = s->cfg->monitor;
     if (!s->eval.n)
         return train_loss;
-    if (!strcmp(m, "val_accuracy"))
-        return s->last_eval.accuracy;
-    if (!strcmp(m, "val_rmse"))
-        return s->last_eval.rmse;
+    switch (s->cfg->monitor) {
+    case MONITOR_VAL_ACCURACY: return s->last_eval.accuracy;
+    case MONITOR_VAL_RMSE: return s->last_eval.rmse;
+    case MONITOR_VAL_LOSS: break;
+    }
     return s->last_eval.loss;
 }
 
@@ -641,7 +621,7 @@ static double monitor_value(const dt_session *s, double train_loss)
 static int early_stop(dt_session *s, int64_t epoch)
 {
     dt_progress *p = &s->progress;
-    const int maximize = strcmp(s->cfg->monitor, "val_accuracy") == 0;
+    const int maximize = s->cfg->monitor == MONITOR_VAL_ACCURACY;
     const double v = s->monitor;
     if (maximize ? v > p->es_best : v < p->es_best) {
         p->es_best = v;
@@ -653,7 +633,7 @@ static int early_stop(dt_session *s, int64_t epoch)
     if (++p->es_bad < s->cfg->early_stopping)
         return 0;
     dt_info("early stopping: %s has not improved for %lld epochs (best %.4f at epoch %lld)",
-            s->cfg->monitor, (long long)p->es_bad, p->es_best, (long long)p->es_best_epoch);
+            config_monitor_name(s->cfg->monitor), (long long)p->es_bad, p->es_best, (long long)p->es_best_epoch);
     return 1;
 }
 
@@ -745,7 +725,7 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     dt_info("epoch %3lld/%lld  train_loss %.4f%s%s  %.0f samples/s  %.2f s", (long long)epoch + 1,
             (long long)cfg->epochs, train_loss, evtext, lrtext,
             done > 0 ? (double)done / (now - t_epoch) : 0.0, seconds);
-    if (s->trainer.norm_sum && !strcmp(cfg->log_grad_norms, "epoch"))
+    if (s->trainer.norm_sum && cfg->log_grad_norms < 0) /* once per epoch */
         print_grad_norms(s, "epoch", epoch + 1);
     if (cfg->profile) {
         /* the slowest rank's time in each phase (what the epoch waited for) */
@@ -764,7 +744,7 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     s->monitor = monitor_value(s, train_loss);
     if (sched_observe(&s->sched, s->monitor))
         dt_info("plateau: %s has not improved for %lld epochs; learning rate now %.3g",
-                cfg->monitor, (long long)cfg->plateau_patience,
+                config_monitor_name(cfg->monitor), (long long)cfg->plateau_patience,
                 sched_lr(&s->sched, p->step, epoch + 1, s->trainer.steps_per_epoch));
     p->plateau = s->sched.plateau;
     p->epoch = epoch + 1;
@@ -839,7 +819,7 @@ static dt_status save(dt_session *s, run_state *r, int final, dt_error *err)
 static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    if (strcmp(cfg->on_nan, "skip") == 0 && ++r->skips < cfg->max_skips) {
+    if (cfg->on_nan == ON_NAN_SKIP && ++r->skips < cfg->max_skips) {
         dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
                 "--max-skips %lld)",
                 (long long)s->trainer.step, r->skips, (long long)cfg->max_skips);
@@ -907,7 +887,7 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
     dt_status st = so_step(&s->so, s->x, full_batch_fg, &ctx, &f, err);
     watchdog_phase(WD_BETWEEN, s->trainer.step + 1);
     if (st)
-        return dt_fail_prefix(err, "%s", s->cfg->optimizer);
+        return dt_fail_prefix(err, "%s", so_name(s->so_kind));
     for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
     p->local_loss = comm_rank(s->comm) == 0 ? f * (double)s->train.n : 0.0;
     p->step = ++s->trainer.step;
@@ -940,7 +920,7 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
     if (!*last && s->second_order && s->so.stop != SO_RUNNING) {
         /* another iteration would not move */
         if (epoch + 1 < cfg->epochs)
-            dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", cfg->optimizer,
+            dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", so_name(s->so_kind),
                     s->so.stop == SO_CONVERGED ? "converged" : "stalled",
                     (long long)so_iterations(&s->so), s->so.gnorm);
         *last = 1;
@@ -956,7 +936,7 @@ static dt_status train_loop(dt_session *s, dt_error *err)
     dt_progress *p = &s->progress;
     run_state r = {.t_start = comm_wtime(), .base = p->seconds,
                    .saved_step = s->resumed_from[0] ? p->step : -1, .saved_epoch = p->epoch,
-                   .norm_every = atoll(cfg->log_grad_norms)};
+                   .norm_every = cfg->log_grad_norms > 0 ? cfg->log_grad_norms : 0};
     r.last_ckpt = r.t_start;
     dt_status st;
     int last = 0;
@@ -967,7 +947,7 @@ static dt_status train_loop(dt_session *s, dt_error *err)
         /* the best epoch's weights are the ones kept and saved */
         memcpy(s->model.params, s->best, s->model.n_params * sizeof *s->best);
         dt_info("early stopping: keeping the weights of epoch %lld (%s %.4f)",
-                (long long)p->es_best_epoch, cfg->monitor, p->es_best);
+                (long long)p->es_best_epoch, config_monitor_name(cfg->monitor), p->es_best);
         if (s->eval.n)
             trainer_evaluate(s->comm, &s->model, &s->eval, &s->last_eval);
     }

@@ -58,6 +58,14 @@ dt_status dt_fail_prefix(dt_error *err, const char *fmt, ...)
     return err->code;
 }
 
+int dt_name_index(const char *const *names, const char *text)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], text))
+            return i;
+    return -1;
+}
+
 const char *dt_strerror(dt_status code)
 {
     switch (code) {

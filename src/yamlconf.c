@@ -54,7 +54,7 @@ static dt_status set_scalar(reader *r, const dt_option *o, const char *v, size_t
             return dt_fail(err, DT_EUSAGE, "%s:%zu: %s is a flag: true or false, not '%s'",
                            r->path, line, o->name, v);
         v = b ? "1" : "0";
-    } else if (!v[0] && o->type == OPT_OPTSTR) {
+    } else if (!v[0] && (o->type == OPT_OPTPATH || o->type == OPT_EVERY)) {
         v = o->choices; /* "resume:" alone is --resume */
     } else if (!v[0]) {
         return dt_fail(err, DT_EUSAGE, "%s:%zu: %s has no value", r->path, line, o->name);
@@ -98,7 +98,7 @@ static dt_status read_mapping(reader *r, dt_error *err)
         if (!o) /* config_set words "unknown option (did you mean ...)" */
             return config_set(r->cfg, r->cmd, key, "", err),
                    dt_fail_prefix(err, "%s:%zu", r->path, line);
-        if (!strcmp(key, "config"))
+        if (o->offset == offsetof(dt_config, config_file))
             return dt_fail(err, DT_EUSAGE, "%s:%zu: a config file cannot name another", r->path,
                            line);
         if ((size_t)(o - table) < sizeof seen && seen[o - table]++)
@@ -199,12 +199,12 @@ dt_status yamlconf_write(FILE *out, const dt_config *cfg, dt_error *err)
     size_t n;
     const dt_option *o = config_options(&n);
     for (size_t i = 0; ok && i < n; i++) {
-        if (!(o[i].cmds & CMD_TRAIN) || o[i].type == OPT_STR2 || !strcmp(o[i].name, "config"))
+        if (!(o[i].cmds & CMD_TRAIN) || o[i].type == OPT_STR2 ||
+            o[i].offset == offsetof(dt_config, config_file))
             continue;
-        char v[2 * DT_PATH_MAX + 2], d[2 * DT_PATH_MAX + 2];
+        char v[2 * DT_PATH_MAX + 2];
         config_value_str(cfg, &o[i], v, sizeof v);
-        config_value_str(&def, &o[i], d, sizeof d);
-        if (!v[0] || !strcmp(v, d))
+        if (!v[0] || config_same(cfg, &def, &o[i]))
             continue; /* defaults stay out: an option given is checked as given */
         const char *text = o[i].type == OPT_FLAG ? (v[0] == '1' ? "true" : "false") : v;
         const int quoted = o[i].type != OPT_FLAG && yaml_word(text);

@@ -22,14 +22,14 @@ START_TEST(test_defaults_and_values)
                      DT_OK);
     ck_assert_str_eq(c.data, "d.h5");
     ck_assert_str_eq(c.layers, "256:relu,128:relu");
-    ck_assert_str_eq(c.optimizer, "adam");
+    ck_assert_int_eq(c.optimizer, OPTIM_ADAM);
     ck_assert_double_eq(c.lr, 1e-3);
     ck_assert_int_eq(c.batch_size, 128);
     ck_assert_int_eq(c.drop_last, 1);
-    ck_assert_str_eq(c.normalize, "zscore"); /* default from the table */
+    ck_assert_int_eq(c.normalize, NORM_ZSCORE); /* default from the table */
     ck_assert_str_eq(c.train_group, "/train");
-    ck_assert(config_given(&c, "lr"));
-    ck_assert(!config_given(&c, "momentum"));
+    ck_assert(CONFIG_GIVEN(&c, lr));
+    ck_assert(!CONFIG_GIVEN(&c, momentum));
     ck_assert_int_eq(parse(&c, CMD_CONVERT, "--idx a b --idx-test c d --out o.h5", &err), DT_OK);
     ck_assert_str_eq(c.idx[0], "a");
     ck_assert_str_eq(c.idx[1], "b");
@@ -95,6 +95,89 @@ START_TEST(test_help_lists_every_option)
 }
 END_TEST
 
+/* Every option is typed once, when parsed: choices as their module's enum,
+ * lists as indices, the optional-value options as numbers and a switch plus
+ * a path.  The text saved in models and checkpoints reads back to the same
+ * typed configuration (config_same). */
+START_TEST(test_typed_values)
+{
+    dt_config c, d;
+    dt_error err;
+    ck_assert_int_eq(parse(&c, CMD_TRAIN,
+                           "--optimizer newton --output linear --monitor val_rmse "
+                           "--metrics rmse,r2,mae --log-grad-norms 25 --resume "
+                           "--shuffle off --reduction mpi --precision bf16 --on-nan skip "
+                           "--schedule cosine --init he --normalize minmax",
+                           &err),
+                     DT_OK);
+    ck_assert_int_eq(c.optimizer, OPTIMIZER_SECOND_ORDER + SO_NEWTON);
+    ck_assert_str_eq(config_optimizer_name(c.optimizer), "newton");
+    ck_assert_int_eq(c.output, HEAD_LINEAR);
+    ck_assert_int_eq(c.monitor, MONITOR_VAL_RMSE);
+    ck_assert_int_eq(c.metrics.n, 3);
+    ck_assert_int_eq(c.metrics.v[0], METRIC_RMSE);
+    ck_assert_int_eq(c.metrics.v[1], METRIC_R2);
+    ck_assert_int_eq(c.metrics.v[2], METRIC_MAE);
+    ck_assert_int_eq(c.log_grad_norms, 25);
+    ck_assert(c.resume.on);
+    ck_assert_str_eq(c.resume.path, ""); /* alone: the newest checkpoint */
+    ck_assert_int_eq(c.shuffle, SWITCH_OFF);
+    ck_assert_int_eq(c.reduction, REDUCE_MPI);
+    ck_assert_int_eq(c.precision, PREC_BF16);
+    ck_assert_int_eq(c.on_nan, ON_NAN_SKIP);
+    ck_assert_int_eq(c.schedule, SCHED_COSINE);
+    ck_assert_int_eq(c.init, INIT_HE);
+    ck_assert_int_eq(c.normalize, NORM_MINMAX);
+    ck_assert_int_eq(parse(&d, CMD_TRAIN, "--optimizer adamw --log-grad-norms --resume ck/a.h5",
+                           &err),
+                     DT_OK);
+    ck_assert_int_eq(d.optimizer, OPTIM_ADAMW);
+    ck_assert_int_eq(d.log_grad_norms, -1); /* alone: once per epoch */
+    ck_assert(d.resume.on);
+    ck_assert_str_eq(d.resume.path, "ck/a.h5");
+    ck_assert_int_eq(d.metrics.n, 0);
+
+    /* text and back: every train option of c, through config_set into defaults */
+    dt_config b;
+    config_defaults(&b);
+    size_t n;
+    const dt_option *o = config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!(o[i].cmds & CMD_TRAIN) || o[i].type == OPT_STR2)
+            continue;
+        char v[2100];
+        config_value_str(&c, &o[i], v, sizeof v);
+        if (v[0])
+            ck_assert_msg(config_set(&b, CMD_TRAIN, o[i].name, v, &err) == DT_OK, "%s=%s: %s",
+                          o[i].name, v, err.msg);
+        ck_assert_msg(config_same(&b, &c, &o[i]), "--%s '%s' did not read back", o[i].name, v);
+    }
+    ck_assert_int_eq(b.optimizer, c.optimizer);
+    ck_assert_int_eq(b.metrics.n, 3);
+    ck_assert_int_eq(b.log_grad_norms, 25);
+    ck_assert(b.resume.on && !b.resume.path[0]);
+
+    /* a grid point's typed value stored into a copy */
+    dt_value v;
+    const dt_option *opt = config_find("metrics", CMD_TRAIN);
+    config_get_value(&c, opt, &v);
+    config_put_value(&d, opt, &v);
+    ck_assert_int_eq(d.metrics.n, 3);
+    ck_assert(CONFIG_GIVEN(&d, metrics));
+
+    /* values that are not of the option's type */
+    const char *bad[][2] = {{"--metrics accuracy,precision", "'precision' is not one of auc|"},
+                            {"--metrics accuracy,,f1", "empty name"},
+                            {"--log-grad-norms=0", "should be a step count >= 1"},
+                            {"--log-grad-norms=x", "should be a step count >= 1"},
+                            {"--optimizer lbfgs2", "not one of sgd|momentum|"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(parse(&d, CMD_TRAIN, bad[i][0], &err) == DT_EUSAGE, "%s", bad[i][0]);
+        ck_assert_msg(strstr(err.msg, bad[i][1]), "%s: '%s'", bad[i][0], err.msg);
+    }
+}
+END_TEST
+
 START_TEST(test_value_round_trip)
 {
     /* Every option's saved text parses back to the same configuration. */
@@ -139,7 +222,7 @@ START_TEST(test_list_option)
     ck_assert_double_eq(c.lr, 0.5);
     ck_assert_int_eq(c.folds, 3);
     ck_assert_int_eq(c.ranks_per_trial, 1); /* default */
-    ck_assert(config_given(&c, "grid"));
+    ck_assert(CONFIG_GIVEN(&c, grid));
     ck_assert_int_eq(parse(&c, CMD_CV, "--folds 5", &err), DT_OK);
     ck_assert_str_eq(c.grid, ""); /* no --grid: empty list */
     ck_assert_int_eq(parse(&c, CMD_TRAIN, "--grid lr=1", &err), DT_EUSAGE);
@@ -253,6 +336,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_defaults_and_values);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_help_lists_every_option);
+    tcase_add_test(tc, test_typed_values);
     tcase_add_test(tc, test_value_round_trip);
     tcase_add_test(tc, test_list_option);
     tcase_add_test(tc, test_option_facts);

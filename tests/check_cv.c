@@ -44,16 +44,16 @@ START_TEST(test_grid_product_order)
     char desc[256];
     cv_grid_describe(&grid, 7, desc, sizeof desc);
     ck_assert_str_eq(desc, "lr=0.01 layers=64:relu,32:relu drop-last=1");
-    ck_assert_int_eq(cv_grid_config(&grid, &base, 7, &cfg, &err), DT_OK);
+    cv_grid_config(&grid, &base, 7, &cfg);
     ck_assert_double_eq(cfg.lr, 0.01);
     ck_assert_str_eq(cfg.layers, "64:relu,32:relu");
     ck_assert_int_eq(cfg.drop_last, 1);
     ck_assert_str_eq(cfg.data, "d.h5"); /* the command line's options are kept */
-    ck_assert(config_given(&cfg, "drop-last"));
-    ck_assert_int_eq(cv_grid_config(&grid, &base, 0, &cfg, &err), DT_OK);
+    ck_assert(CONFIG_GIVEN(&cfg, drop_last));
+    cv_grid_config(&grid, &base, 0, &cfg);
     ck_assert_double_eq(cfg.lr, 0.1); /* the grid overrides --lr 0.5 */
     ck_assert_int_eq(cfg.drop_last, 0);
-    ck_assert_int_eq(cv_grid_config(&grid, &base, 11, &cfg, &err), DT_OK);
+    cv_grid_config(&grid, &base, 11, &cfg);
     ck_assert_double_eq(cfg.lr, 0.001);
 }
 END_TEST
@@ -65,7 +65,7 @@ START_TEST(test_grid_empty)
     ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_OK);
     ck_assert_int_eq(grid.n_axes, 0);
     ck_assert_int_eq(grid.n_configs, 1);
-    ck_assert_int_eq(cv_grid_config(&grid, &base, 0, &cfg, &err), DT_OK);
+    cv_grid_config(&grid, &base, 0, &cfg);
     ck_assert_double_eq(cfg.lr, 0.5);
     char desc[64];
     cv_grid_describe(&grid, 0, desc, sizeof desc);
@@ -249,16 +249,16 @@ START_TEST(test_metric_choice)
 {
     dt_error err;
     dt_metric m;
-    ck_assert_int_eq(metrics_parse("", "sigmoid", &m, &err), DT_OK);
+    ck_assert_int_eq(metrics_parse("", HEAD_SIGMOID, &m, &err), DT_OK);
     ck_assert_int_eq(m, METRIC_AUC);
-    ck_assert_int_eq(metrics_parse("", "softmax", &m, &err), DT_OK);
+    ck_assert_int_eq(metrics_parse("", HEAD_SOFTMAX, &m, &err), DT_OK);
     ck_assert_int_eq(m, METRIC_ACCURACY);
-    ck_assert_int_eq(metrics_parse("", "linear", &m, &err), DT_OK);
+    ck_assert_int_eq(metrics_parse("", HEAD_LINEAR, &m, &err), DT_OK);
     ck_assert_int_eq(m, METRIC_RMSE);
-    ck_assert_int_eq(metrics_parse("r2", "linear", &m, &err), DT_OK);
+    ck_assert_int_eq(metrics_parse("r2", HEAD_LINEAR, &m, &err), DT_OK);
     ck_assert_int_eq(m, METRIC_R2);
-    ck_assert_int_eq(metrics_parse("rmse", "softmax", &m, &err), DT_EUSAGE);
-    ck_assert_int_eq(metrics_parse("auc", "linear", &m, &err), DT_EUSAGE);
+    ck_assert_int_eq(metrics_parse("rmse", HEAD_SOFTMAX, &m, &err), DT_EUSAGE);
+    ck_assert_int_eq(metrics_parse("auc", HEAD_LINEAR, &m, &err), DT_EUSAGE);
     const dt_metric higher[] = {METRIC_AUC, METRIC_ACCURACY, METRIC_F1, METRIC_R2};
     const dt_metric lower[] = {METRIC_LOG_LOSS, METRIC_RMSE, METRIC_MAE};
     for (int i = 0; i < 4; i++) ck_assert(metrics_higher_is_better(higher[i]));

@@ -88,7 +88,7 @@ void ckpt_release_dir(int lock_fd);
 dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_parts *parts,
                     const dt_progress *p, char *written, size_t len, dt_error *err);
 
-/* Local: the checkpoint to resume from.  `spec` is a file, or "latest" to
+/* Local: the checkpoint to resume from.  `spec` is a file, or "" to
  * search `dir`: latest.h5 first, then step-*.h5 newest first, skipping (with a
  * warning naming it) any that is unreadable or fails its checksum.  path gets
  * "" when there is no checkpoint at all. */

@@ -12,6 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "dtrain/dataset.h"
+#include "dtrain/loss.h"
+#include "dtrain/matmul.h"
+#include "dtrain/metrics.h"
+#include "dtrain/model.h"
+#include "dtrain/optim.h"
+#include "dtrain/schedule.h"
+#include "dtrain/secondorder.h"
 #include "dtrain/status.h"
 
 #define DT_PATH_MAX 1024
@@ -34,47 +42,85 @@ enum {
 };
 
 typedef enum {
-    OPT_STR,    /* free text (paths, layer lists) */
-    OPT_STR2,   /* two texts, e.g. --idx IMAGES LABELS (two consecutive dt_str) */
-    OPT_INT,    /* int64 within [min, max] */
-    OPT_REAL,   /* double within [min, max] */
-    OPT_CHOICE, /* one of "a|b|c", stored as text */
-    OPT_FLAG,   /* present or not, stored as int 0/1 */
-    OPT_OPTSTR, /* text with an optional value: "--x" alone stores `choices` */
-    OPT_LIST    /* repeatable text: each occurrence appended, '\n' between values */
+    OPT_STR,     /* free text (paths, layer lists) */
+    OPT_STR2,    /* two texts, e.g. --idx IMAGES LABELS (two consecutive dt_str) */
+    OPT_INT,     /* int64 within [min, max] */
+    OPT_REAL,    /* double within [min, max]; a row without a default stores NAN: "not
+                    given, the method's own default" (optimizer hyperparameters) */
+    OPT_CHOICE,  /* one of the row's names, stored as its index (an int or an enum of
+                    the module that owns the names); -1 when the row has no default */
+    OPT_CHOICES, /* comma-separated names of the row's list, stored as dt_choices */
+    OPT_FLAG,    /* present or not, stored as int 0/1 */
+    OPT_OPTPATH, /* a flag with an optional path, stored as dt_optpath: "--x" alone
+                    is on with path "" (spelt `choices` in text, e.g. "latest") */
+    OPT_EVERY,   /* "--x" alone: every epoch (-1); "--x N": every N steps; 0 = off */
+    OPT_LIST     /* repeatable text: each occurrence appended, '\n' between values */
 } dt_opt_type;
+
+/* The value of an OPT_CHOICES option: n indices into the row's names. */
+#define DT_MAX_CHOICES 8
+typedef struct {
+    int n;
+    int v[DT_MAX_CHOICES];
+} dt_choices;
+
+/* The value of an OPT_OPTPATH option. */
+typedef struct {
+    int on;
+    dt_str path; /* "" with on: the default place (--resume: the newest checkpoint) */
+} dt_optpath;
+
+/* The choices that no module owns: their names are the rows' lists in
+ * src/config.c, in the order of these enums. */
+typedef enum { MONITOR_VAL_LOSS, MONITOR_VAL_ACCURACY, MONITOR_VAL_RMSE } dt_monitor;
+typedef enum { SWITCH_ON, SWITCH_OFF } dt_switch;
+typedef enum { REDUCE_NODE, REDUCE_MPI } dt_reduce;
+typedef enum { ON_NAN_STOP, ON_NAN_SKIP } dt_on_nan;
+typedef enum { LABEL_INT, LABEL_FLOAT } dt_label_type;
+typedef enum { XTYPE_FLOAT32, XTYPE_FLOAT64, XTYPE_UINT8, XTYPE_INT32 } dt_x_type;
+/* --optimizer: the first-order kinds (dt_optim_kind) then the second-order
+ * ones (dt_so_kind), in the order of optim_names and so_names. */
+typedef int dt_optimizer;
+#define OPTIMIZER_SECOND_ORDER OPTIM_N_KINDS /* the first second-order value */
+const char *config_monitor_name(dt_monitor m);
+const char *config_optimizer_name(dt_optimizer o);
 
 typedef struct {
     /* train */
     dt_str data, train_group, test_group, valid_group;
-    dt_str layers, output, init, normalize;
-    dt_str optimizer;
+    dt_str layers;
+    dt_head output;
+    dt_init init;
+    dt_norm_kind normalize;
+    dt_optimizer optimizer;
     double lr, momentum, dampening, beta1, beta2, eps, weight_decay;
     double rmsprop_alpha, lr_decay, initial_accumulator;
     int centered;
     int64_t lbfgs_history;
     /* schedules */
-    dt_str schedule;
+    dt_sched_kind schedule;
     double lr_min, gamma, plateau_factor;
     int64_t decay_steps, step_epochs, warmup_steps, plateau_patience;
     /* gradients and regularisation */
     double clip_norm, clip_value, l2, l1, dropout, valid_split;
-    dt_str log_grad_norms, monitor;
+    int64_t log_grad_norms; /* OPT_EVERY: 0 off, -1 per epoch, N every N steps */
+    dt_monitor monitor;
     int64_t early_stopping;
     int64_t batch_size, epochs, seed, threads;
-    dt_str shuffle;
+    dt_switch shuffle;
     int drop_last;
     dt_str save, init_from;
     int profile;
-    dt_str shared_data;
-    dt_str reduction;
-    dt_str precision;
+    dt_switch shared_data;
+    dt_reduce reduction;
+    dt_precision precision;
     /* faults */
-    dt_str on_nan;
+    dt_on_nan on_nan;
     int64_t max_skips, check_replicas;
     double step_timeout;
     /* checkpoints (train) */
-    dt_str checkpoint_dir, resume;
+    dt_str checkpoint_dir;
+    dt_optpath resume;
     int64_t checkpoint_every, keep, stop_at_step;
     int checkpoint_every_epoch;
     double checkpoint_every_seconds;
@@ -84,14 +130,18 @@ typedef struct {
     int print_config;   /* inspect --config: the file's configuration as YAML */
     int json;
     /* convert */
-    dt_str idx[2], idx_test[2], csv, out, label_type, x_dtype;
+    dt_str idx[2], idx_test[2], csv, out;
+    dt_label_type label_type;
+    dt_x_type x_dtype;
     int64_t label_col;
     int header;
     double test_fraction;
     /* cv */
     int64_t folds, ranks_per_trial;
     dt_str grid; /* OPT_LIST: one "KEY=V1|V2|..." per line */
-    dt_str metric, refit, metrics;
+    int metric; /* dt_metric, -1 = the head's default */
+    dt_str refit;
+    dt_choices metrics; /* dt_metric values */
     /* bench */
     int64_t inputs, outputs, samples;
     double latency_us;
@@ -116,13 +166,16 @@ typedef struct {
     size_t offset;       /* offsetof(dt_config, field) */
     const char *def;     /* default, as it would be typed; NULL = empty */
     double min, max;     /* inclusive range for OPT_INT and OPT_REAL */
-    const char *choices; /* "a|b|c" for OPT_CHOICE; the implied value for OPT_OPTSTR */
+    const char *choices; /* OPT_OPTPATH: how "on, no path" is written as text */
     unsigned cmds;       /* CMD_* mask */
     const char *metavar; /* shown in --help */
     const char *help;
     unsigned facts;          /* OPTF_* mask; 0 in most rows */
     const char *cv_rejected; /* why cv refuses the option (what to do instead); NULL if
                                 cv accepts it */
+    const char *const *names[2]; /* OPT_CHOICE(S): the names, NULL-terminated lists owned
+                                    by the module whose enum they spell; a second list
+                                    continues the first (--optimizer) */
 } dt_option;
 
 /* The table; *n receives its length.  Pointer into static storage. */
@@ -158,7 +211,28 @@ dt_status config_set(dt_config *cfg, unsigned cmd, const char *name, const char 
 /* The value of option o in cfg as text (what --name would be given). */
 void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_t len);
 
-/* 1 if the option named `name` was given on the command line. */
-int config_given(const dt_config *cfg, const char *name);
+/* 1 if the option stored in `field` of dt_config was given (on the command
+ * line, in a --config file, or by config_set); a misspelt field does not
+ * compile. */
+#define CONFIG_GIVEN(cfg, field) config_given_at((cfg), offsetof(dt_config, field))
+int config_given_at(const dt_config *cfg, size_t offset);
+
+/* One option's typed value outside a dt_config (a grid point of cv): the
+ * member of its type (any option but OPT_STR2). */
+typedef union {
+    int64_t i;       /* OPT_INT, OPT_EVERY */
+    double d;        /* OPT_REAL */
+    int n;           /* OPT_CHOICE, OPT_FLAG */
+    dt_choices list; /* OPT_CHOICES */
+    dt_optpath path; /* OPT_OPTPATH */
+    dt_str text;     /* OPT_STR, OPT_LIST */
+} dt_value;
+/* Read option o's value from c, and store one into c (marking it given). */
+void config_get_value(const dt_config *c, const dt_option *o, dt_value *v);
+void config_put_value(dt_config *c, const dt_option *o, const dt_value *v);
+/* 1 if cfg a and b hold the same value of option o. */
+int config_same(const dt_config *a, const dt_config *b, const dt_option *o);
+/* The name of value i of an OPT_CHOICE(S) row, NULL if out of range. */
+const char *config_choice_name(const dt_option *o, int i);
 
 #endif

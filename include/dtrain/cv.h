@@ -27,6 +27,7 @@ typedef struct {
     const dt_option *opt; /* the train option varied (points into the option table) */
     int n_values;
     const char *values[CV_MAX_VALUES]; /* views into cv_grid.text, as typed */
+    dt_value value[CV_MAX_VALUES];     /* the same, parsed once */
 } cv_axis;
 
 /* Holds views into its own text: do not copy a cv_grid by value. */
@@ -38,8 +39,8 @@ typedef struct {
 } cv_grid;
 
 /* Parse the --grid list (entries separated by '\n', as OPT_LIST stores them)
- * and check every value by applying it to a copy of base through
- * config_parse, so the option table's types and ranges hold.  A key must be
+ * into typed values, each read by config_set as --KEY=VALUE would be, so the
+ * option table's types and ranges hold.  A key must be
  * a train option that cv does not fix itself (not data, train-group, output
  * nor any option cv_check_options rejects), given once.  Errors are DT_EUSAGE
  * and quote the entry. */
@@ -48,9 +49,8 @@ dt_status cv_grid_parse(const char *list, const dt_config *base, cv_grid *g, dt_
 /* Index of axis a's value in configuration c. */
 int cv_grid_value(const cv_grid *g, int64_t c, int a);
 
-/* cfg = base with configuration c's values applied (cfg->given marks them). */
-dt_status cv_grid_config(const cv_grid *g, const dt_config *base, int64_t c, dt_config *cfg,
-                         dt_error *err);
+/* cfg = base with configuration c's typed values stored (cfg->given marks them). */
+void cv_grid_config(const cv_grid *g, const dt_config *base, int64_t c, dt_config *cfg);
 
 /* "lr=0.1 layers=32:relu" ("command line" when there is no axis). */
 void cv_grid_describe(const cv_grid *g, int64_t c, char *buf, size_t len);

@@ -98,6 +98,8 @@ typedef struct {
     float *shift, *scale; /* owned, (d) each */
 } dt_norm;
 
+/* The normalisations' names, indexed by dt_norm_kind, NULL-terminated. */
+extern const char *const norm_names[];
 dt_status norm_parse(const char *text, dt_norm_kind *out, dt_error *err);
 const char *norm_name(dt_norm_kind k);
 /* Statistics of ds computed across the ranks of c: each rank sums its

@@ -13,6 +13,8 @@
 
 typedef enum { HEAD_SOFTMAX, HEAD_SIGMOID, HEAD_LINEAR } dt_head;
 
+/* The heads' names, indexed by dt_head, NULL-terminated. */
+extern const char *const head_names[];
 dt_status head_parse(const char *text, dt_head *out, dt_error *err);
 const char *head_name(dt_head h);
 /* 1 for the heads that take integer class labels. */

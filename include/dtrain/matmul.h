@@ -24,6 +24,8 @@
 typedef enum { PREC_FP32, PREC_BF16 } dt_precision;
 
 /* "fp32" / "bf16" <-> dt_precision. */
+/* The precisions' names, indexed by dt_precision, NULL-terminated. */
+extern const char *const precision_names[];
 dt_status matmul_precision_parse(const char *text, dt_precision *out, dt_error *err);
 const char *matmul_precision_name(dt_precision p);
 

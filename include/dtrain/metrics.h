@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "dtrain/comm.h"
+#include "dtrain/loss.h"
 #include "dtrain/status.h"
 
 /* Log-loss clipping: each probability of the true class is clipped to
@@ -130,10 +131,15 @@ dt_status metrics_kfold(const int32_t *labels, int64_t n, int k, uint64_t seed,
 /* The figures a search can rank by and `train --metrics` can show. */
 typedef enum { METRIC_AUC, METRIC_ACCURACY, METRIC_F1, METRIC_LOG_LOSS, METRIC_RMSE, METRIC_MAE, METRIC_R2 } dt_metric;
 
-/* name "" picks the head's default (auc for sigmoid, accuracy for softmax,
- * rmse for linear); a classification metric with a linear head or the
- * reverse is DT_EUSAGE. */
-dt_status metrics_parse(const char *name, const char *output, dt_metric *m, dt_error *err);
+/* The metrics' names, indexed by dt_metric, NULL-terminated. */
+extern const char *const metric_names[];
+/* The head's own metric: auc for sigmoid, accuracy for softmax, rmse for linear. */
+dt_metric metrics_default(dt_head head);
+/* DT_EUSAGE if m does not apply to head (a classification metric with a
+ * linear head or the reverse). */
+dt_status metrics_check(dt_metric m, dt_head head, dt_error *err);
+/* name "" picks metrics_default(head); then metrics_check. */
+dt_status metrics_parse(const char *name, dt_head head, dt_metric *m, dt_error *err);
 const char *metrics_name(dt_metric m);
 int metrics_higher_is_better(dt_metric m);
 int metrics_is_classification(dt_metric m);

@@ -108,6 +108,8 @@ void model_train_mode(dt_model *m, uint64_t seed, int64_t step, const int64_t *r
 void model_eval_mode(dt_model *m);
 
 typedef enum { INIT_UNIFORM, INIT_XAVIER, INIT_HE } dt_init;
+/* The initialisations' names, indexed by dt_init, NULL-terminated. */
+extern const char *const init_names[];
 dt_status init_parse(const char *text, dt_init *out, dt_error *err);
 
 /* Build the model; parameters are zero until model_init.  max_batch bounds the

@@ -53,13 +53,14 @@
 
 typedef enum {
     OPTIM_SGD,
-    OPTIM_ADAM,
     OPTIM_MOMENTUM,
     OPTIM_NESTEROV,
     OPTIM_ADAGRAD,
     OPTIM_RMSPROP,
+    OPTIM_ADAM,
     OPTIM_ADAMW
 } dt_optim_kind;
+#define OPTIM_N_KINDS (OPTIM_ADAMW + 1)
 
 /* Hyperparameters.  optim_config_default(kind) gives torch's defaults (shown
  * below); a zero-initialised config is valid for sgd and means "all off", which
@@ -90,6 +91,8 @@ typedef struct {
 } dt_optim;
 
 /* Names: sgd momentum nesterov adagrad rmsprop adam adamw. */
+/* The kinds' names, indexed by dt_optim_kind, NULL-terminated. */
+extern const char *const optim_names[];
 dt_status optim_parse(const char *name, dt_optim_kind *out, dt_error *err);
 const char *optim_name(dt_optim_kind k);
 

@@ -77,6 +77,8 @@ typedef struct {
 } dt_sched;
 
 /* Names: constant linear step exponential cosine plateau. */
+/* The schedules' names, indexed by dt_sched_kind, NULL-terminated. */
+extern const char *const sched_names[];
 dt_status sched_parse(const char *name, dt_sched_kind *out, dt_error *err);
 const char *sched_name(dt_sched_kind k);
 

@@ -104,6 +104,8 @@ typedef struct {
     double gnorm;    /* max |g_i| at the returned x */
 } dt_so;
 
+/* The methods' names, indexed by dt_so_kind, NULL-terminated. */
+extern const char *const so_names[];
 dt_status so_parse(const char *name, dt_so_kind *out, dt_error *err); /* lbfgs bfgs newton */
 const char *so_name(dt_so_kind k);
 dt_so_config so_config_default(void);

@@ -23,6 +23,7 @@ typedef struct {
     dt_dataset train;
     dt_dataset eval;      /* /valid if present, else /test, else empty (eval.n == 0) */
     const char *eval_name; /* "valid" or "test" */
+    int validating;        /* eval is a validation set ("valid"), not the test set */
     dt_norm norm;
     dt_model model;
     dt_optim optim;

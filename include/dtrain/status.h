@@ -37,6 +37,10 @@ dt_status dt_fail(dt_error *err, dt_status code, const char *fmt, ...)
 dt_status dt_fail_prefix(dt_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Index of text in names (a NULL-terminated list), -1 if absent: the one
+ * look-up behind every name -> enum parse (option choices, names in files). */
+int dt_name_index(const char *const *names, const char *text);
+
 /* Short name of a status ("usage error", "I/O error", ...). */
 const char *dt_strerror(dt_status code);
 

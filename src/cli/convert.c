@@ -19,16 +19,9 @@ static const char *csv_only_given(const dt_config *cfg)
     return NULL;
 }
 
-static dt_dtype x_dtype_of(const char *name)
-{
-    if (!strcmp(name, "float64"))
-        return DT_F64;
-    if (!strcmp(name, "uint8"))
-        return DT_U8;
-    if (!strcmp(name, "int32"))
-        return DT_I32;
-    return DT_F32;
-}
+/* --x-dtype's choices as the file's element types. */
+static const dt_dtype x_types[] = {[XTYPE_FLOAT32] = DT_F32, [XTYPE_FLOAT64] = DT_F64,
+                                   [XTYPE_UINT8] = DT_U8, [XTYPE_INT32] = DT_I32};
 
 static void print_group(const convert_group_info *g)
 {
@@ -50,14 +43,14 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (comm_rank(world) != 0)
         return DT_OK;
 
-    const int idx = config_given(cfg, "idx");
-    const int csv = config_given(cfg, "csv");
+    const int idx = CONFIG_GIVEN(cfg, idx);
+    const int csv = CONFIG_GIVEN(cfg, csv);
     if (idx == csv)
         return dt_fail(err, DT_EUSAGE,
                        "convert needs exactly one input: --idx IMAGES LABELS or --csv FILE");
-    if (!config_given(cfg, "out") || !cfg->out[0])
+    if (!cfg->out[0])
         return dt_fail(err, DT_EUSAGE, "convert needs --out FILE.h5");
-    if (config_given(cfg, "idx-test") && !idx)
+    if (CONFIG_GIVEN(cfg, idx_test) && !idx)
         return dt_fail(err, DT_EUSAGE,
                        "--idx-test goes with --idx; for CSV input use --test-fraction");
     const char *csv_only = idx ? csv_only_given(cfg) : NULL;
@@ -74,7 +67,7 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
         return st;
     convert_summary sum;
     if (idx) {
-        const int with_test = config_given(cfg, "idx-test");
+        const int with_test = CONFIG_GIVEN(cfg, idx_test);
         st = convert_idx(cfg->out, cfg->idx[0], cfg->idx[1],
                          with_test ? cfg->idx_test[0] : NULL,
                          with_test ? cfg->idx_test[1] : NULL, &sum, err);
@@ -82,8 +75,8 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
         convert_csv_opts opts = {
             .header = cfg->header,
             .label_col = cfg->label_col,
-            .label_float = !strcmp(cfg->label_type, "float"),
-            .x_type = x_dtype_of(cfg->x_dtype),
+            .label_float = cfg->label_type == LABEL_FLOAT,
+            .x_type = x_types[cfg->x_dtype],
         };
         st = convert_csv(cfg->out, cfg->csv, &opts, cfg->test_fraction, (uint64_t)cfg->seed,
                          &sum, err);

@@ -119,7 +119,7 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
         dataset_free(all);
         return comm_agree(world, dt_fail(err, DT_ENOMEM, "out of memory"), err);
     }
-    dt_status st = cv_grid_config(grid, base, best, cfg, err);
+    cv_grid_config(grid, base, best, cfg);
     char desc[DT_PATH_MAX];
     cv_grid_describe(grid, best, desc, sizeof desc);
     const long long n = (long long)all->n;
@@ -128,8 +128,7 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
     dt_session s;
     memset(&s, 0, sizeof s); /* session_free below is safe even if setup never ran */
     dt_set_log_rank(1); /* the epoch lines */
-    if (!st)
-        st = session_setup_with(&s, cfg, world, all, NULL, err);
+    dt_status st = session_setup_with(&s, cfg, world, all, NULL, err);
     if (!st)
         st = session_train(&s, err);
     dt_set_log_rank(rank);
@@ -161,8 +160,10 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid
         return st;
     if (!cfg->data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain cv --help)");
+    /* --metric, or the head's own */
+    *metric = cfg->metric < 0 ? metrics_default(cfg->output) : (dt_metric)cfg->metric;
     if ((st = cv_grid_parse(cfg->grid, cfg, grid, err)) ||
-        (st = metrics_parse(cfg->metric, cfg->output, metric, err)))
+        (st = metrics_check(*metric, cfg->output, err)))
         return st;
     /* Every configuration's layer list, before any training. */
     dt_config *c = malloc(sizeof *c);
@@ -171,8 +172,8 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid
     for (int64_t i = 0; !st && i < grid->n_configs; i++) {
         dt_layer_spec hidden[DT_MAX_LAYERS];
         int nh;
-        st = cv_grid_config(grid, cfg, i, c, err);
-        if (!st && (st = model_parse_layers(c->layers, hidden, DT_MAX_LAYERS - 1, &nh, err)) &&
+        cv_grid_config(grid, cfg, i, c);
+        if ((st = model_parse_layers(c->layers, hidden, DT_MAX_LAYERS - 1, &nh, err)) &&
             grid->n_axes) {
             char desc[DT_PATH_MAX];
             cv_grid_describe(grid, i, desc, sizeof desc);
@@ -200,16 +201,14 @@ dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     const int rank = comm_rank(world), P = comm_size(world);
     static cv_grid grid; /* large: keep it off the stack */
-    dt_metric metric;
+    dt_metric metric = METRIC_ACCURACY;
     dt_status st = check_setup(cfg, world, &grid, &metric, err);
     if (st)
         return st;
 
     /* The training split, once; the folds from --seed (the same on every rank). */
     dt_dataset all = {0};
-    dt_head head;
-    head_parse(cfg->output, &head, NULL);
-    st = dataset_load(cfg->data, cfg->train_group, head_is_classifier(head), &all, err);
+    st = dataset_load(cfg->data, cfg->train_group, head_is_classifier(cfg->output), &all, err);
     if ((st = comm_agree(world, st, err)))
         return st;
     const int K = (int)cfg->folds;
@@ -247,9 +246,8 @@ dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
         dt_error terr;
         dt_error_clear(&terr);
         double v = NAN;
-        dt_status ts = cv_grid_config(&grid, cfg, t / K, tcfg, &terr);
-        if (!ts)
-            ts = run_trial(tcfg, g, &all, fold_of_row, (int)(t % K), metric, &v, &terr);
+        cv_grid_config(&grid, cfg, t / K, tcfg);
+        dt_status ts = run_trial(tcfg, g, &all, fold_of_row, (int)(t % K), metric, &v, &terr);
         if (comm_rank(g) != 0)
             continue;
         value[t] = ts ? NAN : v;

@@ -67,7 +67,7 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
         report(&s, name, &ev);
         /* The epochs watched a validation set: the test group, if any, is
          * reported once at the end, with the same normalisation. */
-        if (!strcmp(s.eval_name, "valid")) {
+        if (s.validating) {
             dt_dataset test;
             dt_status tst = DT_OK;
             h5file *f;
