@@ -197,113 +197,161 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid
     return comm_agree(world, st, err);
 }
 
-dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
-{
-    const int rank = comm_rank(world), P = comm_size(world);
-    static cv_grid grid; /* large: keep it off the stack */
-    dt_metric metric = METRIC_ACCURACY;
-    dt_status st = check_setup(cfg, world, &grid, &metric, err);
-    if (st)
-        return st;
+/* A search's state, shared by its steps. */
+typedef struct {
+    const dt_config *cfg;
+    dt_comm *world;
+    dt_comm *g; /* this rank's group: the trials' communicator */
+    cv_grid *grid;
+    dt_metric metric;
+    dt_dataset all; /* the training split, whole */
+    int K;          /* folds */
+    int64_t C, T;   /* configurations, trials (C x K) */
+    int32_t *fold_of_row;
+    double *value;          /* (C x K) the metric of each trial, NAN if it failed */
+    failure_rec *fails;     /* this rank's failed trials */
+    int64_t n_fail;
+    char (*msg)[CV_MSG_LEN]; /* rank 0: each trial's failure message */
+    cv_summary *sorted;
+    dt_config *tcfg;        /* the trial's configuration */
+} search;
 
-    /* The training split, once; the folds from --seed (the same on every rank). */
-    dt_dataset all = {0};
-    st = dataset_load(cfg->data, cfg->train_group, head_is_classifier(cfg->output), &all, err);
-    if ((st = comm_agree(world, st, err)))
+/* The training split, once, and the folds from --seed (the same on every rank). */
+static dt_status load_folds(search *s, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_status st = dataset_load(cfg->data, cfg->train_group, head_is_classifier(cfg->output),
+                                &s->all, err);
+    if ((st = comm_agree(s->world, st, err)))
         return st;
-    const int K = (int)cfg->folds;
-    const int64_t C = grid.n_configs, T = C * K;
-    int32_t *fold_of_row = malloc((size_t)(all.n + 1) * sizeof *fold_of_row);
-    double *value = calloc((size_t)T, sizeof *value);
-    failure_rec *fails = calloc((size_t)T, sizeof *fails);
-    char(*msg)[CV_MSG_LEN] = NULL;
-    cv_summary *sorted = calloc((size_t)C, sizeof *sorted);
-    dt_config *tcfg = malloc(sizeof *tcfg);
-    dt_comm *g = NULL;
-    if (!fold_of_row || !value || !fails || !sorted || !tcfg)
+    s->K = (int)cfg->folds;
+    s->C = s->grid->n_configs;
+    s->T = s->C * s->K;
+    s->fold_of_row = malloc((size_t)(s->all.n + 1) * sizeof *s->fold_of_row);
+    s->value = calloc((size_t)s->T, sizeof *s->value);
+    s->fails = calloc((size_t)s->T, sizeof *s->fails);
+    s->sorted = calloc((size_t)s->C, sizeof *s->sorted);
+    s->tcfg = malloc(sizeof *s->tcfg);
+    if (!s->fold_of_row || !s->value || !s->fails || !s->sorted || !s->tcfg)
         st = dt_fail(err, DT_ENOMEM, "out of memory");
     if (!st)
-        st = cv_folds(&all, K, (uint64_t)cfg->seed, fold_of_row, err);
-    if ((st = comm_agree(world, st, err)))
-        goto done;
+        st = cv_folds(&s->all, s->K, (uint64_t)cfg->seed, s->fold_of_row, err);
+    return comm_agree(s->world, st, err);
+}
 
-    const int R = (int)cfg->ranks_per_trial, ngroups = P / R, idle = P - ngroups * R;
+static void describe_search(const search *s, int ngroups, int R)
+{
+    const dt_config *cfg = s->cfg;
+    const int P = comm_size(s->world), idle = P - ngroups * R;
     dt_info("cv: %s %s: %lld samples x %lld features, %d %sfolds (seed %lld)", cfg->data,
-            cfg->train_group, (long long)all.n, (long long)all.d, K,
-            all.labels ? "stratified " : "", (long long)cfg->seed);
-    dt_info("cv: %lld configuration%s x %d folds = %lld trials on %d group%s of %d rank%s", (long long)C,
-            C == 1 ? "" : "s", K, (long long)T, ngroups, ngroups == 1 ? "" : "s", R,
-            R == 1 ? "" : "s");
+            cfg->train_group, (long long)s->all.n, (long long)s->all.d, s->K,
+            s->all.labels ? "stratified " : "", (long long)cfg->seed);
+    dt_info("cv: %lld configuration%s x %d folds = %lld trials on %d group%s of %d rank%s",
+            (long long)s->C, s->C == 1 ? "" : "s", s->K, (long long)s->T, ngroups,
+            ngroups == 1 ? "" : "s", R, R == 1 ? "" : "s");
     if (idle)
         dt_info("cv: %d rank%s idle: the world size %d is not a multiple of --ranks-per-trial %d",
                 idle, idle == 1 ? "" : "s", P, R);
+}
 
-    const int color = rank < ngroups * R ? rank / R : ngroups;
-    g = comm_split(world, color, rank);
-    int64_t n_fail = 0;
+/* Group `color` runs trials color, color + ngroups, ...; its first rank
+ * records each value and each failure's message. */
+static void run_trials(search *s, int color, int ngroups)
+{
+    const int rank = comm_rank(s->world);
     dt_set_log_rank(1); /* the trials' epoch lines and warnings stay quiet */
-    for (int64_t t = color; color < ngroups && t < T; t += ngroups) {
+    for (int64_t t = color; color < ngroups && t < s->T; t += ngroups) {
         dt_error terr;
         dt_error_clear(&terr);
         double v = NAN;
-        cv_grid_config(&grid, cfg, t / K, tcfg);
-        dt_status ts = run_trial(tcfg, g, &all, fold_of_row, (int)(t % K), metric, &v, &terr);
-        if (comm_rank(g) != 0)
+        cv_grid_config(s->grid, s->cfg, t / s->K, s->tcfg);
+        dt_status ts = run_trial(s->tcfg, s->g, &s->all, s->fold_of_row, (int)(t % s->K),
+                                 s->metric, &v, &terr);
+        if (comm_rank(s->g) != 0)
             continue;
-        value[t] = ts ? NAN : v;
+        s->value[t] = ts ? NAN : v;
         if (ts) {
             /* kept whole up to CV_MSG_LEN - 1 characters */
             size_t len = strnlen(terr.msg, CV_MSG_LEN - 1);
-            fails[n_fail].trial = t;
-            memcpy(fails[n_fail].msg, terr.msg, len);
-            fails[n_fail++].msg[len] = '\0';
+            s->fails[s->n_fail].trial = t;
+            memcpy(s->fails[s->n_fail].msg, terr.msg, len);
+            s->fails[s->n_fail++].msg[len] = '\0';
         }
     }
     dt_set_log_rank(rank);
+}
 
-    /* Combine: values everywhere, failure messages on rank 0. */
-    comm_allreduce_sum_f64(world, value, (size_t)T);
-    int64_t total_fail = n_fail;
-    comm_allreduce_sum_i64(world, &total_fail, 1);
+/* Combine: values everywhere, failure messages on rank 0. */
+static void gather_results(search *s)
+{
+    const int rank = comm_rank(s->world);
+    comm_allreduce_sum_f64(s->world, s->value, (size_t)s->T);
+    int64_t total_fail = s->n_fail;
+    comm_allreduce_sum_i64(s->world, &total_fail, 1);
     failure_rec *all_fails = rank == 0 ? calloc((size_t)total_fail + 1, sizeof *all_fails) : NULL;
-    comm_gatherv_bytes(world, fails, (size_t)n_fail * sizeof *fails, all_fails, 0);
+    comm_gatherv_bytes(s->world, s->fails, (size_t)s->n_fail * sizeof *s->fails, all_fails, 0);
     if (rank == 0) {
-        msg = calloc((size_t)T, sizeof *msg);
-        for (int64_t i = 0; msg && i < total_fail; i++)
-            memcpy(msg[all_fails[i].trial], all_fails[i].msg, CV_MSG_LEN);
+        s->msg = calloc((size_t)s->T, sizeof *s->msg);
+        for (int64_t i = 0; s->msg && i < total_fail; i++)
+            memcpy(s->msg[all_fails[i].trial], all_fails[i].msg, CV_MSG_LEN);
     }
     free(all_fails);
+}
 
-    cv_results res = {&grid, metric, K, value, (const char(*)[CV_MSG_LEN])msg};
-    int64_t good = cv_rank(&res, sorted);
-    st = good < 0 ? dt_fail(err, DT_ENOMEM, "out of memory") : DT_OK;
-    if ((st = comm_agree(world, st, err)))
-        goto done;
-    if (rank == 0) {
+/* The configurations ranked, the table printed and --out written (rank 0);
+ * *good: how many configurations had no failed trial. */
+static dt_status report(search *s, int64_t *good, dt_error *err)
+{
+    cv_results res = {s->grid, s->metric, s->K, s->value, (const char(*)[CV_MSG_LEN])s->msg};
+    *good = cv_rank(&res, s->sorted);
+    dt_status st = *good < 0 ? dt_fail(err, DT_ENOMEM, "out of memory") : DT_OK;
+    if ((st = comm_agree(s->world, st, err)))
+        return st;
+    if (comm_rank(s->world) == 0) {
         printf("\n");
-        cv_print_table(stdout, &res, sorted);
+        cv_print_table(stdout, &res, s->sorted);
         fflush(stdout);
-        if (cfg->out[0] && !(st = write_csv(cfg->out, &res, sorted, err)))
-            dt_info("wrote %s", cfg->out);
+        if (s->cfg->out[0] && !(st = write_csv(s->cfg->out, &res, s->sorted, err)))
+            dt_info("wrote %s", s->cfg->out);
     }
-    if ((st = comm_agree(world, st, err)))
-        goto done;
-    if (good == 0) {
-        st = dt_fail(err, DT_ENUM, "every configuration failed (see the table)");
-        goto done;
-    }
-    if (cfg->refit[0])
-        st = refit(cfg, &grid, sorted[0].config, &all, world, err);
+    return comm_agree(s->world, st, err);
+}
 
-done:
-    if (g)
-        comm_free(g);
-    dataset_free(&all);
-    free(fold_of_row);
-    free(value);
-    free(fails);
-    free(msg);
-    free(sorted);
-    free(tcfg);
+static void search_free(search *s)
+{
+    if (s->g)
+        comm_free(s->g);
+    dataset_free(&s->all);
+    free(s->fold_of_row);
+    free(s->value);
+    free(s->fails);
+    free(s->msg);
+    free(s->sorted);
+    free(s->tcfg);
+}
+
+dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
+{
+    static cv_grid grid; /* large: keep it off the stack */
+    search s = {.cfg = cfg, .world = world, .grid = &grid, .metric = METRIC_ACCURACY};
+    const int rank = comm_rank(world), R = (int)cfg->ranks_per_trial;
+    const int ngroups = comm_size(world) / R;
+    int64_t good = 0;
+    dt_status st = check_setup(cfg, world, &grid, &s.metric, err);
+    if (!st)
+        st = load_folds(&s, err);
+    if (!st) {
+        describe_search(&s, ngroups, R);
+        const int color = rank < ngroups * R ? rank / R : ngroups;
+        s.g = comm_split(world, color, rank);
+        run_trials(&s, color, ngroups);
+        gather_results(&s);
+        st = report(&s, &good, err);
+    }
+    if (!st && good == 0)
+        st = dt_fail(err, DT_ENUM, "every configuration failed (see the table)");
+    if (!st && cfg->refit[0])
+        st = refit(cfg, &grid, s.sorted[0].config, &s.all, world, err);
+    search_free(&s);
     return st;
 }
