@@ -60,7 +60,7 @@ static const dt_option options[] = {
      "KIND", "input scaling, statistics from the training split (saved with the model)",
      .names = {norm_names}},
     /* --- model --- */
-    {"layers", OPT_STR, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
+    {"layers", OPT_LAYERS, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
      "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
      "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer"},
     {"output", OPT_CHOICE, F(output), "softmax", 0, 0, NULL, CMD_TRAIN,
@@ -506,6 +506,10 @@ static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
     }
     case OPT_CHOICES: return set_choices(o, (dt_choices *)base, v, err);
     case OPT_EVERY: return set_every(o, (int64_t *)base, v, err);
+    case OPT_LAYERS: {
+        dt_layers *l = (dt_layers *)base;
+        return model_parse_layers_dropout(v, -1.0f, l->spec, DT_MAX_LAYERS - 1, &l->n, err);
+    }
     case OPT_INT:
     case OPT_REAL: return set_number(o, base, v, err);
     case OPT_FLAG:
@@ -709,6 +713,7 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
             snprintf(buf, len, "%lld", (long long)e);
         break;
     }
+    case OPT_LAYERS: model_format_layers((const dt_layers *)base, buf, len); break;
     case OPT_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)base); break;
     case OPT_REAL: {
         /* the shortest text that reads back as the same double */
@@ -735,6 +740,7 @@ static size_t field_size(const dt_option *o)
     case OPT_CHOICE:
     case OPT_FLAG: return sizeof(int);
     case OPT_CHOICES: return sizeof(dt_choices);
+    case OPT_LAYERS: return sizeof(dt_layers);
     case OPT_EVERY:
     case OPT_INT: return sizeof(int64_t);
     case OPT_REAL: return sizeof(double);

@@ -77,6 +77,25 @@ dt_status model_parse_layers_dropout(const char *text, float default_dropout,
     return DT_OK;
 }
 
+void model_format_layers(const dt_layers *l, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < l->n && used < len; i++) {
+        char act[48], rate[24] = "";
+        act_format(l->spec[i].act, act, sizeof act);
+        const float p = l->spec[i].dropout;
+        /* the shortest text that reads back as the same float rate */
+        for (int prec = 6; p >= 0 && prec <= 9; prec++) {
+            snprintf(rate, sizeof rate, ":%.*g", prec, (double)p);
+            if ((float)strtod(rate + 1, NULL) == p)
+                break;
+        }
+        used += (size_t)snprintf(buf + used, len - used, "%s%d:%s%s", i ? "," : "",
+                                 l->spec[i].width, act, rate);
+    }
+}
+
 dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int *n,
                              dt_error *err)
 {

@@ -294,10 +294,13 @@ static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_e
     p->head = cfg->output;
     p->init = cfg->init;
     p->nk = cfg->normalize;
-    if ((st = parse_optimizer(s, p, err)) ||
-        (st = model_parse_layers_dropout(cfg->layers, (float)cfg->dropout, p->hidden,
-                                         DT_MAX_LAYERS - 1, &p->n_hidden, err)) ||
-        (st = parse_schedule(s, err)) || (st = check_metrics(s, p->head, err)) ||
+    p->n_hidden = cfg->layers.n;
+    for (int l = 0; l < p->n_hidden; l++) {
+        p->hidden[l] = cfg->layers.spec[l];
+        if (p->hidden[l].dropout < 0) /* no rate of its own */
+            p->hidden[l].dropout = (float)cfg->dropout;
+    }
+    if ((st = parse_optimizer(s, p, err)) || (st = parse_schedule(s, err)) || (st = check_metrics(s, p->head, err)) ||
         (st = check_combinations(s, p, err)))
         return st;
     linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */

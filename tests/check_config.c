@@ -21,7 +21,10 @@ START_TEST(test_defaults_and_values)
                            &err),
                      DT_OK);
     ck_assert_str_eq(c.data, "d.h5");
-    ck_assert_str_eq(c.layers, "256:relu,128:relu");
+    ck_assert_int_eq(c.layers.n, 2);
+    ck_assert_int_eq(c.layers.spec[0].width, 256);
+    ck_assert_int_eq(c.layers.spec[1].act.kind, ACT_RELU);
+    ck_assert(c.layers.spec[1].dropout < 0); /* no rate of its own: --dropout's */
     ck_assert_int_eq(c.optimizer, OPTIM_ADAM);
     ck_assert_double_eq(c.lr, 1e-3);
     ck_assert_int_eq(c.batch_size, 128);
@@ -107,7 +110,8 @@ START_TEST(test_typed_values)
                            "--optimizer newton --output linear --monitor val_rmse "
                            "--metrics rmse,r2,mae --log-grad-norms 25 --resume "
                            "--shuffle off --reduction mpi --precision bf16 --on-nan skip "
-                           "--schedule cosine --init he --normalize minmax",
+                           "--schedule cosine --init he --normalize minmax "
+                           "--layers 64:leaky_relu=0.1111111111:0.3,8:tanh",
                            &err),
                      DT_OK);
     ck_assert_int_eq(c.optimizer, OPTIMIZER_SECOND_ORDER + SO_NEWTON);
@@ -128,6 +132,13 @@ START_TEST(test_typed_values)
     ck_assert_int_eq(c.schedule, SCHED_COSINE);
     ck_assert_int_eq(c.init, INIT_HE);
     ck_assert_int_eq(c.normalize, NORM_MINMAX);
+    ck_assert_int_eq(c.layers.n, 2);
+    ck_assert_float_eq(c.layers.spec[0].act.slope, 0.1111111111f);
+    ck_assert_float_eq(c.layers.spec[0].dropout, 0.3f);
+    ck_assert_float_eq(c.layers.spec[1].dropout, -1.0f);
+    char text[256];
+    model_format_layers(&c.layers, text, sizeof text);
+    ck_assert_str_eq(text, "64:leaky_relu=0.11111111:0.3,8:tanh");
     ck_assert_int_eq(parse(&d, CMD_TRAIN, "--optimizer adamw --log-grad-norms --resume ck/a.h5",
                            &err),
                      DT_OK);
@@ -155,6 +166,7 @@ START_TEST(test_typed_values)
     ck_assert_int_eq(b.optimizer, c.optimizer);
     ck_assert_int_eq(b.metrics.n, 3);
     ck_assert_int_eq(b.log_grad_norms, 25);
+    ck_assert_mem_eq(&b.layers, &c.layers, sizeof b.layers); /* the exact slope and rate */
     ck_assert(b.resume.on && !b.resume.path[0]);
 
     /* a grid point's typed value stored into a copy */
@@ -203,7 +215,9 @@ START_TEST(test_value_round_trip)
     }
     ck_assert_str_eq(b.data, "x.h5");
     ck_assert_double_eq(b.lr, 0.125);
-    ck_assert_str_eq(b.layers, "3:tanh");
+    ck_assert_int_eq(b.layers.n, 1);
+    ck_assert_int_eq(b.layers.spec[0].width, 3);
+    ck_assert_int_eq(b.layers.spec[0].act.kind, ACT_TANH);
     ck_assert_int_eq(b.seed, 9);
 }
 END_TEST

@@ -46,7 +46,9 @@ START_TEST(test_grid_product_order)
     ck_assert_str_eq(desc, "lr=0.01 layers=64:relu,32:relu drop-last=1");
     cv_grid_config(&grid, &base, 7, &cfg);
     ck_assert_double_eq(cfg.lr, 0.01);
-    ck_assert_str_eq(cfg.layers, "64:relu,32:relu");
+    ck_assert_int_eq(cfg.layers.n, 2);
+    ck_assert_int_eq(cfg.layers.spec[0].width, 64);
+    ck_assert_int_eq(cfg.layers.spec[1].width, 32);
     ck_assert_int_eq(cfg.drop_last, 1);
     ck_assert_str_eq(cfg.data, "d.h5"); /* the command line's options are kept */
     ck_assert(CONFIG_GIVEN(&cfg, drop_last));

@@ -54,6 +54,8 @@ typedef enum {
     OPT_OPTPATH, /* a flag with an optional path, stored as dt_optpath: "--x" alone
                     is on with path "" (spelt `choices` in text, e.g. "latest") */
     OPT_EVERY,   /* "--x" alone: every epoch (-1); "--x N": every N steps; 0 = off */
+    OPT_LAYERS,  /* a layer list "W:ACT[:P],..." (model_parse_layers), stored as
+                    dt_layers; a layer without :P has dropout -1 (the --dropout rate) */
     OPT_LIST     /* repeatable text: each occurrence appended, '\n' between values */
 } dt_opt_type;
 
@@ -88,7 +90,7 @@ const char *config_optimizer_name(dt_optimizer o);
 typedef struct {
     /* train */
     dt_str data, train_group, test_group, valid_group;
-    dt_str layers;
+    dt_layers layers;
     dt_head output;
     dt_init init;
     dt_norm_kind normalize;
@@ -225,6 +227,7 @@ typedef union {
     int n;           /* OPT_CHOICE, OPT_FLAG */
     dt_choices list; /* OPT_CHOICES */
     dt_optpath path; /* OPT_OPTPATH */
+    dt_layers layers; /* OPT_LAYERS */
     dt_str text;     /* OPT_STR, OPT_LIST */
 } dt_value;
 /* Read option o's value from c, and store one into c (marking it given). */

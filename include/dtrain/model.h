@@ -43,6 +43,15 @@ dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int 
 dt_status model_parse_layers_dropout(const char *text, float default_dropout,
                                      dt_layer_spec *out, int max, int *n, dt_error *err);
 
+/* A --layers list, parsed (the input and output layers are not in it). */
+typedef struct {
+    int n;
+    dt_layer_spec spec[DT_MAX_LAYERS - 1];
+} dt_layers;
+/* The text model_parse_layers reads back to the same list; a negative
+ * dropout (no rate of its own) has no third field. */
+void model_format_layers(const dt_layers *l, char *buf, size_t len);
+
 typedef struct {
     int n_in, n_out;
     dt_act act;        /* identity for the output layer (the head applies the loss) */

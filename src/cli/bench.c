@@ -407,11 +407,9 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
     const int64_t B = cfg->batch_size, N = cfg->samples;
     matmul_set_threads((int)cfg->threads);
 
-    dt_layer_spec spec[DT_MAX_LAYERS];
-    int nh = 0;
-    dt_status st = model_parse_layers(cfg->layers, spec, DT_MAX_LAYERS - 1, &nh, err);
-    if (st)
-        return st;
+    const dt_layer_spec *spec = cfg->layers.spec;
+    const int nh = cfg->layers.n;
+    dt_status st;
     gemm_model g = {0};
     size_t n_params, most_w, most_in, most_out;
     model_shapes(&g, cfg, spec, nh, &n_params, &most_w, &most_in, &most_out);

@@ -165,24 +165,6 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid
     if ((st = cv_grid_parse(cfg->grid, cfg, grid, err)) ||
         (st = metrics_check(*metric, cfg->output, err)))
         return st;
-    /* Every configuration's layer list, before any training. */
-    dt_config *c = malloc(sizeof *c);
-    if (!c)
-        return dt_fail(err, DT_ENOMEM, "out of memory");
-    for (int64_t i = 0; !st && i < grid->n_configs; i++) {
-        dt_layer_spec hidden[DT_MAX_LAYERS];
-        int nh;
-        cv_grid_config(grid, cfg, i, c);
-        if ((st = model_parse_layers(c->layers, hidden, DT_MAX_LAYERS - 1, &nh, err)) &&
-            grid->n_axes) {
-            char desc[DT_PATH_MAX];
-            cv_grid_describe(grid, i, desc, sizeof desc);
-            dt_fail_prefix(err, "configuration %s", desc);
-        }
-    }
-    free(c);
-    if (st)
-        return st;
     const int P = comm_size(world);
     if (cfg->ranks_per_trial > P)
         return dt_fail(err, DT_EUSAGE, "--ranks-per-trial %lld is more than the %d rank%s",
