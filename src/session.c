@@ -710,6 +710,9 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     const double t_train = comm_wtime() - t_epoch; /* before the evaluation */
     const dt_config *cfg = s->cfg;
     dt_progress *p = &s->progress;
+    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (st)
+        return st;
     double loss = p->local_loss;
     comm_allreduce_sum_f64(s->comm, &loss, 1);
     int64_t used = s->trainer.steps_per_epoch * s->trainer.opts.batch_size;
@@ -724,8 +727,10 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     char evtext[160] = "";
     if (ev) {
         trainer_evaluate(s->comm, &s->model, ev, &s->last_eval);
+        if ((st = comm_agree(s->comm, model_fault(&s->model, err), err)))
+            return st;
         if (s->n_metrics) {
-            dt_status st = epoch_metrics(s, evtext, sizeof evtext, err);
+            st = epoch_metrics(s, evtext, sizeof evtext, err);
             if (st)
                 return st;
         } else if (s->n_classes) {
@@ -835,10 +840,15 @@ static dt_status save(dt_session *s, run_state *r, int final, dt_error *err)
 }
 
 /* A step whose gradient had NaN or Inf (its update was not made): skipped
- * under --on-nan skip while --max-skips allows, else the run ends. */
+ * under --on-nan skip while --max-skips allows, else the run ends.  A
+ * failure inside the model's computation (model_fault) shows as NaN too, and
+ * ends the run with its own message. */
 static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
+    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (st)
+        return st;
     if (strcmp(cfg->on_nan, "skip") == 0 && ++r->skips < cfg->max_skips) {
         dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
                 "--max-skips %lld)",
@@ -906,6 +916,9 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
     watchdog_phase(WD_COMPUTE, s->trainer.step); /* the whole iteration */
     dt_status st = so_step(&s->so, s->x, full_batch_fg, &ctx, &f, err);
     watchdog_phase(WD_BETWEEN, s->trainer.step + 1);
+    dt_status fault = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (fault)
+        return fault;
     if (st)
         return dt_fail_prefix(err, "%s", s->cfg->optimizer);
     for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];

@@ -127,12 +127,12 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
             P == 1 ? "" : "s");
     dt_session s;
     memset(&s, 0, sizeof s); /* session_free below is safe even if setup never ran */
-    dt_set_log_rank(1); /* the epoch lines */
+    dt_log_sink shown = dt_log_swap((dt_log_sink){0}); /* the epoch lines stay quiet */
     if (!st)
         st = session_setup_with(&s, cfg, world, all, NULL, err);
     if (!st)
         st = session_train(&s, err);
-    dt_set_log_rank(rank);
+    dt_log_swap(shown);
     if (!st) {
         if (rank == 0)
             st = modelio_save(base->refit, &s.model, &s.norm, cfg, err);
@@ -242,7 +242,7 @@ dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
     const int color = rank < ngroups * R ? rank / R : ngroups;
     g = comm_split(world, color, rank);
     int64_t n_fail = 0;
-    dt_set_log_rank(1); /* the trials' epoch lines and warnings stay quiet */
+    dt_log_sink shown = dt_log_swap((dt_log_sink){0}); /* the trials' lines stay quiet */
     for (int64_t t = color; color < ngroups && t < T; t += ngroups) {
         dt_error terr;
         dt_error_clear(&terr);
@@ -261,7 +261,7 @@ dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
             fails[n_fail++].msg[len] = '\0';
         }
     }
-    dt_set_log_rank(rank);
+    dt_log_swap(shown);
 
     /* Combine: values everywhere, failure messages on rank 0. */
     comm_allreduce_sum_f64(world, value, (size_t)T);

@@ -116,6 +116,8 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
     if ((st = comm_agree(world, st, err)))
         goto out;
     trainer_predict(&m, &ds, lo, hi, mine);
+    if ((st = comm_agree(world, model_fault(&m, err), err)))
+        goto out;
     comm_gatherv_bytes(world, mine, (size_t)(hi - lo) * K * sizeof *mine, all, 0);
     if (rank == 0) {
         for (int64_t i = 0; cls && i < ds.n; i++)
