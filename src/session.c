@@ -576,7 +576,7 @@ static dt_status check_replicas(dt_session *s, dt_error *err)
     }
     if (size > 64) /* a checksum per rank fits the stack up to here; beyond, compare maxima */
         return DT_OK;
-    comm_allgatherv_bytes(s->comm, &h, sizeof h, all);
+    (void)comm_allgatherv_bytes(s->comm, &h, sizeof h, all); /* 8 bytes a rank: fits */
     char bad[512] = "";
     size_t used = 0;
     for (int r = 1; r < size; r++)
@@ -784,6 +784,8 @@ static dt_status train_loop(dt_session *s, dt_error *err);
  * ends the run here, before a step is taken, with nothing to save. */
 static dt_status stop_before_training(dt_session *s, dt_error *err)
 {
+    if (!s->signals)
+        return DT_OK; /* the process's signals are the caller's */
     if (!s->cfg->checkpoint_dir[0])
         signals_default(); /* no safe points from here on: a signal ends the run */
     int64_t sig = signals_pending();
@@ -806,7 +808,7 @@ dt_status session_train(dt_session *s, dt_error *err)
     dt_status st = stop_before_training(s, err);
     if (st)
         return st;
-    const int watch = s->cfg->step_timeout > 0;
+    const int watch = s->watchdog && s->cfg->step_timeout > 0;
     if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
         return st;
     st = train_loop(s, err);

@@ -42,6 +42,13 @@ typedef struct {
     int n_metrics;        /* --metrics: how many, which (dt_metric values) */
     int metrics[8];
     float *pred;          /* owned if --metrics: this rank's evaluation outputs */
+    /* What the caller allows the run to do to its process (0 after setup;
+     * set before session_train).  The command line sets both. */
+    int signals;  /* the caller installed signals_install's handlers: a stop signal ends
+                     the run at a safe point, and with no --checkpoint-dir the handlers
+                     are put back to the default actions when training begins */
+    int watchdog; /* --step-timeout may start the watchdog thread (watchdog.h), which ends
+                     the process when a step stalls; without this --step-timeout is unused */
 } dt_session;
 
 /* With cfg->resume set, the checkpoint chosen by rank 0 (ckpt_find) supplies
@@ -54,8 +61,8 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
 dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err);
 
-/* Train from the current progress to cfg->epochs, printing one line per epoch
- * (rank 0) and writing checkpoints as configured.  Returns DT_PREEMPTED, with
+/* Train from the current progress to cfg->epochs, logging one line per epoch
+ * (dt_info) and writing checkpoints as configured.  Returns DT_PREEMPTED, with
  * err saying how to resume, when a signal or --stop-at-step ended the run
  * early after a checkpoint. */
 dt_status session_train(dt_session *s, dt_error *err);

@@ -81,6 +81,7 @@ static dt_status run_trial(const dt_config *cfg, dt_comm *g, const dt_dataset *a
         return st;
     dt_session s;
     st = session_setup_with(&s, cfg, g, &tr, &va, err);
+    s.watchdog = 1; /* --step-timeout, as train allows it */
     if (!st)
         st = session_train(&s, err);
     if (!st)
@@ -130,6 +131,7 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
     dt_log_sink shown = dt_log_swap((dt_log_sink){0}); /* the epoch lines stay quiet */
     if (!st)
         st = session_setup_with(&s, cfg, world, all, NULL, err);
+    s.watchdog = 1; /* --step-timeout, as train allows it */
     if (!st)
         st = session_train(&s, err);
     dt_log_swap(shown);
@@ -241,6 +243,9 @@ dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
 
     const int color = rank < ngroups * R ? rank / R : ngroups;
     g = comm_split(world, color, rank);
+    st = g ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory splitting the ranks into groups");
+    if ((st = comm_agree(world, st, err)))
+        goto done;
     int64_t n_fail = 0;
     dt_log_sink shown = dt_log_swap((dt_log_sink){0}); /* the trials' lines stay quiet */
     for (int64_t t = color; color < ngroups && t < T; t += ngroups) {
@@ -268,7 +273,8 @@ dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
     int64_t total_fail = n_fail;
     comm_allreduce_sum_i64(world, &total_fail, 1);
     failure_rec *all_fails = rank == 0 ? calloc((size_t)total_fail + 1, sizeof *all_fails) : NULL;
-    comm_gatherv_bytes(world, fails, (size_t)n_fail * sizeof *fails, all_fails, 0);
+    if (comm_gatherv_bytes(world, fails, (size_t)n_fail * sizeof *fails, all_fails, 0))
+        total_fail = 0; /* over 2 GiB of messages: the table shows none */
     if (rank == 0) {
         msg = calloc((size_t)T, sizeof *msg);
         for (int64_t i = 0; msg && i < total_fail; i++)
