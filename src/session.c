@@ -780,6 +780,39 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
 
 static dt_status train_loop(dt_session *s, dt_error *err);
 
+/* Whether any rank asks to stop (ask: this rank's answer). */
+static int agree_stop(dt_session *s, int ask)
+{
+    int64_t stop = ask != 0;
+    comm_allreduce_max_i64(s->comm, &stop, 1);
+    s->stopped_by_hook |= stop != 0;
+    return stop != 0;
+}
+
+/* The step callback after global batch k: its mean loss over all ranks. */
+static int step_hook(dt_session *s, int64_t epoch, int64_t k, double local_loss)
+{
+    double loss = local_loss;
+    comm_allreduce_sum_f64(s->comm, &loss, 1);
+    const int64_t b = trainer_batch_size(&s->trainer, k);
+    dt_run_info info = {.epoch = epoch + 1, .step = s->trainer.step,
+                        .train_loss = b > 0 ? loss / (double)b : NAN, .eval_loss = NAN,
+                        .eval_metric = NAN, .lr = s->trainer.last_lr};
+    return agree_stop(s, s->on_step(s->hook_user, &info));
+}
+
+/* The epoch callback, from the history row the epoch just added. */
+static int epoch_hook(dt_session *s)
+{
+    const dt_progress *p = &s->progress;
+    const double *row = p->hist + (size_t)(p->n_hist - 1) * CKPT_HIST_COLS;
+    dt_run_info info = {.epoch = p->epoch, .step = p->step, .train_loss = row[1],
+                        .eval_loss = row[2], .eval_metric = row[3],
+                        .lr = s->second_order ? s->cfg->lr : s->trainer.last_lr,
+                        .seconds = row[4]};
+    return agree_stop(s, s->on_epoch(s->hook_user, &info));
+}
+
 /* The first safe point: a signal during set-up (data loading can take long)
  * ends the run here, before a step is taken, with nothing to save. */
 static dt_status stop_before_training(dt_session *s, dt_error *err)
@@ -943,15 +976,22 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
     if (s->second_order && (st = second_order_epoch(s, &done, err)))
         return st;
     for (int64_t k = p->batch; k < s->trainer.steps_per_epoch; k++) {
-        p->local_loss += trainer_step(&s->trainer, k);
+        const double loss = trainer_step(&s->trainer, k);
+        p->local_loss += loss;
         done += trainer_batch_size(&s->trainer, k);
         if ((s->trainer.nonfinite && (st = nonfinite_step(s, r, epoch, err))) ||
             (st = step_boundary(s, r, epoch, k, err)))
             return st;
+        if (s->on_step && step_hook(s, epoch, k, loss)) {
+            *last = 1; /* the epoch is left unfinished: no evaluation, no line */
+            return DT_OK;
+        }
     }
     if ((st = finish_epoch(s, epoch, t_epoch, done, r->base, r->t_start, err)))
         return st;
-    *last = cfg->early_stopping && early_stop(s, epoch);
+    const int patience_out = cfg->early_stopping && early_stop(s, epoch); /* keeps the best */
+    const int asked = s->on_epoch && epoch_hook(s);
+    *last = patience_out || asked;
     if (!*last && s->second_order && s->so.stop != SO_RUNNING) {
         /* another iteration would not move */
         if (epoch + 1 < cfg->epochs)
