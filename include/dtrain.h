@@ -53,8 +53,16 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: only these names are
+ * exported from libdtrain.so. */
+#if defined(__GNUC__)
+#define DTRAIN_API __attribute__((visibility("default")))
+#else
+#define DTRAIN_API
+#endif
+
 /* The library's version, "MAJOR.MINOR.PATCH" (static storage). */
-const char *dtrain_version(void);
+DTRAIN_API const char *dtrain_version(void);
 
 /* What a call returns.  The values are the command line's exit causes. */
 typedef enum {
@@ -77,15 +85,15 @@ typedef struct dtrain_run dtrain_run;
  * initialised.  Collective over comm.  On success *run is a new run the
  * caller frees with dtrain_free; on failure *run is NULL (out of memory, or
  * MPI not initialised: DTRAIN_EUSAGE) and the status says why. */
-dtrain_status dtrain_create(dtrain_run **run, MPI_Comm comm);
+DTRAIN_API dtrain_status dtrain_create(dtrain_run **run, MPI_Comm comm);
 
 /* Free the run, its data and its model.  Collective.  NULL is allowed. */
-void dtrain_free(dtrain_run *run);
+DTRAIN_API void dtrain_free(dtrain_run *run);
 
 /* The message of the last failed call on run ("" if none); static storage
  * for run == NULL (after a failed dtrain_create).  Valid until the next call
  * on run.  Local. */
-const char *dtrain_errmsg(const dtrain_run *run);
+DTRAIN_API const char *dtrain_errmsg(const dtrain_run *run);
 
 /* Set option key to value, as `dtrain train --key value` or a YAML config
  * file would: the same names, values and ranges (`dtrain train --help` lists
@@ -98,7 +106,7 @@ const char *dtrain_errmsg(const dtrain_run *run);
  * dtrain_save).  DTRAIN_EUSAGE, with a message naming the key, for an
  * unknown key (with a suggestion) or a bad value.  Local: every rank must
  * make the same settings before dtrain_train. */
-dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value);
+DTRAIN_API dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value);
 
 /* The training data, from arrays: this rank's n_rows rows of X (n_rows,
  * n_features) and y (n_rows, n_targets).  Every rank passes its own rows
@@ -109,14 +117,14 @@ dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value);
  * "output" linear, n_targets values per row.  Values must be finite.
  * Replaces earlier data and overrides the "data" option.  Collective; the
  * arrays are copied. */
-dtrain_status dtrain_set_data(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
+DTRAIN_API dtrain_status dtrain_set_data(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
                               int64_t n_features, int64_t n_targets);
 
 /* The evaluation data the epochs report on (and "early-stopping" watches),
  * from arrays, gathered as dtrain_set_data's; the same shapes.  Without it,
  * a "valid-split" fraction of the training rows is held out, or nothing is
  * evaluated.  n_rows 0 on every rank removes it.  Collective. */
-dtrain_status dtrain_set_eval_data(dtrain_run *run, const float *X, const float *y,
+DTRAIN_API dtrain_status dtrain_set_eval_data(dtrain_run *run, const float *X, const float *y,
                                    int64_t n_rows, int64_t n_features, int64_t n_targets);
 
 /* Where a run stands, passed to the step and epoch callbacks.  The same
@@ -143,11 +151,11 @@ typedef int (*dtrain_progress_fn)(void *user, const dtrain_info *info);
  * allreduces per step (the batch's loss and the stop decision).  Only the
  * first-order optimizers have steps; the second-order ones (lbfgs, bfgs,
  * newton) call the epoch callback only.  Local, but set it on every rank. */
-dtrain_status dtrain_on_step(dtrain_run *run, dtrain_progress_fn fn, void *user);
+DTRAIN_API dtrain_status dtrain_on_step(dtrain_run *run, dtrain_progress_fn fn, void *user);
 
 /* Call fn after every epoch, after its evaluation (NULL: no longer).  Local,
  * but set it on every rank. */
-dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user);
+DTRAIN_API dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user);
 
 /* How much a log line matters. */
 typedef enum {
@@ -161,7 +169,7 @@ typedef void (*dtrain_log_fn)(void *user, dtrain_log_level level, const char *li
 /* Receive the run's log lines at min_level and above, on every rank that
  * produces them (most are the same on every rank: print rank 0's for one
  * copy).  fn NULL: silence, the default.  Local. */
-dtrain_status dtrain_on_log(dtrain_run *run, dtrain_log_fn fn, void *user,
+DTRAIN_API dtrain_status dtrain_on_log(dtrain_run *run, dtrain_log_fn fn, void *user,
                             dtrain_log_level min_level);
 
 /* What the run may do to the process; nothing unless allowed. */
@@ -181,35 +189,35 @@ enum {
 
 /* Allow what the flags (DTRAIN_ALLOW_*, or-ed) name.  Local; allow the same
  * on every rank. */
-dtrain_status dtrain_allow(dtrain_run *run, unsigned flags);
+DTRAIN_API dtrain_status dtrain_allow(dtrain_run *run, unsigned flags);
 
 /* Train a new model from the options and the data (arrays, or the "data"
  * file): normalise (statistics of the training rows), build, train for
  * "epochs" epochs or until a callback or "early-stopping" stops it.  The run
  * then holds the model for dtrain_predict and dtrain_save (replacing any
  * model trained or loaded before).  Collective. */
-dtrain_status dtrain_train(dtrain_run *run);
+DTRAIN_API dtrain_status dtrain_train(dtrain_run *run);
 
 /* Number of input features and of outputs per row of the run's model; 0
  * when it has none.  Local. */
-int64_t dtrain_n_inputs(const dtrain_run *run);
-int64_t dtrain_n_outputs(const dtrain_run *run);
+DTRAIN_API int64_t dtrain_n_inputs(const dtrain_run *run);
+DTRAIN_API int64_t dtrain_n_outputs(const dtrain_run *run);
 
 /* The model's outputs for n rows X (n, dtrain_n_inputs) into out (n,
  * dtrain_n_outputs): class probabilities (softmax), P(class 1) (sigmoid) or
  * values (linear), with the training normalisation applied to X first.
  * Local: each rank predicts its own rows.  DTRAIN_EUSAGE if the run has no
  * model. */
-dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out);
+DTRAIN_API dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out);
 
 /* Save the run's model (layers, weights, normalisation, options) to the
  * HDF5 file path, the layout `dtrain predict` and `dtrain eval` read; rank 0
  * writes through a temporary file renamed into place.  Collective. */
-dtrain_status dtrain_save(dtrain_run *run, const char *path);
+DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
 
 /* Load a model saved by dtrain_save or `dtrain train --save` into the run,
  * for dtrain_predict (replacing any model it held).  Collective. */
-dtrain_status dtrain_load(dtrain_run *run, const char *path);
+DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
 
 #ifdef __cplusplus
 }
