@@ -116,16 +116,20 @@ DTRAIN_API dtrain_status dtrain_set(dtrain_run *run, const char *key, const char
  * sigmoid) y is one column of class labels 0, 1, ... stored as float; for
  * "output" linear, n_targets values per row.  Values must be finite.
  * Replaces earlier data and overrides the "data" option.  Collective; the
- * arrays are copied. */
-DTRAIN_API dtrain_status dtrain_set_data(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
-                              int64_t n_features, int64_t n_targets);
+ * arrays are copied, and the run keeps the gathered rows (all of them, on
+ * every rank) for later dtrain_train calls until the next dtrain_set_data
+ * or dtrain_free.  At most 2 GiB of X in all (one gather); a larger set
+ * belongs in an HDF5 file (option "data"), which the ranks of a node share. */
+DTRAIN_API dtrain_status dtrain_set_data(dtrain_run *run, const float *X, const float *y,
+                                         int64_t n_rows, int64_t n_features, int64_t n_targets);
 
 /* The evaluation data the epochs report on (and "early-stopping" watches),
  * from arrays, gathered as dtrain_set_data's; the same shapes.  Without it,
  * a "valid-split" fraction of the training rows is held out, or nothing is
  * evaluated.  n_rows 0 on every rank removes it.  Collective. */
-DTRAIN_API dtrain_status dtrain_set_eval_data(dtrain_run *run, const float *X, const float *y,
-                                   int64_t n_rows, int64_t n_features, int64_t n_targets);
+DTRAIN_API dtrain_status dtrain_set_eval_data(dtrain_run *run, const float *X,
+                                              const float *y, int64_t n_rows,
+                                              int64_t n_features, int64_t n_targets);
 
 /* Where a run stands, passed to the step and epoch callbacks.  The same
  * values on every rank. */
@@ -170,7 +174,7 @@ typedef void (*dtrain_log_fn)(void *user, dtrain_log_level level, const char *li
  * produces them (most are the same on every rank: print rank 0's for one
  * copy).  fn NULL: silence, the default.  Local. */
 DTRAIN_API dtrain_status dtrain_on_log(dtrain_run *run, dtrain_log_fn fn, void *user,
-                            dtrain_log_level min_level);
+                                       dtrain_log_level min_level);
 
 /* What the run may do to the process; nothing unless allowed. */
 enum {

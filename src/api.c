@@ -442,6 +442,10 @@ dtrain_status dtrain_train(dtrain_run *run)
         session_free(s);
         free(s);
     } else {
+        /* only the model and its normalisation are used from here on; the
+         * session's copies of the data go (collective if node-shared) */
+        dataset_free(&s->train);
+        dataset_free(&s->eval);
         run->session = s;
     }
     return leave(prev, st);
