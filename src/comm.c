@@ -11,10 +11,19 @@
 struct dt_comm {
     MPI_Comm comm;
     int rank, size;
-    int owned; /* 1 if we must MPI_Comm_free it */
+    int owned; /* 1 if we must MPI_Comm_free it and free the struct */
+    int *cd;   /* (2 size): the v-collectives' counts and displacements, made with
+                  the communicator so that a gather never has to allocate */
 };
 
 static dt_comm world;
+
+/* The counts buffer of c; 0 if it could not be allocated. */
+static int make_counts(dt_comm *c)
+{
+    c->cd = malloc(2 * (size_t)c->size * sizeof *c->cd);
+    return c->cd != NULL;
+}
 
 int comm_init(int *argc, char ***argv)
 {
@@ -26,11 +35,13 @@ int comm_init(int *argc, char ***argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world.size);
     world.owned = 0;
-    return 0;
+    return make_counts(&world) ? 0 : -1;
 }
 
 void comm_finalize(void)
 {
+    free(world.cd);
+    world.cd = NULL;
     int fin = 0;
     MPI_Finalized(&fin);
     if (!fin)
@@ -39,22 +50,56 @@ void comm_finalize(void)
 
 dt_comm *comm_world(void) { return &world; }
 
-dt_comm *comm_split(dt_comm *c, int color, int key)
+/* A dt_comm owning the new communicator m (collective over m): NULL on
+ * every rank, with m freed, if any rank could not allocate. */
+static dt_comm *adopt(MPI_Comm m)
 {
     dt_comm *n = calloc(1, sizeof *n);
-    if (!n)
-        comm_abort(4);
-    MPI_Comm_split(c->comm, color, key, &n->comm);
-    MPI_Comm_rank(n->comm, &n->rank);
-    MPI_Comm_size(n->comm, &n->size);
-    n->owned = 1;
+    int ok = n != NULL, all = 0;
+    if (n) {
+        n->comm = m;
+        n->owned = 1;
+        MPI_Comm_rank(m, &n->rank);
+        MPI_Comm_size(m, &n->size);
+        ok = make_counts(n);
+    }
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, m);
+    if (!all) {
+        if (n)
+            free(n->cd);
+        free(n);
+        MPI_Comm_free(&m);
+        return NULL;
+    }
     return n;
+}
+
+dt_comm *comm_split(dt_comm *c, int color, int key)
+{
+    MPI_Comm m;
+    if (MPI_Comm_split(c->comm, color, key, &m) != MPI_SUCCESS)
+        return NULL;
+    return adopt(m);
+}
+
+dt_comm *comm_from_mpi(const void *mpi_comm)
+{
+    int inited = 0, finalized = 0;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&finalized);
+    if (!inited || finalized || !mpi_comm)
+        return NULL;
+    MPI_Comm m;
+    if (MPI_Comm_dup(*(const MPI_Comm *)mpi_comm, &m) != MPI_SUCCESS)
+        return NULL;
+    return adopt(m);
 }
 
 void comm_free(dt_comm *c)
 {
     if (c && c->owned) {
         MPI_Comm_free(&c->comm);
+        free(c->cd);
         free(c);
     }
 }
@@ -312,8 +357,8 @@ void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine)
         MPI_Reduce_scatter(buf, mine, s->counts, MPI_FLOAT, MPI_SUM, s->c->comm);
         return;
     }
-    if (buf != s->seg[s->part])
-        comm_abort(4); /* a caller bug: the gradient must be in comm_shards_grads */
+    if (buf != s->seg[s->part]) /* the contract is the gradient in comm_shards_grads */
+        memcpy(s->seg[s->part], buf, s->n * sizeof *buf);
     size_t lo, hi;
     comm_shards_range(s, &lo, &hi);
     node_sync(s);
@@ -360,46 +405,49 @@ void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root)
 }
 
 /* Per-rank byte counts and displacements for the v-collectives (int, as MPI
- * wants; blocks beyond 2 GiB are refused). */
-static int *counts_displs(dt_comm *c, size_t bytes)
+ * wants), in c->cd.  DT_EUSAGE on every rank if a block or the whole
+ * exceeds MPI's int counts (a block is sent as -1 then). */
+static dt_status counts_displs(dt_comm *c, size_t bytes)
 {
-    int *cd = malloc(2 * (size_t)c->size * sizeof *cd);
-    if (!cd || bytes > (size_t)INT_MAX)
-        comm_abort(4);
-    int mine = (int)bytes;
+    int *cd = c->cd;
+    int mine = bytes > (size_t)INT_MAX ? -1 : (int)bytes;
     MPI_Allgather(&mine, 1, MPI_INT, cd, 1, MPI_INT, c->comm);
     long long off = 0;
+    int bad = 0;
     for (int r = 0; r < c->size; r++) {
         cd[c->size + r] = (int)off;
-        off += cd[r];
+        bad |= cd[r] < 0;
+        off += cd[r] < 0 ? 0 : cd[r];
     }
-    if (off > INT_MAX)
-        comm_abort(4);
-    return cd;
+    return bad || off > INT_MAX ? DT_EUSAGE : DT_OK;
 }
 
-void comm_allgatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv)
+dt_status comm_allgatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv)
 {
     if (c->size == 1) {
         if (bytes)
             memmove(recv, send, bytes);
-        return;
+        return DT_OK;
     }
-    int *cd = counts_displs(c, bytes);
-    MPI_Allgatherv(send, (int)bytes, MPI_BYTE, recv, cd, cd + c->size, MPI_BYTE, c->comm);
-    free(cd);
+    dt_status st = counts_displs(c, bytes);
+    if (!st)
+        MPI_Allgatherv(send, (int)bytes, MPI_BYTE, recv, c->cd, c->cd + c->size, MPI_BYTE,
+                       c->comm);
+    return st;
 }
 
-void comm_gatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv, int root)
+dt_status comm_gatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv, int root)
 {
     if (c->size == 1) {
         if (bytes)
             memmove(recv, send, bytes);
-        return;
+        return DT_OK;
     }
-    int *cd = counts_displs(c, bytes);
-    MPI_Gatherv(send, (int)bytes, MPI_BYTE, recv, cd, cd + c->size, MPI_BYTE, root, c->comm);
-    free(cd);
+    dt_status st = counts_displs(c, bytes);
+    if (!st)
+        MPI_Gatherv(send, (int)bytes, MPI_BYTE, recv, c->cd, c->cd + c->size, MPI_BYTE, root,
+                    c->comm);
+    return st;
 }
 
 void comm_barrier(dt_comm *c) { MPI_Barrier(c->comm); }
@@ -483,12 +531,6 @@ void comm_shm_free(dt_shm *s)
 }
 
 double comm_wtime(void) { return MPI_Wtime(); }
-
-void comm_abort(int code)
-{
-    MPI_Abort(MPI_COMM_WORLD, code);
-    exit(code);
-}
 
 const char *comm_library_version(void)
 {

@@ -201,18 +201,17 @@ dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err)
     return DT_OK;
 }
 
-/* A failure here is a defect (the plan was made for these arguments) with no
- * caller to report to: one message, and the process ends, which ends the job. */
-static void run_or_die(dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args)
+/* A failure here is a defect (the plan was made for these arguments): the
+ * oneDNN status goes back to the caller, which records it (model.c). */
+static int run(dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args)
 {
     dnnl_status_t st = dnnl_primitive_execute(prim, stream, nargs, args);
     if (st == dnnl_success)
         st = dnnl_stream_wait(stream);
-    if (st != dnnl_success)
-        dt_die(DT_EINTERNAL, "oneDNN failed (status %d) running a planned product", (int)st);
+    return st == dnnl_success ? 0 : (int)st;
 }
 
-void matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C)
+int matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C)
 {
     dnnl_memory_set_data_handle(p->src, (void *)A);
     dnnl_memory_set_data_handle(p->wei, (void *)B);
@@ -227,7 +226,7 @@ void matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias,
         dnnl_memory_set_data_handle(p->bias, (void *)bias);
         nargs = 5;
     }
-    run_or_die(p->prim, nargs, args);
+    return run(p->prim, nargs, args);
 }
 
 void matmul_free(matmul_plan *p)
@@ -301,16 +300,16 @@ dt_status matmul_cvt_create(matmul_cvt **out, size_t n, dt_error *err)
     return DT_OK;
 }
 
-void matmul_cvt_run(const matmul_cvt *c, dt_bf16 *dst, const float *src)
+int matmul_cvt_run(const matmul_cvt *c, dt_bf16 *dst, const float *src)
 {
     if (!c->prim) {
         cvt_native(dst, src, c->n);
-        return;
+        return 0;
     }
     dnnl_memory_set_data_handle(c->src, (void *)src);
     dnnl_memory_set_data_handle(c->dst, dst);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, c->src}, {DNNL_ARG_TO, c->dst}};
-    run_or_die(c->prim, 2, args);
+    return run(c->prim, 2, args);
 }
 
 void matmul_cvt_free(matmul_cvt *c)

@@ -290,9 +290,12 @@ dt_status metrics_classification(dt_comm *c, const float *prob, int K_out,
     st = all_prob && all_labels && scratch
              ? DT_OK
              : dt_fail(err, DT_ENOMEM, "metrics: out of memory gathering %lld rows", (long long)n);
-    if ((st = comm_agree(c, st, err)) == DT_OK) {
-        comm_allgatherv_bytes(c, prob, (size_t)n_local * K_out * sizeof *prob, all_prob);
-        comm_allgatherv_bytes(c, labels, (size_t)n_local * sizeof *labels, all_labels);
+    if ((st = comm_agree(c, st, err)) == DT_OK &&
+        (comm_allgatherv_bytes(c, prob, (size_t)n_local * K_out * sizeof *prob, all_prob) ||
+         comm_allgatherv_bytes(c, labels, (size_t)n_local * sizeof *labels, all_labels)))
+        st = dt_fail(err, DT_EUSAGE, "metrics: %lld rows are too many to gather (2 GiB)",
+                     (long long)n);
+    if (!st) {
         scores_from_rows(out, all_prob, K_out, all_labels, scratch);
     } else {
         metrics_class_free(out);
@@ -403,10 +406,13 @@ dt_status metrics_regression(dt_comm *c, const float *pred, const float *target,
     st = all_pred && all_target && acc
              ? DT_OK
              : dt_fail(err, DT_ENOMEM, "metrics: out of memory gathering %lld rows", (long long)n);
-    if ((st = comm_agree(c, st, err)) == DT_OK) {
-        size_t bytes = (size_t)n_local * K * sizeof(float);
-        comm_allgatherv_bytes(c, pred, bytes, all_pred);
-        comm_allgatherv_bytes(c, target, bytes, all_target);
+    const size_t bytes = (size_t)n_local * K * sizeof(float);
+    if ((st = comm_agree(c, st, err)) == DT_OK &&
+        (comm_allgatherv_bytes(c, pred, bytes, all_pred) ||
+         comm_allgatherv_bytes(c, target, bytes, all_target)))
+        st = dt_fail(err, DT_EUSAGE, "metrics: %lld rows are too many to gather (2 GiB)",
+                     (long long)n);
+    if (!st) {
         regression_from_rows(out, all_pred, all_target, acc);
     } else {
         metrics_reg_free(out);

@@ -315,9 +315,33 @@ dt_status model_prepare(dt_model *m, int nb, int backward, dt_error *err)
     return DT_OK;
 }
 
+/* Keep the first failure of a forward or backward (see dt_model.fault). */
+static void record_fault(dt_model *m, int dnnl_status, const dt_error *err)
+{
+    if (m->fault.code)
+        return;
+    if (err)
+        m->fault = *err;
+    else
+        dt_fail(&m->fault, DT_EINTERNAL, "oneDNN failed (status %d) running a planned product",
+                dnnl_status);
+}
+
+dt_status model_fault(const dt_model *m, dt_error *err)
+{
+    if (m->fault.code && err)
+        *err = m->fault;
+    return m->fault.code;
+}
+
+static void fill_nan(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = NAN;
+}
+
 /* The plans for nb rows, made now if setup did not (see model_prepare; the
- * drivers prepare every size they use, so this is a fallback).  A failure
- * here has no caller to report to: dt_die. */
+ * drivers prepare every size they use, so this is a fallback).  NULL, with
+ * the failure recorded, if they cannot be made. */
 static model_plans *plans_for(dt_model *m, int nb, int backward)
 {
     for (int i = 0; i < DT_MODEL_SHAPES; i++) {
@@ -329,8 +353,10 @@ static model_plans *plans_for(dt_model *m, int nb, int backward)
     }
     dt_error err;
     dt_error_clear(&err);
-    if (model_prepare(m, nb, backward, &err))
-        dt_die(err.code, "%s", err.msg);
+    if (model_prepare(m, nb, backward, &err)) {
+        record_fault(m, 0, &err);
+        return NULL;
+    }
     return plans_for(m, nb, backward);
 }
 
@@ -444,26 +470,36 @@ static const void *input_of(const dt_model *m, int l, const float *X)
 
 const float *model_forward(dt_model *m, const float *X, int nb)
 {
+    float *out = m->layers[m->n_layers - 1].A;
     if (nb == 0)
-        return m->layers[m->n_layers - 1].A;
-    model_plans *p = plans_for(m, nb, 0);
-    if (m->prec == PREC_BF16) {
-        matmul_cvt_run(m->cvt_params, m->params16, m->params);
-        matmul_cvt_run(p->cvt_x, m->x16, X);
+        return out;
+    model_plans *p = m->fault.code ? NULL : plans_for(m, nb, 0);
+    int bad = !p;
+    if (p && m->prec == PREC_BF16) {
+        bad = bad || matmul_cvt_run(m->cvt_params, m->params16, m->params);
+        bad = bad || matmul_cvt_run(p->cvt_x, m->x16, X);
     }
-    for (int l = 0; l < m->n_layers; l++) {
+    for (int l = 0; l < m->n_layers && !bad; l++) {
         dt_layer *L = &m->layers[l];
         /* A_l (nb, n_out) = act(in (nb, n_in) W^T + b), the bias and the
          * activation fused into the product where the engine has it */
-        matmul_run(p->fwd[l], input_of(m, l, X), weights_of(m, L), L->b, L->A);
+        int rc = matmul_run(p->fwd[l], input_of(m, l, X), weights_of(m, L), L->b, L->A);
+        if (rc) {
+            record_fault(m, rc, NULL);
+            break;
+        }
         if (!matmul_fuses(L->act))
             act_forward(L->act, L->A, (size_t)nb * L->n_out);
         if (m->training && L->dropout > 0)
             dropout_forward(m, l, L, nb);
-        if (m->prec == PREC_BF16 && l < m->n_layers - 1)
-            matmul_cvt_run(p->cvt[l], L->out16, layer_output(m, L));
+        if (m->prec == PREC_BF16 && l < m->n_layers - 1 &&
+            (rc = matmul_cvt_run(p->cvt[l], L->out16, layer_output(m, L))))
+            record_fault(m, rc, NULL);
+        bad = m->fault.code != DT_OK;
     }
-    return m->layers[m->n_layers - 1].A;
+    if (m->fault.code)
+        fill_nan(out, (size_t)nb * m->n_out);
+    return out;
 }
 
 float *model_dlogits(dt_model *m) { return m->delta[0]; }
@@ -478,7 +514,12 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
         m->grads_stale = 0;
         return;
     }
-    model_plans *p = plans_for(m, nb, 1);
+    model_plans *p = m->fault.code ? NULL : plans_for(m, nb, 1);
+    if (!p) {
+        fill_nan(m->grads, m->n_params);
+        m->grads_stale = 0;
+        return;
+    }
     const int acc = !m->grads_stale; /* add to grads, or overwrite them */
     m->grads_stale = 0;
     const int bf16 = m->prec == PREC_BF16;
@@ -492,25 +533,36 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
     for (int l = m->n_layers - 1; l >= 0; l--) {
         dt_layer *L = &m->layers[l];
         const void *dz = dZ;
+        int rc = 0;
         if (bf16) {
-            matmul_cvt_run(p->cvt[l], m->dz16, dZ);
+            rc = matmul_cvt_run(p->cvt[l], m->dz16, dZ);
             dz = m->dz16;
         }
         /* dW (n_out, n_in) [+]= dZ^T (n_out, nb) in (nb, n_in) */
-        matmul_run(p->dw[acc][l], dz, input_of(m, l, X), NULL, L->dW);
+        if (!rc)
+            rc = matmul_run(p->dw[acc][l], dz, input_of(m, l, X), NULL, L->dW);
+        if (rc) {
+            record_fault(m, rc, NULL);
+            break;
+        }
         if (l == 0)
             break;
         /* dIn (nb, n_in) = dZ (nb, n_out) W (n_out, n_in), then through the
          * previous layer's dropout and activation in one pass that also sums
          * its bias gradient: dZ_{l-1} = dIn * mask * f'(A_{l-1}) */
         float *dIn = m->delta[1 - cur];
-        matmul_run(p->dx[l], dz, weights_of(m, L), NULL, dIn);
+        if ((rc = matmul_run(p->dx[l], dz, weights_of(m, L), NULL, dIn))) {
+            record_fault(m, rc, NULL);
+            break;
+        }
         dt_layer *P = &m->layers[l - 1];
         act_backward_rows(P->act, P->A, m->training && P->dropout > 0 ? P->mask : NULL, dIn,
                           P->db, acc, (size_t)nb, (size_t)P->n_out);
         dZ = dIn;
         cur = 1 - cur;
     }
+    if (m->fault.code)
+        fill_nan(m->grads, m->n_params);
 }
 
 void model_predict(dt_model *m, const float *X, int64_t n, float *out)

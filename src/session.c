@@ -559,7 +559,7 @@ static dt_status check_replicas(dt_session *s, dt_error *err)
     }
     if (size > 64) /* a checksum per rank fits the stack up to here; beyond, compare maxima */
         return DT_OK;
-    comm_allgatherv_bytes(s->comm, &h, sizeof h, all);
+    (void)comm_allgatherv_bytes(s->comm, &h, sizeof h, all); /* 8 bytes a rank: fits */
     char bad[512] = "";
     size_t used = 0;
     for (int r = 1; r < size; r++)
@@ -693,6 +693,9 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     const double t_train = comm_wtime() - t_epoch; /* before the evaluation */
     const dt_config *cfg = s->cfg;
     dt_progress *p = &s->progress;
+    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (st)
+        return st;
     double loss = p->local_loss;
     comm_allreduce_sum_f64(s->comm, &loss, 1);
     int64_t used = s->trainer.steps_per_epoch * s->trainer.opts.batch_size;
@@ -707,8 +710,10 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
     char evtext[160] = "";
     if (ev) {
         trainer_evaluate(s->comm, &s->model, ev, &s->last_eval);
+        if ((st = comm_agree(s->comm, model_fault(&s->model, err), err)))
+            return st;
         if (s->n_metrics) {
-            dt_status st = epoch_metrics(s, evtext, sizeof evtext, err);
+            st = epoch_metrics(s, evtext, sizeof evtext, err);
             if (st)
                 return st;
         } else if (s->n_classes) {
@@ -758,10 +763,45 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
 
 static dt_status train_loop(dt_session *s, dt_error *err);
 
+/* Whether any rank asks to stop (ask: this rank's answer). */
+static int agree_stop(dt_session *s, int ask)
+{
+    int64_t stop = ask != 0;
+    comm_allreduce_max_i64(s->comm, &stop, 1);
+    s->stopped_by_hook |= stop != 0;
+    return stop != 0;
+}
+
+/* The step callback after global batch k: its mean loss over all ranks. */
+static int step_hook(dt_session *s, int64_t epoch, int64_t k, double local_loss)
+{
+    double loss = local_loss;
+    comm_allreduce_sum_f64(s->comm, &loss, 1);
+    const int64_t b = trainer_batch_size(&s->trainer, k);
+    dt_run_info info = {.epoch = epoch + 1, .step = s->trainer.step,
+                        .train_loss = b > 0 ? loss / (double)b : NAN, .eval_loss = NAN,
+                        .eval_metric = NAN, .lr = s->trainer.last_lr};
+    return agree_stop(s, s->on_step(s->hook_user, &info));
+}
+
+/* The epoch callback, from the history row the epoch just added. */
+static int epoch_hook(dt_session *s)
+{
+    const dt_progress *p = &s->progress;
+    const double *row = p->hist + (size_t)(p->n_hist - 1) * CKPT_HIST_COLS;
+    dt_run_info info = {.epoch = p->epoch, .step = p->step, .train_loss = row[1],
+                        .eval_loss = row[2], .eval_metric = row[3],
+                        .lr = s->second_order ? s->cfg->lr : s->trainer.last_lr,
+                        .seconds = row[4]};
+    return agree_stop(s, s->on_epoch(s->hook_user, &info));
+}
+
 /* The first safe point: a signal during set-up (data loading can take long)
  * ends the run here, before a step is taken, with nothing to save. */
 static dt_status stop_before_training(dt_session *s, dt_error *err)
 {
+    if (!s->signals)
+        return DT_OK; /* the process's signals are the caller's */
     if (!s->cfg->checkpoint_dir[0])
         signals_default(); /* no safe points from here on: a signal ends the run */
     int64_t sig = signals_pending();
@@ -784,7 +824,7 @@ dt_status session_train(dt_session *s, dt_error *err)
     dt_status st = stop_before_training(s, err);
     if (st)
         return st;
-    const int watch = s->cfg->step_timeout > 0;
+    const int watch = s->watchdog && s->cfg->step_timeout > 0;
     if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
         return st;
     st = train_loop(s, err);
@@ -818,10 +858,15 @@ static dt_status save(dt_session *s, run_state *r, int final, dt_error *err)
 }
 
 /* A step whose gradient had NaN or Inf (its update was not made): skipped
- * under --on-nan skip while --max-skips allows, else the run ends. */
+ * under --on-nan skip while --max-skips allows, else the run ends.  A
+ * failure inside the model's computation (model_fault) shows as NaN too, and
+ * ends the run with its own message. */
 static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
+    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (st)
+        return st;
     if (cfg->on_nan == ON_NAN_SKIP && ++r->skips < cfg->max_skips) {
         dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
                 "--max-skips %lld)",
@@ -889,6 +934,9 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
     watchdog_phase(WD_COMPUTE, s->trainer.step); /* the whole iteration */
     dt_status st = so_step(&s->so, s->x, full_batch_fg, &ctx, &f, err);
     watchdog_phase(WD_BETWEEN, s->trainer.step + 1);
+    dt_status fault = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (fault)
+        return fault;
     if (st)
         return dt_fail_prefix(err, "%s", so_name(s->so_kind));
     for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
@@ -911,15 +959,22 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
     if (s->second_order && (st = second_order_epoch(s, &done, err)))
         return st;
     for (int64_t k = p->batch; k < s->trainer.steps_per_epoch; k++) {
-        p->local_loss += trainer_step(&s->trainer, k);
+        const double loss = trainer_step(&s->trainer, k);
+        p->local_loss += loss;
         done += trainer_batch_size(&s->trainer, k);
         if ((s->trainer.nonfinite && (st = nonfinite_step(s, r, epoch, err))) ||
             (st = step_boundary(s, r, epoch, k, err)))
             return st;
+        if (s->on_step && step_hook(s, epoch, k, loss)) {
+            *last = 1; /* the epoch is left unfinished: no evaluation, no line */
+            return DT_OK;
+        }
     }
     if ((st = finish_epoch(s, epoch, t_epoch, done, r->base, r->t_start, err)))
         return st;
-    *last = cfg->early_stopping && early_stop(s, epoch);
+    const int patience_out = cfg->early_stopping && early_stop(s, epoch); /* keeps the best */
+    const int asked = s->on_epoch && epoch_hook(s);
+    *last = patience_out || asked;
     if (!*last && s->second_order && s->so.stop != SO_RUNNING) {
         /* another iteration would not move */
         if (epoch + 1 < cfg->epochs)

@@ -1,4 +1,4 @@
-/* dtrain: error values and rank-0 logging. */
+/* dtrain: error values and the log sink. */
 #include "dtrain/status.h"
 
 #include <stdarg.h>
@@ -7,9 +7,32 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static int log_rank;
+static _Thread_local dt_log_sink sink; /* none: the library is quiet */
 
-void dt_set_log_rank(int rank) { log_rank = rank; }
+dt_log_sink dt_log_swap(dt_log_sink next)
+{
+    dt_log_sink prev = sink;
+    sink = next;
+    return prev;
+}
+
+/* Format one line and hand it to the sink (longer lines than the buffer
+ * are formatted again into memory of their size). */
+static void emit(dt_log_level level, const char *fmt, va_list ap)
+{
+    if (!sink.fn || level < sink.min)
+        return;
+    char buf[2048], *line = buf;
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n >= (int)sizeof buf && (line = malloc((size_t)n + 1)))
+        vsnprintf(line, (size_t)n + 1, fmt, again);
+    va_end(again);
+    sink.fn(sink.user, level, line ? line : buf);
+    if (line != buf)
+        free(line);
+}
 
 void dt_error_clear(dt_error *err)
 {
@@ -82,36 +105,17 @@ const char *dt_strerror(dt_status code)
 
 void dt_warn(const char *fmt, ...)
 {
-    if (log_rank != 0)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("dtrain: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    emit(DT_LOG_WARN, fmt, ap);
     va_end(ap);
-}
-
-void dt_die(dt_status code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "dtrain: %s: ", dt_strerror(code));
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit((int)code);
 }
 
 void dt_info(const char *fmt, ...)
 {
-    if (log_rank != 0)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
-    fputc('\n', stdout);
-    fflush(stdout);
+    emit(DT_LOG_INFO, fmt, ap);
     va_end(ap);
 }
 

@@ -60,7 +60,6 @@ static void make_classes(dt_dataset *ds, int64_t n, uint64_t seed)
 static void setup(dt_session *s, dt_dataset *tr, dt_dataset *va)
 {
     dt_error err;
-    dt_set_log_rank(1); /* quiet */
     ck_assert_msg(session_setup_with(s, &cfg, comm_world(), tr, va, &err) == DT_OK, "%s",
                   err.msg);
 }

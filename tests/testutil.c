@@ -55,7 +55,6 @@ int tu_run(Suite *s)
 int tu_run_mpi(Suite *s, int *argc, char ***argv)
 {
     comm_init(argc, argv);
-    dt_set_log_rank(comm_rank(comm_world()));
     int64_t failed = tu_run(s);
     comm_allreduce_max_i64(comm_world(), &failed, 1);
     comm_finalize();

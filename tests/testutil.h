@@ -12,7 +12,7 @@ const char *tu_tmpdir(void);
 const char *tu_path(const char *name);
 /* Run a suite (no fork, so it also works under MPI); returns the failure count. */
 int tu_run(Suite *s);
-/* main() of an MPI test: start MPI, log on rank 0, run the suite, and return
+/* main() of an MPI test: start MPI, run the suite (the library logs nothing), and return
  * 1 on every rank if it failed on any. */
 int tu_run_mpi(Suite *s, int *argc, char ***argv);
 /* cfg = the defaults plus `line`, options split on spaces, as command cmd

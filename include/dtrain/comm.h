@@ -15,8 +15,18 @@ int comm_init(int *argc, char ***argv);
 void comm_finalize(void);
 dt_comm *comm_world(void);
 
+/* A communicator of the caller's own: mpi_comm points at an MPI_Comm (a
+ * void pointer so that this header needs no <mpi.h>), which is duplicated
+ * (MPI_Comm_dup), so dtrain's messages never mix with the caller's.  MPI
+ * must be initialised by the caller, who also finalises it; nothing here
+ * calls MPI_Init or MPI_Finalize.  Collective over that communicator.
+ * Caller owns the result (comm_free); NULL if MPI is not initialised or on
+ * every rank if any rank could not allocate. */
+dt_comm *comm_from_mpi(const void *mpi_comm);
+
 /* Split c into groups by color (same color, same group); key orders ranks.
- * Caller owns the result and frees it with comm_free. */
+ * Caller owns the result and frees it with comm_free.  NULL on every rank
+ * of a group if the split failed (out of memory). */
 dt_comm *comm_split(dt_comm *c, int color, int key);
 void comm_free(dt_comm *c);
 
@@ -74,10 +84,12 @@ void comm_allgather_shards_f32(dt_shards *s, float *buf);
 
 /* Gather variable-sized byte blocks: rank r contributes `bytes` bytes from
  * `send`; on every rank (allgather) `recv` receives the blocks in rank order
- * (the caller sizes recv for the sum over ranks, e.g. via an allreduce). */
-void comm_allgatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv);
+ * (the caller sizes recv for the sum over ranks, e.g. via an allreduce).
+ * DT_EUSAGE on every rank, with nothing moved, if a block or the total
+ * exceeds MPI's int counts (2 GiB); no allocation. */
+dt_status comm_allgatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv);
 /* The same, delivered to `root` only (recv is ignored elsewhere). */
-void comm_gatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv, int root);
+dt_status comm_gatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv, int root);
 
 /* Broadcast n bytes from root. */
 void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root);
@@ -106,9 +118,6 @@ void comm_shm_free(dt_shm *s);
 
 /* Wall-clock seconds (MPI_Wtime). Local. */
 double comm_wtime(void);
-
-/* Abort every rank of the job with the given exit code.  Local, does not return. */
-void comm_abort(int code) __attribute__((noreturn));
 
 /* Library version strings (MPI); local. */
 const char *comm_library_version(void);

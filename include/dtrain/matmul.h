@@ -52,15 +52,17 @@ typedef struct matmul_plan matmul_plan;
 /* Create the plan for shape s (m, n, k >= 1).  Free with matmul_free. */
 dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err);
 /* C as the shape says; A, B are float or dt_bf16 per s->prec; bias is read
- * only if s->bias.  No allocation. */
-void matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C);
+ * only if s->bias.  No allocation.  0, or oneDNN's status if it failed (a
+ * defect: the plan was made for this shape; C is then undefined). */
+int matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C);
 void matmul_free(matmul_plan *p);
 
 /* Rounding of n contiguous floats to bf16, as a plan of its own (oneDNN's
  * reorder). */
 typedef struct matmul_cvt matmul_cvt;
 dt_status matmul_cvt_create(matmul_cvt **out, size_t n, dt_error *err);
-void matmul_cvt_run(const matmul_cvt *c, dt_bf16 *dst, const float *src);
+/* 0, or oneDNN's status if the conversion failed (a defect, as matmul_run). */
+int matmul_cvt_run(const matmul_cvt *c, dt_bf16 *dst, const float *src);
 void matmul_cvt_free(matmul_cvt *c);
 
 /* Whether this CPU computes bf16 products natively (AVX512_BF16 or AMX: 2),

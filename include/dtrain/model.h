@@ -93,7 +93,18 @@ typedef struct {
     uint64_t drop_seed;
     int64_t drop_step;
     const int64_t *drop_rows; /* global sample index of each row of the block */
+    /* The first failure inside a forward or backward (a batch size whose plans
+     * could not be made when first used, a oneDNN call that failed: defects,
+     * or memory exhausted).  Those functions have no status to return, so
+     * the failure is kept here, and from then on every forward's outputs and
+     * every backward's gradients are NaN: the step's global NaN check (or the
+     * loss) stops the run on every rank, and the drivers report this message
+     * (model_fault).  fault.code == DT_OK while all is well. */
+    dt_error fault;
 } dt_model;
+
+/* DT_OK, or the model's recorded failure (copied into err). */
+dt_status model_fault(const dt_model *m, dt_error *err);
 
 /* Compute in prec from now on (the plans of the other precision are
  * dropped; parameters are untouched).  DT_EUSAGE if this CPU cannot. */

@@ -17,6 +17,22 @@
 #include "dtrain/secondorder.h"
 #include "dtrain/trainer.h"
 
+/* Where a run stands, for the step and epoch callbacks (the same values on
+ * every rank). */
+typedef struct {
+    int64_t epoch;      /* 1-based: the epoch the step belongs to, or the epoch just ended */
+    int64_t step;       /* steps taken since the start of the run (a resumed run counts on) */
+    double train_loss;  /* on a step: the mean loss of its global batch (with the L1/L2
+                           penalty); at an epoch: the epoch's mean, as its line shows */
+    double eval_loss;   /* the epoch's evaluation set (valid or test): loss, and accuracy for */
+    double eval_metric; /* a classifier or RMSE for regression; NaN on steps and without one */
+    double lr;          /* the learning rate of the last step */
+    double seconds;     /* training time so far (epochs only; 0 on steps) */
+} dt_run_info;
+
+/* A callback after a step or an epoch; nonzero asks the run to stop. */
+typedef int (*dt_run_hook)(void *user, const dt_run_info *info);
+
 typedef struct {
     const dt_config *cfg; /* borrowed */
     dt_comm *comm;        /* borrowed */
@@ -43,6 +59,23 @@ typedef struct {
     int n_metrics;        /* --metrics: how many, which (dt_metric values) */
     int metrics[8];
     float *pred;          /* owned if --metrics: this rank's evaluation outputs */
+    /* What the caller allows the run to do to its process (0 after setup;
+     * set before session_train).  The command line sets both. */
+    int signals;  /* the caller installed signals_install's handlers: a stop signal ends
+                     the run at a safe point, and with no --checkpoint-dir the handlers
+                     are put back to the default actions when training begins */
+    int watchdog; /* --step-timeout may start the watchdog thread (watchdog.h), which ends
+                     the process when a step stalls; without this --step-timeout is unused */
+    /* Callbacks (NULL: none; set before session_train), called on every rank.
+     * A stop asked for on any rank is agreed: the run ends on every rank after
+     * that step (its checkpoint, if --checkpoint-dir, written) or epoch, as
+     * early stopping would end it; session_train returns DT_OK and sets
+     * stopped_by_hook.  on_step costs two small allreduces per step (the
+     * batch's loss, the decision); first-order optimizers only (a
+     * second-order iteration is its epoch). */
+    dt_run_hook on_step, on_epoch;
+    void *hook_user;
+    int stopped_by_hook;
 } dt_session;
 
 /* With cfg->resume set, the checkpoint chosen by rank 0 (ckpt_find) supplies
@@ -55,8 +88,8 @@ dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_e
 dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err);
 
-/* Train from the current progress to cfg->epochs, printing one line per epoch
- * (rank 0) and writing checkpoints as configured.  Returns DT_PREEMPTED, with
+/* Train from the current progress to cfg->epochs, logging one line per epoch
+ * (dt_info) and writing checkpoints as configured.  Returns DT_PREEMPTED, with
  * err saying how to resume, when a signal or --stop-at-step ended the run
  * early after a checkpoint. */
 dt_status session_train(dt_session *s, dt_error *err);

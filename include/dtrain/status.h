@@ -44,17 +44,28 @@ int dt_name_index(const char *const *names, const char *text);
 /* Short name of a status ("usage error", "I/O error", ...). */
 const char *dt_strerror(dt_status code);
 
-/* Warnings are printed by rank 0 only; the driver installs the rank. */
-void dt_set_log_rank(int rank);
-void dt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* For a failure deep inside a computation that has no caller to report to (a
- * defect, or memory exhausted where setup should have made everything ready):
- * "dtrain: <kind>: message" on stderr from whichever rank it is, and the
- * process ends with code, which under mpirun ends the job. */
-void dt_die(dt_status code, const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 2, 3)));
-/* Informational line on stdout, rank 0 only, flushed. */
+/* Logging.  The library prints nothing itself: dt_info and dt_warn format
+ * one line (no trailing newline) and hand it to the current sink, which is
+ * none until a caller installs one.  The command line installs one that
+ * prints on rank 0 (src/cli/main.c); the embedding API (dtrain.h) installs a
+ * run's own callback for the duration of each call on that run, so two runs
+ * on two communicators log to their own callbacks.  The sink is per thread
+ * (_Thread_local): a run is driven from one thread at a time.  Every rank
+ * calls the sink; most lines are the same on every rank. */
+typedef enum { DT_LOG_INFO = 1, DT_LOG_WARN = 2 } dt_log_level;
+typedef void (*dt_log_fn)(void *user, dt_log_level level, const char *line);
+typedef struct {
+    dt_log_fn fn;         /* NULL: lines are dropped */
+    void *user;           /* passed back to fn, borrowed */
+    dt_log_level min;     /* lines below this level are dropped */
+} dt_log_sink;
+/* Install sink as this thread's current sink; returns the previous one (to
+ * put back afterwards).  A zeroed dt_log_sink is silence. */
+dt_log_sink dt_log_swap(dt_log_sink sink);
+/* A line worth telling (progress, what was chosen). */
 void dt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Something works but may surprise; the command line prefixes "dtrain: warning: ". */
+void dt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Peak resident memory of this process in MiB (getrusage).  Pages shared
  * with other processes (the node-shared data) count in full. */

@@ -81,6 +81,7 @@ static dt_status run_trial(const dt_config *cfg, dt_comm *g, const dt_dataset *a
         return st;
     dt_session s;
     st = session_setup_with(&s, cfg, g, &tr, &va, err);
+    s.watchdog = 1; /* --step-timeout, as train allows it */
     if (!st)
         st = session_train(&s, err);
     if (!st)
@@ -127,11 +128,12 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
             P == 1 ? "" : "s");
     dt_session s;
     memset(&s, 0, sizeof s); /* session_free below is safe even if setup never ran */
-    dt_set_log_rank(1); /* the epoch lines */
+    dt_log_sink shown = dt_log_swap((dt_log_sink){0}); /* the epoch lines stay quiet */
     dt_status st = session_setup_with(&s, cfg, world, all, NULL, err);
+    s.watchdog = 1; /* --step-timeout, as train allows it */
     if (!st)
         st = session_train(&s, err);
-    dt_set_log_rank(rank);
+    dt_log_swap(shown);
     if (!st) {
         if (rank == 0)
             st = modelio_save(base->refit, &s.model, &s.norm, cfg, err);
@@ -240,8 +242,7 @@ static void describe_search(const search *s, int ngroups, int R)
  * records each value and each failure's message. */
 static void run_trials(search *s, int color, int ngroups)
 {
-    const int rank = comm_rank(s->world);
-    dt_set_log_rank(1); /* the trials' epoch lines and warnings stay quiet */
+    dt_log_sink shown = dt_log_swap((dt_log_sink){0}); /* the trials' lines stay quiet */
     for (int64_t t = color; color < ngroups && t < s->T; t += ngroups) {
         dt_error terr;
         dt_error_clear(&terr);
@@ -260,7 +261,7 @@ static void run_trials(search *s, int color, int ngroups)
             s->fails[s->n_fail++].msg[len] = '\0';
         }
     }
-    dt_set_log_rank(rank);
+    dt_log_swap(shown);
 }
 
 /* Combine: values everywhere, failure messages on rank 0. */
@@ -271,7 +272,9 @@ static void gather_results(search *s)
     int64_t total_fail = s->n_fail;
     comm_allreduce_sum_i64(s->world, &total_fail, 1);
     failure_rec *all_fails = rank == 0 ? calloc((size_t)total_fail + 1, sizeof *all_fails) : NULL;
-    comm_gatherv_bytes(s->world, s->fails, (size_t)s->n_fail * sizeof *s->fails, all_fails, 0);
+    if (comm_gatherv_bytes(s->world, s->fails, (size_t)s->n_fail * sizeof *s->fails, all_fails,
+                           0))
+        total_fail = 0; /* over 2 GiB of messages: the table shows none */
     if (rank == 0) {
         s->msg = calloc((size_t)s->T, sizeof *s->msg);
         for (int64_t i = 0; s->msg && i < total_fail; i++)
@@ -318,14 +321,18 @@ dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
     search s = {.cfg = cfg, .world = world, .grid = &grid, .metric = METRIC_ACCURACY};
     const int rank = comm_rank(world), R = (int)cfg->ranks_per_trial;
     const int ngroups = comm_size(world) / R;
+    const int color = rank < ngroups * R ? rank / R : ngroups; /* ngroups: idle */
     int64_t good = 0;
     dt_status st = check_setup(cfg, world, &grid, &s.metric, err);
     if (!st)
         st = load_folds(&s, err);
     if (!st) {
         describe_search(&s, ngroups, R);
-        const int color = rank < ngroups * R ? rank / R : ngroups;
         s.g = comm_split(world, color, rank);
+        st = s.g ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory splitting the ranks into groups");
+        st = comm_agree(world, st, err);
+    }
+    if (!st) {
         run_trials(&s, color, ngroups);
         gather_results(&s);
         st = report(&s, &good, err);

@@ -25,6 +25,8 @@ dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
     if ((st = comm_agree(world, st, err)))
         goto done;
     trainer_predict(&m, &ds, lo, hi, out);
+    if ((st = comm_agree(world, model_fault(&m, err), err)))
+        goto done;
     dt_class_metrics cm = {0};
     dt_reg_metrics rm = {0};
     if (cls)

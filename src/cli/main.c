@@ -79,6 +79,22 @@ static dt_status with_config_file(dt_config *cfg, unsigned cmd, int argc, char *
     return st;
 }
 
+/* The command line's log sink: rank 0 prints, informational lines on
+ * stdout (flushed, so they interleave with mpirun's output in order) and
+ * warnings on stderr.  user points at this process's rank. */
+static void print_line(void *user, dt_log_level level, const char *line)
+{
+    if (*(const int *)user != 0)
+        return;
+    if (level == DT_LOG_WARN) {
+        fprintf(stderr, "dtrain: warning: %s\n", line);
+        return;
+    }
+    fputs(line, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
 /* Exit status: 0 success, 2 usage or input error, 1 anything else. */
 static int exit_code(dt_status st) { return st == DT_OK ? 0 : st == DT_EUSAGE ? 2 : 1; }
 
@@ -97,7 +113,7 @@ static dt_status parse_command(const command *c, int argc, char **argv, dt_confi
         snprintf(opt, sizeof opt, "--%s", c->positional);
         with_positional = malloc((size_t)argc * sizeof *with_positional);
         if (!with_positional)
-            dt_die(DT_ENOMEM, "out of memory parsing the command line");
+            return dt_fail(err, DT_ENOMEM, "out of memory parsing the command line");
         for (int i = 0, j = 0; i < argc - 2; i++) {
             if (i == at)
                 with_positional[j++] = opt;
@@ -156,9 +172,10 @@ int cli_main(int argc, char **argv)
         return 1;
     }
     dt_comm *world = comm_world();
-    int rank = comm_rank(world);
+    static int rank; /* the log sink's user pointer */
+    rank = comm_rank(world);
     signals_ignore_file_size();
-    dt_set_log_rank(rank);
+    dt_log_swap((dt_log_sink){print_line, &rank, DT_LOG_INFO});
     int code = 0;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||

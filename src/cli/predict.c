@@ -116,7 +116,13 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
     if ((st = comm_agree(world, st, err)))
         goto out;
     trainer_predict(&m, &ds, lo, hi, mine);
-    comm_gatherv_bytes(world, mine, (size_t)(hi - lo) * K * sizeof *mine, all, 0);
+    if ((st = comm_agree(world, model_fault(&m, err), err)))
+        goto out;
+    if (comm_gatherv_bytes(world, mine, (size_t)(hi - lo) * K * sizeof *mine, all, 0)) {
+        st = dt_fail(err, DT_EUSAGE, "%lld predictions are too many to gather on rank 0 "
+                     "(2 GiB)", (long long)ds.n);
+        goto out;
+    }
     if (rank == 0) {
         for (int64_t i = 0; cls && i < ds.n; i++)
             cls[i] = predicted_class(m.head, all + i * K, K);

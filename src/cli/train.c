@@ -55,6 +55,8 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
         return st;
     }
     describe(&s);
+    s.signals = 1; /* cli_main installed the handlers */
+    s.watchdog = 1;
     st = session_train(&s, err);
     if (!st) {
         dt_eval ev = s.last_eval;

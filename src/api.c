@@ -1,0 +1,521 @@
+/* dtrain: the embedding API (include/dtrain.h) over the session.
+ *
+ * A run is a configuration (the option table, set by name), data gathered
+ * from the ranks' arrays or named by the "data" option, callbacks, and after
+ * dtrain_train the session that trained (its model and normalisation), or a
+ * model loaded from a file.  Each entry point installs the run's log sink
+ * for its duration (status.h), so two runs log to their own callbacks.
+ *
+ * dtrain.h includes <mpi.h> for the MPI_Comm type of dtrain_create; this
+ * file makes no MPI call (comm.c stays the only user of MPI). */
+#include "dtrain.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtrain/comm.h"
+#include "dtrain/config.h"
+#include "dtrain/dataset.h"
+#include "dtrain/loss.h"
+#include "dtrain/modelio.h"
+#include "dtrain/session.h"
+#include "dtrain/signals.h"
+#include "dtrain/status.h"
+#include "dtrain/yamlconf.h"
+
+#ifndef DTRAIN_VERSION
+#define DTRAIN_VERSION "unknown"
+#endif
+
+_Static_assert((int)DTRAIN_OK == DT_OK && (int)DTRAIN_EUSAGE == DT_EUSAGE &&
+                   (int)DTRAIN_EIO == DT_EIO && (int)DTRAIN_ENOMEM == DT_ENOMEM &&
+                   (int)DTRAIN_ENUM == DT_ENUM && (int)DTRAIN_EINTERNAL == DT_EINTERNAL &&
+                   (int)DTRAIN_PREEMPTED == DT_PREEMPTED,
+               "dtrain_status mirrors dt_status");
+_Static_assert((int)DTRAIN_LOG_INFO == DT_LOG_INFO && (int)DTRAIN_LOG_WARN == DT_LOG_WARN,
+               "dtrain_log_level mirrors dt_log_level");
+
+/* Rows gathered from every rank: X (n, d) and y (n, k), owned. */
+typedef struct {
+    float *X, *y;
+    int64_t n, d, k;
+} rows;
+
+struct dtrain_run {
+    dt_comm *comm;          /* owned: the caller's communicator, duplicated */
+    dt_config cfg;          /* the options as set so far */
+    dt_config trained_cfg;  /* the options of the model trained (the session's) */
+    dt_error err;           /* the last failure */
+    dt_log_sink log;        /* log_trampoline with this run, or silence */
+    dtrain_log_fn log_fn;   /* dtrain_on_log's */
+    void *log_user;
+    dtrain_progress_fn on_step, on_epoch;
+    void *step_user, *epoch_user;
+    unsigned allowed;       /* DTRAIN_ALLOW_* */
+    rows train, eval;       /* from arrays; train.n == 0 and !have_train: use "data" */
+    int have_train, have_eval;
+    dt_session *session;    /* owned, after a successful dtrain_train */
+    dt_model loaded;        /* after dtrain_load */
+    dt_norm loaded_norm;
+    int have_loaded;
+};
+
+static _Thread_local char create_msg[DT_ERRMSG_LEN]; /* dtrain_errmsg(NULL) */
+
+const char *dtrain_version(void) { return DTRAIN_VERSION; }
+
+const char *dtrain_errmsg(const dtrain_run *run) { return run ? run->err.msg : create_msg; }
+
+/* Every entry point: the run's log sink in, the error cleared; `leave`
+ * puts the caller's sink back. */
+static dt_log_sink enter(dtrain_run *run)
+{
+    dt_error_clear(&run->err);
+    return dt_log_swap(run->log);
+}
+
+static dtrain_status leave(dt_log_sink prev, dt_status st)
+{
+    dt_log_swap(prev);
+    return (dtrain_status)st;
+}
+
+dtrain_status dtrain_create(dtrain_run **out, MPI_Comm comm)
+{
+    *out = NULL;
+    create_msg[0] = '\0';
+    dt_comm *c = comm_from_mpi(&comm);
+    if (!c) {
+        /* comm_from_mpi fails on no rank alone except for MPI not initialised */
+        int inited = 0;
+        MPI_Initialized(&inited);
+        dt_error e;
+        dt_status st = inited ? dt_fail(&e, DT_ENOMEM, "dtrain_create: out of memory")
+                              : dt_fail(&e, DT_EUSAGE, "dtrain_create: MPI is not initialised "
+                                                       "(call MPI_Init first)");
+        memcpy(create_msg, e.msg, sizeof create_msg);
+        return (dtrain_status)st;
+    }
+    dtrain_run *run = calloc(1, sizeof *run);
+    dt_error e;
+    dt_status st = comm_agree(c, run ? DT_OK : dt_fail(&e, DT_ENOMEM, "dtrain_create: out of "
+                                                                     "memory"), &e);
+    if (st) {
+        memcpy(create_msg, e.msg, sizeof create_msg);
+        free(run);
+        comm_free(c);
+        return (dtrain_status)st;
+    }
+    run->comm = c;
+    config_defaults(&run->cfg);
+    *out = run;
+    return DTRAIN_OK;
+}
+
+static void rows_free(rows *r)
+{
+    free(r->X);
+    free(r->y);
+    memset(r, 0, sizeof *r);
+}
+
+/* The model the run holds (trained or loaded), or NULL; its normalisation. */
+static dt_model *model_of(dtrain_run *run, dt_norm **norm)
+{
+    if (run->session) {
+        *norm = &run->session->norm;
+        return &run->session->model;
+    }
+    if (run->have_loaded) {
+        *norm = &run->loaded_norm;
+        return &run->loaded;
+    }
+    return NULL;
+}
+
+static void drop_model(dtrain_run *run)
+{
+    if (run->session) {
+        session_free(run->session);
+        free(run->session);
+        run->session = NULL;
+    }
+    if (run->have_loaded) {
+        model_free(&run->loaded);
+        norm_free(&run->loaded_norm);
+        run->have_loaded = 0;
+    }
+}
+
+void dtrain_free(dtrain_run *run)
+{
+    if (!run)
+        return;
+    dt_log_sink prev = enter(run);
+    drop_model(run);
+    rows_free(&run->train);
+    rows_free(&run->eval);
+    comm_free(run->comm);
+    dt_log_swap(prev);
+    free(run);
+}
+
+dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value)
+{
+    dt_log_sink prev = enter(run);
+    dt_status st;
+    const dt_option *o = key ? config_find(key, CMD_TRAIN) : NULL;
+    if (!key || !value)
+        st = dt_fail(&run->err, DT_EUSAGE, "dtrain_set: key and value must not be NULL");
+    else if (o && o->offset == offsetof(dt_config, save))
+        st = dt_fail(&run->err, DT_EUSAGE, "save: not an option of the library; call "
+                                           "dtrain_save(run, path) after dtrain_train");
+    else if (o && o->offset == offsetof(dt_config, config_file))
+        st = yamlconf_read(value, CMD_TRAIN, &run->cfg, &run->err);
+    else if ((st = config_set(&run->cfg, CMD_TRAIN, key, value, &run->err)) &&
+             !strstr(run->err.msg, key))
+        dt_fail_prefix(&run->err, "%s", key); /* every message names the key */
+    return leave(prev, st);
+}
+
+/* Local checks of one rank's arrays: shapes, pointers, finite values. */
+static dt_status check_rows(const char *fn, const float *X, const float *y, int64_t n,
+                            int64_t d, int64_t k, int rank, dt_error *err)
+{
+    if (n < 0 || d < 1 || k < 1)
+        return dt_fail(err, DT_EUSAGE, "%s: n_rows %lld, n_features %lld, n_targets %lld: "
+                       "need n_rows >= 0 and the others >= 1", fn, (long long)n,
+                       (long long)d, (long long)k);
+    if (n > 0 && (!X || !y))
+        return dt_fail(err, DT_EUSAGE, "%s: X and y must not be NULL with %lld rows", fn,
+                       (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < d; j++)
+            if (!isfinite(X[i * d + j]))
+                return dt_fail(err, DT_EUSAGE, "%s: X[%lld][%lld] of rank %d is not finite",
+                               fn, (long long)i, (long long)j, rank);
+        for (int64_t j = 0; j < k; j++)
+            if (!isfinite(y[i * k + j]))
+                return dt_fail(err, DT_EUSAGE, "%s: y[%lld][%lld] of rank %d is not finite",
+                               fn, (long long)i, (long long)j, rank);
+    }
+    return DT_OK;
+}
+
+/* Gather every rank's rows into out, in rank order (collective, agreed). */
+static dt_status gather_rows(dtrain_run *run, const char *fn, const float *X, const float *y,
+                             int64_t n, int64_t d, int64_t k, rows *out)
+{
+    dt_comm *c = run->comm;
+    dt_error *err = &run->err;
+    dt_status st = comm_agree(c, check_rows(fn, X, y, n, d, k, comm_rank(c), err), err);
+    if (st)
+        return st;
+    /* the same widths everywhere: max of (d, k, -d, -k) */
+    int64_t v[4] = {d, k, -d, -k}, total = n;
+    comm_allreduce_max_i64(c, v, 4);
+    comm_allreduce_sum_i64(c, &total, 1);
+    if (v[0] != -v[2] || v[1] != -v[3])
+        return dt_fail(err, DT_EUSAGE, "%s: the ranks pass different n_features (%lld to "
+                       "%lld) or n_targets (%lld to %lld)", fn, (long long)-v[2],
+                       (long long)v[0], (long long)-v[3], (long long)v[1]);
+    rows r = {malloc((size_t)(total * d + 1) * sizeof(float)),
+              malloc((size_t)(total * k + 1) * sizeof(float)), total, d, k};
+    st = r.X && r.y ? DT_OK : dt_fail(err, DT_ENOMEM, "%s: out of memory for %lld rows", fn,
+                                      (long long)total);
+    if (!(st = comm_agree(c, st, err)) &&
+        (comm_allgatherv_bytes(c, X, (size_t)(n * d) * sizeof *X, r.X) ||
+         comm_allgatherv_bytes(c, y, (size_t)(n * k) * sizeof *y, r.y)))
+        st = dt_fail(err, DT_EUSAGE, "%s: %lld rows of %lld features are more than one "
+                     "gather moves (2 GiB); use an HDF5 file (option \"data\")", fn,
+                     (long long)total, (long long)d);
+    if (st) {
+        rows_free(&r);
+        return st;
+    }
+    rows_free(out);
+    *out = r;
+    return DT_OK;
+}
+
+dtrain_status dtrain_set_data(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
+                              int64_t n_features, int64_t n_targets)
+{
+    dt_log_sink prev = enter(run);
+    dt_status st = gather_rows(run, "dtrain_set_data", X, y, n_rows, n_features, n_targets,
+                               &run->train);
+    if (!st)
+        run->have_train = 1;
+    return leave(prev, st);
+}
+
+dtrain_status dtrain_set_eval_data(dtrain_run *run, const float *X, const float *y,
+                                   int64_t n_rows, int64_t n_features, int64_t n_targets)
+{
+    dt_log_sink prev = enter(run);
+    dt_status st = gather_rows(run, "dtrain_set_eval_data", X, y, n_rows, n_features,
+                               n_targets, &run->eval);
+    if (!st)
+        run->have_eval = run->eval.n > 0;
+    return leave(prev, st);
+}
+
+dtrain_status dtrain_on_step(dtrain_run *run, dtrain_progress_fn fn, void *user)
+{
+    run->on_step = fn;
+    run->step_user = user;
+    return DTRAIN_OK;
+}
+
+dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user)
+{
+    run->on_epoch = fn;
+    run->epoch_user = user;
+    return DTRAIN_OK;
+}
+
+static void log_trampoline(void *user, dt_log_level level, const char *line)
+{
+    dtrain_run *run = user;
+    run->log_fn(run->log_user, (dtrain_log_level)level, line);
+}
+
+dtrain_status dtrain_on_log(dtrain_run *run, dtrain_log_fn fn, void *user,
+                            dtrain_log_level min_level)
+{
+    run->log_fn = fn;
+    run->log_user = user;
+    run->log = fn ? (dt_log_sink){log_trampoline, run, (dt_log_level)min_level}
+                  : (dt_log_sink){0};
+    return DTRAIN_OK;
+}
+
+dtrain_status dtrain_allow(dtrain_run *run, unsigned flags)
+{
+    dt_error_clear(&run->err);
+    if (flags & ~(unsigned)(DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_WATCHDOG))
+        return (dtrain_status)dt_fail(&run->err, DT_EUSAGE, "dtrain_allow: unknown flags 0x%x",
+                                      flags);
+    if ((flags & DTRAIN_ALLOW_SIGNALS) && !(run->allowed & DTRAIN_ALLOW_SIGNALS))
+        signals_install();
+    run->allowed |= flags;
+    return DTRAIN_OK;
+}
+
+static dtrain_info public_info(const dt_run_info *i)
+{
+    return (dtrain_info){i->epoch, i->step, i->train_loss, i->eval_loss, i->eval_metric,
+                         i->lr, i->seconds};
+}
+
+static int step_trampoline(void *user, const dt_run_info *info)
+{
+    dtrain_run *run = user;
+    dtrain_info pub = public_info(info);
+    return run->on_step(run->step_user, &pub);
+}
+
+static int epoch_trampoline(void *user, const dt_run_info *info)
+{
+    dtrain_run *run = user;
+    dtrain_info pub = public_info(info);
+    return run->on_epoch(run->epoch_user, &pub);
+}
+
+/* The training or evaluation set from gathered rows, for the head the
+ * options name: class labels (one column of non-negative whole numbers) for
+ * a classifier, targets for regression.  Copies; the caller frees ds. */
+static dt_status rows_dataset(const rows *r, int classify, const char *what, dt_dataset *ds,
+                              dt_error *err)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->n = r->n;
+    ds->d = r->d;
+    ds->k = classify ? 1 : r->k;
+    ds->max_label = -1;
+    if (classify && r->k != 1)
+        return dt_fail(err, DT_EUSAGE, "%s: a classifier's y is one column of class labels; "
+                       "n_targets is %lld", what, (long long)r->k);
+    ds->X = malloc((size_t)(r->n * r->d + 1) * sizeof *ds->X);
+    if (classify)
+        ds->labels = malloc((size_t)(r->n + 1) * sizeof *ds->labels);
+    else
+        ds->targets = malloc((size_t)(r->n * r->k + 1) * sizeof *ds->targets);
+    if (!ds->X || (classify ? !ds->labels : !ds->targets)) {
+        dataset_free(ds);
+        return dt_fail(err, DT_ENOMEM, "%s: out of memory", what);
+    }
+    memcpy(ds->X, r->X, (size_t)(r->n * r->d) * sizeof *ds->X);
+    if (!classify) {
+        memcpy(ds->targets, r->y, (size_t)(r->n * r->k) * sizeof *ds->targets);
+        return DT_OK;
+    }
+    for (int64_t i = 0; i < r->n; i++) {
+        const float v = r->y[i];
+        if (v < 0 || v != floorf(v) || v > 2147483647.0f) {
+            dataset_free(ds);
+            return dt_fail(err, DT_EUSAGE, "%s: y[%lld] = %g is not a class label (0, 1, ...)",
+                           what, (long long)i, (double)v);
+        }
+        ds->labels[i] = (int32_t)v;
+        if (ds->labels[i] > ds->max_label)
+            ds->max_label = ds->labels[i];
+    }
+    return DT_OK;
+}
+
+/* The sets session_setup_with takes, from the run's arrays (every rank
+ * holds the same rows, so every rank makes the same sets). */
+static dt_status array_sets(dtrain_run *run, dt_dataset *tr, dt_dataset *va, dt_error *err)
+{
+    const dt_config *cfg = &run->trained_cfg;
+    const int classify = head_is_classifier(cfg->output);
+    dt_status st;
+    if ((st = rows_dataset(&run->train, classify, "dtrain_set_data", tr, err)))
+        return st;
+    if (run->have_eval) {
+        if (run->eval.d != run->train.d || run->eval.k != run->train.k)
+            return dt_fail(err, DT_EUSAGE, "dtrain_set_eval_data: %lld features and %lld "
+                           "targets, the training data %lld and %lld", (long long)run->eval.d,
+                           (long long)run->eval.k, (long long)run->train.d,
+                           (long long)run->train.k);
+        return rows_dataset(&run->eval, classify, "dtrain_set_eval_data", va, err);
+    }
+    if (cfg->valid_split > 0) { /* held out of the training rows, as for a file */
+        dt_dataset all = *tr;
+        st = dataset_split(&all, cfg->valid_split, (uint64_t)cfg->seed, tr, va, err);
+        dataset_free(&all);
+    }
+    return st;
+}
+
+/* Set up the session for the run's data (collective, agreed). */
+static dt_status setup(dtrain_run *run, dt_session *s)
+{
+    dt_error *err = &run->err;
+    if (!run->have_train)
+        return session_setup(s, &run->trained_cfg, run->comm, err);
+    run->trained_cfg.data[0] = '\0'; /* the arrays, not a file */
+    dt_dataset tr = {0}, va = {0};
+    memset(s, 0, sizeof *s); /* session_free is safe on it if setup does not run */
+    s->dir_lock = -1;
+    dt_status st = comm_agree(run->comm, array_sets(run, &tr, &va, err), err);
+    if (!st)
+        st = session_setup_with(s, &run->trained_cfg, run->comm, &tr, &va, err);
+    dataset_free(&tr); /* taken by the session (zeroed) unless it failed early */
+    dataset_free(&va);
+    return st;
+}
+
+dtrain_status dtrain_train(dtrain_run *run)
+{
+    dt_log_sink prev = enter(run);
+    dt_error *err = &run->err;
+    drop_model(run);
+    if (run->cfg.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
+        return leave(prev, dt_fail(err, DT_EUSAGE, "step-timeout: the watchdog thread it needs "
+                                                   "is not allowed (dtrain_allow(run, "
+                                                   "DTRAIN_ALLOW_WATCHDOG))"));
+    dt_session *s = malloc(sizeof *s);
+    dt_status st = comm_agree(run->comm, s ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory"),
+                              err);
+    if (st) {
+        free(s);
+        return leave(prev, st);
+    }
+    run->trained_cfg = run->cfg;
+    st = setup(run, s);
+    if (!st) {
+        s->signals = (run->allowed & DTRAIN_ALLOW_SIGNALS) != 0;
+        s->watchdog = (run->allowed & DTRAIN_ALLOW_WATCHDOG) != 0;
+        s->on_step = run->on_step ? step_trampoline : NULL;
+        s->on_epoch = run->on_epoch ? epoch_trampoline : NULL;
+        s->hook_user = run;
+        st = session_train(s, err);
+    }
+    if (st) {
+        session_free(s);
+        free(s);
+    } else {
+        /* only the model and its normalisation are used from here on; the
+         * session's copies of the data go (collective if node-shared) */
+        dataset_free(&s->train);
+        dataset_free(&s->eval);
+        run->session = s;
+    }
+    return leave(prev, st);
+}
+
+int64_t dtrain_n_inputs(const dtrain_run *run)
+{
+    dt_norm *nm;
+    const dt_model *m = model_of((dtrain_run *)run, &nm);
+    return m ? m->n_in : 0;
+}
+
+int64_t dtrain_n_outputs(const dtrain_run *run)
+{
+    dt_norm *nm;
+    const dt_model *m = model_of((dtrain_run *)run, &nm);
+    return m ? m->n_out : 0;
+}
+
+dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out)
+{
+    dt_log_sink prev = enter(run);
+    dt_error *err = &run->err;
+    dt_norm *nm;
+    dt_model *m = model_of(run, &nm);
+    if (!m)
+        return leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_predict: the run has no model "
+                                                   "(dtrain_train or dtrain_load first)"));
+    if (n < 0 || (n > 0 && (!X || !out)))
+        return leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_predict: %lld rows with X or out "
+                                                   "NULL", (long long)n));
+    /* blocks of max_batch rows, normalised in the model's input scratch */
+    for (int64_t i = 0; i < n; i += m->max_batch) {
+        const int nb = (int)(n - i < m->max_batch ? n - i : m->max_batch);
+        memcpy(m->xin, X + i * m->n_in, (size_t)nb * m->n_in * sizeof *m->xin);
+        dt_dataset block = {.n = nb, .d = m->n_in, .X = m->xin};
+        norm_apply(nm, &block);
+        const float *Z = model_forward(m, m->xin, nb);
+        float *dst = out + i * m->n_out;
+        memcpy(dst, Z, (size_t)nb * m->n_out * sizeof *dst);
+        head_output(m->head, dst, nb, m->n_out);
+    }
+    return leave(prev, model_fault(m, err));
+}
+
+dtrain_status dtrain_save(dtrain_run *run, const char *path)
+{
+    dt_log_sink prev = enter(run);
+    dt_error *err = &run->err;
+    dt_norm *nm;
+    dt_model *m = model_of(run, &nm);
+    dt_status st = DT_OK;
+    if (!m)
+        st = dt_fail(err, DT_EUSAGE, "dtrain_save: the run has no model (dtrain_train or "
+                                     "dtrain_load first)");
+    else if (!path || !path[0])
+        st = dt_fail(err, DT_EUSAGE, "dtrain_save: no path");
+    else if (comm_rank(run->comm) == 0)
+        st = modelio_save(path, m, nm, run->session ? &run->trained_cfg : NULL, err);
+    return leave(prev, comm_agree(run->comm, st, err));
+}
+
+dtrain_status dtrain_load(dtrain_run *run, const char *path)
+{
+    dt_log_sink prev = enter(run);
+    dt_error *err = &run->err;
+    drop_model(run);
+    dt_status st = path && path[0] ? modelio_load(path, 256, &run->loaded, &run->loaded_norm, err)
+                                   : dt_fail(err, DT_EUSAGE, "dtrain_load: no path");
+    run->have_loaded = !st;
+    if ((st = comm_agree(run->comm, st, err)) && run->have_loaded) {
+        model_free(&run->loaded);
+        norm_free(&run->loaded_norm);
+        run->have_loaded = 0;
+    }
+    return leave(prev, st);
+}

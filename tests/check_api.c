@@ -1,0 +1,433 @@
+/* The embedding API (include/dtrain.h), run under mpiexec at 1, 2, 3 and 4
+ * ranks.  Everything here goes through the public header only, as a program
+ * that embeds dtrain would.
+ *
+ * The data: N rows of a smooth function, y = sin(2 x0) + x1^2 / 2, with the
+ * inputs drawn from the row's global index (no RNG: every rank can make any
+ * row), spread unevenly over the ranks (rank r gets a share growing with r,
+ * rank 0 possibly none). */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <check.h>
+#include <mpi.h>
+
+#include "dtrain.h"
+#include "testutil.h"
+
+#define N 240 /* rows */
+#define D 2   /* features */
+#define Q 16  /* query rows predicted */
+
+static int rank, size;
+
+static void make_row(int64_t i, float *x, float *y)
+{
+    x[0] = (float)(-1.0 + 2.0 * (double)((i * 37) % N) / N);
+    x[1] = (float)(-1.0 + 2.0 * (double)((i * 91 + 17) % N) / N);
+    *y = (float)(sin(2.0 * x[0]) + 0.5 * x[1] * x[1]);
+}
+
+/* Rows [lo, hi) of the uneven split: rank r's share grows as r^2 + r (rank
+ * 0's is empty at more than one rank). */
+static void uneven(int r, int p, int64_t *lo, int64_t *hi)
+{
+    int64_t total = 0, before = 0;
+    for (int q = 0; q < p; q++) total += (int64_t)q * q + q + (p == 1);
+    for (int q = 0; q < r; q++) before += (int64_t)q * q + q + (p == 1);
+    *lo = N * before / total;
+    *hi = N * (before + (int64_t)r * r + r + (p == 1)) / total;
+}
+
+/* This rank's rows [lo, hi) into freshly allocated X, y. */
+static void rows(int64_t lo, int64_t hi, float **X, float **y)
+{
+    *X = malloc((size_t)((hi - lo) * D + 1) * sizeof **X);
+    *y = malloc((size_t)(hi - lo + 1) * sizeof **y);
+    for (int64_t i = lo; i < hi; i++) make_row(i, *X + (i - lo) * D, *y + (i - lo));
+}
+
+static void query(float *Xq)
+{
+    float y;
+    for (int i = 0; i < Q; i++) make_row(i * 13 + 5, Xq + i * D, &y);
+}
+
+#define OK(call, run)                                                                   \
+    do {                                                                                \
+        dtrain_status st_ = (call);                                                     \
+        ck_assert_msg(st_ == DTRAIN_OK, "%s: status %d: %s", #call, (int)st_,           \
+                      dtrain_errmsg(run));                                              \
+    } while (0)
+
+/* A small regression run: every setting a test does not vary. */
+static void configure(dtrain_run *run, const char *epochs)
+{
+    OK(dtrain_set(run, "layers", "16:tanh"), run);
+    OK(dtrain_set(run, "output", "linear"), run);
+    OK(dtrain_set(run, "optimizer", "adam"), run);
+    OK(dtrain_set(run, "lr", "0.01"), run);
+    OK(dtrain_set(run, "batch-size", "16"), run);
+    OK(dtrain_set(run, "epochs", epochs), run);
+    OK(dtrain_set(run, "seed", "3"), run);
+}
+
+/* Train on comm with this rank's rows [lo, hi); predictions of the query
+ * rows into out (Q). */
+static void train_predict(MPI_Comm comm, int64_t lo, int64_t hi, float *out)
+{
+    dtrain_run *run;
+    OK(dtrain_create(&run, comm), NULL);
+    configure(run, "4");
+    float *X, *y, Xq[Q * D];
+    rows(lo, hi, &X, &y);
+    OK(dtrain_set_data(run, X, y, hi - lo, D, 1), run);
+    free(X);
+    free(y);
+    OK(dtrain_train(run), run);
+    query(Xq);
+    OK(dtrain_predict(run, Xq, Q, out), run);
+    dtrain_free(run);
+}
+
+/* Rows gathered from an uneven split are the same set as all rows passed by
+ * rank 0: the same computation, so the same bits.  Against one rank with
+ * every row: only the order of the gradient sums differs, so within 1e-4
+ * relative (4 epochs of adam amplify the 1e-7 rounding differences; a row
+ * lost or out of order changes the batches and the outputs by far more). */
+START_TEST(test_gather_uneven_rows)
+{
+    int64_t lo, hi;
+    float a[Q], b[Q], c[Q];
+    uneven(rank, size, &lo, &hi);
+    train_predict(MPI_COMM_WORLD, lo, hi, a);
+    train_predict(MPI_COMM_WORLD, 0, rank == 0 ? N : 0, b);
+    ck_assert_msg(memcmp(a, b, sizeof a) == 0, "uneven rows differ from rank 0's rows");
+    MPI_Comm self;
+    MPI_Comm_split(MPI_COMM_WORLD, rank, 0, &self);
+    train_predict(self, 0, N, c);
+    MPI_Comm_free(&self);
+    double dmax = 0, amax = 0;
+    for (int i = 0; i < Q; i++) {
+        dmax = fmax(dmax, fabs((double)a[i] - c[i]));
+        amax = fmax(amax, fabs((double)c[i]));
+    }
+    ck_assert_msg(dmax <= 1e-4 * amax, "%d ranks vs 1: max difference %g (max |y| %g)", size,
+                  dmax, amax);
+}
+END_TEST
+
+/* Shapes that differ between ranks, or a non-finite value on one rank, are
+ * refused on every rank with one message. */
+START_TEST(test_gather_checks_agreed)
+{
+    dtrain_run *run;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    float X[4 * 3] = {0}, y[4] = {0};
+    if (size > 1) {
+        dtrain_status st = dtrain_set_data(run, X, y, 4, rank == size - 1 ? 3 : 2, 1);
+        ck_assert_int_eq(st, DTRAIN_EUSAGE);
+        ck_assert_msg(strstr(dtrain_errmsg(run), "n_features"), "%s", dtrain_errmsg(run));
+    }
+    if (rank == size - 1)
+        X[5] = NAN;
+    ck_assert_int_eq(dtrain_set_data(run, X, y, 4, 2, 1), DTRAIN_EUSAGE);
+    char want[64];
+    snprintf(want, sizeof want, "X[2][1] of rank %d is not finite", size - 1);
+    ck_assert_msg(strstr(dtrain_errmsg(run), want), "%s", dtrain_errmsg(run));
+    dtrain_free(run);
+}
+END_TEST
+
+/* The steps of the first epoch, as the epoch callback sees it. */
+static int record_step(void *user, const dtrain_info *info)
+{
+    *(int64_t *)user = info->step;
+    return 1; /* one epoch is enough */
+}
+
+/* Two halves of the world (even and odd ranks), each its own run on its own
+ * communicator with 10 rows a rank and batches of 10: an epoch is as many
+ * steps as the half has ranks.  A run that reached past its communicator
+ * (MPI_COMM_WORLD inside) would gather the other half's rows too and count
+ * the world's ranks, or hang.  Then each half trains on a bundled HDF5 file
+ * with the node-shared data copy and reduction (the defaults), which split
+ * the communicator by node. */
+START_TEST(test_sub_communicators)
+{
+    MPI_Comm half;
+    MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+    int hsize;
+    MPI_Comm_size(half, &hsize);
+    dtrain_run *run;
+    OK(dtrain_create(&run, half), NULL);
+    configure(run, "3");
+    OK(dtrain_set(run, "batch-size", "10"), run);
+    OK(dtrain_set(run, "shuffle", "off"), run);
+    float *X, *y;
+    rows(rank * 10, rank * 10 + 10, &X, &y);
+    OK(dtrain_set_data(run, X, y, 10, D, 1), run);
+    free(X);
+    free(y);
+    int64_t steps = -1;
+    OK(dtrain_on_epoch(run, record_step, &steps), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(steps, hsize);
+
+    char data[1024];
+    const char *src = getenv("DTRAIN_SOURCE_DIR");
+    snprintf(data, sizeof data, "%s/datasets/iris.h5", src ? src : ".");
+    dtrain_run *file;
+    OK(dtrain_create(&file, half), NULL);
+    OK(dtrain_set(file, "data", data), file);
+    OK(dtrain_set(file, "output", "softmax"), file);
+    OK(dtrain_set(file, "epochs", "2"), file);
+    OK(dtrain_train(file), file);
+    ck_assert_int_eq(dtrain_n_inputs(file), 4);
+    ck_assert_int_eq(dtrain_n_outputs(file), 3);
+    dtrain_free(file);
+    dtrain_free(run);
+    MPI_Comm_free(&half);
+}
+END_TEST
+
+typedef struct {
+    int epochs, steps;
+    int stop_epoch, stop_step, asker; /* which rank asks to stop, when */
+} counter;
+
+static int count_epoch(void *user, const dtrain_info *info)
+{
+    counter *c = user;
+    c->epochs++;
+    ck_assert_int_eq(info->epoch, c->epochs);
+    ck_assert(isfinite(info->train_loss) && isfinite(info->lr));
+    ck_assert(isnan(info->eval_loss)); /* no evaluation data */
+    return rank == c->asker && info->epoch == c->stop_epoch;
+}
+
+static int count_step(void *user, const dtrain_info *info)
+{
+    counter *c = user;
+    c->steps++;
+    ck_assert_int_eq(info->step, c->steps);
+    ck_assert(isfinite(info->train_loss));
+    return rank == c->asker && info->step == c->stop_step;
+}
+
+/* One rank asks to stop: after 3 of 10 epochs, then at step 5, every rank
+ * stops there (the decision is agreed; without it the others would train on
+ * and wait for that rank forever). */
+START_TEST(test_callbacks_stop_early)
+{
+    dtrain_run *run;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    configure(run, "10");
+    int64_t lo, hi;
+    float *X, *y;
+    uneven(rank, size, &lo, &hi);
+    rows(lo, hi, &X, &y);
+    OK(dtrain_set_data(run, X, y, hi - lo, D, 1), run);
+    counter c = {.stop_epoch = 3, .stop_step = -1, .asker = size - 1};
+    OK(dtrain_on_epoch(run, count_epoch, &c), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(c.epochs, 3);
+    c = (counter){.stop_epoch = -1, .stop_step = 5, .asker = size / 2};
+    OK(dtrain_on_step(run, count_step, &c), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(c.steps, 5);
+    ck_assert_int_eq(c.epochs, 0); /* N / 16 = 15 steps an epoch: none ended */
+    free(X);
+    free(y);
+    dtrain_free(run);
+}
+END_TEST
+
+typedef struct {
+    int info, warn, epoch_lines;
+    char first_warning[256];
+} log_record;
+
+static void collect(void *user, dtrain_log_level level, const char *line)
+{
+    log_record *r = user;
+    if (level == DTRAIN_LOG_WARN) {
+        if (!r->warn++)
+            snprintf(r->first_warning, sizeof r->first_warning, "%s", line);
+    } else {
+        r->info++;
+        r->epoch_lines += strncmp(line, "epoch ", 6) == 0;
+    }
+}
+
+/* Run fn with this process's stdout and stderr going to a file; the number
+ * of bytes written to them. */
+static long captured(void (*fn)(void *), void *arg)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_path("captured"));
+    fflush(stdout);
+    fflush(stderr);
+    int out = dup(1), errfd = dup(2);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert(out >= 0 && errfd >= 0 && fd >= 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    fn(arg);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(out, 1);
+    dup2(errfd, 2);
+    close(out);
+    close(errfd);
+    close(fd);
+    struct stat st;
+    ck_assert(stat(path, &st) == 0);
+    return (long)st.st_size;
+}
+
+/* Three epochs with a batch larger than the training set, which warns. */
+static void train_warned(void *log)
+{
+    dtrain_run *run;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    configure(run, "3");
+    OK(dtrain_set(run, "batch-size", "1000"), run);
+    if (log)
+        OK(dtrain_on_log(run, collect, log, DTRAIN_LOG_INFO), run);
+    int64_t lo, hi;
+    float *X, *y;
+    uneven(rank, size, &lo, &hi);
+    rows(lo, hi, &X, &y);
+    OK(dtrain_set_data(run, X, y, hi - lo, D, 1), run);
+    OK(dtrain_train(run), run);
+    free(X);
+    free(y);
+    dtrain_free(run);
+}
+
+/* Without a log callback nothing reaches stdout or stderr; with one, the
+ * epoch lines and the warning reach it, and still nothing is printed. */
+START_TEST(test_log_callback_and_quiet)
+{
+    ck_assert_int_eq(captured(train_warned, NULL), 0);
+    log_record r = {0};
+    ck_assert_int_eq(captured(train_warned, &r), 0);
+    ck_assert_int_eq(r.epoch_lines, 3);
+    ck_assert_int_eq(r.warn, 1);
+    ck_assert_msg(strstr(r.first_warning, "batch-size 1000 is larger than"), "%s",
+                  r.first_warning);
+}
+END_TEST
+
+/* A misspelt key, an out-of-range or unknown value: DTRAIN_EUSAGE and a
+ * message naming the key; the setting is left as it was. */
+START_TEST(test_bad_options)
+{
+    dtrain_run *run;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    const char *cases[][3] = {
+        {"optimzer", "adam", "did you mean 'optimizer'"},
+        {"epochs", "-3", "epochs"},
+        {"epochs", "many", "epochs"},
+        {"optimizer", "adamx", "optimizer"},
+        {"output", "logits", "output"},
+        {"save", "m.h5", "dtrain_save"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_int_eq(dtrain_set(run, cases[i][0], cases[i][1]), DTRAIN_EUSAGE);
+        ck_assert_msg(strstr(dtrain_errmsg(run), cases[i][2]), "%s=%s: '%s' lacks '%s'",
+                      cases[i][0], cases[i][1], dtrain_errmsg(run), cases[i][2]);
+    }
+    OK(dtrain_set(run, "epochs", "2"), run);
+    ck_assert_str_eq(dtrain_errmsg(run), "");
+    /* an option that needs another is refused when training, on every rank */
+    OK(dtrain_set(run, "keep", "2"), run);
+    float X[2] = {0, 1}, y[1] = {1};
+    OK(dtrain_set_data(run, X, y, 1, 2, 1), run);
+    ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "--checkpoint-dir"), "%s", dtrain_errmsg(run));
+    ck_assert_int_eq(dtrain_predict(run, X, 1, y), DTRAIN_EUSAGE); /* no model */
+    /* the watchdog only when allowed */
+    OK(dtrain_set(run, "keep", "0"), run);
+    OK(dtrain_set(run, "step-timeout", "30"), run);
+    ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "step-timeout"), "%s", dtrain_errmsg(run));
+    dtrain_free(run);
+}
+END_TEST
+
+/* Save, load into another run, predict: the same bits (the weights and the
+ * normalisation are stored as float32, as they are held).  A classifier
+ * too (probabilities), from evaluation arrays. */
+START_TEST(test_save_load_predict)
+{
+    char path[1024];
+    if (rank == 0)
+        snprintf(path, sizeof path, "%s", tu_path("model.h5"));
+    MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+    for (int classify = 0; classify < 2; classify++) {
+        dtrain_run *run, *again;
+        OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+        configure(run, "3");
+        int64_t lo, hi;
+        float *X, *y, Xq[Q * D], a[Q * 2], b[Q * 2];
+        uneven(rank, size, &lo, &hi);
+        rows(lo, hi, &X, &y);
+        if (classify) {
+            OK(dtrain_set(run, "output", "softmax"), run);
+            for (int64_t i = 0; i < hi - lo; i++) y[i] = y[i] > 0.3f;
+        }
+        OK(dtrain_set_data(run, X, y, hi - lo, D, 1), run);
+        OK(dtrain_set_eval_data(run, X, y, hi - lo, D, 1), run);
+        OK(dtrain_train(run), run);
+        const int K = classify ? 2 : 1;
+        ck_assert_int_eq(dtrain_n_outputs(run), K);
+        query(Xq);
+        OK(dtrain_predict(run, Xq, Q, a), run);
+        OK(dtrain_save(run, path), run);
+        OK(dtrain_create(&again, MPI_COMM_WORLD), NULL);
+        ck_assert_int_eq(dtrain_n_inputs(again), 0);
+        OK(dtrain_load(again, path), again);
+        ck_assert_int_eq(dtrain_n_inputs(again), D);
+        OK(dtrain_predict(again, Xq, Q, b), again);
+        ck_assert_msg(memcmp(a, b, (size_t)Q * K * sizeof *a) == 0, "loaded model differs");
+        for (int i = 0; classify && i < Q; i++)
+            ck_assert(fabsf(b[2 * i] + b[2 * i + 1] - 1.0f) < 1e-5f);
+        ck_assert_int_eq(dtrain_load(again, "/nonexistent/model.h5"), DTRAIN_EUSAGE);
+        ck_assert_msg(strstr(dtrain_errmsg(again), "/nonexistent/model.h5"), "%s",
+                      dtrain_errmsg(again));
+        ck_assert_int_eq(dtrain_n_inputs(again), 0);
+        free(X);
+        free(y);
+        dtrain_free(again);
+        dtrain_free(run);
+    }
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("api");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_bad_options);
+    tcase_add_test(tc, test_gather_checks_agreed);
+    tcase_add_test(tc, test_gather_uneven_rows);
+    tcase_add_test(tc, test_sub_communicators);
+    tcase_add_test(tc, test_callbacks_stop_early);
+    tcase_add_test(tc, test_log_callback_and_quiet);
+    tcase_add_test(tc, test_save_load_predict);
+    suite_add_tcase(s, tc);
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    int failed = tu_run(s), any = 0;
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return any ? 1 : 0;
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# cmake --install into a temporary prefix; then the example program
+# tests/embed/surrogate.c built against the installed package three ways --
+# pkg-config (shared and static) and find_package(dtrain) (dtrain::dtrain and
+# dtrain::dtrain_static) -- and run at 2 ranks: each trains a surrogate on
+# arrays it generates, and exits 0 only if the loss fell and the saved model
+# reloads to the same predictions.
+source "$(dirname "$0")/lib.sh"
+BUILD=$(dirname "$DTRAIN")
+PREFIX=$TMP/prefix
+
+if cmake --install "$BUILD" --prefix "$PREFIX" >"$TMP/install.log" 2>&1; then
+  pass "cmake --install --prefix"
+else
+  fail "cmake --install: $(tail -5 "$TMP/install.log")"
+  finish
+fi
+LIBDIR=$(dirname "$(find "$PREFIX" -name libdtrain.a | head -1)")
+for f in bin/dtrain include/dtrain.h; do
+  [[ -f $PREFIX/$f ]] && pass "installed $f" || fail "$f not installed"
+done
+for f in libdtrain.a libdtrain.so pkgconfig/dtrain.pc cmake/dtrain/dtrainConfig.cmake \
+         cmake/dtrain/dtrainConfigVersion.cmake cmake/dtrain/dtrainTargets.cmake; do
+  [[ -e $LIBDIR/$f ]] && pass "installed lib/$f" || fail "lib/$f not installed"
+done
+# only the public header, and no test program
+[[ ! -e $PREFIX/include/dtrain ]] && pass "internal headers not installed" \
+  || fail "include/dtrain/ installed"
+extra=$(find "$PREFIX" -name 'dtrain-test*' -o -name 'check_*' -o -name 'make_bad_h5*')
+[[ -z $extra ]] && pass "no test binaries installed" || fail "test binaries installed: $extra"
+exported=$(nm -D --defined-only "$LIBDIR/libdtrain.so" | awk '$2 == "T" {print $3}' | grep -v '^dtrain_' || true)
+[[ -z $exported ]] && pass "libdtrain.so exports dtrain_* only" \
+  || fail "libdtrain.so exports internal functions: $(head -3 <<<"$exported")"
+
+# the installed command runs
+if timeout -k 5 60 mpirun -np 1 "$PREFIX/bin/dtrain" --version >"$TMP/v" 2>&1 && grep -q '^dtrain ' "$TMP/v"; then
+  pass "installed dtrain --version"
+else
+  fail "installed dtrain --version: $(cat "$TMP/v")"
+fi
+
+# run_example NAME BINARY: 2 ranks, exit 0 and the "ok:" line
+run_example() {
+  local name=$1 bin=$2
+  timeout -k 5 240 mpirun --oversubscribe -np 2 "$bin" "$TMP/$name.h5" >"$TMP/$name.out" 2>"$TMP/$name.err"
+  local st=$?
+  if [[ $st -eq 0 ]] && grep -q '^ok: saved' "$TMP/$name.out"; then
+    pass "$name: $(grep '^ok:' "$TMP/$name.out")"
+  else
+    fail "$name: exit $st: $(tail -3 "$TMP/$name.out") $(grep -v '^--\|^$' "$TMP/$name.err" | head -5)"
+  fi
+}
+
+# 1. pkg-config, shared and static
+export PKG_CONFIG_PATH=$LIBDIR/pkgconfig
+CFLAGS_STRICT="-std=c11 -O2 -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes"
+if cc $CFLAGS_STRICT "$SRC/tests/embed/surrogate.c" -o "$TMP/pc_shared" \
+     $(pkg-config --cflags --libs dtrain) -Wl,-rpath,"$LIBDIR" -lm 2>"$TMP/cc.err"; then
+  pass "pkg-config: built against libdtrain.so"
+  ldd "$TMP/pc_shared" | grep -q "$LIBDIR/libdtrain.so" && pass "pc_shared uses the installed libdtrain.so" \
+    || fail "pc_shared does not load $LIBDIR/libdtrain.so: $(ldd "$TMP/pc_shared" | grep dtrain)"
+  run_example pc_shared "$TMP/pc_shared"
+else
+  fail "pkg-config shared build: $(head -5 "$TMP/cc.err")"
+fi
+static_libs=$(pkg-config --static --libs dtrain | sed 's/-ldtrain\b/-l:libdtrain.a/')
+if cc $CFLAGS_STRICT "$SRC/tests/embed/surrogate.c" -o "$TMP/pc_static" \
+     $(pkg-config --cflags dtrain) $static_libs 2>"$TMP/cc.err"; then
+  pass "pkg-config --static: built against libdtrain.a"
+  ! ldd "$TMP/pc_static" | grep -q libdtrain && pass "pc_static has no libdtrain.so" \
+    || fail "pc_static loads libdtrain.so"
+  run_example pc_static "$TMP/pc_static"
+else
+  fail "pkg-config static build: $(head -5 "$TMP/cc.err")"
+fi
+
+# 2. find_package(dtrain)
+if cmake -S "$SRC/tests/embed" -B "$TMP/embed" -DCMAKE_PREFIX_PATH="$PREFIX" \
+     -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >"$TMP/cmake.log" 2>&1 &&
+   cmake --build "$TMP/embed" >>"$TMP/cmake.log" 2>&1; then
+  pass "find_package(dtrain): built"
+  run_example cmake_shared "$TMP/embed/surrogate"
+  run_example cmake_static "$TMP/embed/surrogate_static"
+else
+  fail "find_package build: $(tail -10 "$TMP/cmake.log")"
+fi
+
+# the example's model is a model like any other to the installed command
+if [[ -f $TMP/cmake_shared.h5 ]]; then
+  if timeout -k 5 60 mpirun -np 1 "$PREFIX/bin/dtrain" inspect "$TMP/cmake_shared.h5" >"$TMP/i" 2>&1; then
+    pass "dtrain inspect reads the example's model"
+  else
+    fail "dtrain inspect: $(head -3 "$TMP/i")"
+  fi
+fi
+finish
