@@ -102,8 +102,9 @@ DTRAIN_API const char *dtrain_errmsg(const dtrain_run *run);
  * "batch-size" "64", "epochs" "20", "seed" "1", "valid-split" "0.2",
  * "early-stopping" "5", "data" "file.h5" (train on an HDF5 file instead of
  * arrays), "checkpoint-dir" "DIR".  key "config" reads a YAML file of such
- * options now (later calls override it).  "save" is not an option here (use
- * dtrain_save).  DTRAIN_EUSAGE, with a message naming the key, for an
+ * options now (later calls override it).  "save" "FILE.h5" makes dtrain_train
+ * save the model at its end (its path checked before training), as
+ * dtrain_save would.  DTRAIN_EUSAGE, with a message naming the key, for an
  * unknown key (with a suggestion) or a bad value.  Local: every rank must
  * make the same settings before dtrain_train. */
 DTRAIN_API dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value);
@@ -197,9 +198,13 @@ DTRAIN_API dtrain_status dtrain_allow(dtrain_run *run, unsigned flags);
 
 /* Train a new model from the options and the data (arrays, or the "data"
  * file): normalise (statistics of the training rows), build, train for
- * "epochs" epochs or until a callback or "early-stopping" stops it.  The run
- * then holds the model for dtrain_predict and dtrain_save (replacing any
- * model trained or loaded before).  Collective. */
+ * "epochs" epochs or until a callback or "early-stopping" stops it, report
+ * the final metrics (and the file's test group when the epochs watched a
+ * validation set), and save it if "save" was set.  The log callback
+ * receives what `dtrain train` prints: the data and model, one line per
+ * epoch, the final metrics.  The run then holds the model for dtrain_predict
+ * and dtrain_save (replacing any model trained or loaded before).
+ * Collective. */
 DTRAIN_API dtrain_status dtrain_train(dtrain_run *run);
 
 /* Number of input features and of outputs per row of the run's model; 0

@@ -168,9 +168,6 @@ dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value)
     const dt_option *o = key ? config_find(key, CMD_TRAIN) : NULL;
     if (!key || !value)
         st = dt_fail(&run->err, DT_EUSAGE, "dtrain_set: key and value must not be NULL");
-    else if (o && o->offset == offsetof(dt_config, save))
-        st = dt_fail(&run->err, DT_EUSAGE, "save: not an option of the library; call "
-                                           "dtrain_save(run, path) after dtrain_train");
     else if (o && o->offset == offsetof(dt_config, config_file))
         st = yamlconf_read(value, CMD_TRAIN, &run->cfg, &run->err);
     else if ((st = config_set(&run->cfg, CMD_TRAIN, key, value, &run->err)) &&
@@ -408,6 +405,20 @@ static dt_status setup(dtrain_run *run, dt_session *s)
     return st;
 }
 
+/* path <- the model and its configuration cfg (NULL: none); rank 0 writes,
+ * collective, agreed. */
+static dt_status save_model(dtrain_run *run, const dt_model *m, const dt_norm *nm,
+                            const dt_config *cfg, const char *path)
+{
+    dt_error *err = &run->err;
+    dt_status st = DT_OK;
+    if (comm_rank(run->comm) == 0)
+        st = modelio_save(path, m, nm, cfg, err);
+    if (!(st = comm_agree(run->comm, st, err)))
+        dt_info("saved model to %s", path);
+    return st;
+}
+
 dtrain_status dtrain_train(dtrain_run *run)
 {
     dt_log_sink prev = enter(run);
@@ -427,6 +438,7 @@ dtrain_status dtrain_train(dtrain_run *run)
     run->trained_cfg = run->cfg;
     st = setup(run, s);
     if (!st) {
+        session_describe(s);
         s->signals = (run->allowed & DTRAIN_ALLOW_SIGNALS) != 0;
         s->watchdog = (run->allowed & DTRAIN_ALLOW_WATCHDOG) != 0;
         s->on_step = run->on_step ? step_trampoline : NULL;
@@ -434,6 +446,10 @@ dtrain_status dtrain_train(dtrain_run *run)
         s->hook_user = run;
         st = session_train(s, err);
     }
+    if (!st)
+        st = session_report(s, err);
+    if (!st && run->trained_cfg.save[0])
+        st = save_model(run, &s->model, &s->norm, &run->trained_cfg, run->trained_cfg.save);
     if (st) {
         session_free(s);
         free(s);
@@ -491,7 +507,7 @@ dtrain_status dtrain_save(dtrain_run *run, const char *path)
 {
     dt_log_sink prev = enter(run);
     dt_error *err = &run->err;
-    dt_norm *nm;
+    dt_norm *nm = NULL;
     dt_model *m = model_of(run, &nm);
     dt_status st = DT_OK;
     if (!m)
@@ -499,9 +515,9 @@ dtrain_status dtrain_save(dtrain_run *run, const char *path)
                                      "dtrain_load first)");
     else if (!path || !path[0])
         st = dt_fail(err, DT_EUSAGE, "dtrain_save: no path");
-    else if (comm_rank(run->comm) == 0)
-        st = modelio_save(path, m, nm, run->session ? &run->trained_cfg : NULL, err);
-    return leave(prev, comm_agree(run->comm, st, err));
+    if (!(st = comm_agree(run->comm, st, err)))
+        st = save_model(run, m, nm, run->session ? &run->trained_cfg : NULL, path);
+    return leave(prev, st);
 }
 
 dtrain_status dtrain_load(dtrain_run *run, const char *path)

@@ -1034,3 +1034,102 @@ void session_free(dt_session *s)
     dataset_free(&s->train);
     dataset_free(&s->eval);
 }
+
+/* --- the run described and its results reported (log lines) --- */
+
+void session_describe(const dt_session *s)
+{
+    const dt_model *m = &s->model;
+    const dt_config *cfg = s->cfg;
+    char arch[512];
+    int n = snprintf(arch, sizeof arch, "%d", m->n_in);
+    for (int l = 0; l < m->n_layers && n < (int)sizeof arch; l++)
+        n += snprintf(arch + n, sizeof arch - (size_t)n, "-%d", m->layers[l].n_out);
+    int P = comm_size(s->comm);
+    const dt_train_opts *o = &s->trainer.opts;
+    char evdesc[128] = "no valid or test group: final metrics are on the training set";
+    if (s->eval.n)
+        snprintf(evdesc, sizeof evdesc, "%s %lld samples", s->eval_name, (long long)s->eval.n);
+    char source[2 * DT_PATH_MAX + 2] = "the caller's arrays";
+    if (cfg->data[0])
+        snprintf(source, sizeof source, "%s %s", cfg->data, cfg->train_group);
+    dt_info("dtrain: %s: %lld samples x %lld features%s; %s", source, (long long)s->train.n,
+            (long long)s->train.d, s->n_classes ? "" : " (regression)", evdesc);
+    if (s->second_order)
+        dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s, full batch, one "
+                "iteration per epoch; %d rank%s",
+                arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
+                so_name(s->so_kind), P, P == 1 ? "" : "s");
+    else
+        dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s lr %g (%s schedule); %d "
+                "rank%s, global batch %lld (%d per rank at most), %lld steps per epoch",
+                arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
+                optim_name(s->optim.cfg.kind), o->lr,
+                sched_name(s->sched.cfg.kind), P, P == 1 ? "" : "s", (long long)o->batch_size,
+                trainer_local_batch(o->batch_size, P), (long long)s->trainer.steps_per_epoch);
+}
+
+static void report_eval(const dt_session *s, const char *name, const dt_eval *ev)
+{
+    if (s->n_classes)
+        dt_info("final: %s_loss %.4f  %s_accuracy %.4f  (%lld samples)", name, ev->loss, name,
+                ev->accuracy, (long long)ev->n);
+    else
+        dt_info("final: %s_loss %.4f  %s_rmse %.4f  (%lld samples)", name, ev->loss, name,
+                ev->rmse, (long long)ev->n);
+}
+
+/* The epochs watched a validation set: the file's test group, if any, is
+ * reported once at the end, with the same normalisation. */
+static dt_status report_test(dt_session *s, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    if (!s->validating || !cfg->data[0] || !has_group(cfg->data, cfg->test_group))
+        return DT_OK;
+    dt_dataset test;
+    dt_eval ev;
+    dt_status st = dataset_load(cfg->data, cfg->test_group, s->n_classes ? DS_LABELS : DS_TARGETS,
+                                &test, err);
+    if (!st && test.d != s->train.d)
+        st = dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features, %s/X %lld", cfg->data,
+                     cfg->test_group, (long long)test.d, cfg->train_group, (long long)s->train.d);
+    if (!st && s->n_classes)
+        st = dataset_check_labels(&test, cfg->data, cfg->test_group, s->n_classes,
+                                  s->model.head == HEAD_SIGMOID, err);
+    if (!st)
+        st = trainer_prepare_blocks(s->comm, &s->model, test.n, 0, err);
+    if (!(st = comm_agree(s->comm, st, err))) {
+        norm_apply(&s->norm, &test);
+        trainer_evaluate(s->comm, &s->model, &test, &ev);
+        report_eval(s, "test", &ev);
+    }
+    dataset_free(&test);
+    return st;
+}
+
+static void report_memory(const dt_session *s)
+{
+    double rss = dt_peak_rss_mb(), v[3] = {rss, rss, dt_pss_mb()};
+    comm_allreduce_max_f64(s->comm, v, 1);
+    comm_allreduce_sum_f64(s->comm, v + 1, 2);
+    dt_info("profile memory: peak resident %.1f MB on the largest rank, %.1f MB in all "
+            "(node-shared data counted in every rank); proportional set size at the end "
+            "%.1f MB in all",
+            v[0], v[1], v[2]);
+}
+
+dt_status session_report(dt_session *s, dt_error *err)
+{
+    dt_eval ev = s->last_eval;
+    const char *name = s->eval_name;
+    if (!s->eval.n || s->progress.n_hist == 0) {
+        /* no valid or test group (or nothing left to train): what we have */
+        name = s->eval.n ? s->eval_name : "train";
+        trainer_evaluate(s->comm, &s->model, s->eval.n ? &s->eval : &s->train, &ev);
+    }
+    report_eval(s, name, &ev);
+    dt_status st = report_test(s, err);
+    if (!st && s->cfg->profile)
+        report_memory(s);
+    return st;
+}

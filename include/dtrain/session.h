@@ -94,6 +94,15 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
  * early after a checkpoint. */
 dt_status session_train(dt_session *s, dt_error *err);
 
+/* Log lines (dt_info) describing the run set up: the data, the model, the
+ * optimizer and the batches. */
+void session_describe(const dt_session *s);
+
+/* After session_train: the final metrics of the evaluation set (or of the
+ * training set without one), the file's test group when the epochs watched a
+ * validation set, and with --profile the memory used.  Collective. */
+dt_status session_report(dt_session *s, dt_error *err);
+
 /* The parts a checkpoint holds, as views into s. */
 dt_ckpt_parts session_parts(dt_session *s);
 

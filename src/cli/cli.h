@@ -14,6 +14,13 @@
  * tests/dtrain_test.c after it sets the test hooks. */
 int cli_main(int argc, char **argv);
 
+/* The command line's log sink: rank 0 prints, informational lines on
+ * stdout (flushed, so they interleave with mpirun's output in order) and
+ * warnings on stderr as "dtrain: warning: ...".  user points at this
+ * process's rank. */
+void cli_print_line(void *user, dt_log_level level, const char *line);
+
+/* Through the public API (dtrain.h), as any program would train. */
 dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err);
 /* Runs on rank 0 only (the others return DT_OK at once). */
 dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err);

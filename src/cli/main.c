@@ -79,10 +79,7 @@ static dt_status with_config_file(dt_config *cfg, unsigned cmd, int argc, char *
     return st;
 }
 
-/* The command line's log sink: rank 0 prints, informational lines on
- * stdout (flushed, so they interleave with mpirun's output in order) and
- * warnings on stderr.  user points at this process's rank. */
-static void print_line(void *user, dt_log_level level, const char *line)
+void cli_print_line(void *user, dt_log_level level, const char *line)
 {
     if (*(const int *)user != 0)
         return;
@@ -175,7 +172,7 @@ int cli_main(int argc, char **argv)
     static int rank; /* the log sink's user pointer */
     rank = comm_rank(world);
     signals_ignore_file_size();
-    dt_log_swap((dt_log_sink){print_line, &rank, DT_LOG_INFO});
+    dt_log_swap((dt_log_sink){cli_print_line, &rank, DT_LOG_INFO});
     int code = 0;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
