@@ -777,6 +777,22 @@ void convert_describe(const convert_table *t, const char *group, convert_group_i
     free(s);
 }
 
+/* train and, unless test is NULL, test written to out with the provenance
+ * source, and described in sum (if not NULL). */
+static dt_status write_tables(const char *out, const convert_table *train,
+                              const convert_table *test, const char *source,
+                              convert_summary *sum, dt_error *err)
+{
+    dt_status st = convert_write(out, train, test, source, err);
+    if (!st && sum) {
+        sum->n_groups = test ? 2 : 1;
+        convert_describe(train, "/train", &sum->g[0]);
+        if (test)
+            convert_describe(test, "/test", &sum->g[1]);
+    }
+    return st;
+}
+
 dt_status convert_idx(const char *out, const char *images, const char *labels,
                       const char *test_images, const char *test_labels,
                       convert_summary *sum, dt_error *err)
@@ -805,17 +821,29 @@ dt_status convert_idx(const char *out, const char *images, const char *labels,
                      test_images, test_labels);
         else
             snprintf(source, sizeof source, "IDX train: %s %s", images, labels);
-        st = convert_write(out, &train, with_test ? &test : NULL, source, err);
-    }
-    if (!st && sum) {
-        sum->n_groups = with_test ? 2 : 1;
-        convert_describe(&train, "/train", &sum->g[0]);
-        if (with_test)
-            convert_describe(&test, "/test", &sum->g[1]);
+        st = write_tables(out, &train, with_test ? &test : NULL, source, sum, err);
     }
     convert_table_free(&train);
     convert_table_free(&test);
     return st;
+}
+
+/* The provenance of a CSV conversion, as stored in the file. */
+static void csv_source(char *source, size_t size, const char *path, const convert_csv_opts *opts,
+                       int split, double test_fraction, uint64_t seed)
+{
+    char label_col[32];
+    if (opts->label_col < 0)
+        snprintf(label_col, sizeof label_col, "last");
+    else
+        snprintf(label_col, sizeof label_col, "%lld", (long long)opts->label_col);
+    int k = snprintf(source, size, "CSV %s (%s; label column %s, %s; features %s)", path,
+                     opts->header ? "header line skipped" : "no header", label_col,
+                     opts->label_float ? "float targets" : "integer labels",
+                     dt_dtype_name(opts->x_type));
+    if (split && k > 0 && (size_t)k < size)
+        snprintf(source + k, size - (size_t)k, "; test fraction %g drawn with seed %llu",
+                 test_fraction, (unsigned long long)seed);
 }
 
 dt_status convert_csv(const char *out, const char *path, const convert_csv_opts *opts,
@@ -844,27 +872,8 @@ dt_status convert_csv(const char *out, const char *path, const convert_csv_opts 
     }
 
     char source[8192];
-    char label_col[32];
-    if (opts->label_col < 0)
-        snprintf(label_col, sizeof label_col, "last");
-    else
-        snprintf(label_col, sizeof label_col, "%lld", (long long)opts->label_col);
-    int k = snprintf(source, sizeof source,
-                     "CSV %s (%s; label column %s, %s; features %s)", path,
-                     opts->header ? "header line skipped" : "no header", label_col,
-                     opts->label_float ? "float targets" : "integer labels",
-                     dt_dtype_name(opts->x_type));
-    if (split && k > 0 && (size_t)k < sizeof source)
-        snprintf(source + k, sizeof source - (size_t)k,
-                 "; test fraction %g drawn with seed %llu", test_fraction,
-                 (unsigned long long)seed);
-    st = convert_write(out, &train, split ? &test : NULL, source, err);
-    if (!st && sum) {
-        sum->n_groups = split ? 2 : 1;
-        convert_describe(&train, "/train", &sum->g[0]);
-        if (split)
-            convert_describe(&test, "/test", &sum->g[1]);
-    }
+    csv_source(source, sizeof source, path, opts, split, test_fraction, seed);
+    st = write_tables(out, &train, split ? &test : NULL, source, sum, err);
     convert_table_free(&train);
     convert_table_free(&test);
     return st;
