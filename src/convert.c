@@ -94,81 +94,66 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-/* Read an IDX file of uint8 data whose magic must be `magic` (ndims = its low
- * byte) into a new buffer: dims[0..ndims) receive the sizes, *data the
- * elements in file order (caller frees). */
-static dt_status idx_read(const char *path, uint32_t magic, uint32_t dims[3],
-                          unsigned char **data, dt_error *err)
+/* The header of an IDX file of uint8 data whose magic must be `magic`
+ * (ndims = its low byte): dims[0..ndims) and *total, their product in bytes. */
+static dt_status idx_header(gzFile g, const char *path, uint32_t magic, uint32_t dims[3],
+                            size_t *total, dt_error *err)
 {
     const int ndims = (int)(magic & 0xff);
     const char *what = ndims == 3 ? "uint8 images (N x rows x cols)" : "uint8 labels (N)";
     const size_t header = 4 + 4 * (size_t)ndims;
     unsigned char head[16];
     size_t got = 0;
-    gzFile g = NULL;
-    *data = NULL;
-    dt_status st = gz_open(path, &g, err);
+    dt_status st = gz_read_full(g, path, head, header, &got, err);
     if (st)
         return st;
-
-    st = gz_read_full(g, path, head, header, &got, err);
-    if (st)
-        goto done;
     if (got >= 4 && be32(head) != magic) {
         uint32_t m = be32(head);
         const char *hint = m == IDX_MAGIC_U8_VECTOR   ? " (that is a label file)"
                            : m == IDX_MAGIC_U8_IMAGES ? " (that is an image file)"
                                                       : "";
-        st = dt_fail(err, DT_EUSAGE,
-                     "%s: IDX magic number is 0x%08x%s, expected 0x%08x for %s", path,
-                     (unsigned)m, hint, (unsigned)magic, what);
-        goto done;
+        return dt_fail(err, DT_EUSAGE, "%s: IDX magic number is 0x%08x%s, expected 0x%08x for %s",
+                       path, (unsigned)m, hint, (unsigned)magic, what);
     }
-    if (got < header) {
-        st = dt_fail(err, DT_EUSAGE,
-                     "%s is too short for an IDX header: %zu bytes, expected %zu for %s", path,
-                     got, header, what);
-        goto done;
-    }
-
+    if (got < header)
+        return dt_fail(err, DT_EUSAGE,
+                       "%s is too short for an IDX header: %zu bytes, expected %zu for %s", path,
+                       got, header, what);
     /* Total bytes; the check keeps the product within size_t and int64. */
-    size_t total = 1;
+    *total = 1;
     for (int i = 0; i < ndims; i++) {
         dims[i] = be32(head + 4 + 4 * i);
-        if (dims[i] == 0) {
-            st = dt_fail(err, DT_EUSAGE, "%s: IDX dimension %d is 0; nothing to convert", path,
-                         i + 1);
-            goto done;
-        }
-        if (total > (size_t)INT64_MAX / dims[i]) {
-            st = dt_fail(err, DT_EUSAGE, "%s: IDX dimensions are too large", path);
-            goto done;
-        }
-        total *= dims[i];
+        if (dims[i] == 0)
+            return dt_fail(err, DT_EUSAGE, "%s: IDX dimension %d is 0; nothing to convert", path,
+                           i + 1);
+        if (*total > (size_t)INT64_MAX / dims[i])
+            return dt_fail(err, DT_EUSAGE, "%s: IDX dimensions are too large", path);
+        *total *= dims[i];
     }
+    return DT_OK;
+}
 
-    *data = malloc(total);
-    if (!*data) {
-        st = dt_fail(err, DT_ENOMEM, "%s: cannot allocate %zu bytes", path, total);
-        goto done;
-    }
-    st = gz_read_full(g, path, *data, total, &got, err);
+/* The total bytes of data the header of ndims dims promised, into data, and
+ * nothing after them. */
+static dt_status idx_body(gzFile g, const char *path, int ndims, const uint32_t dims[3],
+                          size_t total, unsigned char *data, dt_error *err)
+{
+    const size_t header = 4 + 4 * (size_t)ndims;
+    size_t got = 0;
+    dt_status st = gz_read_full(g, path, data, total, &got, err);
     if (st)
-        goto done;
-    if (got < total) {
-        if (ndims == 3)
-            st = dt_fail(err, DT_EUSAGE,
-                         "%s is truncated: its header promises %u x %u x %u = %zu bytes of "
-                         "image data after the %zu-byte header, the file has %zu",
-                         path, (unsigned)dims[0], (unsigned)dims[1], (unsigned)dims[2], total,
-                         header, got);
-        else
-            st = dt_fail(err, DT_EUSAGE,
-                         "%s is truncated: its header promises %u labels after the %zu-byte "
-                         "header, the file has %zu",
-                         path, (unsigned)dims[0], header, got);
-        goto done;
-    }
+        return st;
+    if (got < total && ndims == 3)
+        return dt_fail(err, DT_EUSAGE,
+                       "%s is truncated: its header promises %u x %u x %u = %zu bytes of "
+                       "image data after the %zu-byte header, the file has %zu",
+                       path, (unsigned)dims[0], (unsigned)dims[1], (unsigned)dims[2], total,
+                       header, got);
+    if (got < total)
+        return dt_fail(err, DT_EUSAGE,
+                       "%s is truncated: its header promises %u labels after the %zu-byte "
+                       "header, the file has %zu",
+                       path, (unsigned)dims[0], header, got);
     /* Bytes beyond what the header describes mean a wrong header or a
      * different format: refuse rather than silently drop them. */
     unsigned char extra;
@@ -178,7 +163,27 @@ static dt_status idx_read(const char *path, uint32_t magic, uint32_t dims[3],
                      "%s is longer than its IDX header says (%zu data bytes expected); wrong "
                      "header or not an IDX file",
                      path, total);
-done:
+    return st;
+}
+
+/* Read an IDX file of uint8 data whose magic must be `magic` (ndims = its low
+ * byte) into a new buffer: dims[0..ndims) receive the sizes, *data the
+ * elements in file order (caller frees). */
+static dt_status idx_read(const char *path, uint32_t magic, uint32_t dims[3],
+                          unsigned char **data, dt_error *err)
+{
+    gzFile g = NULL;
+    size_t total = 0;
+    *data = NULL;
+    dt_status st = gz_open(path, &g, err);
+    if (st)
+        return st;
+    if (!(st = idx_header(g, path, magic, dims, &total, err))) {
+        if (!(*data = malloc(total)))
+            st = dt_fail(err, DT_ENOMEM, "%s: cannot allocate %zu bytes", path, total);
+        else
+            st = idx_body(g, path, (int)(magic & 0xff), dims, total, *data, err);
+    }
     gzclose(g);
     if (st) {
         free(*data);
@@ -405,10 +410,23 @@ static dt_status store_label(void *y, size_t i, int label_float, double v, const
     return DT_OK;
 }
 
-dt_status convert_read_csv(const char *path, const convert_csv_opts *opts, convert_table *t,
-                           dt_error *err)
+/* One CSV read: the rows so far and the shape its first data line set. */
+typedef struct {
+    const convert_csv_opts *opts;
+    line_reader lr;
+    char **fields; /* the current line's, pointing into lr.buf */
+    size_t fcap;
+    int64_t ncols;      /* columns of every data line; -1 before the first */
+    int64_t label;      /* the label's column, from 0 */
+    int64_t first_line; /* the first data line's number */
+    int64_t n, cap_rows; /* rows read; rows x and y have room for */
+    int comma;  /* fields separated by commas, else by whitespace (the first data line's) */
+    int ragged; /* the read stopped at a line of another column count */
+    void *x, *y; /* x: n x (ncols - 1) features as opts->x_type; y: n int32 or float32 */
+} csv_read;
+
+static dt_status check_csv_opts(const convert_csv_opts *opts, dt_error *err)
 {
-    memset(t, 0, sizeof *t);
     const dt_dtype xt = opts->x_type;
     if (xt != DT_F32 && xt != DT_F64 && xt != DT_U8 && xt != DT_I32)
         return dt_fail(err, DT_EUSAGE, "CSV features cannot be stored as %s",
@@ -416,121 +434,163 @@ dt_status convert_read_csv(const char *path, const convert_csv_opts *opts, conve
     if (opts->label_col < -1)
         return dt_fail(err, DT_EUSAGE, "--label-col %lld: must be >= 0, or -1 for the last",
                        (long long)opts->label_col);
+    return DT_OK;
+}
 
-    line_reader lr = {.path = path};
-    dt_status st = gz_open(path, &lr.g, err);
-    if (st)
-        return st;
-
-    const size_t xsize = dt_dtype_size(xt);
-    const size_t ysize = 4; /* int32 or float32 */
-    char **fields = NULL;
-    size_t fcap = 0;
-    int64_t ncols = -1, label = 0, first_line = 0, n = 0, cap_rows = 0;
-    int comma = 0, ragged = 0;
-    void *x = NULL, *y = NULL;
-
+/* The next line that holds data (not the header, not blank); *line = NULL at
+ * end of file. */
+static dt_status next_data_line(csv_read *c, char **line, dt_error *err)
+{
+    *line = NULL;
     for (;;) {
         int have;
-        st = next_line(&lr, &have, err);
+        dt_status st = next_line(&c->lr, &have, err);
         if (st || !have)
-            break;
-        char *line = lr.buf;
-        if (lr.lineno == 1 && (unsigned char)line[0] == 0xEF &&
-            (unsigned char)line[1] == 0xBB && (unsigned char)line[2] == 0xBF)
-            line += 3; /* UTF-8 byte order mark written by some spreadsheets */
-        if ((opts->header && lr.lineno == 1) || is_blank(line))
+            return st;
+        char *l = c->lr.buf;
+        if (c->lr.lineno == 1 && (unsigned char)l[0] == 0xEF && (unsigned char)l[1] == 0xBB &&
+            (unsigned char)l[2] == 0xBF)
+            l += 3; /* UTF-8 byte order mark written by some spreadsheets */
+        if ((c->opts->header && c->lr.lineno == 1) || is_blank(l))
             continue;
-        if (ncols < 0)
-            comma = strchr(line, ',') != NULL;
-        int64_t nf = split_fields(line, comma, &fields, &fcap);
-        if (nf < 0) {
-            st = dt_fail(err, DT_ENOMEM, "%s, line %lld: out of memory", path,
-                         (long long)lr.lineno);
-            break;
-        }
-        if (ncols < 0) {
-            if (nf < 2) {
-                st = dt_fail(err, DT_EUSAGE,
-                             "%s, line %lld: %lld column%s; need at least a feature and a "
-                             "label (separate fields by commas or whitespace)",
-                             path, (long long)lr.lineno, (long long)nf, nf == 1 ? "" : "s");
-                break;
-            }
-            if (opts->label_col >= nf) {
-                st = dt_fail(err, DT_EUSAGE,
-                             "--label-col %lld is past the last column: %s, line %lld has "
-                             "%lld columns (numbered from 0)",
-                             (long long)opts->label_col, path, (long long)lr.lineno,
-                             (long long)nf);
-                break;
-            }
-            ncols = nf;
-            label = opts->label_col < 0 ? ncols - 1 : opts->label_col;
-            first_line = lr.lineno;
-        } else if (nf != ncols) {
-            ragged = 1;
-            st = dt_fail(err, DT_EUSAGE,
-                         "%s, line %lld: %lld columns, but line %lld (the first data line) "
-                         "has %lld",
-                         path, (long long)lr.lineno, (long long)nf, (long long)first_line,
-                         (long long)ncols);
-            break;
-        }
-        if (n == cap_rows) {
-            int64_t ncap = cap_rows ? 2 * cap_rows : 1024;
-            void *nx = realloc(x, (size_t)ncap * (size_t)(ncols - 1) * xsize);
-            if (nx)
-                x = nx;
-            void *ny = nx ? realloc(y, (size_t)ncap * ysize) : NULL;
-            if (!nx || !ny) {
-                st = dt_fail(err, DT_ENOMEM, "%s: out of memory after %lld rows", path,
-                             (long long)n);
-                break;
-            }
-            y = ny;
-            cap_rows = ncap;
-        }
-        for (int64_t j = 0; j < ncols && !st; j++) {
-            double v = 0; /* set by parse_field on success */
-            st = parse_field(fields[j], path, lr.lineno, j + 1, &v, err);
-            if (st)
-                break;
-            if (j == label)
-                st = store_label(y, (size_t)n, opts->label_float, v, fields[j], path,
-                                 lr.lineno, j + 1, err);
-            else
-                st = store_feature(x, (size_t)(n * (ncols - 1) + (j < label ? j : j - 1)), xt,
-                                   v, fields[j], path, lr.lineno, j + 1, err);
-        }
+        *line = l;
+        return DT_OK;
+    }
+}
+
+/* The first data line (nf fields) sets the column count and the label's
+ * column; every later one must have as many. */
+static dt_status check_columns(csv_read *c, int64_t nf, dt_error *err)
+{
+    const char *path = c->lr.path;
+    const int64_t lineno = c->lr.lineno, label_col = c->opts->label_col;
+    if (c->ncols >= 0) {
+        if (nf == c->ncols)
+            return DT_OK;
+        c->ragged = 1;
+        return dt_fail(err, DT_EUSAGE,
+                       "%s, line %lld: %lld columns, but line %lld (the first data line) "
+                       "has %lld",
+                       path, (long long)lineno, (long long)nf, (long long)c->first_line,
+                       (long long)c->ncols);
+    }
+    if (nf < 2)
+        return dt_fail(err, DT_EUSAGE,
+                       "%s, line %lld: %lld column%s; need at least a feature and a "
+                       "label (separate fields by commas or whitespace)",
+                       path, (long long)lineno, (long long)nf, nf == 1 ? "" : "s");
+    if (label_col >= nf)
+        return dt_fail(err, DT_EUSAGE,
+                       "--label-col %lld is past the last column: %s, line %lld has "
+                       "%lld columns (numbered from 0)",
+                       (long long)label_col, path, (long long)lineno, (long long)nf);
+    c->ncols = nf;
+    c->label = label_col < 0 ? nf - 1 : label_col;
+    c->first_line = lineno;
+    return DT_OK;
+}
+
+/* Room for row c->n in x and y, doubling. */
+static dt_status grow_rows(csv_read *c, dt_error *err)
+{
+    if (c->n < c->cap_rows)
+        return DT_OK;
+    const size_t xsize = dt_dtype_size(c->opts->x_type), ysize = 4; /* int32 or float32 */
+    int64_t ncap = c->cap_rows ? 2 * c->cap_rows : 1024;
+    void *nx = realloc(c->x, (size_t)ncap * (size_t)(c->ncols - 1) * xsize);
+    if (nx)
+        c->x = nx;
+    void *ny = nx ? realloc(c->y, (size_t)ncap * ysize) : NULL;
+    if (!nx || !ny)
+        return dt_fail(err, DT_ENOMEM, "%s: out of memory after %lld rows", c->lr.path,
+                       (long long)c->n);
+    c->y = ny;
+    c->cap_rows = ncap;
+    return DT_OK;
+}
+
+/* The current line's fields into row c->n: the label into y, the rest into x. */
+static dt_status store_row(csv_read *c, dt_error *err)
+{
+    const char *path = c->lr.path;
+    const int64_t n = c->n, ncols = c->ncols, label = c->label, lineno = c->lr.lineno;
+    dt_status st = DT_OK;
+    for (int64_t j = 0; j < ncols && !st; j++) {
+        double v = 0; /* set by parse_field on success */
+        st = parse_field(c->fields[j], path, lineno, j + 1, &v, err);
         if (st)
             break;
-        n++;
+        if (j == label)
+            st = store_label(c->y, (size_t)n, c->opts->label_float, v, c->fields[j], path,
+                             lineno, j + 1, err);
+        else
+            st = store_feature(c->x, (size_t)(n * (ncols - 1) + (j < label ? j : j - 1)),
+                               c->opts->x_type, v, c->fields[j], path, lineno, j + 1, err);
     }
-    /* A first line that will not parse, or a second line that disagrees with
-     * the first, is most often an unflagged header. */
-    if (st == DT_EUSAGE && !opts->header && err && first_line == 1 &&
-        (n == 0 || (n == 1 && ragged))) {
+    return st;
+}
+
+/* One data line: split, checked against the first, stored as row c->n. */
+static dt_status read_row(csv_read *c, char *line, dt_error *err)
+{
+    if (c->ncols < 0)
+        c->comma = strchr(line, ',') != NULL;
+    int64_t nf = split_fields(line, c->comma, &c->fields, &c->fcap);
+    if (nf < 0)
+        return dt_fail(err, DT_ENOMEM, "%s, line %lld: out of memory", c->lr.path,
+                       (long long)c->lr.lineno);
+    dt_status st;
+    if ((st = check_columns(c, nf, err)) || (st = grow_rows(c, err)) ||
+        (st = store_row(c, err)))
+        return st;
+    c->n++;
+    return DT_OK;
+}
+
+/* A first line that will not parse, or a second line that disagrees with
+ * the first, is most often an unflagged header: say so after the message. */
+static void hint_header(const csv_read *c, dt_status st, dt_error *err)
+{
+    if (st == DT_EUSAGE && !c->opts->header && err && c->first_line == 1 &&
+        (c->n == 0 || (c->n == 1 && c->ragged))) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof err->msg - len,
                  " (if line 1 is a header, give --header)");
     }
-    gzclose(lr.g);
-    free(lr.buf);
-    free(fields);
-    if (!st && n == 0)
+}
+
+dt_status convert_read_csv(const char *path, const convert_csv_opts *opts, convert_table *t,
+                           dt_error *err)
+{
+    memset(t, 0, sizeof *t);
+    dt_status st = check_csv_opts(opts, err);
+    if (st)
+        return st;
+    csv_read c = {.opts = opts, .lr = {.path = path}, .ncols = -1};
+    if ((st = gz_open(path, &c.lr.g, err)))
+        return st;
+    for (;;) {
+        char *line;
+        if ((st = next_data_line(&c, &line, err)) || !line || (st = read_row(&c, line, err)))
+            break;
+    }
+    hint_header(&c, st, err);
+    gzclose(c.lr.g);
+    free(c.lr.buf);
+    free(c.fields);
+    if (!st && c.n == 0)
         st = dt_fail(err, DT_EUSAGE, "%s has no data rows", path);
     if (st) {
-        free(x);
-        free(y);
+        free(c.x);
+        free(c.y);
         return st;
     }
-    t->n = n;
-    t->d = ncols - 1;
-    t->x_type = xt;
+    t->n = c.n;
+    t->d = c.ncols - 1;
+    t->x_type = opts->x_type;
     t->y_type = opts->label_float ? DT_F32 : DT_I32;
-    t->x = x;
-    t->y = y;
+    t->x = c.x;
+    t->y = c.y;
     return DT_OK;
 }
 
@@ -717,6 +777,22 @@ void convert_describe(const convert_table *t, const char *group, convert_group_i
     free(s);
 }
 
+/* train and, unless test is NULL, test written to out with the provenance
+ * source, and described in sum (if not NULL). */
+static dt_status write_tables(const char *out, const convert_table *train,
+                              const convert_table *test, const char *source,
+                              convert_summary *sum, dt_error *err)
+{
+    dt_status st = convert_write(out, train, test, source, err);
+    if (!st && sum) {
+        sum->n_groups = test ? 2 : 1;
+        convert_describe(train, "/train", &sum->g[0]);
+        if (test)
+            convert_describe(test, "/test", &sum->g[1]);
+    }
+    return st;
+}
+
 dt_status convert_idx(const char *out, const char *images, const char *labels,
                       const char *test_images, const char *test_labels,
                       convert_summary *sum, dt_error *err)
@@ -745,17 +821,29 @@ dt_status convert_idx(const char *out, const char *images, const char *labels,
                      test_images, test_labels);
         else
             snprintf(source, sizeof source, "IDX train: %s %s", images, labels);
-        st = convert_write(out, &train, with_test ? &test : NULL, source, err);
-    }
-    if (!st && sum) {
-        sum->n_groups = with_test ? 2 : 1;
-        convert_describe(&train, "/train", &sum->g[0]);
-        if (with_test)
-            convert_describe(&test, "/test", &sum->g[1]);
+        st = write_tables(out, &train, with_test ? &test : NULL, source, sum, err);
     }
     convert_table_free(&train);
     convert_table_free(&test);
     return st;
+}
+
+/* The provenance of a CSV conversion, as stored in the file. */
+static void csv_source(char *source, size_t size, const char *path, const convert_csv_opts *opts,
+                       int split, double test_fraction, uint64_t seed)
+{
+    char label_col[32];
+    if (opts->label_col < 0)
+        snprintf(label_col, sizeof label_col, "last");
+    else
+        snprintf(label_col, sizeof label_col, "%lld", (long long)opts->label_col);
+    int k = snprintf(source, size, "CSV %s (%s; label column %s, %s; features %s)", path,
+                     opts->header ? "header line skipped" : "no header", label_col,
+                     opts->label_float ? "float targets" : "integer labels",
+                     dt_dtype_name(opts->x_type));
+    if (split && k > 0 && (size_t)k < size)
+        snprintf(source + k, size - (size_t)k, "; test fraction %g drawn with seed %llu",
+                 test_fraction, (unsigned long long)seed);
 }
 
 dt_status convert_csv(const char *out, const char *path, const convert_csv_opts *opts,
@@ -784,27 +872,8 @@ dt_status convert_csv(const char *out, const char *path, const convert_csv_opts 
     }
 
     char source[8192];
-    char label_col[32];
-    if (opts->label_col < 0)
-        snprintf(label_col, sizeof label_col, "last");
-    else
-        snprintf(label_col, sizeof label_col, "%lld", (long long)opts->label_col);
-    int k = snprintf(source, sizeof source,
-                     "CSV %s (%s; label column %s, %s; features %s)", path,
-                     opts->header ? "header line skipped" : "no header", label_col,
-                     opts->label_float ? "float targets" : "integer labels",
-                     dt_dtype_name(opts->x_type));
-    if (split && k > 0 && (size_t)k < sizeof source)
-        snprintf(source + k, sizeof source - (size_t)k,
-                 "; test fraction %g drawn with seed %llu", test_fraction,
-                 (unsigned long long)seed);
-    st = convert_write(out, &train, split ? &test : NULL, source, err);
-    if (!st && sum) {
-        sum->n_groups = split ? 2 : 1;
-        convert_describe(&train, "/train", &sum->g[0]);
-        if (split)
-            convert_describe(&test, "/test", &sum->g[1]);
-    }
+    csv_source(source, sizeof source, path, opts, split, test_fraction, seed);
+    st = write_tables(out, &train, split ? &test : NULL, source, sum, err);
     convert_table_free(&train);
     convert_table_free(&test);
     return st;

@@ -208,6 +208,120 @@ static void scores_from_rows(dt_class_metrics *m, const float *prob, int K_out,
         m->auc = defined ? auc_sum / defined : NAN;
 }
 
+/* The arguments describe a classification: K >= 2 classes, K_out = K
+ * probability columns (or 1 for 2 classes), and this rank's n_local rows are
+ * valid. */
+static dt_status check_class_args(const float *prob, int K_out, const int32_t *labels,
+                                  int64_t n_local, int K, dt_error *err)
+{
+    if (K < 2)
+        return dt_fail(err, DT_EUSAGE, "metrics: need at least 2 classes, got %d", K);
+    if (!(K_out == K || (K_out == 1 && K == 2)))
+        return dt_fail(err, DT_EUSAGE,
+                       "metrics: %d probability columns for %d classes (want %d, or 1 for 2 classes)",
+                       K_out, K, K);
+    if (n_local < 0)
+        return dt_fail(err, DT_EUSAGE, "metrics: negative row count %lld", (long long)n_local);
+    return check_class_rows(prob, K_out, labels, n_local, K, err);
+}
+
+static dt_status class_alloc(dt_class_metrics *m, int K, dt_error *err)
+{
+    m->K = K;
+    m->auc_k = calloc((size_t)K, sizeof *m->auc_k);
+    m->precision = calloc((size_t)K, sizeof *m->precision);
+    m->recall = calloc((size_t)K, sizeof *m->recall);
+    m->f1 = calloc((size_t)K, sizeof *m->f1);
+    m->support = calloc((size_t)K, sizeof *m->support);
+    m->predicted = calloc((size_t)K, sizeof *m->predicted);
+    m->confusion = calloc((size_t)K * (size_t)K, sizeof *m->confusion);
+    if (!m->auc_k || !m->precision || !m->recall || !m->f1 || !m->support || !m->predicted ||
+        !m->confusion)
+        return dt_fail(err, DT_ENOMEM, "metrics: out of memory for %d classes", K);
+    return DT_OK;
+}
+
+/* m->confusion (K x K, true class by predicted) and m->n over all ranks, in
+ * one exact reduction (collective); m->support and m->predicted, its row and
+ * column sums. */
+static dt_status reduce_confusion(dt_comm *c, const float *prob, int K_out,
+                                  const int32_t *labels, int64_t n_local, dt_class_metrics *m,
+                                  dt_error *err)
+{
+    const int K = m->K;
+    const size_t kk = (size_t)K * K;
+    int64_t *counts = calloc(kk + 1, sizeof *counts); /* the matrix, then the row count */
+    dt_status st = DT_OK;
+    if (counts) {
+        for (int64_t i = 0; i < n_local; i++)
+            counts[(int64_t)labels[i] * K + predict_row(prob + i * K_out, K_out)]++;
+        counts[kk] = n_local;
+    } else {
+        st = dt_fail(err, DT_ENOMEM, "metrics: out of memory for the confusion matrix");
+    }
+    if ((st = comm_agree(c, st, err)) == DT_OK) {
+        comm_allreduce_sum_i64(c, counts, kk + 1);
+        memcpy(m->confusion, counts, kk * sizeof *counts);
+        m->n = counts[kk];
+        for (int t = 0; t < K; t++)
+            for (int p = 0; p < K; p++) {
+                m->support[t] += m->confusion[(int64_t)t * K + p];
+                m->predicted[p] += m->confusion[(int64_t)t * K + p];
+            }
+    }
+    free(counts);
+    return st;
+}
+
+/* n rows of cols values (the same on every rank) are something to evaluate
+ * and few enough for one gather of floats; what: "columns" or "targets". */
+static dt_status check_row_count(int64_t n, int cols, const char *what, dt_error *err)
+{
+    if (n == 0)
+        return dt_fail(err, DT_EUSAGE, "metrics: no rows to evaluate");
+    if ((double)n * cols * sizeof(float) > INT_MAX)
+        return dt_fail(err, DT_EUSAGE, "metrics: %lld rows x %d %s are too many to gather",
+                       (long long)n, cols, what);
+    return DT_OK;
+}
+
+/* Two arrays of rows gathered on every rank, and scratch for the caller. */
+typedef struct {
+    void *a, *b, *scratch;
+} gathered;
+
+static void gathered_free(gathered *g)
+{
+    free(g->a);
+    free(g->b);
+    free(g->scratch);
+}
+
+/* All n rows of a (row_a bytes each) and of b (row_b bytes) on every rank,
+ * blocks in rank order = global row order, from this rank's n_local; and
+ * scratch bytes (collective; a gather is limited to 2 GiB).  Nothing to free
+ * on failure. */
+static dt_status gather_rows(dt_comm *c, int64_t n, int64_t n_local, const void *a, size_t row_a,
+                             const void *b, size_t row_b, size_t scratch, gathered *g,
+                             dt_error *err)
+{
+    g->a = malloc((size_t)n * row_a);
+    g->b = malloc((size_t)n * row_b);
+    g->scratch = malloc(scratch);
+    dt_status st = g->a && g->b && g->scratch
+                       ? DT_OK
+                       : dt_fail(err, DT_ENOMEM, "metrics: out of memory gathering %lld rows",
+                                 (long long)n);
+    if ((st = comm_agree(c, st, err)) == DT_OK &&
+        (comm_allgatherv_bytes(c, a, (size_t)n_local * row_a, g->a) ||
+         comm_allgatherv_bytes(c, b, (size_t)n_local * row_b, g->b)))
+        st = dt_fail(err, DT_EUSAGE, "metrics: %lld rows are too many to gather (2 GiB)",
+                     (long long)n);
+    if (st)
+        gathered_free(g);
+    return st;
+}
+
 dt_status metrics_classification(dt_comm *c, const float *prob, int K_out,
                                  const int32_t *labels, int64_t n_local, int n_classes,
                                  dt_class_metrics *out, dt_error *err)
@@ -217,92 +331,22 @@ dt_status metrics_classification(dt_comm *c, const float *prob, int K_out,
         err = &own_err;
     memset(out, 0, sizeof *out);
     dt_error_clear(err);
-    int K = n_classes;
-    dt_status st = DT_OK;
-    if (K < 2)
-        st = dt_fail(err, DT_EUSAGE, "metrics: need at least 2 classes, got %d", K);
-    else if (!(K_out == K || (K_out == 1 && K == 2)))
-        st = dt_fail(err, DT_EUSAGE,
-                     "metrics: %d probability columns for %d classes (want %d, or 1 for 2 classes)",
-                     K_out, K, K);
-    else if (n_local < 0)
-        st = dt_fail(err, DT_EUSAGE, "metrics: negative row count %lld", (long long)n_local);
-    else
-        st = check_class_rows(prob, K_out, labels, n_local, K, err);
-    if (st == DT_OK) {
-        out->K = K;
-        out->auc_k = calloc((size_t)K, sizeof *out->auc_k);
-        out->precision = calloc((size_t)K, sizeof *out->precision);
-        out->recall = calloc((size_t)K, sizeof *out->recall);
-        out->f1 = calloc((size_t)K, sizeof *out->f1);
-        out->support = calloc((size_t)K, sizeof *out->support);
-        out->predicted = calloc((size_t)K, sizeof *out->predicted);
-        out->confusion = calloc((size_t)K * (size_t)K, sizeof *out->confusion);
-        if (!out->auc_k || !out->precision || !out->recall || !out->f1 || !out->support ||
-            !out->predicted || !out->confusion)
-            st = dt_fail(err, DT_ENOMEM, "metrics: out of memory for %d classes", K);
-    }
-    if ((st = comm_agree(c, st, err)) != DT_OK) {
-        metrics_class_free(out);
-        return st;
-    }
-
-    /* Confusion counts (K*K) and the row count in one exact reduction. */
-    int64_t *counts = malloc(((size_t)K * K + 1) * sizeof *counts);
-    if (counts) {
-        memset(counts, 0, ((size_t)K * K + 1) * sizeof *counts);
-        for (int64_t i = 0; i < n_local; i++)
-            counts[(int64_t)labels[i] * K + predict_row(prob + i * K_out, K_out)]++;
-        counts[(size_t)K * K] = n_local;
-    } else {
-        st = dt_fail(err, DT_ENOMEM, "metrics: out of memory for the confusion matrix");
-    }
-    if ((st = comm_agree(c, st, err)) != DT_OK) {
-        free(counts);
-        metrics_class_free(out);
-        return st;
-    }
-    comm_allreduce_sum_i64(c, counts, (size_t)K * K + 1);
-    memcpy(out->confusion, counts, (size_t)K * K * sizeof *counts);
-    int64_t n = out->n = counts[(size_t)K * K];
-    free(counts);
-    /* n, and so these checks, are the same on every rank. */
-    if (n == 0) {
-        metrics_class_free(out);
-        return dt_fail(err, DT_EUSAGE, "metrics: no rows to evaluate");
-    }
-    if ((double)n * K_out * sizeof(float) > INT_MAX) {
-        metrics_class_free(out);
-        return dt_fail(err, DT_EUSAGE, "metrics: %lld rows x %d columns are too many to gather",
-                       (long long)n, K_out);
-    }
-    for (int t = 0; t < K; t++)
-        for (int p = 0; p < K; p++) {
-            out->support[t] += out->confusion[(int64_t)t * K + p];
-            out->predicted[p] += out->confusion[(int64_t)t * K + p];
+    dt_status st = check_class_args(prob, K_out, labels, n_local, n_classes, err);
+    if (st == DT_OK)
+        st = class_alloc(out, n_classes, err);
+    gathered g;
+    if (!(st = comm_agree(c, st, err)) &&
+        !(st = reduce_confusion(c, prob, K_out, labels, n_local, out, err)) &&
+        !(st = check_row_count(out->n, K_out, "columns", err))) {
+        prf_from_confusion(out);
+        if (!(st = gather_rows(c, out->n, n_local, prob, (size_t)K_out * sizeof *prob, labels,
+                               sizeof *labels, (size_t)out->n * sizeof(scored), &g, err))) {
+            scores_from_rows(out, g.a, K_out, g.b, g.scratch);
+            gathered_free(&g);
         }
-    prf_from_confusion(out);
-
-    /* All rows on every rank, blocks in rank order = global row order. */
-    float *all_prob = malloc((size_t)n * K_out * sizeof *all_prob);
-    int32_t *all_labels = malloc((size_t)n * sizeof *all_labels);
-    scored *scratch = malloc((size_t)n * sizeof *scratch);
-    st = all_prob && all_labels && scratch
-             ? DT_OK
-             : dt_fail(err, DT_ENOMEM, "metrics: out of memory gathering %lld rows", (long long)n);
-    if ((st = comm_agree(c, st, err)) == DT_OK &&
-        (comm_allgatherv_bytes(c, prob, (size_t)n_local * K_out * sizeof *prob, all_prob) ||
-         comm_allgatherv_bytes(c, labels, (size_t)n_local * sizeof *labels, all_labels)))
-        st = dt_fail(err, DT_EUSAGE, "metrics: %lld rows are too many to gather (2 GiB)",
-                     (long long)n);
-    if (!st) {
-        scores_from_rows(out, all_prob, K_out, all_labels, scratch);
-    } else {
-        metrics_class_free(out);
     }
-    free(all_prob);
-    free(all_labels);
-    free(scratch);
+    if (st)
+        metrics_class_free(out);
     return st;
 }
 
@@ -356,6 +400,34 @@ static void regression_from_rows(dt_reg_metrics *m, const float *pred, const flo
     m->rmse_pooled = sqrt(sse_all / ((double)n * K));
 }
 
+/* K >= 1 targets, and this rank's n_local rows (n_local x K) all finite. */
+static dt_status check_reg_args(const float *pred, const float *target, int64_t n_local, int K,
+                                dt_error *err)
+{
+    if (K < 1)
+        return dt_fail(err, DT_EUSAGE, "metrics: need at least 1 target, got %d", K);
+    if (n_local < 0)
+        return dt_fail(err, DT_EUSAGE, "metrics: negative row count %lld", (long long)n_local);
+    for (int64_t i = 0; i < n_local * K; i++)
+        if (!isfinite(pred[i]) || !isfinite(target[i]))
+            return dt_fail(err, DT_EUSAGE,
+                           "metrics: non-finite %s at local row %lld, target %d",
+                           isfinite(pred[i]) ? "target" : "prediction", (long long)(i / K),
+                           (int)(i % K));
+    return DT_OK;
+}
+
+static dt_status reg_alloc(dt_reg_metrics *m, int K, dt_error *err)
+{
+    m->K = K;
+    m->rmse_k = calloc((size_t)K, sizeof *m->rmse_k);
+    m->mae_k = calloc((size_t)K, sizeof *m->mae_k);
+    m->r2_k = calloc((size_t)K, sizeof *m->r2_k);
+    if (!m->rmse_k || !m->mae_k || !m->r2_k)
+        return dt_fail(err, DT_ENOMEM, "metrics: out of memory for %d targets", K);
+    return DT_OK;
+}
+
 dt_status metrics_regression(dt_comm *c, const float *pred, const float *target,
                              int64_t n_local, int K, dt_reg_metrics *out, dt_error *err)
 {
@@ -364,62 +436,24 @@ dt_status metrics_regression(dt_comm *c, const float *pred, const float *target,
         err = &own_err;
     memset(out, 0, sizeof *out);
     dt_error_clear(err);
-    dt_status st = DT_OK;
-    if (K < 1)
-        st = dt_fail(err, DT_EUSAGE, "metrics: need at least 1 target, got %d", K);
-    else if (n_local < 0)
-        st = dt_fail(err, DT_EUSAGE, "metrics: negative row count %lld", (long long)n_local);
-    for (int64_t i = 0; st == DT_OK && i < n_local * K; i++)
-        if (!isfinite(pred[i]) || !isfinite(target[i]))
-            st = dt_fail(err, DT_EUSAGE,
-                         "metrics: non-finite %s at local row %lld, target %d",
-                         isfinite(pred[i]) ? "target" : "prediction", (long long)(i / K),
-                         (int)(i % K));
-    if (st == DT_OK) {
-        out->K = K;
-        out->rmse_k = calloc((size_t)K, sizeof *out->rmse_k);
-        out->mae_k = calloc((size_t)K, sizeof *out->mae_k);
-        out->r2_k = calloc((size_t)K, sizeof *out->r2_k);
-        if (!out->rmse_k || !out->mae_k || !out->r2_k)
-            st = dt_fail(err, DT_ENOMEM, "metrics: out of memory for %d targets", K);
+    dt_status st = check_reg_args(pred, target, n_local, K, err);
+    if (st == DT_OK)
+        st = reg_alloc(out, K, err);
+    if ((st = comm_agree(c, st, err)) == DT_OK) {
+        int64_t n = n_local;
+        comm_allreduce_sum_i64(c, &n, 1);
+        out->n = n;
+        const size_t row = (size_t)K * sizeof(float);
+        gathered g;
+        if (!(st = check_row_count(n, K, "targets", err)) &&
+            !(st = gather_rows(c, n, n_local, pred, row, target, row,
+                               3 * (size_t)K * sizeof(double), &g, err))) {
+            regression_from_rows(out, g.a, g.b, g.scratch); /* scratch: 3K sums */
+            gathered_free(&g);
+        }
     }
-    if ((st = comm_agree(c, st, err)) != DT_OK) {
+    if (st)
         metrics_reg_free(out);
-        return st;
-    }
-    int64_t n = n_local;
-    comm_allreduce_sum_i64(c, &n, 1);
-    out->n = n;
-    if (n == 0) {
-        metrics_reg_free(out);
-        return dt_fail(err, DT_EUSAGE, "metrics: no rows to evaluate");
-    }
-    if ((double)n * K * sizeof(float) > INT_MAX) {
-        metrics_reg_free(out);
-        return dt_fail(err, DT_EUSAGE, "metrics: %lld rows x %d targets are too many to gather",
-                       (long long)n, K);
-    }
-    size_t len = (size_t)n * K;
-    float *all_pred = malloc(len * sizeof *all_pred);
-    float *all_target = malloc(len * sizeof *all_target);
-    double *acc = malloc(3 * (size_t)K * sizeof *acc);
-    st = all_pred && all_target && acc
-             ? DT_OK
-             : dt_fail(err, DT_ENOMEM, "metrics: out of memory gathering %lld rows", (long long)n);
-    const size_t bytes = (size_t)n_local * K * sizeof(float);
-    if ((st = comm_agree(c, st, err)) == DT_OK &&
-        (comm_allgatherv_bytes(c, pred, bytes, all_pred) ||
-         comm_allgatherv_bytes(c, target, bytes, all_target)))
-        st = dt_fail(err, DT_EUSAGE, "metrics: %lld rows are too many to gather (2 GiB)",
-                     (long long)n);
-    if (!st) {
-        regression_from_rows(out, all_pred, all_target, acc);
-    } else {
-        metrics_reg_free(out);
-    }
-    free(all_pred);
-    free(all_target);
-    free(acc);
     return st;
 }
 

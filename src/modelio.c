@@ -157,67 +157,165 @@ static dt_status check_input_vector(h5file *f, const char *name, int n, dt_error
                    "input", h5io_path(f), name, shape, n);
 }
 
+/* The file's first n layers (of stored_layers) against the model's: each
+ * difference appended to diff (size cap), "" if there is none. */
+static dt_status compare_shapes(h5file *f, const dt_model *m, int stored_layers, int n,
+                                char *diff, size_t cap, dt_error *err)
+{
+    size_t used = 0;
+#define DIFF(...)                                                                          \
+    do {                                                                                   \
+        if (used < cap)                                                                    \
+            used += (size_t)snprintf(diff + used, cap - used, __VA_ARGS__);                \
+    } while (0)
+    diff[0] = '\0';
+    if (stored_layers != m->n_layers)
+        DIFF("; %d layers in the file, %d in the model", stored_layers, m->n_layers);
+    for (int l = 0; l < n; l++) {
+        const dt_layer *L = &m->layers[l];
+        char name[96];
+        int nd;
+        int64_t dims[8];
+        dt_dtype t;
+        dt_status st = weight_shape(f, l, name, sizeof name, &nd, dims, err);
+        if (st)
+            return st;
+        if (nd != 2 || dims[0] != L->n_out || dims[1] != L->n_in)
+            DIFF("; layer%d/weight is %lld x %lld in the file, %d x %d in the model", l,
+                 (long long)dims[0], (long long)(nd == 2 ? dims[1] : 0), L->n_out, L->n_in);
+        snprintf(name, sizeof name, "/model/layer%d/bias", l);
+        if ((st = h5io_info(f, name, &nd, dims, &t, err)))
+            return st;
+        if (nd != 1 || dims[0] != L->n_out)
+            DIFF("; layer%d/bias has %lld entries in the file, %d in the model", l,
+                 (long long)dims[0], L->n_out);
+    }
+#undef DIFF
+    return DT_OK;
+}
+
+/* The weights and biases of the first n layers, each checked finite. */
+static dt_status read_weights(h5file *f, const char *path, dt_model *m, int n, dt_error *err)
+{
+    dt_status st = DT_OK;
+    for (int l = 0; l < n && !st; l++) {
+        dt_layer *L = &m->layers[l];
+        char name[96];
+        snprintf(name, sizeof name, "/model/layer%d/weight", l);
+        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->W, err)) ||
+            (st = check_finite(path, name, L->W, (size_t)L->n_out * L->n_in, err)))
+            break;
+        snprintf(name, sizeof name, "/model/layer%d/bias", l);
+        if (!(st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->b, err)))
+            st = check_finite(path, name, L->b, (size_t)L->n_out, err);
+    }
+    return st;
+}
+
 dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err)
 {
     h5file *f;
     dt_status st = h5io_open_read(path, &f, err);
     if (st)
         return st;
-    char diff[DT_ERRMSG_LEN] = "";
-    size_t used = 0;
-#define DIFF(...)                                                                          \
-    do {                                                                                   \
-        if (used < sizeof diff)                                                            \
-            used += (size_t)snprintf(diff + used, sizeof diff - used, __VA_ARGS__);        \
-    } while (0)
     int stored_layers = count_layers(f);
-    if (stored_layers == 0) {
-        h5io_close(f, NULL);
-        return dt_fail(err, DT_EUSAGE, "%s: no /model/layer0 (not a dtrain model file)", path);
-    }
-    if (stored_layers != m->n_layers)
-        DIFF("; %d layers in the file, %d in the model", stored_layers, m->n_layers);
     int n = stored_layers < m->n_layers ? stored_layers : m->n_layers;
-    for (int l = 0; l < n; l++) {
-        const dt_layer *L = &m->layers[l];
-        char name[96];
-        int nd;
-        int64_t dims[8];
-        if ((st = weight_shape(f, l, name, sizeof name, &nd, dims, err)))
-            goto out;
-        if (nd != 2 || dims[0] != L->n_out || dims[1] != L->n_in)
-            DIFF("; layer%d/weight is %lld x %lld in the file, %d x %d in the model", l,
-                 (long long)dims[0], (long long)(nd == 2 ? dims[1] : 0), L->n_out, L->n_in);
-        dt_dtype t;
-        snprintf(name, sizeof name, "/model/layer%d/bias", l);
-        if ((st = h5io_info(f, name, &nd, dims, &t, err)))
-            goto out;
-        if (nd != 1 || dims[0] != L->n_out)
-            DIFF("; layer%d/bias has %lld entries in the file, %d in the model", l,
-                 (long long)dims[0], L->n_out);
-    }
-    if (diff[0]) {
-        st = dt_fail(err, DT_EUSAGE, "%s: architecture differs%s", path, diff);
-        goto out;
-    }
-    for (int l = 0; l < n; l++) {
-        dt_layer *L = &m->layers[l];
-        char name[96];
-        snprintf(name, sizeof name, "/model/layer%d/weight", l);
-        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->W, err)) ||
-            (st = check_finite(path, name, L->W, (size_t)L->n_out * L->n_in, err)))
-            goto out;
-        snprintf(name, sizeof name, "/model/layer%d/bias", l);
-        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->b, err)) ||
-            (st = check_finite(path, name, L->b, (size_t)L->n_out, err)))
-            goto out;
-    }
-out:
-#undef DIFF
+    char diff[DT_ERRMSG_LEN];
+    if (stored_layers == 0)
+        st = dt_fail(err, DT_EUSAGE, "%s: no /model/layer0 (not a dtrain model file)", path);
+    else if (!(st = compare_shapes(f, m, stored_layers, n, diff, sizeof diff, err)))
+        st = diff[0] ? dt_fail(err, DT_EUSAGE, "%s: architecture differs%s", path, diff)
+                     : read_weights(f, path, m, n, err);
     h5io_close(f, NULL);
     return st;
 }
 
+/* The architecture a model file describes: what model_create takes. */
+typedef struct {
+    dt_head head;
+    dt_layer_spec hidden[DT_MAX_LAYERS];
+    int n_layers, n_in, n_out;
+} stored_arch;
+
+/* Layer l's weight shape, which must chain on from the layer before, and
+ * for a hidden layer its width and activation. */
+static dt_status read_layer(h5file *f, const char *path, int l, stored_arch *a, dt_error *err)
+{
+    char name[96], text[256];
+    int nd;
+    int64_t dims[8];
+    dt_status st = weight_shape(f, l, name, sizeof name, &nd, dims, err);
+    if (st)
+        return st;
+    if (nd != 2 || dims[0] < 1 || dims[1] < 1 || (l > 0 && dims[1] != a->hidden[l - 1].width))
+        return dt_fail(err, DT_EUSAGE, "%s: %s has an inconsistent shape", path, name);
+    if (l == 0)
+        a->n_in = (int)dims[1];
+    if (l == a->n_layers - 1) {
+        a->n_out = (int)dims[0];
+        return DT_OK;
+    }
+    a->hidden[l].width = (int)dims[0];
+    snprintf(name, sizeof name, "/model/layer%d", l);
+    if ((st = h5io_get_attr_str(f, name, "activation", text, sizeof text, err)) ||
+        (st = act_parse(text, &a->hidden[l].act, err)))
+        dt_fail_prefix(err, "%s: %s", path, name);
+    return st;
+}
+
+static dt_status read_arch(h5file *f, const char *path, stored_arch *a, dt_error *err)
+{
+    char text[256];
+    a->n_layers = count_layers(f);
+    if (a->n_layers == 0 || a->n_layers > DT_MAX_LAYERS)
+        return dt_fail(err, DT_EUSAGE, "%s: no /model/layer0 (not a dtrain model or checkpoint)",
+                       path);
+    dt_status st;
+    if ((st = h5io_get_attr_str(f, "/model", "output", text, sizeof text, err)) ||
+        (st = head_parse(text, &a->head, err)))
+        return st;
+    for (int l = 0; l < a->n_layers && !st; l++)
+        st = read_layer(f, path, l, a, err);
+    return st;
+}
+
+/* The file's /normalization, checked against a model of n_in inputs. */
+static dt_status read_saved_norm(h5file *f, const char *path, int n_in, dt_norm *norm,
+                                 dt_error *err)
+{
+    char text[256];
+    dt_status st;
+    if ((st = check_input_vector(f, "/normalization/shift", n_in, err)) ||
+        (st = check_input_vector(f, "/normalization/scale", n_in, err)) ||
+        (st = h5io_read_rows(f, "/normalization/shift", DT_F32, 0, n_in, norm->shift, err)) ||
+        (st = h5io_read_rows(f, "/normalization/scale", DT_F32, 0, n_in, norm->scale, err)) ||
+        (st = check_finite(path, "/normalization/shift", norm->shift, (size_t)n_in, err)) ||
+        (st = check_finite(path, "/normalization/scale", norm->scale, (size_t)n_in, err)) ||
+        (st = h5io_get_attr_str(f, "/normalization", "kind", text, sizeof text, err)))
+        return st;
+    return norm_parse(text, &norm->kind, err);
+}
+
+/* The normalisation saved with a model of n_in inputs; none (shift 0,
+ * scale 1) if the file has none. */
+static dt_status load_norm(const char *path, int n_in, dt_norm *norm, dt_error *err)
+{
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    norm->kind = NORM_NONE;
+    norm->d = n_in;
+    norm->shift = calloc((size_t)n_in, sizeof(float));
+    norm->scale = malloc((size_t)n_in * sizeof(float));
+    if (!norm->shift || !norm->scale)
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
+    for (int j = 0; !st && j < n_in; j++) norm->scale[j] = 1.0f;
+    if (!st && h5io_exists(f, "/normalization/shift"))
+        st = read_saved_norm(f, path, n_in, norm, err);
+    h5io_close(f, NULL);
+    return st;
+}
 
 dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *norm,
                        dt_error *err)
@@ -226,85 +324,18 @@ dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *no
     if (norm)
         memset(norm, 0, sizeof *norm);
     h5file *f;
+    stored_arch a;
     dt_status st = h5io_open_read(path, &f, err);
     if (st)
         return st;
-    int nl = count_layers(f);
-    char text[256];
-    dt_head head;
-    dt_layer_spec hidden[DT_MAX_LAYERS];
-    int n_in = 0, n_out = 0;
-    if (nl == 0 || nl > DT_MAX_LAYERS) {
-        st = dt_fail(err, DT_EUSAGE, "%s: no /model/layer0 (not a dtrain model or checkpoint)",
-                     path);
-        goto out;
-    }
-    if ((st = h5io_get_attr_str(f, "/model", "output", text, sizeof text, err)) ||
-        (st = head_parse(text, &head, err)))
-        goto out;
-    int prev_out = -1;
-    for (int l = 0; l < nl; l++) {
-        char name[96];
-        int nd;
-        int64_t dims[8];
-        if ((st = weight_shape(f, l, name, sizeof name, &nd, dims, err)))
-            goto out;
-        if (nd != 2 || dims[0] < 1 || dims[1] < 1 || (prev_out >= 0 && dims[1] != prev_out)) {
-            st = dt_fail(err, DT_EUSAGE, "%s: %s has an inconsistent shape", path, name);
-            goto out;
-        }
-        if (l == 0)
-            n_in = (int)dims[1];
-        prev_out = (int)dims[0];
-        if (l < nl - 1) {
-            hidden[l].width = (int)dims[0];
-            snprintf(name, sizeof name, "/model/layer%d", l);
-            if ((st = h5io_get_attr_str(f, name, "activation", text, sizeof text, err)) ||
-                (st = act_parse(text, &hidden[l].act, err))) {
-                dt_fail_prefix(err, "%s: %s", path, name);
-                goto out;
-            }
-        } else {
-            n_out = (int)dims[0];
-        }
-    }
-    if ((st = model_create(m, n_in, hidden, nl - 1, n_out, head, max_batch, err)))
-        goto out;
+    st = read_arch(f, path, &a, err);
     h5io_close(f, NULL);
-    f = NULL;
-    if ((st = modelio_load_weights(path, m, err)))
-        goto out;
-    if (norm) {
-        if ((st = h5io_open_read(path, &f, err)))
-            goto out;
-        norm->kind = NORM_NONE;
-        norm->d = n_in;
-        norm->shift = calloc((size_t)n_in, sizeof(float));
-        norm->scale = malloc((size_t)n_in * sizeof(float));
-        if (!norm->shift || !norm->scale) {
-            st = dt_fail(err, DT_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (int j = 0; j < n_in; j++) norm->scale[j] = 1.0f;
-        if (h5io_exists(f, "/normalization/shift")) {
-            if ((st = check_input_vector(f, "/normalization/shift", n_in, err)) ||
-                (st = check_input_vector(f, "/normalization/scale", n_in, err)) ||
-                (st = h5io_read_rows(f, "/normalization/shift", DT_F32, 0, n_in, norm->shift,
-                                     err)) ||
-                (st = h5io_read_rows(f, "/normalization/scale", DT_F32, 0, n_in, norm->scale,
-                                     err)) ||
-                (st = check_finite(path, "/normalization/shift", norm->shift, (size_t)n_in,
-                                   err)) ||
-                (st = check_finite(path, "/normalization/scale", norm->scale, (size_t)n_in,
-                                   err)) ||
-                (st = h5io_get_attr_str(f, "/normalization", "kind", text, sizeof text, err)) ||
-                (st = norm_parse(text, &norm->kind, err)))
-                goto out;
-        }
-    }
-out:
-    if (f)
-        h5io_close(f, NULL);
+    if (!st)
+        st = model_create(m, a.n_in, a.hidden, a.n_layers - 1, a.n_out, a.head, max_batch, err);
+    if (!st)
+        st = modelio_load_weights(path, m, err);
+    if (!st && norm)
+        st = load_norm(path, a.n_in, norm, err);
     if (st) {
         model_free(m);
         if (norm)

@@ -175,73 +175,76 @@ int64_t trainer_batch_size(const dt_trainer *t, int64_t k)
     return start + B <= t->train->n ? B : t->train->n - start;
 }
 
-double trainer_step(dt_trainer *t, int64_t k)
+/* Test faults after the backward pass (tests only; dt_hooks): a NaN in the
+ * gradient, or a rank that stalls. */
+static void backward_faults(dt_trainer *t, int rank)
 {
-    dt_model *m = t->model;
-    const int64_t start = k * t->opts.batch_size;
-    const int64_t b = trainer_batch_size(t, k); /* global size */
-    int64_t lo, hi;
-    batch_slice(b, comm_rank(t->comm), comm_size(t->comm), &lo, &hi);
-    const int nb = (int)(hi - lo);
-
-    const int rank = comm_rank(t->comm);
-    double t0 = comm_wtime();
-    watchdog_phase(WD_DATA, t->step);
-    const int64_t *rows = t->perm + start + lo;
-    dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
-    double t1 = comm_wtime();
-    watchdog_phase(WD_COMPUTE, t->step);
-    model_zero_grad(m);
-    model_train_mode(m, t->opts.seed, t->step, rows);
-    double loss = model_loss_grad(m, t->xb, t->lb, t->tb, nb);
-    model_eval_mode(m);
     if (t->step == dt_hooks.nan_step && rank == 0)
-        m->grads[0] = NAN;
+        t->model->grads[0] = NAN;
     if (t->step == dt_hooks.sleep_step && rank == dt_hooks.sleep_rank) {
         /* through signals, as a rank stuck in a computation would be */
         struct timespec nap = {(time_t)dt_hooks.sleep_seconds, 0};
         while (nanosleep(&nap, &nap) == -1 && errno == EINTR)
             ;
     }
-    double t2 = comm_wtime();
+}
 
-    /* The sharded update.  A reduce-scatter gives this rank the sum over
-     * ranks of its shard [lo, hi) of the gradient; it divides by the global
-     * count (an exact mean even when the slices differ in size), updates that
-     * shard of the parameters and of the optimizer state, and an allgather
-     * gives every rank every parameter.  The same bytes move as in one
-     * allreduce, but the update's cost divides by the number of ranks.  Each
-     * parameter is computed by one rank only, so the replicas stay identical. */
-    watchdog_phase(WD_REDUCTION, t->step);
-    const size_t lo_ = t->lo, hi_ = t->hi, ns = hi_ - lo_;
+/* Forward and backward over this rank's slice of batch k (b rows globally):
+ * m->grads holds the slice's gradient sum; returns its loss sum.  tick[1]
+ * and tick[2] mark the end of the gather and of the computation. */
+static double slice_gradient(dt_trainer *t, int64_t k, int64_t b, int rank, double *tick)
+{
+    dt_model *m = t->model;
+    int64_t lo, hi;
+    batch_slice(b, rank, comm_size(t->comm), &lo, &hi);
+    const int nb = (int)(hi - lo);
+    watchdog_phase(WD_DATA, t->step);
+    const int64_t *rows = t->perm + k * t->opts.batch_size + lo;
+    dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
+    tick[1] = comm_wtime();
+    watchdog_phase(WD_COMPUTE, t->step);
+    model_zero_grad(m);
+    model_train_mode(m, t->opts.seed, t->step, rows);
+    double loss = model_loss_grad(m, t->xb, t->lb, t->tb, nb);
+    model_eval_mode(m);
+    backward_faults(t, rank);
+    tick[2] = comm_wtime();
+    return loss;
+}
+
+/* This rank's shard g (ns) of the summed gradient made the mean over the b
+ * rows, penalised and clipped by value, and its sums into t->stats: whether
+ * it is finite, the penalty, the squared norms (--clip-norm, each layer's).
+ * Returns the number of sums. */
+static int shard_stats(dt_trainer *t, int64_t b)
+{
+    dt_model *m = t->model;
+    const size_t lo = t->lo, hi = t->hi, ns = hi - lo;
     float *g = t->gshard;
-    comm_reduce_scatter_sum_f32(t->shards, m->grads, g);
-    double t3 = comm_wtime();
-    watchdog_phase(WD_UPDATE, t->step);
     double *v = t->stats;
     const int nstat = STAT_LAYER0 + (t->norm_sum ? m->n_layers : 0);
     memset(v, 0, (size_t)nstat * sizeof *v);
     v[STAT_BAD] = scale_and_check(g, ns, 1.0f / (float)b);
     if (t->norm_sum)
-        layer_norms2(m, g, lo_, hi_, v + STAT_LAYER0);
+        layer_norms2(m, g, lo, hi, v + STAT_LAYER0);
     if (t->opts.l2 > 0 || t->opts.l1 > 0)
-        v[STAT_PENALTY] = trainer_penalty_range(m, g, lo_, hi_, t->opts.l2, t->opts.l1);
+        v[STAT_PENALTY] = trainer_penalty_range(m, g, lo, hi, t->opts.l2, t->opts.l1);
     if (t->opts.clip_value > 0) {
         const float c = (float)t->opts.clip_value;
         for (size_t i = 0; i < ns; i++) g[i] = g[i] > c ? c : g[i] < -c ? -c : g[i];
     }
     if (t->opts.clip_norm > 0)
         for (size_t i = 0; i < ns; i++) v[STAT_CLIP] += (double)g[i] * g[i];
-    double t4 = comm_wtime();
-    comm_shards_sum_f64(t->shards, v, (size_t)nstat);
-    double t5 = comm_wtime();
-    t->nonfinite = v[STAT_BAD] > 0;
-    if (t->nonfinite) {
-        /* every rank sees the same reduced flag, so all skip together */
-        t->step++;
-        watchdog_phase(WD_BETWEEN, t->step);
-        return 0.0;
-    }
+    return nstat;
+}
+
+/* With the sums v reduced over the ranks: the layers' norms kept for the
+ * log, --clip-norm, and the optimizer's step on this rank's shard. */
+static void update_shard(dt_trainer *t, const double *v)
+{
+    dt_model *m = t->model;
+    float *g = t->gshard;
+    const size_t ns = t->hi - t->lo;
     if (t->norm_sum) {
         for (int l = 0; l < m->n_layers; l++) t->norm_sum[l] += sqrt(v[STAT_LAYER0 + l]);
         t->norm_steps++;
@@ -255,20 +258,61 @@ double trainer_step(dt_trainer *t, int64_t k)
     }
     t->last_lr = t->sched ? sched_lr(t->sched, t->step, t->epoch, t->steps_per_epoch)
                           : t->opts.lr;
-    optim_step_range(t->optim, m->params, g, t->last_lr, lo_, hi_);
-    double t6 = comm_wtime();
+    optim_step_range(t->optim, m->params, g, t->last_lr, t->lo, t->hi);
+}
+
+/* The phases' seconds from the marks tick[0..7] (start, gathered, computed,
+ * reduce-scattered, stats summed locally, stats reduced, updated, done). */
+static void add_times(dt_trainer *t, const double *tick)
+{
+    t->time.data += tick[1] - tick[0];
+    t->time.compute += tick[2] - tick[1];
+    t->time.reduce += (tick[3] - tick[2]) + (tick[5] - tick[4]) + (tick[7] - tick[6]);
+    t->time.update += (tick[4] - tick[3]) + (tick[6] - tick[5]);
+}
+
+double trainer_step(dt_trainer *t, int64_t k)
+{
+    dt_model *m = t->model;
+    const int64_t b = trainer_batch_size(t, k); /* global size */
+    const int rank = comm_rank(t->comm);
+    double tick[8];
+    tick[0] = comm_wtime();
+    double loss = slice_gradient(t, k, b, rank, tick);
+
+    /* The sharded update.  A reduce-scatter gives this rank the sum over
+     * ranks of its shard [lo, hi) of the gradient; it divides by the global
+     * count (an exact mean even when the slices differ in size), updates that
+     * shard of the parameters and of the optimizer state, and an allgather
+     * gives every rank every parameter.  The same bytes move as in one
+     * allreduce, but the update's cost divides by the number of ranks.  Each
+     * parameter is computed by one rank only, so the replicas stay identical. */
+    watchdog_phase(WD_REDUCTION, t->step);
+    comm_reduce_scatter_sum_f32(t->shards, m->grads, t->gshard);
+    tick[3] = comm_wtime();
+    watchdog_phase(WD_UPDATE, t->step);
+    const int nstat = shard_stats(t, b);
+    tick[4] = comm_wtime();
+    comm_shards_sum_f64(t->shards, t->stats, (size_t)nstat);
+    tick[5] = comm_wtime();
+    t->nonfinite = t->stats[STAT_BAD] > 0;
+    if (t->nonfinite) {
+        /* every rank sees the same reduced flag, so all skip together */
+        t->step++;
+        watchdog_phase(WD_BETWEEN, t->step);
+        return 0.0;
+    }
+    update_shard(t, t->stats);
+    tick[6] = comm_wtime();
     comm_allgather_shards_f32(t->shards, m->params);
     if (t->step == dt_hooks.corrupt_step && rank == dt_hooks.corrupt_rank)
-        m->params[0] += 1e-3f;
+        m->params[0] += 1e-3f; /* a test fault: replicas that differ */
     t->step++;
     watchdog_phase(WD_BETWEEN, t->step);
-    if (v[STAT_PENALTY] > 0 && rank == 0)
-        loss += v[STAT_PENALTY] * (double)b;
-    double t7 = comm_wtime();
-    t->time.data += t1 - t0;
-    t->time.compute += t2 - t1;
-    t->time.reduce += (t3 - t2) + (t5 - t4) + (t7 - t6);
-    t->time.update += (t4 - t3) + (t6 - t5);
+    if (t->stats[STAT_PENALTY] > 0 && rank == 0)
+        loss += t->stats[STAT_PENALTY] * (double)b;
+    tick[7] = comm_wtime();
+    add_times(t, tick);
     return loss;
 }
 

@@ -38,6 +38,7 @@
 #define N_SAMPLES 15         /* timed samples per measurement; the median is kept */
 #define MIN_SAMPLE_S 4e-3    /* repeat the operation until one sample lasts this long */
 #define N_SIZES 8            /* allreduce message sizes: 1 KB * 4^i */
+#define AR_MAX ((size_t)256 << (2 * (N_SIZES - 1))) /* floats in the largest: 16 MB */
 /* The peak kernel: many short samples per rank, the fastest being the likeliest
  * to have found the core unshared. */
 #define PEAK_SAMPLES 30
@@ -57,6 +58,10 @@ typedef struct {
     size_t x_at, dz_at, w_at, n_in_all;
     float *C, *dW, *dX, *bias; /* outputs (fp32 in both precisions) and the bias */
 } gemm_model;
+
+/* The projections' rank counts (the first is the one-rank baseline). */
+static const int proj_P[] = {1, 8, 64, 512};
+enum { N_PROJ = sizeof proj_P / sizeof proj_P[0] };
 
 /* One step's plans at local batch b in one precision; see src/model.c. */
 typedef struct {
@@ -141,6 +146,15 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* How often to repeat an operation that took `once` seconds so that one
+ * timed sample lasts MIN_SAMPLE_S. */
+static int reps_for(double once)
+{
+    return once >= MIN_SAMPLE_S ? 1 : (int)(MIN_SAMPLE_S / (once > 1e-7 ? once : 1e-7)) + 1;
+}
+
+static const char *plural(int64_t n) { return n == 1 ? "" : "s"; }
+
 /* Seconds per step at local batch b in precision prec (collective): median of
  * N_SAMPLES, each long enough to time; the slowest rank's median.  *best: the
  * slowest rank's fastest sample (the rate of an unloaded machine, when others
@@ -158,7 +172,7 @@ static dt_status time_gemm(dt_comm *c, gemm_model *g, dt_precision prec, int b, 
     double t0 = comm_wtime();
     gemm_step(g, &sp);
     double once = comm_wtime() - t0;
-    int reps = once >= MIN_SAMPLE_S ? 1 : (int)(MIN_SAMPLE_S / (once > 1e-7 ? once : 1e-7)) + 1;
+    const int reps = reps_for(once);
     double s[N_SAMPLES];
     comm_barrier(c);
     for (int i = 0; i < N_SAMPLES; i++) {
@@ -222,7 +236,7 @@ static double time_allreduce(dt_comm *c, float *buf, size_t n)
     comm_allreduce_sum_f32(c, buf, n);
     double once = comm_wtime() - t0;
     comm_allreduce_max_f64(c, &once, 1);
-    int reps = once >= MIN_SAMPLE_S ? 1 : (int)(MIN_SAMPLE_S / (once > 1e-7 ? once : 1e-7)) + 1;
+    const int reps = reps_for(once);
     double s[N_SAMPLES];
     for (int i = 0; i < N_SAMPLES; i++) {
         comm_barrier(c);
@@ -369,8 +383,7 @@ static void bench_allreduce(dt_comm *world, float *buf, size_t n_params)
  * and 100 Gbit/s from the GEMM times t_proj[i] at local batches b_proj[i]
  * (proj_P[0] = 1) and the allreduce model (latency alpha s). */
 static void report_projection(int64_t N, int64_t B, double grad_bytes, double alpha,
-                              const int *proj_P, const int *b_proj, const double *t_proj,
-                              int n_proj)
+                              const int *b_proj, const double *t_proj)
 {
     const int64_t steps = (N + B - 1) / B;
     dt_info("bench projection: epoch of %lld samples, global batch %lld (%lld steps); "
@@ -384,7 +397,7 @@ static void report_projection(int64_t N, int64_t B, double grad_bytes, double al
     const double T1 = (double)steps * t_proj[0];
     for (size_t k = 0; k < sizeof gbit / sizeof gbit[0]; k++) {
         double bw = gbit[k] * 1e9 / 8;
-        for (int i = 1; i < n_proj; i++) {
+        for (int i = 1; i < N_PROJ; i++) {
             int p = proj_P[i];
             double tar = t_allreduce(p, grad_bytes, alpha, bw);
             double T = (double)steps * (t_proj[i] + tar);
@@ -401,160 +414,214 @@ static void report_projection(int64_t N, int64_t B, double grad_bytes, double al
     }
 }
 
-dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
+/* What the steps of one benchmark share. */
+typedef struct {
+    const dt_config *cfg;
+    dt_comm *world;
+    int P;
+    int64_t B, N; /* the global batch and the samples per epoch */
+    gemm_model g;
+    size_t n_params, most_w, most_in, most_out; /* see model_shapes */
+    float *buf;   /* the allreduce's message: 16 MB */
+    int bf16;     /* every rank can time bf16 */
+    int b_run;    /* this run's local batch: B over P ranks */
+    double fps, epoch_flop;  /* GEMM FLOPs per sample per step, and per epoch */
+    peak_result pk;
+    double floor_peak;       /* s per epoch at the peak; 0 without one */
+    double t_run;            /* fp32 s per step at b_run */
+    int b_proj[N_PROJ];      /* the projections' local batches: B over proj_P ranks */
+    double t_proj[N_PROJ];   /* and their fp32 s per step */
+} bench_run;
+
+/* The operands, sized for the largest local batch timed (this run's or the
+ * one-rank projection's, B), and the allreduce's message (collective). */
+static dt_status alloc_operands(bench_run *r, dt_error *err)
 {
-    const int P = comm_size(world);
-    const int64_t B = cfg->batch_size, N = cfg->samples;
-    matmul_set_threads((int)cfg->threads);
-
-    const dt_layer_spec *spec = cfg->layers.spec;
-    const int nh = cfg->layers.n;
-    dt_status st;
-    gemm_model g = {0};
-    size_t n_params, most_w, most_in, most_out;
-    model_shapes(&g, cfg, spec, nh, &n_params, &most_w, &most_in, &most_out);
-
-    /* Local batches: this run's (B over P ranks) and the projections' (B over
-     * 1, 8, 64, 512 ranks, at least one sample). */
-    static const int proj_P[] = {1, 8, 64, 512};
-    enum { N_PROJ = sizeof proj_P / sizeof proj_P[0] };
-    const int b_run = ceil_div(B, P);
-    int b_max = b_run > (int)B ? b_run : (int)B;
-    size_t bmax = (size_t)b_max;
-    /* bf16 is timed only if every rank can run it: the timing is collective */
-    int64_t no_bf16 = matmul_bf16_support() == 0;
-    comm_allreduce_max_i64(world, &no_bf16, 1);
-    const int bf16 = !no_bf16;
-    g.x_at = 0;
-    g.dz_at = bmax * most_in;
-    g.w_at = g.dz_at + bmax * most_out;
-    g.n_in_all = g.w_at + most_w;
-    g.in = malloc(g.n_in_all * sizeof(float));
-    g.in16 = bf16 ? malloc(g.n_in_all * sizeof(dt_bf16)) : NULL;
-    g.C = malloc(bmax * most_out * sizeof(float));
-    g.dX = malloc(bmax * most_in * sizeof(float));
-    g.dW = malloc(most_w * sizeof(float));
-    g.bias = malloc(most_out * sizeof(float));
-    size_t ar_max = (size_t)256 << (2 * (N_SIZES - 1)); /* floats: 16 MB */
-    float *buf = malloc(ar_max * sizeof(float));
-    int ok = g.in && (g.in16 || !bf16) && g.C && g.dX && g.dW && g.bias && buf;
-    st = comm_agree(world, ok ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory for the "
+    gemm_model *g = &r->g;
+    const size_t bmax = (size_t)(r->b_run > (int)r->B ? r->b_run : (int)r->B);
+    g->x_at = 0;
+    g->dz_at = bmax * r->most_in;
+    g->w_at = g->dz_at + bmax * r->most_out;
+    g->n_in_all = g->w_at + r->most_w;
+    g->in = malloc(g->n_in_all * sizeof(float));
+    g->in16 = r->bf16 ? malloc(g->n_in_all * sizeof(dt_bf16)) : NULL;
+    g->C = malloc(bmax * r->most_out * sizeof(float));
+    g->dX = malloc(bmax * r->most_in * sizeof(float));
+    g->dW = malloc(r->most_w * sizeof(float));
+    g->bias = malloc(r->most_out * sizeof(float));
+    r->buf = malloc(AR_MAX * sizeof(float));
+    int ok = g->in && (g->in16 || !r->bf16) && g->C && g->dX && g->dW && g->bias && r->buf;
+    dt_status st = comm_agree(r->world, ok ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory for the "
                                                 "benchmark buffers"), err);
     if (st)
-        goto out;
+        return st;
     /* Small values keep the products far from overflow. */
-    for (size_t i = 0; i < g.n_in_all; i++) g.in[i] = (float)(i % 7) * 1e-3f;
-    for (size_t i = 0; i < most_out; i++) g.bias[i] = (float)(i % 5) * 1e-3f;
-    for (size_t i = 0; i < ar_max; i++) buf[i] = 0.0f;
-    if (bf16) {
-        matmul_cvt *cvt = NULL;
-        dt_status cs = matmul_cvt_create(&cvt, g.n_in_all, err);
-        if (!cs)
-            matmul_cvt_run(cvt, g.in16, g.in);
-        matmul_cvt_free(cvt);
-        if ((st = comm_agree(world, cs, err)))
-            goto out;
-        const char *warning;
-        if ((st = comm_agree(world, matmul_check_precision(PREC_BF16, &warning, err), err)))
-            goto out;
-        if (warning)
-            dt_warn("bench: %s", warning);
-    }
+    for (size_t i = 0; i < g->n_in_all; i++) g->in[i] = (float)(i % 7) * 1e-3f;
+    for (size_t i = 0; i < r->most_out; i++) g->bias[i] = (float)(i % 5) * 1e-3f;
+    for (size_t i = 0; i < AR_MAX; i++) r->buf[i] = 0.0f;
+    return DT_OK;
+}
 
+/* With bf16: the operands rounded to it, and the engine's word on it
+ * (collective). */
+static dt_status operands_to_bf16(bench_run *r, dt_error *err)
+{
+    if (!r->bf16)
+        return DT_OK;
+    matmul_cvt *cvt = NULL;
+    dt_status cs = matmul_cvt_create(&cvt, r->g.n_in_all, err);
+    if (!cs)
+        matmul_cvt_run(cvt, r->g.in16, r->g.in);
+    matmul_cvt_free(cvt);
+    dt_status st;
+    const char *warning;
+    if ((st = comm_agree(r->world, cs, err)) ||
+        (st = comm_agree(r->world, matmul_check_precision(PREC_BF16, &warning, err), err)))
+        return st;
+    if (warning)
+        dt_warn("bench: %s", warning);
+    return DT_OK;
+}
+
+static void bench_free(bench_run *r)
+{
+    free(r->g.in);
+    free(r->g.in16);
+    free(r->g.C);
+    free(r->g.dX);
+    free(r->g.dW);
+    free(r->g.bias);
+    free(r->buf);
+}
+
+/* The model ("20-32-3"), its FLOPs and the run's ranks and threads. */
+static void report_model(const bench_run *r)
+{
+    const gemm_model *g = &r->g;
     char arch[512];
-    int len = snprintf(arch, sizeof arch, "%d", g.n_in[0]);
-    for (int l = 0; l < g.n_layers && len < (int)sizeof arch; l++)
-        len += snprintf(arch + len, sizeof arch - (size_t)len, "-%d", g.n_out[l]);
-    const double fps = flop_per_sample(&g), epoch_flop = fps * (double)N;
-    char engine[128];
-    engine_token(engine, sizeof engine);
+    int len = snprintf(arch, sizeof arch, "%d", g->n_in[0]);
+    for (int l = 0; l < g->n_layers && len < (int)sizeof arch; l++)
+        len += snprintf(arch + len, sizeof arch - (size_t)len, "-%d", g->n_out[l]);
     dt_info("bench: model %s (%zu parameters), %.4g MFLOP of GEMM per sample per step, "
             "%.4g GFLOP per epoch of %lld samples; %d rank%s, %lld engine thread%s per rank "
             "(%s)",
-            arch, n_params, fps * 1e-6, epoch_flop * 1e-9, (long long)N, P, P == 1 ? "" : "s",
-            (long long)cfg->threads, cfg->threads == 1 ? "" : "s", matmul_library_version());
+            arch, r->n_params, r->fps * 1e-6, r->epoch_flop * 1e-9, (long long)r->N, r->P,
+            plural(r->P), (long long)r->cfg->threads, plural(r->cfg->threads),
+            matmul_library_version());
+}
 
-    /* --- 1. the core's FMA peak --- */
-    peak_result pk;
-    if ((st = measure_peak(world, &pk, err)))
-        goto out;
-    /* The floor: the epoch's GEMM FLOPs divided over P ranks at the peak. */
-    const double floor_peak = pk.gflops > 0 ? epoch_flop / P / (pk.gflops * 1e9) : 0.0;
-    if (pk.isa == PEAK_ISA_NONE)
+/* 1. The core's FMA peak, and the floor it sets: the epoch's GEMM FLOPs
+ * divided over P ranks at the peak (collective). */
+static dt_status bench_peak(bench_run *r, dt_error *err)
+{
+    const peak_result *pk = &r->pk;
+    dt_status st = measure_peak(r->world, &r->pk, err);
+    if (st)
+        return st;
+    r->floor_peak = pk->gflops > 0 ? r->epoch_flop / r->P / (pk->gflops * 1e9) : 0.0;
+    if (pk->isa == PEAK_ISA_NONE)
         dt_info("bench peak: no vector FMA kernel for this CPU (needs AVX2+FMA or AVX-512F); "
                 "no peak floor");
     else
         dt_info("bench peak: %.2f GFLOP/s per rank, %s FMA, %d chains (the slowest rank's "
                 "fastest of %d samples of %g s, all %d rank%s at once; its median %.2f)",
-                pk.gflops, peak_isa_name(pk.isa), PEAK_CHAINS, PEAK_SAMPLES, PEAK_SAMPLE_S, P,
-                P == 1 ? "" : "s", pk.median_gflops);
+                pk->gflops, peak_isa_name(pk->isa), PEAK_CHAINS, PEAK_SAMPLES, PEAK_SAMPLE_S,
+                r->P, plural(r->P), pk->median_gflops);
+    return DT_OK;
+}
 
-    /* --- 2. GEMM at this run's local batch, fp32 and bf16, and at the projections' --- */
-    double t_run, t_best, t16 = 0, t16_best = 0;
-    if ((st = time_gemm(world, &g, PREC_FP32, b_run, &t_run, &t_best, err)))
-        goto out;
-    if (bf16 && (st = time_gemm(world, &g, PREC_BF16, b_run, &t16, &t16_best, err)))
-        goto out;
-    const double rate_run = fps * b_run / t_run, rate_best = fps * b_run / t_best;
-    const double rate16 = bf16 ? fps * b_run / t16 : 0, rate16_best = bf16 ? fps * b_run / t16_best : 0;
+/* The lines of step 2 at this run's local batch: fp32 time t_run (fastest
+ * sample t_best), bf16 t16 (t16_best; 0 without bf16), in s per step. */
+static void report_gemm(const bench_run *r, double t_best, double t16, double t16_best)
+{
+    const int P = r->P, b = r->b_run;
+    const double fps = r->fps, epoch_flop = r->epoch_flop, t_run = r->t_run;
+    const double rate_run = fps * b / t_run, rate_best = fps * b / t_best;
+    const double rate16 = r->bf16 ? fps * b / t16 : 0, rate16_best = r->bf16 ? fps * b / t16_best : 0;
     /* The engine's floor: the epoch's GEMM FLOPs over P ranks at its median rate. */
     const double floor_s = epoch_flop / P / rate_run;
     dt_info("bench gemm fp32: local batch %d (global %lld over %d rank%s): %.4f ms per step, "
             "%.2f GFLOP/s (slowest rank, median of %d; fastest sample %.2f GFLOP/s)",
-            b_run, (long long)B, P, P == 1 ? "" : "s", t_run * 1e3, rate_run * 1e-9, N_SAMPLES,
+            b, (long long)r->B, P, plural(P), t_run * 1e3, rate_run * 1e-9, N_SAMPLES,
             rate_best * 1e-9);
-    if (bf16)
+    if (r->bf16)
         dt_info("bench gemm bf16: local batch %d: %.4f ms per step, %.2f GFLOP/s (median; "
                 "fastest sample %.2f GFLOP/s)%s",
-                b_run, t16 * 1e3, rate16 * 1e-9, rate16_best * 1e-9,
+                b, t16 * 1e3, rate16 * 1e-9, rate16_best * 1e-9,
                 matmul_bf16_support() == 1 ? " (emulated: no AVX512_BF16)" : "");
     else
         dt_info("bench gemm bf16: not supported by the engine on this CPU");
-    if (pk.gflops > 0)
+    if (r->pk.gflops > 0)
         dt_info("bench floor: %.4f s per epoch = %.4g GFLOP / %d rank%s / %.2f GFLOP/s peak; "
                 "the engine's (fp32, median): %.4f s",
-                floor_peak, epoch_flop * 1e-9, P, P == 1 ? "" : "s", pk.gflops, floor_s);
+                r->floor_peak, epoch_flop * 1e-9, P, plural(P), r->pk.gflops, floor_s);
     else
         dt_info("bench floor: the engine's (fp32, median): %.4f s per epoch = %.4g GFLOP / %d "
                 "rank%s / %.2f GFLOP/s",
-                floor_s, epoch_flop * 1e-9, P, P == 1 ? "" : "s", rate_run * 1e-9);
+                floor_s, epoch_flop * 1e-9, P, plural(P), rate_run * 1e-9);
+    char engine[128];
+    engine_token(engine, sizeof engine);
     dt_info("BENCH_GEMM ranks=%d local_batch=%d flop_per_sample=%.0f epoch_flop=%.6g "
             "step_s=%.6g gflops=%.4f floor_s=%.6g best_gflops=%.4f bf16_support=%d "
             "bf16_step_s=%.6g bf16_gflops=%.4f bf16_best_gflops=%.4f peak_gflops=%.4f "
             "peak_isa=%s floor_peak_s=%.6g engine=%s",
-            P, b_run, fps, epoch_flop, t_run, rate_run * 1e-9, floor_s, rate_best * 1e-9,
-            matmul_bf16_support(), t16, rate16 * 1e-9, rate16_best * 1e-9, pk.gflops,
-            peak_isa_name(pk.isa), floor_peak, engine);
+            P, b, fps, epoch_flop, t_run, rate_run * 1e-9, floor_s, rate_best * 1e-9,
+            matmul_bf16_support(), t16, rate16 * 1e-9, rate16_best * 1e-9, r->pk.gflops,
+            peak_isa_name(r->pk.isa), r->floor_peak, engine);
+}
 
-    double t_proj[N_PROJ];
-    int b_proj[N_PROJ];
+/* 2. GEMM at this run's local batch, fp32 and bf16, and at the projections'
+ * (collective). */
+static dt_status bench_gemm(bench_run *r, dt_error *err)
+{
+    double t_best, t16 = 0, t16_best = 0;
+    dt_status st;
+    if ((st = time_gemm(r->world, &r->g, PREC_FP32, r->b_run, &r->t_run, &t_best, err)) ||
+        (r->bf16 && (st = time_gemm(r->world, &r->g, PREC_BF16, r->b_run, &t16, &t16_best, err))))
+        return st;
+    report_gemm(r, t_best, t16, t16_best);
     for (int i = 0; i < N_PROJ; i++) {
-        b_proj[i] = ceil_div(B, proj_P[i]);
-        if (b_proj[i] == b_run)
-            t_proj[i] = t_run;
-        else if ((st = time_gemm(world, &g, PREC_FP32, b_proj[i], &t_proj[i], NULL, err)))
-            goto out;
-        dt_info("bench gemm fp32: local batch %4d: %.4f ms per step, %.2f GFLOP/s", b_proj[i],
-                t_proj[i] * 1e3, fps * b_proj[i] / t_proj[i] * 1e-9);
+        r->b_proj[i] = ceil_div(r->B, proj_P[i]);
+        if (r->b_proj[i] == r->b_run)
+            r->t_proj[i] = r->t_run;
+        else if ((st = time_gemm(r->world, &r->g, PREC_FP32, r->b_proj[i], &r->t_proj[i], NULL,
+                                 err)))
+            return st;
+        dt_info("bench gemm fp32: local batch %4d: %.4f ms per step, %.2f GFLOP/s", r->b_proj[i],
+                r->t_proj[i] * 1e3, r->fps * r->b_proj[i] / r->t_proj[i] * 1e-9);
     }
+    return DT_OK;
+}
 
-    /* --- 3. allreduce, and the step's own collectives --- */
-    const double grad_bytes = 4.0 * (double)n_params;
-    const double alpha = cfg->latency_us * 1e-6;
-    if (P > 1)
-        bench_allreduce(world, buf, n_params);
-    else
-        dt_info("bench allreduce: 1 rank, nothing to time (run under mpirun -np 2 or more)");
-
-    /* --- 4. projection --- */
-    report_projection(N, B, grad_bytes, alpha, proj_P, b_proj, t_proj, N_PROJ);
-out:
-    free(g.in);
-    free(g.in16);
-    free(g.C);
-    free(g.dX);
-    free(g.dW);
-    free(g.bias);
-    free(buf);
+dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
+{
+    bench_run r = {.cfg = cfg, .world = world, .P = comm_size(world), .B = cfg->batch_size,
+                   .N = cfg->samples};
+    matmul_set_threads((int)cfg->threads);
+    dt_status st;
+    model_shapes(&r.g, cfg, cfg->layers.spec, cfg->layers.n, &r.n_params, &r.most_w, &r.most_in,
+                 &r.most_out);
+    r.b_run = ceil_div(r.B, r.P);
+    r.fps = flop_per_sample(&r.g);
+    r.epoch_flop = r.fps * (double)r.N;
+    /* bf16 is timed only if every rank can run it: the timing is collective */
+    int64_t no_bf16 = matmul_bf16_support() == 0;
+    comm_allreduce_max_i64(world, &no_bf16, 1);
+    r.bf16 = !no_bf16;
+    if (!(st = alloc_operands(&r, err)) && !(st = operands_to_bf16(&r, err))) {
+        report_model(&r);
+        if (!(st = bench_peak(&r, err)) && !(st = bench_gemm(&r, err))) {
+            /* 3. allreduce, and the step's own collectives */
+            if (r.P > 1)
+                bench_allreduce(world, r.buf, r.n_params);
+            else
+                dt_info("bench allreduce: 1 rank, nothing to time (run under mpirun -np 2 or "
+                        "more)");
+            /* 4. projection */
+            report_projection(r.N, r.B, 4.0 * (double)r.n_params, cfg->latency_us * 1e-6,
+                              r.b_proj, r.t_proj);
+        }
+    }
+    bench_free(&r);
     return st;
 }

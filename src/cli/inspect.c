@@ -23,6 +23,93 @@ static void attr_line(h5file *f, const char *obj, const char *name, const char *
         printf("  %-16s %lld\n", label, (long long)v);
 }
 
+/* 1 if /config holds a value for train option o: into v (len bytes), as
+ * train --config would set it. */
+static int saved_value(h5file *f, const dt_option *o, char *v, size_t len)
+{
+    return (o->cmds & CMD_TRAIN) && !h5io_get_attr_str(f, "/config", o->name, v, len, NULL) &&
+           v[0];
+}
+
+/* The model: its output, layers, parameter count and normalisation. */
+static void print_model(const dt_model *m, const dt_norm *nm)
+{
+    printf("  %-16s %s\n", "output", head_name(m->head));
+    printf("  %-16s %d inputs\n", "architecture", m->n_in);
+    for (int l = 0; l < m->n_layers; l++) {
+        char act[64];
+        act_format(m->layers[l].act, act, sizeof act);
+        printf("  %-16s %d x %d, %s\n", l == m->n_layers - 1 ? "  output layer" : "  hidden layer",
+               m->layers[l].n_out, m->layers[l].n_in, l == m->n_layers - 1 ? "logits" : act);
+    }
+    printf("  %-16s %zu\n", "parameters", m->n_params);
+    printf("  %-16s %s\n", "normalization", norm_name(nm->kind));
+}
+
+/* A checkpoint's progress, provenance and checksum. */
+static void print_checkpoint(const char *path, h5file *f)
+{
+    attr_line(f, "/optimizer", "kind", "optimizer");
+    attr_line(f, "/optimizer", "t", "updates");
+    attr_line(f, "/progress", "step", "step");
+    int64_t e = 0, b = 0;
+    h5io_get_attr_i64(f, "/progress", "epoch", &e, NULL);
+    h5io_get_attr_i64(f, "/progress", "batch", &b, NULL);
+    printf("  %-16s %lld (and %lld batches of the next)\n", "epochs done", (long long)e,
+           (long long)b);
+    attr_line(f, "/", "ranks", "written by ranks");
+    attr_line(f, "/", "created", "created");
+    attr_line(f, "/", "format_version", "format version");
+    attr_line(f, "/", "dtrain_version", "dtrain");
+    attr_line(f, "/", "mpi_version", "MPI");
+    attr_line(f, "/", "hdf5_version", "HDF5");
+    attr_line(f, "/", "gemm_version", "GEMM");
+    attr_line(f, "/", "lapack_version", "LAPACK");
+    attr_line(f, "/", "blas_version", "BLAS"); /* checkpoints of dtrain before oneDNN */
+    dt_error e2;
+    printf("  %-16s %s\n", "checksum", ckpt_verify(path, &e2) ? e2.msg : "ok");
+}
+
+/* A checkpoint's table of epochs (epochs x CKPT_HIST_COLS), if it has one. */
+static void print_history(h5file *f)
+{
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    if (h5io_info(f, "/history/epochs", &nd, dims, &t, NULL) || nd != 2 || dims[0] <= 0)
+        return;
+    char ev[16] = "eval", metric[16] = "metric";
+    h5io_get_attr_str(f, "/history", "eval_name", ev, sizeof ev, NULL);
+    h5io_get_attr_str(f, "/history", "metric", metric, sizeof metric, NULL);
+    double *h = malloc((size_t)dims[0] * CKPT_HIST_COLS * sizeof *h);
+    if (h && !h5io_read_rows(f, "/history/epochs", DT_F64, 0, dims[0], h, NULL)) {
+        printf("  history:\n    epoch  train_loss  %s_loss  %s_%s  seconds\n", ev, ev, metric);
+        for (int64_t i = 0; i < dims[0]; i++) {
+            const double *r = h + i * CKPT_HIST_COLS;
+            printf("    %5.0f  %10.4f  %9.4f  %8.4f  %7.1f\n", r[0], r[1], r[2], r[3], r[4]);
+        }
+    }
+    free(h);
+}
+
+/* The training options saved in /config, as the command line takes them: a
+ * flag alone, and only when set. */
+static void print_options(h5file *f)
+{
+    printf("  configuration:\n");
+    size_t n;
+    const dt_option *o = config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        char v[512];
+        if (!saved_value(f, &o[i], v, sizeof v))
+            continue;
+        if (o[i].type != OPT_FLAG)
+            printf("    --%s %s\n", o[i].name, v);
+        else if (v[0] == '1')
+            printf("    --%s\n", o[i].name);
+    }
+}
+
 static dt_status inspect_model(const char *path, h5file *f, dt_error *err)
 {
     dt_model m;
@@ -32,74 +119,15 @@ static dt_status inspect_model(const char *path, h5file *f, dt_error *err)
         return st;
     int ckpt = h5io_has_attr(f, "/", "format_version");
     printf("%s: dtrain %s\n", path, ckpt ? "checkpoint" : "model");
-    printf("  %-16s %s\n", "output", head_name(m.head));
-    printf("  %-16s %d inputs\n", "architecture", m.n_in);
-    for (int l = 0; l < m.n_layers; l++) {
-        char act[64];
-        act_format(m.layers[l].act, act, sizeof act);
-        printf("  %-16s %d x %d, %s\n", l == m.n_layers - 1 ? "  output layer" : "  hidden layer",
-               m.layers[l].n_out, m.layers[l].n_in, l == m.n_layers - 1 ? "logits" : act);
-    }
-    printf("  %-16s %zu\n", "parameters", m.n_params);
-    printf("  %-16s %s\n", "normalization", norm_name(nm.kind));
+    print_model(&m, &nm);
     model_free(&m);
     norm_free(&nm);
     if (ckpt) {
-        attr_line(f, "/optimizer", "kind", "optimizer");
-        attr_line(f, "/optimizer", "t", "updates");
-        attr_line(f, "/progress", "step", "step");
-        int64_t e = 0, b = 0;
-        h5io_get_attr_i64(f, "/progress", "epoch", &e, NULL);
-        h5io_get_attr_i64(f, "/progress", "batch", &b, NULL);
-        printf("  %-16s %lld (and %lld batches of the next)\n", "epochs done", (long long)e,
-               (long long)b);
-        attr_line(f, "/", "ranks", "written by ranks");
-        attr_line(f, "/", "created", "created");
-        attr_line(f, "/", "format_version", "format version");
-        attr_line(f, "/", "dtrain_version", "dtrain");
-        attr_line(f, "/", "mpi_version", "MPI");
-        attr_line(f, "/", "hdf5_version", "HDF5");
-        attr_line(f, "/", "gemm_version", "GEMM");
-        attr_line(f, "/", "lapack_version", "LAPACK");
-        attr_line(f, "/", "blas_version", "BLAS"); /* checkpoints of dtrain before oneDNN */
-        dt_error e2;
-        printf("  %-16s %s\n", "checksum", ckpt_verify(path, &e2) ? e2.msg : "ok");
-        int nd;
-        int64_t dims[8];
-        dt_dtype t;
-        if (!h5io_info(f, "/history/epochs", &nd, dims, &t, NULL) && nd == 2 && dims[0] > 0) {
-            char ev[16] = "eval", metric[16] = "metric";
-            h5io_get_attr_str(f, "/history", "eval_name", ev, sizeof ev, NULL);
-            h5io_get_attr_str(f, "/history", "metric", metric, sizeof metric, NULL);
-            double *h = malloc((size_t)dims[0] * CKPT_HIST_COLS * sizeof *h);
-            if (h && !h5io_read_rows(f, "/history/epochs", DT_F64, 0, dims[0], h, NULL)) {
-                printf("  history:\n    epoch  train_loss  %s_loss  %s_%s  seconds\n", ev, ev,
-                       metric);
-                for (int64_t i = 0; i < dims[0]; i++) {
-                    const double *r = h + i * CKPT_HIST_COLS;
-                    printf("    %5.0f  %10.4f  %9.4f  %8.4f  %7.1f\n", r[0], r[1], r[2], r[3],
-                           r[4]);
-                }
-            }
-            free(h);
-        }
+        print_checkpoint(path, f);
+        print_history(f);
     }
-    if (h5io_exists(f, "/config")) {
-        printf("  configuration:\n");
-        size_t n;
-        const dt_option *o = config_options(&n);
-        for (size_t i = 0; i < n; i++) {
-            char v[512];
-            if (!(o[i].cmds & CMD_TRAIN) ||
-                h5io_get_attr_str(f, "/config", o[i].name, v, sizeof v, NULL) || !v[0])
-                continue;
-            /* as the command line takes it: a flag alone, and only when set */
-            if (o[i].type != OPT_FLAG)
-                printf("    --%s %s\n", o[i].name, v);
-            else if (v[0] == '1')
-                printf("    --%s\n", o[i].name);
-        }
-    }
+    if (h5io_exists(f, "/config"))
+        print_options(f);
     return DT_OK;
 }
 
@@ -168,8 +196,7 @@ static dt_status print_config(const char *path, h5file *f, dt_error *err)
     const dt_option *o = config_options(&n);
     for (size_t i = 0; i < n; i++) {
         char v[2 * DT_PATH_MAX + 2];
-        if (!(o[i].cmds & CMD_TRAIN) || !strcmp(o[i].name, "config") ||
-            h5io_get_attr_str(f, "/config", o[i].name, v, sizeof v, NULL) || !v[0])
+        if (!strcmp(o[i].name, "config") || !saved_value(f, &o[i], v, sizeof v))
             continue;
         if (config_set(&c, CMD_TRAIN, o[i].name, v, err))
             return dt_fail_prefix(err, "%s: /config", path);
