@@ -11,6 +11,7 @@
 
 #include "dtrain/fsutil.h"
 #include "dtrain/h5io.h"
+#include "dtrain/rng.h"
 #include "dtrain/linalg.h"
 #include "dtrain/modelio.h"
 #include "dtrain/testhooks.h"
@@ -56,26 +57,14 @@ void progress_free(dt_progress *p)
 
 /* ---- checksum ------------------------------------------------------------------ */
 
-/* FNV-1a, 64 bits: simple, and any flipped byte changes it. */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *b = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static uint64_t state_checksum(const dt_model *m, const dt_optim *o)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv1a(h, m->params, m->n_params * sizeof(float));
+    uint64_t h = rng_fnv1a(RNG_FNV_BASIS, m->params, m->n_params * sizeof(float));
     size_t len = optim_state_len(o);
     if (len)
-        h = fnv1a(h, o->state, len * sizeof(float));
+        h = rng_fnv1a(h, o->state, len * sizeof(float));
     int64_t t = o->t;
-    return fnv1a(h, &t, sizeof t);
+    return rng_fnv1a(h, &t, sizeof t);
 }
 
 /* ---- writing ------------------------------------------------------------------- */
@@ -393,11 +382,10 @@ dt_status ckpt_verify(const char *path, dt_error *err)
             goto out;
         }
     }
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv1a(h, m.params, m.n_params * sizeof(float));
+    uint64_t h = rng_fnv1a(RNG_FNV_BASIS, m.params, m.n_params * sizeof(float));
     if (len)
-        h = fnv1a(h, state, len * sizeof(float));
-    h = fnv1a(h, &o.t, sizeof o.t);
+        h = rng_fnv1a(h, state, len * sizeof(float));
+    h = rng_fnv1a(h, &o.t, sizeof o.t);
     free(state);
     char want[32];
     snprintf(want, sizeof want, "%016llx", (unsigned long long)h);

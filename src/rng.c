@@ -83,3 +83,13 @@ void rng_permutation(dt_rng *r, int64_t *perm, int64_t n)
         perm[j] = t;
     }
 }
+
+uint64_t rng_fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}

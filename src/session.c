@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dtrain/fsutil.h"
+#include "dtrain/rng.h"
 #include "dtrain/metrics.h"
 #include "dtrain/h5io.h"
 #include "dtrain/signals.h"
@@ -551,12 +552,8 @@ dt_ckpt_parts session_parts(dt_session *s)
 static dt_status check_replicas(dt_session *s, dt_error *err)
 {
     const int size = comm_size(s->comm);
-    uint64_t h = 0xcbf29ce484222325ull, all[64];
-    const unsigned char *b = (const unsigned char *)s->model.params;
-    for (size_t i = 0; i < s->model.n_params * sizeof(float); i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
+    uint64_t all[64];
+    uint64_t h = rng_fnv1a(RNG_FNV_BASIS, s->model.params, s->model.n_params * sizeof(float));
     if (size > 64) /* a checksum per rank fits the stack up to here; beyond, compare maxima */
         return DT_OK;
     (void)comm_allgatherv_bytes(s->comm, &h, sizeof h, all); /* 8 bytes a rank: fits */
@@ -687,46 +684,93 @@ static dt_status epoch_metrics(dt_session *s, char *text, size_t len, dt_error *
 }
 
 /* End of an epoch: reduce the loss, evaluate, print, record. */
+/* The epoch's mean training loss over all ranks; DT_ENUM if it diverged. */
+static dt_status epoch_train_loss(dt_session *s, int64_t epoch, double *train_loss,
+                                  dt_error *err)
+{
+    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (st)
+        return st;
+    double loss = s->progress.local_loss;
+    comm_allreduce_sum_f64(s->comm, &loss, 1);
+    int64_t used = s->trainer.steps_per_epoch * s->trainer.opts.batch_size;
+    if (used > s->train.n)
+        used = s->train.n;
+    *train_loss = loss / (double)used;
+    if (!isfinite(*train_loss))
+        return dt_fail(err, DT_ENUM,
+                       "training diverged in epoch %lld (train loss %g); try a smaller --lr",
+                       (long long)epoch + 1, *train_loss);
+    return DT_OK;
+}
+
+/* The evaluation set's figures after an epoch (s->last_eval) and their text
+ * on the epoch line. */
+static dt_status evaluate_epoch(dt_session *s, char *text, size_t len, dt_error *err)
+{
+    text[0] = '\0';
+    if (!s->eval.n)
+        return DT_OK;
+    trainer_evaluate(s->comm, &s->model, &s->eval, &s->last_eval);
+    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (st)
+        return st;
+    if (s->n_metrics)
+        return epoch_metrics(s, text, len, err);
+    if (s->n_classes)
+        snprintf(text, len, "  %s_loss %.4f  %s_acc %.4f", s->eval_name, s->last_eval.loss,
+                 s->eval_name, s->last_eval.accuracy);
+    else
+        snprintf(text, len, "  %s_loss %.4f  %s_rmse %.4f", s->eval_name, s->last_eval.loss,
+                 s->eval_name, s->last_eval.rmse);
+    return DT_OK;
+}
+
+/* --profile: the slowest rank's time in each phase (what the epoch waited
+ * for); t_train is the epoch up to its evaluation, t_all the whole. */
+static void print_profile(dt_session *s, int64_t epoch, double t_train, double t_all)
+{
+    double ph[5] = {s->trainer.time.data, s->trainer.time.compute, s->trainer.time.reduce,
+                    s->trainer.time.update, t_train};
+    comm_allreduce_max_f64(s->comm, ph, 5);
+    dt_info("profile epoch %lld: train %.4f s  data %.4f  compute %.4f  comm %.4f  "
+            "update %.4f  eval %.4f  (max over ranks)",
+            (long long)epoch + 1, ph[4], ph[0], ph[1], ph[2], ph[3], t_all - t_train);
+    memset(&s->trainer.time, 0, sizeof s->trainer.time);
+}
+
+/* The epoch into the history and the progress; --monitor observed. */
+static void record_epoch(dt_session *s, int64_t epoch, double train_loss, double seconds)
+{
+    dt_progress *p = &s->progress;
+    const int ev = s->eval.n > 0;
+    double row[CKPT_HIST_COLS] = {
+        (double)(epoch + 1), train_loss, ev ? s->last_eval.loss : NAN,
+        ev ? (s->n_classes ? s->last_eval.accuracy : s->last_eval.rmse) : NAN, seconds};
+    progress_add(p, row);
+    s->monitor = monitor_value(s, train_loss);
+    if (sched_observe(&s->sched, s->monitor))
+        dt_info("plateau: %s has not improved for %lld epochs; learning rate now %.3g",
+                config_monitor_name(s->cfg->monitor), (long long)s->cfg->plateau_patience,
+                sched_lr(&s->sched, p->step, epoch + 1, s->trainer.steps_per_epoch));
+    p->plateau = s->sched.plateau;
+    p->epoch = epoch + 1;
+    p->batch = 0;
+    p->local_loss = 0.0;
+}
+
 static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int64_t done,
                               double base, double t_start, dt_error *err)
 {
     const double t_train = comm_wtime() - t_epoch; /* before the evaluation */
     const dt_config *cfg = s->cfg;
-    dt_progress *p = &s->progress;
-    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
-    if (st)
+    double train_loss;
+    char evtext[160];
+    dt_status st = epoch_train_loss(s, epoch, &train_loss, err);
+    if (st || (st = evaluate_epoch(s, evtext, sizeof evtext, err)))
         return st;
-    double loss = p->local_loss;
-    comm_allreduce_sum_f64(s->comm, &loss, 1);
-    int64_t used = s->trainer.steps_per_epoch * s->trainer.opts.batch_size;
-    if (used > s->train.n)
-        used = s->train.n;
-    double train_loss = loss / (double)used;
-    if (!isfinite(train_loss))
-        return dt_fail(err, DT_ENUM,
-                       "training diverged in epoch %lld (train loss %g); try a smaller --lr",
-                       (long long)epoch + 1, train_loss);
-    const dt_dataset *ev = s->eval.n ? &s->eval : NULL;
-    char evtext[160] = "";
-    if (ev) {
-        trainer_evaluate(s->comm, &s->model, ev, &s->last_eval);
-        if ((st = comm_agree(s->comm, model_fault(&s->model, err), err)))
-            return st;
-        if (s->n_metrics) {
-            st = epoch_metrics(s, evtext, sizeof evtext, err);
-            if (st)
-                return st;
-        } else if (s->n_classes) {
-            snprintf(evtext, sizeof evtext, "  %s_loss %.4f  %s_acc %.4f", s->eval_name,
-                     s->last_eval.loss, s->eval_name, s->last_eval.accuracy);
-        } else {
-            snprintf(evtext, sizeof evtext, "  %s_loss %.4f  %s_rmse %.4f", s->eval_name,
-                     s->last_eval.loss, s->eval_name, s->last_eval.rmse);
-        }
-    }
-    double now = comm_wtime();
-    double seconds = base + (now - t_start);
-    p->seconds = seconds;
+    const double now = comm_wtime(), seconds = base + (now - t_start);
+    s->progress.seconds = seconds;
     char lrtext[48] = "";
     if (!s->second_order && (s->sched.cfg.kind != SCHED_CONSTANT || s->sched.cfg.warmup_steps))
         snprintf(lrtext, sizeof lrtext, "  lr %.3g", s->trainer.last_lr);
@@ -735,29 +779,9 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
             done > 0 ? (double)done / (now - t_epoch) : 0.0, seconds);
     if (s->trainer.norm_sum && cfg->log_grad_norms < 0) /* once per epoch */
         print_grad_norms(s, "epoch", epoch + 1);
-    if (cfg->profile) {
-        /* the slowest rank's time in each phase (what the epoch waited for) */
-        double ph[5] = {s->trainer.time.data, s->trainer.time.compute, s->trainer.time.reduce,
-                        s->trainer.time.update, t_train};
-        comm_allreduce_max_f64(s->comm, ph, 5);
-        dt_info("profile epoch %lld: train %.4f s  data %.4f  compute %.4f  comm %.4f  "
-                "update %.4f  eval %.4f  (max over ranks)",
-                (long long)epoch + 1, ph[4], ph[0], ph[1], ph[2], ph[3], now - t_epoch - t_train);
-        memset(&s->trainer.time, 0, sizeof s->trainer.time);
-    }
-    double row[CKPT_HIST_COLS] = {
-        (double)(epoch + 1), train_loss, ev ? s->last_eval.loss : NAN,
-        ev ? (s->n_classes ? s->last_eval.accuracy : s->last_eval.rmse) : NAN, seconds};
-    progress_add(p, row);
-    s->monitor = monitor_value(s, train_loss);
-    if (sched_observe(&s->sched, s->monitor))
-        dt_info("plateau: %s has not improved for %lld epochs; learning rate now %.3g",
-                config_monitor_name(cfg->monitor), (long long)cfg->plateau_patience,
-                sched_lr(&s->sched, p->step, epoch + 1, s->trainer.steps_per_epoch));
-    p->plateau = s->sched.plateau;
-    p->epoch = epoch + 1;
-    p->batch = 0;
-    p->local_loss = 0.0;
+    if (cfg->profile)
+        print_profile(s, epoch, t_train, now - t_epoch);
+    record_epoch(s, epoch, train_loss, seconds);
     return DT_OK;
 }
 

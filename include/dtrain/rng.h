@@ -6,6 +6,7 @@
 #ifndef DTRAIN_RNG_H
 #define DTRAIN_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -33,6 +34,11 @@ uint64_t rng_below(dt_rng *r, uint64_t n);
 /* A 64-bit hash of four words (splitmix64 rounds): random numbers addressed
  * by a counter, e.g. dropout's (seed, step, sample, unit), with no state. */
 uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+
+/* FNV-1a, 64 bits, of n bytes continuing from h (RNG_FNV_BASIS to start):
+ * a checksum that any flipped byte changes (checkpoints, replica checks). */
+#define RNG_FNV_BASIS 0xcbf29ce484222325ull
+uint64_t rng_fnv1a(uint64_t h, const void *data, size_t n);
 
 /* perm[0..n) = a uniformly random permutation of 0..n-1 (Fisher-Yates). */
 void rng_permutation(dt_rng *r, int64_t *perm, int64_t n);
