@@ -18,7 +18,8 @@ dt_log_sink dt_log_swap(dt_log_sink next)
 
 /* Format one line and hand it to the sink (longer lines than the buffer
  * are formatted again into memory of their size). */
-static void emit(dt_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void emit(dt_log_level level, const char *fmt,
+                                                       va_list ap)
 {
     if (!sink.fn || level < sink.min)
         return;
