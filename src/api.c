@@ -448,7 +448,7 @@ dtrain_status dtrain_train(dtrain_run *run)
     }
     if (!st)
         st = session_report(s, err);
-    if (!st && run->trained_cfg.save[0])
+    if (!st && run->trained_cfg.save[0] && !s->complete) /* complete: nothing rewritten */
         st = save_model(run, &s->model, &s->norm, &run->trained_cfg, run->trained_cfg.save);
     if (st) {
         session_free(s);

@@ -503,8 +503,15 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
     s->sched.plateau = pr->plateau;
     if (s->second_order) /* the float parameters are the double ones rounded */
         for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
-    dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
-            (long long)pr->epoch + 1, (long long)pr->step);
+    s->complete = pr->epoch >= s->cfg->epochs && pr->batch == 0;
+    if (s->complete) /* a requeued job that had finished */
+        dt_info("dtrain: %s is the end of this run (%lld of --epochs %lld done, step %lld): "
+                "nothing to train or write; raise --epochs to continue it",
+                s->resumed_from, (long long)pr->epoch, (long long)s->cfg->epochs,
+                (long long)pr->step);
+    else
+        dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
+                (long long)pr->epoch + 1, (long long)pr->step);
     return DT_OK;
 }
 
@@ -845,6 +852,8 @@ static dt_status stop_before_training(dt_session *s, dt_error *err)
 
 dt_status session_train(dt_session *s, dt_error *err)
 {
+    if (s->complete)
+        return DT_OK;
     dt_status st = stop_before_training(s, err);
     if (st)
         return st;
@@ -1142,8 +1151,26 @@ static void report_memory(const dt_session *s)
             v[0], v[1], v[2]);
 }
 
+/* A complete run's final figures: its checkpoint's last history row. */
+static void report_complete(const dt_session *s)
+{
+    const dt_progress *p = &s->progress;
+    if (!p->n_hist)
+        return;
+    const double *row = p->hist + (p->n_hist - 1) * CKPT_HIST_COLS; /* epoch, train, eval, metric */
+    if (isnan(row[2]))
+        dt_info("final: train_loss %.4f  (epoch %.0f, from the checkpoint)", row[1], row[0]);
+    else
+        dt_info("final: %s_loss %.4f  %s_%s %.4f  (epoch %.0f, from the checkpoint)",
+                p->eval_name, row[2], p->eval_name, p->metric, row[3], row[0]);
+}
+
 dt_status session_report(dt_session *s, dt_error *err)
 {
+    if (s->complete) {
+        report_complete(s);
+        return DT_OK;
+    }
     dt_eval ev = s->last_eval;
     const char *name = s->eval_name;
     if (!s->eval.n || s->progress.n_hist == 0) {

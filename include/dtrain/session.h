@@ -40,6 +40,8 @@ typedef struct {
     dt_dataset eval;      /* /valid if present, else /test, else empty (eval.n == 0) */
     const char *eval_name; /* "valid" or "test" */
     int validating;        /* eval is a validation set ("valid"), not the test set */
+    int complete;          /* resumed from a checkpoint that had reached --epochs:
+                              nothing to train, save or write */
     dt_norm norm;
     dt_model model;
     dt_optim optim;

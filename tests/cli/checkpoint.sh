@@ -174,4 +174,29 @@ for np in 1 2; do
   expect_error $np 2 "es-bad.h5: /early_stopping/best has 2 dimensions, expected a vector of 67 values" \
     train "${ES[@]}" --resume "$TMP/es-bad.h5"
 done
+
+# A finished run resumed (a requeued job): says it is complete, with the
+# checkpoint's final figures, exits 0, and trains and writes nothing; a
+# larger --epochs continues it.
+DONE=(--data "$DATA/iris.h5" --layers 8:relu --seed 2 --checkpoint-dir "$TMP/done" --save "$TMP/done.h5")
+for np in 1 2; do
+  rm -rf "$TMP/done" "$TMP/done.h5"
+  run $np 60 train "${DONE[@]}" --epochs 3
+  [[ $status -eq 0 ]] || fail "np=$np: the first run: $err"
+  last=$(grep '^epoch   3/3' <<<"$out" | sed 's/.*test_loss \([0-9.]*\)  test_acc \([0-9.]*\).*/\1 \2/')
+  before=$(cd "$TMP/done" && ls -l --time-style=full-iso step-* latest.h5 && md5sum step-* latest.h5 ../done.h5)
+  run $np 60 train "${DONE[@]}" --epochs 3 --resume
+  [[ $status -eq 0 ]] && pass "np=$np: a finished run resumed exits 0" || fail "np=$np: status $status $err"
+  grep -q "is the end of this run (3 of --epochs 3 done, step 12): nothing to train or write; raise --epochs to continue it" <<<"$out" \
+    && pass "np=$np: says the run is complete" || fail "np=$np: no completion line: $out"
+  ! grep -q '^epoch ' <<<"$out" && pass "np=$np: no epoch trained" || fail "np=$np: trained again: $out"
+  grep -q "^final: test_loss ${last% *}  test_accuracy ${last#* }  (epoch 3, from the checkpoint)" <<<"$out" \
+    && pass "np=$np: the checkpoint's final figures ($last)" || fail "np=$np: final line: $out (want $last)"
+  after=$(cd "$TMP/done" && ls -l --time-style=full-iso step-* latest.h5 && md5sum step-* latest.h5 ../done.h5)
+  [[ "$before" == "$after" ]] && ! grep -q "saved model" <<<"$out" \
+    && pass "np=$np: no checkpoint or model rewritten" || fail "np=$np: files changed: $before / $after"
+  run $np 60 train "${DONE[@]}" --epochs 4 --resume
+  [[ $status -eq 0 ]] && grep -q "resuming from .* at epoch 4, step 12" <<<"$out" && grep -q '^epoch   4/4' <<<"$out" \
+    && grep -q "saved model" <<<"$out" && pass "np=$np: --epochs 4 continues it" || fail "np=$np: continue: $status $out $err"
+done
 finish
