@@ -534,23 +534,6 @@ void config_defaults(dt_config *cfg)
     }
 }
 
-/* Edit distance, for "did you mean". */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    size_t d[64][64];
-    for (size_t i = 0; i <= la; i++) d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            size_t s = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = s < del ? (s < ins ? s : ins) : (del < ins ? del : ins);
-        }
-    return d[la][lb];
-}
 
 /* The options a command accepts: cv takes every train option as well (they
  * configure its trials). */
@@ -574,7 +557,7 @@ static const char *nearest(const char *name, unsigned cmd)
     for (size_t i = 0; i < N_OPTIONS; i++) {
         if (!(options[i].cmds & cmd))
             continue;
-        size_t d = distance(name, options[i].name);
+        size_t d = dt_edit_distance(name, options[i].name);
         if (d < bd) {
             bd = d;
             best = options[i].name;
@@ -827,7 +810,9 @@ void config_print_help(FILE *out, unsigned cmd)
                      o->metavar ? o->metavar : "");
         fprintf(out, "%s\n", head);
         char text[1024];
-        if (o->def && o->def[0] && o->type != OPT_FLAG)
+        /* a help text that states its defaults itself ("[default: 0; 0.9 for
+         * momentum]") is not given the table's once more */
+        if (o->def && o->def[0] && o->type != OPT_FLAG && !strstr(o->help, "[default:"))
             snprintf(text, sizeof text, "%s [default: %s]", o->help, o->def);
         else
             snprintf(text, sizeof text, "%s", o->help);

@@ -117,7 +117,9 @@ dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return dt_fail(err, DT_EUSAGE,
-                       "%s: not an HDF5 file (or truncated/corrupt)", path);
+                       "%s: not an HDF5 file (or truncated/corrupt); CSV or IDX data becomes "
+                       "one with 'dtrain convert --csv FILE --out FILE.h5' (see dtrain convert "
+                       "--help)", path);
     hid_t id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (id < 0)
         return dt_fail(err, DT_EUSAGE, "%s: cannot open as HDF5 (truncated or corrupt?)",

@@ -82,6 +82,23 @@ dt_status dt_fail_prefix(dt_error *err, const char *fmt, ...)
     return err->code;
 }
 
+size_t dt_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t s = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = s < del ? (s < ins ? s : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
 int dt_name_index(const char *const *names, const char *text)
 {
     for (int i = 0; names[i]; i++)

@@ -94,6 +94,10 @@ START_TEST(test_help_lists_every_option)
         ck_assert_msg(o[i].help && o[i].help[0], "%s has no help text", o[i].name);
     }
     ck_assert_ptr_nonnull(strstr(text, "[default: adam]") ? text : strstr(text, "[default: sgd]"));
+    /* a default the help text states is not repeated from the table */
+    ck_assert_ptr_nonnull(strstr(text, "0.01 for adamw]"));
+    ck_assert_ptr_null(strstr(text, "0.01 for adamw] [default"));
+    ck_assert_ptr_null(strstr(text, "nesterov] [default"));
     free(text);
 }
 END_TEST

@@ -41,6 +41,10 @@ dt_status dt_fail_prefix(dt_error *err, const char *fmt, ...)
  * look-up behind every name -> enum parse (option choices, names in files). */
 int dt_name_index(const char *const *names, const char *text);
 
+/* Levenshtein distance between a and b (99 for names over 63 characters):
+ * the "did you mean" of options and subcommands. */
+size_t dt_edit_distance(const char *a, const char *b);
+
 /* Short name of a status ("usage error", "I/O error", ...). */
 const char *dt_strerror(dt_status code);
 

@@ -195,7 +195,15 @@ int cli_main(int argc, char **argv)
             c = &commands[i];
     if (!c) {
         if (rank == 0) {
-            fprintf(stderr, "dtrain: error: unknown command '%s'\n", argv[1]);
+            const char *near = NULL;
+            for (size_t i = 0; i < N_COMMANDS; i++)
+                if (dt_edit_distance(argv[1], commands[i].name) <= 2)
+                    near = commands[i].name;
+            if (near)
+                fprintf(stderr, "dtrain: error: unknown command '%s' (did you mean '%s'?)\n",
+                        argv[1], near);
+            else
+                fprintf(stderr, "dtrain: error: unknown command '%s'\n", argv[1]);
             usage(stderr);
         }
         code = 2;

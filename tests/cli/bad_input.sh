@@ -18,7 +18,8 @@ before=$(sha256sum "$TMP/existing.h5")
 for np in 1 2; do
   expect_error $np 2 "--data FILE.h5 is required" train --layers 4:relu
   expect_error $np 2 "no such file" train --data "$TMP/nope.h5"
-  expect_error $np 2 "not an HDF5 file" train --data "$TMP/text.h5"
+  # a CSV given as data is pointed at the converter
+  expect_error $np 2 "text.h5: not an HDF5 file (or truncated/corrupt); CSV or IDX data becomes one with 'dtrain convert --csv FILE --out FILE.h5'" train --data "$TMP/text.h5"
   expect_error $np 2 "truncated.h5" train --data "$TMP/truncated.h5"
   expect_error $np 2 "did you mean --epochs" train --data "$IRIS" --epoch 3
   # a repeated option is refused (it used to take the last value silently)
@@ -38,7 +39,7 @@ for np in 1 2; do
   expect_error $np 2 "with --drop-last leaves no batch" train --data "$IRIS" --batch-size 1000 --drop-last
   expect_error $np 2 "architecture differs" train --data "$IRIS" --layers 8:relu --init-from "$TMP/other.h5"
   expect_error $np 2 "not writable" train --data "$IRIS" --save "$TMP/missing-dir/model.h5"
-  expect_error $np 2 "unknown command 'trian'" trian --data "$IRIS"
+  expect_error $np 2 "unknown command 'trian' (did you mean 'train'?)" trian --data "$IRIS"
   # a failure after --save was accepted must leave the existing file as it was
   expect_error $np 2 "--output sigmoid needs labels 0 or 1" train --data "$IRIS" --output sigmoid --save "$TMP/existing.h5"
   expect_error $np 2 "convert needs exactly one input" convert --out "$TMP/existing.h5"
