@@ -346,7 +346,8 @@ const dt_option *config_options(size_t *n)
     return options;
 }
 
-const char *config_choice_name(const dt_option *o, int i)
+/* The name of value i of an OPT_CHOICE(S) row, NULL if out of range. */
+static const char *config_choice_name(const dt_option *o, int i)
 {
     for (int l = 0; l < 2 && o->names[l] && i >= 0; l++) {
         int n = 0;

@@ -235,7 +235,5 @@ void config_get_value(const dt_config *c, const dt_option *o, dt_value *v);
 void config_put_value(dt_config *c, const dt_option *o, const dt_value *v);
 /* 1 if cfg a and b hold the same value of option o. */
 int config_same(const dt_config *a, const dt_config *b, const dt_option *o);
-/* The name of value i of an OPT_CHOICE(S) row, NULL if out of range. */
-const char *config_choice_name(const dt_option *o, int i);
 
 #endif
