@@ -162,6 +162,28 @@ DTRAIN_API dtrain_status dtrain_on_step(dtrain_run *run, dtrain_progress_fn fn, 
  * but set it on every rank. */
 DTRAIN_API dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user);
 
+/* Where an epoch stands, for a progress display: the view of the run's rank
+ * 0, which spends no communication on it. */
+typedef struct {
+    int64_t epoch, epochs;      /* 1-based epoch in progress, of the epochs option */
+    int64_t batch, batches;     /* global batches done in it, of all its batches */
+    int64_t samples, n_samples; /* training samples done in it, of all its samples */
+    double seconds;             /* since the epoch (or this process's part of it) began */
+    double rate;                /* training samples per second over those seconds */
+    double loss;                /* mean training loss so far in the epoch over rank 0's
+                                   share of the batches: an estimate, NaN before a step */
+    double lr;                  /* the learning rate of the last step */
+} dtrain_tick;
+
+typedef void (*dtrain_tick_fn)(void *user, const dtrain_tick *tick);
+
+/* Call fn on rank 0 of the run's communicator between steps, at most every
+ * `every` seconds within an epoch (NULL: no longer).  No rank waits for it
+ * and it cannot stop the run (dtrain_on_step can).  Set it on every rank;
+ * only rank 0 calls it. */
+DTRAIN_API dtrain_status dtrain_on_tick(dtrain_run *run, dtrain_tick_fn fn, void *user,
+                                        double every);
+
 /* How much a log line matters. */
 typedef enum {
     DTRAIN_LOG_INFO = 1, /* progress and what was chosen: the command line's stdout lines */

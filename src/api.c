@@ -52,6 +52,9 @@ struct dtrain_run {
     void *log_user;
     dtrain_progress_fn on_step, on_epoch;
     void *step_user, *epoch_user;
+    dtrain_tick_fn on_tick;
+    void *tick_user;
+    double tick_every;
     unsigned allowed;       /* DTRAIN_ALLOW_* */
     rows train, eval;       /* from arrays; train.n == 0 and !have_train: use "data" */
     int have_train, have_eval;
@@ -272,6 +275,19 @@ dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user
     return DTRAIN_OK;
 }
 
+dtrain_status dtrain_on_tick(dtrain_run *run, dtrain_tick_fn fn, void *user, double every)
+{
+    dt_error_clear(&run->err);
+    if (!(every >= 0))
+        return (dtrain_status)dt_fail(&run->err, DT_EUSAGE,
+                                      "dtrain_on_tick: every must be >= 0 seconds (got %g)",
+                                      every);
+    run->on_tick = fn;
+    run->tick_user = user;
+    run->tick_every = every;
+    return DTRAIN_OK;
+}
+
 static void log_trampoline(void *user, dt_log_level level, const char *line)
 {
     dtrain_run *run = user;
@@ -311,6 +327,14 @@ static int step_trampoline(void *user, const dt_run_info *info)
     dtrain_run *run = user;
     dtrain_info pub = public_info(info);
     return run->on_step(run->step_user, &pub);
+}
+
+static void tick_trampoline(void *user, const dt_tick *t)
+{
+    dtrain_run *run = user;
+    dtrain_tick pub = {t->epoch,   t->epochs,  t->batch, t->batches, t->samples,
+                       t->n_samples, t->seconds, t->rate,  t->loss,    t->lr};
+    run->on_tick(run->tick_user, &pub);
 }
 
 static int epoch_trampoline(void *user, const dt_run_info *info)
@@ -405,15 +429,15 @@ static dt_status setup(dtrain_run *run, dt_session *s)
     return st;
 }
 
-/* path <- the model and its configuration cfg (NULL: none); rank 0 writes,
- * collective, agreed. */
+/* path <- the model, its configuration cfg and its training's epochs hist
+ * (NULL: none); rank 0 writes, collective, agreed. */
 static dt_status save_model(dtrain_run *run, const dt_model *m, const dt_norm *nm,
-                            const dt_config *cfg, const char *path)
+                            const dt_config *cfg, const dt_history *hist, const char *path)
 {
     dt_error *err = &run->err;
     dt_status st = DT_OK;
     if (comm_rank(run->comm) == 0)
-        st = modelio_save(path, m, nm, cfg, err);
+        st = modelio_save(path, m, nm, cfg, hist, err);
     if (!(st = comm_agree(run->comm, st, err)))
         dt_info("saved model to %s", path);
     return st;
@@ -444,12 +468,16 @@ dtrain_status dtrain_train(dtrain_run *run)
         s->on_step = run->on_step ? step_trampoline : NULL;
         s->on_epoch = run->on_epoch ? epoch_trampoline : NULL;
         s->hook_user = run;
+        s->on_tick = run->on_tick ? tick_trampoline : NULL;
+        s->tick_user = run;
+        s->tick_every = run->tick_every;
         st = session_train(s, err);
     }
     if (!st)
         st = session_report(s, err);
     if (!st && run->trained_cfg.save[0] && !s->complete) /* complete: nothing rewritten */
-        st = save_model(run, &s->model, &s->norm, &run->trained_cfg, run->trained_cfg.save);
+        st = save_model(run, &s->model, &s->norm, &run->trained_cfg, &s->progress.hist,
+                        run->trained_cfg.save);
     if (st) {
         session_free(s);
         free(s);
@@ -458,6 +486,7 @@ dtrain_status dtrain_train(dtrain_run *run)
          * session's copies of the data go (collective if node-shared) */
         dataset_free(&s->train);
         dataset_free(&s->eval);
+        dataset_free(&s->test);
         run->session = s;
     }
     return leave(prev, st);
@@ -516,7 +545,8 @@ dtrain_status dtrain_save(dtrain_run *run, const char *path)
     else if (!path || !path[0])
         st = dt_fail(err, DT_EUSAGE, "dtrain_save: no path");
     if (!(st = comm_agree(run->comm, st, err)))
-        st = save_model(run, m, nm, run->session ? &run->trained_cfg : NULL, path);
+        st = save_model(run, m, nm, run->session ? &run->trained_cfg : NULL,
+                        run->session ? &run->session->progress.hist : NULL, path);
     return leave(prev, st);
 }
 

@@ -22,38 +22,14 @@
 
 /* ---- progress ------------------------------------------------------------------ */
 
-dt_status progress_init(dt_progress *p, int64_t cap, dt_error *err)
+/* The history's columns are the session's to set (history.h). */
+void progress_init(dt_progress *p)
 {
     memset(p, 0, sizeof *p);
-    p->cap = cap > 0 ? cap : 1;
-    p->hist = calloc((size_t)p->cap * CKPT_HIST_COLS, sizeof *p->hist);
-    if (!p->hist)
-        return dt_fail(err, DT_ENOMEM, "out of memory for the metrics history");
-    snprintf(p->eval_name, sizeof p->eval_name, "test");
-    snprintf(p->metric, sizeof p->metric, "accuracy");
-    return DT_OK;
+    history_init(&p->hist);
 }
 
-void progress_add(dt_progress *p, const double row[CKPT_HIST_COLS])
-{
-    if (p->n_hist == p->cap) {
-        /* Only between epochs, never inside a step. */
-        double *h = realloc(p->hist, (size_t)p->cap * 2 * CKPT_HIST_COLS * sizeof *h);
-        if (!h)
-            return; /* history is informative; training goes on */
-        p->hist = h;
-        p->cap *= 2;
-    }
-    memcpy(p->hist + p->n_hist * CKPT_HIST_COLS, row, CKPT_HIST_COLS * sizeof *row);
-    p->n_hist++;
-}
-
-void progress_free(dt_progress *p)
-{
-    free(p->hist);
-    p->hist = NULL;
-    p->n_hist = p->cap = 0;
-}
+void progress_free(dt_progress *p) { history_free(&p->hist); }
 
 /* ---- checksum ------------------------------------------------------------------ */
 
@@ -130,14 +106,7 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
             (st = h5io_write(f, "/second_order/x", DT_F64, 1, np, parts->x, 0, err)))
             return st;
     }
-    int64_t hd[2] = {p->n_hist, CKPT_HIST_COLS};
-    if ((st = h5io_write(f, "/history/epochs", DT_F64, 2, hd, p->hist, 0, err)) ||
-        (st = h5io_set_attr_str(f, "/history", "columns",
-                                "epoch,train_loss,eval_loss,eval_metric,seconds", err)) ||
-        (st = h5io_set_attr_str(f, "/history", "eval_name", p->eval_name, err)) ||
-        (st = h5io_set_attr_str(f, "/history", "metric", p->metric, err)))
-        return st;
-    return DT_OK;
+    return history_write_h5(f, &p->hist, err);
 }
 
 /* step-NNNNNNNN.h5 -> N, or -1 for any other name. */
@@ -623,27 +592,6 @@ static dt_status load_rank_loss(h5file *f, dt_progress *p, int rank, int ranks, 
     return st;
 }
 
-/* The per-epoch history (E x CKPT_HIST_COLS). */
-static dt_status load_history(h5file *f, const char *path, dt_progress *p, dt_error *err)
-{
-    int nd;
-    int64_t dims[8];
-    dt_dtype t;
-    dt_status st = h5io_info(f, "/history/epochs", &nd, dims, &t, err);
-    p->n_hist = 0;
-    if (st || dims[0] == 0)
-        return st;
-    double *h = malloc((size_t)dims[0] * CKPT_HIST_COLS * sizeof *h);
-    if (!h || nd != 2 || dims[1] != CKPT_HIST_COLS ||
-        (st = h5io_read_rows(f, "/history/epochs", DT_F64, 0, dims[0], h, err))) {
-        free(h);
-        return st ? st : dt_fail(err, DT_EUSAGE, "%s: /history/epochs is malformed", path);
-    }
-    for (int64_t i = 0; i < dims[0]; i++) progress_add(p, h + i * CKPT_HIST_COLS);
-    free(h);
-    return DT_OK;
-}
-
 dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int ranks,
                     dt_progress *p, dt_error *err)
 {
@@ -659,7 +607,7 @@ dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int 
     if (!(st = load_optimizer(f, path, parts->optim, err)) &&
         !(st = load_progress_attrs(f, p, err)) && !(st = load_extras(f, path, parts, err)) &&
         !(st = load_rank_loss(f, p, rank, ranks, err)))
-        st = load_history(f, path, p, err);
+        st = history_read_h5(f, path, &p->hist, err);
     h5io_close(f, NULL);
     return st;
 }

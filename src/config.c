@@ -28,6 +28,9 @@ static const char *const reduce_names[] = {[REDUCE_NODE] = "node", [REDUCE_MPI] 
 static const char *const on_nan_names[] = {[ON_NAN_STOP] = "stop", [ON_NAN_SKIP] = "skip", NULL};
 static const char *const label_type_names[] = {[LABEL_INT] = "int", [LABEL_FLOAT] = "float",
                                                NULL};
+static const char *const progress_names[] = {[PROGRESS_AUTO] = "auto", [PROGRESS_BAR] = "bar",
+                                             [PROGRESS_LINES] = "lines", [PROGRESS_OFF] = "off",
+                                             NULL};
 static const char *const x_type_names[] = {[XTYPE_FLOAT32] = "float32",
                                            [XTYPE_FLOAT64] = "float64",
                                            [XTYPE_UINT8] = "uint8", [XTYPE_INT32] = "int32", NULL};
@@ -212,6 +215,20 @@ static const dt_option options[] = {
      "reduction and parameter gathering, update; the "
      "largest over ranks), and at the end the peak resident memory per rank and in all",
      .facts = OPTF_MAY_CHANGE},
+    {"log", OPT_STR, F(log), NULL, 0, 0, NULL, CMD_TRAIN, "FILE",
+     "metrics log: one record per epoch (epoch, step, samples, epoch_time, time, lr, "
+     "train_loss, each set's loss and metrics, the --profile phases), JSON Lines, or CSV for "
+     "a name ending in .csv; a resumed run rewrites it from the checkpoint's history and "
+     "appends, so no epoch is written twice",
+     .facts = OPTF_MAY_CHANGE, .cv_rejected = "use --results FILE.csv for the trials' figures"},
+    {"progress", OPT_CHOICE, F(progress), "auto", 0, 0, NULL, CMD_TRAIN, "auto|bar|lines|off",
+     "progress within an epoch, on rank 0: bar: one line updated in place (bar, samples/s, "
+     "ETA, running loss) that the epoch's line replaces; lines: a plain line every "
+     "--progress-every seconds; auto: bar on a terminal, lines otherwise",
+     .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .names = {progress_names}},
+    {"progress-every", OPT_REAL, F(progress_every), "10", 0, 1e6, NULL, CMD_TRAIN, "SECONDS",
+     "seconds between progress lines of --progress lines (a bar redraws 10 times a second)",
+     .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET},
     /* --- faults --- */
     {"on-nan", OPT_CHOICE, F(on_nan), "stop", 0, 0, NULL, CMD_TRAIN, "ACTION",
      "NaN or Inf in the averaged gradient: stop (naming the step and the last good "

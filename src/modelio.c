@@ -65,7 +65,7 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
 }
 
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
-                       const dt_config *cfg, dt_error *err)
+                       const dt_config *cfg, const dt_history *hist, dt_error *err)
 {
     char tmp[DT_PATH_MAX + 64];
     fs_temp_name(path, tmp, sizeof tmp);
@@ -73,7 +73,10 @@ dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
     dt_status st = h5io_create(tmp, &f, err);
     if (st)
         return st;
-    return h5io_finish(f, path, modelio_write(f, m, norm, cfg, err), err);
+    st = modelio_write(f, m, norm, cfg, err);
+    if (!st && hist && hist->n_rows)
+        st = history_write_h5(f, hist, err);
+    return h5io_finish(f, path, st, err);
 }
 
 dt_status modelio_check_writable(const char *path, const char *option,

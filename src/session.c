@@ -41,14 +41,16 @@ static dt_status check_fit(const dt_config *cfg, const char *group, int64_t d, i
     return DT_OK;
 }
 
-/* The evaluation set fits the training set; class count and labels. */
+/* The sets evaluated with the model trained on the training set fit it;
+ * class count and labels. */
 static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     const char *src = cfg->data[0] ? cfg->data : "data";
+    const int classify = head_is_classifier(head), binary = head == HEAD_SIGMOID;
     dt_status st;
     if (s->eval.n && (st = check_fit(cfg, eg, s->eval.d, s->eval.k, s->train.d, s->train.k,
-                                     head_is_classifier(head), err)))
+                                     classify, err)))
         return st;
     if (head == HEAD_SOFTMAX) {
         s->n_classes = s->train.max_label + 1;
@@ -56,58 +58,95 @@ static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_erro
             return dt_fail(err, DT_EUSAGE,
                            "%s: %s/y has a single class (%d); --output softmax needs at least 2",
                            src, cfg->train_group, s->train.max_label);
-    } else if (head == HEAD_SIGMOID) {
+    } else if (binary) {
         s->n_classes = 2;
     }
-    if (head_is_classifier(head)) {
-        const int binary = head == HEAD_SIGMOID;
-        if ((st = dataset_check_labels(&s->train, src, cfg->train_group, s->n_classes, binary,
-                                       err)))
-            return st;
-        if (s->eval.n &&
-            (st = dataset_check_labels(&s->eval, src, eg, s->n_classes, binary, err)))
-            return st;
-    }
+    if (!classify)
+        return DT_OK;
+    if ((st = dataset_check_labels(&s->train, src, cfg->train_group, s->n_classes, binary, err)))
+        return st;
+    if (s->eval.n && (st = dataset_check_labels(&s->eval, src, eg, s->n_classes, binary, err)))
+        return st;
+    if (s->test.n &&
+        (st = dataset_check_labels(&s->test, src, cfg->test_group, s->n_classes, binary, err)))
+        return st;
     return DT_OK;
 }
 
+/* Early stopping and the plateau schedule choose by what they watch: a
+ * validation set, never the test set. */
+static int needs_validation(const dt_config *cfg)
+{
+    return cfg->early_stopping > 0 || cfg->schedule == SCHED_PLATEAU;
+}
+
+static const char *watcher(const dt_config *cfg)
+{
+    return cfg->early_stopping > 0 ? "--early-stopping" : "--schedule plateau";
+}
+
+/* The share of the training split to hold out as the validation set when
+ * there is no other (0: none): --valid-split, or 10% when something watches
+ * a validation set and the user did not say. */
+static double holdout(const dt_config *cfg)
+{
+    if (cfg->valid_split > 0)
+        return cfg->valid_split;
+    return needs_validation(cfg) && !CONFIG_GIVEN(cfg, valid_split) ? 0.1 : 0.0;
+}
+
 /* The group the epochs are evaluated on (*eg, NULL for none or a split of
- * the training set) and s->eval_name. */
-static dt_status pick_eval_group(dt_session *s, const char **eg, dt_error *err)
+ * the training set), *split (the share held out, 0 if none) and s->eval_name. */
+static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     *eg = NULL;
+    *split = 0.0;
     if (has_group(cfg->data, cfg->valid_group)) {
         *eg = cfg->valid_group;
-        s->eval_name = "valid";
         s->validating = 1;
     } else if (CONFIG_GIVEN(cfg, valid_group)) {
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--valid-group)", cfg->data,
                        cfg->valid_group);
-    } else if (cfg->valid_split > 0) {
-        s->eval_name = "valid";
+    } else if ((*split = holdout(cfg)) > 0) {
         s->validating = 1;
+        if (!CONFIG_GIVEN(cfg, valid_split))
+            dt_info("dtrain: %s watches a validation set and %s has no %s: holding out 10%% "
+                    "of %s for it (--valid-split F sets the share)",
+                    watcher(cfg), cfg->data, cfg->valid_group, cfg->train_group);
+    } else if (needs_validation(cfg)) {
+        return dt_fail(err, DT_EUSAGE,
+                       "%s watches a validation set, but %s has no %s and --valid-split 0 "
+                       "holds none out (the test set is never used to choose): give "
+                       "--valid-split F, e.g. 0.1, or a %s group",
+                       watcher(cfg), cfg->data, cfg->valid_group, cfg->valid_group);
     } else if (has_group(cfg->data, cfg->test_group)) {
         *eg = cfg->test_group;
-        s->eval_name = "test";
     } else if (CONFIG_GIVEN(cfg, test_group)) {
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->data,
                        cfg->test_group);
     }
+    s->eval_name = s->validating ? "valid" : "test";
+    if (*eg)
+        snprintf(s->eval_src, sizeof s->eval_src, "%s", *eg);
     return DT_OK;
 }
 
+/* The test group of a run that validates: reported, never watched. */
+static const char *test_group(const dt_session *s)
+{
+    const dt_config *cfg = s->cfg;
+    return s->validating && has_group(cfg->data, cfg->test_group) ? cfg->test_group : NULL;
+}
+
 /* The metadata of every group the run reads -- the training group, the one
- * the epochs are evaluated on, and the test group reported at the end of a
- * run that validates (cli_train) -- before any of them is read: a missing y
- * or a wrong type costs no read of a large X. */
+ * the epochs are evaluated on, and the test group of a run that validates --
+ * before any of them is read: a missing y or a wrong type costs no read of a
+ * large X. */
 static dt_status probe_groups(const dt_session *s, int classify, const char *eg, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const char *final = s->validating && has_group(cfg->data, cfg->test_group)
-                            ? cfg->test_group
-                            : NULL;
-    const char *groups[] = {eg, final};
+    const char *groups[] = {eg, test_group(s)};
     dt_dataset_info tr, other;
     dt_status st = dataset_probe(cfg->data, cfg->train_group, classify, &tr, err);
     for (int i = 0; i < 2 && !st; i++)
@@ -116,36 +155,54 @@ static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
     return st;
 }
 
+/* Hold out `split` of the training set (stratified for classes, drawn from
+ * --seed) as the validation set. */
+static dt_status hold_out(dt_session *s, double split, dt_error *err)
+{
+    dt_dataset all = s->train;
+    dt_status st =
+        dataset_split(&all, split, (uint64_t)s->cfg->seed, &s->train, &s->eval, err);
+    dataset_free(&all);
+    s->eval_name = "valid";
+    s->validating = 1;
+    snprintf(s->eval_src, sizeof s->eval_src, "%g%% of %s held out", 100.0 * split,
+             s->cfg->data[0] ? s->cfg->train_group : "the training data");
+    return st;
+}
+
+/* One group of the data file: one copy per node unless --shared-data off. */
+static dt_status load_group(dt_session *s, const char *group, int classify, dt_dataset *out,
+                            dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    return cfg->shared_data == SWITCH_ON
+               ? dataset_load_shared(s->comm, cfg->data, group, classify, out, err)
+               : dataset_load(cfg->data, group, classify, out, err);
+}
+
 /* Everything up to the model: data, labels, normalisation.  The metadata is
  * checked and agreed first; the reads after it are local checks only, and
  * the caller agrees on their result. */
 static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
     const int classify = head_is_classifier(head);
-    const char *eg;
-    dt_status st = pick_eval_group(s, &eg, err);
+    const char *eg, *tg;
+    double split;
+    dt_status st = pick_eval_group(s, &eg, &split, err);
     if (!st)
         st = probe_groups(s, classify, eg, err);
-    if ((st = comm_agree(s->comm, st, err)))
+    if ((st = comm_agree(s->comm, st, err)) ||
+        (st = load_group(s, s->cfg->train_group, classify, &s->train, err)))
         return st;
-    /* one copy per node unless --shared-data off */
-    dt_comm *node = cfg->shared_data == SWITCH_ON ? s->comm : NULL;
-    st = node ? dataset_load_shared(node, cfg->data, cfg->train_group, classify, &s->train, err)
-              : dataset_load(cfg->data, cfg->train_group, classify, &s->train, err);
-    if (st)
-        return st;
-    if (!eg && cfg->valid_split > 0) {
-        /* carve the validation set out of the training split */
-        dt_dataset all = s->train;
-        st = dataset_split(&all, cfg->valid_split, (uint64_t)cfg->seed, &s->train, &s->eval, err);
-        dataset_free(&all);
-        return st ? st : check_data(s, head, "valid split", err);
+    if (split > 0)
+        st = hold_out(s, split, err);
+    else if (eg)
+        st = load_group(s, eg, classify, &s->eval, err);
+    if (!st && (tg = test_group(s))) {
+        snprintf(s->test_src, sizeof s->test_src, "%s", tg);
+        st = load_group(s, tg, classify, &s->test, err);
     }
-    if (eg && (st = node ? dataset_load_shared(node, cfg->data, eg, classify, &s->eval, err)
-                         : dataset_load(cfg->data, eg, classify, &s->eval, err)))
-        return st;
-    return check_data(s, head, eg ? eg : "", err);
+    return st ? st : check_data(s, head, eg ? eg : "valid split", err);
 }
 
 dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_error *err)
@@ -169,7 +226,7 @@ static dt_status set_precision(dt_session *s, dt_error *err)
  * step generates code: its slice of a full global batch of b and of the last,
  * shorter one (forward and backward), the blocks of the full-batch gradient
  * of the second-order methods (the same), and the evaluation blocks of the
- * set the epochs report on (forward). */
+ * sets the epochs report on (forward). */
 static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
 {
     dt_model *m = &s->model;
@@ -187,6 +244,8 @@ static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
         st = trainer_prepare_blocks(s->comm, m, s->train.n, 1, err);
     if (!st)
         st = trainer_prepare_blocks(s->comm, m, s->eval.n ? s->eval.n : s->train.n, 0, err);
+    if (!st && s->test.n)
+        st = trainer_prepare_blocks(s->comm, m, s->test.n, 0, err);
     return st;
 }
 
@@ -316,11 +375,13 @@ static dt_status claim_outputs(dt_session *s, dt_error *err)
     const dt_config *cfg = s->cfg;
     const int rank0 = comm_rank(s->comm) == 0;
     dt_status st = DT_OK;
+    const char *const inputs[] = {cfg->data, cfg->init_from, cfg->resume.path, NULL};
     if (cfg->save[0] && rank0)
-        st = modelio_check_writable(cfg->save, "save",
-                                    (const char *const[]){cfg->data, cfg->init_from,
-                                                          cfg->resume.path, NULL},
-                                    err);
+        st = modelio_check_writable(cfg->save, "save", inputs, err);
+    if (!st && cfg->log[0] && rank0)
+        st = !strcmp(cfg->log, cfg->save)
+                 ? dt_fail(err, DT_EUSAGE, "--log %s: is also --save's file", cfg->log)
+                 : modelio_check_writable(cfg->log, "log", inputs, err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     if (rank0 && cfg->checkpoint_dir[0])
@@ -396,6 +457,8 @@ static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
     dataset_normalize(&s->norm, &s->train);
     if (s->eval.n)
         dataset_normalize(&s->norm, &s->eval);
+    if (s->test.n)
+        dataset_normalize(&s->norm, &s->test);
     return DT_OK;
 }
 
@@ -445,6 +508,56 @@ static dt_status build_second_order(dt_session *s, dt_error *err)
     return st;
 }
 
+/* The outputs --metrics needs of this rank's part of the largest set it
+ * evaluates (metrics_* take the model's outputs). */
+static size_t pred_len(const dt_session *s)
+{
+    const dt_dataset *sets[] = {&s->eval, &s->test, &s->train};
+    int64_t most = 0, lo, hi;
+    for (int i = 0; i < 3; i++) {
+        block_slice(sets[i]->n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo,
+                    &hi);
+        most = hi - lo > most ? hi - lo : most;
+    }
+    return (size_t)(most * s->model.n_out + 1);
+}
+
+/* The metrics reported for each set: --metrics, or the head's default. */
+static int report_metrics(const dt_session *s, dt_metric *out)
+{
+    for (int i = 0; i < s->n_metrics; i++) out[i] = (dt_metric)s->metrics[i];
+    if (s->n_metrics)
+        return s->n_metrics;
+    out[0] = s->n_classes ? METRIC_ACCURACY : METRIC_RMSE;
+    return 1;
+}
+
+static const char *const profile_cols[] = {"time_data", "time_compute", "time_comm",
+                                           "time_update", "time_eval"};
+
+/* The columns of the run's history (history.h): its naming scheme. */
+static dt_status define_history(dt_session *s, dt_error *err)
+{
+    dt_history *h = &s->progress.hist;
+    static const char *const fixed[] = {"epoch", "step", "samples", "epoch_time",
+                                        "time",  "lr",   "train_loss"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) history_add_col(h, "%s", fixed[i]);
+    dt_metric m[8];
+    const int nm = report_metrics(s, m);
+    const dt_dataset *sets[2] = {&s->eval, &s->test};
+    const char *names[2] = {s->eval_name, "test"};
+    for (int i = 0; i < 2; i++) {
+        if (!sets[i]->n)
+            continue;
+        history_add_col(h, "%s_loss", names[i]);
+        for (int j = 0; j < nm; j++) history_add_col(h, "%s_%s", names[i], metrics_name(m[j]));
+    }
+    for (int i = 0; s->cfg->profile && i < 5; i++) history_add_col(h, "%s", profile_cols[i]);
+    if (h->n_cols == HIST_MAX_COLS)
+        return dt_fail(err, DT_EUSAGE, "too many figures per epoch for the history");
+    return DT_OK;
+}
+
 /* Step 8: optimizer, trainer and the buffers a run needs. */
 static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err)
 {
@@ -472,15 +585,11 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
         s->trainer.sched = &s->sched;
     if (!st && cfg->early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
-    if (!st && s->n_metrics && s->eval.n) {
-        int64_t lo, hi;
-        block_slice(s->eval.n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo,
-                    &hi);
-        if (!(s->pred = malloc((size_t)((hi - lo) * s->model.n_out + 1) * sizeof *s->pred)))
-            st = dt_fail(err, DT_ENOMEM, "out of memory");
-    }
+    if (!st && s->n_metrics && !(s->pred = malloc(pred_len(s) * sizeof *s->pred)))
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
+    progress_init(&s->progress);
     if (!st)
-        st = progress_init(&s->progress, cfg->epochs, err);
+        st = define_history(s, err);
     return comm_agree(s->comm, st, err);
 }
 
@@ -488,8 +597,6 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
 static dt_status restore_progress(dt_session *s, dt_error *err)
 {
     dt_progress *pr = &s->progress;
-    snprintf(pr->eval_name, sizeof pr->eval_name, "%s", s->eval.n ? s->eval_name : "train");
-    snprintf(pr->metric, sizeof pr->metric, "%s", s->n_classes ? "accuracy" : "rmse");
     pr->plateau = s->sched.plateau;
     pr->es_best = s->cfg->monitor == MONITOR_VAL_ACCURACY ? -INFINITY : INFINITY;
     if (!s->resumed_from[0])
@@ -499,8 +606,11 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
                              err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
+    history_truncate(&pr->hist, pr->epoch); /* epochs after it are to be trained again */
     s->trainer.step = pr->step;
     s->sched.plateau = pr->plateau;
+    if (pr->batch > 0 && !s->second_order) /* the epoch's line and record need its rate */
+        s->trainer.last_lr = sched_lr(&s->sched, pr->step - 1, pr->epoch, s->trainer.steps_per_epoch);
     if (s->second_order) /* the float parameters are the double ones rounded */
         for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
     s->complete = pr->epoch >= s->cfg->epochs && pr->batch == 0;
@@ -513,6 +623,18 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
         dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
                 (long long)pr->epoch + 1, (long long)pr->step);
     return DT_OK;
+}
+
+/* Step 10, rank 0: --log begins with the epochs the run already has (a
+ * resumed run's, from its checkpoint), so no epoch is written twice.  A
+ * complete run writes nothing. */
+static dt_status start_log(dt_session *s, dt_error *err)
+{
+    dt_status st = DT_OK;
+    if (s->cfg->log[0] && !s->complete && comm_rank(s->comm) == 0)
+        st = history_log_write(s->cfg->log, &s->progress.hist, err);
+    s->log_ok = s->cfg->log[0] && !st && comm_rank(s->comm) == 0;
+    return comm_agree(s->comm, st, err);
 }
 
 dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
@@ -533,18 +655,23 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
         }
         s->eval_name = "valid";
         s->validating = 1;
+        snprintf(s->eval_src, sizeof s->eval_src, "the evaluation data");
     }
     setup_plan p;
     dt_status st;
     if ((st = parse_options(s, train != NULL, &p, err)) || (st = claim_outputs(s, err)))
         return st;
     /* step 3: the data (metadata of every group first, then the reads) */
-    st = train ? check_data(s, p.head, "valid", err) : load_data(s, p.head, err);
+    if (train && !s->eval.n && holdout(cfg) > 0)
+        st = hold_out(s, holdout(cfg), err);
+    if (!st)
+        st = train ? check_data(s, p.head, "valid", err) : load_data(s, p.head, err);
     if ((st = comm_agree(comm, st, err)) || (st = choose_checkpoint(s, err)) ||
         (st = size_batches(s, &p, err)) || (st = normalise(s, p.nk, err)) ||
-        (st = build_model(s, &p, err)) || (st = build_trainer(s, &p, err)))
+        (st = build_model(s, &p, err)) || (st = build_trainer(s, &p, err)) ||
+        (st = restore_progress(s, err)))
         return st;
-    return restore_progress(s, err);
+    return start_log(s, err);
 }
 
 dt_ckpt_parts session_parts(dt_session *s)
@@ -660,34 +787,85 @@ static double full_batch_fg(void *vctx, const double *x, double *grad)
     return f;
 }
 
-/* --metrics: the loss and the chosen metrics of the evaluation set, exact over
- * all ranks (the metrics module gathers what it needs). */
-static dt_status epoch_metrics(dt_session *s, char *text, size_t len, dt_error *err)
+/* A set's figures after an epoch or at the end: "SET_loss" and "SET_METRIC"
+ * for each metric reported, in the order of the history's columns. */
+typedef struct {
+    int n;
+    char name[1 + 8][HIST_NAME_LEN];
+    double v[1 + 8];
+} figures;
+
+static void add_figure(figures *fg, const char *set, const char *what, double v)
 {
-    const dt_dataset *ev = &s->eval;
+    snprintf(fg->name[fg->n], HIST_NAME_LEN, "%s_%s", set, what);
+    fg->v[fg->n++] = v;
+}
+
+/* The loss and the metrics of one set, exact over all ranks (the metrics
+ * module gathers what it needs); ev receives trainer_evaluate's figures. */
+static dt_status evaluate_set(dt_session *s, const dt_dataset *set, const char *name,
+                              dt_eval *ev, figures *fg, dt_error *err)
+{
+    trainer_evaluate(s->comm, &s->model, set, ev);
+    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
+    if (st)
+        return st;
+    fg->n = 0;
+    add_figure(fg, name, "loss", ev->loss);
+    if (!s->n_metrics) { /* the default metric is trainer_evaluate's */
+        add_figure(fg, name, s->n_classes ? "accuracy" : "rmse",
+                   s->n_classes ? ev->accuracy : ev->rmse);
+        return DT_OK;
+    }
     const int K = s->model.n_out;
     int64_t lo, hi;
-    block_slice(ev->n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo, &hi);
-    trainer_predict(&s->model, ev, lo, hi, s->pred);
+    block_slice(set->n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo, &hi);
+    trainer_predict(&s->model, set, lo, hi, s->pred);
     dt_class_metrics cm = {0};
     dt_reg_metrics rm = {0};
-    dt_status st = s->n_classes
-                       ? metrics_classification(s->comm, s->pred, K, ev->labels + lo, hi - lo,
-                                                s->n_classes, &cm, err)
-                       : metrics_regression(s->comm, s->pred, ev->targets + lo * K, hi - lo, K,
-                                            &rm, err);
-    if (!st) {
-        int n = snprintf(text, len, "  %s_loss %.4f", s->eval_name, s->last_eval.loss);
-        for (int i = 0; i < s->n_metrics && n < (int)len; i++) {
-            dt_metric m = (dt_metric)s->metrics[i];
-            double v = s->n_classes ? metrics_of_class(m, &cm) : metrics_of_reg(m, &rm);
-            n += snprintf(text + n, len - (size_t)n, "  %s_%s %.4f", s->eval_name,
-                          metrics_name(m), v);
-        }
+    st = s->n_classes ? metrics_classification(s->comm, s->pred, K, set->labels + lo, hi - lo,
+                                               s->n_classes, &cm, err)
+                      : metrics_regression(s->comm, s->pred, set->targets + lo * K, hi - lo, K,
+                                           &rm, err);
+    for (int i = 0; !st && i < s->n_metrics; i++) {
+        dt_metric m = (dt_metric)s->metrics[i];
+        add_figure(fg, name, metrics_name(m),
+                   s->n_classes ? metrics_of_class(m, &cm) : metrics_of_reg(m, &rm));
     }
     metrics_class_free(&cm);
     metrics_reg_free(&rm);
     return st;
+}
+
+/* "  NAME VALUE" for each figure, appended to text[*n..len). */
+static void format_figures(const figures *fg, char *text, size_t len, int *n)
+{
+    for (int i = 0; i < fg->n && *n < (int)len; i++)
+        *n += snprintf(text + *n, len - (size_t)*n, "  %s %.4f", fg->name[i], fg->v[i]);
+}
+
+/* Figures into their columns of a history row. */
+static void put_figures(const dt_history *h, double *row, const figures *fg)
+{
+    for (int i = 0; i < fg->n; i++) {
+        const int c = history_col(h, fg->name[i]);
+        if (c >= 0)
+            row[c] = fg->v[i];
+    }
+}
+
+static void put(const dt_history *h, double *row, const char *name, double v)
+{
+    const int c = history_col(h, name);
+    if (c >= 0)
+        row[c] = v;
+}
+
+/* The samples an epoch trains on (all, or the full batches with --drop-last). */
+static int64_t epoch_samples(const dt_session *s)
+{
+    int64_t used = s->trainer.steps_per_epoch * s->trainer.opts.batch_size;
+    return used < s->train.n ? used : s->train.n;
 }
 
 /* End of an epoch: reduce the loss, evaluate, print, record. */
@@ -700,10 +878,7 @@ static dt_status epoch_train_loss(dt_session *s, int64_t epoch, double *train_lo
         return st;
     double loss = s->progress.local_loss;
     comm_allreduce_sum_f64(s->comm, &loss, 1);
-    int64_t used = s->trainer.steps_per_epoch * s->trainer.opts.batch_size;
-    if (used > s->train.n)
-        used = s->train.n;
-    *train_loss = loss / (double)used;
+    *train_loss = loss / (double)epoch_samples(s);
     if (!isfinite(*train_loss))
         return dt_fail(err, DT_ENUM,
                        "training diverged in epoch %lld (train loss %g); try a smaller --lr",
@@ -711,50 +886,61 @@ static dt_status epoch_train_loss(dt_session *s, int64_t epoch, double *train_lo
     return DT_OK;
 }
 
-/* The evaluation set's figures after an epoch (s->last_eval) and their text
- * on the epoch line. */
-static dt_status evaluate_epoch(dt_session *s, char *text, size_t len, dt_error *err)
+/* The evaluated sets' figures after an epoch (s->last_eval: the watched
+ * set's) into the row and onto the epoch line's text. */
+static dt_status evaluate_epoch(dt_session *s, double *row, char *text, size_t len,
+                                dt_error *err)
 {
+    const dt_dataset *sets[2] = {&s->eval, &s->test};
+    const char *names[2] = {s->eval_name, "test"};
+    int n = 0;
     text[0] = '\0';
-    if (!s->eval.n)
-        return DT_OK;
-    trainer_evaluate(s->comm, &s->model, &s->eval, &s->last_eval);
-    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
-    if (st)
-        return st;
-    if (s->n_metrics)
-        return epoch_metrics(s, text, len, err);
-    if (s->n_classes)
-        snprintf(text, len, "  %s_loss %.4f  %s_acc %.4f", s->eval_name, s->last_eval.loss,
-                 s->eval_name, s->last_eval.accuracy);
-    else
-        snprintf(text, len, "  %s_loss %.4f  %s_rmse %.4f", s->eval_name, s->last_eval.loss,
-                 s->eval_name, s->last_eval.rmse);
+    for (int i = 0; i < 2; i++) {
+        if (!sets[i]->n)
+            continue;
+        figures fg;
+        dt_eval ev;
+        dt_status st = evaluate_set(s, sets[i], names[i], &ev, &fg, err);
+        if (st)
+            return st;
+        if (i == 0)
+            s->last_eval = ev;
+        put_figures(&s->progress.hist, row, &fg);
+        format_figures(&fg, text, len, &n);
+    }
     return DT_OK;
 }
 
 /* --profile: the slowest rank's time in each phase (what the epoch waited
- * for); t_train is the epoch up to its evaluation, t_all the whole. */
-static void print_profile(dt_session *s, int64_t epoch, double t_train, double t_all)
+ * for) into the row and a line; t_train is the epoch up to its evaluation,
+ * t_all the whole. */
+static void profile_epoch(dt_session *s, int64_t epoch, double t_train, double t_all,
+                          double *row)
 {
     double ph[5] = {s->trainer.time.data, s->trainer.time.compute, s->trainer.time.reduce,
                     s->trainer.time.update, t_train};
     comm_allreduce_max_f64(s->comm, ph, 5);
+    const double train = ph[4];
+    ph[4] = t_all - t_train; /* the evaluation */
+    for (int i = 0; i < 5; i++) put(&s->progress.hist, row, profile_cols[i], ph[i]);
     dt_info("profile epoch %lld: train %.4f s  data %.4f  compute %.4f  comm %.4f  "
             "update %.4f  eval %.4f  (max over ranks)",
-            (long long)epoch + 1, ph[4], ph[0], ph[1], ph[2], ph[3], t_all - t_train);
+            (long long)epoch + 1, train, ph[0], ph[1], ph[2], ph[3], ph[4]);
     memset(&s->trainer.time, 0, sizeof s->trainer.time);
 }
 
-/* The epoch into the history and the progress; --monitor observed. */
-static void record_epoch(dt_session *s, int64_t epoch, double train_loss, double seconds)
+/* The epoch into the history and the metrics log; --monitor observed. */
+static dt_status record_epoch(dt_session *s, int64_t epoch, const double *row, double train_loss,
+                              dt_error *err)
 {
     dt_progress *p = &s->progress;
-    const int ev = s->eval.n > 0;
-    double row[CKPT_HIST_COLS] = {
-        (double)(epoch + 1), train_loss, ev ? s->last_eval.loss : NAN,
-        ev ? (s->n_classes ? s->last_eval.accuracy : s->last_eval.rmse) : NAN, seconds};
-    progress_add(p, row);
+    dt_status st = history_append(&p->hist, row, err);
+    if (st)
+        return st;
+    if (s->log_ok && history_log_append(s->cfg->log, &p->hist, err)) {
+        dt_warn("%s; the log stops here (checkpoints and --save keep every epoch)", err->msg);
+        s->log_ok = 0;
+    }
     s->monitor = monitor_value(s, train_loss);
     if (sched_observe(&s->sched, s->monitor))
         dt_info("plateau: %s has not improved for %lld epochs; learning rate now %.3g",
@@ -764,6 +950,13 @@ static void record_epoch(dt_session *s, int64_t epoch, double train_loss, double
     p->epoch = epoch + 1;
     p->batch = 0;
     p->local_loss = 0.0;
+    return DT_OK;
+}
+
+/* The learning rate of the epoch's last step. */
+static double current_lr(const dt_session *s)
+{
+    return s->second_order ? s->cfg->lr : s->trainer.last_lr;
 }
 
 static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int64_t done,
@@ -771,25 +964,30 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
 {
     const double t_train = comm_wtime() - t_epoch; /* before the evaluation */
     const dt_config *cfg = s->cfg;
-    double train_loss;
-    char evtext[160];
+    double train_loss, row[HIST_MAX_COLS];
+    char evtext[512];
+    for (int c = 0; c < HIST_MAX_COLS; c++) row[c] = NAN;
     dt_status st = epoch_train_loss(s, epoch, &train_loss, err);
-    if (st || (st = evaluate_epoch(s, evtext, sizeof evtext, err)))
+    if (st || (st = evaluate_epoch(s, row, evtext, sizeof evtext, err)))
         return st;
     const double now = comm_wtime(), seconds = base + (now - t_start);
     s->progress.seconds = seconds;
+    const double fixed[] = {(double)(epoch + 1), (double)s->trainer.step,
+                            (double)((epoch + 1) * epoch_samples(s)), now - t_epoch, seconds,
+                            current_lr(s), train_loss};
+    for (int c = 0; c < (int)(sizeof fixed / sizeof *fixed); c++) row[c] = fixed[c];
     char lrtext[48] = "";
     if (!s->second_order && (s->sched.cfg.kind != SCHED_CONSTANT || s->sched.cfg.warmup_steps))
         snprintf(lrtext, sizeof lrtext, "  lr %.3g", s->trainer.last_lr);
-    dt_info("epoch %3lld/%lld  train_loss %.4f%s%s  %.0f samples/s  %.2f s", (long long)epoch + 1,
-            (long long)cfg->epochs, train_loss, evtext, lrtext,
-            done > 0 ? (double)done / (now - t_epoch) : 0.0, seconds);
+    dt_info("epoch %3lld/%lld  train_loss %.4f%s%s  %.0f samples/s  epoch_time %.2f s  "
+            "time %.2f s",
+            (long long)epoch + 1, (long long)cfg->epochs, train_loss, evtext, lrtext,
+            done > 0 ? (double)done / (now - t_epoch) : 0.0, now - t_epoch, seconds);
     if (s->trainer.norm_sum && cfg->log_grad_norms < 0) /* once per epoch */
         print_grad_norms(s, "epoch", epoch + 1);
     if (cfg->profile)
-        print_profile(s, epoch, t_train, now - t_epoch);
-    record_epoch(s, epoch, train_loss, seconds);
-    return DT_OK;
+        profile_epoch(s, epoch, t_train, now - t_epoch, row);
+    return record_epoch(s, epoch, row, train_loss, err);
 }
 
 static dt_status train_loop(dt_session *s, dt_error *err);
@@ -819,11 +1017,15 @@ static int step_hook(dt_session *s, int64_t epoch, int64_t k, double local_loss)
 static int epoch_hook(dt_session *s)
 {
     const dt_progress *p = &s->progress;
-    const double *row = p->hist + (size_t)(p->n_hist - 1) * CKPT_HIST_COLS;
-    dt_run_info info = {.epoch = p->epoch, .step = p->step, .train_loss = row[1],
-                        .eval_loss = row[2], .eval_metric = row[3],
-                        .lr = s->second_order ? s->cfg->lr : s->trainer.last_lr,
-                        .seconds = row[4]};
+    const int64_t last = p->hist.n_rows - 1;
+    const int ev = s->eval.n > 0;
+    dt_run_info info = {.epoch = p->epoch, .step = p->step,
+                        .train_loss = history_get(&p->hist, last, "train_loss"),
+                        .eval_loss = ev ? s->last_eval.loss : NAN,
+                        .eval_metric = !ev           ? NAN
+                                       : s->n_classes ? s->last_eval.accuracy
+                                                      : s->last_eval.rmse,
+                        .lr = current_lr(s), .seconds = history_get(&p->hist, last, "time")};
     return agree_stop(s, s->on_epoch(s->hook_user, &info));
 }
 
@@ -877,6 +1079,7 @@ typedef struct {
     char written[DT_PATH_MAX + 32]; /* its path, "" if none yet */
     long long skips;       /* --on-nan skip: updates skipped so far */
     long long norm_every;  /* --log-grad-norms N: every N steps (0: per epoch or never) */
+    double last_tick;      /* rank 0: when the progress display was last called */
 } run_state;
 
 /* A checkpoint of where the run stands now (final: the run ends after it). */
@@ -980,6 +1183,38 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
     return DT_OK;
 }
 
+/* This rank's samples of the epoch's batches [0, k). */
+static int64_t local_samples(const dt_session *s, int64_t k)
+{
+    int64_t n = 0, lo, hi;
+    for (int64_t j = 0; j < k; j++) {
+        batch_slice(trainer_batch_size(&s->trainer, j), comm_rank(s->comm), comm_size(s->comm),
+                    &lo, &hi);
+        n += hi - lo;
+    }
+    return n;
+}
+
+/* The progress display's view after batch k of the epoch (rank 0, at most
+ * every tick_every seconds): nothing is communicated. */
+static void tick(dt_session *s, run_state *r, int64_t epoch, int64_t k, int64_t done,
+                 double t_epoch)
+{
+    const double now = comm_wtime();
+    if (comm_rank(s->comm) != 0 || now - r->last_tick < s->tick_every)
+        return;
+    r->last_tick = now;
+    const int64_t mine = local_samples(s, k + 1);
+    const int64_t n = epoch_samples(s), upto = (k + 1) * s->trainer.opts.batch_size;
+    dt_tick t = {.epoch = epoch + 1, .epochs = s->cfg->epochs, .batch = k + 1,
+                 .batches = s->trainer.steps_per_epoch, .samples = upto < n ? upto : n,
+                 .n_samples = n, .seconds = now - t_epoch,
+                 .rate = now > t_epoch ? (double)done / (now - t_epoch) : 0.0,
+                 .loss = mine ? s->progress.local_loss / (double)mine : NAN,
+                 .lr = current_lr(s)};
+    s->on_tick(s->tick_user, &t);
+}
+
 /* One epoch, from where the progress stands; *last: training is over. */
 static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last, dt_error *err)
 {
@@ -998,6 +1233,8 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
         if ((s->trainer.nonfinite && (st = nonfinite_step(s, r, epoch, err))) ||
             (st = step_boundary(s, r, epoch, k, err)))
             return st;
+        if (s->on_tick)
+            tick(s, r, epoch, k, done, t_epoch);
         if (s->on_step && step_hook(s, epoch, k, loss)) {
             *last = 1; /* the epoch is left unfinished: no evaluation, no line */
             return DT_OK;
@@ -1025,7 +1262,8 @@ static dt_status train_loop(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     dt_progress *p = &s->progress;
-    run_state r = {.t_start = comm_wtime(), .base = p->seconds,
+    const double t0 = comm_wtime();
+    run_state r = {.t_start = t0, .base = p->seconds, .last_tick = t0,
                    .saved_step = s->resumed_from[0] ? p->step : -1, .saved_epoch = p->epoch,
                    .norm_every = cfg->log_grad_norms > 0 ? cfg->log_grad_norms : 0};
     r.last_ckpt = r.t_start;
@@ -1039,8 +1277,6 @@ static dt_status train_loop(dt_session *s, dt_error *err)
         memcpy(s->model.params, s->best, s->model.n_params * sizeof *s->best);
         dt_info("early stopping: keeping the weights of epoch %lld (%s %.4f)",
                 (long long)p->es_best_epoch, config_monitor_name(cfg->monitor), p->es_best);
-        if (s->eval.n)
-            trainer_evaluate(s->comm, &s->model, &s->eval, &s->last_eval);
     }
     if (cfg->checkpoint_dir[0] && (r.saved_step != p->step || r.saved_epoch != p->epoch)) {
         if ((st = save(s, &r, 0, err)))
@@ -1066,6 +1302,7 @@ void session_free(dt_session *s)
     norm_free(&s->norm);
     dataset_free(&s->train);
     dataset_free(&s->eval);
+    dataset_free(&s->test);
 }
 
 /* --- the run described and its results reported (log lines) --- */
@@ -1102,44 +1339,21 @@ void session_describe(const dt_session *s)
                 trainer_local_batch(o->batch_size, P), (long long)s->trainer.steps_per_epoch);
 }
 
-static void report_eval(const dt_session *s, const char *name, const dt_eval *ev)
+/* A set's final figures, evaluated now, with where the set comes from. */
+static dt_status report_set(dt_session *s, const dt_dataset *set, const char *name,
+                            const char *src, dt_error *err)
 {
-    if (s->n_classes)
-        dt_info("final: %s_loss %.4f  %s_accuracy %.4f  (%lld samples)", name, ev->loss, name,
-                ev->accuracy, (long long)ev->n);
-    else
-        dt_info("final: %s_loss %.4f  %s_rmse %.4f  (%lld samples)", name, ev->loss, name,
-                ev->rmse, (long long)ev->n);
-}
-
-/* The epochs watched a validation set: the file's test group, if any, is
- * reported once at the end, with the same normalisation. */
-static dt_status report_test(dt_session *s, dt_error *err)
-{
-    const dt_config *cfg = s->cfg;
-    if (!s->validating || !cfg->data[0] || !has_group(cfg->data, cfg->test_group))
-        return DT_OK;
-    dt_dataset test;
+    figures fg;
     dt_eval ev;
-    dt_status st = dataset_load(cfg->data, cfg->test_group, s->n_classes ? DS_LABELS : DS_TARGETS,
-                                &test, err);
-    if (!st && test.d != s->train.d)
-        st = dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features, %s/X %lld", cfg->data,
-                     cfg->test_group, (long long)test.d, cfg->train_group, (long long)s->train.d);
-    if (!st && s->n_classes)
-        st = dataset_check_labels(&test, cfg->data, cfg->test_group, s->n_classes,
-                                  s->model.head == HEAD_SIGMOID, err);
-    if (!st)
-        st = trainer_prepare_blocks(s->comm, &s->model, test.n, 0, err);
-    if (!(st = comm_agree(s->comm, st, err))) {
-        norm_apply(&s->norm, &test);
-        trainer_evaluate(s->comm, &s->model, &test, &ev);
-        report_eval(s, "test", &ev);
-    }
-    dataset_free(&test);
-    return st;
+    dt_status st = evaluate_set(s, set, name, &ev, &fg, err);
+    if (st)
+        return st;
+    char text[512];
+    int n = 0;
+    format_figures(&fg, text, sizeof text, &n);
+    dt_info("final: %s  (%lld samples: %s)", text + 2, (long long)set->n, src);
+    return DT_OK;
 }
-
 static void report_memory(const dt_session *s)
 {
     double rss = dt_peak_rss_mb(), v[3] = {rss, rss, dt_pss_mb()};
@@ -1151,18 +1365,23 @@ static void report_memory(const dt_session *s)
             v[0], v[1], v[2]);
 }
 
-/* A complete run's final figures: its checkpoint's last history row. */
+/* A complete run's final figures: its checkpoint's last history row, a line
+ * per set as a run that trains prints them (the training loss without one). */
 static void report_complete(const dt_session *s)
 {
-    const dt_progress *p = &s->progress;
-    if (!p->n_hist)
-        return;
-    const double *row = p->hist + (p->n_hist - 1) * CKPT_HIST_COLS; /* epoch, train, eval, metric */
-    if (isnan(row[2]))
-        dt_info("final: train_loss %.4f  (epoch %.0f, from the checkpoint)", row[1], row[0]);
-    else
-        dt_info("final: %s_loss %.4f  %s_%s %.4f  (epoch %.0f, from the checkpoint)",
-                p->eval_name, row[2], p->eval_name, p->metric, row[3], row[0]);
+    const dt_history *h = &s->progress.hist;
+    const double *row = history_last(h);
+    const char *sets[2] = {s->eval.n ? s->eval_name : "train", s->test.n ? "test" : NULL};
+    for (int i = 0; row && i < 2 && sets[i]; i++) {
+        char text[512] = "", prefix[16];
+        int n = 0, len = snprintf(prefix, sizeof prefix, "%s_", sets[i]);
+        for (int c = 0; c < h->n_cols && n < (int)sizeof text; c++)
+            if (!strncmp(h->name[c], prefix, (size_t)len) && !isnan(row[c]))
+                n += snprintf(text + n, sizeof text - (size_t)n, "  %s %.4f", h->name[c],
+                              row[c]);
+        if (n)
+            dt_info("final: %s  (epoch %.0f, from the checkpoint)", text + 2, row[0]);
+    }
 }
 
 dt_status session_report(dt_session *s, dt_error *err)
@@ -1171,15 +1390,13 @@ dt_status session_report(dt_session *s, dt_error *err)
         report_complete(s);
         return DT_OK;
     }
-    dt_eval ev = s->last_eval;
-    const char *name = s->eval_name;
-    if (!s->eval.n || s->progress.n_hist == 0) {
-        /* no valid or test group (or nothing left to train): what we have */
-        name = s->eval.n ? s->eval_name : "train";
-        trainer_evaluate(s->comm, &s->model, s->eval.n ? &s->eval : &s->train, &ev);
-    }
-    report_eval(s, name, &ev);
-    dt_status st = report_test(s, err);
+    const char *train_src = s->cfg->data[0] ? s->cfg->train_group : "the training data";
+    char src[DT_PATH_MAX + 64];
+    snprintf(src, sizeof src, "%s, the training set itself", train_src);
+    dt_status st = s->eval.n ? report_set(s, &s->eval, s->eval_name, s->eval_src, err)
+                             : report_set(s, &s->train, "train", src, err);
+    if (!st && s->test.n)
+        st = report_set(s, &s->test, "test", s->test_src, err);
     if (!st && s->cfg->profile)
         report_memory(s);
     return st;

@@ -248,6 +248,59 @@ START_TEST(test_callbacks_stop_early)
 END_TEST
 
 typedef struct {
+    int64_t calls, epoch, batch, batches, n_samples;
+} ticks;
+
+static void count_tick(void *user, const dtrain_tick *t)
+{
+    ticks *k = user;
+    if (t->epoch != k->epoch) { /* a new epoch starts at its first batch */
+        ck_assert_int_eq(t->epoch, k->epoch + 1);
+        k->epoch = t->epoch;
+        k->batch = 0;
+    }
+    ck_assert_int_eq(t->batch, k->batch + 1);
+    k->batch = t->batch;
+    k->batches = t->batches;
+    k->n_samples = t->n_samples;
+    /* batches of 16: the samples done are 16 a batch, the last one short */
+    ck_assert_int_eq(t->samples, t->batch * 16 < t->n_samples ? t->batch * 16 : t->n_samples);
+    ck_assert_int_eq(t->batches, (t->n_samples + 15) / 16);
+    ck_assert_int_eq(t->epochs, 3);
+    ck_assert(t->rate > 0 && t->seconds > 0 && isfinite(t->loss) && fabs(t->lr - 0.01) < 1e-9);
+    k->calls++;
+}
+
+/* The progress callback with no interval: on rank 0 after every step of every
+ * epoch, never on another rank. */
+START_TEST(test_tick)
+{
+    dtrain_run *run;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    configure(run, "3");
+    int64_t lo, hi;
+    float *X, *y;
+    uneven(rank, size, &lo, &hi);
+    rows(lo, hi, &X, &y);
+    OK(dtrain_set_data(run, X, y, hi - lo, D, 1), run);
+    ticks k = {0};
+    ck_assert_int_eq(dtrain_on_tick(run, count_tick, &k, -1), DTRAIN_EUSAGE);
+    OK(dtrain_on_tick(run, count_tick, &k, 0), run);
+    OK(dtrain_train(run), run);
+    if (rank == 0) {
+        ck_assert_int_eq(k.epoch, 3);
+        ck_assert_int_eq(k.calls, 3 * k.batches);
+        ck_assert_int_eq(k.batch, k.batches);
+    } else {
+        ck_assert_int_eq(k.calls, 0);
+    }
+    free(X);
+    free(y);
+    dtrain_free(run);
+}
+END_TEST
+
+typedef struct {
     int info, warn, epoch_lines;
     char first_warning[256];
 } log_record;
@@ -424,6 +477,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_gather_uneven_rows);
     tcase_add_test(tc, test_sub_communicators);
     tcase_add_test(tc, test_callbacks_stop_early);
+    tcase_add_test(tc, test_tick);
     tcase_add_test(tc, test_log_callback_and_quiet);
     tcase_add_test(tc, test_save_load_predict);
     suite_add_tcase(s, tc);

@@ -164,10 +164,11 @@ START_TEST(test_early_stopping_keeps_best)
     setup(&s, &tr, &va);
     ck_assert_int_eq(session_train(&s, NULL), DT_OK);
     const dt_progress *p = &s.progress;
-    ck_assert_msg(p->n_hist < 200, "did not stop early");
-    ck_assert_int_eq(p->n_hist, p->es_best_epoch + 3);
+    ck_assert_msg(p->hist.n_rows < 200, "did not stop early");
+    ck_assert_int_eq(p->hist.n_rows, p->es_best_epoch + 3);
     double best = INFINITY;
-    for (int64_t i = 0; i < p->n_hist; i++) best = fmin(best, p->hist[i * CKPT_HIST_COLS + 2]);
+    for (int64_t i = 0; i < p->hist.n_rows; i++)
+        best = fmin(best, history_get(&p->hist, i, "valid_loss"));
     dt_eval e;
     trainer_evaluate(comm_world(), &s.model, &s.eval, &e);
     ck_assert_msg(e.loss == best, "kept weights give %.9g, best epoch %.9g", e.loss, best);

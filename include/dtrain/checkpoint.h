@@ -19,8 +19,8 @@
  *                           es_best, es_best_epoch, es_bad (schedule, early stopping)
  *   /early_stopping/best   float32 (n_params): the best epoch's parameters, if enabled
  *   /second_order    state, x (float64): the lbfgs/bfgs/newton state and parameters
- *   /history         dataset epochs (float64, E x 5): epoch, train_loss, eval_loss,
- *                    eval_metric (accuracy or RMSE), seconds; attrs eval_name, metric
+ *   /history         dataset epochs (float64, epochs x columns), attr columns: every
+ *                    figure of every epoch so far, named as in history.h
  *
  * Random numbers: dtrain draws them from counters (seed, stream, index), never
  * from a running generator, so the seed alone restores every random state. */
@@ -31,13 +31,13 @@
 #include "dtrain/comm.h"
 #include "dtrain/config.h"
 #include "dtrain/dataset.h"
+#include "dtrain/history.h"
 #include "dtrain/model.h"
 #include "dtrain/optim.h"
 #include "dtrain/schedule.h"
 #include "dtrain/secondorder.h"
 
 #define CKPT_FORMAT_VERSION 1
-#define CKPT_HIST_COLS 5
 
 /* Where a run stands; what a checkpoint saves beyond model and optimizer. */
 typedef struct {
@@ -46,18 +46,14 @@ typedef struct {
     int64_t step;        /* global updates taken */
     double local_loss;   /* this rank's loss sum over the epoch's batches so far */
     double seconds;      /* training time before the current process started */
-    int64_t n_hist, cap; /* history rows used and allocated */
-    double *hist;        /* owned, (cap, CKPT_HIST_COLS) */
-    char eval_name[16];  /* "valid", "test" or "train" */
-    char metric[16];     /* "accuracy" or "rmse" */
+    dt_history hist;     /* every epoch's figures (its columns set before a load) */
     dt_plateau_state plateau; /* the plateau schedule's state */
     double es_best;      /* early stopping: best --monitor value so far */
     int64_t es_best_epoch, es_bad; /* its epoch (1-based, 0 = none yet), epochs since */
 } dt_progress;
 
-dt_status progress_init(dt_progress *p, int64_t cap, dt_error *err);
-/* Append one epoch's row (allocated capacity permitting; grows otherwise). */
-void progress_add(dt_progress *p, const double row[CKPT_HIST_COLS]);
+/* A fresh progress: the start of a run, its history without columns. */
+void progress_init(dt_progress *p);
 void progress_free(dt_progress *p);
 
 /* Everything a checkpoint holds besides the progress. */

@@ -79,6 +79,7 @@ typedef enum { SWITCH_ON, SWITCH_OFF } dt_switch;
 typedef enum { REDUCE_NODE, REDUCE_MPI } dt_reduce;
 typedef enum { ON_NAN_STOP, ON_NAN_SKIP } dt_on_nan;
 typedef enum { LABEL_INT, LABEL_FLOAT } dt_label_type;
+typedef enum { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_LINES, PROGRESS_OFF } dt_progress_mode;
 typedef enum { XTYPE_FLOAT32, XTYPE_FLOAT64, XTYPE_UINT8, XTYPE_INT32 } dt_x_type;
 /* --optimizer: the first-order kinds (dt_optim_kind) then the second-order
  * ones (dt_so_kind), in the order of optim_names and so_names. */
@@ -113,6 +114,9 @@ typedef struct {
     int drop_last;
     dt_str save, init_from;
     int profile;
+    dt_str log;                      /* --log FILE: the metrics log */
+    dt_progress_mode progress;       /* the command line's display (the library has none) */
+    double progress_every;
     dt_switch shared_data;
     dt_reduce reduction;
     dt_precision precision;

@@ -13,6 +13,7 @@
 #include "dtrain/config.h"
 #include "dtrain/dataset.h"
 #include "dtrain/h5io.h"
+#include "dtrain/history.h"
 #include "dtrain/model.h"
 #include "dtrain/status.h"
 
@@ -22,9 +23,9 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
 
 /* Write the model to `path` through a temporary file in the same directory
  * renamed into place, so an existing file is replaced only by a complete one.
- * norm and cfg may be NULL. */
+ * norm, cfg and hist (the training run's epochs, as /history) may be NULL. */
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
-                       const dt_config *cfg, dt_error *err);
+                       const dt_config *cfg, const dt_history *hist, dt_error *err);
 
 /* Check that `path` can be written (its directory exists and is writable, and
  * the file itself is writable if it exists), that it is not anything but a

@@ -33,13 +33,35 @@ typedef struct {
 /* A callback after a step or an epoch; nonzero asks the run to stop. */
 typedef int (*dt_run_hook)(void *user, const dt_run_info *info);
 
+/* Where an epoch stands, for a progress display on rank 0 (rank 0's view:
+ * no communication is spent on it). */
+typedef struct {
+    int64_t epoch, epochs;      /* 1-based epoch in progress, of --epochs */
+    int64_t batch, batches;     /* global batches done in it, of all its batches */
+    int64_t samples, n_samples; /* training samples done in it, of all its samples */
+    double seconds;             /* since the epoch (or this process's part of it) began */
+    double rate;                /* training samples per second over those seconds */
+    double loss;                /* mean training loss so far in the epoch over rank 0's
+                                   slices: an estimate of the epoch's, NaN before a step */
+    double lr;                  /* the learning rate of the last step */
+} dt_tick;
+
+typedef void (*dt_tick_hook)(void *user, const dt_tick *tick);
+
 typedef struct {
     const dt_config *cfg; /* borrowed */
     dt_comm *comm;        /* borrowed */
     dt_dataset train;
-    dt_dataset eval;      /* /valid if present, else /test, else empty (eval.n == 0) */
+    dt_dataset eval;      /* the set --monitor watches and every epoch reports: /valid,
+                             a share of the training split held out (--valid-split, or
+                             10% when early stopping or the plateau schedule needs one),
+                             else /test; empty (eval.n == 0) if none */
     const char *eval_name; /* "valid" or "test" */
     int validating;        /* eval is a validation set ("valid"), not the test set */
+    dt_dataset test;      /* with a validation set: the file's test group, if any,
+                             reported after every epoch and at the end, never watched */
+    char eval_src[DT_PATH_MAX + 64], test_src[DT_PATH_MAX + 64]; /* where each set comes from, for the final lines */
+    int log_ok;            /* rank 0: --log is being written (a failed write stops it) */
     int complete;          /* resumed from a checkpoint that had reached --epochs:
                               nothing to train, save or write */
     dt_norm norm;
@@ -77,6 +99,11 @@ typedef struct {
      * second-order iteration is its epoch). */
     dt_run_hook on_step, on_epoch;
     void *hook_user;
+    /* Rank 0 only, between steps, at most every tick_every seconds within an
+     * epoch (NULL: none); never collective, so it cannot stop the run. */
+    dt_tick_hook on_tick;
+    void *tick_user;
+    double tick_every;
     int stopped_by_hook;
 } dt_session;
 

@@ -136,13 +136,13 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
     dt_log_swap(shown);
     if (!st) {
         if (rank == 0)
-            st = modelio_save(base->refit, &s.model, &s.norm, cfg, err);
+            st = modelio_save(base->refit, &s.model, &s.norm, cfg, &s.progress.hist, err);
         st = comm_agree(world, st, err);
     }
     if (!st) {
         const dt_progress *p = &s.progress;
         dt_info("refit: saved %s (train_loss %.4f after %lld epochs)", base->refit,
-                p->n_hist ? p->hist[(p->n_hist - 1) * CKPT_HIST_COLS + 1] : NAN,
+                history_get(&p->hist, p->hist.n_rows - 1, "train_loss"),
                 (long long)p->epoch);
     } else {
         dt_fail_prefix(err, "--refit");

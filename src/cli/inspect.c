@@ -70,26 +70,23 @@ static void print_checkpoint(const char *path, h5file *f)
     printf("  %-16s %s\n", "checksum", ckpt_verify(path, &e2) ? e2.msg : "ok");
 }
 
-/* A checkpoint's table of epochs (epochs x CKPT_HIST_COLS), if it has one. */
-static void print_history(h5file *f)
+/* The table of epochs of a checkpoint or a saved model, if it has one: its
+ * columns as the epoch lines and --log name them. */
+static void print_history(h5file *f, const char *path)
 {
-    int nd;
-    int64_t dims[8];
-    dt_dtype t;
-    if (h5io_info(f, "/history/epochs", &nd, dims, &t, NULL) || nd != 2 || dims[0] <= 0)
-        return;
-    char ev[16] = "eval", metric[16] = "metric";
-    h5io_get_attr_str(f, "/history", "eval_name", ev, sizeof ev, NULL);
-    h5io_get_attr_str(f, "/history", "metric", metric, sizeof metric, NULL);
-    double *h = malloc((size_t)dims[0] * CKPT_HIST_COLS * sizeof *h);
-    if (h && !h5io_read_rows(f, "/history/epochs", DT_F64, 0, dims[0], h, NULL)) {
-        printf("  history:\n    epoch  train_loss  %s_loss  %s_%s  seconds\n", ev, ev, metric);
-        for (int64_t i = 0; i < dims[0]; i++) {
-            const double *r = h + i * CKPT_HIST_COLS;
-            printf("    %5.0f  %10.4f  %9.4f  %8.4f  %7.1f\n", r[0], r[1], r[2], r[3], r[4]);
+    dt_history h;
+    history_init(&h);
+    if (!history_read_h5(f, path, &h, NULL) && h.n_rows) {
+        printf("  history:\n   ");
+        for (int c = 0; c < h.n_cols; c++) printf(" %12s", h.name[c]);
+        printf("\n");
+        for (int64_t i = 0; i < h.n_rows; i++) {
+            printf("   ");
+            for (int c = 0; c < h.n_cols; c++) printf(" %12.6g", h.rows[i * h.n_cols + c]);
+            printf("\n");
         }
     }
-    free(h);
+    history_free(&h);
 }
 
 /* The training options saved in /config, as the command line takes them: a
@@ -122,10 +119,9 @@ static dt_status inspect_model(const char *path, h5file *f, dt_error *err)
     print_model(&m, &nm);
     model_free(&m);
     norm_free(&nm);
-    if (ckpt) {
+    if (ckpt)
         print_checkpoint(path, f);
-        print_history(f);
-    }
+    print_history(f, path);
     if (h5io_exists(f, "/config"))
         print_options(f);
     return DT_OK;

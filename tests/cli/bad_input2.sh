@@ -199,7 +199,7 @@ if h5repack -l CHUNK=1x1 -i "$DATA/digits.h5" -o "$TMP/digits-1x1.h5"; then
   lines=()
   for f in "$DATA/digits.h5" "$TMP/digits-1x1.h5"; do
     run 2 120 train --data "$f" --layers 8:relu --epochs 1
-    lines+=("$(sed -n 's/^\(epoch.*test_acc [0-9.]*\).*/\1/p' <<<"$out")")
+    lines+=("$(sed -n 's/^\(epoch.*test_accuracy [0-9.]*\).*/\1/p' <<<"$out")")
   done
   [[ -n ${lines[0]} && ${lines[0]} == "${lines[1]}" ]] && pass "1x1 chunks train identically" \
     || fail "1x1 chunks: '${lines[1]}' vs '${lines[0]}'"

@@ -16,7 +16,7 @@ drop-last: true
 seed: 4
 EOF
 # The same run from the file and from the command line: the same epoch lines.
-strip() { sed -n 's/^\(epoch.*test_acc [0-9.]*\).*/\1/p' <<<"$out"; }
+strip() { sed -n 's/^\(epoch.*test_accuracy [0-9.]*\).*/\1/p' <<<"$out"; }
 run 2 60 train --config "$TMP/run.yaml" --save "$TMP/a.h5"
 a=$(strip)
 run 2 60 train --data "$IRIS" --layers 16:relu,8:tanh --optimizer adam --lr 0.005 --epochs 3 \

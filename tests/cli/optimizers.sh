@@ -64,7 +64,7 @@ best=$(sed -n 's/^early stopping: keeping the weights of epoch \([0-9]*\) (val_l
 last=$(grep -c '^epoch' <<<"$out")
 [[ -n "$best" && $last -lt 200 ]] && grep -q "^final: valid_loss $best " <<<"$out" \
   && pass "early stopping after $last epochs, final = best epoch's val_loss $best" || fail "early stopping: $out"
-grep -q "^final: test_loss [0-9.]*  test_accuracy [0-9.]*  (359 samples)" <<<"$out" \
+grep -q "^final: test_loss [0-9.]*  test_accuracy [0-9.]*  (359 samples: /test)" <<<"$out" \
   && pass "the test group is reported once at the end" || fail "no final test line: $out"
 expect_error 2 2 "--monitor val_rmse needs --output linear" train --data "$D" --monitor val_rmse
 finish

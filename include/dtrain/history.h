@@ -1,0 +1,85 @@
+/* dtrain: the per-epoch record of a run, under one naming scheme.
+ *
+ * A history is a table: one row per epoch, one named column per figure.  The
+ * names are those of the epoch lines, of the metrics log (--log) and of the
+ * /history dataset of checkpoints and saved models:
+ *
+ *   epoch        1-based
+ *   step         optimizer steps taken so far
+ *   samples      training samples seen so far
+ *   epoch_time   seconds this epoch took (training and evaluation)
+ *   time         training seconds so far, runs before a resume included
+ *   lr           the learning rate of the epoch's last step
+ *   train_loss   the epoch's mean training loss
+ *   SET_loss, SET_METRIC    for each set evaluated after every epoch (SET is
+ *                "valid" or "test"), its loss and each selected metric
+ *                (metrics_name: accuracy, f1, auc, rmse, ...)
+ *   time_data, time_compute, time_comm, time_update, time_eval
+ *                with --profile: the epoch's seconds per phase, the slowest
+ *                rank's
+ *
+ * A figure a row does not have is NaN (null in JSON, an empty CSV field).
+ *
+ * The metrics log is JSON Lines (one object per line, keys in column order)
+ * or, for a name ending in ".csv", CSV with a header row. */
+#ifndef DTRAIN_HISTORY_H
+#define DTRAIN_HISTORY_H
+
+#include <stdint.h>
+#include "dtrain/h5io.h"
+#include "dtrain/status.h"
+
+#define HIST_MAX_COLS 48
+#define HIST_NAME_LEN 32
+
+typedef struct {
+    int n_cols;
+    char name[HIST_MAX_COLS][HIST_NAME_LEN];
+    int64_t n_rows, cap; /* rows used and allocated */
+    double *rows;        /* owned, (cap, n_cols) */
+} dt_history;
+
+/* An empty table with no columns (zero-initialised is the same). */
+void history_init(dt_history *h);
+void history_free(dt_history *h);
+
+/* Append a column named by the format; its index, or -1 if the table has
+ * HIST_MAX_COLS already or has rows.  Columns come before rows. */
+int history_add_col(dt_history *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The index of column name, -1 if none. */
+int history_col(const dt_history *h, const char *name);
+
+/* Row i's value of column name; NaN if there is no such column or row. */
+double history_get(const dt_history *h, int64_t i, const char *name);
+
+/* Append a row of n_cols values (copied).  Between epochs only: it may
+ * allocate. */
+dt_status history_append(dt_history *h, const double *row, dt_error *err);
+
+/* The last row, NULL if none. */
+const double *history_last(const dt_history *h);
+
+/* Drop the rows of epochs after `epoch` (a resumed run goes back to its
+ * checkpoint). */
+void history_truncate(dt_history *h, int64_t epoch);
+
+/* /history/epochs (float64, rows x columns) with attribute "columns", the
+ * names joined by commas. */
+dt_status history_write_h5(h5file *f, const dt_history *h, dt_error *err);
+
+/* Read /history/epochs of f (path names it in messages) into h, whose
+ * columns are already set: each stored column goes to the column of its name,
+ * the others are NaN.  A table without columns takes the stored ones.  A
+ * file without /history leaves h empty. */
+dt_status history_read_h5(h5file *f, const char *path, dt_history *h, dt_error *err);
+
+/* The metrics log at path (JSON Lines, or CSV for a ".csv" name): written
+ * whole, every row, replacing the file (written to a temporary name and
+ * renamed, so a crash leaves the old file or the new one). */
+dt_status history_log_write(const char *path, const dt_history *h, dt_error *err);
+
+/* Append the last row to the log at path (which history_log_write wrote). */
+dt_status history_log_append(const char *path, const dt_history *h, dt_error *err);
+
+#endif
