@@ -20,6 +20,7 @@ import csv
 import json
 import math
 import os
+import re
 import stat
 import sys
 
@@ -180,11 +181,13 @@ def read_cv(path):
 
 def axis_order(values):
     """An option's values in numeric order when they are all numbers, else in
-    text order (the CSV is sorted by rank, which is no order for an axis)."""
+    text order with digit runs compared as numbers ("8:relu" before
+    "16:relu"); the CSV is sorted by rank, which is no order for an axis."""
     try:
         return sorted(set(values), key=float)
     except ValueError:
-        return sorted(set(values))
+        return sorted(set(values), key=lambda v: [(0, int(t), "") if t.isdigit() else (1, 0, t)
+                                                  for t in re.split(r"(\d+)", v)])
 
 
 def cv_panels(axes, rows, metric, k):
@@ -251,7 +254,7 @@ def draw_cv(path, axes, rows, metric, k):
     failed = sum(1 for r in rows if math.isnan(r["mean"]))
     for ax, (a, xs, ylabel, series) in zip(axs, panels):
         pos = {v: i for i, v in enumerate(xs)}
-        width = 0.3 / max(1, len(series) - 1) if len(series) > 1 else 0
+        width = 0.2 / (len(series) - 1) if len(series) > 1 else 0
         for j, (label, pts) in enumerate(series.items()):
             ok = [(v, m, s) for v, (m, s, _) in pts.items() if not math.isnan(m)]
             ok.sort(key=lambda p: pos[p[0]])
@@ -270,8 +273,9 @@ def draw_cv(path, axes, rows, metric, k):
         ax.grid(True, alpha=0.3)
         if len(series) > 1:
             ax.legend(fontsize="small")
-    note = f" ({failed} failed configuration{'s' * (failed != 1)} not shown)" if failed else ""
-    fig.suptitle(f"{os.path.basename(path)}: ★ best{note}")
+    best = " ".join(f"{a}={r[a]}" for r in rows if r["rank"] == 1 for a in axes)
+    note = f"; {failed} failed configuration{'s' * (failed != 1)} not shown" if failed else ""
+    fig.suptitle(f"{os.path.basename(path)} (★ best: {best}{note})")
     return fig
 
 
