@@ -267,6 +267,7 @@ def draw_cv(path, axes, rows, metric, k):
                     ax.plot([pos[v] + dx], [m], marker="*", markersize=14, color="black",
                             linestyle="none", label="_best")
         ax.set_xticks(range(len(xs)), xs)
+        ax.dtrain_categories = xs  # for describe(): positions back to values
         ax.set_title(a)
         ax.set_xlabel(a)
         ax.set_ylabel(ylabel)
@@ -281,9 +282,11 @@ def draw_cv(path, axes, rows, metric, k):
 
 def describe(fig):
     """What was drawn, read back from the figure: a line per panel, then one
-    per series with its number of points that are numbers."""
+    per series with its points x,y (x,y+-std with error bars) that are
+    numbers."""
     lines = [f"figure {int(fig.get_figwidth() * DPI)}x{int(fig.get_figheight() * DPI)} "
-             f"{len(fig.axes)} panel{'s' * (len(fig.axes) != 1)}"]
+             f"{len(fig.axes)} panel{'s' * (len(fig.axes) != 1)}",
+             f"title '{' '.join(t.get_text() for t in fig.texts)}'"]
     for ax in fig.axes:
         lines.append(f"panel '{ax.get_title()}' x '{ax.get_xlabel()}' y '{ax.get_ylabel()}'")
         handles, labels = ax.get_legend_handles_labels()
@@ -291,8 +294,14 @@ def describe(fig):
             handles, labels = [c for c in ax.containers] or ax.lines[:1], ["(unlabelled)"]
         for h, lab in zip(handles, labels):
             line = h.lines[0] if hasattr(h, "lines") else h
-            n = sum(1 for v in line.get_ydata() if not math.isnan(float(v)))
-            lines.append(f"  series '{lab}' {n} point{'s' * (n != 1)}")
+            cats = getattr(ax, "dtrain_categories", None)
+            pts = [(cats[round(x)] if cats else f"{x:g}", f"{y:g}")
+                   for x, y in zip(line.get_xdata(), line.get_ydata()) if not math.isnan(y)]
+            if getattr(h, "has_yerr", False):  # half the length of each error bar
+                segs = h.lines[2][0].get_segments()
+                pts = [(x, f"{y}+-{(s[1][1] - s[0][1]) / 2:g}") for (x, y), s in zip(pts, segs)]
+            lines.append(f"  series '{lab}' {len(pts)} point{'s' * (len(pts) != 1)}: "
+                         + " ".join(f"{x},{y}" for x, y in pts))
     return "\n".join(lines)
 
 
@@ -311,7 +320,7 @@ def check_out(out, inputs):
     except FileNotFoundError:
         return fmt
     except OSError as e:
-        raise BadInput(f"--out {out}: {e.strerror}") from None
+        raise BadInput(f"--out {out}: cannot create: {e.strerror}") from None
     if stat.S_ISLNK(st.st_mode):
         raise BadInput(f"--out {out}: a symbolic link (name the file it points to), "
                        "left as it is")
