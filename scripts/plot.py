@@ -61,12 +61,16 @@ def read_text(path):
     if not stat.S_ISREG(st.st_mode):
         raise BadInput(f"{path}: not a regular file")
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            return f.read()
+        with open(path, "rb") as f:
+            binary = b"\0" in f.read(4096)  # an HDF5 model, an image: not read whole
+        if not binary:
+            with open(path, encoding="utf-8", newline="") as f:
+                return f.read()
     except UnicodeDecodeError:
-        raise BadInput(f"{path}: not a text file (expected JSON Lines or CSV)") from None
+        pass
     except OSError as e:
         raise BadInput(f"{path}: cannot read: {e.strerror}") from None
+    raise BadInput(f"{path}: not a text file (expected JSON Lines or CSV)")
 
 
 def json_records(path, text):
@@ -356,13 +360,13 @@ def commit(fig, fmt, out, tmp, fd):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, out)
+        d = os.open(os.path.dirname(out) or ".", os.O_RDONLY)
+        try:
+            os.fsync(d)
+        finally:
+            os.close(d)
     except OSError as e:
         raise BadInput(f"--out {out}: write failed: {e.strerror}") from None
-    d = os.open(os.path.dirname(out) or ".", os.O_RDONLY)
-    try:
-        os.fsync(d)
-    finally:
-        os.close(d)
 
 
 class Parser(argparse.ArgumentParser):
@@ -401,8 +405,8 @@ def main(argv):
         src = a.cv or a.log
         fmt = check_out(a.out, [src])
         data = read_cv(src) if a.cv else read_log(src)
-        tmp, fd = create_temp(a.out)
         fig = draw_cv(src, *data) if a.cv else draw_log(src, *data)
+        tmp, fd = create_temp(a.out)
         commit(fig, fmt, a.out, tmp, fd)
         tmp = None
         if a.describe:

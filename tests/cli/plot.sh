@@ -158,6 +158,12 @@ ln -s target.png "$TMP/link.png"
 bad "--out a directory" "--out $TMP/dir.png: a directory" "$TMP/run.jsonl" --out "$TMP/dir.png"
 bad "--out a FIFO" "--out $TMP/fifo.png: not a regular file" "$TMP/run.jsonl" --out "$TMP/fifo.png"
 bad "--out a symbolic link" "--out $TMP/link.png: a symbolic link" "$TMP/run.jsonl" --out "$TMP/link.png"
+bad "a FIFO as the log (not waited on)" "$TMP/fifo.png: not a regular file" "$TMP/fifo.png" --out "$TMP/x.png"
+bad "a directory as the log" "$TMP/dir.png: not a regular file" "$TMP/dir.png" --out "$TMP/x.png"
+if [[ $(id -u) -ne 0 ]]; then  # root writes anyway
+  mkdir "$TMP/ro" && chmod 555 "$TMP/ro"
+  bad "--out in a read-only directory" "--out $TMP/ro/x.png: cannot create" "$TMP/run.jsonl" --out "$TMP/ro/x.png"
+fi
 [[ -d $TMP/dir.png && -p $TMP/fifo.png && -L $TMP/link.png && $(cat "$TMP/target.png") == target ]] \
   && pass "the directory, FIFO, link and its target are as they were" || fail "changed: $(ls -l "$TMP")"
 
