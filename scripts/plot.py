@@ -91,20 +91,18 @@ def json_records(path, text):
 
 
 def csv_records(path, text):
+    """The header's names and (line number, {name: field}) for each row
+    that is not blank."""
     rows = list(csv.reader(text.splitlines()))
-    if not rows:
-        return []
-    head = [h.strip() for h in rows[0]]
+    head = [h.strip() for h in rows[0]] if rows else []
     out = []
     for n, row in enumerate(rows[1:], 2):
-        if not row or not "".join(row).strip():
+        if not "".join(row).strip():
             continue
         if len(row) != len(head):
             raise BadInput(f"{path}: line {n} has {len(row)} fields, the header {len(head)}")
         out.append((n, dict(zip(head, row))))
-    if "epoch" not in head:
-        raise BadInput(f"{path}: the header has no 'epoch' column: not a dtrain log")
-    return out
+    return head, out
 
 
 def read_log(path):
@@ -112,7 +110,12 @@ def read_log(path):
     the order the file gives them.  A repeated epoch: the later record wins
     (a resumed run that wrote an epoch again)."""
     text = read_text(path)
-    recs = csv_records(path, text) if path.lower().endswith(".csv") else json_records(path, text)
+    if path.lower().endswith(".csv"):
+        head, recs = csv_records(path, text)
+        if head and "epoch" not in head:
+            raise BadInput(f"{path}: the header has no 'epoch' column: not a dtrain log")
+    else:
+        recs = json_records(path, text)
     by_epoch, keys = {}, []
     for n, rec in recs:
         if "epoch" not in rec:
@@ -156,11 +159,7 @@ def log_panels(log, keys):
 def read_cv(path):
     """dtrain cv --out: rank, the grid's options, fold1..foldK, mean, std,
     metric, status.  Returns (option names, rows as dicts, metric, k)."""
-    text = read_text(path)
-    rows = list(csv.reader(text.splitlines()))
-    if not rows or not rows[0]:
-        raise BadInput(f"{path}: empty: not a dtrain cv results file")
-    head = rows[0]
+    head, recs = csv_records(path, read_text(path))
     need = ("rank", "fold1", "mean", "std", "status")
     if any(c not in head for c in need) or head[0] != "rank":
         raise BadInput(f"{path}: the header lacks {', '.join(need)}: "
@@ -168,12 +167,7 @@ def read_cv(path):
     axes = head[1:head.index("fold1")]
     k = sum(1 for h in head if h.startswith("fold") and h[4:].isdigit())
     out = []
-    for n, row in enumerate(rows[1:], 2):
-        if not row:
-            continue
-        if len(row) != len(head):
-            raise BadInput(f"{path}: line {n} has {len(row)} fields, the header {len(head)}")
-        r = dict(zip(head, row))
+    for n, r in recs:
         for c in ("rank", "mean", "std"):
             r[c] = number(path, f"line {n}", c, r[c])
         out.append(r)

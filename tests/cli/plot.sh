@@ -143,6 +143,8 @@ bad "a CSV row too long" "$TMP/fields.csv: line 2 has 3 fields" "$TMP/fields.csv
 cp "$TMP/run.csv" "$TMP/csv.jsonl"
 bad "a CSV named .jsonl" "$TMP/csv.jsonl: line 1 is not JSON" "$TMP/csv.jsonl" --out "$TMP/x.png"
 bad "the cv CSV reader given a log" "$TMP/run.csv: the header lacks" --cv "$TMP/run.csv" --out "$TMP/x.png"
+printf 'rank,lr,fold1,fold2,mean,std,metric,status\n1,1e6,,,,,rmse,failed: diverged (fold 1)\n' >"$TMP/allfailed.csv"
+bad "a cv file where every configuration failed" "$TMP/allfailed.csv: no configuration with a mean" --cv "$TMP/allfailed.csv" --out "$TMP/x.png"
 bad "no --out" "--out" "$TMP/run.jsonl"
 bad "log and --cv" "either a training log or --cv" "$TMP/run.jsonl" --cv "$TMP/run.csv" --out "$TMP/x.png"
 bad "unknown image type" "--out $TMP/x.gif: unknown image type" "$TMP/run.jsonl" --out "$TMP/x.gif"
