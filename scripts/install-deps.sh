@@ -10,6 +10,7 @@ packages=(
   libdnnl-dev libopenblas-dev liblapack-dev
   check zlib1g-dev libyaml-dev
   clang libclang-rt-14-dev
+  python3-matplotlib
   dataset-fashion-mnist
 )
 

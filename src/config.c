@@ -323,7 +323,7 @@ static const dt_option options[] = {
      .facts = OPTF_CSV_ONLY},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT | CMD_PREDICT | CMD_CV, "FILE",
      "output file (convert: .h5; predict: .h5 or .csv, chosen by the extension; cv: the "
-     "results table as .csv)"},
+     "results table as .csv, which dtrain-plot --cv draws)"},
     /* --- cv --- */
     {"folds", OPT_INT, F(folds), "5", 2, 1e6, NULL, CMD_CV, "K",
      "number of folds of the training split (stratified by class for classifiers, drawn "

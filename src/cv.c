@@ -349,6 +349,7 @@ void cv_print_csv(FILE *f, const cv_results *r, const cv_summary *sorted)
         header(r, col, buf, sizeof buf);
         csv_field(f, buf, 0);
     }
+    csv_field(f, "metric", 0); /* what mean and std are of, for readers of the file alone */
     csv_field(f, "status", 0);
     fputc('\n', f);
     for (int64_t i = 0; i < r->grid->n_configs; i++) {
@@ -367,6 +368,7 @@ void cv_print_csv(FILE *f, const cv_results *r, const cv_summary *sorted)
             cell(r, s, col, buf, sizeof buf);
             csv_field(f, strcmp(buf, "failed") && strcmp(buf, "-") ? buf : "", 0);
         }
+        csv_field(f, metrics_name(r->metric), 0);
         if (s->failed_fold >= 0) {
             snprintf(buf, sizeof buf, "failed: %s (fold %d)", failure(r, s), s->failed_fold + 1);
             csv_field(f, buf, 0);

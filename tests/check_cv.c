@@ -340,11 +340,11 @@ START_TEST(test_table_and_csv)
     cv_print_csv(f, &r, s);
     fclose(f);
     ck_assert_str_eq(text,
-                     "rank,layers,lr,fold1,fold2,mean,std,status\n"
-                     "1,\"64:relu,32:relu\",2,0.7500,0.7500,0.7500,0.0000,ok\n"
-                     "2,32:relu,1,0.5000,0.7500,0.6250,0.1250,ok\n"
-                     "3,\"64:relu,32:relu\",1,0.2500,1.0000,0.6250,0.3750,ok\n"
-                     "4,32:relu,2,0.9000,,,,failed: training diverged (fold 2)\n");
+                     "rank,layers,lr,fold1,fold2,mean,std,metric,status\n"
+                     "1,\"64:relu,32:relu\",2,0.7500,0.7500,0.7500,0.0000,accuracy,ok\n"
+                     "2,32:relu,1,0.5000,0.7500,0.6250,0.1250,accuracy,ok\n"
+                     "3,\"64:relu,32:relu\",1,0.2500,1.0000,0.6250,0.3750,accuracy,ok\n"
+                     "4,32:relu,2,0.9000,,,,accuracy,failed: training diverged (fold 2)\n");
     free(text);
     f = open_memstream(&text, &len);
     cv_print_table(f, &r, s);

@@ -98,7 +98,8 @@ int64_t cv_rank(const cv_results *r, cv_summary *out);
 
 /* The ranked table for people (a header row, one row per configuration, and
  * a "best:" line), or the same as CSV (metric values with 4 decimals, a
- * status column "ok" or "failed: <message>").  sorted is cv_rank's output. */
+ * metric column naming the metric, a status column "ok" or "failed:
+ * <message>").  sorted is cv_rank's output. */
 void cv_print_table(FILE *f, const cv_results *r, const cv_summary *sorted);
 void cv_print_csv(FILE *f, const cv_results *r, const cv_summary *sorted);
 

@@ -39,8 +39,8 @@ done
 
 # The CSV: a header, one row per configuration, the same values as the table.
 csv=$(cat "$TMP/np1.csv")
-[[ "$(head -1 <<<"$csv")" == "rank,optimizer,fold1,fold2,fold3,mean,std,status" ]] && pass "CSV header" || fail "CSV header: $csv"
-[[ $(wc -l <<<"$csv") -eq 3 && $(grep -c ',ok$' <<<"$csv") -eq 2 ]] && pass "CSV has 2 rows, both ok" || fail "CSV rows: $csv"
+[[ "$(head -1 <<<"$csv")" == "rank,optimizer,fold1,fold2,fold3,mean,std,metric,status" ]] && pass "CSV header" || fail "CSV header: $csv"
+[[ $(wc -l <<<"$csv") -eq 3 && $(grep -c ',auc,ok$' <<<"$csv") -eq 2 ]] && pass "CSV has 2 rows, both ok" || fail "CSV rows: $csv"
 best_csv=$(sed -n '2p' <<<"$csv" | cut -d, -f2,6)
 best_tab=$(awk '$1 == 1 { print $2 "," $6 }' <<<"$ref")
 [[ -n "$best_csv" && "$best_csv" == "$best_tab" ]] && pass "CSV row 1 matches the table's best ($best_csv)" || fail "CSV '$best_csv' vs table '$best_tab'"
@@ -59,7 +59,7 @@ for np in 1 2; do
   else
     grep -q '^ *2  1e6 .*failed: training diverged' <<<"$out" && pass "np=$np: the diverging configuration is ranked last, 'failed: training diverged'" || fail "np=$np: $out"
     grep -q '^best: lr=0.01: rmse ' <<<"$out" && pass "np=$np: best is lr=0.01 (rmse, lower is better)" || fail "np=$np best: $out"
-    grep -q '^2,1e6,,,,,,"\?failed: training diverged' "$TMP/di$np.csv" && pass "np=$np: CSV status of the failed row" || fail "CSV: $(cat "$TMP/di$np.csv")"
+    grep -q '^2,1e6,,,,,,rmse,"\?failed: training diverged' "$TMP/di$np.csv" && pass "np=$np: CSV status of the failed row" || fail "CSV: $(cat "$TMP/di$np.csv")"
   fi
 done
 # Every configuration failing is an error (exit 1) after the table.

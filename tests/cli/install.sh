@@ -16,7 +16,7 @@ else
   finish
 fi
 LIBDIR=$(dirname "$(find "$PREFIX" -name libdtrain.a | head -1)")
-for f in bin/dtrain include/dtrain.h; do
+for f in bin/dtrain bin/dtrain-plot include/dtrain.h; do
   [[ -f $PREFIX/$f ]] && pass "installed $f" || fail "$f not installed"
 done
 for f in libdtrain.a libdtrain.so pkgconfig/dtrain.pc cmake/dtrain/dtrainConfig.cmake \
@@ -37,6 +37,15 @@ if timeout -k 5 60 mpirun -np 1 "$PREFIX/bin/dtrain" --version >"$TMP/v" 2>&1 &&
   pass "installed dtrain --version"
 else
   fail "installed dtrain --version: $(cat "$TMP/v")"
+fi
+
+# the installed plotting script runs (tests/cli/plot.sh checks what it draws)
+printf '{"epoch": 1, "train_loss": 0.9}\n{"epoch": 2, "train_loss": 0.5}\n' >"$TMP/log.jsonl"
+if [[ -x $PREFIX/bin/dtrain-plot ]] && "$PREFIX/bin/dtrain-plot" "$TMP/log.jsonl" --out "$TMP/log.png" \
+     >"$TMP/p" 2>&1 && [[ $(head -c 8 "$TMP/log.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; then
+  pass "installed dtrain-plot draws a PNG"
+else
+  fail "installed dtrain-plot: $(cat "$TMP/p")"
 fi
 
 # run_example NAME BINARY: 2 ranks, exit 0 and the "ok:" line
