@@ -220,7 +220,8 @@ static const dt_option options[] = {
      "train_loss, each set's loss and metrics, the --profile phases), JSON Lines, or CSV for "
      "a name ending in .csv; a resumed run rewrites it from the checkpoint's history and "
      "appends, so no epoch is written twice",
-     .facts = OPTF_MAY_CHANGE, .cv_rejected = "use --results FILE.csv for the trials' figures"},
+     .facts = OPTF_MAY_CHANGE,
+     .cv_rejected = "each trial would replace it; cv --out FILE.csv keeps the trials' figures"},
     {"progress", OPT_CHOICE, F(progress), "auto", 0, 0, NULL, CMD_TRAIN, "auto|bar|lines|off",
      "progress within an epoch, on rank 0: bar: one line updated in place (bar, samples/s, "
      "ETA, running loss) that the epoch's line replaces; lines: a plain line every "

@@ -1320,6 +1320,9 @@ void session_describe(const dt_session *s)
     char evdesc[128] = "no valid or test group: final metrics are on the training set";
     if (s->eval.n)
         snprintf(evdesc, sizeof evdesc, "%s %lld samples", s->eval_name, (long long)s->eval.n);
+    if (s->test.n)
+        snprintf(evdesc + strlen(evdesc), sizeof evdesc - strlen(evdesc), ", test %lld samples",
+                 (long long)s->test.n);
     char source[2 * DT_PATH_MAX + 2] = "the caller's arrays";
     if (cfg->data[0])
         snprintf(source, sizeof source, "%s %s", cfg->data, cfg->train_group);
