@@ -77,6 +77,12 @@ printf '%s\n' "$out" >"$TMP/lines"
 r=$(/usr/bin/python3 -c "$LOGCHECK" "$TMP/run.jsonl" "$TMP/lines" 4 "$COLS" 2>&1)
 [[ $status -eq 0 && $r == ok ]] && pass "--log JSON Lines: 4 records, the epoch lines' names and values" \
   || fail "--log JSON Lines: $status $r $err"
+# the log draws: scripts/plot.py gives loss, accuracy and f1 panels (3 of
+# 600 x 400, two to a row), each with its curves
+/usr/bin/python3 "$SRC/scripts/plot.py" "$TMP/run.jsonl" --out "$TMP/run.png" --describe >"$TMP/plot.txt" 2>&1
+size=$(/usr/bin/python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print(*struct.unpack(">II", d[16:24]))' "$TMP/run.png" 2>/dev/null)
+[[ $size == "1200 800" && $(stat -c %s "$TMP/run.png") -gt 40000 ]] && grep -q "^figure 1200x800 3 panels" "$TMP/plot.txt" && grep -q "^panel 'f1'" "$TMP/plot.txt" \
+  && pass "the log plots: $size pixels, $(stat -c %s "$TMP/run.png") bytes" || fail "plot of the log: '$size' $(cat "$TMP/plot.txt")"
 # CSV by extension: a header of the same names, the same numbers
 run 2 120 train "${BASE[@]}" --epochs 4 --early-stopping 5 --metrics accuracy,f1 --log "$TMP/run.csv"
 r=$(/usr/bin/python3 -c 'import csv, json, sys
