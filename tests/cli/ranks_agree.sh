@@ -4,7 +4,7 @@
 # and off, for a global batch not divisible by 3 or 4.
 source "$(dirname "$0")/lib.sh"
 
-strip() { sed -n 's/^\(epoch.*_acc [0-9.]*\).*/\1/p' <<<"$out"; }
+strip() { sed -n 's/^\(epoch.*_accuracy [0-9.]*\).*/\1/p' <<<"$out"; }
 for shuffle in on off; do
   run 1 120 train --data "$DATA/wine.h5" --layers 12:tanh --optimizer sgd --momentum 0.9 --lr 0.05 --epochs 5 --batch-size 10 --shuffle $shuffle
   ref=$(strip)
