@@ -2,6 +2,7 @@
 #include "dtrain/checkpoint.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,10 +407,42 @@ out:
             used += (size_t)snprintf(buf + used, sizeof buf - used, __VA_ARGS__);          \
     } while (0)
 
+/* --resume FILE names no file (--keep may have deleted it): the checkpoints
+ * that FILE's directory (else --checkpoint-dir) does hold, newest first. */
+static dt_status missing_checkpoint(const char *spec, const char *ckpt_dir, dt_error *err)
+{
+    char dir[DT_PATH_MAX];
+    const char *slash = strrchr(spec, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec) : 1, slash ? spec : ".");
+    size_t n;
+    int64_t *steps = list_steps(dir, &n);
+    if (!n && ckpt_dir[0]) {
+        free(steps);
+        snprintf(dir, sizeof dir, "%s", ckpt_dir);
+        steps = list_steps(dir, &n);
+    }
+    char have[DT_ERRMSG_LEN / 2] = "";
+    size_t used = 0;
+    for (size_t i = 0; steps && i < n && i < 8; i++)
+        APPEND(have, used, "%sstep-%08lld.h5", i ? ", " : "", (long long)steps[i]);
+    if (n > 8)
+        APPEND(have, used, ", ... (%zu in all)", n);
+    free(steps);
+    if (!n)
+        return dt_fail(err, DT_EUSAGE, "--resume %s: no such file, and no checkpoint "
+                       "(step-NNNNNNNN.h5) in %s", spec, dir);
+    return dt_fail(err, DT_EUSAGE,
+                   "--resume %s: no such file; %s holds %s (newest first); --resume "
+                   "without a FILE takes the newest good checkpoint of --checkpoint-dir",
+                   spec, dir, have);
+}
+
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
 {
     path[0] = '\0';
     if (spec[0]) {
+        if (access(spec, F_OK) != 0 && errno == ENOENT)
+            return missing_checkpoint(spec, dir, err);
         dt_status st = ckpt_verify(spec, err);
         if (!st)
             snprintf(path, len, "%s", spec);
@@ -518,9 +551,12 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
         APPEND(diff, used, "\n  outputs (classes or targets): checkpoint %lld, now %d",
                (long long)v, m->n_out);
     free(old);
+    /* the optimizer's own record, for a checkpoint whose configuration does
+     * not name it (a difference in --optimizer is listed above, once) */
     char kind[32];
     dt_optim_kind k;
-    if (!h5io_get_attr_str(f, "/optimizer", "kind", kind, sizeof kind, NULL) &&
+    if (!h5io_has_attr(f, "/config", "optimizer") &&
+        !h5io_get_attr_str(f, "/optimizer", "kind", kind, sizeof kind, NULL) &&
         (optim_parse(kind, &k, NULL) || k != parts->optim->cfg.kind))
         APPEND(diff, used, "\n  optimizer: checkpoint %s, now %s", kind,
                optim_name(parts->optim->cfg.kind));

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #define F(field) offsetof(dt_config, field)
-#define BOTH (CMD_TRAIN | CMD_CONVERT)
 #define RUNS (CMD_TRAIN | CMD_EVAL | CMD_PREDICT)
 #define INF HUGE_VAL
 
@@ -277,9 +276,13 @@ static const dt_option options[] = {
      "false; a list for --grid); options on the command line override it",
      .facts = OPTF_MAY_CHANGE},
     /* --- shared --- */
-    {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, BOTH, "S",
-     "random seed (weights, data order, train/test split); same seed, same run at any "
-     "rank count"},
+    /* two rows, one field: what the seed draws differs by command */
+    {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, CMD_TRAIN, "S",
+     "random seed (weights, data order, dropout masks, the --valid-split hold-out); same "
+     "seed, same run at any rank count"},
+    {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, CMD_CONVERT, "S",
+     "random seed of the shuffle that splits the CSV's rows into /train and /test "
+     "(--test-fraction); same seed, same split"},
     /* --- convert --- */
     {"idx", OPT_STR2, F(idx), NULL, 0, 0, NULL, CMD_CONVERT, "IMAGES LABELS",
      "IDX image and label files (plain or gzip) for /train"},
@@ -760,9 +763,10 @@ const dt_option *config_option(const char *name) { return config_find(name, ~0u)
 
 int config_given_at(const dt_config *cfg, size_t offset)
 {
+    /* a field may have a row per command (--seed): given by any of them */
     for (size_t i = 0; i < N_OPTIONS; i++)
-        if (options[i].offset == offset)
-            return cfg->given[i];
+        if (options[i].offset == offset && cfg->given[i])
+            return 1;
     return 0;
 }
 
