@@ -1,9 +1,11 @@
 /* dtrain: the command line (cli_main).  Parses the subcommand and its options
  * (from the one option table), runs it, agrees on the outcome across ranks and
  * turns a failure into one message from rank 0 and one exit status. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dtrain/h5io.h"
@@ -127,6 +129,23 @@ static dt_status parse_command(const command *c, int argc, char **argv, dt_confi
     return st;
 }
 
+/* --data names no file: one message naming the option, and for the one data
+ * set the repository does not hold (too large), the script that builds it. */
+static dt_status check_data(const dt_config *cfg, const command *c, dt_error *err)
+{
+    const dt_option *o = config_find("data", c->cmd);
+    if (!o || !cfg->data[0] || access(cfg->data, F_OK) == 0 || errno != ENOENT)
+        return DT_OK; /* other faults: the file's reader names them */
+    const char *base = strrchr(cfg->data, '/');
+    base = base ? base + 1 : cfg->data;
+    if (!strcmp(base, "fashion-mnist.h5"))
+        return dt_fail(err, DT_EUSAGE,
+                       "--data %s: no such file; datasets/fashion-mnist.sh builds "
+                       "datasets/fashion-mnist.h5 (from the Debian package "
+                       "dataset-fashion-mnist)", cfg->data);
+    return dt_fail(err, DT_EUSAGE, "--data %s: no such file", cfg->data);
+}
+
 /* Parse and run command c on every rank, agree on the outcome, and return
  * the exit status (rank 0 prints the one message). */
 static int run_command(const command *c, int argc, char **argv, dt_comm *world)
@@ -145,6 +164,8 @@ static int run_command(const command *c, int argc, char **argv, dt_comm *world)
         }
         return 0;
     }
+    if (!st)
+        st = check_data(&cfg, c, &err);
     if (!st)
         st = c->run(&cfg, world, &err);
     st = comm_agree(world, st, &err);
