@@ -129,6 +129,35 @@ static dt_status parse_command(const command *c, int argc, char **argv, dt_confi
     return st;
 }
 
+static void print_help(const command *c, int rank)
+{
+    if (rank != 0)
+        return;
+    printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name, c->summary);
+    config_print_help(stdout, c->cmd);
+}
+
+/* The command called name; else NULL, and rank 0 says so (with the command
+ * it most likely meant) and lists the commands. */
+static const command *find_command(const char *name, int rank)
+{
+    dt_nearest near = {0};
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+        dt_nearest_add(&near, name, commands[i].name);
+    }
+    if (rank != 0)
+        return NULL;
+    if (dt_nearest_get(&near))
+        fprintf(stderr, "dtrain: error: unknown command '%s' (did you mean '%s'?)\n", name,
+                dt_nearest_get(&near));
+    else
+        fprintf(stderr, "dtrain: error: unknown command '%s'\n", name);
+    usage(stderr);
+    return NULL;
+}
+
 /* --data names no file: one message naming the option, and for the one data
  * set the repository does not hold (too large), the script that builds it. */
 static dt_status check_data(const dt_config *cfg, const command *c, dt_error *err)
@@ -157,11 +186,7 @@ static int run_command(const command *c, int argc, char **argv, dt_comm *world)
     int want_help = 0;
     dt_status st = parse_command(c, argc, argv, &cfg, &want_help, &err);
     if (!st && want_help) {
-        if (rank == 0) {
-            printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name,
-                   c->summary);
-            config_print_help(stdout, c->cmd);
-        }
+        print_help(c, rank);
         return 0;
     }
     if (!st)
@@ -197,7 +222,7 @@ int cli_main(int argc, char **argv)
     int code = 0;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
+        (!strcmp(argv[1], "help") && argc == 2)) {
         if (rank == 0)
             usage(argc < 2 ? stderr : stdout);
         code = argc < 2 ? 2 : 0;
@@ -210,28 +235,15 @@ int cli_main(int argc, char **argv)
                    linalg_library_version());
         goto done;
     }
-    const command *c = NULL;
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            c = &commands[i];
-    if (!c) {
-        if (rank == 0) {
-            const char *near = NULL;
-            for (size_t i = 0; i < N_COMMANDS; i++)
-                if (dt_edit_distance(argv[1], commands[i].name) <= 2)
-                    near = commands[i].name;
-            if (near)
-                fprintf(stderr, "dtrain: error: unknown command '%s' (did you mean '%s'?)\n",
-                        argv[1], near);
-            else
-                fprintf(stderr, "dtrain: error: unknown command '%s'\n", argv[1]);
-            usage(stderr);
-        }
+    /* "dtrain help COMMAND" is "dtrain COMMAND --help" */
+    const int help = !strcmp(argv[1], "help");
+    const command *c = find_command(argv[1 + help], rank);
+    if (!c)
         code = 2;
-        goto done;
-    }
-
-    code = run_command(c, argc, argv, world);
+    else if (help)
+        print_help(c, rank);
+    else
+        code = run_command(c, argc, argv, world);
 done:
     fflush(stdout);
     comm_finalize();
