@@ -401,8 +401,7 @@ static int choice_index(const dt_option *o, const char *v)
     }
 }
 
-/* "a|b|c": o's choices as --help shows them. */
-static void choice_list(const dt_option *o, char *buf, size_t len)
+void config_choice_list(const dt_option *o, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
@@ -414,7 +413,7 @@ static void choice_list(const dt_option *o, char *buf, size_t len)
 static dt_status bad_choice(const dt_option *o, const char *v, dt_error *err)
 {
     char list[256];
-    choice_list(o, list, sizeof list);
+    config_choice_list(o, list, sizeof list);
     return dt_fail(err, DT_EUSAGE, "--%s: '%s' is not one of %s", o->name, v, list);
 }
 
@@ -867,7 +866,7 @@ void config_print_help(FILE *out, unsigned cmd)
         char head[160];
         if (o->type == OPT_CHOICE) {
             char list[128];
-            choice_list(o, list, sizeof list);
+            config_choice_list(o, list, sizeof list);
             snprintf(head, sizeof head, "  --%s %s", o->name, list);
         }
         else

@@ -193,6 +193,10 @@ const dt_option *config_options(size_t *n);
  * config_find(name, cmd) tells apart.  Pointer into static storage. */
 const dt_option *config_option(const char *name);
 
+/* "a|b|c": the names of an OPT_CHOICE(S) row, as --help shows them ("" for
+ * any other row). */
+void config_choice_list(const dt_option *o, char *buf, size_t len);
+
 /* Fill every field with its default. */
 void config_defaults(dt_config *cfg);
 

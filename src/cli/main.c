@@ -41,13 +41,49 @@ static const command commands[] = {
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
+/* The shape help2man reads (the man page is made from --help-all): "Usage:"
+ * lines, a description, then sections of "  NAME  text" entries. */
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: [mpirun -np P] dtrain COMMAND [OPTIONS]\n\ncommands:\n");
+    fprintf(out, "Usage: dtrain COMMAND [OPTIONS]\n"
+                 "  or:  mpirun -np P dtrain COMMAND [OPTIONS]\n"
+                 "Train multilayer perceptrons data-parallel over MPI on HDF5 data; evaluate,\n"
+                 "predict, cross-validate, benchmark, convert data.\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n`dtrain COMMAND --help` lists a command's options; `dtrain --version` "
-                 "prints versions.\n");
+    fprintf(out, "\n`dtrain COMMAND --help` (or `dtrain help COMMAND`) lists a command's "
+                 "options,\n`dtrain --help-all` those of every command; `dtrain completion "
+                 "bash` prints\na bash completion script; `dtrain --version` prints "
+                 "versions.\n");
+}
+
+/* --help-all: the usage, then every command's options (the man page). */
+static void help_all(void)
+{
+    usage(stdout);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        printf("\nOptions of dtrain %s:\n", commands[i].name);
+        config_print_help(stdout, commands[i].cmd);
+    }
+}
+
+/* dtrain completion bash: printed before MPI starts (a shell may run it at
+ * every start-up). */
+static int completion(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[2], "bash")) {
+        fprintf(stderr, "dtrain: error: usage: dtrain completion bash (the one shell "
+                        "supported)\n");
+        return 2;
+    }
+    const char *names[N_COMMANDS];
+    unsigned cmds[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        names[i] = commands[i].name;
+        cmds[i] = commands[i].cmd;
+    }
+    cli_completion_bash(stdout, names, cmds, N_COMMANDS);
+    return 0;
 }
 
 /* The index of the bare argument in args that is the command's positional
@@ -133,7 +169,8 @@ static void print_help(const command *c, int rank)
 {
     if (rank != 0)
         return;
-    printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name, c->summary);
+    printf("Usage: dtrain %s [OPTIONS]\n  or:  mpirun -np P dtrain %s [OPTIONS]\n%s\n\n"
+           "Options:\n", c->name, c->name, c->summary);
     config_print_help(stdout, c->cmd);
 }
 
@@ -210,6 +247,8 @@ int cli_main(int argc, char **argv)
      * for the first safe point, not lost and not fatal (signals.h). */
     if (argc > 1 && strcmp(argv[1], "train") == 0)
         signals_install();
+    if (argc > 1 && strcmp(argv[1], "completion") == 0)
+        return completion(argc, argv);
     if (comm_init(&argc, &argv) != 0) {
         fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
         return 1;
@@ -226,6 +265,11 @@ int cli_main(int argc, char **argv)
         if (rank == 0)
             usage(argc < 2 ? stderr : stdout);
         code = argc < 2 ? 2 : 0;
+        goto done;
+    }
+    if (!strcmp(argv[1], "--help-all")) {
+        if (rank == 0)
+            help_all();
         goto done;
     }
     if (!strcmp(argv[1], "--version")) {
