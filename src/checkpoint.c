@@ -407,13 +407,18 @@ out:
             used += (size_t)snprintf(buf + used, sizeof buf - used, __VA_ARGS__);          \
     } while (0)
 
-/* --resume FILE names no file (--keep may have deleted it): the checkpoints
- * that FILE's directory (else --checkpoint-dir) does hold, newest first. */
-static dt_status missing_checkpoint(const char *spec, const char *ckpt_dir, dt_error *err)
+/* --resume FILE names no file (--keep may have deleted it) or a directory:
+ * the checkpoints that FILE's directory (or the directory; else
+ * --checkpoint-dir) does hold, newest first, and how to take the newest. */
+static dt_status no_checkpoint_at(const char *spec, int is_dir, const char *ckpt_dir,
+                                  dt_error *err)
 {
     char dir[DT_PATH_MAX];
     const char *slash = strrchr(spec, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec) : 1, slash ? spec : ".");
+    if (is_dir)
+        snprintf(dir, sizeof dir, "%s", spec);
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec) : 1, slash ? spec : ".");
     size_t n;
     int64_t *steps = list_steps(dir, &n);
     if (!n && ckpt_dir[0]) {
@@ -428,21 +433,24 @@ static dt_status missing_checkpoint(const char *spec, const char *ckpt_dir, dt_e
     if (n > 8)
         APPEND(have, used, ", ... (%zu in all)", n);
     free(steps);
+    const char *what = is_dir ? "a directory, not a checkpoint" : "no such file";
     if (!n)
-        return dt_fail(err, DT_EUSAGE, "--resume %s: no such file, and no checkpoint "
-                       "(step-NNNNNNNN.h5) in %s", spec, dir);
+        return dt_fail(err, DT_EUSAGE, "--resume %s: %s, and no checkpoint "
+                       "(step-NNNNNNNN.h5) in %s", spec, what, dir);
     return dt_fail(err, DT_EUSAGE,
-                   "--resume %s: no such file; %s holds %s (newest first); --resume "
-                   "without a FILE takes the newest good checkpoint of --checkpoint-dir",
-                   spec, dir, have);
+                   "--resume %s: %s; %s holds %s (newest first); '--checkpoint-dir %s "
+                   "--resume' (no FILE) takes the newest good one",
+                   spec, what, dir, have, dir);
 }
 
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
 {
     path[0] = '\0';
     if (spec[0]) {
-        if (access(spec, F_OK) != 0 && errno == ENOENT)
-            return missing_checkpoint(spec, dir, err);
+        struct stat sb;
+        int found = stat(spec, &sb) == 0;
+        if ((!found && errno == ENOENT) || (found && S_ISDIR(sb.st_mode)))
+            return no_checkpoint_at(spec, found, dir, err);
         dt_status st = ckpt_verify(spec, err);
         if (!st)
             snprintf(path, len, "%s", spec);

@@ -40,12 +40,28 @@ START_TEST(test_defaults_and_values)
 }
 END_TEST
 
+/* A command line of cmd that fails with DT_EUSAGE, and text its message has. */
+typedef struct {
+    unsigned cmd;
+    const char *line, *expect;
+} error_case;
+
+static void check_errors(const error_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dt_config c;
+        dt_error err;
+        dt_error_clear(&err);
+        ck_assert_msg(parse(&c, cases[i].cmd, cases[i].line, &err) == DT_EUSAGE,
+                      "'%s' should fail", cases[i].line);
+        ck_assert_msg(strstr(err.msg, cases[i].expect) != NULL, "'%s': message '%s' lacks '%s'",
+                      cases[i].line, err.msg, cases[i].expect);
+    }
+}
+
 START_TEST(test_errors)
 {
-    struct {
-        unsigned cmd;
-        const char *line, *expect;
-    } cases[] = {
+    static const error_case cases[] = {
         {CMD_TRAIN, "--optimiser adam", "did you mean --optimizer"},
         {CMD_TRAIN, "--lr -0.1", "--lr"},
         {CMD_TRAIN, "--lr abc", "expected a number"},
@@ -65,15 +81,7 @@ START_TEST(test_errors)
         {CMD_TRAIN, "--drop-last --drop-last", "--drop-last given twice"},
         {CMD_CONVERT, "--idx a b --idx c d", "--idx given twice"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        dt_config c;
-        dt_error err;
-        dt_error_clear(&err);
-        ck_assert_msg(parse(&c, cases[i].cmd, cases[i].line, &err) == DT_EUSAGE,
-                      "'%s' should fail", cases[i].line);
-        ck_assert_msg(strstr(err.msg, cases[i].expect) != NULL, "'%s': message '%s' lacks '%s'",
-                      cases[i].line, err.msg, cases[i].expect);
-    }
+    check_errors(cases, sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
@@ -429,10 +437,7 @@ END_TEST
  * dtrain's own (never accepted: one name per option). */
 START_TEST(test_other_tools_names)
 {
-    struct {
-        unsigned cmd;
-        const char *line, *expect;
-    } cases[] = {
+    static const error_case cases[] = {
         {CMD_TRAIN, "--learning-rate 0.1", "unknown option --learning-rate (did you mean --lr?)"},
         {CMD_TRAIN, "--learning_rate=0.1", "did you mean --lr?"},
         {CMD_TRAIN, "--num-epochs 3", "did you mean --epochs?"},
@@ -447,15 +452,7 @@ START_TEST(test_other_tools_names)
         {CMD_CONVERT, "--random-state 3", "did you mean --seed?"},
         {CMD_TRAIN, "--xyz 1", "unknown option --xyz (see --help)"}, /* not a slip of --lr */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        dt_config c;
-        dt_error err;
-        dt_error_clear(&err);
-        ck_assert_msg(parse(&c, cases[i].cmd, cases[i].line, &err) == DT_EUSAGE,
-                      "'%s' should fail", cases[i].line);
-        ck_assert_msg(strstr(err.msg, cases[i].expect) != NULL, "'%s': message '%s' lacks '%s'",
-                      cases[i].line, err.msg, cases[i].expect);
-    }
+    check_errors(cases, sizeof cases / sizeof cases[0]);
     /* a config file's key gets the same answer */
     dt_config c;
     dt_error err;

@@ -26,9 +26,11 @@ run 1 120 train --data "$IRIS" --epochs 3 --optimizer sgd --checkpoint-dir "$TMP
 [[ $status -eq 0 ]] || fail "training with checkpoints: $err"
 have=$(cd "$TMP/ck" && ls step-*.h5 | paste -sd' ')
 [[ $have == step-00000012.h5 ]] && pass "--keep 1 left $have" || fail "checkpoints left: $have"
-expect_error 1 2 "$TMP/ck holds step-00000012.h5 (newest first); --resume without a FILE takes" \
+expect_error 1 2 "no such file; $TMP/ck holds step-00000012.h5 (newest first); '--checkpoint-dir $TMP/ck --resume' (no FILE) takes the newest good one" \
   train --data "$IRIS" --epochs 4 --optimizer sgd --checkpoint-dir "$TMP/ck" \
   --resume "$TMP/ck/step-00000004.h5"
+expect_error 1 2 "--resume $TMP/ck: a directory, not a checkpoint; $TMP/ck holds step-00000012.h5" \
+  train --data "$IRIS" --epochs 4 --optimizer sgd --resume "$TMP/ck"
 expect_error 1 2 "no checkpoint (step-NNNNNNNN.h5) in $TMP/nothing" \
   train --data "$IRIS" --epochs 4 --resume "$TMP/nothing/step-00000004.h5"
 
