@@ -116,7 +116,9 @@ CFLAGS_STRICT="-std=c11 -O2 -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-
 if cc $CFLAGS_STRICT "$SRC/tests/embed/surrogate.c" -o "$TMP/pc_shared" \
      $(pkg-config --cflags --libs dtrain) -Wl,-rpath,"$LIBDIR" -lm 2>"$TMP/cc.err"; then
   pass "pkg-config: built against libdtrain.so"
-  ldd "$TMP/pc_shared" | grep -q "$LIBDIR/libdtrain.so" && pass "pc_shared uses the installed libdtrain.so" \
+  # grep reads ldd's whole output: with pipefail, grep -q ending the pipe early
+  # would fail the pipeline (SIGPIPE to ldd) at random
+  grep -q "$LIBDIR/libdtrain.so" <<<"$(ldd "$TMP/pc_shared")" && pass "pc_shared uses the installed libdtrain.so" \
     || fail "pc_shared does not load $LIBDIR/libdtrain.so: $(ldd "$TMP/pc_shared" | grep dtrain)"
   run_example pc_shared "$TMP/pc_shared"
 else
@@ -126,7 +128,7 @@ static_libs=$(pkg-config --static --libs dtrain | sed 's/-ldtrain\b/-l:libdtrain
 if cc $CFLAGS_STRICT "$SRC/tests/embed/surrogate.c" -o "$TMP/pc_static" \
      $(pkg-config --cflags dtrain) $static_libs 2>"$TMP/cc.err"; then
   pass "pkg-config --static: built against libdtrain.a"
-  ! ldd "$TMP/pc_static" | grep -q libdtrain && pass "pc_static has no libdtrain.so" \
+  ! grep -q libdtrain <<<"$(ldd "$TMP/pc_static")" && pass "pc_static has no libdtrain.so" \
     || fail "pc_static loads libdtrain.so"
   run_example pc_static "$TMP/pc_static"
 else
