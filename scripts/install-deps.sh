@@ -9,6 +9,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libdnnl-dev libopenblas-dev liblapack-dev
   check zlib1g-dev libyaml-dev
+  help2man groff-base
   clang libclang-rt-14-dev
   python3-matplotlib
   dataset-fashion-mnist

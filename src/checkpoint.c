@@ -2,6 +2,7 @@
 #include "dtrain/checkpoint.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,10 +376,50 @@ out:
             used += (size_t)snprintf(buf + used, sizeof buf - used, __VA_ARGS__);          \
     } while (0)
 
+/* --resume FILE names no file (--keep may have deleted it) or a directory:
+ * the checkpoints that FILE's directory (or the directory; else
+ * --checkpoint-dir) does hold, newest first, and how to take the newest. */
+static dt_status no_checkpoint_at(const char *spec, int is_dir, const char *ckpt_dir,
+                                  dt_error *err)
+{
+    char dir[DT_PATH_MAX];
+    const char *slash = strrchr(spec, '/');
+    if (is_dir)
+        snprintf(dir, sizeof dir, "%s", spec);
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec) : 1, slash ? spec : ".");
+    size_t n;
+    int64_t *steps = list_steps(dir, &n);
+    if (!n && ckpt_dir[0]) {
+        free(steps);
+        snprintf(dir, sizeof dir, "%s", ckpt_dir);
+        steps = list_steps(dir, &n);
+    }
+    char have[DT_ERRMSG_LEN / 2] = "";
+    size_t used = 0;
+    for (size_t i = 0; steps && i < n && i < 8; i++)
+        APPEND(have, used, "%sstep-%08lld.h5", i ? ", " : "", (long long)steps[i]);
+    if (n > 8)
+        APPEND(have, used, ", ... (%zu in all)", n);
+    free(steps);
+    const char *what = is_dir ? "a directory, not a checkpoint" : "no such file";
+    if (!n)
+        return dt_fail(err, DT_EUSAGE, "--resume %s: %s, and no checkpoint "
+                       "(step-NNNNNNNN.h5) in %s", spec, what, dir);
+    return dt_fail(err, DT_EUSAGE,
+                   "--resume %s: %s; %s holds %s (newest first); '--checkpoint-dir %s "
+                   "--resume' (no FILE) takes the newest good one",
+                   spec, what, dir, have, dir);
+}
+
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
 {
     path[0] = '\0';
     if (spec[0]) {
+        struct stat sb;
+        int found = stat(spec, &sb) == 0;
+        if ((!found && errno == ENOENT) || (found && S_ISDIR(sb.st_mode)))
+            return no_checkpoint_at(spec, found, dir, err);
         dt_status st = ckpt_verify(spec, err);
         if (!st)
             snprintf(path, len, "%s", spec);
@@ -487,9 +528,12 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
         APPEND(diff, used, "\n  outputs (classes or targets): checkpoint %lld, now %d",
                (long long)v, m->n_out);
     free(old);
+    /* the optimizer's own record, for a checkpoint whose configuration does
+     * not name it (a difference in --optimizer is listed above, once) */
     char kind[32];
     dt_optim_kind k;
-    if (!h5io_get_attr_str(f, "/optimizer", "kind", kind, sizeof kind, NULL) &&
+    if (!h5io_has_attr(f, "/config", "optimizer") &&
+        !h5io_get_attr_str(f, "/optimizer", "kind", kind, sizeof kind, NULL) &&
         (optim_parse(kind, &k, NULL) || k != parts->optim->cfg.kind))
         APPEND(diff, used, "\n  optimizer: checkpoint %s, now %s", kind,
                optim_name(parts->optim->cfg.kind));

@@ -7,13 +7,14 @@
 #include <string.h>
 
 #define F(field) offsetof(dt_config, field)
-#define BOTH (CMD_TRAIN | CMD_CONVERT)
 #define RUNS (CMD_TRAIN | CMD_EVAL | CMD_PREDICT)
 #define INF HUGE_VAL
 
 /* Why cv refuses an option (the cv_rejected column), shared by several rows. */
 #define CV_NOT_CHECKPOINTED "trials are not checkpointed"
 #define CV_FOLDS_VALIDATE "each fold is the validation set of its trials"
+/* --seed's other names (known_as), of its train and its convert row. */
+#define SEED_KNOWN_AS "random-state|random-seed|manual-seed|rng-seed"
 
 /* Rows name the facts they have (.facts, .cv_rejected) and leave them out when
  * they have none, so the two last columns are zero in most rows: GCC's
@@ -49,7 +50,8 @@ static const dt_option options[] = {
     /* --- data --- */
     {"data", OPT_STR, F(data), NULL, 0, 0, NULL, RUNS, "FILE.h5",
      "data file (layout: datasets/README.md)",
-     .facts = OPTF_MAY_CHANGE | OPTF_CV_FIXED},
+     .facts = OPTF_MAY_CHANGE | OPTF_CV_FIXED,
+     .known_as = "dataset|input|train-data|train-file|data-file"},
     {"train-group", OPT_STR, F(train_group), "/train", 0, 0, NULL, CMD_TRAIN, "GROUP",
      "group holding the training X and y",
      .facts = OPTF_CV_FIXED},
@@ -65,17 +67,21 @@ static const dt_option options[] = {
     /* --- model --- */
     {"layers", OPT_LAYERS, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
      "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
-     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer"},
+     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer",
+     .known_as = "hidden-layers|hidden|hidden-sizes|hidden-layer-sizes|hidden-units|units|"
+                 "architecture"},
     {"output", OPT_CHOICE, F(output), "softmax", 0, 0, NULL, CMD_TRAIN,
      "HEAD",
      "softmax + cross-entropy (classes), sigmoid + binary cross-entropy (labels 0/1), "
      "linear + mean squared error (regression)",
      .facts = OPTF_CV_FIXED,
-     .names = {head_names}},
+     .names = {head_names},
+     .known_as = "loss|head|output-activation|task"},
     {"init", OPT_CHOICE, F(init), "uniform", 0, 0, NULL, CMD_TRAIN, "KIND",
      "weights: uniform = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b; xavier = "
      "U(+-sqrt(6/(fan_in+fan_out))); he = N(0, 2/fan_in); biases 0 for xavier and he",
-     .names = {init_names}},
+     .names = {init_names},
+     .known_as = "initializer|kernel-initializer|weight-init|init-method"},
     {"init-from", OPT_STR, F(init_from), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "start from the weights in a saved model (/model/layer{i}/weight|bias)",
      .facts = OPTF_MAY_CHANGE},
@@ -86,10 +92,12 @@ static const dt_option options[] = {
      "(full batch over all ranks, one iteration per epoch): lbfgs (strong-Wolfe line search), "
      "bfgs (dense inverse Hessian, at most 10000 parameters), newton (finite-difference "
      "Hessian, Levenberg damping, at most 2000 parameters)",
-     .names = {optim_names, so_names}},
+     .names = {optim_names, so_names},
+     .known_as = "optim|solver|opt"},
     {"lr", OPT_REAL, F(lr), "0.01", 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
      "learning rate (first-order optimizers; the schedule's base rate)",
-     .facts = OPTF_MAY_CHANGE},
+     .facts = OPTF_MAY_CHANGE,
+     .known_as = "learning-rate|eta|step-size|base-lr"},
     {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
      "sgd/rmsprop momentum [default: 0; 0.9 for momentum and nesterov]: V <- GAMMA V + G; "
      "W <- W - ALPHA V.  The notes' form V' <- gamma V' + alpha G; W <- W - V' is the same "
@@ -101,10 +109,12 @@ static const dt_option options[] = {
     {"beta2", OPT_REAL, F(beta2), "0.999", 0, 0.99999999, NULL, CMD_TRAIN, "B2",
      "adam/adamw second-moment decay (rho2 in the notes)"},
     {"eps", OPT_REAL, F(eps), "1e-8", 0, 1, NULL, CMD_TRAIN, "EPS",
-     "term added to the denominator of adam, adamw, rmsprop [1e-8] and adagrad [1e-10]"},
+     "term added to the denominator of adam, adamw, rmsprop [1e-8] and adagrad [1e-10]",
+     .known_as = "epsilon"},
     {"weight-decay", OPT_REAL, F(weight_decay), "0", 0, 10, NULL, CMD_TRAIN, "LAMBDA",
      "torch.optim weight_decay: adds LAMBDA W to the gradient; adamw: decoupled "
-     "W <- W (1 - lr LAMBDA) [default: 0; 0.01 for adamw]"},
+     "W <- W (1 - lr LAMBDA) [default: 0; 0.01 for adamw]",
+     .known_as = "wd"},
     {"rmsprop-alpha", OPT_REAL, F(rmsprop_alpha), "0.99", 0, 0.999999, NULL, CMD_TRAIN, "A",
      "rmsprop smoothing constant of the mean square"},
     {"centered", OPT_FLAG, F(centered), "0", 0, 0, NULL, CMD_TRAIN, NULL,
@@ -122,7 +132,8 @@ static const dt_option options[] = {
      "(times --gamma every --step-epochs epochs); exponential (times --gamma each epoch); "
      "cosine (to --lr-min over --decay-steps); plateau (times --plateau-factor when --monitor "
      "has not improved for --plateau-patience epochs)",
-     .names = {sched_names}},
+     .names = {sched_names},
+     .known_as = "lr-schedule|scheduler|lr-scheduler|lr-policy"},
     {"lr-min", OPT_REAL, F(lr_min), "0", 0, 1e6, NULL, CMD_TRAIN, "ALPHA",
      "final rate of linear and cosine, floor of plateau"},
     {"decay-steps", OPT_INT, F(decay_steps), "0", 0, 1e15, NULL, CMD_TRAIN, "TAU",
@@ -132,7 +143,8 @@ static const dt_option options[] = {
     {"gamma", OPT_REAL, F(gamma), "0.1", 0x1p-60, 1, NULL, CMD_TRAIN, "G",
      "step and exponential schedules: factor per cut or per epoch"},
     {"warmup-steps", OPT_INT, F(warmup_steps), "0", 0, 1e15, NULL, CMD_TRAIN, "W",
-     "rise linearly from 0 to the schedule's rate over the first W steps"},
+     "rise linearly from 0 to the schedule's rate over the first W steps",
+     .known_as = "warmup|warm-up"},
     {"plateau-factor", OPT_REAL, F(plateau_factor), "0.1", 0x1p-60, 0.999999, NULL, CMD_TRAIN,
      "F", "plateau schedule: factor of each cut"},
     {"plateau-patience", OPT_INT, F(plateau_patience), "10", 0, 1e9, NULL, CMD_TRAIN, "N",
@@ -140,9 +152,11 @@ static const dt_option options[] = {
     /* --- vanishing and exploding gradients --- */
     {"clip-norm", OPT_REAL, F(clip_norm), "0", 0, 1e30, NULL, CMD_TRAIN, "C",
      "scale the averaged gradient so its global L2 norm over all parameters is at most C "
-     "(0 = off)"},
+     "(0 = off)",
+     .known_as = "clipnorm|max-grad-norm|clip-grad-norm|grad-clip|gradient-clip-val"},
     {"clip-value", OPT_REAL, F(clip_value), "0", 0, 1e30, NULL, CMD_TRAIN, "V",
-     "clamp each averaged gradient component to [-V, V] (0 = off)"},
+     "clamp each averaged gradient component to [-V, V] (0 = off)",
+     .known_as = "clipvalue|clip-grad-value"},
     {"log-grad-norms", OPT_EVERY, F(log_grad_norms), NULL, 0, 0, "epoch", CMD_TRAIN, "[N]",
      "print the L2 norm of each layer's gradient (weights and biases), averaged over the "
      "epoch, or every N steps",
@@ -157,10 +171,12 @@ static const dt_option options[] = {
     {"dropout", OPT_REAL, F(dropout), "0", 0, 0.999, NULL, CMD_TRAIN, "P",
      "inverted dropout with rate P after every hidden layer (override per layer as "
      "WIDTH:ACT:P in --layers); off at evaluation and prediction; masks depend on (seed, step, "
-     "sample index) only, not on the rank count"},
+     "sample index) only, not on the rank count",
+     .known_as = "dropout-rate|drop-rate"},
     {"early-stopping", OPT_INT, F(early_stopping), "0", 0, 1e9, NULL, CMD_TRAIN, "PATIENCE",
      "stop when --monitor has not improved for PATIENCE epochs and keep the best epoch's "
-     "weights (0 = off)"},
+     "weights (0 = off)",
+     .known_as = "patience|early-stop"},
     {"monitor", OPT_CHOICE, F(monitor), "val_loss", 0, 0, NULL, CMD_TRAIN, "METRIC",
      "metric of the validation (or test) set watched by --early-stopping and the plateau "
      "schedule",
@@ -173,12 +189,16 @@ static const dt_option options[] = {
     {"valid-split", OPT_REAL, F(valid_split), "0", 0, 0.9, NULL, CMD_TRAIN, "F",
      "when the file has no validation group, hold out this fraction of the training split "
      "(stratified for classification, drawn from --seed) as the validation set",
-     .cv_rejected = CV_FOLDS_VALIDATE},
+     .cv_rejected = CV_FOLDS_VALIDATE,
+     .known_as = "validation-split|val-split|validation-fraction"},
     {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN | CMD_BENCH, "B",
-     "global mini-batch size, split across ranks"},
+     "global mini-batch size, split across ranks",
+     .known_as = "batch|bs|mini-batch|minibatch|mini-batch-size|minibatch-size"},
     {"epochs", OPT_INT, F(epochs), "10", 1, 1e9, NULL, CMD_TRAIN, "N",
      "passes over the training set",
-     .facts = OPTF_MAY_CHANGE},
+     .facts = OPTF_MAY_CHANGE,
+     .known_as = "epoch|num-epochs|n-epochs|nb-epoch|max-epochs|iterations|max-iter|"
+                 "n-iter"},
     {"shuffle", OPT_CHOICE, F(shuffle), "on", 0, 0, NULL, CMD_TRAIN, "on|off",
      "on: permutation of the training set drawn from (seed, epoch); off: file order",
      .names = {switch_names}},
@@ -186,11 +206,13 @@ static const dt_option options[] = {
      "skip the last batch of an epoch when it is smaller than --batch-size"},
     {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS | CMD_BENCH, "N",
      "compute threads per rank, oneDNN's and LAPACK's (1 avoids ranks fighting for cores)",
-     .facts = OPTF_MAY_CHANGE},
+     .facts = OPTF_MAY_CHANGE,
+     .known_as = "num-threads|nthreads|n-jobs|jobs|workers"},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "write the trained model (weights, normalisation, configuration)",
      .facts = OPTF_MAY_CHANGE,
-     .cv_rejected = "use --refit FILE.h5 to save the best configuration"},
+     .cv_rejected = "use --refit FILE.h5 to save the best configuration",
+     .known_as = "save-model|model-out|output-model|save-path"},
     {"shared-data", OPT_CHOICE, F(shared_data), "on", 0, 0, NULL, CMD_TRAIN, "on|off",
      "on: one copy of the training and evaluation data per node, in memory shared by its "
      "ranks (MPI-3 shared window); off: every rank keeps its own copy (for a small /dev/shm)",
@@ -255,7 +277,8 @@ static const dt_option options[] = {
      "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "
      "SIGTERM/SIGINT/SIGUSR1/SIGUSR2 then write one and exit with status 75; one run per "
      "DIR (a second one exits 2: rank 0 locks DIR/dtrain.lock)",
-     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED},
+     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED,
+     .known_as = "checkpoint|checkpoints|ckpt-dir|save-dir"},
     {"checkpoint-every", OPT_INT, F(checkpoint_every), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "also checkpoint every N global steps (0 = off)",
      .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED},
@@ -272,7 +295,8 @@ static const dt_option options[] = {
     {"resume", OPT_OPTPATH, F(resume), NULL, 0, 0, "latest", CMD_TRAIN, "[FILE]",
      "continue from FILE, or without FILE from the newest good checkpoint in "
      "--checkpoint-dir (none yet: start fresh); --epochs is the total",
-     .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED},
+     .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED,
+     .known_as = "resume-from|restore|continue"},
     {"stop-at-step", OPT_INT, F(stop_at_step), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "act as if preempted when the global step count reaches N: checkpoint, exit 75 "
      "(0 = off; for time-boxed jobs and resume tests)",
@@ -295,9 +319,15 @@ static const dt_option options[] = {
      "false; a list for --grid); options on the command line override it",
      .facts = OPTF_MAY_CHANGE},
     /* --- shared --- */
-    {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, BOTH, "S",
-     "random seed (weights, data order, train/test split); same seed, same run at any "
-     "rank count"},
+    /* two rows, one field: what the seed draws differs by command */
+    {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, CMD_TRAIN, "S",
+     "random seed (weights, data order, dropout masks, the --valid-split hold-out); same "
+     "seed, same run at any rank count",
+     .known_as = SEED_KNOWN_AS},
+    {"seed", OPT_INT, F(seed), "1", 0, 9.2e18, NULL, CMD_CONVERT, "S",
+     "random seed of the shuffle that splits the CSV's rows into /train and /test "
+     "(--test-fraction); same seed, same split",
+     .known_as = SEED_KNOWN_AS},
     /* --- convert --- */
     {"idx", OPT_STR2, F(idx), NULL, 0, 0, NULL, CMD_CONVERT, "IMAGES LABELS",
      "IDX image and label files (plain or gzip) for /train"},
@@ -389,8 +419,7 @@ static int choice_index(const dt_option *o, const char *v)
     }
 }
 
-/* "a|b|c": o's choices as --help shows them. */
-static void choice_list(const dt_option *o, char *buf, size_t len)
+void config_choice_list(const dt_option *o, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
@@ -402,7 +431,7 @@ static void choice_list(const dt_option *o, char *buf, size_t len)
 static dt_status bad_choice(const dt_option *o, const char *v, dt_error *err)
 {
     char list[256];
-    choice_list(o, list, sizeof list);
+    config_choice_list(o, list, sizeof list);
     return dt_fail(err, DT_EUSAGE, "--%s: '%s' is not one of %s", o->name, v, list);
 }
 
@@ -568,21 +597,54 @@ static const dt_option *find(const char *name, size_t len, unsigned cmd)
     return NULL;
 }
 
+/* 1 if word is one of the '|'-separated names in list. */
+static int in_list(const char *list, const char *word)
+{
+    size_t len = strlen(word);
+    for (const char *p = list; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && !strncmp(p, word, len))
+            return 1;
+        p = bar ? bar + 1 : p + n;
+    }
+    return 0;
+}
+
+/* 1 if word is option name with words before or after it: num-epochs,
+ * hidden-layers, batch-size-per-rank. */
+static int wraps(const char *word, const char *name)
+{
+    size_t lw = strlen(word), ln = strlen(name);
+    if (lw <= ln + 1 || ln < 3)
+        return 0;
+    return (!strncmp(word, name, ln) && word[ln] == '-') ||
+           (!strcmp(word + lw - ln, name) && word[lw - ln - 1] == '-');
+}
+
+/* The option of cmd an unknown name most likely meant, or NULL: another
+ * tool's name for it (known_as), then the name inside a longer one, then a
+ * near spelling.  '_' reads as '-' (--learning_rate, --batch_size). */
 static const char *nearest(const char *name, unsigned cmd)
 {
     cmd = cmd_mask(cmd);
-    const char *best = NULL;
-    size_t bd = 99;
+    char w[128];
+    snprintf(w, sizeof w, "%s", name);
+    for (char *p = w; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    dt_nearest near = {0};
+    const char *wrapped = NULL;
     for (size_t i = 0; i < N_OPTIONS; i++) {
         if (!(options[i].cmds & cmd))
             continue;
-        size_t d = dt_edit_distance(name, options[i].name);
-        if (d < bd) {
-            bd = d;
-            best = options[i].name;
-        }
+        if (in_list(options[i].known_as, w) || !strcmp(options[i].name, w))
+            return options[i].name;
+        if (!wrapped && wraps(w, options[i].name))
+            wrapped = options[i].name;
+        dt_nearest_add(&near, w, options[i].name);
     }
-    return bd <= 3 ? best : NULL;
+    return wrapped ? wrapped : dt_nearest_get(&near);
 }
 
 const dt_option *config_find(const char *name, unsigned cmd)
@@ -778,9 +840,10 @@ const dt_option *config_option(const char *name) { return config_find(name, ~0u)
 
 int config_given_at(const dt_config *cfg, size_t offset)
 {
+    /* a field may have a row per command (--seed): given by any of them */
     for (size_t i = 0; i < N_OPTIONS; i++)
-        if (options[i].offset == offset)
-            return cfg->given[i];
+        if (options[i].offset == offset && cfg->given[i])
+            return 1;
     return 0;
 }
 
@@ -821,7 +884,7 @@ void config_print_help(FILE *out, unsigned cmd)
         char head[160];
         if (o->type == OPT_CHOICE) {
             char list[128];
-            choice_list(o, list, sizeof list);
+            config_choice_list(o, list, sizeof list);
             snprintf(head, sizeof head, "  --%s %s", o->name, list);
         }
         else

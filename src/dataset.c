@@ -175,6 +175,43 @@ static dt_status probe_memory(const char *path, const char *xname, const dt_data
                    (double)pages * (double)page / gib);
 }
 
+typedef struct {
+    h5file *f;
+    char *buf;
+    size_t len, used;
+} groups_ctx;
+
+static int add_group(const char *name, void *ctx)
+{
+    groups_ctx *g = ctx;
+    char x[300];
+    snprintf(x, sizeof x, "/%s/X", name);
+    if (h5io_exists(g->f, x) && g->used < g->len)
+        g->used += (size_t)snprintf(g->buf + g->used, g->len - g->used, "%s/%s",
+                                    g->used ? ", " : "", name);
+    return 0;
+}
+
+/* "/train, /test": the top-level groups of f that hold an X ("none" if none). */
+static void list_groups(h5file *f, char *buf, size_t len)
+{
+    groups_ctx g = {f, buf, len, 0};
+    buf[0] = '\0';
+    h5io_list(f, "/", add_group, &g, NULL);
+    if (!buf[0])
+        snprintf(buf, len, "none");
+}
+
+void dataset_groups(const char *path, char *buf, size_t len)
+{
+    h5file *f;
+    buf[0] = '\0';
+    if (h5io_open_read(path, &f, NULL) == DT_OK) {
+        list_groups(f, buf, len);
+        h5io_close(f, NULL);
+    }
+}
+
 /* dataset_probe on an open file: the group, X, y, then X's size in memory. */
 static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *info,
                        dt_error *err)
@@ -183,8 +220,12 @@ static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *inf
     char xname[1100], yname[1100];
     snprintf(xname, sizeof xname, "%s/X", group);
     snprintf(yname, sizeof yname, "%s/y", group);
-    if (!h5io_exists(f, group))
-        return dt_fail(err, DT_EUSAGE, "%s: no group '%s'", h5io_path(f), group);
+    if (!h5io_exists(f, group)) {
+        char groups[512];
+        list_groups(f, groups, sizeof groups);
+        return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (groups with an X: %s)",
+                       h5io_path(f), group, groups);
+    }
     dt_status st = probe_x(f, xname, info, err);
     if (!st && y != DS_NO_Y)
         st = probe_y(f, yname, y == DS_LABELS, info, err);

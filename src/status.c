@@ -99,6 +99,22 @@ size_t dt_edit_distance(const char *a, const char *b)
     return d[la][lb];
 }
 
+void dt_nearest_add(dt_nearest *n, const char *word, const char *candidate)
+{
+    size_t d = dt_edit_distance(word, candidate);
+    if (!n->best || d < n->distance) {
+        n->best = candidate;
+        n->distance = d;
+    }
+}
+
+const char *dt_nearest_get(const dt_nearest *n)
+{
+    if (!n->best || n->distance > 3 || 2 * n->distance >= strlen(n->best) + 1)
+        return NULL;
+    return n->best;
+}
+
 int dt_name_index(const char *const *names, const char *text)
 {
     for (int i = 0; names[i]; i++)

@@ -40,12 +40,28 @@ START_TEST(test_defaults_and_values)
 }
 END_TEST
 
+/* A command line of cmd that fails with DT_EUSAGE, and text its message has. */
+typedef struct {
+    unsigned cmd;
+    const char *line, *expect;
+} error_case;
+
+static void check_errors(const error_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dt_config c;
+        dt_error err;
+        dt_error_clear(&err);
+        ck_assert_msg(parse(&c, cases[i].cmd, cases[i].line, &err) == DT_EUSAGE,
+                      "'%s' should fail", cases[i].line);
+        ck_assert_msg(strstr(err.msg, cases[i].expect) != NULL, "'%s': message '%s' lacks '%s'",
+                      cases[i].line, err.msg, cases[i].expect);
+    }
+}
+
 START_TEST(test_errors)
 {
-    struct {
-        unsigned cmd;
-        const char *line, *expect;
-    } cases[] = {
+    static const error_case cases[] = {
         {CMD_TRAIN, "--optimiser adam", "did you mean --optimizer"},
         {CMD_TRAIN, "--lr -0.1", "--lr"},
         {CMD_TRAIN, "--lr abc", "expected a number"},
@@ -65,15 +81,7 @@ START_TEST(test_errors)
         {CMD_TRAIN, "--drop-last --drop-last", "--drop-last given twice"},
         {CMD_CONVERT, "--idx a b --idx c d", "--idx given twice"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        dt_config c;
-        dt_error err;
-        dt_error_clear(&err);
-        ck_assert_msg(parse(&c, cases[i].cmd, cases[i].line, &err) == DT_EUSAGE,
-                      "'%s' should fail", cases[i].line);
-        ck_assert_msg(strstr(err.msg, cases[i].expect) != NULL, "'%s': message '%s' lacks '%s'",
-                      cases[i].line, err.msg, cases[i].expect);
-    }
+    check_errors(cases, sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
@@ -347,6 +355,148 @@ START_TEST(test_option_facts)
 }
 END_TEST
 
+/* The text config_print_help shows for cmd (caller frees). */
+static char *help_of(unsigned cmd)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print_help(f, cmd);
+    fclose(f);
+    /* a copy: GCC 12 takes pointers into text for pointers to the local */
+    char *copy = strdup(text);
+    free(text);
+    return copy;
+}
+
+/* Option name's entry in the --help of cmd, its lines joined by single
+ * spaces (caller frees); NULL if there is none. */
+static char *entry_of(unsigned cmd, const char *name)
+{
+    char *text = help_of(cmd), head[96], *out = NULL;
+    char *help = malloc(strlen(text) + 2); /* a line break before the first entry too */
+    sprintf(help, "\n%s", text);
+    free(text);
+    snprintf(head, sizeof head, "\n  --%s", name);
+    for (char *e = strstr(help, head); e; e = strstr(e + 1, head)) {
+        char after = e[strlen(head)];
+        if (after != ' ' && after != '\n')
+            continue; /* --log in front of --log-grad-norms */
+        char *next = strstr(e + 1, "\n  --"), *w;
+        if (next)
+            *next = '\0';
+        out = w = malloc(strlen(e) + 1);
+        for (const char *r = e + 1; *r; r++)
+            if (!(*r == ' ' || *r == '\n') || (w > out && w[-1] != ' '))
+                *w++ = *r == '\n' ? ' ' : *r;
+        *w = '\0';
+        break;
+    }
+    free(help);
+    return out;
+}
+
+/* Every choice option of the table, whatever rows it gains: a wrong value is
+ * refused with a message that names the option and every valid value, and
+ * --help shows every value in the option's entry. */
+START_TEST(test_choices_name_their_values)
+{
+    size_t n;
+    const dt_option *o = config_options(&n);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (o[i].type != OPT_CHOICE && o[i].type != OPT_CHOICES)
+            continue;
+        unsigned cmd = o[i].cmds & -o[i].cmds; /* one command that takes it */
+        ck_assert_ptr_eq(config_find(o[i].name, cmd), &o[i]);
+        dt_config c;
+        dt_error err;
+        config_defaults(&c);
+        dt_error_clear(&err);
+        ck_assert_int_eq(config_set(&c, cmd, o[i].name, "no-such-value", &err), DT_EUSAGE);
+        char opt[80];
+        snprintf(opt, sizeof opt, "--%s", o[i].name);
+        ck_assert_msg(strstr(err.msg, opt), "'%s' does not name %s", err.msg, opt);
+        char *entry = entry_of(cmd, o[i].name);
+        ck_assert_ptr_nonnull(entry);
+        for (int l = 0; l < 2 && o[i].names[l]; l++)
+            for (int k = 0; o[i].names[l][k]; k++) {
+                ck_assert_msg(strstr(err.msg, o[i].names[l][k]), "%s: '%s' lacks '%s'", opt,
+                              err.msg, o[i].names[l][k]);
+                ck_assert_msg(strstr(entry, o[i].names[l][k]), "--help of %s lacks '%s'", opt,
+                              o[i].names[l][k]);
+            }
+        free(entry);
+        seen++;
+    }
+    ck_assert_int_ge(seen, 14); /* the table had 14 choice rows when this was written */
+}
+END_TEST
+
+/* Names users of Keras, PyTorch or scikit-learn type first are answered with
+ * dtrain's own (never accepted: one name per option). */
+START_TEST(test_other_tools_names)
+{
+    static const error_case cases[] = {
+        {CMD_TRAIN, "--learning-rate 0.1", "unknown option --learning-rate (did you mean --lr?)"},
+        {CMD_TRAIN, "--learning_rate=0.1", "did you mean --lr?"},
+        {CMD_TRAIN, "--num-epochs 3", "did you mean --epochs?"},
+        {CMD_TRAIN, "--n_epochs 3", "did you mean --epochs?"},
+        {CMD_TRAIN, "--epoch 3", "did you mean --epochs?"},
+        {CMD_TRAIN, "--total-epochs 3", "did you mean --epochs?"}, /* a name inside */
+        {CMD_TRAIN, "--hidden-layers 64:relu", "did you mean --layers?"},
+        {CMD_TRAIN, "--batch 8", "did you mean --batch-size?"},
+        {CMD_TRAIN, "--batch_size 8", "did you mean --batch-size?"},
+        {CMD_TRAIN, "--validation_split 0.1", "did you mean --valid-split?"},
+        {CMD_CV, "--solver adam", "did you mean --optimizer?"},
+        {CMD_CONVERT, "--random-state 3", "did you mean --seed?"},
+        {CMD_TRAIN, "--xyz 1", "unknown option --xyz (see --help)"}, /* not a slip of --lr */
+    };
+    check_errors(cases, sizeof cases / sizeof cases[0]);
+    /* a config file's key gets the same answer */
+    dt_config c;
+    dt_error err;
+    config_defaults(&c);
+    ck_assert_int_eq(config_set(&c, CMD_TRAIN, "learning_rate", "0.1", &err), DT_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "did you mean 'lr'?"));
+
+    /* known_as names are spelt with '-' and are no command's option */
+    size_t n;
+    const dt_option *o = config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!o[i].known_as)
+            continue;
+        ck_assert_msg(!strchr(o[i].known_as, '_'), "--%s: known_as uses '_'", o[i].name);
+        char list[512], *save = NULL;
+        snprintf(list, sizeof list, "%s", o[i].known_as);
+        for (char *w = strtok_r(list, "|", &save); w; w = strtok_r(NULL, "|", &save))
+            ck_assert_msg(!config_option(w), "--%s: known_as '%s' is an option", o[i].name, w);
+    }
+}
+END_TEST
+
+/* --seed has a row per command (what it draws differs); either one marks the
+ * field given. */
+START_TEST(test_seed_per_command)
+{
+    dt_config c;
+    dt_error err;
+    ck_assert_int_eq(parse(&c, CMD_CONVERT, "--csv a.csv --seed 5", &err), DT_OK);
+    ck_assert_int_eq(c.seed, 5);
+    ck_assert(CONFIG_GIVEN(&c, seed));
+    ck_assert_int_eq(parse(&c, CMD_TRAIN, "--seed 6", &err), DT_OK);
+    ck_assert(CONFIG_GIVEN(&c, seed));
+    ck_assert_int_eq(parse(&c, CMD_CONVERT, "--csv a.csv", &err), DT_OK);
+    ck_assert(!CONFIG_GIVEN(&c, seed));
+    char *convert = entry_of(CMD_CONVERT, "seed"), *train = entry_of(CMD_TRAIN, "seed");
+    ck_assert_ptr_nonnull(strstr(convert, "/train and /test"));
+    ck_assert_ptr_null(strstr(convert, "weights")); /* training words stay in train's */
+    ck_assert_ptr_nonnull(strstr(train, "weights"));
+    free(convert);
+    free(train);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("config");
@@ -358,6 +508,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_value_round_trip);
     tcase_add_test(tc, test_list_option);
     tcase_add_test(tc, test_option_facts);
+    tcase_add_test(tc, test_choices_name_their_values);
+    tcase_add_test(tc, test_other_tools_names);
+    tcase_add_test(tc, test_seed_per_command);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -182,6 +182,10 @@ typedef struct {
     const char *const *names[2]; /* OPT_CHOICE(S): the names, NULL-terminated lists owned
                                     by the module whose enum they spell; a second list
                                     continues the first (--optimizer) */
+    const char *known_as; /* what users of other tools type for this option
+                             ("learning-rate|eta"), '|'-separated: answered with
+                             "did you mean --lr?", never accepted (one name per
+                             option in command lines, config files and --grid) */
 } dt_option;
 
 /* The table; *n receives its length.  Pointer into static storage. */
@@ -193,11 +197,17 @@ const dt_option *config_options(size_t *n);
  * config_find(name, cmd) tells apart.  Pointer into static storage. */
 const dt_option *config_option(const char *name);
 
+/* "a|b|c": the names of an OPT_CHOICE(S) row, as --help shows them ("" for
+ * any other row). */
+void config_choice_list(const dt_option *o, char *buf, size_t len);
+
 /* Fill every field with its default. */
 void config_defaults(dt_config *cfg);
 
 /* Parse argv[0..argc) (options only, no subcommand) for command cmd.  Unknown
- * options get a "did you mean" suggestion; values are range-checked.  Sets
+ * options get a "did you mean" suggestion (a known_as name, a name with a
+ * prefix or suffix such as --num-epochs, or a near spelling); values are
+ * range-checked.  Sets
  * *want_help if --help/-h was seen. */
 dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
                        int *want_help, dt_error *err);

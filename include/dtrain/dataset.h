@@ -46,6 +46,11 @@ typedef struct {
 dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_info *info,
                         dt_error *err);
 
+/* "/train, /test": the top-level groups of the file at path that hold an X
+ * ("none" if none, "" if it cannot be read), for messages that name a missing
+ * group. */
+void dataset_groups(const char *path, char *buf, size_t len);
+
 /* Load group `group` ("/train") of an HDF5 file.  y is DS_LABELS: integer
  * class labels (rejecting negative or fractional values); DS_TARGETS: float
  * targets; DS_NO_Y: not read (prediction).  Metadata first (dataset_probe),

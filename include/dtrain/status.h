@@ -45,6 +45,17 @@ int dt_name_index(const char *const *names, const char *text);
  * the "did you mean" of options and subcommands. */
 size_t dt_edit_distance(const char *a, const char *b);
 
+/* The "did you mean" of a misspelt name: offer every candidate with
+ * dt_nearest_add, then dt_nearest_get gives the closest one if it is close
+ * enough to be a slip (at most 3 edits, and fewer than half its length: "xyz"
+ * is not a slip of "lr"), else NULL.  Start from (dt_nearest){0}. */
+typedef struct {
+    const char *best; /* a candidate (the caller's string), NULL before any */
+    size_t distance;
+} dt_nearest;
+void dt_nearest_add(dt_nearest *n, const char *word, const char *candidate);
+const char *dt_nearest_get(const dt_nearest *n);
+
 /* Short name of a status ("usage error", "I/O error", ...). */
 const char *dt_strerror(dt_status code);
 

@@ -33,6 +33,10 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err);
 /* Rank 0 only. */
 dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err);
 
+/* Print a bash completion script for the n commands names[i], whose options
+ * are those of cmds[i] (CMD_*), from the option table. */
+void cli_completion_bash(FILE *out, const char *const *names, const unsigned *cmds, size_t n);
+
 /* eval and predict: load --model (with its normalisation) and group --group
  * of --data, check that they fit and normalise the data.  y is DS_LABELS /
  * DS_TARGETS as the model's head needs, or DS_NO_Y when want_y is 0 and the

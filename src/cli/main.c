@@ -1,9 +1,11 @@
 /* dtrain: the command line (cli_main).  Parses the subcommand and its options
  * (from the one option table), runs it, agrees on the outcome across ranks and
  * turns a failure into one message from rank 0 and one exit status. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dtrain/h5io.h"
@@ -39,13 +41,49 @@ static const command commands[] = {
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
+/* The shape help2man reads (the man page is made from --help-all): "Usage:"
+ * lines, a description, then sections of "  NAME  text" entries. */
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: [mpirun -np P] dtrain COMMAND [OPTIONS]\n\ncommands:\n");
+    fprintf(out, "Usage: dtrain COMMAND [OPTIONS]\n"
+                 "  or:  mpirun -np P dtrain COMMAND [OPTIONS]\n"
+                 "Train multilayer perceptrons data-parallel over MPI on HDF5 data; evaluate,\n"
+                 "predict, cross-validate, benchmark, convert data.\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n`dtrain COMMAND --help` lists a command's options; `dtrain --version` "
-                 "prints versions.\n");
+    fprintf(out, "\n`dtrain COMMAND --help` (or `dtrain help COMMAND`) lists a command's "
+                 "options,\n`dtrain --help-all` those of every command; `dtrain completion "
+                 "bash` prints\na bash completion script; `dtrain --version` prints "
+                 "versions.\n");
+}
+
+/* --help-all: the usage, then every command's options (the man page). */
+static void help_all(void)
+{
+    usage(stdout);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        printf("\nOptions of dtrain %s:\n", commands[i].name);
+        config_print_help(stdout, commands[i].cmd);
+    }
+}
+
+/* dtrain completion bash: printed before MPI starts (a shell may run it at
+ * every start-up). */
+static int completion(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[2], "bash")) {
+        fprintf(stderr, "dtrain: error: usage: dtrain completion bash (the one shell "
+                        "supported)\n");
+        return 2;
+    }
+    const char *names[N_COMMANDS];
+    unsigned cmds[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        names[i] = commands[i].name;
+        cmds[i] = commands[i].cmd;
+    }
+    cli_completion_bash(stdout, names, cmds, N_COMMANDS);
+    return 0;
 }
 
 /* The index of the bare argument in args that is the command's positional
@@ -127,6 +165,53 @@ static dt_status parse_command(const command *c, int argc, char **argv, dt_confi
     return st;
 }
 
+static void print_help(const command *c, int rank)
+{
+    if (rank != 0)
+        return;
+    printf("Usage: dtrain %s [OPTIONS]\n  or:  mpirun -np P dtrain %s [OPTIONS]\n%s\n\n"
+           "Options:\n", c->name, c->name, c->summary);
+    config_print_help(stdout, c->cmd);
+}
+
+/* The command called name; else NULL, and rank 0 says so (with the command
+ * it most likely meant) and lists the commands. */
+static const command *find_command(const char *name, int rank)
+{
+    dt_nearest near = {0};
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+        dt_nearest_add(&near, name, commands[i].name);
+    }
+    if (rank != 0)
+        return NULL;
+    if (dt_nearest_get(&near))
+        fprintf(stderr, "dtrain: error: unknown command '%s' (did you mean '%s'?)\n", name,
+                dt_nearest_get(&near));
+    else
+        fprintf(stderr, "dtrain: error: unknown command '%s'\n", name);
+    usage(stderr);
+    return NULL;
+}
+
+/* --data names no file: one message naming the option, and for the one data
+ * set the repository does not hold (too large), the script that builds it. */
+static dt_status check_data(const dt_config *cfg, const command *c, dt_error *err)
+{
+    const dt_option *o = config_find("data", c->cmd);
+    if (!o || !cfg->data[0] || access(cfg->data, F_OK) == 0 || errno != ENOENT)
+        return DT_OK; /* other faults: the file's reader names them */
+    const char *base = strrchr(cfg->data, '/');
+    base = base ? base + 1 : cfg->data;
+    if (!strcmp(base, "fashion-mnist.h5"))
+        return dt_fail(err, DT_EUSAGE,
+                       "--data %s: no such file; datasets/fashion-mnist.sh builds "
+                       "datasets/fashion-mnist.h5 (from the Debian package "
+                       "dataset-fashion-mnist)", cfg->data);
+    return dt_fail(err, DT_EUSAGE, "--data %s: no such file", cfg->data);
+}
+
 /* Parse and run command c on every rank, agree on the outcome, and return
  * the exit status (rank 0 prints the one message). */
 static int run_command(const command *c, int argc, char **argv, dt_comm *world)
@@ -138,13 +223,11 @@ static int run_command(const command *c, int argc, char **argv, dt_comm *world)
     int want_help = 0;
     dt_status st = parse_command(c, argc, argv, &cfg, &want_help, &err);
     if (!st && want_help) {
-        if (rank == 0) {
-            printf("usage: [mpirun -np P] dtrain %s [OPTIONS]\n%s\n\noptions:\n", c->name,
-                   c->summary);
-            config_print_help(stdout, c->cmd);
-        }
+        print_help(c, rank);
         return 0;
     }
+    if (!st)
+        st = check_data(&cfg, c, &err);
     if (!st)
         st = c->run(&cfg, world, &err);
     st = comm_agree(world, st, &err);
@@ -164,6 +247,8 @@ int cli_main(int argc, char **argv)
      * for the first safe point, not lost and not fatal (signals.h). */
     if (argc > 1 && strcmp(argv[1], "train") == 0)
         signals_install();
+    if (argc > 1 && strcmp(argv[1], "completion") == 0)
+        return completion(argc, argv);
     if (comm_init(&argc, &argv) != 0) {
         fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
         return 1;
@@ -176,10 +261,15 @@ int cli_main(int argc, char **argv)
     int code = 0;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
+        (!strcmp(argv[1], "help") && argc == 2)) {
         if (rank == 0)
             usage(argc < 2 ? stderr : stdout);
         code = argc < 2 ? 2 : 0;
+        goto done;
+    }
+    if (!strcmp(argv[1], "--help-all")) {
+        if (rank == 0)
+            help_all();
         goto done;
     }
     if (!strcmp(argv[1], "--version")) {
@@ -189,28 +279,15 @@ int cli_main(int argc, char **argv)
                    linalg_library_version());
         goto done;
     }
-    const command *c = NULL;
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            c = &commands[i];
-    if (!c) {
-        if (rank == 0) {
-            const char *near = NULL;
-            for (size_t i = 0; i < N_COMMANDS; i++)
-                if (dt_edit_distance(argv[1], commands[i].name) <= 2)
-                    near = commands[i].name;
-            if (near)
-                fprintf(stderr, "dtrain: error: unknown command '%s' (did you mean '%s'?)\n",
-                        argv[1], near);
-            else
-                fprintf(stderr, "dtrain: error: unknown command '%s'\n", argv[1]);
-            usage(stderr);
-        }
+    /* "dtrain help COMMAND" is "dtrain COMMAND --help" */
+    const int help = !strcmp(argv[1], "help");
+    const command *c = find_command(argv[1 + help], rank);
+    if (!c)
         code = 2;
-        goto done;
-    }
-
-    code = run_command(c, argc, argv, world);
+    else if (help)
+        print_help(c, rank);
+    else
+        code = run_command(c, argc, argv, world);
 done:
     fflush(stdout);
     comm_finalize();

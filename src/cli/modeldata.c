@@ -36,6 +36,29 @@ static dt_status load_model(const dt_config *cfg, dt_model *m, dt_norm *norm, dt
     return modelio_load(cfg->model, 256, m, norm, err);
 }
 
+/* --group is in the file (else the message names the groups it has), and
+ * for predict (!want_y) whether it has a y: used only if present. */
+static dt_status check_group(const dt_config *cfg, int want_y, int *y, dt_error *err)
+{
+    char yname[DT_PATH_MAX + 4];
+    snprintf(yname, sizeof yname, "%s/y", cfg->group);
+    h5file *f;
+    dt_status st = h5io_open_read(cfg->data, &f, err);
+    if (st)
+        return st;
+    int has_group = h5io_exists(f, cfg->group);
+    if (!want_y && !h5io_exists(f, yname))
+        *y = DS_NO_Y;
+    h5io_close(f, NULL);
+    if (has_group)
+        return DT_OK;
+    char groups[512];
+    dataset_groups(cfg->data, groups, sizeof groups);
+    return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (%s --group); groups with an X: %s",
+                   cfg->data, cfg->group,
+                   CONFIG_GIVEN(cfg, group) ? "given as" : "the default of", groups);
+}
+
 static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_norm *norm,
                             dt_dataset *ds, dt_error *err)
 {
@@ -47,17 +70,8 @@ static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_no
     if (st)
         return st;
     int y = head_is_classifier(m->head) ? DS_LABELS : DS_TARGETS;
-    if (!want_y) {
-        /* predict: y is used only if present */
-        char yname[DT_PATH_MAX + 4];
-        snprintf(yname, sizeof yname, "%s/y", cfg->group);
-        h5file *f;
-        if ((st = h5io_open_read(cfg->data, &f, err)))
-            return st;
-        if (!h5io_exists(f, yname))
-            y = DS_NO_Y;
-        h5io_close(f, NULL);
-    }
+    if ((st = check_group(cfg, want_y, &y, err)))
+        return st;
     /* the data's metadata, and its fit to the model, before any of it is read */
     dt_dataset_info info;
     if ((st = dataset_probe(cfg->data, cfg->group, y, &info, err)) ||

@@ -48,6 +48,65 @@ else
   fail "installed dtrain-plot: $(cat "$TMP/p")"
 fi
 
+# the man page (help2man reading --help-all): installed, and groff renders it
+# without a warning, with every command's options
+MAN=$PREFIX/share/man/man1/dtrain.1
+if [[ -f $MAN ]]; then
+  pass "installed share/man/man1/dtrain.1"
+  if groff -man -Tascii -P-cbou -ww "$MAN" >"$TMP/man.txt" 2>"$TMP/man.err" && [[ ! -s $TMP/man.err ]]; then
+    pass "groff renders dtrain.1 ($(wc -l <"$TMP/man.txt") lines)"
+  else
+    fail "groff dtrain.1: $(head -3 "$TMP/man.err")"
+  fi
+  for want in SYNOPSIS 'mpirun -np P dtrain COMMAND' 'Options of dtrain train:' \
+              'Options of dtrain convert:' '--optimizer' '--checkpoint-dir DIR'; do
+    grep -qF -- "$want" "$TMP/man.txt" && pass "man page shows '$want'" \
+      || fail "man page lacks '$want'"
+  done
+else
+  fail "share/man/man1/dtrain.1 not installed"
+fi
+
+# the bash completion (generated from the option table): sourced in bash, its
+# function completes what COMP_WORDS/COMP_CWORD describe
+COMPLETION=$PREFIX/share/bash-completion/completions/dtrain
+complete_words() {
+  bash -c 'source "$1" || exit 1; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+           _dtrain; printf "%s\n" "${COMPREPLY[@]}" | sort' _ "$COMPLETION" "$@"
+}
+expect_completion() {
+  local want=$1; shift
+  local got
+  got=$(complete_words "$@" | paste -sd' ')
+  [[ $got == "$want" ]] && pass "completion of '$*': $got" \
+    || fail "completion of '$*': '$got', expected '$want'"
+}
+if [[ -f $COMPLETION ]]; then
+  pass "installed share/bash-completion/completions/dtrain"
+  expect_completion "train" dtrain tr
+  expect_completion "--optimizer" dtrain train --opt
+  expect_completion "adagrad adam adamw" dtrain train --optimizer a
+  expect_completion "accuracy,r2 accuracy,rmse" dtrain train --metrics accuracy,r
+  expect_completion "predict" dtrain help pre
+  expect_completion "float32 float64" dtrain convert --x-dtype f
+  # every option of every command's --help, and every choice it lists, is
+  # completed (the script is the table's, not a list kept by hand)
+  for cmd in train eval cv predict inspect bench convert; do
+    want=$("$PREFIX/bin/dtrain" "$cmd" --help | sed -n 's/^  \(--[a-z0-9-]*\).*/\1/p' | sort -u | paste -sd' ')
+    got=$(complete_words dtrain "$cmd" -- | grep -v '^--help$' | sort -u | paste -sd' ')
+    [[ -n $want && $got == "$want" ]] && pass "dtrain $cmd --<TAB>: all $(wc -w <<<"$want") options" \
+      || fail "dtrain $cmd --<TAB>: '$got', --help has '$want'"
+    while read -r opt list; do
+      got=$(complete_words dtrain "$cmd" "$opt" "" | paste -sd'|')
+      [[ $got == "$(tr '|' '\n' <<<"$list" | sort | paste -sd'|')" ]] \
+        && pass "dtrain $cmd $opt <TAB>: $got" \
+        || fail "dtrain $cmd $opt <TAB>: '$got', --help lists '$list'"
+    done < <("$PREFIX/bin/dtrain" "$cmd" --help | sed -n 's/^  \(--[a-z0-9-]*\) \([a-z0-9_]*|[a-z0-9_|]*\)$/\1 \2/p')
+  done
+else
+  fail "share/bash-completion/completions/dtrain not installed"
+fi
+
 # run_example NAME BINARY: 2 ranks, exit 0 and the "ok:" line
 run_example() {
   local name=$1 bin=$2
