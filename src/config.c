@@ -59,10 +59,19 @@ static const dt_option options[] = {
     {"normalize", OPT_CHOICE, F(normalize), "zscore", 0, 0, NULL, CMD_TRAIN,
      "KIND", "input scaling, statistics from the training split (saved with the model)",
      .names = {norm_names}},
+    {"normalize-targets", OPT_CHOICE, F(normalize_targets), "on", 0, 0, NULL, CMD_TRAIN,
+     "on|off",
+     "--output linear: on: train on targets standardised with the training split's mean "
+     "and std per output (saved with the model); predictions, metrics and losses are "
+     "reported in the targets' units (the MSE of output k is its standardised squared "
+     "error times std_k^2; an --l1/--l2 penalty, on the weights, is added unchanged); "
+     "off: the targets as they are",
+     .names = {switch_names}},
     /* --- model --- */
     {"layers", OPT_LAYERS, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
      "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
-     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer"},
+     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer "
+     "[default: empty: the inputs feed the output layer directly]"},
     {"output", OPT_CHOICE, F(output), "softmax", 0, 0, NULL, CMD_TRAIN,
      "HEAD",
      "softmax + cross-entropy (classes), sigmoid + binary cross-entropy (labels 0/1), "
@@ -77,15 +86,16 @@ static const dt_option options[] = {
      "start from the weights in a saved model (/model/layer{i}/weight|bias)",
      .facts = OPTF_MAY_CHANGE},
     /* --- optimisation --- */
-    {"optimizer", OPT_CHOICE, F(optimizer), "sgd", 0, 0, NULL, CMD_TRAIN, "NAME",
+    {"optimizer", OPT_CHOICE, F(optimizer), "adam", 0, 0, NULL, CMD_TRAIN, "NAME",
      "first order (per mini-batch, update rules and defaults of PyTorch's torch.optim): sgd, "
      "momentum (sgd, momentum 0.9), nesterov, adagrad, rmsprop, adam, adamw; second order "
      "(full batch over all ranks, one iteration per epoch): lbfgs (strong-Wolfe line search), "
      "bfgs (dense inverse Hessian, at most 10000 parameters), newton (finite-difference "
      "Hessian, Levenberg damping, at most 2000 parameters)",
      .names = {optim_names, so_names}},
-    {"lr", OPT_REAL, F(lr), "0.01", 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
-     "learning rate (first-order optimizers; the schedule's base rate)",
+    {"lr", OPT_REAL, F(lr), NULL, 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
+     "learning rate (first-order optimizers; the schedule's base rate) [default: 0.001 for "
+     "adam and adamw, 0.01 for the others]",
      .facts = OPTF_MAY_CHANGE},
     {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
      "sgd/rmsprop momentum [default: 0; 0.9 for momentum and nesterov]: V <- GAMMA V + G; "
@@ -466,6 +476,10 @@ static dt_status set_number(const dt_option *o, char *base, const char *v, dt_er
         *(int64_t *)base = x;
         return DT_OK;
     }
+    if (!o->def && !v[0]) { /* "": not given, the method's own default */
+        *(double *)base = NAN;
+        return DT_OK;
+    }
     double x = strtod(v, &end);
     if (errno || end == v || *end || !isfinite(x))
         return dt_fail(err, DT_EUSAGE, "--%s: expected a number, got '%s'", o->name, v);
@@ -530,6 +544,8 @@ void config_defaults(dt_config *cfg)
         const dt_option *o = &options[i];
         if (o->type == OPT_CHOICE && !o->def)
             *(int *)((char *)cfg + o->offset) = -1; /* no default: decided later */
+        if (o->type == OPT_REAL && !o->def)
+            *(double *)((char *)cfg + o->offset) = NAN; /* the method's own default */
         if (o->def && set_value(cfg, o, o->def, NULL) != DT_OK)
             abort(); /* a bad default in the table is a programming error */
     }
@@ -700,9 +716,11 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
     case OPT_LAYERS: model_format_layers((const dt_layers *)base, buf, len); break;
     case OPT_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)base); break;
     case OPT_REAL: {
-        /* the shortest text that reads back as the same double */
+        /* the shortest text that reads back as the same double; NaN (not
+         * given, the method's own default) is "" */
         double v = *(const double *)base;
-        for (int prec = 6; prec <= 17; prec++) {
+        buf[0] = '\0';
+        for (int prec = 6; prec <= 17 && !isnan(v); prec++) {
             snprintf(buf, len, "%.*g", prec, v);
             if (strtod(buf, NULL) == v)
                 break;

@@ -206,13 +206,13 @@ START_TEST(test_softmax_stable)
      * Hand value: z = (1e4, -1e4), y = 1: loss = logsumexp(z) - z_1 = 1e4 + 1e4 = 2e4. */
     float z[2] = {1e4f, -1e4f}, dz[2];
     int32_t y = 1;
-    double l = loss_eval(HEAD_SOFTMAX, z, &y, NULL, 1, 2, dz, NULL);
+    double l = loss_eval(HEAD_SOFTMAX, z, &y, NULL, 1, 2, NULL, dz, NULL);
     ck_assert_double_eq_tol(l, 2e4, 1e-6);
     ck_assert_float_eq_tol(dz[0], 1.0f, 1e-6f);
     ck_assert_float_eq_tol(dz[1], -1.0f, 1e-6f);
     /* sigmoid BCE at z = -800, y = 1: loss = 800 (log(1 + e^800) - 0 would overflow) */
     float s = -800.0f;
-    l = loss_eval(HEAD_SIGMOID, &s, &y, NULL, 1, 1, dz, NULL);
+    l = loss_eval(HEAD_SIGMOID, &s, &y, NULL, 1, 1, NULL, dz, NULL);
     ck_assert_double_eq_tol(l, 800.0, 1e-9);
     ck_assert_float_eq_tol(dz[0], -1.0f, 1e-6f);
 }
