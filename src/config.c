@@ -183,7 +183,7 @@ static const dt_option options[] = {
      .cv_rejected = CV_FOLDS_VALIDATE},
     {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN | CMD_BENCH, "B",
      "global mini-batch size, split across ranks"},
-    {"epochs", OPT_INT, F(epochs), "10", 1, 1e9, NULL, CMD_TRAIN, "N",
+    {"epochs", OPT_INT, F(epochs), "100", 1, 1e9, NULL, CMD_TRAIN, "N",
      "passes over the training set",
      .facts = OPTF_MAY_CHANGE},
     {"shuffle", OPT_CHOICE, F(shuffle), "on", 0, 0, NULL, CMD_TRAIN, "on|off",
@@ -474,10 +474,6 @@ static dt_status set_number(const dt_option *o, char *base, const char *v, dt_er
             return dt_fail(err, DT_EUSAGE, "--%s: %lld is out of range [%.17g, %.17g]", o->name,
                            x, o->min, o->max);
         *(int64_t *)base = x;
-        return DT_OK;
-    }
-    if (!o->def && !v[0]) { /* "": not given, the method's own default */
-        *(double *)base = NAN;
         return DT_OK;
     }
     double x = strtod(v, &end);
