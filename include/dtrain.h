@@ -236,7 +236,9 @@ DTRAIN_API int64_t dtrain_n_outputs(const dtrain_run *run);
 
 /* The model's outputs for n rows X (n, dtrain_n_inputs) into out (n,
  * dtrain_n_outputs): class probabilities (softmax), P(class 1) (sigmoid) or
- * values (linear), with the training normalisation applied to X first.
+ * values (linear, in the targets' units whether or not the model learnt them
+ * standardised: "normalize-targets"), with the training normalisation applied
+ * to X first.
  * Local: each rank predicts its own rows.  DTRAIN_EUSAGE if the run has no
  * model. */
 DTRAIN_API dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out);

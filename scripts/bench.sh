@@ -9,7 +9,8 @@
 #                    [--train-args "MORE TRAIN OPTIONS"]
 #
 # Models: standard 256:relu,128:relu; wide 1024:relu,1024:relu; tiny 32:relu; or
-# any --layers text.  Every run is softmax + Adam.  --precisions: the `train
+# any --layers text.  Every run is softmax + Adam at --lr 0.01 (the workload's
+# rate since it was set up; --train-args "--lr X" replaces it).  --precisions: the `train
 # --precision` values to run at each rank count (bf16: GEMM inputs rounded to
 # bf16, fp32 accumulation; fp32 is train's default and passes no option).  One
 # warm-up epoch, then the timed epochs; times are the median over the timed
@@ -95,8 +96,12 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 # key=value from a BENCH_ line
 field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1" | head -1; }
 
+# The workload's learning rate, unless the extra train options give one.
+lr_arg=(--lr 0.01)
+[[ " $train_args" =~ \ --lr([ =]|$) ]] && lr_arg=()
+
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
-echo "workload: $data, --layers $layers --output softmax --optimizer adam --batch-size $batch${train_args:+ $train_args}, $warmup warm-up + $epochs timed epochs; precisions $precisions"
+echo "workload: $data, --layers $layers --output softmax --optimizer adam ${lr_arg[*]:+${lr_arg[*]} }--batch-size $batch${train_args:+ $train_args}, $warmup warm-up + $epochs timed epochs; precisions $precisions"
 
 # per precision: samples/s and job memory at 1 rank
 declare -A sps1 mem1
@@ -110,7 +115,7 @@ for P in "${rank_list[@]}"; do
     [[ $prec == fp32 ]] || prec_arg=(--precision "$prec")
     # shellcheck disable=SC2086
     run "$P" "$tl" train --data "$data" --layers "$layers" --output softmax \
-      --optimizer adam --batch-size "$batch" --epochs $((warmup + epochs)) --profile \
+      --optimizer adam "${lr_arg[@]}" --batch-size "$batch" --epochs $((warmup + epochs)) --profile \
       "${prec_arg[@]}" $train_args
     arch=$(sed -n 's/.*: model \([0-9-]*\) .*/\1/p' "$tl" | head -1)
     n=$(sed -n 's/.*: \([0-9]*\) samples x [0-9]* features.*/\1/p' "$tl" | head -1)

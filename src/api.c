@@ -524,10 +524,7 @@ dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *
         memcpy(m->xin, X + i * m->n_in, (size_t)nb * m->n_in * sizeof *m->xin);
         dt_dataset block = {.n = nb, .d = m->n_in, .X = m->xin};
         norm_apply(nm, &block);
-        const float *Z = model_forward(m, m->xin, nb);
-        float *dst = out + i * m->n_out;
-        memcpy(dst, Z, (size_t)nb * m->n_out * sizeof *dst);
-        head_output(m->head, dst, nb, m->n_out);
+        model_predict(m, m->xin, nb, out + i * m->n_out);
     }
     return leave(prev, model_fault(m, err));
 }

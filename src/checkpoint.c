@@ -477,11 +477,15 @@ dt_status ckpt_load_norm(const char *path, dt_norm *norm, dt_error *err)
     return st;
 }
 
-/* 1 if the checkpoint's text `was` of option o is cfg's value, read as the
+/* 1 if the checkpoint's text `was` of option o is cfg's value: the same
+ * text (also "", a value not given: the method's default), or read as the
  * option would be (into the scratch configuration `old`). */
 static int same_value(dt_config *old, const dt_config *cfg, const dt_option *o, const char *was)
 {
-    return config_set(old, CMD_TRAIN, o->name, was, NULL) == DT_OK && config_same(old, cfg, o);
+    char now[2 * DT_PATH_MAX + 2];
+    config_value_str(cfg, o, now, sizeof now);
+    return !strcmp(now, was) ||
+           (config_set(old, CMD_TRAIN, o->name, was, NULL) == DT_OK && config_same(old, cfg, o));
 }
 
 static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts, dt_error *err)

@@ -64,10 +64,19 @@ static const dt_option options[] = {
     {"normalize", OPT_CHOICE, F(normalize), "zscore", 0, 0, NULL, CMD_TRAIN,
      "KIND", "input scaling, statistics from the training split (saved with the model)",
      .names = {norm_names}},
+    {"normalize-targets", OPT_CHOICE, F(normalize_targets), "on", 0, 0, NULL, CMD_TRAIN,
+     "on|off",
+     "--output linear: on: train on targets standardised with the training split's mean "
+     "and std per output (saved with the model); predictions, metrics and losses are "
+     "reported in the targets' units (the MSE of output k is its standardised squared "
+     "error times std_k^2; an --l1/--l2 penalty, on the weights, is added unchanged); "
+     "off: the targets as they are",
+     .names = {switch_names}},
     /* --- model --- */
     {"layers", OPT_LAYERS, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
      "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
-     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer",
+     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer "
+     "[default: empty: the inputs feed the output layer directly]",
      .known_as = "hidden-layers|hidden|hidden-sizes|hidden-layer-sizes|hidden-units|units|"
                  "architecture"},
     {"output", OPT_CHOICE, F(output), "softmax", 0, 0, NULL, CMD_TRAIN,
@@ -86,7 +95,7 @@ static const dt_option options[] = {
      "start from the weights in a saved model (/model/layer{i}/weight|bias)",
      .facts = OPTF_MAY_CHANGE},
     /* --- optimisation --- */
-    {"optimizer", OPT_CHOICE, F(optimizer), "sgd", 0, 0, NULL, CMD_TRAIN, "NAME",
+    {"optimizer", OPT_CHOICE, F(optimizer), "adam", 0, 0, NULL, CMD_TRAIN, "NAME",
      "first order (per mini-batch, update rules and defaults of PyTorch's torch.optim): sgd, "
      "momentum (sgd, momentum 0.9), nesterov, adagrad, rmsprop, adam, adamw; second order "
      "(full batch over all ranks, one iteration per epoch): lbfgs (strong-Wolfe line search), "
@@ -94,8 +103,9 @@ static const dt_option options[] = {
      "Hessian, Levenberg damping, at most 2000 parameters)",
      .names = {optim_names, so_names},
      .known_as = "optim|solver|opt"},
-    {"lr", OPT_REAL, F(lr), "0.01", 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
-     "learning rate (first-order optimizers; the schedule's base rate)",
+    {"lr", OPT_REAL, F(lr), NULL, 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
+     "learning rate (first-order optimizers; the schedule's base rate) [default: 0.001 for "
+     "adam and adamw, 0.01 for the others]",
      .facts = OPTF_MAY_CHANGE,
      .known_as = "learning-rate|eta|step-size|base-lr"},
     {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
@@ -194,7 +204,7 @@ static const dt_option options[] = {
     {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN | CMD_BENCH, "B",
      "global mini-batch size, split across ranks",
      .known_as = "batch|bs|mini-batch|minibatch|mini-batch-size|minibatch-size"},
-    {"epochs", OPT_INT, F(epochs), "10", 1, 1e9, NULL, CMD_TRAIN, "N",
+    {"epochs", OPT_INT, F(epochs), "100", 1, 1e9, NULL, CMD_TRAIN, "N",
      "passes over the training set",
      .facts = OPTF_MAY_CHANGE,
      .known_as = "epoch|num-epochs|n-epochs|nb-epoch|max-epochs|iterations|max-iter|"
@@ -577,6 +587,8 @@ void config_defaults(dt_config *cfg)
         const dt_option *o = &options[i];
         if (o->type == OPT_CHOICE && !o->def)
             *(int *)((char *)cfg + o->offset) = -1; /* no default: decided later */
+        if (o->type == OPT_REAL && !o->def)
+            *(double *)((char *)cfg + o->offset) = NAN; /* the method's own default */
         if (o->def && set_value(cfg, o, o->def, NULL) != DT_OK)
             abort(); /* a bad default in the table is a programming error */
     }
@@ -780,9 +792,11 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
     case OPT_LAYERS: model_format_layers((const dt_layers *)base, buf, len); break;
     case OPT_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)base); break;
     case OPT_REAL: {
-        /* the shortest text that reads back as the same double */
+        /* the shortest text that reads back as the same double; NaN (not
+         * given, the method's own default) is "" */
         double v = *(const double *)base;
-        for (int prec = 6; prec <= 17; prec++) {
+        buf[0] = '\0';
+        for (int prec = 6; prec <= 17 && !isnan(v); prec++) {
             snprintf(buf, len, "%.*g", prec, v);
             if (strtod(buf, NULL) == v)
                 break;

@@ -615,6 +615,25 @@ void norm_apply(const dt_norm *nm, dt_dataset *ds)
     }
 }
 
+void dataset_target_stats(const dt_dataset *ds, float *shift, float *scale)
+{
+    const int64_t n = ds->n, k = ds->k;
+    for (int64_t j = 0; j < k; j++) {
+        /* two passes in double: the mean, then the spread about it */
+        double mean = 0.0, ss = 0.0;
+        for (int64_t i = 0; i < n; i++) mean += ds->targets[i * k + j];
+        mean = n ? mean / (double)n : 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const double d = ds->targets[i * k + j] - mean;
+            ss += d * d;
+        }
+        const double sd = n ? sqrt(ss / (double)n) : 0.0;
+        shift[j] = (float)mean;
+        /* a constant target is only shifted, as a constant feature is */
+        scale[j] = sd > 1e-12 * (1.0 + fabs(mean)) ? (float)(1.0 / sd) : 1.0f;
+    }
+}
+
 void norm_free(dt_norm *nm)
 {
     free(nm->shift);

@@ -22,9 +22,9 @@ const char *head_name(dt_head h) { return head_names[h]; }
 int head_is_classifier(dt_head h) { return h != HEAD_LINEAR; }
 
 double loss_eval(dt_head h, const float *Z, const int32_t *labels, const float *targets,
-                 int nb, int K, float *dZ, dt_loss_sums *sums)
+                 int nb, int K, const dt_target_scaling *ts, float *dZ, dt_loss_sums *sums)
 {
-    double total = 0.0, correct = 0.0, sqerr = 0.0;
+    double total = 0.0, correct = 0.0, sqerr = 0.0, units = 0.0;
     for (int i = 0; i < nb; i++) {
         const float *z = Z + (size_t)i * K;
         float *dz = dZ ? dZ + (size_t)i * K : NULL;
@@ -59,20 +59,23 @@ double loss_eval(dt_head h, const float *Z, const int32_t *labels, const float *
         }
         case HEAD_LINEAR: {
             const float *t = targets + (size_t)i * K;
-            double se = 0.0;
+            double se = 0.0, se_units = 0.0;
             for (int k = 0; k < K; k++) {
-                double d = (double)z[k] - t[k];
+                double d = (double)z[k] - (ts ? target_standardise(ts, t[k], k) : t[k]);
                 se += d * d;
+                if (ts) /* the same error in the targets' units: d / scale */
+                    se_units += (d / ts->scale[k]) * (d / ts->scale[k]);
                 if (dz) dz[k] = (float)(2.0 * d / K);
             }
             total += se / K;
-            sqerr += se;
+            units += se_units / K;
+            sqerr += ts ? se_units : se;
             break;
         }
         }
     }
     if (sums) {
-        sums->loss += total;
+        sums->loss += ts && h == HEAD_LINEAR ? units : total;
         sums->correct += correct;
         sums->sqerr += sqerr;
         sums->count += nb;
@@ -80,7 +83,12 @@ double loss_eval(dt_head h, const float *Z, const int32_t *labels, const float *
     return total;
 }
 
-void head_output(dt_head h, float *Z, int nb, int K)
+float target_standardise(const dt_target_scaling *ts, float t, int k)
+{
+    return (t - ts->shift[k]) * ts->scale[k];
+}
+
+void head_output(dt_head h, const dt_target_scaling *ts, float *Z, int nb, int K)
 {
     for (int i = 0; i < nb; i++) {
         float *z = Z + (size_t)i * K;
@@ -93,6 +101,8 @@ void head_output(dt_head h, float *Z, int nb, int K)
         } else if (h == HEAD_SIGMOID) {
             double e = exp(-fabs((double)z[0]));
             z[0] = (float)(z[0] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+        } else if (ts) { /* back from standardised units: t = t' / scale + shift */
+            for (int k = 0; k < K; k++) z[k] = z[k] / ts->scale[k] + ts->shift[k];
         }
     }
 }

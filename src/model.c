@@ -377,6 +377,7 @@ void model_free(dt_model *m)
     free(m->own_grads);
     free(m->work);
     free(m->xin);
+    free(m->target_stats);
     memset(m, 0, sizeof *m);
 }
 
@@ -565,27 +566,61 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
         fill_nan(m->grads, m->n_params);
 }
 
+dt_status model_set_target_scaling(dt_model *m, const float *shift, const float *scale,
+                                   dt_error *err)
+{
+    free(m->target_stats);
+    m->target_stats = NULL;
+    if (!shift)
+        return DT_OK;
+    const size_t k = (size_t)m->n_out;
+    if (!(m->target_stats = malloc(2 * k * sizeof *m->target_stats)))
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    memcpy(m->target_stats, shift, k * sizeof *shift);
+    memcpy(m->target_stats + k, scale, k * sizeof *scale);
+    return DT_OK;
+}
+
+const dt_target_scaling *model_target_scaling(const dt_model *m, dt_target_scaling *buf)
+{
+    if (!m->target_stats || m->head != HEAD_LINEAR)
+        return NULL;
+    buf->shift = m->target_stats;
+    buf->scale = m->target_stats + m->n_out;
+    return buf;
+}
+
 void model_predict(dt_model *m, const float *X, int64_t n, float *out)
 {
+    dt_target_scaling buf;
+    const dt_target_scaling *ts = model_target_scaling(m, &buf);
     for (int64_t i = 0; i < n; i += m->max_batch) {
         int nb = (int)(n - i < m->max_batch ? n - i : m->max_batch);
         const float *Z = model_forward(m, X + i * m->n_in, nb);
         float *dst = out + i * m->n_out;
         memcpy(dst, Z, (size_t)nb * m->n_out * sizeof *dst);
-        head_output(m->head, dst, nb, m->n_out);
+        head_output(m->head, ts, dst, nb, m->n_out);
     }
 }
 
-double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
-                       const float *targets, int nb)
+double model_loss_grad_sums(dt_model *m, const float *X, const int32_t *labels,
+                            const float *targets, int nb, dt_loss_sums *sums)
 {
     if (nb == 0) {
         model_backward(m, X, NULL, 0);
         return 0.0;
     }
+    dt_target_scaling buf;
     const float *Z = model_forward(m, X, nb);
     float *dZ = model_dlogits(m);
-    double loss = loss_eval(m->head, Z, labels, targets, nb, m->n_out, dZ, NULL);
+    double loss = loss_eval(m->head, Z, labels, targets, nb, m->n_out,
+                            model_target_scaling(m, &buf), dZ, sums);
     model_backward(m, X, dZ, nb);
     return loss;
+}
+
+double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
+                       const float *targets, int nb)
+{
+    return model_loss_grad_sums(m, X, labels, targets, nb, NULL);
 }

@@ -17,6 +17,23 @@
 #define DTRAIN_VERSION "unknown"
 #endif
 
+/* group/shift and group/scale (n each), attr kind: a normalisation
+ * x' = (x - shift) * scale. */
+static dt_status write_scaling(h5file *f, const char *group, int64_t n, const float *shift,
+                               const float *scale, const char *kind, dt_error *err)
+{
+    char name[64];
+    int64_t d[1] = {n};
+    dt_status st;
+    snprintf(name, sizeof name, "%s/shift", group);
+    if ((st = h5io_write(f, name, DT_F32, 1, d, shift, 0, err)))
+        return st;
+    snprintf(name, sizeof name, "%s/scale", group);
+    if ((st = h5io_write(f, name, DT_F32, 1, d, scale, 0, err)))
+        return st;
+    return h5io_set_attr_str(f, group, "kind", kind, err);
+}
+
 dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
                              const dt_config *cfg, dt_error *err)
 {
@@ -40,13 +57,14 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
             (st = h5io_set_attr_str(f, g, "activation", act, err)))
             return st;
     }
-    if (norm && norm->shift) {
-        int64_t d[1] = {norm->d};
-        if ((st = h5io_write(f, "/normalization/shift", DT_F32, 1, d, norm->shift, 0, err)) ||
-            (st = h5io_write(f, "/normalization/scale", DT_F32, 1, d, norm->scale, 0, err)) ||
-            (st = h5io_set_attr_str(f, "/normalization", "kind", norm_name(norm->kind), err)))
-            return st;
-    }
+    if (norm && norm->shift &&
+        (st = write_scaling(f, "/normalization", norm->d, norm->shift, norm->scale,
+                            norm_name(norm->kind), err)))
+        return st;
+    if (m->target_stats &&
+        (st = write_scaling(f, "/target_normalization", m->n_out, m->target_stats,
+                            m->target_stats + m->n_out, norm_name(NORM_ZSCORE), err)))
+        return st;
     if (cfg) {
         if ((st = h5io_make_group(f, "/config", err)))
             return st;
@@ -282,21 +300,64 @@ static dt_status read_arch(h5file *f, const char *path, stored_arch *a, dt_error
     return st;
 }
 
+/* The file's group/shift and group/scale (a normalisation written by
+ * write_scaling), n entries each, checked finite; kind receives its kind. */
+static dt_status read_scaling(h5file *f, const char *path, const char *group, int n,
+                              float *shift, float *scale, dt_norm_kind *kind, dt_error *err)
+{
+    char text[256], sname[64], cname[64];
+    dt_status st;
+    snprintf(sname, sizeof sname, "%s/shift", group);
+    snprintf(cname, sizeof cname, "%s/scale", group);
+    if ((st = check_input_vector(f, sname, n, err)) ||
+        (st = check_input_vector(f, cname, n, err)) ||
+        (st = h5io_read_rows(f, sname, DT_F32, 0, n, shift, err)) ||
+        (st = h5io_read_rows(f, cname, DT_F32, 0, n, scale, err)) ||
+        (st = check_finite(path, sname, shift, (size_t)n, err)) ||
+        (st = check_finite(path, cname, scale, (size_t)n, err)) ||
+        (st = h5io_get_attr_str(f, group, "kind", text, sizeof text, err)))
+        return st;
+    return norm_parse(text, kind, err);
+}
+
 /* The file's /normalization, checked against a model of n_in inputs. */
 static dt_status read_saved_norm(h5file *f, const char *path, int n_in, dt_norm *norm,
                                  dt_error *err)
 {
-    char text[256];
-    dt_status st;
-    if ((st = check_input_vector(f, "/normalization/shift", n_in, err)) ||
-        (st = check_input_vector(f, "/normalization/scale", n_in, err)) ||
-        (st = h5io_read_rows(f, "/normalization/shift", DT_F32, 0, n_in, norm->shift, err)) ||
-        (st = h5io_read_rows(f, "/normalization/scale", DT_F32, 0, n_in, norm->scale, err)) ||
-        (st = check_finite(path, "/normalization/shift", norm->shift, (size_t)n_in, err)) ||
-        (st = check_finite(path, "/normalization/scale", norm->scale, (size_t)n_in, err)) ||
-        (st = h5io_get_attr_str(f, "/normalization", "kind", text, sizeof text, err)))
+    return read_scaling(f, path, "/normalization", n_in, norm->shift, norm->scale, &norm->kind,
+                        err);
+}
+
+/* The file's /target_normalization (one entry per output) into m; none if the
+ * file has none (saved before --normalize-targets, or trained without). */
+static dt_status read_target_scaling(h5file *f, const char *path, dt_model *m, dt_error *err)
+{
+    if (!h5io_exists(f, "/target_normalization/shift"))
+        return model_set_target_scaling(m, NULL, NULL, err);
+    const int k = m->n_out;
+    float *stats = malloc(2 * (size_t)k * sizeof *stats);
+    dt_norm_kind kind;
+    dt_status st = stats ? read_scaling(f, path, "/target_normalization", k, stats, stats + k,
+                                        &kind, err)
+                         : dt_fail(err, DT_ENOMEM, "out of memory");
+    if (!st && kind != NORM_ZSCORE)
+        st = dt_fail(err, DT_EUSAGE, "%s: /target_normalization has kind %s; expected zscore",
+                     path, norm_name(kind));
+    if (!st)
+        st = model_set_target_scaling(m, stats, stats + k, err);
+    free(stats);
+    return st;
+}
+
+dt_status modelio_load_target_scaling(const char *path, dt_model *m, dt_error *err)
+{
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
         return st;
-    return norm_parse(text, &norm->kind, err);
+    st = read_target_scaling(f, path, m, err);
+    h5io_close(f, NULL);
+    return st;
 }
 
 /* The normalisation saved with a model of n_in inputs; none (shift 0,
@@ -339,6 +400,8 @@ dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *no
         st = modelio_load_weights(path, m, err);
     if (!st && norm)
         st = load_norm(path, a.n_in, norm, err);
+    if (!st)
+        st = modelio_load_target_scaling(path, m, err);
     if (st) {
         model_free(m);
         if (norm)

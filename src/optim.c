@@ -45,6 +45,11 @@ dt_optim_config optim_config_default(dt_optim_kind kind)
     return c;
 }
 
+double optim_default_lr(dt_optim_kind kind)
+{
+    return kind == OPTIM_ADAM || kind == OPTIM_ADAMW ? 1e-3 : 1e-2;
+}
+
 static int is_sgd_family(dt_optim_kind k)
 {
     return k == OPTIM_SGD || k == OPTIM_MOMENTUM || k == OPTIM_NESTEROV;

@@ -256,6 +256,7 @@ typedef struct {
     dt_init init;
     dt_norm_kind nk;
     dt_optim_config oc; /* the first-order optimizer (an inert sgd for second order) */
+    double lr;          /* --lr, or the optimizer's default rate */
     dt_layer_spec hidden[DT_MAX_LAYERS];
     int n_hidden;
     int64_t batch; /* the global batch: --batch-size, at most the training set */
@@ -286,16 +287,17 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
     if (CONFIG_GIVEN(cfg, initial_accumulator)) oc.initial_accumulator_value = cfg->initial_accumulator;
     /* second order: the first-order optimizer stays an inert plain sgd the checkpoint can save */
     p->oc = s->second_order ? optim_config_default(OPTIM_SGD) : oc;
+    p->lr = isnan(cfg->lr) ? optim_default_lr(okind) : cfg->lr; /* NaN: not given */
     return DT_OK;
 }
 
-/* The learning-rate schedule (first order). */
-static dt_status parse_schedule(dt_session *s, dt_error *err)
+/* The learning-rate schedule (first order) from the base rate lr. */
+static dt_status parse_schedule(dt_session *s, double lr, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     const dt_sched_kind sk = cfg->schedule;
     dt_status st;
-    dt_sched_config sc = sched_config_default(sk, cfg->lr);
+    dt_sched_config sc = sched_config_default(sk, lr);
     sc.lr_min = cfg->lr_min;
     sc.decay_steps = cfg->decay_steps;
     sc.epochs = cfg->epochs;
@@ -360,7 +362,7 @@ static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_e
         if (p->hidden[l].dropout < 0) /* no rate of its own */
             p->hidden[l].dropout = (float)cfg->dropout;
     }
-    if ((st = parse_optimizer(s, p, err)) || (st = parse_schedule(s, err)) || (st = check_metrics(s, p->head, err)) ||
+    if ((st = parse_optimizer(s, p, err)) || (st = parse_schedule(s, p->lr, err)) || (st = check_metrics(s, p->head, err)) ||
         (st = check_combinations(s, p, err)))
         return st;
     linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
@@ -490,6 +492,29 @@ static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
     return DT_OK;
 }
 
+/* Step 7b: --normalize-targets: a linear head learns standardised targets
+ * (loss.h), with the statistics of the training split (every rank holds
+ * all its targets: the same bits at any rank count), or when resuming the
+ * checkpoint's, if it has any (a checkpoint written without them trained on
+ * the targets as they are). */
+static dt_status scale_targets(dt_session *s, dt_error *err)
+{
+    dt_model *m = &s->model;
+    dt_status st = DT_OK;
+    if (s->resumed_from[0]) {
+        st = modelio_load_target_scaling(s->resumed_from, m, err);
+    } else if (m->head == HEAD_LINEAR && s->cfg->normalize_targets == SWITCH_ON) {
+        float *stats = malloc(2 * (size_t)m->n_out * sizeof *stats);
+        st = stats ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory");
+        if (!st) {
+            dataset_target_stats(&s->train, stats, stats + m->n_out);
+            st = model_set_target_scaling(m, stats, stats + m->n_out, err);
+        }
+        free(stats);
+    }
+    return comm_agree(s->comm, st, err);
+}
+
 /* Second-order methods: their state and the parameters in double. */
 static dt_status build_second_order(dt_session *s, dt_error *err)
 {
@@ -573,7 +598,7 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
                         .drop_last = cfg->drop_last,
                         .shuffle = cfg->shuffle == SWITCH_ON,
                         .seed = (uint64_t)cfg->seed,
-                        .lr = cfg->lr,
+                        .lr = p->lr,
                         .l2 = cfg->l2,
                         .l1 = cfg->l1,
                         .clip_norm = cfg->clip_norm,
@@ -668,8 +693,8 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
         st = train ? check_data(s, p.head, "valid", err) : load_data(s, p.head, err);
     if ((st = comm_agree(comm, st, err)) || (st = choose_checkpoint(s, err)) ||
         (st = size_batches(s, &p, err)) || (st = normalise(s, p.nk, err)) ||
-        (st = build_model(s, &p, err)) || (st = build_trainer(s, &p, err)) ||
-        (st = restore_progress(s, err)))
+        (st = build_model(s, &p, err)) || (st = scale_targets(s, err)) ||
+        (st = build_trainer(s, &p, err)) || (st = restore_progress(s, err)))
         return st;
     return start_log(s, err);
 }
@@ -956,7 +981,7 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, const double *row, d
 /* The learning rate of the epoch's last step. */
 static double current_lr(const dt_session *s)
 {
-    return s->second_order ? s->cfg->lr : s->trainer.last_lr;
+    return s->second_order ? s->trainer.opts.lr : s->trainer.last_lr;
 }
 
 static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int64_t done,
@@ -1176,6 +1201,14 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
     if (st)
         return dt_fail_prefix(err, "%s", so_name(s->so_kind));
     for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
+    if (s->model.target_stats) {
+        /* f is of the standardised targets: the epoch's loss in the targets'
+         * units is that of the new parameters, with the same penalty */
+        dt_eval ev;
+        trainer_evaluate(s->comm, &s->model, &s->train, &ev);
+        f = ev.loss + trainer_penalty_range(&s->model, NULL, 0, s->model.n_params, s->cfg->l2,
+                                            s->cfg->l1);
+    }
     p->local_loss = comm_rank(s->comm) == 0 ? f * (double)s->train.n : 0.0;
     p->step = ++s->trainer.step;
     p->batch = s->trainer.steps_per_epoch;

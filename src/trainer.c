@@ -149,7 +149,8 @@ double trainer_penalty_range(const dt_model *m, float *g, size_t lo, size_t hi, 
         for (size_t i = x; i < y; i++) {
             const float w = m->params[i];
             pen += 0.5 * l2 * (double)w * w + l1 * fabs((double)w);
-            g[i - lo] += a2 * w + (w > 0 ? a1 : w < 0 ? -a1 : 0.0f);
+            if (g)
+                g[i - lo] += a2 * w + (w > 0 ? a1 : w < 0 ? -a1 : 0.0f);
         }
     }
     return pen;
@@ -205,11 +206,14 @@ static double slice_gradient(dt_trainer *t, int64_t k, int64_t b, int rank, doub
     watchdog_phase(WD_COMPUTE, t->step);
     model_zero_grad(m);
     model_train_mode(m, t->opts.seed, t->step, rows);
-    double loss = model_loss_grad(m, t->xb, t->lb, t->tb, nb);
+    /* the loss in the targets' units (what the run reports), whatever the
+     * model minimises */
+    dt_loss_sums sums = {0};
+    model_loss_grad_sums(m, t->xb, t->lb, t->tb, nb, &sums);
     model_eval_mode(m);
     backward_faults(t, rank);
     tick[2] = comm_wtime();
-    return loss;
+    return sums.loss;
 }
 
 /* This rank's shard g (ns) of the summed gradient made the mean over the b
@@ -354,12 +358,14 @@ void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_e
     int64_t lo, hi;
     block_slice(ds->n, model->max_batch, comm_rank(comm), comm_size(comm), &lo, &hi);
     dt_loss_sums s = {0};
+    dt_target_scaling buf;
+    const dt_target_scaling *ts = model_target_scaling(model, &buf);
     const int64_t chunk = model->max_batch;
     for (int64_t i = lo; i < hi; i += chunk) {
         int nb = (int)(hi - i < chunk ? hi - i : chunk);
         const float *Z = model_forward(model, dataset_rows(ds, i, nb, model->xin), nb);
         loss_eval(model->head, Z, ds->labels ? ds->labels + i : NULL,
-                  ds->targets ? ds->targets + i * ds->k : NULL, nb, model->n_out, NULL, &s);
+                  ds->targets ? ds->targets + i * ds->k : NULL, nb, model->n_out, ts, NULL, &s);
     }
     double v[4] = {s.loss, s.correct, s.sqerr, s.count};
     comm_allreduce_sum_f64(comm, v, 4);

@@ -1,4 +1,6 @@
 /* Option table tests: parsing, validation, help and defaults all come from one table. */
+#include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,58 @@ START_TEST(test_help_lists_every_option)
     ck_assert_ptr_nonnull(strstr(text, "0.01 for adamw]"));
     ck_assert_ptr_null(strstr(text, "0.01 for adamw] [default"));
     ck_assert_ptr_null(strstr(text, "nesterov] [default"));
+    free(text);
+}
+END_TEST
+
+/* What `dtrain train --data FILE.h5` runs when given nothing else, and the
+ * help that says so (its text with line breaks and indents as single spaces). */
+START_TEST(test_run_defaults)
+{
+    dt_config c;
+    config_defaults(&c);
+    ck_assert_int_eq(c.optimizer, OPTIM_ADAM);
+    ck_assert(isnan(c.lr)); /* not given: the optimizer's own rate */
+    for (int k = 0; k < OPTIM_N_KINDS; k++)
+        ck_assert_double_eq(optim_default_lr((dt_optim_kind)k),
+                            k == OPTIM_ADAM || k == OPTIM_ADAMW ? 1e-3 : 1e-2);
+    ck_assert_int_eq(c.epochs, 100);
+    ck_assert_int_eq(c.normalize, NORM_ZSCORE);
+    ck_assert_int_eq(c.normalize_targets, SWITCH_ON);
+    ck_assert_int_eq(c.layers.n, 0);
+    ck_assert_int_eq(c.batch_size, 32);
+    /* --lr not given is saved (and compared on resume) as the empty text */
+    char v[64];
+    config_value_str(&c, config_option("lr"), v, sizeof v);
+    ck_assert_str_eq(v, "");
+    dt_error err;
+    ck_assert_int_eq(tu_parse(&c, CMD_TRAIN, "--optimizer sgd --normalize-targets off", &err),
+                     DT_OK);
+    ck_assert_int_eq(c.normalize_targets, SWITCH_OFF);
+    ck_assert(isnan(c.lr));
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print_help(f, CMD_TRAIN);
+    fclose(f);
+    size_t w = 0;
+    for (size_t r = 0; text[r]; r++)
+        if (!isspace((unsigned char)text[r]) || (w > 0 && text[w - 1] != ' '))
+            text[w++] = isspace((unsigned char)text[r]) ? ' ' : text[r];
+    text[w] = '\0';
+    const char *want[] = {
+        "--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw|lbfgs|bfgs|newton",
+        "[default: adam]",
+        "[default: 0.001 for adam and adamw, 0.01 for the others]",
+        "--epochs N passes over the training set [default: 100]",
+        "empty = no hidden layer [default: empty: the inputs feed the output layer directly]",
+        "--normalize-targets on|off",
+        "times std_k^2",
+        "off: the targets as they are [default: on]"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(text, want[i]) != NULL, "help lacks '%s'", want[i]);
+    ck_assert_ptr_null(strstr(text, "the others] [default"));
     free(text);
 }
 END_TEST
@@ -504,6 +558,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_defaults_and_values);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_help_lists_every_option);
+    tcase_add_test(tc, test_run_defaults);
     tcase_add_test(tc, test_typed_values);
     tcase_add_test(tc, test_value_round_trip);
     tcase_add_test(tc, test_list_option);

@@ -253,6 +253,22 @@ START_TEST(test_batch_slices_cover)
 }
 END_TEST
 
+START_TEST(test_target_stats)
+{
+    /* Targets (4, 2): column 0 is 1, 2, 3, 6 (mean 3, population variance
+     * (4 + 1 + 0 + 9) / 4 = 3.5); column 1 is constant 7 (only shifted:
+     * scale 1). */
+    float t[8] = {1, 7, 2, 7, 3, 7, 6, 7};
+    dt_dataset ds = {.n = 4, .d = 1, .k = 2, .targets = t, .max_label = -1};
+    float shift[2], scale[2];
+    dataset_target_stats(&ds, shift, scale);
+    ck_assert_float_eq(shift[0], 3.0f);
+    ck_assert_float_eq_tol(scale[0], (float)(1.0 / sqrt(3.5)), 1e-7f);
+    ck_assert_float_eq(shift[1], 7.0f);
+    ck_assert_float_eq(scale[1], 1.0f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -260,6 +276,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, test_each_x_dtype, 0, 5);
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_zscore_minmax);
+    tcase_add_test(tc, test_target_stats);
     tcase_add_test(tc, test_uint8_rows_match_float);
     suite_add_tcase(s, tc);
     tc = tcase_create("batches");

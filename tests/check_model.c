@@ -206,15 +206,51 @@ START_TEST(test_softmax_stable)
      * Hand value: z = (1e4, -1e4), y = 1: loss = logsumexp(z) - z_1 = 1e4 + 1e4 = 2e4. */
     float z[2] = {1e4f, -1e4f}, dz[2];
     int32_t y = 1;
-    double l = loss_eval(HEAD_SOFTMAX, z, &y, NULL, 1, 2, dz, NULL);
+    double l = loss_eval(HEAD_SOFTMAX, z, &y, NULL, 1, 2, NULL, dz, NULL);
     ck_assert_double_eq_tol(l, 2e4, 1e-6);
     ck_assert_float_eq_tol(dz[0], 1.0f, 1e-6f);
     ck_assert_float_eq_tol(dz[1], -1.0f, 1e-6f);
     /* sigmoid BCE at z = -800, y = 1: loss = 800 (log(1 + e^800) - 0 would overflow) */
     float s = -800.0f;
-    l = loss_eval(HEAD_SIGMOID, &s, &y, NULL, 1, 1, dz, NULL);
+    l = loss_eval(HEAD_SIGMOID, &s, &y, NULL, 1, 1, NULL, dz, NULL);
     ck_assert_double_eq_tol(l, 800.0, 1e-9);
     ck_assert_float_eq_tol(dz[0], -1.0f, 1e-6f);
+}
+END_TEST
+
+START_TEST(test_linear_target_scaling)
+{
+    /* Two outputs standardised with shift (10, -4) and scale (0.5, 2), i.e.
+     * std (2, 0.5).  Both samples have t = (12, -3), so t' = (1, 2).
+     * Sample 1: z = (1.5, 1), d = z - t' = (0.5, -1); sample 2: z = (1.5, 2),
+     * d = (0.5, 0).  Minimised (returned): sum of (1/K) sum_k d_k^2 = 0.625 +
+     * 0.125; dZ = 2 d / K = d.  Reported (sums, the targets' units): the
+     * errors std_k d_k = (1, -0.5) and (1, 0), so losses 0.625 and 0.5,
+     * squared errors 1.25 and 1.  Outputs back: z / scale + shift = (13, -3.5)
+     * and (13, -3). */
+    const float shift[2] = {10.0f, -4.0f}, scale[2] = {0.5f, 2.0f};
+    const dt_target_scaling ts = {shift, scale};
+    float z[4] = {1.5f, 1.0f, 1.5f, 2.0f}, t[4] = {12.0f, -3.0f, 12.0f, -3.0f}, dz[4];
+    dt_loss_sums sums = {0};
+    double l = loss_eval(HEAD_LINEAR, z, NULL, t, 2, 2, &ts, dz, &sums);
+    ck_assert_double_eq_tol(l, 0.625 + 0.125, 1e-12);
+    ck_assert_float_eq_tol(dz[0], 0.5f, 1e-7f);
+    ck_assert_float_eq_tol(dz[1], -1.0f, 1e-7f);
+    ck_assert_float_eq_tol(dz[2], 0.5f, 1e-7f);
+    ck_assert_float_eq_tol(dz[3], 0.0f, 1e-7f);
+    ck_assert_double_eq_tol(sums.loss, 0.625 + 0.5, 1e-12);
+    ck_assert_double_eq_tol(sums.sqerr, 1.25 + 1.0, 1e-12);
+    /* the outputs back in the targets' units: z / scale + shift */
+    head_output(HEAD_LINEAR, &ts, z, 2, 2);
+    ck_assert_float_eq(z[0], 13.0f);
+    ck_assert_float_eq(z[1], -3.5f);
+    ck_assert_float_eq(z[3], -3.0f);
+    /* without a scaling the same call is plain MSE on the targets */
+    float z2[2] = {11.0f, -3.0f};
+    dt_loss_sums plain = {0};
+    l = loss_eval(HEAD_LINEAR, z2, NULL, t, 1, 2, NULL, NULL, &plain);
+    ck_assert_double_eq(l, 0.5); /* (1^2 + 0^2) / 2 */
+    ck_assert_double_eq(plain.loss, 0.5);
 }
 END_TEST
 
@@ -434,6 +470,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_step_trains_only_after);
     tcase_add_test(tc, test_zero_grad_then_accumulate);
     tcase_add_test(tc, test_softmax_stable);
+    tcase_add_test(tc, test_linear_target_scaling);
     suite_add_tcase(s, tc);
     tc = tcase_create("engine");
     tcase_add_loop_test(tc, test_gradcheck_bf16, 0, 18);

@@ -72,7 +72,7 @@ START_TEST(test_l1_zeroes_irrelevant_weights)
      * are fitted to noise, |w| ~ 1e-3 ... 1e-2; we require < 2e-3 with L1 and the
      * relevant ones within 0.1 of the truth. */
     configure("--output linear --optimizer sgd --lr 0.01 --batch-size 32 --epochs 40 "
-              "--normalize none --l1 0.05 --init xavier");
+              "--normalize none --normalize-targets off --l1 0.05 --init xavier");
     dt_dataset tr;
     make_regression(&tr, 400, 1);
     dt_session s;
@@ -92,7 +92,7 @@ START_TEST(test_clip_norm_bounds_update)
      * parameter change of one step has L2 norm <= C (here 0.01, far below the
      * unclipped gradient norm of this badly scaled problem). */
     configure("--output linear --layers 8:tanh --optimizer sgd --lr 1 --batch-size 50 --epochs 1 "
-              "--normalize none --clip-norm 0.01");
+              "--normalize none --normalize-targets off --clip-norm 0.01");
     dt_dataset tr;
     make_regression(&tr, 50, 2);
     for (int64_t i = 0; i < 50; i++) tr.targets[i] *= 100.0f;
@@ -183,7 +183,8 @@ START_TEST(test_newton_least_squares_one_step)
      * vanishes.  Reference: the gradient at the start is O(1); after the step
      * every component must be below 1e-3 (float parameters, finite-difference
      * Hessian in double). */
-    configure("--output linear --optimizer newton --epochs 1 --normalize none");
+    configure("--output linear --optimizer newton --epochs 1 --normalize none "
+              "--normalize-targets off");
     dt_dataset tr;
     make_regression(&tr, 300, 7);
     dt_session s;
@@ -208,7 +209,8 @@ START_TEST(test_lbfgs_and_bfgs_fit)
     const char *opt[] = {"lbfgs", "bfgs"};
     for (int i = 0; i < 2; i++) {
         char line[256];
-        snprintf(line, sizeof line, "--output linear --optimizer %s --epochs 30 --normalize none",
+        snprintf(line, sizeof line, "--output linear --optimizer %s --epochs 30 --normalize none "
+                 "--normalize-targets off",
                  opt[i]);
         configure(line);
         dt_dataset tr;

@@ -46,7 +46,7 @@ typedef enum {
     OPT_STR2,    /* two texts, e.g. --idx IMAGES LABELS (two consecutive dt_str) */
     OPT_INT,     /* int64 within [min, max] */
     OPT_REAL,    /* double within [min, max]; a row without a default stores NAN: "not
-                    given, the method's own default" (optimizer hyperparameters) */
+                    given, the method's own default" (--lr), written as the empty text */
     OPT_CHOICE,  /* one of the row's names, stored as its index (an int or an enum of
                     the module that owns the names); -1 when the row has no default */
     OPT_CHOICES, /* comma-separated names of the row's list, stored as dt_choices */
@@ -95,6 +95,7 @@ typedef struct {
     dt_head output;
     dt_init init;
     dt_norm_kind normalize;
+    dt_switch normalize_targets;
     dt_optimizer optimizer;
     double lr, momentum, dampening, beta1, beta2, eps, weight_decay;
     double rmsprop_alpha, lr_decay, initial_accumulator;

@@ -121,6 +121,12 @@ void norm_apply(const dt_norm *nm, dt_dataset *ds);
 void dataset_normalize(const dt_norm *nm, dt_dataset *ds);
 void norm_free(dt_norm *nm);
 
+/* --normalize-targets: the statistics of ds's regression targets (n, k),
+ * computed locally over all its rows: shift (k) their mean, scale (k) 1/std
+ * (population std; 1 for a constant target), as loss.h's dt_target_scaling
+ * applies them. */
+void dataset_target_stats(const dt_dataset *ds, float *shift, float *scale);
+
 /* The contiguous share [*lo, *hi) of n items owned by `rank` of `size`;
  * shares differ by at most one item and cover 0..n exactly once. */
 void batch_slice(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);

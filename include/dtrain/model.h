@@ -80,6 +80,10 @@ typedef struct {
     float *xin;    /* owned, (max_batch, n_in): scratch for callers that convert input
                       rows to float before model_forward (dataset_rows) */
     float *delta[2];
+    /* Linear head trained on standardised targets (model_set_target_scaling):
+     * owned, (2, n_out): the shift (the training split's mean), then the
+     * scale (1/std); NULL when the targets are used as they are. */
+    float *target_stats;
     dt_precision prec;  /* PREC_FP32 unless model_set_precision */
     dt_bf16 *params16;  /* PREC_BF16: bf16 copy of params, refreshed by each forward */
     dt_bf16 *x16;       /* PREC_BF16: the input rows, (max_batch, n_in) */
@@ -159,14 +163,29 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb);
 /* Workspace of (max_batch, n_out) floats the caller may use for dZ. */
 float *model_dlogits(dt_model *m);
 
+/* A linear head's outputs are standardised targets y' = (y - shift) * scale
+ * from now on (shift, scale: n_out each, copied; loss.h): the loss is
+ * minimised in those units, predictions and reported losses are in the
+ * targets' units.  NULL shift removes the scaling. */
+dt_status model_set_target_scaling(dt_model *m, const float *shift, const float *scale,
+                                   dt_error *err);
+/* The model's target scaling for loss.h (borrowed), NULL if none. */
+const dt_target_scaling *model_target_scaling(const dt_model *m, dt_target_scaling *buf);
+
 /* What the head predicts for rows X (n, n_in): out (n, n_out) receives class
- * probabilities (softmax; sigmoid: P(class 1)) or values (linear).  Works in
- * blocks of max_batch rows; any n. */
+ * probabilities (softmax; sigmoid: P(class 1)) or values (linear, in the
+ * targets' units).  Works in blocks of max_batch rows; any n. */
 void model_predict(dt_model *m, const float *X, int64_t n, float *out);
 
 /* Forward, loss, backward for one block: adds the block's gradient sum to
- * grads and returns the block's loss sum. */
+ * grads and returns the block's loss sum (the loss minimised: of
+ * standardised targets when the model has a target scaling).  targets are
+ * in the targets' units. */
 double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
                        const float *targets, int nb);
+/* The same, also accumulating the block into sums (losses in the targets'
+ * units: what a run reports). */
+double model_loss_grad_sums(dt_model *m, const float *X, const int32_t *labels,
+                            const float *targets, int nb, dt_loss_sums *sums);
 
 #endif

@@ -6,6 +6,10 @@
  *   /model/layer{i}/weight  float32 (out, in)   -- torch.nn.Linear.weight orientation
  *   /model/layer{i}/bias    float32 (out)
  *   /normalization/shift, /normalization/scale  float32 (D), attr kind; x' = (x - shift) * scale
+ *   /target_normalization/shift, /target_normalization/scale  float32 (K), attr kind zscore:
+ *                         a linear head trained on y' = (y - shift) * scale (the training
+ *                         split's mean and 1/std); outputs are y = y' / scale + shift.
+ *                         Absent: the targets were used as they are (and older files)
  *   /config               one string attribute per `train` option, as it would be typed */
 #ifndef DTRAIN_MODELIO_H
 #define DTRAIN_MODELIO_H
@@ -40,9 +44,14 @@ dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err);
 
 /* Build a model from the architecture stored in `path` (layer shapes, the
  * activation attributes, the output attribute), with workspace for max_batch
- * rows, and load its parameters and, if norm is not NULL, its normalisation
- * (kind none if the file has none).  Caller frees with model_free/norm_free. */
+ * rows, and load its parameters, its target scaling and, if norm is not NULL,
+ * its normalisation (kind none if the file has none).  Caller frees with
+ * model_free/norm_free. */
 dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *norm,
                        dt_error *err);
+
+/* The file's /target_normalization into m (model_set_target_scaling), or
+ * none if the file has none. */
+dt_status modelio_load_target_scaling(const char *path, dt_model *m, dt_error *err);
 
 #endif

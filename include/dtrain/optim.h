@@ -98,6 +98,9 @@ const char *optim_name(dt_optim_kind k);
 
 /* torch.optim's defaults for kind (table above). */
 dt_optim_config optim_config_default(dt_optim_kind kind);
+/* The learning rate used when none is given: 1e-3 for adam and adamw
+ * (torch.optim's and scikit-learn's), 1e-2 for the others. */
+double optim_default_lr(dt_optim_kind kind);
 
 /* Check cfg (ranges as torch checks them: momentum, dampening, weight_decay,
  * lr_decay, initial_accumulator_value, eps >= 0; betas and alpha in [0, 1);

@@ -108,8 +108,8 @@ void trainer_predict(dt_model *m, const dt_dataset *ds, int64_t lo, int64_t hi, 
 /* Add the L2/L1 terms of the weight matrices to grads; returns the penalty
  * lambda2/2 ||W||^2 + lambda1 ||W||_1. */
 double trainer_penalty(dt_model *m, double l2, double l1);
-/* The same over parameters [lo, hi) only, whose gradient is g (hi - lo):
- * returns the penalty of the weights in the range. */
+/* The same over parameters [lo, hi) only, whose gradient is g (hi - lo; NULL:
+ * the penalty only): returns the penalty of the weights in the range. */
 double trainer_penalty_range(const dt_model *m, float *g, size_t lo, size_t hi, double l2,
                              double l1);
 

@@ -44,6 +44,9 @@ static void print_model(const dt_model *m, const dt_norm *nm)
     }
     printf("  %-16s %zu\n", "parameters", m->n_params);
     printf("  %-16s %s\n", "normalization", norm_name(nm->kind));
+    if (m->head == HEAD_LINEAR)
+        printf("  %-16s %s\n", "targets",
+               m->target_stats ? "standardised (/target_normalization)" : "as they are");
 }
 
 /* A checkpoint's progress, provenance and checksum. */

@@ -20,7 +20,8 @@ at_least "$(final_metric test_accuracy)" 0.95 "breast-cancer accuracy, sigmoid h
 run 2 300 train --data "$DATA/digits.h5" --layers 64:relu --optimizer adam --lr 0.001 --epochs 30 --batch-size 32
 at_least "$(final_metric test_accuracy)" 0.96 "digits accuracy (2 ranks)"
 
-run 2 120 train --data "$DATA/diabetes.h5" --output linear --layers 32:relu --optimizer adam --lr 0.01 --epochs 100 --batch-size 32
+run 2 120 train --data "$DATA/diabetes.h5" --output linear --normalize-targets off --layers 32:relu --optimizer adam \
+  --lr 0.01 --epochs 100 --batch-size 32
 at_most "$(final_metric test_rmse)" 60 "diabetes RMSE, linear head (2 ranks)"
 
 # Each normalisation and initialisation trains.
