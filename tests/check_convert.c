@@ -571,7 +571,7 @@ START_TEST(failed_conversion_keeps_existing_file)
     float bx[2] = {1, 2}, by[2] = {0, 1};
     broken.x = bx;
     broken.y = by;
-    ck_assert_int_ne(convert_write(out, &broken, NULL, "test", &err), DT_OK);
+    ck_assert_int_ne(convert_write(out, &broken, NULL, NULL, "test", &err), DT_OK);
     ck_assert_msg(strstr(err.msg, out) != NULL, "message: %s", err.msg);
     after = slurp(out, &len1);
     ck_assert_uint_eq(len0, len1);

@@ -6,7 +6,9 @@
  *   /model/layer{i}/weight  float32 (out, in)   -- torch.nn.Linear.weight orientation
  *   /model/layer{i}/bias    float32 (out)
  *   /normalization/shift, /normalization/scale  float32 (D), attr kind; x' = (x - shift) * scale
- *   /config               one string attribute per `train` option, as it would be typed */
+ *   /config               one string attribute per `train` option, as it would be typed
+ *   /classes, /missing_fill  copied from the training data (--data), when it has them
+ *                         (dt_data_extras: class names, the fill of missing features) */
 #ifndef DTRAIN_MODELIO_H
 #define DTRAIN_MODELIO_H
 
