@@ -46,8 +46,8 @@ static dt_status gz_open(const char *path, gzFile *out, dt_error *err)
         return st;
     errno = 0;
     gzFile g = gzopen(path, "rb");
-    if (!g)
-        return dt_fail(err, DT_EIO, "cannot open %s: %s", path,
+    if (!g) /* an input that cannot be read is the user's to fix: exit status 2 */
+        return dt_fail(err, errno ? DT_EUSAGE : DT_ENOMEM, "cannot open %s: %s", path,
                        errno ? strerror(errno) : "out of memory");
     gzbuffer(g, 1u << 17);
     *out = g;
@@ -64,10 +64,12 @@ static dt_status gz_check(gzFile g, const char *path, dt_error *err)
         return DT_OK;
     if (code == Z_ERRNO)
         return dt_fail(err, DT_EIO, "cannot read %s: %s", path, strerror(errno));
+    /* damaged input, not a failing disk: the user's to fix (exit status 2) */
     if (code == Z_BUF_ERROR)
-        return dt_fail(err, DT_EIO, "cannot read %s: the gzip data ends early (truncated file?)",
-                       path);
-    return dt_fail(err, DT_EIO, "cannot read %s: %s", path, msg);
+        return dt_fail(err, DT_EUSAGE,
+                       "cannot read %s: the gzip data ends early (truncated file?)", path);
+    return dt_fail(err, code == Z_MEM_ERROR ? DT_ENOMEM : DT_EUSAGE, "cannot read %s: %s", path,
+                   msg);
 }
 
 /* Read up to len bytes; *got is less than len only at end of file. */
@@ -556,8 +558,10 @@ typedef struct {
     convert_meta *meta;
     int64_t ncols;       /* columns of every record; -1 before the first */
     int64_t label;       /* the label's column, from 0; -1 without labels */
-    int64_t first_line;  /* the line that set ncols (the header's, with one) */
+    int64_t first_line;  /* the first data record's line, which set ncols */
     int header_done;
+    char **header;       /* the header's names (one allocation), until the first data record */
+    int64_t header_n, header_line;
     int64_t n, cap_rows, d; /* rows kept; rows x, y (and miss) have room for; features */
     int64_t line;        /* the current record's first line */
     int ragged;          /* the read stopped at a record of another column count */
@@ -603,7 +607,7 @@ static dt_status find_label_name(const csv_read *c, int64_t nf, char *const *nam
                          names[j]);
     return dt_fail(err, DT_EUSAGE, "--label-column %s: %s's header (line %lld) has no column "
                    "of that name; its columns are %s",
-                   c->opts->label_name, c->path, (long long)c->line, list);
+                   c->opts->label_name, c->path, (long long)c->header_line, list);
 }
 
 /* The first record (nf fields, the header's if names != NULL) sets the column
@@ -648,17 +652,24 @@ static dt_status set_columns(csv_read *c, int64_t nf, char *const *names, dt_err
     return DT_OK;
 }
 
-/* Every record after the first has its column count. */
+/* The first data record sets the column count (the header's names are the
+ * columns' when they are as many: some headers, like scikit-learn's, hold
+ * other facts); every later one must have as many. */
 static dt_status check_columns(csv_read *c, int64_t nf, dt_error *err)
 {
+    if (c->ncols < 0 && c->opts->label_name && c->header_n != nf)
+        return dt_fail(err, DT_EUSAGE, "--label-column %s: %s's header (line %lld) has %lld "
+                       "names but line %lld has %lld columns", c->opts->label_name, c->path,
+                       (long long)c->header_line, (long long)c->header_n, (long long)c->line,
+                       (long long)nf);
     if (c->ncols < 0)
-        return set_columns(c, nf, NULL, err);
+        return set_columns(c, nf, c->header_n == nf ? c->header : NULL, err);
     if (nf == c->ncols)
         return DT_OK;
     c->ragged = 1;
-    return dt_fail(err, DT_EUSAGE, "%s, line %lld: %lld columns, but line %lld (the %s) has %lld",
-                   c->path, (long long)c->line, (long long)nf, (long long)c->first_line,
-                   c->opts->header ? "header" : "first data line", (long long)c->ncols);
+    return dt_fail(err, DT_EUSAGE, "%s, line %lld: %lld columns, but line %lld (the first data "
+                   "line) has %lld", c->path, (long long)c->line, (long long)nf,
+                   (long long)c->first_line, (long long)c->ncols);
 }
 
 /* Room for row c->n in x, y and miss, doubling. */
@@ -792,7 +803,10 @@ static dt_status on_record(void *user, int64_t line, int64_t nf, char *const *f,
     c->line = line;
     if (c->opts->header && !c->header_done) {
         c->header_done = 1;
-        return set_columns(c, nf, f, err);
+        c->header_n = nf;
+        c->header_line = line;
+        c->header = pack_texts((const char *const *)f, nf);
+        return c->header ? DT_OK : dt_fail(err, DT_ENOMEM, "%s: out of memory", c->path);
     }
     int kept = 0;
     dt_status st;
@@ -809,9 +823,9 @@ static dt_status map_labels(csv_read *c, dt_error *err)
 {
     const label_set *ls = &c->labels;
     if (!c->any_text && c->frac_line)
-        return dt_fail(err, DT_EUSAGE, "%s, line %lld: label %s is a number but not an "
-                       "integer; give --label-type float for regression targets",
-                       c->path, (long long)c->frac_line, c->frac_tok);
+        return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %lld: label %s is a number but "
+                       "not an integer; give --label-type float for regression targets",
+                       c->path, (long long)c->frac_line, (long long)c->label + 1, c->frac_tok);
     int64_t *order = malloc((size_t)ls->n * sizeof *order + 1);
     int32_t *rank = malloc((size_t)ls->n * sizeof *rank + 1);
     const char **names = malloc((size_t)ls->n * sizeof *names + 1);
@@ -899,11 +913,12 @@ dt_status convert_read_csv(const char *path, const convert_csv_opts *opts, conve
         return st;
     gzFile g;
     if ((st = gz_open(path, &g, err)))
-        return st;
+        return dt_fail_prefix(err, "--csv");
     csv_read c = {.opts = opts, .path = path, .meta = meta, .ncols = -1};
     st = read_records(&c, g, err);
     hint_header(&c, st, err);
     gzclose(g);
+    free(c.header);
     if (!st && c.n == 0)
         st = dt_fail(err, DT_EUSAGE, "%s has no data rows%s", path,
                      meta->dropped ? " left: --missing drop left out every one" : "");

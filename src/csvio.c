@@ -19,6 +19,8 @@ struct csvio_reader {
     char **fields;    /* built from offs when the record is complete */
     int64_t nf, cap;
     int64_t line, start; /* the line being fed; the current record's first */
+    char *blanks;     /* ' ' mode: the line with its tabs made spaces */
+    size_t blank_cap;
 };
 
 /* Blanks around unquoted fields: a tab is one only when it does not
@@ -88,7 +90,7 @@ dt_status csvio_open(char delim, const char *path, csvio_record_fn fn, void *use
     if (delim == '"' || delim == '\n' || delim == '\r' || delim == '\0')
         return dt_fail(err, DT_EUSAGE, "a quote or a line end cannot separate CSV fields");
     csvio_reader *r = calloc(1, sizeof *r);
-    if (!r || csv_init(&r->p, CSV_APPEND_NULL | CSV_EMPTY_IS_NULL | CSV_STRICT_FINI) != 0) {
+    if (!r || csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL) != 0) {
         free(r);
         return dt_fail(err, DT_ENOMEM, "out of memory for the CSV reader");
     }
@@ -111,9 +113,25 @@ dt_status csvio_feed(csvio_reader *r, const char *buf, size_t len, int64_t line,
     r->line = line;
     if (r->nf == 0 && r->p.entry_pos == 0 && r->p.quoted == 0)
         r->start = line; /* between records: the next one starts here */
+    if (r->delim == ' ' && memchr(buf, '\t', len)) {
+        /* runs of blanks separate: a tab is a space (libcsv has one delimiter) */
+        if (len > r->blank_cap) {
+            char *nb = realloc(r->blanks, len);
+            if (!nb)
+                return r->st = dt_fail(err, DT_ENOMEM, "%s: out of memory", r->path);
+            r->blanks = nb;
+            r->blank_cap = len;
+        }
+        for (size_t i = 0; i < len; i++)
+            r->blanks[i] = buf[i] == '\t' ? ' ' : buf[i];
+        buf = r->blanks;
+    }
     if (csv_parse(&r->p, buf, len, on_field, on_record, r) != len && !r->st)
-        fail(r, csv_error(&r->p) == CSV_ENOMEM ? DT_ENOMEM : DT_EUSAGE,
-             csv_strerror(csv_error(&r->p)));
+        fail(r, csv_error(&r->p) == CSV_EPARSE ? DT_EUSAGE : DT_ENOMEM,
+             csv_error(&r->p) == CSV_EPARSE
+                 ? "misplaced quote (a quoted field must start and end with '\"', and a "
+                   "quote inside it is written '\"\"')"
+                 : "out of memory for a field");
     return r->st;
 }
 
@@ -136,6 +154,7 @@ void csvio_close(csvio_reader *r)
     free(r->text);
     free(r->offs);
     free(r->fields);
+    free(r->blanks);
     free(r);
 }
 

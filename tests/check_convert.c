@@ -501,7 +501,8 @@ START_TEST(idx_truncated)
 }
 END_TEST
 
-/* A gzip file cut short must be an error, not a silently shorter data set. */
+/* A gzip file cut short must be an error, not a silently shorter data set;
+ * damaged input is the user's to fix, so DT_EUSAGE (exit status 2). */
 START_TEST(truncated_gzip_rejected)
 {
     char text[4096];
@@ -516,7 +517,7 @@ START_TEST(truncated_gzip_rejected)
     dt_error err;
     dt_error_clear(&err);
     ck_assert_int_eq(convert_csv(tu_path("cut.h5"), csv, &default_opts, 0.0, 1, NULL, &err),
-                     DT_EIO);
+                     DT_EUSAGE);
     ck_assert_msg(strstr(err.msg, csv) && strstr(err.msg, "ends early"), "message: %s",
                   err.msg);
 

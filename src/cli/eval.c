@@ -8,6 +8,21 @@
 #include "dtrain/trainer.h"
 #include "dtrain/metrics.h"
 
+/* The model's class names (/classes) as "classes: 0 barbera, 1 barolo, ...",
+ * so that the table's class numbers can be read; nothing if it has none. */
+static void print_classes(const char *model)
+{
+    dt_data_extras ex;
+    dt_error ignored;
+    if (dataset_read_extras(model, &ex, &ignored) != DT_OK || !ex.classes)
+        return;
+    printf("  classes:");
+    for (int64_t k = 0; k < ex.n_classes; k++)
+        printf("%s %lld %s", k ? "," : "", (long long)k, ex.classes[k]);
+    printf("\n");
+    dataset_extras_free(&ex);
+}
+
 dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     dt_model m;
@@ -52,6 +67,7 @@ dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
         } else {
             printf("%s on %s %s: %lld samples, %s output\n  loss %.6f\n", cfg->model, cfg->data,
                    cfg->group, n, head_name(m.head), loss);
+            print_classes(cfg->model);
             if (cls)
                 metrics_class_print_table(stdout, &cm);
             else
