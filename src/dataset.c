@@ -648,18 +648,9 @@ void dataset_extras_free(dt_data_extras *ex)
     memset(ex, 0, sizeof *ex);
 }
 
-dt_status dataset_fill_missing(dt_dataset *ds, const double *fill, const char *path,
-                               const char *group, dt_error *err)
+void dataset_fill_missing(dt_dataset *ds, const double *fill)
 {
-    for (int64_t i = 0; ds->X && i < ds->n * ds->d; i++) {
-        if (!isnan(ds->X[i]))
-            continue;
-        if (!fill)
-            return dt_fail(err, DT_EUSAGE, "%s: %s/X row %lld column %lld is missing (NaN) and "
-                           "the model has no fill values (train it on data converted with "
-                           "--missing mean)", path, group, (long long)(i / ds->d),
-                           (long long)(i % ds->d));
-        ds->X[i] = (float)fill[i % ds->d];
-    }
-    return DT_OK;
+    for (int64_t i = 0; ds->X && i < ds->n * ds->d; i++)
+        if (isnan(ds->X[i]))
+            ds->X[i] = (float)fill[i % ds->d];
 }

@@ -76,11 +76,8 @@ dt_status dataset_read_extras(const char *path, dt_data_extras *ex, dt_error *er
 dt_status dataset_write_extras(h5file *f, const dt_data_extras *ex, dt_error *err);
 void dataset_extras_free(dt_data_extras *ex);
 
-/* Replace every NaN feature of ds (loaded with DS_KEEP_NAN) by fill[column];
- * without fill (NULL), the first NaN is an error naming path, group, row and
- * column and saying where fill values come from. */
-dt_status dataset_fill_missing(dt_dataset *ds, const double *fill, const char *path,
-                               const char *group, dt_error *err);
+/* Replace every NaN feature of ds (loaded with DS_KEEP_NAN) by fill[column]. */
+void dataset_fill_missing(dt_dataset *ds, const double *fill);
 
 /* Hold out round(frac * count) rows of every class (of all rows when ds has
  * no labels), chosen from (seed, RNG_STREAM_VALID, class): `held` gets them,

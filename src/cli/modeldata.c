@@ -37,9 +37,10 @@ static dt_status load_model(const dt_config *cfg, dt_model *m, dt_norm *norm, dt
 }
 
 /* Missing features (NaN, from convert --no-labels --missing mean) take the
- * values the model's training data was filled with. */
-static dt_status fill_missing(const dt_config *cfg, const dt_model *m, dt_dataset *ds,
-                              dt_error *err)
+ * values the model's training data was filled with; a model without them
+ * leaves NaN to dataset_load, which refuses it. */
+static dt_status load_filled(const dt_config *cfg, const dt_model *m, int y, dt_dataset *ds,
+                             dt_error *err)
 {
     dt_data_extras ex;
     dt_status st = dataset_read_extras(cfg->model, &ex, err);
@@ -47,7 +48,9 @@ static dt_status fill_missing(const dt_config *cfg, const dt_model *m, dt_datase
         st = dt_fail(err, DT_EUSAGE, "%s: /missing_fill has %lld values, the model takes %d "
                      "features", cfg->model, (long long)ex.d, m->n_in);
     if (!st)
-        st = dataset_fill_missing(ds, ex.fill, cfg->data, cfg->group, err);
+        st = dataset_load(cfg->data, cfg->group, ex.fill ? y | DS_KEEP_NAN : y, ds, err);
+    if (!st && ex.fill)
+        dataset_fill_missing(ds, ex.fill);
     dataset_extras_free(&ex);
     return st;
 }
@@ -78,8 +81,7 @@ static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_no
     dt_dataset_info info;
     if ((st = dataset_probe(cfg->data, cfg->group, y, &info, err)) ||
         (st = check_fit(cfg, m, y, &info, err)) ||
-        (st = dataset_load(cfg->data, cfg->group, y | DS_KEEP_NAN, ds, err)) ||
-        (st = fill_missing(cfg, m, ds, err)))
+        (st = load_filled(cfg, m, y, ds, err)))
         return st;
     if (y == DS_LABELS) {
         int k = m->head == HEAD_SOFTMAX ? m->n_out : 2;

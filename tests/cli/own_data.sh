@@ -122,7 +122,7 @@ paste -d, <(tail -n +2 "$TMP/b.csv" | cut -d, -f1,2) <(cut -d, -f2 "$B") |
 # a model without fill values refuses data with missing values, naming it
 printf '0.5\nNA\n' >"$TMP/new1.csv"
 run 1 60 convert --csv "$TMP/new1.csv" --no-labels --missing mean --out "$TMP/new1.h5"
-expect_error 1 2 "new1.h5: /test/X row 1 column 0 is missing (NaN) and the model has no fill values" \
+expect_error 1 2 "new1.h5: /test/X row 1 column 0 is nan (not finite)" \
   predict --model "$TMP/b-model.h5" --data "$TMP/new1.h5" --out "$TMP/x.csv"
 
 # a missing input: exit 2, one message naming it, and no output written
