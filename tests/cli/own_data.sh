@@ -74,6 +74,9 @@ fi
 run 1 60 eval --model "$M" --data "$TMP/w.h5"
 grep -q "classes: 0 barbera, 1 barolo, 2 grignolino" <<<"$out" &&
   pass "eval lists the class names" || fail "eval: $out $err"
+run 1 60 eval --model "$M" --data "$TMP/w.h5" --json
+grep -qF '"classes": ["barbera", "barolo", "grignolino"]}' <<<"$out" &&
+  pass "eval --json has the class names" || fail "eval --json: $out $err"
 
 # new samples without labels, one with a missing value; predict names the
 # classes, and fills the missing value as the training data was filled: the
