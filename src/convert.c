@@ -824,7 +824,8 @@ static dt_status map_labels(csv_read *c, dt_error *err)
     const label_set *ls = &c->labels;
     if (!c->any_text && c->frac_line)
         return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %lld: label %s is a number but "
-                       "not an integer; give --label-type float for regression targets",
+                       "not an integer; give --label-type float for regression targets, or "
+                       "--no-labels for a file of features only",
                        c->path, (long long)c->frac_line, (long long)c->label + 1, c->frac_tok);
     int64_t *order = malloc((size_t)ls->n * sizeof *order + 1);
     int32_t *rank = malloc((size_t)ls->n * sizeof *rank + 1);
