@@ -41,8 +41,10 @@ static void on_field(void *s, size_t len, void *data)
     csvio_reader *r = data;
     if (r->st || (!s && r->delim == ' '))
         return;
-    if (s && memchr(s, '\0', len))
-        return fail(r, DT_EUSAGE, "a field holds a NUL byte (not a text file?)");
+    if (s && memchr(s, '\0', len)) {
+        fail(r, DT_EUSAGE, "a field holds a NUL byte (not a text file?)");
+        return;
+    }
     if (r->nf == r->cap || r->text_cap - r->text_len < len + 1) {
         int64_t ncap = r->nf == r->cap ? (r->cap ? 2 * r->cap : 64) : r->cap;
         size_t tcap = r->text_cap;
@@ -52,8 +54,10 @@ static void on_field(void *s, size_t len, void *data)
         if (no)
             r->offs = no;
         char *nt = no ? realloc(r->text, tcap) : NULL;
-        if (!nt)
-            return fail(r, DT_ENOMEM, "out of memory for a record");
+        if (!nt) {
+            fail(r, DT_ENOMEM, "out of memory for a record");
+            return;
+        }
         r->text = nt;
         r->cap = ncap;
         r->text_cap = tcap;
@@ -72,12 +76,14 @@ static void on_record(int c, void *data)
     csvio_reader *r = data;
     if (!r->st && r->nf > 0) {
         char **nf = realloc(r->fields, (size_t)r->nf * sizeof *nf);
-        if (!nf)
-            return fail(r, DT_ENOMEM, "out of memory for a record");
-        r->fields = nf;
-        for (int64_t i = 0; i < r->nf; i++)
-            r->fields[i] = r->text + r->offs[i];
-        r->st = r->fn(r->user, r->start, r->nf, r->fields, r->err);
+        if (nf) {
+            r->fields = nf;
+            for (int64_t i = 0; i < r->nf; i++)
+                r->fields[i] = r->text + r->offs[i];
+            r->st = r->fn(r->user, r->start, r->nf, r->fields, r->err);
+        } else {
+            fail(r, DT_ENOMEM, "out of memory for a record");
+        }
     }
     r->nf = 0;
     r->text_len = 0;
@@ -164,8 +170,12 @@ char csvio_guess_delimiter(const char *line)
     for (const char *p = line; *p; p++) {
         if (*p == '"')
             quoted = !quoted;
-        else if (!quoted)
-            comma += *p == ',', semi += *p == ';', tab += *p == '\t';
+        else if (!quoted && *p == ',')
+            comma++;
+        else if (!quoted && *p == ';')
+            semi++;
+        else if (!quoted && *p == '\t')
+            tab++;
     }
     if (!comma && !semi && !tab)
         return ' ';

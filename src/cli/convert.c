@@ -73,6 +73,41 @@ static void print_group(const convert_group_info *g)
     }
 }
 
+/* The CSV options of the command line as the converter takes them. */
+static dt_status csv_options(const dt_config *cfg, convert_csv_opts *opts, dt_error *err)
+{
+    if (cfg->no_labels && (CONFIG_GIVEN(cfg, test_fraction) || CONFIG_GIVEN(cfg, label_column) ||
+                           CONFIG_GIVEN(cfg, label_type)))
+        return dt_fail(err, DT_EUSAGE, "--no-labels writes every row to /test as features: "
+                       "--test-fraction, --label-column and --label-type do not apply");
+    *opts = (convert_csv_opts){
+        .header = cfg->header,
+        .label_col = -1,
+        .no_labels = cfg->no_labels,
+        .label_float = cfg->label_type == LABEL_FLOAT,
+        .x_type = x_types[cfg->x_dtype],
+        .missing = cfg->missing,
+    };
+    if (CONFIG_GIVEN(cfg, label_column))
+        parse_label_column(cfg->label_column, opts);
+    return parse_delimiter(cfg->delimiter, &opts->delimiter, err);
+}
+
+static void print_summary(const convert_summary *sum)
+{
+    for (int i = 0; i < sum->n_groups; i++)
+        print_group(&sum->g[i]);
+    if (sum->n_classes)
+        printf("classes 0..%lld are %s (names in /classes)\n", (long long)sum->n_classes - 1,
+               sum->class_list);
+    if (sum->dropped)
+        printf("left out %lld row%s with missing values (--missing drop)\n",
+               (long long)sum->dropped, sum->dropped == 1 ? "" : "s");
+    if (sum->filled)
+        printf("filled missing values with the /train means (stored in /missing_fill)\n");
+    fflush(stdout);
+}
+
 dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     if (comm_rank(world) != 0)
@@ -95,11 +130,6 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
                        "and class labels; give a test set with --idx-test)",
                        csv_only);
 
-    if (cfg->no_labels && (CONFIG_GIVEN(cfg, test_fraction) || CONFIG_GIVEN(cfg, label_column) ||
-                           CONFIG_GIVEN(cfg, label_type)))
-        return dt_fail(err, DT_EUSAGE, "--no-labels writes every row to /test as features: "
-                       "--test-fraction, --label-column and --label-type do not apply");
-
     const char *const inputs[] = {cfg->csv, cfg->idx[0], cfg->idx[1], cfg->idx_test[0],
                                   cfg->idx_test[1], NULL};
     dt_status st = modelio_check_writable(cfg->out, "out", inputs, err);
@@ -112,33 +142,13 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
                          with_test ? cfg->idx_test[0] : NULL,
                          with_test ? cfg->idx_test[1] : NULL, &sum, err);
     } else {
-        convert_csv_opts opts = {
-            .header = cfg->header,
-            .label_col = -1,
-            .no_labels = cfg->no_labels,
-            .label_float = cfg->label_type == LABEL_FLOAT,
-            .x_type = x_types[cfg->x_dtype],
-            .missing = cfg->missing,
-        };
-        if (CONFIG_GIVEN(cfg, label_column))
-            parse_label_column(cfg->label_column, &opts);
-        if ((st = parse_delimiter(cfg->delimiter, &opts.delimiter, err)))
-            return st;
-        st = convert_csv(cfg->out, cfg->csv, &opts, cfg->test_fraction, (uint64_t)cfg->seed,
-                         &sum, err);
+        convert_csv_opts opts;
+        if (!(st = csv_options(cfg, &opts, err)))
+            st = convert_csv(cfg->out, cfg->csv, &opts, cfg->test_fraction,
+                             (uint64_t)cfg->seed, &sum, err);
     }
     if (st)
         return st;
-    for (int i = 0; i < sum.n_groups; i++)
-        print_group(&sum.g[i]);
-    if (sum.n_classes)
-        printf("classes 0..%lld are %s (names in /classes)\n", (long long)sum.n_classes - 1,
-               sum.class_list);
-    if (sum.dropped)
-        printf("left out %lld row%s with missing values (--missing drop)\n",
-               (long long)sum.dropped, sum.dropped == 1 ? "" : "s");
-    if (sum.filled)
-        printf("filled missing values with the /train means (stored in /missing_fill)\n");
-    fflush(stdout);
+    print_summary(&sum);
     return DT_OK;
 }

@@ -102,6 +102,23 @@ static dt_status write_csv(const char *path, dt_head h, const float *out, const 
     return st;
 }
 
+/* --out as CSV or HDF5, with the class names the model has (/classes). */
+static dt_status write_out(const dt_config *cfg, dt_head h, const float *all,
+                           const int32_t *cls, int64_t n, int K, int csv, dt_error *err)
+{
+    dt_data_extras ex;
+    const char **names = NULL;
+    dt_status st = dataset_read_extras(cfg->model, &ex, err);
+    if (!st && ex.classes && cls && !(names = class_names(&ex, cls, n)))
+        st = dt_fail(err, DT_ENOMEM, "out of memory for %lld class names", (long long)n);
+    if (!st)
+        st = csv ? write_csv(cfg->out, h, all, cls, names, n, K, err)
+                 : write_h5(cfg->out, h, all, cls, names, n, K, err);
+    free(names);
+    dataset_extras_free(&ex);
+    return st;
+}
+
 dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     const int rank = comm_rank(world);
@@ -146,16 +163,7 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (rank == 0) {
         for (int64_t i = 0; cls && i < ds.n; i++)
             cls[i] = predicted_class(m.head, all + i * K, K);
-        dt_data_extras ex;
-        const char **names = NULL;
-        if (!(st = dataset_read_extras(cfg->model, &ex, err)) && ex.classes && cls &&
-            !(names = class_names(&ex, cls, ds.n)))
-            st = dt_fail(err, DT_ENOMEM, "out of memory for %lld class names", (long long)ds.n);
-        if (!st)
-            st = csv ? write_csv(cfg->out, m.head, all, cls, names, ds.n, K, err)
-                     : write_h5(cfg->out, m.head, all, cls, names, ds.n, K, err);
-        free(names);
-        dataset_extras_free(&ex);
+        st = write_out(cfg, m.head, all, cls, ds.n, K, csv, err);
         if (!st && cls && ds.labels) {
             int64_t right = 0;
             for (int64_t i = 0; i < ds.n; i++) right += cls[i] == ds.labels[i];
