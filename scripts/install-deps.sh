@@ -8,7 +8,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libdnnl-dev libopenblas-dev liblapack-dev
-  check zlib1g-dev libyaml-dev
+  check zlib1g-dev libyaml-dev libcsv-dev
   help2man groff-base
   clang libclang-rt-14-dev
   python3-matplotlib

@@ -344,10 +344,26 @@ static const dt_option options[] = {
     {"idx-test", OPT_STR2, F(idx_test), NULL, 0, 0, NULL, CMD_CONVERT, "IMAGES LABELS",
      "IDX files for /test"},
     {"csv", OPT_STR, F(csv), NULL, 0, 0, NULL, CMD_CONVERT, "FILE",
-     "CSV (comma or whitespace separated, plain or gzip) with one sample per row"},
-    {"label-col", OPT_INT, F(label_col), "-1", -1, 1e6, NULL, CMD_CONVERT, "N",
-     "0-based column of the CSV holding the label or target (-1 = last)",
+     "CSV (comma, semicolon, tab or space separated, quoted fields allowed, plain or gzip) "
+     "with one sample per row"},
+    {"label-column", OPT_STR, F(label_column), NULL, 0, 0, NULL, CMD_CONVERT, "NAME|INDEX",
+     "CSV column holding the label or target: its name in the --header line, or its "
+     "0-based index (default: the last column)",
      .facts = OPTF_CSV_ONLY},
+    {"no-labels", OPT_FLAG, F(no_labels), "0", 0, 0, NULL, CMD_CONVERT, NULL,
+     "every CSV column is a feature (new samples to predict): all rows go to /test, the "
+     "group predict reads",
+     .facts = OPTF_CSV_ONLY},
+    {"delimiter", OPT_STR, F(delimiter), "auto", 0, 0, NULL, CMD_CONVERT, "D",
+     "CSV field separator: ',' ';' 'tab' or 'space' (runs of blanks); auto: the most "
+     "frequent of , ; and tab on the first line, else space",
+     .facts = OPTF_CSV_ONLY},
+    {"missing", OPT_CHOICE, F(missing), "error", 0, 0, NULL, CMD_CONVERT, "HOW",
+     "CSV features that are empty or NA, N/A, NaN, null, ?: error; mean (of the /train "
+     "rows, stored in the file and in models trained on it, so predict fills new data "
+     "alike); drop the row",
+     .facts = OPTF_CSV_ONLY,
+     .names = {convert_missing_names}},
     {"label-type", OPT_CHOICE, F(label_type), "int", 0, 0, NULL, CMD_CONVERT, "T",
      "int: class labels (softmax/sigmoid heads); float: regression targets",
      .facts = OPTF_CSV_ONLY,

@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "dtrain/config.h"
+#include "dtrain/csvio.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/rng.h"
 
@@ -31,6 +33,7 @@ void convert_table_free(convert_table *t)
         return;
     free(t->x);
     free(t->y);
+    free(t->miss);
     memset(t, 0, sizeof *t);
 }
 
@@ -43,8 +46,8 @@ static dt_status gz_open(const char *path, gzFile *out, dt_error *err)
         return st;
     errno = 0;
     gzFile g = gzopen(path, "rb");
-    if (!g)
-        return dt_fail(err, DT_EIO, "cannot open %s: %s", path,
+    if (!g) /* an input that cannot be read is the user's to fix: exit status 2 */
+        return dt_fail(err, errno ? DT_EUSAGE : DT_ENOMEM, "cannot open %s: %s", path,
                        errno ? strerror(errno) : "out of memory");
     gzbuffer(g, 1u << 17);
     *out = g;
@@ -61,10 +64,12 @@ static dt_status gz_check(gzFile g, const char *path, dt_error *err)
         return DT_OK;
     if (code == Z_ERRNO)
         return dt_fail(err, DT_EIO, "cannot read %s: %s", path, strerror(errno));
+    /* damaged input, not a failing disk: the user's to fix (exit status 2) */
     if (code == Z_BUF_ERROR)
-        return dt_fail(err, DT_EIO, "cannot read %s: the gzip data ends early (truncated file?)",
-                       path);
-    return dt_fail(err, DT_EIO, "cannot read %s: %s", path, msg);
+        return dt_fail(err, DT_EUSAGE,
+                       "cannot read %s: the gzip data ends early (truncated file?)", path);
+    return dt_fail(err, code == Z_MEM_ERROR ? DT_ENOMEM : DT_EUSAGE, "cannot read %s: %s", path,
+                   msg);
 }
 
 /* Read up to len bytes; *got is less than len only at end of file. */
@@ -233,6 +238,20 @@ dt_status convert_read_idx(const char *images, const char *labels, convert_table
 
 /* ---- CSV ------------------------------------------------------------------------- */
 
+const char *const convert_missing_names[] = {
+    [MISSING_ERROR] = "error", [MISSING_MEAN] = "mean", [MISSING_DROP] = "drop", NULL};
+
+void convert_meta_free(convert_meta *m)
+{
+    if (!m)
+        return;
+    free(m->classes);
+    free(m->features);
+    free(m->label_name);
+    free(m->fill);
+    memset(m, 0, sizeof *m);
+}
+
 typedef struct {
     gzFile g;
     const char *path;
@@ -285,46 +304,16 @@ static int is_blank(const char *s)
     return *s == '\0';
 }
 
-/* Split line in place into fields (pointers into line, trimmed).  comma != 0:
- * separated by commas, so empty fields are kept (and later rejected);
- * otherwise by runs of whitespace.  Returns the count, or -1 if out of memory. */
-static int64_t split_fields(char *line, int comma, char ***fields, size_t *cap)
+/* An empty field or a token spreadsheets and R write for "no value". */
+static int is_missing(const char *s)
 {
-    int64_t n = 0;
-    char *p = line;
-    for (;;) {
-        while (isspace((unsigned char)*p))
-            p++;
-        if (!comma && *p == '\0')
-            break;
-        if ((size_t)n == *cap) {
-            size_t ncap = *cap ? 2 * *cap : 64;
-            char **nf = realloc(*fields, ncap * sizeof *nf);
-            if (!nf)
-                return -1;
-            *fields = nf;
-            *cap = ncap;
-        }
-        (*fields)[n++] = p;
-        if (comma) {
-            char *end = strchr(p, ',');
-            char *stop = end ? end : p + strlen(p);
-            char *q = stop;
-            while (q > p && isspace((unsigned char)q[-1]))
-                q--;
-            *q = '\0';
-            if (!end)
-                break;
-            p = end + 1;
-        } else {
-            while (*p && !isspace((unsigned char)*p))
-                p++;
-            if (*p == '\0')
-                break;
-            *p++ = '\0';
-        }
-    }
-    return n;
+    static const char *const tokens[] = {"NA", "N/A", "NaN", "null", "?"};
+    if (*s == '\0')
+        return 1;
+    for (size_t i = 0; i < sizeof tokens / sizeof *tokens; i++)
+        if (strcasecmp(s, tokens[i]) == 0)
+            return 1;
+    return 0;
 }
 
 /* The whole field must be a finite number. */
@@ -390,39 +379,198 @@ static dt_status store_feature(void *x, size_t i, dt_dtype t, double v, const ch
     return DT_OK;
 }
 
-static dt_status store_label(void *y, size_t i, int label_float, double v, const char *tok,
-                             const char *path, int64_t line, int64_t col, dt_error *err)
+/* Element i of a buffer of type t, as a double. */
+static double value_at(const void *x, dt_dtype t, size_t i)
 {
-    if (label_float) {
-        if (fabs(v) > FLT_MAX)
-            return dt_fail(err, DT_EUSAGE,
-                           "%s, line %lld, column %lld: target %.40s does not fit float32",
-                           path, (long long)line, (long long)col, tok);
-        ((float *)y)[i] = (float)v;
-        return DT_OK;
+    switch (t) {
+    case DT_U8: return ((const uint8_t *)x)[i];
+    case DT_I32: return ((const int32_t *)x)[i];
+    case DT_I64: return (double)((const int64_t *)x)[i];
+    case DT_F32: return ((const float *)x)[i];
+    case DT_F64: return ((const double *)x)[i];
     }
-    if (v != floor(v) || v < 0 || v > INT32_MAX)
-        return dt_fail(err, DT_EUSAGE,
-                       "%s, line %lld, column %lld: label %.40s is not a class number (an "
-                       "integer >= 0); use --label-type float for regression targets",
-                       path, (long long)line, (long long)col, tok);
-    ((int32_t *)y)[i] = (int32_t)v;
-    return DT_OK;
+    return 0;
 }
 
-/* One CSV read: the rows so far and the shape its first data line set. */
+/* Element i of a buffer of type t set to v (rounded for integer types; v is
+ * a mean of values of that type, so it is in range). */
+static void value_set(void *x, dt_dtype t, size_t i, double v)
+{
+    switch (t) {
+    case DT_U8: ((uint8_t *)x)[i] = (uint8_t)lround(v); break;
+    case DT_I32: ((int32_t *)x)[i] = (int32_t)lround(v); break;
+    case DT_I64: ((int64_t *)x)[i] = llround(v); break;
+    case DT_F32: ((float *)x)[i] = (float)v; break;
+    case DT_F64: ((double *)x)[i] = v; break;
+    }
+}
+
+/* ---- class labels: distinct texts, then 0..K-1 in sorted order ---- */
+
+typedef struct {
+    char *text;          /* the distinct labels, NUL-terminated, back to back */
+    size_t len, cap;
+    size_t *off;         /* id -> offset in text */
+    int64_t n, cap_ids;
+    int32_t *slot;       /* open addressing: id + 1, 0 = empty */
+    int64_t nslots;
+} label_set;
+
+static uint64_t hash_text(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void label_set_free(label_set *ls)
+{
+    free(ls->text);
+    free(ls->off);
+    free(ls->slot);
+    memset(ls, 0, sizeof *ls);
+}
+
+/* The table of slots at twice the ids' room, every id placed again. */
+static int rehash(label_set *ls)
+{
+    int64_t ns = ls->nslots ? 2 * ls->nslots : 1024;
+    int32_t *slot = calloc((size_t)ns, sizeof *slot);
+    if (!slot)
+        return -1;
+    for (int64_t id = 0; id < ls->n; id++) {
+        uint64_t h = hash_text(ls->text + ls->off[id]) & (uint64_t)(ns - 1);
+        while (slot[h])
+            h = (h + 1) & (uint64_t)(ns - 1);
+        slot[h] = (int32_t)(id + 1);
+    }
+    free(ls->slot);
+    ls->slot = slot;
+    ls->nslots = ns;
+    return 0;
+}
+
+/* s's id, a new one if s was not seen before; -1 if out of memory. */
+static int64_t label_intern(label_set *ls, const char *s)
+{
+    if (2 * (ls->n + 1) > ls->nslots && (ls->n >= INT32_MAX - 1 || rehash(ls)))
+        return -1;
+    uint64_t h = hash_text(s) & (uint64_t)(ls->nslots - 1);
+    for (; ls->slot[h]; h = (h + 1) & (uint64_t)(ls->nslots - 1))
+        if (strcmp(ls->text + ls->off[ls->slot[h] - 1], s) == 0)
+            return ls->slot[h] - 1;
+    size_t len = strlen(s) + 1;
+    if (ls->n == ls->cap_ids) {
+        int64_t nc = ls->cap_ids ? 2 * ls->cap_ids : 64;
+        size_t *no = realloc(ls->off, (size_t)nc * sizeof *no);
+        if (!no)
+            return -1;
+        ls->off = no;
+        ls->cap_ids = nc;
+    }
+    if (ls->cap - ls->len < len) {
+        size_t nc = ls->cap ? 2 * ls->cap : 4096;
+        while (nc - ls->len < len)
+            nc *= 2;
+        char *nt = realloc(ls->text, nc);
+        if (!nt)
+            return -1;
+        ls->text = nt;
+        ls->cap = nc;
+    }
+    memcpy(ls->text + ls->len, s, len);
+    ls->off[ls->n] = ls->len;
+    ls->len += len;
+    ls->slot[h] = (int32_t)(ls->n + 1);
+    return ls->n++;
+}
+
+/* texts[0..n) copied into one allocation: n pointers, then the texts. */
+static char **pack_texts(const char *const *texts, int64_t n)
+{
+    size_t total = (size_t)n * sizeof(char *);
+    for (int64_t i = 0; i < n; i++)
+        total += strlen(texts[i]) + 1;
+    char **out = malloc(total ? total : 1);
+    if (!out)
+        return NULL;
+    char *p = (char *)(out + n);
+    for (int64_t i = 0; i < n; i++) {
+        size_t len = strlen(texts[i]) + 1;
+        memcpy(p, texts[i], len);
+        out[i] = p;
+        p += len;
+    }
+    return out;
+}
+
+/* Sorting ids by their label: numerically (val) or in byte order (text). */
+typedef struct {
+    const label_set *ls;
+    const double *val;
+} label_order;
+static label_order sort_by; /* qsort has no context argument */
+
+static int cmp_label(const void *a, const void *b)
+{
+    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+    if (sort_by.val)
+        return (sort_by.val[i] > sort_by.val[j]) - (sort_by.val[i] < sort_by.val[j]);
+    return strcmp(sort_by.ls->text + sort_by.ls->off[i], sort_by.ls->text + sort_by.ls->off[j]);
+}
+
+/* rank[id] = the class of label id: its place among the sorted distinct
+ * labels (equal numbers, e.g. "1" and "01", share one); *k the classes and
+ * *identity whether every label already was its class number.  names[r]
+ * receives class r's name (order[] scratch). */
+static void rank_labels(const label_set *ls, const double *val, int64_t *order, int32_t *rank,
+                        const char **names, char (*num)[32], int64_t *k, int *identity)
+{
+    for (int64_t i = 0; i < ls->n; i++)
+        order[i] = i;
+    sort_by = (label_order){ls, val};
+    qsort(order, (size_t)ls->n, sizeof *order, cmp_label);
+    int64_t r = -1;
+    *identity = val != NULL;
+    for (int64_t i = 0; i < ls->n; i++) {
+        const int64_t id = order[i];
+        if (i == 0 || cmp_label(&order[i - 1], &order[i]) != 0) {
+            r++;
+            if (val) {
+                snprintf(num[r], sizeof num[r], "%.0f", val[id]);
+                names[r] = num[r];
+                *identity &= val[id] == (double)r;
+            } else {
+                names[r] = ls->text + ls->off[id];
+            }
+        }
+        rank[id] = (int32_t)r;
+    }
+    *k = r + 1;
+}
+
+/* ---- one CSV read ---- */
+
 typedef struct {
     const convert_csv_opts *opts;
-    line_reader lr;
-    char **fields; /* the current line's, pointing into lr.buf */
-    size_t fcap;
-    int64_t ncols;      /* columns of every data line; -1 before the first */
-    int64_t label;      /* the label's column, from 0 */
-    int64_t first_line; /* the first data line's number */
-    int64_t n, cap_rows; /* rows read; rows x and y have room for */
-    int comma;  /* fields separated by commas, else by whitespace (the first data line's) */
-    int ragged; /* the read stopped at a line of another column count */
-    void *x, *y; /* x: n x (ncols - 1) features as opts->x_type; y: n int32 or float32 */
+    const char *path;
+    convert_meta *meta;
+    int64_t ncols;       /* columns of every record; -1 before the first */
+    int64_t label;       /* the label's column, from 0; -1 without labels */
+    int64_t first_line;  /* the first data record's line, which set ncols */
+    int header_done;
+    char **header;       /* the header's names (one allocation), until the first data record */
+    int64_t header_n, header_line;
+    int64_t n, cap_rows, d; /* rows kept; rows x, y (and miss) have room for; features */
+    int64_t line;        /* the current record's first line */
+    int ragged;          /* the read stopped at a record of another column count */
+    void *x, *y;         /* x: n x d as opts->x_type; y: label ids (int32) or float32 */
+    unsigned char *miss; /* n x d, allocated at the first missing value (mean) */
+    label_set labels;
+    int any_text;        /* some label is not a number */
+    int64_t frac_line;   /* the first label that is a number but no integer (0: none) */
+    char frac_tok[48];
 } csv_read;
 
 static dt_status check_csv_opts(const convert_csv_opts *opts, dt_error *err)
@@ -432,119 +580,316 @@ static dt_status check_csv_opts(const convert_csv_opts *opts, dt_error *err)
         return dt_fail(err, DT_EUSAGE, "CSV features cannot be stored as %s",
                        dt_dtype_name(xt));
     if (opts->label_col < -1)
-        return dt_fail(err, DT_EUSAGE, "--label-col %lld: must be >= 0, or -1 for the last",
-                       (long long)opts->label_col);
+        return dt_fail(err, DT_EUSAGE, "--label-column %lld: must be >= 0 (the last column "
+                       "is the default)", (long long)opts->label_col);
+    if (opts->label_name && !opts->header)
+        return dt_fail(err, DT_EUSAGE, "--label-column %s names a column: give --header (the "
+                       "names are on the CSV's first line), or the column's 0-based index",
+                       opts->label_name);
+    if (opts->no_labels && opts->missing == MISSING_MEAN && (xt == DT_U8 || xt == DT_I32))
+        return dt_fail(err, DT_EUSAGE, "--no-labels --missing mean keeps missing values as NaN "
+                       "for predict to fill: it needs --x-dtype float32 or float64");
     return DT_OK;
 }
 
-/* The next line that holds data (not the header, not blank); *line = NULL at
- * end of file. */
-static dt_status next_data_line(csv_read *c, char **line, dt_error *err)
+/* The label's column among the header's names (nf of them). */
+static dt_status find_label_name(const csv_read *c, int64_t nf, char *const *names,
+                                 int64_t *col, dt_error *err)
 {
-    *line = NULL;
-    for (;;) {
-        int have;
-        dt_status st = next_line(&c->lr, &have, err);
-        if (st || !have)
-            return st;
-        char *l = c->lr.buf;
-        if (c->lr.lineno == 1 && (unsigned char)l[0] == 0xEF && (unsigned char)l[1] == 0xBB &&
-            (unsigned char)l[2] == 0xBF)
-            l += 3; /* UTF-8 byte order mark written by some spreadsheets */
-        if ((c->opts->header && c->lr.lineno == 1) || is_blank(l))
-            continue;
-        *line = l;
-        return DT_OK;
-    }
+    for (int64_t j = 0; j < nf; j++)
+        if (strcmp(names[j], c->opts->label_name) == 0) {
+            *col = j;
+            return DT_OK;
+        }
+    char list[512] = "";
+    for (int64_t j = 0, used = 0; j < nf && used < (int64_t)sizeof list - 1; j++)
+        used += snprintf(list + used, sizeof list - (size_t)used, "%s'%s'", j ? ", " : "",
+                         names[j]);
+    return dt_fail(err, DT_EUSAGE, "--label-column %s: %s's header (line %lld) has no column "
+                   "of that name; its columns are %s",
+                   c->opts->label_name, c->path, (long long)c->header_line, list);
 }
 
-/* The first data line (nf fields) sets the column count and the label's
- * column; every later one must have as many. */
+/* The first record (nf fields, the header's if names != NULL) sets the column
+ * count and the label's column. */
+static dt_status set_columns(csv_read *c, int64_t nf, char *const *names, dt_error *err)
+{
+    const convert_csv_opts *o = c->opts;
+    int64_t label = o->no_labels ? -1 : o->label_col < 0 ? nf - 1 : o->label_col;
+    if (nf < (o->no_labels ? 1 : 2))
+        return dt_fail(err, DT_EUSAGE,
+                       "%s, line %lld: %lld column%s; need at least a feature%s (separate "
+                       "fields by commas, semicolons, tabs or spaces; see --delimiter)",
+                       c->path, (long long)c->line, (long long)nf, nf == 1 ? "" : "s",
+                       o->no_labels ? "" : " and a label");
+    dt_status st;
+    if (!o->no_labels && o->label_name && (st = find_label_name(c, nf, names, &label, err)))
+        return st;
+    if (label >= nf)
+        return dt_fail(err, DT_EUSAGE,
+                       "--label-column %lld is past the last column: %s, line %lld has "
+                       "%lld columns (numbered from 0)",
+                       (long long)label, c->path, (long long)c->line, (long long)nf);
+    c->ncols = nf;
+    c->d = nf - (label >= 0);
+    c->label = label;
+    c->first_line = c->line;
+    if (!names)
+        return DT_OK;
+    c->meta->d = c->d;
+    const char **feat = malloc((size_t)nf * sizeof *feat);
+    if (!feat)
+        return dt_fail(err, DT_ENOMEM, "%s: out of memory for the header", c->path);
+    for (int64_t j = 0, k = 0; j < nf; j++)
+        if (j != label)
+            feat[k++] = names[j];
+    c->meta->features = pack_texts(feat, c->d);
+    free(feat);
+    if (label >= 0)
+        c->meta->label_name = strdup(names[label]);
+    if (!c->meta->features || (label >= 0 && !c->meta->label_name))
+        return dt_fail(err, DT_ENOMEM, "%s: out of memory for the header", c->path);
+    return DT_OK;
+}
+
+/* The first data record sets the column count (the header's names are the
+ * columns' when they are as many: some headers, like scikit-learn's, hold
+ * other facts); every later one must have as many. */
 static dt_status check_columns(csv_read *c, int64_t nf, dt_error *err)
 {
-    const char *path = c->lr.path;
-    const int64_t lineno = c->lr.lineno, label_col = c->opts->label_col;
-    if (c->ncols >= 0) {
-        if (nf == c->ncols)
-            return DT_OK;
-        c->ragged = 1;
-        return dt_fail(err, DT_EUSAGE,
-                       "%s, line %lld: %lld columns, but line %lld (the first data line) "
-                       "has %lld",
-                       path, (long long)lineno, (long long)nf, (long long)c->first_line,
-                       (long long)c->ncols);
-    }
-    if (nf < 2)
-        return dt_fail(err, DT_EUSAGE,
-                       "%s, line %lld: %lld column%s; need at least a feature and a "
-                       "label (separate fields by commas or whitespace)",
-                       path, (long long)lineno, (long long)nf, nf == 1 ? "" : "s");
-    if (label_col >= nf)
-        return dt_fail(err, DT_EUSAGE,
-                       "--label-col %lld is past the last column: %s, line %lld has "
-                       "%lld columns (numbered from 0)",
-                       (long long)label_col, path, (long long)lineno, (long long)nf);
-    c->ncols = nf;
-    c->label = label_col < 0 ? nf - 1 : label_col;
-    c->first_line = lineno;
-    return DT_OK;
+    if (c->ncols < 0 && c->opts->label_name && c->header_n != nf)
+        return dt_fail(err, DT_EUSAGE, "--label-column %s: %s's header (line %lld) has %lld "
+                       "names but line %lld has %lld columns", c->opts->label_name, c->path,
+                       (long long)c->header_line, (long long)c->header_n, (long long)c->line,
+                       (long long)nf);
+    if (c->ncols < 0)
+        return set_columns(c, nf, c->header_n == nf ? c->header : NULL, err);
+    if (nf == c->ncols)
+        return DT_OK;
+    c->ragged = 1;
+    return dt_fail(err, DT_EUSAGE, "%s, line %lld: %lld columns, but line %lld (the first data "
+                   "line) has %lld", c->path, (long long)c->line, (long long)nf,
+                   (long long)c->first_line, (long long)c->ncols);
 }
 
-/* Room for row c->n in x and y, doubling. */
+/* Room for row c->n in x, y and miss, doubling. */
 static dt_status grow_rows(csv_read *c, dt_error *err)
 {
     if (c->n < c->cap_rows)
         return DT_OK;
-    const size_t xsize = dt_dtype_size(c->opts->x_type), ysize = 4; /* int32 or float32 */
+    const size_t xsize = dt_dtype_size(c->opts->x_type), d = (size_t)c->d;
     int64_t ncap = c->cap_rows ? 2 * c->cap_rows : 1024;
-    void *nx = realloc(c->x, (size_t)ncap * (size_t)(c->ncols - 1) * xsize);
+    void *nx = realloc(c->x, (size_t)ncap * d * xsize + 1);
     if (nx)
         c->x = nx;
-    void *ny = nx ? realloc(c->y, (size_t)ncap * ysize) : NULL;
-    if (!nx || !ny)
-        return dt_fail(err, DT_ENOMEM, "%s: out of memory after %lld rows", c->lr.path,
+    void *ny = nx && c->label >= 0 ? realloc(c->y, (size_t)ncap * 4) : NULL; /* int32/float32 */
+    if (ny)
+        c->y = ny;
+    unsigned char *nm = nx && c->miss ? realloc(c->miss, (size_t)ncap * d) : NULL;
+    if (nm) {
+        memset(nm + (size_t)c->cap_rows * d, 0, (size_t)(ncap - c->cap_rows) * d);
+        c->miss = nm;
+    }
+    if (!nx || (c->label >= 0 && !ny) || (c->miss && !nm))
+        return dt_fail(err, DT_ENOMEM, "%s: out of memory after %lld rows", c->path,
                        (long long)c->n);
-    c->y = ny;
     c->cap_rows = ncap;
     return DT_OK;
 }
 
-/* The current line's fields into row c->n: the label into y, the rest into x. */
-static dt_status store_row(csv_read *c, dt_error *err)
+/* Column j (from 0) for a message: "3" or "3 (alcohol)" (counted from 1). */
+static const char *column_name(const csv_read *c, int64_t j, char *buf, size_t len)
 {
-    const char *path = c->lr.path;
-    const int64_t n = c->n, ncols = c->ncols, label = c->label, lineno = c->lr.lineno;
-    dt_status st = DT_OK;
-    for (int64_t j = 0; j < ncols && !st; j++) {
-        double v = 0; /* set by parse_field on success */
-        st = parse_field(c->fields[j], path, lineno, j + 1, &v, err);
-        if (st)
-            break;
-        if (j == label)
-            st = store_label(c->y, (size_t)n, c->opts->label_float, v, c->fields[j], path,
-                             lineno, j + 1, err);
+    const char *name = j == c->label                ? c->meta->label_name
+                       : c->meta->features          ? c->meta->features[j - (c->label >= 0 && j > c->label)]
+                                                    : NULL;
+    if (name)
+        snprintf(buf, len, "%lld (%.60s)", (long long)j + 1, name);
+    else
+        snprintf(buf, len, "%lld", (long long)j + 1);
+    return buf;
+}
+
+/* A missing feature at column j, feature k, of row c->n. */
+static dt_status take_missing(csv_read *c, int64_t j, int64_t k, const char *tok, dt_error *err)
+{
+    char col[96];
+    const size_t cell = (size_t)(c->n * c->d + k);
+    if (c->opts->missing != MISSING_MEAN)
+        return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %s: missing value%s%.20s%s; give "
+                       "--missing mean or --missing drop to accept missing values",
+                       c->path, (long long)c->line, column_name(c, j, col, sizeof col),
+                       *tok ? " ('" : " (an empty field)", tok, *tok ? "')" : "");
+    if (c->label < 0) { /* predict fills it with the model's /train means */
+        if (c->opts->x_type == DT_F64)
+            ((double *)c->x)[cell] = NAN;
         else
-            st = store_feature(c->x, (size_t)(n * (ncols - 1) + (j < label ? j : j - 1)),
-                               c->opts->x_type, v, c->fields[j], path, lineno, j + 1, err);
+            ((float *)c->x)[cell] = NAN;
+        return DT_OK;
     }
+    if (!c->miss && !(c->miss = calloc((size_t)c->cap_rows * (size_t)c->d, 1)))
+        return dt_fail(err, DT_ENOMEM, "%s: out of memory for the missing values", c->path);
+    c->miss[cell] = 1;
+    return store_feature(c->x, cell, c->opts->x_type, 0, tok, c->path, c->line, j + 1, err);
+}
+
+/* The label of row c->n: a float target, or the id of its text. */
+static dt_status take_label(csv_read *c, int64_t j, const char *tok, dt_error *err)
+{
+    char col[96];
+    if (is_missing(tok))
+        return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %s: the label is missing; give "
+                       "--missing drop to leave out such rows",
+                       c->path, (long long)c->line, column_name(c, j, col, sizeof col));
+    double v = 0;
+    if (c->opts->label_float) {
+        dt_status st = parse_field(tok, c->path, c->line, j + 1, &v, err);
+        if (!st && fabs(v) > FLT_MAX)
+            st = dt_fail(err, DT_EUSAGE, "%s, line %lld, column %lld: target %.40s does not "
+                         "fit float32", c->path, (long long)c->line, (long long)j + 1, tok);
+        if (!st)
+            ((float *)c->y)[c->n] = (float)v;
+        return st;
+    }
+    char *end;
+    v = strtod(tok, &end);
+    if (end == tok || *end != '\0' || !isfinite(v))
+        c->any_text = 1;
+    else if ((v != floor(v) || fabs(v) > 9.0e15) && !c->frac_line) {
+        c->frac_line = c->line;
+        snprintf(c->frac_tok, sizeof c->frac_tok, "%.40s", tok);
+    }
+    int64_t id = label_intern(&c->labels, tok);
+    if (id < 0)
+        return dt_fail(err, DT_ENOMEM, "%s, line %lld: out of memory for the labels", c->path,
+                       (long long)c->line);
+    ((int32_t *)c->y)[c->n] = (int32_t)id;
+    return DT_OK;
+}
+
+/* The fields of a data record into row c->n (not kept: --missing drop and a
+ * missing value). */
+static dt_status store_row(csv_read *c, char *const *f, int *kept, dt_error *err)
+{
+    *kept = 0;
+    if (c->opts->missing == MISSING_DROP)
+        for (int64_t j = 0; j < c->ncols; j++)
+            if (is_missing(f[j])) {
+                c->meta->dropped++;
+                return DT_OK;
+            }
+    dt_status st = DT_OK;
+    for (int64_t j = 0, k = 0; j < c->ncols && !st; j++) {
+        if (j == c->label) {
+            st = take_label(c, j, f[j], err);
+            continue;
+        }
+        double v = 0;
+        if (is_missing(f[j]))
+            st = take_missing(c, j, k, f[j], err);
+        else if (!(st = parse_field(f[j], c->path, c->line, j + 1, &v, err)))
+            st = store_feature(c->x, (size_t)(c->n * c->d + k), c->opts->x_type, v, f[j],
+                               c->path, c->line, j + 1, err);
+        k++;
+    }
+    *kept = !st;
     return st;
 }
 
-/* One data line: split, checked against the first, stored as row c->n. */
-static dt_status read_row(csv_read *c, char *line, dt_error *err)
+/* csvio's callback: the header, or one data record. */
+static dt_status on_record(void *user, int64_t line, int64_t nf, char *const *f, dt_error *err)
 {
-    if (c->ncols < 0)
-        c->comma = strchr(line, ',') != NULL;
-    int64_t nf = split_fields(line, c->comma, &c->fields, &c->fcap);
-    if (nf < 0)
-        return dt_fail(err, DT_ENOMEM, "%s, line %lld: out of memory", c->lr.path,
-                       (long long)c->lr.lineno);
+    csv_read *c = user;
+    c->line = line;
+    if (c->opts->header && !c->header_done) {
+        c->header_done = 1;
+        c->header_n = nf;
+        c->header_line = line;
+        c->header = pack_texts((const char *const *)f, nf);
+        return c->header ? DT_OK : dt_fail(err, DT_ENOMEM, "%s: out of memory", c->path);
+    }
+    int kept = 0;
     dt_status st;
     if ((st = check_columns(c, nf, err)) || (st = grow_rows(c, err)) ||
-        (st = store_row(c, err)))
+        (st = store_row(c, f, &kept, err)))
         return st;
-    c->n++;
+    c->n += kept;
     return DT_OK;
+}
+
+/* The label ids of c's rows replaced by their class numbers 0..K-1 (sorted
+ * order), and the names into meta->classes unless they are those numbers. */
+static dt_status map_labels(csv_read *c, dt_error *err)
+{
+    const label_set *ls = &c->labels;
+    if (!c->any_text && c->frac_line)
+        return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %lld: label %s is a number but "
+                       "not an integer; give --label-type float for regression targets, or "
+                       "--no-labels for a file of features only",
+                       c->path, (long long)c->frac_line, (long long)c->label + 1, c->frac_tok);
+    int64_t *order = malloc((size_t)ls->n * sizeof *order + 1);
+    int32_t *rank = malloc((size_t)ls->n * sizeof *rank + 1);
+    const char **names = malloc((size_t)ls->n * sizeof *names + 1);
+    double *val = c->any_text ? NULL : malloc((size_t)ls->n * sizeof *val + 1);
+    char(*num)[32] = c->any_text ? NULL : malloc((size_t)ls->n * sizeof *num + 1);
+    dt_status st = DT_OK;
+    if (!order || !rank || !names || (!c->any_text && (!val || !num))) {
+        st = dt_fail(err, DT_ENOMEM, "%s: out of memory for %lld labels", c->path,
+                     (long long)ls->n);
+        goto out;
+    }
+    for (int64_t i = 0; val && i < ls->n; i++)
+        val[i] = strtod(ls->text + ls->off[i], NULL);
+    int64_t k;
+    int identity;
+    rank_labels(ls, val, order, rank, names, num, &k, &identity);
+    int32_t *y = c->y;
+    for (int64_t i = 0; i < c->n; i++)
+        y[i] = rank[y[i]];
+    if (!identity) {
+        c->meta->n_classes = k;
+        if (!(c->meta->classes = pack_texts(names, k)))
+            st = dt_fail(err, DT_ENOMEM, "%s: out of memory for the class names", c->path);
+    }
+out:
+    free(order);
+    free(rank);
+    free(names);
+    free(val);
+    free(num);
+    return st;
+}
+
+/* Every line of the file fed to a csvio reader made once the first non-blank
+ * line shows the delimiter. */
+static dt_status read_records(csv_read *c, gzFile g, dt_error *err)
+{
+    line_reader lr = {.g = g, .path = c->path};
+    csvio_reader *r = NULL;
+    dt_status st = DT_OK;
+    for (;;) {
+        int have;
+        if ((st = next_line(&lr, &have, err)) || !have)
+            break;
+        char *l = lr.buf;
+        if (lr.lineno == 1 && (unsigned char)l[0] == 0xEF && (unsigned char)l[1] == 0xBB &&
+            (unsigned char)l[2] == 0xBF)
+            l += 3; /* UTF-8 byte order mark written by some spreadsheets */
+        if (!r && is_blank(l))
+            continue;
+        if (!r && (st = csvio_open(c->opts->delimiter ? c->opts->delimiter
+                                                       : csvio_guess_delimiter(l),
+                                   c->path, on_record, c, &r, err)))
+            break;
+        if ((st = csvio_feed(r, l, strlen(l), lr.lineno, err)) ||
+            (st = csvio_feed(r, "\n", 1, lr.lineno, err)))
+            break;
+    }
+    if (!st && r)
+        st = csvio_finish(r, err);
+    csvio_close(r);
+    free(lr.buf);
+    return st;
 }
 
 /* A first line that will not parse, or a second line that disagrees with
@@ -560,37 +905,77 @@ static void hint_header(const csv_read *c, dt_status st, dt_error *err)
 }
 
 dt_status convert_read_csv(const char *path, const convert_csv_opts *opts, convert_table *t,
-                           dt_error *err)
+                           convert_meta *meta, dt_error *err)
 {
     memset(t, 0, sizeof *t);
+    memset(meta, 0, sizeof *meta);
     dt_status st = check_csv_opts(opts, err);
     if (st)
         return st;
-    csv_read c = {.opts = opts, .lr = {.path = path}, .ncols = -1};
-    if ((st = gz_open(path, &c.lr.g, err)))
-        return st;
-    for (;;) {
-        char *line;
-        if ((st = next_data_line(&c, &line, err)) || !line || (st = read_row(&c, line, err)))
-            break;
-    }
+    gzFile g;
+    if ((st = gz_open(path, &g, err)))
+        return dt_fail_prefix(err, "--csv");
+    csv_read c = {.opts = opts, .path = path, .meta = meta, .ncols = -1};
+    st = read_records(&c, g, err);
     hint_header(&c, st, err);
-    gzclose(c.lr.g);
-    free(c.lr.buf);
-    free(c.fields);
+    gzclose(g);
+    free(c.header);
     if (!st && c.n == 0)
-        st = dt_fail(err, DT_EUSAGE, "%s has no data rows", path);
-    if (st) {
-        free(c.x);
-        free(c.y);
-        return st;
-    }
+        st = dt_fail(err, DT_EUSAGE, "%s has no data rows%s", path,
+                     meta->dropped ? " left: --missing drop left out every one" : "");
+    if (!st && c.label >= 0 && !opts->label_float)
+        st = map_labels(&c, err);
+    label_set_free(&c.labels);
     t->n = c.n;
-    t->d = c.ncols - 1;
+    t->d = c.d;
     t->x_type = opts->x_type;
     t->y_type = opts->label_float ? DT_F32 : DT_I32;
     t->x = c.x;
     t->y = c.y;
+    t->miss = c.miss;
+    if (st) {
+        convert_table_free(t);
+        convert_meta_free(meta);
+    }
+    return st;
+}
+
+dt_status convert_fill_mean(convert_table *train, convert_table *test, convert_meta *meta,
+                            dt_error *err)
+{
+    const int64_t d = train->d;
+    double *sum = calloc((size_t)d + 1, sizeof *sum);
+    int64_t *cnt = calloc((size_t)d + 1, sizeof *cnt);
+    dt_status st = sum && cnt ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory for the means");
+    for (int64_t i = 0; !st && i < train->n; i++)
+        for (int64_t j = 0; j < d; j++)
+            if (!train->miss || !train->miss[i * d + j]) {
+                sum[j] += value_at(train->x, train->x_type, (size_t)(i * d + j));
+                cnt[j]++;
+            }
+    for (int64_t j = 0; !st && j < d; j++) {
+        if (!cnt[j]) {
+            const char *name = meta->features ? meta->features[j] : NULL;
+            st = dt_fail(err, DT_EUSAGE, "feature %lld%s%s%s has no value in the /train rows "
+                         "to take the mean of (--missing mean); drop the column or use "
+                         "--missing drop", (long long)j + 1, name ? " (" : "",
+                         name ? name : "", name ? ")" : "");
+        }
+        sum[j] /= (double)(cnt[j] ? cnt[j] : 1);
+    }
+    free(cnt);
+    if (st) {
+        free(sum);
+        return st;
+    }
+    convert_table *parts[2] = {train, test};
+    for (int p = 0; p < 2; p++)
+        for (int64_t i = 0; parts[p] && parts[p]->miss && i < parts[p]->n * d; i++)
+            if (parts[p]->miss[i])
+                value_set(parts[p]->x, parts[p]->x_type, (size_t)i, sum[i % d]);
+    free(meta->fill);
+    meta->fill = sum;
+    meta->d = d;
     return DT_OK;
 }
 
@@ -603,9 +988,11 @@ static dt_status gather(const convert_table *src, const unsigned char *pick, int
     const size_t xrow = (size_t)src->d * dt_dtype_size(src->x_type);
     const size_t ysz = dt_dtype_size(src->y_type);
     memset(dst, 0, sizeof *dst);
+    const size_t mrow = (size_t)src->d; /* miss: a byte per feature */
     dst->x = malloc((size_t)count * xrow);
     dst->y = malloc((size_t)count * ysz);
-    if (!dst->x || !dst->y) {
+    dst->miss = src->miss ? malloc((size_t)count * mrow + 1) : NULL;
+    if (!dst->x || !dst->y || (src->miss && !dst->miss)) {
         convert_table_free(dst);
         return dt_fail(err, DT_ENOMEM, "cannot allocate %lld rows for the split",
                        (long long)count);
@@ -616,6 +1003,8 @@ static dt_status gather(const convert_table *src, const unsigned char *pick, int
             continue;
         memcpy((char *)dst->x + (size_t)k * xrow, (const char *)src->x + (size_t)i * xrow, xrow);
         memcpy((char *)dst->y + (size_t)k * ysz, (const char *)src->y + (size_t)i * ysz, ysz);
+        if (src->miss)
+            memcpy(dst->miss + (size_t)k * mrow, src->miss + (size_t)i * mrow, mrow);
         k++;
     }
     dst->n = count;
@@ -681,11 +1070,26 @@ static dt_status write_group(h5file *f, const char *group, const convert_table *
     if (st)
         return st;
     snprintf(name, sizeof name, "%s/y", group);
-    return h5io_write(f, name, t->y_type, 1, &t->n, t->y, 1, err);
+    return t->y ? h5io_write(f, name, t->y_type, 1, &t->n, t->y, 1, err) : DT_OK;
+}
+
+/* What the CSV said beside the numbers: class names and fill values (the
+ * layout a model keeps, dataset_write_extras), the header's names. */
+static dt_status write_meta(h5file *f, const convert_meta *meta, dt_error *err)
+{
+    dt_data_extras ex = {.n_classes = meta->n_classes, .classes = meta->classes,
+                         .d = meta->d, .fill = meta->fill};
+    dt_status st = dataset_write_extras(f, &ex, err);
+    if (!st && meta->features)
+        st = h5io_write_strs(f, "/features", meta->d, (const char *const *)meta->features, err);
+    if (!st && meta->label_name)
+        st = h5io_set_attr_str(f, "/", "label_column", meta->label_name, err);
+    return st;
 }
 
 dt_status convert_write(const char *out, const convert_table *train,
-                        const convert_table *test, const char *source, dt_error *err)
+                        const convert_table *test, const convert_meta *meta,
+                        const char *source, dt_error *err)
 {
     /* A temporary in the same directory, so rename() is atomic (same file
      * system) and an existing `out` stays intact until the new file is whole. */
@@ -697,10 +1101,12 @@ dt_status convert_write(const char *out, const convert_table *train,
 
     h5file *f = NULL;
     dt_status st = h5io_create(tmp, &f, err);
-    if (!st)
+    if (!st && train)
         st = write_group(f, "/train", train, err);
     if (!st && test)
         st = write_group(f, "/test", test, err);
+    if (!st && meta)
+        st = write_meta(f, meta, err);
     if (!st)
         st = h5io_set_attr_str(f, "/", "source", source, err);
     if (!st)
@@ -751,7 +1157,8 @@ void convert_describe(const convert_table *t, const char *group, convert_group_i
     info->d = t->d;
     info->x_type = t->x_type;
     info->y_type = t->y_type;
-    if (t->n == 0)
+    info->has_y = t->y != NULL;
+    if (t->n == 0 || !t->y)
         return;
     if (t->y_type == DT_F32) {
         const float *y = t->y;
@@ -777,20 +1184,36 @@ void convert_describe(const convert_table *t, const char *group, convert_group_i
     free(s);
 }
 
-/* train and, unless test is NULL, test written to out with the provenance
- * source, and described in sum (if not NULL). */
+/* train and/or test (NULL: none) written to out with meta (may be NULL) and
+ * the provenance source, and described in sum (if not NULL). */
 static dt_status write_tables(const char *out, const convert_table *train,
-                              const convert_table *test, const char *source,
-                              convert_summary *sum, dt_error *err)
+                              const convert_table *test, const convert_meta *meta,
+                              const char *source, convert_summary *sum, dt_error *err)
 {
-    dt_status st = convert_write(out, train, test, source, err);
-    if (!st && sum) {
-        sum->n_groups = test ? 2 : 1;
-        convert_describe(train, "/train", &sum->g[0]);
-        if (test)
-            convert_describe(test, "/test", &sum->g[1]);
+    dt_status st = convert_write(out, train, test, meta, source, err);
+    if (st || !sum)
+        return st;
+    memset(sum, 0, sizeof *sum);
+    if (train)
+        convert_describe(train, "/train", &sum->g[sum->n_groups++]);
+    if (test)
+        convert_describe(test, "/test", &sum->g[sum->n_groups++]);
+    if (meta && meta->classes) {
+        sum->n_classes = meta->n_classes;
+        for (int i = 0; i < sum->n_groups; i++)
+            sum->g[i].n_classes = meta->n_classes; /* names, not the largest label + 1 */
+        size_t used = 0, cap = sizeof sum->class_list;
+        for (int64_t k = 0; k < meta->n_classes && used < cap; k++)
+            used += (size_t)snprintf(sum->class_list + used, cap - used, "%s%s", k ? ", " : "",
+                                     meta->classes[k]);
+        if (used >= cap)
+            memcpy(sum->class_list + cap - 4, "...", 4);
     }
-    return st;
+    if (meta) {
+        sum->dropped = meta->dropped;
+        sum->filled = meta->fill != NULL;
+    }
+    return DT_OK;
 }
 
 dt_status convert_idx(const char *out, const char *images, const char *labels,
@@ -821,7 +1244,7 @@ dt_status convert_idx(const char *out, const char *images, const char *labels,
                      test_images, test_labels);
         else
             snprintf(source, sizeof source, "IDX train: %s %s", images, labels);
-        st = write_tables(out, &train, with_test ? &test : NULL, source, sum, err);
+        st = write_tables(out, &train, with_test ? &test : NULL, NULL, source, sum, err);
     }
     convert_table_free(&train);
     convert_table_free(&test);
@@ -832,18 +1255,40 @@ dt_status convert_idx(const char *out, const char *images, const char *labels,
 static void csv_source(char *source, size_t size, const char *path, const convert_csv_opts *opts,
                        int split, double test_fraction, uint64_t seed)
 {
-    char label_col[32];
-    if (opts->label_col < 0)
+    char label_col[300];
+    if (opts->no_labels)
+        snprintf(label_col, sizeof label_col, "none");
+    else if (opts->label_name)
+        snprintf(label_col, sizeof label_col, "'%.256s'", opts->label_name);
+    else if (opts->label_col < 0)
         snprintf(label_col, sizeof label_col, "last");
     else
         snprintf(label_col, sizeof label_col, "%lld", (long long)opts->label_col);
-    int k = snprintf(source, size, "CSV %s (%s; label column %s, %s; features %s)", path,
-                     opts->header ? "header line skipped" : "no header", label_col,
-                     opts->label_float ? "float targets" : "integer labels",
-                     dt_dtype_name(opts->x_type));
+    int k = snprintf(source, size, "CSV %s (%s; label column %s, %s; features %s; missing "
+                     "values: %s)", path, opts->header ? "header line" : "no header", label_col,
+                     opts->label_float ? "float targets" : "class labels",
+                     dt_dtype_name(opts->x_type), convert_missing_names[opts->missing]);
     if (split && k > 0 && (size_t)k < size)
         snprintf(source + k, size - (size_t)k, "; test fraction %g drawn with seed %llu",
                  test_fraction, (unsigned long long)seed);
+}
+
+/* The read table into train (and test, when split), missing values filled. */
+static dt_status split_and_fill(convert_table *all, const convert_csv_opts *opts,
+                                double test_fraction, uint64_t seed, convert_table *train,
+                                convert_table *test, convert_meta *meta, dt_error *err)
+{
+    dt_status st = DT_OK;
+    if (test_fraction > 0) {
+        st = convert_split(all, test_fraction, seed, train, test, err);
+        convert_table_free(all);
+    } else {
+        *train = *all;
+        memset(all, 0, sizeof *all);
+    }
+    if (!st && opts->missing == MISSING_MEAN)
+        st = convert_fill_mean(train, test_fraction > 0 ? test : NULL, meta, err);
+    return st;
 }
 
 dt_status convert_csv(const char *out, const char *path, const convert_csv_opts *opts,
@@ -851,6 +1296,7 @@ dt_status convert_csv(const char *out, const char *path, const convert_csv_opts 
                       dt_error *err)
 {
     convert_table all, train, test;
+    convert_meta meta;
     memset(&train, 0, sizeof train);
     memset(&test, 0, sizeof test);
     if (!(test_fraction >= 0 && test_fraction < 1))
@@ -858,23 +1304,23 @@ dt_status convert_csv(const char *out, const char *path, const convert_csv_opts 
     dt_status st = check_out_dir(out, err);
     if (st)
         return st;
-    st = convert_read_csv(path, opts, &all, err);
+    st = convert_read_csv(path, opts, &all, &meta, err);
     if (st)
         return st;
-    const int split = test_fraction > 0;
-    if (split) {
-        st = convert_split(&all, test_fraction, seed, &train, &test, err);
-        convert_table_free(&all);
-        if (st)
-            return dt_fail_prefix(err, "%s", path);
-    } else {
-        train = all;
+    const int split = !opts->no_labels && test_fraction > 0;
+    if (opts->no_labels)
+        test = all; /* new samples: the group predict reads */
+    else if ((st = split_and_fill(&all, opts, split ? test_fraction : 0, seed, &train, &test,
+                                  &meta, err)))
+        dt_fail_prefix(err, "%s", path);
+    if (!st) {
+        char source[8192];
+        csv_source(source, sizeof source, path, opts, split, test_fraction, seed);
+        st = write_tables(out, opts->no_labels ? NULL : &train,
+                          opts->no_labels || split ? &test : NULL, &meta, source, sum, err);
     }
-
-    char source[8192];
-    csv_source(source, sizeof source, path, opts, split, test_fraction, seed);
-    st = write_tables(out, &train, split ? &test : NULL, source, sum, err);
     convert_table_free(&train);
     convert_table_free(&test);
+    convert_meta_free(&meta);
     return st;
 }

@@ -251,6 +251,8 @@ dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *d
                        dt_error *err)
 {
     memset(ds, 0, sizeof *ds);
+    ds->keep_nan = (y & DS_KEEP_NAN) != 0;
+    y &= ~DS_KEEP_NAN;
     h5file *f;
     dt_status st = h5io_open_read(path, &f, err);
     if (st)
@@ -343,7 +345,7 @@ static dt_status read_group(dt_comm *shm_c, h5file *f, const char *group, int y,
         goto out;
     }
     for (int64_t i = 0; ds->X && i < ds->n * ds->d; i++) {
-        if (!isfinite(ds->X[i])) {
+        if (!isfinite(ds->X[i]) && !(ds->keep_nan && isnan(ds->X[i]))) {
             st = dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)", path,
                          xname, (long long)(i / ds->d), (long long)(i % ds->d),
                          (double)ds->X[i]);
@@ -658,4 +660,57 @@ void block_slice(int64_t n, int64_t block, int rank, int size, int64_t *lo, int6
 int64_t batch_count(int64_t n, int64_t b, int drop_last)
 {
     return drop_last ? n / b : (n + b - 1) / b;
+}
+
+dt_status dataset_read_extras(const char *path, dt_data_extras *ex, dt_error *err)
+{
+    memset(ex, 0, sizeof *ex);
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    if (h5io_exists(f, "/classes"))
+        st = h5io_read_strs(f, "/classes", &ex->n_classes, &ex->classes, err);
+    if (!st && h5io_exists(f, "/missing_fill")) {
+        int nd;
+        int64_t dims[8];
+        dt_dtype t;
+        if (!(st = h5io_info(f, "/missing_fill", &nd, dims, &t, err)) && nd != 1)
+            st = dt_fail(err, DT_EUSAGE, "%s: /missing_fill is not one value per feature",
+                         path);
+        if (!st && !(ex->fill = malloc((size_t)dims[0] * sizeof *ex->fill + 1)))
+            st = dt_fail(err, DT_ENOMEM, "%s: out of memory for /missing_fill", path);
+        if (!st && !(st = h5io_read_rows(f, "/missing_fill", DT_F64, 0, dims[0], ex->fill,
+                                         err)))
+            ex->d = dims[0];
+    }
+    h5io_close(f, NULL);
+    if (st)
+        dataset_extras_free(ex);
+    return st;
+}
+
+dt_status dataset_write_extras(h5file *f, const dt_data_extras *ex, dt_error *err)
+{
+    dt_status st = DT_OK;
+    if (ex->classes)
+        st = h5io_write_strs(f, "/classes", ex->n_classes, (const char *const *)ex->classes,
+                             err);
+    if (!st && ex->fill)
+        st = h5io_write(f, "/missing_fill", DT_F64, 1, &ex->d, ex->fill, 0, err);
+    return st;
+}
+
+void dataset_extras_free(dt_data_extras *ex)
+{
+    free(ex->classes);
+    free(ex->fill);
+    memset(ex, 0, sizeof *ex);
+}
+
+void dataset_fill_missing(dt_dataset *ds, const double *fill)
+{
+    for (int64_t i = 0; ds->X && i < ds->n * ds->d; i++)
+        if (isnan(ds->X[i]))
+            ds->X[i] = (float)fill[i % ds->d];
 }

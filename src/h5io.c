@@ -687,3 +687,100 @@ const char *h5io_library_version(void)
     snprintf(v, sizeof v, "%u.%u.%u", maj, min, rel);
     return v;
 }
+
+dt_status h5io_write_strs(h5file *f, const char *dset, int64_t n, const char *const *strs,
+                          dt_error *err)
+{
+    dt_status st = make_parents(f, dset, err);
+    if (st)
+        return st;
+    hsize_t hd[1] = {(hsize_t)n};
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t space = H5Screate_simple(1, hd, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0); /* the same data gives the same bytes */
+    hid_t d = H5Dcreate2(f->id, dset, t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    herr_t e = -1;
+    if (d >= 0) {
+        e = n ? H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, strs) : 0;
+        H5Dclose(d);
+    }
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Tclose(t);
+    if (d < 0 || e < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot write '%s'", f->path, dset);
+    return DT_OK;
+}
+
+/* Text i of what H5Dread gave: fixed-length strings `fixed` bytes apart, or
+ * (fixed == 0) pointers to variable-length ones; *len its length. */
+static const char *str_at(const char *raw, size_t fixed, hsize_t i, size_t *len)
+{
+    const char *s = fixed ? raw + i * fixed : ((char *const *)(const void *)raw)[i];
+    if (!s)
+        s = "";
+    *len = fixed ? strnlen(s, fixed) : strlen(s);
+    return s;
+}
+
+/* The n texts packed behind an array of n pointers, in one allocation. */
+static char **pack_strs(hsize_t n, const char *raw, size_t fixed)
+{
+    size_t total = n * sizeof(char *), len;
+    for (hsize_t i = 0; i < n; i++) {
+        str_at(raw, fixed, i, &len);
+        total += len + 1;
+    }
+    char **out = malloc(total ? total : 1);
+    if (!out)
+        return NULL;
+    char *p = (char *)(out + n);
+    for (hsize_t i = 0; i < n; i++) {
+        const char *s = str_at(raw, fixed, i, &len);
+        memcpy(p, s, len);
+        p[len] = '\0';
+        out[i] = p;
+        p += len + 1;
+    }
+    return out;
+}
+
+dt_status h5io_read_strs(h5file *f, const char *dset, int64_t *n, char ***strs, dt_error *err)
+{
+    *strs = NULL;
+    *n = 0;
+    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
+    hid_t t = d >= 0 ? H5Dget_type(d) : -1;
+    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t dims[1] = {0};
+    dt_status st = DT_OK;
+    if (d < 0 || t < 0 || sp < 0 || H5Tget_class(t) != H5T_STRING ||
+        H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
+        st = dt_fail(err, DT_EUSAGE, "%s: '%s' is not a 1-D dataset of strings", f->path, dset);
+        goto out;
+    }
+    const int var = H5Tis_variable_str(t) > 0;
+    const size_t fixed = var ? 0 : H5Tget_size(t);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, var ? H5T_VARIABLE : fixed);
+    H5Tset_cset(mt, H5Tget_cset(t));
+    char *raw = calloc(dims[0] ? dims[0] : 1, var ? sizeof(char *) : fixed);
+    if (!raw || (dims[0] && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0))
+        st = dt_fail(err, raw ? DT_EUSAGE : DT_ENOMEM, "%s: cannot read '%s'", f->path, dset);
+    else if (!(*strs = pack_strs(dims[0], raw, fixed)))
+        st = dt_fail(err, DT_ENOMEM, "%s: out of memory reading '%s'", f->path, dset);
+    if (!st)
+        *n = (int64_t)dims[0];
+    if (raw && var && dims[0])
+        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
+    free(raw);
+    H5Tclose(mt);
+out:
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (d >= 0) H5Dclose(d);
+    return st;
+}

@@ -34,6 +34,19 @@ static dt_status write_scaling(h5file *f, const char *group, int64_t n, const fl
     return h5io_set_attr_str(f, group, "kind", kind, err);
 }
 
+/* The training data's class names and missing-value fill (dt_data_extras),
+ * kept with the model so that eval and predict name classes and fill new data
+ * as the training data was. */
+static dt_status copy_data_extras(h5file *f, const char *data, dt_error *err)
+{
+    dt_data_extras ex;
+    dt_status st = dataset_read_extras(data, &ex, err);
+    if (!st)
+        st = dataset_write_extras(f, &ex, err);
+    dataset_extras_free(&ex);
+    return st;
+}
+
 dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
                              const dt_config *cfg, dt_error *err)
 {
@@ -79,7 +92,7 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
                 return st;
         }
     }
-    return DT_OK;
+    return cfg && cfg->data[0] ? copy_data_extras(f, cfg->data, err) : DT_OK;
 }
 
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,

@@ -381,8 +381,9 @@ START_TEST(test_option_facts)
         ck_assert_msg(facts_of(fixed[i]) & OPTF_CV_FIXED, "--%s", fixed[i]);
     ck_assert(!(facts_of("lr") & OPTF_CV_FIXED));
 
-    static const char *const csv_only[] = {"label-col", "label-type", "x-dtype", "header",
-                                           "test-fraction"};
+    static const char *const csv_only[] = {"label-column", "label-type", "x-dtype", "header",
+                                           "test-fraction", "no-labels", "delimiter",
+                                           "missing"};
     for (size_t i = 0; i < sizeof csv_only / sizeof *csv_only; i++)
         ck_assert_msg(facts_of(csv_only[i]) & OPTF_CSV_ONLY, "--%s", csv_only[i]);
     ck_assert(!(facts_of("seed") & OPTF_CSV_ONLY));

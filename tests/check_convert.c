@@ -4,6 +4,7 @@
  * value is representable in float32). */
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -501,7 +502,8 @@ START_TEST(idx_truncated)
 }
 END_TEST
 
-/* A gzip file cut short must be an error, not a silently shorter data set. */
+/* A gzip file cut short must be an error, not a silently shorter data set;
+ * damaged input is the user's to fix, so DT_EUSAGE (exit status 2). */
 START_TEST(truncated_gzip_rejected)
 {
     char text[4096];
@@ -516,7 +518,7 @@ START_TEST(truncated_gzip_rejected)
     dt_error err;
     dt_error_clear(&err);
     ck_assert_int_eq(convert_csv(tu_path("cut.h5"), csv, &default_opts, 0.0, 1, NULL, &err),
-                     DT_EIO);
+                     DT_EUSAGE);
     ck_assert_msg(strstr(err.msg, csv) && strstr(err.msg, "ends early"), "message: %s",
                   err.msg);
 
@@ -571,7 +573,7 @@ START_TEST(failed_conversion_keeps_existing_file)
     float bx[2] = {1, 2}, by[2] = {0, 1};
     broken.x = bx;
     broken.y = by;
-    ck_assert_int_ne(convert_write(out, &broken, NULL, "test", &err), DT_OK);
+    ck_assert_int_ne(convert_write(out, &broken, NULL, NULL, "test", &err), DT_OK);
     ck_assert_msg(strstr(err.msg, out) != NULL, "message: %s", err.msg);
     after = slurp(out, &len1);
     ck_assert_uint_eq(len0, len1);
@@ -599,6 +601,285 @@ START_TEST(failed_conversion_keeps_existing_file)
 }
 END_TEST
 
+/* ---- your own data: names, delimiters, missing values ------------------------------ */
+
+/* Convert `text` (written to name.csv) with o, split off test_fraction with
+ * seed 3; the output file's name, or NULL with err set if it failed. */
+static const char *convert_text(const char *name, const char *text, const convert_csv_opts *o,
+                                double test_fraction, convert_summary *sum, dt_error *err)
+{
+    char csv[64], out[64];
+    snprintf(csv, sizeof csv, "%s.csv", name);
+    snprintf(out, sizeof out, "%s.h5", name);
+    write_plain(tu_path(csv), text, strlen(text));
+    dt_error_clear(err);
+    static char path[4096];
+    snprintf(path, sizeof path, "%s", tu_path(out));
+    return convert_csv(path, tu_path(csv), o, test_fraction, 3, sum, err) == DT_OK ? path : NULL;
+}
+
+/* The strings of a 1-D string dataset, checked against want[0..n). */
+static void assert_strs(h5file *f, const char *dset, const char *const *want, int64_t n)
+{
+    int64_t got_n = -1;
+    char **got = NULL;
+    dt_error err;
+    ck_assert_msg(h5io_read_strs(f, dset, &got_n, &got, &err) == DT_OK, "%s", err.msg);
+    ck_assert_int_eq(got_n, n);
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_str_eq(got[i], want[i]);
+    free(got);
+}
+
+/* Text labels, a ';' found without being named, a header's names: classes
+ * are numbered in byte order (barbera 0, barolo 1, "pinot; noir" 2, quoted
+ * because it holds the delimiter). */
+START_TEST(csv_text_labels_semicolon)
+{
+    static const char text[] = "alcohol;malic;cultivar\n"
+                               "14.2;1.5;barolo\n"
+                               "13.1;2.5;\"pinot; noir\"\n"
+                               "12.4;3.5;barbera\n"
+                               "13.7;4.5;barolo\n";
+    convert_csv_opts o = default_opts;
+    o.header = 1;
+    convert_summary sum;
+    dt_error err;
+    const char *out = convert_text("names", text, &o, 0.0, &sum, &err);
+    ck_assert_msg(out != NULL, "%s", err.msg);
+    ck_assert_int_eq(sum.g[0].n_classes, 3);
+    ck_assert_int_eq(sum.n_classes, 3);
+    h5file *f = open_out(out);
+    int64_t n, d;
+    dt_dtype stored;
+    int32_t *y = read_dset(f, "/train/y", DT_I32, 1, &n, &d, &stored);
+    const int32_t want_y[] = {1, 2, 0, 1};
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(y[i], want_y[i]);
+    float *x = read_dset(f, "/train/X", DT_F32, 2, &n, &d, &stored);
+    ck_assert_int_eq(d, 2);
+    ck_assert(x[0] == 14.2f && x[1] == 1.5f && x[6] == 13.7f && x[7] == 4.5f);
+    assert_strs(f, "/classes", (const char *const[]){"barbera", "barolo", "pinot; noir"}, 3);
+    assert_strs(f, "/features", (const char *const[]){"alcohol", "malic"}, 2);
+    char attr[64];
+    ck_assert(h5io_get_attr_str(f, "/", "label_column", attr, sizeof attr, &err) == DT_OK);
+    ck_assert_str_eq(attr, "cultivar");
+    h5io_close(f, &err);
+    free(x);
+    free(y);
+}
+END_TEST
+
+/* Integer labels that are not 0..K-1 become 0..K-1 in numeric order (10
+ * after 9, though "10" < "9" in byte order); the originals are kept as names.
+ * Labels already 0..K-1 stay as they are, with no /classes. */
+START_TEST(csv_integer_labels_renumbered)
+{
+    static const struct {
+        const char *text;
+        int32_t y[4];
+        int k;
+        const char *names[3];
+    } cases[] = {
+        {"0.5,2\n1.5,1\n2.5,2\n3.5,1\n", {1, 0, 1, 0}, 2, {"1", "2"}},
+        {"0.5,10\n1.5,9\n2.5,-3\n3.5,9\n", {2, 1, 0, 1}, 3, {"-3", "9", "10"}},
+        {"0.5,2\n1.5,0\n2.5,1\n3.5,0\n", {2, 0, 1, 0}, 0, {NULL}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        convert_summary sum;
+        dt_error err;
+        const char *out = convert_text("ints", cases[c].text, &default_opts, 0.0, &sum, &err);
+        ck_assert_msg(out != NULL, "%s", err.msg);
+        ck_assert_int_eq(sum.g[0].n_classes, cases[c].k ? cases[c].k : 3);
+        h5file *f = open_out(out);
+        int64_t n, d;
+        dt_dtype stored;
+        int32_t *y = read_dset(f, "/train/y", DT_I32, 1, &n, &d, &stored);
+        for (int i = 0; i < 4; i++)
+            ck_assert_msg(y[i] == cases[c].y[i], "case %zu: y[%d] = %d", c, i, y[i]);
+        if (cases[c].k)
+            assert_strs(f, "/classes", cases[c].names, cases[c].k);
+        else
+            ck_assert(!h5io_exists(f, "/classes"));
+        h5io_close(f, &err);
+        free(y);
+    }
+}
+END_TEST
+
+/* The label column by header name and by 0-based index: the same file. */
+START_TEST(csv_label_column_name_or_index)
+{
+    static const char text[] = "kind,a,b\nx,1,2\ny,3,4\n";
+    convert_csv_opts o = default_opts;
+    o.header = 1;
+    o.label_name = "kind";
+    dt_error err;
+    const char *out = convert_text("byname", text, &o, 0.0, NULL, &err);
+    ck_assert_msg(out != NULL, "%s", err.msg);
+    h5file *f = open_out(out);
+    int64_t n, d;
+    dt_dtype stored;
+    float *x1 = read_dset(f, "/train/X", DT_F32, 2, &n, &d, &stored);
+    h5io_close(f, &err);
+    o.label_name = NULL;
+    o.label_col = 0;
+    ck_assert_msg((out = convert_text("byindex", text, &o, 0.0, NULL, &err)) != NULL, "%s",
+                  err.msg);
+    f = open_out(out);
+    float *x2 = read_dset(f, "/train/X", DT_F32, 2, &n, &d, &stored);
+    assert_strs(f, "/classes", (const char *const[]){"x", "y"}, 2);
+    h5io_close(f, &err);
+    const float want[] = {1, 2, 3, 4};
+    for (int i = 0; i < 4; i++)
+        ck_assert(x1[i] == want[i] && x2[i] == want[i]);
+    free(x1);
+    free(x2);
+    o.label_name = "knid"; /* a misspelt name is refused, naming the columns */
+    o.label_col = -1;
+    ck_assert(convert_text("badname", text, &o, 0.0, NULL, &err) == NULL);
+    ck_assert_msg(strstr(err.msg, "knid") && strstr(err.msg, "'kind', 'a', 'b'"), "%s",
+                  err.msg);
+}
+END_TEST
+
+/* Without labels every column is a feature, all rows go to /test (the group
+ * predict reads) and there is no y. */
+START_TEST(csv_no_labels)
+{
+    static const char text[] = "1\t2\t3\n4\t5\t6\n";
+    convert_csv_opts o = default_opts;
+    o.no_labels = 1;
+    convert_summary sum;
+    dt_error err;
+    const char *out = convert_text("nolabels", text, &o, 0.0, &sum, &err);
+    ck_assert_msg(out != NULL, "%s", err.msg);
+    ck_assert_int_eq(sum.n_groups, 1);
+    ck_assert_str_eq(sum.g[0].group, "/test");
+    ck_assert_int_eq(sum.g[0].d, 3);
+    h5file *f = open_out(out);
+    ck_assert(!h5io_exists(f, "/train") && !h5io_exists(f, "/test/y"));
+    int64_t n, d;
+    dt_dtype stored;
+    float *x = read_dset(f, "/test/X", DT_F32, 2, &n, &d, &stored);
+    ck_assert(n == 2 && d == 3 && x[0] == 1 && x[5] == 6);
+    h5io_close(f, &err);
+    free(x);
+}
+END_TEST
+
+/* Every missing token, refused by default with the line and column named. */
+START_TEST(csv_missing_error)
+{
+    static const char *const tokens[] = {"", "NA", "n/a", "NaN", "null", "?"};
+    for (size_t i = 0; i < sizeof tokens / sizeof *tokens; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "1,2,0\n3,%s,1\n", tokens[i]);
+        dt_error err;
+        ck_assert(convert_text("miss", text, &default_opts, 0.0, NULL, &err) == NULL);
+        ck_assert_msg(strstr(err.msg, "line 2, column 2") && strstr(err.msg, "missing"),
+                      "token '%s': %s", tokens[i], err.msg);
+    }
+}
+END_TEST
+
+/* --missing drop leaves out the rows with a missing feature or label. */
+START_TEST(csv_missing_drop)
+{
+    static const char text[] = "1,2,a\n3,NA,b\n5,6,\n7,8,b\n";
+    convert_csv_opts o = default_opts;
+    o.missing = MISSING_DROP;
+    convert_summary sum;
+    dt_error err;
+    const char *out = convert_text("drop", text, &o, 0.0, &sum, &err);
+    ck_assert_msg(out != NULL, "%s", err.msg);
+    ck_assert_int_eq(sum.dropped, 2);
+    h5file *f = open_out(out);
+    int64_t n, d;
+    dt_dtype stored;
+    float *x = read_dset(f, "/train/X", DT_F32, 2, &n, &d, &stored);
+    ck_assert(n == 2 && x[0] == 1 && x[2] == 7);
+    assert_strs(f, "/classes", (const char *const[]){"a", "b"}, 2);
+    h5io_close(f, &err);
+    free(x);
+}
+END_TEST
+
+/* --missing mean: the fill is the mean over the /train rows only.  Column 1
+ * is the row's id (never missing), column 2 is 10 * id, missing in rows 3
+ * and 7, except in rows 8..9, which hold 1000: the /train mean of column 2
+ * is taken by hand from the ids that landed in /train, and it differs from
+ * the mean over all rows whatever the split. */
+START_TEST(csv_missing_mean_train_only)
+{
+    char text[1024];
+    size_t k = 0;
+    for (int i = 0; i < 10; i++) {
+        if (i == 3 || i == 7)
+            k += (size_t)snprintf(text + k, sizeof text - k, "%d,NA,%d\n", i, i % 2);
+        else
+            k += (size_t)snprintf(text + k, sizeof text - k, "%d,%d,%d\n", i,
+                                  i >= 8 ? 1000 : 10 * i, i % 2);
+    }
+    convert_csv_opts o = default_opts;
+    o.missing = MISSING_MEAN;
+    convert_summary sum;
+    dt_error err;
+    const char *out = convert_text("mean", text, &o, 0.3, &sum, &err);
+    ck_assert_msg(out != NULL, "%s", err.msg);
+    ck_assert(sum.filled);
+    h5file *f = open_out(out);
+    int64_t ntr, nte, d;
+    dt_dtype stored;
+    float *tr = read_dset(f, "/train/X", DT_F32, 2, &ntr, &d, &stored);
+    float *te = read_dset(f, "/test/X", DT_F32, 2, &nte, &d, &stored);
+    double want0 = 0, want1 = 0;
+    int present = 0;
+    for (int64_t i = 0; i < ntr; i++) {
+        int id = (int)tr[2 * i];
+        want0 += id;
+        if (id != 3 && id != 7) {
+            want1 += id >= 8 ? 1000 : 10 * id;
+            present++;
+        }
+    }
+    want0 /= (double)ntr;
+    want1 /= present;
+    int64_t nfill, one;
+    double *fill = read_dset(f, "/missing_fill", DT_F64, 1, &nfill, &one, &stored);
+    ck_assert_int_eq(nfill, 2);
+    ck_assert_msg(fabs(fill[0] - want0) < 1e-12 && fabs(fill[1] - want1) < 1e-12,
+                  "fill %g %g, expected %g %g", fill[0], fill[1], want0, want1);
+    /* the missing cells hold the fill, in /train and in /test alike */
+    int filled = 0;
+    for (int64_t i = 0; i < ntr + nte; i++) {
+        const float *row = i < ntr ? tr + 2 * i : te + 2 * (i - ntr);
+        if (row[0] == 3 || row[0] == 7) {
+            ck_assert(row[1] == (float)want1);
+            filled++;
+        }
+    }
+    ck_assert_int_eq(filled, 2);
+    h5io_close(f, &err);
+    free(tr);
+    free(te);
+    free(fill);
+}
+END_TEST
+
+/* A missing input is a usage error (exit status 2) naming it. */
+START_TEST(csv_missing_file)
+{
+    dt_error err;
+    dt_error_clear(&err);
+    const char *csv = tu_path("no-such.csv");
+    ck_assert_int_eq(convert_csv(tu_path("none.h5"), csv, &default_opts, 0.0, 1, NULL, &err),
+                     DT_EUSAGE);
+    ck_assert_msg(strstr(err.msg, csv) != NULL, "%s", err.msg);
+    ck_assert_int_eq(access(tu_path("none.h5"), F_OK), -1);
+}
+END_TEST
+
 static Suite *convert_suite(void)
 {
     Suite *s = suite_create("convert");
@@ -611,6 +892,14 @@ static Suite *convert_suite(void)
     tcase_add_test(csv, csv_ragged_row_names_line);
     tcase_add_test(csv, csv_fractional_label_rejected);
     tcase_add_test(csv, csv_not_a_number);
+    tcase_add_test(csv, csv_text_labels_semicolon);
+    tcase_add_test(csv, csv_integer_labels_renumbered);
+    tcase_add_test(csv, csv_label_column_name_or_index);
+    tcase_add_test(csv, csv_no_labels);
+    tcase_add_test(csv, csv_missing_error);
+    tcase_add_test(csv, csv_missing_drop);
+    tcase_add_test(csv, csv_missing_mean_train_only);
+    tcase_add_test(csv, csv_missing_file);
     suite_add_tcase(s, csv);
     TCase *idx = tcase_create("idx");
     tcase_add_test(idx, idx_round_trip_plain);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "dtrain/convert.h"
 #include "dtrain/dataset.h"
 #include "dtrain/loss.h"
 #include "dtrain/matmul.h"
@@ -140,7 +141,9 @@ typedef struct {
     dt_str idx[2], idx_test[2], csv, out;
     dt_label_type label_type;
     dt_x_type x_dtype;
-    int64_t label_col;
+    dt_str label_column, delimiter;
+    int no_labels;
+    convert_missing missing;
     int header;
     double test_fraction;
     /* cv */

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include "dtrain/comm.h"
+#include "dtrain/h5io.h"
 #include "dtrain/status.h"
 
 typedef struct {
@@ -21,6 +22,7 @@ typedef struct {
     float *norm8;        /* owned with X8, (2, d): the shift, then the scale, applied to
                             X8's rows once norm_apply attached them (normed8) */
     int normed8;
+    int keep_nan;        /* loaded with DS_KEEP_NAN: NaN features await dataset_fill_missing */
     int32_t *labels;     /* owned, (n); classifiers only, else NULL */
     float *targets;      /* owned, (n, k); regression only, else NULL */
     int64_t k;           /* targets per sample (regression), 1 for labels */
@@ -28,8 +30,9 @@ typedef struct {
     dt_shm *shm;         /* X lives in memory shared by the node's ranks (or NULL) */
 } dt_dataset;
 
-/* What dataset_load reads as y. */
-enum { DS_TARGETS = 0, DS_LABELS = 1, DS_NO_Y = 2 };
+/* What dataset_load reads as y.  DS_KEEP_NAN, or'ed into it, lets NaN
+ * features through for dataset_fill_missing (dataset_load only). */
+enum { DS_TARGETS = 0, DS_LABELS = 1, DS_NO_Y = 2, DS_KEEP_NAN = 16 };
 
 /* What a group holds, from its metadata alone (dataset_probe). */
 typedef struct {
@@ -58,6 +61,28 @@ void dataset_groups(const char *path, char *buf, size_t len);
  * the first bad row and column. */
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err);
+
+/* What a data file (dtrain convert) says beside X and y, kept by the models
+ * trained on it (same layout in both files, readable by h5py and h5dump):
+ *   /classes       K strings: class i's name; absent when the labels are
+ *                  their own names 0..K-1
+ *   /missing_fill  float64 (D): the value a missing feature takes (its mean
+ *                  over the training rows) */
+typedef struct {
+    int64_t n_classes;
+    char **classes; /* one allocation (pointers, then the texts), or NULL */
+    int64_t d;
+    double *fill;   /* (d), or NULL */
+} dt_data_extras;
+
+/* Read them from `path` (a data or model file); absent ones stay NULL. */
+dt_status dataset_read_extras(const char *path, dt_data_extras *ex, dt_error *err);
+/* Write those present into an open file. */
+dt_status dataset_write_extras(h5file *f, const dt_data_extras *ex, dt_error *err);
+void dataset_extras_free(dt_data_extras *ex);
+
+/* Replace every NaN feature of ds (loaded with DS_KEEP_NAN) by fill[column]. */
+void dataset_fill_missing(dt_dataset *ds, const double *fill);
 
 /* Hold out round(frac * count) rows of every class (of all rows when ds has
  * no labels), chosen from (seed, RNG_STREAM_VALID, class): `held` gets them,

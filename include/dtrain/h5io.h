@@ -60,6 +60,15 @@ dt_status h5io_write(h5file *f, const char *dset, dt_dtype type, int ndims,
                      const int64_t *dims, const void *buf, int compress,
                      dt_error *err);
 
+/* A 1-D dataset of n variable-length UTF-8 strings (h5py reads it as bytes,
+ * .asstr() as str; h5dump prints it).  Missing parent groups are created. */
+dt_status h5io_write_strs(h5file *f, const char *dset, int64_t n, const char *const *strs,
+                          dt_error *err);
+/* Read a 1-D dataset of strings (variable or fixed length) into one
+ * allocation: *strs is an array of *n pointers followed by the texts, freed
+ * with a single free(). */
+dt_status h5io_read_strs(h5file *f, const char *dset, int64_t *n, char ***strs, dt_error *err);
+
 /* Create a group (and its parents) if it does not exist. */
 dt_status h5io_make_group(h5file *f, const char *group, dt_error *err);
 

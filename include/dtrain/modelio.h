@@ -10,7 +10,9 @@
  *                         a linear head trained on y' = (y - shift) * scale (the training
  *                         split's mean and 1/std); outputs are y = y' / scale + shift.
  *                         Absent: the targets were used as they are (and older files)
- *   /config               one string attribute per `train` option, as it would be typed */
+ *   /config               one string attribute per `train` option, as it would be typed
+ *   /classes, /missing_fill  copied from the training data (--data), when it has them
+ *                         (dt_data_extras: class names, the fill of missing features) */
 #ifndef DTRAIN_MODELIO_H
 #define DTRAIN_MODELIO_H
 

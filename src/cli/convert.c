@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dtrain/convert.h"
@@ -19,13 +20,47 @@ static const char *csv_only_given(const dt_config *cfg)
     return NULL;
 }
 
+/* --label-column NAME|INDEX: an index when it reads as a whole number. */
+static void parse_label_column(const char *text, convert_csv_opts *o)
+{
+    char *end;
+    long long v = text[0] ? strtoll(text, &end, 10) : 0;
+    if (text[0] && *end == '\0') {
+        o->label_col = v < -1 ? -2 : v; /* below -1: refused by convert_read_csv */
+        return;
+    }
+    o->label_name = text;
+}
+
+/* --delimiter: auto (0), or the separator itself, or its name. */
+static dt_status parse_delimiter(const char *text, char *out, dt_error *err)
+{
+    static const struct { const char *name; char c; } names[] = {
+        {"auto", 0}, {"comma", ','}, {"semicolon", ';'}, {"tab", '\t'}, {"\\t", '\t'},
+        {"space", ' '}, {"whitespace", ' '}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(text, names[i].name) == 0) {
+            *out = names[i].c;
+            return DT_OK;
+        }
+    if (strlen(text) == 1 && text[0] != '"' && text[0] != '\n' && text[0] != '\r') {
+        *out = text[0];
+        return DT_OK;
+    }
+    return dt_fail(err, DT_EUSAGE, "--delimiter '%s': expected one character (',' ';' '|'), "
+                   "tab, space or auto", text);
+}
+
 /* --x-dtype's choices as the file's element types. */
 static const dt_dtype x_types[] = {[XTYPE_FLOAT32] = DT_F32, [XTYPE_FLOAT64] = DT_F64,
                                    [XTYPE_UINT8] = DT_U8, [XTYPE_INT32] = DT_I32};
 
 static void print_group(const convert_group_info *g)
 {
-    if (g->y_type == DT_F32) {
+    if (!g->has_y) {
+        printf("wrote %s: %lld x %lld %s, no labels\n", g->group, (long long)g->n,
+               (long long)g->d, dt_dtype_name(g->x_type));
+    } else if (g->y_type == DT_F32) {
         printf("wrote %s: %lld x %lld %s, float targets in [%g, %g]\n", g->group,
                (long long)g->n, (long long)g->d, dt_dtype_name(g->x_type), g->y_min, g->y_max);
     } else if (g->n_present == g->n_classes) {
@@ -36,6 +71,41 @@ static void print_group(const convert_group_info *g)
                (long long)g->n, (long long)g->d, dt_dtype_name(g->x_type),
                (long long)g->n_classes, (long long)g->n_present);
     }
+}
+
+/* The CSV options of the command line as the converter takes them. */
+static dt_status csv_options(const dt_config *cfg, convert_csv_opts *opts, dt_error *err)
+{
+    if (cfg->no_labels && (CONFIG_GIVEN(cfg, test_fraction) || CONFIG_GIVEN(cfg, label_column) ||
+                           CONFIG_GIVEN(cfg, label_type)))
+        return dt_fail(err, DT_EUSAGE, "--no-labels writes every row to /test as features: "
+                       "--test-fraction, --label-column and --label-type do not apply");
+    *opts = (convert_csv_opts){
+        .header = cfg->header,
+        .label_col = -1,
+        .no_labels = cfg->no_labels,
+        .label_float = cfg->label_type == LABEL_FLOAT,
+        .x_type = x_types[cfg->x_dtype],
+        .missing = cfg->missing,
+    };
+    if (CONFIG_GIVEN(cfg, label_column))
+        parse_label_column(cfg->label_column, opts);
+    return parse_delimiter(cfg->delimiter, &opts->delimiter, err);
+}
+
+static void print_summary(const convert_summary *sum)
+{
+    for (int i = 0; i < sum->n_groups; i++)
+        print_group(&sum->g[i]);
+    if (sum->n_classes)
+        printf("classes 0..%lld are %s (names in /classes)\n", (long long)sum->n_classes - 1,
+               sum->class_list);
+    if (sum->dropped)
+        printf("left out %lld row%s with missing values (--missing drop)\n",
+               (long long)sum->dropped, sum->dropped == 1 ? "" : "s");
+    if (sum->filled)
+        printf("filled missing values with the /train means (stored in /missing_fill)\n");
+    fflush(stdout);
 }
 
 dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
@@ -72,19 +142,13 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
                          with_test ? cfg->idx_test[0] : NULL,
                          with_test ? cfg->idx_test[1] : NULL, &sum, err);
     } else {
-        convert_csv_opts opts = {
-            .header = cfg->header,
-            .label_col = cfg->label_col,
-            .label_float = cfg->label_type == LABEL_FLOAT,
-            .x_type = x_types[cfg->x_dtype],
-        };
-        st = convert_csv(cfg->out, cfg->csv, &opts, cfg->test_fraction, (uint64_t)cfg->seed,
-                         &sum, err);
+        convert_csv_opts opts;
+        if (!(st = csv_options(cfg, &opts, err)))
+            st = convert_csv(cfg->out, cfg->csv, &opts, cfg->test_fraction,
+                             (uint64_t)cfg->seed, &sum, err);
     }
     if (st)
         return st;
-    for (int i = 0; i < sum.n_groups; i++)
-        print_group(&sum.g[i]);
-    fflush(stdout);
+    print_summary(&sum);
     return DT_OK;
 }

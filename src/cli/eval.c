@@ -8,6 +8,44 @@
 #include "dtrain/trainer.h"
 #include "dtrain/metrics.h"
 
+/* s as a JSON string. */
+static void print_json_text(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+/* The model's class names (/classes), so that the class numbers can be read:
+ * "  classes: 0 barbera, 1 barolo, ..." or, json != 0, ', "classes": [...]';
+ * nothing if it has none. */
+static void print_classes(const char *model, int json)
+{
+    dt_data_extras ex;
+    dt_error ignored;
+    if (dataset_read_extras(model, &ex, &ignored) != DT_OK || !ex.classes)
+        return;
+    fputs(json ? ", \"classes\": [" : "  classes:", stdout);
+    for (int64_t k = 0; k < ex.n_classes; k++) {
+        if (json) {
+            fputs(k ? ", " : "", stdout);
+            print_json_text(ex.classes[k]);
+        } else {
+            printf("%s %lld %s", k ? "," : "", (long long)k, ex.classes[k]);
+        }
+    }
+    fputs(json ? "]" : "\n", stdout);
+    dataset_extras_free(&ex);
+}
+
 dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     dt_model m;
@@ -48,10 +86,12 @@ dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
                 metrics_class_print_json(stdout, &cm);
             else
                 metrics_reg_print_json(stdout, &rm);
+            print_classes(cfg->model, 1);
             printf("}\n");
         } else {
             printf("%s on %s %s: %lld samples, %s output\n  loss %.6f\n", cfg->model, cfg->data,
                    cfg->group, n, head_name(m.head), loss);
+            print_classes(cfg->model, 0);
             if (cls)
                 metrics_class_print_table(stdout, &cm);
             else

@@ -59,6 +59,25 @@ static dt_status check_group(const dt_config *cfg, int want_y, int *y, dt_error 
                    CONFIG_GIVEN(cfg, group) ? "given as" : "the default of", groups);
 }
 
+/* Missing features (NaN, from convert --no-labels --missing mean) take the
+ * values the model's training data was filled with; a model without them
+ * leaves NaN to dataset_load, which refuses it. */
+static dt_status load_filled(const dt_config *cfg, const dt_model *m, int y, dt_dataset *ds,
+                             dt_error *err)
+{
+    dt_data_extras ex;
+    dt_status st = dataset_read_extras(cfg->model, &ex, err);
+    if (!st && ex.fill && ex.d != m->n_in)
+        st = dt_fail(err, DT_EUSAGE, "%s: /missing_fill has %lld values, the model takes %d "
+                     "features", cfg->model, (long long)ex.d, m->n_in);
+    if (!st)
+        st = dataset_load(cfg->data, cfg->group, ex.fill ? y | DS_KEEP_NAN : y, ds, err);
+    if (!st && ex.fill)
+        dataset_fill_missing(ds, ex.fill);
+    dataset_extras_free(&ex);
+    return st;
+}
+
 static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_norm *norm,
                             dt_dataset *ds, dt_error *err)
 {
@@ -76,7 +95,7 @@ static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_no
     dt_dataset_info info;
     if ((st = dataset_probe(cfg->data, cfg->group, y, &info, err)) ||
         (st = check_fit(cfg, m, y, &info, err)) ||
-        (st = dataset_load(cfg->data, cfg->group, y, ds, err)))
+        (st = load_filled(cfg, m, y, ds, err)))
         return st;
     if (y == DS_LABELS) {
         int k = m->head == HEAD_SOFTMAX ? m->n_out : 2;

@@ -1,5 +1,6 @@
 /* dtrain predict: per-sample outputs of a saved model, in input order, to
- * HDF5 or CSV (chosen by the extension of --out).  Each rank computes a
+ * HDF5 or CSV (chosen by the extension of --out), with each predicted class's
+ * name when the model has them (/classes: text or renumbered labels).  Each rank computes a
  * contiguous share of the rows; rank 0 gathers them and writes the file
  * through a temporary name renamed into place. */
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "cli.h"
 #include "dtrain/trainer.h"
+#include "dtrain/csvio.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/h5io.h"
 #include "dtrain/modelio.h"
@@ -29,8 +31,20 @@ static int32_t predicted_class(dt_head h, const float *p, int K)
     return arg;
 }
 
+/* The name of each predicted class (NULL when the model has no /classes):
+ * names[cls[i]], an array of n pointers the caller frees (not the texts). */
+static const char **class_names(const dt_data_extras *ex, const int32_t *cls, int64_t n)
+{
+    if (!ex->classes || !cls)
+        return NULL;
+    const char **names = malloc((size_t)n * sizeof *names + 1);
+    for (int64_t i = 0; names && i < n; i++)
+        names[i] = cls[i] < ex->n_classes ? ex->classes[cls[i]] : "";
+    return names;
+}
+
 static dt_status write_h5(const char *path, dt_head h, const float *out, const int32_t *cls,
-                          int64_t n, int K, dt_error *err)
+                          const char *const *names, int64_t n, int K, dt_error *err)
 {
     char tmp[DT_PATH_MAX + 64];
     fs_temp_name(path, tmp, sizeof tmp);
@@ -45,11 +59,13 @@ static dt_status write_h5(const char *path, dt_head h, const float *out, const i
         !(st = h5io_set_attr_str(f, "/predictions", "meaning", what, err)) &&
         !(st = h5io_set_attr_str(f, "/", "output", head_name(h), err)) && cls)
         st = h5io_write(f, "/class", DT_I32, 1, d1, cls, 1, err);
+    if (!st && names)
+        st = h5io_write_strs(f, "/class_name", n, names, err);
     return h5io_finish(f, path, st, err);
 }
 
 static dt_status write_csv(const char *path, dt_head h, const float *out, const int32_t *cls,
-                           int64_t n, int K, dt_error *err)
+                           const char *const *names, int64_t n, int K, dt_error *err)
 {
     char tmp[DT_PATH_MAX + 64];
     fs_temp_name(path, tmp, sizeof tmp);
@@ -57,7 +73,7 @@ static dt_status write_csv(const char *path, dt_head h, const float *out, const 
     if (!f)
         return dt_fail(err, DT_EIO, "cannot create %s", tmp);
     if (cls)
-        fputs("class", f);
+        fputs(names ? "class,class_name" : "class", f);
     for (int k = 0; k < K; k++) {
         if (cls || k)
             fputc(',', f);
@@ -68,6 +84,10 @@ static dt_status write_csv(const char *path, dt_head h, const float *out, const 
     for (int64_t i = 0; i < n; i++) {
         if (cls)
             fprintf(f, "%d", cls[i]);
+        if (names) {
+            fputc(',', f);
+            csvio_write_field(f, names[i]);
+        }
         for (int k = 0; k < K; k++)
             fprintf(f, "%s%.9g", cls || k ? "," : "", (double)out[i * K + k]);
         fputc('\n', f);
@@ -79,6 +99,23 @@ static dt_status write_csv(const char *path, dt_head h, const float *out, const 
         st = fs_commit(tmp, path, err);
     if (st)
         unlink(tmp);
+    return st;
+}
+
+/* --out as CSV or HDF5, with the class names the model has (/classes). */
+static dt_status write_out(const dt_config *cfg, dt_head h, const float *all,
+                           const int32_t *cls, int64_t n, int K, int csv, dt_error *err)
+{
+    dt_data_extras ex;
+    const char **names = NULL;
+    dt_status st = dataset_read_extras(cfg->model, &ex, err);
+    if (!st && ex.classes && cls && !(names = class_names(&ex, cls, n)))
+        st = dt_fail(err, DT_ENOMEM, "out of memory for %lld class names", (long long)n);
+    if (!st)
+        st = csv ? write_csv(cfg->out, h, all, cls, names, n, K, err)
+                 : write_h5(cfg->out, h, all, cls, names, n, K, err);
+    free(names);
+    dataset_extras_free(&ex);
     return st;
 }
 
@@ -126,8 +163,7 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (rank == 0) {
         for (int64_t i = 0; cls && i < ds.n; i++)
             cls[i] = predicted_class(m.head, all + i * K, K);
-        st = csv ? write_csv(cfg->out, m.head, all, cls, ds.n, K, err)
-                 : write_h5(cfg->out, m.head, all, cls, ds.n, K, err);
+        st = write_out(cfg, m.head, all, cls, ds.n, K, csv, err);
         if (!st && cls && ds.labels) {
             int64_t right = 0;
             for (int64_t i = 0; i < ds.n; i++) right += cls[i] == ds.labels[i];
