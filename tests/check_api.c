@@ -219,19 +219,29 @@ static int count_step(void *user, const dtrain_info *info)
     return rank == c->asker && info->step == c->stop_step;
 }
 
-/* One rank asks to stop: after 3 of 10 epochs, then at step 5, every rank
- * stops there (the decision is agreed; without it the others would train on
- * and wait for that rank forever). */
-START_TEST(test_callbacks_stop_early)
+/* A run on MPI_COMM_WORLD as configure(epochs) sets it, each rank giving its
+ * uneven share of the rows (copied by dtrain_set_data). */
+static dtrain_run *uneven_run(const char *epochs)
 {
     dtrain_run *run;
     OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
-    configure(run, "10");
+    configure(run, epochs);
     int64_t lo, hi;
     float *X, *y;
     uneven(rank, size, &lo, &hi);
     rows(lo, hi, &X, &y);
     OK(dtrain_set_data(run, X, y, hi - lo, D, 1), run);
+    free(X);
+    free(y);
+    return run;
+}
+
+/* One rank asks to stop: after 3 of 10 epochs, then at step 5, every rank
+ * stops there (the decision is agreed; without it the others would train on
+ * and wait for that rank forever). */
+START_TEST(test_callbacks_stop_early)
+{
+    dtrain_run *run = uneven_run("10");
     counter c = {.stop_epoch = 3, .stop_step = -1, .asker = size - 1};
     OK(dtrain_on_epoch(run, count_epoch, &c), run);
     OK(dtrain_train(run), run);
@@ -241,8 +251,6 @@ START_TEST(test_callbacks_stop_early)
     OK(dtrain_train(run), run);
     ck_assert_int_eq(c.steps, 5);
     ck_assert_int_eq(c.epochs, 0); /* N / 16 = 15 steps an epoch: none ended */
-    free(X);
-    free(y);
     dtrain_free(run);
 }
 END_TEST
@@ -275,14 +283,7 @@ static void count_tick(void *user, const dtrain_tick *t)
  * epoch, never on another rank. */
 START_TEST(test_tick)
 {
-    dtrain_run *run;
-    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
-    configure(run, "3");
-    int64_t lo, hi;
-    float *X, *y;
-    uneven(rank, size, &lo, &hi);
-    rows(lo, hi, &X, &y);
-    OK(dtrain_set_data(run, X, y, hi - lo, D, 1), run);
+    dtrain_run *run = uneven_run("3");
     ticks k = {0};
     ck_assert_int_eq(dtrain_on_tick(run, count_tick, &k, -1), DTRAIN_EUSAGE);
     OK(dtrain_on_tick(run, count_tick, &k, 0), run);
@@ -294,8 +295,6 @@ START_TEST(test_tick)
     } else {
         ck_assert_int_eq(k.calls, 0);
     }
-    free(X);
-    free(y);
     dtrain_free(run);
 }
 END_TEST
