@@ -21,9 +21,27 @@
  * -Wmissing-field-initializers would otherwise ask for them in every row. */
 /* The names of the choices no module owns, in the order of their enums in
  * config.h. */
-static const char *const monitor_names[] = {[MONITOR_VAL_LOSS] = "val_loss",
-                                            [MONITOR_VAL_ACCURACY] = "val_accuracy",
-                                            [MONITOR_VAL_RMSE] = "val_rmse", NULL};
+static const char *const monitor_names[] = {[MONITOR_VAL_LOSS] = "valid_loss",
+                                            [MONITOR_VAL_ACCURACY] = "valid_accuracy",
+                                            [MONITOR_VAL_RMSE] = "valid_rmse", NULL};
+
+/* Values renamed after files were written with them: the old spelling is
+ * still read (a checkpoint's or a model's /config, a config file, a command
+ * line), the new one written.  --monitor's values are the names of the
+ * figures they watch (history.h). */
+static const struct {
+    const char *option, *old, *now;
+} renamed_values[] = {{"monitor", "val_loss", "valid_loss"},
+                      {"monitor", "val_accuracy", "valid_accuracy"},
+                      {"monitor", "val_rmse", "valid_rmse"}};
+
+static const char *current_spelling(const char *option, const char *v)
+{
+    for (size_t i = 0; i < sizeof renamed_values / sizeof *renamed_values; i++)
+        if (!strcmp(renamed_values[i].option, option) && !strcmp(renamed_values[i].old, v))
+            return renamed_values[i].now;
+    return v;
+}
 static const char *const switch_names[] = {[SWITCH_ON] = "on", [SWITCH_OFF] = "off", NULL};
 static const char *const reduce_names[] = {[REDUCE_NODE] = "node", [REDUCE_MPI] = "mpi", NULL};
 static const char *const on_nan_names[] = {[ON_NAN_STOP] = "stop", [ON_NAN_SKIP] = "skip", NULL};
@@ -187,9 +205,9 @@ static const dt_option options[] = {
      "stop when --monitor has not improved for PATIENCE epochs and keep the best epoch's "
      "weights (0 = off)",
      .known_as = "patience|early-stop"},
-    {"monitor", OPT_CHOICE, F(monitor), "val_loss", 0, 0, NULL, CMD_TRAIN, "METRIC",
-     "metric of the validation (or test) set watched by --early-stopping and the plateau "
-     "schedule",
+    {"monitor", OPT_CHOICE, F(monitor), "valid_loss", 0, 0, NULL, CMD_TRAIN, "METRIC",
+     "the validation set's figure watched by --early-stopping and the plateau schedule, "
+     "named as on the epoch lines (val_loss, val_accuracy and val_rmse are read as these)",
      .names = {monitor_names}},
     {"metrics", OPT_CHOICES, F(metrics), NULL, 0, 0, NULL, CMD_TRAIN, "LIST",
      "metrics of the validation (or test) set shown on the epoch lines besides its loss, "
@@ -572,7 +590,7 @@ static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
         return DT_OK;
     }
     case OPT_CHOICE: {
-        int i = choice_index(o, v);
+        int i = choice_index(o, current_spelling(o->name, v));
         if (i < 0)
             return bad_choice(o, v, err);
         *(int *)base = i;

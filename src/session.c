@@ -334,9 +334,9 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
                                            "full-batch %s objective must be deterministic)",
                            config_optimizer_name(cfg->optimizer));
     if (cfg->early_stopping && cfg->monitor == MONITOR_VAL_ACCURACY && cfg->output == HEAD_LINEAR)
-        return dt_fail(err, DT_EUSAGE, "--monitor val_accuracy needs a classifier output");
+        return dt_fail(err, DT_EUSAGE, "--monitor valid_accuracy needs a classifier output");
     if (cfg->monitor == MONITOR_VAL_RMSE && cfg->output != HEAD_LINEAR)
-        return dt_fail(err, DT_EUSAGE, "--monitor val_rmse needs --output linear");
+        return dt_fail(err, DT_EUSAGE, "--monitor valid_rmse needs --output linear");
     if (!cfg->checkpoint_dir[0] &&
         (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
          cfg->keep))

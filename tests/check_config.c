@@ -183,7 +183,8 @@ START_TEST(test_typed_values)
     ck_assert_int_eq(c.optimizer, OPTIMIZER_SECOND_ORDER + SO_NEWTON);
     ck_assert_str_eq(config_optimizer_name(c.optimizer), "newton");
     ck_assert_int_eq(c.output, HEAD_LINEAR);
-    ck_assert_int_eq(c.monitor, MONITOR_VAL_RMSE);
+    ck_assert_int_eq(c.monitor, MONITOR_VAL_RMSE); /* the old spelling, read */
+    ck_assert_str_eq(config_monitor_name(c.monitor), "valid_rmse"); /* the figure's name */
     ck_assert_int_eq(c.metrics.n, 3);
     ck_assert_int_eq(c.metrics.v[0], METRIC_RMSE);
     ck_assert_int_eq(c.metrics.v[1], METRIC_R2);

@@ -32,8 +32,9 @@ check_lrs "0.0783 0.0536 0.0288 0.00409 " linear --lr-min 0.001                #
 check_lrs "0.0887 0.0549 0.0183 0.000241 " cosine                              # 0.05 (1 + cos(pi k/32))
 check_lrs "0.008 0.016 0.024 0.032 " constant --warmup-steps 100               # 0.1 (k+1)/100
 check_lrs "0.05 0.1 0.1 0.1 " cosine --decay-steps 1000000 --warmup-steps 16   # warmup then ~0.1
+# (--monitor val_accuracy: the older spelling of valid_accuracy, still read)
 run 2 60 train --data "$DATA/iris.h5" --layers 8:relu --optimizer sgd --lr 0.5 --epochs 12 --batch-size 16 --schedule plateau --plateau-patience 0 --plateau-factor 0.5 --monitor val_accuracy
-grep -q "^plateau: val_accuracy has not improved" <<<"$out" && pass "plateau cuts the rate" || fail "plateau: $out"
+grep -q "^plateau: valid_accuracy has not improved" <<<"$out" && pass "plateau cuts the rate" || fail "plateau: $out"
 
 # Vanishing gradients: a deep sigmoid net's first layer gets a far smaller
 # gradient than its last; with ReLU the first layer's stays comparable.
@@ -60,11 +61,11 @@ done
 # Early stopping on a carved validation split keeps the best epoch.
 run 2 120 train --data "$D" --layers 64:relu --optimizer adam --lr 0.01 --epochs 200 --batch-size 32 --valid-split 0.2 --early-stopping 3
 grep -q "valid 287 samples" <<<"$out" && pass "--valid-split 0.2: 287 of 1438 rows, stratified by class" || fail "valid split: $out"
-best=$(sed -n 's/^early stopping: keeping the weights of epoch \([0-9]*\) (val_loss \([0-9.]*\)).*/\2/p' <<<"$out")
+best=$(sed -n 's/^early stopping: keeping the weights of epoch \([0-9]*\) (valid_loss \([0-9.]*\)).*/\2/p' <<<"$out")
 last=$(grep -c '^epoch' <<<"$out")
 [[ -n "$best" && $last -lt 200 ]] && grep -q "^final: valid_loss $best " <<<"$out" \
-  && pass "early stopping after $last epochs, final = best epoch's val_loss $best" || fail "early stopping: $out"
+  && pass "early stopping after $last epochs, final = best epoch's valid_loss $best" || fail "early stopping: $out"
 grep -q "^final: test_loss [0-9.]*  test_accuracy [0-9.]*  (359 samples: /test)" <<<"$out" \
   && pass "the test group is reported once at the end" || fail "no final test line: $out"
-expect_error 2 2 "--monitor val_rmse needs --output linear" train --data "$D" --monitor val_rmse
+expect_error 2 2 "--monitor valid_rmse needs --output linear" train --data "$D" --monitor valid_rmse
 finish

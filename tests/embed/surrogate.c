@@ -56,7 +56,7 @@ static int on_epoch(void *user, const dtrain_info *info)
         l->first = info->train_loss;
     l->last = info->train_loss;
     if (rank == 0)
-        printf("epoch %3lld  train_loss %.5f  val_loss %.5f  val_rmse %.4f  lr %.3g\n",
+        printf("epoch %3lld  train_loss %.5f  valid_loss %.5f  valid_rmse %.4f  lr %.3g\n",
                (long long)info->epoch, info->train_loss, info->eval_loss, info->eval_metric,
                info->lr);
     return info->eval_metric < 0.05;
