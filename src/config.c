@@ -557,6 +557,11 @@ static dt_status set_number(const dt_option *o, char *base, const char *v, dt_er
         *(int64_t *)base = x;
         return DT_OK;
     }
+    if (!o->def && !v[0]) { /* how a default that depends on another option is written
+                               back (config_value_str): that default again */
+        *(double *)base = NAN;
+        return DT_OK;
+    }
     double x = strtod(v, &end);
     if (errno || end == v || *end || !isfinite(x))
         return dt_fail(err, DT_EUSAGE, "--%s: expected a number, got '%s'", o->name, v);
