@@ -122,8 +122,8 @@ static const dt_option options[] = {
      .names = {optim_names, so_names},
      .known_as = "optim|solver|opt"},
     {"lr", OPT_REAL, F(lr), NULL, 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
-     "learning rate (first-order optimizers; the schedule's base rate) [default: 0.001 for "
-     "adam and adamw, 0.01 for the others]",
+     "learning rate (first-order optimizers; the schedule's base rate) [default: auto: 0.001 "
+     "for adam and adamw, 0.01 for the others]",
      .facts = OPTF_MAY_CHANGE,
      .known_as = "learning-rate|eta|step-size|base-lr"},
     {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
@@ -557,8 +557,8 @@ static dt_status set_number(const dt_option *o, char *base, const char *v, dt_er
         *(int64_t *)base = x;
         return DT_OK;
     }
-    if (!o->def && !v[0]) { /* how a default that depends on another option is written
-                               back (config_value_str): that default again */
+    if (!o->def && !strcmp(v, "auto")) { /* the default that depends on another option
+                                            (--lr: the optimizer's), as it is written back */
         *(double *)base = NAN;
         return DT_OK;
     }
@@ -832,9 +832,9 @@ void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_
     case OPT_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)base); break;
     case OPT_REAL: {
         /* the shortest text that reads back as the same double; NaN (not
-         * given, the method's own default) is "" */
+         * given, the method's own default) is "auto" */
         double v = *(const double *)base;
-        buf[0] = '\0';
+        snprintf(buf, len, "%s", isnan(v) ? "auto" : "");
         for (int prec = 6; prec <= 17 && !isnan(v); prec++) {
             snprintf(buf, len, "%.*g", prec, v);
             if (strtod(buf, NULL) == v)

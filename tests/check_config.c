@@ -14,10 +14,10 @@ static dt_status parse(dt_config *c, unsigned cmd, const char *line, dt_error *e
 }
 
 /* --lr's default depends on --optimizer: not given it is NaN, written back as
- * "" (a model's /config, inspect --config, cv), and "" reads back as NaN
- * again.  Before, "--lr=" was refused, so a configuration printed from a run
- * without --lr did not parse (found by fuzz_config; its input is in the
- * corpus). */
+ * "auto" (a model's /config, inspect --config, cv), and "auto" reads back as
+ * NaN again.  Before, it was written as "", which no parse accepts, so a
+ * configuration printed from a run without --lr did not parse back (found by
+ * fuzz_config; its input is in the corpus).  An empty value stays an error. */
 START_TEST(test_dependent_default_round_trip)
 {
     dt_config c, d;
@@ -28,9 +28,10 @@ START_TEST(test_dependent_default_round_trip)
     ck_assert_ptr_nonnull(lr);
     char v[64];
     config_value_str(&c, lr, v, sizeof v);
-    ck_assert_str_eq(v, "");
-    ck_assert_int_eq(parse(&d, CMD_TRAIN, "--data d.h5 --optimizer adam --lr=", &err), DT_OK);
+    ck_assert_str_eq(v, "auto");
+    ck_assert_int_eq(parse(&d, CMD_TRAIN, "--data d.h5 --optimizer adam --lr=auto", &err), DT_OK);
     ck_assert(isnan(d.lr));
+    ck_assert_int_eq(parse(&d, CMD_TRAIN, "--lr=", &err), DT_EUSAGE);
     ck_assert_int_eq(parse(&d, CMD_TRAIN, "--lr=0.5", &err), DT_OK);
     ck_assert(d.lr == 0.5);
     /* an option with a table default still needs a number */
@@ -153,10 +154,10 @@ START_TEST(test_run_defaults)
     ck_assert_int_eq(c.normalize_targets, SWITCH_ON);
     ck_assert_int_eq(c.layers.n, 0);
     ck_assert_int_eq(c.batch_size, 32);
-    /* --lr not given is saved (and compared on resume) as the empty text */
+    /* --lr not given is saved (and compared on resume) as "auto" */
     char v[64];
     config_value_str(&c, config_option("lr"), v, sizeof v);
-    ck_assert_str_eq(v, "");
+    ck_assert_str_eq(v, "auto");
     dt_error err;
     ck_assert_int_eq(tu_parse(&c, CMD_TRAIN, "--optimizer sgd --normalize-targets off", &err),
                      DT_OK);
@@ -176,7 +177,7 @@ START_TEST(test_run_defaults)
     const char *want[] = {
         "--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw|lbfgs|bfgs|newton",
         "[default: adam]",
-        "[default: 0.001 for adam and adamw, 0.01 for the others]",
+        "[default: auto: 0.001 for adam and adamw, 0.01 for the others]",
         "--epochs N passes over the training set [default: 100]",
         "empty = no hidden layer [default: empty: the inputs feed the output layer directly]",
         "--normalize-targets on|off",
