@@ -912,7 +912,7 @@ dt_status convert_read_csv(const char *path, const convert_csv_opts *opts, conve
     dt_status st = check_csv_opts(opts, err);
     if (st)
         return st;
-    gzFile g;
+    gzFile g = NULL; /* set by gz_open (initialised: GCC -O3 cannot see that) */
     if ((st = gz_open(path, &g, err)))
         return dt_fail_prefix(err, "--csv");
     csv_read c = {.opts = opts, .path = path, .meta = meta, .ncols = -1};
