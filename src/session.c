@@ -1105,6 +1105,8 @@ typedef struct {
     long long skips;       /* --on-nan skip: updates skipped so far */
     long long norm_every;  /* --log-grad-norms N: every N steps (0: per epoch or never) */
     double last_tick;      /* rank 0: when the progress display was last called */
+    int64_t mine;          /* with a progress display: this rank's samples of the epoch so
+                              far, whose loss sum is progress.local_loss */
 } run_state;
 
 /* A checkpoint of where the run stands now (final: the run ends after it). */
@@ -1216,15 +1218,21 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
     return DT_OK;
 }
 
-/* This rank's samples of the epoch's batches [0, k). */
+/* This rank's samples of the epoch's batch k. */
+static int64_t local_slice(const dt_session *s, int64_t k)
+{
+    int64_t lo, hi;
+    batch_slice(trainer_batch_size(&s->trainer, k), comm_rank(s->comm), comm_size(s->comm), &lo,
+                &hi);
+    return hi - lo;
+}
+
+/* This rank's samples of the epoch's batches [0, k): where a resumed epoch's
+ * count starts. */
 static int64_t local_samples(const dt_session *s, int64_t k)
 {
-    int64_t n = 0, lo, hi;
-    for (int64_t j = 0; j < k; j++) {
-        batch_slice(trainer_batch_size(&s->trainer, j), comm_rank(s->comm), comm_size(s->comm),
-                    &lo, &hi);
-        n += hi - lo;
-    }
+    int64_t n = 0;
+    for (int64_t j = 0; j < k; j++) n += local_slice(s, j);
     return n;
 }
 
@@ -1237,7 +1245,7 @@ static void tick(dt_session *s, run_state *r, int64_t epoch, int64_t k, int64_t 
     if (comm_rank(s->comm) != 0 || now - r->last_tick < s->tick_every)
         return;
     r->last_tick = now;
-    const int64_t mine = local_samples(s, k + 1);
+    const int64_t mine = r->mine;
     const int64_t n = epoch_samples(s), upto = (k + 1) * s->trainer.opts.batch_size;
     dt_tick t = {.epoch = epoch + 1, .epochs = s->cfg->epochs, .batch = k + 1,
                  .batches = s->trainer.steps_per_epoch, .samples = upto < n ? upto : n,
@@ -1257,6 +1265,7 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
     int64_t done = 0;
     dt_status st;
     trainer_begin_epoch(&s->trainer, epoch);
+    r->mine = s->on_tick ? local_samples(s, p->batch) : 0;
     if (s->second_order && (st = second_order_epoch(s, &done, err)))
         return st;
     for (int64_t k = p->batch; k < s->trainer.steps_per_epoch; k++) {
@@ -1266,8 +1275,10 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
         if ((s->trainer.nonfinite && (st = nonfinite_step(s, r, epoch, err))) ||
             (st = step_boundary(s, r, epoch, k, err)))
             return st;
-        if (s->on_tick)
+        if (s->on_tick) {
+            r->mine += local_slice(s, k);
             tick(s, r, epoch, k, done, t_epoch);
+        }
         if (s->on_step && step_hook(s, epoch, k, loss)) {
             *last = 1; /* the epoch is left unfinished: no evaluation, no line */
             return DT_OK;
