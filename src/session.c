@@ -1222,8 +1222,7 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
 static int64_t local_slice(const dt_session *s, int64_t k)
 {
     int64_t lo, hi;
-    batch_slice(trainer_batch_size(&s->trainer, k), comm_rank(s->comm), comm_size(s->comm), &lo,
-                &hi);
+    trainer_slice(&s->trainer, k, comm_rank(s->comm), &lo, &hi);
     return hi - lo;
 }
 

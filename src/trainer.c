@@ -176,6 +176,11 @@ int64_t trainer_batch_size(const dt_trainer *t, int64_t k)
     return start + B <= t->train->n ? B : t->train->n - start;
 }
 
+void trainer_slice(const dt_trainer *t, int64_t k, int r, int64_t *lo, int64_t *hi)
+{
+    batch_slice(trainer_batch_size(t, k), r, comm_size(t->comm), lo, hi);
+}
+
 /* Test faults after the backward pass (tests only; dt_hooks): a NaN in the
  * gradient, or a rank that stalls. */
 static void backward_faults(dt_trainer *t, int rank)
@@ -190,14 +195,14 @@ static void backward_faults(dt_trainer *t, int rank)
     }
 }
 
-/* Forward and backward over this rank's slice of batch k (b rows globally):
+/* Forward and backward over this rank's slice of batch k (trainer_slice):
  * m->grads holds the slice's gradient sum; returns its loss sum.  tick[1]
  * and tick[2] mark the end of the gather and of the computation. */
-static double slice_gradient(dt_trainer *t, int64_t k, int64_t b, int rank, double *tick)
+static double slice_gradient(dt_trainer *t, int64_t k, int rank, double *tick)
 {
     dt_model *m = t->model;
     int64_t lo, hi;
-    batch_slice(b, rank, comm_size(t->comm), &lo, &hi);
+    trainer_slice(t, k, rank, &lo, &hi);
     const int nb = (int)(hi - lo);
     watchdog_phase(WD_DATA, t->step);
     const int64_t *rows = t->perm + k * t->opts.batch_size + lo;
@@ -282,7 +287,7 @@ double trainer_step(dt_trainer *t, int64_t k)
     const int rank = comm_rank(t->comm);
     double tick[8];
     tick[0] = comm_wtime();
-    double loss = slice_gradient(t, k, b, rank, tick);
+    double loss = slice_gradient(t, k, rank, tick);
 
     /* The sharded update.  A reduce-scatter gives this rank the sum over
      * ranks of its shard [lo, hi) of the gradient; it divides by the global

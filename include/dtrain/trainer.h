@@ -77,6 +77,11 @@ void trainer_begin_epoch(dt_trainer *t, int64_t epoch);
 /* Number of samples in global batch k (the last one may be partial). */
 int64_t trainer_batch_size(const dt_trainer *t, int64_t k);
 
+/* The part of global batch k that rank r computes: positions [*lo, *hi) of
+ * the batch, whose rows are t->perm[k * batch_size + lo ...].  Any rank may
+ * ask for any rank's part (what a rank must receive or send is known to all). */
+void trainer_slice(const dt_trainer *t, int64_t k, int r, int64_t *lo, int64_t *hi);
+
 /* Global batch k of the current epoch: this rank's slice, gradient, allreduce,
  * the mean, L1/L2 terms, clipping, update with the schedule's rate.  Returns
  * this rank's sum of sample losses (rank 0 adds the batch's penalty once per
