@@ -503,14 +503,12 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
         if (!(opts[i].cmds & CMD_TRAIN) || (facts & OPTF_RESUME_QUIET))
             continue; /* RESUME_QUIET: differs on every resume; nothing to report */
         char was[2 * DT_PATH_MAX + 2], now[2 * DT_PATH_MAX + 2];
-        if (!h5io_has_attr(f, "/config", opts[i].name)) {
+        if (modelio_saved_option(f, &opts[i], was, sizeof was, NULL)) {
             /* a checkpoint older than the option: it ran at the default, and
              * a change of what may change is still said */
             if (!(facts & OPTF_MAY_CHANGE))
                 continue;
             snprintf(was, sizeof was, "%s", opts[i].def ? opts[i].def : "");
-        } else if (h5io_get_attr_str(f, "/config", opts[i].name, was, sizeof was, NULL)) {
-            continue;
         }
         if (same_value(old, parts->cfg, &opts[i], was))
             continue;

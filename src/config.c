@@ -28,12 +28,15 @@ static const char *const monitor_names[] = {[MONITOR_VAL_LOSS] = "valid_loss",
 /* Values renamed after files were written with them: the old spelling is
  * still read (a checkpoint's or a model's /config, a config file, a command
  * line), the new one written.  --monitor's values are the names of the
- * figures they watch (history.h). */
+ * figures they watch (history.h); --shared-data on|off became
+ * --data-placement node|rank. */
 static const struct {
     const char *option, *old, *now;
 } renamed_values[] = {{"monitor", "val_loss", "valid_loss"},
                       {"monitor", "val_accuracy", "valid_accuracy"},
-                      {"monitor", "val_rmse", "valid_rmse"}};
+                      {"monitor", "val_rmse", "valid_rmse"},
+                      {"data-placement", "on", "node"},
+                      {"data-placement", "off", "rank"}};
 
 static const char *current_spelling(const char *option, const char *v)
 {
@@ -241,11 +244,17 @@ static const dt_option options[] = {
      .facts = OPTF_MAY_CHANGE,
      .cv_rejected = "use --refit FILE.h5 to save the best configuration",
      .known_as = "save-model|model-out|output-model|save-path"},
-    {"shared-data", OPT_CHOICE, F(shared_data), "on", 0, 0, NULL, CMD_TRAIN, "on|off",
-     "on: one copy of the training and evaluation data per node, in memory shared by its "
-     "ranks (MPI-3 shared window); off: every rank keeps its own copy (for a small /dev/shm)",
+    {"data-placement", OPT_CHOICE, F(data_placement), "node", 0, 0, NULL, CMD_TRAIN,
+     "node|rank|sharded",
+     "where the training and evaluation data live: node: one copy per node, in memory "
+     "shared by its ranks (MPI-3 shared window); rank: every rank its own copy (for a "
+     "small /dev/shm); sharded: each rank reads only its own block of rows (parallel HDF5, "
+     "MPI-IO) and fetches the rows of its batch slice from the ranks that hold them at each "
+     "step, for data larger than one node's memory (about data / ranks per rank; the "
+     "trained weights are the same bits as with node)",
      .facts = OPTF_MAY_CHANGE,
-     .names = {switch_names}},
+     .names = {placement_names},
+     .was_named = "shared-data"},
     {"reduction", OPT_CHOICE, F(reduction), "node", 0, 0, NULL, CMD_TRAIN, "node|mpi",
      "how gradients are summed for the sharded update: node: the ranks of a node through "
      "node-shared memory, then across nodes with MPI (needs the same number of ranks, more "
@@ -644,6 +653,10 @@ static const dt_option *find(const char *name, size_t len, unsigned cmd)
     for (size_t i = 0; i < N_OPTIONS; i++)
         if ((options[i].cmds & cmd) && strlen(options[i].name) == len &&
             strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if ((options[i].cmds & cmd) && options[i].was_named &&
+            strlen(options[i].was_named) == len && strncmp(options[i].was_named, name, len) == 0)
             return &options[i];
     return NULL;
 }

@@ -10,6 +10,9 @@
 #include "dtrain/h5io.h"
 #include "dtrain/rng.h"
 
+const char *const placement_names[] = {[PLACE_NODE] = "node", [PLACE_RANK] = "rank",
+                                       [PLACE_SHARDED] = "sharded", NULL};
+
 void dataset_free(dt_dataset *ds)
 {
     if (ds->shm) {

@@ -95,6 +95,16 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
     return cfg && cfg->data[0] ? copy_data_extras(f, cfg->data, err) : DT_OK;
 }
 
+dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t len,
+                               dt_error *err)
+{
+    const char *key = o->was_named && !h5io_has_attr(f, "/config", o->name) &&
+                              h5io_has_attr(f, "/config", o->was_named)
+                          ? o->was_named
+                          : o->name;
+    return h5io_get_attr_str(f, "/config", key, v, len, err);
+}
+
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
                        const dt_config *cfg, const dt_history *hist, dt_error *err)
 {

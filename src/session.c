@@ -170,12 +170,12 @@ static dt_status hold_out(dt_session *s, double split, dt_error *err)
     return st;
 }
 
-/* One group of the data file: one copy per node unless --shared-data off. */
+/* One group of the data file, where --data-placement puts it. */
 static dt_status load_group(dt_session *s, const char *group, int classify, dt_dataset *out,
                             dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    return cfg->shared_data == SWITCH_ON
+    return cfg->data_placement == PLACE_NODE
                ? dataset_load_shared(s->comm, cfg->data, group, classify, out, err)
                : dataset_load(cfg->data, group, classify, out, err);
 }

@@ -190,6 +190,39 @@ START_TEST(test_run_defaults)
 }
 END_TEST
 
+/* --shared-data on|off was renamed --data-placement node|rank: the old name
+ * and values are still read (config files, checkpoints, models written with
+ * them), the new ones written and shown; --help lists the new option only. */
+START_TEST(test_renamed_option)
+{
+    dt_config c;
+    dt_error err;
+    ck_assert_int_eq(parse(&c, CMD_TRAIN, "--shared-data off", &err), DT_OK);
+    ck_assert_int_eq(c.data_placement, PLACE_RANK);
+    ck_assert(CONFIG_GIVEN(&c, data_placement));
+    ck_assert_int_eq(parse(&c, CMD_TRAIN, "--shared-data on", &err), DT_OK);
+    ck_assert_int_eq(c.data_placement, PLACE_NODE);
+    ck_assert_int_eq(parse(&c, CMD_TRAIN, "--data-placement sharded", &err), DT_OK);
+    ck_assert_int_eq(c.data_placement, PLACE_SHARDED);
+    char v[64];
+    config_value_str(&c, config_option("shared-data"), v, sizeof v);
+    ck_assert_str_eq(v, "sharded");
+    ck_assert_str_eq(config_option("shared-data")->name, "data-placement");
+    ck_assert_int_eq(config_set(&c, CMD_TRAIN, "shared-data", "off", &err), DT_OK);
+    ck_assert_int_eq(c.data_placement, PLACE_RANK);
+    ck_assert_int_eq(parse(&c, CMD_TRAIN, "--data-placement everywhere", &err), DT_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "node|rank|sharded"));
+    char *buf;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    config_print_help(f, CMD_TRAIN);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "--data-placement node|rank|sharded"));
+    ck_assert_ptr_null(strstr(buf, "shared-data"));
+    free(buf);
+}
+END_TEST
+
 /* Every option is typed once, when parsed: choices as their module's enum,
  * lists as indices, the optional-value options as numbers and a switch plus
  * a path.  The text saved in models and checkpoints reads back to the same
@@ -375,7 +408,7 @@ START_TEST(test_option_facts)
     static const char *const may_change[] = {
         "epochs", "lr", "checkpoint-dir", "checkpoint-every", "checkpoint-every-epoch",
         "checkpoint-every-seconds", "keep", "resume", "stop-at-step", "save", "threads",
-        "data", "init-from", "shared-data", "reduction", "profile", "precision",
+        "data", "init-from", "data-placement", "reduction", "profile", "precision",
         "step-timeout", "check-replicas", "on-nan", "max-skips", "log-grad-norms", "metrics"};
     for (size_t i = 0; i < sizeof may_change / sizeof *may_change; i++)
         ck_assert_msg(facts_of(may_change[i]) & OPTF_MAY_CHANGE, "--%s", may_change[i]);
@@ -586,6 +619,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_defaults_and_values);
     tcase_add_test(tc, test_dependent_default_round_trip);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_renamed_option);
     tcase_add_test(tc, test_help_lists_every_option);
     tcase_add_test(tc, test_run_defaults);
     tcase_add_test(tc, test_typed_values);

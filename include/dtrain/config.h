@@ -119,7 +119,7 @@ typedef struct {
     dt_str log;                      /* --log FILE: the metrics log */
     dt_progress_mode progress;       /* the command line's display (the library has none) */
     double progress_every;
-    dt_switch shared_data;
+    dt_placement data_placement;
     dt_reduce reduction;
     dt_precision precision;
     /* faults */
@@ -190,6 +190,9 @@ typedef struct {
                              ("learning-rate|eta"), '|'-separated: answered with
                              "did you mean --lr?", never accepted (one name per
                              option in command lines, config files and --grid) */
+    const char *was_named; /* the option's former name: still read (config files,
+                              checkpoints and models written with it, command
+                              lines), never written nor shown by --help */
 } dt_option;
 
 /* The table; *n receives its length.  Pointer into static storage. */

@@ -30,6 +30,12 @@ typedef struct {
     dt_shm *shm;         /* X lives in memory shared by the node's ranks (or NULL) */
 } dt_dataset;
 
+/* Where a run keeps its data (--data-placement): one copy per node
+ * (dataset_load_shared), one per rank (dataset_load), or each rank a block of
+ * the rows (dataset_load_sharded).  Names indexed by the enum, NULL-terminated. */
+typedef enum { PLACE_NODE, PLACE_RANK, PLACE_SHARDED } dt_placement;
+extern const char *const placement_names[];
+
 /* What dataset_load reads as y.  DS_KEEP_NAN, or'ed into it, lets NaN
  * features through for dataset_fill_missing (dataset_load only). */
 enum { DS_TARGETS = 0, DS_LABELS = 1, DS_NO_Y = 2, DS_KEEP_NAN = 16 };

@@ -24,6 +24,12 @@
 #include "dtrain/status.h"
 
 /* Write the layout above into an open file (checkpoints reuse it). */
+/* Option o's value as saved in f's /config (under its name, or its former
+ * name when the file is older than the rename) into v (len bytes): DT_OK, or
+ * an error if the file has neither. */
+dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t len,
+                               dt_error *err);
+
 dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
                         const dt_config *cfg, dt_error *err);
 

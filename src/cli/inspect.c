@@ -27,7 +27,7 @@ static void attr_line(h5file *f, const char *obj, const char *name, const char *
  * train --config would set it. */
 static int saved_value(h5file *f, const dt_option *o, char *v, size_t len)
 {
-    return (o->cmds & CMD_TRAIN) && !h5io_get_attr_str(f, "/config", o->name, v, len, NULL) &&
+    return (o->cmds & CMD_TRAIN) && !modelio_saved_option(f, o, v, len, NULL) &&
            v[0];
 }
 

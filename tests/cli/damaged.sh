@@ -68,8 +68,8 @@ quick_error() {
   ! grep -q '^epoch' <<<"$out" || fail "np=$1 ${*:4}: trained before failing"
 }
 for np in 1 2; do
-  for shared in on off; do
-    quick_error $np 2 "bigx-noy.h5: no dataset '/train/y'" train --data "$TMP/bigx-noy.h5" --shared-data $shared
+  for placement in node rank sharded; do
+    quick_error $np 2 "bigx-noy.h5: no dataset '/train/y'" train --data "$TMP/bigx-noy.h5" --data-placement $placement
   done
   quick_error $np 2 "bigx-i16y.h5: '/train/y' has unsupported element type (integer, 2 bytes)" \
     train --data "$TMP/bigx-i16y.h5"
