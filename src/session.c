@@ -971,19 +971,27 @@ static dt_status evaluate_epoch(dt_session *s, double *row, char *text, size_t l
 
 /* --profile: the slowest rank's time in each phase (what the epoch waited
  * for) into the row and a line; t_train is the epoch up to its evaluation,
- * t_all the whole. */
+ * t_all the whole.  A sharded training set's fetch is part of time_data (the
+ * rows of the step reaching the rank, by whatever way: the history's columns
+ * stay those of every placement, also across a resume that changes it); the
+ * line gives it apart, per step. */
 static void profile_epoch(dt_session *s, int64_t epoch, double t_train, double t_all,
                           double *row)
 {
-    double ph[5] = {s->trainer.time.data, s->trainer.time.compute, s->trainer.time.reduce,
-                    s->trainer.time.update, t_train};
-    comm_allreduce_max_f64(s->comm, ph, 5);
+    double ph[7] = {s->trainer.time.data,   s->trainer.time.compute, s->trainer.time.reduce,
+                    s->trainer.time.update, t_train, s->trainer.time.fetch,
+                    s->trainer.time.fetches};
+    comm_allreduce_max_f64(s->comm, ph, 7);
     const double train = ph[4];
     ph[4] = t_all - t_train; /* the evaluation */
     for (int i = 0; i < 5; i++) put(&s->progress.hist, row, profile_cols[i], ph[i]);
-    dt_info("profile epoch %lld: train %.4f s  data %.4f  compute %.4f  comm %.4f  "
+    char fetch[96] = "";
+    if (s->trainer.fetch)
+        snprintf(fetch, sizeof fetch, " (fetch %.4f, %.3f ms per step)", ph[5],
+                 ph[6] > 0 ? 1e3 * ph[5] / ph[6] : 0.0);
+    dt_info("profile epoch %lld: train %.4f s  data %.4f%s  compute %.4f  comm %.4f  "
             "update %.4f  eval %.4f  (max over ranks)",
-            (long long)epoch + 1, train, ph[0], ph[1], ph[2], ph[3], ph[4]);
+            (long long)epoch + 1, train, ph[0], fetch, ph[1], ph[2], ph[3], ph[4]);
     memset(&s->trainer.time, 0, sizeof s->trainer.time);
 }
 

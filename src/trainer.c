@@ -239,6 +239,7 @@ static void fetch_batch(dt_trainer *t, int64_t k)
     if (k + 1 < t->steps_per_epoch)
         fetch_start(t, k + 1);
     t->time.fetch += comm_wtime() - t0;
+    t->time.fetches++;
 }
 
 /* Forward and backward over this rank's slice of batch k (trainer_slice):

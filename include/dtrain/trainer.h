@@ -62,9 +62,9 @@ typedef struct {
      * communication (the gradient reduce-scatter, the small allreduce of the
      * step's sums and the parameter allgather, including waiting for slower
      * ranks), and the update of this rank's shard.  fetch: the part of data
-     * spent moving rows between ranks (a sharded set). */
+     * spent moving rows between ranks (a sharded set), over `fetches` steps. */
     struct {
-        double data, compute, reduce, update, fetch;
+        double data, compute, reduce, update, fetch, fetches;
     } time;
 } dt_trainer;
 
