@@ -554,7 +554,7 @@ dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes)
     void *mine = NULL;
     /* Errors stay fatal: a failure seen by the allocating rank only (e.g.
      * /dev/shm full) would otherwise leave the other ranks of the node waiting.
-     * --shared-data off avoids the window altogether. */
+     * --data-placement rank avoids the window altogether. */
     int rc = MPI_Win_allocate_shared(s->leader ? (MPI_Aint)(bytes ? bytes : 1) : 0, 1,
                                      MPI_INFO_NULL, s->node, &mine, &s->win);
     ok = rc == MPI_SUCCESS;

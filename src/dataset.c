@@ -687,11 +687,7 @@ dt_fetch *dataset_fetch_create(const dt_dataset *ds, int64_t max_rows, int64_t m
     if (f && !bad)
         f->x = comm_exchange_create(c, f->row_bytes);
     if (f && !f->x) {
-        free(f->send);
-        free(f->recv);
-        free(f->counts);
-        free(f->mine);
-        free(f);
+        dataset_fetch_free(f);
         return NULL;
     }
     return f;
