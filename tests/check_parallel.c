@@ -275,7 +275,7 @@ START_TEST(test_sharded_rows)
     ck_assert_int_eq(sh.lo, lo);
     ck_assert_int_eq(sh.held, hi - lo);
     ck_assert_int_eq(sh.max_label, 3);
-    ck_assert_int_eq(norm_fit(c, &all, NORM_MINMAX, &nm, &err), DT_OK);
+    ck_assert_int_eq(norm_fit(c, &all, NORM_MINMAX, 0, &nm, &err), DT_OK);
     dataset_normalize(&nm, &sh);
     dataset_normalize(&nm, &all);
     float a[29 * 3], b[29 * 3];

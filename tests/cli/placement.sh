@@ -8,7 +8,8 @@
 # be the same bits (h5diff without -p: exact) at 1 to 4 ranks, for float32 and
 # uint8 data, a batch that does not divide the set, a held-out validation
 # split, regression, L-BFGS (the full-batch gradient over each rank's rows),
-# and a run resumed at another rank count.  Sharded memory: with 4 ranks each
+# and a run resumed at another rank count; with --reproducible, sharded at 2-4
+# ranks against node at 1.  Sharded memory: with 4 ranks each
 # holds a quarter of X, so its peak resident memory is below node's (where
 # every rank maps the whole shared copy) by most of 3/4 of X.
 source "$(dirname "$0")/lib.sh"
@@ -55,6 +56,18 @@ against_node lbfgs 3 --data "$DATA/wine.h5" --optimizer lbfgs --epochs 3
 against_node minmax 4 --data "$DATA/iris.h5" --normalize minmax --epochs 3 --batch-size 7 \
   --metrics accuracy,f1
 PLACE=rank against_node rank 2 --data "$DATA/wine.h5" --epochs 2 --batch-size 16
+
+# --reproducible: the same bits at any rank count and placement, so sharded
+# at 2-4 ranks gives node's model at 1 rank
+run 1 120 train --data "$DATA/digits.h5" --layers 16:relu --epochs 2 --batch-size 100 --reproducible \
+  --progress off --save "$TMP/repro-1.h5"
+for np in 2 3 4; do
+  run $np 120 train --data "$DATA/digits.h5" --layers 16:relu --epochs 2 --batch-size 100 --reproducible \
+    --data-placement sharded --progress off --save "$TMP/repro-$np.h5"
+  same_model "$TMP/repro-1.h5" "$TMP/repro-$np.h5" &&
+    pass "--reproducible: sharded at $np ranks is node at 1 rank, bit for bit" ||
+    fail "--reproducible: sharded at $np ranks differs from 1 rank: $err"
+done
 
 # h5diff can tell models apart (the comparisons above can fail)
 run 2 120 train --data "$DATA/digits.h5" --layers 16:relu --epochs 2 --batch-size 100 --seed 2 \
