@@ -45,6 +45,11 @@ static const char *current_spelling(const char *option, const char *v)
             return renamed_values[i].now;
     return v;
 }
+
+const char *config_current_spelling(const dt_option *o, const char *v)
+{
+    return current_spelling(o->name, v);
+}
 static const char *const switch_names[] = {[SWITCH_ON] = "on", [SWITCH_OFF] = "off", NULL};
 static const char *const reduce_names[] = {[REDUCE_NODE] = "node", [REDUCE_MPI] = "mpi", NULL};
 static const char *const on_nan_names[] = {[ON_NAN_STOP] = "stop", [ON_NAN_SKIP] = "skip", NULL};

@@ -102,7 +102,11 @@ dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t le
                               h5io_has_attr(f, "/config", o->was_named)
                           ? o->was_named
                           : o->name;
-    return h5io_get_attr_str(f, "/config", key, v, len, err);
+    dt_status st = h5io_get_attr_str(f, "/config", key, v, len, err);
+    const char *now = st ? v : config_current_spelling(o, v);
+    if (now != v)
+        snprintf(v, len, "%s", now);
+    return st;
 }
 
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,

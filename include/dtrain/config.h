@@ -210,6 +210,11 @@ const dt_option *config_option(const char *name);
  * any other row). */
 void config_choice_list(const dt_option *o, char *buf, size_t len);
 
+/* v, a value of option o as a file may hold it, in today's spelling: a
+ * renamed value (--monitor val_loss, --shared-data off) becomes its new name
+ * (valid_loss, rank); any other is v itself.  Pointer to static storage or v. */
+const char *config_current_spelling(const dt_option *o, const char *v);
+
 /* Fill every field with its default. */
 void config_defaults(dt_config *cfg);
 

@@ -25,8 +25,9 @@
 
 /* Write the layout above into an open file (checkpoints reuse it). */
 /* Option o's value as saved in f's /config (under its name, or its former
- * name when the file is older than the rename) into v (len bytes): DT_OK, or
- * an error if the file has neither. */
+ * name when the file is older than the rename) into v (len bytes), in
+ * today's spelling (config_current_spelling): DT_OK, or an error if the file
+ * has neither. */
 dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t len,
                                dt_error *err);
 

@@ -83,6 +83,22 @@ run 2 120 train --data "$DATA/wine.h5" --epochs 2 --batch-size 16 --shared-data 
   pass "--shared-data off reads as --data-placement rank (and is saved so)" ||
   fail "--shared-data off: exit $status $err"
 
+# a checkpoint of a dtrain older than the rename (/config/shared-data off, no
+# data-placement) reads as rank: in inspect --config, and said on a resume
+MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
+O=(--data "$DATA/iris.h5" --checkpoint-dir "$TMP/ck-old" --checkpoint-every-epoch --progress off)
+run 2 60 train "${O[@]}" --epochs 2 --data-placement rank
+old=$(readlink -f "$TMP/ck-old/latest.h5")
+"$MAKE_BAD_H5" --delete-attr "$old" /config data-placement &&
+  "$MAKE_BAD_H5" --set-attr-str "$old" /config shared-data off || fail "could not age $old"
+grep -qx "data-placement: rank" <<<"$("$DTRAIN" inspect "$old" --config)" &&
+  pass "inspect --config: shared-data off reads as data-placement: rank" ||
+  fail "inspect --config of an older checkpoint: $("$DTRAIN" inspect "$old" --config 2>&1)"
+run 2 60 train "${O[@]}" --epochs 3 --data-placement sharded --resume
+grep -qF "resume: --data-placement sharded (the checkpoint had rank)" <<<"$out$err" &&
+  pass "resume of an older checkpoint names its placement rank" ||
+  fail "resume of an older checkpoint: $out $err"
+
 # a checkpoint resumed at another rank count: the shard follows the rank count
 for p in node sharded; do
   A=(--data "$DATA/digits.h5" --layers 16:relu --epochs 3 --batch-size 100 --checkpoint-dir "$TMP/ck-$p"
@@ -123,7 +139,6 @@ for np in 1 2 3; do
     train --data "$DATA/iris.h5" --epochs 1 --data-placement sharded
 done
 # bad data where only some ranks read it: every rank stops with the one message
-MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
 # 600 rows in blocks of 256: row 590 is the last rank's at 3 ranks
 "$MAKE_BAD_H5" "$TMP/nan.h5" /train/X:f32:600x2 /train/y:i32:600 &&
   "$MAKE_BAD_H5" --set-value "$TMP/nan.h5" /train/X 1181 nan || fail "fixture nan.h5"
