@@ -158,8 +158,10 @@ typedef struct dt_fetch dt_fetch;
  * memory.  ds must outlive the fetch. */
 dt_fetch *dataset_fetch_create(const dt_dataset *ds, int64_t max_rows, int64_t max_total);
 /* Start moving the rows asked for: rank r's are want[sum of counts[0..r)
- * ..][0..counts[r]) (global row numbers), the same arrays on every rank.
- * Nonblocking; collective.  The previous fetch must be finished. */
+ * ..][0..counts[r]) (global row numbers), the same arrays on every rank;
+ * no row asked for twice (a batch's rows, a split's: each rank sends at most
+ * the rows it holds, which sizes its buffer).  Nonblocking; collective.  The
+ * previous fetch must be finished. */
 void dataset_fetch_start(dt_fetch *f, const int64_t *want, const int64_t *counts);
 /* Wait for this rank's rows and write them as dataset_gather does: X (nb,
  * d) as float, normalised, labels (nb) or targets (nb, k), in the order
