@@ -96,14 +96,15 @@ printf '%s slots=2\n%s slots=2\n' $A1 $A2 >"$TMP/hosts2"
 printf '%s slots=1\n%s slots=1\n' $A1 $A2 >"$TMP/hosts1"
 
 # on2 HOSTFILE NP LIMIT ARGS...: mpirun from the first host, output in
-# $TMP/out and $TMP/err, status in $status.  Waiting ranks yield the core:
+# $TMP/out and $TMP/err, status in $status.  pml ob1 makes Open MPI use the
+# btl list (the ucx pml would ignore it).  Waiting ranks yield the core:
 # this machine's 2 cores carry 4 ranks that Open MPI, counting the slots,
 # does not see as oversubscribed.
 on2() {
   local hosts=$1 np=$2 limit=$3; shift 3
   timeout -k 5 "$limit" ip netns exec $H1 unshare --uts sh -c "hostname $H1; exec \"\$@\"" sh \
     mpirun --hostfile "$TMP/$hosts" -np "$np" --mca plm_rsh_agent "$TMP/agent" \
-    --mca btl tcp,vader,self --mca btl_tcp_if_include $NET --mca oob_tcp_if_include $NET \
+    --mca pml ob1 --mca btl tcp,vader,self --mca btl_tcp_if_include $NET --mca oob_tcp_if_include $NET \
     --mca mpi_yield_when_idle 1 --bind-to none -x OPENBLAS_NUM_THREADS \
     ${DTRAIN_TEST_SLEEP:+-x DTRAIN_TEST_SLEEP} "$@" >"$TMP/out" 2>"$TMP/err"
   status=$?
