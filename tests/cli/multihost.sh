@@ -57,7 +57,7 @@ teardown() {
   done
 }
 exec 9>"${TMPDIR:-/tmp}/dtrain-multihost.lock"
-flock -w 300 9 || skip "another instance held the lock for 300 s"
+flock -w 120 9 || skip "another instance of this test held its lock for 120 s"
 trap 'teardown; rm -rf "$TMP"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
