@@ -17,11 +17,13 @@
 #    ((g0 + g1) + g2) + g3, which rounds differently on this run, so the
 #    comparisons above can fail (the grouping is what --reduction node's
 #    results depend on).
+#  - With --reduction mpi, 2 hosts x 2 ranks save the weights of 1 host x 4
+#    ranks: Open MPI's tuned collectives pick their algorithm from the rank
+#    count and the message size, not the placement or the transport
+#    (tests/cli/transport.sh checks TCP against shared memory on one host).
 #  - 2 hosts x 1 rank (one rank per node: node mode falls back to
 #    MPI_Reduce_scatter, with a warning) saves the same weights as 1 host x 2
-#    ranks with --reduction mpi: Open MPI's tuned collectives pick their
-#    algorithm from the rank count and the message size, not the transport
-#    (tests/cli/transport.sh checks that for TCP against shared memory).
+#    ranks with --reduction mpi, for the same reason.
 #  - A rank on the second host killed with SIGKILL mid-run: mpirun ends within
 #    10 s (the other ranks wait in a collective; only Open MPI's daemons can
 #    end them), the last checkpoint is intact, and --resume from it finishes
@@ -140,6 +142,12 @@ run 4 90 train "${ARGS[@]}" --save "$TMP/m14.h5"
 [[ -f $TMP/m14.h5 ]] && ! same_model "$TMP/m22.h5" "$TMP/m14.h5" &&
   pass "1 host x 4 ranks as one node differs ($(differences "$TMP/m22.h5" "$TMP/m14.h5") values): the grouping shows" ||
   fail "1x4 as one node: no difference from 2x2 seen ($err)"
+
+on2 hosts2 4 90 "$DTRAIN" train "${ARGS[@]}" --reduction mpi --save "$TMP/m22mpi.h5"
+run 4 90 train "${ARGS[@]}" --reduction mpi --save "$TMP/m14mpi.h5"
+[[ -f $TMP/m22mpi.h5 ]] && same_model "$TMP/m22mpi.h5" "$TMP/m14mpi.h5" &&
+  pass "2 hosts x 2 ranks = 1 host x 4 ranks with --reduction mpi, bit for bit" ||
+  fail "--reduction mpi: 2x2 and 1x4 differ: $(tail -3 "$TMP/err")"
 
 on2 hosts1 2 90 "$DTRAIN" train "${ARGS[@]}" --save "$TMP/m21.h5"
 [[ $status -eq 0 && -f $TMP/m21.h5 ]] && pass "2 hosts x 1 rank trained" || fail "2x1: status $status: $(tail -5 "$TMP/err")"
