@@ -24,6 +24,8 @@
 #  - 2 hosts x 1 rank (one rank per node: node mode falls back to
 #    MPI_Reduce_scatter, with a warning) saves the same weights as 1 host x 2
 #    ranks with --reduction mpi, for the same reason.
+#  - --reproducible: 2 hosts x 2 ranks and 2 hosts x 1 rank save the weights
+#    of 1 rank (what "Reproducible mode" in the README promises).
 #  - A rank on the second host killed with SIGKILL mid-run: mpirun ends within
 #    10 s (the other ranks wait in a collective; only Open MPI's daemons can
 #    end them), the last checkpoint is intact, and --resume from it finishes
@@ -157,6 +159,16 @@ run 2 90 train "${ARGS[@]}" --reduction mpi --save "$TMP/m12.h5"
 same_model "$TMP/m21.h5" "$TMP/m12.h5" &&
   pass "2 hosts x 1 rank = 1 host x 2 ranks with --reduction mpi, bit for bit" ||
   fail "2x1 and 1x2 mpi differ in $(differences "$TMP/m21.h5" "$TMP/m12.h5") values"
+
+# --reproducible: the same weights at any rank count and placement, so 2
+# hosts x 2 ranks and 2 hosts x 1 rank save those of 1 rank.
+run 1 90 train "${ARGS[@]}" --reproducible --save "$TMP/r11.h5"
+for h in 2 1; do
+  on2 hosts$h $((2 * h)) 90 "$DTRAIN" train "${ARGS[@]}" --reproducible --save "$TMP/r2$h.h5"
+  [[ -f $TMP/r2$h.h5 && -f $TMP/r11.h5 ]] && same_model "$TMP/r2$h.h5" "$TMP/r11.h5" &&
+    pass "--reproducible: 2 hosts x $h rank(s) = 1 rank, bit for bit" ||
+    fail "--reproducible: 2 hosts x $h differs from 1 rank: $(tail -3 "$TMP/err")"
+done
 
 # Kill rank 2 (on the second host) with SIGKILL between the checkpoints of
 # steps 15 and 30: rank 3 sleeps 60 s at step 22 (a test hook), so the job
