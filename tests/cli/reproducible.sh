@@ -59,7 +59,7 @@ trained() {
   st=$?
   figures <"$dir/out" >"$dir/lines"
   if [[ $st -ne ${EXPECT:-0} ]]; then
-    fail "$name: np=$np exit $st, expected ${EXPECT:-0}: mpirun -np $np ${mpiopts[*]} train $*: $(tail -n 4 "$dir/err")"
+    fail "$name: np=$np exit $st, expected ${EXPECT:-0}: mpirun -np $np ${mpiopts[*]} train $*: $(grep -m 3 'error:' "$dir/err" || tail -n 4 "$dir/err")"
     return 1
   fi
   return 0
