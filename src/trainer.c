@@ -8,16 +8,52 @@
 #include <string.h>
 #include <time.h>
 
+#include "dtrain/exsum.h"
 #include "dtrain/rng.h"
 #include "dtrain/testhooks.h"
 #include "dtrain/watchdog.h"
 
-int trainer_local_batch(int64_t b, int size) { return (int)((b + size - 1) / size); }
+int trainer_local_batch(int64_t b, int size, int64_t mb)
+{
+    if (mb <= 0)
+        return (int)((b + size - 1) / size);
+    const int64_t micro = (b + mb - 1) / mb, rows = (micro + size - 1) / size * mb;
+    return (int)(rows < b ? rows : b);
+}
 
 /* The per-step sums reduced in one small allreduce: whether any gradient
  * element was not finite, the penalty, the squared norm for --clip-norm,
  * then each layer's squared gradient norm. */
 enum { STAT_BAD, STAT_PENALTY, STAT_CLIP, STAT_LAYER0 };
+
+/* Reproducible mode: the parameters in blocks of this many, the unit of the
+ * agreed exponents, of the per-block sums and of the shards, so that every
+ * sum over parameters is made of the same block sums at any rank count. */
+enum { REPRO_BLOCK = 2048 };
+
+static size_t repro_blocks(const dt_model *m) { return (m->n_params + REPRO_BLOCK - 1) / REPRO_BLOCK; }
+
+static int n_stats(const dt_trainer *t)
+{
+    return STAT_LAYER0 + (t->opts.grad_norms ? t->model->n_layers : 0);
+}
+
+/* The buffers of reproducible mode; 0 if one is missing. */
+static int repro_alloc(dt_trainer *t)
+{
+    const dt_model *m = t->model;
+    const int64_t mb = t->opts.micro_batch, B = t->opts.batch_size;
+    const int64_t local = trainer_local_batch(B, comm_size(t->comm), mb);
+    const size_t nblk = repro_blocks(m), micro = (size_t)((B + mb - 1) / mb);
+    t->mgrads = malloc((size_t)((local + mb - 1) / mb) * m->n_params * sizeof *t->mgrads);
+    t->qacc = comm_shards_ints(t->shards);
+    if (!t->qacc && !(t->own_qacc = t->qacc = malloc(m->n_params * sizeof *t->qacc)))
+        return 0;
+    t->qshard = malloc((t->hi - t->lo + 1) * sizeof *t->qshard);
+    t->qcode = malloc(nblk * sizeof *t->qcode);
+    t->rsums = malloc((nblk * (size_t)n_stats(t) + micro) * sizeof *t->rsums);
+    return t->mgrads && t->qacc && t->qshard && t->qcode && t->rsums;
+}
 
 dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *optim,
                        const dt_dataset *train, const dt_train_opts *opts, dt_error *err)
@@ -29,15 +65,18 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->train = train;
     t->opts = *opts;
     t->steps_per_epoch = batch_count(train->n, opts->batch_size, opts->drop_last);
-    int lb = trainer_local_batch(opts->batch_size, comm_size(comm));
-    if (lb > model->max_batch)
+    const int repro = opts->micro_batch > 0;
+    int lb = trainer_local_batch(opts->batch_size, comm_size(comm), opts->micro_batch);
+    if ((repro ? opts->micro_batch : lb) > model->max_batch)
         return dt_fail(err, DT_EINTERNAL, "model workspace smaller than the local batch");
     t->perm = malloc((size_t)train->n * sizeof *t->perm);
     t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
     if (opts->grad_norms)
         t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
-    t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce,
-                                   dt_hooks.ranks_per_node);
+    t->shards = repro ? comm_shards_create_exact(comm, model->n_params, REPRO_BLOCK,
+                                                 opts->node_reduce, dt_hooks.ranks_per_node)
+                      : comm_shards_create(comm, model->n_params, opts->node_reduce,
+                                           dt_hooks.ranks_per_node);
     if (t->shards && opts->node_reduce && comm_size(comm) > 1 &&
         !comm_shards_node_mode(t->shards))
         dt_warn("--reduction node: one rank per node, not the same number of ranks on every "
@@ -48,8 +87,8 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
         if (comm_shards_grads(t->shards))
             model_use_grads(model, comm_shards_grads(t->shards));
     }
-    t->gshard = comm_size(comm) > 1 ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)
-                                    : model->grads;
+    t->gshard = comm_size(comm) > 1 || repro ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)
+                                             : model->grads;
     t->stats = malloc((size_t)(STAT_LAYER0 + model->n_layers) * sizeof *t->stats);
     if (train->labels)
         t->lb = malloc((size_t)lb * sizeof *t->lb);
@@ -57,7 +96,7 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
         t->tb = malloc((size_t)lb * (size_t)train->k * sizeof *t->tb);
     dt_status st = DT_OK;
     if (!t->perm || !t->xb || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum) ||
-        !t->shards || !t->gshard || !t->stats)
+        !t->shards || !t->gshard || !t->stats || (repro && !repro_alloc(t)))
         st = dt_fail(err, DT_ENOMEM, "out of memory for the training buffers");
     /* all ranks fail together: releasing the reduction's window is collective */
     if ((st = comm_agree(comm, st, err)))
@@ -78,6 +117,14 @@ void trainer_free(dt_trainer *t)
     t->shards = NULL;
     free(t->stats);
     t->stats = NULL;
+    free(t->mgrads);
+    free(t->own_qacc);
+    free(t->qshard);
+    free(t->qcode);
+    free(t->rsums);
+    t->mgrads = NULL;
+    t->qacc = t->own_qacc = t->qshard = t->qcode = NULL;
+    t->rsums = NULL;
     free(t->perm);
     free(t->xb);
     free(t->lb);
@@ -178,15 +225,29 @@ int64_t trainer_batch_size(const dt_trainer *t, int64_t k)
 
 void trainer_slice(const dt_trainer *t, int64_t k, int r, int64_t *lo, int64_t *hi)
 {
-    batch_slice(trainer_batch_size(t, k), r, comm_size(t->comm), lo, hi);
+    const int64_t b = trainer_batch_size(t, k);
+    if (t->opts.micro_batch > 0)
+        block_slice(b, t->opts.micro_batch, r, comm_size(t->comm), lo, hi);
+    else
+        batch_slice(b, r, comm_size(t->comm), lo, hi);
+}
+
+int64_t trainer_loss_rows(const dt_trainer *t, int64_t k)
+{
+    const int rank = comm_rank(t->comm);
+    if (t->opts.micro_batch > 0)
+        return rank == 0 ? trainer_batch_size(t, k) : 0;
+    int64_t lo, hi;
+    trainer_slice(t, k, rank, &lo, &hi);
+    return hi - lo;
 }
 
 /* Test faults after the backward pass (tests only; dt_hooks): a NaN in the
- * gradient, or a rank that stalls. */
-static void backward_faults(dt_trainer *t, int rank)
+ * gradient g, or a rank that stalls. */
+static void backward_faults(dt_trainer *t, int rank, float *g)
 {
     if (t->step == dt_hooks.nan_step && rank == 0)
-        t->model->grads[0] = NAN;
+        g[0] = NAN;
     if (t->step == dt_hooks.sleep_step && rank == dt_hooks.sleep_rank) {
         /* through signals, as a rank stuck in a computation would be */
         struct timespec nap = {(time_t)dt_hooks.sleep_seconds, 0};
@@ -195,44 +256,58 @@ static void backward_faults(dt_trainer *t, int rank)
     }
 }
 
+/* Gather this rank's rows of batch k (trainer_slice) into t->xb, t->lb or
+ * t->tb; returns them as indices, their positions in *lo, *hi. */
+static const int64_t *gather_slice(dt_trainer *t, int64_t k, int rank, int64_t *lo,
+                                   int64_t *hi)
+{
+    trainer_slice(t, k, rank, lo, hi);
+    watchdog_phase(WD_DATA, t->step);
+    const int64_t *rows = t->perm + k * t->opts.batch_size + *lo;
+    dataset_gather(t->train, rows, *hi - *lo, t->xb, t->lb, t->tb);
+    return rows;
+}
+
+/* Forward and backward over rows i .. i + nb of the gathered slice:
+ * m->grads receives their gradient sum; returns their loss sum. */
+static double rows_gradient(dt_trainer *t, const int64_t *rows, int64_t i, int nb)
+{
+    dt_model *m = t->model;
+    model_zero_grad(m);
+    model_train_mode(m, t->opts.seed, t->step, rows + i);
+    /* the loss in the targets' units (what the run reports), whatever the
+     * model minimises */
+    dt_loss_sums sums = {0};
+    model_loss_grad_sums(m, t->xb + i * t->train->d, t->lb ? t->lb + i : NULL,
+                         t->tb ? t->tb + i * t->train->k : NULL, nb, &sums);
+    model_eval_mode(m);
+    return sums.loss;
+}
+
 /* Forward and backward over this rank's slice of batch k (trainer_slice):
  * m->grads holds the slice's gradient sum; returns its loss sum.  tick[1]
  * and tick[2] mark the end of the gather and of the computation. */
 static double slice_gradient(dt_trainer *t, int64_t k, int rank, double *tick)
 {
-    dt_model *m = t->model;
     int64_t lo, hi;
-    trainer_slice(t, k, rank, &lo, &hi);
-    const int nb = (int)(hi - lo);
-    watchdog_phase(WD_DATA, t->step);
-    const int64_t *rows = t->perm + k * t->opts.batch_size + lo;
-    dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
+    const int64_t *rows = gather_slice(t, k, rank, &lo, &hi);
     tick[1] = comm_wtime();
     watchdog_phase(WD_COMPUTE, t->step);
-    model_zero_grad(m);
-    model_train_mode(m, t->opts.seed, t->step, rows);
-    /* the loss in the targets' units (what the run reports), whatever the
-     * model minimises */
-    dt_loss_sums sums = {0};
-    model_loss_grad_sums(m, t->xb, t->lb, t->tb, nb, &sums);
-    model_eval_mode(m);
-    backward_faults(t, rank);
+    const double loss = rows_gradient(t, rows, 0, (int)(hi - lo));
+    backward_faults(t, rank, t->model->grads);
     tick[2] = comm_wtime();
-    return sums.loss;
+    return loss;
 }
 
-/* This rank's shard g (ns) of the summed gradient made the mean over the b
- * rows, penalised and clipped by value, and its sums into t->stats: whether
- * it is finite, the penalty, the squared norms (--clip-norm, each layer's).
- * Returns the number of sums. */
-static int shard_stats(dt_trainer *t, int64_t b)
+/* The update's sums over the parameters [lo, hi), whose summed gradient is
+ * g (hi - lo), into v (n_stats): g is made the mean over the b rows
+ * (whether it is finite), penalised (the penalty), clipped by value, and
+ * its squared norms taken (--clip-norm's, each layer's).  Element by element
+ * but for the sums, which run in index order. */
+static void range_stats(dt_trainer *t, float *g, size_t lo, size_t hi, int64_t b, double *v)
 {
     dt_model *m = t->model;
-    const size_t lo = t->lo, hi = t->hi, ns = hi - lo;
-    float *g = t->gshard;
-    double *v = t->stats;
-    const int nstat = STAT_LAYER0 + (t->norm_sum ? m->n_layers : 0);
-    memset(v, 0, (size_t)nstat * sizeof *v);
+    const size_t ns = hi - lo;
     v[STAT_BAD] = scale_and_check(g, ns, 1.0f / (float)b);
     if (t->norm_sum)
         layer_norms2(m, g, lo, hi, v + STAT_LAYER0);
@@ -244,7 +319,6 @@ static int shard_stats(dt_trainer *t, int64_t b)
     }
     if (t->opts.clip_norm > 0)
         for (size_t i = 0; i < ns; i++) v[STAT_CLIP] += (double)g[i] * g[i];
-    return nstat;
 }
 
 /* With the sums v reduced over the ranks: the layers' norms kept for the
@@ -280,6 +354,134 @@ static void add_times(dt_trainer *t, const double *tick)
     t->time.update += (tick[4] - tick[3]) + (tick[6] - tick[5]);
 }
 
+/* The default mode's gradient: this rank's slice, then a reduce-scatter
+ * gives this rank the sum over ranks of its shard [lo, hi) of the gradient,
+ * and its sums (range_stats) are added over the ranks into t->stats.
+ * Returns the slice's loss sum. */
+static double sliced_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, double *tick)
+{
+    dt_model *m = t->model;
+    const double loss = slice_gradient(t, k, rank, tick);
+    watchdog_phase(WD_REDUCTION, t->step);
+    comm_reduce_scatter_sum_f32(t->shards, m->grads, t->gshard);
+    tick[3] = comm_wtime();
+    watchdog_phase(WD_UPDATE, t->step);
+    const int nstat = n_stats(t);
+    memset(t->stats, 0, (size_t)nstat * sizeof *t->stats);
+    range_stats(t, t->gshard, t->lo, t->hi, b, t->stats);
+    tick[4] = comm_wtime();
+    comm_shards_sum_f64(t->shards, t->stats, (size_t)nstat);
+    tick[5] = comm_wtime();
+    return loss;
+}
+
+/* Reproducible mode, computation: each of this rank's micro-batches of
+ * batch k (whole ones: trainer_slice) forward and backward on its own, its
+ * gradient sum into its row of t->mgrads and its loss sum at its place in
+ * losses (one per micro-batch of the batch).  Returns how many it ran. */
+static int64_t micro_gradients(dt_trainer *t, int64_t k, int rank, double *losses,
+                               double *tick)
+{
+    dt_model *m = t->model;
+    const int64_t mb = t->opts.micro_batch;
+    int64_t lo, hi, j = 0;
+    const int64_t *rows = gather_slice(t, k, rank, &lo, &hi);
+    tick[1] = comm_wtime();
+    watchdog_phase(WD_COMPUTE, t->step);
+    for (int64_t at = lo; at < hi; at += mb, j++) {
+        model_use_grads(m, t->mgrads + (size_t)j * m->n_params);
+        losses[at / mb] = rows_gradient(t, rows, at - lo, (int)(hi - at < mb ? hi - at : mb));
+    }
+    model_use_grads(m, NULL);
+    if (j > 0)
+        backward_faults(t, rank, t->mgrads);
+    tick[2] = comm_wtime();
+    return j;
+}
+
+/* Reproducible mode, the exact sum of the micro-batch gradients (exsum.h):
+ * per block of parameters an exponent agreed over the ranks, each of this
+ * rank's n_local gradients added on that grid as integers, the integers
+ * reduce-scattered, and this rank's shard read back into t->gshard (the sum;
+ * range_stats makes it the mean).  `terms` is the batch's number of
+ * micro-batches.  Returns 1, on every rank, if a gradient was not finite. */
+static int micro_sum(dt_trainer *t, int64_t n_local, int64_t terms)
+{
+    const size_t n = t->model->n_params, nblk = repro_blocks(t->model);
+    int64_t *code = t->qcode;
+    for (size_t q = 0; q < nblk; q++) {
+        const size_t off = q * REPRO_BLOCK, len = n - off < REPRO_BLOCK ? n - off : REPRO_BLOCK;
+        code[q] = 0;
+        for (int64_t j = 0; j < n_local; j++)
+            code[q] = exsum_exp_f32(t->mgrads + (size_t)j * n + off, len, code[q]);
+    }
+    comm_allreduce_max_i64(t->comm, code, nblk);
+    int bad = 0;
+    for (size_t q = 0; q < nblk; q++) bad |= code[q] == EXSUM_NONFINITE;
+    if (bad)
+        return 1;
+    memset(t->qacc, 0, n * sizeof *t->qacc);
+    for (size_t q = 0; q < nblk; q++) {
+        const size_t off = q * REPRO_BLOCK, len = n - off < REPRO_BLOCK ? n - off : REPRO_BLOCK;
+        const int sh = exsum_shift(code[q], 1, terms);
+        for (int64_t j = 0; j < n_local; j++)
+            exsum_add_f32(t->qacc + off, t->mgrads + (size_t)j * n + off, len, sh);
+    }
+    comm_reduce_scatter_sum_i64(t->shards, t->qacc, t->qshard);
+    for (size_t off = t->lo; off < t->hi; off += REPRO_BLOCK) {
+        const size_t len = t->hi - off < REPRO_BLOCK ? t->hi - off : REPRO_BLOCK;
+        exsum_to_f32(t->gshard + (off - t->lo), t->qshard + (off - t->lo), len,
+                     exsum_shift(code[off / REPRO_BLOCK], 1, terms));
+    }
+    return 0;
+}
+
+/* The sum of v[0 .. n) in index order. */
+static double ordered_sum(const double *v, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += v[i];
+    return s;
+}
+
+/* Reproducible mode's gradient: micro_gradients, micro_sum, then the sums
+ * of range_stats per block of this rank's shard and the micro-batches'
+ * losses placed in t->rsums, each entry written by one rank only, so that
+ * the allreduce adds zeros to it (exact), and every sum is then added in
+ * block or micro-batch order.  Returns the batch's loss sum on rank 0, 0
+ * elsewhere (trainer_loss_rows). */
+static double micro_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, double *tick)
+{
+    const int nstat = n_stats(t);
+    const int64_t mb = t->opts.micro_batch, terms = (b + mb - 1) / mb;
+    const size_t nblk = repro_blocks(t->model), nv = nblk * (size_t)nstat;
+    double *v = t->rsums, *losses = v + nv;
+    memset(v, 0, (nv + (size_t)terms) * sizeof *v);
+    const int64_t n_local = micro_gradients(t, k, rank, losses, tick);
+    watchdog_phase(WD_REDUCTION, t->step);
+    const int bad = micro_sum(t, n_local, terms);
+    tick[3] = comm_wtime();
+    watchdog_phase(WD_UPDATE, t->step);
+    memset(t->stats, 0, (size_t)nstat * sizeof *t->stats);
+    if (bad) {
+        t->stats[STAT_BAD] = 1;
+        tick[4] = tick[5] = comm_wtime();
+        return 0.0;
+    }
+    for (size_t lo = t->lo; lo < t->hi; lo += REPRO_BLOCK) {
+        const size_t hi = t->hi - lo < REPRO_BLOCK ? t->hi : lo + REPRO_BLOCK;
+        range_stats(t, t->gshard + (lo - t->lo), lo, hi, b, v + lo / REPRO_BLOCK * nstat);
+    }
+    if (!comm_shards_lead(t->shards)) /* another node holds the same shard: count it once */
+        memset(v, 0, nv * sizeof *v);
+    tick[4] = comm_wtime();
+    comm_allreduce_sum_f64(t->comm, v, nv + (size_t)terms);
+    tick[5] = comm_wtime();
+    for (size_t q = 0; q < nblk; q++)
+        for (int i = 0; i < nstat; i++) t->stats[i] += v[q * nstat + i];
+    return rank == 0 ? ordered_sum(losses, (size_t)terms) : 0.0;
+}
+
 double trainer_step(dt_trainer *t, int64_t k)
 {
     dt_model *m = t->model;
@@ -287,23 +489,15 @@ double trainer_step(dt_trainer *t, int64_t k)
     const int rank = comm_rank(t->comm);
     double tick[8];
     tick[0] = comm_wtime();
-    double loss = slice_gradient(t, k, rank, tick);
-
-    /* The sharded update.  A reduce-scatter gives this rank the sum over
-     * ranks of its shard [lo, hi) of the gradient; it divides by the global
-     * count (an exact mean even when the slices differ in size), updates that
-     * shard of the parameters and of the optimizer state, and an allgather
-     * gives every rank every parameter.  The same bytes move as in one
-     * allreduce, but the update's cost divides by the number of ranks.  Each
-     * parameter is computed by one rank only, so the replicas stay identical. */
-    watchdog_phase(WD_REDUCTION, t->step);
-    comm_reduce_scatter_sum_f32(t->shards, m->grads, t->gshard);
-    tick[3] = comm_wtime();
-    watchdog_phase(WD_UPDATE, t->step);
-    const int nstat = shard_stats(t, b);
-    tick[4] = comm_wtime();
-    comm_shards_sum_f64(t->shards, t->stats, (size_t)nstat);
-    tick[5] = comm_wtime();
+    /* The sharded update.  Each rank receives the sum over the batch of its
+     * shard [lo, hi) of the gradient; it divides by the global count (an
+     * exact mean even when the slices differ in size), updates that shard of
+     * the parameters and of the optimizer state, and an allgather gives
+     * every rank every parameter.  The same bytes move as in one allreduce,
+     * but the update's cost divides by the number of ranks.  Each parameter
+     * is computed by one rank only, so the replicas stay identical. */
+    double loss = t->opts.micro_batch > 0 ? micro_reduce(t, k, b, rank, tick)
+                                          : sliced_reduce(t, k, b, rank, tick);
     t->nonfinite = t->stats[STAT_BAD] > 0;
     if (t->nonfinite) {
         /* every rank sees the same reduced flag, so all skip together */
@@ -358,27 +552,48 @@ dt_status trainer_prepare_blocks(dt_comm *comm, dt_model *m, int64_t n, int back
     return st;
 }
 
-void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out)
+dt_status trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out,
+                           dt_error *err)
 {
+    dt_error own_err; /* comm_agree needs somewhere to put the message */
+    if (!err)
+        err = &own_err;
+    const int64_t chunk = model->max_batch, blocks = (ds->n + chunk - 1) / chunk;
+    /* per block: the loss, correct, squared error and count sums, each block
+     * this rank's or zeros, so that the allreduce adds zeros to it */
+    double *v = calloc(4 * (size_t)blocks + 1, sizeof *v);
+    dt_status st = v ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory for evaluation sums");
+    if ((st = comm_agree(comm, st, err))) {
+        free(v);
+        return st;
+    }
     int64_t lo, hi;
-    block_slice(ds->n, model->max_batch, comm_rank(comm), comm_size(comm), &lo, &hi);
-    dt_loss_sums s = {0};
+    block_slice(ds->n, chunk, comm_rank(comm), comm_size(comm), &lo, &hi);
     dt_target_scaling buf;
     const dt_target_scaling *ts = model_target_scaling(model, &buf);
-    const int64_t chunk = model->max_batch;
     for (int64_t i = lo; i < hi; i += chunk) {
         int nb = (int)(hi - i < chunk ? hi - i : chunk);
         const float *Z = model_forward(model, dataset_rows(ds, i, nb, model->xin), nb);
+        dt_loss_sums s = {0};
         loss_eval(model->head, Z, ds->labels ? ds->labels + i : NULL,
                   ds->targets ? ds->targets + i * ds->k : NULL, nb, model->n_out, ts, NULL, &s);
+        double *w = v + 4 * (i / chunk);
+        w[0] = s.loss;
+        w[1] = s.correct;
+        w[2] = s.sqerr;
+        w[3] = s.count;
     }
-    double v[4] = {s.loss, s.correct, s.sqerr, s.count};
-    comm_allreduce_sum_f64(comm, v, 4);
-    out->n = (int64_t)v[3];
-    double n = v[3] > 0 ? v[3] : 1.0;
-    out->loss = v[0] / n;
-    out->accuracy = v[1] / n;
-    out->rmse = sqrt(v[2] / (n * model->n_out));
+    comm_allreduce_sum_f64(comm, v, 4 * (size_t)blocks);
+    double t[4] = {0};
+    for (int64_t q = 0; q < blocks; q++)
+        for (int j = 0; j < 4; j++) t[j] += v[4 * q + j];
+    free(v);
+    out->n = (int64_t)t[3];
+    double n = t[3] > 0 ? t[3] : 1.0;
+    out->loss = t[0] / n;
+    out->accuracy = t[1] / n;
+    out->rmse = sqrt(t[2] / (n * model->n_out));
+    return DT_OK;
 }
 
 void trainer_predict(dt_model *m, const dt_dataset *ds, int64_t lo, int64_t hi, float *out)

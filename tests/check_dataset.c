@@ -133,14 +133,14 @@ START_TEST(test_zscore_minmax)
     dt_norm nm;
     dt_error err;
     ck_assert_int_eq(dataset_load(p, "/train", 1, &ds, &err), DT_OK);
-    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_ZSCORE, &nm, &err), DT_OK);
+    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_ZSCORE, 0, &nm, &err), DT_OK);
     norm_apply(&nm, &ds);
     ck_assert_float_eq_tol(ds.X[4], 1.2247449f, 1e-6f);
     ck_assert_float_eq_tol(ds.X[2], 0.0f, 1e-6f);
     norm_free(&nm);
     dataset_free(&ds);
     ck_assert_int_eq(dataset_load(p, "/train", 1, &ds, &err), DT_OK);
-    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_MINMAX, &nm, &err), DT_OK);
+    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_MINMAX, 0, &nm, &err), DT_OK);
     norm_apply(&nm, &ds);
     ck_assert_float_eq_tol(ds.X[2], 0.5f, 1e-7f);
     ck_assert_float_eq_tol(ds.X[5], 1.0f, 1e-7f);
@@ -196,8 +196,8 @@ START_TEST(test_uint8_rows_match_float)
         ck_assert_int_eq(dataset_load_shared(comm_world(), p8, "/train", 1, &a, &err), DT_OK);
         ck_assert_int_eq(dataset_load(pf, "/train", 1, &b, &err), DT_OK);
         ck_assert(a.X8 && !a.X && b.X && !b.X8);
-        ck_assert_int_eq(norm_fit(comm_world(), &a, kinds[k], &na, &err), DT_OK);
-        ck_assert_int_eq(norm_fit(comm_world(), &b, kinds[k], &nb, &err), DT_OK);
+        ck_assert_int_eq(norm_fit(comm_world(), &a, kinds[k], 0, &na, &err), DT_OK);
+        ck_assert_int_eq(norm_fit(comm_world(), &b, kinds[k], 0, &nb, &err), DT_OK);
         ck_assert(!memcmp(na.shift, nb.shift, D8 * sizeof(float)));
         ck_assert(!memcmp(na.scale, nb.scale, D8 * sizeof(float)));
         dataset_normalize(&na, &a);

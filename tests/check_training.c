@@ -124,8 +124,8 @@ START_TEST(test_dropout_off_at_evaluation)
     setup(&s, &tr, &va);
     ck_assert_int_eq(session_train(&s, NULL), DT_OK);
     dt_eval a, b;
-    trainer_evaluate(comm_world(), &s.model, &s.eval, &a);
-    trainer_evaluate(comm_world(), &s.model, &s.eval, &b);
+    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.model, &s.eval, &a, NULL), DT_OK);
+    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.model, &s.eval, &b, NULL), DT_OK);
     ck_assert(a.loss == b.loss && a.accuracy == b.accuracy);
     /* the same weights in a model without dropout */
     dt_layer_spec h[2] = {{16, {ACT_RELU, 0}, 0.0f}, {8, {ACT_TANH, 0}, 0.0f}};
@@ -134,7 +134,7 @@ START_TEST(test_dropout_off_at_evaluation)
     ck_assert_int_eq(model_create(&plain, 5, h, 2, 2, HEAD_SOFTMAX, s.model.max_batch, &err), DT_OK);
     memcpy(plain.params, s.model.params, plain.n_params * sizeof(float));
     dt_eval c;
-    trainer_evaluate(comm_world(), &plain, &s.eval, &c);
+    ck_assert_int_eq(trainer_evaluate(comm_world(), &plain, &s.eval, &c, NULL), DT_OK);
     ck_assert(a.loss == c.loss && a.accuracy == c.accuracy);
     /* and training did apply masks: one training-mode forward differs */
     int64_t rows[4] = {0, 1, 2, 3};
@@ -170,7 +170,7 @@ START_TEST(test_early_stopping_keeps_best)
     for (int64_t i = 0; i < p->hist.n_rows; i++)
         best = fmin(best, history_get(&p->hist, i, "valid_loss"));
     dt_eval e;
-    trainer_evaluate(comm_world(), &s.model, &s.eval, &e);
+    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.model, &s.eval, &e, NULL), DT_OK);
     ck_assert_msg(e.loss == best, "kept weights give %.9g, best epoch %.9g", e.loss, best);
     session_free(&s);
 }
