@@ -65,8 +65,9 @@ trained() {
   return 0
 }
 
-# figures: the epoch and final lines of a run on stdin, timing fields removed.
-figures() { grep -E '^(epoch|final:)' | sed -E 's/ +[^ ]+ samples\/s.*$//'; }
+# figures: the epoch, final and --log-grad-norms lines of a run on stdin,
+# timing fields removed.
+figures() { grep -E '^(epoch|final:|grad_norms)' | sed -E 's/ +[^ ]+ samples\/s.*$//'; }
 
 # history FILE: the saved model's /history/epochs, one value a line at full
 # precision ("epoch E column C: V"), without columns 3 and 4 (epoch_time and
@@ -186,7 +187,8 @@ fi
 
 # --- optimizers and regularisation -------------------------------------------
 # Every first-order optimizer, with dropout, L1, L2 and both clippings spread
-# over them; each at 1 and 3 ranks.
+# over them; each at 1 and 3 ranks, printing the layers' gradient norms and
+# every metric of the validation and test sets.
 begin "optimizers, dropout, L1/L2, clipping: 1 vs 3 ranks"
 i=0
 for extra in "--optimizer sgd --lr 0.1 --l2 1e-3 --clip-value 0.05" \
@@ -197,7 +199,10 @@ for extra in "--optimizer sgd --lr 0.1 --l2 1e-3 --clip-value 0.05" \
              "--optimizer adam --dropout 0.3 --l2 1e-3 --clip-norm 1" \
              "--optimizer adamw --l1 1e-3 --clip-value 0.1 --dropout 0.2"; do
   i=$((i + 1))
-  for np in 1 3; do trained opt$i-$np $np -- "${SMALL[@]}" --valid-split 0.2 $extra; done
+  for np in 1 3; do
+    trained opt$i-$np $np -- "${SMALL[@]}" --valid-split 0.2 --log-grad-norms 2 \
+      --metrics auc,f1,accuracy,log_loss $extra
+  done
   same opt$i-1 opt$i-3 "${extra% --*}..., 3 ranks = 1 rank ($extra)"
 done
 
@@ -257,9 +262,18 @@ d=$(differs "$TMP/base1/m.h5" "$TMP/mb8/m.h5" /model)
 [[ -n $d ]] && pass "micro-batch 8 vs 16: h5diff finds differences" ||
   fail "micro-batch 8 and 16 give the same weights: the comparison cannot fail"
 
-# Observation only: the default mode's sums follow the ranks.
-begin "observation: default mode at 1 vs 3 ranks"
+# The default mode computes the same mean gradients with other roundings:
+# at 1 rank its weights are within 1e-3 (relative, h5diff -p) of the
+# reproducible run's after the 58 steps (seen: no value beyond 1e-4 but 2),
+# so --reproducible is not reproducibly wrong.  That its sums follow the
+# ranks is only observed, not asserted.
+begin "the default mode: near the reproducible run; 1 vs 3 ranks observed"
 for np in 1 3; do trained dflt$np $np -- "${PLAIN[@]}"; done
+if h5diff -q -p 1e-3 "$TMP/dflt1/m.h5" "$TMP/base1/m.h5" /model /model >/dev/null 2>&1; then
+  pass "default and --reproducible at 1 rank agree within 1e-3 relative"
+else
+  fail "default and --reproducible at 1 rank differ beyond 1e-3: $(h5diff -p 1e-3 -r "$TMP/dflt1/m.h5" "$TMP/base1/m.h5" /model /model 2>&1 | grep found)"
+fi
 n=$(h5diff "$TMP/dflt1/m.h5" "$TMP/dflt3/m.h5" /model /model 2>&1 | sed -n 's/^\([0-9]*\) differences found/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 echo "note: default mode, 1 vs 3 ranks: $n values of /model differ"
 
