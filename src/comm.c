@@ -169,9 +169,8 @@ struct dt_shards {
     int node_mode;
     MPI_Comm node, cross; /* node mode: this rank's node; same local rank elsewhere */
     MPI_Win win;
-    size_t elem;          /* bytes per element of the reduced buffers: float or int64 */
-    void **seg;           /* node mode: (parts) gradient segments of the node's ranks */
-    void *xchg;           /* node mode: (n elements) node-shared exchange buffer */
+    float **seg;          /* node mode: (parts) gradient segments of the node's ranks */
+    float *xchg;          /* node mode: (n) node-shared exchange buffer */
 };
 
 /* Partition n floats into `parts` shards of whole units of `unit` floats. */
@@ -230,7 +229,7 @@ static int node_setup(dt_shards *s, int ranks_per_node)
     s->seg = calloc((size_t)L, sizeof *s->seg);
     /* segment of local rank 0 = the exchange buffer, then its gradient;
      * each segment a multiple of 64 bytes */
-    const size_t bytes = (s->n * s->elem + 63) / 64 * 64;
+    const size_t bytes = (s->n * sizeof(float) + 63) / 64 * 64;
     /* the same ranks per node everywhere, and more than one (with one rank per
      * node nothing is shared, and mpi shards the update over all ranks), and
      * room for the window */
@@ -259,7 +258,7 @@ static int node_setup(dt_shards *s, int ranks_per_node)
         int disp;
         void *p;
         MPI_Win_shared_query(s->win, q, &size, &disp, &p);
-        s->seg[q] = q == 0 ? (char *)p + bytes : p;
+        s->seg[q] = q == 0 ? (float *)((char *)p + bytes) : p;
         if (q == 0)
             s->xchg = p;
     }
@@ -271,8 +270,7 @@ static int node_setup(dt_shards *s, int ranks_per_node)
     return 1;
 }
 
-static dt_shards *create(dt_comm *c, size_t n, size_t elem, size_t unit, int node_shared,
-                         int ranks_per_node)
+dt_shards *comm_shards_create(dt_comm *c, size_t n, int node_shared, int ranks_per_node)
 {
     dt_shards *s = calloc(1, sizeof *s);
     int ok = s && n <= (size_t)INT_MAX;
@@ -282,7 +280,6 @@ static dt_shards *create(dt_comm *c, size_t n, size_t elem, size_t unit, int nod
     }
     s->c = c;
     s->n = n;
-    s->elem = elem;
     s->parts = c->size;
     s->part = c->rank;
     if (c->size > 1 && node_shared)
@@ -293,20 +290,11 @@ static dt_shards *create(dt_comm *c, size_t n, size_t elem, size_t unit, int nod
         return NULL;
     }
     s->displs = s->counts + s->parts;
-    partition(s, unit);
+    partition(s, 16);
     return s;
 }
 
-dt_shards *comm_shards_create(dt_comm *c, size_t n, int node_shared, int ranks_per_node)
-{
-    return create(c, n, sizeof(float), 16, node_shared, ranks_per_node);
-}
-
-dt_shards *comm_shards_create_exact(dt_comm *c, size_t n, size_t unit, int node_shared,
-                                    int ranks_per_node)
-{
-    return create(c, n, sizeof(int64_t), unit, node_shared, ranks_per_node);
-}
+void comm_shards_align(dt_shards *s, size_t unit) { partition(s, unit); }
 
 void comm_shards_free(dt_shards *s)
 {
@@ -333,29 +321,17 @@ void comm_shards_sum_f64(dt_shards *s, double *buf, size_t n)
                   s->node_mode ? s->node : s->c->comm);
 }
 
-float *comm_shards_grads(dt_shards *s)
-{
-    return s->node_mode && s->elem == sizeof(float) ? s->seg[s->part] : NULL;
-}
-
-int64_t *comm_shards_ints(dt_shards *s)
-{
-    return s->node_mode && s->elem == sizeof(int64_t) ? s->seg[s->part] : NULL;
-}
-
-int comm_shards_lead(const dt_shards *s)
-{
-    if (!s->node_mode)
-        return 1;
-    int r;
-    MPI_Comm_rank(s->cross, &r);
-    return r == 0;
-}
+float *comm_shards_grads(dt_shards *s) { return s->node_mode ? s->seg[s->part] : NULL; }
 
 void comm_shards_range(const dt_shards *s, size_t *lo, size_t *hi)
 {
-    *lo = (size_t)s->displs[s->part];
-    *hi = *lo + (size_t)s->counts[s->part];
+    comm_shards_range_of(s, s->part, lo, hi);
+}
+
+void comm_shards_range_of(const dt_shards *s, int q, size_t *lo, size_t *hi)
+{
+    *lo = (size_t)s->displs[q];
+    *hi = *lo + (size_t)s->counts[q];
 }
 
 /* The node's ranks meet; stores before it are seen by loads after it. */
@@ -367,23 +343,12 @@ static void node_sync(dt_shards *s)
 }
 
 /* mine (n) = seg[0][lo..] + seg[1][lo..] + ... in segment order. */
-DT_HOT static void sum_segments(float *restrict mine, void *const *seg, int parts, size_t lo,
+DT_HOT static void sum_segments(float *restrict mine, float *const *seg, int parts, size_t lo,
                                 size_t n)
 {
-    memcpy(mine, (const float *)seg[0] + lo, n * sizeof *mine);
+    memcpy(mine, seg[0] + lo, n * sizeof *mine);
     for (int q = 1; q < parts; q++) {
-        const float *restrict g = (const float *)seg[q] + lo;
-        for (size_t i = 0; i < n; i++) mine[i] += g[i];
-    }
-}
-
-/* The same for integers (exact: any order gives the same sum). */
-DT_HOT static void sum_segments_i64(int64_t *restrict mine, void *const *seg, int parts,
-                                    size_t lo, size_t n)
-{
-    memcpy(mine, (const int64_t *)seg[0] + lo, n * sizeof *mine);
-    for (int q = 1; q < parts; q++) {
-        const int64_t *restrict g = (const int64_t *)seg[q] + lo;
+        const float *restrict g = seg[q] + lo;
         for (size_t i = 0; i < n; i++) mine[i] += g[i];
     }
 }
@@ -412,30 +377,6 @@ void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine)
         MPI_Allreduce(MPI_IN_PLACE, mine, (int)(hi - lo), MPI_FLOAT, MPI_SUM, s->cross);
 }
 
-void comm_reduce_scatter_sum_i64(dt_shards *s, const int64_t *buf, int64_t *mine)
-{
-    if (s->c->size == 1) {
-        if (mine != buf)
-            memcpy(mine, buf, s->n * sizeof *buf);
-        return;
-    }
-    if (!s->node_mode) {
-        MPI_Reduce_scatter(buf, mine, s->counts, MPI_INT64_T, MPI_SUM, s->c->comm);
-        return;
-    }
-    if (buf != s->seg[s->part]) /* the contract is the buffer of comm_shards_ints */
-        memcpy(s->seg[s->part], buf, s->n * sizeof *buf);
-    size_t lo, hi;
-    comm_shards_range(s, &lo, &hi);
-    node_sync(s);
-    sum_segments_i64(mine, s->seg, s->parts, lo, hi - lo);
-    MPI_Win_sync(s->win); /* the loads above complete before what follows */
-    int nodes;
-    MPI_Comm_size(s->cross, &nodes);
-    if (nodes > 1)
-        MPI_Allreduce(MPI_IN_PLACE, mine, (int)(hi - lo), MPI_INT64_T, MPI_SUM, s->cross);
-}
-
 void comm_allgather_shards_f32(dt_shards *s, float *buf)
 {
     if (s->c->size == 1)
@@ -451,11 +392,16 @@ void comm_allgather_shards_f32(dt_shards *s, float *buf)
     size_t lo, hi;
     comm_shards_range(s, &lo, &hi);
     node_sync(s);
-    float *xchg = s->xchg;
-    memcpy(xchg + lo, buf + lo, (hi - lo) * sizeof *buf);
+    memcpy(s->xchg + lo, buf + lo, (hi - lo) * sizeof *buf);
     node_sync(s);
-    memcpy(buf, xchg, lo * sizeof *buf);
-    memcpy(buf + hi, xchg + hi, (s->n - hi) * sizeof *buf);
+    memcpy(buf, s->xchg, lo * sizeof *buf);
+    memcpy(buf + hi, s->xchg + hi, (s->n - hi) * sizeof *buf);
+}
+
+void comm_alltoallv_f32(dt_comm *c, const float *send, const int *scounts, const int *sdispls,
+                        float *recv, const int *rcounts, const int *rdispls)
+{
+    MPI_Alltoallv(send, scounts, sdispls, MPI_FLOAT, recv, rcounts, rdispls, MPI_FLOAT, c->comm);
 }
 
 void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root)

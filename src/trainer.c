@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "dtrain/exsum.h"
 #include "dtrain/rng.h"
 #include "dtrain/testhooks.h"
 #include "dtrain/watchdog.h"
@@ -45,14 +44,16 @@ static int repro_alloc(dt_trainer *t)
     const int64_t mb = t->opts.micro_batch, B = t->opts.batch_size;
     const int64_t local = trainer_local_batch(B, comm_size(t->comm), mb);
     const size_t nblk = repro_blocks(m), micro = (size_t)((B + mb - 1) / mb);
-    t->mgrads = malloc((size_t)((local + mb - 1) / mb) * m->n_params * sizeof *t->mgrads);
-    t->qacc = comm_shards_ints(t->shards);
-    if (!t->qacc && !(t->own_qacc = t->qacc = malloc(m->n_params * sizeof *t->qacc)))
-        return 0;
-    t->qshard = malloc((t->hi - t->lo + 1) * sizeof *t->qshard);
-    t->qcode = malloc(nblk * sizeof *t->qcode);
+    const size_t slots = (size_t)((local + mb - 1) / mb);
+    t->mgrads = malloc(slots * m->n_params * sizeof *t->mgrads);
+    t->tsend = malloc(slots * m->n_params * sizeof *t->tsend);
+    t->trecv = malloc((micro * (t->hi - t->lo) + 1) * sizeof *t->trecv);
+    t->tcounts = malloc(4 * (size_t)comm_size(t->comm) * sizeof *t->tcounts);
+    t->tnodes = malloc(2 * micro * sizeof *t->tnodes);
     t->rsums = malloc((nblk * (size_t)n_stats(t) + micro) * sizeof *t->rsums);
-    return t->mgrads && t->qacc && t->qshard && t->qcode && t->rsums;
+    /* the exchange counts floats in ints */
+    return t->mgrads && t->tsend && t->trecv && t->tcounts && t->tnodes && t->rsums &&
+           (double)slots * (double)m->n_params < 2147483647.0;
 }
 
 dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *optim,
@@ -73,11 +74,12 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
     if (opts->grad_norms)
         t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
-    t->shards = repro ? comm_shards_create_exact(comm, model->n_params, REPRO_BLOCK,
-                                                 opts->node_reduce, dt_hooks.ranks_per_node)
-                      : comm_shards_create(comm, model->n_params, opts->node_reduce,
-                                           dt_hooks.ranks_per_node);
-    if (t->shards && opts->node_reduce && comm_size(comm) > 1 &&
+    /* reproducible mode exchanges tree nodes between the ranks (MPI) */
+    t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce && !repro,
+                                   dt_hooks.ranks_per_node);
+    if (t->shards && repro)
+        comm_shards_align(t->shards, REPRO_BLOCK);
+    if (t->shards && opts->node_reduce && !repro && comm_size(comm) > 1 &&
         !comm_shards_node_mode(t->shards))
         dt_warn("--reduction node: one rank per node, not the same number of ranks on every "
                 "node, or no room for a shared window (/dev/shm, ulimit -f); gradients are "
@@ -118,12 +120,14 @@ void trainer_free(dt_trainer *t)
     free(t->stats);
     t->stats = NULL;
     free(t->mgrads);
-    free(t->own_qacc);
-    free(t->qshard);
-    free(t->qcode);
+    free(t->tsend);
+    free(t->trecv);
+    free(t->tcounts);
+    free(t->tnodes);
     free(t->rsums);
-    t->mgrads = NULL;
-    t->qacc = t->own_qacc = t->qshard = t->qcode = NULL;
+    t->mgrads = t->tsend = t->trecv = NULL;
+    t->tcounts = NULL;
+    t->tnodes = NULL;
     t->rsums = NULL;
     free(t->perm);
     free(t->xb);
@@ -399,41 +403,113 @@ static int64_t micro_gradients(dt_trainer *t, int64_t k, int rank, double *losse
     return j;
 }
 
-/* Reproducible mode, the exact sum of the micro-batch gradients (exsum.h):
- * per block of parameters an exponent agreed over the ranks, each of this
- * rank's n_local gradients added on that grid as integers, the integers
- * reduce-scattered, and this rank's shard read back into t->gshard (the sum;
- * range_stats makes it the mean).  `terms` is the batch's number of
- * micro-batches.  Returns 1, on every rank, if a gradient was not finite. */
-static int micro_sum(dt_trainer *t, int64_t n_local, int64_t terms)
+/* The micro-batch tree of a batch of M micro-batches: node [a, b) of more
+ * than one is the sum left + right, element by element, split at a + the
+ * largest power of two below b - a.  Its shape depends on M only; a rank
+ * adds the nodes inside its micro-batches, the shards' owners the rest, and
+ * every node is the same float additions wherever it is computed. */
+static int64_t tree_mid(int64_t a, int64_t b)
 {
-    const size_t n = t->model->n_params, nblk = repro_blocks(t->model);
-    int64_t *code = t->qcode;
-    for (size_t q = 0; q < nblk; q++) {
-        const size_t off = q * REPRO_BLOCK, len = n - off < REPRO_BLOCK ? n - off : REPRO_BLOCK;
-        code[q] = 0;
-        for (int64_t j = 0; j < n_local; j++)
-            code[q] = exsum_exp_f32(t->mgrads + (size_t)j * n + off, len, code[q]);
-    }
-    comm_allreduce_max_i64(t->comm, code, nblk);
-    int bad = 0;
-    for (size_t q = 0; q < nblk; q++) bad |= code[q] == EXSUM_NONFINITE;
-    if (bad)
+    int64_t h = 1;
+    while (2 * h < b - a) h *= 2;
+    return a + h;
+}
+
+/* The largest nodes under [a, b) inside [lo, hi), in order, as pairs into
+ * out; returns their number (at most two per level). */
+static int tree_cover(int64_t a, int64_t b, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (b <= lo || a >= hi)
+        return 0;
+    if (lo <= a && b <= hi) {
+        out[0] = a;
+        out[1] = b;
         return 1;
-    memset(t->qacc, 0, n * sizeof *t->qacc);
-    for (size_t q = 0; q < nblk; q++) {
-        const size_t off = q * REPRO_BLOCK, len = n - off < REPRO_BLOCK ? n - off : REPRO_BLOCK;
-        const int sh = exsum_shift(code[q], 1, terms);
-        for (int64_t j = 0; j < n_local; j++)
-            exsum_add_f32(t->qacc + off, t->mgrads + (size_t)j * n + off, len, sh);
     }
-    comm_reduce_scatter_sum_i64(t->shards, t->qacc, t->qshard);
-    for (size_t off = t->lo; off < t->hi; off += REPRO_BLOCK) {
-        const size_t len = t->hi - off < REPRO_BLOCK ? t->hi - off : REPRO_BLOCK;
-        exsum_to_f32(t->gshard + (off - t->lo), t->qshard + (off - t->lo), len,
-                     exsum_shift(code[off / REPRO_BLOCK], 1, terms));
+    const int64_t mid = tree_mid(a, b);
+    const int n = tree_cover(a, mid, lo, hi, out);
+    return n + tree_cover(mid, b, lo, hi, out + 2 * n);
+}
+
+/* x[i] += y[i]: left + right. */
+DT_HOT static void add_into(float *restrict x, const float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* Node [a, b) of this rank's micro-batches, summed in place into the row of
+ * t->mgrads of micro-batch a (row j holds micro-batch j0 + j). */
+static void tree_sum_local(dt_trainer *t, int64_t j0, int64_t a, int64_t b)
+{
+    if (b - a < 2)
+        return;
+    const size_t n = t->model->n_params;
+    const int64_t mid = tree_mid(a, b);
+    tree_sum_local(t, j0, a, mid);
+    tree_sum_local(t, j0, mid, b);
+    add_into(t->mgrads + (size_t)(a - j0) * n, t->mgrads + (size_t)(mid - j0) * n, n);
+}
+
+/* Node [a, b) over this rank's shard (ns floats): a received node, or left
+ * + right, in place in left's buffer. */
+static float *tree_sum_shard(dt_trainer *t, const int64_t *node, int count, int64_t a, int64_t b,
+                             size_t ns)
+{
+    for (int i = 0; i < count; i++)
+        if (node[2 * i] == a && node[2 * i + 1] == b)
+            return t->trecv + (size_t)i * ns;
+    const int64_t mid = tree_mid(a, b);
+    float *left = tree_sum_shard(t, node, count, a, mid, ns);
+    add_into(left, tree_sum_shard(t, node, count, mid, b, ns), ns);
+    return left;
+}
+
+/* Rank r's micro-batches of batch k, [*lo, *hi) in micro-batch numbers. */
+static void micro_range(const dt_trainer *t, int64_t k, int r, int64_t *lo, int64_t *hi)
+{
+    trainer_slice(t, k, r, lo, hi);
+    const int64_t mb = t->opts.micro_batch;
+    *lo /= mb;
+    *hi = (*hi + mb - 1) / mb;
+}
+
+/* Reproducible mode, the sum of batch k's M micro-batch gradients over the
+ * tree into this rank's shard t->gshard (the sum; range_stats makes it the
+ * mean): every rank's cover of its micro-batches (t->tnodes, rank by rank),
+ * this rank's nodes summed from its rows of t->mgrads, each shard's part of
+ * them sent to the shard's owner (one alltoallv), who adds the nodes above. */
+static void micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
+{
+    const size_t n = t->model->n_params, ns = t->hi - t->lo;
+    const int P = comm_size(t->comm);
+    int *sc = t->tcounts, *sd = sc + P, *rc = sd + P, *rd = rc + P;
+    int64_t *node = t->tnodes, j0 = 0;
+    int nall = 0, first = 0, nmine = 0;
+    for (int q = 0; q < P; q++) {
+        int64_t r0, r1;
+        micro_range(t, k, q, &r0, &r1);
+        const int got = tree_cover(0, M, r0, r1, node + 2 * nall);
+        if (q == rank) {
+            j0 = r0, first = nall, nmine = got;
+        }
+        rd[q] = (int)((size_t)nall * ns);
+        rc[q] = (int)((size_t)got * ns);
+        nall += got;
     }
-    return 0;
+    const int64_t *mine = node + 2 * first;
+    for (int i = 0; i < nmine; i++) tree_sum_local(t, j0, mine[2 * i], mine[2 * i + 1]);
+    float *out = t->tsend;
+    for (int q = 0; q < P; q++) {
+        size_t lo, hi;
+        comm_shards_range_of(t->shards, q, &lo, &hi);
+        sd[q] = (int)(out - t->tsend);
+        for (int i = 0; i < nmine; i++, out += hi - lo)
+            memcpy(out, t->mgrads + (size_t)(mine[2 * i] - j0) * n + lo, (hi - lo) * sizeof *out);
+        sc[q] = (int)(out - t->tsend) - sd[q];
+    }
+    comm_alltoallv_f32(t->comm, t->tsend, sc, sd, t->trecv, rc, rd);
+    if (ns > 0)
+        memcpy(t->gshard, tree_sum_shard(t, node, nall, 0, M, ns), ns * sizeof *t->gshard);
 }
 
 /* The sum of v[0 .. n) in index order. */
@@ -457,23 +533,16 @@ static double micro_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, double
     const size_t nblk = repro_blocks(t->model), nv = nblk * (size_t)nstat;
     double *v = t->rsums, *losses = v + nv;
     memset(v, 0, (nv + (size_t)terms) * sizeof *v);
-    const int64_t n_local = micro_gradients(t, k, rank, losses, tick);
+    micro_gradients(t, k, rank, losses, tick);
     watchdog_phase(WD_REDUCTION, t->step);
-    const int bad = micro_sum(t, n_local, terms);
+    micro_sum(t, k, rank, terms);
     tick[3] = comm_wtime();
     watchdog_phase(WD_UPDATE, t->step);
     memset(t->stats, 0, (size_t)nstat * sizeof *t->stats);
-    if (bad) {
-        t->stats[STAT_BAD] = 1;
-        tick[4] = tick[5] = comm_wtime();
-        return 0.0;
-    }
     for (size_t lo = t->lo; lo < t->hi; lo += REPRO_BLOCK) {
         const size_t hi = t->hi - lo < REPRO_BLOCK ? t->hi : lo + REPRO_BLOCK;
         range_stats(t, t->gshard + (lo - t->lo), lo, hi, b, v + lo / REPRO_BLOCK * nstat);
     }
-    if (!comm_shards_lead(t->shards)) /* another node holds the same shard: count it once */
-        memset(v, 0, nv * sizeof *v);
     tick[4] = comm_wtime();
     comm_allreduce_sum_f64(t->comm, v, nv + (size_t)terms);
     tick[5] = comm_wtime();

@@ -29,8 +29,9 @@ typedef struct {
     /* Reproducible mode when > 0: every global batch is cut into micro-batches
      * of this many rows (the last may be shorter), each rank computes whole
      * micro-batches (trainer_slice), each micro-batch's gradient apart, and
-     * they are summed exactly (exsum.h), so that the step's result does not
-     * depend on the number of ranks or on how they are placed. */
+     * they are added in a tree whose shape depends on the batch only
+     * (trainer.c), so that the step's result does not depend on the number of
+     * ranks or on how they are placed. */
     int64_t micro_batch;
 } dt_train_opts;
 
@@ -58,12 +59,12 @@ typedef struct {
     int32_t *lb;          /* owned, (local max batch) or NULL */
     float *tb;            /* owned, (local max batch, k) or NULL */
     /* Reproducible mode (opts.micro_batch > 0), all owned: */
-    float *mgrads;        /* (local max micro-batches, n_params): each one's gradient sum */
-    int64_t *qacc;        /* (n_params): their sum in fixed point (node-shared memory in
-                             the reduction's node mode, else own_qacc) */
-    int64_t *own_qacc;
-    int64_t *qshard;      /* (hi - lo): this rank's shard of the sum over ranks */
-    int64_t *qcode;       /* (blocks): exponent codes of the gradient blocks */
+    float *mgrads;        /* (local max micro-batches, n_params): each one's gradient sum,
+                             then the sums of this rank's nodes of the micro-batch tree */
+    float *tsend;         /* (local max micro-batches, n_params): the nodes packed by shard */
+    float *trecv;         /* (micro-batches, hi - lo): every rank's nodes, this shard */
+    int *tcounts;         /* (4, ranks): the exchange's send and receive counts, displs */
+    int64_t *tnodes;      /* (2 * micro-batches): every rank's tree nodes, [a, b) pairs */
     double *rsums;        /* (blocks * stats + micro-batches): sums placed by block
                              and by micro-batch, each written by one rank only */
     /* Seconds this rank spent in each phase of trainer_step since the last
