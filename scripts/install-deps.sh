@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
+  iproute2 util-linux
   libdnnl-dev libopenblas-dev liblapack-dev
   check zlib1g-dev libyaml-dev libcsv-dev
   help2man groff-base

@@ -887,18 +887,19 @@ static int exact_zscore_sums(dt_comm *c, const dt_dataset *ds, int64_t lo, int64
                 acc[d + j] = acc[j] * acc[j];
             }
             if (pass == 0)
-                exsum_exp_each_f64(acc, 2 * d, code);
+                exsum_exp_each(acc, 2 * d, code);
             else
-                exsum_add_each_f64(sum, acc, shift, 2 * d);
+                exsum_add_each(sum, acc, shift, 2 * d);
         }
         if (pass == 0) {
             comm_allreduce_max_i64(c, code, 2 * d);
-            for (size_t j = 0; j < 2 * d; j++) shift[j] = exsum_shift(code[j], 0, ds->n);
+            for (size_t j = 0; j < 2 * d; j++) shift[j] = exsum_shift(code[j], ds->n);
         }
     }
     if (!missing) {
         comm_allreduce_sum_i64(c, sum, 2 * d);
-        for (size_t j = 0; j < 2 * d; j++) acc[j] = exsum_value(sum[j], shift[j]);
+        for (size_t j = 0; j < 2 * d; j++)
+            acc[j] = code[j] == EXSUM_NONFINITE ? NAN : exsum_value(sum[j], shift[j]);
     }
     free(code);
     free(sum);

@@ -50,9 +50,10 @@ static int repro_alloc(dt_trainer *t)
     t->trecv = malloc((micro * (t->hi - t->lo) + 1) * sizeof *t->trecv);
     t->tcounts = malloc(4 * (size_t)comm_size(t->comm) * sizeof *t->tcounts);
     t->tnodes = malloc(2 * micro * sizeof *t->tnodes);
+    t->tdata = malloc(micro * sizeof *t->tdata);
     t->rsums = malloc((nblk * (size_t)n_stats(t) + micro) * sizeof *t->rsums);
     /* the exchange counts floats in ints */
-    return t->mgrads && t->tsend && t->trecv && t->tcounts && t->tnodes && t->rsums &&
+    return t->mgrads && t->tsend && t->trecv && t->tcounts && t->tnodes && t->tdata && t->rsums &&
            (double)slots * (double)m->n_params < 2147483647.0;
 }
 
@@ -89,8 +90,8 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
         if (comm_shards_grads(t->shards))
             model_use_grads(model, comm_shards_grads(t->shards));
     }
-    t->gshard = comm_size(comm) > 1 || repro ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)
-                                             : model->grads;
+    t->gshard = comm_size(comm) > 1 ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)
+                                    : model->grads;
     t->stats = malloc((size_t)(STAT_LAYER0 + model->n_layers) * sizeof *t->stats);
     if (train->labels)
         t->lb = malloc((size_t)lb * sizeof *t->lb);
@@ -134,10 +135,12 @@ void trainer_free(dt_trainer *t)
     free(t->trecv);
     free(t->tcounts);
     free(t->tnodes);
+    free(t->tdata);
     free(t->rsums);
     t->mgrads = t->tsend = t->trecv = NULL;
     t->tcounts = NULL;
     t->tnodes = NULL;
+    t->tdata = NULL;
     t->rsums = NULL;
     free(t->perm);
     free(t->xb);
@@ -381,7 +384,7 @@ static void range_stats(dt_trainer *t, float *g, size_t lo, size_t hi, int64_t b
 static void update_shard(dt_trainer *t, const double *v)
 {
     dt_model *m = t->model;
-    float *g = t->gshard;
+    float *g = t->g;
     const size_t ns = t->hi - t->lo;
     if (t->norm_sum) {
         for (int l = 0; l < m->n_layers; l++) t->norm_sum[l] += sqrt(v[STAT_LAYER0 + l]);
@@ -419,11 +422,12 @@ static double sliced_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, doubl
     const double loss = slice_gradient(t, k, rank, tick);
     watchdog_phase(WD_REDUCTION, t->step);
     comm_reduce_scatter_sum_f32(t->shards, m->grads, t->gshard);
+    t->g = t->gshard;
     tick[3] = comm_wtime();
     watchdog_phase(WD_UPDATE, t->step);
     const int nstat = n_stats(t);
     memset(t->stats, 0, (size_t)nstat * sizeof *t->stats);
-    range_stats(t, t->gshard, t->lo, t->hi, b, t->stats);
+    range_stats(t, t->g, t->lo, t->hi, b, t->stats);
     tick[4] = comm_wtime();
     comm_shards_sum_f64(t->shards, t->stats, (size_t)nstat);
     tick[5] = comm_wtime();
@@ -501,17 +505,17 @@ static void tree_sum_local(dt_trainer *t, int64_t j0, int64_t a, int64_t b)
     add_into(t->mgrads + (size_t)(a - j0) * n, t->mgrads + (size_t)(mid - j0) * n, n);
 }
 
-/* Node [a, b) over this rank's shard (ns floats): a received node, or left
- * + right, in place in left's buffer. */
-static float *tree_sum_shard(dt_trainer *t, const int64_t *node, int count, int64_t a, int64_t b,
+/* Node [a, b) over this rank's shard (ns floats): node i of the cover's
+ * data[i], or left + right, in place in left's buffer. */
+static float *tree_sum_shard(float **data, const int64_t *node, int count, int64_t a, int64_t b,
                              size_t ns)
 {
     for (int i = 0; i < count; i++)
         if (node[2 * i] == a && node[2 * i + 1] == b)
-            return t->trecv + (size_t)i * ns;
+            return data[i];
     const int64_t mid = tree_mid(a, b);
-    float *left = tree_sum_shard(t, node, count, a, mid, ns);
-    add_into(left, tree_sum_shard(t, node, count, mid, b, ns), ns);
+    float *left = tree_sum_shard(data, node, count, a, mid, ns);
+    add_into(left, tree_sum_shard(data, node, count, mid, b, ns), ns);
     return left;
 }
 
@@ -525,26 +529,32 @@ static void micro_range(const dt_trainer *t, int64_t k, int r, int64_t *lo, int6
 }
 
 /* Reproducible mode, the sum of batch k's M micro-batch gradients over the
- * tree into this rank's shard t->gshard (the sum; range_stats makes it the
- * mean): every rank's cover of its micro-batches (t->tnodes, rank by rank),
- * this rank's nodes summed from its rows of t->mgrads, each shard's part of
- * them sent to the shard's owner (one alltoallv), who adds the nodes above. */
-static void micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
+ * tree, over this rank's shard (the sum; range_stats makes it the mean):
+ * every rank's cover of its micro-batches (t->tnodes, rank by rank), this
+ * rank's nodes summed in its rows of t->mgrads, each other shard's part of
+ * them sent to the shard's owner (one alltoallv), and the nodes above added
+ * by the owner.  Returns where the shard's sum is (scratch until the next
+ * step). */
+static float *micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
 {
     const size_t n = t->model->n_params, ns = t->hi - t->lo;
     const int P = comm_size(t->comm);
     int *sc = t->tcounts, *sd = sc + P, *rc = sd + P, *rd = rc + P;
     int64_t *node = t->tnodes, j0 = 0;
     int nall = 0, first = 0, nmine = 0;
+    size_t got_floats = 0;
     for (int q = 0; q < P; q++) {
         int64_t r0, r1;
         micro_range(t, k, q, &r0, &r1);
         const int got = tree_cover(0, M, r0, r1, node + 2 * nall);
-        if (q == rank) {
+        if (q == rank)
             j0 = r0, first = nall, nmine = got;
-        }
-        rd[q] = (int)((size_t)nall * ns);
-        rc[q] = (int)((size_t)got * ns);
+        for (int i = nall; i < nall + got; i++)
+            t->tdata[i] = q == rank ? t->mgrads + (size_t)(node[2 * i] - j0) * n + t->lo
+                                    : t->trecv + got_floats + (size_t)(i - nall) * ns;
+        rd[q] = (int)got_floats;
+        rc[q] = q == rank ? 0 : (int)((size_t)got * ns); /* its own: read where they are */
+        got_floats += (size_t)rc[q];
         nall += got;
     }
     const int64_t *mine = node + 2 * first;
@@ -554,13 +564,13 @@ static void micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
         size_t lo, hi;
         comm_shards_range_of(t->shards, q, &lo, &hi);
         sd[q] = (int)(out - t->tsend);
-        for (int i = 0; i < nmine; i++, out += hi - lo)
+        for (int i = 0; q != rank && i < nmine; i++, out += hi - lo)
             memcpy(out, t->mgrads + (size_t)(mine[2 * i] - j0) * n + lo, (hi - lo) * sizeof *out);
         sc[q] = (int)(out - t->tsend) - sd[q];
     }
-    comm_alltoallv_f32(t->comm, t->tsend, sc, sd, t->trecv, rc, rd);
-    if (ns > 0)
-        memcpy(t->gshard, tree_sum_shard(t, node, nall, 0, M, ns), ns * sizeof *t->gshard);
+    if (P > 1)
+        comm_alltoallv_f32(t->comm, t->tsend, sc, sd, t->trecv, rc, rd);
+    return ns > 0 ? tree_sum_shard(t->tdata, node, nall, 0, M, ns) : t->gshard;
 }
 
 /* The sum of v[0 .. n) in index order. */
@@ -586,13 +596,13 @@ static double micro_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, double
     memset(v, 0, (nv + (size_t)terms) * sizeof *v);
     micro_gradients(t, k, rank, losses, tick);
     watchdog_phase(WD_REDUCTION, t->step);
-    micro_sum(t, k, rank, terms);
+    t->g = micro_sum(t, k, rank, terms);
     tick[3] = comm_wtime();
     watchdog_phase(WD_UPDATE, t->step);
     memset(t->stats, 0, (size_t)nstat * sizeof *t->stats);
     for (size_t lo = t->lo; lo < t->hi; lo += REPRO_BLOCK) {
         const size_t hi = t->hi - lo < REPRO_BLOCK ? t->hi : lo + REPRO_BLOCK;
-        range_stats(t, t->gshard + (lo - t->lo), lo, hi, b, v + lo / REPRO_BLOCK * nstat);
+        range_stats(t, t->g + (lo - t->lo), lo, hi, b, v + lo / REPRO_BLOCK * nstat);
     }
     tick[4] = comm_wtime();
     comm_allreduce_sum_f64(t->comm, v, nv + (size_t)terms);

@@ -52,6 +52,8 @@ typedef struct {
     size_t lo, hi;        /* this rank's shard [lo, hi) of the parameters */
     float *gshard;        /* owned, (hi - lo): the reduced mean gradient of the shard
                              (the model's grads itself at one rank) */
+    float *g;             /* the step's gradient of the shard: gshard, or in
+                             reproducible mode a node of the micro-batch tree */
     double *stats;        /* owned: the per-step sums reduced together (trainer.c) */
     int64_t step;         /* global steps taken */
     int64_t *perm;        /* owned, (n): this epoch's order */
@@ -71,6 +73,7 @@ typedef struct {
     float *trecv;         /* (micro-batches, hi - lo): every rank's nodes, this shard */
     int *tcounts;         /* (4, ranks): the exchange's send and receive counts, displs */
     int64_t *tnodes;      /* (2 * micro-batches): every rank's tree nodes, [a, b) pairs */
+    float **tdata;        /* (micro-batches): where each node's shard is, here */
     double *rsums;        /* (blocks * stats + micro-batches): sums placed by block
                              and by micro-batch, each written by one rank only */
     /* Seconds this rank spent in each phase of trainer_step since the last
