@@ -158,12 +158,16 @@ data_mb() {
   "$DTRAIN" inspect "$1" |
     awk '$2 == "X" && $4 == "x" { s += $3 * $5 * ($6 ~ /^uint8/ ? 1 : 4) } END { printf "%.1f", s / 1048576 }'
 }
-# synth ROWS FILE: ROWS samples of 64 features (integers 0-9, float32) in 4
-# classes, the class readable from the first 8 features; 5% of them in /test
+# synth ROWS FILE: ROWS samples of 64 features (integers, float32) in 4
+# classes, the class readable from the first 8 features; 5% of them in /test.
+# The other 56 are noise, one of 4096 rows drawn at random (drawing each
+# number would take awk several times as long).
 synth() {
-  awk -v n="$1" 'BEGIN { srand(1); for (i = 0; i < n; i++) { c = int(rand() * 4); row = ""
-      for (j = 0; j < 64; j++) row = row (j < 8 ? 2 * c + int(rand() * 3) : int(rand() * 10)) ","
-      print row c } }' >"$2.csv"
+  awk -v n="$1" 'BEGIN { srand(1)
+      for (t = 0; t < 4096; t++) for (j = 0; j < 56; j++) noise[t] = noise[t] "," int(rand() * 10)
+      for (i = 0; i < n; i++) { c = int(rand() * 4); row = 2 * c + int(rand() * 3)
+        for (j = 1; j < 8; j++) row = row "," 2 * c + int(rand() * 3)
+        print row noise[int(rand() * 4096)] "," c } }' >"$2.csv"
   "$DTRAIN" convert --csv "$2.csv" --out "$2" --test-fraction 0.05 >/dev/null
   rm -f "$2.csv"
 }
@@ -172,7 +176,7 @@ synth() {
 # shellcheck disable=SC2016 # expanded by the rank's shell
 vm_probe='"$@" & p=$!; m=0
 while kill -0 "$p" 2>/dev/null; do
-  v=$(sed -n "s/^VmPeak: *\([0-9]*\).*/\1/p" "/proc/$p/status" 2>/dev/null)
+  v=$(sed -n "s/^VmPeak:[[:space:]]*\([0-9]*\).*/\1/p" "/proc/$p/status" 2>/dev/null)
   [[ ${v:-0} -gt $m ]] && m=$v; sleep 0.02
 done
 wait "$p"; s=$?; echo "vm_peak_kb $m"; exit $s'
@@ -232,7 +236,7 @@ for P in "${rank_list[@]}"; do
         tail -20 "$tl" >&2
         exit 1
       fi
-      echo "  -- $prec, placement $pl: failed under the $limit_mb MB limit per rank: $(grep -m1 'error' "$tl" || tail -1 "$tl")"
+      echo "  -- $prec, placement $pl: failed under the $limit_mb MB limit per rank: $(grep -m1 '^dtrain.*error' "$tl" || tail -1 "$tl")"
       echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl status=failed rank_limit_mb=$limit_mb data_mb=$dmb"
       continue
     fi
