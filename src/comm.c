@@ -97,6 +97,8 @@ dt_comm *comm_from_mpi(const void *mpi_comm)
     return adopt(m);
 }
 
+const void *comm_mpi(const dt_comm *c) { return &c->comm; }
+
 void comm_free(dt_comm *c)
 {
     if (c && c->owned) {
@@ -468,6 +470,67 @@ dt_status comm_gatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *r
         MPI_Gatherv(send, (int)bytes, MPI_BYTE, recv, c->cd, c->cd + c->size, MPI_BYTE, root,
                     c->comm);
     return st;
+}
+
+struct dt_exchange {
+    dt_comm *c;
+    MPI_Datatype row;
+    MPI_Request req;
+    int *counts; /* (4 size): send counts, send displacements, receive counts, receive
+                    displacements, in rows */
+};
+
+dt_exchange *comm_exchange_create(dt_comm *c, size_t row_bytes)
+{
+    dt_exchange *x = calloc(1, sizeof *x);
+    int ok = x && (x->counts = malloc(4 * (size_t)c->size * sizeof *x->counts)) &&
+             row_bytes <= INT_MAX, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, c->comm);
+    if (!all) {
+        if (x)
+            free(x->counts);
+        free(x);
+        return NULL;
+    }
+    x->c = c;
+    x->req = MPI_REQUEST_NULL;
+    MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &x->row);
+    MPI_Type_commit(&x->row);
+    return x;
+}
+
+/* counts (size) as ints into out, their displacements into out + size. */
+static void rows_displs(const int64_t *rows, int size, int *out)
+{
+    int off = 0;
+    for (int r = 0; r < size; r++) {
+        out[r] = (int)rows[r];
+        out[size + r] = off;
+        off += out[r];
+    }
+}
+
+void comm_exchange_start(dt_exchange *x, const void *send, const int64_t *send_rows, void *recv,
+                         const int64_t *recv_rows)
+{
+    const int size = x->c->size;
+    int *sc = x->counts, *rc = x->counts + 2 * size;
+    rows_displs(send_rows, size, sc);
+    rows_displs(recv_rows, size, rc);
+    MPI_Ialltoallv(send, sc, sc + size, x->row, recv, rc, rc + size, x->row, x->c->comm,
+                   &x->req);
+}
+
+void comm_exchange_wait(dt_exchange *x) { MPI_Wait(&x->req, MPI_STATUS_IGNORE); }
+
+void comm_exchange_free(dt_exchange *x)
+{
+    if (!x)
+        return;
+    comm_exchange_wait(x);
+    MPI_Type_free(&x->row);
+    free(x->counts);
+    free(x);
 }
 
 void comm_barrier(dt_comm *c) { MPI_Barrier(c->comm); }

@@ -161,20 +161,24 @@ static dt_status probe_x(h5file *f, const char *xname, dt_dataset_info *info, dt
 /* A file can declare an X of any size in a few bytes; one that cannot fit in
  * this machine's physical memory even once is refused before a read that
  * would end in swapping or the OOM killer.  Anything smaller is tried (other
- * processes, or a copy per rank, may still make it fail: then malloc says so). */
+ * processes, or a copy per rank, may still make it fail: then malloc says so).
+ * rows: those this process would hold (all n, or a sharded load's share). */
 static dt_status probe_memory(const char *path, const char *xname, const dt_dataset_info *info,
-                              dt_error *err)
+                              int64_t rows, dt_error *err)
 {
     const double gib = 1024.0 * 1024.0 * 1024.0;
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    const double bytes = (double)info->n * (double)info->d * (info->x_u8 ? 1 : sizeof(float));
+    const double bytes = (double)rows * (double)info->d * (info->x_u8 ? 1 : sizeof(float));
     if (pages <= 0 || page <= 0 || bytes <= (double)pages * (double)page)
         return DT_OK;
     return dt_fail(err, DT_EUSAGE,
-                   "%s: '%s' is %lld x %lld %s = %.1f GiB in memory, more than this machine's "
-                   "%.1f GiB of physical memory",
-                   path, xname, (long long)info->n, (long long)info->d,
+                   "%s: '%s' is %lld x %lld %s = %.1f GiB in memory%s, more than this "
+                   "machine's %.1f GiB of physical memory",
+                   path, xname, (long long)rows, (long long)info->d,
                    info->x_u8 ? "uint8" : "float32", bytes / gib,
+                   rows < info->n ? " (this rank's share, --data-placement sharded; more ranks "
+                                    "make it smaller)"
+                                  : "",
                    (double)pages * (double)page / gib);
 }
 
@@ -229,10 +233,12 @@ static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *inf
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (groups with an X: %s)",
                        h5io_path(f), group, groups);
     }
+    const int sharded = (y & DS_SHARDED) != 0;
+    y &= ~DS_SHARDED;
     dt_status st = probe_x(f, xname, info, err);
     if (!st && y != DS_NO_Y)
         st = probe_y(f, yname, y == DS_LABELS, info, err);
-    return st ? st : probe_memory(h5io_path(f), xname, info, err);
+    return st || sharded ? st : probe_memory(h5io_path(f), xname, info, info->n, err);
 }
 
 dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_info *info,
@@ -249,6 +255,22 @@ dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_i
 
 static dt_status read_group(dt_comm *shm_c, h5file *f, const char *group, int y,
                             const dt_dataset_info *info, dt_dataset *ds, dt_error *err);
+
+/* The rows X holds: all n, or a sharded set's share. */
+static int64_t held_rows(const dt_dataset *ds) { return ds->block ? ds->held : ds->n; }
+
+/* Float X is finite (or NaN, kept for dataset_fill_missing); the error names
+ * the first bad row (its number in the file) and column. */
+static dt_status check_finite(const dt_dataset *ds, const char *path, const char *xname,
+                              dt_error *err)
+{
+    for (int64_t i = 0; ds->X && i < held_rows(ds) * ds->d; i++)
+        if (!isfinite(ds->X[i]) && !(ds->keep_nan && isnan(ds->X[i])))
+            return dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)",
+                           path, xname, (long long)(ds->lo + i / ds->d),
+                           (long long)(i % ds->d), (double)ds->X[i]);
+    return DT_OK;
+}
 
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err)
@@ -282,6 +304,89 @@ dt_status dataset_load_shared(dt_comm *c, const char *path, const char *group, i
         st = comm_agree(c, read_group(c, f, group, y, &info, ds, err), err);
     h5io_close(f, NULL);
     /* every rank reached the shared allocation, or none did: free together */
+    if (st)
+        dataset_free(ds);
+    return st;
+}
+
+/* A sharded set's X for its rows (ds->lo, ds->held set), and norm8 for
+ * uint8: allocated after a check that the share fits in memory. */
+static dt_status alloc_share(dt_dataset *ds, const char *path, const char *xname,
+                             const dt_dataset_info *info, dt_error *err)
+{
+    dt_status st = probe_memory(path, xname, info, ds->held, err);
+    if (st)
+        return st;
+    const size_t count = (size_t)(ds->held * ds->d) + 1;
+    if (info->x_u8) {
+        ds->X8 = malloc(count);
+        ds->norm8 = malloc(2 * (size_t)ds->d * sizeof *ds->norm8);
+    } else {
+        ds->X = malloc(count * sizeof *ds->X);
+    }
+    if (!ds->X && !(ds->X8 && ds->norm8))
+        return dt_fail(err, DT_ENOMEM, "out of memory for %s (%lld of its %lld x %lld)", xname,
+                       (long long)ds->held, (long long)ds->n, (long long)ds->d);
+    return DT_OK;
+}
+
+/* The sharded load's setting: c, block, and this rank's share of ds->n. */
+static void set_share(dt_dataset *ds, dt_comm *c, int64_t block)
+{
+    int64_t lo, hi;
+    block_slice(ds->n, block, comm_rank(c), comm_size(c), &lo, &hi);
+    ds->comm = c;
+    ds->block = block;
+    ds->lo = lo;
+    ds->held = hi - lo;
+}
+
+/* Metadata and y through the ordinary driver, on every rank alone. */
+static dt_status load_meta_y(const char *path, const char *group, int y, dt_dataset_info *info,
+                             dt_dataset *ds, dt_error *err)
+{
+    h5file *f;
+    char yname[1100];
+    snprintf(yname, sizeof yname, "%s/y", group);
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    if (!(st = probe(f, group, y | DS_SHARDED, info, err))) {
+        ds->n = info->n;
+        ds->d = info->d;
+        ds->k = info->k;
+        ds->max_label = -1;
+        if (y != DS_NO_Y)
+            st = load_y(f, yname, y == DS_LABELS, ds, err);
+    }
+    h5io_close(f, NULL);
+    return st;
+}
+
+dt_status dataset_load_sharded(dt_comm *c, const char *path, const char *group, int y,
+                               int64_t block, dt_dataset *ds, dt_error *err)
+{
+    memset(ds, 0, sizeof *ds);
+    char xname[1100];
+    snprintf(xname, sizeof xname, "%s/X", group);
+    dt_dataset_info info;
+    dt_status st = comm_agree(c, load_meta_y(path, group, y, &info, ds, err), err);
+    if (!st) {
+        set_share(ds, c, block);
+        st = comm_agree(c, alloc_share(ds, path, xname, &info, err), err);
+    }
+    h5file *f = NULL;
+    if (!st)
+        st = comm_agree(c, h5io_open_read_all(path, comm_mpi(c), &f, err), err);
+    if (!st) {
+        void *x = info.x_u8 ? (void *)ds->X8 : (void *)ds->X;
+        st = h5io_read_rows_all(f, xname, info.x_u8 ? DT_U8 : DT_F32, ds->lo, ds->held, x, err);
+        st = comm_agree(c, st, err);
+    }
+    if (f)
+        h5io_close(f, NULL); /* collective, as the open */
+    if (!st)
+        st = comm_agree(c, check_finite(ds, path, xname, err), err);
     if (st)
         dataset_free(ds);
     return st;
@@ -348,14 +453,8 @@ static dt_status read_group(dt_comm *shm_c, h5file *f, const char *group, int y,
         st = dt_fail(err, DT_ENOMEM, "out of memory for %s's normalisation", xname);
         goto out;
     }
-    for (int64_t i = 0; ds->X && i < ds->n * ds->d; i++) {
-        if (!isfinite(ds->X[i]) && !(ds->keep_nan && isnan(ds->X[i]))) {
-            st = dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)", path,
-                         xname, (long long)(i / ds->d), (long long)(i % ds->d),
-                         (double)ds->X[i]);
-            goto out;
-        }
-    }
+    if ((st = check_finite(ds, path, xname, err)))
+        goto out;
     if (y != DS_NO_Y)
         st = load_y(f, yname, y == DS_LABELS, ds, err);
     else
@@ -413,17 +512,35 @@ dt_status dataset_subset(const dt_dataset *ds, const unsigned char *pick, int wa
     return DT_OK;
 }
 
-dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dataset *keep,
-                        dt_dataset *held, dt_error *err)
+/* Rows held out of a class (or a set without labels) of m rows. */
+static int64_t held_of(double frac, int64_t m) { return (int64_t)floor(frac * (double)m + 0.5); }
+
+int64_t dataset_split_kept(const dt_dataset *ds, double frac)
 {
-    memset(keep, 0, sizeof *keep);
-    memset(held, 0, sizeof *held);
+    if (!ds->labels)
+        return ds->n - held_of(frac, ds->n);
+    int64_t kept = ds->n, *count = calloc((size_t)ds->max_label + 1, sizeof *count);
+    if (!count)
+        return -1;
+    for (int64_t i = 0; i < ds->n; i++) count[ds->labels[i]]++;
+    for (int32_t c = 0; c <= ds->max_label; c++) kept -= held_of(frac, count[c]);
+    free(count);
+    return kept;
+}
+
+/* The validation split's choice: pick[i] = 1 for the rows held out,
+ * round(frac * count) of every class (of all rows when ds has no labels),
+ * drawn from (seed, RNG_STREAM_VALID, class).  Needs the labels only.
+ * Caller frees *pick. */
+static dt_status split_pick(const dt_dataset *ds, double frac, uint64_t seed,
+                            unsigned char **pick_out, dt_error *err)
+{
     const int64_t n = ds->n;
     const int32_t classes = ds->labels ? ds->max_label + 1 : 1;
     unsigned char *pick = calloc((size_t)n + 1, 1);
     int64_t *rows = malloc((size_t)(n + 1) * sizeof *rows);
+    *pick_out = pick;
     if (!pick || !rows) {
-        free(pick);
         free(rows);
         return dt_fail(err, DT_ENOMEM, "out of memory for the validation split");
     }
@@ -439,19 +556,36 @@ dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dat
             rows[i] = rows[j];
             rows[j] = t;
         }
-        int64_t h = (int64_t)floor(frac * (double)m + 0.5);
-        for (int64_t i = 0; i < h; i++) pick[rows[i]] = 1;
+        for (int64_t i = 0; i < held_of(frac, m); i++) pick[rows[i]] = 1;
     }
     free(rows);
-    dt_status st = dataset_subset(ds, pick, 0, keep, err);
+    return DT_OK;
+}
+
+static dt_status split_sizes(double frac, int64_t n, int64_t kept, int64_t held, dt_error *err)
+{
+    if (kept > 0 && held > 0)
+        return DT_OK;
+    return dt_fail(err, DT_EUSAGE,
+                   "--valid-split %g of %lld rows leaves %lld for training and %lld for "
+                   "validation; each needs at least one",
+                   frac, (long long)n, (long long)kept, (long long)held);
+}
+
+dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dataset *keep,
+                        dt_dataset *held, dt_error *err)
+{
+    memset(keep, 0, sizeof *keep);
+    memset(held, 0, sizeof *held);
+    unsigned char *pick;
+    dt_status st = split_pick(ds, frac, seed, &pick, err);
+    if (!st)
+        st = dataset_subset(ds, pick, 0, keep, err);
     if (!st)
         st = dataset_subset(ds, pick, 1, held, err);
     free(pick);
-    if (!st && (keep->n == 0 || held->n == 0))
-        st = dt_fail(err, DT_EUSAGE,
-                     "--valid-split %g of %lld rows leaves %lld for training and %lld for "
-                     "validation; each needs at least one",
-                     frac, (long long)n, (long long)keep->n, (long long)held->n);
+    if (!st)
+        st = split_sizes(frac, ds->n, keep->n, held->n, err);
     if (st) {
         dataset_free(keep);
         dataset_free(held);
@@ -472,9 +606,11 @@ DT_HOT static void convert_row(float *restrict out, const uint8_t *restrict in,
     }
 }
 
+/* Row r (its number in the data set: a sharded set holds it at r - lo). */
 static void copy_row(const dt_dataset *ds, int64_t r, float *out)
 {
     const size_t d = (size_t)ds->d;
+    r -= ds->lo;
     if (ds->X8)
         convert_row(out, ds->X8 + (size_t)r * d, ds->normed8 ? ds->norm8 : NULL, d);
     else
@@ -484,7 +620,7 @@ static void copy_row(const dt_dataset *ds, int64_t r, float *out)
 const float *dataset_rows(const dt_dataset *ds, int64_t lo, int64_t nb, float *buf)
 {
     if (ds->X)
-        return ds->X + lo * ds->d;
+        return ds->X + (lo - ds->lo) * ds->d;
     for (int64_t i = 0; i < nb; i++) copy_row(ds, lo + i, buf + i * ds->d);
     return buf;
 }
@@ -516,6 +652,208 @@ void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float
         if (targets)
             memcpy(targets + (size_t)i * k, ds->targets + (size_t)r * k, k * sizeof(float));
     }
+}
+
+struct dt_fetch {
+    const dt_dataset *ds;
+    dt_exchange *x;
+    size_t row_bytes;   /* a row as stored: d floats or d bytes */
+    char *send, *recv;  /* (rows this rank sends, row_bytes), (max_rows, row_bytes) */
+    int64_t *counts;    /* (3 size): rows sent to each rank, received from each, and
+                           where the next from each goes in recv */
+    int64_t *mine, *pos; /* (max_rows): the rows this rank asked for, where each lands */
+    int64_t nb;         /* rows asked for by this rank */
+};
+
+dt_fetch *dataset_fetch_create(const dt_dataset *ds, int64_t max_rows, int64_t max_total)
+{
+    dt_comm *c = ds->comm;
+    const size_t size = (size_t)comm_size(c);
+    dt_fetch *f = calloc(1, sizeof *f);
+    /* each row is sent to one rank at most: no more than this rank holds */
+    const int64_t sends = max_total < ds->held ? max_total : ds->held;
+    if (f) {
+        f->ds = ds;
+        f->row_bytes = (size_t)ds->d * (ds->X8 ? 1 : sizeof(float));
+        f->send = malloc((size_t)sends * f->row_bytes + 1);
+        f->recv = malloc((size_t)max_rows * f->row_bytes + 1);
+        f->counts = malloc(3 * size * sizeof *f->counts);
+        f->mine = malloc(2 * ((size_t)max_rows + 1) * sizeof *f->mine);
+        f->pos = f->mine ? f->mine + max_rows + 1 : NULL;
+    }
+    int ok = f && f->send && f->recv && f->counts && f->mine;
+    int64_t bad = !ok;
+    comm_allreduce_max_i64(c, &bad, 1);
+    /* collective: made by every rank or by none */
+    if (f && !bad)
+        f->x = comm_exchange_create(c, f->row_bytes);
+    if (f && !f->x) {
+        free(f->send);
+        free(f->recv);
+        free(f->counts);
+        free(f->mine);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Row r of the data set, as stored, from a sharded set's share. */
+static const char *stored_row(const dt_dataset *ds, int64_t r)
+{
+    const size_t at = (size_t)(r - ds->lo) * (size_t)ds->d;
+    return ds->X8 ? (const char *)(ds->X8 + at) : (const char *)(ds->X + at);
+}
+
+/* The send side: the rows this rank holds of each rank's request, packed in
+ * rank order; and this rank's own request kept. */
+static void pack_sends(dt_fetch *f, const int64_t *want, const int64_t *counts)
+{
+    const dt_dataset *ds = f->ds;
+    const int size = comm_size(ds->comm), me = comm_rank(ds->comm);
+    int64_t *sends = f->counts, at = 0, off = 0;
+    for (int r = 0; r < size; r++) {
+        sends[r] = 0;
+        for (int64_t i = off; i < off + counts[r]; i++) {
+            if (want[i] < ds->lo || want[i] >= ds->lo + ds->held)
+                continue;
+            memcpy(f->send + (size_t)at++ * f->row_bytes, stored_row(ds, want[i]), f->row_bytes);
+            sends[r]++;
+        }
+        if (r == me) {
+            memcpy(f->mine, want + off, (size_t)counts[r] * sizeof *f->mine);
+            f->nb = counts[r];
+        }
+        off += counts[r];
+    }
+}
+
+void dataset_fetch_start(dt_fetch *f, const int64_t *want, const int64_t *counts)
+{
+    const dt_dataset *ds = f->ds;
+    const int size = comm_size(ds->comm);
+    int64_t *recvs = f->counts + size, *next = f->counts + 2 * size;
+    pack_sends(f, want, counts);
+    /* the receive side: rows arrive grouped by the rank holding them */
+    memset(recvs, 0, (size_t)size * sizeof *recvs);
+    for (int64_t i = 0; i < f->nb; i++) recvs[block_owner(ds->n, ds->block, f->mine[i], size)]++;
+    for (int r = 0, off = 0; r < size; off += (int)recvs[r], r++) next[r] = off;
+    for (int64_t i = 0; i < f->nb; i++)
+        f->pos[i] = next[block_owner(ds->n, ds->block, f->mine[i], size)]++;
+    comm_exchange_start(f->x, f->send, f->counts, f->recv, recvs);
+}
+
+int64_t dataset_fetch_finish(dt_fetch *f, float *X, int32_t *labels, float *targets)
+{
+    const dt_dataset *ds = f->ds;
+    const size_t d = (size_t)ds->d, k = (size_t)ds->k;
+    comm_exchange_wait(f->x);
+    for (int64_t i = 0; i < f->nb; i++) {
+        const char *row = f->recv + (size_t)f->pos[i] * f->row_bytes;
+        if (ds->X8)
+            convert_row(X + (size_t)i * d, (const uint8_t *)row, ds->normed8 ? ds->norm8 : NULL, d);
+        else
+            memcpy(X + (size_t)i * d, row, f->row_bytes);
+        const int64_t r = f->mine[i];
+        if (labels)
+            labels[i] = ds->labels[r];
+        if (targets)
+            memcpy(targets + (size_t)i * k, ds->targets + (size_t)r * k, k * sizeof(float));
+    }
+    return f->nb;
+}
+
+void dataset_fetch_free(dt_fetch *f)
+{
+    if (!f)
+        return;
+    comm_exchange_free(f->x);
+    free(f->send);
+    free(f->recv);
+    free(f->counts);
+    free(f->mine);
+    free(f);
+}
+
+/* out: rows[0..n) of the sharded ds, in that order, sharded again with
+ * block: y copied locally (held whole), X's rows moved to their new ranks.
+ * Collective over ds->comm. */
+static dt_status reshard(const dt_dataset *ds, const int64_t *rows, int64_t n, int64_t block,
+                         dt_dataset *out, dt_error *err)
+{
+    dt_comm *c = ds->comm;
+    const int size = comm_size(c);
+    memset(out, 0, sizeof *out);
+    *out = (dt_dataset){.n = n, .d = ds->d, .k = ds->k, .max_label = -1};
+    set_share(out, c, block);
+    const dt_dataset_info info = {.n = n, .d = ds->d, .k = ds->k, .x_u8 = ds->X8 != NULL};
+    dt_status st = alloc_share(out, "data", "X", &info, err);
+    int64_t *counts = malloc((size_t)size * sizeof *counts);
+    if (ds->labels)
+        out->labels = malloc((size_t)(n + 1) * sizeof *out->labels);
+    else
+        out->targets = malloc((size_t)(n * ds->k + 1) * sizeof *out->targets);
+    dt_fetch *f = NULL;
+    if (!st && (!counts || (!out->labels && !out->targets)))
+        st = dt_fail(err, DT_ENOMEM, "out of memory for a split of %lld rows", (long long)n);
+    if (!(st = comm_agree(c, st, err)) &&
+        !(f = dataset_fetch_create(ds, out->held, n)))
+        st = dt_fail(err, DT_ENOMEM, "out of memory moving the rows of a split");
+    if (!st) {
+        for (int r = 0; r < size; r++) {
+            int64_t lo, hi;
+            block_slice(n, block, r, size, &lo, &hi);
+            counts[r] = hi - lo;
+        }
+        dataset_fetch_start(f, rows, counts);
+        comm_exchange_wait(f->x);
+        for (int64_t i = 0; i < f->nb; i++)
+            memcpy((out->X8 ? (char *)out->X8 : (char *)out->X) + (size_t)i * f->row_bytes,
+                   f->recv + (size_t)f->pos[i] * f->row_bytes, f->row_bytes);
+        if (out->X8 && (out->normed8 = ds->normed8))
+            memcpy(out->norm8, ds->norm8, 2 * (size_t)ds->d * sizeof *out->norm8);
+        for (int64_t i = 0; i < n; i++) {
+            if (ds->labels) {
+                out->labels[i] = ds->labels[rows[i]];
+                if (out->labels[i] > out->max_label) out->max_label = out->labels[i];
+            } else {
+                memcpy(out->targets + i * ds->k, ds->targets + rows[i] * ds->k,
+                       (size_t)ds->k * sizeof *out->targets);
+            }
+        }
+    }
+    dataset_fetch_free(f);
+    free(counts);
+    if (st)
+        dataset_free(out);
+    return st;
+}
+
+dt_status dataset_split_sharded(const dt_dataset *ds, double frac, uint64_t seed, int64_t block,
+                                dt_dataset *keep, dt_dataset *held, dt_error *err)
+{
+    memset(keep, 0, sizeof *keep);
+    memset(held, 0, sizeof *held);
+    unsigned char *pick;
+    int64_t *rows = malloc((size_t)(ds->n + 1) * sizeof *rows), nk = 0, nh = 0;
+    dt_status st = split_pick(ds, frac, seed, &pick, err);
+    if (!st && !rows)
+        st = dt_fail(err, DT_ENOMEM, "out of memory for the validation split");
+    /* the kept rows in order, then the held-out ones */
+    for (int64_t i = 0; !st && i < ds->n; i++) nh += pick[i];
+    nk = ds->n - nh;
+    for (int64_t i = 0, a = 0, b = nk; !st && i < ds->n; i++) rows[pick[i] ? b++ : a++] = i;
+    if (!st)
+        st = split_sizes(frac, ds->n, nk, nh, err);
+    if (!(st = comm_agree(ds->comm, st, err)) && !(st = reshard(ds, rows, nk, block, keep, err)))
+        st = reshard(ds, rows + nk, nh, block, held, err);
+    free(pick);
+    free(rows);
+    if (st) {
+        dataset_free(keep);
+        dataset_free(held);
+    }
+    return st;
 }
 
 const char *const norm_names[] = {[NORM_NONE] = "none", [NORM_ZSCORE] = "zscore",
@@ -553,12 +891,17 @@ dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm 
     float *x = ref + d;
     for (int64_t j = 0; j < d; j++)
         out->scale[j] = 1.0f;
-    int64_t lo, hi;
-    batch_slice(ds->n, comm_rank(c), comm_size(c), &lo, &hi);
+    int64_t lo = ds->lo, hi = ds->lo + ds->held;
+    if (!ds->block) /* every rank holds every row: each sums its share */
+        batch_slice(ds->n, comm_rank(c), comm_size(c), &lo, &hi);
     if (kind == NORM_ZSCORE) {
         /* Shifted sums (by row 0, known to every rank) keep the variance accurate
          * for features with a large mean. */
-        copy_row(ds, 0, ref);
+        const int owner = ds->block ? block_owner(ds->n, ds->block, 0, comm_size(c)) : 0;
+        if (!ds->block || owner == comm_rank(c))
+            copy_row(ds, 0, ref);
+        if (ds->block)
+            comm_bcast(c, ref, (size_t)d * sizeof *ref, owner);
         double *s = acc, *s2 = acc + d;
         for (int64_t i = lo; i < hi; i++) {
             copy_row(ds, i, x);
@@ -614,7 +957,7 @@ void norm_apply(const dt_norm *nm, dt_dataset *ds)
         ds->normed8 = 1;
         return;
     }
-    for (int64_t i = 0; i < ds->n; i++) {
+    for (int64_t i = 0; i < held_rows(ds); i++) {
         float *x = ds->X + i * d;
         for (int64_t j = 0; j < d; j++)
             x[j] = (x[j] - nm->shift[j]) * nm->scale[j];
@@ -659,6 +1002,14 @@ void block_slice(int64_t n, int64_t block, int rank, int size, int64_t *lo, int6
     batch_slice((n + block - 1) / block, rank, size, &blo, &bhi);
     *lo = blo * block < n ? blo * block : n;
     *hi = bhi * block < n ? bhi * block : n;
+}
+
+int block_owner(int64_t n, int64_t block, int64_t row, int size)
+{
+    /* block_slice gives rank r blocks [floor(nb r / size), floor(nb (r+1) / size));
+     * the last r with floor(nb r / size) <= b is floor(((b + 1) size - 1) / nb) */
+    const int64_t nb = (n + block - 1) / block, b = row / block;
+    return (int)(((b + 1) * size - 1) / nb);
 }
 
 int64_t batch_count(int64_t n, int64_t b, int drop_last)

@@ -17,6 +17,7 @@
 struct h5file {
     hid_t id;
     int in_memory; /* created: built in memory, written out by h5io_close */
+    int all;       /* opened over a communicator (MPI-IO): reads of X are collective */
     char path[4096];
 };
 
@@ -125,6 +126,31 @@ dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
         return dt_fail(err, DT_EUSAGE, "%s: cannot open as HDF5 (truncated or corrupt?)",
                        path);
     return wrap(id, path, out, err);
+}
+
+dt_status h5io_open_read_all(const char *path, const void *mpi_comm, h5file **out,
+                             dt_error *err)
+{
+    quiet_hdf5();
+    *out = NULL;
+    /* MPI-IO's hints (none) and the communicator; the file is opened by all its ranks */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t id = H5I_INVALID_HID;
+    if (fapl >= 0 && H5Pset_fapl_mpio(fapl, *(const MPI_Comm *)mpi_comm, MPI_INFO_NULL) >= 0)
+        id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (id < 0)
+        return dt_fail(err, DT_EUSAGE,
+                       "%s: cannot be opened with MPI-IO (parallel HDF5), which "
+                       "--data-placement sharded reads it with: the file system may not "
+                       "support MPI-IO, or no MPI-IO component is available; use "
+                       "--data-placement node or rank",
+                       path);
+    dt_status st = wrap(id, path, out, err);
+    if (!st)
+        (*out)->all = 1;
+    return st;
 }
 
 /* Files dtrain writes are built in memory (HDF5's core driver, no backing
@@ -433,6 +459,49 @@ dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
         /* the shape, type and filters were fine (h5io_info): the bytes are not */
         return dt_fail(err, DT_EUSAGE, "%s: '%s' cannot be read from row %llu: %s", f->path,
                        dset, (unsigned long long)start[0],
+                       pipeline ? "a compressed chunk does not decompress (damaged file)"
+                                : "the file is truncated or damaged");
+    return DT_OK;
+}
+
+dt_status h5io_read_rows_all(h5file *f, const char *dset, dt_dtype memtype, int64_t row0,
+                             int64_t nrows, void *buf, dt_error *err)
+{
+    int nd;
+    int64_t dims[8];
+    dt_dtype stored;
+    dt_status st = h5io_info(f, dset, &nd, dims, &stored, err);
+    if (st)
+        return st;
+    if (nd < 1 || row0 < 0 || nrows < 0 || row0 + nrows > dims[0])
+        return dt_fail(err, DT_EINTERNAL, "%s: row range %lld+%lld outside '%s'", f->path,
+                       (long long)row0, (long long)nrows, dset);
+    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
+    hid_t fs = H5Dget_space(d);
+    hsize_t start[8] = {0}, count[8];
+    for (int i = 0; i < nd; i++) count[i] = (hsize_t)dims[i];
+    start[0] = (hsize_t)row0;
+    count[0] = (hsize_t)nrows;
+    /* a rank with no rows still takes part, selecting nothing */
+    herr_t e = nrows ? H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL)
+                     : H5Sselect_none(fs);
+    hid_t ms = H5Screate_simple(nd, count, NULL);
+    if (ms >= 0 && !nrows)
+        H5Sselect_none(ms);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (dxpl < 0 || H5Pset_dxpl_mpio(dxpl, f->all ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT) < 0)
+        e = -1;
+    /* every rank calls H5Dread once, whatever failed before: it is collective */
+    herr_t r = H5Dread(d, native_type(memtype), ms, fs, f->all && dxpl >= 0 ? dxpl : H5P_DEFAULT,
+                       buf);
+    int pipeline = r < 0 && pipeline_failed();
+    if (dxpl >= 0) H5Pclose(dxpl);
+    if (ms >= 0) H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    if (e < 0 || r < 0 || ms < 0)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' cannot be read (rows %lld to %lld): %s",
+                       f->path, dset, (long long)row0, (long long)(row0 + nrows),
                        pipeline ? "a compressed chunk does not decompress (damaged file)"
                                 : "the file is truncated or damaged");
     return DT_OK;

@@ -142,17 +142,31 @@ static const char *test_group(const dt_session *s)
 /* The metadata of every group the run reads -- the training group, the one
  * the epochs are evaluated on, and the test group of a run that validates --
  * before any of them is read: a missing y or a wrong type costs no read of a
- * large X. */
-static dt_status probe_groups(const dt_session *s, int classify, const char *eg, dt_error *err)
+ * large X.  *n_train: the training group's rows. */
+static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
+                              int64_t *n_train, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     const char *groups[] = {eg, test_group(s)};
+    const int y = classify | (cfg->data_placement == PLACE_SHARDED ? DS_SHARDED : 0);
     dt_dataset_info tr, other;
-    dt_status st = dataset_probe(cfg->data, cfg->train_group, classify, &tr, err);
+    dt_status st = dataset_probe(cfg->data, cfg->train_group, y, &tr, err);
+    *n_train = st ? 0 : tr.n;
     for (int i = 0; i < 2 && !st; i++)
-        if (groups[i] && !(st = dataset_probe(cfg->data, groups[i], classify, &other, err)))
+        if (groups[i] && !(st = dataset_probe(cfg->data, groups[i], y, &other, err)))
             st = check_fit(cfg, groups[i], other.d, other.k, tr.d, tr.k, classify, err);
     return st;
+}
+
+/* The model's max_batch for n_train training rows: room for this rank's
+ * slice of a global batch (--batch-size, at most n_train) and evaluation
+ * blocks of at least 256 rows.  Sharded sets are split in blocks of it, so
+ * that every rank evaluates rows it holds: it is known before they are read. */
+static int eval_block(const dt_session *s, int64_t n_train)
+{
+    const int64_t batch = s->cfg->batch_size < n_train ? s->cfg->batch_size : n_train;
+    const int local = trainer_local_batch(batch, comm_size(s->comm));
+    return local > 256 ? local : 256;
 }
 
 /* Hold out `split` of the training set (stratified for classes, drawn from
@@ -160,8 +174,18 @@ static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
 static dt_status hold_out(dt_session *s, double split, dt_error *err)
 {
     dt_dataset all = s->train;
-    dt_status st =
-        dataset_split(&all, split, (uint64_t)s->cfg->seed, &s->train, &s->eval, err);
+    const uint64_t seed = (uint64_t)s->cfg->seed;
+    dt_status st;
+    if (all.block) {
+        const int64_t kept = dataset_split_kept(&all, split);
+        st = comm_agree(s->comm, kept < 0 ? dt_fail(err, DT_ENOMEM, "out of memory") : DT_OK,
+                        err);
+        if (!st)
+            st = dataset_split_sharded(&all, split, seed, eval_block(s, kept), &s->train,
+                                       &s->eval, err);
+    } else {
+        st = dataset_split(&all, split, seed, &s->train, &s->eval, err);
+    }
     dataset_free(&all);
     s->eval_name = "valid";
     s->validating = 1;
@@ -170,14 +194,20 @@ static dt_status hold_out(dt_session *s, double split, dt_error *err)
     return st;
 }
 
-/* One group of the data file, where --data-placement puts it. */
-static dt_status load_group(dt_session *s, const char *group, int classify, dt_dataset *out,
-                            dt_error *err)
+/* One group of the data file, where --data-placement puts it (sharded: in
+ * blocks of eval_block(n_train) rows). */
+static dt_status load_group(dt_session *s, const char *group, int classify, int64_t n_train,
+                            dt_dataset *out, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    return cfg->data_placement == PLACE_NODE
-               ? dataset_load_shared(s->comm, cfg->data, group, classify, out, err)
-               : dataset_load(cfg->data, group, classify, out, err);
+    switch (cfg->data_placement) {
+    case PLACE_NODE: return dataset_load_shared(s->comm, cfg->data, group, classify, out, err);
+    case PLACE_SHARDED:
+        return dataset_load_sharded(s->comm, cfg->data, group, classify, eval_block(s, n_train),
+                                    out, err);
+    case PLACE_RANK: break;
+    }
+    return dataset_load(cfg->data, group, classify, out, err);
 }
 
 /* Everything up to the model: data, labels, normalisation.  The metadata is
@@ -188,19 +218,20 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
     const int classify = head_is_classifier(head);
     const char *eg, *tg;
     double split;
+    int64_t n = 0;
     dt_status st = pick_eval_group(s, &eg, &split, err);
     if (!st)
-        st = probe_groups(s, classify, eg, err);
+        st = probe_groups(s, classify, eg, &n, err);
     if ((st = comm_agree(s->comm, st, err)) ||
-        (st = load_group(s, s->cfg->train_group, classify, &s->train, err)))
+        (st = load_group(s, s->cfg->train_group, classify, n, &s->train, err)))
         return st;
     if (split > 0)
         st = hold_out(s, split, err);
     else if (eg)
-        st = load_group(s, eg, classify, &s->eval, err);
+        st = load_group(s, eg, classify, n, &s->eval, err);
     if (!st && (tg = test_group(s))) {
         snprintf(s->test_src, sizeof s->test_src, "%s", tg);
-        st = load_group(s, tg, classify, &s->test, err);
+        st = load_group(s, tg, classify, s->train.n, &s->test, err);
     }
     return st ? st : check_data(s, head, eg ? eg : "valid split", err);
 }
@@ -471,9 +502,11 @@ static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
     const dt_config *cfg = s->cfg;
     const dt_dataset *tr = &s->train;
     int n_out = p->head == HEAD_SOFTMAX ? s->n_classes : p->head == HEAD_SIGMOID ? 1 : (int)tr->k;
-    int local = trainer_local_batch(p->batch, comm_size(s->comm));
-    /* Evaluation reuses the workspace in blocks; give it room for at least 256 rows. */
-    int max_batch = local > 256 ? local : 256;
+    const int max_batch = eval_block(s, tr->n);
+    /* sharded sets were split in blocks of it (load_group) */
+    if (tr->block && tr->block != max_batch)
+        return dt_fail(err, DT_EINTERNAL, "sharded in blocks of %lld rows, not %d",
+                       (long long)tr->block, max_batch);
     dt_status st = model_create(&s->model, (int)tr->d, p->hidden, p->n_hidden, n_out, p->head,
                                 max_batch, err);
     if (!st)
@@ -938,19 +971,27 @@ static dt_status evaluate_epoch(dt_session *s, double *row, char *text, size_t l
 
 /* --profile: the slowest rank's time in each phase (what the epoch waited
  * for) into the row and a line; t_train is the epoch up to its evaluation,
- * t_all the whole. */
+ * t_all the whole.  A sharded training set's fetch is part of time_data (the
+ * rows of the step reaching the rank, by whatever way: the history's columns
+ * stay those of every placement, also across a resume that changes it); the
+ * line gives it apart, per step. */
 static void profile_epoch(dt_session *s, int64_t epoch, double t_train, double t_all,
                           double *row)
 {
-    double ph[5] = {s->trainer.time.data, s->trainer.time.compute, s->trainer.time.reduce,
-                    s->trainer.time.update, t_train};
-    comm_allreduce_max_f64(s->comm, ph, 5);
+    double ph[7] = {s->trainer.time.data,   s->trainer.time.compute, s->trainer.time.reduce,
+                    s->trainer.time.update, t_train, s->trainer.time.fetch,
+                    s->trainer.time.fetches};
+    comm_allreduce_max_f64(s->comm, ph, 7);
     const double train = ph[4];
     ph[4] = t_all - t_train; /* the evaluation */
     for (int i = 0; i < 5; i++) put(&s->progress.hist, row, profile_cols[i], ph[i]);
-    dt_info("profile epoch %lld: train %.4f s  data %.4f  compute %.4f  comm %.4f  "
+    char fetch[96] = "";
+    if (s->trainer.fetch)
+        snprintf(fetch, sizeof fetch, " (fetch %.4f, %.3f ms per step)", ph[5],
+                 ph[6] > 0 ? 1e3 * ph[5] / ph[6] : 0.0);
+    dt_info("profile epoch %lld: train %.4f s  data %.4f%s  compute %.4f  comm %.4f  "
             "update %.4f  eval %.4f  (max over ranks)",
-            (long long)epoch + 1, train, ph[0], ph[1], ph[2], ph[3], ph[4]);
+            (long long)epoch + 1, train, ph[0], fetch, ph[1], ph[2], ph[3], ph[4]);
     memset(&s->trainer.time, 0, sizeof s->trainer.time);
 }
 

@@ -55,9 +55,14 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
         t->lb = malloc((size_t)lb * sizeof *t->lb);
     else
         t->tb = malloc((size_t)lb * (size_t)train->k * sizeof *t->tb);
+    t->pending[1] = -1;
+    if (train->block) {
+        t->want = malloc((size_t)(opts->batch_size + comm_size(comm)) * sizeof *t->want);
+        t->fetch = dataset_fetch_create(train, lb, opts->batch_size); /* collective */
+    }
     dt_status st = DT_OK;
     if (!t->perm || !t->xb || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum) ||
-        !t->shards || !t->gshard || !t->stats)
+        !t->shards || !t->gshard || !t->stats || (train->block && (!t->want || !t->fetch)))
         st = dt_fail(err, DT_ENOMEM, "out of memory for the training buffers");
     /* all ranks fail together: releasing the reduction's window is collective */
     if ((st = comm_agree(comm, st, err)))
@@ -78,6 +83,10 @@ void trainer_free(dt_trainer *t)
     t->shards = NULL;
     free(t->stats);
     t->stats = NULL;
+    dataset_fetch_free(t->fetch); /* collective: completes a fetch in flight */
+    t->fetch = NULL;
+    free(t->want);
+    t->want = NULL;
     free(t->perm);
     free(t->xb);
     free(t->lb);
@@ -195,6 +204,44 @@ static void backward_faults(dt_trainer *t, int rank)
     }
 }
 
+/* A sharded training set: start moving every rank's rows of batch k
+ * (trainer_slice, which any rank can ask about any rank) to it. */
+static void fetch_start(dt_trainer *t, int64_t k)
+{
+    const int size = comm_size(t->comm);
+    int64_t *counts = t->want + t->opts.batch_size, n = 0;
+    for (int r = 0; r < size; r++) {
+        int64_t lo, hi;
+        trainer_slice(t, k, r, &lo, &hi);
+        memcpy(t->want + n, t->perm + k * t->opts.batch_size + lo,
+               (size_t)(hi - lo) * sizeof *t->want);
+        counts[r] = hi - lo;
+        n += hi - lo;
+    }
+    dataset_fetch_start(t->fetch, t->want, counts);
+    t->pending[0] = t->epoch;
+    t->pending[1] = k;
+}
+
+/* This rank's rows of batch k into xb, lb, tb from the ranks holding them:
+ * the exchange started during the previous step (or now), then the next
+ * batch's started, to move while this one computes. */
+static void fetch_batch(dt_trainer *t, int64_t k)
+{
+    const double t0 = comm_wtime();
+    if (t->pending[0] != t->epoch || t->pending[1] != k) {
+        if (t->pending[1] >= 0) /* another batch's: complete it, unused */
+            dataset_fetch_finish(t->fetch, t->xb, t->lb, t->tb);
+        fetch_start(t, k);
+    }
+    dataset_fetch_finish(t->fetch, t->xb, t->lb, t->tb);
+    t->pending[1] = -1;
+    if (k + 1 < t->steps_per_epoch)
+        fetch_start(t, k + 1);
+    t->time.fetch += comm_wtime() - t0;
+    t->time.fetches++;
+}
+
 /* Forward and backward over this rank's slice of batch k (trainer_slice):
  * m->grads holds the slice's gradient sum; returns its loss sum.  tick[1]
  * and tick[2] mark the end of the gather and of the computation. */
@@ -206,7 +253,10 @@ static double slice_gradient(dt_trainer *t, int64_t k, int rank, double *tick)
     const int nb = (int)(hi - lo);
     watchdog_phase(WD_DATA, t->step);
     const int64_t *rows = t->perm + k * t->opts.batch_size + lo;
-    dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
+    if (t->fetch)
+        fetch_batch(t, k);
+    else
+        dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
     tick[1] = comm_wtime();
     watchdog_phase(WD_COMPUTE, t->step);
     model_zero_grad(m);

@@ -24,6 +24,12 @@ dt_comm *comm_world(void);
  * every rank if any rank could not allocate. */
 dt_comm *comm_from_mpi(const void *mpi_comm);
 
+/* The MPI_Comm behind c, as a pointer to it (void, as comm_from_mpi takes
+ * one, so that this header needs no <mpi.h>): for parallel HDF5, which opens
+ * a file collectively over it (h5io_open_read_all).  Borrowed, valid while c
+ * is; nothing but comm.c and h5io.c looks inside.  Local. */
+const void *comm_mpi(const dt_comm *c);
+
 /* Split c into groups by color (same color, same group); key orders ranks.
  * Caller owns the result and frees it with comm_free.  NULL on every rank
  * of a group if the split failed (out of memory). */
@@ -90,6 +96,26 @@ void comm_allgather_shards_f32(dt_shards *s, float *buf);
 dt_status comm_allgatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv);
 /* The same, delivered to `root` only (recv is ignored elsewhere). */
 dt_status comm_gatherv_bytes(dt_comm *c, const void *send, size_t bytes, void *recv, int root);
+
+/* A nonblocking all-to-all of whole rows of row_bytes bytes (MPI_Ialltoallv
+ * over a contiguous row type, so counts are rows and a batch never meets
+ * MPI's int limit on bytes): --data-placement sharded moves each step's rows
+ * to the ranks that compute them with it.  Collective over c to create and
+ * free; NULL on every rank if any rank could not allocate.  The exchange
+ * keeps a borrowed c. */
+typedef struct dt_exchange dt_exchange;
+dt_exchange *comm_exchange_create(dt_comm *c, size_t row_bytes);
+/* Start sending send_rows[r] rows to each rank r, in rank order from send,
+ * and receiving recv_rows[r] rows from each rank r, in rank order into recv
+ * (each rank's receive counts are the other ranks' send counts to it).
+ * Collective; the buffers must stay untouched until comm_exchange_wait.  At
+ * most one exchange is in flight. */
+void comm_exchange_start(dt_exchange *x, const void *send, const int64_t *send_rows, void *recv,
+                         const int64_t *recv_rows);
+/* Complete the exchange in flight (none: returns at once).  Local. */
+void comm_exchange_wait(dt_exchange *x);
+/* Completes an exchange in flight first.  Collective. */
+void comm_exchange_free(dt_exchange *x);
 
 /* Broadcast n bytes from root. */
 void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root);

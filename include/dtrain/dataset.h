@@ -28,6 +28,12 @@ typedef struct {
     int64_t k;           /* targets per sample (regression), 1 for labels */
     int32_t max_label;   /* largest label (classifiers), -1 otherwise */
     dt_shm *shm;         /* X lives in memory shared by the node's ranks (or NULL) */
+    /* --data-placement sharded: X (or X8) holds only rows [lo, lo + held) of
+     * the n, this rank's block_slice(n, block, rank, size); labels and
+     * targets, small beside X, are held whole.  block 0: X holds every row
+     * (lo 0, held n). */
+    int64_t lo, held, block;
+    dt_comm *comm;       /* borrowed, sharded sets only: the ranks holding the other rows */
 } dt_dataset;
 
 /* Where a run keeps its data (--data-placement): one copy per node
@@ -37,8 +43,10 @@ typedef enum { PLACE_NODE, PLACE_RANK, PLACE_SHARDED } dt_placement;
 extern const char *const placement_names[];
 
 /* What dataset_load reads as y.  DS_KEEP_NAN, or'ed into it, lets NaN
- * features through for dataset_fill_missing (dataset_load only). */
-enum { DS_TARGETS = 0, DS_LABELS = 1, DS_NO_Y = 2, DS_KEEP_NAN = 16 };
+ * features through for dataset_fill_missing (dataset_load only);
+ * DS_SHARDED, or'ed into dataset_probe's, leaves out the check that X fits
+ * in memory (a sharded load checks its own share). */
+enum { DS_TARGETS = 0, DS_LABELS = 1, DS_NO_Y = 2, DS_KEEP_NAN = 16, DS_SHARDED = 32 };
 
 /* What a group holds, from its metadata alone (dataset_probe). */
 typedef struct {
@@ -50,7 +58,7 @@ typedef struct {
 /* Every check of group's X and y (unless DS_NO_Y) that needs no data: the
  * group and both datasets exist, their ranks, shapes, element types and
  * filters, y's rows match X's, labels are one column, and X would fit in this
- * machine's physical memory.  dataset_load makes the same checks before it
+ * machine's physical memory (unless DS_SHARDED).  dataset_load makes the same checks before it
  * reads; a command that reads several groups probes them all first. */
 dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_info *info,
                         dt_error *err);
@@ -115,6 +123,50 @@ void dataset_free(dt_dataset *ds); /* collective if ds->shm */
 dt_status dataset_load_shared(dt_comm *c, const char *path, const char *group, int y,
                               dt_dataset *ds, dt_error *err);
 
+/* dataset_load for --data-placement sharded: each rank of c reads only its
+ * rows of X, block_slice(n, block, rank, size), in one collective MPI-IO
+ * read (parallel HDF5); y is read whole by every rank.  block is the rows
+ * per evaluation block (the model's max_batch), so that evaluation, the
+ * full-batch gradient and the metrics, which split sets the same way, find
+ * their rows local.  Collective; errors are agreed (a file system without
+ * MPI-IO is one). */
+dt_status dataset_load_sharded(dt_comm *c, const char *path, const char *group, int y,
+                               int64_t block, dt_dataset *ds, dt_error *err);
+
+/* The rows dataset_split(ds, frac, ...) keeps for training, from the labels
+ * alone; -1 if out of memory. */
+int64_t dataset_split_kept(const dt_dataset *ds, double frac);
+
+/* dataset_split of a sharded ds: the same rows held out (the labels, held
+ * whole, decide), and both parts sharded again with `block` (the rows they
+ * need moved between ranks once).  Collective over ds->comm. */
+dt_status dataset_split_sharded(const dt_dataset *ds, double frac, uint64_t seed, int64_t block,
+                                dt_dataset *keep, dt_dataset *held, dt_error *err);
+
+/* The rank of `size` whose block_slice(n, block, rank, size) holds row
+ * (0 <= row < n): block_slice's inverse. */
+int block_owner(int64_t n, int64_t block, int64_t row, int size);
+
+/* Moving rows of a sharded data set to the ranks that ask for them (the
+ * rows of each rank's slice of a batch, at every step).  Every rank knows
+ * what every rank asks for (the batch's order is the same everywhere), so
+ * each sends the rows it holds to the ranks that want them, in one
+ * all-to-all (comm_exchange), without a request round. */
+typedef struct dt_fetch dt_fetch;
+/* For requests of at most max_rows rows per rank and max_total rows in all
+ * (the batch).  Collective over ds->comm; NULL on every rank if out of
+ * memory.  ds must outlive the fetch. */
+dt_fetch *dataset_fetch_create(const dt_dataset *ds, int64_t max_rows, int64_t max_total);
+/* Start moving the rows asked for: rank r's are want[sum of counts[0..r)
+ * ..][0..counts[r]) (global row numbers), the same arrays on every rank.
+ * Nonblocking; collective.  The previous fetch must be finished. */
+void dataset_fetch_start(dt_fetch *f, const int64_t *want, const int64_t *counts);
+/* Wait for this rank's rows and write them as dataset_gather does: X (nb,
+ * d) as float, normalised, labels (nb) or targets (nb, k), in the order
+ * asked.  Returns nb. */
+int64_t dataset_fetch_finish(dt_fetch *f, float *X, int32_t *labels, float *targets);
+/* Finishes a fetch in flight first (collective). */
+void dataset_fetch_free(dt_fetch *f);
 
 /* Copy rows rows[0..nb) into X (nb, d) and labels (nb) or targets (nb, k),
  * as float and normalised (uint8 rows are converted on the way). */
@@ -139,7 +191,8 @@ extern const char *const norm_names[];
 dt_status norm_parse(const char *text, dt_norm_kind *out, dt_error *err);
 const char *norm_name(dt_norm_kind k);
 /* Statistics of ds computed across the ranks of c: each rank sums its
- * contiguous share of the rows, then one allreduce.  Constant features get
+ * contiguous share of the rows (a sharded set: the rows it holds), then one
+ * allreduce.  Constant features get
  * scale 1 (zscore) so they map to 0. */
 dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm *out,
                    dt_error *err);

@@ -21,6 +21,16 @@ typedef struct h5file h5file; /* opaque; closed with h5io_close */
 /* Open an existing file read-only.  Fails with a message if the file is missing
  * or not HDF5. */
 dt_status h5io_open_read(const char *path, h5file **out, dt_error *err);
+/* Open an existing file read-only over the ranks of a communicator with
+ * MPI-IO (parallel HDF5): mpi_comm points at an MPI_Comm (comm_mpi).
+ * Collective: every rank of it calls this, after h5io_open_read succeeded on
+ * every one (the file exists and is HDF5; checks that are local are not
+ * repeated here, where a rank that gave up would leave the others waiting).
+ * A file system or MPI without MPI-IO fails with DT_EUSAGE, naming the file;
+ * the caller agrees on the outcome.  Close with h5io_close (collective). */
+dt_status h5io_open_read_all(const char *path, const void *mpi_comm, h5file **out,
+                             dt_error *err);
+
 /* Create (truncate) a file for writing. */
 dt_status h5io_create(const char *path, h5file **out, dt_error *err);
 /* Close; for files being written this flushes.  Always frees f. */
@@ -52,6 +62,14 @@ dt_status h5io_info(h5file *f, const char *dset, int *ndims, int64_t dims[8],
  * are damaged input: DT_EUSAGE naming the file, dataset and row. */
 dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
                          int64_t row0, int64_t nrows, void *buf, dt_error *err);
+
+/* h5io_read_rows on a file from h5io_open_read_all: every rank of its
+ * communicator calls it once, each with its own rows (possibly none), and
+ * HDF5 reads them in one collective MPI-IO operation (H5FD_MPIO_COLLECTIVE).
+ * One read, not h5io_read_rows' blocks, so that every rank makes the same
+ * number of collective calls.  The caller agrees on the outcome. */
+dt_status h5io_read_rows_all(h5file *f, const char *dset, dt_dtype memtype, int64_t row0,
+                             int64_t nrows, void *buf, dt_error *err);
 
 /* Write a whole dataset of the given rank and dims, element type `type` in
  * memory and in the file.  Missing parent groups are created.  compress != 0

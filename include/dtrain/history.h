@@ -16,7 +16,9 @@
  *                (metrics_name: accuracy, f1, auc, rmse, ...)
  *   time_data, time_compute, time_comm, time_update, time_eval
  *                with --profile: the epoch's seconds per phase, the slowest
- *                rank's
+ *                rank's; time_data is the rows of each step reaching the
+ *                rank, the rows another rank holds included
+ *                (--data-placement sharded)
  *
  * A figure a row does not have is NaN (null in JSON, an empty CSV field).
  *

@@ -51,13 +51,20 @@ typedef struct {
     float *xb;            /* owned, (local max batch, d) */
     int32_t *lb;          /* owned, (local max batch) or NULL */
     float *tb;            /* owned, (local max batch, k) or NULL */
+    /* A sharded training set (train->block): the rows of each slice are
+     * fetched from the ranks that hold them, the next batch's while this one
+     * computes (dataset_fetch). */
+    dt_fetch *fetch;      /* owned, or NULL */
+    int64_t *want;        /* owned, (batch + size): every rank's rows, their counts */
+    int64_t pending[2];   /* the (epoch, batch) of the fetch in flight; batch -1: none */
     /* Seconds this rank spent in each phase of trainer_step since the last
      * reset (the caller zeroes it): gathering the batch, forward and backward,
      * communication (the gradient reduce-scatter, the small allreduce of the
      * step's sums and the parameter allgather, including waiting for slower
-     * ranks), and the update of this rank's shard. */
+     * ranks), and the update of this rank's shard.  fetch: the part of data
+     * spent moving rows between ranks (a sharded set), over `fetches` steps. */
     struct {
-        double data, compute, reduce, update;
+        double data, compute, reduce, update, fetch, fetches;
     } time;
 } dt_trainer;
 
