@@ -244,8 +244,12 @@ for P in "${rank_list[@]}"; do
     n=$(sed -n 's/.*: \([0-9]*\) samples x [0-9]* features.*/\1/p' "$tl" | head -1)
     d=${arch%%-*}
     k=${arch##*-}
-    # profile epoch lines after the warm-up: fields train T, data, compute, comm, update
-    prof=$(awk -v w="$warmup" '/^profile epoch/ { e = $3 + 0; if (e > w) print $5, $8, $10, $12, $14 }' "$tl")
+    # profile epoch lines after the warm-up: fields train T, data, compute,
+    # comm, update, and the fetch's ms per step ("(fetch S, MS ms per step)"
+    # after data in a sharded run, n/a in the others)
+    prof=$(awk -v w="$warmup" '/^profile epoch/ && $3 + 0 > w { f = "n/a"; split("", v)
+        for (i = 4; i < NF; i++) { v[$i] = $(i + 1); if ($i == "(fetch") f = $(i + 2) }
+        print v["train"], v["data"], v["compute"], v["comm"], v["update"], f }' "$tl")
     [[ -n $prof ]] || { echo "bench.sh: no profile lines in the training log" >&2; cat "$tl" >&2; exit 1; }
     sec=$(awk '{ print $1 }' <<<"$prof" | median)
     t_data=$(awk '{ print $2 }' <<<"$prof" | median)
@@ -262,12 +266,8 @@ for P in "${rank_list[@]}"; do
     mem_all=$(sed -n 's/^profile memory: .*proportional set size at the end \([0-9.]*\) MB in all.*/\1/p' "$tl")
     mem_mean=$(sed -n 's/^profile memory: peak resident [0-9.]* MB on the largest rank, \([0-9.]*\) MB in all.*/\1/p' "$tl")
     mem_mean=$(awk -v s="$mem_mean" -v p="$P" 'BEGIN { printf "%.1f", s / p }')
-    # rows fetched from other ranks (sharded): the profile's fetch seconds per
-    # epoch over the steps of an epoch
-    steps=$(sed -n 's/.* \([0-9]*\) steps per epoch.*/\1/p' "$tl" | head -1)
-    fetch=$(awk -v w="$warmup" '/^profile epoch/ && $3 + 0 > w { for (i = 6; i < NF; i++) if ($i == "fetch") print $(i + 1) }' "$tl")
     fetch_ms=n/a
-    [[ -n $fetch && -n $steps ]] && fetch=$(median <<<"$fetch") && fetch_ms=$(awk -v f="$fetch" -v s="$steps" 'BEGIN { printf "%.4f", 1000 * f / s }')
+    [[ $(awk '{ print $6 }' <<<"$prof" | head -1) == n/a ]] || fetch_ms=$(awk '{ print $6 }' <<<"$prof" | median)
 
     if [[ -z $bl ]]; then
       # the ceilings at this rank count, once for all precisions, on the
@@ -342,7 +342,7 @@ for P in "${rank_list[@]}"; do
     printf '  ratio to engine floor  %sx\n' "$ratio"
     printf '  test accuracy      %s after %d epochs\n' "$acc" $((warmup + epochs))
     printf '  comm share         %.1f%% of the step (gradient reduction + parameter gathering, not overlapped with compute)\n' "$(awk -v x="$red_share" 'BEGIN { print 100 * x }')"
-    printf '  fetch              %s ms per step (rows from other ranks)\n' "$fetch_ms"
+    printf '  fetch              %s ms per step (the step'"'"'s rows from the ranks holding them; part of data)\n' "$fetch_ms"
     printf '  efficiency vs 1    %s\n' "$eff"
     printf '  memory             peak resident %s MB on the largest rank (mean %s); job %s MB (sum of proportional set sizes, x%s of 1 rank, x%s of the data)\n' "$mem_rank" "$mem_mean" "$mem_all" "$memx" "$job_data"
     printf '  data               %s MB in memory%s\n' "$dmb" "${limit_mb:+; limit $limit_mb MB of address space per rank}"
