@@ -27,17 +27,21 @@
 # address-space limit of MB (prlimit --as; Linux enforces no limit on resident
 # memory without a cgroup), and a run that fails under it is a result (a row
 # with status=failed and its error), not the end of the benchmark.
-# --big ROWS: data larger than a rank's limit.  Generates a synthetic data
-# set of ROWS x 64 float32 features (4 classes; 5% of the rows in /test) in a
-# temporary directory with `dtrain convert`, and trains it under a per-rank
-# limit: unless --rank-limit is given, the address space a run of the same
-# options on 2000 such rows needed (sharded, measured first), plus half-way
-# between a rank's share of the data and all of it, (1 + 1/P) / 2 x data: the
-# sharded placement (data / P per rank) fits, a whole copy in every rank's
-# address space (node and rank placements) does not.  Defaults in this mode:
-# --ranks 2 --precisions fp32 --placements node,sharded --model tiny
-# --batch-size 1024 --epochs 1 --warmup 0 (given options win); ranks >= 2.
-# ROWS = 1000000 is 256 MB in memory and takes about a minute to generate.
+# --big ROWS: data larger than a rank's limit.  Generates a synthetic data set
+# of ROWS x 64 float32 features (4 classes; 5% of the rows in /test) in a
+# temporary directory with `dtrain convert`, stored uncompressed (h5repack,
+# package hdf5-tools: HDF5 1.10's collective read of a compressed dataset
+# holds all of a rank's decompressed chunks besides its rows, twice its
+# share), and trains it under a per-rank limit: unless --rank-limit is given,
+# the address space a run of the same options on 2000 such rows needed
+# (sharded, measured first), plus half-way between a rank's share of the data
+# and all of it, (1 + 1/P) / 2 x data: the sharded placement (data / P per
+# rank) fits, a whole copy in every rank's address space (node and rank
+# placements) does not.  Defaults in this mode: --ranks 2 --precisions fp32
+# --placements node,sharded --model tiny --batch-size 1024 --epochs 1 --warmup
+# 0 (given options win); ranks >= 2.
+# ROWS = 1000000 is 244 MB in memory (MB: 2^20 bytes, as dtrain counts) and
+# takes under a minute to generate.
 #
 # Per rank count it prints what `dtrain bench` measured with all ranks running
 # at once: the core's fp32 FMA peak (our kernel; the slowest rank's fastest
@@ -118,6 +122,8 @@ if [[ -n $big ]]; then
     [[ $P -ge 2 ]] || { echo "bench.sh: --big needs --ranks of 2 or more (at 1 rank a shard is all the data)" >&2; exit 2; }
   done
 fi
+[[ -z $big ]] || command -v h5repack >/dev/null ||
+  { echo "bench.sh: --big needs h5repack (Debian package hdf5-tools, scripts/install-deps.sh)" >&2; exit 2; }
 [[ -z $limit_mb || $limit_mb =~ ^[0-9]+$ ]] || { echo "bench.sh: --rank-limit: '$limit_mb' is not a number of MB" >&2; exit 2; }
 
 export BUILD_DIR=${BUILD_DIR:-build-release} BUILD_TYPE=${BUILD_TYPE:-Release}
@@ -161,15 +167,17 @@ data_mb() {
 # synth ROWS FILE: ROWS samples of 64 features (integers, float32) in 4
 # classes, the class readable from the first 8 features; 5% of them in /test.
 # The other 56 are noise, one of 4096 rows drawn at random (drawing each
-# number would take awk several times as long).
+# number would take awk several times as long).  Stored uncompressed (see
+# --help).
 synth() {
   awk -v n="$1" 'BEGIN { srand(1)
       for (t = 0; t < 4096; t++) for (j = 0; j < 56; j++) noise[t] = noise[t] "," int(rand() * 10)
       for (i = 0; i < n; i++) { c = int(rand() * 4); row = 2 * c + int(rand() * 3)
         for (j = 1; j < 8; j++) row = row "," 2 * c + int(rand() * 3)
         print row noise[int(rand() * 4096)] "," c } }' >"$2.csv"
-  "$DTRAIN" convert --csv "$2.csv" --out "$2" --test-fraction 0.05 >/dev/null
-  rm -f "$2.csv"
+  "$DTRAIN" convert --csv "$2.csv" --out "$2.z" --test-fraction 0.05 >/dev/null
+  h5repack -f NONE "$2.z" "$2"
+  rm -f "$2.csv" "$2.z"
 }
 # Run by every rank of a calibration run: the command, then its peak address
 # space (VmPeak, which only grows, so the last sample before the exit is it).
