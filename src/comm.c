@@ -177,10 +177,10 @@ struct dt_shards {
     float *xchg;          /* node mode: (n) node-shared exchange buffer */
 };
 
-/* Partition n floats into `parts` shards of whole 16-float units. */
-static void partition(dt_shards *s)
+/* Partition n floats into `parts` shards of whole units of `unit` floats. */
+static void partition(dt_shards *s, size_t unit)
 {
-    const size_t unit = 16, units = (s->n + unit - 1) / unit;
+    const size_t units = (s->n + unit - 1) / unit;
     for (int r = 0; r < s->parts; r++) {
         size_t lo = units * (size_t)r / (size_t)s->parts * unit;
         size_t hi = units * (size_t)(r + 1) / (size_t)s->parts * unit;
@@ -312,9 +312,11 @@ dt_shards *comm_shards_create(dt_comm *c, size_t n, int node_shared, int ranks_p
         return NULL;
     }
     s->displs = s->counts + s->parts;
-    partition(s);
+    partition(s, 16);
     return s;
 }
+
+void comm_shards_align(dt_shards *s, size_t unit) { partition(s, unit); }
 
 void comm_shards_free(dt_shards *s)
 {
@@ -345,8 +347,13 @@ float *comm_shards_grads(dt_shards *s) { return s->node_mode ? s->seg[s->part] :
 
 void comm_shards_range(const dt_shards *s, size_t *lo, size_t *hi)
 {
-    *lo = (size_t)s->displs[s->part];
-    *hi = *lo + (size_t)s->counts[s->part];
+    comm_shards_range_of(s, s->part, lo, hi);
+}
+
+void comm_shards_range_of(const dt_shards *s, int q, size_t *lo, size_t *hi)
+{
+    *lo = (size_t)s->displs[q];
+    *hi = *lo + (size_t)s->counts[q];
 }
 
 /* The node's ranks meet; stores before it are seen by loads after it. */
@@ -411,6 +418,12 @@ void comm_allgather_shards_f32(dt_shards *s, float *buf)
     node_sync(s);
     memcpy(buf, s->xchg, lo * sizeof *buf);
     memcpy(buf + hi, s->xchg + hi, (s->n - hi) * sizeof *buf);
+}
+
+void comm_alltoallv_f32(dt_comm *c, const float *send, const int *scounts, const int *sdispls,
+                        float *recv, const int *rcounts, const int *rdispls)
+{
+    MPI_Alltoallv(send, scounts, sdispls, MPI_FLOAT, recv, rcounts, rdispls, MPI_FLOAT, c->comm);
 }
 
 void comm_bcast(dt_comm *c, void *buf, size_t nbytes, int root)
@@ -574,7 +587,7 @@ dt_shm *comm_shm_alloc(dt_comm *c, size_t bytes)
     void *mine = NULL;
     /* Errors stay fatal: a failure seen by the allocating rank only (e.g.
      * /dev/shm full) would otherwise leave the other ranks of the node waiting.
-     * --shared-data off avoids the window altogether. */
+     * --data-placement rank avoids the window altogether. */
     int rc = MPI_Win_allocate_shared(s->leader ? (MPI_Aint)(bytes ? bytes : 1) : 0, 1,
                                      MPI_INFO_NULL, s->node, &mine, &s->win);
     ok = rc == MPI_SUCCESS;

@@ -235,6 +235,18 @@ static const dt_option options[] = {
      .names = {switch_names}},
     {"drop-last", OPT_FLAG, F(drop_last), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "skip the last batch of an epoch when it is smaller than --batch-size"},
+    {"reproducible", OPT_FLAG, F(reproducible), "0", 0, 0, NULL, CMD_TRAIN, NULL,
+     "the same bits at any rank count: every batch is cut into --micro-batch rows whatever "
+     "the ranks, each rank computes whole micro-batches, and their gradients, losses and "
+     "norms are summed exactly (64-bit fixed point), so the weights, the optimizer state and "
+     "every printed figure are identical at 1 or many ranks, on any placement, --reduction or "
+     "transport, and across a resume at another rank count (on the same CPU kind and "
+     "libraries); one thread per rank, first-order optimizers",
+     .known_as = "deterministic|bitwise"},
+    {"micro-batch", OPT_INT, F(micro_batch), "32", 1, 1e9, NULL, CMD_TRAIN, "N",
+     "--reproducible: rows per micro-batch (the last of a batch may be shorter); ranks beyond "
+     "the batch's micro-batch count wait; a different N gives different (equally valid) bits",
+     .known_as = "microbatch|micro-batch-size"},
     {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS | CMD_BENCH, "N",
      "compute threads per rank, oneDNN's and LAPACK's (1 avoids ranks fighting for cores)",
      .facts = OPTF_MAY_CHANGE,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dtrain/exsum.h"
 #include "dtrain/h5io.h"
 #include "dtrain/rng.h"
 
@@ -688,11 +689,7 @@ dt_fetch *dataset_fetch_create(const dt_dataset *ds, int64_t max_rows, int64_t m
     if (f && !bad)
         f->x = comm_exchange_create(c, f->row_bytes);
     if (f && !f->x) {
-        free(f->send);
-        free(f->recv);
-        free(f->counts);
-        free(f->mine);
-        free(f);
+        dataset_fetch_free(f);
         return NULL;
     }
     return f;
@@ -871,7 +868,46 @@ dt_status norm_parse(const char *text, dt_norm_kind *out, dt_error *err)
 
 const char *norm_name(dt_norm_kind k) { return norm_names[k]; }
 
-dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm *out,
+/* The shifted sums acc (2, d) of rows [lo, hi) of ds, row 0 ref as the shift
+ * (x a row's scratch), reduced over the ranks exactly (exsum.h): the bits do
+ * not depend on which rank summed which rows.  0, or -1 without memory (on
+ * every rank). */
+static int exact_zscore_sums(dt_comm *c, const dt_dataset *ds, int64_t lo, int64_t hi,
+                             const float *ref, float *x, double *acc)
+{
+    const size_t d = (size_t)ds->d;
+    int64_t *code = calloc(2 * d, sizeof *code), *sum = calloc(2 * d, sizeof *sum);
+    int *shift = malloc(2 * d * sizeof *shift);
+    int64_t missing = !(code && sum && shift);
+    comm_allreduce_max_i64(c, &missing, 1);
+    for (int pass = 0; !missing && pass < 2; pass++) {
+        for (int64_t i = lo; i < hi; i++) {
+            copy_row(ds, i, x);
+            for (size_t j = 0; j < d; j++) {
+                acc[j] = (double)x[j] - ref[j];
+                acc[d + j] = acc[j] * acc[j];
+            }
+            if (pass == 0)
+                exsum_exp_each_f64(acc, 2 * d, code);
+            else
+                exsum_add_each_f64(sum, acc, shift, 2 * d);
+        }
+        if (pass == 0) {
+            comm_allreduce_max_i64(c, code, 2 * d);
+            for (size_t j = 0; j < 2 * d; j++) shift[j] = exsum_shift(code[j], 0, ds->n);
+        }
+    }
+    if (!missing) {
+        comm_allreduce_sum_i64(c, sum, 2 * d);
+        for (size_t j = 0; j < 2 * d; j++) acc[j] = exsum_value(sum[j], shift[j]);
+    }
+    free(code);
+    free(sum);
+    free(shift);
+    return missing ? -1 : 0;
+}
+
+dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, int exact, dt_norm *out,
                    dt_error *err)
 {
     const int64_t d = ds->d;
@@ -903,7 +939,13 @@ dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm 
         if (ds->block)
             comm_bcast(c, ref, (size_t)d * sizeof *ref, owner);
         double *s = acc, *s2 = acc + d;
-        for (int64_t i = lo; i < hi; i++) {
+        if (exact && exact_zscore_sums(c, ds, lo, hi, ref, x, acc)) {
+            free(acc);
+            free(ref);
+            norm_free(out);
+            return dt_fail(err, DT_ENOMEM, "out of memory for normalisation statistics");
+        }
+        for (int64_t i = lo; !exact && i < hi; i++) {
             copy_row(ds, i, x);
             for (int64_t j = 0; j < d; j++) {
                 double v = (double)x[j] - ref[j];
@@ -911,7 +953,8 @@ dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm 
                 s2[j] += v * v;
             }
         }
-        comm_allreduce_sum_f64(c, acc, 2 * (size_t)d);
+        if (!exact)
+            comm_allreduce_sum_f64(c, acc, 2 * (size_t)d);
         double n = (double)ds->n;
         for (int64_t j = 0; j < d; j++) {
             double mean = s[j] / n;

@@ -398,18 +398,40 @@ static int pipeline_failed(void)
     return found;
 }
 
+/* dset's shape (h5io_info) into *nd and dims, and [row0, row0 + nrows)
+ * inside its rows. */
+static dt_status row_range(h5file *f, const char *dset, int64_t row0, int64_t nrows, int *nd,
+                           int64_t dims[8], dt_error *err)
+{
+    dt_dtype stored;
+    dt_status st = h5io_info(f, dset, nd, dims, &stored, err);
+    if (st)
+        return st;
+    if (*nd < 1 || row0 < 0 || nrows < 0 || row0 + nrows > dims[0])
+        return dt_fail(err, DT_EINTERNAL, "%s: row range %lld+%lld outside '%s'",
+                       f->path, (long long)row0, (long long)nrows, dset);
+    return DT_OK;
+}
+
+/* A read that failed although the shape, type and filters were fine
+ * (h5io_info): the bytes are not. */
+static dt_status unreadable(const h5file *f, const char *dset, unsigned long long row,
+                            int pipeline, dt_error *err)
+{
+    return dt_fail(err, DT_EUSAGE, "%s: '%s' cannot be read from row %llu: %s", f->path, dset,
+                   row,
+                   pipeline ? "a compressed chunk does not decompress (damaged file)"
+                            : "the file is truncated or damaged");
+}
+
 dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
                          int64_t row0, int64_t nrows, void *buf, dt_error *err)
 {
     int nd;
     int64_t dims[8];
-    dt_dtype stored;
-    dt_status st = h5io_info(f, dset, &nd, dims, &stored, err);
+    dt_status st = row_range(f, dset, row0, nrows, &nd, dims, err);
     if (st)
         return st;
-    if (nd < 1 || row0 < 0 || nrows < 0 || row0 + nrows > dims[0])
-        return dt_fail(err, DT_EINTERNAL, "%s: row range %lld+%lld outside '%s'",
-                       f->path, (long long)row0, (long long)nrows, dset);
     if (nrows == 0)
         return DT_OK;
     hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
@@ -455,13 +477,8 @@ dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
     }
     H5Sclose(fs);
     H5Dclose(d);
-    if (e < 0 || ms < 0)
-        /* the shape, type and filters were fine (h5io_info): the bytes are not */
-        return dt_fail(err, DT_EUSAGE, "%s: '%s' cannot be read from row %llu: %s", f->path,
-                       dset, (unsigned long long)start[0],
-                       pipeline ? "a compressed chunk does not decompress (damaged file)"
-                                : "the file is truncated or damaged");
-    return DT_OK;
+    return e < 0 || ms < 0 ? unreadable(f, dset, (unsigned long long)start[0], pipeline, err)
+                           : DT_OK;
 }
 
 dt_status h5io_read_rows_all(h5file *f, const char *dset, dt_dtype memtype, int64_t row0,
@@ -469,13 +486,9 @@ dt_status h5io_read_rows_all(h5file *f, const char *dset, dt_dtype memtype, int6
 {
     int nd;
     int64_t dims[8];
-    dt_dtype stored;
-    dt_status st = h5io_info(f, dset, &nd, dims, &stored, err);
+    dt_status st = row_range(f, dset, row0, nrows, &nd, dims, err);
     if (st)
         return st;
-    if (nd < 1 || row0 < 0 || nrows < 0 || row0 + nrows > dims[0])
-        return dt_fail(err, DT_EINTERNAL, "%s: row range %lld+%lld outside '%s'", f->path,
-                       (long long)row0, (long long)nrows, dset);
     hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
     hid_t fs = H5Dget_space(d);
     hsize_t start[8] = {0}, count[8];
@@ -499,12 +512,8 @@ dt_status h5io_read_rows_all(h5file *f, const char *dset, dt_dtype memtype, int6
     if (ms >= 0) H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
-    if (e < 0 || r < 0 || ms < 0)
-        return dt_fail(err, DT_EUSAGE, "%s: '%s' cannot be read (rows %lld to %lld): %s",
-                       f->path, dset, (long long)row0, (long long)(row0 + nrows),
-                       pipeline ? "a compressed chunk does not decompress (damaged file)"
-                                : "the file is truncated or damaged");
-    return DT_OK;
+    return e < 0 || r < 0 || ms < 0 ? unreadable(f, dset, (unsigned long long)row0, pipeline, err)
+                                    : DT_OK;
 }
 
 /* Create parent groups of an absolute object path. */

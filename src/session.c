@@ -158,14 +158,19 @@ static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
     return st;
 }
 
-/* The model's max_batch for n_train training rows: room for this rank's
- * slice of a global batch (--batch-size, at most n_train) and evaluation
+/* The model's max_batch for n_train training rows: room for the rows one
+ * forward pass takes -- this rank's slice of a global batch (--batch-size, at
+ * most n_train), or with --reproducible a micro-batch, which does not depend
+ * on the rank count (nor then do the evaluation blocks) -- and evaluation
  * blocks of at least 256 rows.  Sharded sets are split in blocks of it, so
  * that every rank evaluates rows it holds: it is known before they are read. */
 static int eval_block(const dt_session *s, int64_t n_train)
 {
-    const int64_t batch = s->cfg->batch_size < n_train ? s->cfg->batch_size : n_train;
-    const int local = trainer_local_batch(batch, comm_size(s->comm));
+    const dt_config *cfg = s->cfg;
+    const int64_t batch = cfg->batch_size < n_train ? cfg->batch_size : n_train;
+    const int64_t mb = cfg->reproducible ? cfg->micro_batch : 0;
+    const int local = mb > 0 ? (int)(mb < batch ? mb : batch)
+                             : trainer_local_batch(batch, comm_size(s->comm), 0);
     return local > 256 ? local : 256;
 }
 
@@ -263,10 +268,17 @@ static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
     dt_model *m = &s->model;
     const int rank = comm_rank(s->comm), size = comm_size(s->comm);
     const int64_t n = s->train.n, last = s->cfg->drop_last ? 0 : n % b;
-    const int64_t global[2] = {b, last};
+    const int64_t global[2] = {b, last}, mb = s->cfg->reproducible ? s->cfg->micro_batch : 0;
     dt_status st = DT_OK;
     for (int i = 0; i < 2 && !st; i++) {
         int64_t lo, hi;
+        if (mb > 0) { /* whole micro-batches, and the batch's shorter last one */
+            if (global[i] > 0)
+                st = model_prepare(m, (int)(global[i] < mb ? global[i] : mb), 1, err);
+            if (!st && global[i] > mb && global[i] % mb)
+                st = model_prepare(m, (int)(global[i] % mb), 1, err);
+            continue;
+        }
         batch_slice(global[i], rank, size, &lo, &hi);
         if (hi > lo)
             st = model_prepare(m, (int)(hi - lo), 1, err);
@@ -364,6 +376,16 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
             return dt_fail(err, DT_EUSAGE, "dropout needs a first-order optimizer (the "
                                            "full-batch %s objective must be deterministic)",
                            config_optimizer_name(cfg->optimizer));
+    if (CONFIG_GIVEN(cfg, micro_batch) && !cfg->reproducible)
+        return dt_fail(err, DT_EUSAGE, "--micro-batch applies to --reproducible runs only");
+    if (cfg->reproducible && s->second_order)
+        return dt_fail(err, DT_EUSAGE, "--reproducible needs a first-order optimizer (%s sums "
+                                       "the full-batch gradient in rank-count-dependent order)",
+                       config_optimizer_name(cfg->optimizer));
+    if (cfg->reproducible && cfg->threads > 1)
+        return dt_fail(err, DT_EUSAGE, "--reproducible computes with one thread per rank "
+                                       "(--threads 1): a GEMM split over threads may add in "
+                                       "another order");
     if (cfg->early_stopping && cfg->monitor == MONITOR_VAL_ACCURACY && cfg->output == HEAD_LINEAR)
         return dt_fail(err, DT_EUSAGE, "--monitor valid_accuracy needs a classifier output");
     if (cfg->monitor == MONITOR_VAL_RMSE && cfg->output != HEAD_LINEAR)
@@ -484,7 +506,7 @@ static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
                          s->resumed_from, (long long)s->norm.d, (long long)tr->d);
         if ((st = comm_agree(s->comm, st, err)))
             return st;
-    } else if ((st = norm_fit(s->comm, tr, nk, &s->norm, err))) {
+    } else if ((st = norm_fit(s->comm, tr, nk, s->cfg->reproducible, &s->norm, err))) {
         return st;
     }
     dataset_normalize(&s->norm, &s->train);
@@ -637,7 +659,8 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
                         .clip_norm = cfg->clip_norm,
                         .clip_value = cfg->clip_value,
                         .grad_norms = cfg->log_grad_norms != 0,
-                        .node_reduce = cfg->reduction == REDUCE_NODE};
+                        .node_reduce = cfg->reduction == REDUCE_NODE,
+                        .micro_batch = cfg->reproducible ? cfg->micro_batch : 0};
     st = trainer_init(&s->trainer, s->comm, &s->model, &s->optim, &s->train, &to, err);
     if (!st)
         s->trainer.sched = &s->sched;
@@ -864,9 +887,8 @@ static void add_figure(figures *fg, const char *set, const char *what, double v)
 static dt_status evaluate_set(dt_session *s, const dt_dataset *set, const char *name,
                               dt_eval *ev, figures *fg, dt_error *err)
 {
-    trainer_evaluate(s->comm, &s->model, set, ev);
-    dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
-    if (st)
+    dt_status st = trainer_evaluate(s->comm, &s->model, set, ev, err);
+    if (st || (st = comm_agree(s->comm, model_fault(&s->model, err), err)))
         return st;
     fg->n = 0;
     add_figure(fg, name, "loss", ev->loss);
@@ -1248,7 +1270,8 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
         /* f is of the standardised targets: the epoch's loss in the targets'
          * units is that of the new parameters, with the same penalty */
         dt_eval ev;
-        trainer_evaluate(s->comm, &s->model, &s->train, &ev);
+        if ((st = trainer_evaluate(s->comm, &s->model, &s->train, &ev, err)))
+            return st;
         f = ev.loss + trainer_penalty_range(&s->model, NULL, 0, s->model.n_params, s->cfg->l2,
                                             s->cfg->l1);
     }
@@ -1259,12 +1282,10 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
     return DT_OK;
 }
 
-/* This rank's samples of the epoch's batch k. */
+/* The samples of the epoch's batch k whose losses this rank adds up. */
 static int64_t local_slice(const dt_session *s, int64_t k)
 {
-    int64_t lo, hi;
-    trainer_slice(&s->trainer, k, comm_rank(s->comm), &lo, &hi);
-    return hi - lo;
+    return trainer_loss_rows(&s->trainer, k);
 }
 
 /* This rank's samples of the epoch's batches [0, k): where a resumed epoch's
@@ -1423,7 +1444,15 @@ void session_describe(const dt_session *s)
                 arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
                 optim_name(s->optim.cfg.kind), o->lr,
                 sched_name(s->sched.cfg.kind), P, P == 1 ? "" : "s", (long long)o->batch_size,
-                trainer_local_batch(o->batch_size, P), (long long)s->trainer.steps_per_epoch);
+                trainer_local_batch(o->batch_size, P, o->micro_batch),
+                (long long)s->trainer.steps_per_epoch);
+    if (o->micro_batch > 0) {
+        const int64_t micro = (o->batch_size + o->micro_batch - 1) / o->micro_batch;
+        dt_info("dtrain: --reproducible: each batch in %lld micro-batches of %lld rows, summed "
+                "exactly%s",
+                (long long)micro, (long long)o->micro_batch,
+                micro < P ? "; the ranks beyond them wait" : "");
+    }
 }
 
 /* A set's final figures, evaluated now, with where the set comes from. */

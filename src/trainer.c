@@ -12,12 +12,49 @@
 #include "dtrain/testhooks.h"
 #include "dtrain/watchdog.h"
 
-int trainer_local_batch(int64_t b, int size) { return (int)((b + size - 1) / size); }
+int trainer_local_batch(int64_t b, int size, int64_t mb)
+{
+    if (mb <= 0)
+        return (int)((b + size - 1) / size);
+    const int64_t micro = (b + mb - 1) / mb, rows = (micro + size - 1) / size * mb;
+    return (int)(rows < b ? rows : b);
+}
 
 /* The per-step sums reduced in one small allreduce: whether any gradient
  * element was not finite, the penalty, the squared norm for --clip-norm,
  * then each layer's squared gradient norm. */
 enum { STAT_BAD, STAT_PENALTY, STAT_CLIP, STAT_LAYER0 };
+
+/* Reproducible mode: the parameters in blocks of this many, the unit of the
+ * agreed exponents, of the per-block sums and of the shards, so that every
+ * sum over parameters is made of the same block sums at any rank count. */
+enum { REPRO_BLOCK = 2048 };
+
+static size_t repro_blocks(const dt_model *m) { return (m->n_params + REPRO_BLOCK - 1) / REPRO_BLOCK; }
+
+static int n_stats(const dt_trainer *t)
+{
+    return STAT_LAYER0 + (t->opts.grad_norms ? t->model->n_layers : 0);
+}
+
+/* The buffers of reproducible mode; 0 if one is missing. */
+static int repro_alloc(dt_trainer *t)
+{
+    const dt_model *m = t->model;
+    const int64_t mb = t->opts.micro_batch, B = t->opts.batch_size;
+    const int64_t local = trainer_local_batch(B, comm_size(t->comm), mb);
+    const size_t nblk = repro_blocks(m), micro = (size_t)((B + mb - 1) / mb);
+    const size_t slots = (size_t)((local + mb - 1) / mb);
+    t->mgrads = malloc(slots * m->n_params * sizeof *t->mgrads);
+    t->tsend = malloc(slots * m->n_params * sizeof *t->tsend);
+    t->trecv = malloc((micro * (t->hi - t->lo) + 1) * sizeof *t->trecv);
+    t->tcounts = malloc(4 * (size_t)comm_size(t->comm) * sizeof *t->tcounts);
+    t->tnodes = malloc(2 * micro * sizeof *t->tnodes);
+    t->rsums = malloc((nblk * (size_t)n_stats(t) + micro) * sizeof *t->rsums);
+    /* the exchange counts floats in ints */
+    return t->mgrads && t->tsend && t->trecv && t->tcounts && t->tnodes && t->rsums &&
+           (double)slots * (double)m->n_params < 2147483647.0;
+}
 
 dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *optim,
                        const dt_dataset *train, const dt_train_opts *opts, dt_error *err)
@@ -29,16 +66,20 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->train = train;
     t->opts = *opts;
     t->steps_per_epoch = batch_count(train->n, opts->batch_size, opts->drop_last);
-    int lb = trainer_local_batch(opts->batch_size, comm_size(comm));
-    if (lb > model->max_batch)
+    const int repro = opts->micro_batch > 0;
+    int lb = trainer_local_batch(opts->batch_size, comm_size(comm), opts->micro_batch);
+    if ((repro ? opts->micro_batch : lb) > model->max_batch)
         return dt_fail(err, DT_EINTERNAL, "model workspace smaller than the local batch");
     t->perm = malloc((size_t)train->n * sizeof *t->perm);
     t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
     if (opts->grad_norms)
         t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
-    t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce,
+    /* reproducible mode exchanges tree nodes between the ranks (MPI) */
+    t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce && !repro,
                                    dt_hooks.ranks_per_node);
-    if (t->shards && opts->node_reduce && comm_size(comm) > 1 &&
+    if (t->shards && repro)
+        comm_shards_align(t->shards, REPRO_BLOCK);
+    if (t->shards && opts->node_reduce && !repro && comm_size(comm) > 1 &&
         !comm_shards_node_mode(t->shards))
         dt_warn("--reduction node: one rank per node, not the same number of ranks on every "
                 "node, or no room for a shared window (/dev/shm, ulimit -f); gradients are "
@@ -48,8 +89,8 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
         if (comm_shards_grads(t->shards))
             model_use_grads(model, comm_shards_grads(t->shards));
     }
-    t->gshard = comm_size(comm) > 1 ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)
-                                    : model->grads;
+    t->gshard = comm_size(comm) > 1 || repro ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)
+                                             : model->grads;
     t->stats = malloc((size_t)(STAT_LAYER0 + model->n_layers) * sizeof *t->stats);
     if (train->labels)
         t->lb = malloc((size_t)lb * sizeof *t->lb);
@@ -62,7 +103,8 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     }
     dt_status st = DT_OK;
     if (!t->perm || !t->xb || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum) ||
-        !t->shards || !t->gshard || !t->stats || (train->block && (!t->want || !t->fetch)))
+        !t->shards || !t->gshard || !t->stats || (repro && !repro_alloc(t)) ||
+        (train->block && (!t->want || !t->fetch)))
         st = dt_fail(err, DT_ENOMEM, "out of memory for the training buffers");
     /* all ranks fail together: releasing the reduction's window is collective */
     if ((st = comm_agree(comm, st, err)))
@@ -87,6 +129,16 @@ void trainer_free(dt_trainer *t)
     t->fetch = NULL;
     free(t->want);
     t->want = NULL;
+    free(t->mgrads);
+    free(t->tsend);
+    free(t->trecv);
+    free(t->tcounts);
+    free(t->tnodes);
+    free(t->rsums);
+    t->mgrads = t->tsend = t->trecv = NULL;
+    t->tcounts = NULL;
+    t->tnodes = NULL;
+    t->rsums = NULL;
     free(t->perm);
     free(t->xb);
     free(t->lb);
@@ -187,15 +239,29 @@ int64_t trainer_batch_size(const dt_trainer *t, int64_t k)
 
 void trainer_slice(const dt_trainer *t, int64_t k, int r, int64_t *lo, int64_t *hi)
 {
-    batch_slice(trainer_batch_size(t, k), r, comm_size(t->comm), lo, hi);
+    const int64_t b = trainer_batch_size(t, k);
+    if (t->opts.micro_batch > 0)
+        block_slice(b, t->opts.micro_batch, r, comm_size(t->comm), lo, hi);
+    else
+        batch_slice(b, r, comm_size(t->comm), lo, hi);
+}
+
+int64_t trainer_loss_rows(const dt_trainer *t, int64_t k)
+{
+    const int rank = comm_rank(t->comm);
+    if (t->opts.micro_batch > 0)
+        return rank == 0 ? trainer_batch_size(t, k) : 0;
+    int64_t lo, hi;
+    trainer_slice(t, k, rank, &lo, &hi);
+    return hi - lo;
 }
 
 /* Test faults after the backward pass (tests only; dt_hooks): a NaN in the
- * gradient, or a rank that stalls. */
-static void backward_faults(dt_trainer *t, int rank)
+ * gradient g, or a rank that stalls. */
+static void backward_faults(dt_trainer *t, int rank, float *g)
 {
     if (t->step == dt_hooks.nan_step && rank == 0)
-        t->model->grads[0] = NAN;
+        g[0] = NAN;
     if (t->step == dt_hooks.sleep_step && rank == dt_hooks.sleep_rank) {
         /* through signals, as a rank stuck in a computation would be */
         struct timespec nap = {(time_t)dt_hooks.sleep_seconds, 0};
@@ -242,47 +308,61 @@ static void fetch_batch(dt_trainer *t, int64_t k)
     t->time.fetches++;
 }
 
+/* Gather this rank's rows of batch k (trainer_slice) into t->xb, t->lb or
+ * t->tb; returns them as indices, their positions in *lo, *hi. */
+static const int64_t *gather_slice(dt_trainer *t, int64_t k, int rank, int64_t *lo,
+                                   int64_t *hi)
+{
+    trainer_slice(t, k, rank, lo, hi);
+    watchdog_phase(WD_DATA, t->step);
+    const int64_t *rows = t->perm + k * t->opts.batch_size + *lo;
+    if (t->fetch)
+        fetch_batch(t, k);
+    else
+        dataset_gather(t->train, rows, *hi - *lo, t->xb, t->lb, t->tb);
+    return rows;
+}
+
+/* Forward and backward over rows i .. i + nb of the gathered slice:
+ * m->grads receives their gradient sum; returns their loss sum. */
+static double rows_gradient(dt_trainer *t, const int64_t *rows, int64_t i, int nb)
+{
+    dt_model *m = t->model;
+    model_zero_grad(m);
+    model_train_mode(m, t->opts.seed, t->step, rows + i);
+    /* the loss in the targets' units (what the run reports), whatever the
+     * model minimises */
+    dt_loss_sums sums = {0};
+    model_loss_grad_sums(m, t->xb + i * t->train->d, t->lb ? t->lb + i : NULL,
+                         t->tb ? t->tb + i * t->train->k : NULL, nb, &sums);
+    model_eval_mode(m);
+    return sums.loss;
+}
+
 /* Forward and backward over this rank's slice of batch k (trainer_slice):
  * m->grads holds the slice's gradient sum; returns its loss sum.  tick[1]
  * and tick[2] mark the end of the gather and of the computation. */
 static double slice_gradient(dt_trainer *t, int64_t k, int rank, double *tick)
 {
-    dt_model *m = t->model;
     int64_t lo, hi;
-    trainer_slice(t, k, rank, &lo, &hi);
-    const int nb = (int)(hi - lo);
-    watchdog_phase(WD_DATA, t->step);
-    const int64_t *rows = t->perm + k * t->opts.batch_size + lo;
-    if (t->fetch)
-        fetch_batch(t, k);
-    else
-        dataset_gather(t->train, rows, nb, t->xb, t->lb, t->tb);
+    const int64_t *rows = gather_slice(t, k, rank, &lo, &hi);
     tick[1] = comm_wtime();
     watchdog_phase(WD_COMPUTE, t->step);
-    model_zero_grad(m);
-    model_train_mode(m, t->opts.seed, t->step, rows);
-    /* the loss in the targets' units (what the run reports), whatever the
-     * model minimises */
-    dt_loss_sums sums = {0};
-    model_loss_grad_sums(m, t->xb, t->lb, t->tb, nb, &sums);
-    model_eval_mode(m);
-    backward_faults(t, rank);
+    const double loss = rows_gradient(t, rows, 0, (int)(hi - lo));
+    backward_faults(t, rank, t->model->grads);
     tick[2] = comm_wtime();
-    return sums.loss;
+    return loss;
 }
 
-/* This rank's shard g (ns) of the summed gradient made the mean over the b
- * rows, penalised and clipped by value, and its sums into t->stats: whether
- * it is finite, the penalty, the squared norms (--clip-norm, each layer's).
- * Returns the number of sums. */
-static int shard_stats(dt_trainer *t, int64_t b)
+/* The update's sums over the parameters [lo, hi), whose summed gradient is
+ * g (hi - lo), into v (n_stats): g is made the mean over the b rows
+ * (whether it is finite), penalised (the penalty), clipped by value, and
+ * its squared norms taken (--clip-norm's, each layer's).  Element by element
+ * but for the sums, which run in index order. */
+static void range_stats(dt_trainer *t, float *g, size_t lo, size_t hi, int64_t b, double *v)
 {
     dt_model *m = t->model;
-    const size_t lo = t->lo, hi = t->hi, ns = hi - lo;
-    float *g = t->gshard;
-    double *v = t->stats;
-    const int nstat = STAT_LAYER0 + (t->norm_sum ? m->n_layers : 0);
-    memset(v, 0, (size_t)nstat * sizeof *v);
+    const size_t ns = hi - lo;
     v[STAT_BAD] = scale_and_check(g, ns, 1.0f / (float)b);
     if (t->norm_sum)
         layer_norms2(m, g, lo, hi, v + STAT_LAYER0);
@@ -294,7 +374,6 @@ static int shard_stats(dt_trainer *t, int64_t b)
     }
     if (t->opts.clip_norm > 0)
         for (size_t i = 0; i < ns; i++) v[STAT_CLIP] += (double)g[i] * g[i];
-    return nstat;
 }
 
 /* With the sums v reduced over the ranks: the layers' norms kept for the
@@ -330,6 +409,199 @@ static void add_times(dt_trainer *t, const double *tick)
     t->time.update += (tick[4] - tick[3]) + (tick[6] - tick[5]);
 }
 
+/* The default mode's gradient: this rank's slice, then a reduce-scatter
+ * gives this rank the sum over ranks of its shard [lo, hi) of the gradient,
+ * and its sums (range_stats) are added over the ranks into t->stats.
+ * Returns the slice's loss sum. */
+static double sliced_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, double *tick)
+{
+    dt_model *m = t->model;
+    const double loss = slice_gradient(t, k, rank, tick);
+    watchdog_phase(WD_REDUCTION, t->step);
+    comm_reduce_scatter_sum_f32(t->shards, m->grads, t->gshard);
+    tick[3] = comm_wtime();
+    watchdog_phase(WD_UPDATE, t->step);
+    const int nstat = n_stats(t);
+    memset(t->stats, 0, (size_t)nstat * sizeof *t->stats);
+    range_stats(t, t->gshard, t->lo, t->hi, b, t->stats);
+    tick[4] = comm_wtime();
+    comm_shards_sum_f64(t->shards, t->stats, (size_t)nstat);
+    tick[5] = comm_wtime();
+    return loss;
+}
+
+/* Reproducible mode, computation: each of this rank's micro-batches of
+ * batch k (whole ones: trainer_slice) forward and backward on its own, its
+ * gradient sum into its row of t->mgrads and its loss sum at its place in
+ * losses (one per micro-batch of the batch).  Returns how many it ran. */
+static int64_t micro_gradients(dt_trainer *t, int64_t k, int rank, double *losses,
+                               double *tick)
+{
+    dt_model *m = t->model;
+    const int64_t mb = t->opts.micro_batch;
+    int64_t lo, hi, j = 0;
+    const int64_t *rows = gather_slice(t, k, rank, &lo, &hi);
+    tick[1] = comm_wtime();
+    watchdog_phase(WD_COMPUTE, t->step);
+    for (int64_t at = lo; at < hi; at += mb, j++) {
+        model_use_grads(m, t->mgrads + (size_t)j * m->n_params);
+        losses[at / mb] = rows_gradient(t, rows, at - lo, (int)(hi - at < mb ? hi - at : mb));
+    }
+    model_use_grads(m, NULL);
+    if (j > 0)
+        backward_faults(t, rank, t->mgrads);
+    tick[2] = comm_wtime();
+    return j;
+}
+
+/* The micro-batch tree of a batch of M micro-batches: node [a, b) of more
+ * than one is the sum left + right, element by element, split at a + the
+ * largest power of two below b - a.  Its shape depends on M only; a rank
+ * adds the nodes inside its micro-batches, the shards' owners the rest, and
+ * every node is the same float additions wherever it is computed. */
+static int64_t tree_mid(int64_t a, int64_t b)
+{
+    int64_t h = 1;
+    while (2 * h < b - a) h *= 2;
+    return a + h;
+}
+
+/* The largest nodes under [a, b) inside [lo, hi), in order, as pairs into
+ * out; returns their number (at most two per level). */
+static int tree_cover(int64_t a, int64_t b, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (b <= lo || a >= hi)
+        return 0;
+    if (lo <= a && b <= hi) {
+        out[0] = a;
+        out[1] = b;
+        return 1;
+    }
+    const int64_t mid = tree_mid(a, b);
+    const int n = tree_cover(a, mid, lo, hi, out);
+    return n + tree_cover(mid, b, lo, hi, out + 2 * n);
+}
+
+/* x[i] += y[i]: left + right. */
+DT_HOT static void add_into(float *restrict x, const float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* Node [a, b) of this rank's micro-batches, summed in place into the row of
+ * t->mgrads of micro-batch a (row j holds micro-batch j0 + j). */
+static void tree_sum_local(dt_trainer *t, int64_t j0, int64_t a, int64_t b)
+{
+    if (b - a < 2)
+        return;
+    const size_t n = t->model->n_params;
+    const int64_t mid = tree_mid(a, b);
+    tree_sum_local(t, j0, a, mid);
+    tree_sum_local(t, j0, mid, b);
+    add_into(t->mgrads + (size_t)(a - j0) * n, t->mgrads + (size_t)(mid - j0) * n, n);
+}
+
+/* Node [a, b) over this rank's shard (ns floats): a received node, or left
+ * + right, in place in left's buffer. */
+static float *tree_sum_shard(dt_trainer *t, const int64_t *node, int count, int64_t a, int64_t b,
+                             size_t ns)
+{
+    for (int i = 0; i < count; i++)
+        if (node[2 * i] == a && node[2 * i + 1] == b)
+            return t->trecv + (size_t)i * ns;
+    const int64_t mid = tree_mid(a, b);
+    float *left = tree_sum_shard(t, node, count, a, mid, ns);
+    add_into(left, tree_sum_shard(t, node, count, mid, b, ns), ns);
+    return left;
+}
+
+/* Rank r's micro-batches of batch k, [*lo, *hi) in micro-batch numbers. */
+static void micro_range(const dt_trainer *t, int64_t k, int r, int64_t *lo, int64_t *hi)
+{
+    trainer_slice(t, k, r, lo, hi);
+    const int64_t mb = t->opts.micro_batch;
+    *lo /= mb;
+    *hi = (*hi + mb - 1) / mb;
+}
+
+/* Reproducible mode, the sum of batch k's M micro-batch gradients over the
+ * tree into this rank's shard t->gshard (the sum; range_stats makes it the
+ * mean): every rank's cover of its micro-batches (t->tnodes, rank by rank),
+ * this rank's nodes summed from its rows of t->mgrads, each shard's part of
+ * them sent to the shard's owner (one alltoallv), who adds the nodes above. */
+static void micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
+{
+    const size_t n = t->model->n_params, ns = t->hi - t->lo;
+    const int P = comm_size(t->comm);
+    int *sc = t->tcounts, *sd = sc + P, *rc = sd + P, *rd = rc + P;
+    int64_t *node = t->tnodes, j0 = 0;
+    int nall = 0, first = 0, nmine = 0;
+    for (int q = 0; q < P; q++) {
+        int64_t r0, r1;
+        micro_range(t, k, q, &r0, &r1);
+        const int got = tree_cover(0, M, r0, r1, node + 2 * nall);
+        if (q == rank) {
+            j0 = r0, first = nall, nmine = got;
+        }
+        rd[q] = (int)((size_t)nall * ns);
+        rc[q] = (int)((size_t)got * ns);
+        nall += got;
+    }
+    const int64_t *mine = node + 2 * first;
+    for (int i = 0; i < nmine; i++) tree_sum_local(t, j0, mine[2 * i], mine[2 * i + 1]);
+    float *out = t->tsend;
+    for (int q = 0; q < P; q++) {
+        size_t lo, hi;
+        comm_shards_range_of(t->shards, q, &lo, &hi);
+        sd[q] = (int)(out - t->tsend);
+        for (int i = 0; i < nmine; i++, out += hi - lo)
+            memcpy(out, t->mgrads + (size_t)(mine[2 * i] - j0) * n + lo, (hi - lo) * sizeof *out);
+        sc[q] = (int)(out - t->tsend) - sd[q];
+    }
+    comm_alltoallv_f32(t->comm, t->tsend, sc, sd, t->trecv, rc, rd);
+    if (ns > 0)
+        memcpy(t->gshard, tree_sum_shard(t, node, nall, 0, M, ns), ns * sizeof *t->gshard);
+}
+
+/* The sum of v[0 .. n) in index order. */
+static double ordered_sum(const double *v, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += v[i];
+    return s;
+}
+
+/* Reproducible mode's gradient: micro_gradients, micro_sum, then the sums
+ * of range_stats per block of this rank's shard and the micro-batches'
+ * losses placed in t->rsums, each entry written by one rank only, so that
+ * the allreduce adds zeros to it (exact), and every sum is then added in
+ * block or micro-batch order.  Returns the batch's loss sum on rank 0, 0
+ * elsewhere (trainer_loss_rows). */
+static double micro_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, double *tick)
+{
+    const int nstat = n_stats(t);
+    const int64_t mb = t->opts.micro_batch, terms = (b + mb - 1) / mb;
+    const size_t nblk = repro_blocks(t->model), nv = nblk * (size_t)nstat;
+    double *v = t->rsums, *losses = v + nv;
+    memset(v, 0, (nv + (size_t)terms) * sizeof *v);
+    micro_gradients(t, k, rank, losses, tick);
+    watchdog_phase(WD_REDUCTION, t->step);
+    micro_sum(t, k, rank, terms);
+    tick[3] = comm_wtime();
+    watchdog_phase(WD_UPDATE, t->step);
+    memset(t->stats, 0, (size_t)nstat * sizeof *t->stats);
+    for (size_t lo = t->lo; lo < t->hi; lo += REPRO_BLOCK) {
+        const size_t hi = t->hi - lo < REPRO_BLOCK ? t->hi : lo + REPRO_BLOCK;
+        range_stats(t, t->gshard + (lo - t->lo), lo, hi, b, v + lo / REPRO_BLOCK * nstat);
+    }
+    tick[4] = comm_wtime();
+    comm_allreduce_sum_f64(t->comm, v, nv + (size_t)terms);
+    tick[5] = comm_wtime();
+    for (size_t q = 0; q < nblk; q++)
+        for (int i = 0; i < nstat; i++) t->stats[i] += v[q * nstat + i];
+    return rank == 0 ? ordered_sum(losses, (size_t)terms) : 0.0;
+}
+
 double trainer_step(dt_trainer *t, int64_t k)
 {
     dt_model *m = t->model;
@@ -337,23 +609,15 @@ double trainer_step(dt_trainer *t, int64_t k)
     const int rank = comm_rank(t->comm);
     double tick[8];
     tick[0] = comm_wtime();
-    double loss = slice_gradient(t, k, rank, tick);
-
-    /* The sharded update.  A reduce-scatter gives this rank the sum over
-     * ranks of its shard [lo, hi) of the gradient; it divides by the global
-     * count (an exact mean even when the slices differ in size), updates that
-     * shard of the parameters and of the optimizer state, and an allgather
-     * gives every rank every parameter.  The same bytes move as in one
-     * allreduce, but the update's cost divides by the number of ranks.  Each
-     * parameter is computed by one rank only, so the replicas stay identical. */
-    watchdog_phase(WD_REDUCTION, t->step);
-    comm_reduce_scatter_sum_f32(t->shards, m->grads, t->gshard);
-    tick[3] = comm_wtime();
-    watchdog_phase(WD_UPDATE, t->step);
-    const int nstat = shard_stats(t, b);
-    tick[4] = comm_wtime();
-    comm_shards_sum_f64(t->shards, t->stats, (size_t)nstat);
-    tick[5] = comm_wtime();
+    /* The sharded update.  Each rank receives the sum over the batch of its
+     * shard [lo, hi) of the gradient; it divides by the global count (an
+     * exact mean even when the slices differ in size), updates that shard of
+     * the parameters and of the optimizer state, and an allgather gives
+     * every rank every parameter.  The same bytes move as in one allreduce,
+     * but the update's cost divides by the number of ranks.  Each parameter
+     * is computed by one rank only, so the replicas stay identical. */
+    double loss = t->opts.micro_batch > 0 ? micro_reduce(t, k, b, rank, tick)
+                                          : sliced_reduce(t, k, b, rank, tick);
     t->nonfinite = t->stats[STAT_BAD] > 0;
     if (t->nonfinite) {
         /* every rank sees the same reduced flag, so all skip together */
@@ -408,27 +672,48 @@ dt_status trainer_prepare_blocks(dt_comm *comm, dt_model *m, int64_t n, int back
     return st;
 }
 
-void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out)
+dt_status trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out,
+                           dt_error *err)
 {
+    dt_error own_err; /* comm_agree needs somewhere to put the message */
+    if (!err)
+        err = &own_err;
+    const int64_t chunk = model->max_batch, blocks = (ds->n + chunk - 1) / chunk;
+    /* per block: the loss, correct, squared error and count sums, each block
+     * this rank's or zeros, so that the allreduce adds zeros to it */
+    double *v = calloc(4 * (size_t)blocks + 1, sizeof *v);
+    dt_status st = v ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory for evaluation sums");
+    if ((st = comm_agree(comm, st, err))) {
+        free(v);
+        return st;
+    }
     int64_t lo, hi;
-    block_slice(ds->n, model->max_batch, comm_rank(comm), comm_size(comm), &lo, &hi);
-    dt_loss_sums s = {0};
+    block_slice(ds->n, chunk, comm_rank(comm), comm_size(comm), &lo, &hi);
     dt_target_scaling buf;
     const dt_target_scaling *ts = model_target_scaling(model, &buf);
-    const int64_t chunk = model->max_batch;
     for (int64_t i = lo; i < hi; i += chunk) {
         int nb = (int)(hi - i < chunk ? hi - i : chunk);
         const float *Z = model_forward(model, dataset_rows(ds, i, nb, model->xin), nb);
+        dt_loss_sums s = {0};
         loss_eval(model->head, Z, ds->labels ? ds->labels + i : NULL,
                   ds->targets ? ds->targets + i * ds->k : NULL, nb, model->n_out, ts, NULL, &s);
+        double *w = v + 4 * (i / chunk);
+        w[0] = s.loss;
+        w[1] = s.correct;
+        w[2] = s.sqerr;
+        w[3] = s.count;
     }
-    double v[4] = {s.loss, s.correct, s.sqerr, s.count};
-    comm_allreduce_sum_f64(comm, v, 4);
-    out->n = (int64_t)v[3];
-    double n = v[3] > 0 ? v[3] : 1.0;
-    out->loss = v[0] / n;
-    out->accuracy = v[1] / n;
-    out->rmse = sqrt(v[2] / (n * model->n_out));
+    comm_allreduce_sum_f64(comm, v, 4 * (size_t)blocks);
+    double t[4] = {0};
+    for (int64_t q = 0; q < blocks; q++)
+        for (int j = 0; j < 4; j++) t[j] += v[4 * q + j];
+    free(v);
+    out->n = (int64_t)t[3];
+    double n = t[3] > 0 ? t[3] : 1.0;
+    out->loss = t[0] / n;
+    out->accuracy = t[1] / n;
+    out->rmse = sqrt(t[2] / (n * model->n_out));
+    return DT_OK;
 }
 
 void trainer_predict(dt_model *m, const dt_dataset *ds, int64_t lo, int64_t hi, float *out)

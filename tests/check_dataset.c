@@ -133,14 +133,14 @@ START_TEST(test_zscore_minmax)
     dt_norm nm;
     dt_error err;
     ck_assert_int_eq(dataset_load(p, "/train", 1, &ds, &err), DT_OK);
-    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_ZSCORE, &nm, &err), DT_OK);
+    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_ZSCORE, 0, &nm, &err), DT_OK);
     norm_apply(&nm, &ds);
     ck_assert_float_eq_tol(ds.X[4], 1.2247449f, 1e-6f);
     ck_assert_float_eq_tol(ds.X[2], 0.0f, 1e-6f);
     norm_free(&nm);
     dataset_free(&ds);
     ck_assert_int_eq(dataset_load(p, "/train", 1, &ds, &err), DT_OK);
-    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_MINMAX, &nm, &err), DT_OK);
+    ck_assert_int_eq(norm_fit(comm_world(), &ds, NORM_MINMAX, 0, &nm, &err), DT_OK);
     norm_apply(&nm, &ds);
     ck_assert_float_eq_tol(ds.X[2], 0.5f, 1e-7f);
     ck_assert_float_eq_tol(ds.X[5], 1.0f, 1e-7f);
@@ -196,8 +196,8 @@ START_TEST(test_uint8_rows_match_float)
         ck_assert_int_eq(dataset_load_shared(comm_world(), p8, "/train", 1, &a, &err), DT_OK);
         ck_assert_int_eq(dataset_load(pf, "/train", 1, &b, &err), DT_OK);
         ck_assert(a.X8 && !a.X && b.X && !b.X8);
-        ck_assert_int_eq(norm_fit(comm_world(), &a, kinds[k], &na, &err), DT_OK);
-        ck_assert_int_eq(norm_fit(comm_world(), &b, kinds[k], &nb, &err), DT_OK);
+        ck_assert_int_eq(norm_fit(comm_world(), &a, kinds[k], 0, &na, &err), DT_OK);
+        ck_assert_int_eq(norm_fit(comm_world(), &b, kinds[k], 0, &nb, &err), DT_OK);
         ck_assert(!memcmp(na.shift, nb.shift, D8 * sizeof(float)));
         ck_assert(!memcmp(na.scale, nb.scale, D8 * sizeof(float)));
         dataset_normalize(&na, &a);
@@ -253,6 +253,55 @@ START_TEST(test_batch_slices_cover)
 }
 END_TEST
 
+START_TEST(test_block_owner_inverts_block_slice)
+{
+    /* Reference: block_slice itself.  For n = 1..60 rows, blocks of 1..9 and
+     * P = 1..9 ranks (more ranks than blocks included): every row's owner is
+     * the one rank whose block_slice holds it. */
+    for (int P = 1; P <= 9; P++)
+        for (int64_t block = 1; block <= 9; block++)
+            for (int64_t n = 1; n <= 60; n++)
+                for (int r = 0; r < P; r++) {
+                    int64_t lo, hi;
+                    block_slice(n, block, r, P, &lo, &hi);
+                    for (int64_t row = lo; row < hi; row++)
+                        ck_assert_msg(block_owner(n, block, row, P) == r,
+                                      "n %lld block %lld P %d row %lld: owner %d, not %d",
+                                      (long long)n, (long long)block, P, (long long)row,
+                                      block_owner(n, block, row, P), r);
+                }
+}
+END_TEST
+
+START_TEST(test_split_kept_counts)
+{
+    /* dataset_split_kept, from the labels alone, against the split itself:
+     * 40 rows of 3 classes (14, 13, 13) and of none, for several shares. */
+    float X[40];
+    int32_t y[40];
+    for (int i = 0; i < 40; i++) {
+        X[i] = (float)i;
+        y[i] = i % 3;
+    }
+    dt_dataset ds = {.n = 40, .d = 1, .k = 1, .X = X, .labels = y, .max_label = 2};
+    dt_dataset nolab = {.n = 40, .d = 1, .k = 1, .X = X, .targets = X, .max_label = -1};
+    const double fracs[] = {0.1, 0.25, 0.5, 0.77};
+    for (int i = 0; i < 4; i++) {
+        dt_dataset *sets[2] = {&ds, &nolab};
+        for (int j = 0; j < 2; j++) {
+            dt_dataset keep, held;
+            dt_error err;
+            ck_assert_int_eq(dataset_split(sets[j], fracs[i], 9, &keep, &held, &err), DT_OK);
+            ck_assert_int_eq(dataset_split_kept(sets[j], fracs[i]), keep.n);
+            dataset_free(&keep);
+            dataset_free(&held);
+        }
+    }
+    /* by hand: round(0.1 * 14) + 2 round(0.1 * 13) = 1 + 1 + 1 held, 37 kept */
+    ck_assert_int_eq(dataset_split_kept(&ds, 0.1), 37);
+}
+END_TEST
+
 START_TEST(test_target_stats)
 {
     /* Targets (4, 2): column 0 is 1, 2, 3, 6 (mean 3, population variance
@@ -281,6 +330,8 @@ static Suite *suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("batches");
     tcase_add_test(tc, test_batch_slices_cover);
+    tcase_add_test(tc, test_block_owner_inverts_block_slice);
+    tcase_add_test(tc, test_split_kept_counts);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "dtrain/comm.h"
+#include "dtrain/dataset.h"
+#include "dtrain/h5io.h"
 #include "dtrain/session.h"
 #include "dtrain/testhooks.h"
 #include "testutil.h"
@@ -225,6 +227,106 @@ START_TEST(test_shards)
 }
 END_TEST
 
+/* Rank 0 writes /train of 29 rows x 3 (uint8 or float32 per _i): X[i][j] =
+ * (7 i + 3 j) mod 251, y = i mod 4; every rank gets its path. */
+static void write_rows(int u8, char *path, size_t len)
+{
+    dt_comm *c = comm_world();
+    if (comm_rank(c) == 0) {
+        enum { N = 29, D = 3 };
+        uint8_t x8[N * D];
+        float xf[N * D];
+        int32_t y[N];
+        for (int i = 0; i < N * D; i++) xf[i] = x8[i] = (uint8_t)((7 * (i / D) + 3 * (i % D)) % 251);
+        for (int i = 0; i < N; i++) y[i] = i % 4;
+        snprintf(path, len, "%s", tu_path(u8 ? "rows8.h5" : "rowsf.h5"));
+        h5file *f;
+        dt_error err;
+        int64_t dx[2] = {N, D}, dy[1] = {N};
+        ck_assert_int_eq(h5io_create(path, &f, &err), DT_OK);
+        ck_assert_int_eq(h5io_write(f, "/train/X", u8 ? DT_U8 : DT_F32, 2, dx,
+                                    u8 ? (const void *)x8 : xf, 0, &err), DT_OK);
+        ck_assert_int_eq(h5io_write(f, "/train/y", DT_I32, 1, dy, y, 0, &err), DT_OK);
+        ck_assert_int_eq(h5io_close(f, &err), DT_OK);
+    }
+    comm_bcast(c, path, len, 0);
+}
+
+START_TEST(test_sharded_rows)
+{
+    /* --data-placement sharded against a whole copy (reference: dataset_load,
+     * normalised with the same statistics) at the world's rank count, X
+     * stored as float32 (_i 0) and uint8 (_i 1), blocks of 4 rows (29 rows:
+     * the last block short, and at 4 ranks two blocks or one per rank):
+     * each rank holds block_slice's rows; the rows of a batch fetched by
+     * each rank's slice, and both parts of a validation split, are the same
+     * bits as the whole copy's. */
+    dt_comm *c = comm_world();
+    const int P = comm_size(c), rank = comm_rank(c);
+    char path[512];
+    write_rows(_i, path, sizeof path);
+    dt_dataset sh, all;
+    dt_norm nm;
+    dt_error err;
+    ck_assert_int_eq(dataset_load_sharded(c, path, "/train", DS_LABELS, 4, &sh, &err), DT_OK);
+    ck_assert_int_eq(dataset_load(path, "/train", DS_LABELS, &all, &err), DT_OK);
+    int64_t lo, hi;
+    block_slice(29, 4, rank, P, &lo, &hi);
+    ck_assert_int_eq(sh.lo, lo);
+    ck_assert_int_eq(sh.held, hi - lo);
+    ck_assert_int_eq(sh.max_label, 3);
+    ck_assert_int_eq(norm_fit(c, &all, NORM_MINMAX, 0, &nm, &err), DT_OK);
+    dataset_normalize(&nm, &sh);
+    dataset_normalize(&nm, &all);
+    float a[29 * 3], b[29 * 3];
+    if (hi > lo)
+        ck_assert(!memcmp(dataset_rows(&sh, lo, hi - lo, a), dataset_rows(&all, lo, hi - lo, b),
+                          (size_t)(hi - lo) * 3 * sizeof(float)));
+    /* a batch of 11 rows in a scrambled order, cut as batch_slice cuts it */
+    const int64_t want[11] = {28, 3, 17, 0, 9, 22, 4, 27, 13, 8, 1};
+    int64_t counts[8];
+    ck_assert_int_le(P, 8);
+    for (int r = 0; r < P; r++) {
+        batch_slice(11, r, P, &lo, &hi);
+        counts[r] = hi - lo;
+    }
+    batch_slice(11, rank, P, &lo, &hi);
+    dt_fetch *f = dataset_fetch_create(&sh, hi - lo, 11);
+    ck_assert_ptr_nonnull(f);
+    int32_t la[11], lb[11];
+    for (int twice = 0; twice < 2; twice++) { /* the buffers are reused */
+        dataset_fetch_start(f, want, counts);
+        ck_assert_int_eq(dataset_fetch_finish(f, a, la, NULL), hi - lo);
+        dataset_gather(&all, want + lo, hi - lo, b, lb, NULL);
+        ck_assert(!memcmp(a, b, (size_t)(hi - lo) * 3 * sizeof(float)));
+        ck_assert(!memcmp(la, lb, (size_t)(hi - lo) * sizeof *la));
+    }
+    dataset_fetch_free(f);
+    /* a validation split: the same rows held out, and moved to their ranks */
+    dt_dataset sk, shd, ak, ahd;
+    ck_assert_int_eq(dataset_split_sharded(&sh, 0.3, 5, 4, &sk, &shd, &err), DT_OK);
+    ck_assert_int_eq(dataset_split(&all, 0.3, 5, &ak, &ahd, &err), DT_OK);
+    const dt_dataset *parts[2][2] = {{&sk, &ak}, {&shd, &ahd}};
+    for (int p = 0; p < 2; p++) {
+        const dt_dataset *x = parts[p][0], *y = parts[p][1];
+        ck_assert_int_eq(x->n, y->n);
+        ck_assert(!memcmp(x->labels, y->labels, (size_t)y->n * sizeof *y->labels));
+        block_slice(x->n, 4, rank, P, &lo, &hi);
+        ck_assert_int_eq(x->lo, lo);
+        if (hi > lo)
+            ck_assert(!memcmp(dataset_rows(x, lo, hi - lo, a), dataset_rows(y, lo, hi - lo, b),
+                              (size_t)(hi - lo) * 3 * sizeof(float)));
+    }
+    dataset_free(&sk);
+    dataset_free(&shd);
+    dataset_free(&ak);
+    dataset_free(&ahd);
+    norm_free(&nm);
+    dataset_free(&sh);
+    dataset_free(&all);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("parallel");
@@ -237,6 +339,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_more_ranks_than_batch);
     tcase_add_test(tc, test_dropout_masks);
     tcase_add_test(tc, test_lbfgs);
+    tcase_add_loop_test(tc, test_sharded_rows, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

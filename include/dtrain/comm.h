@@ -64,6 +64,9 @@ void comm_allreduce_max_i64(dt_comm *c, int64_t *buf, size_t n);
 typedef struct dt_shards dt_shards;
 dt_shards *comm_shards_create(dt_comm *c, size_t n, int node_shared, int ranks_per_node);
 void comm_shards_free(dt_shards *s);
+/* Cut the shards at multiples of `unit` floats instead of 16 (every rank the
+ * same unit; local).  Before the first collective on s. */
+void comm_shards_align(dt_shards *s, size_t unit);
 /* 1 if the node-shared path was set up.  Local. */
 int comm_shards_node_mode(const dt_shards *s);
 /* Sum n doubles over one holder of each shard (the node in node mode, where
@@ -75,6 +78,8 @@ void comm_shards_sum_f64(dt_shards *s, double *buf, size_t n);
 float *comm_shards_grads(dt_shards *s);
 /* This rank's shard [*lo, *hi) of the n floats.  Local. */
 void comm_shards_range(const dt_shards *s, size_t *lo, size_t *hi);
+/* Shard q's (0 <= q < the number of shards: the ranks, outside node mode). */
+void comm_shards_range_of(const dt_shards *s, int q, size_t *lo, size_t *hi);
 /* Sum buf (n) over the ranks; this rank's shard of the sum, buf[lo..hi)
  * summed, goes to mine (hi - lo).  buf is left as it was.  In node mode buf
  * must be comm_shards_grads(s), and the other ranks of the node read it
@@ -87,6 +92,11 @@ void comm_reduce_scatter_sum_f32(dt_shards *s, const float *buf, float *mine);
 /* Every rank contributes buf[lo..hi) of its own shard; afterwards buf (n)
  * holds every shard, on every rank. */
 void comm_allgather_shards_f32(dt_shards *s, float *buf);
+
+/* MPI_Alltoallv of floats: rank r's send[sdispls[q] ..] (scounts[q]) to
+ * rank q's recv[rdispls[r] ..] (rcounts[r]).  Collective. */
+void comm_alltoallv_f32(dt_comm *c, const float *send, const int *scounts, const int *sdispls,
+                        float *recv, const int *rcounts, const int *rdispls);
 
 /* Gather variable-sized byte blocks: rank r contributes `bytes` bytes from
  * `send`; on every rank (allgather) `recv` receives the blocks in rank order

@@ -114,6 +114,8 @@ typedef struct {
     int64_t batch_size, epochs, seed, threads;
     dt_switch shuffle;
     int drop_last;
+    int reproducible;     /* --reproducible */
+    int64_t micro_batch;  /* --micro-batch: rows per micro-batch of --reproducible */
     dt_str save, init_from;
     int profile;
     dt_str log;                      /* --log FILE: the metrics log */

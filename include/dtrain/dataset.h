@@ -192,9 +192,11 @@ dt_status norm_parse(const char *text, dt_norm_kind *out, dt_error *err);
 const char *norm_name(dt_norm_kind k);
 /* Statistics of ds computed across the ranks of c: each rank sums its
  * contiguous share of the rows (a sharded set: the rows it holds), then one
- * allreduce.  Constant features get
+ * allreduce.  With exact != 0 the zscore sums are exact integer sums
+ * (exsum.h; two passes over the rows), so the statistics are the same bits at
+ * any rank count.  Constant features get
  * scale 1 (zscore) so they map to 0. */
-dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, dt_norm *out,
+dt_status norm_fit(dt_comm *c, const dt_dataset *ds, dt_norm_kind kind, int exact, dt_norm *out,
                    dt_error *err);
 /* x' = (x - shift) * scale on every row: in place for float rows; for uint8
  * rows the statistics are attached to ds and applied as rows are read, with

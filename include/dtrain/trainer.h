@@ -26,6 +26,13 @@ typedef struct {
     double clip_value;  /* per-component bound; 0 = off */
     int grad_norms;     /* accumulate per-layer gradient norms (trainer.norm_sum) */
     int node_reduce;    /* sum gradients through node-shared memory (comm_shards_create) */
+    /* Reproducible mode when > 0: every global batch is cut into micro-batches
+     * of this many rows (the last may be shorter), each rank computes whole
+     * micro-batches (trainer_slice), each micro-batch's gradient apart, and
+     * they are added in a tree whose shape depends on the batch only
+     * (trainer.c), so that the step's result does not depend on the number of
+     * ranks or on how they are placed. */
+    int64_t micro_batch;
 } dt_train_opts;
 
 typedef struct {
@@ -57,6 +64,15 @@ typedef struct {
     dt_fetch *fetch;      /* owned, or NULL */
     int64_t *want;        /* owned, (batch + size): every rank's rows, their counts */
     int64_t pending[2];   /* the (epoch, batch) of the fetch in flight; batch -1: none */
+    /* Reproducible mode (opts.micro_batch > 0), all owned: */
+    float *mgrads;        /* (local max micro-batches, n_params): each one's gradient sum,
+                             then the sums of this rank's nodes of the micro-batch tree */
+    float *tsend;         /* (local max micro-batches, n_params): the nodes packed by shard */
+    float *trecv;         /* (micro-batches, hi - lo): every rank's nodes, this shard */
+    int *tcounts;         /* (4, ranks): the exchange's send and receive counts, displs */
+    int64_t *tnodes;      /* (2 * micro-batches): every rank's tree nodes, [a, b) pairs */
+    double *rsums;        /* (blocks * stats + micro-batches): sums placed by block
+                             and by micro-batch, each written by one rank only */
     /* Seconds this rank spent in each phase of trainer_step since the last
      * reset (the caller zeroes it): gathering the batch, forward and backward,
      * communication (the gradient reduce-scatter, the small allreduce of the
@@ -68,8 +84,9 @@ typedef struct {
     } time;
 } dt_trainer;
 
-/* The largest slice any rank gets of a global batch of b: ceil(b / size). */
-int trainer_local_batch(int64_t b, int size);
+/* The largest slice any rank gets of a global batch of b: ceil(b / size),
+ * or, with micro-batches of mb rows (mb > 0), that many whole micro-batches. */
+int trainer_local_batch(int64_t b, int size, int64_t mb);
 
 /* Everything the step needs is allocated here, nothing later.  Collective
  * over comm (the reduction may share a window between the ranks of a node),
@@ -89,6 +106,11 @@ int64_t trainer_batch_size(const dt_trainer *t, int64_t k);
  * ask for any rank's part (what a rank must receive or send is known to all). */
 void trainer_slice(const dt_trainer *t, int64_t k, int r, int64_t *lo, int64_t *hi);
 
+/* The number of rows of batch k whose losses this rank's trainer_step
+ * returns: its slice, or in reproducible mode the whole batch on rank 0 (it
+ * adds the micro-batches' losses in their order) and none elsewhere. */
+int64_t trainer_loss_rows(const dt_trainer *t, int64_t k);
+
 /* Global batch k of the current epoch: this rank's slice, gradient, allreduce,
  * the mean, L1/L2 terms, clipping, update with the schedule's rate.  Returns
  * this rank's sum of sample losses (rank 0 adds the batch's penalty once per
@@ -96,7 +118,10 @@ void trainer_slice(const dt_trainer *t, int64_t k, int r, int64_t *lo, int64_t *
 double trainer_step(dt_trainer *t, int64_t k);
 
 /* Loss and accuracy/RMSE of the model on ds, each rank evaluating a contiguous
- * share of the rows, reduced exactly (every sample counted once). */
+ * share of the rows in blocks of max_batch (block_slice); the blocks' sums
+ * are added in block order, so the figures are the same bits at any rank
+ * count.  Collective; DT_ENOMEM on every rank if the blocks' sums found no
+ * memory. */
 typedef struct {
     double loss;     /* mean per-sample loss */
     double accuracy; /* classifiers */
@@ -104,7 +129,8 @@ typedef struct {
     int64_t n;
 } dt_eval;
 
-void trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out);
+dt_status trainer_evaluate(dt_comm *comm, dt_model *model, const dt_dataset *ds, dt_eval *out,
+                           dt_error *err);
 
 /* Make the model's forward plans (with backward != 0 the backward ones too)
  * for the blocks this rank runs over n rows split as trainer_evaluate,
