@@ -146,13 +146,14 @@ run() {
   timeout -k 10 "${BENCH_TIMEOUT:-1800}" mpirun -np "$np" "${bind[@]}" ${MPIRUN_ARGS:-} \
     "${wrap[@]}" "$@" >"$log" 2>&1
 }
-# must P LOGFILE COMMAND...: run, and the end of the benchmark if it fails
-must() {
-  run "$@" && return
+# failed P LOGFILE COMMAND...: the end of the benchmark, COMMAND having failed
+failed() {
   echo "bench.sh: failed: mpirun -np $1 ${*:3}" >&2
   tail -20 "$2" >&2
   exit 1
 }
+# must P LOGFILE COMMAND...: run, and the end of the benchmark if it fails
+must() { run "$@" || failed "$@"; }
 
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -202,9 +203,9 @@ if [[ -n $big ]]; then
   t0=$(date +%s)
   synth "$big" "$data"
   synth 2000 "$LOG/small.h5"
-  echo "data: $big synthetic rows x 64 float32 features, $(data_mb "$data") MB in memory, generated in $(($(date +%s) - t0)) s (temporary)"
 fi
 dmb=$(data_mb "$data")
+[[ -z $big ]] || echo "data: $big synthetic rows x 64 float32 features, $dmb MB in memory, generated in $(($(date +%s) - t0)) s (temporary)"
 echo "workload: $data, --layers $layers --output softmax --optimizer adam ${lr_arg[*]:+${lr_arg[*]} }--batch-size $batch${train_args:+ $train_args}, $warmup warm-up + $epochs timed epochs; precisions $precisions; placements $placements"
 
 # per precision and placement: samples/s and job memory at 1 rank
@@ -236,14 +237,11 @@ for P in "${rank_list[@]}"; do
     tl=$LOG/train$P-$prec-$pl
     prec_arg=()
     [[ $prec == fp32 ]] || prec_arg=(--precision "$prec")
-    # shellcheck disable=SC2086
-    if ! run "$P" "$tl" "$DTRAIN" train --data "$data" "${train_opts[@]}" "${prec_arg[@]}" \
-        --data-placement "$pl" $train_args; then
-      if [[ -z $limit_mb ]]; then
-        echo "bench.sh: failed: mpirun -np $P dtrain train --data $data --data-placement $pl" >&2
-        tail -20 "$tl" >&2
-        exit 1
-      fi
+    # shellcheck disable=SC2206
+    train=("$DTRAIN" train --data "$data" "${train_opts[@]}" "${prec_arg[@]}" --data-placement "$pl"
+           $train_args)
+    if ! run "$P" "$tl" "${train[@]}"; then
+      [[ -n $limit_mb ]] || failed "$P" "$tl" "${train[@]}"
       echo "  -- $prec, placement $pl: failed under the $limit_mb MB limit per rank: $(grep -m1 '^dtrain.*error' "$tl" || tail -1 "$tl")"
       echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl status=failed rank_limit_mb=$limit_mb data_mb=$dmb"
       continue
