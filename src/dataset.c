@@ -784,7 +784,7 @@ static dt_status reshard(const dt_dataset *ds, const int64_t *rows, int64_t n, i
     *out = (dt_dataset){.n = n, .d = ds->d, .k = ds->k, .max_label = -1};
     set_share(out, c, block);
     const dt_dataset_info info = {.n = n, .d = ds->d, .k = ds->k, .x_u8 = ds->X8 != NULL};
-    dt_status st = alloc_share(out, "data", "X", &info, err);
+    dt_status st = alloc_share(out, "--valid-split", "X", &info, err);
     int64_t *counts = malloc((size_t)size * sizeof *counts);
     if (ds->labels)
         out->labels = malloc((size_t)(n + 1) * sizeof *out->labels);

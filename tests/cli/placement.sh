@@ -122,6 +122,19 @@ for np in 1 2 3; do
   OMPI_MCA_io='^ompio,romio321' expect_error $np 2 "cannot be opened with MPI-IO" \
     train --data "$DATA/iris.h5" --epochs 1 --data-placement sharded
 done
+# bad data where only some ranks read it: every rank stops with the one message
+MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
+# 600 rows in blocks of 256: row 590 is the last rank's at 3 ranks
+"$MAKE_BAD_H5" "$TMP/nan.h5" /train/X:f32:600x2 /train/y:i32:600 &&
+  "$MAKE_BAD_H5" --set-value "$TMP/nan.h5" /train/X 1181 nan || fail "fixture nan.h5"
+"$MAKE_BAD_H5" "$TMP/gz.h5" /train/X:f32+gzip:600x2 /train/y:i32:600 &&
+  "$MAKE_BAD_H5" --garbage-chunk "$TMP/gz.h5" /train/X || fail "fixture gz.h5"
+for np in 1 2 3; do
+  expect_error $np 2 "/train/X row 590 column 1 is nan (not finite)" \
+    train --data "$TMP/nan.h5" --epochs 1 --data-placement sharded
+  expect_error $np 2 "a compressed chunk does not decompress" \
+    train --data "$TMP/gz.h5" --epochs 1 --data-placement sharded
+done
 expect_error 2 2 "'everywhere' is not one of node|rank|sharded" \
   train --data "$DATA/iris.h5" --data-placement everywhere
 finish
