@@ -3,10 +3,12 @@
 
 #include <mpi.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 struct dt_comm {
     MPI_Comm comm;
@@ -197,17 +199,35 @@ static int all_true(dt_comm *c, int mine)
     return all;
 }
 
+/* This process's address space in bytes (0 if unknown). */
+static double vm_size(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    double pages = 0;
+    if (f) {
+        if (fscanf(f, "%lf", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return pages * (double)sysconf(_SC_PAGE_SIZE);
+}
+
 /* Whether a shared window of `bytes` can be created here.  Open MPI backs
- * shared windows with a file in /dev/shm, and a failure to size it is fatal
- * to the job (with MPI_ERRORS_RETURN the other ranks were left waiting), so
- * look first: the free space of /dev/shm (containers often give it 64 MB),
- * and the file-size limit (ulimit -f), which the file must fit under. */
+ * shared windows with a file in /dev/shm, and a failure to size or map it is
+ * fatal to the job (with MPI_ERRORS_RETURN the other ranks were left
+ * waiting), so look first: the free space of /dev/shm (containers often give
+ * it 64 MB), the file-size limit (ulimit -f), which the file must fit under,
+ * and the address-space limit (ulimit -v, prlimit --as), under which every
+ * rank of the node maps the whole window. */
 static int shm_room(size_t bytes)
 {
     const double need = (double)bytes + (1 << 20); /* and a margin for the bookkeeping */
     struct rlimit rl;
     if (!getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
         (double)rl.rlim_cur < need)
+        return 0;
+    if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+        (double)rl.rlim_cur - vm_size() < need)
         return 0;
     struct statvfs fs;
     if (!statvfs("/dev/shm", &fs) && (double)fs.f_bavail * (double)fs.f_frsize < need)

@@ -427,8 +427,9 @@ static dt_status read_group(dt_comm *shm_c, h5file *f, const char *group, int y,
         ds->shm = comm_shm_alloc(shm_c, count * elsize);
         x = ds->shm ? comm_shm_base(ds->shm) : NULL;
         if (!ds->shm)
-            dt_warn("node-shared memory for %s %s is not available (no room in /dev/shm, or "
-                    "the file-size limit); every rank keeps its own copy", path, group);
+            dt_warn("node-shared memory for %s %s is not available (no room in /dev/shm, the "
+                    "file-size limit or the address-space limit); every rank keeps its own copy",
+                    path, group);
     }
     if (!x)
         x = malloc(count * elsize);

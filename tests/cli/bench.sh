@@ -2,8 +2,8 @@
 # dtrain bench and scripts/bench.sh: the figures are consistent with the
 # model's shapes (FLOPs worked out by hand), the floors follow from the
 # measured rates, and the benchmark script runs end to end on a small data
-# set at 1 and 2 ranks in both precisions.  No timing is judged: the machine
-# is shared.
+# set at 1 and 2 ranks in both precisions and two data placements, and its
+# --big mode once.  No timing is judged: the machine is shared.
 source "$(dirname "$0")/lib.sh"
 
 # field LINE KEY: the value of KEY=... on a BENCH_ line
@@ -38,20 +38,40 @@ done
 expect_error 1 2 "--layers" bench --layers 32:swish --batch-size 64
 
 # scripts/bench.sh with the binary under test, on digits: one BENCH line per
-# rank count and precision, each with a test accuracy.
+# rank count, precision and placement, each with a test accuracy, and the
+# data set's size in memory: digits' 1797 x 64 uint8 = 0.11 MB, printed to
+# 0.1.
 precisions=fp32,bf16
 [[ $("$DTRAIN" --version) == *avx512_core* ]] || precisions=fp32
 log=$TMP/bench.log
 if NO_BUILD=1 BUILD_DIR=$(dirname "$DTRAIN") BENCH_TIMEOUT=120 timeout -k 5 300 \
     bash "$SRC/scripts/bench.sh" --data "$DATA/digits.h5" --model tiny --ranks 1,2 \
-    --precisions $precisions --epochs 1 --warmup 1 >"$log" 2>&1; then
+    --precisions $precisions --placements node,sharded --epochs 1 --warmup 1 >"$log" 2>&1; then
   n=$(grep -c '^BENCH model=tiny' "$log")
-  want=$((2 * $(tr ',' '\n' <<<"$precisions" | wc -l)))
-  [[ $n -eq $want ]] && pass "bench.sh: $n BENCH lines ($precisions at 1 and 2 ranks)" || fail "bench.sh: $n BENCH lines, want $want: $(cat "$log")"
+  want=$((4 * $(tr ',' '\n' <<<"$precisions" | wc -l)))
+  [[ $n -eq $want ]] && pass "bench.sh: $n BENCH lines ($precisions x node,sharded at 1 and 2 ranks)" || fail "bench.sh: $n BENCH lines, want $want: $(cat "$log")"
   bad=$(grep '^BENCH model=tiny' "$log" | grep -v 'test_accuracy=0\.[0-9]' || true)
   [[ -z $bad ]] && pass "bench.sh: every row has a test accuracy" || fail "bench.sh rows without accuracy: $bad"
+  for pl in node sharded; do
+    n=$(grep '^BENCH model=tiny' "$log" | grep -c " placement=$pl status=ok .* data_mb=0.1 ")
+    [[ $n -eq $((want / 2)) ]] && pass "bench.sh: $n rows of placement $pl, data 0.1 MB" || fail "bench.sh: $n rows of $pl: $(cat "$log")"
+  done
 else
   fail "bench.sh failed: $(tail -20 "$log")"
+fi
+
+# --big: a generated data set trained under a per-rank address-space limit.
+# At 20000 rows (4.9 MB) the limit's margins are within the noise of the
+# address space, so only the rows' presence is checked, not which fit.
+log=$TMP/big.log
+if NO_BUILD=1 BUILD_DIR=$(dirname "$DTRAIN") BENCH_TIMEOUT=120 timeout -k 5 300 \
+    bash "$SRC/scripts/bench.sh" --big 20000 >"$log" 2>&1; then
+  grep -q '^data: 20000 synthetic rows x 64 float32 features, 4.9 MB in memory' "$log" \
+    && grep -q '^limit at 2 ranks: [0-9]* MB of address space per rank' "$log" \
+    && [[ $(grep -c '^BENCH model=tiny .*ranks=2 precision=fp32 placement=\(node\|sharded\) status=\(ok\|failed\) .*rank_limit_mb=[0-9]' "$log") -eq 2 ]] \
+    && pass "bench.sh --big: the data set, the limit and a row per placement" || fail "bench.sh --big: $(cat "$log")"
+else
+  fail "bench.sh --big failed: $(tail -20 "$log")"
 fi
 
 finish
