@@ -5,6 +5,7 @@
 # the same run.
 #
 #   scripts/bench.sh [--ranks 1,2] [--precisions fp32,bf16] [--placements node]
+#                    [--modes default,reproducible]
 #                    [--model standard|wide|tiny|LAYERS] [--batch-size 128]
 #                    [--data FILE.h5] [--epochs 3] [--warmup 1]
 #                    [--train-args "MORE TRAIN OPTIONS"]
@@ -16,7 +17,11 @@
 # --precision` values to run at each rank count (bf16: GEMM inputs rounded to
 # bf16, fp32 accumulation; fp32 is train's default and passes no option).
 # --placements: the `train --data-placement` values to run at each rank count
-# and precision (node, rank, sharded).  One warm-up epoch, then the timed
+# and precision (node, rank, sharded).  --modes: default, and/or reproducible
+# (`train --reproducible`, micro-batches of 32 unless --train-args gives
+# --micro-batch); a reproducible row also gives its time per epoch over the
+# default mode's at the same rank count, precision and placement, measured
+# in the same run (vs_default=).  One warm-up epoch, then the timed
 # epochs; times are the median over the timed epochs of `train --profile`'s
 # per-epoch training time (evaluation excluded).
 # Environment: BUILD_DIR (build-release), BUILD_TYPE (Release), MPIRUN_ARGS
@@ -62,7 +67,8 @@
 # byte for uint8, else 4); then one line
 #   BENCH model=... ranks=P precision=... placement=... status=ok sec_per_epoch=...
 #         ratio_to_peak_floor=... ratio_to_engine_floor=... test_accuracy=...
-#         fetch_ms_per_step=... mem_rank_mb=... mem_job_mb=... data_mb=... ...
+#         fetch_ms_per_step=... mem_rank_mb=... mem_job_mb=... data_mb=...
+#         mode=default|reproducible vs_default=... ...
 # (mem_rank_mb: largest rank's peak RSS; mem_job_mb: the job's PSS).  A run
 # that failed under --rank-limit prints
 #   BENCH model=... ranks=P precision=... placement=... status=failed rank_limit_mb=... data_mb=...
@@ -73,13 +79,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 # empty: the default of the mode (--big or not), set below
-ranks="" precisions="" placements="" model="" batch="" data=datasets/fashion-mnist.h5 epochs=""
+ranks="" precisions="" placements="" modes=default model="" batch="" data=datasets/fashion-mnist.h5 epochs=""
 warmup="" train_args="" big="" limit_mb=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --ranks) ranks=$2; shift 2 ;;
     --precisions) precisions=$2; shift 2 ;;
     --placements) placements=$2; shift 2 ;;
+    --modes) modes=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --batch-size) batch=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
@@ -115,6 +122,11 @@ IFS=, read -ra place_list <<<"$placements"
 for pl in "${place_list[@]}"; do
   [[ $pl == node || $pl == rank || $pl == sharded ]] ||
     { echo "bench.sh: --placements: '$pl' is not node, rank or sharded" >&2; exit 2; }
+done
+IFS=, read -ra mode_list <<<"$modes"
+for md in "${mode_list[@]}"; do
+  [[ $md == default || $md == reproducible ]] ||
+    { echo "bench.sh: --modes: '$md' is not default or reproducible" >&2; exit 2; }
 done
 IFS=, read -ra rank_list <<<"$ranks"
 if [[ -n $big ]]; then
@@ -206,14 +218,16 @@ if [[ -n $big ]]; then
 fi
 dmb=$(data_mb "$data")
 [[ -z $big ]] || echo "data: $big synthetic rows x 64 float32 features, $dmb MB in memory, generated in $(($(date +%s) - t0)) s (temporary)"
-echo "workload: $data, --layers $layers --output softmax --optimizer adam ${lr_arg[*]:+${lr_arg[*]} }--batch-size $batch${train_args:+ $train_args}, $warmup warm-up + $epochs timed epochs; precisions $precisions; placements $placements"
+echo "workload: $data, --layers $layers --output softmax --optimizer adam ${lr_arg[*]:+${lr_arg[*]} }--batch-size $batch${train_args:+ $train_args}, $warmup warm-up + $epochs timed epochs; precisions $precisions; placements $placements; modes $modes"
 
 # per precision and placement: samples/s and job memory at 1 rank
-declare -A sps1 mem1
+declare -A sps1 mem1 sec_of
 # every precision with every placement, precision/placement
 cells=()
 for prec in "${prec_list[@]}"; do
-  for pl in "${place_list[@]}"; do cells+=("$prec/$pl"); done
+  for pl in "${place_list[@]}"; do
+    for md in "${mode_list[@]}"; do cells+=("$prec/$pl/$md"); done
+  done
 done
 auto_limit=""
 [[ -n $big && -z $limit_mb ]] && auto_limit=1
@@ -232,18 +246,19 @@ for P in "${rank_list[@]}"; do
     echo "limit at $P ranks: $limit_mb MB of address space per rank = $base MB (a sharded run on 2000 rows) + (1 + 1/$P) / 2 x $dmb MB of data"
   fi
   for cell in "${cells[@]}"; do
-    prec=${cell%/*} pl=${cell#*/}
+    IFS=/ read -r prec pl md <<<"$cell"
     load=$(cut -d' ' -f1 /proc/loadavg)
-    tl=$LOG/train$P-$prec-$pl
+    tl=$LOG/train$P-$prec-$pl-$md
     prec_arg=()
     [[ $prec == fp32 ]] || prec_arg=(--precision "$prec")
+    [[ $md == default ]] || prec_arg+=(--reproducible)
     # shellcheck disable=SC2206
     train=("$DTRAIN" train --data "$data" "${train_opts[@]}" "${prec_arg[@]}" --data-placement "$pl"
            $train_args)
     if ! run "$P" "$tl" "${train[@]}"; then
       [[ -n $limit_mb ]] || failed "$P" "$tl" "${train[@]}"
       echo "  -- $prec, placement $pl: failed under the $limit_mb MB limit per rank: $(grep -m1 '^dtrain.*error' "$tl" || tail -1 "$tl")"
-      echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl status=failed rank_limit_mb=$limit_mb data_mb=$dmb"
+      echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl mode=$md status=failed rank_limit_mb=$limit_mb data_mb=$dmb"
       continue
     fi
     arch=$(sed -n 's/.*: model \([0-9-]*\) .*/\1/p' "$tl" | head -1)
@@ -336,8 +351,13 @@ for P in "${rank_list[@]}"; do
     [[ -n ${sps1[$cell]:-} ]] && eff=$(awk -v a="$sps" -v b="${sps1[$cell]}" -v p="$P" 'BEGIN { printf "%.3f", a / (p * b) }')
     [[ -n ${mem1[$cell]:-} ]] && memx=$(awk -v a="$mem_all" -v b="${mem1[$cell]}" 'BEGIN { printf "%.2f", a / b }')
     job_data=$(awk -v a="$mem_all" -v b="$dmb" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    # the reproducible mode's time over the default mode's, same P, precision, placement
+    sec_of[$P/$prec/$pl/$md]=$sec
+    vs_default=n/a
+    [[ $md != default && -n ${sec_of[$P/$prec/$pl/default]:-} ]] &&
+      vs_default=$(awk -v a="$sec" -v b="${sec_of[$P/$prec/$pl/default]}" 'BEGIN { printf "%.3f", a / b }')
 
-    echo "  -- $prec, placement $pl (load average before: $load)"
+    echo "  -- $prec, placement $pl, $md mode (load average before: $load)"
     printf '  time per epoch     %.4f s (median of %d; data %.4f  compute %.4f  comm %.4f  update %.4f)\n' \
       "$sec" "$epochs" "$t_data" "$t_comp" "$t_red" "$t_upd"
     printf '  samples/s          %s\n' "$sps"
@@ -350,8 +370,9 @@ for P in "${rank_list[@]}"; do
     printf '  comm share         %.1f%% of the step (gradient reduction + parameter gathering, not overlapped with compute)\n' "$(awk -v x="$red_share" 'BEGIN { print 100 * x }')"
     printf '  fetch              %s ms per step (the step'"'"'s rows from the ranks holding them; part of data)\n' "$fetch_ms"
     printf '  efficiency vs 1    %s\n' "$eff"
+    [[ $md == default ]] || printf '  vs default mode    %sx the time per epoch\n' "$vs_default"
     printf '  memory             peak resident %s MB on the largest rank (mean %s); job %s MB (sum of proportional set sizes, x%s of 1 rank, x%s of the data)\n' "$mem_rank" "$mem_mean" "$mem_all" "$memx" "$job_data"
     printf '  data               %s MB in memory%s\n' "$dmb" "${limit_mb:+; limit $limit_mb MB of address space per rank}"
-    echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl status=ok batch=$batch local_batch=$lb sec_per_epoch=$sec samples_per_s=$sps gemm_flop_per_epoch=$flop gflops=$gflops peak_gflops=$peak peak_isa=$peak_isa peak_floor_s=$floor_peak ratio_to_peak_floor=$ratio_peak engine_gflops_per_rank=${eng_med[$prec]} engine_best_gflops_per_rank=$best engine_floor_s=$floor ratio_to_engine_floor=$ratio test_accuracy=$acc epochs=$((warmup + epochs)) comm_share=$red_share efficiency=$eff mem_rank_mb=$mem_rank mem_job_mb=$mem_all mem_vs_1rank=$memx fetch_ms_per_step=$fetch_ms mem_rank_mean_mb=$mem_mean data_mb=$dmb job_vs_data=$job_data rank_limit_mb=${limit_mb:-none}"
+    echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl mode=$md vs_default=$vs_default status=ok batch=$batch local_batch=$lb sec_per_epoch=$sec samples_per_s=$sps gemm_flop_per_epoch=$flop gflops=$gflops peak_gflops=$peak peak_isa=$peak_isa peak_floor_s=$floor_peak ratio_to_peak_floor=$ratio_peak engine_gflops_per_rank=${eng_med[$prec]} engine_best_gflops_per_rank=$best engine_floor_s=$floor ratio_to_engine_floor=$ratio test_accuracy=$acc epochs=$((warmup + epochs)) comm_share=$red_share efficiency=$eff mem_rank_mb=$mem_rank mem_job_mb=$mem_all mem_vs_1rank=$memx fetch_ms_per_step=$fetch_ms mem_rank_mean_mb=$mem_mean data_mb=$dmb job_vs_data=$job_data rank_limit_mb=${limit_mb:-none}"
   done
 done

@@ -335,6 +335,8 @@ void comm_shards_free(dt_shards *s)
 
 int comm_shards_node_mode(const dt_shards *s) { return s->node_mode; }
 
+int comm_shards_count(const dt_shards *s) { return s->parts; }
+
 void comm_shards_sum_f64(dt_shards *s, double *buf, size_t n)
 {
     if (s->c->size == 1)

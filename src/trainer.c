@@ -57,6 +57,22 @@ static int repro_alloc(dt_trainer *t)
            (double)slots * (double)m->n_params < 2147483647.0;
 }
 
+/* The partition of the parameters for the sharded update.  Reproducible
+ * mode needs one shard per rank, in whole blocks (the tree's nodes go to
+ * their shard's one owner): node-shared memory then serves only when all the
+ * ranks share one node, where it gathers the parameters.  Collective. */
+static dt_shards *make_shards(dt_comm *comm, size_t n, int node, int repro)
+{
+    dt_shards *s = comm_shards_create(comm, n, node, dt_hooks.ranks_per_node);
+    if (s && repro && comm_shards_count(s) != comm_size(comm)) { /* the same on every rank */
+        comm_shards_free(s);
+        s = comm_shards_create(comm, n, 0, dt_hooks.ranks_per_node);
+    }
+    if (s && repro)
+        comm_shards_align(s, REPRO_BLOCK);
+    return s;
+}
+
 dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *optim,
                        const dt_dataset *train, const dt_train_opts *opts, dt_error *err)
 {
@@ -75,11 +91,7 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
     if (opts->grad_norms)
         t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
-    /* reproducible mode exchanges tree nodes between the ranks (MPI) */
-    t->shards = comm_shards_create(comm, model->n_params, opts->node_reduce && !repro,
-                                   dt_hooks.ranks_per_node);
-    if (t->shards && repro)
-        comm_shards_align(t->shards, REPRO_BLOCK);
+    t->shards = make_shards(comm, model->n_params, opts->node_reduce, repro);
     if (t->shards && opts->node_reduce && !repro && comm_size(comm) > 1 &&
         !comm_shards_node_mode(t->shards))
         dt_warn("--reduction node: one rank per node, not the same number of ranks on every "
@@ -87,7 +99,7 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
                 "summed with MPI_Reduce_scatter instead");
     if (t->shards) {
         comm_shards_range(t->shards, &t->lo, &t->hi);
-        if (comm_shards_grads(t->shards))
+        if (comm_shards_grads(t->shards) && !repro)
             model_use_grads(model, comm_shards_grads(t->shards));
     }
     t->gshard = comm_size(comm) > 1 ? malloc((t->hi - t->lo + 1) * sizeof *t->gshard)

@@ -69,6 +69,9 @@ void comm_shards_free(dt_shards *s);
 void comm_shards_align(dt_shards *s, size_t unit);
 /* 1 if the node-shared path was set up.  Local. */
 int comm_shards_node_mode(const dt_shards *s);
+/* The number of shards: the ranks of a node in node mode, else all ranks.
+ * Local; the same on every rank. */
+int comm_shards_count(const dt_shards *s);
 /* Sum n doubles over one holder of each shard (the node in node mode, where
  * every node holds the same shards; else all ranks): for sums of per-shard
  * quantities.  Collective over all ranks of s. */

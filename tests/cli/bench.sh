@@ -53,11 +53,26 @@ if NO_BUILD=1 BUILD_DIR=$(dirname "$DTRAIN") BENCH_TIMEOUT=120 timeout -k 5 300 
   bad=$(grep '^BENCH model=tiny' "$log" | grep -v 'test_accuracy=0\.[0-9]' || true)
   [[ -z $bad ]] && pass "bench.sh: every row has a test accuracy" || fail "bench.sh rows without accuracy: $bad"
   for pl in node sharded; do
-    n=$(grep '^BENCH model=tiny' "$log" | grep -c " placement=$pl status=ok .* data_mb=0.1 ")
+    n=$(grep '^BENCH model=tiny' "$log" | grep -c " placement=$pl mode=default vs_default=n/a status=ok .* data_mb=0.1 ")
     [[ $n -eq $((want / 2)) ]] && pass "bench.sh: $n rows of placement $pl, data 0.1 MB" || fail "bench.sh: $n rows of $pl: $(cat "$log")"
   done
 else
   fail "bench.sh failed: $(tail -20 "$log")"
+fi
+
+# --modes: a reproducible row beside the default one, with its time over the
+# default mode's measured in the same run
+log=$TMP/bench-modes.log
+if NO_BUILD=1 BUILD_DIR=$(dirname "$DTRAIN") BENCH_TIMEOUT=120 timeout -k 5 300 \
+    bash "$SRC/scripts/bench.sh" --data "$DATA/digits.h5" --model tiny --ranks 2 \
+    --precisions fp32 --modes default,reproducible --epochs 1 --warmup 0 >"$log" 2>&1; then
+  grep -q '^BENCH model=tiny .* mode=default vs_default=n/a status=ok' "$log" &&
+    grep -q '^BENCH model=tiny .* mode=reproducible vs_default=[0-9.]* status=ok' "$log" &&
+    grep -q '^  vs default mode    [0-9.]*x the time per epoch' "$log" &&
+    pass "bench.sh --modes: a reproducible row with its ratio to the default mode" ||
+    fail "bench.sh --modes: $(cat "$log")"
+else
+  fail "bench.sh --modes failed: $(tail -20 "$log")"
 fi
 
 # --big: a generated data set trained under a per-rank address-space limit.
