@@ -83,7 +83,7 @@ if NO_BUILD=1 BUILD_DIR=$(dirname "$DTRAIN") BENCH_TIMEOUT=120 timeout -k 5 300 
     bash "$SRC/scripts/bench.sh" --big 20000 >"$log" 2>&1; then
   grep -q '^data: 20000 synthetic rows x 64 float32 features, 4.9 MB in memory' "$log" \
     && grep -q '^limit at 2 ranks: [0-9]* MB of address space per rank' "$log" \
-    && [[ $(grep -c '^BENCH model=tiny .*ranks=2 precision=fp32 placement=\(node\|sharded\) status=\(ok\|failed\) .*rank_limit_mb=[0-9]' "$log") -eq 2 ]] \
+    && [[ $(grep -c '^BENCH model=tiny .*ranks=2 precision=fp32 placement=\(node\|sharded\) mode=default \(vs_default=n/a \)\?status=\(ok\|failed\) .*rank_limit_mb=[0-9]' "$log") -eq 2 ]] \
     && pass "bench.sh --big: the data set, the limit and a row per placement" || fail "bench.sh --big: $(cat "$log")"
 else
   fail "bench.sh --big failed: $(tail -20 "$log")"
