@@ -1448,10 +1448,12 @@ void session_describe(const dt_session *s)
                 (long long)s->trainer.steps_per_epoch);
     if (o->micro_batch > 0) {
         const int64_t micro = (o->batch_size + o->micro_batch - 1) / o->micro_batch;
-        dt_info("dtrain: --reproducible: each batch in %lld micro-batches of %lld rows, summed "
-                "exactly%s",
-                (long long)micro, (long long)o->micro_batch,
-                micro < P ? "; the ranks beyond them wait" : "");
+        dt_info("dtrain: --reproducible: each batch in %lld micro-batch%s of up to %lld rows, "
+                "added in a fixed tree%s",
+                (long long)micro, micro == 1 ? "" : "es", (long long)o->micro_batch,
+                micro < P ? "; the ranks beyond them wait (a larger --batch-size or a smaller "
+                            "--micro-batch gives them work)"
+                          : "");
     }
 }
 
