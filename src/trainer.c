@@ -449,9 +449,8 @@ static double sliced_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, doubl
 /* Reproducible mode, computation: each of this rank's micro-batches of
  * batch k (whole ones: trainer_slice) forward and backward on its own, its
  * gradient sum into its row of t->mgrads and its loss sum at its place in
- * losses (one per micro-batch of the batch).  Returns how many it ran. */
-static int64_t micro_gradients(dt_trainer *t, int64_t k, int rank, double *losses,
-                               double *tick)
+ * losses (one per micro-batch of the batch). */
+static void micro_gradients(dt_trainer *t, int64_t k, int rank, double *losses, double *tick)
 {
     dt_model *m = t->model;
     const int64_t mb = t->opts.micro_batch;
@@ -467,7 +466,6 @@ static int64_t micro_gradients(dt_trainer *t, int64_t k, int rank, double *losse
     if (j > 0)
         backward_faults(t, rank, t->mgrads);
     tick[2] = comm_wtime();
-    return j;
 }
 
 /* The micro-batch tree of a batch of M micro-batches: node [a, b) of more
