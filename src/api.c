@@ -11,9 +11,11 @@
 #include "dtrain.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtrain/checkpoint.h"
 #include "dtrain/comm.h"
 #include "dtrain/config.h"
 #include "dtrain/dataset.h"
@@ -62,6 +64,7 @@ struct dtrain_run {
     dt_model loaded;        /* after dtrain_load */
     dt_norm loaded_norm;
     int have_loaded;
+    char loaded_from[DT_PATH_MAX]; /* dtrain_load's path: an input dtrain_save keeps */
 };
 
 static _Thread_local char create_msg[DT_ERRMSG_LEN]; /* dtrain_errmsg(NULL) */
@@ -420,7 +423,6 @@ static dt_status setup(dtrain_run *run, dt_session *s)
     run->trained_cfg.data[0] = '\0'; /* the arrays, not a file */
     dt_dataset tr = {0}, va = {0};
     memset(s, 0, sizeof *s); /* session_free is safe on it if setup does not run */
-    s->dir_lock = -1;
     dt_status st = comm_agree(run->comm, array_sets(run, &tr, &va, err), err);
     if (!st)
         st = session_setup_with(s, &run->trained_cfg, run->comm, &tr, &va, err);
@@ -529,6 +531,26 @@ dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *
     return leave(prev, model_fault(m, err));
 }
 
+/* dtrain_save's path against the command line's rule for outputs
+ * (fs_check_files): not the files the model came from, nor the trained
+ * run's --log or checkpoints.  Local (rank 0). */
+static dt_status check_save_path(const dtrain_run *run, const char *path, dt_error *err)
+{
+    const dt_config *cfg = &run->trained_cfg;
+    const dt_session *s = run->session;
+    const fs_file files[] = {
+        {"data", s ? cfg->data : "", FS_INPUT},
+        {"init-from", s ? cfg->init_from : "", FS_INPUT},
+        {"config", s ? cfg->config_file : "", FS_INPUT},
+        {"resume", s ? s->resumed_from : "", FS_OWNED},
+        {"dtrain_load", s ? "" : run->loaded_from, FS_INPUT},
+        {"log", s ? cfg->log : "", FS_WRITTEN},
+        {"dtrain_save", path, FS_OUTPUT},
+    };
+    const fs_owned_dir dir = ckpt_owned_dir(s ? cfg->checkpoint_dir : "");
+    return fs_check_files(files, sizeof files / sizeof files[0], &dir, err);
+}
+
 dtrain_status dtrain_save(dtrain_run *run, const char *path)
 {
     dt_log_sink prev = enter(run);
@@ -541,6 +563,8 @@ dtrain_status dtrain_save(dtrain_run *run, const char *path)
                                      "dtrain_load first)");
     else if (!path || !path[0])
         st = dt_fail(err, DT_EUSAGE, "dtrain_save: no path");
+    else if (comm_rank(run->comm) == 0)
+        st = check_save_path(run, path, err);
     if (!(st = comm_agree(run->comm, st, err)))
         st = save_model(run, m, nm, run->session ? &run->trained_cfg : NULL,
                         run->session ? &run->session->progress.hist : NULL, path);
@@ -555,6 +579,8 @@ dtrain_status dtrain_load(dtrain_run *run, const char *path)
     dt_status st = path && path[0] ? modelio_load(path, 256, &run->loaded, &run->loaded_norm, err)
                                    : dt_fail(err, DT_EUSAGE, "dtrain_load: no path");
     run->have_loaded = !st;
+    if (!st)
+        snprintf(run->loaded_from, sizeof run->loaded_from, "%s", path);
     if ((st = comm_agree(run->comm, st, err)) && run->have_loaded) {
         model_free(&run->loaded);
         norm_free(&run->loaded_norm);

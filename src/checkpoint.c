@@ -121,6 +121,21 @@ static int64_t step_of(const char *name)
     return strcmp(canon, name) == 0 ? s : -1;
 }
 
+int ckpt_owns_name(const char *base)
+{
+    char real[64];
+    if (fs_temp_base(base, real, sizeof real))
+        base = real;
+    return !strcmp(base, "latest.h5") || !strcmp(base, "dtrain.lock") || step_of(base) >= 0;
+}
+
+fs_owned_dir ckpt_owned_dir(const char *dir)
+{
+    return (fs_owned_dir){"--checkpoint-dir", dir,
+                          "its step-NNNNNNNN.h5 checkpoints, latest.h5 and dtrain.lock",
+                          ckpt_owns_name};
+}
+
 static int cmp_desc(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -239,13 +254,12 @@ static void remove_temporaries(const char *dir)
                 n, n == 1 ? "" : "s", dir, bytes / 1e6);
 }
 
-dt_status ckpt_claim_dir(const char *dir, int *lock_fd, dt_error *err)
+dt_status ckpt_claim_dir(const char *dir, fs_dir_lock *lock, dt_error *err)
 {
-    *lock_fd = -1;
     dt_status st = fs_mkdirs(dir, err);
     if (st)
         return dt_fail_prefix(err, "--checkpoint-dir");
-    char host[256] = "?", when[32] = "?", holder[400], lock[DT_PATH_MAX + 16];
+    char host[256] = "?", when[32] = "?", holder[400], file[DT_PATH_MAX + 16];
     gethostname(host, sizeof host);
     host[sizeof host - 1] = '\0';
     time_t now = time(NULL);
@@ -254,19 +268,19 @@ dt_status ckpt_claim_dir(const char *dir, int *lock_fd, dt_error *err)
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     snprintf(holder, sizeof holder, "dtrain PID %ld on host %s, started %s", (long)getpid(),
              host, when);
-    snprintf(lock, sizeof lock, "%s/dtrain.lock", dir);
-    st = fs_lock(lock, holder, lock_fd, err);
+    snprintf(file, sizeof file, "%s/dtrain.lock", dir);
+    st = fs_lock_dir(dir, "dtrain.lock", holder, lock, err);
     if (st == DT_EUSAGE) {
         char other[DT_ERRMSG_LEN];
         snprintf(other, sizeof other, "%s", err->msg);
         return dt_fail(err, DT_EUSAGE,
                        "--checkpoint-dir %s is in use by another run: %s holds %s; give each "
                        "run a directory of its own, or wait for that run to end",
-                       dir, other, lock);
+                       dir, other, file);
     }
     if (st)
         return dt_fail_prefix(err, "--checkpoint-dir");
-    if (*lock_fd < 0)
+    if (!lock->held)
         dt_warn("--checkpoint-dir %s: this file system does not support locks, so dtrain cannot "
                 "tell whether another run uses the directory; give each run one of its own",
                 dir);
@@ -274,7 +288,7 @@ dt_status ckpt_claim_dir(const char *dir, int *lock_fd, dt_error *err)
     return DT_OK;
 }
 
-void ckpt_release_dir(int lock_fd) { fs_unlock(lock_fd); }
+void ckpt_release_dir(fs_dir_lock *lock) { fs_unlock_dir(lock); }
 
 dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_parts *parts,
                     const dt_progress *p, char *written, size_t len, dt_error *err)

@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,35 +130,146 @@ dt_status fs_check_input(const char *path, dt_error *err)
     return DT_OK;
 }
 
-dt_status fs_check_output(const char *path, const char *option, const char *const *inputs,
-                          dt_error *err)
+/* The file a path names, for comparing outputs before they exist: the
+ * resolved directory (symbolic links and "." and ".." gone) and the last
+ * name.  0 if the directory does not resolve. */
+static int resolve_parent(const char *path, char *out, size_t len)
 {
-    struct stat out;
-    if (lstat(path, &out) != 0) {
-        /* a name the file system cannot hold is refused here; a new file (or a
-         * missing directory, which the caller reports) is fine */
-        if (errno == ENAMETOOLONG || errno == ELOOP)
-            return dt_fail(err, DT_EUSAGE, "--%s %s: %s", option, path, strerror(errno));
-        return DT_OK;
-    }
-    if (!S_ISREG(out.st_mode))
+    char dir[4096], real[PATH_MAX];
+    fs_dirname(path, dir, sizeof dir);
+    if (!realpath(dir, real))
+        return 0;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    return snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "", base) < (int)len;
+}
+
+/* 1 if a and b are one file: by device and inode when both exist (sa, sb
+ * from stat or lstat, ea/eb whether they do), else by resolved path. */
+static int same_file(const char *a, const struct stat *sa, int ea, const char *b,
+                     const struct stat *sb, int eb)
+{
+    if (ea && eb)
+        return sa->st_dev == sb->st_dev && sa->st_ino == sb->st_ino;
+    if (ea || eb)
+        return 0;
+    char ra[PATH_MAX + 256], rb[PATH_MAX + 256];
+    return resolve_parent(a, ra, sizeof ra) && resolve_parent(b, rb, sizeof rb) &&
+           !strcmp(ra, rb);
+}
+
+/* 1 if path (an input, followed through links, or an output) is one of the
+ * files `owned` keeps in its directory. */
+static int in_owned_dir(const fs_owned_dir *owned, const char *path, int follow)
+{
+    char rdir[PATH_MAX], rpath[PATH_MAX + 256];
+    if (!owned || !owned->dir || !owned->dir[0] || !realpath(owned->dir, rdir))
+        return 0;
+    if (follow ? !realpath(path, rpath) : !resolve_parent(path, rpath, sizeof rpath))
+        return 0;
+    const char *slash = strrchr(rpath, '/');
+    const size_t n = (size_t)(slash - rpath);
+    return (n == strlen(rdir) || (n == 0 && !strcmp(rdir, "/"))) &&
+           !strncmp(rpath, rdir, n) && owned->owns(slash + 1);
+}
+
+/* The output's directory takes a new file: probed with the temporary name
+ * the real write will use (the same directory, permissions and file
+ * system, and nothing existing touched). */
+static dt_status probe_writable(const fs_file *o, int exists, dt_error *err)
+{
+    char dir[4096];
+    fs_dirname(o->path, dir, sizeof dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return dt_fail(err, DT_EUSAGE, "%s %s: directory '%s' is missing or not writable",
+                       o->name, o->path, dir);
+    char tmp[4200];
+    fs_temp_name(o->path, tmp, sizeof tmp);
+    int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return dt_fail(err, DT_EUSAGE, "%s %s: cannot write there: %s", o->name, o->path,
+                       strerror(errno));
+    close(fd);
+    unlink(tmp);
+    if (exists && access(o->path, W_OK) != 0)
+        return dt_fail(err, DT_EUSAGE, "%s %s: file exists and is not writable", o->name,
+                       o->path);
+    return DT_OK;
+}
+
+/* One output against the rules (see fsutil.h); f[0..n) are all the files,
+ * f[i] the output. */
+static dt_status check_one_output(const fs_file *f, size_t n, size_t i,
+                                  const fs_owned_dir *owned, dt_error *err)
+{
+    const fs_file *o = &f[i];
+    struct stat so;
+    int exists = lstat(o->path, &so) == 0;
+    if (!exists && (errno == ENAMETOOLONG || errno == ELOOP))
+        return dt_fail(err, DT_EUSAGE, "%s %s: %s", o->name, o->path, strerror(errno));
+    if (exists && !S_ISREG(so.st_mode))
         return dt_fail(err, DT_EUSAGE,
-                       "--%s %s: is %s; dtrain writes only regular files (name a new file "
+                       "%s %s: is %s; dtrain writes only regular files (name a new file "
                        "or a regular one to replace)",
-                       option, path, kind_of(out.st_mode));
-    for (size_t i = 0; inputs && inputs[i]; i++) {
-        struct stat in;
-        if (inputs[i][0] && stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev &&
-            in.st_ino == out.st_ino)
+                       o->name, o->path, kind_of(so.st_mode));
+    for (size_t j = 0; j < n; j++) {
+        struct stat si;
+        if ((f[j].role != FS_INPUT && f[j].role != FS_OWNED) || !f[j].path || !f[j].path[0])
+            continue;
+        if (exists && stat(f[j].path, &si) == 0 && same_file(o->path, &so, 1, f[j].path, &si, 1))
             return dt_fail(err, DT_EUSAGE,
-                           "--%s %s: is the input %s; writing it would destroy it (choose "
+                           "%s %s: is the input %s (%s); writing it would destroy it (choose "
                            "another output name)",
-                           option, path, inputs[i]);
+                           o->name, o->path, f[j].path, f[j].name);
+    }
+    dt_status st = probe_writable(o, exists, err);
+    if (st)
+        return st;
+    for (size_t j = 0; j < n; j++) {
+        struct stat sj;
+        if (j == i || f[j].role == FS_INPUT || f[j].role == FS_OWNED ||
+            (f[j].role == FS_OUTPUT && j > i) ||
+            !f[j].path || !f[j].path[0])
+            continue;
+        int ej = lstat(f[j].path, &sj) == 0;
+        if (same_file(o->path, &so, exists, f[j].path, &sj, ej))
+            return dt_fail(err, DT_EUSAGE, "%s %s: is also %s's file %s (give each output a "
+                           "name of its own)",
+                           o->name, o->path, f[j].name, f[j].path);
+    }
+    if (in_owned_dir(owned, o->path, 0))
+        return dt_fail(err, DT_EUSAGE,
+                       "%s %s: is one of the files of %s %s (%s), which the run replaces "
+                       "and deletes (name a file outside it, or of another name)",
+                       o->name, o->path, owned->name, owned->dir, owned->what);
+    return DT_OK;
+}
+
+dt_status fs_check_files(const fs_file *files, size_t n, const fs_owned_dir *owned,
+                         dt_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const fs_file *f = &files[i];
+        if (!f->path || !f->path[0] || f->role == FS_WRITTEN || f->role == FS_OWNED)
+            continue;
+        dt_status st = DT_OK;
+        if (f->role == FS_OUTPUT)
+            st = check_one_output(files, n, i, owned, err);
+        else if (in_owned_dir(owned, f->path, 1))
+            st = dt_fail(err, DT_EUSAGE,
+                         "%s %s: is one of the files of %s %s (%s), which the run replaces "
+                         "and deletes (copy it out of there first)",
+                         f->name, f->path, owned->name, owned->dir, owned->what);
+        if (st)
+            return st;
     }
     return DT_OK;
 }
 
-dt_status fs_lock(const char *path, const char *holder, int *fd, dt_error *err)
+/* The fcntl lock of fs_lock_dir on the regular file `path` (created if
+ * missing): *fd >= 0 locked, -1 where the file system has no such locks;
+ * DT_EUSAGE with the holder's line if another process has it. */
+static dt_status lock_file(const char *path, const char *holder, int *fd, dt_error *err)
 {
     *fd = -1;
     int f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
@@ -198,8 +312,66 @@ dt_status fs_lock(const char *path, const char *holder, int *fd, dt_error *err)
     return DT_OK;
 }
 
-void fs_unlock(int fd)
+/* The first line of the lock file at path, if it is a regular file. */
+static void read_holder(const char *path, char *line, size_t len)
 {
-    if (fd >= 0)
-        close(fd);
+    line[0] = '\0';
+    int f = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (f < 0)
+        return;
+    if (fstat(f, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        ssize_t n = pread(f, line, len - 1, 0);
+        line[n > 0 ? n : 0] = '\0';
+        line[strcspn(line, "\n")] = '\0';
+    }
+    close(f);
+}
+
+/* The directory's own lock first: the lock file can be deleted under a
+ * live run (a second run would then lock a new file of the same name), the
+ * directory cannot while it holds files. */
+dt_status fs_lock_dir(const char *dir, const char *name, const char *holder, fs_dir_lock *lk,
+                      dt_error *err)
+{
+    *lk = (fs_dir_lock){0, -1, -1};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0)
+        return dt_fail(err, DT_EIO, "cannot open directory %s: %s", dir, strerror(errno));
+    if (flock(d, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(d);
+        d = -1;
+        if (e == EWOULDBLOCK) {
+            char line[256];
+            read_holder(path, line, sizeof line);
+            return dt_fail(err, DT_EUSAGE, "%s", line[0] ? line : "another process");
+        }
+        /* a file system without flock (EBADF, EINVAL: some network ones on a
+         * directory) leaves the file's lock to do the work */
+        if (e != ENOLCK && e != ENOSYS && e != EOPNOTSUPP && e != EBADF && e != EINVAL)
+            return dt_fail(err, DT_EIO, "cannot lock %s: %s", dir, strerror(e));
+    }
+    int f;
+    dt_status st = lock_file(path, holder, &f, err);
+    if (st) {
+        if (d >= 0)
+            close(d);
+        return st;
+    }
+    *lk = (fs_dir_lock){d >= 0 || f >= 0, d, f};
+    return DT_OK;
+}
+
+void fs_unlock_dir(fs_dir_lock *lk)
+{
+    if (lk->held) {
+        if (lk->dir_fd >= 0)
+            close(lk->dir_fd);
+        if (lk->file_fd >= 0)
+            close(lk->file_fd);
+    }
+    *lk = (fs_dir_lock){0, -1, -1};
 }

@@ -124,35 +124,6 @@ dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
     return h5io_finish(f, path, st, err);
 }
 
-dt_status modelio_check_writable(const char *path, const char *option,
-                                 const char *const *inputs, dt_error *err)
-{
-    dt_status st = fs_check_output(path, option, inputs, err);
-    if (st)
-        return st;
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return dt_fail(err, DT_EUSAGE, "--%s %s: is a directory", option, path);
-    char dir[DT_PATH_MAX];
-    fs_dirname(path, dir, sizeof dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        return dt_fail(err, DT_EUSAGE, "--%s %s: directory '%s' is missing or not writable",
-                       option, path, dir);
-    /* Probe with the temporary name the real write will use: the same
-     * directory, permissions and file system, and nothing existing touched. */
-    char tmp[DT_PATH_MAX + 64];
-    fs_temp_name(path, tmp, sizeof tmp);
-    int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY, 0644);
-    if (fd < 0)
-        return dt_fail(err, DT_EUSAGE, "--%s %s: cannot write there: %s", option, path,
-                       strerror(errno));
-    close(fd);
-    unlink(tmp);
-    if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
-        return dt_fail(err, DT_EUSAGE, "--%s %s: file exists and is not writable", option, path);
-    return DT_OK;
-}
-
 /* Shape of /model/layer{l}/weight; name receives its path. */
 static dt_status weight_shape(h5file *f, int l, char *name, size_t len, int *nd,
                               int64_t dims[8], dt_error *err)

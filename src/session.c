@@ -423,29 +423,40 @@ static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_e
     return DT_OK;
 }
 
+/* The run's files against fs_check_files's rule (rank 0; agreed):
+ * --save and --log against the inputs, each other and the checkpoint
+ * directory's own files; `resumed` (a checkpoint, or "") is an input too. */
+static dt_status check_files(const dt_session *s, const char *resumed, dt_error *err)
+{
+    const dt_config *cfg = s->cfg;
+    dt_status st = DT_OK;
+    const fs_file files[] = {
+        {"--data", cfg->data, FS_INPUT},         {"--init-from", cfg->init_from, FS_INPUT},
+        {"--config", cfg->config_file, FS_INPUT}, {"--resume", resumed, FS_OWNED},
+        {"--save", cfg->save, FS_OUTPUT},        {"--log", cfg->log, FS_OUTPUT},
+    };
+    const fs_owned_dir dir = ckpt_owned_dir(cfg->checkpoint_dir);
+    if (comm_rank(s->comm) == 0)
+        st = fs_check_files(files, sizeof files / sizeof files[0], &dir, err);
+    return comm_agree(s->comm, st, err);
+}
+
 /* Step 2: the outputs, before any work (a typo should not cost a whole
  * training run), and the checkpoint directory made this run's own. */
 static dt_status claim_outputs(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const int rank0 = comm_rank(s->comm) == 0;
-    dt_status st = DT_OK;
-    const char *const inputs[] = {cfg->data, cfg->init_from, cfg->resume.path, NULL};
-    if (cfg->save[0] && rank0)
-        st = modelio_check_writable(cfg->save, "save", inputs, err);
-    if (!st && cfg->log[0] && rank0)
-        st = !strcmp(cfg->log, cfg->save)
-                 ? dt_fail(err, DT_EUSAGE, "--log %s: is also --save's file", cfg->log)
-                 : modelio_check_writable(cfg->log, "log", inputs, err);
-    if ((st = comm_agree(s->comm, st, err)))
+    dt_status st = check_files(s, cfg->resume.on ? cfg->resume.path : "", err);
+    if (st)
         return st;
-    if (rank0 && cfg->checkpoint_dir[0])
+    if (comm_rank(s->comm) == 0 && cfg->checkpoint_dir[0])
         st = ckpt_claim_dir(cfg->checkpoint_dir, &s->dir_lock, err);
     return comm_agree(s->comm, st, err);
 }
 
 /* Step 4: rank 0 chooses the checkpoint to resume from (checking checksums,
- * falling back past damaged ones) and tells the others. */
+ * falling back past damaged ones) and tells the others; no output may be
+ * the file chosen. */
 static dt_status choose_checkpoint(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
@@ -460,7 +471,7 @@ static dt_status choose_checkpoint(dt_session *s, dt_error *err)
     comm_bcast(s->comm, s->resumed_from, sizeof s->resumed_from, 0);
     if (!s->resumed_from[0])
         dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->checkpoint_dir);
-    return DT_OK;
+    return s->resumed_from[0] ? check_files(s, s->resumed_from, err) : DT_OK;
 }
 
 /* Step 5, local: the batch against the data (p->batch), with warnings for
@@ -722,7 +733,6 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
     memset(s, 0, sizeof *s);
-    s->dir_lock = -1;
     s->cfg = cfg;
     s->comm = comm;
     s->eval_name = "test";
@@ -1393,8 +1403,7 @@ static dt_status train_loop(dt_session *s, dt_error *err)
 
 void session_free(dt_session *s)
 {
-    ckpt_release_dir(s->dir_lock);
-    s->dir_lock = -1;
+    ckpt_release_dir(&s->dir_lock);
     progress_free(&s->progress);
     free(s->best);
     free(s->x);

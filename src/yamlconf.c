@@ -140,7 +140,8 @@ dt_status yamlconf_read(const char *path, unsigned cmd, dt_config *cfg, dt_error
     yaml_event_delete(&r.event);
     yaml_parser_delete(&r.parser);
     fclose(fp);
-    return st;
+    /* the file is one of the run's inputs: no output may replace it */
+    return st ? st : config_set(cfg, cmd, "config", path, err);
 }
 
 /* ---- writing ------------------------------------------------------------------- */

@@ -31,6 +31,7 @@
 #include "dtrain/comm.h"
 #include "dtrain/config.h"
 #include "dtrain/dataset.h"
+#include "dtrain/fsutil.h"
 #include "dtrain/history.h"
 #include "dtrain/model.h"
 #include "dtrain/optim.h"
@@ -68,15 +69,22 @@ typedef struct {
     double *x;     /* second order: parameters in double (n_params), or NULL */
 } dt_ckpt_parts;
 
+/* 1 if base (a file name without its directory) is one a checkpoint
+ * directory holds for the run: step-NNNNNNNN.h5, latest.h5, dtrain.lock, or
+ * a temporary of one of them.  The run replaces and deletes those. */
+int ckpt_owns_name(const char *base);
+/* dir as fs_check_files's owned directory (dir "" : none). */
+fs_owned_dir ckpt_owned_dir(const char *dir);
+
 /* Local (rank 0, before anything reads or writes dir): make dir one run's
- * own.  Creates it if missing, takes the advisory lock DIR/dtrain.lock for the
- * life of the process (*lock_fd; -1 where the file system has no locks, with
- * a warning), then deletes the temporaries that killed writes left behind
+ * own.  Creates it if missing, takes the advisory locks on DIR and
+ * DIR/dtrain.lock for the life of the process (fs_lock_dir; none where the
+ * file system has no locks, with a warning), then deletes the temporaries that killed writes left behind
  * (step-NNNNNNNN.h5.tmp.PID, latest.h5.tmp.PID), saying how many.  DT_EUSAGE
  * naming the holder's host and PID if another run holds the lock. */
-dt_status ckpt_claim_dir(const char *dir, int *lock_fd, dt_error *err);
-/* Release what ckpt_claim_dir took (lock_fd -1: nothing). */
-void ckpt_release_dir(int lock_fd);
+dt_status ckpt_claim_dir(const char *dir, fs_dir_lock *lock, dt_error *err);
+/* Release what ckpt_claim_dir took (a zeroed lock: nothing). */
+void ckpt_release_dir(fs_dir_lock *lock);
 
 /* Collective: gather the ranks' partial losses, rank 0 writes
  * DIR/step-NNNNNNNN.h5 and updates latest.h5 and --keep; every rank returns

@@ -40,13 +40,6 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
                        const dt_config *cfg, const dt_history *hist, dt_error *err);
 
-/* Check that `path` can be written (its directory exists and is writable, and
- * the file itself is writable if it exists), that it is not anything but a
- * regular file and not one of inputs (NULL-terminated, see fs_check_output),
- * before hours of training. */
-dt_status modelio_check_writable(const char *path, const char *option,
-                                 const char *const *inputs, dt_error *err);
-
 /* Replace m's parameters with those stored in `path`.  The number of layers and
  * every shape must match; otherwise the error lists each difference. */
 dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err);

@@ -71,7 +71,7 @@ typedef struct {
     int n_classes;        /* classifiers: softmax K, sigmoid 2; 0 for linear */
     dt_progress progress; /* where the run stands (restored by --resume) */
     char resumed_from[DT_PATH_MAX]; /* checkpoint resumed from, "" if fresh */
-    int dir_lock;         /* rank 0: --checkpoint-dir's lock (ckpt_claim_dir), -1 if none */
+    fs_dir_lock dir_lock; /* rank 0: --checkpoint-dir's locks (ckpt_claim_dir); zeroed: none */
     dt_eval last_eval;    /* the last epoch's evaluation */
     dt_sched sched;       /* learning-rate schedule (first order) */
     int second_order;     /* --optimizer lbfgs, bfgs or newton */

@@ -19,7 +19,7 @@
 #include "dtrain/config.h"
 
 /* Set the options of command cmd that the file at path gives (each marked
- * given).  DT_EUSAGE naming the file and line for bad YAML, an unknown key
+ * given), and "config" to path.  DT_EUSAGE naming the file and line for bad YAML, an unknown key
  * (with a suggestion), a key given twice, a wrong type or value. */
 dt_status yamlconf_read(const char *path, unsigned cmd, dt_config *cfg, dt_error *err);
 

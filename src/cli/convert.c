@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "dtrain/convert.h"
-#include "dtrain/modelio.h"
+#include "dtrain/fsutil.h"
 
 /* The first option given that means something for CSV input only, or NULL. */
 static const char *csv_only_given(const dt_config *cfg)
@@ -130,9 +130,12 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
                        "and class labels; give a test set with --idx-test)",
                        csv_only);
 
-    const char *const inputs[] = {cfg->csv, cfg->idx[0], cfg->idx[1], cfg->idx_test[0],
-                                  cfg->idx_test[1], NULL};
-    dt_status st = modelio_check_writable(cfg->out, "out", inputs, err);
+    const fs_file files[] = {
+        {"--csv", cfg->csv, FS_INPUT},           {"--idx", cfg->idx[0], FS_INPUT},
+        {"--idx", cfg->idx[1], FS_INPUT},        {"--idx-test", cfg->idx_test[0], FS_INPUT},
+        {"--idx-test", cfg->idx_test[1], FS_INPUT}, {"--out", cfg->out, FS_OUTPUT},
+    };
+    dt_status st = fs_check_files(files, sizeof files / sizeof files[0], NULL, err);
     if (st)
         return st;
     convert_summary sum;

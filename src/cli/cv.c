@@ -171,13 +171,12 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid
     if (cfg->ranks_per_trial > P)
         return dt_fail(err, DT_EUSAGE, "--ranks-per-trial %lld is more than the %d rank%s",
                        (long long)cfg->ranks_per_trial, P, P == 1 ? "" : "s");
-    st = DT_OK;
-    if (comm_rank(world) == 0 && cfg->out[0])
-        st = modelio_check_writable(cfg->out, "out", (const char *const[]){cfg->data, NULL},
-                                    err);
-    if (!st && comm_rank(world) == 0 && cfg->refit[0])
-        st = modelio_check_writable(cfg->refit, "refit",
-                                    (const char *const[]){cfg->data, cfg->out, NULL}, err);
+    const fs_file files[] = {
+        {"--data", cfg->data, FS_INPUT},   {"--config", cfg->config_file, FS_INPUT},
+        {"--out", cfg->out, FS_OUTPUT},    {"--refit", cfg->refit, FS_OUTPUT},
+    };
+    st = comm_rank(world) == 0 ? fs_check_files(files, sizeof files / sizeof files[0], NULL, err)
+                               : DT_OK;
     return comm_agree(world, st, err);
 }
 

@@ -128,9 +128,14 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
     int csv = ends_with(cfg->out, ".csv");
     if (!csv && !ends_with(cfg->out, ".h5") && !ends_with(cfg->out, ".hdf5"))
         return dt_fail(err, DT_EUSAGE, "--out %s: the extension must be .h5 or .csv", cfg->out);
+    const fs_file files[] = {
+        {"--model", cfg->model, FS_INPUT},
+        {"--data", cfg->data, FS_INPUT},
+        {"--config", cfg->config_file, FS_INPUT},
+        {"--out", cfg->out, FS_OUTPUT},
+    };
     if (rank == 0)
-        st = modelio_check_writable(cfg->out, "out",
-                                    (const char *const[]){cfg->model, cfg->data, NULL}, err);
+        st = fs_check_files(files, sizeof files / sizeof files[0], NULL, err);
     if ((st = comm_agree(world, st, err)))
         return st;
 

@@ -125,12 +125,16 @@ static void set_progress(dtrain_run *run, const dt_config *cfg, display *d)
 }
 
 /* Every train option the command line (or its --config file, already
- * merged into cfg) gave, as text the run reads back to the same value. */
+ * merged into cfg) gave, as text the run reads back to the same value.  The
+ * --config file goes first, so that the run knows it for an input; the
+ * options after it set again what it gave, and what the command line gave
+ * on top. */
 static dtrain_status set_options(dtrain_run *run, const dt_config *cfg)
 {
     size_t n;
     const dt_option *o = config_options(&n);
-    dtrain_status st = DTRAIN_OK;
+    dtrain_status st = cfg->config_file[0] ? dtrain_set(run, "config", cfg->config_file)
+                                           : DTRAIN_OK;
     for (size_t i = 0; i < n && !st; i++) {
         if (!(o[i].cmds & CMD_TRAIN) || !cfg->given[i] ||
             o[i].offset == offsetof(dt_config, config_file))
