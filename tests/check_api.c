@@ -466,6 +466,100 @@ START_TEST(test_save_load_predict)
 }
 END_TEST
 
+/* The whole of the file at path (NUL-terminated), *n its size; NULL if
+ * unreadable.  Caller frees. */
+static char *slurp(const char *path, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    char *b = NULL;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (*n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (b = malloc((size_t)*n + 1)) && fread(b, 1, (size_t)*n, f) == (size_t)*n)
+        b[*n] = '\0';
+    else {
+        free(b);
+        b = NULL;
+    }
+    if (f)
+        fclose(f);
+    return b;
+}
+
+/* dtrain_save refuses, on every rank, what the command line refuses: the
+ * message names the path and the reason (`why`), and the file is as it was. */
+static void save_refused(dtrain_run *run, const char *path, const char *why)
+{
+    ck_assert_int_eq(dtrain_save(run, path), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), path) && strstr(dtrain_errmsg(run), why),
+                  "dtrain_save %s: '%s' lacks '%s'", path, dtrain_errmsg(run), why);
+}
+
+/* dtrain_save applies the command line's rules for outputs: not the data
+ * file trained on (by any name: a hard link is the file), not the run's
+ * --log, not a model loaded from the file, nothing but a regular file (a
+ * FIFO, a character device, a symbolic link are left alone); a new name is
+ * written. */
+START_TEST(test_save_output_rules)
+{
+    char dir[1024], data[1100], alias[1100], fifo[1100], link_[1100], log[1100], model[1100];
+    if (rank == 0)
+        snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    snprintf(data, sizeof data, "%s/F.h5", dir);
+    snprintf(alias, sizeof alias, "%s/alias.h5", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.h5", dir);
+    snprintf(link_, sizeof link_, "%s/link.h5", dir);
+    snprintf(log, sizeof log, "%s/run.jsonl", dir);
+    snprintf(model, sizeof model, "%s/m.h5", dir);
+    char iris[1024];
+    const char *src = getenv("DTRAIN_SOURCE_DIR");
+    snprintf(iris, sizeof iris, "%s/datasets/iris.h5", src ? src : ".");
+    long n_iris = 0, n = 0;
+    char *orig = slurp(iris, &n_iris);
+    ck_assert(orig);
+    if (rank == 0) {
+        FILE *f = fopen(data, "wb");
+        ck_assert(f && fwrite(orig, 1, (size_t)n_iris, f) == (size_t)n_iris && fclose(f) == 0);
+        ck_assert(link(data, alias) == 0 && mkfifo(fifo, 0644) == 0);
+        char target[1200];
+        snprintf(target, sizeof target, "%s/elsewhere.h5", dir);
+        ck_assert(symlink(target, link_) == 0);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+
+    dtrain_run *run, *again;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    OK(dtrain_set(run, "data", data), run);
+    OK(dtrain_set(run, "output", "softmax"), run);
+    OK(dtrain_set(run, "epochs", "1"), run);
+    OK(dtrain_set(run, "log", log), run);
+    OK(dtrain_train(run), run);
+    save_refused(run, data, "is the input");
+    save_refused(run, alias, "is the input");
+    save_refused(run, log, "is also log's file");
+    save_refused(run, fifo, "is a FIFO");
+    save_refused(run, link_, "is a symbolic link");
+    save_refused(run, "/dev/null", "is a character device");
+    if (rank == 0) {
+        char *now = slurp(data, &n);
+        ck_assert_msg(now && n == n_iris && !memcmp(now, orig, (size_t)n), "%s changed", data);
+        free(now);
+        struct stat sb;
+        ck_assert(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode));
+        ck_assert(lstat(link_, &sb) == 0 && S_ISLNK(sb.st_mode) && stat(link_, &sb) != 0);
+        char *text = slurp(log, &n);
+        ck_assert_msg(text && n > 0 && text[0] == '{', "the log is no longer the log");
+        free(text);
+    }
+    OK(dtrain_save(run, model), run);
+    OK(dtrain_create(&again, MPI_COMM_WORLD), NULL);
+    OK(dtrain_load(again, model), again);
+    save_refused(again, model, "is the input");
+    dtrain_free(again);
+    dtrain_free(run);
+    free(orig);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     Suite *s = suite_create("api");
@@ -479,6 +573,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_tick);
     tcase_add_test(tc, test_log_callback_and_quiet);
     tcase_add_test(tc, test_save_load_predict);
+    tcase_add_test(tc, test_save_output_rules);
     suite_add_tcase(s, tc);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

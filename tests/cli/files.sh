@@ -2,9 +2,10 @@
 # dtrain reads and replaces regular files only.  An input that is a FIFO, a
 # device or a directory is refused with exit 2 at once (a FIFO is never
 # opened, so nothing waits on it); an output that exists and is not a regular
-# file (a FIFO, a device, a symbolic link) or that is one of the run's inputs
-# (same device and inode, whatever the name) is refused with exit 2 before
-# any work, and left as it was.
+# file (a FIFO, a device, a symbolic link), that is one of the run's inputs
+# (same device and inode, whatever the name; the --config file included),
+# another output (under any spelling), or one of the checkpoint directory's
+# own files is refused with exit 2 before any work, and left as it was.
 source "$(dirname "$0")/lib.sh"
 
 IRIS=$DATA/iris.h5
@@ -65,6 +66,59 @@ expect_error 1 2 "is the input $TMP/t.csv" convert --csv "$TMP/t.csv" --header -
 echo "an old file" >"$TMP/old.h5"
 run 1 60 train --data "$IRIS" --epochs 1 --save "$TMP/old.h5"
 [[ $status -eq 0 ]] && h5dump -H "$TMP/old.h5" >/dev/null 2>&1 && pass "an ordinary --save file is replaced" || fail "replacing a regular file: $err"
+
+# --- the --config file is an input too, whether the output that would
+# replace it is named in the file or on the command line ---
+printf 'data: %s\nepochs: 1\nsave: %s\n' "$IRIS" "$TMP/run.yaml" >"$TMP/run.yaml"
+printf 'data: %s\nepochs: 1\n' "$IRIS" >"$TMP/plain.yaml"
+printf 'model: %s\ndata: %s\nout: %s\n' "$TMP/model.h5" "$IRIS" "$TMP/p.csv" >"$TMP/p.csv"
+printf 'data: %s\nfolds: 2\nepochs: 1\nout: %s\n' "$IRIS" "$TMP/c.csv" >"$TMP/c.csv"
+printf 'data: %s\nfolds: 2\nepochs: 1\nrefit: %s\n' "$IRIS" "$TMP/r.h5" >"$TMP/r.h5"
+conf_sum() { cat "$TMP/run.yaml" "$TMP/plain.yaml" "$TMP/p.csv" "$TMP/c.csv" "$TMP/r.h5" | cksum; }
+csum=$(conf_sum)
+for np in 1 2; do
+  expect_error $np 2 "--save $TMP/run.yaml: is the input $TMP/run.yaml (--config)" train --config "$TMP/run.yaml"
+  expect_error $np 2 "--save $TMP/plain.yaml: is the input $TMP/plain.yaml (--config)" train --config "$TMP/plain.yaml" --save "$TMP/plain.yaml"
+  expect_error $np 2 "--log $TMP/./plain.yaml: is the input $TMP/plain.yaml (--config)" train --config "$TMP/plain.yaml" --log "$TMP/./plain.yaml"
+  expect_error $np 2 "--out $TMP/p.csv: is the input $TMP/p.csv (--config)" predict --config "$TMP/p.csv"
+  expect_error $np 2 "--out $TMP/c.csv: is the input $TMP/c.csv (--config)" cv --config "$TMP/c.csv"
+  expect_error $np 2 "--refit $TMP/r.h5: is the input $TMP/r.h5 (--config)" cv --config "$TMP/r.h5"
+done
+[[ $(conf_sum) == "$csum" ]] && pass "the --config files are intact" || fail "a --config file was replaced"
+
+# --- two outputs that are one file, under two spellings (before it exists,
+# by resolved path; after, by device and inode) ---
+for np in 1 2; do
+  expect_error $np 2 "--log $TMP/./two.h5: is also --save's file $TMP/two.h5" train --data "$IRIS" --epochs 1 --save "$TMP/two.h5" --log "$TMP/./two.h5"
+  [[ ! -e $TMP/two.h5 ]] && pass "np=$np: nothing written" || fail "np=$np: wrote $TMP/two.h5"
+  expect_error $np 2 "--refit $TMP/./x.csv: is also --out's file $TMP/x.csv" cv --data "$IRIS" --folds 2 --epochs 1 --out "$TMP/x.csv" --refit "$TMP/./x.csv"
+done
+msum=$(cksum <"$TMP/model.h5")
+mkdir -p "$TMP/sub"
+expect_error 2 2 "is also --save's file $TMP/model.h5" train --data "$IRIS" --epochs 1 --save "$TMP/model.h5" --log "$TMP/sub/../model.h5"
+ln -f "$TMP/model.h5" "$TMP/model-link.h5"
+expect_error 1 2 "is also --save's file $TMP/model.h5" train --data "$IRIS" --epochs 1 --save "$TMP/model.h5" --log "$TMP/model-link.h5"
+[[ $(cksum <"$TMP/model.h5") == "$msum" ]] && pass "the existing --save file is intact" || fail "model.h5 changed"
+
+# --- the checkpoint directory's own files (its checkpoints, latest.h5,
+# dtrain.lock) are neither an output nor an input (but --resume's) ---
+CK=$TMP/ckM
+run 2 60 train --data "$IRIS" --epochs 3 --checkpoint-dir "$CK" --checkpoint-every 4
+last=$(readlink "$CK/latest.h5")
+ksum=$(cksum <"$CK/$last")
+ln -sfn "$CK" "$TMP/ckL"
+for np in 1 2; do
+  # the log over the very checkpoint --resume (latest) opens
+  expect_error $np 2 "--log $CK/$last: is one of the files of --checkpoint-dir $CK" train --data "$IRIS" --epochs 4 --checkpoint-dir "$CK" --resume --log "$CK/$last"
+  expect_error $np 2 "--log $CK/step-00000099.h5: is one of the files of --checkpoint-dir $TMP/ckL" train --data "$IRIS" --epochs 4 --checkpoint-dir "$TMP/ckL" --resume --log "$CK/step-00000099.h5"
+  expect_error $np 2 "--save $CK/dtrain.lock: is one of the files of --checkpoint-dir" train --data "$IRIS" --epochs 4 --checkpoint-dir "$CK" --resume --save "$CK/dtrain.lock"
+  expect_error $np 2 "--init-from $CK/step-00000004.h5: is one of the files of --checkpoint-dir $CK" train --data "$IRIS" --epochs 1 --checkpoint-dir "$CK" --init-from "$CK/step-00000004.h5"
+  cp "$CK/$last" "$TMP/ext.h5"
+  expect_error $np 2 "--log $TMP/ext.h5: is the input $TMP/ext.h5 (--resume)" train --data "$IRIS" --epochs 4 --checkpoint-dir "$CK" --resume "$TMP/ext.h5" --log "$TMP/ext.h5"
+done
+[[ $(cksum <"$CK/$last") == "$ksum" && -f $CK/dtrain.lock ]] && pass "the checkpoint resumed from is intact" || fail "$CK/$last changed"
+run 2 60 train --data "$IRIS" --epochs 4 --checkpoint-dir "$CK" --resume --log "$CK/notes.jsonl"
+[[ $status -eq 0 && -s $CK/notes.jsonl ]] && pass "a file of another name in the directory is a fine --log" || fail "--log in the directory: $status $err"
 
 # --- numbers in a model file must be finite (eval, predict, --init-from) ---
 MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
