@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A checkpoint directory has one owner: a second run on it exits 2 naming the
-# first (host and PID) and touches nothing; a killed run's lock does not block
+# first (host and PID) and touches nothing, even after dtrain.lock is deleted; a killed run's lock does not block
 # its resume; the temporaries of killed writes are removed by the next run and
 # counted by nothing, through a crash loop of random SIGKILLs.
 source "$(dirname "$0")/lib.sh"
@@ -38,6 +38,13 @@ else
       && pass "np=$np: the message names the lock file and what to do" || fail "np=$np: $err"
     expect_error $np 2 "is in use by another run" train "${A[@]}" --epochs 1 --checkpoint-dir "$C" \
       --keep 1
+  done
+  # Deleting dtrain.lock under the live job does not let a second one in:
+  # the directory itself is locked too.
+  rm -f "$C/dtrain.lock"
+  for np in 1 2; do
+    expect_error $np 2 "--checkpoint-dir $C is in use by another run" \
+      train "${A[@]}" --epochs 1 --checkpoint-dir "$C" --resume
   done
   kill -0 $first 2>/dev/null && pass "the first job runs on" || fail "the first job ended: $(cat "$TMP/a.err")"
   # The first job's files are its own: its latest.h5 resolves, --keep 2 holds.
