@@ -245,7 +245,12 @@ DTRAIN_API dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t
 
 /* Save the run's model (layers, weights, normalisation, options) to the
  * HDF5 file path, the layout `dtrain predict` and `dtrain eval` read; rank 0
- * writes through a temporary file renamed into place.  Collective. */
+ * writes through a temporary file renamed into place.  Collective.
+ * DTRAIN_EUSAGE, nothing written, where `dtrain train --save` would refuse
+ * path: anything but a regular file (a FIFO, a device, a symbolic link), a
+ * file the model came from (the "data", "init-from" and "config" files, the
+ * checkpoint resumed from, dtrain_load's file; by device and inode), the
+ * run's "log", or a file of its "checkpoint-dir". */
 DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
 
 /* Load a model saved by dtrain_save or `dtrain train --save` into the run,
