@@ -7,8 +7,11 @@
  * leaves the previous checkpoint complete.  Layout:
  *
  *   /                attrs: format_version, dtrain_version, mpi_version, hdf5_version,
- *                           blas_version, ranks, created, checksum (FNV-1a 64 of the
- *                           parameter bytes, the optimizer state bytes and its step count)
+ *                           gemm_version, lapack_version, ranks, created,
+ *                           lineage (16 hex digits: the run's id, ckpt_lineage),
+ *                           checksum (h5io_digest of everything else in the file;
+ *                           format 1: FNV-1a 64 of the parameter bytes, the optimizer
+ *                           state bytes and its step count)
  *   /model, /normalization, /config     as a saved model (modelio.h)
  *   /optimizer       attrs: kind, t (updates taken); dataset state (float32) if any
  *   /progress        attrs: epoch (in progress, 0-based), batch (next batch index in it),
@@ -37,7 +40,9 @@
 #include "dtrain/schedule.h"
 #include "dtrain/secondorder.h"
 
-#define CKPT_FORMAT_VERSION 1
+/* 2: the checksum covers the whole file (h5io_digest); 1: only the
+ * parameters, the optimizer state and its step count (still read). */
+#define CKPT_FORMAT_VERSION 2
 
 /* Where a run stands; what a checkpoint saves beyond model and optimizer. */
 typedef struct {
@@ -50,6 +55,7 @@ typedef struct {
     dt_plateau_state plateau; /* the plateau schedule's state */
     double es_best;      /* early stopping: best --monitor value so far */
     int64_t es_best_epoch, es_bad; /* its epoch (1-based, 0 = none yet), epochs since */
+    uint64_t lineage;    /* the run's id (ckpt_lineage): --keep deletes only its files */
 } dt_progress;
 
 /* A fresh progress: the start of a run, its history without columns. */
@@ -66,6 +72,7 @@ typedef struct {
     float *best;   /* early stopping's best parameters (n_params), or NULL */
     dt_so *so;     /* second-order state, or NULL */
     double *x;     /* second order: parameters in double (n_params), or NULL */
+    int64_t steps_per_epoch; /* batches of an epoch: bounds a loaded position */
 } dt_ckpt_parts;
 
 /* Local (rank 0, before anything reads or writes dir): make dir one run's
@@ -87,10 +94,23 @@ dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_par
 /* Local: the checkpoint to resume from.  `spec` is a file, or "" to
  * search `dir`: latest.h5 first, then step-*.h5 newest first, skipping (with a
  * warning naming it) any that is unreadable or fails its checksum.  path gets
- * "" when there is no checkpoint at all. */
+ * "" when there is no checkpoint at all.  A latest.h5 whose target is missing
+ * is an error naming both (DT_EUSAGE). */
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err);
 
-/* Local: open path, check format version and checksum. */
+/* A new lineage id (random, never 0). */
+uint64_t ckpt_new_lineage(void);
+/* Local: the lineage of a run that resumed from `resumed` ("" for a fresh
+ * start), whose checkpoint recorded `stored` (0: none): the same when it is the
+ * checkpoint dir/latest.h5 names (a requeue continues its run), else a new one
+ * (a fresh start, or a branch from an earlier checkpoint, whose later
+ * checkpoints are another run's). */
+uint64_t ckpt_lineage(const char *resumed, const char *dir, uint64_t stored);
+
+/* Local: open path, check format version, that every group a resume reads is
+ * there, every attribute in range and every array's declared size against
+ * the file's model and progress (all before any array is read; errors say
+ * "damaged checkpoint" and name the field), then the checksum. */
 dt_status ckpt_verify(const char *path, dt_error *err);
 
 /* Local: the normalisation saved in a checkpoint. */
