@@ -3,7 +3,7 @@
  * One HDF5 file per checkpoint, DIR/step-NNNNNNNN.h5, written by rank 0 (the
  * replicas are identical) to a temporary name, fsync'd, renamed into place and
  * the directory fsync'd; then DIR/latest.h5, a symbolic link, is pointed at it
- * and, with keep > 0, older checkpoints are deleted.  A crash at any moment
+ * and, with keep > 0, the run's older checkpoints are deleted.  A crash at any moment
  * leaves the previous checkpoint complete.  Layout:
  *
  *   /                attrs: format_version, dtrain_version, mpi_version, hdf5_version,
@@ -86,8 +86,10 @@ dt_status ckpt_claim_dir(const char *dir, int *lock_fd, dt_error *err);
 void ckpt_release_dir(int lock_fd);
 
 /* Collective: gather the ranks' partial losses, rank 0 writes
- * DIR/step-NNNNNNNN.h5 and updates latest.h5 and --keep; every rank returns
- * the same status.  written receives the path. */
+ * DIR/step-NNNNNNNN.h5 and updates latest.h5; with keep > 0 it then deletes
+ * the older checkpoints of p->lineage beyond the newest `keep` (never the one
+ * written, nor latest.h5's target, nor another lineage's); every rank
+ * returns the same status.  written receives the path. */
 dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_parts *parts,
                     const dt_progress *p, char *written, size_t len, dt_error *err);
 

@@ -62,6 +62,7 @@ static void print_checkpoint(const char *path, h5file *f)
            (long long)b);
     attr_line(f, "/", "ranks", "written by ranks");
     attr_line(f, "/", "created", "created");
+    attr_line(f, "/", "lineage", "lineage");
     attr_line(f, "/", "format_version", "format version");
     attr_line(f, "/", "dtrain_version", "dtrain");
     attr_line(f, "/", "mpi_version", "MPI");
