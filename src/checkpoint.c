@@ -3,6 +3,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,16 +36,51 @@ void progress_init(dt_progress *p)
 
 void progress_free(dt_progress *p) { history_free(&p->hist); }
 
-/* ---- checksum ------------------------------------------------------------------ */
+/* ---- checksum and lineage -------------------------------------------------------- */
 
-static uint64_t state_checksum(const dt_model *m, const dt_optim *o)
+/* What the checksum leaves out: itself (format 2 hashes everything else). */
+static const char *const unhashed[] = {"checksum", NULL};
+
+uint64_t ckpt_new_lineage(void)
 {
-    uint64_t h = rng_fnv1a(RNG_FNV_BASIS, m->params, m->n_params * sizeof(float));
-    size_t len = optim_state_len(o);
-    if (len)
-        h = rng_fnv1a(h, o->state, len * sizeof(float));
-    int64_t t = o->t;
-    return rng_fnv1a(h, &t, sizeof t);
+    uint64_t id = 0;
+    FILE *r = fopen("/dev/urandom", "rb");
+    if (!r || fread(&id, sizeof id, 1, r) != 1) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t mix[3] = {ts.tv_sec, ts.tv_nsec, getpid()};
+        id = rng_fnv1a(RNG_FNV_BASIS, mix, sizeof mix);
+    }
+    if (r)
+        fclose(r);
+    return id ? id : 1; /* 0 is "none" */
+}
+
+/* The lineage a checkpoint records (0 if none: older than lineages, or unreadable). */
+static uint64_t lineage_of(h5file *f)
+{
+    char text[32];
+    unsigned long long id = 0;
+    if (h5io_get_attr_str(f, "/", "lineage", text, sizeof text, NULL) ||
+        sscanf(text, "%16llx", &id) != 1)
+        return 0;
+    return id;
+}
+
+/* 1 if a and b name the same file (device and inode; links followed). */
+static int same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+uint64_t ckpt_lineage(const char *resumed, const char *dir, uint64_t stored)
+{
+    char latest[DT_PATH_MAX + 16];
+    snprintf(latest, sizeof latest, "%s/latest.h5", dir);
+    if (resumed[0] && stored && dir[0] && same_file(resumed, latest))
+        return stored;
+    return ckpt_new_lineage();
 }
 
 /* ---- writing ------------------------------------------------------------------- */
@@ -52,10 +91,10 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
     const dt_model *m = parts->model;
     const dt_optim *o = parts->optim;
     dt_status st;
-    char created[64], sum[32];
+    char created[64], lineage[32];
     time_t now = time(NULL);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)state_checksum(m, o));
+    snprintf(lineage, sizeof lineage, "%016llx", (unsigned long long)p->lineage);
     if ((st = modelio_write(f, m, parts->norm, parts->cfg, err)) ||
         (st = h5io_set_attr_i64(f, "/", "format_version", CKPT_FORMAT_VERSION, err)) ||
         (st = h5io_set_attr_str(f, "/", "dtrain_version", DTRAIN_VERSION, err)) ||
@@ -65,7 +104,7 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
         (st = h5io_set_attr_str(f, "/", "lapack_version", linalg_library_version(), err)) ||
         (st = h5io_set_attr_i64(f, "/", "ranks", ranks, err)) ||
         (st = h5io_set_attr_str(f, "/", "created", created, err)) ||
-        (st = h5io_set_attr_str(f, "/", "checksum", sum, err)))
+        (st = h5io_set_attr_str(f, "/", "lineage", lineage, err)))
         return st;
     if ((st = h5io_make_group(f, "/optimizer", err)) ||
         (st = h5io_set_attr_str(f, "/optimizer", "kind", optim_name(o->cfg.kind), err)) ||
@@ -107,7 +146,15 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
             (st = h5io_write(f, "/second_order/x", DT_F64, 1, np, parts->x, 0, err)))
             return st;
     }
-    return history_write_h5(f, &p->hist, err);
+    if ((st = history_write_h5(f, &p->hist, err)))
+        return st;
+    /* last: the checksum covers everything written above */
+    uint64_t h;
+    char sum[32];
+    if ((st = h5io_digest(f, unhashed, &h, err)))
+        return st;
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)h);
+    return h5io_set_attr_str(f, "/", "checksum", sum, err);
 }
 
 /* step-NNNNNNNN.h5 -> N, or -1 for any other name. */
@@ -176,6 +223,35 @@ static void step_path(const char *dir, int64_t step, char *out, size_t len)
     snprintf(out, len, "%s/step-%08lld.h5", dir, (long long)step);
 }
 
+/* --keep: of this run's lineage, keep the newest `keep` checkpoints (the one
+ * just written among them) and delete the older ones.  Not counted, never
+ * deleted: the file just written and the one latest.h5 names; files of another
+ * lineage (another start, or a resume from an earlier checkpoint than the
+ * newest) or of none (older dtrain, unreadable); and files of this lineage
+ * with a later step (left by a process killed before it moved latest.h5). */
+static void prune(const char *dir, int64_t keep, const char *written, const char *link,
+                  const dt_progress *p)
+{
+    size_t n;
+    int64_t *steps = list_steps(dir, &n);
+    int64_t kept = 1; /* the one just written */
+    for (size_t i = 0; steps && i < n; i++) {
+        char old[DT_PATH_MAX + 32];
+        step_path(dir, steps[i], old, sizeof old);
+        if (steps[i] >= p->step || same_file(old, written) || same_file(old, link))
+            continue;
+        h5file *f;
+        if (h5io_open_read(old, &f, NULL))
+            continue;
+        const uint64_t id = lineage_of(f);
+        h5io_close(f, NULL);
+        if (id != p->lineage || ++kept <= keep)
+            continue;
+        unlink(old);
+    }
+    free(steps);
+}
+
 static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts *parts,
                              const dt_progress *p, const double *rank_loss, int ranks,
                              char *written, size_t len, dt_error *err)
@@ -210,16 +286,8 @@ static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts 
     const char *base = strrchr(written, '/');
     if ((st = fs_symlink_replace(base ? base + 1 : written, link, err)))
         return st;
-    if (keep > 0) {
-        size_t n;
-        int64_t *steps = list_steps(dir, &n);
-        for (size_t i = (size_t)keep; steps && i < n; i++) {
-            char old[DT_PATH_MAX + 32];
-            step_path(dir, steps[i], old, sizeof old);
-            unlink(old);
-        }
-        free(steps);
-    }
+    if (keep > 0)
+        prune(dir, keep, written, link, p);
     return DT_OK;
 }
 
@@ -313,74 +381,263 @@ dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_par
 
 /* ---- reading ------------------------------------------------------------------- */
 
+/* "PATH: damaged checkpoint: ..." (DT_EUSAGE). */
+static dt_status damaged(dt_error *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static dt_status damaged(dt_error *err, const char *path, const char *fmt, ...)
+{
+    char what[DT_ERRMSG_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return dt_fail(err, DT_EUSAGE, "%s: damaged checkpoint: %s", path, what);
+}
+
+/* Integer attribute obj/name into *v, which must lie in [lo, hi] (why: what
+ * bounds it). */
+static dt_status int_in(h5file *f, const char *path, const char *obj, const char *name,
+                        int64_t lo, int64_t hi, const char *why, int64_t *v, dt_error *err)
+{
+    double d;
+    if (h5io_get_attr_f64(f, obj, name, &d, NULL))
+        return damaged(err, path, "no number %s attribute '%s'", obj, name);
+    /* read as double first: a float 1e300 or NaN would not convert to int64 */
+    if (!(d >= (double)lo && d <= (double)hi) || h5io_get_attr_i64(f, obj, name, v, NULL) ||
+        *v < lo || *v > hi)
+        return damaged(err, path, "%s attribute %s is %.17g; expected %lld to %lld (%s)", obj,
+                       name, d, (long long)lo, (long long)hi, why);
+    return DT_OK;
+}
+
+/* Real attribute obj/name into *v: not NaN; finite unless inf_ok; in [lo, hi]. */
+static dt_status real_in(h5file *f, const char *path, const char *obj, const char *name,
+                         double lo, double hi, int inf_ok, double *v, dt_error *err)
+{
+    if (h5io_get_attr_f64(f, obj, name, v, NULL))
+        return damaged(err, path, "no number %s attribute '%s'", obj, name);
+    if (isnan(*v) || (!inf_ok && isinf(*v)) || (isfinite(*v) && (*v < lo || *v > hi)))
+        return damaged(err, path, "%s attribute %s is %g; expected %s%g to %g", obj, name, *v,
+                       inf_ok ? "+-infinity or " : "", lo, hi);
+    return DT_OK;
+}
+
+/* Largest counts a checkpoint can hold: one rank per process of a job, one
+ * training sample per row of an HDF5 dataset dtrain reads. */
+#define CKPT_MAX_RANKS (1 << 24)
+#define CKPT_MAX_SAMPLES ((int64_t)1 << 48)
+
+/* The facts a checkpoint states about itself, each checked for range
+ * against the others and against the options it was written with. */
+typedef struct {
+    int64_t version, ranks, n_train, epoch, batch, step, t, n_params;
+} ckpt_facts;
+
+/* The layers' shapes (metadata): n_params, or a damaged-checkpoint error. */
+static dt_status count_params(h5file *f, const char *path, int64_t *n_params, dt_error *err)
+{
+    *n_params = 0;
+    int l = 0;
+    for (;; l++) {
+        char g[64], w[96], b[96];
+        snprintf(g, sizeof g, "/model/layer%d", l);
+        if (!h5io_exists(f, g))
+            break;
+        snprintf(w, sizeof w, "%s/weight", g);
+        snprintf(b, sizeof b, "%s/bias", g);
+        int nw, nb;
+        int64_t dw[8], db[8];
+        dt_dtype t;
+        if (l >= DT_MAX_LAYERS || h5io_info(f, w, &nw, dw, &t, NULL) ||
+            h5io_info(f, b, &nb, db, &t, NULL) || nw != 2 || nb != 1 || dw[0] < 1 ||
+            dw[1] < 1 || dw[0] > INT32_MAX || dw[1] > INT32_MAX || db[0] != dw[0])
+            return damaged(err, path, "%s is not a layer (weight out x in, bias out)", g);
+        *n_params += dw[0] * dw[1] + db[0];
+    }
+    if (l == 0)
+        return damaged(err, path, "no /model/layer0");
+    return DT_OK;
+}
+
+/* Dataset dset must be a vector of n values (lo..hi with lo < hi). */
+static dt_status vector_of(h5file *f, const char *path, const char *dset, int64_t lo,
+                           int64_t hi, const char *why, dt_error *err)
+{
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
+    if (h5io_info(f, dset, &nd, dims, &t, NULL))
+        return damaged(err, path, "no readable dataset %s", dset);
+    if (nd == 1 && dims[0] >= lo && dims[0] <= hi)
+        return DT_OK;
+    char want[64];
+    if (lo == hi)
+        snprintf(want, sizeof want, "%lld", (long long)lo);
+    else
+        snprintf(want, sizeof want, "%lld to %lld", (long long)lo, (long long)hi);
+    if (nd != 1)
+        return damaged(err, path, "%s has %d dimensions; expected a vector of %s values (%s); "
+                       "refused before reading", dset, nd, want, why);
+    return damaged(err, path, "%s has %lld values; expected %s (%s); refused before reading",
+                   dset, (long long)dims[0], want, why);
+}
+
+/* Everything a resume reads, checked for presence, range and size against
+ * the file's own model and options, before any array is read.  Metadata and
+ * attributes only. */
+static dt_status check_file(h5file *f, const char *path, ckpt_facts *k, dt_error *err)
+{
+    static const char *const groups[] = {"/model", "/normalization", "/config",
+                                         "/optimizer", "/progress", "/history"};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        if (!h5io_exists(f, groups[i]))
+            return damaged(err, path, "no %s", groups[i]);
+    const char *g = "/progress";
+    char text[64];
+    int64_t epochs = 1000000000, v;
+    double x;
+    if (!h5io_get_attr_str(f, "/config", "epochs", text, sizeof text, NULL) &&
+        (sscanf(text, "%lld", (long long *)&epochs) != 1 || epochs < 1 || epochs > 1000000000))
+        return damaged(err, path, "/config attribute epochs is '%s'; expected 1 to 1e9", text);
+    dt_status st;
+    if ((st = count_params(f, path, &k->n_params, err)) ||
+        (st = int_in(f, path, "/", "format_version", 1, CKPT_FORMAT_VERSION,
+                     "the formats this dtrain reads", &k->version, err)) ||
+        (st = int_in(f, path, "/", "ranks", 1, CKPT_MAX_RANKS, "ranks of a job", &k->ranks,
+                     err)) ||
+        (st = int_in(f, path, g, "n_train", 1, CKPT_MAX_SAMPLES, "training samples",
+                     &k->n_train, err)) ||
+        (st = int_in(f, path, g, "n_features", 1, INT32_MAX, "features", &v, err)) ||
+        (st = int_in(f, path, g, "n_outputs", 1, INT32_MAX, "outputs", &v, err)) ||
+        (st = int_in(f, path, g, "epoch", 0, epochs, "epochs done, at most the saved --epochs",
+                     &k->epoch, err)) ||
+        (st = int_in(f, path, g, "batch", 0, k->n_train,
+                     "batches done of the epoch, at most one per training sample", &k->batch,
+                     err)) ||
+        (st = int_in(f, path, g, "step", 0,
+                     k->n_train > INT64_MAX / (k->epoch + 1) ? INT64_MAX
+                                                              : (k->epoch + 1) * k->n_train,
+                     "updates, at most one per sample of the epochs so far", &k->step, err)) ||
+        (st = int_in(f, path, "/optimizer", "t", 0, k->step, "updates, at most the steps",
+                     &k->t, err)) ||
+        (st = real_in(f, path, g, "seconds", 0, 1e12, 0, &x, err)) ||
+        (st = real_in(f, path, g, "plateau_best", -DBL_MAX, DBL_MAX, 1, &x, err)) ||
+        (st = real_in(f, path, g, "plateau_scale", 0, 1, 0, &x, err)) ||
+        (st = int_in(f, path, g, "plateau_bad", 0, k->epoch, "epochs done", &v, err)) ||
+        (st = int_in(f, path, g, "plateau_cooldown", 0, 1000000000, "epochs", &v, err)) ||
+        (st = real_in(f, path, g, "es_best", -DBL_MAX, DBL_MAX, 1, &x, err)) ||
+        (st = int_in(f, path, g, "es_best_epoch", 0, k->epoch, "epochs done", &v, err)) ||
+        (st = int_in(f, path, g, "es_bad", 0, k->epoch, "epochs done", &v, err)))
+        return st;
+    /* the arrays' shapes, from what the model and the progress imply */
+    if ((st = vector_of(f, path, "/progress/rank_loss", k->ranks, k->ranks,
+                        "one per rank that wrote it", err)))
+        return st;
+    if (h5io_exists(f, "/optimizer/state")) {
+        int nd;
+        int64_t dims[8];
+        dt_dtype t;
+        if ((st = vector_of(f, path, "/optimizer/state", 1, 3 * k->n_params,
+                            "up to 3 per parameter", err)))
+            return st;
+        h5io_info(f, "/optimizer/state", &nd, dims, &t, NULL);
+        if (dims[0] % k->n_params)
+            return damaged(err, path, "/optimizer/state has %lld values; expected 1, 2 or 3 "
+                           "per parameter (%lld)", (long long)dims[0], (long long)k->n_params);
+    }
+    if (h5io_exists(f, "/early_stopping/best") &&
+        (st = vector_of(f, path, "/early_stopping/best", k->n_params, k->n_params,
+                        "one per parameter", err)))
+        return st;
+    if (h5io_exists(f, "/second_order/x") &&
+        (st = vector_of(f, path, "/second_order/x", k->n_params, k->n_params,
+                        "one per parameter", err)))
+        return st;
+    if (h5io_exists(f, "/history/epochs")) {
+        int nd;
+        int64_t dims[8];
+        dt_dtype t;
+        if (h5io_info(f, "/history/epochs", &nd, dims, &t, NULL) || nd != 2 ||
+            dims[0] > k->epoch + 1 || dims[1] > HIST_MAX_COLS)
+            return damaged(err, path, "/history/epochs is %lld x %lld; expected at most %lld "
+                           "rows (one per epoch done) of at most %d columns; refused before "
+                           "reading",
+                           (long long)dims[0], (long long)(nd > 1 ? dims[1] : 0),
+                           (long long)k->epoch + 1, HIST_MAX_COLS);
+    }
+    /* whatever else is in the file: no more declared than stored */
+    return h5io_check_all_stored(f, err);
+}
+
+/* Format 1: the checksum covers the parameters, the optimizer state and its
+ * step count, read after check_file bounded their sizes. */
+static dt_status checksum_v1(const char *path, uint64_t *h, dt_error *err)
+{
+    dt_model m;
+    dt_status st = modelio_load(path, 1, &m, NULL, err);
+    if (st)
+        return st;
+    h5file *f;
+    float *state = NULL;
+    int64_t t = 0;
+    size_t len = 0;
+    if ((st = h5io_open_read(path, &f, err)))
+        goto out;
+    int nd;
+    int64_t dims[8] = {0};
+    dt_dtype type;
+    if (!(st = h5io_get_attr_i64(f, "/optimizer", "t", &t, err)) &&
+        h5io_exists(f, "/optimizer/state") &&
+        !(st = h5io_info(f, "/optimizer/state", &nd, dims, &type, err))) {
+        len = (size_t)dims[0];
+        if (!(state = malloc(len * sizeof *state)))
+            st = dt_fail(err, DT_ENOMEM, "out of memory");
+        else
+            st = h5io_read_rows(f, "/optimizer/state", DT_F32, 0, dims[0], state, err);
+    }
+    h5io_close(f, NULL);
+    if (!st) {
+        *h = rng_fnv1a(RNG_FNV_BASIS, m.params, m.n_params * sizeof(float));
+        if (len)
+            *h = rng_fnv1a(*h, state, len * sizeof(float));
+        *h = rng_fnv1a(*h, &t, sizeof t);
+    }
+out:
+    free(state);
+    model_free(&m);
+    return st;
+}
+
 dt_status ckpt_verify(const char *path, dt_error *err)
 {
     h5file *f;
     dt_status st = h5io_open_read(path, &f, err);
     if (st)
         return st;
-    int64_t version = 0;
     char sum[64];
-    dt_model m;
-    dt_optim o;
-    memset(&m, 0, sizeof m);
-    memset(&o, 0, sizeof o);
-    if ((st = h5io_get_attr_i64(f, "/", "format_version", &version, err)) ||
-        (st = h5io_get_attr_str(f, "/", "checksum", sum, sizeof sum, err))) {
-        dt_fail(err, DT_EUSAGE, "%s: not a dtrain checkpoint (no format_version/checksum)", path);
-        goto out;
-    }
-    if (version > CKPT_FORMAT_VERSION) {
+    ckpt_facts k;
+    uint64_t h = 0;
+    if (!h5io_has_attr(f, "/", "format_version") ||
+        h5io_get_attr_str(f, "/", "checksum", sum, sizeof sum, NULL)) {
+        st = dt_fail(err, DT_EUSAGE, "%s: not a dtrain checkpoint (no format_version/checksum)",
+                     path);
+    } else if (!h5io_get_attr_i64(f, "/", "format_version", &k.version, NULL) &&
+               k.version > CKPT_FORMAT_VERSION) {
         st = dt_fail(err, DT_EUSAGE,
                      "%s: checkpoint format version %lld is newer than this dtrain reads (%d)",
-                     path, (long long)version, CKPT_FORMAT_VERSION);
-        goto out;
+                     path, (long long)k.version, CKPT_FORMAT_VERSION);
+    } else if (!(st = check_file(f, path, &k, err)) && k.version >= 2) {
+        st = h5io_digest(f, unhashed, &h, err);
     }
     h5io_close(f, NULL);
-    f = NULL;
-    /* Rebuild the model from the file and the optimizer state, then hash. */
-    if ((st = modelio_load(path, 1, &m, NULL, err)))
-        goto out;
-    if ((st = h5io_open_read(path, &f, err)))
-        goto out;
-    char kind[32];
-    dt_optim_config oc = {0};
-    if ((st = h5io_get_attr_str(f, "/optimizer", "kind", kind, sizeof kind, err)) ||
-        (st = optim_parse(kind, &oc.kind, err)) ||
-        (st = h5io_get_attr_i64(f, "/optimizer", "t", &o.t, err)))
-        goto out;
-    int nd = 0;
-    int64_t dims[8] = {0};
-    dt_dtype t;
-    size_t len = 0;
-    float *state = NULL;
-    if (h5io_exists(f, "/optimizer/state")) {
-        if ((st = h5io_info(f, "/optimizer/state", &nd, dims, &t, err)))
-            goto out;
-        len = (size_t)dims[0];
-        state = malloc(len * sizeof *state);
-        if (!state || (st = h5io_read_rows(f, "/optimizer/state", DT_F32, 0, dims[0], state, err))) {
-            free(state);
-            if (!st)
-                st = dt_fail(err, DT_ENOMEM, "out of memory");
-            goto out;
-        }
-    }
-    uint64_t h = rng_fnv1a(RNG_FNV_BASIS, m.params, m.n_params * sizeof(float));
-    if (len)
-        h = rng_fnv1a(h, state, len * sizeof(float));
-    h = rng_fnv1a(h, &o.t, sizeof o.t);
-    free(state);
+    if (!st && k.version < 2)
+        st = checksum_v1(path, &h, err);
     char want[32];
     snprintf(want, sizeof want, "%016llx", (unsigned long long)h);
-    if (strcmp(want, sum) != 0)
+    if (!st && strcmp(want, sum) != 0)
         st = dt_fail(err, DT_EUSAGE,
                      "%s: checksum mismatch (stored %s, computed %s): the file is damaged", path,
                      sum, want);
-out:
-    if (f)
-        h5io_close(f, NULL);
-    model_free(&m);
     return st;
 }
 
@@ -448,6 +705,19 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
     size_t used = 0;
     int tried = 0;
     snprintf(cand, sizeof cand, "%s/latest.h5", dir);
+    struct stat lb;
+    char target[DT_PATH_MAX];
+    ssize_t tl;
+    if (lstat(cand, &lb) == 0 && S_ISLNK(lb.st_mode) && access(cand, F_OK) != 0 &&
+        (tl = readlink(cand, target, sizeof target - 1)) >= 0) {
+        /* its checkpoint was deleted or moved: taking the newest step file
+         * instead could continue another run's checkpoints */
+        target[tl] = '\0';
+        return dt_fail(err, DT_EUSAGE,
+                       "--resume: %s names %s, which does not exist (deleted or moved); "
+                       "resume from a checkpoint file of your choice with '--resume FILE'",
+                       cand, target);
+    }
     if (access(cand, F_OK) == 0) {
         if (!ckpt_verify(cand, &e2)) {
             snprintf(path, len, "%s", cand);
@@ -581,7 +851,7 @@ static dt_status read_vector(h5file *f, const char *path, const char *dset, dt_d
 
 static dt_status load_optimizer(h5file *f, const char *path, dt_optim *o, dt_error *err)
 {
-    dt_status st = h5io_get_attr_i64(f, "/optimizer", "t", &o->t, err);
+    dt_status st = h5io_get_attr_i64(f, "/optimizer", "t", &o->t, err); /* range: check_file */
     size_t len = optim_state_len(o);
     if (!st && len)
         st = read_vector(f, path, "/optimizer/state", DT_F32, len, o->state, err);
@@ -631,43 +901,66 @@ static dt_status load_extras(h5file *f, const char *path, const dt_ckpt_parts *p
 /* This rank's partial loss of the epoch in progress.  Same rank count: each
  * rank continues its own sum (bit-identical epoch lines); otherwise rank 0
  * carries the total. */
-static dt_status load_rank_loss(h5file *f, dt_progress *p, int rank, int ranks, dt_error *err)
+static dt_status load_rank_loss(h5file *f, const char *path, const ckpt_facts *k,
+                                dt_progress *p, int rank, int ranks, dt_error *err)
 {
-    int nd;
-    int64_t dims[8];
-    dt_dtype t;
-    dt_status st = h5io_info(f, "/progress/rank_loss", &nd, dims, &t, err);
-    if (st)
-        return st;
-    double *rl = malloc((size_t)(dims[0] > 0 ? dims[0] : 1) * sizeof *rl);
+    /* its length is the writer's rank count (check_file) */
+    double *rl = malloc((size_t)k->ranks * sizeof *rl);
     if (!rl)
         return dt_fail(err, DT_ENOMEM, "out of memory");
-    st = h5io_read_rows(f, "/progress/rank_loss", DT_F64, 0, dims[0], rl, err);
+    dt_status st = h5io_read_rows(f, "/progress/rank_loss", DT_F64, 0, k->ranks, rl, err);
     p->local_loss = 0.0;
-    if (!st && dims[0] == ranks)
+    for (int64_t i = 0; !st && i < k->ranks; i++)
+        if (!isfinite(rl[i]) || rl[i] < 0)
+            st = damaged(err, path, "/progress/rank_loss[%lld] is %g; expected a finite loss "
+                         "sum >= 0", (long long)i, rl[i]);
+    if (!st && k->ranks == ranks)
         p->local_loss = rl[rank];
     else if (!st && rank == 0)
-        for (int64_t i = 0; i < dims[0]; i++) p->local_loss += rl[i];
+        for (int64_t i = 0; i < k->ranks; i++) p->local_loss += rl[i];
     free(rl);
     return st;
+}
+
+/* What check_file could not know: the position against this run's batches. */
+static dt_status check_position(const char *path, const ckpt_facts *k, int64_t steps_per_epoch,
+                                dt_error *err)
+{
+    /* batch == steps_per_epoch: written after the last batch, before the epoch's end */
+    if (k->batch > steps_per_epoch)
+        return damaged(err, path, "/progress attribute batch is %lld; expected 0 to %lld (the "
+                       "batches of an epoch)", (long long)k->batch,
+                       (long long)steps_per_epoch);
+    const int64_t most = k->epoch > (INT64_MAX - k->batch) / steps_per_epoch
+                             ? INT64_MAX
+                             : k->epoch * steps_per_epoch + k->batch;
+    if (k->step > most)
+        return damaged(err, path, "/progress attribute step is %lld; expected 0 to %lld (one "
+                       "update per batch of epoch %lld and batch %lld)", (long long)k->step,
+                       (long long)most, (long long)k->epoch, (long long)k->batch);
+    return DT_OK;
 }
 
 dt_status ckpt_load(const char *path, const dt_ckpt_parts *parts, int rank, int ranks,
                     dt_progress *p, dt_error *err)
 {
     h5file *f;
+    ckpt_facts k;
     dt_status st = h5io_open_read(path, &f, err);
     if (st)
         return st;
-    st = compare(f, path, parts, err);
+    if (!(st = check_file(f, path, &k, err)) &&
+        !(st = check_position(path, &k, parts->steps_per_epoch, err)))
+        st = compare(f, path, parts, err);
+    p->lineage = lineage_of(f);
     h5io_close(f, NULL);
     if (st || (st = modelio_load_weights(path, parts->model, err)) ||
         (st = h5io_open_read(path, &f, err)))
         return st;
     if (!(st = load_optimizer(f, path, parts->optim, err)) &&
         !(st = load_progress_attrs(f, p, err)) && !(st = load_extras(f, path, parts, err)) &&
-        !(st = load_rank_loss(f, p, rank, ranks, err)))
-        st = history_read_h5(f, path, &p->hist, err);
+        !(st = load_rank_loss(f, path, &k, p, rank, ranks, err)))
+        st = history_read_h5(f, path, k.epoch + 1, &p->hist, err);
     h5io_close(f, NULL);
     return st;
 }

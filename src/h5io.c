@@ -4,6 +4,7 @@
  * the library's stack dump. */
 #include "dtrain/h5io.h"
 #include "dtrain/fsutil.h"
+#include "dtrain/rng.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -861,4 +862,212 @@ out:
     if (t >= 0) H5Tclose(t);
     if (d >= 0) H5Dclose(d);
     return st;
+}
+
+/* ---- checking what a file declares, and its digest -------------------------------- */
+
+/* A file whose every byte is what it declares: contiguous and compact data
+ * occupy their full size, and no filter dtrain can read shrinks data more than
+ * deflate can (about 1032:1 on zeros).  A dataset declared larger than that
+ * was never written: HDF5 would hand back fill values, allocated first. */
+#define H5IO_MAX_RATIO 1100
+
+dt_status h5io_check_stored(h5file *f, const char *dset, dt_error *err)
+{
+    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
+    if (d < 0)
+        return dt_fail(err, DT_EUSAGE, "%s: no dataset '%s'", f->path, dset);
+    hid_t s = H5Dget_space(d), t = H5Dget_type(d), dcpl = H5Dget_create_plist(d);
+    dt_status st = DT_OK;
+    hssize_t n = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
+    size_t esize = t >= 0 ? H5Tget_size(t) : 0;
+    if (n < 0 || esize == 0 || dcpl < 0) {
+        st = dt_fail(err, DT_EUSAGE, "%s: cannot read the shape of '%s' (damaged file)",
+                     f->path, dset);
+    } else {
+        /* variable-length strings store a heap reference per element */
+        double declared = (double)n * (double)esize;
+        double stored = (double)H5Dget_storage_size(d);
+        double ratio = H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_nfilters(dcpl) > 0
+                           ? H5IO_MAX_RATIO
+                           : 1;
+        if (declared > stored * ratio)
+            st = dt_fail(err, DT_EUSAGE,
+                         "%s: '%s' declares %lld values (%.1f MB) but the file stores %.0f "
+                         "bytes of it: damaged, refused before reading",
+                         f->path, dset, (long long)n, declared / 1e6, stored);
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
+    H5Dclose(d);
+    return st;
+}
+
+typedef struct {
+    h5file *f;
+    const char *const *skip; /* root attributes left out */
+    int hash;                /* 0: only check that every dataset is stored */
+    uint64_t h;
+    dt_status st;
+    dt_error *err;
+    char path[1024];
+} digest_ctx;
+
+static void mix(digest_ctx *c, const void *p, size_t n) { c->h = rng_fnv1a(c->h, p, n); }
+static void mix_str(digest_ctx *c, const char *s) { mix(c, s, strlen(s) + 1); }
+
+/* The values of attribute a or dataset d (is_attr says which) of n
+ * elements, type t: numbers as native values, strings as their text. */
+static int mix_values(digest_ctx *c, hid_t obj, int is_attr, hid_t t, hssize_t n)
+{
+    H5T_class_t cls = H5Tget_class(t);
+    int64_t cl = cls;
+    mix(c, &cl, sizeof cl);
+    mix(c, &n, sizeof n);
+    if (n == 0)
+        return 0;
+    hid_t mt;
+    int vlen = 0;
+    if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+        mt = H5Tget_native_type(t, H5T_DIR_ASCEND);
+    } else if (cls == H5T_STRING) {
+        mt = H5Tcopy(t);
+        vlen = H5Tis_variable_str(t) > 0;
+    } else {
+        return -1; /* dtrain writes numbers and strings only */
+    }
+    size_t esize = vlen ? sizeof(char *) : H5Tget_size(mt);
+    char *buf = mt >= 0 ? calloc((size_t)n, esize + (vlen ? 0 : 1)) : NULL;
+    herr_t e = -1;
+    if (buf)
+        e = is_attr ? H5Aread(obj, mt, buf) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    if (e >= 0 && cls == H5T_STRING) {
+        for (hssize_t i = 0; i < n; i++) {
+            const char *s = vlen ? ((char **)buf)[i] : buf + (size_t)i * esize;
+            size_t len = s ? (vlen ? strlen(s) : strnlen(s, esize)) : 0;
+            mix(c, &len, sizeof len);
+            mix(c, s ? s : "", len);
+        }
+        if (vlen) {
+            hid_t sp = H5Screate_simple(1, (hsize_t[]){(hsize_t)n}, NULL);
+            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
+            H5Sclose(sp);
+        }
+    } else if (e >= 0) {
+        mix(c, buf, (size_t)n * esize);
+    }
+    free(buf);
+    if (mt >= 0)
+        H5Tclose(mt);
+    return e < 0 ? -1 : 0;
+}
+
+static herr_t digest_attr(hid_t obj, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    digest_ctx *c = data;
+    if (!strcmp(c->path, "/"))
+        for (const char *const *s = c->skip; s && *s; s++)
+            if (!strcmp(*s, name))
+                return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : -1, sp = a >= 0 ? H5Aget_space(a) : -1;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    mix_str(c, name);
+    int bad = a < 0 || t < 0 || n < 0 || mix_values(c, a, 1, t, n) < 0;
+    if (bad)
+        c->st = dt_fail(c->err, DT_EUSAGE, "%s: attribute '%s' of '%s' cannot be read "
+                        "(damaged file)", c->f->path, name, c->path);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return bad ? -1 : 0;
+}
+
+static herr_t digest_member(hid_t g, const char *name, const H5L_info_t *info, void *data);
+
+/* Object obj at c->path: its attributes, then its members or values. */
+static int digest_object(digest_ctx *c, hid_t obj)
+{
+    H5I_type_t kind = H5Iget_type(obj);
+    int64_t k = kind;
+    mix_str(c, c->path);
+    mix(c, &k, sizeof k);
+    if (c->hash && H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, digest_attr, c) < 0)
+        return -1;
+    if (kind == H5I_GROUP)
+        return H5Literate(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, digest_member, c) < 0 ? -1 : 0;
+    if (kind != H5I_DATASET)
+        return -1;
+    if ((c->st = h5io_check_stored(c->f, c->path, c->err)))
+        return -1;
+    if (!c->hash)
+        return 0;
+    hid_t t = H5Dget_type(obj), sp = H5Dget_space(obj);
+    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    hsize_t dims[H5S_MAX_RANK] = {0};
+    if (nd > 0)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    mix(c, dims, sizeof dims[0] * (size_t)(nd > 0 ? nd : 0));
+    int bad = t < 0 || nd < 0 ||
+              mix_values(c, obj, 0, t, H5Sget_simple_extent_npoints(sp)) < 0;
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (bad)
+        c->st = dt_fail(c->err, DT_EUSAGE, "%s: '%s' cannot be read (damaged file)",
+                        c->f->path, c->path);
+    return bad ? -1 : 0;
+}
+
+static herr_t digest_member(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    digest_ctx *c = data;
+    size_t len = strlen(c->path);
+    if (info->type != H5L_TYPE_HARD ||
+        len + strlen(name) + 2 > sizeof c->path) {
+        c->st = dt_fail(c->err, DT_EUSAGE, "%s: '%s%s%s' is a link or too deep a path "
+                        "(dtrain writes neither)", c->f->path, c->path,
+                        len > 1 ? "/" : "", name);
+        return -1;
+    }
+    hid_t o = H5Oopen(g, name, H5P_DEFAULT);
+    if (o < 0) {
+        c->st = dt_fail(c->err, DT_EUSAGE, "%s: '%s' in '%s' cannot be opened (damaged file)",
+                        c->f->path, name, c->path);
+        return -1;
+    }
+    snprintf(c->path + len, sizeof c->path - len, "%s%s", len > 1 ? "/" : "", name);
+    int r = digest_object(c, o);
+    c->path[len] = '\0';
+    H5Oclose(o);
+    return r < 0 ? -1 : 0;
+}
+
+static dt_status walk(h5file *f, const char *const *skip, int hash, uint64_t *out,
+                      dt_error *err)
+{
+    digest_ctx c = {.f = f, .skip = skip, .hash = hash, .h = RNG_FNV_BASIS, .err = err,
+                    .path = "/"};
+    hid_t root = H5Gopen2(f->id, "/", H5P_DEFAULT);
+    int r = root >= 0 ? digest_object(&c, root) : -1;
+    if (root >= 0)
+        H5Gclose(root);
+    if (r < 0 && !c.st)
+        c.st = dt_fail(err, DT_EUSAGE, "%s: cannot walk its contents (damaged file)",
+                       f->path);
+    if (out)
+        *out = c.h;
+    return c.st;
+}
+
+dt_status h5io_check_all_stored(h5file *f, dt_error *err)
+{
+    return walk(f, NULL, 0, NULL, err);
+}
+
+dt_status h5io_digest(h5file *f, const char *const *skip, uint64_t *hash, dt_error *err)
+{
+    dt_status st = walk(f, skip, 0, NULL, err);
+    return st ? st : walk(f, skip, 1, hash, err);
 }

@@ -131,7 +131,8 @@ static dt_status map_rows(dt_history *h, const double *in, int64_t rows,
     return st;
 }
 
-dt_status history_read_h5(h5file *f, const char *path, dt_history *h, dt_error *err)
+dt_status history_read_h5(h5file *f, const char *path, int64_t max_rows, dt_history *h,
+                          dt_error *err)
 {
     h->n_rows = 0;
     if (!h5io_exists(f, "/history/epochs"))
@@ -149,6 +150,12 @@ dt_status history_read_h5(h5file *f, const char *path, dt_history *h, dt_error *
                        "%s: /history/epochs is malformed (expected rows x %d columns named by "
                        "its attribute 'columns')",
                        path, n);
+    if (dims[0] > max_rows)
+        return dt_fail(err, DT_EUSAGE, "%s: /history/epochs has %lld rows; expected at most "
+                       "%lld (one per epoch); refused before reading",
+                       path, (long long)dims[0], (long long)max_rows);
+    if ((st = h5io_check_stored(f, "/history/epochs", err)))
+        return st;
     if (h->n_cols == 0)
         for (int c = 0; c < n; c++) history_add_col(h, "%s", names[c]);
     double *in = malloc((size_t)(dims[0] * n + 1) * sizeof *in);

@@ -691,13 +691,18 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
     dt_progress *pr = &s->progress;
     pr->plateau = s->sched.plateau;
     pr->es_best = s->cfg->monitor == MONITOR_VAL_ACCURACY ? -INFINITY : INFINITY;
-    if (!s->resumed_from[0])
-        return DT_OK;
-    dt_ckpt_parts parts = session_parts(s);
-    dt_status st = ckpt_load(s->resumed_from, &parts, comm_rank(s->comm), comm_size(s->comm), pr,
-                             err);
+    dt_status st = DT_OK;
+    if (s->resumed_from[0]) {
+        dt_ckpt_parts parts = session_parts(s);
+        st = ckpt_load(s->resumed_from, &parts, comm_rank(s->comm), comm_size(s->comm), pr, err);
+    }
     if ((st = comm_agree(s->comm, st, err)))
         return st;
+    /* rank 0 writes the checkpoints: its choice is the run's */
+    pr->lineage = ckpt_lineage(s->resumed_from, s->cfg->checkpoint_dir, pr->lineage);
+    comm_bcast(s->comm, &pr->lineage, sizeof pr->lineage, 0);
+    if (!s->resumed_from[0])
+        return DT_OK;
     history_truncate(&pr->hist, pr->epoch); /* epochs after it are to be trained again */
     s->trainer.step = pr->step;
     s->sched.plateau = pr->plateau;
@@ -768,7 +773,7 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
 dt_ckpt_parts session_parts(dt_session *s)
 {
     dt_ckpt_parts p = {s->cfg, &s->model, &s->optim, &s->norm, s->train.n, s->best,
-                       s->second_order ? &s->so : NULL, s->x};
+                       s->second_order ? &s->so : NULL, s->x, s->trainer.steps_per_epoch};
     return p;
 }
 

@@ -16,6 +16,7 @@
  *   make_bad_h5 --set-attr FILE OBJ NAME INTEGER
  *   make_bad_h5 --set-attr-str FILE OBJ NAME TEXT
  *                                   overwrite (or add) an int64 or a string attribute
+ *   make_bad_h5 --delete FILE OBJ  remove a group or dataset (its link)
  *   make_bad_h5 --delete-attr FILE OBJ NAME
  *                                   remove an attribute (a file of an older dtrain)
  *   make_bad_h5 --set-value FILE DSET INDEX VALUE
@@ -224,6 +225,13 @@ int main(int argc, char **argv)
         H5Sclose(mem);
         H5Sclose(space);
         H5Dclose(d);
+        return H5Fclose(f) < 0;
+    }
+    if (argc == 4 && !strcmp(argv[1], "--delete")) {
+        hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) die("cannot open", argv[2]);
+        if (H5Ldelete(f, argv[3], H5P_DEFAULT) < 0)
+            die("cannot delete", argv[3]);
         return H5Fclose(f) < 0;
     }
     if (argc == 5 && !strcmp(argv[1], "--delete-attr")) {

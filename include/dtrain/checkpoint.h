@@ -3,12 +3,15 @@
  * One HDF5 file per checkpoint, DIR/step-NNNNNNNN.h5, written by rank 0 (the
  * replicas are identical) to a temporary name, fsync'd, renamed into place and
  * the directory fsync'd; then DIR/latest.h5, a symbolic link, is pointed at it
- * and, with keep > 0, older checkpoints are deleted.  A crash at any moment
+ * and, with keep > 0, the run's older checkpoints are deleted.  A crash at any moment
  * leaves the previous checkpoint complete.  Layout:
  *
  *   /                attrs: format_version, dtrain_version, mpi_version, hdf5_version,
- *                           blas_version, ranks, created, checksum (FNV-1a 64 of the
- *                           parameter bytes, the optimizer state bytes and its step count)
+ *                           gemm_version, lapack_version, ranks, created,
+ *                           lineage (16 hex digits: the run's id, ckpt_lineage),
+ *                           checksum (h5io_digest of everything else in the file;
+ *                           format 1: FNV-1a 64 of the parameter bytes, the optimizer
+ *                           state bytes and its step count)
  *   /model, /normalization, /config     as a saved model (modelio.h)
  *   /optimizer       attrs: kind, t (updates taken); dataset state (float32) if any
  *   /progress        attrs: epoch (in progress, 0-based), batch (next batch index in it),
@@ -38,7 +41,9 @@
 #include "dtrain/schedule.h"
 #include "dtrain/secondorder.h"
 
-#define CKPT_FORMAT_VERSION 1
+/* 2: the checksum covers the whole file (h5io_digest); 1: only the
+ * parameters, the optimizer state and its step count (still read). */
+#define CKPT_FORMAT_VERSION 2
 
 /* Where a run stands; what a checkpoint saves beyond model and optimizer. */
 typedef struct {
@@ -51,6 +56,7 @@ typedef struct {
     dt_plateau_state plateau; /* the plateau schedule's state */
     double es_best;      /* early stopping: best --monitor value so far */
     int64_t es_best_epoch, es_bad; /* its epoch (1-based, 0 = none yet), epochs since */
+    uint64_t lineage;    /* the run's id (ckpt_lineage): --keep deletes only its files */
 } dt_progress;
 
 /* A fresh progress: the start of a run, its history without columns. */
@@ -67,6 +73,7 @@ typedef struct {
     float *best;   /* early stopping's best parameters (n_params), or NULL */
     dt_so *so;     /* second-order state, or NULL */
     double *x;     /* second order: parameters in double (n_params), or NULL */
+    int64_t steps_per_epoch; /* batches of an epoch: bounds a loaded position */
 } dt_ckpt_parts;
 
 /* 1 if base (a file name without its directory) is one a checkpoint
@@ -87,18 +94,33 @@ dt_status ckpt_claim_dir(const char *dir, fs_dir_lock *lock, dt_error *err);
 void ckpt_release_dir(fs_dir_lock *lock);
 
 /* Collective: gather the ranks' partial losses, rank 0 writes
- * DIR/step-NNNNNNNN.h5 and updates latest.h5 and --keep; every rank returns
- * the same status.  written receives the path. */
+ * DIR/step-NNNNNNNN.h5 and updates latest.h5; with keep > 0 it then deletes
+ * the older checkpoints of p->lineage beyond the newest `keep` (never the one
+ * written, nor latest.h5's target, nor another lineage's); every rank
+ * returns the same status.  written receives the path. */
 dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_parts *parts,
                     const dt_progress *p, char *written, size_t len, dt_error *err);
 
 /* Local: the checkpoint to resume from.  `spec` is a file, or "" to
  * search `dir`: latest.h5 first, then step-*.h5 newest first, skipping (with a
  * warning naming it) any that is unreadable or fails its checksum.  path gets
- * "" when there is no checkpoint at all. */
+ * "" when there is no checkpoint at all.  A latest.h5 whose target is missing
+ * is an error naming both (DT_EUSAGE). */
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err);
 
-/* Local: open path, check format version and checksum. */
+/* A new lineage id (random, never 0). */
+uint64_t ckpt_new_lineage(void);
+/* Local: the lineage of a run that resumed from `resumed` ("" for a fresh
+ * start), whose checkpoint recorded `stored` (0: none): the same when it is the
+ * checkpoint dir/latest.h5 names (a requeue continues its run), else a new one
+ * (a fresh start, or a branch from an earlier checkpoint, whose later
+ * checkpoints are another run's). */
+uint64_t ckpt_lineage(const char *resumed, const char *dir, uint64_t stored);
+
+/* Local: open path, check format version, that every group a resume reads is
+ * there, every attribute in range and every array's declared size against
+ * the file's model and progress (all before any array is read; errors say
+ * "damaged checkpoint" and name the field), then the checksum. */
 dt_status ckpt_verify(const char *path, dt_error *err);
 
 /* Local: the normalisation saved in a checkpoint. */

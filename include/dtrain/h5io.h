@@ -114,6 +114,22 @@ dt_status h5io_get_attr_f64(h5file *f, const char *obj, const char *name, double
 dt_status h5io_list(h5file *f, const char *group, int (*visit)(const char *name, void *ctx),
                     void *ctx, dt_error *err);
 
+/* Refuse a dataset declared larger than the bytes the file stores for it
+ * (DT_EUSAGE naming the file and dataset, "refused before reading"):
+ * uncompressed data occupies its full size, and compressed data is never more
+ * than about 1100 times its stored bytes.  Metadata only: a small damaged file
+ * that declares gigabytes is caught before anything is allocated for it. */
+dt_status h5io_check_stored(h5file *f, const char *dset, dt_error *err);
+/* h5io_check_stored on every dataset of the file. */
+dt_status h5io_check_all_stored(h5file *f, dt_error *err);
+/* FNV-1a 64 of the whole file: the path and kind of every group and dataset
+ * (in name order), every attribute's name and value, every dataset's shape
+ * and values (numbers as native values, strings as their text) -- except the
+ * root's attributes named in skip (NULL-terminated; may be NULL).  Every
+ * dataset passes h5io_check_stored before any is read.  Fails (DT_EUSAGE)
+ * on what dtrain never writes: links, types other than numbers and strings. */
+dt_status h5io_digest(h5file *f, const char *const *skip, uint64_t *hash, dt_error *err);
+
 /* HDF5 library version, e.g. "1.10.8". */
 const char *h5io_library_version(void);
 

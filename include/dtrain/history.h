@@ -73,8 +73,11 @@ dt_status history_write_h5(h5file *f, const dt_history *h, dt_error *err);
 /* Read /history/epochs of f (path names it in messages) into h, whose
  * columns are already set: each stored column goes to the column of its name,
  * the others are NaN.  A table without columns takes the stored ones.  A
- * file without /history leaves h empty. */
-dt_status history_read_h5(h5file *f, const char *path, dt_history *h, dt_error *err);
+ * file without /history leaves h empty.  A table of more than max_rows rows
+ * (the epochs the file can have), or declared larger than the file stores,
+ * is refused before it is read (DT_EUSAGE). */
+dt_status history_read_h5(h5file *f, const char *path, int64_t max_rows, dt_history *h,
+                          dt_error *err);
 
 /* The metrics log at path (JSON Lines, or CSV for a ".csv" name): written
  * whole, every row, replacing the file (written to a temporary name and

@@ -62,6 +62,7 @@ static void print_checkpoint(const char *path, h5file *f)
            (long long)b);
     attr_line(f, "/", "ranks", "written by ranks");
     attr_line(f, "/", "created", "created");
+    attr_line(f, "/", "lineage", "lineage");
     attr_line(f, "/", "format_version", "format version");
     attr_line(f, "/", "dtrain_version", "dtrain");
     attr_line(f, "/", "mpi_version", "MPI");
@@ -79,7 +80,18 @@ static void print_history(h5file *f, const char *path)
 {
     dt_history h;
     history_init(&h);
-    if (!history_read_h5(f, path, &h, NULL) && h.n_rows) {
+    /* at most one row per epoch: of the checkpoint's progress, else of the
+     * saved --epochs */
+    int64_t rows = 1000000000;
+    char text[64];
+    if (!h5io_get_attr_i64(f, "/progress", "epoch", &rows, NULL))
+        rows = rows < 0 ? 0 : rows + 1;
+    else if (!h5io_get_attr_str(f, "/config", "epochs", text, sizeof text, NULL))
+        rows = atoll(text);
+    dt_error e;
+    if (h5io_exists(f, "/history/epochs") && history_read_h5(f, path, rows, &h, &e))
+        printf("  %-16s %s\n", "history", e.msg);
+    else if (h.n_rows) {
         printf("  history:\n   ");
         for (int c = 0; c < h.n_cols; c++) printf(" %12s", h.name[c]);
         printf("\n");

@@ -146,7 +146,7 @@ for np in 1 2; do
   case_bg $np "--resume without a file needs --checkpoint-dir" train --data "$IRIS" --resume
   # checkpoints: another architecture, a newer format, truncated, damaged
   case_bg $np "does not fit this run" train --data "$IRIS" --layers 4:relu --epochs 3 --resume "$F/ckpt.h5"
-  case_bg $np "checkpoint format version 99 is newer than this dtrain reads (1)" train --data "$IRIS" --layers 8:relu --epochs 3 --resume "$F/newer.h5"
+  case_bg $np "checkpoint format version 99 is newer than this dtrain reads (2)" train --data "$IRIS" --layers 8:relu --epochs 3 --resume "$F/newer.h5"
   case_bg $np "trunc-ckpt.h5: cannot open as HDF5 (truncated or corrupt?)" train --data "$IRIS" --layers 8:relu --epochs 3 --resume "$F/trunc-ckpt.h5"
   case_bg $np "checksum mismatch (stored 0123456789abcdef" train --data "$IRIS" --layers 8:relu --epochs 3 --resume "$F/badsum.h5"
   case_bg $np "trunc-ckpt.h5: cannot open as HDF5" eval --model "$F/trunc-ckpt.h5" --data "$IRIS"

@@ -166,16 +166,15 @@ done
 run 2 60 inspect "$D"
 grep -q "/train: X 1438 x 64 uint8" <<<"$out" && pass "inspect of a data file" || fail "inspect data: $out"
 
-# State beside the checksummed parameters is shape-checked before it is read:
-# an /early_stopping/best of 67 x 4 (a crafted file; the checksum does not
-# cover it) was read into a 67-value buffer.
+# Every array is shape-checked before it is read (before the checksum, which
+# reads them): an /early_stopping/best of 67 x 4 was read into a 67-value buffer.
 MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
 ES=(--data "$DATA/iris.h5" --layers 8:relu --early-stopping 5 --valid-split 0.2 --epochs 4)
 run 2 60 train "${ES[@]}" --checkpoint-dir "$TMP/es" --stop-at-step 5
 cp "$TMP/es/step-00000005.h5" "$TMP/es-bad.h5"
 "$MAKE_BAD_H5" --replace "$TMP/es-bad.h5" /early_stopping/best:f32:67x4 || fail "could not replace /early_stopping/best"
 for np in 1 2; do
-  expect_error $np 2 "es-bad.h5: /early_stopping/best has 2 dimensions, expected a vector of 67 values" \
+  expect_error $np 2 "es-bad.h5: damaged checkpoint: /early_stopping/best has 2 dimensions; expected a vector of 67 values" \
     train "${ES[@]}" --resume "$TMP/es-bad.h5"
 done
 

@@ -2,7 +2,8 @@
 # A checkpoint directory has one owner: a second run on it exits 2 naming the
 # first (host and PID) and touches nothing, even after dtrain.lock is deleted; a killed run's lock does not block
 # its resume; the temporaries of killed writes are removed by the next run and
-# counted by nothing, through a crash loop of random SIGKILLs.
+# counted by nothing, through a crash loop of random SIGKILLs; --keep counts
+# and deletes only the run's own checkpoints.
 source "$(dirname "$0")/lib.sh"
 D=$DATA/digits.h5
 A=(--data "$D" --layers 32:relu --optimizer adam --lr 0.001 --batch-size 50 --seed 3)
@@ -63,6 +64,43 @@ else
     || fail "resume after kill: $status $err"
 fi
 kill -9 $first 2>/dev/null
+
+# ---- --keep counts only this run's checkpoints -----------------------------------
+# A run of 160 steps (iris: 4 per epoch), then a second run that resumes the
+# first one's step 20 into the same directory with --keep 2: it keeps its own
+# two newest, deletes neither the file it has just written nor the first run's
+# later steps, and latest.h5 names its last checkpoint.
+C=$TMP/lineage
+I=(--data "$DATA/iris.h5" --layers 8:relu --seed 3 --epochs 40 --checkpoint-dir "$C")
+run 1 60 train "${I[@]}" --checkpoint-every 20
+[[ $status -eq 0 && -f $C/step-00000160.h5 ]] || fail "the first run: $status $err"
+run 2 60 train "${I[@]}" --checkpoint-every 7 --keep 2 --resume "$C/step-00000020.h5" --stop-at-step 60
+have=$(cd "$C" && ls step-*.h5 | sed 's/step-0*\([0-9]*\).h5/\1/' | sort -n | paste -sd' ')
+[[ $status -eq 75 ]] && grep -q "checkpoint $C/step-00000060.h5 written" <<<"$out$err" \
+  && pass "the branch stops at step 60 with its checkpoint written" || fail "the branch: $status $out $err"
+[[ $(readlink "$C/latest.h5") == step-00000060.h5 && -f $C/step-00000060.h5 ]] \
+  && pass "latest.h5 names the branch's step 60, which exists" || fail "latest.h5 -> $(readlink "$C/latest.h5"); have $have"
+# the branch wrote 27, 34, ..., 56 and 60 (over the first run's 60): 56 and 60 stay
+[[ $have == "20 40 56 60 80 100 120 140 160" ]] \
+  && pass "--keep 2 kept the branch's two newest and all of the first run's: $have" \
+  || fail "after the branch's --keep 2: $have"
+run 1 60 train "${I[@]}" --checkpoint-every 7 --keep 2 --resume --stop-at-step 70
+have=$(cd "$C" && ls step-*.h5 | sed 's/step-0*\([0-9]*\).h5/\1/' | sort -n | paste -sd' ')
+[[ $status -eq 75 ]] && grep -q "resuming from $C/latest.h5 at epoch 15, step 60" <<<"$out" \
+  && pass "--resume continues the branch at step 60" || fail "resume of the branch: $status $out $err"
+[[ $have == "20 40 63 70 80 100 120 140 160" ]] && pass "the branch's --keep 2 goes on: $have" \
+  || fail "after the second resume: $have"
+# another seed is another run: its --keep 1 leaves the others' files alone
+with "${I[@]}" -- --seed 4 --epochs 2 --checkpoint-every 3 --keep 1
+run 1 60 train "${W[@]}"
+have2=$(cd "$C" && ls step-*.h5 | sed 's/step-0*\([0-9]*\).h5/\1/' | sort -n | paste -sd' ')
+[[ $status -eq 0 && $have2 == "8 20 40 63 70 80 100 120 140 160" ]] \
+  && pass "a run with another seed keeps its own one: $have2" || fail "another seed: $status $have2 $err"
+# latest.h5 naming a missing file is an error, not a resume from the newest
+# step file (which is another run's)
+rm "$C/step-00000008.h5"
+with "${I[@]}" -- --seed 4 --epochs 3 --resume
+expect_error 1 2 "--resume: $C/latest.h5 names step-00000008.h5, which does not exist" train "${W[@]}"
 
 # ---- temporaries of killed writes --------------------------------------------
 # A crash between writing and renaming (the test hook aborts there) leaves

@@ -2,7 +2,8 @@
 # Damaged and unreadable input (issue 12, points 9 and 12): a compressed chunk
 # that does not decompress, a filter the HDF5 library lacks, a model file whose
 # normalisation has the wrong length, and files whose metadata is wrong next to
-# a huge declared X.  Each: exit 2 with one error line naming the file and the
+# a huge declared X; checkpoints with a changed, missing, out-of-range or
+# oversized field.  Each: exit 2 with one error line naming the file and the
 # dataset, at 1 and 2 ranks; the metadata faults within a few seconds, before
 # any of X is read.
 source "$(dirname "$0")/lib.sh"
@@ -84,4 +85,53 @@ for np in 1 2; do
   quick_error $np 2 "hugex.h5: '/train/X' is 1099511627776 x 4 uint8 = 4096.0 GiB in memory, more than this machine's" \
     train --data "$TMP/hugex.h5"
 done
+
+# Checkpoints: everything a resume reads is covered by the checksum or checked
+# for range, and every array's declared size against what the file's model and
+# progress imply, before it is read.  A checkpoint of iris at step 20 (epoch 4
+# of 4 steps, batch 4), 67 parameters, written by one rank.
+CKA=(--data "$IRIS" --layers 8:relu --seed 3)
+run 1 60 train "${CKA[@]}" --epochs 40 --checkpoint-dir "$TMP/ck" --checkpoint-every 20 --stop-at-step 20
+CK=$TMP/ck/step-00000020.h5
+[[ $status -eq 75 && -f $CK ]] || fail "could not make the fixture checkpoint: $status $err"
+ck() { cp "$CK" "$TMP/$1" && "$MAKE_BAD_H5" "${@:2}" || fail "could not damage $1"; }
+ck shift.h5 --set-value "$TMP/shift.h5" /normalization/shift 0 1e6
+ck nonorm.h5 --delete "$TMP/nonorm.h5" /normalization
+ck noconfig.h5 --delete "$TMP/noconfig.h5" /config
+ck batchneg.h5 --set-attr "$TMP/batchneg.h5" /progress batch -3
+ck stepneg.h5 --set-attr "$TMP/stepneg.h5" /progress step -1
+ck epochneg.h5 --set-attr "$TMP/epochneg.h5" /progress epoch -5
+ck epochbig.h5 --set-attr "$TMP/epochbig.h5" /progress epoch 1000000000000
+ck batchbig.h5 --set-attr "$TMP/batchbig.h5" /progress batch 1000000000
+# 20 KB files declaring gigabytes (nothing written: HDF5 would read fill values)
+ck bighist.h5 --replace "$TMP/bighist.h5" /history/epochs:f64:134217728x9:unwritten
+ck bigstate.h5 --replace "$TMP/bigstate.h5" /optimizer/state:f32:2147483648:unwritten
+ck bigloss.h5 --replace "$TMP/bigloss.h5" /progress/rank_loss:f64:268435456:unwritten
+run 1 60 train "${CKA[@]}" --resume "$CK" --epochs 6
+[[ $status -eq 0 ]] && pass "the undamaged checkpoint resumes" || fail "the fixture does not resume: $err"
+D="damaged checkpoint"
+# from here on at most 3 GB of address space per process: reading any of the
+# big* files took 2-10 GB
+ulimit -v 3000000
+for np in 1 2; do
+  expect_error $np 2 "shift.h5: checksum mismatch" train "${CKA[@]}" --resume "$TMP/shift.h5"
+  expect_error $np 2 "nonorm.h5: $D: no /normalization" train "${CKA[@]}" --resume "$TMP/nonorm.h5"
+  expect_error $np 2 "noconfig.h5: $D: no /config" train "${CKA[@]}" --resume "$TMP/noconfig.h5"
+  expect_error $np 2 "batchneg.h5: $D: /progress attribute batch is -3; expected 0 to 120" \
+    train "${CKA[@]}" --resume "$TMP/batchneg.h5"
+  expect_error $np 2 "stepneg.h5: $D: /progress attribute step is -1" train "${CKA[@]}" --resume "$TMP/stepneg.h5"
+  expect_error $np 2 "epochneg.h5: $D: /progress attribute epoch is -5" train "${CKA[@]}" --resume "$TMP/epochneg.h5"
+  expect_error $np 2 "epochbig.h5: $D: /progress attribute epoch is 1000000000000; expected 0 to 40" \
+    train "${CKA[@]}" --resume "$TMP/epochbig.h5"
+  expect_error $np 2 "batchbig.h5: $D: /progress attribute batch is 1000000000" train "${CKA[@]}" --resume "$TMP/batchbig.h5"
+  quick_error $np 2 "bighist.h5: $D: /history/epochs is 134217728 x 9; expected at most 5 rows" \
+    train "${CKA[@]}" --resume "$TMP/bighist.h5"
+  quick_error $np 2 "bigstate.h5: $D: /optimizer/state has 2147483648 values; expected 1 to 201" \
+    train "${CKA[@]}" --resume "$TMP/bigstate.h5"
+  quick_error $np 2 "bigloss.h5: $D: /progress/rank_loss has 268435456 values; expected 1 (one per rank" \
+    train "${CKA[@]}" --resume "$TMP/bigloss.h5"
+done
+run 1 60 inspect "$TMP/bighist.h5"
+[[ $status -eq 0 ]] && grep -q "history  *$TMP/bighist.h5: /history/epochs has 134217728 rows; expected at most 5 (one per epoch); refused before reading" <<<"$out" \
+  && pass "inspect names the oversized history and reads none of it" || fail "inspect bighist.h5: $status $out $err"
 finish
