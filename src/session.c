@@ -713,8 +713,7 @@ static dt_status start_log(dt_session *s, dt_error *err)
 {
     dt_status st = DT_OK;
     if (s->cfg->log[0] && !s->complete && comm_rank(s->comm) == 0)
-        st = history_log_write(s->cfg->log, &s->progress.hist, err);
-    s->log_ok = s->cfg->log[0] && !st && comm_rank(s->comm) == 0;
+        st = history_log_open(&s->log, s->cfg->log, &s->progress.hist, err);
     return comm_agree(s->comm, st, err);
 }
 
@@ -723,6 +722,7 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
 {
     memset(s, 0, sizeof *s);
     s->dir_lock = -1;
+    history_log_init(&s->log);
     s->cfg = cfg;
     s->comm = comm;
     s->eval_name = "test";
@@ -1025,9 +1025,9 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, const double *row, d
     dt_status st = history_append(&p->hist, row, err);
     if (st)
         return st;
-    if (s->log_ok && history_log_append(s->cfg->log, &p->hist, err)) {
+    if (history_log_append(&s->log, &p->hist, err)) {
         dt_warn("%s; the log stops here (checkpoints and --save keep every epoch)", err->msg);
-        s->log_ok = 0;
+        history_log_close(&s->log);
     }
     s->monitor = monitor_value(s, train_loss);
     if (sched_observe(&s->sched, s->monitor))
@@ -1151,6 +1151,7 @@ dt_status session_train(dt_session *s, dt_error *err)
     if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
         return st;
     st = train_loop(s, err);
+    history_log_close(&s->log); /* every epoch is in it */
     watchdog_phase(WD_IDLE, s->trainer.step);
     if (watch)
         watchdog_stop();
@@ -1395,6 +1396,7 @@ void session_free(dt_session *s)
 {
     ckpt_release_dir(s->dir_lock);
     s->dir_lock = -1;
+    history_log_close(&s->log);
     progress_free(&s->progress);
     free(s->best);
     free(s->x);
