@@ -1,16 +1,19 @@
 /* dtrain: setting up a training run. */
 #include "dtrain/session.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dtrain/fsutil.h"
 #include "dtrain/rng.h"
 #include "dtrain/metrics.h"
 #include "dtrain/h5io.h"
 #include "dtrain/signals.h"
+#include "dtrain/testhooks.h"
 #include "dtrain/watchdog.h"
 #include "dtrain/linalg.h"
 #include "dtrain/modelio.h"
@@ -717,6 +720,20 @@ static dt_status start_log(dt_session *s, dt_error *err)
     return comm_agree(s->comm, st, err);
 }
 
+/* A test fault (testhooks.h): a rank slow in set-up, as a large data load
+ * makes it, and sleeping through signals.  It says so on stderr, which only
+ * a test reads, so that the test knows when the rank is in set-up. */
+static void setup_faults(const dt_session *s)
+{
+    if (comm_rank(s->comm) != dt_hooks.setup_sleep_rank)
+        return;
+    fprintf(stderr, "test hook: rank %d sleeps %g s in set-up\n", comm_rank(s->comm),
+            dt_hooks.setup_sleep_seconds);
+    struct timespec nap = {(time_t)dt_hooks.setup_sleep_seconds, 0};
+    while (nanosleep(&nap, &nap) == -1 && errno == EINTR)
+        ;
+}
+
 dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
@@ -747,8 +764,10 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
         st = hold_out(s, holdout(cfg), err);
     if (!st)
         st = train ? check_data(s, p.head, "valid", err) : load_data(s, p.head, err);
-    if ((st = comm_agree(comm, st, err)) || (st = choose_checkpoint(s, err)) ||
-        (st = size_batches(s, &p, err)) || (st = normalise(s, p.nk, err)) ||
+    if ((st = comm_agree(comm, st, err)))
+        return st;
+    setup_faults(s);
+    if ((st = choose_checkpoint(s, err)) || (st = size_batches(s, &p, err)) || (st = normalise(s, p.nk, err)) ||
         (st = build_model(s, &p, err)) || (st = scale_targets(s, err)) ||
         (st = build_trainer(s, &p, err)) || (st = restore_progress(s, err)))
         return st;
@@ -1147,7 +1166,8 @@ dt_status session_train(dt_session *s, dt_error *err)
     dt_status st = stop_before_training(s, err);
     if (st)
         return st;
-    const int watch = s->watchdog && s->cfg->step_timeout > 0;
+    /* started here unless the caller's watch covers set-up too (watchdog.h) */
+    const int watch = s->watchdog && s->cfg->step_timeout > 0 && !watchdog_active();
     if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
         return st;
     st = train_loop(s, err);
