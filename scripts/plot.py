@@ -44,12 +44,13 @@ def number(path, where, key, v):
     available) and for a non-finite value, which a plot cannot place."""
     if v is None or v == "":
         return math.nan
+    shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
     if isinstance(v, bool):
-        raise BadInput(f"{path}: {where}: '{key}' is {v!r}, not a number")
+        raise BadInput(f"{path}: {where}: '{key}' is {shown}, not a number")
     try:
         x = float(v)
-    except (TypeError, ValueError, OverflowError):
-        raise BadInput(f"{path}: {where}: '{key}' is {v!r}, not a number") from None
+    except (TypeError, ValueError, OverflowError):  # text, a list, an integer beyond float
+        raise BadInput(f"{path}: {where}: '{key}' is {shown}, not a number") from None
     return x if math.isfinite(x) else math.nan
 
 
