@@ -211,8 +211,8 @@ enum {
     /* Let "step-timeout" start a watchdog thread per rank that ends the
      * process (status 4, a line on stderr) when a step stalls longer: a hung
      * rank cannot hold the job.  It runs from the start of dtrain_train's
-     * set-up, where it ends the job only for a rank of the host that stops
-     * responding.  Without this, "step-timeout" is refused. */
+     * set-up, where it ends the job only for a rank of the host that has
+     * not responded for that long.  Without this, "step-timeout" is refused. */
     DTRAIN_ALLOW_WATCHDOG = 1u << 1
 };
 

@@ -137,7 +137,7 @@ typedef struct {
     wd_view self;
     wd_view late[LIST_MAX]; /* behind this rank, or not responding */
     int n_late;             /* all of them, also those beyond LIST_MAX */
-    int n_stopped;          /* those of them not responding */
+    double silent;          /* the longest any of them has not responded, seconds */
     int live_late;          /* one of them runs in a watched phase: it will report itself */
     int ahead[LIST_MAX];    /* world ranks further on than this one */
     int n_ahead;
@@ -157,7 +157,7 @@ static void survey(wd_survey *sv, long long now, const wd_host *h)
             if (sv->n_late < LIST_MAX)
                 sv->late[sv->n_late] = v;
             sv->n_late++;
-            sv->n_stopped += stopped;
+            sv->silent = v.silent > sv->silent ? v.silent : sv->silent;
             sv->live_late |= !stopped && v.silent > 0 && v.phase != WD_IDLE;
         } else if (progress(&v) > mine) {
             if (sv->n_ahead < LIST_MAX)
@@ -219,7 +219,6 @@ static void put_context(char *line, size_t len, size_t *n, const wd_survey *sv,
         PUT("; every rank is at this point and running");
     }
 }
-
 
 /* The one line: the rank that did not arrive, and where it is. */
 static size_t report(char *line, size_t len, const wd_survey *sv, const wd_host *h)
@@ -310,19 +309,20 @@ static void *watch(void *arg)
         atomic_store_explicit(&h->me->beat, now, memory_order_release);
         rounds_tick(&rounds, now);
         wd_view self = look(h->me, now);
+        /* Before the join, a rank that was stopped itself counts from when it
+         * ran again: the others, waiting for it, report it. */
         if (!h->joined && rounds.resumed && (double)(now - rounds.resumed) < self.in_phase * 1e6)
-            self.in_phase = (double)(now - rounds.resumed) / 1e6; /* this rank was stopped: the
-                                                                      others see nothing of it
-                                                                      yet, and report it */
+            self.in_phase = (double)(now - rounds.resumed) / 1e6;
         if (self.phase == WD_IDLE || self.in_phase <= limit) {
             deferred = 0;
             continue;
         }
         wd_survey sv;
         survey(&sv, now, h);
-        if (self.phase == WD_SETUP && h->joined && sv.n_stopped == 0) {
+        if (self.phase == WD_SETUP && h->joined && sv.silent <= limit) {
             /* set-up's own work (a large data load) may take long: once every
-             * rank has joined, only a rank that stopped responding ends it */
+             * rank has joined, only a rank that has not responded for the
+             * timeout ends it */
             deferred = 0;
             continue;
         }

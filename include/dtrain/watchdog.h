@@ -9,7 +9,9 @@
  * its host, so a rank that waits can read where the others are without
  * asking them (a stopped rank cannot answer).  Ranks on other hosts cannot
  * be seen; the ranks on the stalled rank's host name it.  The training loop
- * marks phases with plain atomic stores (no locks, no allocation, no MPI). */
+ * marks phases with plain atomic stores (no locks, no allocation, no MPI).
+ * Set-up is watched too (WD_SETUP): the command line arms the thread before
+ * MPI starts, and the run joins the ranks (watchdog_start) before set-up. */
 #ifndef DTRAIN_WATCHDOG_H
 #define DTRAIN_WATCHDOG_H
 
@@ -29,7 +31,8 @@ typedef enum {
     WD_SETUP       /* from watchdog_arm (or start) to the first step: MPI start-up, the
                       data load.  Until every rank has joined (watchdog_start) it is
                       watched as any phase; after, its own work may take long, and only
-                      a rank of the host that stopped responding ends it */
+                      a rank of the host that has not responded for the timeout
+                      ends it */
 } dt_wd_phase;
 
 #define WATCHDOG_EXIT 4
