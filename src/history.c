@@ -260,8 +260,10 @@ dt_status history_log_open(dt_histlog *log, const char *path, const dt_history *
     if (!buf)
         return dt_fail(err, DT_ENOMEM, "--log %s: out of memory for its %lld records", path,
                        (long long)h->n_rows);
-    /* A file of our own, created here: O_APPEND keeps every later record
-     * at its end, whatever happens to the name meanwhile. */
+    /* A file of our own, created here (a temporary of a crashed run whose
+     * process had this number goes first): O_APPEND keeps every later
+     * record at its end, whatever happens to the name meanwhile. */
+    unlink(tmp);
     const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
     dt_status st = DT_OK;
     if (fd < 0)

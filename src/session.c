@@ -710,8 +710,9 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
 }
 
 /* Step 10, rank 0: --log begins with the epochs the run already has (a
- * resumed run's, from its checkpoint), so no epoch is written twice.  A
- * complete run writes nothing. */
+ * resumed run's, from its checkpoint), so no epoch is written twice, and
+ * stays open until training ends (history.h).  A complete run writes
+ * nothing. */
 static dt_status start_log(dt_session *s, dt_error *err)
 {
     dt_status st = DT_OK;
