@@ -210,7 +210,9 @@ enum {
     DTRAIN_ALLOW_SIGNALS = 1u << 0,
     /* Let "step-timeout" start a watchdog thread per rank that ends the
      * process (status 4, a line on stderr) when a step stalls longer: a hung
-     * rank cannot hold the job.  Without this, "step-timeout" is refused. */
+     * rank cannot hold the job.  It runs from the start of dtrain_train's
+     * set-up, where it ends the job only for a rank of the host that has
+     * not responded for that long.  Without this, "step-timeout" is refused. */
     DTRAIN_ALLOW_WATCHDOG = 1u << 1
 };
 

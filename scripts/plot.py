@@ -44,12 +44,13 @@ def number(path, where, key, v):
     available) and for a non-finite value, which a plot cannot place."""
     if v is None or v == "":
         return math.nan
+    shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
     if isinstance(v, bool):
-        raise BadInput(f"{path}: {where}: '{key}' is {v!r}, not a number")
+        raise BadInput(f"{path}: {where}: '{key}' is {shown}, not a number")
     try:
         x = float(v)
-    except (TypeError, ValueError):
-        raise BadInput(f"{path}: {where}: '{key}' is {v!r}, not a number") from None
+    except (TypeError, ValueError, OverflowError):  # text, a list, an integer beyond float
+        raise BadInput(f"{path}: {where}: '{key}' is {shown}, not a number") from None
     return x if math.isfinite(x) else math.nan
 
 
@@ -63,8 +64,8 @@ def read_text(path):
     try:
         with open(path, "rb") as f:
             binary = b"\0" in f.read(4096)  # an HDF5 model, an image: not read whole
-        if not binary:
-            with open(path, encoding="utf-8", newline="") as f:
+        if not binary:  # utf-8-sig: a byte order mark (some editors write one) is read past
+            with open(path, encoding="utf-8-sig", newline="") as f:
                 return f.read()
     except UnicodeDecodeError:
         pass
@@ -73,15 +74,31 @@ def read_text(path):
     raise BadInput(f"{path}: not a text file (expected JSON Lines or CSV)")
 
 
+def truncated_last(path, text, lines, n):
+    """Whether line n (1-based) of lines is a last line that ends without its
+    newline: what a write cut short (a full disk) leaves.  It is skipped with
+    a warning; the epochs before it are whole."""
+    if n != len(lines) or text.endswith(("\n", "\r")):
+        return False
+    print(f"{PROG}: warning: {path}: line {n} is incomplete (no newline at the end of the "
+          "file, as a write cut short leaves it): skipped", file=sys.stderr)
+    return True
+
+
 def json_records(path, text):
     """(line number, dict) for each non-blank line."""
     out = []
-    for n, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
+        except RecursionError:
+            raise BadInput(f"{path}: line {n} is nested too deeply: not a dtrain log") from None
         except ValueError:
+            if truncated_last(path, text, lines, n):
+                break
             raise BadInput(f"{path}: line {n} is not JSON: not a dtrain log "
                            "(expected one JSON object per line, or a .csv file)") from None
         if not isinstance(rec, dict):
@@ -93,13 +110,19 @@ def json_records(path, text):
 def csv_records(path, text):
     """The header's names and (line number, {name: field}) for each row
     that is not blank."""
-    rows = list(csv.reader(text.splitlines()))
+    lines = text.splitlines()
+    try:
+        rows = list(csv.reader(lines))
+    except csv.Error as e:
+        raise BadInput(f"{path}: not CSV: {e}") from None
     head = [h.strip() for h in rows[0]] if rows else []
     out = []
     for n, row in enumerate(rows[1:], 2):
         if not "".join(row).strip():
             continue
         if len(row) != len(head):
+            if len(row) < len(head) and truncated_last(path, text, lines, n):
+                break
             raise BadInput(f"{path}: line {n} has {len(row)} fields, the header {len(head)}")
         out.append((n, dict(zip(head, row))))
     return head, out

@@ -24,6 +24,7 @@
 #include "dtrain/session.h"
 #include "dtrain/signals.h"
 #include "dtrain/status.h"
+#include "dtrain/watchdog.h"
 #include "dtrain/yamlconf.h"
 
 #ifndef DTRAIN_VERSION
@@ -462,6 +463,13 @@ dtrain_status dtrain_train(dtrain_run *run)
         return leave(prev, st);
     }
     run->trained_cfg = run->cfg;
+    /* the watch begins before set-up: a rank that stops there (or, armed by
+     * the caller, in MPI's start-up) would leave the others waiting */
+    const int watch = run->cfg.step_timeout > 0;
+    if (watch && (st = watchdog_start(run->cfg.step_timeout, run->comm, err))) {
+        free(s);
+        return leave(prev, st);
+    }
     st = setup(run, s);
     if (!st) {
         session_describe(s);
@@ -475,6 +483,8 @@ dtrain_status dtrain_train(dtrain_run *run)
         s->tick_every = run->tick_every;
         st = session_train(s, err);
     }
+    if (watch)
+        watchdog_stop();
     if (!st)
         st = session_report(s, err);
     if (!st && run->trained_cfg.save[0] && !s->complete) /* complete: nothing rewritten */

@@ -322,7 +322,8 @@ static const dt_option options[] = {
     {"step-timeout", OPT_REAL, F(step_timeout), "0", 0, 1e9, NULL, CMD_TRAIN, "SECONDS",
      "end the whole job (status 4) if one phase of a step (data, compute, reduction, "
      "update, checkpoint) or the work between steps (the epoch's evaluation and metrics) "
-     "takes longer (0 = off); the message names the rank(s) that did "
+     "takes longer, or if set-up waits that long for a rank that has not joined or has "
+     "not responded for that long (0 = off); the message names the rank(s) that did "
      "not arrive, their phase and step, and whether they still run (seen from the ranks "
      "of the same host)",
      .facts = OPTF_MAY_CHANGE},

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dtrain/config.h"
 #include "dtrain/fsutil.h"
@@ -200,35 +203,116 @@ static void put_row(FILE *f, const dt_history *h, const double *row, int csv)
     fputs(csv ? "\n" : "}\n", f);
 }
 
-dt_status history_log_write(const char *path, const dt_history *h, dt_error *err)
+/* Rows [from, h->n_rows) as the log's lines (the CSV header first if
+ * header), into a buffer of *len bytes the caller frees; NULL if out of
+ * memory. */
+static char *format_lines(const dt_history *h, int64_t from, int csv, int header, size_t *len)
 {
-    char tmp[DT_PATH_MAX + 32];
-    fs_temp_name(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "w");
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
     if (!f)
-        return dt_fail(err, DT_EIO, "--log %s: cannot write: %s", tmp, strerror(errno));
-    const int csv = is_csv(path);
-    for (int c = 0; csv && c < h->n_cols; c++) fprintf(f, "%s%s", c ? "," : "", h->name[c]);
-    if (csv)
+        return NULL;
+    for (int c = 0; header && c < h->n_cols; c++) fprintf(f, "%s%s", c ? "," : "", h->name[c]);
+    if (header)
         fputc('\n', f);
-    for (int64_t i = 0; i < h->n_rows; i++) put_row(f, h, h->rows + i * h->n_cols, csv);
-    if (fclose(f)) {
-        remove(tmp);
-        return dt_fail(err, DT_EIO, "--log %s: cannot write: %s", tmp, strerror(errno));
+    for (int64_t i = from; i < h->n_rows; i++) put_row(f, h, h->rows + i * h->n_cols, csv);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
     }
-    return fs_commit(tmp, path, err);
+    return buf;
 }
 
-dt_status history_log_append(const char *path, const dt_history *h, dt_error *err)
+/* All of buf at the end of fd, or the file cut back to the size it had, so
+ * that it holds whole lines only (a full disk, a file-size limit); -1 with
+ * errno set then.  Appends are one write(2) unless the system splits one. */
+static int append_whole(int fd, const char *buf, size_t len)
 {
-    const double *row = history_last(h);
-    if (!row)
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    for (size_t done = 0; done < len;) {
+        const ssize_t n = write(fd, buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            const int e = n < 0 ? errno : EIO;
+            /* the write's cause is the one to report; a failed cut adds nothing */
+            const int cut = ftruncate(fd, st.st_size);
+            (void)cut;
+            errno = e;
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+void history_log_init(dt_histlog *log)
+{
+    log->fd = -1;
+    log->csv = 0;
+    log->path = NULL;
+}
+
+dt_status history_log_open(dt_histlog *log, const char *path, const dt_history *h,
+                           dt_error *err)
+{
+    history_log_close(log);
+    char tmp[DT_PATH_MAX + 32];
+    fs_temp_name(path, tmp, sizeof tmp);
+    const int csv = is_csv(path);
+    size_t len = 0;
+    char *buf = format_lines(h, 0, csv, csv, &len);
+    if (!buf)
+        return dt_fail(err, DT_ENOMEM, "--log %s: out of memory for its %lld records", path,
+                       (long long)h->n_rows);
+    /* A file of our own, created here (a temporary of a crashed run whose
+     * process had this number goes first): O_APPEND keeps every later
+     * record at its end, whatever happens to the name meanwhile. */
+    unlink(tmp);
+    const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
+    dt_status st = DT_OK;
+    if (fd < 0)
+        st = dt_fail(err, DT_EIO, "--log %s: cannot create %s: %s", path, tmp, strerror(errno));
+    else if (append_whole(fd, buf, len) != 0)
+        st = dt_fail(err, DT_EIO, "--log %s: cannot write %s: %s", path, tmp, strerror(errno));
+    else
+        st = fs_commit(tmp, path, err);
+    free(buf);
+    if (st && fd >= 0) {
+        close(fd);
+        unlink(tmp);
+        return st;
+    }
+    if (!st) {
+        log->fd = fd;
+        log->csv = csv;
+        log->path = path;
+    }
+    return st;
+}
+
+dt_status history_log_append(dt_histlog *log, const dt_history *h, dt_error *err)
+{
+    if (!log->path || h->n_rows == 0)
         return DT_OK;
-    FILE *f = fopen(path, "a");
-    if (!f)
-        return dt_fail(err, DT_EIO, "--log %s: cannot append: %s", path, strerror(errno));
-    put_row(f, h, row, is_csv(path));
-    if (fclose(f))
-        return dt_fail(err, DT_EIO, "--log %s: cannot append: %s", path, strerror(errno));
+    size_t len = 0;
+    char *buf = format_lines(h, h->n_rows - 1, log->csv, 0, &len);
+    if (!buf)
+        return dt_fail(err, DT_ENOMEM, "--log %s: out of memory for a record", log->path);
+    const int rc = append_whole(log->fd, buf, len);
+    const int e = errno;
+    free(buf);
+    if (rc != 0)
+        return dt_fail(err, DT_EIO, "--log %s: cannot append epoch %.0f's record: %s",
+                       log->path, history_get(h, h->n_rows - 1, "epoch"), strerror(e));
     return DT_OK;
+}
+
+void history_log_close(dt_histlog *log)
+{
+    if (log->path)
+        close(log->fd);
+    history_log_init(log);
 }

@@ -1,16 +1,19 @@
 /* dtrain: setting up a training run. */
 #include "dtrain/session.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dtrain/fsutil.h"
 #include "dtrain/rng.h"
 #include "dtrain/metrics.h"
 #include "dtrain/h5io.h"
 #include "dtrain/signals.h"
+#include "dtrain/testhooks.h"
 #include "dtrain/watchdog.h"
 #include "dtrain/linalg.h"
 #include "dtrain/modelio.h"
@@ -723,21 +726,36 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
 }
 
 /* Step 10, rank 0: --log begins with the epochs the run already has (a
- * resumed run's, from its checkpoint), so no epoch is written twice.  A
- * complete run writes nothing. */
+ * resumed run's, from its checkpoint), so no epoch is written twice, and
+ * stays open until training ends (history.h).  A complete run writes
+ * nothing. */
 static dt_status start_log(dt_session *s, dt_error *err)
 {
     dt_status st = DT_OK;
     if (s->cfg->log[0] && !s->complete && comm_rank(s->comm) == 0)
-        st = history_log_write(s->cfg->log, &s->progress.hist, err);
-    s->log_ok = s->cfg->log[0] && !st && comm_rank(s->comm) == 0;
+        st = history_log_open(&s->log, s->cfg->log, &s->progress.hist, err);
     return comm_agree(s->comm, st, err);
+}
+
+/* A test fault (testhooks.h): a rank slow in set-up, as a large data load
+ * makes it, and sleeping through signals.  It says so on stderr, which only
+ * a test reads, so that the test knows when the rank is in set-up. */
+static void setup_faults(const dt_session *s)
+{
+    if (comm_rank(s->comm) != dt_hooks.setup_sleep_rank)
+        return;
+    fprintf(stderr, "test hook: rank %d sleeps %g s in set-up\n", comm_rank(s->comm),
+            dt_hooks.setup_sleep_seconds);
+    struct timespec nap = {(time_t)dt_hooks.setup_sleep_seconds, 0};
+    while (nanosleep(&nap, &nap) == -1 && errno == EINTR)
+        ;
 }
 
 dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
     memset(s, 0, sizeof *s);
+    history_log_init(&s->log);
     s->cfg = cfg;
     s->comm = comm;
     s->eval_name = "test";
@@ -762,8 +780,10 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
         st = hold_out(s, holdout(cfg), err);
     if (!st)
         st = train ? check_data(s, p.head, "valid", err) : load_data(s, p.head, err);
-    if ((st = comm_agree(comm, st, err)) || (st = choose_checkpoint(s, err)) ||
-        (st = size_batches(s, &p, err)) || (st = normalise(s, p.nk, err)) ||
+    if ((st = comm_agree(comm, st, err)))
+        return st;
+    setup_faults(s);
+    if ((st = choose_checkpoint(s, err)) || (st = size_batches(s, &p, err)) || (st = normalise(s, p.nk, err)) ||
         (st = build_model(s, &p, err)) || (st = scale_targets(s, err)) ||
         (st = build_trainer(s, &p, err)) || (st = restore_progress(s, err)))
         return st;
@@ -1040,9 +1060,9 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, const double *row, d
     dt_status st = history_append(&p->hist, row, err);
     if (st)
         return st;
-    if (s->log_ok && history_log_append(s->cfg->log, &p->hist, err)) {
+    if (history_log_append(&s->log, &p->hist, err)) {
         dt_warn("%s; the log stops here (checkpoints and --save keep every epoch)", err->msg);
-        s->log_ok = 0;
+        history_log_close(&s->log);
     }
     s->monitor = monitor_value(s, train_loss);
     if (sched_observe(&s->sched, s->monitor))
@@ -1162,10 +1182,12 @@ dt_status session_train(dt_session *s, dt_error *err)
     dt_status st = stop_before_training(s, err);
     if (st)
         return st;
-    const int watch = s->watchdog && s->cfg->step_timeout > 0;
+    /* started here unless the caller's watch covers set-up too (watchdog.h) */
+    const int watch = s->watchdog && s->cfg->step_timeout > 0 && !watchdog_active();
     if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
         return st;
     st = train_loop(s, err);
+    history_log_close(&s->log); /* every epoch is in it */
     watchdog_phase(WD_IDLE, s->trainer.step);
     if (watch)
         watchdog_stop();
@@ -1409,6 +1431,7 @@ static dt_status train_loop(dt_session *s, dt_error *err)
 void session_free(dt_session *s)
 {
     ckpt_release_dir(&s->dir_lock);
+    history_log_close(&s->log);
     progress_free(&s->progress);
     free(s->best);
     free(s->x);

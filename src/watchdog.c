@@ -45,12 +45,24 @@ typedef struct {
 #define GRACE_US 500000LL
 #define LIST_MAX 8 /* late ranks described in the message; more are counted */
 
+/* What a rank sees of its host.  The watchdog thread may run before the
+ * ranks have joined (watchdog_arm, before MPI starts): it then reads the
+ * process's own view, and watchdog_start swaps in the host's with one atomic
+ * store of a view filled beforehand. */
+typedef struct {
+    wd_slot *me;     /* where watchdog_phase publishes */
+    wd_slot *slots;  /* n_local of them */
+    wd_head *head;
+    int n_local, n_hosts, world_size; /* n_hosts 0: unknown */
+    int joined;      /* every rank of the job has reached watchdog_start */
+    int shared;      /* slots are the host's shared block */
+} wd_host;
+
 static wd_slot own;          /* before start, after stop, or with no shared block */
 static wd_head own_head;
-static wd_slot *me = &own;   /* where watchdog_phase publishes */
-static wd_slot *slots = &own;
-static wd_head *head = &own_head;
-static int n_local = 1, n_hosts = 1, world_size = 1;
+static wd_host alone = {&own, &own, &own_head, 1, 1, 1, 0, 0};
+static wd_host joined_view;  /* after watchdog_start */
+static _Atomic(wd_host *) host = &alone;
 static dt_shm *shm;
 static atomic_int running;
 static double limit;
@@ -65,13 +77,14 @@ static long long now_us(void)
 
 const char *watchdog_phase_name(dt_wd_phase p)
 {
-    static const char *const names[] = {"idle",   "data",       "compute",      "reduction",
-                                        "update", "checkpoint", "between steps"};
-    return p >= WD_IDLE && p <= WD_BETWEEN ? names[p] : "?";
+    static const char *const names[] = {"idle",   "data",       "compute",       "reduction",
+                                        "update", "checkpoint", "between steps", "set-up"};
+    return p >= WD_IDLE && p <= WD_SETUP ? names[p] : "?";
 }
 
 void watchdog_phase(dt_wd_phase p, int64_t step)
 {
+    wd_slot *me = atomic_load_explicit(&host, memory_order_acquire)->me;
     /* since before where: a reader that sees the new phase sees its start */
     atomic_store_explicit(&me->since, now_us(), memory_order_relaxed);
     atomic_store_explicit(&me->where, (long long)step * 8 + p, memory_order_release);
@@ -106,16 +119,17 @@ static wd_view look(wd_slot *s, long long now)
  * before the next step's data (step counts the steps taken). */
 static long long progress(const wd_view *v)
 {
-    static const int order[] = {[WD_IDLE] = 0,       [WD_BETWEEN] = 1, [WD_CHECKPOINT] = 2,
-                                [WD_DATA] = 3,       [WD_COMPUTE] = 4, [WD_REDUCTION] = 5,
-                                [WD_UPDATE] = 6};
-    return v->step * 8 + (v->phase <= WD_BETWEEN ? order[v->phase] : 0);
+    static const int order[] = {[WD_SETUP] = 0,      [WD_IDLE] = 0,    [WD_BETWEEN] = 1,
+                                [WD_CHECKPOINT] = 2, [WD_DATA] = 3,    [WD_COMPUTE] = 4,
+                                [WD_REDUCTION] = 5,  [WD_UPDATE] = 6};
+    return v->step * 8 + order[v->phase];
 }
 
 /* Phases that wait for the other ranks (the others are local work). */
 static int collective(dt_wd_phase p)
 {
-    return p == WD_REDUCTION || p == WD_UPDATE || p == WD_CHECKPOINT || p == WD_BETWEEN;
+    return p == WD_REDUCTION || p == WD_UPDATE || p == WD_CHECKPOINT || p == WD_BETWEEN ||
+           p == WD_SETUP;
 }
 
 /* This rank's host, seen from it at one moment. */
@@ -123,25 +137,27 @@ typedef struct {
     wd_view self;
     wd_view late[LIST_MAX]; /* behind this rank, or not responding */
     int n_late;             /* all of them, also those beyond LIST_MAX */
+    double silent;          /* the longest any of them has not responded, seconds */
     int live_late;          /* one of them runs in a watched phase: it will report itself */
     int ahead[LIST_MAX];    /* world ranks further on than this one */
     int n_ahead;
     double paused;          /* seconds of this phase in which this process did not run */
 } wd_survey;
 
-static void survey(wd_survey *sv, long long now)
+static void survey(wd_survey *sv, long long now, const wd_host *h)
 {
-    *sv = (wd_survey){.self = look(me, now)};
+    *sv = (wd_survey){.self = look(h->me, now)};
     const long long mine = progress(&sv->self);
-    for (int i = 0; i < n_local; i++) {
-        if (&slots[i] == me)
+    for (int i = 0; i < h->n_local; i++) {
+        if (&h->slots[i] == h->me)
             continue;
-        wd_view v = look(&slots[i], now);
+        wd_view v = look(&h->slots[i], now);
         const int stopped = v.silent * 1e6 > (double)STALE_US;
         if (progress(&v) < mine || stopped) {
             if (sv->n_late < LIST_MAX)
                 sv->late[sv->n_late] = v;
             sv->n_late++;
+            sv->silent = v.silent > sv->silent ? v.silent : sv->silent;
             sv->live_late |= !stopped && v.silent > 0 && v.phase != WD_IDLE;
         } else if (progress(&v) > mine) {
             if (sv->n_ahead < LIST_MAX)
@@ -165,8 +181,11 @@ static void put_late(char *line, size_t len, size_t *n, const wd_survey *sv)
     PUT(", for rank%s", sv->n_late > 1 ? "s" : "");
     for (int i = 0; i < shown; i++) {
         const wd_view *v = &sv->late[i];
-        PUT("%s %d (in phase '%s' of step %lld for %.1f s", i ? "," : "", v->rank,
-            watchdog_phase_name(v->phase), v->step, v->in_phase);
+        if (v->phase == WD_SETUP)
+            PUT("%s %d (in set-up for %.1f s", i ? "," : "", v->rank, v->in_phase);
+        else
+            PUT("%s %d (in phase '%s' of step %lld for %.1f s", i ? "," : "", v->rank,
+                watchdog_phase_name(v->phase), v->step, v->in_phase);
         if (v->silent * 1e6 > (double)STALE_US)
             PUT(", not responding for %.1f s", v->silent);
         else if (v->silent == 0)
@@ -178,7 +197,8 @@ static void put_late(char *line, size_t len, size_t *n, const wd_survey *sv)
 }
 
 /* What else the host shows, when no rank is late for this one. */
-static void put_context(char *line, size_t len, size_t *n, const wd_survey *sv)
+static void put_context(char *line, size_t len, size_t *n, const wd_survey *sv,
+                        const wd_host *h)
 {
     if (sv->n_ahead > 0) {
         const int shown = sv->n_ahead < LIST_MAX ? sv->n_ahead : LIST_MAX;
@@ -189,34 +209,44 @@ static void put_context(char *line, size_t len, size_t *n, const wd_survey *sv)
         PUT(" %s further on, waiting for it", sv->n_ahead > 1 ? "are" : "is");
     } else if (sv->paused > 0) {
         /* it is the one that did not arrive; where the others are adds nothing */
-    } else if (world_size > 1 && n_local == 1 && !shm) {
+    } else if (h->world_size > 1 && h->n_local == 1 && !h->shared) {
         PUT("; the other ranks' phases cannot be seen (no node-shared memory)");
-    } else if (n_hosts > 1) {
+    } else if (h->n_hosts > 1) {
         /* every host's ranks time out; the stalled rank's neighbours name it */
         PUT("; no rank on this host is behind it, so the rank that did not arrive runs on "
             "another host");
-    } else if (world_size > 1) {
+    } else if (h->world_size > 1) {
         PUT("; every rank is at this point and running");
     }
 }
 
 /* The one line: the rank that did not arrive, and where it is. */
-static size_t report(char *line, size_t len, const wd_survey *sv)
+static size_t report(char *line, size_t len, const wd_survey *sv, const wd_host *h)
 {
     size_t used = 0, *n = &used;
     const wd_view *s = &sv->self;
     const int waiting = collective(s->phase) && sv->n_late > 0 && sv->paused == 0;
-    PUT("dtrain train: error: rank %d: step %lld %s %.1f s in phase '%s', more than "
-        "--step-timeout %g s",
-        s->rank, s->step, waiting ? "waited" : "spent", s->in_phase,
-        watchdog_phase_name(s->phase), limit);
+    if (!h->joined) { /* this rank's number is not known yet, nor anything of the others */
+        PUT("dtrain train: error: start-up took %.1f s, more than --step-timeout %g s, and "
+            "not every rank has joined the job (one stopped or hung, or its host cannot be "
+            "reached); ending the job\n",
+            s->in_phase, limit);
+        return used;
+    }
+    PUT("dtrain train: error: rank %d: ", s->rank);
+    if (s->phase == WD_SETUP)
+        PUT("%s %.1f s in set-up, more than --step-timeout %g s", waiting ? "waited" : "spent",
+            s->in_phase, limit);
+    else
+        PUT("step %lld %s %.1f s in phase '%s', more than --step-timeout %g s", s->step,
+            waiting ? "waited" : "spent", s->in_phase, watchdog_phase_name(s->phase), limit);
     if (waiting) {
         put_late(line, len, n, sv);
     } else {
         if (sv->paused > 0)
             PUT("; this rank was stopped for %.1f s of it (its threads did not run)",
                 sv->paused);
-        put_context(line, len, n, sv);
+        put_context(line, len, n, sv, h);
     }
     PUT("; ending the job\n");
     return used;
@@ -224,12 +254,12 @@ static size_t report(char *line, size_t len, const wd_survey *sv)
 
 /* One report per host: the ranks that time out together (all that wait for
  * the same one) would otherwise print a line each. */
-static void end_job(const wd_survey *sv)
+static void end_job(const wd_survey *sv, const wd_host *h)
 {
     int zero = 0;
-    if (atomic_compare_exchange_strong(&head->reported, &zero, 1)) {
+    if (atomic_compare_exchange_strong(&h->head->reported, &zero, 1)) {
         char line[2048];
-        size_t n = report(line, sizeof line, sv);
+        size_t n = report(line, sizeof line, sv, h);
         ssize_t w = write(STDERR_FILENO, line, n); /* one write: one unbroken line */
         (void)w;
         _exit(WATCHDOG_EXIT);
@@ -275,32 +305,44 @@ static void *watch(void *arg)
         struct timespec nap = {0, NAP_NS};
         nanosleep(&nap, NULL);
         const long long now = now_us();
-        atomic_store_explicit(&me->beat, now, memory_order_release);
+        const wd_host *h = atomic_load_explicit(&host, memory_order_acquire);
+        atomic_store_explicit(&h->me->beat, now, memory_order_release);
         rounds_tick(&rounds, now);
-        wd_view self = look(me, now);
+        wd_view self = look(h->me, now);
+        /* Before the join, a rank that was stopped itself counts from when it
+         * ran again: the others, waiting for it, report it. */
+        if (!h->joined && rounds.resumed && (double)(now - rounds.resumed) < self.in_phase * 1e6)
+            self.in_phase = (double)(now - rounds.resumed) / 1e6;
         if (self.phase == WD_IDLE || self.in_phase <= limit) {
             deferred = 0;
             continue;
         }
         wd_survey sv;
-        survey(&sv, now);
+        survey(&sv, now, h);
+        if (self.phase == WD_SETUP && h->joined && sv.silent <= limit) {
+            /* set-up's own work (a large data load) may take long: once every
+             * rank has joined, only a rank that has not responded for the
+             * timeout ends it */
+            deferred = 0;
+            continue;
+        }
         if (rounds.resumed && (double)(now - rounds.resumed) < self.in_phase * 1e6)
             sv.paused = (double)rounds.paused / 1e6; /* it is the one that did not arrive */
         if (due(&sv, now, &deferred))
-            end_job(&sv);
+            end_job(&sv, h);
     }
     return NULL;
 }
 
-/* The host's shared block (collective): head and slots point into it, or
- * stay on this process's own slot if there is none. */
-static void shared_block(dt_comm *c)
+/* The host's shared block (collective) into v: its head and slots, or v
+ * left on this process's own slot if there is none. */
+static void shared_block(dt_comm *c, wd_host *v)
 {
     /* one slot per rank of the job bounds the host's: the host's count is
      * known only once the block's node communicator exists */
     const size_t line = _Alignof(wd_slot);
-    const size_t bytes = line + sizeof(wd_head) + (size_t)world_size * sizeof(wd_slot);
-    shm = world_size > 1 ? comm_shm_alloc(c, bytes) : NULL;
+    const size_t bytes = line + sizeof(wd_head) + (size_t)v->world_size * sizeof(wd_slot);
+    shm = v->world_size > 1 ? comm_shm_alloc(c, bytes) : NULL;
     if (!shm)
         return;
     /* The block need not start on a cache line (Open MPI puts its own
@@ -316,57 +358,82 @@ static void shared_block(dt_comm *c)
         shm = NULL;
         return;
     }
-    head = (wd_head *)at;
-    slots = (wd_slot *)(head + 1);
-    n_local = comm_shm_size(shm);
+    v->head = (wd_head *)at;
+    v->slots = (wd_slot *)(v->head + 1);
+    v->n_local = comm_shm_size(shm);
+    v->shared = 1;
     if (comm_shm_leader(shm))
-        atomic_store(&head->reported, 0);
+        atomic_store(&v->head->reported, 0);
 }
 
 /* Publish in the host's shared block if there is one (collective); else in
- * this process's own slot, and the report says the others cannot be seen. */
+ * this process's own slot, and the report says the others cannot be seen.
+ * The running thread moves to the new view at once. */
 static void publish_setup(dt_comm *c)
 {
-    world_size = comm_size(c);
-    shared_block(c);
-    wd_slot *mine = shm ? &slots[comm_shm_rank(shm)] : &own;
+    wd_host *v = &joined_view;
+    *v = alone;
+    v->world_size = comm_size(c);
+    shared_block(c, v);
+    wd_slot *mine = shm ? &v->slots[comm_shm_rank(shm)] : &own;
     atomic_store(&mine->where, atomic_load(&own.where));
     atomic_store(&mine->since, atomic_load(&own.since));
     atomic_store(&mine->beat, now_us());
     atomic_store(&mine->world_rank, comm_rank(c));
-    me = mine;
+    v->me = mine;
     int64_t leaders = shm ? comm_shm_leader(shm) : 0;
     comm_allreduce_sum_i64(c, &leaders, 1);
-    n_hosts = shm ? (int)leaders : 0; /* 0: unknown */
+    v->n_hosts = shm ? (int)leaders : 0; /* 0: unknown */
+    v->joined = 1;
     if (shm)
         comm_shm_barrier(shm); /* every slot filled before any watchdog reads it */
+    atomic_store_explicit(&host, v, memory_order_release);
+}
+
+dt_status watchdog_arm(double timeout, dt_error *err)
+{
+    if (atomic_load(&running))
+        return DT_OK;
+    limit = timeout;
+    watchdog_phase(WD_SETUP, 0);
+    atomic_store(&own.beat, now_us());
+    atomic_store(&running, 1);
+    if (pthread_create(&thread, NULL, watch, NULL) != 0) {
+        atomic_store(&running, 0);
+        atomic_store(&own.beat, 0);
+        return dt_fail(err, DT_EINTERNAL, "cannot start the --step-timeout watchdog thread");
+    }
+    return DT_OK;
+}
+
+int watchdog_active(void)
+{
+    return atomic_load(&running) && atomic_load(&host)->joined;
 }
 
 dt_status watchdog_start(double timeout, dt_comm *c, dt_error *err)
 {
-    limit = timeout;
-    publish_setup(c);
-    atomic_store(&running, 1);
-    dt_status st = DT_OK;
-    if (pthread_create(&thread, NULL, watch, NULL) != 0) {
-        atomic_store(&running, 0);
-        st = dt_fail(err, DT_EINTERNAL, "cannot start the --step-timeout watchdog thread");
-    }
-    if ((st = comm_agree(c, st, err)))
+    if (watchdog_active())
+        return DT_OK;
+    /* the thread first: the collective calls below wait for every rank */
+    dt_status st = comm_agree(c, watchdog_arm(timeout, err), err);
+    if (st) {
         watchdog_stop();
-    return st;
+        return st;
+    }
+    publish_setup(c);
+    return DT_OK;
 }
 
 void watchdog_stop(void)
 {
     if (atomic_exchange(&running, 0))
         pthread_join(thread, NULL);
-    atomic_store(&own.where, atomic_load(&me->where));
-    atomic_store(&own.since, atomic_load(&me->since));
-    atomic_store(&me->beat, 0);
-    me = slots = &own;
-    head = &own_head;
-    n_local = 1;
+    wd_host *h = atomic_load(&host);
+    atomic_store(&own.where, atomic_load(&h->me->where));
+    atomic_store(&own.since, atomic_load(&h->me->since));
+    atomic_store(&h->me->beat, 0);
+    atomic_store(&host, &alone);
     if (shm) {
         comm_shm_free(shm);
         shm = NULL;

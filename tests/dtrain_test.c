@@ -5,7 +5,8 @@
  *   DTRAIN_TEST_CORRUPT=RANK:S          RANK's parameters drift at step S
  *   DTRAIN_TEST_SLEEP=RANK:S:SECONDS    RANK sleeps in compute at step S
  *   DTRAIN_TEST_CRASH_IN_CHECKPOINT=S   abort() inside step S's checkpoint write
- *   DTRAIN_TEST_RANKS_PER_NODE=K        every K consecutive ranks are a node */
+ *   DTRAIN_TEST_RANKS_PER_NODE=K        every K consecutive ranks are a node
+ *   DTRAIN_TEST_SETUP_SLEEP=RANK:SECONDS  RANK sleeps in set-up after reading the data */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -27,5 +28,7 @@ int main(int argc, char **argv)
         dt_hooks.crash_step = atoll(e);
     if ((e = getenv("DTRAIN_TEST_RANKS_PER_NODE")))
         dt_hooks.ranks_per_node = atoi(e);
+    if ((e = getenv("DTRAIN_TEST_SETUP_SLEEP")))
+        sscanf(e, "%d:%lf", &dt_hooks.setup_sleep_rank, &dt_hooks.setup_sleep_seconds);
     return cli_main(argc, argv);
 }

@@ -79,12 +79,32 @@ dt_status history_write_h5(h5file *f, const dt_history *h, dt_error *err);
 dt_status history_read_h5(h5file *f, const char *path, int64_t max_rows, dt_history *h,
                           dt_error *err);
 
-/* The metrics log at path (JSON Lines, or CSV for a ".csv" name): written
- * whole, every row, replacing the file (written to a temporary name and
- * renamed, so a crash leaves the old file or the new one). */
-dt_status history_log_write(const char *path, const dt_history *h, dt_error *err);
+/* The metrics log (rank 0's): open for the whole run, so that whatever
+ * happens to its name meanwhile (a FIFO put in its place, say) no later
+ * record waits on it or goes elsewhere. */
+typedef struct {
+    int fd;           /* open for appending while path is set */
+    int csv;          /* CSV (a ".csv" name), else JSON Lines */
+    const char *path; /* borrowed: the caller's, for messages; NULL: closed */
+} dt_histlog;
 
-/* Append the last row to the log at path (which history_log_write wrote). */
-dt_status history_log_append(const char *path, const dt_history *h, dt_error *err);
+/* Closed (zero-initialised is closed too). */
+void history_log_init(dt_histlog *log);
+
+/* Write the log at path (JSON Lines, or CSV for a ".csv" name) whole, every
+ * row of h, and keep it open in log for history_log_append.  It is a new
+ * file of ours, written under a temporary name and renamed into place: a
+ * crash leaves the old file or the new one.  path is borrowed for as long as
+ * log is open. */
+dt_status history_log_open(dt_histlog *log, const char *path, const dt_history *h,
+                           dt_error *err);
+
+/* Append h's last row to the open log, with one write; a write cut short (a
+ * full disk, a file-size limit) is cut back to the previous end, so the log
+ * holds whole lines only, and the error gives its cause.  A closed log: no-op. */
+dt_status history_log_append(dt_histlog *log, const dt_history *h, dt_error *err);
+
+/* Close (a closed log too), leaving it as history_log_init does. */
+void history_log_close(dt_histlog *log);
 
 #endif

@@ -61,7 +61,8 @@ typedef struct {
     dt_dataset test;      /* with a validation set: the file's test group, if any,
                              reported after every epoch and at the end, never watched */
     char eval_src[DT_PATH_MAX + 64], test_src[DT_PATH_MAX + 64]; /* where each set comes from, for the final lines */
-    int log_ok;            /* rank 0: --log is being written (a failed write stops it) */
+    dt_histlog log;        /* rank 0: --log, open while it is written (a failed write
+                              closes it) */
     int complete;          /* resumed from a checkpoint that had reached --epochs:
                               nothing to train, save or write */
     dt_norm norm;

@@ -21,6 +21,9 @@ typedef struct {
     int64_t crash_step;          /* abort() between writing and renaming this step's
                                     checkpoint, as a kill -9 would (-1: off) */
     int ranks_per_node;          /* take every k consecutive ranks as a node (0: real nodes) */
+    int setup_sleep_rank;        /* this rank sleeps setup_sleep_seconds in set-up, after
+                                    the data are read, as a slow load would (-1: off) */
+    double setup_sleep_seconds;
 } dt_test_hooks;
 
 /* All off. */

@@ -12,6 +12,7 @@
 #include "dtrain/linalg.h"
 #include "dtrain/matmul.h"
 #include "dtrain/signals.h"
+#include "dtrain/watchdog.h"
 #include "dtrain/yamlconf.h"
 
 #ifndef DTRAIN_VERSION
@@ -241,12 +242,31 @@ static int run_command(const command *c, int argc, char **argv, dt_comm *world)
     return exit_code(st);
 }
 
+/* train --step-timeout: the watchdog thread from before MPI starts, so that
+ * a rank stopped in MPI's start-up (which waits for every rank) cannot hang
+ * the others (watchdog.h).  A command line that does not parse arms nothing:
+ * its error is reported once MPI runs. */
+static void arm_watchdog(int argc, char **argv)
+{
+    static dt_config cfg; /* large: keep it off the stack */
+    const command *c = find_command("train", 1);
+    dt_error err;
+    dt_error_clear(&err);
+    int want_help = 0;
+    if (c && !parse_command(c, argc, argv, &cfg, &want_help, &err) && !want_help &&
+        cfg.step_timeout > 0)
+        (void)watchdog_arm(cfg.step_timeout, &err); /* a failure is met again, and agreed,
+                                                       when training starts it */
+}
+
 int cli_main(int argc, char **argv)
 {
     /* First thing, before MPI: a preemption signal during start-up is kept
      * for the first safe point, not lost and not fatal (signals.h). */
-    if (argc > 1 && strcmp(argv[1], "train") == 0)
+    if (argc > 1 && strcmp(argv[1], "train") == 0) {
         signals_install();
+        arm_watchdog(argc, argv);
+    }
     if (argc > 1 && strcmp(argv[1], "completion") == 0)
         return completion(argc, argv);
     if (comm_init(&argc, &argv) != 0) {
@@ -289,6 +309,7 @@ int cli_main(int argc, char **argv)
     else
         code = run_command(c, argc, argv, world);
 done:
+    watchdog_stop(); /* armed and never started: local */
     fflush(stdout);
     comm_finalize();
     return code;

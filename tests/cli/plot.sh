@@ -107,6 +107,21 @@ plot "$TMP/prof.jsonl" --out "$TMP/prof.svg" --describe
   && grep -q "series 'time_comm' 2 points: 1,0.2 2,0.2" <<<"$out" && head -c 200 "$TMP/prof.svg" | grep -q '<svg' \
   && pass "--profile's phases get a panel; .svg written as SVG" || fail "profile: $status $err $out"
 
+# What a full disk leaves (a last line cut short, no newline at its end) is
+# skipped with a warning; a byte order mark before the first line is read past.
+{ head -2 "$TMP/run.jsonl"; printf '%s' '{"epoch": 3, "step": 30, "samples": 960, "epoch_ti'; } >"$TMP/cut.jsonl"
+plot "$TMP/cut.jsonl" --out "$TMP/cut.png" --describe
+[[ $status -eq 0 && $err == *"warning: $TMP/cut.jsonl: line 3 is incomplete"* && $(wc -l <<<"$err") -eq 1 ]] \
+  && grep -q "series 'train' 2 points: 1,1.2 2,9.9" <<<"$out" \
+  && pass "a truncated last line: skipped with one warning, epochs 1-2 drawn" || fail "truncated last line: $status $err $out"
+{ printf '\xef\xbb\xbf'; cat "$TMP/run.jsonl"; } >"$TMP/bom.jsonl"
+{ printf '\xef\xbb\xbf'; cat "$TMP/run.csv"; } >"$TMP/bom.csv"
+for ext in jsonl csv; do
+  plot "$TMP/bom.$ext" --out "$TMP/bom_$ext.png" --describe
+  [[ $status -eq 0 && $out == "${want_run/run.EXT/bom.$ext}" ]] \
+    && pass "a byte order mark before the $ext log: read past, the same figure" || fail "BOM $ext: $status $err $out"
+done
+
 # An existing image is replaced (atomically: no temporary left).
 echo old >"$TMP/old.png"
 plot "$TMP/loss.jsonl" --out "$TMP/old.png"
@@ -142,6 +157,12 @@ bad "a value that is text" "$TMP/text.jsonl: line 1: 'train_loss' is 'low'" "$TM
 bad "a CSV row too long" "$TMP/fields.csv: line 2 has 3 fields" "$TMP/fields.csv" --out "$TMP/x.png"
 cp "$TMP/run.csv" "$TMP/csv.jsonl"
 bad "a CSV named .jsonl" "$TMP/csv.jsonl: line 1 is not JSON" "$TMP/csv.jsonl" --out "$TMP/x.png"
+printf '{"epoch": 1, "train_loss": 0.5}\n{"epoch": 2, "train_loss": 0.4}\n{"epoch": 3, "train_lo\n' >"$TMP/badmid.jsonl"
+bad "a bad last line that ends in a newline (not cut short)" "$TMP/badmid.jsonl: line 3 is not JSON" "$TMP/badmid.jsonl" --out "$TMP/x.png"
+/usr/bin/python3 -c 'print("[" * 100000 + "]" * 100000)' >"$TMP/deep.jsonl"
+bad "JSON nested 100000 deep" "$TMP/deep.jsonl: line 1 is nested too deeply" "$TMP/deep.jsonl" --out "$TMP/x.png"
+printf '{"epoch": 1, "train_loss": 1%0400d}\n' 0 >"$TMP/huge.jsonl"
+bad "an integer beyond float" "$TMP/huge.jsonl: line 1: 'train_loss' is 10000" "$TMP/huge.jsonl" --out "$TMP/x.png"
 bad "the cv CSV reader given a log" "$TMP/run.csv: the header lacks" --cv "$TMP/run.csv" --out "$TMP/x.png"
 printf 'rank,lr,fold1,fold2,mean,std,metric,status\n1,1e6,,,,,rmse,failed: diverged (fold 1)\n' >"$TMP/allfailed.csv"
 bad "a cv file where every configuration failed" "$TMP/allfailed.csv: no configuration with a mean" --cv "$TMP/allfailed.csv" --out "$TMP/x.png"

@@ -111,6 +111,44 @@ mkfifo "$TMP/fifo"
 expect_error 2 2 "--log $TMP/fifo" train "${BASE[@]}" --log "$TMP/fifo"
 expect_error 1 2 "is also --save's file" train "${BASE[@]}" --log "$TMP/x.h5" --save "$TMP/x.h5"
 
+# The log is open for the whole run: its name moved aside and a FIFO put in
+# its place after the first epoch (no reader: opening it would block) changes
+# nothing; every later record goes to the file the run opened, now at the
+# other name.  (Epochs of a few tenths of a second.)
+with "${BASE[@]}" -- --layers 256:relu,256:relu --batch-size 8 --epochs 6 --log "$TMP/swap.jsonl"
+timeout -k 5 120 mpirun -np 2 "$DTRAIN" train "${W[@]}" >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 600); do grep -q '^epoch *1/' "$TMP/out" 2>/dev/null && break; sleep 0.1; done
+mv "$TMP/swap.jsonl" "$TMP/swap.old" && mkfifo "$TMP/swap.jsonl"
+early=$(grep -c '^epoch' "$TMP/out")
+wait $pid
+st=$?
+if [[ $early -ge 6 ]]; then
+  fail "log swapped for a FIFO: the run had ended before the swap (epochs too short)"
+elif [[ $st -eq 0 && -p $TMP/swap.jsonl && $(grep -c '^{"epoch": [1-6], .*}$' "$TMP/swap.old") -eq 6 ]]; then
+  pass "log swapped for a FIFO after epoch $early: the run ends (status 0), its 6 records in the file it opened"
+else
+  fail "log swapped for a FIFO: status $st, $(cat "$TMP/err") $(ls -l "$TMP/swap.jsonl") $(cat "$TMP/swap.old")"
+fi
+
+# A full disk (a file-size limit of 1 KiB here, the ranks' own transport so
+# that nothing else is limited): the record that does not fit is cut back,
+# the log keeps whole lines only and says why it stops, and the run goes on.
+with "${BASE[@]}" -- --epochs 8 --metrics accuracy,f1 --log "$TMP/full.jsonl"
+timeout -k 5 120 mpirun --mca btl self,tcp -np 2 bash -c "ulimit -f 1; exec '$DTRAIN' train $(printf '%q ' "${W[@]}")" >"$TMP/out" 2>"$TMP/err"
+st=$?
+n=$(wc -l <"$TMP/full.jsonl")
+if [[ $st -eq 0 && $n -ge 1 && $n -lt 8 && $(tail -c 1 "$TMP/full.jsonl" | od -An -c | tr -d ' ') == '\n' ]] \
+  && /usr/bin/python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$TMP/full.jsonl" \
+  && grep -q "warning: --log $TMP/full.jsonl: cannot append epoch $((n + 1))'s record: File too large; the log stops here" "$TMP/err" \
+  && grep -q '^epoch   8/8' "$TMP/out"; then
+  pass "log on a full disk: $n whole lines, the cause given, the run completes"
+else
+  fail "log on a full disk: status $st, $n lines: $(cat -A "$TMP/full.jsonl" | tail -c 300) $(cat "$TMP/err")"
+fi
+"$SRC/scripts/plot.py" "$TMP/full.jsonl" --out "$TMP/full.png" 2>"$TMP/plot.err" && [[ ! -s $TMP/plot.err ]] \
+  && pass "the cut log plots, without a warning" || fail "plot of the cut log: $(cat "$TMP/plot.err")"
+
 # A run stopped at step 100 (in epoch 3) and resumed writes the same log as an
 # uninterrupted one: epochs 1-4 once each, the same figures (not the clocks).
 C=$TMP/ck

@@ -33,22 +33,30 @@ rank_pid() {
 
 # stop_rank VICTIM MPIRUN-ARGS...: run mpirun with these arguments, SIGSTOP
 # world rank VICTIM once training runs; sets $status, $took (seconds from the
-# SIGSTOP to the job's end) and $err (its error lines).
+# SIGSTOP to the job's end) and $err (its error lines).  AFTER (a regular
+# expression, default training's second epoch) is what the job prints
+# (stdout or stderr) before the rank is stopped, "" for nothing: then PAUSE
+# seconds after the rank's process exists (default: a random point of a step).
 stop_rank() {
-  local victim=$1 mp="" v="" i
+  local victim=$1 mp="" v="" i after=${AFTER-'^epoch *2/'} pause=${PAUSE:-0.$((RANDOM % 10))}
   shift
   timeout -k 5 120 mpirun "$@" >"$TMP/out" 2>"$TMP/err" &
   local tpid=$!
-  for i in $(seq 600); do grep -q '^epoch *2/' "$TMP/out" 2>/dev/null && break; sleep 0.1; done
-  mp=$(pgrep -P $tpid -x mpirun)
-  [[ -n $mp ]] && v=$(rank_pid "$mp" "$victim")
+  for i in $(seq 3000); do
+    if [[ -z $after ]] || cat "$TMP/out" "$TMP/err" 2>/dev/null | grep -q "$after"; then
+      mp=$(pgrep -P $tpid -x mpirun)
+      [[ -n $mp ]] && v=$(rank_pid "$mp" "$victim")
+      [[ -n $v || -n $after ]] && break
+    fi
+    sleep 0.02
+  done
   if [[ -z $v ]]; then
     kill -- $tpid 2>/dev/null
     wait $tpid
     status=-1 took=-1 err="world rank $victim not found (mpirun ${mp:-missing}): $(cat "$TMP/err")"
     return
   fi
-  sleep "0.$((RANDOM % 10))" # a random point of a step
+  sleep "$pause"
   kill -STOP "$v"
   stopped="$stopped $v"
   local start=$(date +%s.%N)
@@ -93,6 +101,27 @@ for trial in 1 2 3; do
   stop_rank 0 -np 2 "$DTRAIN" train "${W[@]}"
   ended_quickly "evaluation set, rank 0 stopped (trial $trial)" 1 "rank 1: step [0-9]+ waited [0-9.]+ s in phase '(reduction|update|between steps)', more than --step-timeout 2 s, for rank 0 \(in phase '(data|compute|reduction|update|between steps)' of step [0-9]+ for [0-9.]+ s, not responding for [0-9.]+ s\); ending the job$"
 done
+
+# Set-up is watched too.  A rank stopped 0.2 s after it started (inside MPI's
+# start-up, where the others wait for every rank, or soon after) ends the job:
+# before the ranks have joined, the start-up as a whole counts against
+# --step-timeout; after, a rank of the host that stops responding in set-up.
+for trial in 1 2; do
+  AFTER="" PAUSE=0.2 stop_rank 1 -np 2 "$DTRAIN" train "${A[@]}"
+  ended_quickly "rank 1 stopped 0.2 s after launch (trial $trial)" 1 "(start-up took [0-9.]+ s, more than --step-timeout 2 s, and not every rank has joined the job \(one stopped or hung, or its host cannot be reached\)|rank 0: waited [0-9.]+ s in set-up, more than --step-timeout 2 s, for rank 1 \(in set-up for [0-9.]+ s, not responding for [0-9.]+ s\)); ending the job$"
+done
+# After the join, set-up's own work may take longer than --step-timeout (a
+# large data load; here rank 1 sleeps 6 s after reading the data, running):
+# the job waits for it and trains.
+with "${A[@]}" -- --epochs 2
+timeout -k 5 120 mpirun -np 2 env DTRAIN_TEST_SETUP_SLEEP=1:6 "$DTRAIN_TEST_BIN" train "${W[@]}" >"$TMP/out" 2>"$TMP/err"
+st=$?
+[[ $st -eq 0 ]] && grep -q "sleeps 6 s in set-up" "$TMP/err" && grep -q "^final:" "$TMP/out" \
+  && pass "a rank 6 s slow in set-up (running) is waited for: --step-timeout 2 s does not end the job" \
+  || fail "slow set-up: status $st $(cat "$TMP/err")"
+# The same rank stopped in that sleep: its neighbour names it.
+AFTER="sleeps 8 s in set-up" PAUSE=1 stop_rank 1 -np 2 env DTRAIN_TEST_SETUP_SLEEP=1:8 "$DTRAIN_TEST_BIN" train "${A[@]}"
+ended_quickly "rank 1 stopped in set-up" 1 "rank 0: waited [0-9.]+ s in set-up, more than --step-timeout 2 s, for rank 1 \(in set-up for [0-9.]+ s, not responding for [0-9.]+ s\); ending the job$"
 
 # No room for the shared block (a file-size limit, which the window's backing
 # file must fit below; TCP transport, as in faults.sh): the job still ends,
