@@ -39,12 +39,12 @@
  *   kernels use.
  * - A run is used from one thread at a time.  Two runs (on two
  *   communicators, say) are independent.
- * - A NULL run is refused: DTRAIN_EUSAGE, and dtrain_errmsg(NULL) names
- *   the call.  A call on a run from inside one of that run's callbacks
- *   (step, epoch, tick, log) is refused with DTRAIN_EBUSY and changes
- *   nothing: the call that made the callback is still using the run.  Such
- *   a refusal is local (nothing is agreed or sent).  Another run may be
- *   used from a callback.
+ * - A call given a NULL run returns DTRAIN_EUSAGE and dtrain_errmsg(NULL)
+ *   names the call (dtrain_n_inputs and dtrain_n_outputs return 0,
+ *   dtrain_free does nothing).  A call on a run from inside one of that
+ *   run's callbacks (step, epoch, tick, log) is refused with DTRAIN_EBUSY
+ *   and changes nothing: the call that made the callback is still using the
+ *   run.  Both refusals are local (nothing is agreed or sent).
  * - Arrays are row-major float: X is (rows, n_features), y (rows, n_targets).
  *   The library copies what it is given; the caller keeps ownership of its
  *   arrays and may free them when a call returns.
@@ -92,12 +92,12 @@ typedef struct dtrain_run dtrain_run;
 /* Create a run on comm (duplicated: the run's messages never mix with the
  * program's; the program may free comm afterwards).  MPI must be
  * initialised.  Collective over comm.  On success *run is a new run the
- * caller frees with dtrain_free; on failure *run is NULL (if run is not
- * NULL) and the status says why: DTRAIN_ENOMEM, or DTRAIN_EUSAGE for run
- * NULL (on any rank: agreed), MPI not initialised or already finalised, or
- * comm MPI_COMM_NULL (refused before any MPI call on it, so a rank left
- * out of an MPI_Comm_split gets the status, and the ranks of the new
- * communicator are not involved). */
+ * caller frees with dtrain_free; on failure *run is set to NULL (unless
+ * run is NULL itself) and the status says why: DTRAIN_ENOMEM, or
+ * DTRAIN_EUSAGE for run NULL (on any rank: agreed), MPI not initialised or
+ * already finalised, or comm MPI_COMM_NULL (refused before any MPI call on
+ * it, so a rank left out of an MPI_Comm_split gets the status, and the
+ * ranks of the new communicator are not involved). */
 DTRAIN_API dtrain_status dtrain_create(dtrain_run **run, MPI_Comm comm);
 
 /* Free the run, its data and its model.  Collective.  NULL is allowed.

@@ -67,7 +67,7 @@ struct dtrain_run {
     dt_model loaded;        /* after dtrain_load */
     dt_norm loaded_norm;
     int have_loaded;
-    int in_callback;        /* > 0 while a callback of the caller's runs */
+    int in_callback;        /* > 0 while one of the caller's callbacks runs */
 };
 
 /* dtrain_errmsg(NULL): a failed dtrain_create's message, or a NULL run's */
@@ -116,8 +116,8 @@ dtrain_status dtrain_create(dtrain_run **out, MPI_Comm comm)
     dt_error e;
     dt_comm *c;
     /* the local refusals (MPI_COMM_NULL, MPI not initialised) come before
-     * any collective; out NULL is agreed, since the other ranks are already
-     * duplicating comm */
+     * any collective; out NULL comes after the duplication and is agreed,
+     * since the ranks that have a place for the run are in it */
     dt_status st = comm_from_mpi(&comm, &c, &e);
     if (st) {
         dt_fail_prefix(&e, "dtrain_create");
