@@ -39,6 +39,12 @@
  *   kernels use.
  * - A run is used from one thread at a time.  Two runs (on two
  *   communicators, say) are independent.
+ * - A call given a NULL run returns DTRAIN_EUSAGE and dtrain_errmsg(NULL)
+ *   names the call (dtrain_n_inputs and dtrain_n_outputs return 0,
+ *   dtrain_free does nothing).  A call on a run from inside one of that
+ *   run's callbacks (step, epoch, tick, log) is refused with DTRAIN_EBUSY
+ *   and changes nothing: the call that made the callback is still using the
+ *   run.  Both refusals are local (nothing is agreed or sent).
  * - Arrays are row-major float: X is (rows, n_features), y (rows, n_targets).
  *   The library copies what it is given; the caller keeps ownership of its
  *   arrays and may free them when a call returns.
@@ -64,13 +70,16 @@ extern "C" {
 /* The library's version, "MAJOR.MINOR.PATCH" (static storage). */
 DTRAIN_API const char *dtrain_version(void);
 
-/* What a call returns.  The values are the command line's exit causes. */
+/* What a call returns.  The values are the command line's exit causes
+ * (but DTRAIN_EBUSY, which the command line never meets). */
 typedef enum {
     DTRAIN_OK = 0,         /* success */
     DTRAIN_EUSAGE = 2,     /* a bad option, argument or data: the caller can fix it */
     DTRAIN_EIO = 3,        /* a file could not be read or written */
     DTRAIN_ENOMEM = 4,     /* out of memory */
     DTRAIN_ENUM = 5,       /* the training diverged (NaN or Inf) */
+    DTRAIN_EBUSY = 6,      /* called from a callback of the same run: refused, nothing
+                              changed; call it after the call in progress returns */
     DTRAIN_EINTERNAL = 70, /* a defect in dtrain or a library under it */
     DTRAIN_PREEMPTED = 75  /* stopped by a signal or "stop-at-step" after writing a
                               checkpoint ("checkpoint-dir"); "resume" continues */
@@ -83,16 +92,22 @@ typedef struct dtrain_run dtrain_run;
 /* Create a run on comm (duplicated: the run's messages never mix with the
  * program's; the program may free comm afterwards).  MPI must be
  * initialised.  Collective over comm.  On success *run is a new run the
- * caller frees with dtrain_free; on failure *run is NULL (out of memory, or
- * MPI not initialised: DTRAIN_EUSAGE) and the status says why. */
+ * caller frees with dtrain_free; on failure *run is set to NULL (unless
+ * run is NULL itself) and the status says why: DTRAIN_ENOMEM, or
+ * DTRAIN_EUSAGE for run NULL (on any rank: agreed), MPI not initialised or
+ * already finalised, or comm MPI_COMM_NULL (refused before any MPI call on
+ * it, so a rank left out of an MPI_Comm_split gets the status, and the
+ * ranks of the new communicator are not involved). */
 DTRAIN_API dtrain_status dtrain_create(dtrain_run **run, MPI_Comm comm);
 
-/* Free the run, its data and its model.  Collective.  NULL is allowed. */
+/* Free the run, its data and its model.  Collective.  NULL is allowed.
+ * From inside one of the run's own callbacks it does nothing (the run is
+ * in use; it has no status to refuse with). */
 DTRAIN_API void dtrain_free(dtrain_run *run);
 
-/* The message of the last failed call on run ("" if none); static storage
- * for run == NULL (after a failed dtrain_create).  Valid until the next call
- * on run.  Local. */
+/* The message of the last failed call on run ("" if none).  For run NULL,
+ * the message of this thread's last failed dtrain_create or call given a
+ * NULL run (static storage).  Valid until the next call on run.  Local. */
 DTRAIN_API const char *dtrain_errmsg(const dtrain_run *run);
 
 /* Set option key to value, as `dtrain train --key value` or a YAML config
@@ -105,7 +120,9 @@ DTRAIN_API const char *dtrain_errmsg(const dtrain_run *run);
  * options now (later calls override it).  "save" "FILE.h5" makes dtrain_train
  * save the model at its end (its path checked before training), as
  * dtrain_save would.  DTRAIN_EUSAGE, with a message naming the key, for an
- * unknown key (with a suggestion) or a bad value.  Local: every rank must
+ * unknown key (with a suggestion) or a bad value (for "config", any bad
+ * entry of the file); a failed set changes no option, so "layers"
+ * "16:relu,8:bogus" keeps the layers set before.  Local: every rank must
  * make the same settings before dtrain_train. */
 DTRAIN_API dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value);
 
@@ -228,11 +245,12 @@ DTRAIN_API dtrain_status dtrain_allow(dtrain_run *run, unsigned flags);
  * receives what `dtrain train` prints: the data and model, one line per
  * epoch, the final metrics.  The run then holds the model for dtrain_predict
  * and dtrain_save (replacing any model trained or loaded before).
- * Collective. */
+ * DTRAIN_EUSAGE, naming dtrain_set_data, when the arrays hold no training
+ * row on any rank.  Collective. */
 DTRAIN_API dtrain_status dtrain_train(dtrain_run *run);
 
 /* Number of input features and of outputs per row of the run's model; 0
- * when it has none.  Local. */
+ * when it has none, and for run NULL.  Local. */
 DTRAIN_API int64_t dtrain_n_inputs(const dtrain_run *run);
 DTRAIN_API int64_t dtrain_n_outputs(const dtrain_run *run);
 
@@ -256,7 +274,9 @@ DTRAIN_API dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t
 DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
 
 /* Load a model saved by dtrain_save or `dtrain train --save` into the run,
- * for dtrain_predict (replacing any model it held).  Collective. */
+ * for dtrain_predict, replacing any model it held once the file is read on
+ * every rank (both are in memory for that moment); on failure the run keeps
+ * the model it held.  Collective. */
 DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
 
 #ifdef __cplusplus

@@ -7,7 +7,12 @@
  * for its duration (status.h), so two runs log to their own callbacks.
  *
  * dtrain.h includes <mpi.h> for the MPI_Comm type of dtrain_create; this
- * file makes no MPI call (comm.c stays the only user of MPI). */
+ * file makes no MPI call (comm.c stays the only user of MPI).
+ *
+ * Every entry point but the local read-only ones begins with usable(): a
+ * NULL run, or a call from inside one of the run's own callbacks (the
+ * trampolines count them in in_callback), is refused before anything is
+ * touched. */
 #include "dtrain.h"
 
 #include <math.h>
@@ -34,7 +39,7 @@
 _Static_assert((int)DTRAIN_OK == DT_OK && (int)DTRAIN_EUSAGE == DT_EUSAGE &&
                    (int)DTRAIN_EIO == DT_EIO && (int)DTRAIN_ENOMEM == DT_ENOMEM &&
                    (int)DTRAIN_ENUM == DT_ENUM && (int)DTRAIN_EINTERNAL == DT_EINTERNAL &&
-                   (int)DTRAIN_PREEMPTED == DT_PREEMPTED,
+                   (int)DTRAIN_PREEMPTED == DT_PREEMPTED && (int)DTRAIN_EBUSY == DT_EBUSY,
                "dtrain_status mirrors dt_status");
 _Static_assert((int)DTRAIN_LOG_INFO == DT_LOG_INFO && (int)DTRAIN_LOG_WARN == DT_LOG_WARN,
                "dtrain_log_level mirrors dt_log_level");
@@ -66,13 +71,32 @@ struct dtrain_run {
     dt_norm loaded_norm;
     int have_loaded;
     char loaded_from[DT_PATH_MAX]; /* dtrain_load's path: an input dtrain_save keeps */
+    int in_callback;        /* > 0 while one of the caller's callbacks runs */
 };
 
-static _Thread_local char create_msg[DT_ERRMSG_LEN]; /* dtrain_errmsg(NULL) */
+/* dtrain_errmsg(NULL): a failed dtrain_create's message, or a NULL run's */
+static _Thread_local char null_msg[DT_ERRMSG_LEN];
 
 const char *dtrain_version(void) { return DTRAIN_VERSION; }
 
-const char *dtrain_errmsg(const dtrain_run *run) { return run ? run->err.msg : create_msg; }
+const char *dtrain_errmsg(const dtrain_run *run) { return run ? run->err.msg : null_msg; }
+
+/* DT_OK if fn may go on with run: not NULL, and not called from one of its
+ * callbacks (the call that made it is in the middle of using the run: a
+ * dtrain_train inside it would replace the session under it).  Local. */
+static dt_status usable(dtrain_run *run, const char *fn)
+{
+    if (!run) {
+        dt_error e;
+        dt_status st = dt_fail(&e, DT_EUSAGE, "%s: run is NULL (dtrain_create gives one)", fn);
+        memcpy(null_msg, e.msg, sizeof null_msg);
+        return st;
+    }
+    if (run->in_callback)
+        return dt_fail(&run->err, DT_EBUSY, "%s: called from a callback of the same run, "
+                       "which is in use until the call that made the callback returns", fn);
+    return DT_OK;
+}
 
 /* Every entry point: the run's log sink in, the error cleared; `leave`
  * puts the caller's sink back. */
@@ -90,26 +114,27 @@ static dtrain_status leave(dt_log_sink prev, dt_status st)
 
 dtrain_status dtrain_create(dtrain_run **out, MPI_Comm comm)
 {
-    *out = NULL;
-    create_msg[0] = '\0';
-    dt_comm *c = comm_from_mpi(&comm);
-    if (!c) {
-        /* comm_from_mpi fails on no rank alone except for MPI not initialised */
-        int inited = 0;
-        MPI_Initialized(&inited);
-        dt_error e;
-        dt_status st = inited ? dt_fail(&e, DT_ENOMEM, "dtrain_create: out of memory")
-                              : dt_fail(&e, DT_EUSAGE, "dtrain_create: MPI is not initialised "
-                                                       "(call MPI_Init first)");
-        memcpy(create_msg, e.msg, sizeof create_msg);
+    if (out)
+        *out = NULL;
+    null_msg[0] = '\0';
+    dt_error e;
+    dt_comm *c;
+    /* the local refusals (MPI_COMM_NULL, MPI not initialised) come before
+     * any collective; out NULL comes after the duplication and is agreed,
+     * since the ranks that have a place for the run are in it */
+    dt_status st = comm_from_mpi(&comm, &c, &e);
+    if (st) {
+        dt_fail_prefix(&e, "dtrain_create");
+        memcpy(null_msg, e.msg, sizeof null_msg);
         return (dtrain_status)st;
     }
-    dtrain_run *run = calloc(1, sizeof *run);
-    dt_error e;
-    dt_status st = comm_agree(c, run ? DT_OK : dt_fail(&e, DT_ENOMEM, "dtrain_create: out of "
-                                                                     "memory"), &e);
-    if (st) {
-        memcpy(create_msg, e.msg, sizeof create_msg);
+    dtrain_run *run = out ? calloc(1, sizeof *run) : NULL;
+    st = !out  ? dt_fail(&e, DT_EUSAGE, "dtrain_create: run (where to store the new run) "
+                                        "is NULL")
+         : run ? DT_OK
+               : dt_fail(&e, DT_ENOMEM, "dtrain_create: out of memory");
+    if ((st = comm_agree(c, st, &e))) {
+        memcpy(null_msg, e.msg, sizeof null_msg);
         free(run);
         comm_free(c);
         return (dtrain_status)st;
@@ -157,7 +182,7 @@ static void drop_model(dtrain_run *run)
 
 void dtrain_free(dtrain_run *run)
 {
-    if (!run)
+    if (!run || run->in_callback)
         return;
     dt_log_sink prev = enter(run);
     drop_model(run);
@@ -170,16 +195,29 @@ void dtrain_free(dtrain_run *run)
 
 dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value)
 {
+    dt_status st = usable(run, "dtrain_set");
+    if (st)
+        return (dtrain_status)st;
     dt_log_sink prev = enter(run);
-    dt_status st;
+    /* into a copy, kept only if every value of it parsed: a failed set (a
+     * layer list wrong in its second item, a config file in its tenth key)
+     * changes nothing */
+    dt_config *next = malloc(sizeof *next);
+    if (next)
+        *next = run->cfg;
     const dt_option *o = key ? config_find(key, CMD_TRAIN) : NULL;
     if (!key || !value)
         st = dt_fail(&run->err, DT_EUSAGE, "dtrain_set: key and value must not be NULL");
+    else if (!next)
+        st = dt_fail(&run->err, DT_ENOMEM, "dtrain_set: out of memory");
     else if (o && o->offset == offsetof(dt_config, config_file))
-        st = yamlconf_read(value, CMD_TRAIN, &run->cfg, &run->err);
-    else if ((st = config_set(&run->cfg, CMD_TRAIN, key, value, &run->err)) &&
+        st = yamlconf_read(value, CMD_TRAIN, next, &run->err);
+    else if ((st = config_set(next, CMD_TRAIN, key, value, &run->err)) &&
              !strstr(run->err.msg, key))
         dt_fail_prefix(&run->err, "%s", key); /* every message names the key */
+    if (!st)
+        run->cfg = *next;
+    free(next);
     return leave(prev, st);
 }
 
@@ -246,8 +284,11 @@ static dt_status gather_rows(dtrain_run *run, const char *fn, const float *X, co
 dtrain_status dtrain_set_data(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
                               int64_t n_features, int64_t n_targets)
 {
+    dt_status st = usable(run, "dtrain_set_data");
+    if (st)
+        return (dtrain_status)st;
     dt_log_sink prev = enter(run);
-    dt_status st = gather_rows(run, "dtrain_set_data", X, y, n_rows, n_features, n_targets,
+    st = gather_rows(run, "dtrain_set_data", X, y, n_rows, n_features, n_targets,
                                &run->train);
     if (!st)
         run->have_train = 1;
@@ -257,8 +298,11 @@ dtrain_status dtrain_set_data(dtrain_run *run, const float *X, const float *y, i
 dtrain_status dtrain_set_eval_data(dtrain_run *run, const float *X, const float *y,
                                    int64_t n_rows, int64_t n_features, int64_t n_targets)
 {
+    dt_status st = usable(run, "dtrain_set_eval_data");
+    if (st)
+        return (dtrain_status)st;
     dt_log_sink prev = enter(run);
-    dt_status st = gather_rows(run, "dtrain_set_eval_data", X, y, n_rows, n_features,
+    st = gather_rows(run, "dtrain_set_eval_data", X, y, n_rows, n_features,
                                n_targets, &run->eval);
     if (!st)
         run->have_eval = run->eval.n > 0;
@@ -267,6 +311,9 @@ dtrain_status dtrain_set_eval_data(dtrain_run *run, const float *X, const float 
 
 dtrain_status dtrain_on_step(dtrain_run *run, dtrain_progress_fn fn, void *user)
 {
+    dt_status st = usable(run, "dtrain_on_step");
+    if (st)
+        return (dtrain_status)st;
     run->on_step = fn;
     run->step_user = user;
     return DTRAIN_OK;
@@ -274,6 +321,9 @@ dtrain_status dtrain_on_step(dtrain_run *run, dtrain_progress_fn fn, void *user)
 
 dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user)
 {
+    dt_status st = usable(run, "dtrain_on_epoch");
+    if (st)
+        return (dtrain_status)st;
     run->on_epoch = fn;
     run->epoch_user = user;
     return DTRAIN_OK;
@@ -281,6 +331,9 @@ dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user
 
 dtrain_status dtrain_on_tick(dtrain_run *run, dtrain_tick_fn fn, void *user, double every)
 {
+    dt_status st = usable(run, "dtrain_on_tick");
+    if (st)
+        return (dtrain_status)st;
     dt_error_clear(&run->err);
     if (!(every >= 0))
         return (dtrain_status)dt_fail(&run->err, DT_EUSAGE,
@@ -295,12 +348,17 @@ dtrain_status dtrain_on_tick(dtrain_run *run, dtrain_tick_fn fn, void *user, dou
 static void log_trampoline(void *user, dt_log_level level, const char *line)
 {
     dtrain_run *run = user;
+    run->in_callback++;
     run->log_fn(run->log_user, (dtrain_log_level)level, line);
+    run->in_callback--;
 }
 
 dtrain_status dtrain_on_log(dtrain_run *run, dtrain_log_fn fn, void *user,
                             dtrain_log_level min_level)
 {
+    dt_status st = usable(run, "dtrain_on_log");
+    if (st)
+        return (dtrain_status)st;
     run->log_fn = fn;
     run->log_user = user;
     run->log = fn ? (dt_log_sink){log_trampoline, run, (dt_log_level)min_level}
@@ -310,6 +368,9 @@ dtrain_status dtrain_on_log(dtrain_run *run, dtrain_log_fn fn, void *user,
 
 dtrain_status dtrain_allow(dtrain_run *run, unsigned flags)
 {
+    dt_status st = usable(run, "dtrain_allow");
+    if (st)
+        return (dtrain_status)st;
     dt_error_clear(&run->err);
     if (flags & ~(unsigned)(DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_WATCHDOG))
         return (dtrain_status)dt_fail(&run->err, DT_EUSAGE, "dtrain_allow: unknown flags 0x%x",
@@ -330,7 +391,10 @@ static int step_trampoline(void *user, const dt_run_info *info)
 {
     dtrain_run *run = user;
     dtrain_info pub = public_info(info);
-    return run->on_step(run->step_user, &pub);
+    run->in_callback++;
+    const int stop = run->on_step(run->step_user, &pub);
+    run->in_callback--;
+    return stop;
 }
 
 static void tick_trampoline(void *user, const dt_tick *t)
@@ -338,14 +402,19 @@ static void tick_trampoline(void *user, const dt_tick *t)
     dtrain_run *run = user;
     dtrain_tick pub = {t->epoch,   t->epochs,  t->batch, t->batches, t->samples,
                        t->n_samples, t->seconds, t->rate,  t->loss,    t->lr};
+    run->in_callback++;
     run->on_tick(run->tick_user, &pub);
+    run->in_callback--;
 }
 
 static int epoch_trampoline(void *user, const dt_run_info *info)
 {
     dtrain_run *run = user;
     dtrain_info pub = public_info(info);
-    return run->on_epoch(run->epoch_user, &pub);
+    run->in_callback++;
+    const int stop = run->on_epoch(run->epoch_user, &pub);
+    run->in_callback--;
+    return stop;
 }
 
 /* The training or evaluation set from gathered rows, for the head the
@@ -397,6 +466,9 @@ static dt_status array_sets(dtrain_run *run, dt_dataset *tr, dt_dataset *va, dt_
     const dt_config *cfg = &run->trained_cfg;
     const int classify = head_is_classifier(cfg->output);
     dt_status st;
+    if (run->train.n == 0)
+        return dt_fail(err, DT_EUSAGE, "dtrain_set_data: no training rows (n_rows was 0 on "
+                       "every rank)");
     if ((st = rows_dataset(&run->train, classify, "dtrain_set_data", tr, err)))
         return st;
     if (run->have_eval) {
@@ -448,6 +520,9 @@ static dt_status save_model(dtrain_run *run, const dt_model *m, const dt_norm *n
 
 dtrain_status dtrain_train(dtrain_run *run)
 {
+    dt_status st = usable(run, "dtrain_train");
+    if (st)
+        return (dtrain_status)st;
     dt_log_sink prev = enter(run);
     dt_error *err = &run->err;
     drop_model(run);
@@ -456,8 +531,7 @@ dtrain_status dtrain_train(dtrain_run *run)
                                                    "is not allowed (dtrain_allow(run, "
                                                    "DTRAIN_ALLOW_WATCHDOG))"));
     dt_session *s = malloc(sizeof *s);
-    dt_status st = comm_agree(run->comm, s ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory"),
-                              err);
+    st = comm_agree(run->comm, s ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory"), err);
     if (st) {
         free(s);
         return leave(prev, st);
@@ -507,19 +581,22 @@ dtrain_status dtrain_train(dtrain_run *run)
 int64_t dtrain_n_inputs(const dtrain_run *run)
 {
     dt_norm *nm;
-    const dt_model *m = model_of((dtrain_run *)run, &nm);
+    const dt_model *m = run ? model_of((dtrain_run *)run, &nm) : NULL;
     return m ? m->n_in : 0;
 }
 
 int64_t dtrain_n_outputs(const dtrain_run *run)
 {
     dt_norm *nm;
-    const dt_model *m = model_of((dtrain_run *)run, &nm);
+    const dt_model *m = run ? model_of((dtrain_run *)run, &nm) : NULL;
     return m ? m->n_out : 0;
 }
 
 dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out)
 {
+    dt_status st = usable(run, "dtrain_predict");
+    if (st)
+        return (dtrain_status)st;
     dt_log_sink prev = enter(run);
     dt_error *err = &run->err;
     dt_norm *nm;
@@ -563,6 +640,9 @@ static dt_status check_save_path(const dtrain_run *run, const char *path, dt_err
 
 dtrain_status dtrain_save(dtrain_run *run, const char *path)
 {
+    const dt_status refused = usable(run, "dtrain_save");
+    if (refused)
+        return (dtrain_status)refused;
     dt_log_sink prev = enter(run);
     dt_error *err = &run->err;
     dt_norm *nm = NULL;
@@ -583,18 +663,29 @@ dtrain_status dtrain_save(dtrain_run *run, const char *path)
 
 dtrain_status dtrain_load(dtrain_run *run, const char *path)
 {
+    dt_status st = usable(run, "dtrain_load");
+    if (st)
+        return (dtrain_status)st;
     dt_log_sink prev = enter(run);
     dt_error *err = &run->err;
-    drop_model(run);
-    dt_status st = path && path[0] ? modelio_load(path, 256, &run->loaded, &run->loaded_norm, err)
-                                   : dt_fail(err, DT_EUSAGE, "dtrain_load: no path");
-    run->have_loaded = !st;
-    if (!st)
-        snprintf(run->loaded_from, sizeof run->loaded_from, "%s", path);
-    if ((st = comm_agree(run->comm, st, err)) && run->have_loaded) {
-        model_free(&run->loaded);
-        norm_free(&run->loaded_norm);
-        run->have_loaded = 0;
+    /* read beside the model held, which goes only when every rank has the
+     * new one: a failed load keeps it */
+    dt_model m;
+    dt_norm nm;
+    st = path && path[0] ? modelio_load(path, 256, &m, &nm, err)
+                         : dt_fail(err, DT_EUSAGE, "dtrain_load: no path");
+    const int read = !st;
+    if ((st = comm_agree(run->comm, st, err))) {
+        if (read) {
+            model_free(&m);
+            norm_free(&nm);
+        }
+        return leave(prev, st);
     }
+    drop_model(run);
+    run->loaded = m;
+    run->loaded_norm = nm;
+    run->have_loaded = 1;
+    snprintf(run->loaded_from, sizeof run->loaded_from, "%s", path);
     return leave(prev, st);
 }

@@ -84,17 +84,25 @@ dt_comm *comm_split(dt_comm *c, int color, int key)
     return adopt(m);
 }
 
-dt_comm *comm_from_mpi(const void *mpi_comm)
+dt_status comm_from_mpi(const void *mpi_comm, dt_comm **out, dt_error *err)
 {
+    *out = NULL;
     int inited = 0, finalized = 0;
     MPI_Initialized(&inited);
     MPI_Finalized(&finalized);
-    if (!inited || finalized || !mpi_comm)
-        return NULL;
+    if (!inited)
+        return dt_fail(err, DT_EUSAGE, "MPI is not initialised (call MPI_Init first)");
+    if (finalized)
+        return dt_fail(err, DT_EUSAGE, "MPI is already finalised");
+    /* an MPI call on MPI_COMM_NULL goes to the fatal error handler (the job
+     * ends), so it is refused before any */
+    if (!mpi_comm || *(const MPI_Comm *)mpi_comm == MPI_COMM_NULL)
+        return dt_fail(err, DT_EUSAGE, "the communicator is MPI_COMM_NULL");
     MPI_Comm m;
-    if (MPI_Comm_dup(*(const MPI_Comm *)mpi_comm, &m) != MPI_SUCCESS)
-        return NULL;
-    return adopt(m);
+    if (MPI_Comm_dup(*(const MPI_Comm *)mpi_comm, &m) != MPI_SUCCESS ||
+        !(*out = adopt(m)))
+        return dt_fail(err, DT_ENOMEM, "out of memory duplicating the communicator");
+    return DT_OK;
 }
 
 const void *comm_mpi(const dt_comm *c) { return &c->comm; }

@@ -249,7 +249,8 @@ static const dt_option options[] = {
      "kind and libraries); one thread per rank, first-order optimizers",
      .known_as = "deterministic|bitwise"},
     {"micro-batch", OPT_INT, F(micro_batch), "32", 1, 1e9, NULL, CMD_TRAIN, "N",
-     "--reproducible: rows per micro-batch (the last of a batch may be shorter); ranks beyond "
+     "--reproducible: rows per micro-batch (the last of a batch may be shorter; N over "
+     "--batch-size makes the batch one micro-batch); ranks beyond "
      "the batch's micro-batch count wait; a different N gives different (equally valid) bits",
      .known_as = "microbatch|micro-batch-size"},
     {"threads", OPT_INT, F(threads), "1", 1, 1024, NULL, RUNS | CMD_BENCH, "N",

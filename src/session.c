@@ -663,6 +663,9 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
     /* trainer_init is collective (the reduction's shared window) */
     if ((st = comm_agree(s->comm, st, err)))
         return st;
+    /* a micro-batch longer than the batch is the whole batch (one micro-batch,
+     * the same sums), and no more rows than the model's workspace holds */
+    const int64_t mb = cfg->micro_batch < p->batch ? cfg->micro_batch : p->batch;
     dt_train_opts to = {.batch_size = p->batch,
                         .drop_last = cfg->drop_last,
                         .shuffle = cfg->shuffle == SWITCH_ON,
@@ -674,7 +677,7 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
                         .clip_value = cfg->clip_value,
                         .grad_norms = cfg->log_grad_norms != 0,
                         .node_reduce = cfg->reduction == REDUCE_NODE,
-                        .micro_batch = cfg->reproducible ? cfg->micro_batch : 0};
+                        .micro_batch = cfg->reproducible ? mb : 0};
     st = trainer_init(&s->trainer, s->comm, &s->model, &s->optim, &s->train, &to, err);
     if (!st)
         s->trainer.sched = &s->sched;

@@ -131,6 +131,7 @@ const char *dt_strerror(dt_status code)
     case DT_EIO: return "I/O error";
     case DT_ENOMEM: return "out of memory";
     case DT_ENUM: return "numerical error";
+    case DT_EBUSY: return "run busy (a call from its own callback)";
     case DT_PREEMPTED: return "stopped for a later resume";
     case DT_EINTERNAL: return "internal error";
     }

@@ -457,7 +457,7 @@ START_TEST(test_save_load_predict)
         ck_assert_int_eq(dtrain_load(again, "/nonexistent/model.h5"), DTRAIN_EUSAGE);
         ck_assert_msg(strstr(dtrain_errmsg(again), "/nonexistent/model.h5"), "%s",
                       dtrain_errmsg(again));
-        ck_assert_int_eq(dtrain_n_inputs(again), 0);
+        ck_assert_int_eq(dtrain_n_inputs(again), D); /* a failed load keeps the model */
         free(X);
         free(y);
         dtrain_free(again);
@@ -560,6 +560,231 @@ START_TEST(test_save_output_rules)
 }
 END_TEST
 
+/* The status and message of a call given a NULL run. */
+#define REFUSED_NULL(call, name)                                                        \
+    do {                                                                                \
+        ck_assert_int_eq((call), DTRAIN_EUSAGE);                                        \
+        ck_assert_msg(strstr(dtrain_errmsg(NULL), name ": run is NULL"), "%s: '%s'",   \
+                      #call, dtrain_errmsg(NULL));                                      \
+    } while (0)
+
+static int never(void *user, const dtrain_info *info)
+{
+    (void)user;
+    (void)info;
+    return 0;
+}
+
+/* A NULL run, a NULL place for the new run and MPI_COMM_NULL are refused
+ * with a status and a message, not a crash or an abort of the job by MPI's
+ * error handler.  The ranks left out of a split (MPI_UNDEFINED: they get
+ * MPI_COMM_NULL) are refused alone while the others create a run on the
+ * new communicator. */
+START_TEST(test_bad_handles)
+{
+    dtrain_run *run = (dtrain_run *)&run; /* not NULL: must become NULL */
+    ck_assert_int_eq(dtrain_create(&run, MPI_COMM_NULL), DTRAIN_EUSAGE);
+    ck_assert_ptr_null(run);
+    ck_assert_msg(strstr(dtrain_errmsg(NULL), "MPI_COMM_NULL"), "%s", dtrain_errmsg(NULL));
+    /* NULL on the last rank only: every rank fails (agreed), none hangs */
+    run = (dtrain_run *)&run;
+    ck_assert_int_eq(dtrain_create(rank == size - 1 ? NULL : &run, MPI_COMM_WORLD),
+                     DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(NULL), "dtrain_create: run"), "%s", dtrain_errmsg(NULL));
+    if (rank != size - 1)
+        ck_assert_ptr_null(run);
+
+    MPI_Comm part;
+    MPI_Comm_split(MPI_COMM_WORLD, rank == 0 && size > 1 ? MPI_UNDEFINED : 0, rank, &part);
+    dtrain_status st = dtrain_create(&run, part);
+    if (part == MPI_COMM_NULL) {
+        ck_assert_int_eq(st, DTRAIN_EUSAGE);
+        ck_assert_ptr_null(run);
+    } else {
+        OK(st, NULL);
+        dtrain_free(run);
+        MPI_Comm_free(&part);
+    }
+
+    float X[2] = {0, 1}, y[1] = {0}, out[1];
+    REFUSED_NULL(dtrain_set(NULL, "epochs", "2"), "dtrain_set");
+    REFUSED_NULL(dtrain_set_data(NULL, X, y, 1, 2, 1), "dtrain_set_data");
+    REFUSED_NULL(dtrain_set_eval_data(NULL, X, y, 1, 2, 1), "dtrain_set_eval_data");
+    REFUSED_NULL(dtrain_on_step(NULL, never, NULL), "dtrain_on_step");
+    REFUSED_NULL(dtrain_on_epoch(NULL, never, NULL), "dtrain_on_epoch");
+    REFUSED_NULL(dtrain_on_tick(NULL, NULL, NULL, 1), "dtrain_on_tick");
+    REFUSED_NULL(dtrain_on_log(NULL, NULL, NULL, DTRAIN_LOG_INFO), "dtrain_on_log");
+    REFUSED_NULL(dtrain_allow(NULL, 0), "dtrain_allow");
+    REFUSED_NULL(dtrain_train(NULL), "dtrain_train");
+    REFUSED_NULL(dtrain_predict(NULL, X, 1, out), "dtrain_predict");
+    REFUSED_NULL(dtrain_save(NULL, tu_path("null.h5")), "dtrain_save");
+    REFUSED_NULL(dtrain_load(NULL, tu_path("null.h5")), "dtrain_load");
+    ck_assert_int_eq(dtrain_n_inputs(NULL), 0);
+    ck_assert_int_eq(dtrain_n_outputs(NULL), 0);
+    dtrain_free(NULL);
+}
+END_TEST
+
+typedef struct {
+    int model_lines, epoch_lines;
+    char model[256];
+} arch_record;
+
+static void arch_lines(void *user, dtrain_log_level level, const char *line)
+{
+    arch_record *r = user;
+    if (level != DTRAIN_LOG_INFO)
+        return;
+    if (!strncmp(line, "dtrain: model ", 14)) {
+        r->model_lines++;
+        snprintf(r->model, sizeof r->model, "%s", line);
+    }
+    r->epoch_lines += strncmp(line, "epoch ", 6) == 0;
+}
+
+/* A failed dtrain_set changes nothing: a layer list bad in its second item
+ * or its width, a config file bad in its second key.  What training then
+ * prints shows the settings (the model line names the layer widths, one
+ * line per epoch): 2 inputs, 16 hidden, 1 output, 2 epochs. */
+START_TEST(test_failed_set_changes_nothing)
+{
+    dtrain_run *run = uneven_run("2");
+    OK(dtrain_set(run, "layers", "16:relu"), run);
+    ck_assert_int_eq(dtrain_set(run, "layers", "16:relu,8:bogus"), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "bogus"), "%s", dtrain_errmsg(run));
+    ck_assert_int_eq(dtrain_set(run, "layers", "2000000000:relu"), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_set(run, "layers", "4:relu,"), DTRAIN_EUSAGE);
+    char yaml[1024];
+    if (rank == 0)
+        snprintf(yaml, sizeof yaml, "%s", tu_path("half-bad.yaml"));
+    MPI_Bcast(yaml, sizeof yaml, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+        FILE *f = fopen(yaml, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("epochs: 5\nlayers: 8:tanh\nlr: -1\n", f);
+        fclose(f);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    ck_assert_int_eq(dtrain_set(run, "config", yaml), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "lr"), "%s", dtrain_errmsg(run));
+    arch_record r = {0};
+    OK(dtrain_on_log(run, arch_lines, &r, DTRAIN_LOG_INFO), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(r.model_lines, 1);
+    ck_assert_msg(strstr(r.model, "model 2-16-1 "), "%s", r.model);
+    ck_assert_int_eq(r.epoch_lines, 2);
+    dtrain_free(run);
+}
+END_TEST
+
+/* A failed dtrain_load keeps the model the run held: the same predictions,
+ * bit for bit, before and after. */
+START_TEST(test_failed_load_keeps_model)
+{
+    dtrain_run *run = uneven_run("2");
+    OK(dtrain_train(run), run);
+    float Xq[Q * D], a[Q], b[Q];
+    query(Xq);
+    OK(dtrain_predict(run, Xq, Q, a), run);
+    ck_assert_int_eq(dtrain_load(run, "/nonexistent/model.h5"), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_load(run, ""), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_n_inputs(run), D);
+    ck_assert_int_eq(dtrain_n_outputs(run), 1);
+    OK(dtrain_predict(run, Xq, Q, b), run);
+    ck_assert_msg(memcmp(a, b, sizeof a) == 0, "the model changed with a failed load");
+    dtrain_free(run);
+}
+END_TEST
+
+typedef struct {
+    dtrain_run *run;
+    int calls, logged;
+    dtrain_status train, set, data, load, predict, save, on_epoch, free_then_set;
+    char msg[512];
+} reentry;
+
+/* Every call back into the run from its epoch callback: refused (its
+ * dtrain_free does nothing, as the next call shows). */
+static int call_back(void *user, const dtrain_info *info)
+{
+    (void)info;
+    reentry *e = user;
+    float X[D] = {0}, y[1] = {0}, out[1];
+    e->calls++;
+    e->train = dtrain_train(e->run);
+    snprintf(e->msg, sizeof e->msg, "%s", dtrain_errmsg(e->run));
+    e->set = dtrain_set(e->run, "epochs", "9");
+    e->data = dtrain_set_data(e->run, X, y, 1, D, 1);
+    e->load = dtrain_load(e->run, tu_path("none.h5"));
+    e->predict = dtrain_predict(e->run, X, 1, out);
+    e->save = dtrain_save(e->run, tu_path("inside.h5"));
+    e->on_epoch = dtrain_on_epoch(e->run, NULL, NULL);
+    dtrain_free(e->run);
+    e->free_then_set = dtrain_set(e->run, "epochs", "9");
+    return 0;
+}
+
+static void log_back(void *user, dtrain_log_level level, const char *line)
+{
+    (void)level;
+    (void)line;
+    reentry *e = user;
+    if (dtrain_set(e->run, "epochs", "9") == DTRAIN_EBUSY)
+        e->logged++;
+}
+
+/* A dtrain_train inside the run's own epoch callback would replace the
+ * session under the training that called it (the inner session was lost:
+ * leaked); it and every other call on the run are refused with DTRAIN_EBUSY
+ * and change nothing: the outer training runs its 3 epochs, and the run is
+ * usable afterwards.  The log callback the same. */
+START_TEST(test_reentry_refused)
+{
+    dtrain_run *run = uneven_run("3");
+    reentry e = {.run = run};
+    OK(dtrain_on_epoch(run, call_back, &e), run);
+    OK(dtrain_on_log(run, log_back, &e, DTRAIN_LOG_INFO), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(e.calls, 3);
+    ck_assert_int_eq(e.train, DTRAIN_EBUSY);
+    ck_assert_msg(strstr(e.msg, "dtrain_train: called from a callback of the same run"), "%s",
+                  e.msg);
+    ck_assert_int_eq(e.set, DTRAIN_EBUSY);
+    ck_assert_int_eq(e.data, DTRAIN_EBUSY);
+    ck_assert_int_eq(e.load, DTRAIN_EBUSY);
+    ck_assert_int_eq(e.predict, DTRAIN_EBUSY);
+    ck_assert_int_eq(e.save, DTRAIN_EBUSY);
+    ck_assert_int_eq(e.on_epoch, DTRAIN_EBUSY);
+    ck_assert_int_eq(e.free_then_set, DTRAIN_EBUSY);
+    ck_assert_int_gt(e.logged, 3); /* the data and model lines, an epoch line each */
+    ck_assert_int_eq(dtrain_n_inputs(run), D);
+    OK(dtrain_on_epoch(run, NULL, NULL), run);
+    OK(dtrain_on_log(run, NULL, NULL, DTRAIN_LOG_INFO), run);
+    OK(dtrain_train(run), run); /* not busy any more */
+    dtrain_free(run);
+}
+END_TEST
+
+/* No training row on any rank: a message naming the arrays' call, not "a
+ * single class (-1)". */
+START_TEST(test_no_training_rows)
+{
+    const char *outputs[] = {"softmax", "linear"};
+    for (int i = 0; i < 2; i++) {
+        dtrain_run *run;
+        OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+        configure(run, "1");
+        OK(dtrain_set(run, "output", outputs[i]), run);
+        float X[D] = {0}, y[1] = {0};
+        OK(dtrain_set_data(run, X, y, 0, D, 1), run);
+        ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
+        ck_assert_msg(strstr(dtrain_errmsg(run), "dtrain_set_data: no training rows"),
+                      "%s: %s", outputs[i], dtrain_errmsg(run));
+        dtrain_free(run);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     Suite *s = suite_create("api");
@@ -574,6 +799,11 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_log_callback_and_quiet);
     tcase_add_test(tc, test_save_load_predict);
     tcase_add_test(tc, test_save_output_rules);
+    tcase_add_test(tc, test_bad_handles);
+    tcase_add_test(tc, test_failed_set_changes_nothing);
+    tcase_add_test(tc, test_failed_load_keeps_model);
+    tcase_add_test(tc, test_reentry_refused);
+    tcase_add_test(tc, test_no_training_rows);
     suite_add_tcase(s, tc);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

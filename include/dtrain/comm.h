@@ -20,9 +20,12 @@ dt_comm *comm_world(void);
  * (MPI_Comm_dup), so dtrain's messages never mix with the caller's.  MPI
  * must be initialised by the caller, who also finalises it; nothing here
  * calls MPI_Init or MPI_Finalize.  Collective over that communicator.
- * Caller owns the result (comm_free); NULL if MPI is not initialised or on
- * every rank if any rank could not allocate. */
-dt_comm *comm_from_mpi(const void *mpi_comm);
+ * On success the caller owns *out (comm_free).  Refused before any MPI call
+ * on it, DT_EUSAGE with *out NULL: MPI not initialised or already
+ * finalised, mpi_comm NULL or MPI_COMM_NULL (a rank outside the group of
+ * an MPI_Comm_split, say).  DT_ENOMEM on every rank if any rank could not
+ * allocate. */
+dt_status comm_from_mpi(const void *mpi_comm, dt_comm **out, dt_error *err);
 
 /* The MPI_Comm behind c, as a pointer to it (void, as comm_from_mpi takes
  * one, so that this header needs no <mpi.h>): for parallel HDF5, which opens

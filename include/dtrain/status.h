@@ -14,6 +14,7 @@ typedef enum {
     DT_EIO = 3,      /* a file could not be read or written */
     DT_ENOMEM = 4,   /* allocation failed */
     DT_ENUM = 5,     /* numerical failure (NaN/Inf) */
+    DT_EBUSY = 6,    /* a call on a run from one of its own callbacks (dtrain.h), refused */
     DT_PREEMPTED = 75, /* stopped on request after writing a checkpoint (EX_TEMPFAIL) */
     DT_EINTERNAL = 70
 } dt_status;

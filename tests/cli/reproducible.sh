@@ -143,6 +143,17 @@ with "${SMALL[@]}" -- --batch-size 3 --micro-batch 2 --epochs 1
 for np in 1 4; do trained tiny$np $np -- "${W[@]}"; done
 same tiny1 tiny4 "batch 3 / micro-batch 2: 4 ranks = 1 rank"
 
+# micro-batch 300 over batch 32: the batch is one micro-batch, the same cut
+# as micro-batch 32 (300 also exceeds the 256 rows of the model's evaluation
+# workspace, which it once had to fit).
+begin "micro-batch larger than the batch (batch 32, micro-batch 300)"
+with "${SMALL[@]}" -- --batch-size 32 --micro-batch 32
+trained whole1 1 -- "${W[@]}"
+with "${SMALL[@]}" -- --batch-size 32 --micro-batch 300
+for np in 1 2; do trained over$np $np -- "${W[@]}"; done
+same whole1 over1 "micro-batch 300 = micro-batch 32 (the batch) at 1 rank"
+same whole1 over2 "micro-batch 300 at 2 ranks = micro-batch 32 at 1 rank"
+
 # --- reduction, nodes, transport --------------------------------------------
 begin "--reduction mpi"
 trained mpi3 3 -- "${BASE[@]}" --reduction mpi
