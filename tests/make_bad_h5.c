@@ -8,11 +8,16 @@
  *           TYPE    u8 i16 i32 i64 f32 f64 str (fixed-length strings of 8 bytes),
  *                   optionally +gzip (chunked, deflate) or +lzf (chunked, filter
  *                   32000 as h5py's LZF writes it; a stand-in registered in this
- *                   tool only, so to dtrain it is a filter the library lacks)
+ *                   tool only, so to dtrain it is a filter the library lacks), or
+ *                   +rowsN (chunks of N rows, no filter)
  *           DIMS    "3x2", "4", "2x2x2" or "0x3"
  *           VALUES  comma-separated, "nan", "inf" and "-inf" allowed; missing
  *                   values continue the pattern 0, 1, 2, 0, 1, 2, ...; "unwritten"
- *                   writes nothing (HDF5 then reads fill values: any shape is cheap)
+ *                   writes nothing (HDF5 then reads fill values: any shape is cheap);
+ *                   "allocated" writes nothing either, but allocates the storage
+ *                   when the dataset is created, filled with zeros (a file
+ *                   indistinguishable from written zeros); "half" writes the
+ *                   pattern into the first half of the rows only
  *   make_bad_h5 --set-attr FILE OBJ NAME INTEGER
  *   make_bad_h5 --set-attr-str FILE OBJ NAME TEXT
  *                                   overwrite (or add) an int64 or a string attribute
@@ -63,7 +68,8 @@ static size_t copy_filter(unsigned flags, size_t nelmts, const unsigned cd[], si
 }
 
 /* Creation properties for STORAGE: NULL (contiguous), "gzip" or "lzf"
- * (chunks of up to 1024 rows, whole in the other dimensions). */
+ * (chunks of up to 1024 rows, whole in the other dimensions), "rowsN"
+ * (chunks of N rows). */
 static hid_t storage_dcpl(const char *storage, int nd, const hsize_t *dims)
 {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -72,10 +78,15 @@ static hid_t storage_dcpl(const char *storage, int nd, const hsize_t *dims)
     hsize_t chunk[8];
     for (int i = 0; i < nd; i++)
         chunk[i] = dims[i] ? dims[i] : 1;
-    if (nd > 0 && chunk[0] > 1024)
-        chunk[0] = 1024;
+    const int rows = !strncmp(storage, "rows", 4) ? atoi(storage + 4) : 1024;
+    if (rows < 1)
+        die("bad chunk rows", storage);
+    if (nd > 0 && chunk[0] > (hsize_t)rows)
+        chunk[0] = (hsize_t)rows;
     H5Pset_chunk(dcpl, nd, chunk);
-    if (!strcmp(storage, "gzip")) {
+    if (!strncmp(storage, "rows", 4)) {
+        /* no filter */
+    } else if (!strcmp(storage, "gzip")) {
         H5Pset_deflate(dcpl, 6);
     } else if (!strcmp(storage, "lzf")) {
         const H5Z_class2_t lzf = {H5Z_CLASS_T_VERS, LZF_FILTER, 1, 1, "lzf", NULL, NULL,
@@ -133,7 +144,9 @@ static void write_dataset(hid_t f, char *spec)
         total *= dims[nd++];
     }
     hid_t dcpl = storage_dcpl(storage, nd, dims);
-    if (values && !strcmp(values, "unwritten")) {
+    if (values && !strcmp(values, "allocated"))
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    if (values && (!strcmp(values, "unwritten") || !strcmp(values, "allocated"))) {
         hid_t sp = H5Screate_simple(nd, dims, NULL);
         hid_t d = H5Dcreate2(f, name, type_of(type), sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         if (d < 0) die("cannot create", name);
@@ -142,6 +155,10 @@ static void write_dataset(hid_t f, char *spec)
         H5Pclose(dcpl);
         return;
     }
+    /* "half": the first half of the rows, as a writer stopped half-way would */
+    const int half = values && !strcmp(values, "half");
+    if (half)
+        values = NULL;
     double *v = calloc(total ? total : 1, sizeof *v);
     size_t given = 0;
     for (char *t = values ? strtok(values, ",") : NULL; t && given < total; t = strtok(NULL, ","))
@@ -151,7 +168,18 @@ static void write_dataset(hid_t f, char *spec)
     hid_t space = H5Screate_simple(nd, dims, NULL);
     hid_t d, ft;
     herr_t e;
-    if (!strcmp(type, "str")) {
+    if (half) {
+        hsize_t start[8] = {0}, count[8];
+        for (int i = 0; i < nd; i++)
+            count[i] = dims[i];
+        count[0] = dims[0] / 2;
+        d = H5Dcreate2(f, name, type_of(type), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        hid_t ms = H5Screate_simple(nd, count, NULL);
+        e = d >= 0 && ms >= 0 ? H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) : -1;
+        if (e >= 0)
+            e = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, space, H5P_DEFAULT, v);
+        if (ms >= 0) H5Sclose(ms);
+    } else if (!strcmp(type, "str")) {
         ft = H5Tcopy(H5T_C_S1);
         H5Tset_size(ft, 8);
         char *s = calloc(total ? total : 1, 8);
