@@ -537,19 +537,22 @@ static dt_status layout_verdict(const h5file *f, const char *dset, const oh_scan
         bad |= s->dims[i] == 0;
     if (!bad)
         return DT_OK;
-    char shape[256] = "none";
+    char shape[256] = "none", want[96] = "";
     size_t used = 0;
     for (unsigned i = 0; i + 1 < s->ndims && used < sizeof shape; i++)
         used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%llu", i ? " x " : "",
                                  (unsigned long long)s->dims[i]);
-    char rank[64] = "";
     if (s->rank >= 0)
-        snprintf(rank, sizeof rank, " for its %d dimension%s", s->rank, s->rank == 1 ? "" : "s");
+        snprintf(want, sizeof want, " for a %d-dimensional dataset; expected %d", s->rank,
+                 s->rank);
+    else
+        snprintf(want, sizeof want, "; expected");
     return dt_fail(err, DT_EUSAGE,
-                   "%s: '%s' is damaged: its layout gives chunk dimensions (%s) and element "
-                   "size %llu%s; expected one positive chunk dimension per dimension",
+                   "%s: '%s' is damaged: its chunked layout lists chunk dimensions (%s)%s%s, "
+                   "each at least 1",
                    f->path, dset, shape,
-                   s->ndims ? (unsigned long long)s->dims[s->ndims - 1] : 0ULL, rank);
+                   s->ndims >= 1 && s->dims[s->ndims - 1] == 0 ? " and element size 0" : "",
+                   want);
 }
 
 /* dset's chunked layout (if it has one) is one HDF5 can open: one chunk

@@ -8,8 +8,8 @@
  *           TYPE    u8 i16 i32 i64 f32 f64 str (fixed-length strings of 8 bytes),
  *                   optionally +gzip (chunked, deflate) or +lzf (chunked, filter
  *                   32000 as h5py's LZF writes it; a stand-in registered in this
- *                   tool only, so to dtrain it is a filter the library lacks), or
- *                   +rowsN (chunks of N rows, no filter)
+ *                   tool only, so to dtrain it is a filter the library lacks),
+ *                   and/or +rowsN (chunks of up to N rows, e.g. f32+gzip+rows10)
  *           DIMS    "3x2", "4", "2x2x2" or "0x3"
  *           VALUES  comma-separated, "nan", "inf" and "-inf" allowed; missing
  *                   values continue the pattern 0, 1, 2, 0, 1, 2, ...; "unwritten"
@@ -67,10 +67,10 @@ static size_t copy_filter(unsigned flags, size_t nelmts, const unsigned cd[], si
     return nbytes;
 }
 
-/* Creation properties for STORAGE: NULL (contiguous), "gzip" or "lzf"
- * (chunks of up to 1024 rows, whole in the other dimensions), "rowsN"
- * (chunks of N rows). */
-static hid_t storage_dcpl(const char *storage, int nd, const hsize_t *dims)
+/* Creation properties for STORAGE, a '+'-separated list: NULL (contiguous),
+ * "gzip" or "lzf" (chunks of up to 1024 rows, whole in the other dimensions),
+ * "rowsN" (chunks of up to N rows; unfiltered unless gzip or lzf is named too). */
+static hid_t storage_dcpl(char *storage, int nd, const hsize_t *dims)
 {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (!storage)
@@ -78,25 +78,26 @@ static hid_t storage_dcpl(const char *storage, int nd, const hsize_t *dims)
     hsize_t chunk[8];
     for (int i = 0; i < nd; i++)
         chunk[i] = dims[i] ? dims[i] : 1;
-    const int rows = !strncmp(storage, "rows", 4) ? atoi(storage + 4) : 1024;
-    if (rows < 1)
-        die("bad chunk rows", storage);
+    long long rows = 1024;
+    for (char *s = strtok(storage, "+"); s; s = strtok(NULL, "+")) {
+        if (!strncmp(s, "rows", 4)) {
+            if ((rows = atoll(s + 4)) < 1)
+                die("bad chunk rows", s);
+        } else if (!strcmp(s, "gzip")) {
+            H5Pset_deflate(dcpl, 6);
+        } else if (!strcmp(s, "lzf")) {
+            const H5Z_class2_t lzf = {H5Z_CLASS_T_VERS, LZF_FILTER, 1, 1, "lzf", NULL, NULL,
+                                      copy_filter};
+            if (H5Zregister(&lzf) < 0 ||
+                H5Pset_filter(dcpl, LZF_FILTER, H5Z_FLAG_MANDATORY, 0, NULL) < 0)
+                die("cannot set up the stand-in filter", s);
+        } else {
+            die("unknown storage", s);
+        }
+    }
     if (nd > 0 && chunk[0] > (hsize_t)rows)
         chunk[0] = (hsize_t)rows;
     H5Pset_chunk(dcpl, nd, chunk);
-    if (!strncmp(storage, "rows", 4)) {
-        /* no filter */
-    } else if (!strcmp(storage, "gzip")) {
-        H5Pset_deflate(dcpl, 6);
-    } else if (!strcmp(storage, "lzf")) {
-        const H5Z_class2_t lzf = {H5Z_CLASS_T_VERS, LZF_FILTER, 1, 1, "lzf", NULL, NULL,
-                                  copy_filter};
-        if (H5Zregister(&lzf) < 0 ||
-            H5Pset_filter(dcpl, LZF_FILTER, H5Z_FLAG_MANDATORY, 0, NULL) < 0)
-            die("cannot set up the stand-in filter", storage);
-    } else {
-        die("unknown storage", storage);
-    }
     return dcpl;
 }
 
