@@ -356,7 +356,7 @@ static dt_status check_filters(h5file *f, hid_t d, const char *dset, dt_error *e
 
 /* Bounds on what a header may make us read: a real header is a few hundred
  * bytes in one or a few blocks. */
-enum { OH_MAX_BLOCKS = 1024, OH_MAX_BLOCK = 1 << 24, OH_HDR_PREFIX = 64 };
+enum { OH_MAX_BLOCKS = 1024, OH_MAX_BLOCK = 1 << 24 };
 
 typedef struct {
     int fd;
