@@ -29,6 +29,11 @@
  *   make_bad_h5 --replace FILE SPEC...
  *                                   in an existing file, write each SPEC's object
  *                                   in place of what is there (if anything)
+ *   make_bad_h5 --zero-chunk-dim FILE DSET
+ *                                   set the first chunk dimension in the layout
+ *                                   message of DSET to 0, in place (a file with
+ *                                   version 1 object headers, which have no
+ *                                   checksum: one dtrain wrote)
  *   make_bad_h5 --garbage-chunk FILE DSET
  *                                   replace the first chunk of a compressed dataset
  *                                   with bytes that do not decompress
@@ -225,8 +230,39 @@ static int garbage_chunk(const char *file, const char *dset)
     return H5Fclose(f) < 0;
 }
 
+/* The version 3 chunked layout message in the first block of DSET's version 1
+ * object header: its first chunk dimension (after version, class, rank and
+ * the 8-byte index address) becomes 0. */
+static int zero_chunk_dim(const char *file, const char *dset)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    H5O_info_t oi;
+    if (f < 0 || H5Oget_info_by_name2(f, dset, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        die("no dataset", dset);
+    H5Fclose(f);
+    FILE *fp = fopen(file, "r+b");
+    unsigned char h[4096];
+    size_t n = fp && fseek(fp, (long)oi.addr, SEEK_SET) == 0 ? fread(h, 1, sizeof h, fp) : 0;
+    if (n < 16 || h[0] != 1)
+        die("not a version 1 object header", dset);
+    /* messages: type (2 bytes), size (2), flags, 3 reserved, then the data */
+    for (size_t i = 16; i + 8 + 3 + 8 + 4 <= n; i += 8 + (size_t)(h[i + 2] | h[i + 3] << 8)) {
+        if ((h[i] | h[i + 1] << 8) != 8 || h[i + 8] != 3 || h[i + 9] != 2)
+            continue;
+        static const unsigned char zero[4];
+        if (fseek(fp, (long)(oi.addr + i + 8 + 3 + 8), SEEK_SET) != 0 ||
+            fwrite(zero, 1, 4, fp) != 4 || fclose(fp) != 0)
+            die("cannot write", file);
+        return 0;
+    }
+    die("no version 3 chunked layout in", dset);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--zero-chunk-dim"))
+        return zero_chunk_dim(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "--garbage-chunk"))
         return garbage_chunk(argv[2], argv[3]);
     if (argc == 6 && !strcmp(argv[1], "--set-value")) {
