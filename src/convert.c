@@ -255,17 +255,21 @@ void convert_meta_free(convert_meta *m)
 typedef struct {
     gzFile g;
     const char *path;
-    char *buf;      /* the current line, without its line end */
-    size_t cap;
+    char *buf;      /* the current line, without its line end; NUL-terminated, and it
+                       may hold NUL bytes of its own (len counts them) */
+    size_t cap, len;
     int64_t lineno; /* 1-based number of the current line */
 } line_reader;
 
-/* Next physical line into lr->buf; *have = 0 at end of file. */
+/* Next physical line into lr->buf (lr->len bytes); *have = 0 at end of file.
+ * Byte by byte (gzgetc is a macro on zlib's buffer): a NUL byte is part of
+ * the line, for the CSV reader to name, not its end. */
 static dt_status next_line(line_reader *lr, int *have, dt_error *err)
 {
     size_t len = 0;
+    int ch = -1;
     *have = 0;
-    for (;;) {
+    while ((ch = gzgetc(lr->g)) != -1) {
         if (lr->cap - len < 2) {
             size_t ncap = lr->cap ? 2 * lr->cap : 4096;
             char *nb = realloc(lr->buf, ncap);
@@ -275,33 +279,84 @@ static dt_status next_line(line_reader *lr, int *have, dt_error *err)
             lr->buf = nb;
             lr->cap = ncap;
         }
-        size_t room = lr->cap - len;
-        if (room > INT_MAX)
-            room = INT_MAX;
-        if (!gzgets(lr->g, lr->buf + len, (int)room)) {
-            dt_status st = gz_check(lr->g, lr->path, err);
-            if (st)
-                return st;
-            if (len == 0)
-                return DT_OK;
-            break; /* last line without a line end */
-        }
-        len += strlen(lr->buf + len);
-        if (len > 0 && lr->buf[len - 1] == '\n')
+        lr->buf[len++] = (char)ch;
+        if (ch == '\n')
             break;
     }
+    if (ch == -1) {
+        dt_status st = gz_check(lr->g, lr->path, err);
+        if (st)
+            return st;
+        if (len == 0)
+            return DT_OK; /* else the last line, without a line end */
+    }
     while (len > 0 && (lr->buf[len - 1] == '\n' || lr->buf[len - 1] == '\r'))
-        lr->buf[--len] = '\0';
+        len--;
+    lr->buf[len] = '\0';
+    lr->len = len;
     lr->lineno++;
     *have = 1;
     return DT_OK;
 }
 
-static int is_blank(const char *s)
+/* Offset of the first byte of s (len bytes) that is not part of valid UTF-8
+ * (no overlong forms, surrogates or code points past U+10FFFF), or len. */
+static size_t utf8_bad_at(const char *s, size_t len)
 {
-    while (*s && isspace((unsigned char)*s))
-        s++;
-    return *s == '\0';
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        const unsigned c = u[i];
+        size_t n;
+        unsigned lo = 0x80, hi = 0xBF; /* the range of the second byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return i;
+        }
+        if (len - i <= n || u[i + 1] < lo || u[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= n; k++)
+            if ((u[i + k] & 0xC0) != 0x80)
+                return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+/* Texts dtrain stores as strings (header names, class labels) must be UTF-8:
+ * HDF5 marks them so, and h5py, JSON and terminals decode them. */
+static dt_status check_utf8(const char *text, const char *path, int64_t line, const char *col,
+                            const char *what, dt_error *err)
+{
+    const size_t len = strlen(text), at = utf8_bad_at(text, len);
+    if (at == len)
+        return DT_OK;
+    return dt_fail(err, DT_EUSAGE,
+                   "%s, line %lld, column %s: %s is not UTF-8 text (byte 0x%02X at byte %zu of "
+                   "the field); dtrain stores names as UTF-8: convert the file first (e.g. "
+                   "iconv -f latin1 -t utf-8)",
+                   path, (long long)line, col, what, (unsigned)(unsigned char)text[at], at + 1);
+}
+
+/* Only blanks (a NUL byte is not one). */
+static int is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!isspace((unsigned char)s[i]))
+            return 0;
+    return 1;
 }
 
 /* An empty field or a token spreadsheets and R write for "no value". */
@@ -636,6 +691,12 @@ static dt_status set_columns(csv_read *c, int64_t nf, char *const *names, dt_err
     c->first_line = c->line;
     if (!names)
         return DT_OK;
+    for (int64_t j = 0; j < nf; j++) {
+        char col[32];
+        snprintf(col, sizeof col, "%lld", (long long)j + 1);
+        if ((st = check_utf8(names[j], c->path, c->header_line, col, "the name", err)))
+            return st;
+    }
     c->meta->d = c->d;
     const char **feat = malloc((size_t)nf * sizeof *feat);
     if (!feat)
@@ -751,6 +812,10 @@ static dt_status take_label(csv_read *c, int64_t j, const char *tok, dt_error *e
             ((float *)c->y)[c->n] = (float)v;
         return st;
     }
+    dt_status st = check_utf8(tok, c->path, c->line, column_name(c, j, col, sizeof col),
+                              "the label", err);
+    if (st)
+        return st;
     char *end;
     v = strtod(tok, &end);
     if (end == tok || *end != '\0' || !isfinite(v))
@@ -872,16 +937,19 @@ static dt_status read_records(csv_read *c, gzFile g, dt_error *err)
         if ((st = next_line(&lr, &have, err)) || !have)
             break;
         char *l = lr.buf;
-        if (lr.lineno == 1 && (unsigned char)l[0] == 0xEF && (unsigned char)l[1] == 0xBB &&
-            (unsigned char)l[2] == 0xBF)
+        size_t len = lr.len;
+        if (lr.lineno == 1 && len >= 3 && (unsigned char)l[0] == 0xEF &&
+            (unsigned char)l[1] == 0xBB && (unsigned char)l[2] == 0xBF) {
             l += 3; /* UTF-8 byte order mark written by some spreadsheets */
-        if (!r && is_blank(l))
+            len -= 3;
+        }
+        if (!r && is_blank(l, len))
             continue;
         if (!r && (st = csvio_open(c->opts->delimiter ? c->opts->delimiter
                                                        : csvio_guess_delimiter(l),
                                    c->path, on_record, c, &r, err)))
             break;
-        if ((st = csvio_feed(r, l, strlen(l), lr.lineno, err)) ||
+        if ((st = csvio_feed(r, l, len, lr.lineno, err)) ||
             (st = csvio_feed(r, "\n", 1, lr.lineno, err)))
             break;
     }

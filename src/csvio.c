@@ -42,7 +42,9 @@ static void on_field(void *s, size_t len, void *data)
     if (r->st || (!s && r->delim == ' '))
         return;
     if (s && memchr(s, '\0', len)) {
-        fail(r, DT_EUSAGE, "a field holds a NUL byte (not a text file?)");
+        if (!r->st)
+            r->st = dt_fail(r->err, DT_EUSAGE, "%s, line %lld, column %lld: a NUL byte (not a "
+                            "text file?)", r->path, (long long)r->line, (long long)r->nf + 1);
         return;
     }
     if (r->nf == r->cap || r->text_cap - r->text_len < len + 1) {

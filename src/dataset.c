@@ -220,7 +220,9 @@ void dataset_groups(const char *path, char *buf, size_t len)
     }
 }
 
-/* dataset_probe on an open file: the group, X, y, then X's size in memory. */
+/* dataset_probe on an open file: the group, X, y, X's size in memory, then
+ * whether X and y were written whole (last: the cheap checks name their
+ * faults first, even beside a huge X that was never written). */
 static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *info,
                        dt_error *err)
 {
@@ -239,7 +241,13 @@ static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *inf
     dt_status st = probe_x(f, xname, info, err);
     if (!st && y != DS_NO_Y)
         st = probe_y(f, yname, y == DS_LABELS, info, err);
-    return st || sharded ? st : probe_memory(h5io_path(f), xname, info, info->n, err);
+    if (!st && !sharded)
+        st = probe_memory(h5io_path(f), xname, info, info->n, err);
+    if (!st)
+        st = h5io_check_stored(f, xname, err);
+    if (!st && y != DS_NO_Y)
+        st = h5io_check_stored(f, yname, err);
+    return st;
 }
 
 dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_info *info,

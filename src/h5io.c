@@ -342,15 +342,337 @@ static dt_status check_filters(h5file *f, hid_t d, const char *dset, dt_error *e
     return st;
 }
 
+/* ---- A dataset's layout, checked before HDF5 opens it ----
+ *
+ * HDF5 1.10 (1.10.8 included) divides by every chunk dimension of a dataset's
+ * layout message when H5Dopen2 opens it, without checking them: a file whose
+ * layout declares a chunk dimension of 0, or fewer chunk dimensions than the
+ * dataspace has (the missing ones read as 0), ends the process with SIGFPE in
+ * H5D__chunk_set_info.  So before every H5Dopen2 of a file dtrain reads, the
+ * object header of the dataset is read here, as the HDF5 File Format
+ * Specification lays it out (object header versions 1 and 2 with their
+ * continuation blocks, dataspace message versions 1 and 2, layout message
+ * versions 1 to 4), and its chunked layout is checked against its rank.
+ * Everything else in the header is left to HDF5, which checks it. */
+
+/* Bounds on what a header may make us read: a real header is a few hundred
+ * bytes in one or a few blocks. */
+enum { OH_MAX_BLOCKS = 1024, OH_MAX_BLOCK = 1 << 24 };
+
+typedef struct {
+    int fd;
+    uint64_t base;  /* file offset of address 0: the superblock's */
+    unsigned sa, ss;/* bytes of an address and of a length in this file */
+    int v2;         /* object header version 2 ("OHDR") */
+    int crt_order;  /* version 2: every message carries a 2-byte creation index */
+    uint64_t next[OH_MAX_BLOCKS][2]; /* continuation blocks (address, length) */
+    int n_next;
+    int rank;       /* the dataspace's, -1 until seen (or stored elsewhere, shared) */
+    int chunked;    /* a chunked layout message was seen */
+    unsigned ndims; /* its chunk dimensions, the element size last */
+    uint64_t dims[33];
+    int broken;     /* the header does not parse: HDF5 would not open it either */
+} oh_scan;
+
+static uint64_t le_uint(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = n; i-- > 0;)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* len bytes at address addr of the file, or NULL (beyond its end, or no memory). */
+static uint8_t *oh_read(const oh_scan *s, uint64_t addr, uint64_t len)
+{
+    if (len == 0 || len > OH_MAX_BLOCK || addr > UINT64_MAX - s->base - len)
+        return NULL;
+    uint8_t *buf = malloc(len);
+    if (buf && pread(s->fd, buf, len, (off_t)(s->base + addr)) != (ssize_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    return buf;
+}
+
+/* Dataspace message: its rank (version 1 and 2 alike in the second byte). */
+static void scan_dataspace(oh_scan *s, const uint8_t *d, size_t n)
+{
+    if (s->rank >= 0)
+        return; /* HDF5 uses the first */
+    if (n < 4 || (d[0] != 1 && d[0] != 2))
+        return; /* HDF5 refuses it itself */
+    /* version 2 marks scalar (0) and null (2) spaces in the fourth byte */
+    s->rank = d[0] == 2 && d[3] != 1 ? 0 : d[1];
+}
+
+/* Layout message: for a chunked layout, its dimensions (uint32 each before
+ * version 4, `width` bytes each in version 4). */
+static void scan_layout(oh_scan *s, const uint8_t *d, size_t n)
+{
+    if (s->chunked || n < 3)
+        return; /* HDF5 uses the first; a short one HDF5 refuses itself */
+    unsigned ndims, width = 4;
+    size_t at;
+    if (d[0] == 1 || d[0] == 2) { /* version, ndims, class, 5 reserved, address, dims */
+        if (d[2] != 2)
+            return;
+        ndims = d[1];
+        at = 8 + s->sa;
+    } else if (d[0] == 3) { /* version, class, ndims, address, dims */
+        if (d[1] != 2)
+            return;
+        ndims = d[2];
+        at = 3 + (size_t)s->sa;
+    } else if (d[0] == 4) { /* version, class, flags, ndims, width, dims, index */
+        if (d[1] != 2 || n < 5 || d[4] < 1 || d[4] > 8)
+            return;
+        ndims = d[3];
+        width = d[4];
+        at = 5;
+    } else {
+        return;
+    }
+    s->chunked = 1;
+    s->ndims = ndims;
+    if (ndims > 33 || at + (size_t)ndims * width > n) {
+        s->broken = 1;
+        return;
+    }
+    for (unsigned i = 0; i < ndims; i++)
+        s->dims[i] = le_uint(d + at + (size_t)i * width, width);
+}
+
+/* The messages of one block of the header, [p, end). */
+static void scan_messages(oh_scan *s, const uint8_t *p, const uint8_t *end)
+{
+    const size_t head = s->v2 ? 4 + (s->crt_order ? 2 : 0) : 8;
+    while ((size_t)(end - p) >= head && !s->broken) {
+        const unsigned type = s->v2 ? p[0] : (unsigned)le_uint(p, 2);
+        const size_t size = (size_t)le_uint(p + (s->v2 ? 1 : 2), 2);
+        const unsigned flags = p[s->v2 ? 3 : 4];
+        p += head;
+        if (size > (size_t)(end - p)) {
+            s->broken = 1;
+            return;
+        }
+        if (flags & 0x02) {
+            /* shared: the message is elsewhere (a dataspace, at most) */
+        } else if (type == 0x01) {
+            scan_dataspace(s, p, size);
+        } else if (type == 0x08) {
+            scan_layout(s, p, size);
+        } else if (type == 0x10) { /* continuation: address, length */
+            if (size < (size_t)s->sa + s->ss || s->n_next == OH_MAX_BLOCKS) {
+                s->broken = 1;
+                return;
+            }
+            s->next[s->n_next][0] = le_uint(p, s->sa);
+            s->next[s->n_next][1] = le_uint(p + s->sa, s->ss);
+            s->n_next++;
+        }
+        p += size;
+    }
+}
+
+/* The object header at addr: its first block, then its continuation blocks
+ * in the order they are named (HDF5's order). */
+static void scan_header(oh_scan *s, uint64_t addr)
+{
+    uint8_t *pre = oh_read(s, addr, 16);
+    if (!pre) {
+        s->broken = 1;
+        return;
+    }
+    uint64_t at, len;
+    if (pre[0] == 1) { /* version, reserved, count, refs, size, 4 reserved */
+        at = addr + 16;
+        len = le_uint(pre + 8, 4);
+    } else if (!memcmp(pre, "OHDR", 4) && pre[4] == 2) {
+        /* signature, version, flags, [4 times], [2 attribute limits], chunk 0's size */
+        const unsigned flags = pre[5], width = 1u << (flags & 3);
+        const size_t p = 6 + (flags & 0x20 ? 16 : 0) + (flags & 0x10 ? 4 : 0);
+        free(pre);
+        if (!(pre = oh_read(s, addr, p + width))) {
+            s->broken = 1;
+            return;
+        }
+        s->v2 = 1;
+        s->crt_order = (flags & 0x04) != 0;
+        len = le_uint(pre + p, width);
+        at = addr + p + width;
+    } else {
+        free(pre);
+        s->broken = 1;
+        return;
+    }
+    free(pre);
+    for (int b = -1; b < s->n_next && !s->broken; b++) {
+        if (b >= 0) { /* a continuation block; version 2: "OCHK", messages, checksum */
+            at = s->next[b][0];
+            len = s->next[b][1];
+        }
+        uint8_t *blk = oh_read(s, at, len);
+        if (!blk || (b >= 0 && s->v2 && (len < 8 || memcmp(blk, "OCHK", 4)))) {
+            free(blk);
+            s->broken = 1;
+            return;
+        }
+        const size_t skip = b >= 0 && s->v2 ? 4 : 0, tail = b >= 0 && s->v2 ? 4 : 0;
+        scan_messages(s, blk + skip, blk + len - tail);
+        free(blk);
+    }
+}
+
+/* What a scanned header says: DT_OK, or why HDF5 must not open dset. */
+static dt_status layout_verdict(const h5file *f, const char *dset, const oh_scan *s,
+                                dt_error *err)
+{
+    if (s->broken)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is damaged: its object header cannot be read",
+                       f->path, dset);
+    if (!s->chunked)
+        return DT_OK;
+    int bad = s->ndims < 2 || (s->rank >= 0 && s->ndims != (unsigned)s->rank + 1);
+    for (unsigned i = 0; i < s->ndims; i++)
+        bad |= s->dims[i] == 0;
+    if (!bad)
+        return DT_OK;
+    char shape[256] = "none", want[96] = "";
+    size_t used = 0;
+    for (unsigned i = 0; i + 1 < s->ndims && used < sizeof shape; i++)
+        used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%llu", i ? " x " : "",
+                                 (unsigned long long)s->dims[i]);
+    if (s->rank >= 0)
+        snprintf(want, sizeof want, " for a %d-dimensional dataset; expected %d", s->rank,
+                 s->rank);
+    else
+        snprintf(want, sizeof want, "; expected");
+    return dt_fail(err, DT_EUSAGE,
+                   "%s: '%s' is damaged: its chunked layout lists chunk dimensions (%s)%s%s, "
+                   "each at least 1",
+                   f->path, dset, shape,
+                   s->ndims >= 1 && s->dims[s->ndims - 1] == 0 ? " and element size 0" : "",
+                   want);
+}
+
+/* dset's chunked layout (if it has one) is one HDF5 can open: one chunk
+ * dimension per dimension of its dataspace, and the element size, none 0.
+ * Local; reads the header with its own descriptor. */
+static dt_status check_layout(h5file *f, const char *dset, dt_error *err)
+{
+    if (f->in_memory)
+        return DT_OK; /* being built here, by HDF5 */
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(f->id, dset, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+        oi.type != H5O_TYPE_DATASET)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is not a dataset", f->path, dset);
+    /* addresses are relative to the superblock, which follows the user block */
+    hsize_t ub = 0;
+    size_t sa = 0, ss = 0;
+    hid_t fcpl = H5Fget_create_plist(f->id);
+    const int sizes = fcpl >= 0 && H5Pget_sizes(fcpl, &sa, &ss) >= 0 &&
+                      H5Pget_userblock(fcpl, &ub) >= 0 && sa >= 2 && sa <= 8 && ss >= 2 &&
+                      ss <= 8;
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    oh_scan *s = calloc(1, sizeof *s); /* 16 KiB of continuation addresses */
+    if (!s)
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    s->rank = -1;
+    s->base = ub;
+    s->sa = (unsigned)sa;
+    s->ss = (unsigned)ss;
+    s->fd = sizes ? open(f->path, O_RDONLY) : -1;
+    dt_status st;
+    if (s->fd < 0) {
+        st = dt_fail(err, DT_EUSAGE, "%s: cannot read how '%s' is stored", f->path, dset);
+    } else {
+        scan_header(s, oi.addr);
+        close(s->fd);
+        st = layout_verdict(f, dset, s, err);
+    }
+    free(s);
+    return st;
+}
+
+/* H5Dopen2, after check_layout. */
+static dt_status open_dataset(h5file *f, const char *dset, hid_t *d, dt_error *err)
+{
+    *d = H5I_INVALID_HID;
+    if (!h5io_exists(f, dset))
+        return dt_fail(err, DT_EUSAGE, "%s: no dataset '%s'", f->path, dset);
+    dt_status st = check_layout(f, dset, err);
+    if (st)
+        return st;
+    if ((*d = H5Dopen2(f->id, dset, H5P_DEFAULT)) < 0)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is not a dataset", f->path, dset);
+    return DT_OK;
+}
+
+/* Chunks of a chunked dataset of nd dims (chunk shape cd, each > 0, as
+ * check_layout made sure), saturating at HSIZE_UNDEF. */
+static hsize_t chunk_count(int nd, const hsize_t *dims, const hsize_t *cd)
+{
+    hsize_t n = 1;
+    for (int i = 0; i < nd; i++) {
+        const hsize_t c = dims[i] / cd[i] + (dims[i] % cd[i] != 0);
+        if (c && n > HSIZE_UNDEF / c)
+            return HSIZE_UNDEF;
+        n *= c;
+    }
+    return n;
+}
+
+dt_status h5io_check_stored(h5file *f, const char *dset, dt_error *err)
+{
+    hid_t d;
+    dt_status st = open_dataset(f, dset, &d, err);
+    if (st)
+        return st;
+    hid_t sp = H5Dget_space(d), dcpl = H5Dget_create_plist(d);
+    const int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    const hssize_t npoints = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    hsize_t dims[H5S_MAX_RANK], cd[H5S_MAX_RANK], stored = 0;
+    H5D_space_status_t space = H5D_SPACE_STATUS_ERROR;
+    const char *unfinished = "(HDF5 would read the fill value there): the file is damaged or "
+                             "unfinished";
+    if (dcpl < 0 || nd < 0 || nd > H5S_MAX_RANK || npoints < 0 ||
+        H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
+        st = dt_fail(err, DT_EUSAGE, "%s: cannot read how '%s' is stored", f->path, dset);
+    } else if (npoints == 0 || H5Pget_external_count(dcpl) > 0) {
+        /* nothing to store, or stored in files of its own (HDF5 reads them) */
+    } else if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t chunks = 0;
+        if (H5Pget_chunk(dcpl, nd, cd) != nd || H5Dget_num_chunks(d, sp, &stored) < 0)
+            st = dt_fail(err, DT_EUSAGE, "%s: cannot count the chunks of '%s'", f->path, dset);
+        else if (stored == 0)
+            st = dt_fail(err, DT_EUSAGE, "%s: '%s' was never written: none of its chunks is "
+                         "stored %s", f->path, dset, unfinished);
+        else if (stored < (chunks = chunk_count(nd, dims, cd)))
+            st = dt_fail(err, DT_EUSAGE,
+                         "%s: '%s' is incomplete: %llu of its %llu chunks were never written %s",
+                         f->path, dset, (unsigned long long)(chunks - stored),
+                         (unsigned long long)chunks, unfinished);
+    } else if (H5Pget_layout(dcpl) == H5D_CONTIGUOUS) {
+        if (H5Dget_space_status(d, &space) < 0 || space != H5D_SPACE_STATUS_ALLOCATED)
+            st = dt_fail(err, DT_EUSAGE, "%s: '%s' was never written: no storage is allocated "
+                         "for it %s", f->path, dset, unfinished);
+    }
+    /* compact data lives in the object header; a virtual dataset's in its sources */
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(d);
+    return st;
+}
+
 dt_status h5io_info(h5file *f, const char *dset, int *ndims, int64_t dims[8],
                     dt_dtype *stored, dt_error *err)
 {
-    if (!h5io_exists(f, dset))
-        return dt_fail(err, DT_EUSAGE, "%s: no dataset '%s'", f->path, dset);
-    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
-    if (d < 0)
-        return dt_fail(err, DT_EUSAGE, "%s: '%s' is not a dataset", f->path, dset);
-    dt_status st = DT_OK;
+    hid_t d;
+    dt_status st = open_dataset(f, dset, &d, err);
+    if (st)
+        return st;
     hid_t s = H5Dget_space(d);
     hid_t t = H5Dget_type(d);
     if (s < 0 || t < 0) {
@@ -431,11 +753,13 @@ dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
     int nd;
     int64_t dims[8];
     dt_status st = row_range(f, dset, row0, nrows, &nd, dims, err);
+    if (!st)
+        st = h5io_check_stored(f, dset, err);
     if (st)
         return st;
     if (nrows == 0)
         return DT_OK;
-    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT); /* its layout checked by row_range */
     hid_t fs = H5Dget_space(d);
     hsize_t start[8] = {0}, count[8];
     size_t row_bytes = dt_dtype_size(memtype);
@@ -490,7 +814,7 @@ dt_status h5io_read_rows_all(h5file *f, const char *dset, dt_dtype memtype, int6
     dt_status st = row_range(f, dset, row0, nrows, &nd, dims, err);
     if (st)
         return st;
-    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT); /* its layout checked by row_range */
     hid_t fs = H5Dget_space(d);
     hsize_t start[8] = {0}, count[8];
     for (int i = 0; i < nd; i++) count[i] = (hsize_t)dims[i];
@@ -831,12 +1155,16 @@ dt_status h5io_read_strs(h5file *f, const char *dset, int64_t *n, char ***strs, 
 {
     *strs = NULL;
     *n = 0;
-    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
-    hid_t t = d >= 0 ? H5Dget_type(d) : -1;
-    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    hid_t d;
+    dt_status st = open_dataset(f, dset, &d, err);
+    if (st || (st = h5io_check_stored(f, dset, err))) {
+        if (d >= 0) H5Dclose(d);
+        return st;
+    }
+    hid_t t = H5Dget_type(d);
+    hid_t sp = H5Dget_space(d);
     hsize_t dims[1] = {0};
-    dt_status st = DT_OK;
-    if (d < 0 || t < 0 || sp < 0 || H5Tget_class(t) != H5T_STRING ||
+    if (t < 0 || sp < 0 || H5Tget_class(t) != H5T_STRING ||
         H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
         st = dt_fail(err, DT_EUSAGE, "%s: '%s' is not a 1-D dataset of strings", f->path, dset);
         goto out;
@@ -872,13 +1200,13 @@ out:
  * was never written: HDF5 would hand back fill values, allocated first. */
 #define H5IO_MAX_RATIO 1100
 
-dt_status h5io_check_stored(h5file *f, const char *dset, dt_error *err)
+dt_status h5io_check_size(h5file *f, const char *dset, dt_error *err)
 {
-    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
-    if (d < 0)
-        return dt_fail(err, DT_EUSAGE, "%s: no dataset '%s'", f->path, dset);
+    hid_t d;
+    dt_status st = open_dataset(f, dset, &d, err);
+    if (st)
+        return st;
     hid_t s = H5Dget_space(d), t = H5Dget_type(d), dcpl = H5Dget_create_plist(d);
-    dt_status st = DT_OK;
     hssize_t n = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
     size_t esize = t >= 0 ? H5Tget_size(t) : 0;
     if (n < 0 || esize == 0 || dcpl < 0) {
@@ -1000,7 +1328,8 @@ static int digest_object(digest_ctx *c, hid_t obj)
         return H5Literate(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, digest_member, c) < 0 ? -1 : 0;
     if (kind != H5I_DATASET)
         return -1;
-    if ((c->st = h5io_check_stored(c->f, c->path, c->err)))
+    if ((c->st = h5io_check_size(c->f, c->path, c->err)) ||
+        (c->st = h5io_check_stored(c->f, c->path, c->err)))
         return -1;
     if (!c->hash)
         return 0;

@@ -157,7 +157,7 @@ dt_status history_read_h5(h5file *f, const char *path, int64_t max_rows, dt_hist
         return dt_fail(err, DT_EUSAGE, "%s: /history/epochs has %lld rows; expected at most "
                        "%lld (one per epoch); refused before reading",
                        path, (long long)dims[0], (long long)max_rows);
-    if ((st = h5io_check_stored(f, "/history/epochs", err)))
+    if ((st = h5io_check_size(f, "/history/epochs", err)))
         return st;
     if (h->n_cols == 0)
         for (int c = 0; c < n; c++) history_add_col(h, "%s", names[c]);

@@ -880,6 +880,72 @@ START_TEST(csv_missing_file)
 }
 END_TEST
 
+/* Names are stored as UTF-8 strings: a label or header name in another
+ * encoding (Latin-1's "caf\xe9"), an overlong form or a surrogate is refused
+ * naming line and column; UTF-8 of 2, 3 and 4 bytes is kept as it is. */
+START_TEST(csv_names_must_be_utf8)
+{
+    static const struct {
+        const char *text;
+        int header;
+        const char *where;
+    } bad[] = {
+        {"a,b,label\n1,2,tea\n3,4,caf\xe9\n", 1, "line 3, column 3 (label): the label"},
+        {"a,b\xff,label\n1,2,x\n3,4,y\n", 1, "line 1, column 2: the name"},
+        {"1,2,x\n3,4,\xc0\xaf\n", 0, "line 2, column 3: the label"},       /* overlong '/' */
+        {"1,2,x\n3,4,\xed\xa0\x80\n", 0, "line 2, column 3: the label"},   /* a surrogate */
+        {"1,2,x\n3,4,\xe2\x82\n", 0, "line 2, column 3: the label"},       /* cut short */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        convert_csv_opts o = default_opts;
+        o.header = bad[i].header;
+        dt_error err;
+        ck_assert(convert_text("latin1", bad[i].text, &o, 0.0, NULL, &err) == NULL);
+        ck_assert_msg(strstr(err.msg, bad[i].where) && strstr(err.msg, "is not UTF-8 text"),
+                      "case %zu: %s", i, err.msg);
+    }
+    static const char good[] = "caf\xc3\xa9,label\n1,caf\xc3\xa9\n2,\xe2\x82\xac\n"
+                               "3,\xf0\x9f\x8d\xb7\n";
+    convert_csv_opts o = default_opts;
+    o.header = 1;
+    dt_error err;
+    const char *out = convert_text("utf8", good, &o, 0.0, NULL, &err);
+    ck_assert_msg(out != NULL, "%s", err.msg);
+    h5file *f = open_out(out);
+    assert_strs(f, "/classes",
+                (const char *const[]){"caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x8d\xb7"}, 3);
+    assert_strs(f, "/features", (const char *const[]){"caf\xc3\xa9"}, 1);
+    h5io_close(f, &err);
+}
+END_TEST
+
+/* A NUL byte is an error naming its line and column, plain or gzip: a line
+ * of NULs was dropped as blank, and a NUL inside a field cut the line there. */
+START_TEST(csv_nul_byte_refused)
+{
+    static const struct {
+        const char text[24];
+        size_t len;
+        const char *where;
+    } cases[] = {
+        {"1,2,0\n\0\0\0\0\n3,4,1\n", 17, "line 2, column 1: a NUL byte"},
+        {"1,2,0\n3,4\0 5,1\n6,7,1\n", 21, "line 2, column 2: a NUL byte"},
+        {"1,2,0\n3,4,1\n5,6,\0", 17, "line 3, column 3: a NUL byte"},
+    };
+    const char *csv = tu_path("nul.csv"), *out = tu_path("nul.h5");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int gz = 0; gz < 2; gz++) {
+            write_file(csv, cases[i].text, cases[i].len, gz);
+            dt_error err;
+            dt_error_clear(&err);
+            ck_assert_int_eq(convert_csv(out, csv, &default_opts, 0.0, 1, NULL, &err), DT_EUSAGE);
+            ck_assert_msg(strstr(err.msg, csv) && strstr(err.msg, cases[i].where),
+                          "case %zu gz %d: %s", i, gz, err.msg);
+            ck_assert(access(out, F_OK) != 0);
+        }
+}
+END_TEST
+
 static Suite *convert_suite(void)
 {
     Suite *s = suite_create("convert");
@@ -900,6 +966,8 @@ static Suite *convert_suite(void)
     tcase_add_test(csv, csv_missing_drop);
     tcase_add_test(csv, csv_missing_mean_train_only);
     tcase_add_test(csv, csv_missing_file);
+    tcase_add_test(csv, csv_names_must_be_utf8);
+    tcase_add_test(csv, csv_nul_byte_refused);
     suite_add_tcase(s, csv);
     TCase *idx = tcase_create("idx");
     tcase_add_test(idx, idx_round_trip_plain);

@@ -8,11 +8,16 @@
  *           TYPE    u8 i16 i32 i64 f32 f64 str (fixed-length strings of 8 bytes),
  *                   optionally +gzip (chunked, deflate) or +lzf (chunked, filter
  *                   32000 as h5py's LZF writes it; a stand-in registered in this
- *                   tool only, so to dtrain it is a filter the library lacks)
+ *                   tool only, so to dtrain it is a filter the library lacks),
+ *                   and/or +rowsN (chunks of up to N rows, e.g. f32+gzip+rows10)
  *           DIMS    "3x2", "4", "2x2x2" or "0x3"
  *           VALUES  comma-separated, "nan", "inf" and "-inf" allowed; missing
  *                   values continue the pattern 0, 1, 2, 0, 1, 2, ...; "unwritten"
- *                   writes nothing (HDF5 then reads fill values: any shape is cheap)
+ *                   writes nothing (HDF5 then reads fill values: any shape is cheap);
+ *                   "allocated" writes nothing either, but allocates the storage
+ *                   when the dataset is created, filled with zeros (a file
+ *                   indistinguishable from written zeros); "half" writes the
+ *                   pattern into the first half of the rows only
  *   make_bad_h5 --set-attr FILE OBJ NAME INTEGER
  *   make_bad_h5 --set-attr-str FILE OBJ NAME TEXT
  *                                   overwrite (or add) an int64 or a string attribute
@@ -25,6 +30,11 @@
  *   make_bad_h5 --replace FILE SPEC...
  *                                   in an existing file, write each SPEC's object
  *                                   in place of what is there (if anything)
+ *   make_bad_h5 --zero-chunk-dim FILE DSET
+ *                                   set the first chunk dimension in the layout
+ *                                   message of DSET to 0, in place (a file with
+ *                                   version 1 object headers, which have no
+ *                                   checksum: one dtrain wrote)
  *   make_bad_h5 --garbage-chunk FILE DSET
  *                                   replace the first chunk of a compressed dataset
  *                                   with bytes that do not decompress
@@ -63,9 +73,10 @@ static size_t copy_filter(unsigned flags, size_t nelmts, const unsigned cd[], si
     return nbytes;
 }
 
-/* Creation properties for STORAGE: NULL (contiguous), "gzip" or "lzf"
- * (chunks of up to 1024 rows, whole in the other dimensions). */
-static hid_t storage_dcpl(const char *storage, int nd, const hsize_t *dims)
+/* Creation properties for STORAGE, a '+'-separated list: NULL (contiguous),
+ * "gzip" or "lzf" (chunks of up to 1024 rows, whole in the other dimensions),
+ * "rowsN" (chunks of up to N rows; unfiltered unless gzip or lzf is named too). */
+static hid_t storage_dcpl(char *storage, int nd, const hsize_t *dims)
 {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (!storage)
@@ -73,20 +84,26 @@ static hid_t storage_dcpl(const char *storage, int nd, const hsize_t *dims)
     hsize_t chunk[8];
     for (int i = 0; i < nd; i++)
         chunk[i] = dims[i] ? dims[i] : 1;
-    if (nd > 0 && chunk[0] > 1024)
-        chunk[0] = 1024;
-    H5Pset_chunk(dcpl, nd, chunk);
-    if (!strcmp(storage, "gzip")) {
-        H5Pset_deflate(dcpl, 6);
-    } else if (!strcmp(storage, "lzf")) {
-        const H5Z_class2_t lzf = {H5Z_CLASS_T_VERS, LZF_FILTER, 1, 1, "lzf", NULL, NULL,
-                                  copy_filter};
-        if (H5Zregister(&lzf) < 0 ||
-            H5Pset_filter(dcpl, LZF_FILTER, H5Z_FLAG_MANDATORY, 0, NULL) < 0)
-            die("cannot set up the stand-in filter", storage);
-    } else {
-        die("unknown storage", storage);
+    long long rows = 1024;
+    for (char *s = strtok(storage, "+"); s; s = strtok(NULL, "+")) {
+        if (!strncmp(s, "rows", 4)) {
+            if ((rows = atoll(s + 4)) < 1)
+                die("bad chunk rows", s);
+        } else if (!strcmp(s, "gzip")) {
+            H5Pset_deflate(dcpl, 6);
+        } else if (!strcmp(s, "lzf")) {
+            const H5Z_class2_t lzf = {H5Z_CLASS_T_VERS, LZF_FILTER, 1, 1, "lzf", NULL, NULL,
+                                      copy_filter};
+            if (H5Zregister(&lzf) < 0 ||
+                H5Pset_filter(dcpl, LZF_FILTER, H5Z_FLAG_MANDATORY, 0, NULL) < 0)
+                die("cannot set up the stand-in filter", s);
+        } else {
+            die("unknown storage", s);
+        }
     }
+    if (nd > 0 && chunk[0] > (hsize_t)rows)
+        chunk[0] = (hsize_t)rows;
+    H5Pset_chunk(dcpl, nd, chunk);
     return dcpl;
 }
 
@@ -134,7 +151,9 @@ static void write_dataset(hid_t f, char *spec)
         total *= dims[nd++];
     }
     hid_t dcpl = storage_dcpl(storage, nd, dims);
-    if (values && !strcmp(values, "unwritten")) {
+    if (values && !strcmp(values, "allocated"))
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    if (values && (!strcmp(values, "unwritten") || !strcmp(values, "allocated"))) {
         hid_t sp = H5Screate_simple(nd, dims, NULL);
         hid_t d = H5Dcreate2(f, name, type_of(type), sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         if (d < 0) die("cannot create", name);
@@ -143,6 +162,10 @@ static void write_dataset(hid_t f, char *spec)
         H5Pclose(dcpl);
         return;
     }
+    /* "half": the first half of the rows, as a writer stopped half-way would */
+    const int half = values && !strcmp(values, "half");
+    if (half)
+        values = NULL;
     double *v = calloc(total ? total : 1, sizeof *v);
     size_t given = 0;
     for (char *t = values ? strtok(values, ",") : NULL; t && given < total; t = strtok(NULL, ","))
@@ -152,7 +175,18 @@ static void write_dataset(hid_t f, char *spec)
     hid_t space = H5Screate_simple(nd, dims, NULL);
     hid_t d, ft;
     herr_t e;
-    if (!strcmp(type, "str")) {
+    if (half) {
+        hsize_t start[8] = {0}, count[8];
+        for (int i = 0; i < nd; i++)
+            count[i] = dims[i];
+        count[0] = dims[0] / 2;
+        d = H5Dcreate2(f, name, type_of(type), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        hid_t ms = H5Screate_simple(nd, count, NULL);
+        e = d >= 0 && ms >= 0 ? H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) : -1;
+        if (e >= 0)
+            e = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, space, H5P_DEFAULT, v);
+        if (ms >= 0) H5Sclose(ms);
+    } else if (!strcmp(type, "str")) {
         ft = H5Tcopy(H5T_C_S1);
         H5Tset_size(ft, 8);
         char *s = calloc(total ? total : 1, 8);
@@ -197,8 +231,39 @@ static int garbage_chunk(const char *file, const char *dset)
     return H5Fclose(f) < 0;
 }
 
+/* The version 3 chunked layout message in the first block of DSET's version 1
+ * object header: its first chunk dimension (after version, class, rank and
+ * the 8-byte index address) becomes 0. */
+static int zero_chunk_dim(const char *file, const char *dset)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    H5O_info_t oi;
+    if (f < 0 || H5Oget_info_by_name2(f, dset, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        die("no dataset", dset);
+    H5Fclose(f);
+    FILE *fp = fopen(file, "r+b");
+    unsigned char h[4096];
+    size_t n = fp && fseek(fp, (long)oi.addr, SEEK_SET) == 0 ? fread(h, 1, sizeof h, fp) : 0;
+    if (n < 16 || h[0] != 1)
+        die("not a version 1 object header", dset);
+    /* messages: type (2 bytes), size (2), flags, 3 reserved, then the data */
+    for (size_t i = 16; i + 8 + 3 + 8 + 4 <= n; i += 8 + (size_t)(h[i + 2] | h[i + 3] << 8)) {
+        if ((h[i] | h[i + 1] << 8) != 8 || h[i + 8] != 3 || h[i + 9] != 2)
+            continue;
+        static const unsigned char zero[4];
+        if (fseek(fp, (long)(oi.addr + i + 8 + 3 + 8), SEEK_SET) != 0 ||
+            fwrite(zero, 1, 4, fp) != 4 || fclose(fp) != 0)
+            die("cannot write", file);
+        return 0;
+    }
+    die("no version 3 chunked layout in", dset);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--zero-chunk-dim"))
+        return zero_chunk_dim(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "--garbage-chunk"))
         return garbage_chunk(argv[2], argv[3]);
     if (argc == 6 && !strcmp(argv[1], "--set-value")) {

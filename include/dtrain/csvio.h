@@ -5,7 +5,8 @@
  * physical line at a time; every complete record is handed to a callback as
  * NUL-terminated fields, leading and trailing blanks of unquoted fields
  * removed, quotes resolved ("a ""b""" is a "b"), and a quoted field may span
- * lines.  Blank lines are no records. */
+ * lines.  Blank lines are no records.  A NUL byte in a field is an error
+ * naming its line and column. */
 #ifndef DTRAIN_CSVIO_H
 #define DTRAIN_CSVIO_H
 

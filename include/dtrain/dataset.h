@@ -57,9 +57,11 @@ typedef struct {
 
 /* Every check of group's X and y (unless DS_NO_Y) that needs no data: the
  * group and both datasets exist, their ranks, shapes, element types and
- * filters, y's rows match X's, labels are one column, and X would fit in this
- * machine's physical memory (unless DS_SHARDED).  dataset_load makes the same checks before it
- * reads; a command that reads several groups probes them all first. */
+ * filters, y's rows match X's, labels are one column, X would fit in this
+ * machine's physical memory (unless DS_SHARDED), and both were written whole
+ * (h5io_check_stored).  Every load (dataset_load, _shared, _sharded) makes
+ * the same checks, agreed across ranks, before it reads; a command that reads
+ * several groups probes them all first. */
 dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_info *info,
                         dt_error *err);
 

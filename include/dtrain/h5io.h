@@ -47,13 +47,26 @@ dt_status h5io_finish(h5file *f, const char *final_path, dt_status st, dt_error 
 int h5io_exists(h5file *f, const char *obj);
 
 /* Shape and stored element type of a dataset.  *ndims receives the rank;
- * dims must hold 8 entries.  Fails (DT_EUSAGE) for a missing dataset, a stored
- * type that is not one of dt_dtype, or a filter (compression) this HDF5
- * library lacks; the message names the file, the dataset and the fault.  Reads
+ * dims must hold 8 entries.  Fails (DT_EUSAGE) for a missing dataset, a
+ * chunked layout HDF5 cannot open (a chunk dimension of 0: checked in the
+ * object header before HDF5 opens the dataset, which would divide by it), a
+ * stored type that is not one of dt_dtype, or a filter (compression) this
+ * HDF5 library lacks; the message names the file, the dataset and the fault.  Reads
  * metadata only: check every dataset a command needs with this before
  * reading any of them. */
 dt_status h5io_info(h5file *f, const char *dset, int *ndims, int64_t dims[8],
                     dt_dtype *stored, dt_error *err);
+
+/* Every element of a dataset is stored in the file: all of its chunks were
+ * written, or (contiguous) its storage is allocated.  HDF5 reads what was
+ * never written as the fill value; such a dataset is a damaged or unfinished
+ * file: DT_EUSAGE naming the file and dataset.  Storage allocated when the
+ * dataset was created (allocation time "early") and then left unwritten, or a
+ * contiguous dataset written in part, cannot be told from written data: it is
+ * read as it stands.  Metadata only (the chunk index), local; h5io_read_rows
+ * and h5io_read_strs make it themselves, h5io_read_rows_all does not (its
+ * caller checks first, and agrees). */
+dt_status h5io_check_stored(h5file *f, const char *dset, dt_error *err);
 
 /* Read rows [row0, row0 + nrows) of a dataset (the first dimension; all of
  * the others) into buf, converting to memtype.  buf holds nrows whole rows of
@@ -67,7 +80,8 @@ dt_status h5io_read_rows(h5file *f, const char *dset, dt_dtype memtype,
  * communicator calls it once, each with its own rows (possibly none), and
  * HDF5 reads them in one collective MPI-IO operation (H5FD_MPIO_COLLECTIVE).
  * One read, not h5io_read_rows' blocks, so that every rank makes the same
- * number of collective calls.  The caller agrees on the outcome. */
+ * number of collective calls.  The caller checks the dataset first
+ * (h5io_info, h5io_check_stored) and agrees on that, then on the outcome. */
 dt_status h5io_read_rows_all(h5file *f, const char *dset, dt_dtype memtype, int64_t row0,
                              int64_t nrows, void *buf, dt_error *err);
 
@@ -119,15 +133,16 @@ dt_status h5io_list(h5file *f, const char *group, int (*visit)(const char *name,
  * uncompressed data occupies its full size, and compressed data is never more
  * than about 1100 times its stored bytes.  Metadata only: a small damaged file
  * that declares gigabytes is caught before anything is allocated for it. */
-dt_status h5io_check_stored(h5file *f, const char *dset, dt_error *err);
-/* h5io_check_stored on every dataset of the file. */
+dt_status h5io_check_size(h5file *f, const char *dset, dt_error *err);
+/* h5io_check_size and h5io_check_stored on every dataset of the file. */
 dt_status h5io_check_all_stored(h5file *f, dt_error *err);
 /* FNV-1a 64 of the whole file: the path and kind of every group and dataset
  * (in name order), every attribute's name and value, every dataset's shape
  * and values (numbers as native values, strings as their text) -- except the
  * root's attributes named in skip (NULL-terminated; may be NULL).  Every
- * dataset passes h5io_check_stored before any is read.  Fails (DT_EUSAGE)
- * on what dtrain never writes: links, types other than numbers and strings. */
+ * dataset passes h5io_check_size and h5io_check_stored before any is read.
+ * Fails (DT_EUSAGE) on what dtrain never writes: links, types other than
+ * numbers and strings. */
 dt_status h5io_digest(h5file *f, const char *const *skip, uint64_t *hash, dt_error *err);
 
 /* HDF5 library version, e.g. "1.10.8". */

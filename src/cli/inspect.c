@@ -145,8 +145,12 @@ static dt_status inspect_model(const char *path, h5file *f, dt_error *err)
 typedef struct {
     h5file *f;
     int found;
+    dt_status st; /* the first X or y that is there but cannot be read */
+    dt_error *err;
 } data_ctx;
 
+/* One line per group with an X; a damaged X or y (or one of a type dtrain
+ * does not read) stops the listing with its error. */
 static int describe_group(const char *name, void *ctx)
 {
     data_ctx *c = ctx;
@@ -156,21 +160,33 @@ static int describe_group(const char *name, void *ctx)
     int nd;
     int64_t dims[8];
     dt_dtype t;
-    if (h5io_info(c->f, x, &nd, dims, &t, NULL))
+    if (!h5io_exists(c->f, x))
         return 0;
+    if ((c->st = h5io_info(c->f, x, &nd, dims, &t, c->err)) ||
+        (c->st = h5io_check_stored(c->f, x, c->err)))
+        return 1;
     c->found++;
     printf("  /%s: X %lld x %lld %s", name, (long long)dims[0], (long long)(nd > 1 ? dims[1] : 1),
            dt_dtype_name(t));
     int64_t n = dims[0];
-    if (h5io_info(c->f, y, &nd, dims, &t, NULL)) {
+    if (!h5io_exists(c->f, y)) {
         printf(", no y\n");
         return 0;
+    }
+    if ((c->st = h5io_info(c->f, y, &nd, dims, &t, c->err))) {
+        printf("\n");
+        return 1;
     }
     printf(", y %lld%s%s %s", (long long)dims[0], nd > 1 ? " x " : "", "", dt_dtype_name(t));
     if (nd > 1)
         printf(" (%lld targets)", (long long)dims[1]);
     double *v = malloc((size_t)(dims[0] * (nd > 1 ? dims[1] : 1) + 1) * sizeof *v);
-    if (v && !h5io_read_rows(c->f, y, DT_F64, 0, dims[0], v, NULL)) {
+    if (v && (c->st = h5io_read_rows(c->f, y, DT_F64, 0, dims[0], v, c->err))) {
+        free(v);
+        printf("\n");
+        return 1;
+    }
+    if (v) {
         int64_t m = dims[0] * (nd > 1 ? dims[1] : 1);
         if (t == DT_F32 || t == DT_F64) {
             double lo = INFINITY, hi = -INFINITY;
@@ -232,8 +248,10 @@ dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err)
     } else {
         printf("%s: data file\n", cfg->file);
         attr_line(f, "/", "source", "source");
-        data_ctx c = {f, 0};
+        data_ctx c = {f, 0, DT_OK, err};
         st = h5io_list(f, "/", describe_group, &c, err);
+        if (!st)
+            st = c.st;
         if (!st && !c.found)
             st = dt_fail(err, DT_EUSAGE,
                          "%s: neither a dtrain model/checkpoint nor a data file (no group with X)",

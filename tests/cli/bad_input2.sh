@@ -41,6 +41,13 @@ mk nany.h5 /train/X:f32:4x2 /train/y:f32:4:0.5,1,nan,2
 mk infy.h5 /train/X:f32:4x2 /train/y:f64:4x2:1,2,3,4,5,inf,7,8
 mk hugey.h5 /train/X:f32:4x2 /train/y:f64:4x1:1,2,1e300,4
 mk tiny.h5 /train/X:f32:2x2:1,2,3,4 /train/y:i32:2:0,1
+# found by fuzz_h5load: /train/y's layout has no chunk dimensions, which HDF5
+# 1.10 divides by when it opens the dataset (SIGFPE)
+cp "$SRC/tests/fuzz/corpus/fuzz_h5load/chunk-dims-none.h5" "$F/"
+# a file dtrain wrote (version 1 object headers) with X's first chunk
+# dimension set to 0 (HDF5 1.10.8 refuses this one itself, as "not a dataset")
+cp "$SRC/tests/fuzz/corpus/fuzz_h5load/deflate.h5" "$F/chunk-dim0.h5" && chmod u+w "$F/chunk-dim0.h5" &&
+  "$MAKE_BAD_H5" --zero-chunk-dim "$F/chunk-dim0.h5" /train/X || fail "could not write chunk-dim0.h5"
 echo "not a directory" >"$F/afile"
 printf '1,2,0\n3,4,1\n5,6,0\n' >"$F/ok.csv"
 echo "precious bytes" >"$F/existing.h5"
@@ -117,6 +124,12 @@ for np in 1 2 3; do
   case_bg $np "/train/y row 2 column 1 is inf (not finite)" train --data "$F/infy.h5" --output linear
   case_bg $np "/train/y row 2 column 0 is 1e+300 (beyond float32's range" train --data "$F/hugey.h5" --output linear
   case_bg $np "/test/X row 1 column 0 is nan (not finite)" eval --model "$F/ckpt.h5" --data "$F/nantest4.h5"
+  DIMS0="chunk-dims-none.h5: '/train/y' is damaged: its chunked layout lists chunk dimensions (none)"
+  case_bg $np "$DIMS0" train --data "$F/chunk-dims-none.h5"
+  case_bg $np "$DIMS0" train --data "$F/chunk-dims-none.h5" --data-placement sharded
+  case_bg $np "$DIMS0" inspect "$F/chunk-dims-none.h5"
+  case_bg $np "chunk-dim0.h5: '/train/X' is damaged: its chunked layout lists chunk dimensions (0 x 2) for a 2-dimensional dataset" \
+    train --data "$F/chunk-dim0.h5"
 done
 
 for np in 1 2; do

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Damaged and unreadable input (issue 12, points 9 and 12): a compressed chunk
 # that does not decompress, a filter the HDF5 library lacks, a model file whose
-# normalisation has the wrong length, and files whose metadata is wrong next to
-# a huge declared X; checkpoints with a changed, missing, out-of-range or
-# oversized field.  Each: exit 2 with one error line naming the file and the
-# dataset, at 1 and 2 ranks; the metadata faults within a few seconds, before
+# normalisation has the wrong length, data never written, and files whose
+# metadata is wrong next to a huge declared X; checkpoints with a changed,
+# missing, out-of-range or oversized field.  Each: exit 2 with one error line
+# naming the file and the dataset, at 1 and 2 ranks; the metadata faults within a few seconds, before
 # any of X is read.
 source "$(dirname "$0")/lib.sh"
 
@@ -45,6 +45,28 @@ for np in 1 2; do
     eval --model "$TMP/widescale.h5" --data "$IRIS"
 done
 
+# Data never written (HDF5 would read the fill value, 0) is a damaged file at
+# every placement and rank count: X created with 120 rows and only the first
+# 60 written (chunks of 10 rows), X or y never written.  Sharded loads used to
+# hang at 2-3 ranks (one rank in the collective read, one agreeing on its
+# failure) and the other placements trained on the zeros.
+mk half.h5 /train/X:f32+rows10:120x4:half /train/y:i32:120
+mk halfgz.h5 /train/X:f32+gzip+rows10:120x4:half /train/y:i32:120
+mk xnever.h5 /train/X:f32:120x4:unwritten /train/y:i32:120
+mk ynever.h5 /train/X:f32:120x4 /train/y:i32+rows10:120:unwritten
+INCOMPLETE="'/train/X' is incomplete: 6 of its 12 chunks were never written"
+for np in 1 2 3; do
+  for placement in node rank sharded; do
+    expect_error $np 2 "half.h5: $INCOMPLETE" train --data "$TMP/half.h5" --data-placement $placement --step-timeout 20
+    expect_error $np 2 "xnever.h5: '/train/X' was never written: no storage is allocated for it" \
+      train --data "$TMP/xnever.h5" --data-placement $placement
+    expect_error $np 2 "ynever.h5: '/train/y' was never written: none of its chunks is stored" \
+      train --data "$TMP/ynever.h5" --data-placement $placement
+  done
+  expect_error $np 2 "halfgz.h5: $INCOMPLETE" train --data "$TMP/halfgz.h5" --data-placement sharded
+  expect_error $np 2 "half.h5: $INCOMPLETE" eval --model "$TMP/model.h5" --data "$TMP/half.h5" --group /train
+done
+
 # Point 12: every metadata check before any bulk read.  X declared as 2^28 x 4
 # float32 (4 GiB of fill values, nothing written: a file of a few hundred
 # bytes) beside a fault that needs no data.  Reading X first took 30-60 s and
@@ -56,7 +78,9 @@ mk bigx-i16y.h5 /train/X:f32:${BIG}x4:unwritten /train/y:i16:$BIG:unwritten
 mk bigx-yrows.h5 /train/X:f32:${BIG}x4:unwritten /train/y:i32:3
 SMALL=(/train/X:f32:8x4 /train/y:i32:8:0,1,0,1,0,1,0,1 /valid/X:f32:4x4 /valid/y:i32:4:0,1,0,1)
 mk bigtest-noy.h5 "${SMALL[@]}" /test/X:f32:${BIG}x4:unwritten
-mk bigtest-feat.h5 "${SMALL[@]}" /test/X:f32:${BIG}x5:unwritten /test/y:i32:$BIG:unwritten
+# (allocated: zeros in chunks of 2^20 rows, stored; an unwritten X is itself a fault)
+mk bigtest-feat.h5 "${SMALL[@]}" /test/X:f32+gzip+rows1048576:${BIG}x5:allocated \
+  /test/y:i32+gzip+rows1048576:$BIG:allocated
 # 2^40 x 4 uint8: 4 TiB, more than any test machine's memory
 mk hugex.h5 /train/X:u8:1099511627776x4:unwritten /train/y:i32:1099511627776:unwritten
 

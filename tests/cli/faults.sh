@@ -86,13 +86,14 @@ st=$?
 # window, so one that would not fit is not attempted either: the data goes
 # private, and a copy larger than the limit ends the run with one error,
 # status 1, where the window's allocation used to abort the job inside MPI.
-# 4 GiB of X declared (unwritten: a tiny file), 3 GiB of address space per rank.
+# 4 GiB of X declared (zeros allocated in compressed chunks: a small file), 3 GiB
+# of address space per rank.
 # (A sanitizer's shadow memory would not start under that limit.)
 if strings "$DTRAIN" | grep -q __asan_init; then
   echo "skipped: address-space limit (sanitizer build)"
 else
-  "$(dirname "$DTRAIN")/tests/make_bad_h5" "$TMP/huge.h5" /train/X:f32+gzip:1048576x1024:unwritten \
-    /train/y:i32:1048576:unwritten || fail "could not write huge.h5"
+  "$(dirname "$DTRAIN")/tests/make_bad_h5" "$TMP/huge.h5" /train/X:f32+gzip:1048576x1024:allocated \
+    /train/y:i32:1048576:allocated || fail "could not write huge.h5"
   timeout 60 mpirun -np 2 bash -c "ulimit -v 3145728; exec '$DTRAIN' train --data '$TMP/huge.h5' --epochs 1" >"$TMP/out" 2>"$TMP/err"
   st=$?
   [[ $st -eq 1 ]] && grep -q "node-shared memory for .* is not available" "$TMP/err" \

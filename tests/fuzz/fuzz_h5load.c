@@ -5,8 +5,9 @@
  * Inputs declaring a data set of more than 2^16 elements (or
  * $FUZZ_H5_MAX_ELEMENTS: scripts/fuzz.sh raises it to replay the regressions)
  * are skipped: a small
- * HDF5 file may legitimately declare a huge shape (unwritten chunks read as
- * fill values) split into millions of tiny chunks, and reading it costs time
+ * HDF5 file may legitimately declare a huge shape (chunks allocated when the
+ * dataset was created hold the fill value, compressed to a few bytes) split
+ * into millions of tiny chunks, and reading it costs time
  * and HDF5 bookkeeping memory (a few KiB per chunk) in proportion -- slow, not
  * unsafe, and it would drown the search for memory errors in timeouts.  h5io
  * reads in blocks of at most ~4096 chunks of rows, which bounds the memory
