@@ -157,55 +157,106 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
     return h5io_set_attr_str(f, "/", "checksum", sum, err);
 }
 
-/* step-NNNNNNNN.h5 -> N, or -1 for any other name. */
+/* step-NNNNNNNN.h5, or step-NNNNNNNN-LLLLLLLLLLLLLLLL.h5 (the checkpoint of
+ * lineage L at a step for which another lineage's file has the plain name:
+ * pick_name) -> N; -1 for any other name. */
 static int64_t step_of(const char *name)
 {
     long long s;
+    unsigned long long id;
     char canon[64];
     if (sscanf(name, "step-%lld", &s) != 1 || s < 0)
         return -1;
     snprintf(canon, sizeof canon, "step-%08lld.h5", s);
+    if (strcmp(canon, name) == 0)
+        return s;
+    if (sscanf(name, "step-%lld-%16llx", &s, &id) != 2)
+        return -1;
+    snprintf(canon, sizeof canon, "step-%08lld-%016llx.h5", s, id);
     return strcmp(canon, name) == 0 ? s : -1;
 }
 
-static int cmp_desc(const void *a, const void *b)
+/* A checkpoint file of a directory. */
+typedef struct {
+    int64_t step;
+    char name[48]; /* step-NNNNNNNN[-LINEAGE].h5 */
+} ckpt_entry;
+
+/* Newest step first; of one step, the plain name (the shortest) first. */
+static int cmp_entry(const void *a, const void *b)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
+    const ckpt_entry *x = a, *y = b;
+    const size_t lx = strlen(x->name), ly = strlen(y->name);
+    return x->step < y->step   ? 1
+           : x->step > y->step ? -1
+           : lx != ly          ? (lx < ly ? -1 : 1)
+                               : strcmp(x->name, y->name);
 }
 
-/* Steps of the checkpoints in dir, newest first; caller frees. */
-static int64_t *list_steps(const char *dir, size_t *n)
+/* The checkpoints in dir, newest first; caller frees (NULL if none). */
+static ckpt_entry *list_ckpts(const char *dir, size_t *n)
 {
     *n = 0;
     DIR *d = opendir(dir);
     if (!d)
         return NULL;
     size_t cap = 16;
-    int64_t *steps = malloc(cap * sizeof *steps);
+    ckpt_entry *v = malloc(cap * sizeof *v);
     struct dirent *e;
-    while (steps && (e = readdir(d))) {
+    while (v && (e = readdir(d))) {
         int64_t s = step_of(e->d_name);
         if (s < 0)
             continue;
         if (*n == cap) {
-            int64_t *t = realloc(steps, 2 * cap * sizeof *t);
+            ckpt_entry *t = realloc(v, 2 * cap * sizeof *t);
             if (!t)
                 break;
-            steps = t;
+            v = t;
             cap *= 2;
         }
-        steps[(*n)++] = s;
+        v[*n].step = s;
+        snprintf(v[*n].name, sizeof v[*n].name, "%.47s", e->d_name); /* canonical: <= 44 */
+        (*n)++;
     }
     closedir(d);
-    if (steps)
-        qsort(steps, *n, sizeof *steps, cmp_desc);
-    return steps;
+    if (v)
+        qsort(v, *n, sizeof *v, cmp_entry);
+    return v;
 }
 
-static void step_path(const char *dir, int64_t step, char *out, size_t len)
+/* 1 if path is there and not a checkpoint of lineage (another run's, an
+ * older dtrain's, unreadable, or not a regular file): never to be replaced. */
+static int taken_by_other(const char *path, uint64_t lineage)
 {
-    snprintf(out, len, "%s/step-%08lld.h5", dir, (long long)step);
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno != ENOENT;
+    h5file *f;
+    if (!S_ISREG(sb.st_mode) || h5io_open_read(path, &f, NULL))
+        return 1;
+    const uint64_t id = lineage_of(f);
+    h5io_close(f, NULL);
+    return id != lineage;
+}
+
+/* Where this run's checkpoint of p->step goes: DIR/step-NNNNNNNN.h5, or, when
+ * that name is taken by another lineage (a branch reaching a step the run it
+ * branched from has a checkpoint of), DIR/step-NNNNNNNN-LINEAGE.h5: another
+ * run's checkpoint is never replaced. */
+static dt_status pick_name(const char *dir, const dt_progress *p, char *out, size_t len,
+                           dt_error *err)
+{
+    char plain[DT_PATH_MAX + 32];
+    snprintf(plain, sizeof plain, "%s/step-%08lld.h5", dir, (long long)p->step);
+    snprintf(out, len, "%s", plain);
+    if (!taken_by_other(out, p->lineage))
+        return DT_OK;
+    snprintf(out, len, "%s/step-%08lld-%016llx.h5", dir, (long long)p->step,
+             (unsigned long long)p->lineage);
+    if (!taken_by_other(out, p->lineage))
+        return DT_OK;
+    return dt_fail(err, DT_EUSAGE, "%s and %s exist and are not this run's (another lineage, "
+                   "or unreadable); neither is replaced", plain, out);
 }
 
 /* --keep: of this run's lineage, keep the newest `keep` checkpoints (the one
@@ -218,12 +269,12 @@ static void prune(const char *dir, int64_t keep, const char *written, const char
                   const dt_progress *p)
 {
     size_t n;
-    int64_t *steps = list_steps(dir, &n);
+    ckpt_entry *v = list_ckpts(dir, &n);
     int64_t kept = 1; /* the one just written */
-    for (size_t i = 0; steps && i < n; i++) {
-        char old[DT_PATH_MAX + 32];
-        step_path(dir, steps[i], old, sizeof old);
-        if (steps[i] >= p->step || same_file(old, written) || same_file(old, link))
+    for (size_t i = 0; v && i < n; i++) {
+        char old[DT_PATH_MAX + 64];
+        snprintf(old, sizeof old, "%s/%s", dir, v[i].name);
+        if (v[i].step >= p->step || same_file(old, written) || same_file(old, link))
             continue;
         h5file *f;
         if (h5io_open_read(old, &f, NULL))
@@ -234,7 +285,7 @@ static void prune(const char *dir, int64_t keep, const char *written, const char
             continue;
         unlink(old);
     }
-    free(steps);
+    free(v);
 }
 
 static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts *parts,
@@ -244,7 +295,8 @@ static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts 
     dt_status st = fs_mkdirs(dir, err);
     if (st)
         return dt_fail_prefix(err, "--checkpoint-dir");
-    step_path(dir, p->step, written, len);
+    if ((st = pick_name(dir, p, written, len, err)))
+        return dt_fail_prefix(err, "checkpoint not written (the previous one is intact)");
     char tmp[DT_PATH_MAX + 64];
     fs_temp_name(written, tmp, sizeof tmp);
     h5file *f;
@@ -646,19 +698,19 @@ static dt_status no_checkpoint_at(const char *spec, int is_dir, const char *ckpt
     else
         snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec) : 1, slash ? spec : ".");
     size_t n;
-    int64_t *steps = list_steps(dir, &n);
+    ckpt_entry *v = list_ckpts(dir, &n);
     if (!n && ckpt_dir[0]) {
-        free(steps);
+        free(v);
         snprintf(dir, sizeof dir, "%s", ckpt_dir);
-        steps = list_steps(dir, &n);
+        v = list_ckpts(dir, &n);
     }
     char have[DT_ERRMSG_LEN / 2] = "";
     size_t used = 0;
-    for (size_t i = 0; steps && i < n && i < 8; i++)
-        APPEND(have, used, "%sstep-%08lld.h5", i ? ", " : "", (long long)steps[i]);
+    for (size_t i = 0; v && i < n && i < 8; i++)
+        APPEND(have, used, "%s%s", i ? ", " : "", v[i].name);
     if (n > 8)
         APPEND(have, used, ", ... (%zu in all)", n);
-    free(steps);
+    free(v);
     const char *what = is_dir ? "a directory, not a checkpoint" : "no such file";
     if (!n)
         return dt_fail(err, DT_EUSAGE, "--resume %s: %s, and no checkpoint "
@@ -718,9 +770,9 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
         }
     }
     size_t n;
-    int64_t *steps = list_steps(dir, &n);
-    for (size_t i = 0; steps && i < n; i++) {
-        step_path(dir, steps[i], cand, sizeof cand);
+    ckpt_entry *v = list_ckpts(dir, &n);
+    for (size_t i = 0; v && i < n; i++) {
+        snprintf(cand, sizeof cand, "%s/%s", dir, v[i].name);
         if (!ckpt_verify(cand, &e2)) {
             snprintf(path, len, "%s", cand);
             break;
@@ -729,7 +781,7 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
         tried++;
         APPEND(faults, used, "\n  %s", e2.msg);
     }
-    free(steps);
+    free(v);
     /* Starting fresh would overwrite the damaged ones: only when there are none. */
     if (!path[0] && tried)
         return dt_fail(err, DT_EUSAGE,

@@ -1,6 +1,7 @@
 /* dtrain: checkpoints -- everything needed to continue a run bit for bit.
  *
- * One HDF5 file per checkpoint, DIR/step-NNNNNNNN.h5, written by rank 0 (the
+ * One HDF5 file per checkpoint, DIR/step-NNNNNNNN.h5 (DIR/step-NNNNNNNN-LINEAGE.h5
+ * when another lineage's file has that name: never replaced), written by rank 0 (the
  * replicas are identical) to a temporary name, fsync'd, renamed into place and
  * the directory fsync'd; then DIR/latest.h5, a symbolic link, is pointed at it
  * and, with keep > 0, the run's older checkpoints are deleted.  A crash at any moment
@@ -86,7 +87,7 @@ dt_status ckpt_claim_dir(const char *dir, int *lock_fd, dt_error *err);
 void ckpt_release_dir(int lock_fd);
 
 /* Collective: gather the ranks' partial losses, rank 0 writes
- * DIR/step-NNNNNNNN.h5 and updates latest.h5; with keep > 0 it then deletes
+ * DIR/step-NNNNNNNN[-LINEAGE].h5 and updates latest.h5; with keep > 0 it then deletes
  * the older checkpoints of p->lineage beyond the newest `keep` (never the one
  * written, nor latest.h5's target, nor another lineage's); every rank
  * returns the same status.  written receives the path. */
