@@ -74,11 +74,11 @@ static int same_file(const char *a, const char *b)
     return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
-uint64_t ckpt_lineage(const char *resumed, const char *dir, uint64_t stored)
+uint64_t ckpt_lineage(const char *resumed, const char *dir, int searched, uint64_t stored)
 {
     char latest[DT_PATH_MAX + 16];
     snprintf(latest, sizeof latest, "%s/latest.h5", dir);
-    if (resumed[0] && stored && dir[0] && same_file(resumed, latest))
+    if (resumed[0] && stored && dir[0] && (searched || same_file(resumed, latest)))
         return stored;
     return ckpt_new_lineage();
 }
@@ -224,6 +224,24 @@ static ckpt_entry *list_ckpts(const char *dir, size_t *n)
     return v;
 }
 
+/* The lineage of the checkpoint at path, whose file name is name; 0 if
+ * unknown: the one its name carries (step-NNNNNNNN-LINEAGE.h5), else its
+ * lineage attribute, read even from a file that fails its checksum (a
+ * damaged one names a run no other file has). */
+static uint64_t lineage_at(const char *path, const char *name)
+{
+    long long s;
+    unsigned long long id;
+    if (step_of(name) >= 0 && sscanf(name, "step-%lld-%16llx", &s, &id) == 2)
+        return id;
+    h5file *f;
+    if (h5io_open_read(path, &f, NULL))
+        return 0;
+    id = lineage_of(f);
+    h5io_close(f, NULL);
+    return id;
+}
+
 /* 1 if path is there and not a checkpoint of lineage (another run's, an
  * older dtrain's, unreadable, or not a regular file): never to be replaced. */
 static int taken_by_other(const char *path, uint64_t lineage)
@@ -231,12 +249,8 @@ static int taken_by_other(const char *path, uint64_t lineage)
     struct stat sb;
     if (lstat(path, &sb) != 0)
         return errno != ENOENT;
-    h5file *f;
-    if (!S_ISREG(sb.st_mode) || h5io_open_read(path, &f, NULL))
-        return 1;
-    const uint64_t id = lineage_of(f);
-    h5io_close(f, NULL);
-    return id != lineage;
+    const char *base = strrchr(path, '/');
+    return !S_ISREG(sb.st_mode) || lineage_at(path, base ? base + 1 : path) != lineage;
 }
 
 /* Where this run's checkpoint of p->step goes: DIR/step-NNNNNNNN.h5, or, when
@@ -721,6 +735,42 @@ static dt_status no_checkpoint_at(const char *spec, int is_dir, const char *ckpt
                    spec, what, dir, have, dir);
 }
 
+/* A run's newest usable checkpoint in a directory: v[entry]. */
+typedef struct {
+    uint64_t lineage;
+    size_t entry;
+} ckpt_head;
+
+/* The usable checkpoints of dir belong to other runs than latest.h5's (want),
+ * or, want unknown (0), to several: the user names the one to continue. */
+static dt_status choose_run(const char *dir, int have_latest, uint64_t want,
+                            const ckpt_entry *v, const ckpt_head *heads, size_t n_heads,
+                            dt_error *err)
+{
+    char list[DT_ERRMSG_LEN / 2] = "";
+    size_t used = 0;
+    for (size_t h = 0; h < n_heads && h < 8; h++) {
+        char id[48] = "no lineage: an older dtrain's";
+        if (heads[h].lineage)
+            snprintf(id, sizeof id, "lineage %016llx", (unsigned long long)heads[h].lineage);
+        APPEND(list, used, "\n  %s/%s (%s)", dir, v[heads[h].entry].name, id);
+    }
+    if (n_heads > 8)
+        APPEND(list, used, "\n  ... (%zu runs in all)", n_heads);
+    if (want)
+        return dt_fail(err, DT_EUSAGE,
+                       "--resume: %s/latest.h5 cannot be used and no other checkpoint of its "
+                       "run (lineage %016llx) can; those left are other runs', the newest of "
+                       "each:%s\nto continue one of them, name it with '--resume FILE'",
+                       dir, (unsigned long long)want, list);
+    return dt_fail(err, DT_EUSAGE,
+                   "--resume: %s/latest.h5 %s and the usable checkpoints in %s belong to %zu "
+                   "runs (lineages); dtrain does not guess which to continue. The newest of "
+                   "each:%s\nname the one to continue with '--resume FILE'",
+                   dir, have_latest ? "cannot be used (its run unknown)" : "does not exist,",
+                   dir, n_heads, list);
+}
+
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
 {
     path[0] = '\0';
@@ -744,13 +794,16 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
     int tried = 0;
     snprintf(cand, sizeof cand, "%s/latest.h5", dir);
     struct stat lb;
-    char target[DT_PATH_MAX];
-    ssize_t tl;
-    if (lstat(cand, &lb) == 0 && S_ISLNK(lb.st_mode) && access(cand, F_OK) != 0 &&
-        (tl = readlink(cand, target, sizeof target - 1)) >= 0) {
+    char target[DT_PATH_MAX] = "latest.h5";
+    ssize_t tl = -1;
+    const int have_latest = lstat(cand, &lb) == 0;
+    if (have_latest && S_ISLNK(lb.st_mode))
+        tl = readlink(cand, target, sizeof target - 1);
+    if (tl >= 0)
+        target[tl] = '\0';
+    if (have_latest && S_ISLNK(lb.st_mode) && access(cand, F_OK) != 0 && tl >= 0) {
         /* its checkpoint was deleted or moved: taking the newest step file
          * instead could continue another run's checkpoints */
-        target[tl] = '\0';
         return dt_fail(err, DT_EUSAGE,
                        "--resume: %s names %s, which does not exist (deleted or moved); "
                        "resume from a checkpoint file of your choice with '--resume FILE'",
@@ -769,19 +822,41 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
             APPEND(faults, used, "\n  %s", e2.msg);
         }
     }
-    size_t n;
+    /* The fallback continues latest.h5's run (its lineage, when known), or,
+     * not knowing it, the one run all usable checkpoints belong to: the
+     * newest file may be another run's (a branch's, another seed's).  Only
+     * the newest usable checkpoint of each lineage is verified. */
+    const char *base = strrchr(target, '/');
+    const uint64_t want = have_latest ? lineage_at(cand, base ? base + 1 : target) : 0;
+    size_t n, n_heads = 0;
     ckpt_entry *v = list_ckpts(dir, &n);
-    for (size_t i = 0; v && i < n; i++) {
+    ckpt_head *heads = calloc(n ? n : 1, sizeof *heads);
+    for (size_t i = 0; v && heads && i < n && !path[0]; i++) {
         snprintf(cand, sizeof cand, "%s/%s", dir, v[i].name);
-        if (!ckpt_verify(cand, &e2)) {
-            snprintf(path, len, "%s", cand);
-            break;
+        const uint64_t id = lineage_at(cand, v[i].name);
+        size_t h = 0;
+        while (h < n_heads && heads[h].lineage != id) h++;
+        if (h < n_heads)
+            continue; /* an older file of a run already found */
+        if (ckpt_verify(cand, &e2)) {
+            dt_warn("skipping %s", e2.msg);
+            tried++;
+            APPEND(faults, used, "\n  %s", e2.msg);
+            continue;
         }
-        dt_warn("skipping %s", e2.msg);
-        tried++;
-        APPEND(faults, used, "\n  %s", e2.msg);
+        heads[n_heads++] = (ckpt_head){id, i};
+        if (want && id == want)
+            snprintf(path, len, "%s", cand);
     }
+    if (!path[0] && !want && n_heads == 1)
+        snprintf(path, len, "%s/%s", dir, v[heads[0].entry].name);
+    dt_status st = DT_OK;
+    if (!path[0] && n_heads)
+        st = choose_run(dir, have_latest, want, v, heads, n_heads, err);
+    free(heads);
     free(v);
+    if (st)
+        return st;
     /* Starting fresh would overwrite the damaged ones: only when there are none. */
     if (!path[0] && tried)
         return dt_fail(err, DT_EUSAGE,

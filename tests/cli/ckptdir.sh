@@ -3,8 +3,10 @@
 # first (host and PID) and touches nothing; a killed run's lock does not block
 # its resume; the temporaries of killed writes are removed by the next run and
 # counted by nothing, through a crash loop of random SIGKILLs; --keep counts
-# and deletes only the run's own checkpoints.
+# and deletes only the run's own checkpoints, a branch never replaces another
+# run's checkpoint, and --resume falls back only within one run.
 source "$(dirname "$0")/lib.sh"
+MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
 D=$DATA/digits.h5
 A=(--data "$D" --layers 32:relu --optimizer adam --lr 0.001 --batch-size 50 --seed 3)
 
@@ -91,6 +93,33 @@ grep -q "lineage  *$lineage" <<<"$out" && pass "inspect shows the lineage its na
 # --resume FILE naming a deleted checkpoint lists the names as they are
 expect_error 1 2 "step-00000021.h5: no such file; $C holds step-00000160.h5, step-00000140.h5, step-00000120.h5, step-00000100.h5, step-00000080.h5, step-00000060.h5, step-00000060-$lineage.h5, step-00000056.h5, ... (10 in all)" \
   train "${I[@]}" --resume "$C/step-00000021.h5"
+# --resume with a damaged latest.h5 falls back only within its run: never to
+# another run's newer file.  On copies of the directory as it is now.
+cp -a "$C" "$C-a" && "$MAKE_BAD_H5" --set-value "$C-a/$branch60" /model/layer0/weight 0 1e6 \
+  || fail "could not damage $C-a/$branch60"
+with "${I[@]}" -- --checkpoint-dir "$C-a" --resume --stop-at-step 58
+run 1 60 train "${W[@]}"
+[[ $status -eq 75 ]] && grep -q "resuming from $C-a/step-00000056.h5 at epoch 14, step 56" <<<"$out" \
+  && pass "latest.h5 (the branch's step 60) damaged: the fallback is the branch's step 56, not the first run's step 160" \
+  || fail "fallback from the branch's damaged step 60: $status $out $err"
+run 1 60 inspect "$C-a/step-00000058.h5"
+grep -q "lineage  *$lineage" <<<"$out" && pass "... and continues the branch's lineage" \
+  || fail "the fallback's step 58 is not of the branch's lineage $lineage: $out"
+# its run's only checkpoint damaged: the others are another run's, so none is taken
+rm "$C-a/step-00000056.h5" "$C-a/step-00000058.h5" && ln -sfn "$branch60" "$C-a/latest.h5"
+with "${I[@]}" -- --checkpoint-dir "$C-a" --resume
+expect_error 1 2 "latest.h5 cannot be used and no other checkpoint of its run (lineage $lineage) can; those left are other runs', the newest of each:" \
+  train "${W[@]}"
+grep -q "^  $C-a/step-00000160.h5 (lineage " <<<"$err" && pass "... and it names the other run's newest" \
+  || fail "no list of the other runs: $err"
+# latest.h5 unreadable (its run unknown) and two runs' checkpoints: none is taken
+cp -a "$C" "$C-b" && ln -sfn step-00000160.h5 "$C-b/latest.h5" && truncate -s 1000 "$C-b/step-00000160.h5"
+with "${I[@]}" -- --checkpoint-dir "$C-b" --resume
+expect_error 1 2 "latest.h5 cannot be used (its run unknown) and the usable checkpoints in $C-b belong to 2 runs (lineages)" \
+  train "${W[@]}"
+grep -q "^  $C-b/step-00000140.h5 (lineage " <<<"$err" && grep -q "^  $C-b/$branch60 (lineage $lineage)" <<<"$err" \
+  && pass "... and it names each run's newest usable checkpoint" || fail "no list of the runs: $err"
+rm -rf "$C-a" "$C-b"
 run 1 60 train "${I[@]}" --checkpoint-every 7 --keep 2 --resume --stop-at-step 70
 have=$(steps)
 [[ $status -eq 75 ]] && grep -q "resuming from $C/latest.h5 at epoch 15, step 60" <<<"$out" \
