@@ -831,7 +831,11 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
     size_t n, n_heads = 0;
     ckpt_entry *v = list_ckpts(dir, &n);
     ckpt_head *heads = calloc(n ? n : 1, sizeof *heads);
-    for (size_t i = 0; v && heads && i < n && !path[0]; i++) {
+    if (!heads) {
+        free(v);
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; v && i < n && !path[0]; i++) {
         snprintf(cand, sizeof cand, "%s/%s", dir, v[i].name);
         const uint64_t id = lineage_at(cand, v[i].name);
         size_t h = 0;
