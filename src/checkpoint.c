@@ -74,11 +74,11 @@ static int same_file(const char *a, const char *b)
     return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
-uint64_t ckpt_lineage(const char *resumed, const char *dir, uint64_t stored)
+uint64_t ckpt_lineage(const char *resumed, const char *dir, int searched, uint64_t stored)
 {
     char latest[DT_PATH_MAX + 16];
     snprintf(latest, sizeof latest, "%s/latest.h5", dir);
-    if (resumed[0] && stored && dir[0] && same_file(resumed, latest))
+    if (resumed[0] && stored && dir[0] && (searched || same_file(resumed, latest)))
         return stored;
     return ckpt_new_lineage();
 }
@@ -157,14 +157,22 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
     return h5io_set_attr_str(f, "/", "checksum", sum, err);
 }
 
-/* step-NNNNNNNN.h5 -> N, or -1 for any other name. */
+/* step-NNNNNNNN.h5, or step-NNNNNNNN-LLLLLLLLLLLLLLLL.h5 (the checkpoint of
+ * lineage L at a step for which another lineage's file has the plain name:
+ * pick_name) -> N; -1 for any other name. */
 static int64_t step_of(const char *name)
 {
     long long s;
+    unsigned long long id;
     char canon[64];
     if (sscanf(name, "step-%lld", &s) != 1 || s < 0)
         return -1;
     snprintf(canon, sizeof canon, "step-%08lld.h5", s);
+    if (strcmp(canon, name) == 0)
+        return s;
+    if (sscanf(name, "step-%lld-%16llx", &s, &id) != 2)
+        return -1;
+    snprintf(canon, sizeof canon, "step-%08lld-%016llx.h5", s, id);
     return strcmp(canon, name) == 0 ? s : -1;
 }
 
@@ -179,48 +187,105 @@ int ckpt_owns_name(const char *base)
 fs_owned_dir ckpt_owned_dir(const char *dir)
 {
     return (fs_owned_dir){"--checkpoint-dir", dir,
-                          "its step-NNNNNNNN.h5 checkpoints, latest.h5 and dtrain.lock",
+                          "its step-NNNNNNNN[-LINEAGE].h5 checkpoints, latest.h5 and dtrain.lock",
                           ckpt_owns_name};
 }
 
-static int cmp_desc(const void *a, const void *b)
+/* A checkpoint file of a directory. */
+typedef struct {
+    int64_t step;
+    char name[48]; /* step-NNNNNNNN[-LINEAGE].h5 */
+} ckpt_entry;
+
+/* Newest step first; of one step, the plain name (the shortest) first. */
+static int cmp_entry(const void *a, const void *b)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
+    const ckpt_entry *x = a, *y = b;
+    const size_t lx = strlen(x->name), ly = strlen(y->name);
+    return x->step < y->step   ? 1
+           : x->step > y->step ? -1
+           : lx != ly          ? (lx < ly ? -1 : 1)
+                               : strcmp(x->name, y->name);
 }
 
-/* Steps of the checkpoints in dir, newest first; caller frees. */
-static int64_t *list_steps(const char *dir, size_t *n)
+/* The checkpoints in dir, newest first; caller frees (NULL if none). */
+static ckpt_entry *list_ckpts(const char *dir, size_t *n)
 {
     *n = 0;
     DIR *d = opendir(dir);
     if (!d)
         return NULL;
     size_t cap = 16;
-    int64_t *steps = malloc(cap * sizeof *steps);
+    ckpt_entry *v = malloc(cap * sizeof *v);
     struct dirent *e;
-    while (steps && (e = readdir(d))) {
+    while (v && (e = readdir(d))) {
         int64_t s = step_of(e->d_name);
         if (s < 0)
             continue;
         if (*n == cap) {
-            int64_t *t = realloc(steps, 2 * cap * sizeof *t);
+            ckpt_entry *t = realloc(v, 2 * cap * sizeof *t);
             if (!t)
                 break;
-            steps = t;
+            v = t;
             cap *= 2;
         }
-        steps[(*n)++] = s;
+        v[*n].step = s;
+        snprintf(v[*n].name, sizeof v[*n].name, "%.47s", e->d_name); /* canonical: <= 44 */
+        (*n)++;
     }
     closedir(d);
-    if (steps)
-        qsort(steps, *n, sizeof *steps, cmp_desc);
-    return steps;
+    if (v)
+        qsort(v, *n, sizeof *v, cmp_entry);
+    return v;
 }
 
-static void step_path(const char *dir, int64_t step, char *out, size_t len)
+/* The lineage of the checkpoint at path, whose file name is name; 0 if
+ * unknown: the one its name carries (step-NNNNNNNN-LINEAGE.h5), else its
+ * lineage attribute, read even from a file that fails its checksum (a
+ * damaged one names a run no other file has). */
+static uint64_t lineage_at(const char *path, const char *name)
 {
-    snprintf(out, len, "%s/step-%08lld.h5", dir, (long long)step);
+    long long s;
+    unsigned long long id;
+    if (step_of(name) >= 0 && sscanf(name, "step-%lld-%16llx", &s, &id) == 2)
+        return id;
+    h5file *f;
+    if (h5io_open_read(path, &f, NULL))
+        return 0;
+    id = lineage_of(f);
+    h5io_close(f, NULL);
+    return id;
+}
+
+/* 1 if path is there and not a checkpoint of lineage (another run's, an
+ * older dtrain's, unreadable, or not a regular file): never to be replaced. */
+static int taken_by_other(const char *path, uint64_t lineage)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno != ENOENT;
+    const char *base = strrchr(path, '/');
+    return !S_ISREG(sb.st_mode) || lineage_at(path, base ? base + 1 : path) != lineage;
+}
+
+/* Where this run's checkpoint of p->step goes: DIR/step-NNNNNNNN.h5, or, when
+ * that name is taken by another lineage (a branch reaching a step the run it
+ * branched from has a checkpoint of), DIR/step-NNNNNNNN-LINEAGE.h5: another
+ * run's checkpoint is never replaced. */
+static dt_status pick_name(const char *dir, const dt_progress *p, char *out, size_t len,
+                           dt_error *err)
+{
+    char plain[DT_PATH_MAX + 32];
+    snprintf(plain, sizeof plain, "%s/step-%08lld.h5", dir, (long long)p->step);
+    snprintf(out, len, "%s", plain);
+    if (!taken_by_other(out, p->lineage))
+        return DT_OK;
+    snprintf(out, len, "%s/step-%08lld-%016llx.h5", dir, (long long)p->step,
+             (unsigned long long)p->lineage);
+    if (!taken_by_other(out, p->lineage))
+        return DT_OK;
+    return dt_fail(err, DT_EUSAGE, "%s and %s exist and are not this run's (another lineage, "
+                   "or unreadable); neither is replaced", plain, out);
 }
 
 /* --keep: of this run's lineage, keep the newest `keep` checkpoints (the one
@@ -233,12 +298,12 @@ static void prune(const char *dir, int64_t keep, const char *written, const char
                   const dt_progress *p)
 {
     size_t n;
-    int64_t *steps = list_steps(dir, &n);
+    ckpt_entry *v = list_ckpts(dir, &n);
     int64_t kept = 1; /* the one just written */
-    for (size_t i = 0; steps && i < n; i++) {
-        char old[DT_PATH_MAX + 32];
-        step_path(dir, steps[i], old, sizeof old);
-        if (steps[i] >= p->step || same_file(old, written) || same_file(old, link))
+    for (size_t i = 0; v && i < n; i++) {
+        char old[DT_PATH_MAX + 64];
+        snprintf(old, sizeof old, "%s/%s", dir, v[i].name);
+        if (v[i].step >= p->step || same_file(old, written) || same_file(old, link))
             continue;
         h5file *f;
         if (h5io_open_read(old, &f, NULL))
@@ -249,7 +314,7 @@ static void prune(const char *dir, int64_t keep, const char *written, const char
             continue;
         unlink(old);
     }
-    free(steps);
+    free(v);
 }
 
 static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts *parts,
@@ -259,7 +324,8 @@ static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts 
     dt_status st = fs_mkdirs(dir, err);
     if (st)
         return dt_fail_prefix(err, "--checkpoint-dir");
-    step_path(dir, p->step, written, len);
+    if ((st = pick_name(dir, p, written, len, err)))
+        return dt_fail_prefix(err, "checkpoint not written (the previous one is intact)");
     char tmp[DT_PATH_MAX + 64];
     fs_temp_name(written, tmp, sizeof tmp);
     h5file *f;
@@ -660,19 +726,19 @@ static dt_status no_checkpoint_at(const char *spec, int is_dir, const char *ckpt
     else
         snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec) : 1, slash ? spec : ".");
     size_t n;
-    int64_t *steps = list_steps(dir, &n);
+    ckpt_entry *v = list_ckpts(dir, &n);
     if (!n && ckpt_dir[0]) {
-        free(steps);
+        free(v);
         snprintf(dir, sizeof dir, "%s", ckpt_dir);
-        steps = list_steps(dir, &n);
+        v = list_ckpts(dir, &n);
     }
     char have[DT_ERRMSG_LEN / 2] = "";
     size_t used = 0;
-    for (size_t i = 0; steps && i < n && i < 8; i++)
-        APPEND(have, used, "%sstep-%08lld.h5", i ? ", " : "", (long long)steps[i]);
+    for (size_t i = 0; v && i < n && i < 8; i++)
+        APPEND(have, used, "%s%s", i ? ", " : "", v[i].name);
     if (n > 8)
         APPEND(have, used, ", ... (%zu in all)", n);
-    free(steps);
+    free(v);
     const char *what = is_dir ? "a directory, not a checkpoint" : "no such file";
     if (!n)
         return dt_fail(err, DT_EUSAGE, "--resume %s: %s, and no checkpoint "
@@ -681,6 +747,42 @@ static dt_status no_checkpoint_at(const char *spec, int is_dir, const char *ckpt
                    "--resume %s: %s; %s holds %s (newest first); '--checkpoint-dir %s "
                    "--resume' (no FILE) takes the newest good one",
                    spec, what, dir, have, dir);
+}
+
+/* A run's newest usable checkpoint in a directory: v[entry]. */
+typedef struct {
+    uint64_t lineage;
+    size_t entry;
+} ckpt_head;
+
+/* The usable checkpoints of dir belong to other runs than latest.h5's (want),
+ * or, want unknown (0), to several: the user names the one to continue. */
+static dt_status choose_run(const char *dir, int have_latest, uint64_t want,
+                            const ckpt_entry *v, const ckpt_head *heads, size_t n_heads,
+                            dt_error *err)
+{
+    char list[DT_ERRMSG_LEN / 2] = "";
+    size_t used = 0;
+    for (size_t h = 0; h < n_heads && h < 8; h++) {
+        char id[48] = "no lineage: an older dtrain's";
+        if (heads[h].lineage)
+            snprintf(id, sizeof id, "lineage %016llx", (unsigned long long)heads[h].lineage);
+        APPEND(list, used, "\n  %s/%s (%s)", dir, v[heads[h].entry].name, id);
+    }
+    if (n_heads > 8)
+        APPEND(list, used, "\n  ... (%zu runs in all)", n_heads);
+    if (want)
+        return dt_fail(err, DT_EUSAGE,
+                       "--resume: %s/latest.h5 cannot be used and no other checkpoint of its "
+                       "run (lineage %016llx) can; those left are other runs', the newest of "
+                       "each:%s\nto continue one of them, name it with '--resume FILE'",
+                       dir, (unsigned long long)want, list);
+    return dt_fail(err, DT_EUSAGE,
+                   "--resume: %s/latest.h5 %s and the usable checkpoints in %s belong to %zu "
+                   "runs (lineages); dtrain does not guess which to continue. The newest of "
+                   "each:%s\nname the one to continue with '--resume FILE'",
+                   dir, have_latest ? "cannot be used (its run unknown)" : "does not exist,",
+                   dir, n_heads, list);
 }
 
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
@@ -706,13 +808,16 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
     int tried = 0;
     snprintf(cand, sizeof cand, "%s/latest.h5", dir);
     struct stat lb;
-    char target[DT_PATH_MAX];
-    ssize_t tl;
-    if (lstat(cand, &lb) == 0 && S_ISLNK(lb.st_mode) && access(cand, F_OK) != 0 &&
-        (tl = readlink(cand, target, sizeof target - 1)) >= 0) {
+    char target[DT_PATH_MAX] = "latest.h5";
+    ssize_t tl = -1;
+    const int have_latest = lstat(cand, &lb) == 0;
+    if (have_latest && S_ISLNK(lb.st_mode))
+        tl = readlink(cand, target, sizeof target - 1);
+    if (tl >= 0)
+        target[tl] = '\0';
+    if (have_latest && S_ISLNK(lb.st_mode) && access(cand, F_OK) != 0 && tl >= 0) {
         /* its checkpoint was deleted or moved: taking the newest step file
          * instead could continue another run's checkpoints */
-        target[tl] = '\0';
         return dt_fail(err, DT_EUSAGE,
                        "--resume: %s names %s, which does not exist (deleted or moved); "
                        "resume from a checkpoint file of your choice with '--resume FILE'",
@@ -731,19 +836,45 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
             APPEND(faults, used, "\n  %s", e2.msg);
         }
     }
-    size_t n;
-    int64_t *steps = list_steps(dir, &n);
-    for (size_t i = 0; steps && i < n; i++) {
-        step_path(dir, steps[i], cand, sizeof cand);
-        if (!ckpt_verify(cand, &e2)) {
-            snprintf(path, len, "%s", cand);
-            break;
-        }
-        dt_warn("skipping %s", e2.msg);
-        tried++;
-        APPEND(faults, used, "\n  %s", e2.msg);
+    /* The fallback continues latest.h5's run (its lineage, when known), or,
+     * not knowing it, the one run all usable checkpoints belong to: the
+     * newest file may be another run's (a branch's, another seed's).  Only
+     * the newest usable checkpoint of each lineage is verified. */
+    const char *base = strrchr(target, '/');
+    const uint64_t want = have_latest ? lineage_at(cand, base ? base + 1 : target) : 0;
+    size_t n, n_heads = 0;
+    ckpt_entry *v = list_ckpts(dir, &n);
+    ckpt_head *heads = calloc(n ? n : 1, sizeof *heads);
+    if (!heads) {
+        free(v);
+        return dt_fail(err, DT_ENOMEM, "out of memory");
     }
-    free(steps);
+    for (size_t i = 0; v && i < n && !path[0]; i++) {
+        snprintf(cand, sizeof cand, "%s/%s", dir, v[i].name);
+        const uint64_t id = lineage_at(cand, v[i].name);
+        size_t h = 0;
+        while (h < n_heads && heads[h].lineage != id) h++;
+        if (h < n_heads)
+            continue; /* an older file of a run already found */
+        if (ckpt_verify(cand, &e2)) {
+            dt_warn("skipping %s", e2.msg);
+            tried++;
+            APPEND(faults, used, "\n  %s", e2.msg);
+            continue;
+        }
+        heads[n_heads++] = (ckpt_head){id, i};
+        if (want && id == want)
+            snprintf(path, len, "%s", cand);
+    }
+    if (!path[0] && !want && n_heads == 1)
+        snprintf(path, len, "%s/%s", dir, v[heads[0].entry].name);
+    dt_status st = DT_OK;
+    if (!path[0] && n_heads)
+        st = choose_run(dir, have_latest, want, v, heads, n_heads, err);
+    free(heads);
+    free(v);
+    if (st)
+        return st;
     /* Starting fresh would overwrite the damaged ones: only when there are none. */
     if (!path[0] && tried)
         return dt_fail(err, DT_EUSAGE,

@@ -2,8 +2,9 @@
 #include "dtrain/modelio.h"
 
 #include <errno.h>
-#include <math.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,7 +168,7 @@ static dt_status check_input_vector(h5file *f, const char *name, int n, dt_error
     dt_dtype t;
     dt_status st = h5io_info(f, name, &nd, dims, &t, err);
     if (st || (nd == 1 && dims[0] == n))
-        return st;
+        return st ? st : h5io_check_size(f, name, err);
     char shape[128] = "";
     for (int i = 0, used = 0; i < nd && used < (int)sizeof shape; i++)
         used += snprintf(shape + used, sizeof shape - (size_t)used, "%s%lld", i ? " x " : "",
@@ -213,7 +214,8 @@ static dt_status compare_shapes(h5file *f, const dt_model *m, int stored_layers,
     return DT_OK;
 }
 
-/* The weights and biases of the first n layers, each checked finite. */
+/* The weights and biases of the first n layers, each stored in full (not
+ * fill values of a declared-only dataset) and checked finite. */
 static dt_status read_weights(h5file *f, const char *path, dt_model *m, int n, dt_error *err)
 {
     dt_status st = DT_OK;
@@ -221,11 +223,13 @@ static dt_status read_weights(h5file *f, const char *path, dt_model *m, int n, d
         dt_layer *L = &m->layers[l];
         char name[96];
         snprintf(name, sizeof name, "/model/layer%d/weight", l);
-        if ((st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->W, err)) ||
+        if ((st = h5io_check_size(f, name, err)) ||
+            (st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->W, err)) ||
             (st = check_finite(path, name, L->W, (size_t)L->n_out * L->n_in, err)))
             break;
         snprintf(name, sizeof name, "/model/layer%d/bias", l);
-        if (!(st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->b, err)))
+        if (!(st = h5io_check_size(f, name, err)) &&
+            !(st = h5io_read_rows(f, name, DT_F32, 0, L->n_out, L->b, err)))
             st = check_finite(path, name, L->b, (size_t)L->n_out, err);
     }
     return st;
@@ -257,17 +261,30 @@ typedef struct {
 } stored_arch;
 
 /* Layer l's weight shape, which must chain on from the layer before, and
- * for a hidden layer its width and activation. */
+ * for a hidden layer its width and activation.  The shapes size the model
+ * (model_create allocates them, and activations of a batch by each width):
+ * weight and bias must be stored in full, not merely declared, before any of
+ * that is allocated. */
 static dt_status read_layer(h5file *f, const char *path, int l, stored_arch *a, dt_error *err)
 {
-    char name[96], text[256];
-    int nd;
-    int64_t dims[8];
+    char name[96], bias[96], text[256];
+    int nd, nb;
+    int64_t dims[8], bdims[8];
+    dt_dtype t;
     dt_status st = weight_shape(f, l, name, sizeof name, &nd, dims, err);
     if (st)
         return st;
-    if (nd != 2 || dims[0] < 1 || dims[1] < 1 || (l > 0 && dims[1] != a->hidden[l - 1].width))
+    snprintf(bias, sizeof bias, "/model/layer%d/bias", l);
+    if ((st = h5io_info(f, bias, &nb, bdims, &t, err)))
+        return st;
+    if (nd != 2 || dims[0] < 1 || dims[1] < 1 || dims[0] > INT32_MAX || dims[1] > INT32_MAX ||
+        (l > 0 && dims[1] != a->hidden[l - 1].width))
         return dt_fail(err, DT_EUSAGE, "%s: %s has an inconsistent shape", path, name);
+    if (nb != 1 || bdims[0] != dims[0])
+        return dt_fail(err, DT_EUSAGE, "%s: %s is not a vector of %lld entries (one per row "
+                       "of %s)", path, bias, (long long)dims[0], name);
+    if ((st = h5io_check_size(f, name, err)) || (st = h5io_check_size(f, bias, err)))
+        return st;
     if (l == 0)
         a->n_in = (int)dims[1];
     if (l == a->n_layers - 1) {

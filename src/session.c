@@ -705,7 +705,8 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     /* rank 0 writes the checkpoints: its choice is the run's */
-    pr->lineage = ckpt_lineage(s->resumed_from, s->cfg->checkpoint_dir, pr->lineage);
+    pr->lineage = ckpt_lineage(s->resumed_from, s->cfg->checkpoint_dir,
+                               !s->cfg->resume.path[0], pr->lineage);
     comm_bcast(s->comm, &pr->lineage, sizeof pr->lineage, 0);
     if (!s->resumed_from[0])
         return DT_OK;

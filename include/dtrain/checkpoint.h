@@ -1,6 +1,7 @@
 /* dtrain: checkpoints -- everything needed to continue a run bit for bit.
  *
- * One HDF5 file per checkpoint, DIR/step-NNNNNNNN.h5, written by rank 0 (the
+ * One HDF5 file per checkpoint, DIR/step-NNNNNNNN.h5 (DIR/step-NNNNNNNN-LINEAGE.h5
+ * when another lineage's file has that name: never replaced), written by rank 0 (the
  * replicas are identical) to a temporary name, fsync'd, renamed into place and
  * the directory fsync'd; then DIR/latest.h5, a symbolic link, is pointed at it
  * and, with keep > 0, the run's older checkpoints are deleted.  A crash at any moment
@@ -94,7 +95,7 @@ dt_status ckpt_claim_dir(const char *dir, fs_dir_lock *lock, dt_error *err);
 void ckpt_release_dir(fs_dir_lock *lock);
 
 /* Collective: gather the ranks' partial losses, rank 0 writes
- * DIR/step-NNNNNNNN.h5 and updates latest.h5; with keep > 0 it then deletes
+ * DIR/step-NNNNNNNN[-LINEAGE].h5 and updates latest.h5; with keep > 0 it then deletes
  * the older checkpoints of p->lineage beyond the newest `keep` (never the one
  * written, nor latest.h5's target, nor another lineage's); every rank
  * returns the same status.  written receives the path. */
@@ -103,7 +104,11 @@ dt_status ckpt_save(dt_comm *c, const char *dir, int64_t keep, const dt_ckpt_par
 
 /* Local: the checkpoint to resume from.  `spec` is a file, or "" to
  * search `dir`: latest.h5 first, then step-*.h5 newest first, skipping (with a
- * warning naming it) any that is unreadable or fails its checksum.  path gets
+ * warning naming it) any that is unreadable or fails its checksum, and any of
+ * another run than latest.h5's (its lineage: the file's name or attribute, read
+ * even from a damaged file); latest.h5's run unknown (unreadable, or no
+ * latest.h5), only when all usable checkpoints are of one run.  Otherwise
+ * DT_EUSAGE listing the newest usable checkpoint of each run.  path gets
  * "" when there is no checkpoint at all.  A latest.h5 whose target is missing
  * is an error naming both (DT_EUSAGE). */
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err);
@@ -112,10 +117,11 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
 uint64_t ckpt_new_lineage(void);
 /* Local: the lineage of a run that resumed from `resumed` ("" for a fresh
  * start), whose checkpoint recorded `stored` (0: none): the same when it is the
- * checkpoint dir/latest.h5 names (a requeue continues its run), else a new one
- * (a fresh start, or a branch from an earlier checkpoint, whose later
- * checkpoints are another run's). */
-uint64_t ckpt_lineage(const char *resumed, const char *dir, uint64_t stored);
+ * checkpoint dir/latest.h5 names, or `searched` (ckpt_find chose it in dir:
+ * latest.h5's run, or the one run there) -- a requeue continues its run; else
+ * a new one (a fresh start, or a branch from an earlier checkpoint, whose
+ * later checkpoints are another run's). */
+uint64_t ckpt_lineage(const char *resumed, const char *dir, int searched, uint64_t stored);
 
 /* Local: open path, check format version, that every group a resume reads is
  * there, every attribute in range and every array's declared size against

@@ -47,8 +47,10 @@ dt_status modelio_load_weights(const char *path, dt_model *m, dt_error *err);
 /* Build a model from the architecture stored in `path` (layer shapes, the
  * activation attributes, the output attribute), with workspace for max_batch
  * rows, and load its parameters, its target scaling and, if norm is not NULL,
- * its normalisation (kind none if the file has none).  Caller frees with
- * model_free/norm_free. */
+ * its normalisation (kind none if the file has none).  Every layer's weight
+ * and bias must be stored in full (h5io_check_stored) before the model is
+ * allocated: a small damaged file declaring gigabytes fails with DT_EUSAGE.
+ * Caller frees with model_free/norm_free. */
 dt_status modelio_load(const char *path, int max_batch, dt_model *m, dt_norm *norm,
                        dt_error *err);
 

@@ -108,8 +108,10 @@ with "${ARGS[@]}" -- --epochs 1 --checkpoint-dir "$TMP/fresh" --resume
 run 2 120 train "${W[@]}"
 [[ $status -eq 0 ]] && grep -q "starting fresh" <<<"$out" && pass "--resume with an empty directory starts fresh" || fail "fresh: $out $err"
 
-# A flipped byte in the parameters is caught by the checksum; --resume falls back.
-B=$TMP/bad && mkdir -p "$B" && cp "$TMP/np2/part/step-00000045.h5" "$TMP/np2/full/step-00000116.h5" "$B/"
+# A flipped byte in the parameters is caught by the checksum; --resume falls
+# back to the run's previous checkpoint (both of the stopped and resumed run:
+# one lineage).
+B=$TMP/bad && mkdir -p "$B" && cp "$TMP/np2/part/step-00000045.h5" "$TMP/np2/part/step-00000116.h5" "$B/"
 ln -sf step-00000116.h5 "$B/latest.h5"
 off=$(h5dump -p -H -d /model/layer0/weight "$B/step-00000116.h5" | sed -n 's/.*OFFSET \([0-9]*\).*/\1/p')
 if [[ -n "$off" ]]; then

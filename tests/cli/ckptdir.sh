@@ -3,8 +3,10 @@
 # first (host and PID) and touches nothing, even after dtrain.lock is deleted; a killed run's lock does not block
 # its resume; the temporaries of killed writes are removed by the next run and
 # counted by nothing, through a crash loop of random SIGKILLs; --keep counts
-# and deletes only the run's own checkpoints.
+# and deletes only the run's own checkpoints, a branch never replaces another
+# run's checkpoint, and --resume falls back only within one run.
 source "$(dirname "$0")/lib.sh"
+MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
 D=$DATA/digits.h5
 A=(--data "$D" --layers 32:relu --optimizer adam --lr 0.001 --batch-size 50 --seed 3)
 
@@ -69,32 +71,73 @@ kill -9 $first 2>/dev/null
 # A run of 160 steps (iris: 4 per epoch), then a second run that resumes the
 # first one's step 20 into the same directory with --keep 2: it keeps its own
 # two newest, deletes neither the file it has just written nor the first run's
-# later steps, and latest.h5 names its last checkpoint.
+# later steps, and latest.h5 names its last checkpoint.  Its step 60 does not
+# replace the first run's step-00000060.h5: it is step-00000060-LINEAGE.h5.
 C=$TMP/lineage
 I=(--data "$DATA/iris.h5" --layers 8:relu --seed 3 --epochs 40 --checkpoint-dir "$C")
+# the steps of the files in $C, a branch's file at a taken step as STEP-LINEAGE
+steps() { (cd "$C" && ls step-*.h5 | sed 's/step-0*\([0-9][0-9a-f-]*\).h5/\1/' | sort -n | paste -sd' '); }
 run 1 60 train "${I[@]}" --checkpoint-every 20
 [[ $status -eq 0 && -f $C/step-00000160.h5 ]] || fail "the first run: $status $err"
+first60=$(cksum <"$C/step-00000060.h5")
 run 2 60 train "${I[@]}" --checkpoint-every 7 --keep 2 --resume "$C/step-00000020.h5" --stop-at-step 60
-have=$(cd "$C" && ls step-*.h5 | sed 's/step-0*\([0-9]*\).h5/\1/' | sort -n | paste -sd' ')
-[[ $status -eq 75 ]] && grep -q "checkpoint $C/step-00000060.h5 written" <<<"$out$err" \
-  && pass "the branch stops at step 60 with its checkpoint written" || fail "the branch: $status $out $err"
-[[ $(readlink "$C/latest.h5") == step-00000060.h5 && -f $C/step-00000060.h5 ]] \
+have=$(steps)
+branch60=$(cd "$C" && ls step-00000060-*.h5 2>/dev/null)
+[[ $status -eq 75 && $branch60 =~ ^step-00000060-[0-9a-f]{16}\.h5$ ]] && grep -q "checkpoint $C/$branch60 written" <<<"$out$err" \
+  && pass "the branch stops at step 60 with its checkpoint written as $branch60" || fail "the branch: $status $out $err"
+[[ $(cksum <"$C/step-00000060.h5") == "$first60" ]] \
+  && pass "the first run's step-00000060.h5 is untouched" || fail "the branch replaced the first run's step 60"
+[[ $(readlink "$C/latest.h5") == "$branch60" && -f $C/$branch60 ]] \
   && pass "latest.h5 names the branch's step 60, which exists" || fail "latest.h5 -> $(readlink "$C/latest.h5"); have $have"
-# the branch wrote 27, 34, ..., 56 and 60 (over the first run's 60): 56 and 60 stay
-[[ $have == "20 40 56 60 80 100 120 140 160" ]] \
+run 1 60 inspect "$C/$branch60"
+lineage=${branch60#step-00000060-}; lineage=${lineage%.h5}
+grep -q "lineage  *$lineage" <<<"$out" && pass "inspect shows the lineage its name carries" \
+  || fail "inspect $branch60: $out"
+# the branch wrote 21, 28, ..., 56 and 60: 56 and 60 stay
+[[ $have == "20 40 56 60 60-$lineage 80 100 120 140 160" ]] \
   && pass "--keep 2 kept the branch's two newest and all of the first run's: $have" \
   || fail "after the branch's --keep 2: $have"
+# --resume FILE naming a deleted checkpoint lists the names as they are
+expect_error 1 2 "step-00000021.h5: no such file; $C holds step-00000160.h5, step-00000140.h5, step-00000120.h5, step-00000100.h5, step-00000080.h5, step-00000060.h5, step-00000060-$lineage.h5, step-00000056.h5, ... (10 in all)" \
+  train "${I[@]}" --resume "$C/step-00000021.h5"
+# --resume with a damaged latest.h5 falls back only within its run: never to
+# another run's newer file.  On copies of the directory as it is now.
+cp -a "$C" "$C-a" && "$MAKE_BAD_H5" --set-value "$C-a/$branch60" /model/layer0/weight 0 1e6 \
+  || fail "could not damage $C-a/$branch60"
+with "${I[@]}" -- --checkpoint-dir "$C-a" --resume --stop-at-step 58
+run 1 60 train "${W[@]}"
+[[ $status -eq 75 ]] && grep -q "resuming from $C-a/step-00000056.h5 at epoch 14, step 56" <<<"$out" \
+  && pass "latest.h5 (the branch's step 60) damaged: the fallback is the branch's step 56, not the first run's step 160" \
+  || fail "fallback from the branch's damaged step 60: $status $out $err"
+run 1 60 inspect "$C-a/step-00000058.h5"
+grep -q "lineage  *$lineage" <<<"$out" && pass "... and continues the branch's lineage" \
+  || fail "the fallback's step 58 is not of the branch's lineage $lineage: $out"
+# its run's only checkpoint damaged: the others are another run's, so none is taken
+rm "$C-a/step-00000056.h5" "$C-a/step-00000058.h5" && ln -sfn "$branch60" "$C-a/latest.h5"
+with "${I[@]}" -- --checkpoint-dir "$C-a" --resume
+expect_error 1 2 "latest.h5 cannot be used and no other checkpoint of its run (lineage $lineage) can; those left are other runs', the newest of each:" \
+  train "${W[@]}"
+grep -q "^  $C-a/step-00000160.h5 (lineage " <<<"$err" && pass "... and it names the other run's newest" \
+  || fail "no list of the other runs: $err"
+# latest.h5 unreadable (its run unknown) and two runs' checkpoints: none is taken
+cp -a "$C" "$C-b" && ln -sfn step-00000160.h5 "$C-b/latest.h5" && truncate -s 1000 "$C-b/step-00000160.h5"
+with "${I[@]}" -- --checkpoint-dir "$C-b" --resume
+expect_error 1 2 "latest.h5 cannot be used (its run unknown) and the usable checkpoints in $C-b belong to 2 runs (lineages)" \
+  train "${W[@]}"
+grep -q "^  $C-b/step-00000140.h5 (lineage " <<<"$err" && grep -q "^  $C-b/$branch60 (lineage $lineage)" <<<"$err" \
+  && pass "... and it names each run's newest usable checkpoint" || fail "no list of the runs: $err"
+rm -rf "$C-a" "$C-b"
 run 1 60 train "${I[@]}" --checkpoint-every 7 --keep 2 --resume --stop-at-step 70
-have=$(cd "$C" && ls step-*.h5 | sed 's/step-0*\([0-9]*\).h5/\1/' | sort -n | paste -sd' ')
+have=$(steps)
 [[ $status -eq 75 ]] && grep -q "resuming from $C/latest.h5 at epoch 15, step 60" <<<"$out" \
   && pass "--resume continues the branch at step 60" || fail "resume of the branch: $status $out $err"
-[[ $have == "20 40 63 70 80 100 120 140 160" ]] && pass "the branch's --keep 2 goes on: $have" \
+[[ $have == "20 40 60 63 70 80 100 120 140 160" ]] && pass "the branch's --keep 2 goes on: $have" \
   || fail "after the second resume: $have"
 # another seed is another run: its --keep 1 leaves the others' files alone
 with "${I[@]}" -- --seed 4 --epochs 2 --checkpoint-every 3 --keep 1
 run 1 60 train "${W[@]}"
-have2=$(cd "$C" && ls step-*.h5 | sed 's/step-0*\([0-9]*\).h5/\1/' | sort -n | paste -sd' ')
-[[ $status -eq 0 && $have2 == "8 20 40 63 70 80 100 120 140 160" ]] \
+have2=$(steps)
+[[ $status -eq 0 && $have2 == "8 20 40 60 63 70 80 100 120 140 160" ]] \
   && pass "a run with another seed keeps its own one: $have2" || fail "another seed: $status $have2 $err"
 # latest.h5 naming a missing file is an error, not a resume from the newest
 # step file (which is another run's)

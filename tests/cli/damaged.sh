@@ -158,4 +158,22 @@ done
 run 1 60 inspect "$TMP/bighist.h5"
 [[ $status -eq 0 ]] && grep -q "history  *$TMP/bighist.h5: /history/epochs has 134217728 rows; expected at most 5 (one per epoch); refused before reading" <<<"$out" \
   && pass "inspect names the oversized history and reads none of it" || fail "inspect bighist.h5: $status $out $err"
+
+# Saved models: the layer shapes size the model, so each layer's weight and
+# bias must be stored in full before it is built.  15 KB files whose layer0
+# declares 8 x 2e9 weights (64 GB), or whose output layer and bias declare 1e9
+# outputs: building either took 36-64 GB (out of memory under the limit above).
+cp "$TMP/model.h5" "$TMP/bigin.h5" && "$MAKE_BAD_H5" --replace "$TMP/bigin.h5" \
+  /model/layer0/weight:f32:8x2000000000:unwritten || fail "could not write bigin.h5"
+cp "$TMP/model.h5" "$TMP/bigout.h5" && "$MAKE_BAD_H5" --replace "$TMP/bigout.h5" \
+  /model/layer1/weight:f32:1000000000x8:unwritten /model/layer1/bias:f32:1000000000:unwritten \
+  || fail "could not write bigout.h5"
+REFUSED="but the file stores 0 bytes of it: damaged, refused before reading"
+for np in 1 2; do
+  quick_error $np 2 "bigin.h5: '/model/layer0/weight' declares 16000000000 values (64000.0 MB) $REFUSED" \
+    eval --model "$TMP/bigin.h5" --data "$IRIS"
+  quick_error $np 2 "bigout.h5: '/model/layer1/weight' declares 8000000000 values (32000.0 MB) $REFUSED" \
+    predict --model "$TMP/bigout.h5" --data "$IRIS" --out "$TMP/p.csv"
+done
+expect_error 1 2 "bigin.h5: '/model/layer0/weight' declares 16000000000 values" inspect "$TMP/bigin.h5"
 finish
