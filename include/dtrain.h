@@ -263,6 +263,20 @@ DTRAIN_API int64_t dtrain_n_outputs(const dtrain_run *run);
  * model. */
 DTRAIN_API dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out);
 
+/* The names of the model's classes, when it has them: the "/classes" of the
+ * "data" file it was trained on (`dtrain convert` writes them for text
+ * labels and for integer labels other than 0..K-1) or of the file
+ * dtrain_load read.  On DTRAIN_OK *names is an array of *n NUL-terminated
+ * UTF-8 strings, class k's name at [k] (the class whose probability is
+ * column k of dtrain_predict's softmax output; a sigmoid's column is class
+ * 1's); owned by the run, valid until the next dtrain_train, dtrain_load or
+ * dtrain_free; not to be freed.  A model without names (trained on arrays, or
+ * on labels that are their own numbers, or a regression) gives *names NULL
+ * and *n 0.  DTRAIN_EUSAGE if names or n is NULL or the run has no model.
+ * Local. */
+DTRAIN_API dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names,
+                                            int64_t *n);
+
 /* Save the run's model (layers, weights, normalisation, options) to the
  * HDF5 file path, the layout `dtrain predict` and `dtrain eval` read; rank 0
  * writes through a temporary file renamed into place.  Collective.
