@@ -1480,12 +1480,13 @@ void session_describe(const dt_session *s)
                 so_name(s->so_kind), P, P == 1 ? "" : "s");
     else
         dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s lr %g (%s schedule); %d "
-                "rank%s, global batch %lld (%d per rank at most), %lld steps per epoch",
+                "rank%s, global batch %lld (%d per rank at most), %lld step%s per epoch",
                 arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
                 optim_name(s->optim.cfg.kind), o->lr,
                 sched_name(s->sched.cfg.kind), P, P == 1 ? "" : "s", (long long)o->batch_size,
                 trainer_local_batch(o->batch_size, P, o->micro_batch),
-                (long long)s->trainer.steps_per_epoch);
+                (long long)s->trainer.steps_per_epoch,
+                s->trainer.steps_per_epoch == 1 ? "" : "s");
     if (o->micro_batch > 0) {
         const int64_t micro = (o->batch_size + o->micro_batch - 1) / o->micro_batch;
         dt_info("dtrain: --reproducible: each batch in %lld micro-batch%s of up to %lld rows, "
