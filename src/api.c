@@ -39,7 +39,8 @@
 _Static_assert((int)DTRAIN_OK == DT_OK && (int)DTRAIN_EUSAGE == DT_EUSAGE &&
                    (int)DTRAIN_EIO == DT_EIO && (int)DTRAIN_ENOMEM == DT_ENOMEM &&
                    (int)DTRAIN_ENUM == DT_ENUM && (int)DTRAIN_EINTERNAL == DT_EINTERNAL &&
-                   (int)DTRAIN_PREEMPTED == DT_PREEMPTED && (int)DTRAIN_EBUSY == DT_EBUSY,
+                   (int)DTRAIN_PREEMPTED == DT_PREEMPTED && (int)DTRAIN_EBUSY == DT_EBUSY &&
+                   (int)DTRAIN_STOPPED == DT_STOPPED,
                "dtrain_status mirrors dt_status");
 _Static_assert((int)DTRAIN_LOG_INFO == DT_LOG_INFO && (int)DTRAIN_LOG_WARN == DT_LOG_WARN,
                "dtrain_log_level mirrors dt_log_level");
