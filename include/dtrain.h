@@ -71,7 +71,8 @@ extern "C" {
 DTRAIN_API const char *dtrain_version(void);
 
 /* What a call returns.  The values are the command line's exit causes
- * (but DTRAIN_EBUSY, which the command line never meets). */
+ * (but DTRAIN_EBUSY, which the command line never meets, and DTRAIN_STOPPED,
+ * for which it exits with 128 + the signal's number). */
 typedef enum {
     DTRAIN_OK = 0,         /* success */
     DTRAIN_EUSAGE = 2,     /* a bad option, argument or data: the caller can fix it */
@@ -80,6 +81,10 @@ typedef enum {
     DTRAIN_ENUM = 5,       /* the training diverged (NaN or Inf) */
     DTRAIN_EBUSY = 6,      /* called from a callback of the same run: refused, nothing
                               changed; call it after the call in progress returns */
+    DTRAIN_STOPPED = 7,    /* stopped by a signal (DTRAIN_ALLOW_SIGNALS) at a step boundary
+                              without "checkpoint-dir": nothing was saved, the run holds
+                              no model; the command line exits with 128 + the signal's
+                              number */
     DTRAIN_EINTERNAL = 70, /* a defect in dtrain or a library under it */
     DTRAIN_PREEMPTED = 75  /* stopped by a signal or "stop-at-step" after writing a
                               checkpoint ("checkpoint-dir"); "resume" continues */
@@ -222,8 +227,10 @@ enum {
      * replace the program's): a signal then stops training at the next step
      * with a checkpoint, if "checkpoint-dir" is set, and dtrain_train returns
      * DTRAIN_PREEMPTED; a second signal while stuck ends the process.
-     * Without "checkpoint-dir" the handlers are put back to the default
-     * actions when training begins. */
+     * Without "checkpoint-dir" the run stops at the next step with nothing
+     * saved and dtrain_train returns DTRAIN_STOPPED (a second-order
+     * optimizer, which has no steps, puts the default actions back when
+     * training begins instead). */
     DTRAIN_ALLOW_SIGNALS = 1u << 0,
     /* Let "step-timeout" start a watchdog thread per rank that ends the
      * process (status 4, a line on stderr) when a step stalls longer: a hung
@@ -262,6 +269,20 @@ DTRAIN_API int64_t dtrain_n_outputs(const dtrain_run *run);
  * Local: each rank predicts its own rows.  DTRAIN_EUSAGE if the run has no
  * model. */
 DTRAIN_API dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out);
+
+/* The names of the model's classes, when it has them: the "/classes" of the
+ * "data" file it was trained on (`dtrain convert` writes them for text
+ * labels and for integer labels other than 0..K-1) or of the file
+ * dtrain_load read.  On DTRAIN_OK *names is an array of *n NUL-terminated
+ * UTF-8 strings, class k's name at [k] (the class whose probability is
+ * column k of dtrain_predict's softmax output; a sigmoid's column is class
+ * 1's); owned by the run, valid until the next dtrain_train, dtrain_load or
+ * dtrain_free; not to be freed.  A model without names (trained on arrays, or
+ * on labels that are their own numbers, or a regression) gives *names NULL
+ * and *n 0.  DTRAIN_EUSAGE if names or n is NULL or the run has no model.
+ * Local. */
+DTRAIN_API dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names,
+                                            int64_t *n);
 
 /* Save the run's model (layers, weights, normalisation, options) to the
  * HDF5 file path, the layout `dtrain predict` and `dtrain eval` read; rank 0

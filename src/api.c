@@ -39,7 +39,8 @@
 _Static_assert((int)DTRAIN_OK == DT_OK && (int)DTRAIN_EUSAGE == DT_EUSAGE &&
                    (int)DTRAIN_EIO == DT_EIO && (int)DTRAIN_ENOMEM == DT_ENOMEM &&
                    (int)DTRAIN_ENUM == DT_ENUM && (int)DTRAIN_EINTERNAL == DT_EINTERNAL &&
-                   (int)DTRAIN_PREEMPTED == DT_PREEMPTED && (int)DTRAIN_EBUSY == DT_EBUSY,
+                   (int)DTRAIN_PREEMPTED == DT_PREEMPTED && (int)DTRAIN_EBUSY == DT_EBUSY &&
+                   (int)DTRAIN_STOPPED == DT_STOPPED,
                "dtrain_status mirrors dt_status");
 _Static_assert((int)DTRAIN_LOG_INFO == DT_LOG_INFO && (int)DTRAIN_LOG_WARN == DT_LOG_WARN,
                "dtrain_log_level mirrors dt_log_level");
@@ -71,6 +72,7 @@ struct dtrain_run {
     dt_norm loaded_norm;
     int have_loaded;
     char loaded_from[DT_PATH_MAX]; /* dtrain_load's path: an input dtrain_save keeps */
+    dt_data_extras names;   /* the model's class names (/classes of its data or file) */
     int in_callback;        /* > 0 while one of the caller's callbacks runs */
 };
 
@@ -178,6 +180,16 @@ static void drop_model(dtrain_run *run)
         norm_free(&run->loaded_norm);
         run->have_loaded = 0;
     }
+    dataset_extras_free(&run->names);
+}
+
+/* The class names of the model just trained, from its data file path ("":
+ * none): read on every rank, agreed. */
+static dt_status read_names(dtrain_run *run, const char *path, dt_error *err)
+{
+    dataset_extras_free(&run->names);
+    dt_status st = path[0] ? dataset_read_extras(path, &run->names, err) : DT_OK;
+    return comm_agree(run->comm, st, err);
 }
 
 void dtrain_free(dtrain_run *run)
@@ -561,6 +573,8 @@ dtrain_status dtrain_train(dtrain_run *run)
         watchdog_stop();
     if (!st)
         st = session_report(s, err);
+    if (!st) /* the names come with the data file; arrays have none */
+        st = read_names(run, run->trained_cfg.data, err);
     if (!st && run->trained_cfg.save[0] && !s->complete) /* complete: nothing rewritten */
         st = save_model(run, &s->model, &s->norm, &run->trained_cfg, &s->progress.hist,
                         run->trained_cfg.save);
@@ -672,20 +686,47 @@ dtrain_status dtrain_load(dtrain_run *run, const char *path)
      * new one: a failed load keeps it */
     dt_model m;
     dt_norm nm;
+    dt_data_extras names = {0};
     st = path && path[0] ? modelio_load(path, 256, &m, &nm, err)
                          : dt_fail(err, DT_EUSAGE, "dtrain_load: no path");
     const int read = !st;
+    if (!st)
+        st = dataset_read_extras(path, &names, err);
     if ((st = comm_agree(run->comm, st, err))) {
         if (read) {
             model_free(&m);
             norm_free(&nm);
         }
+        dataset_extras_free(&names);
         return leave(prev, st);
     }
     drop_model(run);
     run->loaded = m;
     run->loaded_norm = nm;
     run->have_loaded = 1;
+    run->names = names;
     snprintf(run->loaded_from, sizeof run->loaded_from, "%s", path);
     return leave(prev, st);
+}
+
+dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names, int64_t *n)
+{
+    dt_status st = usable(run, "dtrain_class_names");
+    if (st)
+        return (dtrain_status)st;
+    dt_norm *nm;
+    if (!names || !n)
+        return (dtrain_status)dt_fail(&run->err, DT_EUSAGE,
+                                      "dtrain_class_names: names or n is NULL");
+    *names = NULL;
+    *n = 0;
+    if (!model_of(run, &nm))
+        return (dtrain_status)dt_fail(&run->err, DT_EUSAGE,
+                                      "dtrain_class_names: the run has no model (dtrain_train "
+                                      "or dtrain_load first)");
+    if (run->names.classes) {
+        *names = (const char *const *)run->names.classes;
+        *n = run->names.n_classes;
+    }
+    return DTRAIN_OK;
 }

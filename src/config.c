@@ -129,10 +129,10 @@ static const dt_option options[] = {
      "Hessian, Levenberg damping, at most 2000 parameters)",
      .names = {optim_names, so_names},
      .known_as = "optim|solver|opt"},
-    {"lr", OPT_REAL, F(lr), NULL, 0x1p-60, 1e6, NULL, CMD_TRAIN, "ALPHA",
+    {"lr", OPT_REAL, F(lr), NULL, 0, 1e6, NULL, CMD_TRAIN, "ALPHA",
      "learning rate (first-order optimizers; the schedule's base rate) [default: auto: 0.001 "
      "for adam and adamw, 0.01 for the others]",
-     .facts = OPTF_MAY_CHANGE,
+     .facts = OPTF_MAY_CHANGE | OPTF_ABOVE_MIN,
      .known_as = "learning-rate|eta|step-size|base-lr"},
     {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
      "sgd/rmsprop momentum [default: 0; 0.9 for momentum and nesterov]: V <- GAMMA V + G; "
@@ -176,13 +176,13 @@ static const dt_option options[] = {
      "steps over which linear and cosine decay (0 = the whole run)"},
     {"step-epochs", OPT_INT, F(step_epochs), "30", 1, 1e9, NULL, CMD_TRAIN, "N",
      "step schedule: epochs between two cuts"},
-    {"gamma", OPT_REAL, F(gamma), "0.1", 0x1p-60, 1, NULL, CMD_TRAIN, "G",
-     "step and exponential schedules: factor per cut or per epoch"},
+    {"gamma", OPT_REAL, F(gamma), "0.1", 0, 1, NULL, CMD_TRAIN, "G",
+     "step and exponential schedules: factor per cut or per epoch", .facts = OPTF_ABOVE_MIN},
     {"warmup-steps", OPT_INT, F(warmup_steps), "0", 0, 1e15, NULL, CMD_TRAIN, "W",
      "rise linearly from 0 to the schedule's rate over the first W steps",
      .known_as = "warmup|warm-up"},
-    {"plateau-factor", OPT_REAL, F(plateau_factor), "0.1", 0x1p-60, 0.999999, NULL, CMD_TRAIN,
-     "F", "plateau schedule: factor of each cut"},
+    {"plateau-factor", OPT_REAL, F(plateau_factor), "0.1", 0, 0.999999, NULL, CMD_TRAIN,
+     "F", "plateau schedule: factor of each cut", .facts = OPTF_ABOVE_MIN},
     {"plateau-patience", OPT_INT, F(plateau_patience), "10", 0, 1e9, NULL, CMD_TRAIN, "N",
      "plateau schedule: epochs without improvement tolerated before a cut"},
     /* --- vanishing and exploding gradients --- */
@@ -571,6 +571,32 @@ static dt_status set_every(const dt_option *o, int64_t *out, const char *v, dt_e
     return DT_OK;
 }
 
+/* x in the fewest digits that read back as x ("0.99999999", not "1"). */
+static void shortest(double x, char *buf, size_t len)
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x)
+            return;
+    }
+}
+
+/* "--lr: -0.1 is out of range: it must be > 0 and <= 1e+06", the bounds as
+ * the table has them (integers in full). */
+static dt_status out_of_range(const dt_option *o, const char *v, dt_error *err)
+{
+    char lo[32], hi[32];
+    if (o->type == OPT_INT) {
+        snprintf(lo, sizeof lo, "%.0f", o->min);
+        snprintf(hi, sizeof hi, "%.0f", o->max);
+    } else {
+        shortest(o->min, lo, sizeof lo);
+        shortest(o->max, hi, sizeof hi);
+    }
+    return dt_fail(err, DT_EUSAGE, "--%s: %s is out of range: it must be %s %s and <= %s",
+                   o->name, v, (o->facts & OPTF_ABOVE_MIN) ? ">" : ">=", lo, hi);
+}
+
 static dt_status set_number(const dt_option *o, char *base, const char *v, dt_error *err)
 {
     char *end;
@@ -579,9 +605,9 @@ static dt_status set_number(const dt_option *o, char *base, const char *v, dt_er
         long long x = strtoll(v, &end, 10);
         if (errno || end == v || *end)
             return dt_fail(err, DT_EUSAGE, "--%s: expected an integer, got '%s'", o->name, v);
-        if ((double)x < o->min || (double)x > o->max)
-            return dt_fail(err, DT_EUSAGE, "--%s: %lld is out of range [%.17g, %.17g]", o->name,
-                           x, o->min, o->max);
+        if ((double)x < o->min || (double)x > o->max ||
+            ((o->facts & OPTF_ABOVE_MIN) && (double)x <= o->min))
+            return out_of_range(o, v, err);
         *(int64_t *)base = x;
         return DT_OK;
     }
@@ -593,9 +619,8 @@ static dt_status set_number(const dt_option *o, char *base, const char *v, dt_er
     double x = strtod(v, &end);
     if (errno || end == v || *end || !isfinite(x))
         return dt_fail(err, DT_EUSAGE, "--%s: expected a number, got '%s'", o->name, v);
-    if (x < o->min || x > o->max)
-        return dt_fail(err, DT_EUSAGE, "--%s: %g is out of range [%g, %g]", o->name, x,
-                       o->min, o->max);
+    if (x < o->min || x > o->max || ((o->facts & OPTF_ABOVE_MIN) && x <= o->min))
+        return out_of_range(o, v, err);
     *(double *)base = x;
     return DT_OK;
 }

@@ -1226,6 +1226,11 @@ void convert_describe(const convert_table *t, const char *group, convert_group_i
     info->x_type = t->x_type;
     info->y_type = t->y_type;
     info->has_y = t->y != NULL;
+    for (int64_t i = 0; i < t->n * t->d; i++) /* marked, or NaN in a table without labels */
+        info->n_missing += t->miss               ? t->miss[i] != 0
+                           : t->x_type == DT_F32 ? isnan(((const float *)t->x)[i]) != 0
+                           : t->x_type == DT_F64 ? isnan(((const double *)t->x)[i]) != 0
+                                                 : 0;
     if (t->n == 0 || !t->y)
         return;
     if (t->y_type == DT_F32) {

@@ -220,6 +220,29 @@ void dataset_groups(const char *path, char *buf, size_t len)
     }
 }
 
+/* DT_EUSAGE if f is a saved model or checkpoint (its layers, no data group
+ * `group`): the message says where such a file goes. */
+static dt_status not_a_model(h5file *f, const char *group, dt_error *err)
+{
+    if (h5io_exists(f, group) || !h5io_exists(f, "/model/layer0"))
+        return DT_OK;
+    return dt_fail(err, DT_EUSAGE,
+                   "%s is a saved dtrain model, not a data file (it has no group '%s'): give "
+                   "it as --model to dtrain eval or predict (or as --init-from to start "
+                   "training from it); --data takes a data file (dtrain convert makes one)",
+                   h5io_path(f), group);
+}
+
+dt_status dataset_check_not_model(const char *path, const char *group, dt_error *err)
+{
+    h5file *f;
+    if (h5io_open_read(path, &f, NULL))
+        return DT_OK; /* the reader names the fault */
+    dt_status st = not_a_model(f, group, err);
+    h5io_close(f, NULL);
+    return st;
+}
+
 /* dataset_probe on an open file: the group, X, y, X's size in memory, then
  * whether X and y were written whole (last: the cheap checks name their
  * faults first, even beside a huge X that was never written). */
@@ -230,6 +253,9 @@ static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *inf
     char xname[1100], yname[1100];
     snprintf(xname, sizeof xname, "%s/X", group);
     snprintf(yname, sizeof yname, "%s/y", group);
+    dt_status st = not_a_model(f, group, err);
+    if (st)
+        return st;
     if (!h5io_exists(f, group)) {
         char groups[512];
         list_groups(f, groups, sizeof groups);
@@ -238,7 +264,7 @@ static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *inf
     }
     const int sharded = (y & DS_SHARDED) != 0;
     y &= ~DS_SHARDED;
-    dt_status st = probe_x(f, xname, info, err);
+    st = probe_x(f, xname, info, err);
     if (!st && y != DS_NO_Y)
         st = probe_y(f, yname, y == DS_LABELS, info, err);
     if (!st && !sharded)
@@ -275,9 +301,13 @@ static dt_status check_finite(const dt_dataset *ds, const char *path, const char
 {
     for (int64_t i = 0; ds->X && i < held_rows(ds) * ds->d; i++)
         if (!isfinite(ds->X[i]) && !(ds->keep_nan && isnan(ds->X[i])))
-            return dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)",
+            return dt_fail(err, DT_EUSAGE, "%s: %s row %lld column %lld is %g (not finite)%s",
                            path, xname, (long long)(ds->lo + i / ds->d),
-                           (long long)(i % ds->d), (double)ds->X[i]);
+                           (long long)(i % ds->d), (double)ds->X[i],
+                           isnan(ds->X[i]) ? "; if it is a missing value, dtrain convert "
+                                             "--missing mean fills such values and --missing "
+                                             "drop leaves their rows out"
+                                           : "");
     return DT_OK;
 }
 

@@ -490,6 +490,15 @@ static void json_prf(FILE *f, const char *name, dt_prf a)
     fputc('}', f);
 }
 
+/* Class k's label: its name, or its number when there are no names. */
+static const char *class_label(const char *const *names, int k, char *buf, size_t len)
+{
+    if (names && names[k])
+        return names[k];
+    snprintf(buf, len, "%d", k);
+    return buf;
+}
+
 void metrics_class_print_json(FILE *f, const dt_class_metrics *m)
 {
     int K = m->K;
@@ -523,31 +532,40 @@ void metrics_class_print_json(FILE *f, const dt_class_metrics *m)
             fprintf(f, "%s%lld", p ? "," : "", (long long)m->confusion[(int64_t)t * K + p]);
         fputc(']', f);
     }
-    fputs("]}\n", f);
+    fputs("]}", f);
 }
 
-void metrics_class_print_table(FILE *f, const dt_class_metrics *m)
+void metrics_class_print_table(FILE *f, const dt_class_metrics *m, const char *const *names)
 {
     int K = m->K;
+    char buf[16];
+    /* columns wide enough for the longest name (bytes: ASCII names line up) */
+    int w = 10, cw = 8;
+    for (int k = 0; k < K; k++) {
+        int len = (int)strlen(class_label(names, k, buf, sizeof buf));
+        w = len > w ? len : w;
+        cw = len > cw ? len : cw;
+    }
     fprintf(f, "rows %lld  classes %d  accuracy %.6f  log loss %.6f  AUC %.6f\n",
             (long long)m->n, K, m->accuracy, m->log_loss, m->auc);
-    fprintf(f, "%10s %10s %10s %10s %10s %10s\n", "class", "precision", "recall", "f1",
+    fprintf(f, "%*s %10s %10s %10s %10s %10s\n", w, "class", "precision", "recall", "f1",
             "support", "auc");
     for (int k = 0; k < K; k++)
-        fprintf(f, "%10d %10.6f %10.6f %10.6f %10lld %10.6f\n", k, m->precision[k],
-                m->recall[k], m->f1[k], (long long)m->support[k], m->auc_k[k]);
-    const char *names[3] = {"macro", "weighted", "micro"};
+        fprintf(f, "%*s %10.6f %10.6f %10.6f %10lld %10.6f\n", w,
+                class_label(names, k, buf, sizeof buf), m->precision[k], m->recall[k], m->f1[k],
+                (long long)m->support[k], m->auc_k[k]);
+    const char *avg_names[3] = {"macro", "weighted", "micro"};
     const dt_prf avg[3] = {m->macro, m->weighted, m->micro};
     for (int a = 0; a < 3; a++)
-        fprintf(f, "%10s %10.6f %10.6f %10.6f %10lld\n", names[a], avg[a].precision,
+        fprintf(f, "%*s %10.6f %10.6f %10.6f %10lld\n", w, avg_names[a], avg[a].precision,
                 avg[a].recall, avg[a].f1, (long long)m->n);
-    fprintf(f, "confusion (rows true, columns predicted):\n%10s", "");
-    for (int p = 0; p < K; p++) fprintf(f, " %8d", p);
+    fprintf(f, "confusion (rows true, columns predicted):\n%*s", w, "");
+    for (int p = 0; p < K; p++) fprintf(f, " %*s", cw, class_label(names, p, buf, sizeof buf));
     fputc('\n', f);
     for (int t = 0; t < K; t++) {
-        fprintf(f, "%10d", t);
+        fprintf(f, "%*s", w, class_label(names, t, buf, sizeof buf));
         for (int p = 0; p < K; p++)
-            fprintf(f, " %8lld", (long long)m->confusion[(int64_t)t * K + p]);
+            fprintf(f, " %*lld", cw, (long long)m->confusion[(int64_t)t * K + p]);
         fputc('\n', f);
     }
 }
@@ -569,7 +587,7 @@ void metrics_reg_print_json(FILE *f, const dt_reg_metrics *m)
     json_array(f, "mae", m->mae_k, m->K);
     fputc(',', f);
     json_array(f, "r2", m->r2_k, m->K);
-    fputs("}}\n", f);
+    fputs("}}", f);
 }
 
 void metrics_reg_print_table(FILE *f, const dt_reg_metrics *m)

@@ -1162,8 +1162,8 @@ static dt_status stop_before_training(dt_session *s, dt_error *err)
 {
     if (!s->signals)
         return DT_OK; /* the process's signals are the caller's */
-    if (!s->cfg->checkpoint_dir[0])
-        signals_default(); /* no safe points from here on: a signal ends the run */
+    if (!s->cfg->checkpoint_dir[0] && s->second_order)
+        signals_default(); /* no steps, so no safe points: a signal ends the run */
     int64_t sig = signals_pending();
     comm_allreduce_max_i64(s->comm, &sig, 1);
     if (!sig)
@@ -1250,6 +1250,25 @@ static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_e
                                         : "none (no checkpoint written yet)");
 }
 
+/* Without a checkpoint directory, a signal (seen by any rank: one small
+ * allreduce per step, only when the handlers are ours) stops the run here
+ * with nothing to save: DT_STOPPED, the same on every rank. */
+static dt_status stop_unsaved(dt_session *s, int64_t epoch, dt_error *err)
+{
+    if (!s->signals)
+        return DT_OK;
+    int64_t sig = signals_pending();
+    comm_allreduce_max_i64(s->comm, &sig, 1);
+    if (!sig)
+        return DT_OK;
+    signals_protect(1); /* the stop is under way: a repeated signal changes nothing */
+    return dt_fail(err, DT_STOPPED,
+                   "stopped by %s at step %lld (epoch %lld); nothing saved: no "
+                   "--checkpoint-dir (with one, the run writes a checkpoint here and --resume "
+                   "continues from it)",
+                   signals_name((int)sig), (long long)s->progress.step, (long long)epoch + 1);
+}
+
 /* After step k of the epoch: replica check, gradient norms, and whether to
  * checkpoint or stop (DT_PREEMPTED: a signal or --stop-at-step). */
 static dt_status step_boundary(dt_session *s, run_state *r, int64_t epoch, int64_t k,
@@ -1266,12 +1285,13 @@ static dt_status step_boundary(dt_session *s, run_state *r, int64_t epoch, int64
     if (r->norm_every > 0 && p->step % r->norm_every == 0)
         print_grad_norms(s, "step", p->step);
     const int stop = cfg->stop_at_step > 0 && p->step >= cfg->stop_at_step;
+    if (!cfg->checkpoint_dir[0] && stop)
+        return dt_fail(err, DT_PREEMPTED,
+                       "stopped at step %lld (--stop-at-step); no --checkpoint-dir, so nothing "
+                       "was saved",
+                       (long long)p->step);
     if (!cfg->checkpoint_dir[0])
-        return stop ? dt_fail(err, DT_PREEMPTED,
-                              "stopped at step %lld (--stop-at-step); no --checkpoint-dir, so "
-                              "nothing was saved",
-                              (long long)p->step)
-                    : DT_OK;
+        return stop_unsaved(s, epoch, err);
     /* One small allreduce: a signal seen by any rank, and rank 0's clock. */
     int64_t flags[2] = {signals_pending(), comm_rank(s->comm) == 0 &&
                                                cfg->checkpoint_every_seconds > 0 &&
@@ -1481,12 +1501,13 @@ void session_describe(const dt_session *s)
                 so_name(s->so_kind), P, P == 1 ? "" : "s");
     else
         dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s lr %g (%s schedule); %d "
-                "rank%s, global batch %lld (%d per rank at most), %lld steps per epoch",
+                "rank%s, global batch %lld (%d per rank at most), %lld step%s per epoch",
                 arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
                 optim_name(s->optim.cfg.kind), o->lr,
                 sched_name(s->sched.cfg.kind), P, P == 1 ? "" : "s", (long long)o->batch_size,
                 trainer_local_batch(o->batch_size, P, o->micro_batch),
-                (long long)s->trainer.steps_per_epoch);
+                (long long)s->trainer.steps_per_epoch,
+                s->trainer.steps_per_epoch == 1 ? "" : "s");
     if (o->micro_batch > 0) {
         const int64_t micro = (o->batch_size + o->micro_batch - 1) / o->micro_batch;
         dt_info("dtrain: --reproducible: each batch in %lld micro-batch%s of up to %lld rows, "

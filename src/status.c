@@ -133,6 +133,7 @@ const char *dt_strerror(dt_status code)
     case DT_ENUM: return "numerical error";
     case DT_EBUSY: return "run busy (a call from its own callback)";
     case DT_PREEMPTED: return "stopped for a later resume";
+    case DT_STOPPED: return "stopped by a signal, nothing saved";
     case DT_EINTERNAL: return "internal error";
     }
     return "unknown error";

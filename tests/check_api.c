@@ -17,6 +17,7 @@
 #include <mpi.h>
 
 #include "dtrain.h"
+#include "dtrain/h5io.h" /* to write a data file with class names */
 #include "testutil.h"
 
 #define N 240 /* rows */
@@ -466,6 +467,80 @@ START_TEST(test_save_load_predict)
 }
 END_TEST
 
+/* dtrain_class_names: the names of the training file's /classes, kept
+ * through dtrain_save and dtrain_load; none for a model trained on arrays;
+ * refused without a model or a place to put them. */
+START_TEST(test_class_names)
+{
+    char data[1024], model[1024];
+    if (rank == 0) {
+        snprintf(data, sizeof data, "%s", tu_path("named.h5"));
+        snprintf(model, sizeof model, "%s", tu_path("named-model.h5"));
+        /* 6 rows, 2 features, classes 0 1 2 twice; the names as convert
+         * writes them for text labels */
+        float X[12] = {0, 1, 1, 0, 2, 2, 0, 1.5f, 1, 0.5f, 2, 2.5f};
+        int32_t y[6] = {0, 1, 2, 0, 1, 2};
+        const char *names[3] = {"setosa", "versi color", "virginica"};
+        int64_t dx[2] = {6, 2}, dy[1] = {6};
+        h5file *f;
+        dt_error err;
+        ck_assert_int_eq(h5io_create(data, &f, &err), DT_OK);
+        ck_assert_int_eq(h5io_write(f, "/train/X", DT_F32, 2, dx, X, 0, &err), DT_OK);
+        ck_assert_int_eq(h5io_write(f, "/train/y", DT_I32, 1, dy, y, 0, &err), DT_OK);
+        ck_assert_int_eq(h5io_write_strs(f, "/classes", 3, names, &err), DT_OK);
+        ck_assert_int_eq(h5io_close(f, &err), DT_OK);
+        remove(model);
+    }
+    MPI_Bcast(data, sizeof data, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(model, sizeof model, MPI_CHAR, 0, MPI_COMM_WORLD);
+
+    const char *const *names = (const char *const *)data; /* overwritten by each call */
+    int64_t n = -1;
+    dtrain_run *run, *again;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    ck_assert_int_eq(dtrain_class_names(run, &names, &n), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "has no model"), "%s", dtrain_errmsg(run));
+    ck_assert_ptr_null(names);
+    ck_assert_int_eq(n, 0);
+    OK(dtrain_set(run, "data", data), run);
+    OK(dtrain_set(run, "output", "softmax"), run);
+    OK(dtrain_set(run, "epochs", "1"), run);
+    OK(dtrain_set(run, "save", model), run);
+    OK(dtrain_train(run), run);
+    OK(dtrain_class_names(run, &names, &n), run);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(dtrain_n_outputs(run), 3);
+    ck_assert_str_eq(names[0], "setosa");
+    ck_assert_str_eq(names[1], "versi color");
+    ck_assert_str_eq(names[2], "virginica");
+    ck_assert_int_eq(dtrain_class_names(run, NULL, &n), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_class_names(run, &names, NULL), DTRAIN_EUSAGE);
+
+    OK(dtrain_create(&again, MPI_COMM_WORLD), NULL);
+    OK(dtrain_load(again, model), again);
+    OK(dtrain_class_names(again, &names, &n), again);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(names[1], "versi color");
+    ck_assert_int_eq(dtrain_class_names(NULL, &names, &n), DTRAIN_EUSAGE);
+    dtrain_free(again);
+
+    /* trained on arrays: a model, no names */
+    float X[8] = {0, 1, 1, 0, 0, 0.5f, 1, 0.5f}, y[4] = {0, 1, 0, 1};
+    dtrain_run *arrays;
+    OK(dtrain_create(&arrays, MPI_COMM_WORLD), NULL);
+    OK(dtrain_set(arrays, "output", "softmax"), arrays);
+    OK(dtrain_set(arrays, "epochs", "1"), arrays);
+    OK(dtrain_set_data(arrays, X, y, rank == 0 ? 4 : 0, 2, 1), arrays);
+    OK(dtrain_train(arrays), arrays);
+    names = (const char *const *)data;
+    OK(dtrain_class_names(arrays, &names, &n), arrays);
+    ck_assert_ptr_null(names);
+    ck_assert_int_eq(n, 0);
+    dtrain_free(arrays);
+    dtrain_free(run);
+}
+END_TEST
+
 /* The whole of the file at path (NUL-terminated), *n its size; NULL if
  * unreadable.  Caller frees. */
 static char *slurp(const char *path, long *n)
@@ -802,6 +877,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_bad_handles);
     tcase_add_test(tc, test_failed_set_changes_nothing);
     tcase_add_test(tc, test_failed_load_keeps_model);
+    tcase_add_test(tc, test_class_names);
     tcase_add_test(tc, test_reentry_refused);
     tcase_add_test(tc, test_no_training_rows);
     suite_add_tcase(s, tc);

@@ -385,11 +385,27 @@ START_TEST(test_json_output)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     metrics_class_print_json(f, &m);
-    metrics_class_print_table(f, &m);
+    metrics_class_print_table(f, &m, NULL);
     fclose(f);
     ck_assert_ptr_nonnull(strstr(buf, "\"confusion\":[[3,3,0],[0,0,0],[0,0,0]]"));
     ck_assert_ptr_nonnull(strstr(buf, "\"auc\":null")); /* one class only */
     ck_assert_ptr_nonnull(strstr(buf, "\"accuracy\":0.5,"));
+    ck_assert_ptr_nonnull(strstr(buf, "]]}rows 6 ")); /* the JSON object ends without a newline */
+    /* without names the table's rows and the matrix are labelled by number */
+    ck_assert_ptr_nonnull(strstr(buf, "\n         0        3        3        0\n"));
+    free(buf);
+
+    /* with names: the per-class rows and the confusion matrix's rows and
+     * columns, each column as wide as the longest name ("grignolino", 10) */
+    const char *names[3] = {"barbera", "barolo", "grignolino"};
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    metrics_class_print_table(f, &m, names);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "\n   barbera   1.000000   0.500000   0.666667          6"));
+    ck_assert_ptr_nonnull(strstr(buf, "\n              barbera     barolo grignolino\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\n   barbera          3          3          0\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\ngrignolino          0          0          0\n"));
     free(buf);
     metrics_class_free(&m);
 

@@ -169,7 +169,9 @@ enum {
     OPTF_CV_FIXED = 1u << 2,     /* the same for a whole cv search, so --grid may not vary
                                     it: the data are loaded and split once and the metric
                                     depends on the head */
-    OPTF_CSV_ONLY = 1u << 3      /* convert: means something for --csv input only */
+    OPTF_CSV_ONLY = 1u << 3,     /* convert: means something for --csv input only */
+    OPTF_ABOVE_MIN = 1u << 4     /* the range excludes min: a value must be > min (a rate
+                                    or factor that must be positive) */
 };
 
 typedef struct {
@@ -177,7 +179,8 @@ typedef struct {
     dt_opt_type type;
     size_t offset;       /* offsetof(dt_config, field) */
     const char *def;     /* default, as it would be typed; NULL = empty */
-    double min, max;     /* inclusive range for OPT_INT and OPT_REAL */
+    double min, max;     /* inclusive range for OPT_INT and OPT_REAL (min excluded with
+                            OPTF_ABOVE_MIN) */
     const char *choices; /* OPT_OPTPATH: how "on, no path" is written as text */
     unsigned cmds;       /* CMD_* mask */
     const char *metavar; /* shown in --help */

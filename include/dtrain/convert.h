@@ -123,6 +123,7 @@ typedef struct {
     int64_t n_classes;      /* int labels: largest label + 1; 0 for float targets */
     int64_t n_present;      /* int labels: distinct labels occurring in the group */
     double y_min, y_max;    /* range of the labels or targets */
+    int64_t n_missing;      /* features that were missing (filled; NaN without labels) */
 } convert_group_info;
 
 typedef struct {

@@ -69,6 +69,10 @@ dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_i
  * ("none" if none, "" if it cannot be read), for messages that name a missing
  * group. */
 void dataset_groups(const char *path, char *buf, size_t len);
+/* DT_EUSAGE, saying where such a file goes, if path is a saved model or
+ * checkpoint given as data (it has a model and no group `group`); DT_OK
+ * otherwise (a file that cannot be read included: its reader says why). */
+dt_status dataset_check_not_model(const char *path, const char *group, dt_error *err);
 
 /* Load group `group` ("/train") of an HDF5 file.  y is DS_LABELS: integer
  * class labels (rejecting negative or fractional values); DS_TARGETS: float

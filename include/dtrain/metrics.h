@@ -103,10 +103,13 @@ dt_status metrics_regression(dt_comm *c, const float *pred, const float *target,
                              int64_t n_local, int K, dt_reg_metrics *out, dt_error *err);
 void metrics_reg_free(dt_reg_metrics *m);
 
-/* Printing (local; call on one rank).  The table is for people; the JSON is
- * one object on one line (numbers with 17 significant digits, NAN as null),
- * the classification one including the confusion matrix. */
-void metrics_class_print_table(FILE *f, const dt_class_metrics *m);
+/* Printing (local; call on one rank).  The table is for people: names, the
+ * K class names (borrowed), label its rows and the confusion matrix's rows
+ * and columns; NULL labels them with the class numbers.  The JSON is one
+ * object without a newline, to be embedded (numbers with 17 significant
+ * digits, NAN as null), the classification one including the confusion
+ * matrix; its arrays are indexed by class number. */
+void metrics_class_print_table(FILE *f, const dt_class_metrics *m, const char *const *names);
 void metrics_class_print_json(FILE *f, const dt_class_metrics *m);
 void metrics_reg_print_table(FILE *f, const dt_reg_metrics *m);
 void metrics_reg_print_json(FILE *f, const dt_reg_metrics *m);

@@ -13,7 +13,9 @@
  * next safe point) ends the process at once, with status 128 + signal number
  * and nothing new written.  So status 75 always means "stopped, and the same
  * command with --resume continues without losing a step", and 128 + N means
- * work since the last checkpoint was lost. */
+ * work since the last checkpoint was lost.  Without a checkpoint directory
+ * the run still stops at a step boundary (one small allreduce per step),
+ * says so, and the command line exits with 128 + N (DT_STOPPED). */
 #ifndef DTRAIN_SIGNALS_H
 #define DTRAIN_SIGNALS_H
 

@@ -15,6 +15,7 @@ typedef enum {
     DT_ENOMEM = 4,   /* allocation failed */
     DT_ENUM = 5,     /* numerical failure (NaN/Inf) */
     DT_EBUSY = 6,    /* a call on a run from one of its own callbacks (dtrain.h), refused */
+    DT_STOPPED = 7,  /* stopped by a signal with nothing saved (no checkpoint-dir) */
     DT_PREEMPTED = 75, /* stopped on request after writing a checkpoint (EX_TEMPFAIL) */
     DT_EINTERNAL = 70
 } dt_status;

@@ -105,6 +105,13 @@ static void print_summary(const convert_summary *sum)
                (long long)sum->dropped, sum->dropped == 1 ? "" : "s");
     if (sum->filled)
         printf("filled missing values with the /train means (stored in /missing_fill)\n");
+    for (int i = 0; i < sum->n_groups; i++)
+        if (!sum->g[i].has_y && sum->g[i].n_missing)
+            printf("kept %lld missing value%s as NaN in %s/X: predict and eval fill them "
+                   "with the model's /missing_fill (a model trained on data converted with "
+                   "--missing mean); a model without one refuses them\n",
+                   (long long)sum->g[i].n_missing, sum->g[i].n_missing == 1 ? "" : "s",
+                   sum->g[i].group);
     fflush(stdout);
 }
 

@@ -3,6 +3,7 @@
  * the rows, every sample counted once): the same figures at any rank count. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "dtrain/trainer.h"
@@ -24,26 +25,83 @@ static void print_json_text(const char *s)
     putchar('"');
 }
 
-/* The model's class names (/classes), so that the class numbers can be read:
- * "  classes: 0 barbera, 1 barolo, ..." or, json != 0, ', "classes": [...]';
- * nothing if it has none. */
-static void print_classes(const char *model, int json)
+/* The K class labels: the model's class names (/classes) where it has them,
+ * else the class numbers; *ex owns the names (dataset_extras_free). */
+static void class_labels(const char *model, int K, dt_data_extras *ex, const char **names,
+                         char (*numbers)[16])
 {
-    dt_data_extras ex;
     dt_error ignored;
-    if (dataset_read_extras(model, &ex, &ignored) != DT_OK || !ex.classes)
+    if (dataset_read_extras(model, ex, &ignored) != DT_OK)
+        memset(ex, 0, sizeof *ex);
+    for (int k = 0; k < K; k++) {
+        snprintf(numbers[k], sizeof numbers[k], "%d", k);
+        names[k] = ex->classes && k < ex->n_classes ? ex->classes[k] : numbers[k];
+    }
+}
+
+/* ', "classes": [...]' for JSON; for people, "  classes: 0 barbera, 1 barolo,
+ * ..." when the model has names (the numbers predict writes beside them). */
+static void print_classes(const char *const *names, int K, int has_names, int json)
+{
+    if (!json && !has_names)
         return;
     fputs(json ? ", \"classes\": [" : "  classes:", stdout);
-    for (int64_t k = 0; k < ex.n_classes; k++) {
+    for (int k = 0; k < K; k++) {
         if (json) {
             fputs(k ? ", " : "", stdout);
-            print_json_text(ex.classes[k]);
+            print_json_text(names[k]);
         } else {
-            printf("%s %lld %s", k ? "," : "", (long long)k, ex.classes[k]);
+            printf("%s %d %s", k ? "," : "", k, names[k]);
         }
     }
     fputs(json ? "]" : "\n", stdout);
+}
+
+/* Rank 0: the figures, for people or as one line of JSON; cm NULL for a
+ * regression (rm). */
+static dt_status print_report(const dt_config *cfg, const dt_model *m, long long n, double loss,
+                              const dt_class_metrics *cm, const dt_reg_metrics *rm,
+                              dt_error *err)
+{
+    const int K = cm ? cm->K : 0;
+    const char **names = calloc((size_t)K + 1, sizeof *names);
+    char (*numbers)[16] = calloc((size_t)K + 1, sizeof *numbers);
+    dt_data_extras ex = {0};
+    dt_status st = names && numbers ? DT_OK
+                                    : dt_fail(err, DT_ENOMEM, "out of memory for %d class names", K);
+    if (!st && cm)
+        class_labels(cfg->model, K, &ex, names, numbers);
+    if (!st && cfg->json) {
+        fputs("{\"model\": ", stdout);
+        print_json_text(cfg->model);
+        fputs(", \"data\": ", stdout);
+        print_json_text(cfg->data);
+        fputs(", \"group\": ", stdout);
+        print_json_text(cfg->group);
+        printf(", \"output\": \"%s\", \"samples\": %lld, \"loss\": %.17g, \"metrics\": ",
+               head_name(m->head), n, loss);
+        if (cm)
+            metrics_class_print_json(stdout, cm);
+        else
+            metrics_reg_print_json(stdout, rm);
+        if (cm)
+            print_classes(names, K, ex.classes != NULL, 1);
+        printf("}\n");
+    } else if (!st) {
+        printf("%s on %s %s: %lld samples, %s output\n  loss %.6f\n", cfg->model, cfg->data,
+               cfg->group, n, head_name(m->head), loss);
+        if (cm) {
+            print_classes(names, K, ex.classes != NULL, 0);
+            metrics_class_print_table(stdout, cm, names);
+        } else {
+            metrics_reg_print_table(stdout, rm);
+        }
+    }
+    fflush(stdout);
     dataset_extras_free(&ex);
+    free(names);
+    free(numbers);
+    return st;
 }
 
 dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
@@ -77,28 +135,8 @@ dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
      * metrics module documents; mean squared error for regression). */
     const double loss = cls ? cm.log_loss : rm.rmse_pooled * rm.rmse_pooled;
     const long long n = cls ? (long long)cm.n : (long long)rm.n;
-    if (!st && rank == 0) {
-        if (cfg->json) {
-            printf("{\"model\": \"%s\", \"data\": \"%s\", \"group\": \"%s\", \"output\": \"%s\", "
-                   "\"samples\": %lld, \"loss\": %.17g, \"metrics\": ",
-                   cfg->model, cfg->data, cfg->group, head_name(m.head), n, loss);
-            if (cls)
-                metrics_class_print_json(stdout, &cm);
-            else
-                metrics_reg_print_json(stdout, &rm);
-            print_classes(cfg->model, 1);
-            printf("}\n");
-        } else {
-            printf("%s on %s %s: %lld samples, %s output\n  loss %.6f\n", cfg->model, cfg->data,
-                   cfg->group, n, head_name(m.head), loss);
-            print_classes(cfg->model, 0);
-            if (cls)
-                metrics_class_print_table(stdout, &cm);
-            else
-                metrics_reg_print_table(stdout, &rm);
-        }
-        fflush(stdout);
-    }
+    if (!st && rank == 0)
+        st = print_report(cfg, &m, n, loss, cls ? &cm : NULL, &rm, err);
     metrics_class_free(&cm);
     metrics_reg_free(&rm);
 done:

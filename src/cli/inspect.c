@@ -49,6 +49,17 @@ static void print_model(const dt_model *m, const dt_norm *nm)
                m->target_stats ? "standardised (/target_normalization)" : "as they are");
 }
 
+/* The class names (/classes), numbered, if there are any. */
+static void print_classes(const dt_data_extras *ex)
+{
+    if (!ex->classes)
+        return;
+    printf("  %-16s", "classes");
+    for (int64_t k = 0; k < ex->n_classes; k++)
+        printf("%s %lld %s", k ? "," : "", (long long)k, ex->classes[k]);
+    printf("\n");
+}
+
 /* A checkpoint's progress, provenance and checksum. */
 static void print_checkpoint(const char *path, h5file *f)
 {
@@ -132,6 +143,12 @@ static dt_status inspect_model(const char *path, h5file *f, dt_error *err)
     int ckpt = h5io_has_attr(f, "/", "format_version");
     printf("%s: dtrain %s\n", path, ckpt ? "checkpoint" : "model");
     print_model(&m, &nm);
+    dt_data_extras ex;
+    dt_error ignored;
+    if (!dataset_read_extras(path, &ex, &ignored)) {
+        print_classes(&ex);
+        dataset_extras_free(&ex);
+    }
     model_free(&m);
     norm_free(&nm);
     if (ckpt)
@@ -147,6 +164,7 @@ typedef struct {
     int found;
     dt_status st; /* the first X or y that is there but cannot be read */
     dt_error *err;
+    dt_data_extras ex; /* the file's class names, for the label counts */
 } data_ctx;
 
 /* One line per group with an X; a damaged X or y (or one of a type dtrain
@@ -202,8 +220,14 @@ static int describe_group(const char *name, void *ctx)
                 else other++;
             }
             printf(", label counts:");
-            for (int k = 0; k < 64; k++)
-                if (counts[k]) printf(" %d:%lld", k, (long long)counts[k]);
+            for (int k = 0; k < 64; k++) {
+                if (!counts[k])
+                    continue;
+                if (c->ex.classes && k < c->ex.n_classes)
+                    printf(" %s:%lld", c->ex.classes[k], (long long)counts[k]);
+                else
+                    printf(" %d:%lld", k, (long long)counts[k]);
+            }
             if (other) printf(" other:%lld", (long long)other);
         }
     }
@@ -248,8 +272,13 @@ dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err)
     } else {
         printf("%s: data file\n", cfg->file);
         attr_line(f, "/", "source", "source");
-        data_ctx c = {f, 0, DT_OK, err};
+        data_ctx c = {f, 0, DT_OK, err, {0}};
+        dt_error ignored; /* a file without readable names shows the numbers */
+        if (dataset_read_extras(cfg->file, &c.ex, &ignored))
+            memset(&c.ex, 0, sizeof c.ex);
+        print_classes(&c.ex);
         st = h5io_list(f, "/", describe_group, &c, err);
+        dataset_extras_free(&c.ex);
         if (!st)
             st = c.st;
         if (!st && !c.found)

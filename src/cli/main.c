@@ -232,6 +232,13 @@ static int run_command(const command *c, int argc, char **argv, dt_comm *world)
     if (!st)
         st = c->run(&cfg, world, &err);
     st = comm_agree(world, st, &err);
+    if (st == DT_STOPPED) { /* 128 + N, as a process ended by signal N: nothing to resume */
+        int64_t sig = signals_pending();
+        comm_allreduce_max_i64(world, &sig, 1);
+        if (rank == 0)
+            fprintf(stderr, "dtrain %s: %s\n", c->name, err.msg);
+        return 128 + (int)sig;
+    }
     if (st == DT_PREEMPTED) {
         if (rank == 0)
             fprintf(stderr, "dtrain %s: %s\n", c->name, err.msg);

@@ -1,4 +1,5 @@
 /* dtrain eval/predict: a saved model and the data it is applied to. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,12 +47,19 @@ static dt_status check_group(const dt_config *cfg, int want_y, int *y, dt_error 
     dt_status st = h5io_open_read(cfg->data, &f, err);
     if (st)
         return st;
-    int has_group = h5io_exists(f, cfg->group);
-    if (!want_y && !h5io_exists(f, yname))
+    int has_group = h5io_exists(f, cfg->group), has_y = h5io_exists(f, yname);
+    if (!want_y && !has_y)
         *y = DS_NO_Y;
     h5io_close(f, NULL);
+    if (has_group && want_y && !has_y)
+        return dt_fail(err, DT_EUSAGE,
+                       "%s: %s has no labels (no %s): eval scores a model against them; "
+                       "for the model's outputs alone use dtrain predict --model %s --data %s "
+                       "--out FILE.csv", cfg->data, cfg->group, yname, cfg->model, cfg->data);
     if (has_group)
         return DT_OK;
+    if ((st = dataset_check_not_model(cfg->data, cfg->group, err)))
+        return st;
     char groups[512];
     dataset_groups(cfg->data, groups, sizeof groups);
     return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (%s --group); groups with an X: %s",
@@ -59,9 +67,26 @@ static dt_status check_group(const dt_config *cfg, int want_y, int *y, dt_error 
                    CONFIG_GIVEN(cfg, group) ? "given as" : "the default of", groups);
 }
 
+/* The first NaN feature of ds, refused: the model has no values to fill it
+ * with. */
+static dt_status refuse_missing(const dt_config *cfg, const dt_dataset *ds, dt_error *err)
+{
+    for (int64_t i = 0; ds->X && i < ds->n * ds->d; i++)
+        if (isnan(ds->X[i]))
+            return dt_fail(err, DT_EUSAGE,
+                           "%s: %s/X row %lld column %lld is missing (NaN), and the model %s "
+                           "has no /missing_fill to fill it with (its training data was not "
+                           "converted with --missing mean): fill the value in, or leave the "
+                           "row out (dtrain convert --missing drop), or train on data "
+                           "converted with --missing mean",
+                           cfg->data, cfg->group, (long long)(ds->lo + i / ds->d),
+                           (long long)(i % ds->d), cfg->model);
+    return DT_OK;
+}
+
 /* Missing features (NaN, from convert --no-labels --missing mean) take the
  * values the model's training data was filled with; a model without them
- * leaves NaN to dataset_load, which refuses it. */
+ * refuses them, saying so. */
 static dt_status load_filled(const dt_config *cfg, const dt_model *m, int y, dt_dataset *ds,
                              dt_error *err)
 {
@@ -71,9 +96,11 @@ static dt_status load_filled(const dt_config *cfg, const dt_model *m, int y, dt_
         st = dt_fail(err, DT_EUSAGE, "%s: /missing_fill has %lld values, the model takes %d "
                      "features", cfg->model, (long long)ex.d, m->n_in);
     if (!st)
-        st = dataset_load(cfg->data, cfg->group, ex.fill ? y | DS_KEEP_NAN : y, ds, err);
+        st = dataset_load(cfg->data, cfg->group, y | DS_KEEP_NAN, ds, err);
     if (!st && ex.fill)
         dataset_fill_missing(ds, ex.fill);
+    else if (!st)
+        st = refuse_missing(cfg, ds, err);
     dataset_extras_free(&ex);
     return st;
 }

@@ -3,6 +3,7 @@
  * name when the model has them (/classes: text or renumbered labels).  Each rank computes a
  * contiguous share of the rows; rank 0 gathers them and writes the file
  * through a temporary name renamed into place. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,22 +65,54 @@ static dt_status write_h5(const char *path, dt_head h, const float *out, const i
     return h5io_finish(f, path, st, err);
 }
 
-static dt_status write_csv(const char *path, dt_head h, const float *out, const int32_t *cls,
-                           const char *const *names, int64_t n, int K, dt_error *err)
+/* The CSV header's name of output column k: y_k for values; p_<class name>
+ * for probabilities (the sigmoid's one column is class 1's), the name made a
+ * plain column name (letters, digits, '_', '-', '.' and non-ASCII bytes kept,
+ * anything else '_', at most 64 bytes) and, if that makes it equal to an
+ * earlier column's, followed by _<class number>; p_<class number> without
+ * names. */
+static void column_name(dt_head h, const dt_data_extras *ex, int k, char *col, size_t len,
+                        char (*done)[80])
 {
+    const int c = h == HEAD_SIGMOID ? 1 : k;
+    if (h == HEAD_LINEAR || !ex->classes || c >= ex->n_classes || !ex->classes[c][0]) {
+        snprintf(col, len, "%s_%d", h == HEAD_LINEAR ? "y" : "p", c);
+        return;
+    }
+    size_t j = (size_t)snprintf(col, len, "p_");
+    for (const unsigned char *s = (const unsigned char *)ex->classes[c]; *s && j < 66 && j + 1 < len;
+         s++)
+        col[j++] = (isalnum(*s) || *s == '_' || *s == '-' || *s == '.' || *s >= 0x80) ? (char)*s
+                                                                                       : '_';
+    col[j] = 0;
+    for (int i = 0; i < k; i++)
+        if (!strcmp(done[i], col)) {
+            snprintf(col + j, len - j, "_%d", c);
+            return;
+        }
+}
+
+static dt_status write_csv(const char *path, dt_head h, const float *out, const int32_t *cls,
+                           const dt_data_extras *ex, const char *const *names, int64_t n, int K,
+                           dt_error *err)
+{
+    char (*cols)[80] = calloc((size_t)K, sizeof *cols);
+    if (!cols)
+        return dt_fail(err, DT_ENOMEM, "out of memory for %d column names", K);
+    for (int k = 0; k < K; k++)
+        column_name(h, ex, k, cols[k], sizeof cols[k], cols);
     char tmp[DT_PATH_MAX + 64];
     fs_temp_name(path, tmp, sizeof tmp);
     FILE *f = fopen(tmp, "w");
-    if (!f)
+    if (!f) {
+        free(cols);
         return dt_fail(err, DT_EIO, "cannot create %s", tmp);
+    }
     if (cls)
         fputs(names ? "class,class_name" : "class", f);
-    for (int k = 0; k < K; k++) {
-        if (cls || k)
-            fputc(',', f);
-        if (h == HEAD_LINEAR) fprintf(f, "y_%d", k);
-        else fprintf(f, "p_%d", h == HEAD_SIGMOID ? 1 : k);
-    }
+    for (int k = 0; k < K; k++)
+        fprintf(f, "%s%s", cls || k ? "," : "", cols[k]);
+    free(cols);
     fputc('\n', f);
     for (int64_t i = 0; i < n; i++) {
         if (cls)
@@ -112,7 +145,7 @@ static dt_status write_out(const dt_config *cfg, dt_head h, const float *all,
     if (!st && ex.classes && cls && !(names = class_names(&ex, cls, n)))
         st = dt_fail(err, DT_ENOMEM, "out of memory for %lld class names", (long long)n);
     if (!st)
-        st = csv ? write_csv(cfg->out, h, all, cls, names, n, K, err)
+        st = csv ? write_csv(cfg->out, h, all, cls, &ex, names, n, K, err)
                  : write_h5(cfg->out, h, all, cls, names, n, K, err);
     free(names);
     dataset_extras_free(&ex);

@@ -18,6 +18,31 @@ expect_error 1 2 "no group '/x' (given as --group); groups with an X: /test, /tr
   eval --model "$TMP/m.h5" --data "$IRIS" --group /x
 [[ ! -e $TMP/p.csv ]] && pass "no prediction file written" || fail "$TMP/p.csv written"
 
+# --- eval on a file without labels; a model given as --data ---------------------
+printf '5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n' >"$TMP/nolabels.csv"
+run 1 60 convert --csv "$TMP/nolabels.csv" --no-labels --out "$TMP/nolabels.h5"
+for np in 1 2; do
+  expect_error $np 2 "nolabels.h5: /test has no labels (no /test/y): eval scores a model against them; for the model's outputs alone use dtrain predict --model $TMP/m.h5 --data $TMP/nolabels.h5 --out FILE.csv" \
+    eval --model "$TMP/m.h5" --data "$TMP/nolabels.h5"
+done
+for cmd in "train" "eval --model $TMP/m.h5" "predict --out $TMP/p.csv --model $TMP/m.h5"; do
+  expect_error 2 2 "m.h5 is a saved dtrain model, not a data file (it has no group '/t" \
+    $cmd --data "$TMP/m.h5"
+  grep -qF -- "give it as --model to dtrain eval or predict" <<<"$err" ||
+    fail "$cmd --data MODEL does not point to --model: $err"
+done
+
+# --- option ranges in words: > for a bound that is excluded, bounds exact --------
+expect_error 1 2 "--lr: -0.1 is out of range: it must be > 0 and <= 1e+06" \
+  train --data "$IRIS" --lr -0.1
+expect_error 1 2 "--gamma: 0 is out of range: it must be > 0 and <= 1" train --data "$IRIS" --gamma 0
+expect_error 1 2 "--beta2: 1 is out of range: it must be >= 0 and <= 0.99999999" \
+  train --data "$IRIS" --beta2 1
+expect_error 1 2 "--epochs: 0 is out of range: it must be >= 1 and <= 1000000000" \
+  train --data "$IRIS" --epochs 0
+run 1 60 train --data "$IRIS" --epochs 1 --lr 1e-30 --optimizer sgd
+[[ $status -eq 0 ]] && pass "--lr 1e-30 (> 0) is accepted" || fail "--lr 1e-30: $status $err"
+
 # --- --resume FILE that --keep removed ------------------------------------------
 # iris: 120 training samples, batch 32: 4 steps per epoch; with --keep 1 only
 # the last epoch's checkpoint (step 12) is left

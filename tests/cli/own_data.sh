@@ -32,6 +32,10 @@ else
 fi
 h5dump -d /classes "$TMP/w.h5" | grep -q '"barbera", "barolo", "grignolino"' &&
   pass "/classes holds the names" || fail "/classes: $(h5dump -d /classes "$TMP/w.h5" 2>&1)"
+run 1 60 inspect "$TMP/w.h5"
+grep -q "^  classes          0 barbera, 1 barolo, 2 grignolino$" <<<"$out" &&
+  grep -q "/train: .*label counts: barbera:6 barolo:5 grignolino:7$" <<<"$out" &&
+  pass "inspect names the classes and counts labels by name" || fail "inspect: $out $err"
 h5dump -d /features "$TMP/w.h5" | grep -q '"alcohol", "malic"' &&
   pass "/features holds the header's names" || fail "/features"
 h5dump -d /missing_fill "$TMP/w.h5" >/dev/null 2>&1 && pass "/missing_fill stored" ||
@@ -74,9 +78,24 @@ fi
 run 1 60 eval --model "$M" --data "$TMP/w.h5"
 grep -q "classes: 0 barbera, 1 barolo, 2 grignolino" <<<"$out" &&
   pass "eval lists the class names" || fail "eval: $out $err"
+# the per-class rows and the confusion matrix by name (test rows: 2 barbera,
+# 3 barolo, 1 grignolino, each column as wide as "grignolino")
+grep -q "^   barbera   [0-9.]*   [0-9.]*   [0-9.]*          2 " <<<"$out" &&
+  grep -q "^grignolino   [0-9.]*   [0-9.]*   [0-9.]*          1 " <<<"$out" &&
+  grep -q "^              barbera     barolo grignolino$" <<<"$out" &&
+  grep -qE "^    barolo +[0-9]+ +[0-9]+ +[0-9]+$" <<<"$out" &&
+  pass "eval's per-class table and confusion matrix name the classes" || fail "eval table: $out"
 run 1 60 eval --model "$M" --data "$TMP/w.h5" --json
-grep -qF '"classes": ["barbera", "barolo", "grignolino"]}' <<<"$out" &&
-  pass "eval --json has the class names" || fail "eval --json: $out $err"
+# one JSON object on one line, its "classes" the names
+if [[ $(wc -l <<<"$out") -eq 1 ]] && python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["classes"] == ["barbera", "barolo", "grignolino"], r["classes"]
+assert len(r["metrics"]["confusion"]) == 3' "$out"; then
+  pass "eval --json: one line, with the class names as \"classes\""
+else
+  fail "eval --json: $out $err"
+fi
 
 # new samples without labels, one with a missing value; predict names the
 # classes, and fills the missing value as the training data was filled: the
@@ -89,8 +108,8 @@ run 1 60 convert --csv "$N" --header --no-labels --missing mean --out "$TMP/new.
 grep -q "wrote /test: 4 x 2 float32, no labels" <<<"$out" &&
   pass "--no-labels: all rows to /test" || fail "no-labels convert: $out $err"
 run 2 60 predict --model "$M" --data "$TMP/new.h5" --out "$TMP/pred.csv"
-if [[ $status -eq 0 ]] && [[ $(head -1 "$TMP/pred.csv") == class,class_name,p_0,p_1,p_2 ]]; then
-  pass "predict on a file without labels writes class and class_name"
+if [[ $status -eq 0 ]] && [[ $(head -1 "$TMP/pred.csv") == class,class_name,p_barbera,p_barolo,p_grignolino ]]; then
+  pass "predict on a file without labels writes class, class_name and p_<name>"
 else
   fail "predict: $status $err $(cat "$TMP/pred.csv" 2>/dev/null)"
 fi
@@ -121,6 +140,18 @@ run 1 60 predict --model "$TMP/b-model.h5" --data "$TMP/b.h5" --group /train --o
 paste -d, <(tail -n +2 "$TMP/b.csv" | cut -d, -f1,2) <(cut -d, -f2 "$B") |
   awk -F, '{ n++; if ($2 != $1 + 1) bad++; if ($2 == $3) right++ } END { exit !(n == 20 && !bad && right == 20) }' &&
   pass "predict writes back the original labels 1/2 (all 20 right)" || fail "1/2 predictions: $(head -5 "$TMP/b.csv")"
+# the probability columns are named after the classes (here 1 and 2), not numbered
+[[ $(head -1 "$TMP/b.csv") == class,class_name,p_1,p_2 ]] &&
+  pass "predict's columns p_1,p_2 are the labels' names" || fail "header: $(head -1 "$TMP/b.csv")"
+
+# names that are no plain column names: blanks, commas and quotes become '_',
+# UTF-8 stays, and two names made equal keep apart by their class number
+printf '0.1,"a,b"\n0.2,a b\n0.3,ros\xc3\xa9\n0.4,"say ""hi"""\n' >"$TMP/odd.csv"
+run 1 60 convert --csv "$TMP/odd.csv" --test-fraction 0 --out "$TMP/odd.h5"
+run 1 60 train --data "$TMP/odd.h5" --epochs 1 --save "$TMP/odd-model.h5"
+run 1 60 predict --model "$TMP/odd-model.h5" --data "$TMP/odd.h5" --group /train --out "$TMP/odd.csv"
+[[ $status -eq 0 && $(head -1 "$TMP/odd.csv") == "class,class_name,p_a_b,p_a_b_1,p_ros$(printf '\xc3\xa9'),p_say__hi_" ]] &&
+  pass "odd class names make safe, distinct column names" || fail "odd names: $status $err $(head -1 "$TMP/odd.csv")"
 
 # a file of features only, converted as if its last column were labels, is
 # refused with a pointer to --no-labels (it used to become 1481 "classes")
@@ -130,8 +161,11 @@ expect_error 1 2 "line 1, column 3: label 0.3 is a number but not an integer; gi
 
 # a model without fill values refuses data with missing values, naming it
 printf '0.5\nNA\n' >"$TMP/new1.csv"
+# (convert says that it kept the missing value as NaN, and what fills it)
 run 1 60 convert --csv "$TMP/new1.csv" --no-labels --missing mean --out "$TMP/new1.h5"
-expect_error 1 2 "new1.h5: /test/X row 1 column 0 is nan (not finite)" \
+grep -q "^kept 1 missing value as NaN in /test/X: predict and eval fill them with the model's /missing_fill" <<<"$out" &&
+  pass "convert --no-labels --missing mean says it kept NaN" || fail "convert NaN note: $out $err"
+expect_error 1 2 "new1.h5: /test/X row 1 column 0 is missing (NaN), and the model $TMP/b-model.h5 has no /missing_fill to fill it with (its training data was not converted with --missing mean): fill the value in, or leave the row out (dtrain convert --missing drop)" \
   predict --model "$TMP/b-model.h5" --data "$TMP/new1.h5" --out "$TMP/x.csv"
 
 # a missing input: exit 2, one message naming it, and no output written

@@ -8,8 +8,9 @@ ARGS=(--data "$DATA/digits.h5" --layers 64:relu --optimizer adam --lr 0.001 --ba
 LONG=(--epochs 100000) # the runs that a signal stops
 
 # start_training DIR: mpirun in the background; waits for the second epoch line.
+# DIR "": no --checkpoint-dir.
 start_training() {
-  mpirun -np 2 "$DTRAIN" train "${ARGS[@]}" "${LONG[@]}" --checkpoint-dir "$1" >"$TMP/out" 2>"$TMP/err" &
+  mpirun -np 2 "$DTRAIN" train "${ARGS[@]}" "${LONG[@]}" ${1:+--checkpoint-dir "$1"} >"$TMP/out" 2>"$TMP/err" &
   pid=$!
   for _ in $(seq 600); do
     grep -q '^epoch *2/' "$TMP/out" 2>/dev/null && return 0
@@ -136,6 +137,20 @@ if start_training "$TMP/usr1"; then
   finish_and_resume "SIGUSR1 to mpirun" "$TMP/usr1" SIGUSR1
 fi
 
+# Without --checkpoint-dir there is nothing to save: the run still stops at a
+# step boundary, says so in its own line, and exits with 128 + 10 (SIGUSR1),
+# as a process ended by the signal: not 75, which would invite a resume.
+if start_training ""; then
+  kill -USR1 $pid
+  for _ in $(seq 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  kill -0 $pid 2>/dev/null && { fail "no --checkpoint-dir: still running 60 s after SIGUSR1"; kill -9 $pid; }
+  wait $pid; st=$?
+  lines=$(grep -c '^dtrain train: stopped by' "$TMP/err")
+  [[ $st -eq 138 && $lines -eq 1 ]] &&
+    grep -qE '^dtrain train: stopped by SIGUSR1 at step [0-9]+ \(epoch [0-9]+\); nothing saved: no --checkpoint-dir' "$TMP/err" &&
+    pass "SIGUSR1 without --checkpoint-dir: status 138 and $(grep -o 'stopped by.*checkpoint-dir' "$TMP/err" | head -1)" ||
+    fail "SIGUSR1 without --checkpoint-dir: status $st, $lines lines: $(cat "$TMP/err")"
+fi
 if start_training "$TMP/term"; then
   ranks=$(pgrep -P $pid -f 'dtrain train' | tr '\n' ' ')
   [[ -n "$ranks" ]] || fail "no rank processes under mpirun"
