@@ -29,6 +29,9 @@ FORMATS = ("png", "svg", "pdf")
 PANEL_INCHES = (6.0, 4.0)  # one panel; the figure is a grid of them
 DPI = 100
 SETS = ("train", "valid", "test")
+# One colour per set, the same in every panel (matplotlib's first three), so
+# that valid is valid in the loss and in each metric panel alike.
+SET_COLOURS = {"train": "#1f77b4", "valid": "#ff7f0e", "test": "#2ca02c"}
 PROFILE = ("time_data", "time_compute", "time_comm", "time_update", "time_eval")
 
 
@@ -255,7 +258,8 @@ def draw_log(path, log, keys):
     x = log["epoch"]
     for ax, (title, ylabel, series) in zip(axs, panels):
         for label, y in series:
-            ax.plot(x, y, marker="o" if len(x) <= 30 else None, markersize=3, label=label)
+            ax.plot(x, y, marker="o" if len(x) <= 30 else None, markersize=3, label=label,
+                    color=SET_COLOURS.get(label))
         vals = [v for _, y in series for v in y if not math.isnan(v)]
         if title == "loss" and min(vals) > 0 and max(vals) > 100 * min(vals):
             ax.set_yscale("log")  # losses spanning decades
@@ -304,7 +308,9 @@ def draw_cv(path, axes, rows, metric, k):
 def describe(fig):
     """What was drawn, read back from the figure: a line per panel, then one
     per series with its points x,y (x,y+-std with error bars) that are
-    numbers."""
+    numbers, and its colour."""
+    from matplotlib.colors import to_hex
+
     lines = [f"figure {int(fig.get_figwidth() * DPI)}x{int(fig.get_figheight() * DPI)} "
              f"{len(fig.axes)} panel{'s' * (len(fig.axes) != 1)}",
              f"title '{' '.join(t.get_text() for t in fig.texts)}'"]
@@ -322,7 +328,8 @@ def describe(fig):
                 segs = h.lines[2][0].get_segments()
                 pts = [(x, f"{y}+-{(s[1][1] - s[0][1]) / 2:g}") for (x, y), s in zip(pts, segs)]
             lines.append(f"  series '{lab}' {len(pts)} point{'s' * (len(pts) != 1)}: "
-                         + " ".join(f"{x},{y}" for x, y in pts))
+                         + " ".join(f"{x},{y}" for x, y in pts)
+                         + f" colour {to_hex(line.get_color())}")
     return "\n".join(lines)
 
 

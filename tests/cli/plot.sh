@@ -66,19 +66,21 @@ epoch,step,samples,epoch_time,time,lr,train_loss,valid_loss,valid_accuracy,valid
 4,40,1280,0.5,2.0,0.005,0.35,,,,0.55,0.85,0.82
 EOF
 # What must be drawn: the fixture's values, by hand.  3 panels (loss,
-# accuracy, f1) -> 2 x 2 panels of 600 x 400 = 1200 x 800 pixels.
+# accuracy, f1) -> 2 x 2 panels of 600 x 400 = 1200 x 800 pixels.  Each set
+# keeps its colour in every panel (train blue, valid orange, test green), so
+# valid is orange in the metric panels too, where it is the first curve.
 want_run="figure 1200x800 3 panels
 title 'run.EXT'
 panel 'loss' x 'epoch' y 'loss'
-  series 'train' 4 points: 1,1.2 2,0.8 3,0.5 4,0.35
-  series 'valid' 3 points: 1,1.1 2,0.85 3,0.6
-  series 'test' 4 points: 1,1.15 2,0.9 3,0.65 4,0.55
+  series 'train' 4 points: 1,1.2 2,0.8 3,0.5 4,0.35 colour #1f77b4
+  series 'valid' 3 points: 1,1.1 2,0.85 3,0.6 colour #ff7f0e
+  series 'test' 4 points: 1,1.15 2,0.9 3,0.65 4,0.55 colour #2ca02c
 panel 'accuracy' x 'epoch' y 'accuracy'
-  series 'valid' 3 points: 1,0.5 2,0.7 3,0.82
-  series 'test' 4 points: 1,0.48 2,0.68 3,0.8 4,0.85
+  series 'valid' 3 points: 1,0.5 2,0.7 3,0.82 colour #ff7f0e
+  series 'test' 4 points: 1,0.48 2,0.68 3,0.8 4,0.85 colour #2ca02c
 panel 'f1' x 'epoch' y 'f1'
-  series 'valid' 3 points: 1,0.4 2,0.65 3,0.8
-  series 'test' 4 points: 1,0.38 2,0.6 3,0.77 4,0.82"
+  series 'valid' 3 points: 1,0.4 2,0.65 3,0.8 colour #ff7f0e
+  series 'test' 4 points: 1,0.38 2,0.6 3,0.77 4,0.82 colour #2ca02c"
 for ext in jsonl csv; do
   plot "$TMP/run.$ext" --out "$TMP/run_$ext.png" --describe
   if [[ $status -ne 0 ]]; then
