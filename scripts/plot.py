@@ -24,7 +24,8 @@ import re
 import stat
 import sys
 
-PROG = os.path.basename(sys.argv[0]) or "dtrain-plot"
+# (dtrain plot runs this script, and names itself so through the environment)
+PROG = os.environ.get("DTRAIN_PLOT_PROG") or os.path.basename(sys.argv[0]) or "dtrain-plot"
 FORMATS = ("png", "svg", "pdf")
 PANEL_INCHES = (6.0, 4.0)  # one panel; the figure is a grid of them
 DPI = 100

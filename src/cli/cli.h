@@ -33,6 +33,15 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err);
 /* Rank 0 only. */
 dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err);
 
+/* dtrain plot ARGS: runs the plotter (scripts/plot.py, installed as
+ * dtrain-plot) on ARGS (argv[2..]), before and without MPI; returns only if
+ * it cannot (the exit status, after a message naming what to install). */
+int cli_plot(int argc, char **argv);
+/* The plotter's options, NULL-terminated, for the completions: all of them,
+ * and those that name a file. */
+extern const char *const cli_plot_options[];
+extern const char *const cli_plot_file_options[];
+
 /* Print a bash completion script for the n commands names[i], whose options
  * are those of cmds[i] (CMD_*), from the option table. */
 void cli_completion_bash(FILE *out, const char *const *names, const unsigned *cmds, size_t n);

@@ -52,6 +52,8 @@ static void usage(FILE *out)
                  "predict, cross-validate, benchmark, convert data.\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-9s %s\n", "plot",
+            "draw a training log (--log) or cv results (--out) as a PNG, SVG or PDF");
     fprintf(out, "\n`dtrain COMMAND --help` (or `dtrain help COMMAND`) lists a command's "
                  "options,\n`dtrain --help-all` those of every command; `dtrain completion "
                  "bash` prints\na bash completion script; `dtrain --version` prints "
@@ -269,6 +271,14 @@ int cli_main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "completion") == 0)
         return completion(argc, argv);
+    /* the plotter is a script of its own, on one process (plot.c) */
+    if (argc > 1 && strcmp(argv[1], "plot") == 0)
+        return cli_plot(argc, argv);
+    if (argc == 3 && !strcmp(argv[1], "help") && !strcmp(argv[2], "plot")) {
+        static char help_opt[] = "--help";
+        char *help[] = {argv[0], argv[2], help_opt, NULL};
+        return cli_plot(3, help);
+    }
     if (comm_init(&argc, &argv) != 0) {
         fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
         return 1;

@@ -93,6 +93,27 @@ for ext in jsonl csv; do
   check_png "$ext log" "$TMP/run_$ext.png" "1200 800" 40000
 done
 
+# `dtrain plot` runs the same plotter (found beside the binary, in the source
+# tree or the install prefix): the same figure, its messages under its name,
+# and under mpirun one rank draws.
+"$DTRAIN" plot "$TMP/run.jsonl" --out "$TMP/cmd.png" --describe >"$TMP/cmd.out" 2>"$TMP/cmd.err"
+st=$?
+[[ $st -eq 0 && $(cat "$TMP/cmd.out") == "${want_run/EXT/jsonl}" ]] \
+  && pass "dtrain plot LOG --out PNG: the figure of scripts/plot.py" \
+  || fail "dtrain plot: exit $st: $(cat "$TMP/cmd.err") $(cat "$TMP/cmd.out")"
+check_png "dtrain plot" "$TMP/cmd.png" "1200 800" 40000
+"$DTRAIN" plot "$TMP/run.jsonl" >"$TMP/cmd.out" 2>"$TMP/cmd.err"
+st=$?
+[[ $st -eq 2 && $(cat "$TMP/cmd.err") == "dtrain plot: error: the following arguments are required: --out (see dtrain plot --help)" ]] \
+  && pass "dtrain plot without --out: exit 2, '$(cat "$TMP/cmd.err")'" || fail "dtrain plot without --out: $st $(cat "$TMP/cmd.err")"
+"$DTRAIN" help plot >"$TMP/cmd.out" 2>&1 && grep -q '^usage: dtrain plot .*--out IMAGE' "$TMP/cmd.out" \
+  && "$DTRAIN" --help | grep -q '^  plot  ' && pass "dtrain help plot: the plotter's usage; dtrain --help lists plot" \
+  || fail "help plot: $(cat "$TMP/cmd.out")"
+timeout -k 5 60 mpirun --oversubscribe -np 2 "$DTRAIN" plot "$TMP/run.csv" --out "$TMP/mpi.png" --describe >"$TMP/cmd.out" 2>"$TMP/cmd.err"
+st=$?
+[[ $st -eq 0 && $(grep -c '^figure' "$TMP/cmd.out") -eq 1 ]] && pass "mpirun -np 2 dtrain plot: drawn once" \
+  || fail "mpirun dtrain plot: $st $(cat "$TMP/cmd.err") $(cat "$TMP/cmd.out")"
+
 # A log with no metric and no test set: the loss panel alone, 600 x 400.
 printf '%s\n' '{"epoch": 1, "train_loss": 0.9, "valid_loss": 1.0}' \
   '{"epoch": 2, "train_loss": 0.5, "valid_loss": 0.7}' >"$TMP/loss.jsonl"
