@@ -56,7 +56,7 @@ static void usage(FILE *out)
             "draw a training log (--log) or cv results (--out) as a PNG, SVG or PDF");
     fprintf(out, "\n`dtrain COMMAND --help` (or `dtrain help COMMAND`) lists a command's "
                  "options,\n`dtrain --help-all` those of every command; `dtrain completion "
-                 "bash` prints\na bash completion script; `dtrain --version` prints "
+                 "bash` (or zsh)\nprints a completion script; `dtrain --version` prints "
                  "versions.\n");
 }
 
@@ -70,13 +70,12 @@ static void help_all(void)
     }
 }
 
-/* dtrain completion bash: printed before MPI starts (a shell may run it at
- * every start-up). */
+/* dtrain completion bash|zsh: printed before MPI starts (a shell may run it
+ * at every start-up). */
 static int completion(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[2], "bash")) {
-        fprintf(stderr, "dtrain: error: usage: dtrain completion bash (the one shell "
-                        "supported)\n");
+    if (argc != 3 || (strcmp(argv[2], "bash") && strcmp(argv[2], "zsh"))) {
+        fprintf(stderr, "dtrain: error: usage: dtrain completion bash|zsh\n");
         return 2;
     }
     const char *names[N_COMMANDS];
@@ -85,7 +84,8 @@ static int completion(int argc, char **argv)
         names[i] = commands[i].name;
         cmds[i] = commands[i].cmd;
     }
-    cli_completion_bash(stdout, names, cmds, N_COMMANDS);
+    (argv[2][0] == 'b' ? cli_completion_bash : cli_completion_zsh)(stdout, names, cmds,
+                                                                   N_COMMANDS);
     return 0;
 }
 

@@ -21,8 +21,12 @@
 #define DTRAIN_INSTALLED_PLOT ""
 #endif
 
-const char *const cli_plot_options[] = {"--out", "--cv", "--describe", NULL};
-const char *const cli_plot_file_options[] = {"--out", "--cv", NULL};
+/* as scripts/plot.py's parser defines them */
+const cli_plot_option cli_plot_options[] = {
+    {"--out", "IMAGE", "image to write: .png, .svg or .pdf"},
+    {"--cv", "RESULTS.csv", "plot the results of dtrain cv --out instead of a log"},
+    {"--describe", NULL, "also print what was drawn"},
+    {NULL, NULL, NULL}};
 
 /* The directory of this program's file, with its trailing '/', into dir;
  * 0 if /proc does not say. */
