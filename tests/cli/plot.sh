@@ -122,6 +122,21 @@ plot "$TMP/loss.jsonl" --out "$TMP/loss.png" --describe
   && pass "a log without metrics: one loss panel, train and valid" || fail "loss only: $status $err $out"
 check_png "loss-only log" "$TMP/loss.png" "600 400" 10000
 
+# A run with --early-stopping records best_epoch, the epoch whose weights it
+# keeps so far: the last record's (2) is marked in every panel, and
+# best_epoch is no curve of its own.
+printf '%s\n' '{"epoch": 1, "train_loss": 0.9, "valid_loss": 1.0, "valid_accuracy": 0.5, "best_epoch": 1}' \
+  '{"epoch": 2, "train_loss": 0.5, "valid_loss": 0.7, "valid_accuracy": 0.8, "best_epoch": 2}' \
+  '{"epoch": 3, "train_loss": 0.4, "valid_loss": 0.8, "valid_accuracy": 0.7, "best_epoch": 2}' >"$TMP/es.jsonl"
+plot "$TMP/es.jsonl" --out "$TMP/es.png" --describe
+[[ $status -eq 0 && $(grep -c "^  mark 'kept epoch' at 2$" <<<"$out") -eq 2 && $(grep -c '^panel' <<<"$out") -eq 2 \
+   && $out != *"series 'best"* ]] \
+  && pass "early stopping's kept epoch (2) marked in both panels" || fail "kept epoch: $status $err $out"
+printf '%s\n' '{"epoch": 1, "train_loss": 0.9, "best_epoch": 7}' >"$TMP/es7.jsonl"
+bad_kept=$(timeout 60 "$PLOT" "$TMP/es7.jsonl" --out "$TMP/es7.png" 2>&1)
+[[ $? -eq 2 && $bad_kept == *"es7.jsonl: best_epoch 7 is not one of the log's epochs"* ]] \
+  && pass "a best_epoch past the log's epochs: exit 2, named" || fail "best_epoch 7: $bad_kept"
+
 # --profile's phases: a 'time per epoch' panel beside the loss.
 printf '%s\n' '{"epoch": 1, "epoch_time": 1.0, "train_loss": 0.9, "time_data": 0.1, "time_compute": 0.6, "time_comm": 0.2, "time_update": 0.05, "time_eval": 0.05}' \
   '{"epoch": 2, "epoch_time": 0.9, "train_loss": 0.5, "time_data": 0.1, "time_compute": 0.5, "time_comm": 0.2, "time_update": 0.05, "time_eval": 0.05}' >"$TMP/prof.jsonl"
@@ -244,6 +259,13 @@ else
     [[ $missing -eq 0 && $(grep -c '^panel' <<<"$out") -eq 2 ]] \
       && pass "cv plot: a panel per option, each configuration's mean +- std in both" \
       || fail "cv plot drew"$'\n'"$out"$'\n'"for"$'\n'"$(cat "$TMP/cv.csv")"
+    # the best configuration (rank 1) is starred in both panels, at its mean
+    IFS=, read -r rank lr layers f1 f2 f3 mean rest < <(sed -n 2p "$TMP/cv.csv")
+    m=$(awk -v m="$mean" 'BEGIN { printf "%g", m }')
+    [[ $rank == 1 && $(grep -c "^  mark 'best' at $lr,$m$" <<<"$out") -eq 1 \
+       && $(grep -c "^  mark 'best' at $layers,$m$" <<<"$out") -eq 1 && $(grep -c "^  mark" <<<"$out") -eq 2 ]] \
+      && pass "cv plot: the best configuration (lr $lr, layers $layers) starred in both panels" \
+      || fail "cv best mark: $(grep mark <<<"$out") for $(sed -n 2p "$TMP/cv.csv")"
   fi
 fi
 # A failed configuration has no mean: left out of the plot, and said so.
