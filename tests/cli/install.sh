@@ -48,6 +48,20 @@ else
   fail "installed dtrain-plot: $(cat "$TMP/p")"
 fi
 
+# dtrain plot runs the plotter beside the binary first: the installed
+# dtrain-plot; and, for a copy of dtrain beside another dtrain-plot, that one
+if "$PREFIX/bin/dtrain" plot "$TMP/log.jsonl" --out "$TMP/cmd.png" >"$TMP/p" 2>&1 \
+   && [[ $(head -c 8 "$TMP/cmd.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; then
+  pass "installed dtrain plot draws a PNG"
+else
+  fail "installed dtrain plot: $(cat "$TMP/p")"
+fi
+mkdir "$TMP/alone" && cp "$PREFIX/bin/dtrain" "$TMP/alone/" && printf '#!/bin/sh\necho "beside: $*"\n' >"$TMP/alone/dtrain-plot" \
+  && chmod +x "$TMP/alone/dtrain-plot"
+got=$("$TMP/alone/dtrain" plot run.jsonl --out x.png 2>&1)
+[[ $got == "beside: run.jsonl --out x.png" ]] && pass "dtrain plot runs the dtrain-plot beside it, with its arguments" \
+  || fail "dtrain plot beside: '$got'"
+
 # the man page (help2man reading --help-all): installed, and groff renders it
 # without a warning, with every command's options
 MAN=$PREFIX/share/man/man1/dtrain.1
