@@ -109,6 +109,14 @@ st=$?
 "$DTRAIN" help plot >"$TMP/cmd.out" 2>&1 && grep -q '^usage: dtrain plot .*--out IMAGE' "$TMP/cmd.out" \
   && "$DTRAIN" --help | grep -q '^  plot  ' && pass "dtrain help plot: the plotter's usage; dtrain --help lists plot" \
   || fail "help plot: $(cat "$TMP/cmd.out")"
+# without matplotlib (an import that fails stands in for the missing
+# package): what to install, not a traceback
+mkdir -p "$TMP/nompl/matplotlib"
+echo 'raise ImportError("No module named matplotlib")' >"$TMP/nompl/matplotlib/__init__.py"
+PYTHONPATH=$TMP/nompl "$DTRAIN" plot "$TMP/run.jsonl" --out "$TMP/nompl.png" >"$TMP/cmd.out" 2>"$TMP/cmd.err"
+st=$?
+[[ $st -eq 1 && $(wc -l <"$TMP/cmd.err") -eq 1 && $(cat "$TMP/cmd.err") == "dtrain plot: error: matplotlib is missing (Debian: apt-get install python3-matplotlib;"* && ! -e $TMP/nompl.png ]] \
+  && pass "dtrain plot without matplotlib: exit 1, '$(cat "$TMP/cmd.err")'" || fail "no matplotlib: $st $(cat "$TMP/cmd.err")"
 timeout -k 5 60 mpirun --oversubscribe -np 2 "$DTRAIN" plot "$TMP/run.csv" --out "$TMP/mpi.png" --describe >"$TMP/cmd.out" 2>"$TMP/cmd.err"
 st=$?
 [[ $st -eq 0 && $(grep -c '^figure' "$TMP/cmd.out") -eq 1 ]] && pass "mpirun -np 2 dtrain plot: drawn once" \
