@@ -10,7 +10,7 @@ packages=(
   iproute2 util-linux
   libdnnl-dev libopenblas-dev liblapack-dev
   check zlib1g-dev libyaml-dev libcsv-dev
-  help2man groff-base
+  help2man groff-base zsh
   clang libclang-rt-14-dev
   python3-matplotlib
   dataset-fashion-mnist

@@ -24,11 +24,15 @@ import re
 import stat
 import sys
 
-PROG = os.path.basename(sys.argv[0]) or "dtrain-plot"
+# (dtrain plot runs this script, and names itself so through the environment)
+PROG = os.environ.get("DTRAIN_PLOT_PROG") or os.path.basename(sys.argv[0]) or "dtrain-plot"
 FORMATS = ("png", "svg", "pdf")
 PANEL_INCHES = (6.0, 4.0)  # one panel; the figure is a grid of them
 DPI = 100
 SETS = ("train", "valid", "test")
+# One colour per set, the same in every panel (matplotlib's first three), so
+# that valid is valid in the loss and in each metric panel alike.
+SET_COLOURS = {"train": "#1f77b4", "valid": "#ff7f0e", "test": "#2ca02c"}
 PROFILE = ("time_data", "time_compute", "time_comm", "time_update", "time_eval")
 
 
@@ -245,6 +249,18 @@ def figure(n):
     return fig, axs[:n]
 
 
+def kept_epoch(path, log):
+    """The epoch whose weights an early-stopped run kept (the last record's
+    best_epoch, written with --early-stopping), or None."""
+    best = [v for v in log.get("best_epoch", []) if not math.isnan(v)]
+    if not best:
+        return None
+    k = best[-1]
+    if not (k >= 1 and k == int(k) and k <= max(log["epoch"])):
+        raise BadInput(f"{path}: best_epoch {k:g} is not one of the log's epochs")
+    return int(k)
+
+
 def draw_log(path, log, keys):
     from matplotlib.ticker import MaxNLocator
 
@@ -253,9 +269,15 @@ def draw_log(path, log, keys):
         raise BadInput(f"{path}: no values to plot (every loss and metric is null)")
     fig, axs = figure(len(panels))
     x = log["epoch"]
+    kept = kept_epoch(path, log)
     for ax, (title, ylabel, series) in zip(axs, panels):
         for label, y in series:
-            ax.plot(x, y, marker="o" if len(x) <= 30 else None, markersize=3, label=label)
+            ax.plot(x, y, marker="o" if len(x) <= 30 else None, markersize=3, label=label,
+                    color=SET_COLOURS.get(label))
+        if kept is not None:
+            line = ax.axvline(kept, color="black", linestyle="--", linewidth=1,
+                              label=f"kept: epoch {kept}")
+            line.dtrain_mark = "kept epoch"
         vals = [v for _, y in series for v in y if not math.isnan(v)]
         if title == "loss" and min(vals) > 0 and max(vals) > 100 * min(vals):
             ax.set_yscale("log")  # losses spanning decades
@@ -285,8 +307,9 @@ def draw_cv(path, axes, rows, metric, k):
                         yerr=[s for _, _, s in ok], marker="o", capsize=3, label=label)
             for v, (m, _, rank) in pts.items():
                 if rank == 1 and not math.isnan(m):
-                    ax.plot([pos[v] + dx], [m], marker="*", markersize=14, color="black",
-                            linestyle="none", label="_best")
+                    star, = ax.plot([pos[v] + dx], [m], marker="*", markersize=14,
+                                    color="black", linestyle="none", label="_best")
+                    star.dtrain_mark = "best"
         ax.set_xticks(range(len(xs)), xs)
         ax.dtrain_categories = xs  # for describe(): positions back to values
         ax.set_title(a)
@@ -304,7 +327,10 @@ def draw_cv(path, axes, rows, metric, k):
 def describe(fig):
     """What was drawn, read back from the figure: a line per panel, then one
     per series with its points x,y (x,y+-std with error bars) that are
-    numbers."""
+    numbers, and its colour; then the marks (the epoch early stopping kept, the
+    best configuration of a search)."""
+    from matplotlib.colors import to_hex
+
     lines = [f"figure {int(fig.get_figwidth() * DPI)}x{int(fig.get_figheight() * DPI)} "
              f"{len(fig.axes)} panel{'s' * (len(fig.axes) != 1)}",
              f"title '{' '.join(t.get_text() for t in fig.texts)}'"]
@@ -314,6 +340,8 @@ def describe(fig):
         if not labels:  # a single series, no legend
             handles, labels = [c for c in ax.containers] or ax.lines[:1], ["(unlabelled)"]
         for h, lab in zip(handles, labels):
+            if getattr(h, "dtrain_mark", None):
+                continue  # below
             line = h.lines[0] if hasattr(h, "lines") else h
             cats = getattr(ax, "dtrain_categories", None)
             pts = [(cats[round(x)] if cats else f"{x:g}", f"{y:g}")
@@ -322,7 +350,16 @@ def describe(fig):
                 segs = h.lines[2][0].get_segments()
                 pts = [(x, f"{y}+-{(s[1][1] - s[0][1]) / 2:g}") for (x, y), s in zip(pts, segs)]
             lines.append(f"  series '{lab}' {len(pts)} point{'s' * (len(pts) != 1)}: "
-                         + " ".join(f"{x},{y}" for x, y in pts))
+                         + " ".join(f"{x},{y}" for x, y in pts)
+                         + f" colour {to_hex(line.get_color())}")
+        for m in ax.lines:  # the marks: an epoch (a vertical line), or a point
+            name = getattr(m, "dtrain_mark", None)
+            if name == "kept epoch":
+                lines.append(f"  mark '{name}' at {m.get_xdata()[0]:g}")
+            elif name:
+                cats = getattr(ax, "dtrain_categories", None)
+                x, y = m.get_xdata()[0], m.get_ydata()[0]
+                lines.append(f"  mark '{name}' at {cats[round(x)] if cats else f'{x:g}'},{y:g}")
     return "\n".join(lines)
 
 

@@ -646,6 +646,8 @@ static dt_status define_history(dt_session *s, dt_error *err)
         history_add_col(h, "%s_loss", names[i]);
         for (int j = 0; j < nm; j++) history_add_col(h, "%s_%s", names[i], metrics_name(m[j]));
     }
+    if (s->cfg->early_stopping)
+        history_add_col(h, "best_epoch");
     for (int i = 0; s->cfg->profile && i < 5; i++) history_add_col(h, "%s", profile_cols[i]);
     if (h->n_cols == HIST_MAX_COLS)
         return dt_fail(err, DT_EUSAGE, "too many figures per epoch for the history");
@@ -871,13 +873,19 @@ static double monitor_value(const dt_session *s, double train_loss)
     return s->last_eval.loss;
 }
 
+/* Whether v, a value of --monitor, beats the best so far. */
+static int es_improves(const dt_session *s, double v)
+{
+    return s->cfg->monitor == MONITOR_VAL_ACCURACY ? v > s->progress.es_best
+                                                   : v < s->progress.es_best;
+}
+
 /* Early stopping after an epoch: remember the best weights; 1 = stop now. */
 static int early_stop(dt_session *s, int64_t epoch)
 {
     dt_progress *p = &s->progress;
-    const int maximize = s->cfg->monitor == MONITOR_VAL_ACCURACY;
     const double v = s->monitor;
-    if (maximize ? v > p->es_best : v < p->es_best) {
+    if (es_improves(s, v)) {
         p->es_best = v;
         p->es_best_epoch = epoch + 1;
         p->es_bad = 0;
@@ -1057,10 +1065,14 @@ static void profile_epoch(dt_session *s, int64_t epoch, double t_train, double t
 }
 
 /* The epoch into the history and the metrics log; --monitor observed. */
-static dt_status record_epoch(dt_session *s, int64_t epoch, const double *row, double train_loss,
+static dt_status record_epoch(dt_session *s, int64_t epoch, double *row, double train_loss,
                               dt_error *err)
 {
     dt_progress *p = &s->progress;
+    s->monitor = monitor_value(s, train_loss);
+    if (s->cfg->early_stopping) /* the epoch early_stop() will keep, this one included */
+        put(&p->hist, row, "best_epoch",
+            es_improves(s, s->monitor) ? (double)(epoch + 1) : (double)p->es_best_epoch);
     dt_status st = history_append(&p->hist, row, err);
     if (st)
         return st;
@@ -1068,7 +1080,6 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, const double *row, d
         dt_warn("%s; the log stops here (checkpoints and --save keep every epoch)", err->msg);
         history_log_close(&s->log);
     }
-    s->monitor = monitor_value(s, train_loss);
     if (sched_observe(&s->sched, s->monitor))
         dt_info("plateau: %s has not improved for %lld epochs; learning rate now %.3g",
                 config_monitor_name(s->cfg->monitor), (long long)s->cfg->plateau_patience,

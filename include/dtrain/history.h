@@ -14,6 +14,9 @@
  *   SET_loss, SET_METRIC    for each set evaluated after every epoch (SET is
  *                "valid" or "test"), its loss and each selected metric
  *                (metrics_name: accuracy, f1, auc, rmse, ...)
+ *   best_epoch   with early stopping: the epoch whose weights it keeps so
+ *                far (the best --monitor up to this epoch); the last row's
+ *                is the epoch of the weights the run ends with
  *   time_data, time_compute, time_comm, time_update, time_eval
  *                with --profile: the epoch's seconds per phase, the slowest
  *                rank's; time_data is the rows of each step reaching the

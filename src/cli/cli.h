@@ -33,9 +33,22 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err);
 /* Rank 0 only. */
 dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err);
 
+/* dtrain plot ARGS: runs the plotter (scripts/plot.py, installed as
+ * dtrain-plot) on ARGS (argv[2..]), before and without MPI; returns only if
+ * it cannot (the exit status, after a message naming what to install). */
+int cli_plot(int argc, char **argv);
+/* The plotter's options, for the completions; ends with a NULL name.  An
+ * option with a file_metavar takes a file name, the others nothing. */
+typedef struct {
+    const char *name, *file_metavar, *help;
+} cli_plot_option;
+extern const cli_plot_option cli_plot_options[];
+
 /* Print a bash completion script for the n commands names[i], whose options
  * are those of cmds[i] (CMD_*), from the option table. */
 void cli_completion_bash(FILE *out, const char *const *names, const unsigned *cmds, size_t n);
+/* The same as a zsh completion function (the file _dtrain). */
+void cli_completion_zsh(FILE *out, const char *const *names, const unsigned *cmds, size_t n);
 
 /* eval and predict: load --model (with its normalisation) and group --group
  * of --data, check that they fit and normalise the data.  y is DS_LABELS /

@@ -52,9 +52,11 @@ static void usage(FILE *out)
                  "predict, cross-validate, benchmark, convert data.\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-9s %s\n", "plot",
+            "draw a training log (--log) or cv results (--out) as a PNG, SVG or PDF");
     fprintf(out, "\n`dtrain COMMAND --help` (or `dtrain help COMMAND`) lists a command's "
                  "options,\n`dtrain --help-all` those of every command; `dtrain completion "
-                 "bash` prints\na bash completion script; `dtrain --version` prints "
+                 "bash` (or zsh)\nprints a completion script; `dtrain --version` prints "
                  "versions.\n");
 }
 
@@ -68,13 +70,12 @@ static void help_all(void)
     }
 }
 
-/* dtrain completion bash: printed before MPI starts (a shell may run it at
- * every start-up). */
+/* dtrain completion bash|zsh: printed before MPI starts (a shell may run it
+ * at every start-up). */
 static int completion(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[2], "bash")) {
-        fprintf(stderr, "dtrain: error: usage: dtrain completion bash (the one shell "
-                        "supported)\n");
+    if (argc != 3 || (strcmp(argv[2], "bash") && strcmp(argv[2], "zsh"))) {
+        fprintf(stderr, "dtrain: error: usage: dtrain completion bash|zsh\n");
         return 2;
     }
     const char *names[N_COMMANDS];
@@ -83,7 +84,8 @@ static int completion(int argc, char **argv)
         names[i] = commands[i].name;
         cmds[i] = commands[i].cmd;
     }
-    cli_completion_bash(stdout, names, cmds, N_COMMANDS);
+    (argv[2][0] == 'b' ? cli_completion_bash : cli_completion_zsh)(stdout, names, cmds,
+                                                                   N_COMMANDS);
     return 0;
 }
 
@@ -185,6 +187,7 @@ static const command *find_command(const char *name, int rank)
             return &commands[i];
         dt_nearest_add(&near, name, commands[i].name);
     }
+    dt_nearest_add(&near, name, "plot"); /* run before MPI, not in the table */
     if (rank != 0)
         return NULL;
     if (dt_nearest_get(&near))
@@ -276,6 +279,14 @@ int cli_main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "completion") == 0)
         return completion(argc, argv);
+    /* the plotter is a script of its own, on one process (plot.c) */
+    if (argc > 1 && strcmp(argv[1], "plot") == 0)
+        return cli_plot(argc, argv);
+    if (argc == 3 && !strcmp(argv[1], "help") && !strcmp(argv[2], "plot")) {
+        static char help_opt[] = "--help";
+        char *help[] = {argv[0], argv[2], help_opt, NULL};
+        return cli_plot(3, help);
+    }
     if (comm_init(&argc, &argv) != 0) {
         fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
         return 1;

@@ -48,6 +48,20 @@ else
   fail "installed dtrain-plot: $(cat "$TMP/p")"
 fi
 
+# dtrain plot runs the plotter beside the binary first: the installed
+# dtrain-plot; and, for a copy of dtrain beside another dtrain-plot, that one
+if "$PREFIX/bin/dtrain" plot "$TMP/log.jsonl" --out "$TMP/cmd.png" >"$TMP/p" 2>&1 \
+   && [[ $(head -c 8 "$TMP/cmd.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; then
+  pass "installed dtrain plot draws a PNG"
+else
+  fail "installed dtrain plot: $(cat "$TMP/p")"
+fi
+mkdir "$TMP/alone" && cp "$PREFIX/bin/dtrain" "$TMP/alone/" && printf '#!/bin/sh\necho "beside: $*"\n' >"$TMP/alone/dtrain-plot" \
+  && chmod +x "$TMP/alone/dtrain-plot"
+got=$("$TMP/alone/dtrain" plot run.jsonl --out x.png 2>&1)
+[[ $got == "beside: run.jsonl --out x.png" ]] && pass "dtrain plot runs the dtrain-plot beside it, with its arguments" \
+  || fail "dtrain plot beside: '$got'"
+
 # the man page (help2man reading --help-all): installed, and groff renders it
 # without a warning, with every command's options
 MAN=$PREFIX/share/man/man1/dtrain.1
@@ -67,12 +81,16 @@ else
   fail "share/man/man1/dtrain.1 not installed"
 fi
 
-# the bash completion (generated from the option table): sourced in bash, its
-# function completes what COMP_WORDS/COMP_CWORD describe
+# the bash completion (generated from the option table): sourced in bash, the
+# function it registers for the line's first word (dtrain, or a launcher:
+# mpirun, srun) completes what COMP_WORDS/COMP_CWORD describe
 COMPLETION=$PREFIX/share/bash-completion/completions/dtrain
 complete_words() {
   bash -c 'source "$1" || exit 1; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
-           _dtrain; printf "%s\n" "${COMPREPLY[@]}" | sort' _ "$COMPLETION" "$@"
+           spec=$(complete -p "${1##*/}") || exit 1
+           [[ $spec =~ -F\ ([^ ]+) ]] || exit 1
+           "${BASH_REMATCH[1]}" "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+           printf "%s\n" "${COMPREPLY[@]}" | sort' _ "$COMPLETION" "$@"
 }
 expect_completion() {
   local want=$1; shift
@@ -89,6 +107,32 @@ if [[ -f $COMPLETION ]]; then
   expect_completion "accuracy,r2 accuracy,rmse" dtrain train --metrics accuracy,r
   expect_completion "predict" dtrain help pre
   expect_completion "float32 float64" dtrain convert --x-dtype f
+  # typed after a launcher, with any path to dtrain
+  expect_completion "--optimizer" mpirun -np 2 dtrain train --opt
+  expect_completion "--optimizer" srun -n 2 dtrain train --opt
+  expect_completion "adagrad adam adamw" mpirun --oversubscribe -np 2 ./build/dtrain train --optimizer a
+  expect_completion "train" mpiexec -n 2 dtrain tr
+  expect_completion "--cv --describe --help --out" mpirun -np 2 dtrain plot --
+  # a list's names already given are not offered again
+  expect_completion "auc,accuracy auc,f1 auc,log_loss auc,mae auc,r2 auc,rmse" dtrain train --metrics auc,
+  expect_completion "auc,f1,accuracy" mpirun -np 2 dtrain train --metrics auc,f1,a
+  expect_completion "" dtrain cv --metrics auc,f1,accuracy,log_loss,rmse,mae,r2,
+  expect_completion "plot" dtrain pl
+  expect_completion "bash zsh" dtrain completion ""
+  # bash-completion loads a command's file when that command is completed
+  # first: each launcher's is a link to dtrain's
+  for l in mpirun mpiexec orterun srun; do
+    [[ $(readlink "$PREFIX/share/bash-completion/completions/$l") == dtrain ]] \
+      && pass "completions/$l links to dtrain's" || fail "completions/$l: $(ls -l "$PREFIX/share/bash-completion/completions")"
+  done
+  # a launcher's own completion, loaded before, still completes its lines
+  # that have no dtrain
+  got=$(bash -c '_mine() { COMPREPLY=(own); }; complete -F _mine srun; source "$1"
+                 COMP_WORDS=(srun -n 2 hostn); COMP_CWORD=3; _dtrain_launcher srun hostn 2
+                 a=${COMPREPLY[*]}; COMP_WORDS=(srun dtrain tr); COMP_CWORD=2; _dtrain_launcher
+                 echo "$a ${COMPREPLY[*]}"' _ "$COMPLETION")
+  [[ $got == "own train" ]] && pass "srun's own completion kept for lines without dtrain" \
+    || fail "srun's own completion: '$got'"
   # every option of every command's --help, and every choice it lists, is
   # completed (the script is the table's, not a list kept by hand)
   for cmd in train eval cv predict inspect bench convert; do
@@ -105,6 +149,49 @@ if [[ -f $COMPLETION ]]; then
   done
 else
   fail "share/bash-completion/completions/dtrain not installed"
+fi
+
+# the zsh completion, generated from the same table: zsh reads it; compinit
+# registers it for dtrain and the launchers; and, with _arguments and compadd
+# standing in for zsh's own, what it hands them after `mpirun -np 2`
+ZSH_COMPLETION=$PREFIX/share/zsh/site-functions/_dtrain
+if [[ ! -f $ZSH_COMPLETION ]]; then
+  fail "share/zsh/site-functions/_dtrain not installed"
+elif ! command -v zsh >/dev/null; then
+  fail "zsh is not installed (scripts/install-deps.sh installs it)"
+else
+  pass "installed share/zsh/site-functions/_dtrain"
+  zsh -n "$ZSH_COMPLETION" 2>"$TMP/zsh.err" && pass "zsh -n _dtrain" || fail "zsh -n: $(cat "$TMP/zsh.err")"
+  got=$(HOME=$TMP zsh -f -c 'fpath=("$1" $fpath); autoload -Uz compinit; compinit -u -D
+        print -r -- $_comps[dtrain] $_comps[mpirun] $_comps[srun]' _ "$(dirname "$ZSH_COMPLETION")" 2>&1)
+  [[ $got == "_dtrain _dtrain _dtrain" ]] && pass "compinit: _dtrain completes dtrain, mpirun, srun" \
+    || fail "compinit: '$got'"
+  # zsh_words SERVICE WORDS...: the calls the completion makes for the last word
+  zsh_words() {
+    zsh -f -c 'source_file=$1; service=$2; shift 2; words=("$@"); CURRENT=$#
+      _arguments() { print -r -l -- "_arguments" "$@"; }
+      compadd() { print -r -- "compadd $*"; }
+      _alternative() { print -r -- "_alternative"; }
+      source "$source_file"' _ "$ZSH_COMPLETION" "$@"
+  }
+  got=$(zsh_words mpirun mpirun -np 2 dtrain train --opt)
+  grep -qx "'\?--optimizer=\[.*\]:NAME:(sgd .*adam .*)'\?" <<<"$got" \
+    && [[ $(head -1 <<<"$got") == _arguments ]] \
+    && pass "zsh, mpirun -np 2 dtrain train --opt: train's options, --optimizer with its names" \
+    || fail "zsh after mpirun: $(head -5 <<<"$got") ... $(grep -- --optimizer <<<"$got")"
+  got=$(zsh_words srun srun -n 2 dtrain "")
+  [[ $got == "compadd -- train eval cv predict inspect bench convert plot help completion --help --help-all --version" ]] \
+    && pass "zsh, srun -n 2 dtrain <TAB>: the commands" || fail "zsh after srun: '$got'"
+  got=$(zsh_words dtrain dtrain train --metrics "")
+  grep -q "^--metrics=\[.*\]:LIST:_values -s , metrics auc accuracy f1 log_loss rmse mae r2$" <<<"$got" \
+    && pass "zsh: --metrics is a list (_values -s ,: each name once)" || fail "zsh --metrics: $(grep -- --metrics <<<"$got")"
+  # every option of every command's --help is in its _arguments, and no other
+  for cmd in train eval cv predict inspect bench convert plot; do
+    want=$("$PREFIX/bin/dtrain" "$cmd" --help | sed -n 's/^  \(--[a-z0-9-]*\).*/\1/p' | sort -u | paste -sd' ')
+    got=$(zsh_words dtrain dtrain "$cmd" -- | sed -n 's/^[*]\{0,1\}\(--[a-z0-9-]*\).*/\1/p' | grep -v '^--help$' | sort -u | paste -sd' ')
+    [[ -n $want && $got == "$want" ]] && pass "zsh: dtrain $cmd: all $(wc -w <<<"$want") options" \
+      || fail "zsh: dtrain $cmd: '$got', --help has '$want'"
+  done
 fi
 
 # run_example NAME BINARY: 2 ranks, exit 0 and the "ok:" line

@@ -66,19 +66,21 @@ epoch,step,samples,epoch_time,time,lr,train_loss,valid_loss,valid_accuracy,valid
 4,40,1280,0.5,2.0,0.005,0.35,,,,0.55,0.85,0.82
 EOF
 # What must be drawn: the fixture's values, by hand.  3 panels (loss,
-# accuracy, f1) -> 2 x 2 panels of 600 x 400 = 1200 x 800 pixels.
+# accuracy, f1) -> 2 x 2 panels of 600 x 400 = 1200 x 800 pixels.  Each set
+# keeps its colour in every panel (train blue, valid orange, test green), so
+# valid is orange in the metric panels too, where it is the first curve.
 want_run="figure 1200x800 3 panels
 title 'run.EXT'
 panel 'loss' x 'epoch' y 'loss'
-  series 'train' 4 points: 1,1.2 2,0.8 3,0.5 4,0.35
-  series 'valid' 3 points: 1,1.1 2,0.85 3,0.6
-  series 'test' 4 points: 1,1.15 2,0.9 3,0.65 4,0.55
+  series 'train' 4 points: 1,1.2 2,0.8 3,0.5 4,0.35 colour #1f77b4
+  series 'valid' 3 points: 1,1.1 2,0.85 3,0.6 colour #ff7f0e
+  series 'test' 4 points: 1,1.15 2,0.9 3,0.65 4,0.55 colour #2ca02c
 panel 'accuracy' x 'epoch' y 'accuracy'
-  series 'valid' 3 points: 1,0.5 2,0.7 3,0.82
-  series 'test' 4 points: 1,0.48 2,0.68 3,0.8 4,0.85
+  series 'valid' 3 points: 1,0.5 2,0.7 3,0.82 colour #ff7f0e
+  series 'test' 4 points: 1,0.48 2,0.68 3,0.8 4,0.85 colour #2ca02c
 panel 'f1' x 'epoch' y 'f1'
-  series 'valid' 3 points: 1,0.4 2,0.65 3,0.8
-  series 'test' 4 points: 1,0.38 2,0.6 3,0.77 4,0.82"
+  series 'valid' 3 points: 1,0.4 2,0.65 3,0.8 colour #ff7f0e
+  series 'test' 4 points: 1,0.38 2,0.6 3,0.77 4,0.82 colour #2ca02c"
 for ext in jsonl csv; do
   plot "$TMP/run.$ext" --out "$TMP/run_$ext.png" --describe
   if [[ $status -ne 0 ]]; then
@@ -91,6 +93,35 @@ for ext in jsonl csv; do
   check_png "$ext log" "$TMP/run_$ext.png" "1200 800" 40000
 done
 
+# `dtrain plot` runs the same plotter (found beside the binary, in the source
+# tree or the install prefix): the same figure, its messages under its name,
+# and under mpirun one rank draws.
+"$DTRAIN" plot "$TMP/run.jsonl" --out "$TMP/cmd.png" --describe >"$TMP/cmd.out" 2>"$TMP/cmd.err"
+st=$?
+[[ $st -eq 0 && $(cat "$TMP/cmd.out") == "${want_run/EXT/jsonl}" ]] \
+  && pass "dtrain plot LOG --out PNG: the figure of scripts/plot.py" \
+  || fail "dtrain plot: exit $st: $(cat "$TMP/cmd.err") $(cat "$TMP/cmd.out")"
+check_png "dtrain plot" "$TMP/cmd.png" "1200 800" 40000
+"$DTRAIN" plot "$TMP/run.jsonl" >"$TMP/cmd.out" 2>"$TMP/cmd.err"
+st=$?
+[[ $st -eq 2 && $(cat "$TMP/cmd.err") == "dtrain plot: error: the following arguments are required: --out (see dtrain plot --help)" ]] \
+  && pass "dtrain plot without --out: exit 2, '$(cat "$TMP/cmd.err")'" || fail "dtrain plot without --out: $st $(cat "$TMP/cmd.err")"
+"$DTRAIN" help plot >"$TMP/cmd.out" 2>&1 && grep -q '^usage: dtrain plot .*--out IMAGE' "$TMP/cmd.out" \
+  && "$DTRAIN" --help | grep -q '^  plot  ' && pass "dtrain help plot: the plotter's usage; dtrain --help lists plot" \
+  || fail "help plot: $(cat "$TMP/cmd.out")"
+# without matplotlib (an import that fails stands in for the missing
+# package): what to install, not a traceback
+mkdir -p "$TMP/nompl/matplotlib"
+echo 'raise ImportError("No module named matplotlib")' >"$TMP/nompl/matplotlib/__init__.py"
+PYTHONPATH=$TMP/nompl "$DTRAIN" plot "$TMP/run.jsonl" --out "$TMP/nompl.png" >"$TMP/cmd.out" 2>"$TMP/cmd.err"
+st=$?
+[[ $st -eq 1 && $(wc -l <"$TMP/cmd.err") -eq 1 && $(cat "$TMP/cmd.err") == "dtrain plot: error: matplotlib is missing (Debian: apt-get install python3-matplotlib;"* && ! -e $TMP/nompl.png ]] \
+  && pass "dtrain plot without matplotlib: exit 1, '$(cat "$TMP/cmd.err")'" || fail "no matplotlib: $st $(cat "$TMP/cmd.err")"
+timeout -k 5 60 mpirun --oversubscribe -np 2 "$DTRAIN" plot "$TMP/run.csv" --out "$TMP/mpi.png" --describe >"$TMP/cmd.out" 2>"$TMP/cmd.err"
+st=$?
+[[ $st -eq 0 && $(grep -c '^figure' "$TMP/cmd.out") -eq 1 ]] && pass "mpirun -np 2 dtrain plot: drawn once" \
+  || fail "mpirun dtrain plot: $st $(cat "$TMP/cmd.err") $(cat "$TMP/cmd.out")"
+
 # A log with no metric and no test set: the loss panel alone, 600 x 400.
 printf '%s\n' '{"epoch": 1, "train_loss": 0.9, "valid_loss": 1.0}' \
   '{"epoch": 2, "train_loss": 0.5, "valid_loss": 0.7}' >"$TMP/loss.jsonl"
@@ -98,6 +129,21 @@ plot "$TMP/loss.jsonl" --out "$TMP/loss.png" --describe
 [[ $status -eq 0 && $(head -1 <<<"$out") == "figure 600x400 1 panel" && $(grep -c "series" <<<"$out") -eq 2 ]] \
   && pass "a log without metrics: one loss panel, train and valid" || fail "loss only: $status $err $out"
 check_png "loss-only log" "$TMP/loss.png" "600 400" 10000
+
+# A run with --early-stopping records best_epoch, the epoch whose weights it
+# keeps so far: the last record's (2) is marked in every panel, and
+# best_epoch is no curve of its own.
+printf '%s\n' '{"epoch": 1, "train_loss": 0.9, "valid_loss": 1.0, "valid_accuracy": 0.5, "best_epoch": 1}' \
+  '{"epoch": 2, "train_loss": 0.5, "valid_loss": 0.7, "valid_accuracy": 0.8, "best_epoch": 2}' \
+  '{"epoch": 3, "train_loss": 0.4, "valid_loss": 0.8, "valid_accuracy": 0.7, "best_epoch": 2}' >"$TMP/es.jsonl"
+plot "$TMP/es.jsonl" --out "$TMP/es.png" --describe
+[[ $status -eq 0 && $(grep -c "^  mark 'kept epoch' at 2$" <<<"$out") -eq 2 && $(grep -c '^panel' <<<"$out") -eq 2 \
+   && $out != *"series 'best"* ]] \
+  && pass "early stopping's kept epoch (2) marked in both panels" || fail "kept epoch: $status $err $out"
+printf '%s\n' '{"epoch": 1, "train_loss": 0.9, "best_epoch": 7}' >"$TMP/es7.jsonl"
+bad_kept=$(timeout 60 "$PLOT" "$TMP/es7.jsonl" --out "$TMP/es7.png" 2>&1)
+[[ $? -eq 2 && $bad_kept == *"es7.jsonl: best_epoch 7 is not one of the log's epochs"* ]] \
+  && pass "a best_epoch past the log's epochs: exit 2, named" || fail "best_epoch 7: $bad_kept"
 
 # --profile's phases: a 'time per epoch' panel beside the loss.
 printf '%s\n' '{"epoch": 1, "epoch_time": 1.0, "train_loss": 0.9, "time_data": 0.1, "time_compute": 0.6, "time_comm": 0.2, "time_update": 0.05, "time_eval": 0.05}' \
@@ -221,6 +267,13 @@ else
     [[ $missing -eq 0 && $(grep -c '^panel' <<<"$out") -eq 2 ]] \
       && pass "cv plot: a panel per option, each configuration's mean +- std in both" \
       || fail "cv plot drew"$'\n'"$out"$'\n'"for"$'\n'"$(cat "$TMP/cv.csv")"
+    # the best configuration (rank 1) is starred in both panels, at its mean
+    IFS=, read -r rank lr layers f1 f2 f3 mean rest < <(sed -n 2p "$TMP/cv.csv")
+    m=$(awk -v m="$mean" 'BEGIN { printf "%g", m }')
+    [[ $rank == 1 && $(grep -c "^  mark 'best' at $lr,$m$" <<<"$out") -eq 1 \
+       && $(grep -c "^  mark 'best' at $layers,$m$" <<<"$out") -eq 1 && $(grep -c "^  mark" <<<"$out") -eq 2 ]] \
+      && pass "cv plot: the best configuration (lr $lr, layers $layers) starred in both panels" \
+      || fail "cv best mark: $(grep mark <<<"$out") for $(sed -n 2p "$TMP/cv.csv")"
   fi
 fi
 # A failed configuration has no mean: left out of the plot, and said so.

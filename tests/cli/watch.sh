@@ -70,7 +70,8 @@ for i, (r, line) in enumerate(zip(recs, lines)):
 print("ok")
 EOF
 )
-COLS=epoch,step,samples,epoch_time,time,lr,train_loss,valid_loss,valid_accuracy,valid_f1,test_loss,test_accuracy,test_f1
+# (best_epoch: with --early-stopping, the epoch whose weights it keeps so far)
+COLS=epoch,step,samples,epoch_time,time,lr,train_loss,valid_loss,valid_accuracy,valid_f1,test_loss,test_accuracy,test_f1,best_epoch
 run 2 120 train "${BASE[@]}" --epochs 4 --early-stopping 5 --metrics accuracy,f1 \
   --log "$TMP/run.jsonl" --save "$TMP/m.h5"
 printf '%s\n' "$out" >"$TMP/lines"
@@ -83,6 +84,17 @@ r=$(/usr/bin/python3 -c "$LOGCHECK" "$TMP/run.jsonl" "$TMP/lines" 4 "$COLS" 2>&1
 size=$(/usr/bin/python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print(*struct.unpack(">II", d[16:24]))' "$TMP/run.png" 2>/dev/null)
 [[ $size == "1200 800" && $(stat -c %s "$TMP/run.png") -gt 40000 ]] && grep -q "^figure 1200x800 3 panels" "$TMP/plot.txt" && grep -q "^panel 'f1'" "$TMP/plot.txt" \
   && pass "the log plots: $size pixels, $(stat -c %s "$TMP/run.png") bytes" || fail "plot of the log: '$size' $(cat "$TMP/plot.txt")"
+# the epoch early stopping kept (the last record's best_epoch: the epoch of
+# the best valid_loss) is marked in each of the 3 panels
+kept=$(/usr/bin/python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+best = min(r, key=lambda x: x["valid_loss"])["epoch"]
+assert all(x["best_epoch"] == min(r[: i + 1], key=lambda y: y["valid_loss"])["epoch"] for i, x in enumerate(r)), r
+assert r[-1]["best_epoch"] == best
+print(best)' "$TMP/run.jsonl" 2>&1)
+[[ $(grep -c "^  mark 'kept epoch' at $kept\$" "$TMP/plot.txt") -eq 3 ]] \
+  && pass "best_epoch: the best valid_loss so far; the plot marks epoch $kept in every panel" \
+  || fail "kept epoch: '$kept' $(grep mark "$TMP/plot.txt")"
 # CSV by extension: a header of the same names, the same numbers
 run 2 120 train "${BASE[@]}" --epochs 4 --early-stopping 5 --metrics accuracy,f1 --log "$TMP/run.csv"
 r=$(/usr/bin/python3 -c 'import csv, json, sys
@@ -102,8 +114,8 @@ grep -q '"time_data": [0-9.e-]*, "time_compute": [0-9.e-]*, "time_comm": [0-9.e-
   && pass "--log with --profile: the phase times" || fail "--log --profile: $(cat "$TMP/p.jsonl")"
 # the saved model keeps every epoch and every metric
 cols=$(h5dump -a /history/columns "$TMP/m.h5" | sed -n 's/.*(0): "\(.*\)"/\1/p')
-[[ $cols == "$COLS" ]] && h5dump -H -d /history/epochs "$TMP/m.h5" | grep -q 'DATASPACE  SIMPLE { ( 4, 13 )' \
-  && pass "--save keeps the history: 4 epochs x 13 named figures" || fail "--save history: '$cols'"
+[[ $cols == "$COLS" ]] && h5dump -H -d /history/epochs "$TMP/m.h5" | grep -q 'DATASPACE  SIMPLE { ( 4, 14 )' \
+  && pass "--save keeps the history: 4 epochs x 14 named figures" || fail "--save history: '$cols'"
 "$DTRAIN" inspect "$TMP/m.h5" | grep -q 'valid_f1' && pass "inspect shows the history's columns" \
   || fail "inspect: $("$DTRAIN" inspect "$TMP/m.h5")"
 # not a regular file of ours: refused before training, nothing touched
