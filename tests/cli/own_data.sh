@@ -122,11 +122,12 @@ paste -d, <(tail -n +2 "$TMP/b.csv" | cut -d, -f1,2) <(cut -d, -f2 "$B") |
   awk -F, '{ n++; if ($2 != $1 + 1) bad++; if ($2 == $3) right++ } END { exit !(n == 20 && !bad && right == 20) }' &&
   pass "predict writes back the original labels 1/2 (all 20 right)" || fail "1/2 predictions: $(head -5 "$TMP/b.csv")"
 
-# a file of features only, converted as if its last column were labels, is
-# refused with a pointer to --no-labels (it used to become 1481 "classes")
+# a file of features only, converted as if its last column were class labels,
+# is refused with a pointer to --no-labels (it used to become 1481 "classes");
+# --label-type auto (the default) reads such a column as float targets
 printf '0.1,0.25,0.3\n0.4,0.5,0.61\n' >"$TMP/features.csv"
-expect_error 1 2 "line 1, column 3: label 0.3 is a number but not an integer; give --label-type float for regression targets, or --no-labels" \
-  convert --csv "$TMP/features.csv" --out "$TMP/x.h5"
+expect_error 1 2 "line 1, column 3: label 0.3 is a number but not an integer; give --label-type float (or auto) for regression targets, or --no-labels" \
+  convert --csv "$TMP/features.csv" --label-type class --out "$TMP/x.h5"
 
 # a model without fill values refuses data with missing values, naming it
 printf '0.5\nNA\n' >"$TMP/new1.csv"
