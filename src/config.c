@@ -106,10 +106,13 @@ static const dt_option options[] = {
      "[default: empty: the inputs feed the output layer directly]",
      .known_as = "hidden-layers|hidden|hidden-sizes|hidden-layer-sizes|hidden-units|units|"
                  "architecture"},
-    {"output", OPT_CHOICE, F(output), "softmax", 0, 0, NULL, CMD_TRAIN,
+    {"output", OPT_CHOICE, F(output), NULL, 0, 0, NULL, CMD_TRAIN,
      "HEAD",
      "softmax + cross-entropy (classes), sigmoid + binary cross-entropy (labels 0/1), "
-     "linear + mean squared error (regression)",
+     "linear + mean squared error (regression); one that contradicts the training y is "
+     "refused: a class head on values that are not whole numbers >= 0, linear on class "
+     "labels (an integer y, or a file with /classes) [default: from the training y: "
+     "softmax for class labels, linear for float targets]",
      .facts = OPTF_CV_FIXED,
      .names = {head_names},
      .known_as = "loss|head|output-activation|task"},
