@@ -138,6 +138,11 @@ DTRAIN_API dtrain_status dtrain_set(dtrain_run *run, const char *key, const char
  * slice of each global batch).  For a classifier ("output" softmax or
  * sigmoid) y is one column of class labels 0, 1, ... stored as float; for
  * "output" linear, n_targets values per row.  Values must be finite.
+ * Without "output" the values choose the head when dtrain_train starts, by
+ * dtrain convert --label-type auto's rule (README "Model"): one column of
+ * whole numbers >= 0 that looks like class labels gives softmax, anything
+ * else linear; the choice is logged in one line.  (With option "data", the
+ * file's y type chooses: integer labels softmax, float targets linear.)
  * Replaces earlier data and overrides the "data" option.  Collective; the
  * arrays are copied, and the run keeps the gathered rows (all of them, on
  * every rank) for later dtrain_train calls until the next dtrain_set_data

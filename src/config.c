@@ -29,14 +29,15 @@ static const char *const monitor_names[] = {[MONITOR_VAL_LOSS] = "valid_loss",
  * still read (a checkpoint's or a model's /config, a config file, a command
  * line), the new one written.  --monitor's values are the names of the
  * figures they watch (history.h); --shared-data on|off became
- * --data-placement node|rank. */
+ * --data-placement node|rank; --label-type int became class. */
 static const struct {
     const char *option, *old, *now;
 } renamed_values[] = {{"monitor", "val_loss", "valid_loss"},
                       {"monitor", "val_accuracy", "valid_accuracy"},
                       {"monitor", "val_rmse", "valid_rmse"},
                       {"data-placement", "on", "node"},
-                      {"data-placement", "off", "rank"}};
+                      {"data-placement", "off", "rank"},
+                      {"label-type", "int", "class"}};
 
 static const char *current_spelling(const char *option, const char *v)
 {
@@ -53,8 +54,8 @@ const char *config_current_spelling(const dt_option *o, const char *v)
 static const char *const switch_names[] = {[SWITCH_ON] = "on", [SWITCH_OFF] = "off", NULL};
 static const char *const reduce_names[] = {[REDUCE_NODE] = "node", [REDUCE_MPI] = "mpi", NULL};
 static const char *const on_nan_names[] = {[ON_NAN_STOP] = "stop", [ON_NAN_SKIP] = "skip", NULL};
-static const char *const label_type_names[] = {[LABEL_INT] = "int", [LABEL_FLOAT] = "float",
-                                               NULL};
+static const char *const label_type_names[] = {[LABEL_CLASS] = "class", [LABEL_FLOAT] = "float",
+                                               [LABEL_AUTO] = "auto", NULL};
 static const char *const progress_names[] = {[PROGRESS_AUTO] = "auto", [PROGRESS_BAR] = "bar",
                                              [PROGRESS_LINES] = "lines", [PROGRESS_OFF] = "off",
                                              NULL};
@@ -105,10 +106,13 @@ static const dt_option options[] = {
      "[default: empty: the inputs feed the output layer directly]",
      .known_as = "hidden-layers|hidden|hidden-sizes|hidden-layer-sizes|hidden-units|units|"
                  "architecture"},
-    {"output", OPT_CHOICE, F(output), "softmax", 0, 0, NULL, CMD_TRAIN,
+    {"output", OPT_CHOICE, F(output), NULL, 0, 0, NULL, CMD_TRAIN,
      "HEAD",
      "softmax + cross-entropy (classes), sigmoid + binary cross-entropy (labels 0/1), "
-     "linear + mean squared error (regression)",
+     "linear + mean squared error (regression); one that contradicts the training y is "
+     "refused: a class head on values that are not whole numbers >= 0, linear on class "
+     "labels (an integer y, or a file with /classes) [default: from the training y: "
+     "softmax for class labels, linear for float targets]",
      .facts = OPTF_CV_FIXED,
      .names = {head_names},
      .known_as = "loss|head|output-activation|task"},
@@ -410,8 +414,14 @@ static const dt_option options[] = {
      "alike); drop the row",
      .facts = OPTF_CSV_ONLY,
      .names = {convert_missing_names}},
-    {"label-type", OPT_CHOICE, F(label_type), "int", 0, 0, NULL, CMD_CONVERT, "T",
-     "int: class labels (softmax/sigmoid heads); float: regression targets",
+    {"label-type", OPT_CHOICE, F(label_type), "auto", 0, 0, NULL, CMD_CONVERT, "T",
+     "class: class labels, stored int32 (softmax/sigmoid heads); float: regression targets, "
+     "stored float32 (linear head); auto: texts are classes, non-integers float targets, "
+     "integers float targets when they are many and each rare (over 100 distinct, or over "
+     "10 with under 5 rows per value, unless 0..K-1 or 1..K with 20 or more rows each), "
+     "else classes (with a warning when there are more than 2, not 0..K-1 or 1..K, with "
+     "under 20 rows each); the decision is printed and stored as the file's label_type and "
+     "label_rule attributes",
      .facts = OPTF_CSV_ONLY,
      .names = {label_type_names}},
     {"x-dtype", OPT_CHOICE, F(x_dtype), "float32", 0, 0, NULL,

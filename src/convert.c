@@ -605,6 +605,32 @@ static void rank_labels(const label_set *ls, const double *val, int64_t *order, 
     *k = r + 1;
 }
 
+/* ---- labels or quantities ---- */
+
+convert_label_type convert_label_rule(int64_t n, int64_t distinct, int index_like, int *doubt,
+                                      char *why, size_t len)
+{
+    const double per = (double)n / (double)(distinct > 0 ? distinct : 1);
+    const int many = distinct > 100 || (distinct > 10 && per < 5);
+    const int plentiful = index_like && per >= 20;
+    char say[160];
+    snprintf(say, sizeof say, "%lld distinct integers in %lld rows (%.1f rows per value%s)",
+             (long long)distinct, (long long)n, per, index_like ? ", values 0..K-1 or 1..K" : "");
+    if (doubt)
+        *doubt = 0;
+    if (distinct > 2 && many && !plentiful) {
+        if (why)
+            snprintf(why, len, "auto: %s: many values, each rare: a quantity", say);
+        return CONVERT_LABEL_FLOAT;
+    }
+    const int sure = distinct <= 2 || index_like || per >= 20;
+    if (doubt)
+        *doubt = !sure;
+    if (why)
+        snprintf(why, len, "auto: %s: %s", say, sure ? "class labels" : "classes, by a close call");
+    return CONVERT_LABEL_CLASS;
+}
+
 /* ---- one CSV read ---- */
 
 typedef struct {
@@ -803,7 +829,7 @@ static dt_status take_label(csv_read *c, int64_t j, const char *tok, dt_error *e
                        "--missing drop to leave out such rows",
                        c->path, (long long)c->line, column_name(c, j, col, sizeof col));
     double v = 0;
-    if (c->opts->label_float) {
+    if (c->opts->label_type == CONVERT_LABEL_FLOAT) {
         dt_status st = parse_field(tok, c->path, c->line, j + 1, &v, err);
         if (!st && fabs(v) > FLT_MAX)
             st = dt_fail(err, DT_EUSAGE, "%s, line %lld, column %lld: target %.40s does not "
@@ -882,15 +908,32 @@ static dt_status on_record(void *user, int64_t line, int64_t nf, char *const *f,
     return DT_OK;
 }
 
+/* The label ids of c's rows replaced by their values as float32 targets
+ * (val: each id's number). */
+static dt_status to_targets(csv_read *c, const double *val, dt_error *err)
+{
+    for (int64_t id = 0; id < c->labels.n; id++)
+        if (fabs(val[id]) > FLT_MAX)
+            return dt_fail(err, DT_EUSAGE, "%s, column %lld: target %.40s does not fit float32",
+                           c->path, (long long)c->label + 1, c->labels.text + c->labels.off[id]);
+    int32_t *ids = c->y;
+    float *y = c->y; /* the same 4 bytes a row, overwritten in place */
+    for (int64_t i = 0; i < c->n; i++)
+        y[i] = (float)val[ids[i]];
+    c->meta->label_float = 1;
+    return DT_OK;
+}
+
 /* The label ids of c's rows replaced by their class numbers 0..K-1 (sorted
  * order), and the names into meta->classes unless they are those numbers. */
 static dt_status map_labels(csv_read *c, dt_error *err)
 {
     const label_set *ls = &c->labels;
-    if (!c->any_text && c->frac_line)
+    const int auto_type = c->opts->label_type == CONVERT_LABEL_AUTO;
+    if (!c->any_text && c->frac_line && !auto_type)
         return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %lld: label %s is a number but "
-                       "not an integer; give --label-type float for regression targets, or "
-                       "--no-labels for a file of features only",
+                       "not an integer; give --label-type float (or auto) for regression "
+                       "targets, or --no-labels for a file of features only",
                        c->path, (long long)c->frac_line, (long long)c->label + 1, c->frac_tok);
     int64_t *order = malloc((size_t)ls->n * sizeof *order + 1);
     int32_t *rank = malloc((size_t)ls->n * sizeof *rank + 1);
@@ -905,9 +948,35 @@ static dt_status map_labels(csv_read *c, dt_error *err)
     }
     for (int64_t i = 0; val && i < ls->n; i++)
         val[i] = strtod(ls->text + ls->off[i], NULL);
+    if (c->any_text) {
+        snprintf(c->meta->label_rule, sizeof c->meta->label_rule, "%s",
+                 auto_type ? "auto: text labels: classes" : "--label-type class");
+    } else if (c->frac_line) { /* auto: numbers that are not all integers */
+        snprintf(c->meta->label_rule, sizeof c->meta->label_rule,
+                 "auto: numbers that are not all integers (line %lld: %s): float targets",
+                 (long long)c->frac_line, c->frac_tok);
+        st = to_targets(c, val, err);
+        goto out;
+    }
     int64_t k;
     int identity;
     rank_labels(ls, val, order, rank, names, num, &k, &identity);
+    if (val && auto_type) {
+        double lo = val[0], hi = val[0];
+        for (int64_t i = 1; i < ls->n; i++) {
+            lo = fmin(lo, val[i]);
+            hi = fmax(hi, val[i]);
+        }
+        const int index_like = (lo == 0 || lo == 1) && hi == lo + (double)(k - 1);
+        if (convert_label_rule(c->n, k, index_like, &c->meta->label_doubt,
+                               c->meta->label_rule, sizeof c->meta->label_rule) ==
+            CONVERT_LABEL_FLOAT) {
+            st = to_targets(c, val, err);
+            goto out;
+        }
+    } else if (val) {
+        snprintf(c->meta->label_rule, sizeof c->meta->label_rule, "--label-type class");
+    }
     int32_t *y = c->y;
     for (int64_t i = 0; i < c->n; i++)
         y[i] = rank[y[i]];
@@ -991,13 +1060,17 @@ dt_status convert_read_csv(const char *path, const convert_csv_opts *opts, conve
     if (!st && c.n == 0)
         st = dt_fail(err, DT_EUSAGE, "%s has no data rows%s", path,
                      meta->dropped ? " left: --missing drop left out every one" : "");
-    if (!st && c.label >= 0 && !opts->label_float)
+    if (!st && c.label >= 0 && opts->label_type != CONVERT_LABEL_FLOAT)
         st = map_labels(&c, err);
+    if (!st && c.label >= 0 && opts->label_type == CONVERT_LABEL_FLOAT) {
+        meta->label_float = 1;
+        snprintf(meta->label_rule, sizeof meta->label_rule, "--label-type float");
+    }
     label_set_free(&c.labels);
     t->n = c.n;
     t->d = c.d;
     t->x_type = opts->x_type;
-    t->y_type = opts->label_float ? DT_F32 : DT_I32;
+    t->y_type = meta->label_float ? DT_F32 : DT_I32;
     t->x = c.x;
     t->y = c.y;
     t->miss = c.miss;
@@ -1152,6 +1225,10 @@ static dt_status write_meta(h5file *f, const convert_meta *meta, dt_error *err)
         st = h5io_write_strs(f, "/features", meta->d, (const char *const *)meta->features, err);
     if (!st && meta->label_name)
         st = h5io_set_attr_str(f, "/", "label_column", meta->label_name, err);
+    if (!st && meta->label_rule[0])
+        st = h5io_set_attr_str(f, "/", "label_type", meta->label_float ? "float" : "class", err);
+    if (!st && meta->label_rule[0])
+        st = h5io_set_attr_str(f, "/", "label_rule", meta->label_rule, err);
     return st;
 }
 
@@ -1283,6 +1360,9 @@ static dt_status write_tables(const char *out, const convert_table *train,
             memcpy(sum->class_list + cap - 4, "...", 4);
     }
     if (meta) {
+        sum->label_float = meta->label_float;
+        sum->label_doubt = meta->label_doubt;
+        snprintf(sum->label_rule, sizeof sum->label_rule, "%s", meta->label_rule);
         sum->dropped = meta->dropped;
         sum->filled = meta->fill != NULL;
     }
@@ -1326,7 +1406,7 @@ dt_status convert_idx(const char *out, const char *images, const char *labels,
 
 /* The provenance of a CSV conversion, as stored in the file. */
 static void csv_source(char *source, size_t size, const char *path, const convert_csv_opts *opts,
-                       int split, double test_fraction, uint64_t seed)
+                       const convert_meta *meta, int split, double test_fraction, uint64_t seed)
 {
     char label_col[300];
     if (opts->no_labels)
@@ -1339,7 +1419,7 @@ static void csv_source(char *source, size_t size, const char *path, const conver
         snprintf(label_col, sizeof label_col, "%lld", (long long)opts->label_col);
     int k = snprintf(source, size, "CSV %s (%s; label column %s, %s; features %s; missing "
                      "values: %s)", path, opts->header ? "header line" : "no header", label_col,
-                     opts->label_float ? "float targets" : "class labels",
+                     meta->label_float ? "float targets" : "class labels",
                      dt_dtype_name(opts->x_type), convert_missing_names[opts->missing]);
     if (split && k > 0 && (size_t)k < size)
         snprintf(source + k, size - (size_t)k, "; test fraction %g drawn with seed %llu",
@@ -1388,7 +1468,7 @@ dt_status convert_csv(const char *out, const char *path, const convert_csv_opts 
         dt_fail_prefix(err, "%s", path);
     if (!st) {
         char source[8192];
-        csv_source(source, sizeof source, path, opts, split, test_fraction, seed);
+        csv_source(source, sizeof source, path, opts, &meta, split, test_fraction, seed);
         st = write_tables(out, opts->no_labels ? NULL : &train,
                           opts->no_labels || split ? &test : NULL, &meta, source, sum, err);
     }

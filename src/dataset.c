@@ -276,6 +276,62 @@ static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *inf
     return st;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Float y of one column: the first value that is no class label, else the
+ * number of distinct values. */
+static void y_values(h5file *f, const char *yname, dt_y_kind *kind)
+{
+    double *v = malloc((size_t)kind->n * sizeof *v + 1);
+    if (!v || h5io_read_rows(f, yname, DT_F64, 0, kind->n, v, NULL)) {
+        free(v);
+        return;
+    }
+    for (int64_t i = 0; i < kind->n && kind->not_label < 0; i++)
+        if (!(v[i] >= 0) || v[i] != floor(v[i])) {
+            kind->not_label = i;
+            kind->bad = v[i];
+        }
+    if (kind->not_label < 0 && kind->n > 0) {
+        qsort(v, (size_t)kind->n, sizeof *v, cmp_double);
+        kind->distinct = 1;
+        for (int64_t i = 1; i < kind->n; i++)
+            kind->distinct += v[i] != v[i - 1];
+        kind->index_like = (v[0] == 0 || v[0] == 1) &&
+                           v[kind->n - 1] == v[0] + (double)(kind->distinct - 1);
+    }
+    free(v);
+}
+
+void dataset_y_kind(const char *path, const char *group, dt_y_kind *kind)
+{
+    memset(kind, 0, sizeof *kind);
+    kind->not_label = -1;
+    h5file *f;
+    if (h5io_open_read(path, &f, NULL))
+        return;
+    char yname[1100];
+    snprintf(yname, sizeof yname, "%s/y", group);
+    int nd;
+    int64_t dims[8];
+    if (!h5io_info(f, yname, &nd, dims, &kind->type, NULL) && nd >= 1 && nd <= 2 &&
+        dims[0] >= 0 && dims[0] <= INT64_MAX / 16) {
+        kind->known = 1;
+        kind->n = dims[0];
+        kind->k = nd == 2 ? dims[1] : 1;
+        kind->named = h5io_exists(f, "/classes");
+        kind->labels = kind->type == DT_U8 || kind->type == DT_I32 || kind->type == DT_I64 ||
+                       kind->named;
+        if (!kind->labels && kind->k == 1)
+            y_values(f, yname, kind);
+    }
+    h5io_close(f, NULL);
+}
+
 dt_status dataset_probe(const char *path, const char *group, int y, dt_dataset_info *info,
                         dt_error *err)
 {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dtrain/convert.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/rng.h"
 #include "dtrain/metrics.h"
@@ -244,7 +245,87 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
     return st ? st : check_data(s, head, eg ? eg : "valid split", err);
 }
 
-dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_error *err)
+/* The head chosen from what /train/y is for, said in one line. */
+static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
+{
+    const char *src = cfg->data, *g = cfg->train_group;
+    if (y->labels) {
+        dt_info("dtrain: %s %s/y holds %s class labels%s: softmax output, chosen from the data "
+                "(--output sets the head)", src, g, dt_dtype_name(y->type),
+                y->named ? " named in /classes" : "");
+        return HEAD_SOFTMAX;
+    }
+    if (y->k == 1 && y->distinct &&
+        convert_label_rule(y->n, y->distinct, y->index_like, NULL, NULL, 0) == CONVERT_LABEL_CLASS)
+        dt_info("dtrain: %s %s/y holds %s targets: linear output (regression), chosen from the "
+                "data; its values are %lld distinct whole numbers: if they are class labels, "
+                "give --output softmax", src, g, dt_dtype_name(y->type), (long long)y->distinct);
+    else
+        dt_info("dtrain: %s %s/y holds %s targets: linear output (regression), chosen from the "
+                "data (--output sets the head)", src, g, dt_dtype_name(y->type));
+    return HEAD_LINEAR;
+}
+
+/* Step 0: the output head.  --output when given, refused when /train/y says
+ * otherwise: a class head on values that are not class labels (whole numbers
+ * >= 0), a linear head on class labels (an integer y or a file with
+ * /classes: regressing class numbers is never meant; quantities are stored
+ * as float).  Else chosen from y: class labels -> softmax (sigmoid only when
+ * asked: over two classes it is the same model), float targets -> linear.
+ * Rank 0 reads y and tells the others.  cfg->output is set to the head, so
+ * that models, checkpoints and inspect --config record it.  Sets given as
+ * arrays (train) decide by their kind. */
+static dt_status choose_head(dt_config *cfg, dt_comm *comm, const dt_dataset *train,
+                             dt_error *err)
+{
+    if (train || !cfg->data[0]) {
+        if ((int)cfg->output < 0)
+            cfg->output = train && !train->labels ? HEAD_LINEAR : HEAD_SOFTMAX;
+        return DT_OK;
+    }
+    dt_y_kind y;
+    if (comm_rank(comm) == 0)
+        dataset_y_kind(cfg->data, cfg->train_group, &y);
+    comm_bcast(comm, &y, sizeof y, 0);
+    const char *src = cfg->data, *g = cfg->train_group;
+    if (!y.known) { /* the data step says what is wrong with the file */
+        if ((int)cfg->output < 0)
+            cfg->output = HEAD_SOFTMAX;
+        return DT_OK;
+    }
+    if ((int)cfg->output < 0) {
+        cfg->output = head_from_data(cfg, &y);
+        return DT_OK;
+    }
+    const char *head = head_name(cfg->output);
+    if (head_is_classifier(cfg->output) && y.not_label >= 0)
+        return dt_fail(err, DT_EUSAGE,
+                       "--output %s needs class labels (whole numbers >= 0), but %s %s/y holds "
+                       "%s targets (row %lld is %g); for regression give --output linear, or "
+                       "leave --output out to choose the head from the data",
+                       head, src, g, dt_dtype_name(y.type), (long long)y.not_label, y.bad);
+    if (head_is_classifier(cfg->output) && y.distinct &&
+        convert_label_rule(y.n, y.distinct, y.index_like, NULL, NULL, 0) == CONVERT_LABEL_FLOAT)
+        dt_warn("--output %s on %s %s/y: %s targets of %lld distinct whole values in %lld rows, "
+                "which look like a quantity, not classes (--output linear regresses them)",
+                head, src, g, dt_dtype_name(y.type), (long long)y.distinct, (long long)y.n);
+    if (cfg->output == HEAD_LINEAR && y.labels)
+        return dt_fail(err, DT_EUSAGE,
+                       "--output linear on class labels: %s %s/y holds %s class labels%s, and a "
+                       "linear head would regress the class numbers; give --output softmax "
+                       "(or sigmoid for labels 0/1), or leave --output out; if the values are "
+                       "quantities, store y as float (dtrain convert --label-type float, or a "
+                       "float32 %s/y)",
+                       src, g, dt_dtype_name(y.type), y.named ? " named in /classes" : "", g);
+    return DT_OK;
+}
+
+dt_status session_choose_head(dt_config *cfg, dt_comm *comm, dt_error *err)
+{
+    return comm_agree(comm, choose_head(cfg, comm, NULL, err), err);
+}
+
+dt_status session_setup(dt_session *s, dt_config *cfg, dt_comm *comm, dt_error *err)
 {
     return session_setup_with(s, cfg, comm, NULL, NULL, err);
 }
@@ -757,7 +838,7 @@ static void setup_faults(const dt_session *s)
         ;
 }
 
-dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
+dt_status session_setup_with(dt_session *s, dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -779,7 +860,8 @@ dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
     }
     setup_plan p;
     dt_status st;
-    if ((st = parse_options(s, train != NULL, &p, err)) || (st = claim_outputs(s, err)))
+    if ((st = choose_head(cfg, comm, train ? &s->train : NULL, err)) ||
+        (st = parse_options(s, train != NULL, &p, err)) || (st = claim_outputs(s, err)))
         return st;
     /* step 3: the data (metadata of every group first, then the reads) */
     if (train && !s->eval.n && holdout(cfg) > 0)

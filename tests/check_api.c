@@ -860,6 +860,61 @@ START_TEST(test_no_training_rows)
 }
 END_TEST
 
+/* Outputs of a model trained on 60 rows of 2 features whose y is label(i),
+ * "output" not set: the head is chosen from y's values (convert_label_rule). */
+static int64_t outputs_for(float (*label)(int))
+{
+    enum { R = 60 };
+    float X[R * 2], y[R];
+    for (int i = 0; i < R; i++) {
+        X[2 * i] = (float)(i % 7);
+        X[2 * i + 1] = (float)(i % 5);
+        y[i] = label(i);
+    }
+    dtrain_run *run;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    OK(dtrain_set(run, "epochs", "1"), run);
+    OK(dtrain_set_data(run, X, y, rank == 0 ? R : 0, 2, 1), run);
+    OK(dtrain_train(run), run);
+    const int64_t k = dtrain_n_outputs(run);
+    dtrain_free(run);
+    return k;
+}
+static float three_classes(int i) { return (float)(i % 3); }   /* 0..2, 20 rows each */
+static float not_whole(int i) { return 0.5f * (float)i + 0.25f; }
+static float many_integers(int i) { return (float)(25 + 3 * i); } /* 60 values, 1 row each */
+
+/* Without "output" the data choose the head: arrays by their values, a file
+ * by y's type; a file's class labels refuse "output" linear. */
+START_TEST(test_head_from_data)
+{
+    ck_assert_int_eq(outputs_for(three_classes), 3);  /* softmax over 3 classes */
+    ck_assert_int_eq(outputs_for(not_whole), 1);      /* linear */
+    ck_assert_int_eq(outputs_for(many_integers), 1);  /* a quantity: linear */
+
+    const char *src = getenv("DTRAIN_SOURCE_DIR");
+    const char *names[] = {"iris", "diabetes"};
+    const int64_t want[] = {3, 1};
+    for (int i = 0; i < 2; i++) {
+        char data[1024];
+        snprintf(data, sizeof data, "%s/datasets/%s.h5", src ? src : ".", names[i]);
+        dtrain_run *run;
+        OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+        OK(dtrain_set(run, "data", data), run);
+        OK(dtrain_set(run, "epochs", "1"), run);
+        OK(dtrain_train(run), run);
+        ck_assert_int_eq(dtrain_n_outputs(run), want[i]);
+        if (i == 0) {
+            OK(dtrain_set(run, "output", "linear"), run);
+            ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
+            ck_assert_msg(strstr(dtrain_errmsg(run), "--output linear on class labels"), "%s",
+                          dtrain_errmsg(run));
+        }
+        dtrain_free(run);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     Suite *s = suite_create("api");
@@ -880,6 +935,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_class_names);
     tcase_add_test(tc, test_reentry_refused);
     tcase_add_test(tc, test_no_training_rows);
+    tcase_add_test(tc, test_head_from_data);
     suite_add_tcase(s, tc);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

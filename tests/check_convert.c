@@ -123,7 +123,7 @@ static h5file *open_out(const char *path)
 }
 
 static const convert_csv_opts default_opts = {
-    .header = 0, .label_col = -1, .label_float = 0, .x_type = DT_F32};
+    .header = 0, .label_col = -1, .label_type = CONVERT_LABEL_CLASS, .x_type = DT_F32};
 
 /* ---- CSV -------------------------------------------------------------------- */
 
@@ -199,7 +199,7 @@ START_TEST(csv_whitespace_float_targets)
     write_plain(csv, text, strlen(text));
     convert_csv_opts o = default_opts;
     o.label_col = 0;
-    o.label_float = 1;
+    o.label_type = CONVERT_LABEL_FLOAT;
     o.x_type = DT_F64;
     dt_error err;
     dt_error_clear(&err);
@@ -350,7 +350,7 @@ START_TEST(csv_fractional_label_rejected)
                   err.msg);
     /* The same file is fine as regression targets. */
     convert_csv_opts o = default_opts;
-    o.label_float = 1;
+    o.label_type = CONVERT_LABEL_FLOAT;
     ck_assert_msg(convert_csv(out, csv, &o, 0.0, 1, NULL, &err) == DT_OK, "%s", err.msg);
 }
 END_TEST

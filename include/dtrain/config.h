@@ -79,7 +79,8 @@ typedef enum { MONITOR_VAL_LOSS, MONITOR_VAL_ACCURACY, MONITOR_VAL_RMSE } dt_mon
 typedef enum { SWITCH_ON, SWITCH_OFF } dt_switch;
 typedef enum { REDUCE_NODE, REDUCE_MPI } dt_reduce;
 typedef enum { ON_NAN_STOP, ON_NAN_SKIP } dt_on_nan;
-typedef enum { LABEL_INT, LABEL_FLOAT } dt_label_type;
+/* convert --label-type, in convert_label_type's order */
+typedef enum { LABEL_CLASS, LABEL_FLOAT, LABEL_AUTO } dt_label_type;
 typedef enum { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_LINES, PROGRESS_OFF } dt_progress_mode;
 typedef enum { XTYPE_FLOAT32, XTYPE_FLOAT64, XTYPE_UINT8, XTYPE_INT32 } dt_x_type;
 /* --optimizer: the first-order kinds (dt_optim_kind) then the second-order

@@ -10,7 +10,8 @@
  *   /missing_fill  float64 (D): the /train mean of each feature, which filled
  *             its missing values (--missing mean)
  *   attributes on "/": source (text naming the inputs), dtrain_format ("1"),
- *             label_column (the label's header name, with a header)
+ *             label_column (the label's header name, with a header),
+ *             label_type ("class" or "float") and label_rule (why), CSV with labels
  *
  * The output is written to a temporary file beside it and renamed into place
  * only when complete, so a failed conversion never damages an existing file.
@@ -51,6 +52,13 @@ typedef struct {
     char *label_name; /* the header's name of the label column, or NULL */
     double *fill;     /* (d) the /train mean of each feature */
     int64_t dropped;  /* rows left out by --missing drop */
+    /* What the label column became and why (convert_label_rule), stored in
+     * the file as the attributes label_type ("class" or "float") and
+     * label_rule on "/"; label_rule[0] == 0 without labels. */
+    int label_float;      /* 1: float32 targets; 0: int32 class labels */
+    int label_doubt;      /* classes chosen by auto without the evidence of class
+                             labels (a warning names --label-type float) */
+    char label_rule[160];
 } convert_meta;
 
 void convert_meta_free(convert_meta *m);
@@ -61,13 +69,28 @@ typedef enum { MISSING_ERROR, MISSING_MEAN, MISSING_DROP } convert_missing;
 /* Their names, indexed by convert_missing, NULL-terminated. */
 extern const char *const convert_missing_names[];
 
+/* What a label column is read as: class labels, float targets, or chosen by
+ * convert_label_rule (texts are classes, non-integers float targets). */
+typedef enum { CONVERT_LABEL_CLASS, CONVERT_LABEL_FLOAT, CONVERT_LABEL_AUTO } convert_label_type;
+
+/* The rule for a column of integers: n rows, `distinct` distinct values,
+ * index_like: those are exactly 0..distinct-1 or 1..distinct.  Float targets
+ * (a quantity) when the values are many and each is rare: more than 100
+ * distinct, or more than 10 with fewer than 5 rows per value, unless they
+ * are index-like with 20 or more rows each.  Otherwise classes, and *doubt
+ * (may be NULL) is set when nothing speaks for classes either: more than 2
+ * values, not index-like, fewer than 20 rows per value.  why (may be NULL)
+ * receives the reason in words. */
+convert_label_type convert_label_rule(int64_t n, int64_t distinct, int index_like, int *doubt,
+                                      char *why, size_t len);
+
 /* How to read a CSV file. */
 typedef struct {
     int header;         /* nonzero: the first record holds the column names */
     int64_t label_col;  /* 0-based column of the label; -1 = the last column */
     const char *label_name; /* not NULL: the label column by its header name */
     int no_labels;      /* every column is a feature; no y */
-    int label_float;    /* 0: class labels (int32); 1: float32 targets */
+    convert_label_type label_type; /* class labels (int32), float32 targets, or auto */
     dt_dtype x_type;    /* DT_F32, DT_F64, DT_U8 or DT_I32 */
     char delimiter;     /* ',' ';' '\t' or ' ' (runs of spaces); 0: csvio_guess_delimiter
                            on the first line */
@@ -130,6 +153,8 @@ typedef struct {
     int n_groups;           /* 1 (train or test only) or 2 (train and test) */
     convert_group_info g[2];
     int64_t n_classes;      /* names in /classes, 0 if none */
+    int label_float, label_doubt; /* as convert_meta's */
+    char label_rule[160];   /* "" without labels */
     char class_list[256];   /* the names, comma-separated ("..." when cut) */
     int64_t dropped;        /* rows left out by --missing drop */
     int filled;             /* --missing mean stored /missing_fill */

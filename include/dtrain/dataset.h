@@ -82,6 +82,29 @@ dt_status dataset_check_not_model(const char *path, const char *group, dt_error 
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err);
 
+/* What a group's y is for, from the file (dataset_y_kind): class labels
+ * when stored as an integer type or when the file names its classes
+ * (/classes), float targets otherwise.  For float y of one column the values
+ * are read too: whether each is a class label (a whole number >= 0) and how
+ * many distinct ones there are, which the head chosen from the data and the
+ * refusals of a contradicting one use. */
+typedef struct {
+    int known;          /* 0: y could not be read (dataset_load will say why) */
+    int labels;         /* 1: class labels; 0: float targets */
+    int named;          /* the file has /classes */
+    dt_dtype type;      /* y's element type in the file */
+    int64_t n, k;       /* rows, columns */
+    int64_t not_label;  /* float y, one column: the first row that is not a whole
+                           number >= 0, -1 if none (also -1 for other y) */
+    double bad;         /* that row's value */
+    int64_t distinct;   /* float y of class-label values: distinct values (else 0) */
+    int index_like;     /* those values are exactly 0..distinct-1 or 1..distinct */
+} dt_y_kind;
+
+/* Fill kind for `group`'s y of the file at path; never fails (known 0 when
+ * the file, group or y cannot be read).  Local; reads y when it is float. */
+void dataset_y_kind(const char *path, const char *group, dt_y_kind *kind);
+
 /* What a data file (dtrain convert) says beside X and y, kept by the models
  * trained on it (same layout in both files, readable by h5py and h5dump):
  *   /classes       K strings: class i's name; absent when the labels are

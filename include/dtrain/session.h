@@ -109,13 +109,23 @@ typedef struct {
 } dt_session;
 
 /* With cfg->resume set, the checkpoint chosen by rank 0 (ckpt_find) supplies
- * the normalisation, parameters, optimizer state and progress. */
-dt_status session_setup(dt_session *s, const dt_config *cfg, dt_comm *comm, dt_error *err);
+ * the normalisation, parameters, optimizer state and progress.  cfg->output
+ * not given (< 0) is set to the head chosen from the training y (class
+ * labels: softmax; float targets: linear; README "Model"), and a given one
+ * that contradicts y is refused (DT_EUSAGE); cfg is otherwise unchanged and
+ * must outlive the session. */
+dt_status session_setup(dt_session *s, dt_config *cfg, dt_comm *comm, dt_error *err);
+
+/* session_setup's first step alone, for a caller that needs the head
+ * before (cv): cfg->output chosen from cfg->data's training y, or the given
+ * one checked against it.  Collective; agreed. */
+dt_status session_choose_head(dt_config *cfg, dt_comm *comm, dt_error *err);
 
 /* The same with data already in memory (cross-validation folds): the session
  * takes ownership of *train and *valid (both zeroed on return; valid may be
- * NULL or empty) instead of reading cfg->data.  Every rank passes the same sets. */
-dt_status session_setup_with(dt_session *s, const dt_config *cfg, dt_comm *comm,
+ * NULL or empty) instead of reading cfg->data.  Every rank passes the same sets;
+ * cfg->output not given follows their kind (labels: softmax, else linear). */
+dt_status session_setup_with(dt_session *s, dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err);
 
 /* Train from the current progress to cfg->epochs, logging one line per epoch

@@ -73,6 +73,11 @@ static void print_group(const convert_group_info *g)
     }
 }
 
+_Static_assert((int)LABEL_CLASS == (int)CONVERT_LABEL_CLASS &&
+                   (int)LABEL_FLOAT == (int)CONVERT_LABEL_FLOAT &&
+                   (int)LABEL_AUTO == (int)CONVERT_LABEL_AUTO,
+               "--label-type's choices are convert_label_type's");
+
 /* The CSV options of the command line as the converter takes them. */
 static dt_status csv_options(const dt_config *cfg, convert_csv_opts *opts, dt_error *err)
 {
@@ -84,7 +89,7 @@ static dt_status csv_options(const dt_config *cfg, convert_csv_opts *opts, dt_er
         .header = cfg->header,
         .label_col = -1,
         .no_labels = cfg->no_labels,
-        .label_float = cfg->label_type == LABEL_FLOAT,
+        .label_type = (convert_label_type)cfg->label_type,
         .x_type = x_types[cfg->x_dtype],
         .missing = cfg->missing,
     };
@@ -95,6 +100,14 @@ static dt_status csv_options(const dt_config *cfg, convert_csv_opts *opts, dt_er
 
 static void print_summary(const convert_summary *sum)
 {
+    if (sum->label_rule[0])
+        printf("labels: %s (%s)\n", sum->label_float ? "float targets" : "classes",
+               sum->label_rule);
+    fflush(stdout);
+    if (sum->label_doubt)
+        fprintf(stderr, "dtrain: warning: the label column's integers were stored as classes "
+                "by a close call; if they are quantities (counts, scores), convert again "
+                "with --label-type float\n");
     for (int i = 0; i < sum->n_groups; i++)
         print_group(&sum->g[i]);
     if (sum->n_classes)

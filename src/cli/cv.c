@@ -71,7 +71,7 @@ static dt_status validate(dt_session *s, dt_metric metric, double *value, dt_err
 
 /* One (configuration, fold) trial on group g.  Collective over g; every rank
  * of g returns the same status. */
-static dt_status run_trial(const dt_config *cfg, dt_comm *g, const dt_dataset *all,
+static dt_status run_trial(dt_config *cfg, dt_comm *g, const dt_dataset *all,
                            const int32_t *fold_of_row, int fold, dt_metric metric, double *value,
                            dt_error *err)
 {
@@ -314,15 +314,20 @@ static void search_free(search *s)
     free(s->tcfg);
 }
 
-dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err)
+dt_status cli_cv(const dt_config *given, dt_comm *world, dt_error *err)
 {
     static cv_grid grid; /* large: keep it off the stack */
+    static dt_config cfg_copy; /* with the head chosen from the data (--output not given) */
+    dt_config *cfg = &cfg_copy;
+    *cfg = *given;
     search s = {.cfg = cfg, .world = world, .grid = &grid, .metric = METRIC_ACCURACY};
     const int rank = comm_rank(world), R = (int)cfg->ranks_per_trial;
     const int ngroups = comm_size(world) / R;
     const int color = rank < ngroups * R ? rank / R : ngroups; /* ngroups: idle */
     int64_t good = 0;
-    dt_status st = check_setup(cfg, world, &grid, &s.metric, err);
+    dt_status st = cfg->data[0] ? session_choose_head(cfg, world, err) : DT_OK;
+    if (!st)
+        st = check_setup(cfg, world, &grid, &s.metric, err);
     if (!st)
         st = load_folds(&s, err);
     if (!st) {

@@ -113,7 +113,7 @@ for np in 1 2 3; do
   case_bg $np "'/train/X' has unsupported element type (string" train --data "$F/strx.h5"
   case_bg $np "'/train/y' has unsupported element type (string" train --data "$F/stry.h5"
   case_bg $np "/train/y row 2 is -1; class labels must be integers >= 0" train --data "$F/neg.h5" "${S[@]}"
-  case_bg $np "/train/y row 2 is 0.5; class labels must be integers >= 0" train --data "$F/frac.h5"
+  case_bg $np "--output softmax needs class labels (whole numbers >= 0), but $F/frac.h5 /train/y holds float32 targets (row 2 is 0.5)" train --data "$F/frac.h5" --output softmax
   case_bg $np "/train/y row 2 is 5000000; class labels above 1000000 are not supported" train --data "$F/huge.h5"
   case_bg $np "/test/y row 1 is 7 but the model has 3 classes" train --data "$F/beyond.h5" "${S[@]}"
   case_bg $np "/train/y row 2 is 2; --output sigmoid needs labels 0 or 1" train --data "$F/beyond.h5" --output sigmoid

@@ -153,11 +153,12 @@ run 1 60 predict --model "$TMP/odd-model.h5" --data "$TMP/odd.h5" --group /train
 [[ $status -eq 0 && $(head -1 "$TMP/odd.csv") == "class,class_name,p_a_b,p_a_b_1,p_ros$(printf '\xc3\xa9'),p_say__hi_" ]] &&
   pass "odd class names make safe, distinct column names" || fail "odd names: $status $err $(head -1 "$TMP/odd.csv")"
 
-# a file of features only, converted as if its last column were labels, is
-# refused with a pointer to --no-labels (it used to become 1481 "classes")
+# a file of features only, converted as if its last column were class labels,
+# is refused with a pointer to --no-labels (it used to become 1481 "classes");
+# --label-type auto (the default) reads such a column as float targets
 printf '0.1,0.25,0.3\n0.4,0.5,0.61\n' >"$TMP/features.csv"
-expect_error 1 2 "line 1, column 3: label 0.3 is a number but not an integer; give --label-type float for regression targets, or --no-labels" \
-  convert --csv "$TMP/features.csv" --out "$TMP/x.h5"
+expect_error 1 2 "line 1, column 3: label 0.3 is a number but not an integer; give --label-type float (or auto) for regression targets, or --no-labels" \
+  convert --csv "$TMP/features.csv" --label-type class --out "$TMP/x.h5"
 
 # a model without fill values refuses data with missing values, naming it
 printf '0.5\nNA\n' >"$TMP/new1.csv"

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned o = data[0];
     convert_csv_opts opts = {
         .header = o & 1,
-        .label_float = (o >> 1) & 1,
+        .label_type = (o >> 1) & 1 ? CONVERT_LABEL_FLOAT : CONVERT_LABEL_AUTO,
         .x_type = xtypes[(o >> 2) & 3],
         .label_col = (int64_t)((o >> 5) & 3) - 1, /* -1 (last), 0, 1, 2 */
     };
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (convert_csv(out, in, &opts, fraction, 7, &sum, &err) == DT_OK) {
         dt_dataset ds;
         const int y = opts.no_labels ? DS_NO_Y | DS_KEEP_NAN
-                                     : opts.label_float ? DS_TARGETS : DS_LABELS;
+                                     : sum.label_float ? DS_TARGETS : DS_LABELS;
         if (dataset_load(out, opts.no_labels ? "/test" : "/train", y, &ds, &err) == DT_OK) {
             if (ds.n != sum.g[0].n || ds.d != sum.g[0].d)
                 __builtin_trap();
