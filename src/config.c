@@ -99,10 +99,12 @@ static const dt_option options[] = {
      "off: the targets as they are",
      .names = {switch_names}},
     /* --- model --- */
-    {"layers", OPT_LAYERS, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
+    {"layers", OPT_LAYERS, F(layers), "100:relu", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
      "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
-     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer "
-     "[default: empty: the inputs feed the output layer directly]",
+     "relu, leaky_relu[=SLOPE] (default slope 0.01); none (or empty) = no hidden layer, the "
+     "inputs feed the output layer directly (linear or logistic regression).  The default, "
+     "one ReLU layer of 100 as scikit-learn's MLP, fits every bundled set within the "
+     "default --epochs",
      .known_as = "hidden-layers|hidden|hidden-sizes|hidden-layer-sizes|hidden-units|units|"
                  "architecture"},
     {"output", OPT_CHOICE, F(output), "softmax", 0, 0, NULL, CMD_TRAIN,
@@ -230,8 +232,10 @@ static const dt_option options[] = {
     {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN | CMD_BENCH, "B",
      "global mini-batch size, split across ranks",
      .known_as = "batch|bs|mini-batch|minibatch|mini-batch-size|minibatch-size"},
-    {"epochs", OPT_INT, F(epochs), "100", 1, 1e9, NULL, CMD_TRAIN, "N",
-     "passes over the training set",
+    {"epochs", OPT_INT, F(epochs), "50", 1, 1e9, NULL, CMD_TRAIN, "N",
+     "passes over the training set; a run that ends here while the figure --monitor "
+     "watches (the training loss without a validation or test set) is still improving "
+     "warns that it has not converged (README, Convergence)",
      .facts = OPTF_MAY_CHANGE,
      .known_as = "epoch|num-epochs|n-epochs|nb-epoch|max-epochs|iterations|max-iter|"
                  "n-iter"},

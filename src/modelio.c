@@ -106,6 +106,9 @@ dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t le
     const char *now = st ? v : config_current_spelling(o, v);
     if (now != v)
         snprintf(v, len, "%s", now);
+    /* files written when no hidden layer was spelt "" (the default then) */
+    if (!st && o->type == OPT_LAYERS && !v[0])
+        snprintf(v, len, "none");
     return st;
 }
 
