@@ -76,7 +76,7 @@ static const dt_option options[] = {
     /* --- data --- */
     {"data", OPT_STR, F(data), NULL, 0, 0, NULL, RUNS, "FILE.h5",
      "data file (layout: datasets/README.md)",
-     .facts = OPTF_MAY_CHANGE | OPTF_CV_FIXED,
+     .facts = OPTF_PATH | OPTF_MAY_CHANGE | OPTF_CV_FIXED,
      .known_as = "dataset|input|train-data|train-file|data-file"},
     {"train-group", OPT_STR, F(train_group), "/train", 0, 0, NULL, CMD_TRAIN, "GROUP",
      "group holding the training X and y",
@@ -121,7 +121,7 @@ static const dt_option options[] = {
      .known_as = "initializer|kernel-initializer|weight-init|init-method"},
     {"init-from", OPT_STR, F(init_from), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "start from the weights in a saved model (/model/layer{i}/weight|bias)",
-     .facts = OPTF_MAY_CHANGE},
+     .facts = OPTF_PATH | OPTF_MAY_CHANGE},
     /* --- optimisation --- */
     {"optimizer", OPT_CHOICE, F(optimizer), "adam", 0, 0, NULL, CMD_TRAIN, "NAME",
      "first order (per mini-batch, update rules and defaults of PyTorch's torch.optim): sgd, "
@@ -263,7 +263,7 @@ static const dt_option options[] = {
      .known_as = "num-threads|nthreads|n-jobs|jobs|workers"},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "write the trained model (weights, normalisation, configuration)",
-     .facts = OPTF_MAY_CHANGE,
+     .facts = OPTF_PATH | OPTF_OUTPUT | OPTF_MAY_CHANGE,
      .cv_rejected = "use --refit FILE.h5 to save the best configuration",
      .known_as = "save-model|model-out|output-model|save-path"},
     {"data-placement", OPT_CHOICE, F(data_placement), "node", 0, 0, NULL, CMD_TRAIN,
@@ -301,7 +301,7 @@ static const dt_option options[] = {
      "train_loss, each set's loss and metrics, the --profile phases), JSON Lines, or CSV for "
      "a name ending in .csv; a resumed run rewrites it from the checkpoint's history and "
      "appends, so no epoch is written twice",
-     .facts = OPTF_MAY_CHANGE,
+     .facts = OPTF_PATH | OPTF_OUTPUT | OPTF_MAY_CHANGE,
      .cv_rejected = "each trial would replace it; cv --out FILE.csv keeps the trials' figures"},
     {"progress", OPT_CHOICE, F(progress), "auto", 0, 0, NULL, CMD_TRAIN, "auto|bar|lines|off",
      "progress within an epoch, on rank 0: bar: one line updated in place (bar, samples/s, "
@@ -337,7 +337,7 @@ static const dt_option options[] = {
      "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "
      "SIGTERM/SIGINT/SIGUSR1/SIGUSR2 then write one and exit with status 75; one run per "
      "DIR (a second one exits 2: rank 0 locks DIR/dtrain.lock)",
-     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED,
+     .facts = OPTF_PATH | OPTF_OUTPUT | OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED,
      .known_as = "checkpoint|checkpoints|ckpt-dir|save-dir"},
     {"checkpoint-every", OPT_INT, F(checkpoint_every), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "also checkpoint every N global steps (0 = off)",
@@ -355,7 +355,7 @@ static const dt_option options[] = {
     {"resume", OPT_OPTPATH, F(resume), NULL, 0, 0, "latest", CMD_TRAIN, "[FILE]",
      "continue from FILE, or without FILE from the newest good checkpoint in "
      "--checkpoint-dir (none yet: start fresh); --epochs is the total",
-     .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED,
+     .facts = OPTF_PATH | OPTF_OUTPUT | OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED,
      .known_as = "resume-from|restore|continue"},
     {"stop-at-step", OPT_INT, F(stop_at_step), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "act as if preempted when the global step count reaches N: checkpoint, exit 75 "
@@ -363,7 +363,8 @@ static const dt_option options[] = {
      .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED},
     /* --- eval, predict, inspect --- */
     {"model", OPT_STR, F(model), NULL, 0, 0, NULL, CMD_EVAL | CMD_PREDICT, "FILE.h5",
-     "a saved model or checkpoint"},
+     "a saved model or checkpoint",
+     .facts = OPTF_PATH},
     {"group", OPT_STR, F(group), "/test", 0, 0, NULL, CMD_EVAL | CMD_PREDICT, "GROUP",
      "group of --data to evaluate or predict (its y is optional for predict)"},
     {"json", OPT_FLAG, F(json), "0", 0, 0, NULL, CMD_EVAL, NULL,
@@ -376,7 +377,9 @@ static const dt_option options[] = {
     {"config", OPT_STR, F(config_file), NULL, 0, 0, NULL,
      CMD_TRAIN | CMD_CV | CMD_EVAL | CMD_PREDICT, "FILE.yaml",
      "read options from a YAML file (keys are option names without '--'; flags true or "
-     "false; a list for --grid); options on the command line override it",
+     "false; a list for --grid); a relative file or directory name in it is read against "
+     "the file's own directory, so it works from any directory; options on the command "
+     "line override it",
      .facts = OPTF_MAY_CHANGE},
     /* --- shared --- */
     /* two rows, one field: what the seed draws differs by command */
@@ -430,7 +433,8 @@ static const dt_option options[] = {
      .facts = OPTF_CSV_ONLY},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT | CMD_PREDICT | CMD_CV, "FILE",
      "output file (convert: .h5; predict: .h5 or .csv, chosen by the extension; cv: the "
-     "results table as .csv, which dtrain-plot --cv draws)"},
+     "results table as .csv, which dtrain-plot --cv draws)",
+     .facts = OPTF_PATH | OPTF_OUTPUT},
     /* --- cv --- */
     {"folds", OPT_INT, F(folds), "5", 2, 1e6, NULL, CMD_CV, "K",
      "number of folds of the training split (stratified by class for classifiers, drawn "
@@ -448,7 +452,8 @@ static const dt_option options[] = {
      "ranks that train one (configuration, fold) trial; the world is split into groups of R "
      "ranks that run trials side by side"},
     {"refit", OPT_STR, F(refit), NULL, 0, 0, NULL, CMD_CV, "FILE.h5",
-     "retrain the best configuration on the whole training split on all ranks and save it"},
+     "retrain the best configuration on the whole training split on all ranks and save it",
+     .facts = OPTF_PATH | OPTF_OUTPUT},
     /* --- bench --- */
     {"inputs", OPT_INT, F(inputs), "784", 1, 1e8, NULL, CMD_BENCH, "N",
      "features per sample (the first layer's n_in)"},

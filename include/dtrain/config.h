@@ -169,7 +169,14 @@ enum {
     OPTF_CV_FIXED = 1u << 2,     /* the same for a whole cv search, so --grid may not vary
                                     it: the data are loaded and split once and the metric
                                     depends on the head */
-    OPTF_CSV_ONLY = 1u << 3      /* convert: means something for --csv input only */
+    OPTF_CSV_ONLY = 1u << 3,     /* convert: means something for --csv input only */
+    OPTF_PATH = 1u << 4,         /* a file or directory name: relative in a config file,
+                                    it is read against the file's directory; saved with a
+                                    model, it is made absolute */
+    OPTF_OUTPUT = 1u << 5        /* what the run writes (or, resume, the run it continues):
+                                    inspect --config writes it commented out, so that
+                                    running a printed configuration again cannot replace
+                                    the original's files */
 };
 
 typedef struct {
