@@ -897,8 +897,12 @@ dt_status ckpt_load_norm(const char *path, dt_norm *norm, dt_error *err)
  * option would be (into the scratch configuration `old`). */
 static int same_value(dt_config *old, const dt_config *cfg, const dt_option *o, const char *was)
 {
-    char now[2 * DT_PATH_MAX + 2];
+    char now[2 * DT_PATH_MAX + 2], abs[2 * DT_PATH_MAX + 2];
     config_value_str(cfg, o, now, sizeof now);
+    /* names are saved as absolute ones (modelio_write) */
+    if ((o->facts & OPTF_PATH) && now[0] && !fs_absolute(now, abs, sizeof abs) &&
+        !strcmp(abs, was))
+        return 1;
     return !strcmp(now, was) ||
            (config_set(old, CMD_TRAIN, o->name, was, NULL) == DT_OK && config_same(old, cfg, o));
 }

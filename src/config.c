@@ -77,7 +77,7 @@ static const dt_option options[] = {
     /* --- data --- */
     {"data", OPT_STR, F(data), NULL, 0, 0, NULL, RUNS, "FILE.h5",
      "data file (layout: datasets/README.md)",
-     .facts = OPTF_MAY_CHANGE | OPTF_CV_FIXED,
+     .facts = OPTF_PATH | OPTF_MAY_CHANGE | OPTF_CV_FIXED,
      .known_as = "dataset|input|train-data|train-file|data-file"},
     {"train-group", OPT_STR, F(train_group), "/train", 0, 0, NULL, CMD_TRAIN, "GROUP",
      "group holding the training X and y",
@@ -100,10 +100,12 @@ static const dt_option options[] = {
      "off: the targets as they are",
      .names = {switch_names}},
     /* --- model --- */
-    {"layers", OPT_LAYERS, F(layers), "", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
+    {"layers", OPT_LAYERS, F(layers), "100:relu", 0, 0, NULL, CMD_TRAIN | CMD_BENCH, "W:ACT,...",
      "hidden layers, e.g. 256:relu,128:tanh; activations identity, step, sigmoid, tanh, "
-     "relu, leaky_relu[=SLOPE] (default slope 0.01); empty = no hidden layer "
-     "[default: empty: the inputs feed the output layer directly]",
+     "relu, leaky_relu[=SLOPE] (default slope 0.01); none (or empty) = no hidden layer, the "
+     "inputs feed the output layer directly (linear or logistic regression).  The default, "
+     "one ReLU layer of 100 as scikit-learn's MLP, fits every bundled set within the "
+     "default --epochs",
      .known_as = "hidden-layers|hidden|hidden-sizes|hidden-layer-sizes|hidden-units|units|"
                  "architecture"},
     {"output", OPT_CHOICE, F(output), NULL, 0, 0, NULL, CMD_TRAIN,
@@ -123,7 +125,7 @@ static const dt_option options[] = {
      .known_as = "initializer|kernel-initializer|weight-init|init-method"},
     {"init-from", OPT_STR, F(init_from), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "start from the weights in a saved model (/model/layer{i}/weight|bias)",
-     .facts = OPTF_MAY_CHANGE},
+     .facts = OPTF_PATH | OPTF_MAY_CHANGE},
     /* --- optimisation --- */
     {"optimizer", OPT_CHOICE, F(optimizer), "adam", 0, 0, NULL, CMD_TRAIN, "NAME",
      "first order (per mini-batch, update rules and defaults of PyTorch's torch.optim): sgd, "
@@ -234,8 +236,10 @@ static const dt_option options[] = {
     {"batch-size", OPT_INT, F(batch_size), "32", 1, 1e9, NULL, CMD_TRAIN | CMD_BENCH, "B",
      "global mini-batch size, split across ranks",
      .known_as = "batch|bs|mini-batch|minibatch|mini-batch-size|minibatch-size"},
-    {"epochs", OPT_INT, F(epochs), "100", 1, 1e9, NULL, CMD_TRAIN, "N",
-     "passes over the training set",
+    {"epochs", OPT_INT, F(epochs), "50", 1, 1e9, NULL, CMD_TRAIN, "N",
+     "passes over the training set; a run that ends here while the figure --monitor "
+     "watches (the training loss without a validation or test set) is still improving "
+     "warns that it has not converged (README, Convergence)",
      .facts = OPTF_MAY_CHANGE,
      .known_as = "epoch|num-epochs|n-epochs|nb-epoch|max-epochs|iterations|max-iter|"
                  "n-iter"},
@@ -263,7 +267,7 @@ static const dt_option options[] = {
      .known_as = "num-threads|nthreads|n-jobs|jobs|workers"},
     {"save", OPT_STR, F(save), NULL, 0, 0, NULL, CMD_TRAIN, "FILE.h5",
      "write the trained model (weights, normalisation, configuration)",
-     .facts = OPTF_MAY_CHANGE,
+     .facts = OPTF_PATH | OPTF_OUTPUT | OPTF_MAY_CHANGE,
      .cv_rejected = "use --refit FILE.h5 to save the best configuration",
      .known_as = "save-model|model-out|output-model|save-path"},
     {"data-placement", OPT_CHOICE, F(data_placement), "node", 0, 0, NULL, CMD_TRAIN,
@@ -301,7 +305,7 @@ static const dt_option options[] = {
      "train_loss, each set's loss and metrics, the --profile phases), JSON Lines, or CSV for "
      "a name ending in .csv; a resumed run rewrites it from the checkpoint's history and "
      "appends, so no epoch is written twice",
-     .facts = OPTF_MAY_CHANGE,
+     .facts = OPTF_PATH | OPTF_OUTPUT | OPTF_MAY_CHANGE,
      .cv_rejected = "each trial would replace it; cv --out FILE.csv keeps the trials' figures"},
     {"progress", OPT_CHOICE, F(progress), "auto", 0, 0, NULL, CMD_TRAIN, "auto|bar|lines|off",
      "progress within an epoch, on rank 0: bar: one line updated in place (bar, samples/s, "
@@ -337,7 +341,7 @@ static const dt_option options[] = {
      "write checkpoints DIR/step-NNNNNNNN.h5 (and DIR/latest.h5), always one at the end; "
      "SIGTERM/SIGINT/SIGUSR1/SIGUSR2 then write one and exit with status 75; one run per "
      "DIR (a second one exits 2: rank 0 locks DIR/dtrain.lock)",
-     .facts = OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED,
+     .facts = OPTF_PATH | OPTF_OUTPUT | OPTF_MAY_CHANGE, .cv_rejected = CV_NOT_CHECKPOINTED,
      .known_as = "checkpoint|checkpoints|ckpt-dir|save-dir"},
     {"checkpoint-every", OPT_INT, F(checkpoint_every), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "also checkpoint every N global steps (0 = off)",
@@ -355,7 +359,7 @@ static const dt_option options[] = {
     {"resume", OPT_OPTPATH, F(resume), NULL, 0, 0, "latest", CMD_TRAIN, "[FILE]",
      "continue from FILE, or without FILE from the newest good checkpoint in "
      "--checkpoint-dir (none yet: start fresh); --epochs is the total",
-     .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED,
+     .facts = OPTF_PATH | OPTF_OUTPUT | OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED,
      .known_as = "resume-from|restore|continue"},
     {"stop-at-step", OPT_INT, F(stop_at_step), "0", 0, 1e15, NULL, CMD_TRAIN, "N",
      "act as if preempted when the global step count reaches N: checkpoint, exit 75 "
@@ -363,7 +367,8 @@ static const dt_option options[] = {
      .facts = OPTF_MAY_CHANGE | OPTF_RESUME_QUIET, .cv_rejected = CV_NOT_CHECKPOINTED},
     /* --- eval, predict, inspect --- */
     {"model", OPT_STR, F(model), NULL, 0, 0, NULL, CMD_EVAL | CMD_PREDICT, "FILE.h5",
-     "a saved model or checkpoint"},
+     "a saved model or checkpoint",
+     .facts = OPTF_PATH},
     {"group", OPT_STR, F(group), "/test", 0, 0, NULL, CMD_EVAL | CMD_PREDICT, "GROUP",
      "group of --data to evaluate or predict (its y is optional for predict)"},
     {"json", OPT_FLAG, F(json), "0", 0, 0, NULL, CMD_EVAL, NULL,
@@ -376,7 +381,9 @@ static const dt_option options[] = {
     {"config", OPT_STR, F(config_file), NULL, 0, 0, NULL,
      CMD_TRAIN | CMD_CV | CMD_EVAL | CMD_PREDICT, "FILE.yaml",
      "read options from a YAML file (keys are option names without '--'; flags true or "
-     "false; a list for --grid); options on the command line override it",
+     "false; a list for --grid); a relative file or directory name in it is read against "
+     "the file's own directory, so it works from any directory; options on the command "
+     "line override it",
      .facts = OPTF_MAY_CHANGE},
     /* --- shared --- */
     /* two rows, one field: what the seed draws differs by command */
@@ -436,7 +443,8 @@ static const dt_option options[] = {
      .facts = OPTF_CSV_ONLY},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, CMD_CONVERT | CMD_PREDICT | CMD_CV, "FILE",
      "output file (convert: .h5; predict: .h5 or .csv, chosen by the extension; cv: the "
-     "results table as .csv, which dtrain-plot --cv draws)"},
+     "results table as .csv, which dtrain-plot --cv draws)",
+     .facts = OPTF_PATH | OPTF_OUTPUT},
     /* --- cv --- */
     {"folds", OPT_INT, F(folds), "5", 2, 1e6, NULL, CMD_CV, "K",
      "number of folds of the training split (stratified by class for classifiers, drawn "
@@ -454,7 +462,8 @@ static const dt_option options[] = {
      "ranks that train one (configuration, fold) trial; the world is split into groups of R "
      "ranks that run trials side by side"},
     {"refit", OPT_STR, F(refit), NULL, 0, 0, NULL, CMD_CV, "FILE.h5",
-     "retrain the best configuration on the whole training split on all ranks and save it"},
+     "retrain the best configuration on the whole training split on all ranks and save it",
+     .facts = OPTF_PATH | OPTF_OUTPUT},
     /* --- bench --- */
     {"inputs", OPT_INT, F(inputs), "784", 1, 1e8, NULL, CMD_BENCH, "N",
      "features per sample (the first layer's n_in)"},

@@ -42,6 +42,27 @@ void fs_dirname(const char *path, char *dir, size_t len)
         *slash = '\0';
 }
 
+int fs_join(const char *dir, const char *path, char *out, size_t len)
+{
+    while (path[0] == '.' && path[1] == '/')
+        path += 2;
+    const int n = path[0] == '/' || !strcmp(dir, ".")
+                      ? snprintf(out, len, "%s", path)
+                      : snprintf(out, len, "%s%s%s", dir,
+                                 dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", path);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int fs_absolute(const char *path, char *out, size_t len)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/')
+        return fs_join(".", path, out, len);
+    if (!getcwd(cwd, sizeof cwd))
+        return -1;
+    return fs_join(cwd, path, out, len);
+}
+
 static int sync_path(const char *path, int flags)
 {
     int fd = open(path, flags);

@@ -68,6 +68,20 @@ const double *history_last(const dt_history *h)
     return h->n_rows ? h->rows + (h->n_rows - 1) * h->n_cols : NULL;
 }
 
+int history_trend(const dt_history *h, const char *name, int64_t w, double *before,
+                  double *last)
+{
+    const int c = history_col(h, name);
+    if (c < 0 || w < 1 || h->n_rows < 2 * w)
+        return 0;
+    double sum[2] = {0.0, 0.0};
+    for (int64_t i = h->n_rows - 2 * w; i < h->n_rows; i++)
+        sum[i >= h->n_rows - w] += h->rows[i * h->n_cols + c];
+    *before = sum[0] / (double)w;
+    *last = sum[1] / (double)w;
+    return isfinite(*before) && isfinite(*last);
+}
+
 void history_truncate(dt_history *h, int64_t epoch)
 {
     const int c = history_col(h, "epoch");

@@ -27,6 +27,8 @@ dt_status model_parse_layers_dropout(const char *text, float default_dropout,
                                      dt_layer_spec *out, int max, int *n, dt_error *err)
 {
     *n = 0;
+    if (!strcmp(text, "none"))
+        return DT_OK; /* the inputs feed the output layer */
     const char *p = text;
     while (*p) {
         const char *comma = strchr(p, ',');
@@ -80,7 +82,9 @@ dt_status model_parse_layers_dropout(const char *text, float default_dropout,
 void model_format_layers(const dt_layers *l, char *buf, size_t len)
 {
     size_t used = 0;
-    buf[0] = '\0';
+    /* "none", not "": an empty value reads as "not given" (the default layers)
+     * in config files and saved configurations */
+    snprintf(buf, len, "%s", l->n ? "" : "none");
     for (int i = 0; i < l->n && used < len; i++) {
         char act[48], rate[24] = "";
         act_format(l->spec[i].act, act, sizeof act);

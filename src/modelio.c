@@ -87,8 +87,14 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
         for (size_t i = 0; i < n; i++) {
             if (!(opts[i].cmds & CMD_TRAIN))
                 continue;
-            char v[2 * DT_PATH_MAX + 2];
+            char v[2 * DT_PATH_MAX + 2], abs[2 * DT_PATH_MAX + 2];
             config_value_str(cfg, &opts[i], v, sizeof v);
+            /* names as the run's directory read them, so that the saved
+             * configuration (inspect --config) works from any directory */
+            if ((opts[i].facts & OPTF_PATH) && v[0] &&
+                !(opts[i].choices && !strcmp(v, opts[i].choices)) &&
+                !fs_absolute(v, abs, sizeof abs) && strlen(abs) < DT_PATH_MAX)
+                snprintf(v, sizeof v, "%s", abs);
             if ((st = h5io_set_attr_str(f, "/config", opts[i].name, v, err)))
                 return st;
         }
@@ -107,6 +113,9 @@ dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t le
     const char *now = st ? v : config_current_spelling(o, v);
     if (now != v)
         snprintf(v, len, "%s", now);
+    /* files written when no hidden layer was spelt "" (the default then) */
+    if (!st && o->type == OPT_LAYERS && !v[0])
+        snprintf(v, len, "none");
     return st;
 }
 

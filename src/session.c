@@ -1531,6 +1531,7 @@ static dt_status train_loop(dt_session *s, dt_error *err)
     for (int64_t epoch = p->epoch; epoch < cfg->epochs && !last; epoch++)
         if ((st = run_epoch(s, &r, epoch, &last, err)))
             return st;
+    s->ran_out = !last && p->epoch == cfg->epochs;
     if (cfg->early_stopping && p->es_best_epoch > 0) {
         /* the best epoch's weights are the ones kept and saved */
         memcpy(s->model.params, s->best, s->model.n_params * sizeof *s->best);
@@ -1657,6 +1658,65 @@ static void report_complete(const dt_session *s)
     }
 }
 
+/* Convergence, judged as scikit-learn's ConvergenceWarning (tol 1e-4 over
+ * n_iter_no_change = 10 epochs) but on means of windows, which the noise of
+ * mini-batches moves less than single epochs: the figure --monitor watches
+ * (the evaluated set's loss by default; the training loss without an
+ * evaluated set) over the last CONVERGE_WINDOW epochs, against the
+ * CONVERGE_WINDOW before them (half the run each, for a shorter run).  Still
+ * improving by more than CONVERGE_REL_TOL of its value and more than
+ * CONVERGE_ABS_TOL: not converged, said in one warning. */
+#define CONVERGE_WINDOW 10
+#define CONVERGE_REL_TOL 0.01
+#define CONVERGE_ABS_TOL 1e-3
+
+/* The history column of the figure --monitor watches: the evaluated set's
+ * metric when the epochs record it, else its loss, else the training loss.
+ * *maximize: larger is better. */
+static void watched_column(const dt_session *s, char *col, size_t len, int *maximize)
+{
+    const dt_history *h = &s->progress.hist;
+    const char *what = s->cfg->monitor == MONITOR_VAL_ACCURACY ? "accuracy"
+                       : s->cfg->monitor == MONITOR_VAL_RMSE   ? "rmse"
+                                                               : "loss";
+    *maximize = 0;
+    if (!s->eval.n) {
+        snprintf(col, len, "train_loss");
+        return;
+    }
+    snprintf(col, len, "%s_%s", s->eval_name, what);
+    if (history_col(h, col) >= 0) {
+        *maximize = s->cfg->monitor == MONITOR_VAL_ACCURACY;
+        return;
+    }
+    snprintf(col, len, "%s_loss", s->eval_name);
+}
+
+static void report_convergence(const dt_session *s)
+{
+    const dt_history *h = &s->progress.hist;
+    int64_t w = h->n_rows / 2 < CONVERGE_WINDOW ? h->n_rows / 2 : CONVERGE_WINDOW;
+    char col[HIST_NAME_LEN + 16];
+    int maximize;
+    double before, last;
+    watched_column(s, col, sizeof col, &maximize);
+    if (!s->ran_out || !history_trend(h, col, w, &before, &last))
+        return;
+    const double gain = maximize ? last - before : before - last;
+    if (!(gain > CONVERGE_REL_TOL * fabs(before) && gain > CONVERGE_ABS_TOL))
+        return;
+    const int64_t n = h->n_rows;
+    char lr[64] = "";
+    if (!s->second_order)
+        snprintf(lr, sizeof lr, " or lr (%g)", s->trainer.opts.lr);
+    dt_warn("not converged: %s was still improving at the end (mean %.4g over epochs "
+            "%lld-%lld, %.4g over the %lld before: %.1f%% better, more than the %g%% "
+            "tolerated); raise epochs (%lld)%s",
+            col, last, (long long)(n - w + 1), (long long)n, before, (long long)w,
+            before ? 100.0 * gain / fabs(before) : 100.0, 100.0 * CONVERGE_REL_TOL,
+            (long long)s->cfg->epochs, lr);
+}
+
 dt_status session_report(dt_session *s, dt_error *err)
 {
     if (s->complete) {
@@ -1672,5 +1732,7 @@ dt_status session_report(dt_session *s, dt_error *err)
         st = report_set(s, &s->test, "test", s->test_src, err);
     if (!st && s->cfg->profile)
         report_memory(s);
+    if (!st)
+        report_convergence(s);
     return st;
 }

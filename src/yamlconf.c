@@ -59,6 +59,16 @@ static dt_status set_scalar(reader *r, const dt_option *o, const char *v, size_t
     } else if (!v[0]) {
         return dt_fail(err, DT_EUSAGE, "%s:%zu: %s has no value", r->path, line, o->name);
     }
+    /* a relative name is the file's: the same file works from any directory */
+    char joined[2 * DT_PATH_MAX];
+    if ((o->facts & OPTF_PATH) && !(o->choices && !strcmp(v, o->choices))) {
+        char dir[DT_PATH_MAX];
+        fs_dirname(r->path, dir, sizeof dir);
+        if (fs_join(dir, v, joined, sizeof joined))
+            return dt_fail(err, DT_EUSAGE, "%s:%zu: %s: '%s' read against %s is longer than "
+                           "%d bytes", r->path, line, o->name, v, dir, DT_PATH_MAX - 1);
+        v = joined;
+    }
     dt_status st = config_set(r->cfg, r->cmd, o->name, v, err);
     return st ? dt_fail_prefix(err, "%s:%zu", r->path, line) : DT_OK;
 }
@@ -187,6 +197,33 @@ static int yaml_word(const char *v)
     return 0;
 }
 
+/* One YAML document of the train options of cfg that differ from def, those
+ * with OPTF_OUTPUT or the others (outputs), through emitter e. */
+static int emit_options(yaml_emitter_t *e, const dt_config *cfg, const dt_config *def,
+                        int outputs)
+{
+    int ok = emit_plain(e, YAML_STREAM_START_EVENT) && emit_plain(e, YAML_DOCUMENT_START_EVENT) &&
+             emit_plain(e, YAML_MAPPING_START_EVENT);
+    size_t n;
+    const dt_option *o = config_options(&n);
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!(o[i].cmds & CMD_TRAIN) || o[i].type == OPT_STR2 ||
+            o[i].offset == offsetof(dt_config, config_file) ||
+            !(o[i].facts & OPTF_OUTPUT) != !outputs)
+            continue;
+        char v[2 * DT_PATH_MAX + 2];
+        config_value_str(cfg, &o[i], v, sizeof v);
+        if (!v[0] || config_same(cfg, def, &o[i]))
+            continue; /* defaults stay out: an option given is checked as given */
+        const char *text = o[i].type == OPT_FLAG ? (v[0] == '1' ? "true" : "false") : v;
+        const int quoted = o[i].type != OPT_FLAG && yaml_word(text);
+        ok = emit_scalar(e, o[i].name, 0) && emit_scalar(e, text, quoted);
+    }
+    return ok && emit_plain(e, YAML_MAPPING_END_EVENT) &&
+           emit_plain(e, YAML_DOCUMENT_END_EVENT) && emit_plain(e, YAML_STREAM_END_EVENT) &&
+           yaml_emitter_flush(e);
+}
+
 dt_status yamlconf_write(FILE *out, const dt_config *cfg, dt_error *err)
 {
     static dt_config def; /* large: keep it off the stack */
@@ -195,27 +232,33 @@ dt_status yamlconf_write(FILE *out, const dt_config *cfg, dt_error *err)
     yaml_emitter_initialize(&e);
     yaml_emitter_set_output(&e, write_fp, out);
     yaml_emitter_set_width(&e, -1); /* long values on one line */
-    int ok = emit_plain(&e, YAML_STREAM_START_EVENT) && emit_plain(&e, YAML_DOCUMENT_START_EVENT) &&
-             emit_plain(&e, YAML_MAPPING_START_EVENT);
-    size_t n;
-    const dt_option *o = config_options(&n);
-    for (size_t i = 0; ok && i < n; i++) {
-        if (!(o[i].cmds & CMD_TRAIN) || o[i].type == OPT_STR2 ||
-            o[i].offset == offsetof(dt_config, config_file))
-            continue;
-        char v[2 * DT_PATH_MAX + 2];
-        config_value_str(cfg, &o[i], v, sizeof v);
-        if (!v[0] || config_same(cfg, &def, &o[i]))
-            continue; /* defaults stay out: an option given is checked as given */
-        const char *text = o[i].type == OPT_FLAG ? (v[0] == '1' ? "true" : "false") : v;
-        const int quoted = o[i].type != OPT_FLAG && yaml_word(text);
-        ok = emit_scalar(&e, o[i].name, 0) && emit_scalar(&e, text, quoted);
-    }
-    ok = ok && emit_plain(&e, YAML_MAPPING_END_EVENT) && emit_plain(&e, YAML_DOCUMENT_END_EVENT) &&
-         emit_plain(&e, YAML_STREAM_END_EVENT) && yaml_emitter_flush(&e);
-    const char *problem = e.problem;
+    int ok = emit_options(&e, cfg, &def, 0);
+    char problem[256];
+    snprintf(problem, sizeof problem, "%s", e.problem ? e.problem : "write error");
     yaml_emitter_delete(&e);
-    return ok ? DT_OK
-              : dt_fail(err, DT_EIO, "cannot write the configuration: %s",
-                        problem ? problem : "write error");
+    /* the outputs as comments: running the file again must not replace the
+     * files of the run it describes, nor continue that run */
+    unsigned char buf[16 * DT_PATH_MAX];
+    size_t len = 0;
+    if (ok) {
+        yaml_emitter_initialize(&e);
+        yaml_emitter_set_output_string(&e, buf, sizeof buf - 1, &len);
+        yaml_emitter_set_width(&e, -1);
+        ok = emit_options(&e, cfg, &def, 1);
+        snprintf(problem, sizeof problem, "%s", e.problem ? e.problem : "write error");
+        yaml_emitter_delete(&e);
+        buf[len] = '\0';
+    }
+    if (ok && len && strcmp((const char *)buf, "{}\n")) {
+        fputs("# The outputs of the run this came from, left out so that running this file\n"
+              "# again cannot replace them (give new ones on the command line):\n", out);
+        for (const char *line = (const char *)buf; *line;) {
+            const size_t n = strcspn(line, "\n");
+            fprintf(out, "# %.*s\n", (int)n, line);
+            line += n + (line[n] == '\n');
+        }
+    }
+    if (ok && (fflush(out) || ferror(out)))
+        ok = 0;
+    return ok ? DT_OK : dt_fail(err, DT_EIO, "cannot write the configuration: %s", problem);
 }

@@ -302,7 +302,7 @@ END_TEST
 
 typedef struct {
     int info, warn, epoch_lines;
-    char first_warning[256];
+    char first_warning[256], last_warning[512];
 } log_record;
 
 static void collect(void *user, dtrain_log_level level, const char *line)
@@ -311,6 +311,7 @@ static void collect(void *user, dtrain_log_level level, const char *line)
     if (level == DTRAIN_LOG_WARN) {
         if (!r->warn++)
             snprintf(r->first_warning, sizeof r->first_warning, "%s", line);
+        snprintf(r->last_warning, sizeof r->last_warning, "%s", line);
     } else {
         r->info++;
         r->epoch_lines += strncmp(line, "epoch ", 6) == 0;
@@ -371,9 +372,12 @@ START_TEST(test_log_callback_and_quiet)
     log_record r = {0};
     ck_assert_int_eq(captured(train_warned, &r), 0);
     ck_assert_int_eq(r.epoch_lines, 3);
-    ck_assert_int_eq(r.warn, 1);
+    /* the batch's, and that three epochs had not converged (session.c) */
+    ck_assert_int_eq(r.warn, 2);
     ck_assert_msg(strstr(r.first_warning, "batch-size 1000 is larger than"), "%s",
                   r.first_warning);
+    ck_assert_msg(strstr(r.last_warning, "not converged: train_loss was still improving"),
+                  "%s", r.last_warning);
 }
 END_TEST
 

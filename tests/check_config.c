@@ -149,10 +149,14 @@ START_TEST(test_run_defaults)
     for (int k = 0; k < OPTIM_N_KINDS; k++)
         ck_assert_double_eq(optim_default_lr((dt_optim_kind)k),
                             k == OPTIM_ADAM || k == OPTIM_ADAMW ? 1e-3 : 1e-2);
-    ck_assert_int_eq(c.epochs, 100);
+    ck_assert_int_eq(c.epochs, 50);
     ck_assert_int_eq(c.normalize, NORM_ZSCORE);
     ck_assert_int_eq(c.normalize_targets, SWITCH_ON);
-    ck_assert_int_eq(c.layers.n, 0);
+    /* one hidden ReLU layer of 100 (--dropout's rate: no rate of its own) */
+    ck_assert_int_eq(c.layers.n, 1);
+    ck_assert_int_eq(c.layers.spec[0].width, 100);
+    ck_assert_int_eq(c.layers.spec[0].act.kind, ACT_RELU);
+    ck_assert(c.layers.spec[0].dropout < 0);
     ck_assert_int_eq(c.batch_size, 32);
     /* --lr not given is saved (and compared on resume) as "auto" */
     char v[64];
@@ -178,8 +182,11 @@ START_TEST(test_run_defaults)
         "--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw|lbfgs|bfgs|newton",
         "[default: adam]",
         "[default: auto: 0.001 for adam and adamw, 0.01 for the others]",
-        "--epochs N passes over the training set [default: 100]",
-        "empty = no hidden layer [default: empty: the inputs feed the output layer directly]",
+        "--epochs N passes over the training set;",
+        "has not converged (README, Convergence) [default: 50]",
+        "none (or empty) = no hidden layer",
+        "one ReLU layer of 100 as scikit-learn's MLP, fits every bundled set within the "
+        "default --epochs [default: 100:relu]",
         "--normalize-targets on|off",
         "times std_k^2",
         "off: the targets as they are [default: on]"};
@@ -345,6 +352,16 @@ START_TEST(test_value_round_trip)
     ck_assert_int_eq(b.layers.spec[0].width, 3);
     ck_assert_int_eq(b.layers.spec[0].act.kind, ACT_TANH);
     ck_assert_int_eq(b.seed, 9);
+    /* no hidden layer is written "none" (an empty value would read as not
+     * given, the default layer), and "none" and "" both read back as none */
+    ck_assert_int_eq(parse(&a, CMD_TRAIN, "--layers none", &err), DT_OK);
+    ck_assert_int_eq(a.layers.n, 0);
+    char v[64];
+    config_value_str(&a, config_option("layers"), v, sizeof v);
+    ck_assert_str_eq(v, "none");
+    ck_assert_int_eq(config_set(&a, CMD_TRAIN, "layers", "8:relu", &err), DT_OK);
+    ck_assert_int_eq(config_set(&a, CMD_TRAIN, "layers", "", &err), DT_OK);
+    ck_assert_int_eq(a.layers.n, 0);
 }
 END_TEST
 

@@ -71,7 +71,7 @@ START_TEST(test_l1_zeroes_irrelevant_weights)
      * 2 - lambda-shrinkage and -3 (+ shrinkage).  Without L1 the irrelevant ones
      * are fitted to noise, |w| ~ 1e-3 ... 1e-2; we require < 2e-3 with L1 and the
      * relevant ones within 0.1 of the truth. */
-    configure("--output linear --optimizer sgd --lr 0.01 --batch-size 32 --epochs 40 "
+    configure("--output linear --layers none --optimizer sgd --lr 0.01 --batch-size 32 --epochs 40 "
               "--normalize none --normalize-targets off --l1 0.05 --init xavier");
     dt_dataset tr;
     make_regression(&tr, 400, 1);
@@ -280,7 +280,7 @@ START_TEST(test_newton_least_squares_one_step)
      * vanishes.  Reference: the gradient at the start is O(1); after the step
      * every component must be below 1e-3 (float parameters, finite-difference
      * Hessian in double). */
-    configure("--output linear --optimizer newton --epochs 1 --normalize none "
+    configure("--output linear --layers none --optimizer newton --epochs 1 --normalize none "
               "--normalize-targets off");
     dt_dataset tr;
     make_regression(&tr, 300, 7);
@@ -306,7 +306,7 @@ START_TEST(test_lbfgs_and_bfgs_fit)
     const char *opt[] = {"lbfgs", "bfgs"};
     for (int i = 0; i < 2; i++) {
         char line[256];
-        snprintf(line, sizeof line, "--output linear --optimizer %s --epochs 30 --normalize none "
+        snprintf(line, sizeof line, "--output linear --layers none --optimizer %s --epochs 30 --normalize none "
                  "--normalize-targets off",
                  opt[i]);
         configure(line);

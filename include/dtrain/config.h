@@ -171,8 +171,15 @@ enum {
                                     it: the data are loaded and split once and the metric
                                     depends on the head */
     OPTF_CSV_ONLY = 1u << 3,     /* convert: means something for --csv input only */
-    OPTF_ABOVE_MIN = 1u << 4     /* the range excludes min: a value must be > min (a rate
+    OPTF_ABOVE_MIN = 1u << 4,    /* the range excludes min: a value must be > min (a rate
                                     or factor that must be positive) */
+    OPTF_PATH = 1u << 5,         /* a file or directory name: relative in a config file,
+                                    it is read against the file's directory; saved with a
+                                    model, it is made absolute */
+    OPTF_OUTPUT = 1u << 6        /* what the run writes (or, resume, the run it continues):
+                                    inspect --config writes it commented out, so that
+                                    running a printed configuration again cannot replace
+                                    the original's files */
 };
 
 typedef struct {

@@ -21,6 +21,14 @@ dt_status fs_commit(const char *tmp, const char *path, dt_error *err);
 dt_status fs_symlink_replace(const char *target, const char *link, dt_error *err);
 /* The directory part of path ("." if none) into dir (len bytes). */
 void fs_dirname(const char *path, char *dir, size_t len);
+/* path read against directory dir: path itself when it is absolute or dir
+ * is ".", else "dir/path" (a leading "./" of path dropped), into out (len
+ * bytes).  0, or -1 if it does not fit. */
+int fs_join(const char *dir, const char *path, char *out, size_t len);
+/* path against the current directory (fs_join with getcwd: lexical, no link
+ * resolved, the file need not exist).  0, or -1 if it does not fit or the
+ * current directory cannot be read. */
+int fs_absolute(const char *path, char *out, size_t len);
 /* Create directory path (and parents) if missing. */
 dt_status fs_mkdirs(const char *path, dt_error *err);
 

@@ -65,6 +65,12 @@ dt_status history_append(dt_history *h, const double *row, dt_error *err);
 /* The last row, NULL if none. */
 const double *history_last(const dt_history *h);
 
+/* The trend of column name at the end of the table: *before and *last receive
+ * its means over the w rows before the last w and over the last w rows.
+ * 1 if both windows are there and hold finite values, else 0. */
+int history_trend(const dt_history *h, const char *name, int64_t w, double *before,
+                  double *last);
+
 /* Drop the rows of epochs after `epoch` (a resumed run goes back to its
  * checkpoint). */
 void history_truncate(dt_history *h, int64_t epoch);

@@ -35,7 +35,8 @@ typedef struct {
     float dropout; /* rate in [0, 1) after this layer while training; 0 = none */
 } dt_layer_spec;
 
-/* Parse a --layers string ("256:relu,128:leaky_relu=0.2:0.5"; "" = none); a
+/* Parse a --layers string ("256:relu,128:leaky_relu=0.2:0.5"; "" or "none" = no
+ * hidden layer); a
  * third field is that layer's dropout rate, otherwise default_dropout. */
 dt_status model_parse_layers(const char *text, dt_layer_spec *out, int max, int *n,
                              dt_error *err);
@@ -48,8 +49,8 @@ typedef struct {
     int n;
     dt_layer_spec spec[DT_MAX_LAYERS - 1];
 } dt_layers;
-/* The text model_parse_layers reads back to the same list; a negative
- * dropout (no rate of its own) has no third field. */
+/* The text model_parse_layers reads back to the same list ("none" for no
+ * hidden layer); a negative dropout (no rate of its own) has no third field. */
 void model_format_layers(const dt_layers *l, char *buf, size_t len);
 
 typedef struct {

@@ -81,6 +81,8 @@ typedef struct {
     double *x;            /* owned if second order: the parameters in double */
     float *best;          /* owned if --early-stopping: the best epoch's parameters */
     double monitor;       /* the last epoch's --monitor value */
+    int ran_out;          /* training ended at --epochs, not stopped early: whether it
+                             had converged is reported (session_report) */
     int n_metrics;        /* --metrics: how many, which (dt_metric values) */
     int metrics[8];
     float *pred;          /* owned if --metrics: this rank's evaluation outputs */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # --config FILE.yaml: options from a YAML file, the command line on top; errors
-# name the file, line and key; inspect --config writes a model's configuration
-# as such a file, and training from it gives the same configuration back.
+# name the file, line and key; relative names in it are read against its
+# directory; inspect --config writes a model's configuration as such a file,
+# with absolute names and its outputs commented out, and training from it
+# gives the same configuration, and the same model, back.
 source "$(dirname "$0")/lib.sh"
 IRIS=$DATA/iris.h5
 
@@ -37,17 +39,48 @@ grep -qx "layers: 16:relu,8:tanh" "$TMP/back.yaml" && grep -qx "drop-last: true"
   || fail "inspect --config: $out $err"
 run 2 60 train --config "$TMP/back.yaml" --save "$TMP/c.h5"
 run 1 60 inspect "$TMP/c.h5" --config
-[[ $status -eq 0 ]] && diff <(grep -v '^save:' "$TMP/back.yaml") <(grep -v '^save:' <<<"$out") >/dev/null \
+[[ $status -eq 0 ]] && diff <(grep -v '^# save:' "$TMP/back.yaml") <(grep -v '^# save:' <<<"$out") >/dev/null \
   && pass "round trip: the retrained model's configuration is the same (save aside)" \
   || fail "round trip: $(diff "$TMP/back.yaml" <(printf '%s\n' "$out"))"
 # ... also from a checkpoint, and the listing prints flags as flags
 run 2 60 train --config "$TMP/run.yaml" --checkpoint-dir "$TMP/ck"
 run 1 60 inspect --config "$TMP/ck/latest.h5"
-grep -qx "checkpoint-dir: $TMP/ck" <<<"$out" && pass "inspect --config of a checkpoint" || fail "checkpoint config: $out $err"
+grep -qx "# checkpoint-dir: $TMP/ck" <<<"$out" && ! grep -q '^checkpoint-dir' <<<"$out" \
+  && pass "inspect --config of a checkpoint (checkpoint-dir commented out)" || fail "checkpoint config: $out $err"
 run 1 60 inspect "$TMP/a.h5"
 grep -q -- "^    --drop-last$" <<<"$out" && ! grep -q -- "^    --[a-z-]* 0$" <<<"$out" | grep -q -- "--centered" \
   && ! grep -q -- "--centered" <<<"$out" && pass "inspect lists a flag as --drop-last, an unset one not at all" \
   || fail "inspect flags: $out"
+
+# Config files travel.  A run started in A with relative names; its printed
+# configuration, kept in B and run from C, names A's data absolutely, leaves
+# the outputs (save, log, checkpoint-dir) as comments saying why, and trains
+# the same model bit for bit without touching A's files.
+mkdir -p "$TMP/A" "$TMP/B" "$TMP/C" "$TMP/D"
+cp "$IRIS" "$TMP/A/iris.h5"
+cp "$IRIS" "$TMP/D/iris.h5"
+A=(train --data iris.h5 --layers 8:relu --epochs 3 --seed 5 --save m.h5 --log log.csv --checkpoint-dir ck)
+cd "$TMP/A" && run 2 60 "${A[@]}"; cd "$SRC"
+[[ $status -eq 0 && -s $TMP/A/m.h5 ]] || fail "the run in A: $status $err"
+run 1 60 inspect --config "$TMP/A/m.h5"
+printf '%s\n' "$out" >"$TMP/B/again.yaml"
+grep -qx "data: $TMP/A/iris.h5" "$TMP/B/again.yaml" && grep -qx "# save: $TMP/A/m.h5" "$TMP/B/again.yaml" \
+  && grep -qx "# log: $TMP/A/log.csv" "$TMP/B/again.yaml" && grep -qx "# checkpoint-dir: $TMP/A/ck" "$TMP/B/again.yaml" \
+  && grep -q "^# .*running this file" "$TMP/B/again.yaml" && ! grep -q '^\(save\|log\|checkpoint-dir\):' "$TMP/B/again.yaml" \
+  && pass "inspect --config: absolute data, outputs commented out: $(tr '\n' ' ' <"$TMP/B/again.yaml")" \
+  || fail "inspect --config of the run in A: $out $err"
+before=$(cd "$TMP/A" && find . -type f -exec md5sum {} + | sort)
+cd "$TMP/C" && run 2 60 train --config ../B/again.yaml --save new.h5; cd "$SRC"
+[[ $status -eq 0 ]] && h5diff -q "$TMP/A/m.h5" "$TMP/C/new.h5" /model /model \
+  && pass "the printed configuration, run from another directory: the same model bit for bit" \
+  || fail "re-run from C: $status $err $(h5diff "$TMP/A/m.h5" "$TMP/C/new.h5" /model /model | head -3)"
+[[ "$before" == "$(cd "$TMP/A" && find . -type f -exec md5sum {} + | sort)" ]] \
+  && pass "the original model, log and checkpoints are untouched" || fail "files in A changed"
+# A hand-written file's relative names are read against its own directory.
+printf 'data: iris.h5\nlayers: 8:relu\nepochs: 2\nsave: out.h5\n' >"$TMP/D/rel.yaml"
+cd "$TMP/C" && run 2 60 train --config ../D/rel.yaml; cd "$SRC"
+[[ $status -eq 0 && -s $TMP/D/out.h5 && ! -e $TMP/C/out.h5 ]] && grep -q "^dtrain: ../D/iris.h5 /train" <<<"$out" \
+  && pass "relative names in a config file are the file's: $(head -1 <<<"$out")" || fail "relative names: $status $out $err"
 
 # eval and predict read it too; cv takes a list for --grid.
 printf 'model: %s\ndata: %s\n' "$TMP/a.h5" "$IRIS" >"$TMP/eval.yaml"

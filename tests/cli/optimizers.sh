@@ -16,7 +16,7 @@ run 2 180 train --data "$D" --layers 32:relu --optimizer lbfgs --epochs 100
 at_least "$(final_metric test_accuracy)" 0.94 "digits, --optimizer lbfgs"
 run 2 180 train --data "$D" --layers 16:relu --optimizer bfgs --epochs 60
 at_least "$(final_metric test_accuracy)" 0.90 "digits, --optimizer bfgs"
-run 2 180 train --data "$D" --optimizer newton --epochs 5 --l2 1e-3
+run 2 180 train --data "$D" --layers none --optimizer newton --epochs 5 --l2 1e-3
 at_least "$(final_metric test_accuracy)" 0.94 "digits (softmax regression), --optimizer newton"
 expect_error 2 2 "it is limited to 2000 parameters" train --data "$D" --layers 200:relu --optimizer newton
 expect_error 2 2 "it is limited to 10000 parameters" train --data "$D" --layers 200:relu,100:relu --optimizer bfgs
