@@ -1,5 +1,6 @@
 /* dtrain: saved models. */
 #include "dtrain/modelio.h"
+#include "dtrain/testhooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,7 +86,8 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
         size_t n;
         const dt_option *opts = config_options(&n);
         for (size_t i = 0; i < n; i++) {
-            if (!(opts[i].cmds & CMD_TRAIN))
+            if (!(opts[i].cmds & CMD_TRAIN) ||
+                (dt_hooks.unsaved_option && !strcmp(opts[i].name, dt_hooks.unsaved_option)))
                 continue;
             char v[2 * DT_PATH_MAX + 2], abs[2 * DT_PATH_MAX + 2];
             config_value_str(cfg, &opts[i], v, sizeof v);

@@ -6,7 +6,9 @@
  *   DTRAIN_TEST_SLEEP=RANK:S:SECONDS    RANK sleeps in compute at step S
  *   DTRAIN_TEST_CRASH_IN_CHECKPOINT=S   abort() inside step S's checkpoint write
  *   DTRAIN_TEST_RANKS_PER_NODE=K        every K consecutive ranks are a node
- *   DTRAIN_TEST_SETUP_SLEEP=RANK:SECONDS  RANK sleeps in set-up after reading the data */
+ *   DTRAIN_TEST_SETUP_SLEEP=RANK:SECONDS  RANK sleeps in set-up after reading the data
+ *   DTRAIN_TEST_UNSAVED_OPTION=NAME     models and checkpoints are written without
+ *                                       /config NAME, as an older dtrain wrote them */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,5 +32,6 @@ int main(int argc, char **argv)
         dt_hooks.ranks_per_node = atoi(e);
     if ((e = getenv("DTRAIN_TEST_SETUP_SLEEP")))
         sscanf(e, "%d:%lf", &dt_hooks.setup_sleep_rank, &dt_hooks.setup_sleep_seconds);
+    dt_hooks.unsaved_option = getenv("DTRAIN_TEST_UNSAVED_OPTION");
     return cli_main(argc, argv);
 }

@@ -24,6 +24,9 @@ typedef struct {
     int setup_sleep_rank;        /* this rank sleeps setup_sleep_seconds in set-up, after
                                     the data are read, as a slow load would (-1: off) */
     double setup_sleep_seconds;
+    const char *unsaved_option;  /* saved models and checkpoints leave this option out of
+                                    /config, as a dtrain that predates it wrote them
+                                    (NULL: off) */
 } dt_test_hooks;
 
 /* All off. */

