@@ -273,6 +273,14 @@ static dt_status probe(h5file *f, const char *group, int y, dt_dataset_info *inf
         st = h5io_check_stored(f, xname, err);
     if (!st && y != DS_NO_Y)
         st = h5io_check_stored(f, yname, err);
+    /* the file's extras (dataset_read_extras), read after training when a
+     * model is saved: a damaged one is named now, not after the run */
+    for (int i = 0; !st && i < 2; i++) {
+        const char *extra = i ? "/classes" : "/missing_fill";
+        if (h5io_exists(f, extra) &&
+            !(st = h5io_check_size(f, extra, err)))
+            st = h5io_check_stored(f, extra, err);
+    }
     return st;
 }
 
@@ -283,9 +291,16 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Float y of one column: the first value that is no class label, else the
- * number of distinct values. */
+ * number of distinct values -- of its first DT_Y_SAMPLE rows, so that rank 0
+ * never holds a y of a data set bigger than a node (the loaders check every
+ * row's label later).  A y declared larger than the file stores is left to the
+ * data step to name. */
 static void y_values(h5file *f, const char *yname, dt_y_kind *kind)
 {
+    if (h5io_check_size(f, yname, NULL))
+        return;
+    if (kind->n > DT_Y_SAMPLE)
+        kind->n = DT_Y_SAMPLE;
     double *v = malloc((size_t)kind->n * sizeof *v + 1);
     if (!v || h5io_read_rows(f, yname, DT_F64, 0, kind->n, v, NULL)) {
         free(v);
@@ -1171,6 +1186,8 @@ dt_status dataset_read_extras(const char *path, dt_data_extras *ex, dt_error *er
         if (!(st = h5io_info(f, "/missing_fill", &nd, dims, &t, err)) && nd != 1)
             st = dt_fail(err, DT_EUSAGE, "%s: /missing_fill is not one value per feature",
                          path);
+        if (!st)
+            st = h5io_check_size(f, "/missing_fill", err); /* before its size is allocated */
         if (!st && !(ex->fill = malloc((size_t)dims[0] * sizeof *ex->fill + 1)))
             st = dt_fail(err, DT_ENOMEM, "%s: out of memory for /missing_fill", path);
         if (!st && !(st = h5io_read_rows(f, "/missing_fill", DT_F64, 0, dims[0], ex->fill,

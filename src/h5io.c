@@ -1157,7 +1157,7 @@ dt_status h5io_read_strs(h5file *f, const char *dset, int64_t *n, char ***strs, 
     *n = 0;
     hid_t d;
     dt_status st = open_dataset(f, dset, &d, err);
-    if (st || (st = h5io_check_stored(f, dset, err))) {
+    if (st || (st = h5io_check_stored(f, dset, err)) || (st = h5io_check_size(f, dset, err))) {
         if (d >= 0) H5Dclose(d);
         return st;
     }

@@ -82,6 +82,9 @@ dt_status dataset_check_not_model(const char *path, const char *group, dt_error 
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err);
 
+/* The rows of a float y that decide its head: the first 2^20. */
+#define DT_Y_SAMPLE ((int64_t)1 << 20)
+
 /* What a group's y is for, from the file (dataset_y_kind): class labels
  * when stored as an integer type or when the file names its classes
  * (/classes), float targets otherwise.  For float y of one column the values

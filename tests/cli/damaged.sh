@@ -82,6 +82,7 @@ mk bigtest-noy.h5 "${SMALL[@]}" /test/X:f32:${BIG}x4:unwritten
 mk bigtest-feat.h5 "${SMALL[@]}" /test/X:f32+gzip+rows1048576:${BIG}x5:allocated \
   /test/y:i32+gzip+rows1048576:$BIG:allocated
 # 2^40 x 4 uint8: 4 TiB, more than any test machine's memory
+mk bigfill.h5 "${SMALL[@]}" /missing_fill:f64:2000000000:unwritten
 mk hugex.h5 /train/X:u8:1099511627776x4:unwritten /train/y:i32:1099511627776:unwritten
 
 # quick_error NP CODE NEEDLE ARGS...: expect_error, within 15 s, and no epoch run.
@@ -103,7 +104,7 @@ for np in 1 2; do
   quick_error $np 2 "bigtest-noy.h5: no dataset '/test/y'" train --data "$TMP/bigtest-noy.h5" --epochs 1
   quick_error $np 2 "bigtest-feat.h5: /test/X has 5 features but /train/X has 4" \
     train --data "$TMP/bigtest-feat.h5" --epochs 1
-  quick_error $np 2 "bigx-noy.h5: no dataset '/train/y'" eval --model "$TMP/model.h5" --data "$TMP/bigx-noy.h5" --group /train
+  quick_error $np 2 "bigx-noy.h5: /train has no labels (no /train/y)" eval --model "$TMP/model.h5" --data "$TMP/bigx-noy.h5" --group /train
   quick_error $np 2 "bigtest-feat.h5: /test/X has 5 features but the model $TMP/model.h5 takes 4" \
     predict --model "$TMP/model.h5" --data "$TMP/bigtest-feat.h5" --group /test --out "$TMP/p.csv"
   quick_error $np 2 "hugex.h5: '/train/X' is 1099511627776 x 4 uint8 = 4096.0 GiB in memory, more than this machine's" \
@@ -154,6 +155,10 @@ for np in 1 2; do
     train "${CKA[@]}" --resume "$TMP/bigstate.h5"
   quick_error $np 2 "bigloss.h5: $D: /progress/rank_loss has 268435456 values; expected 1 (one per rank" \
     train "${CKA[@]}" --resume "$TMP/bigloss.h5"
+  # a data file's /missing_fill declaring 16 GB it does not hold: refused
+  # before it is allocated (allocated first, it failed as out of memory, exit 1)
+  quick_error $np 2 "bigfill.h5: '/missing_fill' declares 2000000000 values (16000.0 MB) but the file stores 0 bytes" \
+    train --data "$TMP/bigfill.h5" --epochs 1 --save "$TMP/bigfill-model.h5"
 done
 run 1 60 inspect "$TMP/bighist.h5"
 [[ $status -eq 0 ]] && grep -q "history  *$TMP/bighist.h5: /history/epochs has 134217728 rows; expected at most 5 (one per epoch); refused before reading" <<<"$out" \

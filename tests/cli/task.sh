@@ -15,13 +15,13 @@ attr() { h5dump -a "/$2" "$1" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"$/\1/p'; }
 # --- head inference -----------------------------------------------------------
 run 2 120 train --data "$DATA/diabetes.h5" --epochs 2
 [[ $status -eq 0 ]] && grep -q "diabetes.h5 /train/y holds float32 targets: linear output (regression), chosen from the data" <<<"$out" \
-  && grep -q "model 10-1 (linear output" <<<"$out" && grep -q "test_rmse" <<<"$out" \
+  && grep -q "model 10-100-1 (linear output" <<<"$out" && grep -q "test_rmse" <<<"$out" \
   && pass "diabetes.h5 without --output: linear head, said in one line" \
   || fail "diabetes without --output: $status $out $err"
 
 run 2 120 train --data "$DATA/iris.h5" --epochs 2
 [[ $status -eq 0 ]] && grep -q "iris.h5 /train/y holds int32 class labels: softmax output, chosen from the data" <<<"$out" \
-  && grep -q "model 4-3 (softmax output" <<<"$out" \
+  && grep -q "model 4-100-3 (softmax output" <<<"$out" \
   && pass "iris.h5 without --output: softmax head, said in one line" \
   || fail "iris without --output: $status $out $err"
 
@@ -91,7 +91,7 @@ run 1 60 convert --csv "$TMP/diab.csv" --out "$TMP/diab.h5"
 h5dump -H -d /train/y "$TMP/diab.h5" | grep -q "H5T_IEEE_F32LE" && pass "diab.h5 /train/y is float32" \
   || fail "diab.h5 /train/y type"
 run 2 120 train --data "$TMP/diab.h5" --epochs 2
-[[ $status -eq 0 ]] && grep -q "model 10-1 (linear output" <<<"$out" \
+[[ $status -eq 0 ]] && grep -q "model 10-100-1 (linear output" <<<"$out" \
   && pass "train on the converted diabetes: linear, no 214-class model" || fail "train diab.h5: $status $out $err"
 
 # iris-like: three integers 0..2, many rows each -> classes, quietly
