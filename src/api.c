@@ -472,43 +472,43 @@ static dt_status rows_dataset(const rows *r, int classify, const char *what, dt_
     return DT_OK;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    const float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* "output" not set, data from arrays: y has no element type to tell labels
  * from quantities, so its values decide, by convert --label-type auto's rule
  * (convert_label_rule): one column of whole numbers >= 0 that look like class
  * labels -> softmax; anything else -> linear.  Said in one line. */
-static dt_head array_head(const rows *r)
+static dt_status array_head(const rows *r, dt_head *h, dt_error *err)
 {
     int whole = r->k == 1 && r->n > 0;
     for (int64_t i = 0; whole && i < r->n; i++)
         whole = r->y[i] >= 0 && r->y[i] == floorf(r->y[i]);
-    float *v = whole ? malloc((size_t)r->n * sizeof *v) : NULL;
-    if (!v) {
+    if (!whole) {
         dt_info("dtrain_set_data: y holds %s: linear output (regression), chosen from the "
                 "data (\"output\" sets the head)",
                 r->k > 1 ? "several targets per row" : "values that are not class labels");
-        return HEAD_LINEAR;
+        *h = HEAD_LINEAR;
+        return DT_OK;
     }
-    memcpy(v, r->y, (size_t)r->n * sizeof *v);
-    qsort(v, (size_t)r->n, sizeof *v, cmp_float);
-    int64_t distinct = 1;
-    for (int64_t i = 1; i < r->n; i++)
-        distinct += v[i] != v[i - 1];
-    const int index_like = (v[0] == 0 || v[0] == 1) && v[r->n - 1] == v[0] + (float)(distinct - 1);
+    /* the same decision on every rank, or their models would differ: out of
+     * memory here is a failure the caller agrees on */
+    double *v = malloc((size_t)r->n * sizeof *v);
+    if (!v)
+        return dt_fail(err, DT_ENOMEM, "dtrain_set_data: out of memory for %lld labels",
+                       (long long)r->n);
+    for (int64_t i = 0; i < r->n; i++)
+        v[i] = r->y[i];
+    int64_t distinct;
+    int index_like;
+    dataset_count_values(v, r->n, &distinct, &index_like);
     free(v);
     char why[160];
-    const dt_head h = convert_label_rule(r->n, distinct, index_like, NULL, why, sizeof why) ==
-                              CONVERT_LABEL_CLASS
-                          ? HEAD_SOFTMAX
-                          : HEAD_LINEAR;
+    *h = convert_label_rule(r->n, distinct, index_like, NULL, why, sizeof why) ==
+                 CONVERT_LABEL_CLASS
+             ? HEAD_SOFTMAX
+             : HEAD_LINEAR;
     dt_info("dtrain_set_data: y holds %s (%s): %s output, chosen from the data (\"output\" "
-            "sets the head)", h == HEAD_SOFTMAX ? "class labels" : "targets", why, head_name(h));
-    return h;
+            "sets the head)", *h == HEAD_SOFTMAX ? "class labels" : "targets", why,
+            head_name(*h));
+    return DT_OK;
 }
 
 /* The sets session_setup_with takes, from the run's arrays (every rank
@@ -546,11 +546,12 @@ static dt_status setup(dtrain_run *run, dt_session *s)
     if (!run->have_train)
         return session_setup(s, &run->trained_cfg, run->comm, err);
     run->trained_cfg.data[0] = '\0'; /* the arrays, not a file */
-    if ((int)run->trained_cfg.output < 0 && run->train.n > 0)
-        run->trained_cfg.output = array_head(&run->train); /* the same rows on every rank */
     dt_dataset tr = {0}, va = {0};
     memset(s, 0, sizeof *s); /* session_free is safe on it if setup does not run */
-    dt_status st = comm_agree(run->comm, array_sets(run, &tr, &va, err), err);
+    dt_status st = DT_OK;
+    if ((int)run->trained_cfg.output < 0 && run->train.n > 0) /* the same rows on every rank */
+        st = array_head(&run->train, &run->trained_cfg.output, err);
+    st = comm_agree(run->comm, st ? st : array_sets(run, &tr, &va, err), err);
     if (!st)
         st = session_setup_with(s, &run->trained_cfg, run->comm, &tr, &va, err);
     dataset_free(&tr); /* taken by the session (zeroed) unless it failed early */

@@ -67,18 +67,11 @@ static uint64_t lineage_of(h5file *f)
     return id;
 }
 
-/* 1 if a and b name the same file (device and inode; links followed). */
-static int same_file(const char *a, const char *b)
-{
-    struct stat x, y;
-    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
-}
-
 uint64_t ckpt_lineage(const char *resumed, const char *dir, int searched, uint64_t stored)
 {
     char latest[DT_PATH_MAX + 16];
     snprintf(latest, sizeof latest, "%s/latest.h5", dir);
-    if (resumed[0] && stored && dir[0] && (searched || same_file(resumed, latest)))
+    if (resumed[0] && stored && dir[0] && (searched || fs_same_file(resumed, latest)))
         return stored;
     return ckpt_new_lineage();
 }
@@ -303,14 +296,9 @@ static void prune(const char *dir, int64_t keep, const char *written, const char
     for (size_t i = 0; v && i < n; i++) {
         char old[DT_PATH_MAX + 64];
         snprintf(old, sizeof old, "%s/%s", dir, v[i].name);
-        if (v[i].step >= p->step || same_file(old, written) || same_file(old, link))
+        if (v[i].step >= p->step || fs_same_file(old, written) || fs_same_file(old, link))
             continue;
-        h5file *f;
-        if (h5io_open_read(old, &f, NULL))
-            continue;
-        const uint64_t id = lineage_of(f);
-        h5io_close(f, NULL);
-        if (id != p->lineage || ++kept <= keep)
+        if (lineage_at(old, v[i].name) != p->lineage || ++kept <= keep)
             continue;
         unlink(old);
     }
@@ -518,7 +506,12 @@ static dt_status count_params(h5file *f, const char *path, int64_t *n_params, dt
             h5io_info(f, b, &nb, db, &t, NULL) || nw != 2 || nb != 1 || dw[0] < 1 ||
             dw[1] < 1 || dw[0] > INT32_MAX || dw[1] > INT32_MAX || db[0] != dw[0])
             return damaged(err, path, "%s is not a layer (weight out x in, bias out)", g);
+        /* each term below 2^62 (both dims < 2^31); their sum kept below 2^48,
+         * more parameters than any model dtrain can hold, so that 3 x the
+         * count (the optimizer state) cannot overflow either */
         *n_params += dw[0] * dw[1] + db[0];
+        if (*n_params > CKPT_MAX_SAMPLES)
+            return damaged(err, path, "/model declares more than 2^48 parameters");
     }
     if (l == 0)
         return damaged(err, path, "no /model/layer0");

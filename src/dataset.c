@@ -290,6 +290,15 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+void dataset_count_values(double *v, int64_t n, int64_t *distinct, int *index_like)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    *distinct = 1;
+    for (int64_t i = 1; i < n; i++)
+        *distinct += v[i] != v[i - 1];
+    *index_like = (v[0] == 0 || v[0] == 1) && v[n - 1] == v[0] + (double)(*distinct - 1);
+}
+
 /* Float y of one column: the first value that is no class label, else the
  * number of distinct values -- of its first DT_Y_SAMPLE rows, so that rank 0
  * never holds a y of a data set bigger than a node (the loaders check every
@@ -311,14 +320,8 @@ static void y_values(h5file *f, const char *yname, dt_y_kind *kind)
             kind->not_label = i;
             kind->bad = v[i];
         }
-    if (kind->not_label < 0 && kind->n > 0) {
-        qsort(v, (size_t)kind->n, sizeof *v, cmp_double);
-        kind->distinct = 1;
-        for (int64_t i = 1; i < kind->n; i++)
-            kind->distinct += v[i] != v[i - 1];
-        kind->index_like = (v[0] == 0 || v[0] == 1) &&
-                           v[kind->n - 1] == v[0] + (double)(kind->distinct - 1);
-    }
+    if (kind->not_label < 0 && kind->n > 0)
+        dataset_count_values(v, kind->n, &kind->distinct, &kind->index_like);
     free(v);
 }
 

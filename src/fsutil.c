@@ -151,6 +151,12 @@ dt_status fs_check_input(const char *path, dt_error *err)
     return DT_OK;
 }
 
+int fs_same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 /* The file a path names, for comparing outputs before they exist: the
  * resolved directory (symbolic links and "." and ".." gone) and the last
  * name.  0 if the directory does not resolve. */

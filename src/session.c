@@ -306,9 +306,10 @@ static dt_status choose_head(dt_config *cfg, dt_comm *comm, const dt_dataset *tr
                        head, src, g, dt_dtype_name(y.type), (long long)y.not_label, y.bad);
     if (head_is_classifier(cfg->output) && y.distinct &&
         convert_label_rule(y.n, y.distinct, y.index_like, NULL, NULL, 0) == CONVERT_LABEL_FLOAT)
-        dt_warn("--output %s on %s %s/y: %s targets of %lld distinct whole values in %lld rows, "
-                "which look like a quantity, not classes (--output linear regresses them)",
-                head, src, g, dt_dtype_name(y.type), (long long)y.distinct, (long long)y.n);
+        dt_warn("--output %s on %s %s/y: %s targets of %lld distinct whole values in %s%lld "
+                "rows, which look like a quantity, not classes (--output linear regresses them)",
+                head, src, g, dt_dtype_name(y.type), (long long)y.distinct,
+                y.n == DT_Y_SAMPLE ? "its first " : "", (long long)y.n);
     if (cfg->output == HEAD_LINEAR && y.labels)
         return dt_fail(err, DT_EUSAGE,
                        "--output linear on class labels: %s %s/y holds %s class labels%s, and a "

@@ -82,6 +82,11 @@ dt_status dataset_check_not_model(const char *path, const char *group, dt_error 
 dt_status dataset_load(const char *path, const char *group, int y, dt_dataset *ds,
                        dt_error *err);
 
+/* The distinct values among v[0..n) (n > 0; v is sorted in place) and
+ * whether they are exactly 0..distinct-1 or 1..distinct: what
+ * convert_label_rule judges a column of whole numbers by. */
+void dataset_count_values(double *v, int64_t n, int64_t *distinct, int *index_like);
+
 /* The rows of a float y that decide its head: the first 2^20. */
 #define DT_Y_SAMPLE ((int64_t)1 << 20)
 

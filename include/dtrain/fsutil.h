@@ -37,6 +37,9 @@ dt_status fs_mkdirs(const char *path, dt_error *err);
  * fs_check_input: path is (a symbolic link to) a regular file.  DT_EUSAGE
  * otherwise, naming what it is. */
 dt_status fs_check_input(const char *path, dt_error *err);
+/* 1 if a and b both exist and are one file (device and inode, symbolic
+ * links followed): another name for a file is the file. */
+int fs_same_file(const char *a, const char *b);
 
 /* dtrain's rule for the files a command reads and writes, the same for
  * every command and the library.  Each file is named by an option: `name`
