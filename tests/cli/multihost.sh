@@ -135,7 +135,8 @@ differences() { h5diff -r "$1" "$2" /model /model | grep -c '^\[' ; }
 
 on2 hosts2 4 90 "$DTRAIN" train "${ARGS[@]}" --checkpoint-every 15 --checkpoint-dir "$TMP/c22" --save "$TMP/m22.h5"
 [[ $status -eq 0 && -f $TMP/m22.h5 ]] && pass "2 hosts x 2 ranks trained" || fail "2x2: status $status: $(tail -5 "$TMP/err")"
-grep -q 'warning' "$TMP/err" && fail "2x2 warned: $(cat "$TMP/err")"
+# (3 epochs end before convergence: that warning is expected, any other is not)
+grep 'warning' "$TMP/err" | grep -qv 'not converged' && fail "2x2 warned: $(cat "$TMP/err")"
 DTRAIN=$DTRAIN_TEST_BIN DTRAIN_TEST_RANKS_PER_NODE=2 run 4 90 train "${ARGS[@]}" --save "$TMP/m14n2.h5"
 same_model "$TMP/m22.h5" "$TMP/m14n2.h5" &&
   pass "2 hosts x 2 ranks = 1 host x 4 ranks as 2 nodes of 2 (--reduction node), bit for bit" ||
