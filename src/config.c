@@ -667,6 +667,11 @@ static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
         return DT_OK;
     }
     case OPT_CHOICE: {
+        if (!v[0] && !o->def) { /* a choice with no default (output: from the data) is
+                                   printed empty while unset, and reads back so */
+            *(int *)base = -1;
+            return DT_OK;
+        }
         int i = choice_index(o, current_spelling(o->name, v));
         if (i < 0)
             return bad_choice(o, v, err);
