@@ -9,7 +9,7 @@
  * dtrain.h includes <mpi.h> for the MPI_Comm type of dtrain_create; this
  * file makes no MPI call (comm.c stays the only user of MPI).
  *
- * Every entry point but the local read-only ones begins with usable(): a
+ * Every entry point but the local read-only ones begins with api_usable(): a
  * NULL run, or a call from inside one of the run's own callbacks (the
  * trampolines count them in in_callback), is refused before anything is
  * touched. */
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtrain/api.h"
 #include "dtrain/checkpoint.h"
 #include "dtrain/comm.h"
 #include "dtrain/config.h"
@@ -46,37 +47,6 @@ _Static_assert((int)DTRAIN_OK == DT_OK && (int)DTRAIN_EUSAGE == DT_EUSAGE &&
 _Static_assert((int)DTRAIN_LOG_INFO == DT_LOG_INFO && (int)DTRAIN_LOG_WARN == DT_LOG_WARN,
                "dtrain_log_level mirrors dt_log_level");
 
-/* Rows gathered from every rank: X (n, d) and y (n, k), owned. */
-typedef struct {
-    float *X, *y;
-    int64_t n, d, k;
-} rows;
-
-struct dtrain_run {
-    dt_comm *comm;          /* owned: the caller's communicator, duplicated */
-    dt_config cfg;          /* the options as set so far */
-    dt_config trained_cfg;  /* the options of the model trained (the session's) */
-    dt_error err;           /* the last failure */
-    dt_log_sink log;        /* log_trampoline with this run, or silence */
-    dtrain_log_fn log_fn;   /* dtrain_on_log's */
-    void *log_user;
-    dtrain_progress_fn on_step, on_epoch;
-    void *step_user, *epoch_user;
-    dtrain_tick_fn on_tick;
-    void *tick_user;
-    double tick_every;
-    unsigned allowed;       /* DTRAIN_ALLOW_* */
-    rows train, eval;       /* from arrays; train.n == 0 and !have_train: use "data" */
-    int have_train, have_eval;
-    dt_session *session;    /* owned, after a successful dtrain_train */
-    dt_model loaded;        /* after dtrain_load */
-    dt_norm loaded_norm;
-    int have_loaded;
-    char loaded_from[DT_PATH_MAX]; /* dtrain_load's path: an input dtrain_save keeps */
-    dt_data_extras names;   /* the model's class names (/classes of its data or file) */
-    int in_callback;        /* > 0 while one of the caller's callbacks runs */
-};
-
 /* dtrain_errmsg(NULL): a failed dtrain_create's message, or a NULL run's */
 static _Thread_local char null_msg[DT_ERRMSG_LEN];
 
@@ -87,7 +57,7 @@ const char *dtrain_errmsg(const dtrain_run *run) { return run ? run->err.msg : n
 /* DT_OK if fn may go on with run: not NULL, and not called from one of its
  * callbacks (the call that made it is in the middle of using the run: a
  * dtrain_train inside it would replace the session under it).  Local. */
-static dt_status usable(dtrain_run *run, const char *fn)
+dt_status api_usable(dtrain_run *run, const char *fn)
 {
     if (!run) {
         dt_error e;
@@ -103,13 +73,13 @@ static dt_status usable(dtrain_run *run, const char *fn)
 
 /* Every entry point: the run's log sink in, the error cleared; `leave`
  * puts the caller's sink back. */
-static dt_log_sink enter(dtrain_run *run)
+dt_log_sink api_enter(dtrain_run *run)
 {
     dt_error_clear(&run->err);
     return dt_log_swap(run->log);
 }
 
-static dtrain_status leave(dt_log_sink prev, dt_status st)
+dtrain_status api_leave(dt_log_sink prev, dt_status st)
 {
     dt_log_swap(prev);
     return (dtrain_status)st;
@@ -156,7 +126,7 @@ static void rows_free(rows *r)
 }
 
 /* The model the run holds (trained or loaded), or NULL; its normalisation. */
-static dt_model *model_of(dtrain_run *run, dt_norm **norm)
+dt_model *api_model_of(dtrain_run *run, dt_norm **norm)
 {
     if (run->session) {
         *norm = &run->session->norm;
@@ -197,7 +167,7 @@ void dtrain_free(dtrain_run *run)
 {
     if (!run || run->in_callback)
         return;
-    dt_log_sink prev = enter(run);
+    dt_log_sink prev = api_enter(run);
     drop_model(run);
     rows_free(&run->train);
     rows_free(&run->eval);
@@ -208,10 +178,10 @@ void dtrain_free(dtrain_run *run)
 
 dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value)
 {
-    dt_status st = usable(run, "dtrain_set");
+    dt_status st = api_usable(run, "dtrain_set");
     if (st)
         return (dtrain_status)st;
-    dt_log_sink prev = enter(run);
+    dt_log_sink prev = api_enter(run);
     /* into a copy, kept only if every value of it parsed: a failed set (a
      * layer list wrong in its second item, a config file in its tenth key)
      * changes nothing */
@@ -231,7 +201,7 @@ dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value)
     if (!st)
         run->cfg = *next;
     free(next);
-    return leave(prev, st);
+    return api_leave(prev, st);
 }
 
 /* Local checks of one rank's arrays: shapes, pointers, finite values. */
@@ -297,34 +267,34 @@ static dt_status gather_rows(dtrain_run *run, const char *fn, const float *X, co
 dtrain_status dtrain_set_data(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
                               int64_t n_features, int64_t n_targets)
 {
-    dt_status st = usable(run, "dtrain_set_data");
+    dt_status st = api_usable(run, "dtrain_set_data");
     if (st)
         return (dtrain_status)st;
-    dt_log_sink prev = enter(run);
+    dt_log_sink prev = api_enter(run);
     st = gather_rows(run, "dtrain_set_data", X, y, n_rows, n_features, n_targets,
                                &run->train);
     if (!st)
         run->have_train = 1;
-    return leave(prev, st);
+    return api_leave(prev, st);
 }
 
 dtrain_status dtrain_set_eval_data(dtrain_run *run, const float *X, const float *y,
                                    int64_t n_rows, int64_t n_features, int64_t n_targets)
 {
-    dt_status st = usable(run, "dtrain_set_eval_data");
+    dt_status st = api_usable(run, "dtrain_set_eval_data");
     if (st)
         return (dtrain_status)st;
-    dt_log_sink prev = enter(run);
+    dt_log_sink prev = api_enter(run);
     st = gather_rows(run, "dtrain_set_eval_data", X, y, n_rows, n_features,
                                n_targets, &run->eval);
     if (!st)
         run->have_eval = run->eval.n > 0;
-    return leave(prev, st);
+    return api_leave(prev, st);
 }
 
 dtrain_status dtrain_on_step(dtrain_run *run, dtrain_progress_fn fn, void *user)
 {
-    dt_status st = usable(run, "dtrain_on_step");
+    dt_status st = api_usable(run, "dtrain_on_step");
     if (st)
         return (dtrain_status)st;
     run->on_step = fn;
@@ -334,7 +304,7 @@ dtrain_status dtrain_on_step(dtrain_run *run, dtrain_progress_fn fn, void *user)
 
 dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user)
 {
-    dt_status st = usable(run, "dtrain_on_epoch");
+    dt_status st = api_usable(run, "dtrain_on_epoch");
     if (st)
         return (dtrain_status)st;
     run->on_epoch = fn;
@@ -344,7 +314,7 @@ dtrain_status dtrain_on_epoch(dtrain_run *run, dtrain_progress_fn fn, void *user
 
 dtrain_status dtrain_on_tick(dtrain_run *run, dtrain_tick_fn fn, void *user, double every)
 {
-    dt_status st = usable(run, "dtrain_on_tick");
+    dt_status st = api_usable(run, "dtrain_on_tick");
     if (st)
         return (dtrain_status)st;
     dt_error_clear(&run->err);
@@ -369,7 +339,7 @@ static void log_trampoline(void *user, dt_log_level level, const char *line)
 dtrain_status dtrain_on_log(dtrain_run *run, dtrain_log_fn fn, void *user,
                             dtrain_log_level min_level)
 {
-    dt_status st = usable(run, "dtrain_on_log");
+    dt_status st = api_usable(run, "dtrain_on_log");
     if (st)
         return (dtrain_status)st;
     run->log_fn = fn;
@@ -381,7 +351,7 @@ dtrain_status dtrain_on_log(dtrain_run *run, dtrain_log_fn fn, void *user,
 
 dtrain_status dtrain_allow(dtrain_run *run, unsigned flags)
 {
-    dt_status st = usable(run, "dtrain_allow");
+    dt_status st = api_usable(run, "dtrain_allow");
     if (st)
         return (dtrain_status)st;
     dt_error_clear(&run->err);
@@ -575,21 +545,21 @@ static dt_status save_model(dtrain_run *run, const dt_model *m, const dt_norm *n
 
 dtrain_status dtrain_train(dtrain_run *run)
 {
-    dt_status st = usable(run, "dtrain_train");
+    dt_status st = api_usable(run, "dtrain_train");
     if (st)
         return (dtrain_status)st;
-    dt_log_sink prev = enter(run);
+    dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
     drop_model(run);
     if (run->cfg.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
-        return leave(prev, dt_fail(err, DT_EUSAGE, "step-timeout: the watchdog thread it needs "
+        return api_leave(prev, dt_fail(err, DT_EUSAGE, "step-timeout: the watchdog thread it needs "
                                                    "is not allowed (dtrain_allow(run, "
                                                    "DTRAIN_ALLOW_WATCHDOG))"));
     dt_session *s = malloc(sizeof *s);
     st = comm_agree(run->comm, s ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory"), err);
     if (st) {
         free(s);
-        return leave(prev, st);
+        return api_leave(prev, st);
     }
     run->trained_cfg = run->cfg;
     /* the watch begins before set-up: a rank that stops there (or, armed by
@@ -597,7 +567,7 @@ dtrain_status dtrain_train(dtrain_run *run)
     const int watch = run->cfg.step_timeout > 0;
     if (watch && (st = watchdog_start(run->cfg.step_timeout, run->comm, err))) {
         free(s);
-        return leave(prev, st);
+        return api_leave(prev, st);
     }
     st = setup(run, s);
     if (!st) {
@@ -632,37 +602,37 @@ dtrain_status dtrain_train(dtrain_run *run)
         dataset_free(&s->test);
         run->session = s;
     }
-    return leave(prev, st);
+    return api_leave(prev, st);
 }
 
 int64_t dtrain_n_inputs(const dtrain_run *run)
 {
     dt_norm *nm;
-    const dt_model *m = run ? model_of((dtrain_run *)run, &nm) : NULL;
+    const dt_model *m = run ? api_model_of((dtrain_run *)run, &nm) : NULL;
     return m ? m->n_in : 0;
 }
 
 int64_t dtrain_n_outputs(const dtrain_run *run)
 {
     dt_norm *nm;
-    const dt_model *m = run ? model_of((dtrain_run *)run, &nm) : NULL;
+    const dt_model *m = run ? api_model_of((dtrain_run *)run, &nm) : NULL;
     return m ? m->n_out : 0;
 }
 
 dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out)
 {
-    dt_status st = usable(run, "dtrain_predict");
+    dt_status st = api_usable(run, "dtrain_predict");
     if (st)
         return (dtrain_status)st;
-    dt_log_sink prev = enter(run);
+    dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
     dt_norm *nm;
-    dt_model *m = model_of(run, &nm);
+    dt_model *m = api_model_of(run, &nm);
     if (!m)
-        return leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_predict: the run has no model "
+        return api_leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_predict: the run has no model "
                                                    "(dtrain_train or dtrain_load first)"));
     if (n < 0 || (n > 0 && (!X || !out)))
-        return leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_predict: %lld rows with X or out "
+        return api_leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_predict: %lld rows with X or out "
                                                    "NULL", (long long)n));
     /* blocks of max_batch rows, normalised in the model's input scratch */
     for (int64_t i = 0; i < n; i += m->max_batch) {
@@ -672,7 +642,7 @@ dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *
         norm_apply(nm, &block);
         model_predict(m, m->xin, nb, out + i * m->n_out);
     }
-    return leave(prev, model_fault(m, err));
+    return api_leave(prev, model_fault(m, err));
 }
 
 /* dtrain_save's path against the command line's rule for outputs
@@ -697,13 +667,13 @@ static dt_status check_save_path(const dtrain_run *run, const char *path, dt_err
 
 dtrain_status dtrain_save(dtrain_run *run, const char *path)
 {
-    const dt_status refused = usable(run, "dtrain_save");
+    const dt_status refused = api_usable(run, "dtrain_save");
     if (refused)
         return (dtrain_status)refused;
-    dt_log_sink prev = enter(run);
+    dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
     dt_norm *nm = NULL;
-    dt_model *m = model_of(run, &nm);
+    dt_model *m = api_model_of(run, &nm);
     dt_status st = DT_OK;
     if (!m)
         st = dt_fail(err, DT_EUSAGE, "dtrain_save: the run has no model (dtrain_train or "
@@ -715,15 +685,15 @@ dtrain_status dtrain_save(dtrain_run *run, const char *path)
     if (!(st = comm_agree(run->comm, st, err)))
         st = save_model(run, m, nm, run->session ? &run->trained_cfg : NULL,
                         run->session ? &run->session->progress.hist : NULL, path);
-    return leave(prev, st);
+    return api_leave(prev, st);
 }
 
 dtrain_status dtrain_load(dtrain_run *run, const char *path)
 {
-    dt_status st = usable(run, "dtrain_load");
+    dt_status st = api_usable(run, "dtrain_load");
     if (st)
         return (dtrain_status)st;
-    dt_log_sink prev = enter(run);
+    dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
     /* read beside the model held, which goes only when every rank has the
      * new one: a failed load keeps it */
@@ -741,7 +711,7 @@ dtrain_status dtrain_load(dtrain_run *run, const char *path)
             norm_free(&nm);
         }
         dataset_extras_free(&names);
-        return leave(prev, st);
+        return api_leave(prev, st);
     }
     drop_model(run);
     run->loaded = m;
@@ -749,12 +719,12 @@ dtrain_status dtrain_load(dtrain_run *run, const char *path)
     run->have_loaded = 1;
     run->names = names;
     snprintf(run->loaded_from, sizeof run->loaded_from, "%s", path);
-    return leave(prev, st);
+    return api_leave(prev, st);
 }
 
 dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names, int64_t *n)
 {
-    dt_status st = usable(run, "dtrain_class_names");
+    dt_status st = api_usable(run, "dtrain_class_names");
     if (st)
         return (dtrain_status)st;
     dt_norm *nm;
@@ -763,7 +733,7 @@ dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names, int
                                       "dtrain_class_names: names or n is NULL");
     *names = NULL;
     *n = 0;
-    if (!model_of(run, &nm))
+    if (!api_model_of(run, &nm))
         return (dtrain_status)dt_fail(&run->err, DT_EUSAGE,
                                       "dtrain_class_names: the run has no model (dtrain_train "
                                       "or dtrain_load first)");

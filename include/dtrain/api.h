@@ -1,0 +1,62 @@
+/* api.h: the run behind include/dtrain.h, for the files that implement the
+ * public calls (src/api*.c).  Not installed; nothing outside src/api*.c uses it.
+ *
+ * A public call begins with api_usable() (a NULL run, or a call from inside
+ * one of the run's own callbacks, is refused before anything is touched),
+ * then api_enter() (the run's log sink in, its error cleared) and ends with
+ * api_leave(), which puts the caller's sink back. */
+#ifndef DTRAIN_API_INTERNAL_H
+#define DTRAIN_API_INTERNAL_H
+
+#include "dtrain.h"
+
+#include "dtrain/comm.h"
+#include "dtrain/config.h"
+#include "dtrain/dataset.h"
+#include "dtrain/model.h"
+#include "dtrain/session.h"
+#include "dtrain/status.h"
+
+/* Rows gathered from every rank: X (n, d) and y (n, k), owned. */
+typedef struct {
+    float *X, *y;
+    int64_t n, d, k;
+} rows;
+
+struct dtrain_run {
+    dt_comm *comm;          /* owned: the caller's communicator, duplicated */
+    dt_config cfg;          /* the options as set so far */
+    dt_config trained_cfg;  /* the options of the model trained (the session's) */
+    dt_error err;           /* the last failure */
+    dt_log_sink log;        /* log_trampoline with this run, or silence */
+    dtrain_log_fn log_fn;   /* dtrain_on_log's */
+    void *log_user;
+    dtrain_progress_fn on_step, on_epoch;
+    void *step_user, *epoch_user;
+    dtrain_tick_fn on_tick;
+    void *tick_user;
+    double tick_every;
+    unsigned allowed;       /* DTRAIN_ALLOW_* */
+    rows train, eval;       /* from arrays; train.n == 0 and !have_train: use "data" */
+    int have_train, have_eval;
+    dt_session *session;    /* owned, after a successful dtrain_train */
+    dt_model loaded;        /* after dtrain_load */
+    dt_norm loaded_norm;
+    int have_loaded;
+    char loaded_from[DT_PATH_MAX]; /* dtrain_load's path: an input dtrain_save keeps */
+    dt_data_extras names;   /* the model's class names (/classes of its data or file) */
+    int in_callback;        /* > 0 while one of the caller's callbacks runs */
+};
+
+/* DT_OK if fn may go on with run: not NULL, and not called from one of its
+ * callbacks.  Local.  For run NULL, dtrain_errmsg(NULL) names fn. */
+dt_status api_usable(dtrain_run *run, const char *fn);
+/* The run's log sink in and its error cleared; returns the caller's sink. */
+dt_log_sink api_enter(dtrain_run *run);
+/* The caller's sink back; st as the public status. */
+dtrain_status api_leave(dt_log_sink prev, dt_status st);
+/* The model the run holds (trained or loaded) and its normalisation, or
+ * NULL when it holds none.  Pointers into the run: not to be freed. */
+dt_model *api_model_of(dtrain_run *run, dt_norm **norm);
+
+#endif
