@@ -9,6 +9,26 @@
 
 static _Thread_local dt_log_sink sink; /* none: the library is quiet */
 
+static _Thread_local dt_names opt_names; /* keys: the library's own spelling */
+
+dt_names dt_names_swap(dt_names next)
+{
+    dt_names prev = opt_names;
+    opt_names = next;
+    return prev;
+}
+
+const char *dt_opt(const char *key)
+{
+    static _Thread_local char buf[8][64];
+    static _Thread_local unsigned next;
+    if (opt_names == DT_NAMES_KEYS)
+        return key;
+    char *b = buf[next++ % 8];
+    snprintf(b, sizeof buf[0], "--%s", key);
+    return b;
+}
+
 dt_log_sink dt_log_swap(dt_log_sink next)
 {
     dt_log_sink prev = sink;

@@ -58,6 +58,18 @@ typedef struct {
 void dt_nearest_add(dt_nearest *n, const char *word, const char *candidate);
 const char *dt_nearest_get(const dt_nearest *n);
 
+/* How a message names an option: by the key dtrain_set takes ("lr", the
+ * library's default, what an embedding program can pass back) or as the
+ * command line's flag ("--lr").  Per thread, like the log sink below: each
+ * public call installs its run's choice for its duration, so the library's
+ * messages are written once, with dt_opt, and read right in both places. */
+typedef enum { DT_NAMES_KEYS = 0, DT_NAMES_FLAGS = 1 } dt_names;
+/* Install names as this thread's choice; returns the previous one. */
+dt_names dt_names_swap(dt_names names);
+/* Option key as this thread's messages name it: key itself, or "--key".
+ * For a format argument: the text lives in one of 8 rotating thread-local
+ * buffers, valid for the next 7 calls (keys up to 60 characters). */
+const char *dt_opt(const char *key);
 /* Short name of a status ("usage error", "I/O error", ...). */
 const char *dt_strerror(dt_status code);
 
