@@ -139,7 +139,7 @@ DTRAIN_API dtrain_status dtrain_set(dtrain_run *run, const char *key, const char
  * sigmoid) y is one column of class labels 0, 1, ... stored as float; for
  * "output" linear, n_targets values per row.  Values must be finite.
  * Without "output" the values choose the head when dtrain_train starts, by
- * dtrain convert --label-type auto's rule (README "Model"): one column of
+ * dtrain convert --label-type auto's rule (docs/training.md#model): one column of
  * whole numbers >= 0 that looks like class labels gives softmax, anything
  * else linear; the choice is logged in one line.  (With option "data", the
  * file's y type chooses: integer labels softmax, float targets linear.)

@@ -132,7 +132,8 @@ static const dt_option options[] = {
      "momentum (sgd, momentum 0.9), nesterov, adagrad, rmsprop, adam, adamw; second order "
      "(full batch over all ranks, one iteration per epoch): lbfgs (strong-Wolfe line search), "
      "bfgs (dense inverse Hessian, at most 10000 parameters), newton (finite-difference "
-     "Hessian, Levenberg damping, at most 2000 parameters)",
+     "Hessian, Levenberg damping, at most 2000 parameters); update rules: "
+     "docs/training.md#optimizers",
      .names = {optim_names, so_names},
      .known_as = "optim|solver|opt"},
     {"lr", OPT_REAL, F(lr), NULL, 0, 1e6, NULL, CMD_TRAIN, "ALPHA",
@@ -141,11 +142,9 @@ static const dt_option options[] = {
      .facts = OPTF_MAY_CHANGE | OPTF_ABOVE_MIN,
      .known_as = "learning-rate|eta|step-size|base-lr"},
     {"momentum", OPT_REAL, F(momentum), "0", 0, 1, NULL, CMD_TRAIN, "GAMMA",
-     "sgd/rmsprop momentum [default: 0; 0.9 for momentum and nesterov]: V <- GAMMA V + G; "
-     "W <- W - ALPHA V.  The notes' form V' <- gamma V' + alpha G; W <- W - V' is the same "
-     "trajectory (V' = ALPHA V) while the rate is constant"},
+     "sgd/rmsprop momentum [default: 0; 0.9 for momentum and nesterov]"},
     {"dampening", OPT_REAL, F(dampening), "0", 0, 1, NULL, CMD_TRAIN, "D",
-     "sgd momentum dampening: V <- GAMMA V + (1 - D) G"},
+     "sgd momentum dampening"},
     {"beta1", OPT_REAL, F(beta1), "0.9", 0, 0.999999, NULL, CMD_TRAIN, "B1",
      "adam/adamw first-moment decay (rho1 in the notes)"},
     {"beta2", OPT_REAL, F(beta2), "0.999", 0, 0.99999999, NULL, CMD_TRAIN, "B2",
@@ -154,26 +153,27 @@ static const dt_option options[] = {
      "term added to the denominator of adam, adamw, rmsprop [1e-8] and adagrad [1e-10]",
      .known_as = "epsilon"},
     {"weight-decay", OPT_REAL, F(weight_decay), "0", 0, 10, NULL, CMD_TRAIN, "LAMBDA",
-     "torch.optim weight_decay: adds LAMBDA W to the gradient; adamw: decoupled "
-     "W <- W (1 - lr LAMBDA) [default: 0; 0.01 for adamw]",
+     "torch.optim weight_decay: added to the gradient; decoupled for adamw "
+     "[default: 0; 0.01 for adamw]",
      .known_as = "wd"},
     {"rmsprop-alpha", OPT_REAL, F(rmsprop_alpha), "0.99", 0, 0.999999, NULL, CMD_TRAIN, "A",
      "rmsprop smoothing constant of the mean square"},
     {"centered", OPT_FLAG, F(centered), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "rmsprop: divide by the estimated standard deviation of the gradient"},
     {"lr-decay", OPT_REAL, F(lr_decay), "0", 0, 1e6, NULL, CMD_TRAIN, "D",
-     "adagrad: rate lr / (1 + (t - 1) D)"},
+     "adagrad: decay of the rate per step"},
     {"initial-accumulator", OPT_REAL, F(initial_accumulator), "0", 0, 1e6, NULL, CMD_TRAIN, "R0",
      "adagrad: starting value of the sum of squared gradients"},
     {"lbfgs-history", OPT_INT, F(lbfgs_history), "10", 1, 1000, NULL, CMD_TRAIN, "M",
      "lbfgs: number of correction pairs kept"},
     /* --- schedules --- */
     {"schedule", OPT_CHOICE, F(schedule), "constant", 0, 0, NULL, CMD_TRAIN, "KIND",
-     "learning rate schedule: constant; linear (the notes' alpha_k = (1 - k/tau) alpha_0 + "
-     "(k/tau) alpha_tau up to step tau = --decay-steps, then alpha_tau = --lr-min); step "
+     "learning rate schedule: constant; linear (to --lr-min over --decay-steps, then "
+     "constant); step "
      "(times --gamma every --step-epochs epochs); exponential (times --gamma each epoch); "
      "cosine (to --lr-min over --decay-steps); plateau (times --plateau-factor when --monitor "
-     "has not improved for --plateau-patience epochs)",
+     "has not improved for --plateau-patience epochs); formulas: "
+     "docs/training.md#learning-rate-schedules",
      .names = {sched_names},
      .known_as = "lr-schedule|scheduler|lr-scheduler|lr-policy"},
     {"lr-min", OPT_REAL, F(lr_min), "0", 0, 1e6, NULL, CMD_TRAIN, "ALPHA",
@@ -239,7 +239,7 @@ static const dt_option options[] = {
     {"epochs", OPT_INT, F(epochs), "50", 1, 1e9, NULL, CMD_TRAIN, "N",
      "passes over the training set; a run that ends here while the figure --monitor "
      "watches (the training loss without a validation or test set) is still improving "
-     "warns that it has not converged (README, Convergence)",
+     "warns that it has not converged (docs/training.md#convergence)",
      .facts = OPTF_MAY_CHANGE,
      .known_as = "epoch|num-epochs|n-epochs|nb-epoch|max-epochs|iterations|max-iter|"
                  "n-iter"},

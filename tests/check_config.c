@@ -183,7 +183,9 @@ START_TEST(test_run_defaults)
         "[default: adam]",
         "[default: auto: 0.001 for adam and adamw, 0.01 for the others]",
         "--epochs N passes over the training set;",
-        "has not converged (README, Convergence) [default: 50]",
+        "has not converged (docs/training.md#convergence) [default: 50]",
+        "update rules: docs/training.md#optimizers",
+        "formulas: docs/training.md#learning-rate-schedules",
         "none (or empty) = no hidden layer",
         "one ReLU layer of 100 as scikit-learn's MLP, fits every bundled set within the "
         "default --epochs [default: 100:relu]",

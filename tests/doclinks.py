@@ -13,8 +13,14 @@ GitHub spells it: the heading's text lowercased, every character that is not
 a letter, digit, '_', '-' or space dropped, spaces turned into '-', and a
 second heading of the same anchor numbered (-1, -2, ...).  Links with a
 scheme (https:, mailto:) are not followed.  Code (fenced blocks and `spans`)
-is not read for links or headings.  Prints one line per broken link
-(FILE:LINE: ...) and exits with status 1 if there is any, else 0.
+is not read for links or headings.
+
+The same holds for the pointers into the documentation that the sources
+write as text (a --help line's "docs/training.md#optimizers", a comment's
+"docs/data.md"): every docs/NAME.md[#anchor] or README.md[#anchor] in a file
+under src/, include/, scripts/ and tests/ is resolved from the repository's
+root.  Prints one line per broken link (FILE:LINE: ...) and exits with
+status 1 if there is any, else 0.
 """
 import os
 import re
@@ -97,9 +103,32 @@ def check(root):
                     elif anchor not in anchors(dest):
                         broken.append('%s:%d: %s: %s has no heading with the anchor #%s'
                                       % (where, n, target, os.path.relpath(dest, root), anchor))
+    pointer = re.compile(r'(?<![\w/.-])((?:docs/[\w.-]+\.md|(?:datasets/)?README\.md)(?:#[\w-]+)?)')
+    for top in ('src', 'include', 'scripts', 'tests'):
+        for d, subdirs, files in os.walk(os.path.join(root, top)):
+            subdirs[:] = [s for s in subdirs if s != 'corpus']
+            for f in sorted(files):
+                path = os.path.join(d, f)
+                if os.path.abspath(path) == os.path.abspath(__file__) or \
+                        not f.endswith(('.c', '.h', '.sh', '.py', '.txt', '.in', '.cmake')):
+                    continue
+                with open(path, encoding='utf-8', errors='replace') as fh:
+                    for n, line in enumerate(fh, 1):
+                        for m in pointer.finditer(line):
+                            n_links += 1
+                            target = m.group(1)
+                            file, _, anchor = target.partition('#')
+                            dest = os.path.join(root, file)
+                            where = os.path.relpath(path, root)
+                            if not os.path.isfile(dest):
+                                broken.append('%s:%d: %s: no such file' % (where, n, target))
+                            elif anchor and anchor not in anchors(dest):
+                                broken.append('%s:%d: %s: %s has no heading with the anchor #%s'
+                                              % (where, n, target, file, anchor))
     for b in broken:
         print(b)
-    print('doclinks: %d pages, %d relative links, %d broken' % (len(pages), n_links, len(broken)))
+    print('doclinks: %d pages, %d relative links and pointers from the sources, %d broken'
+          % (len(pages), n_links, len(broken)))
     return 1 if broken else 0
 
 
@@ -123,6 +152,9 @@ def self_test():
                          '[ok](../README.md#top) [ok](#--opt-default) [ok](#a-page-1)\n'
                          '[bad](#a-page-2) [bad](a.md#Step-1-ab-cd) [bad](../README.md#a-page)\n',
         }
+        os.mkdir(os.path.join(root, 'src'))
+        pages['src/x.c'] = ('/* see docs/a.md#a-page and README.md */\n'
+                            '"see docs/a.md#no-such-heading"\n"docs/gone.md"\n')
         for name, text in pages.items():
             with open(os.path.join(root, name), 'w') as f:
                 f.write(text)
@@ -133,7 +165,8 @@ def self_test():
                      if not l.startswith('doclinks:'))
         want = sorted(['README.md:4 docs/missing.md', 'README.md:10 #not-a-heading',
                        'docs/a.md:10 #a-page-2', 'docs/a.md:10 a.md#Step-1-ab-cd',
-                       'docs/a.md:10 ../README.md#a-page'])
+                       'docs/a.md:10 ../README.md#a-page',
+                       'src/x.c:2 docs/a.md#no-such-heading', 'src/x.c:3 docs/gone.md'])
         if status != 1 or got != want:
             print('doclinks self-test failed: status %d, reported %s, expected %s'
                   % (status, got, want))

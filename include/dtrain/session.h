@@ -113,7 +113,7 @@ typedef struct {
 /* With cfg->resume set, the checkpoint chosen by rank 0 (ckpt_find) supplies
  * the normalisation, parameters, optimizer state and progress.  cfg->output
  * not given (< 0) is set to the head chosen from the training y (class
- * labels: softmax; float targets: linear; README "Model"), and a given one
+ * labels: softmax; float targets: linear; docs/training.md#model), and a given one
  * that contradicts y is refused (DT_EUSAGE); cfg is otherwise unchanged and
  * must outlive the session. */
 dt_status session_setup(dt_session *s, dt_config *cfg, dt_comm *comm, dt_error *err);

@@ -25,7 +25,7 @@
 #    MPI_Reduce_scatter, with a warning) saves the same weights as 1 host x 2
 #    ranks with --reduction mpi, for the same reason.
 #  - --reproducible: 2 hosts x 2 ranks and 2 hosts x 1 rank save the weights
-#    of 1 rank (what "Reproducible mode" in the README promises).
+#    of 1 rank (what docs/reproducible.md promises).
 #  - A rank on the second host killed with SIGKILL mid-run: mpirun ends within
 #    10 s (the other ranks wait in a collective; only Open MPI's daemons can
 #    end them), the last checkpoint is intact, and --resume from it finishes

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/plot.py (installed as dtrain-plot), run as the README says: the
+# scripts/plot.py (installed as dtrain-plot), run as docs/monitoring.md#plots says: the
 # curves of hand-written training logs (JSON Lines and CSV) and the grid of a
 # dtrain cv search.  The reference for what is drawn is the fixtures' own
 # numbers: --describe reads the series back from the figure, so an empty or
