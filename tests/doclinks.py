@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check that every relative link in README.md and docs/*.md resolves.
+"""Check that every relative link in README.md, datasets/README.md and docs/*.md resolves.
 
 usage: doclinks.py [SOURCE_DIR]            (default: the repository above this file)
        doclinks.py --slug 'Some heading'   (print the anchor GitHub gives a heading)
@@ -72,6 +72,8 @@ def anchors(path, cache={}):
 
 def check(root):
     pages = [os.path.join(root, 'README.md')]
+    if os.path.isfile(os.path.join(root, 'datasets', 'README.md')):
+        pages.append(os.path.join(root, 'datasets', 'README.md'))
     docs = os.path.join(root, 'docs')
     if os.path.isdir(docs):
         pages += sorted(os.path.join(docs, f) for f in os.listdir(docs) if f.endswith('.md'))
