@@ -34,11 +34,40 @@
  * - The library prints nothing.  Log lines (the command line's epoch lines,
  *   warnings) go to the callback given to dtrain_on_log, if any.
  * - It installs no signal handler and starts no thread of its own unless
- *   asked (dtrain_allow).  The "threads" option (default 1) sets the
- *   OpenMP and OpenBLAS thread counts of the process, which the compute
- *   kernels use.
- * - A run is used from one thread at a time.  Two runs (on two
- *   communicators, say) are independent.
+ *   asked (dtrain_allow).
+ * - A run is used from one thread at a time.  Two runs are independent, one
+ *   after the other in a process or at once on disjoint communicators (each
+ *   process in one of them): each trains as it would alone, bit for bit,
+ *   with its own options, data, model and callbacks.  Within one process,
+ *   runs take turns: the library is called from one thread at a time (HDF5,
+ *   built for MPI, is not thread-safe, and the compute kernels share one
+ *   scratch memory), and dtrain_train refuses with DTRAIN_EBUSY (agreed)
+ *   while another thread's dtrain_train is in progress.  A run may train
+ *   from a callback of another run's dtrain_train on the same thread (every
+ *   rank of its communicator calling it there), except when either run has
+ *   "step-timeout" (DTRAIN_EBUSY, agreed: the watchdog, below).
+ * - What belongs to the process, not to a run:
+ *   - Signals.  DTRAIN_ALLOW_SIGNALS installs the process's handlers, which
+ *     replace the program's and stay after dtrain_free.  A signal is the
+ *     process's: once one has arrived, every run that allowed signals (and
+ *     any with "checkpoint-dir") stops at its next safe point, and a later
+ *     dtrain_train of a run that allowed them stops before its first step.
+ *   - The watchdog.  "step-timeout" (DTRAIN_ALLOW_WATCHDOG) runs one thread
+ *     in the process during dtrain_train, which ends the whole process with
+ *     exit status 4 when a step stalls.  So no other run of the process
+ *     trains while it watches, and it does not start under another run's
+ *     training: dtrain_train refuses either with DTRAIN_EBUSY.
+ *   - Thread counts.  The "threads" option (default 1) sets the OpenMP
+ *     (the calling thread's) and OpenBLAS (the process's) thread counts
+ *     when dtrain_train sets up; they stay so after it returns, for the
+ *     compute of every later call (dtrain_predict, ...).  A dtrain_train
+ *     inside another's callback puts back the other's counts as it returns.
+ *   - HDF5's automatic printing of its error stack is turned off for the
+ *     process when the library first opens a file (the library's messages
+ *     say what failed).
+ *   - oneDNN's engine and stream (handles to the CPU, no memory of a run's)
+ *     are made once and kept; the compute kernels' scratch memory is shared
+ *     by the process's models and freed with the last of them.
  * - A call given a NULL run returns DTRAIN_EUSAGE and dtrain_errmsg(NULL)
  *   names the call (dtrain_n_inputs and dtrain_n_outputs return 0,
  *   dtrain_free does nothing).  A call on a run from inside one of that
@@ -70,9 +99,14 @@ extern "C" {
 /* The library's version, "MAJOR.MINOR.PATCH" (static storage). */
 DTRAIN_API const char *dtrain_version(void);
 
-/* What a call returns.  The values are the command line's exit causes
- * (but DTRAIN_EBUSY, which the command line never meets, and DTRAIN_STOPPED,
- * for which it exits with 128 + the signal's number). */
+/* What a call returns.  The values are the library's own and stable; they
+ * are not the command line's exit statuses.  `dtrain` exits with 0 for
+ * DTRAIN_OK, 2 for DTRAIN_EUSAGE, 75 for DTRAIN_PREEMPTED (its value),
+ * 128 + the signal's number for DTRAIN_STOPPED, and 1 for every other
+ * status (README "Failure behaviour"); it never meets DTRAIN_EBUSY.  Its exit
+ * status 4 is the step-timeout watchdog ending the process (as it does in
+ * any program that allows it: DTRAIN_ALLOW_WATCHDOG), not DTRAIN_ENOMEM,
+ * whose value is 4 too: a status is returned, never an exit status. */
 typedef enum {
     DTRAIN_OK = 0,         /* success */
     DTRAIN_EUSAGE = 2,     /* a bad option, argument or data: the caller can fix it */

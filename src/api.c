@@ -7,7 +7,14 @@
  * for its duration (status.h), so two runs log to their own callbacks.
  *
  * dtrain.h includes <mpi.h> for the MPI_Comm type of dtrain_create; this
- * file makes no MPI call (comm.c stays the only user of MPI).
+ * file calls no MPI function itself: comm.c stays the only user of MPI
+ * (comm_from_mpi asks MPI_Initialized and MPI_Finalized before duplicating
+ * the caller's communicator).
+ *
+ * What a run cannot keep to itself is the process's (dtrain.h, "Process-wide
+ * state"): the trainings in progress are counted here, so that a run's
+ * step-timeout watchdog, which watches and ends the whole process, never
+ * runs while another run trains, and two threads never train at once.
  *
  * Every entry point but the local read-only ones begins with api_usable(): a
  * NULL run, or a call from inside one of the run's own callbacks (the
@@ -16,6 +23,7 @@
 #include "dtrain.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +34,9 @@
 #include "dtrain/config.h"
 #include "dtrain/convert.h"
 #include "dtrain/dataset.h"
+#include "dtrain/linalg.h"
 #include "dtrain/loss.h"
+#include "dtrain/matmul.h"
 #include "dtrain/modelio.h"
 #include "dtrain/session.h"
 #include "dtrain/signals.h"
@@ -529,6 +539,58 @@ static dt_status setup(dtrain_run *run, dt_session *s)
     return st;
 }
 
+/* The process's dtrain_train calls in progress: more than one only when a
+ * run trains from inside a callback of another's, on the thread of the
+ * outer one.  watched: the outer one runs the step-timeout watchdog. */
+static pthread_mutex_t training_lock = PTHREAD_MUTEX_INITIALIZER;
+static int training_depth, training_watched;
+static pthread_t training_thread;
+
+/* Count a dtrain_train in, or refuse it (DT_EBUSY, local): another thread
+ * trains, or one of the two would run the watchdog under the other.  *outer:
+ * the thread counts to put back after a training inside another's
+ * (-1: none). */
+static dt_status training_enter(int watch, int outer[2], dt_error *err)
+{
+    dt_status st = DT_OK;
+    outer[0] = outer[1] = -1;
+    pthread_mutex_lock(&training_lock);
+    if (training_depth > 0 && !pthread_equal(training_thread, pthread_self()))
+        st = dt_fail(err, DT_EBUSY, "dtrain_train: another thread of this process is "
+                     "training a run; the runs of a process train one at a time (or one "
+                     "from a callback of another)");
+    else if (training_depth > 0 && (training_watched || watch))
+        st = dt_fail(err, DT_EBUSY, "dtrain_train: called while another run of this "
+                     "process trains (from one of its callbacks), and %s has a %s watchdog, "
+                     "which watches and ends the whole process: train this run after the "
+                     "other returns", training_watched ? "that run" : "this one",
+                     dt_opt("step-timeout"));
+    if (!st) {
+        if (training_depth++ == 0) {
+            training_thread = pthread_self();
+            training_watched = watch;
+        } else {
+            outer[0] = matmul_threads();
+            outer[1] = linalg_threads();
+        }
+    }
+    pthread_mutex_unlock(&training_lock);
+    return st;
+}
+
+/* Count it out; the outer training's thread counts back. */
+static void training_leave(const int outer[2])
+{
+    if (outer[0] > 0) {
+        matmul_set_threads(outer[0]);
+        linalg_set_threads(outer[1]);
+    }
+    pthread_mutex_lock(&training_lock);
+    if (--training_depth == 0)
+        training_watched = 0;
+    pthread_mutex_unlock(&training_lock);
+}
+
 /* path <- the model, its configuration cfg and its training's epochs hist
  * (NULL: none); rank 0 writes, collective, agreed. */
 static dt_status save_model(dtrain_run *run, const dt_model *m, const dt_norm *nm,
@@ -555,18 +617,25 @@ dtrain_status dtrain_train(dtrain_run *run)
         return api_leave(prev, dt_fail(err, DT_EUSAGE, "step-timeout: the watchdog thread it needs "
                                                    "is not allowed (dtrain_allow(run, "
                                                    "DTRAIN_ALLOW_WATCHDOG))"));
-    dt_session *s = malloc(sizeof *s);
-    st = comm_agree(run->comm, s ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory"), err);
-    if (st) {
+    const int watch = run->cfg.step_timeout > 0;
+    int outer[2];
+    st = training_enter(watch, outer, err);
+    const int entered = !st;
+    dt_session *s = entered ? malloc(sizeof *s) : NULL;
+    if (entered && !s)
+        st = dt_fail(err, DT_ENOMEM, "out of memory");
+    if ((st = comm_agree(run->comm, st, err))) {
         free(s);
+        if (entered)
+            training_leave(outer);
         return api_leave(prev, st);
     }
     run->trained_cfg = run->cfg;
     /* the watch begins before set-up: a rank that stops there (or, armed by
      * the caller, in MPI's start-up) would leave the others waiting */
-    const int watch = run->cfg.step_timeout > 0;
     if (watch && (st = watchdog_start(run->cfg.step_timeout, run->comm, err))) {
         free(s);
+        training_leave(outer);
         return api_leave(prev, st);
     }
     st = setup(run, s);
@@ -602,6 +671,7 @@ dtrain_status dtrain_train(dtrain_run *run)
         dataset_free(&s->test);
         run->session = s;
     }
+    training_leave(outer);
     return api_leave(prev, st);
 }
 

@@ -565,7 +565,7 @@ typedef struct {
     const label_set *ls;
     const double *val;
 } label_order;
-static label_order sort_by; /* qsort has no context argument */
+static _Thread_local label_order sort_by; /* qsort has no context argument */
 
 static int cmp_label(const void *a, const void *b)
 {

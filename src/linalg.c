@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 void linalg_set_threads(int n) { openblas_set_num_threads(n); }
+int linalg_threads(void) { return openblas_get_num_threads(); }
 
 const char *linalg_library_version(void) { return openblas_get_config(); }
 

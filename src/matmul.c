@@ -13,6 +13,7 @@
 /* OpenMP's C API (GNU libgomp, the runtime oneDNN is built on), declared
  * here because clang's <omp.h> belongs to another runtime. */
 void omp_set_num_threads(int n);
+int omp_get_max_threads(void);
 
 struct matmul_plan {
     matmul_shape s;
@@ -32,14 +33,32 @@ struct matmul_cvt {
     dnnl_memory_t src, dst;
 };
 
-/* One engine and stream per process, made by the first plan. */
+/* One engine and stream per process (handles to the CPU, no memory of a
+ * run's), made by the first plan and kept. */
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
-/* Scratch memory every plan shares (plans run one at a time on a rank):
- * grown when a plan that needs more is created, never while one runs. */
+/* Scratch memory every plan shares (plans run one at a time in a process:
+ * dtrain.h's runs do not overlap in two threads): grown when a plan that
+ * needs more is created, never while one runs, and freed with the last plan
+ * or conversion, so that nothing of a run's size outlives its models. */
 static void *scratch;
 static size_t scratch_bytes;
 static dnnl_memory_t scratch_mem; /* over scratch, remade with it */
+static size_t n_plans;            /* plans and conversions alive */
+
+static void plans_added(void) { n_plans++; }
+
+static void plans_removed(void)
+{
+    if (--n_plans > 0)
+        return;
+    if (scratch_mem)
+        dnnl_memory_destroy(scratch_mem);
+    free(scratch);
+    scratch_mem = NULL;
+    scratch = NULL;
+    scratch_bytes = 0;
+}
 
 static dt_status dnnl_fail(dt_error *err, dnnl_status_t s, const char *what)
 {
@@ -159,6 +178,7 @@ dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err)
     matmul_plan *p = calloc(1, sizeof *p);
     if (!p)
         return dt_fail(err, DT_ENOMEM, "out of memory for a matrix product plan");
+    plans_added(); /* matmul_free counts it out, on failure too */
     p->s = *s;
     const dnnl_data_type_t t = s->prec == PREC_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t a_md, b_md, c_md, bias_md;
@@ -240,6 +260,7 @@ void matmul_free(matmul_plan *p)
     if (p->prim)
         dnnl_primitive_destroy(p->prim);
     free(p);
+    plans_removed();
 }
 
 static int isa_has(dnnl_cpu_isa_t isa, dnnl_cpu_isa_t level);
@@ -273,6 +294,7 @@ dt_status matmul_cvt_create(matmul_cvt **out, size_t n, dt_error *err)
     matmul_cvt *c = calloc(1, sizeof *c);
     if (!c)
         return dt_fail(err, DT_ENOMEM, "out of memory for a conversion plan");
+    plans_added(); /* matmul_cvt_free counts it out, on failure too */
     c->n = n;
     if (isa_has(dnnl_get_effective_cpu_isa(), dnnl_cpu_isa_avx512_core_bf16)) {
         *out = c;
@@ -323,6 +345,7 @@ void matmul_cvt_free(matmul_cvt *c)
     if (c->prim)
         dnnl_primitive_destroy(c->prim);
     free(c);
+    plans_removed();
 }
 
 /* dnnl_cpu_isa_t values are bit masks of the features each level adds. */
@@ -356,6 +379,7 @@ dt_status matmul_check_precision(dt_precision prec, const char **warning, dt_err
 }
 
 void matmul_set_threads(int n) { omp_set_num_threads(n > 0 ? n : 1); }
+int matmul_threads(void) { return omp_get_max_threads(); }
 
 static const char *isa_name(dnnl_cpu_isa_t isa)
 {

@@ -1,5 +1,6 @@
-/* dtrain: the test hooks, all off (testhooks.h). */
+/* dtrain: the test hooks, all off (testhooks.h); in the test build only. */
 #include "dtrain/testhooks.h"
 
-dt_test_hooks dt_hooks = {.nan_step = -1, .corrupt_step = -1, .sleep_step = -1, .crash_step = -1,
-                        .setup_sleep_rank = -1};
+#ifdef DTRAIN_TEST_HOOKS
+dt_test_hooks dt_hooks = DT_TEST_HOOKS_OFF;
+#endif

@@ -226,13 +226,15 @@ static int emit_options(yaml_emitter_t *e, const dt_config *cfg, const dt_config
 
 dt_status yamlconf_write(FILE *out, const dt_config *cfg, dt_error *err)
 {
-    static dt_config def; /* large: keep it off the stack */
-    config_defaults(&def);
+    dt_config *def = malloc(sizeof *def); /* large: off the stack, and no static */
+    if (!def)
+        return dt_fail(err, DT_ENOMEM, "out of memory writing the configuration");
+    config_defaults(def);
     yaml_emitter_t e;
     yaml_emitter_initialize(&e);
     yaml_emitter_set_output(&e, write_fp, out);
     yaml_emitter_set_width(&e, -1); /* long values on one line */
-    int ok = emit_options(&e, cfg, &def, 0);
+    int ok = emit_options(&e, cfg, def, 0);
     char problem[256];
     snprintf(problem, sizeof problem, "%s", e.problem ? e.problem : "write error");
     yaml_emitter_delete(&e);
@@ -244,7 +246,7 @@ dt_status yamlconf_write(FILE *out, const dt_config *cfg, dt_error *err)
         yaml_emitter_initialize(&e);
         yaml_emitter_set_output_string(&e, buf, sizeof buf - 1, &len);
         yaml_emitter_set_width(&e, -1);
-        ok = emit_options(&e, cfg, &def, 1);
+        ok = emit_options(&e, cfg, def, 1);
         snprintf(problem, sizeof problem, "%s", e.problem ? e.problem : "write error");
         yaml_emitter_delete(&e);
         buf[len] = '\0';
@@ -258,6 +260,7 @@ dt_status yamlconf_write(FILE *out, const dt_config *cfg, dt_error *err)
             line += n + (line[n] == '\n');
         }
     }
+    free(def);
     if (ok && (fflush(out) || ferror(out)))
         ok = 0;
     return ok ? DT_OK : dt_fail(err, DT_EIO, "cannot write the configuration: %s", problem);

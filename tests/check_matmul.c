@@ -278,6 +278,30 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* The scratch memory the plans share lives as long as they do: a plan keeps
+ * it, the last one's matmul_free releases it (a process that has freed its
+ * runs' models holds none of it), and a plan made after that has its own
+ * again and computes as before. */
+START_TEST(test_scratch_freed_with_last_plan)
+{
+    const dt_act id = {ACT_IDENTITY, 0};
+    matmul_shape s = {.m = 40, .n = 17, .k = 64, .trans_b = 1, .lda = 64, .ldb = 64,
+                      .ldc = 17, .prec = PREC_FP32, .bias = 1, .act = id};
+    matmul_plan *p, *q;
+    dt_error err;
+    ck_assert_uint_eq(matmul_scratch_bytes(), 0); /* the other tests freed theirs */
+    ck_assert_int_eq(matmul_create(&p, &s, &err), DT_OK);
+    ck_assert_int_eq(matmul_create(&q, &s, &err), DT_OK);
+    ck_assert_uint_gt(matmul_scratch_bytes(), 0);
+    matmul_free(p);
+    ck_assert_uint_gt(matmul_scratch_bytes(), 0); /* q still uses it */
+    matmul_free(q);
+    ck_assert_uint_eq(matmul_scratch_bytes(), 0);
+    check_plan(&s);
+    ck_assert_uint_eq(matmul_scratch_bytes(), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("matmul");
@@ -288,6 +312,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bf16_rounding_special);
     tcase_add_test(tc, test_plans_against_reference);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_scratch_freed_with_last_plan);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,7 +10,9 @@
 
 typedef struct dt_comm dt_comm;
 
-/* MPI_Init / MPI_Finalize.  comm_world() returns a borrowed handle (do not free). */
+/* MPI_Init / MPI_Finalize.  comm_world() returns a borrowed handle (do not
+ * free): the process's one, for a program that owns MPI (the command line,
+ * the tests); the library's calls use only the communicators they are given. */
 int comm_init(int *argc, char ***argv);
 void comm_finalize(void);
 dt_comm *comm_world(void);

@@ -6,6 +6,8 @@
 
 /* Number of threads BLAS may use (OpenBLAS); 1 by default in dtrain. */
 void linalg_set_threads(int n);
+/* The count now (OpenBLAS's, the whole process's). */
+int linalg_threads(void);
 
 /* BLAS library description, e.g. "OpenBLAS 0.3.21 ...". */
 const char *linalg_library_version(void);

@@ -73,15 +73,18 @@ int matmul_bf16_support(void);
  * to a one-line explanation (static text), else NULL.  DT_EUSAGE if not. */
 dt_status matmul_check_precision(dt_precision prec, const char **warning, dt_error *err);
 
-/* Threads oneDNN may use in this process (its OpenMP runtime); dtrain uses 1
- * per rank by default. */
+/* Threads oneDNN may use in this process (its OpenMP runtime: the calling
+ * thread's count); dtrain uses 1 per rank by default.  matmul_threads: the
+ * count now. */
 void matmul_set_threads(int n);
+int matmul_threads(void);
 
 /* "oneDNN 2.6.3 (avx512_core_bf16)": the library and the instruction set its
  * kernels use on this CPU.  Static storage. */
 const char *matmul_library_version(void);
 
-/* Bytes of scratch memory all plans created so far share. */
+/* Bytes of scratch memory the plans and conversions alive share (0 once the
+ * last is freed). */
 size_t matmul_scratch_bytes(void);
 
 #endif

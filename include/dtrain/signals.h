@@ -15,7 +15,10 @@
  * command with --resume continues without losing a step", and 128 + N means
  * work since the last checkpoint was lost.  Without a checkpoint directory
  * the run still stops at a step boundary (one small allreduce per step),
- * says so, and the command line exits with 128 + N (DT_STOPPED). */
+ * says so, and the command line exits with 128 + N (DT_STOPPED).
+ *
+ * The handlers and the signal received are the process's: the first signal
+ * stays pending for every later safe point of every run (dtrain.h). */
 #ifndef DTRAIN_SIGNALS_H
 #define DTRAIN_SIGNALS_H
 

@@ -1,11 +1,16 @@
 /* dtrain: fault injection and topology emulation, for the tests only.
  *
  * The library checks these values at a few points (a step, a checkpoint
- * write, the shards' node layout); all are off by default and nothing in the
- * library or in the `dtrain` command sets them.  Unit tests set dt_hooks
+ * write, the shards' node layout).  Only the test build of the library has
+ * them: its object files that read a hook are compiled a second time with
+ * DTRAIN_TEST_HOOKS into libdtrain-test.a (CMakeLists.txt), where dt_hooks
+ * is a variable, all off by default (testhooks.c).  Unit tests set dt_hooks
  * directly; the command-line tests run tests/dtrain-test, the same command
- * with an entry point (tests/dtrain_test.c, not installed) that fills
- * dt_hooks from DTRAIN_TEST_* variables.  The release binary reads none. */
+ * linked with that library and an entry point (tests/dtrain_test.c, not
+ * installed) that fills dt_hooks from DTRAIN_TEST_* variables.  In
+ * libdtrain.a, libdtrain.so and the dtrain command, dt_hooks is the constant
+ * "all off", which the compiler folds away: they hold no hook (the
+ * no_test_hooks test checks their symbols). */
 #ifndef DTRAIN_TESTHOOKS_H
 #define DTRAIN_TESTHOOKS_H
 
@@ -30,6 +35,15 @@ typedef struct {
 } dt_test_hooks;
 
 /* All off. */
+#define DT_TEST_HOOKS_OFF                                                                \
+    {.nan_step = -1, .corrupt_step = -1, .sleep_step = -1, .crash_step = -1,             \
+     .setup_sleep_rank = -1}
+
+#ifdef DTRAIN_TEST_HOOKS
 extern dt_test_hooks dt_hooks;
+#else
+static inline dt_test_hooks dt_hooks_off(void) { return (dt_test_hooks)DT_TEST_HOOKS_OFF; }
+#define dt_hooks (dt_hooks_off())
+#endif
 
 #endif

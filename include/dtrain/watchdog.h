@@ -11,7 +11,10 @@
  * be seen; the ranks on the stalled rank's host name it.  The training loop
  * marks phases with plain atomic stores (no locks, no allocation, no MPI).
  * Set-up is watched too (WD_SETUP): the command line arms the thread before
- * MPI starts, and the run joins the ranks (watchdog_start) before set-up. */
+ * MPI starts, and the run joins the ranks (watchdog_start) before set-up.
+ * There is one watchdog per process (its thread, its slot and the phase the
+ * loop marks are the process's): dtrain_train lets no other run of the
+ * process train while it runs (api.c). */
 #ifndef DTRAIN_WATCHDOG_H
 #define DTRAIN_WATCHDOG_H
 
