@@ -19,18 +19,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# rank_pid PARENT RANK: the PID of PARENT's child (a process of mpirun) that is
-# world rank RANK.
-rank_pid() {
-  local p
-  for p in $(pgrep -P "$1"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-      echo "$p"
-      return
-    fi
-  done
-}
-
 # stop_rank VICTIM MPIRUN-ARGS...: run mpirun with these arguments, SIGSTOP
 # world rank VICTIM once training runs; sets $status, $took (seconds from the
 # SIGSTOP to the job's end) and $err (its error lines).  AFTER (a regular
