@@ -118,9 +118,9 @@ ended_quickly "rank 1 stopped in set-up" 1 "rank 0: waited [0-9.]+ s in set-up, 
 # it is killed, may time out too, and then says it was stopped itself.
 stop_rank 1 --mca btl self,tcp -np 2 bash -c "ulimit -f 20; exec '$DTRAIN' train $(printf '%q ' "${A[@]}")"
 rank1=$(grep "error: rank 1:" <<<"$err")
-if [[ -z $rank1 ]] || grep -Eq "rank 1: step [0-9]+ spent [0-9.]+ s in phase '[a-z]+', more than --step-timeout 2 s; this rank was stopped for [0-9.]+ s of it \(its threads did not run\)" <<<"$rank1"; then
+if [[ -z $rank1 ]] || grep -Eq "rank 1: step [0-9]+ spent [0-9.]+ s in phase '[a-z ]+', more than --step-timeout 2 s; this rank was stopped for [0-9.]+ s of it \(its threads did not run\)" <<<"$rank1"; then
   err=$(grep -v "error: rank 1:" <<<"$err")
-  ended_quickly "no shared memory" 1 "rank 0: step [0-9]+ spent [0-9.]+ s in phase '[a-z]+', more than --step-timeout 2 s; the other ranks' phases cannot be seen \(no node-shared memory\); ending the job$"
+  ended_quickly "no shared memory" 1 "rank 0: step [0-9]+ spent [0-9.]+ s in phase '[a-z ]+', more than --step-timeout 2 s; the other ranks' phases cannot be seen \(no node-shared memory\); ending the job$"
 else
   fail "no shared memory: rank 1's line does not say it was stopped: $rank1"
 fi
