@@ -12,9 +12,9 @@ source "$(dirname "$0")/lib.sh"
 MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
 IRIS=$DATA/iris.h5
 F=$TMP/fix # fixtures: every file here must be unchanged at the end
+FIXTURES=$F # where mk writes
 mkdir -p "$F" "$TMP/res"
 [[ -x $MAKE_BAD_H5 ]] || { echo "FAIL: $MAKE_BAD_H5 not built"; exit 1; }
-mk() { "$MAKE_BAD_H5" "$F/$1" "${@:2}" || fail "could not write fixture $1"; }
 
 mk nox.h5 /train/y:i32:4
 mk noy.h5 /train/X:f32:4x2

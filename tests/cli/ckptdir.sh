@@ -10,14 +10,6 @@ MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
 D=$DATA/digits.h5
 A=(--data "$D" --layers 32:relu --optimizer adam --lr 0.001 --batch-size 50 --seed 3)
 
-# rank0_of MPIRUN_PID: the PID of world rank 0 among mpirun's children.
-rank0_of() {
-  local r
-  for r in $(pgrep -P "$1" -f 'dtrain train'); do
-    tr '\0' '\n' <"/proc/$r/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=0' && { echo "$r"; return; }
-  done
-}
-
 # wait_for FILE_GLOB_TEST: poll (60 s at most) until the command succeeds.
 wait_for() {
   for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
@@ -32,7 +24,7 @@ first=$!
 if ! wait_for grep -q '^epoch *2/' "$TMP/a.out"; then
   fail "the first job did not start: $(cat "$TMP/a.err")"
 else
-  holder=$(rank0_of $first)
+  holder=$(rank_pid $first 0)
   for np in 1 2; do
     before=$(ls "$C" | tr '\n' ' ')
     expect_error $np 2 "is in use by another run: dtrain PID $holder on host $(hostname)" \
@@ -182,7 +174,7 @@ for i in $(seq 10); do
   wait_for eval '[[ -L $C/latest.h5 && $(readlink "$C/latest.h5") != "$before" ]]' \
     || fail "kill $i: no checkpoint within 60 s: $(cat "$TMP/l.err")"
   sleep "0.$(printf '%03d' $((RANDOM % 300)))"
-  victim=$(pgrep -P $pid -f 'dtrain train' | shuf -n 1)
+  victim=$(rank_pids $pid | shuf -n 1)
   [[ -n $victim ]] && kill -9 "$victim"
   wait $pid 2>/dev/null
   n=$(ls "$C" | grep -c '\.tmp\.' || true)

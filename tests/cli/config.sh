@@ -18,13 +18,12 @@ drop-last: true
 seed: 4
 EOF
 # The same run from the file and from the command line: the same epoch lines.
-strip() { sed -n 's/^\(epoch.*test_accuracy [0-9.]*\).*/\1/p' <<<"$out"; }
 run 2 60 train --config "$TMP/run.yaml" --save "$TMP/a.h5"
-a=$(strip)
+a=$(epoch_lines)
 run 2 60 train --data "$IRIS" --layers 16:relu,8:tanh --optimizer adam --lr 0.005 --epochs 3 \
   --drop-last --seed 4 --save "$TMP/b.h5"
-[[ -n $a && $a == "$(strip)" ]] && pass "the file trains as the same command line does" \
-  || fail "file vs command line: '$a' vs '$(strip)' $err"
+[[ -n $a && $a == "$(epoch_lines)" ]] && pass "the file trains as the same command line does" \
+  || fail "file vs command line: '$a' vs '$(epoch_lines)' $err"
 # The command line overrides the file.
 run 2 60 train --config "$TMP/run.yaml" --epochs 1
 [[ $status -eq 0 && $(grep -c '^epoch' <<<"$out") -eq 1 ]] && pass "--epochs 1 on the command line overrides epochs: 3" \

@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 MAKE_BAD_H5=${MAKE_BAD_H5:-$(dirname "$DTRAIN")/tests/make_bad_h5}
 IRIS=$DATA/iris.h5
 [[ -x $MAKE_BAD_H5 ]] || { echo "FAIL: $MAKE_BAD_H5 not built"; exit 1; }
-mk() { "$MAKE_BAD_H5" "$TMP/$1" "${@:2}" || fail "could not write fixture $1"; }
 # no LZF plugin from the environment: the filter is missing for certain
 export HDF5_PLUGIN_PATH=$TMP/no-plugins
 

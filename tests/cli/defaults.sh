@@ -8,13 +8,6 @@
 # loss, metric and prediction is in the targets' units.
 source "$(dirname "$0")/lib.sh"
 
-# values FILE DATASET: the dataset's numbers, one a line (a file of its own
-# per call: two may run at once).
-values() {
-  local f
-  f=$(mktemp "$TMP/values.XXXXXX")
-  h5dump -d "$2" -y -w 0 -o "$f" "$1" >/dev/null && tr ', ' '\n\n' <"$f" | grep .
-}
 # near A B TOL LABEL: |A - B| <= TOL
 near() {
   if [[ -n "$1" ]] && awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; exit !(d <= t && -d <= t) }'; then
@@ -53,8 +46,8 @@ done
 # fit reaches about 0.45).  RMSE reference: predicting the mean of /train/y,
 # computed here from the data (69.71); the limit is 0.8 of it.
 ref=$(awk 'NR == FNR { s += $1; n++; next } { d = $1 - s / n; ss += d * d; k++ }
-           END { printf "%.4f", sqrt(ss / k) }' <(values "$DATA/diabetes.h5" /train/y) \
-      <(values "$DATA/diabetes.h5" /test/y))
+           END { printf "%.4f", sqrt(ss / k) }' <(h5_values "$DATA/diabetes.h5" /train/y) \
+      <(h5_values "$DATA/diabetes.h5" /test/y))
 limit=$(awk -v r="$ref" 'BEGIN { printf "%.4f", 0.8 * r }')
 timed 2 300 train --data "$DATA/diabetes.h5" --metrics r2,rmse
 [[ $status -eq 0 ]] && finite_epochs && grep -q "model 10-100-1 (linear output" <<<"$out" \
@@ -117,8 +110,8 @@ for nt in on off; do
 done
 # the statistics of the training targets, saved with the model: mean 1497.5 (e
 # sums to 0), 1/std with var = 25 var(x) + var(e) = 25 * 3333.25 + 100
-near "$(values "$TMP/lin-on.h5" /target_normalization/shift)" 1497.5 0.001 "saved target mean"
-near "$(values "$TMP/lin-on.h5" /target_normalization/scale)" \
+near "$(h5_values "$TMP/lin-on.h5" /target_normalization/shift)" 1497.5 0.001 "saved target mean"
+near "$(h5_values "$TMP/lin-on.h5" /target_normalization/scale)" \
   "$(awk 'BEGIN { printf "%.9f", 1 / sqrt(25 * 3333.25 + 100) }')" 1e-8 "saved target 1/std"
 h5dump -g /target_normalization "$TMP/lin-off.h5" >/dev/null 2>&1 \
   && fail "--normalize-targets off saved target statistics" || pass "--normalize-targets off: no /target_normalization"

@@ -54,7 +54,7 @@ with "${A[@]}" -- --epochs 100000 --checkpoint-dir "$C" --checkpoint-every-epoch
 mpirun -np 2 "$DTRAIN" train "${W[@]}" >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 for _ in $(seq 600); do grep -q '^epoch *3/' "$TMP/out" 2>/dev/null && break; sleep 0.1; done
-victim=$(pgrep -P $pid -f 'dtrain train' | tail -1)
+victim=$(rank_pids $pid | tail -1)
 kill -9 "$victim"
 start=$(date +%s)
 for _ in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done

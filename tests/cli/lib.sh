@@ -95,3 +95,43 @@ with() {
   done
   W+=("${more[@]}")
 }
+
+# epoch_lines: the epoch lines of $out up to their last accuracy figure (the
+# part that must not depend on the number of ranks; times are dropped).
+epoch_lines() { sed -n 's/^\(epoch.*_accuracy [0-9.]*\).*/\1/p' <<<"$out"; }
+
+# mk FILE SPECS...: write an HDF5 fixture with tests/make_bad_h5.c
+# (MAKE_BAD_H5, set by ctest); FILE is relative to $FIXTURES (default $TMP).
+mk() { "$MAKE_BAD_H5" "${FIXTURES:-$TMP}/$1" "${@:2}" || fail "could not write fixture $1"; }
+
+# h5_values FILE DATASET: the dataset's values, one per line (h5dump).
+h5_values() {
+  local f
+  f=$(mktemp "$TMP/values.XXXXXX")
+  h5dump -d "$2" -y -w 0 -o "$f" "$1" >/dev/null && tr ', ' '\n\n' <"$f" | grep .
+}
+
+# same_model A B: the two saved models have the same weights and the same
+# normalisation, bit for bit.
+same_model() {
+  h5diff -q "$1" "$2" /model /model >/dev/null 2>&1 &&
+    h5diff -q "$1" "$2" /normalization /normalization >/dev/null 2>&1
+}
+
+# rank_pids MPIRUN_PID [PATTERN]: the PIDs of the rank processes mpirun
+# started on this host (its children), those whose command line matches
+# PATTERN if given.
+rank_pids() {
+  if [[ $# -gt 1 ]]; then pgrep -P "$1" -f "$2"; else pgrep -P "$1"; fi
+}
+
+# rank_pid MPIRUN_PID RANK: the PID of world rank RANK among them.
+rank_pid() {
+  local p
+  for p in $(rank_pids "$1"); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+      echo "$p"
+      return
+    fi
+  done
+}

@@ -48,14 +48,13 @@ run 2 60 train --data "$DATA/iris.h5" --layers 8:relu --epochs 1 --batch-size 16
 [[ $(grep -c '^grad_norms step' <<<"$out") -eq 2 ]] && pass "--log-grad-norms 4 prints every 4 steps" || fail "grad norms every 4: $out"
 
 # Regularisers and clipping run at 1 and 3 ranks and print the same lines.
-strip() { sed -n 's/^\(epoch.*_accuracy [0-9.]*\).*/\1/p' <<<"$out"; }
 REG=(--data "$DATA/wine.h5" --layers 32:relu --optimizer adam --lr 0.01 --epochs 5 --batch-size 10)
 for opts in "--l2 0.01" "--l1 0.001" "--dropout 0.3" "--layers 32:relu:0.5,16:tanh:0.2" "--clip-norm 0.5" "--clip-value 0.01"; do
   with "${REG[@]}" -- $opts
   run 1 60 train "${W[@]}"
-  a=$(strip); acc1=$(final_metric test_accuracy)
+  a=$(epoch_lines); acc1=$(final_metric test_accuracy)
   run 3 60 train "${W[@]}"
-  [[ -n "$a" && "$(strip)" == "$a" ]] && pass "$opts: 3 ranks print what 1 rank prints (accuracy $acc1)" || fail "$opts: differs at 3 ranks"
+  [[ -n "$a" && "$(epoch_lines)" == "$a" ]] && pass "$opts: 3 ranks print what 1 rank prints (accuracy $acc1)" || fail "$opts: differs at 3 ranks"
 done
 
 # Early stopping on a carved validation split keeps the best epoch.

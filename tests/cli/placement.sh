@@ -16,9 +16,6 @@ source "$(dirname "$0")/lib.sh"
 
 # model NAME: h5diff's exact verdict on the two saved models' weights and
 # normalisation (0: the same bits).
-same_model() {
-  h5diff -q "$1" "$2" /model >/dev/null 2>&1 && h5diff -q "$1" "$2" /normalization >/dev/null 2>&1
-}
 
 # against_node LABEL NP ARGS...: train with node and with sharded placement
 # (or PLACE, if set) and compare the saved models.

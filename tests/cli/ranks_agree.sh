@@ -4,15 +4,14 @@
 # and off, for a global batch not divisible by 3 or 4.
 source "$(dirname "$0")/lib.sh"
 
-strip() { sed -n 's/^\(epoch.*_accuracy [0-9.]*\).*/\1/p' <<<"$out"; }
 for shuffle in on off; do
   run 1 120 train --data "$DATA/wine.h5" --layers 12:tanh --optimizer sgd --momentum 0.9 --lr 0.05 --epochs 5 --batch-size 10 --shuffle $shuffle
-  ref=$(strip)
+  ref=$(epoch_lines)
   [[ -n "$ref" ]] || fail "no epoch lines at 1 rank: $err"
   for np in 2 3 4; do
     run $np 120 train --data "$DATA/wine.h5" --layers 12:tanh --optimizer sgd --momentum 0.9 --lr 0.05 --epochs 5 --batch-size 10 --shuffle $shuffle
-    if [[ "$(strip)" == "$ref" ]]; then pass "shuffle $shuffle: $np ranks print what 1 rank prints"
-    else fail "shuffle $shuffle: $np ranks differ:"$'\n'"$(strip)"$'\n'"vs"$'\n'"$ref"; fi
+    if [[ "$(epoch_lines)" == "$ref" ]]; then pass "shuffle $shuffle: $np ranks print what 1 rank prints"
+    else fail "shuffle $shuffle: $np ranks differ:"$'\n'"$(epoch_lines)"$'\n'"vs"$'\n'"$ref"; fi
     n=$(grep -c '^epoch' <<<"$out")
     [[ $n -eq 5 ]] && pass "one line per epoch at $np ranks (rank 0 only)" || fail "$n epoch lines at $np ranks"
   done

@@ -51,7 +51,7 @@ DTRAIN_TEST_SLEEP=0:30:60 mpirun -np 1 "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${
 pid=$!
 rank=""
 for _ in $(seq 100); do
-  rank=$(pgrep -P $pid -f 'dtrain-test train' | head -1)
+  rank=$(rank_pids $pid 'dtrain-test train' | head -1)
   [[ -n $rank ]] && break
   sleep 0.1
 done
@@ -103,7 +103,7 @@ pid=$!
 t0=$(date +%s%N)
 armed=0
 for _ in $(seq 2000); do
-  ranks=$(pgrep -P $pid -f 'dtrain train')
+  ranks=$(rank_pids $pid 'dtrain train')
   armed=0
   for r in $ranks; do
     mask=$(sed -n 's/^SigCgt:\s*//p' /proc/$r/status 2>/dev/null)
@@ -152,7 +152,7 @@ if start_training ""; then
     fail "SIGUSR1 without --checkpoint-dir: status $st, $lines lines: $(cat "$TMP/err")"
 fi
 if start_training "$TMP/term"; then
-  ranks=$(pgrep -P $pid -f 'dtrain train' | tr '\n' ' ')
+  ranks=$(rank_pids $pid 'dtrain train' | tr '\n' ' ')
   [[ -n "$ranks" ]] || fail "no rank processes under mpirun"
   kill -TERM $ranks
   finish_and_resume "SIGTERM to the ranks" "$TMP/term" SIGTERM

@@ -70,14 +70,9 @@ run 1 60 train --data "$TMP/frac.h5" --output linear --epochs 1
 # --- convert: labels or quantities ---------------------------------------------
 # diabetes as a CSV: the target column holds integers (25..346), 214 distinct
 # values in 442 rows: a quantity -> float targets
-values() {
-  local f
-  f=$(mktemp "$TMP/values.XXXXXX")
-  h5dump -d "$2" -y -w 0 -o "$f" "$1" >/dev/null && tr ', ' '\n\n' <"$f" | grep .
-}
 for g in train test; do
-  paste -d, <(values "$DATA/diabetes.h5" /$g/X | paste -d, - - - - - - - - - -) \
-    <(values "$DATA/diabetes.h5" /$g/y)
+  paste -d, <(h5_values "$DATA/diabetes.h5" /$g/X | paste -d, - - - - - - - - - -) \
+    <(h5_values "$DATA/diabetes.h5" /$g/y)
 done >"$TMP/diab.csv"
 [[ $(wc -l <"$TMP/diab.csv") -eq 442 ]] || fail "diab.csv has $(wc -l <"$TMP/diab.csv") rows"
 run 1 60 convert --csv "$TMP/diab.csv" --out "$TMP/diab.h5"

@@ -164,7 +164,7 @@ fi
 # A run stopped at step 100 (in epoch 3) and resumed writes the same log as an
 # uninterrupted one: epochs 1-4 once each, the same figures (not the clocks).
 C=$TMP/ck
-strip() { /usr/bin/python3 -c 'import json,sys
+log_without_times() { /usr/bin/python3 -c 'import json,sys
 for l in open(sys.argv[1]):
     r = json.loads(l); r.pop("time"); r.pop("epoch_time"); print(json.dumps(r))' "$1"; }
 run 2 120 train "${BASE[@]}" --epochs 4 --log "$TMP/full.jsonl"
@@ -172,7 +172,7 @@ run 2 120 train "${BASE[@]}" --epochs 4 --log "$TMP/cut.jsonl" --checkpoint-dir 
 [[ $status -ne 0 && $(wc -l <"$TMP/cut.jsonl") -eq 2 ]] || fail "stop at step 100: $status $(cat "$TMP/cut.jsonl")"
 echo '{"epoch": 3, "note": "an epoch the checkpoint does not have"}' >>"$TMP/cut.jsonl"
 run 2 120 train "${BASE[@]}" --epochs 4 --log "$TMP/cut.jsonl" --checkpoint-dir "$C" --resume
-[[ $status -eq 0 ]] && diff <(strip "$TMP/full.jsonl") <(strip "$TMP/cut.jsonl") >/dev/null \
+[[ $status -eq 0 ]] && diff <(log_without_times "$TMP/full.jsonl") <(log_without_times "$TMP/cut.jsonl") >/dev/null \
   && pass "resumed: the log holds epochs 1-4 once, as an uninterrupted run's" \
   || fail "resumed log: $status $err $(cat "$TMP/cut.jsonl")"
 

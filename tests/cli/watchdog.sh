@@ -19,18 +19,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# rank_pid PARENT RANK: the PID of PARENT's child (a process of mpirun) that is
-# world rank RANK.
-rank_pid() {
-  local p
-  for p in $(pgrep -P "$1"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-      echo "$p"
-      return
-    fi
-  done
-}
-
 # stop_rank VICTIM MPIRUN-ARGS...: run mpirun with these arguments, SIGSTOP
 # world rank VICTIM once training runs; sets $status, $took (seconds from the
 # SIGSTOP to the job's end) and $err (its error lines).  AFTER (a regular
@@ -130,9 +118,9 @@ ended_quickly "rank 1 stopped in set-up" 1 "rank 0: waited [0-9.]+ s in set-up, 
 # it is killed, may time out too, and then says it was stopped itself.
 stop_rank 1 --mca btl self,tcp -np 2 bash -c "ulimit -f 20; exec '$DTRAIN' train $(printf '%q ' "${A[@]}")"
 rank1=$(grep "error: rank 1:" <<<"$err")
-if [[ -z $rank1 ]] || grep -Eq "rank 1: step [0-9]+ spent [0-9.]+ s in phase '[a-z]+', more than --step-timeout 2 s; this rank was stopped for [0-9.]+ s of it \(its threads did not run\)" <<<"$rank1"; then
+if [[ -z $rank1 ]] || grep -Eq "rank 1: step [0-9]+ spent [0-9.]+ s in phase '[a-z ]+', more than --step-timeout 2 s; this rank was stopped for [0-9.]+ s of it \(its threads did not run\)" <<<"$rank1"; then
   err=$(grep -v "error: rank 1:" <<<"$err")
-  ended_quickly "no shared memory" 1 "rank 0: step [0-9]+ spent [0-9.]+ s in phase '[a-z]+', more than --step-timeout 2 s; the other ranks' phases cannot be seen \(no node-shared memory\); ending the job$"
+  ended_quickly "no shared memory" 1 "rank 0: step [0-9]+ spent [0-9.]+ s in phase '[a-z ]+', more than --step-timeout 2 s; the other ranks' phases cannot be seen \(no node-shared memory\); ending the job$"
 else
   fail "no shared memory: rank 1's line does not say it was stopped: $rank1"
 fi
