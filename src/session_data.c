@@ -41,26 +41,28 @@ dt_status session_check_data(dt_session *s, dt_head head, const char *eg, dt_err
     const char *src = cfg->data[0] ? cfg->data : "data";
     const int classify = head_is_classifier(head), binary = head == HEAD_SIGMOID;
     dt_status st;
-    if (s->eval.n && (st = check_fit(cfg, eg, s->eval.d, s->eval.k, s->train.d, s->train.k,
-                                     classify, err)))
+    if (s->data.eval.n && (st = check_fit(cfg, eg, s->data.eval.d, s->data.eval.k, s->data.train.d,
+                                          s->data.train.k, classify, err)))
         return st;
     if (head == HEAD_SOFTMAX) {
-        s->n_classes = s->train.max_label + 1;
-        if (s->n_classes < 2)
+        s->data.n_classes = s->data.train.max_label + 1;
+        if (s->data.n_classes < 2)
             return dt_fail(err, DT_EUSAGE,
                            "%s: %s/y has a single class (%d); --output softmax needs at least 2",
-                           src, cfg->train_group, s->train.max_label);
+                           src, cfg->train_group, s->data.train.max_label);
     } else if (binary) {
-        s->n_classes = 2;
+        s->data.n_classes = 2;
     }
     if (!classify)
         return DT_OK;
-    if ((st = dataset_check_labels(&s->train, src, cfg->train_group, s->n_classes, binary, err)))
+    if ((st = dataset_check_labels(&s->data.train, src, cfg->train_group, s->data.n_classes, binary,
+                                   err)))
         return st;
-    if (s->eval.n && (st = dataset_check_labels(&s->eval, src, eg, s->n_classes, binary, err)))
+    if (s->data.eval.n &&
+        (st = dataset_check_labels(&s->data.eval, src, eg, s->data.n_classes, binary, err)))
         return st;
-    if (s->test.n &&
-        (st = dataset_check_labels(&s->test, src, cfg->test_group, s->n_classes, binary, err)))
+    if (s->data.test.n && (st = dataset_check_labels(&s->data.test, src, cfg->test_group,
+                                                     s->data.n_classes, binary, err)))
         return st;
     return DT_OK;
 }
@@ -88,7 +90,7 @@ double session_holdout(const dt_config *cfg)
 }
 
 /* The group the epochs are evaluated on (*eg, NULL for none or a split of
- * the training set), *split (the share held out, 0 if none) and s->eval_name. */
+ * the training set), *split (the share held out, 0 if none) and s->data.eval_name. */
 static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
@@ -96,12 +98,12 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
     *split = 0.0;
     if (has_group(cfg->data, cfg->valid_group)) {
         *eg = cfg->valid_group;
-        s->validating = 1;
+        s->data.validating = 1;
     } else if (CONFIG_GIVEN(cfg, valid_group)) {
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--valid-group)", cfg->data,
                        cfg->valid_group);
     } else if ((*split = session_holdout(cfg)) > 0) {
-        s->validating = 1;
+        s->data.validating = 1;
         if (!CONFIG_GIVEN(cfg, valid_split))
             dt_info("dtrain: %s watches a validation set and %s has no %s: holding out 10%% "
                     "of %s for it (--valid-split F sets the share)",
@@ -118,9 +120,9 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
         return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->data,
                        cfg->test_group);
     }
-    s->eval_name = s->validating ? "valid" : "test";
+    s->data.eval_name = s->data.validating ? "valid" : "test";
     if (*eg)
-        snprintf(s->eval_src, sizeof s->eval_src, "%s", *eg);
+        snprintf(s->data.eval_src, sizeof s->data.eval_src, "%s", *eg);
     return DT_OK;
 }
 
@@ -128,7 +130,7 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
 static const char *test_group(const dt_session *s)
 {
     const dt_config *cfg = s->cfg;
-    return s->validating && has_group(cfg->data, cfg->test_group) ? cfg->test_group : NULL;
+    return s->data.validating && has_group(cfg->data, cfg->test_group) ? cfg->test_group : NULL;
 }
 
 /* The metadata of every group the run reads -- the training group, the one
@@ -170,7 +172,7 @@ int session_eval_block(const dt_session *s, int64_t n_train)
  * --seed) as the validation set. */
 dt_status session_hold_out(dt_session *s, double split, dt_error *err)
 {
-    dt_dataset all = s->train;
+    dt_dataset all = s->data.train;
     const uint64_t seed = (uint64_t)s->cfg->seed;
     dt_status st;
     if (all.block) {
@@ -178,15 +180,15 @@ dt_status session_hold_out(dt_session *s, double split, dt_error *err)
         st = comm_agree(s->comm, kept < 0 ? dt_fail(err, DT_ENOMEM, "out of memory") : DT_OK,
                         err);
         if (!st)
-            st = dataset_split_sharded(&all, split, seed, session_eval_block(s, kept), &s->train,
-                                       &s->eval, err);
+            st = dataset_split_sharded(&all, split, seed, session_eval_block(s, kept),
+                                       &s->data.train, &s->data.eval, err);
     } else {
-        st = dataset_split(&all, split, seed, &s->train, &s->eval, err);
+        st = dataset_split(&all, split, seed, &s->data.train, &s->data.eval, err);
     }
     dataset_free(&all);
-    s->eval_name = "valid";
-    s->validating = 1;
-    snprintf(s->eval_src, sizeof s->eval_src, "%g%% of %s held out", 100.0 * split,
+    s->data.eval_name = "valid";
+    s->data.validating = 1;
+    snprintf(s->data.eval_src, sizeof s->data.eval_src, "%g%% of %s held out", 100.0 * split,
              s->cfg->data[0] ? s->cfg->train_group : "the training data");
     return st;
 }
@@ -220,15 +222,15 @@ dt_status session_load_data(dt_session *s, dt_head head, dt_error *err)
     if (!st)
         st = probe_groups(s, classify, eg, &n, err);
     if ((st = comm_agree(s->comm, st, err)) ||
-        (st = load_group(s, s->cfg->train_group, classify, n, &s->train, err)))
+        (st = load_group(s, s->cfg->train_group, classify, n, &s->data.train, err)))
         return st;
     if (split > 0)
         st = session_hold_out(s, split, err);
     else if (eg)
-        st = load_group(s, eg, classify, n, &s->eval, err);
+        st = load_group(s, eg, classify, n, &s->data.eval, err);
     if (!st && (tg = test_group(s))) {
-        snprintf(s->test_src, sizeof s->test_src, "%s", tg);
-        st = load_group(s, tg, classify, s->train.n, &s->test, err);
+        snprintf(s->data.test_src, sizeof s->data.test_src, "%s", tg);
+        st = load_group(s, tg, classify, s->data.train.n, &s->data.test, err);
     }
     return st ? st : session_check_data(s, head, eg ? eg : "valid split", err);
 }

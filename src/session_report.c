@@ -20,30 +20,30 @@ static void add_figure(session_figures *fg, const char *set, const char *what, d
 dt_status session_evaluate_set(dt_session *s, const dt_dataset *set, const char *name,
                               dt_eval *ev, session_figures *fg, dt_error *err)
 {
-    dt_status st = trainer_evaluate(s->comm, &s->model, set, ev, err);
-    if (st || (st = comm_agree(s->comm, model_fault(&s->model, err), err)))
+    dt_status st = trainer_evaluate(s->comm, &s->net.model, set, ev, err);
+    if (st || (st = comm_agree(s->comm, model_fault(&s->net.model, err), err)))
         return st;
     fg->n = 0;
     add_figure(fg, name, "loss", ev->loss);
-    if (!s->n_metrics) { /* the default metric is trainer_evaluate's */
-        add_figure(fg, name, s->n_classes ? "accuracy" : "rmse",
-                   s->n_classes ? ev->accuracy : ev->rmse);
+    if (!s->metrics.n) { /* the default metric is trainer_evaluate's */
+        add_figure(fg, name, s->data.n_classes ? "accuracy" : "rmse",
+                   s->data.n_classes ? ev->accuracy : ev->rmse);
         return DT_OK;
     }
-    const int K = s->model.n_out;
+    const int K = s->net.model.n_out;
     int64_t lo, hi;
-    block_slice(set->n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo, &hi);
-    trainer_predict(&s->model, set, lo, hi, s->pred);
+    block_slice(set->n, s->net.model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo, &hi);
+    trainer_predict(&s->net.model, set, lo, hi, s->metrics.pred);
     dt_class_metrics cm = {0};
     dt_reg_metrics rm = {0};
-    st = s->n_classes ? metrics_classification(s->comm, s->pred, K, set->labels + lo, hi - lo,
-                                               s->n_classes, &cm, err)
-                      : metrics_regression(s->comm, s->pred, set->targets + lo * K, hi - lo, K,
-                                           &rm, err);
-    for (int i = 0; !st && i < s->n_metrics; i++) {
-        dt_metric m = (dt_metric)s->metrics[i];
+    st = s->data.n_classes ? metrics_classification(s->comm, s->metrics.pred, K, set->labels + lo,
+                                                    hi - lo, s->data.n_classes, &cm, err)
+                           : metrics_regression(s->comm, s->metrics.pred, set->targets + lo * K,
+                                                hi - lo, K, &rm, err);
+    for (int i = 0; !st && i < s->metrics.n; i++) {
+        dt_metric m = (dt_metric)s->metrics.which[i];
         add_figure(fg, name, metrics_name(m),
-                   s->n_classes ? metrics_of_class(m, &cm) : metrics_of_reg(m, &rm));
+                   s->data.n_classes ? metrics_of_class(m, &cm) : metrics_of_reg(m, &rm));
     }
     metrics_class_free(&cm);
     metrics_reg_free(&rm);
@@ -61,39 +61,40 @@ void session_format_figures(const session_figures *fg, char *text, size_t len, i
 
 void session_describe(const dt_session *s)
 {
-    const dt_model *m = &s->model;
+    const dt_model *m = &s->net.model;
     const dt_config *cfg = s->cfg;
     char arch[512];
     int n = snprintf(arch, sizeof arch, "%d", m->n_in);
     for (int l = 0; l < m->n_layers && n < (int)sizeof arch; l++)
         n += snprintf(arch + n, sizeof arch - (size_t)n, "-%d", m->layers[l].n_out);
     int P = comm_size(s->comm);
-    const dt_train_opts *o = &s->trainer.opts;
+    const dt_train_opts *o = &s->opt.trainer.opts;
     char evdesc[128] = "no valid or test group: final metrics are on the training set";
-    if (s->eval.n)
-        snprintf(evdesc, sizeof evdesc, "%s %lld samples", s->eval_name, (long long)s->eval.n);
-    if (s->test.n)
+    if (s->data.eval.n)
+        snprintf(evdesc, sizeof evdesc, "%s %lld samples", s->data.eval_name,
+                 (long long)s->data.eval.n);
+    if (s->data.test.n)
         snprintf(evdesc + strlen(evdesc), sizeof evdesc - strlen(evdesc), ", test %lld samples",
-                 (long long)s->test.n);
+                 (long long)s->data.test.n);
     char source[2 * DT_PATH_MAX + 2] = "the caller's arrays";
     if (cfg->data[0])
         snprintf(source, sizeof source, "%s %s", cfg->data, cfg->train_group);
-    dt_info("dtrain: %s: %lld samples x %lld features%s; %s", source, (long long)s->train.n,
-            (long long)s->train.d, s->n_classes ? "" : " (regression)", evdesc);
-    if (s->second_order)
+    dt_info("dtrain: %s: %lld samples x %lld features%s; %s", source, (long long)s->data.train.n,
+            (long long)s->data.train.d, s->data.n_classes ? "" : " (regression)", evdesc);
+    if (s->so.on)
         dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s, full batch, one "
                 "iteration per epoch; %d rank%s",
                 arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
-                so_name(s->so_kind), P, P == 1 ? "" : "s");
+                so_name(s->so.kind), P, P == 1 ? "" : "s");
     else
         dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s lr %g (%s schedule); %d "
                 "rank%s, global batch %lld (%d per rank at most), %lld step%s per epoch",
                 arch, head_name(m->head), m->n_params, matmul_precision_name(m->prec),
-                optim_name(s->optim.cfg.kind), o->lr,
-                sched_name(s->sched.cfg.kind), P, P == 1 ? "" : "s", (long long)o->batch_size,
+                optim_name(s->opt.optim.cfg.kind), o->lr,
+                sched_name(s->opt.sched.cfg.kind), P, P == 1 ? "" : "s", (long long)o->batch_size,
                 trainer_local_batch(o->batch_size, P, o->micro_batch),
-                (long long)s->trainer.steps_per_epoch,
-                s->trainer.steps_per_epoch == 1 ? "" : "s");
+                (long long)s->opt.trainer.steps_per_epoch,
+                s->opt.trainer.steps_per_epoch == 1 ? "" : "s");
     if (o->micro_batch > 0) {
         const int64_t micro = (o->batch_size + o->micro_batch - 1) / o->micro_batch;
         dt_info("dtrain: --reproducible: each batch in %lld micro-batch%s of up to %lld rows, "
@@ -135,9 +136,10 @@ static void report_memory(const dt_session *s)
  * per set as a run that trains prints them (the training loss without one). */
 static void report_complete(const dt_session *s)
 {
-    const dt_history *h = &s->progress.hist;
+    const dt_history *h = &s->state.progress.hist;
     const double *row = history_last(h);
-    const char *sets[2] = {s->eval.n ? s->eval_name : "train", s->test.n ? "test" : NULL};
+    const char *sets[2] = {s->data.eval.n ? s->data.eval_name : "train",
+                           s->data.test.n ? "test" : NULL};
     for (int i = 0; row && i < 2 && sets[i]; i++) {
         char text[512] = "", prefix[16];
         int n = 0, len = snprintf(prefix, sizeof prefix, "%s_", sets[i]);
@@ -167,40 +169,40 @@ static void report_complete(const dt_session *s)
  * *maximize: larger is better. */
 static void watched_column(const dt_session *s, char *col, size_t len, int *maximize)
 {
-    const dt_history *h = &s->progress.hist;
+    const dt_history *h = &s->state.progress.hist;
     const char *what = s->cfg->monitor == MONITOR_VAL_ACCURACY ? "accuracy"
                        : s->cfg->monitor == MONITOR_VAL_RMSE   ? "rmse"
                                                                : "loss";
     *maximize = 0;
-    if (!s->eval.n) {
+    if (!s->data.eval.n) {
         snprintf(col, len, "train_loss");
         return;
     }
-    snprintf(col, len, "%s_%s", s->eval_name, what);
+    snprintf(col, len, "%s_%s", s->data.eval_name, what);
     if (history_col(h, col) >= 0) {
         *maximize = s->cfg->monitor == MONITOR_VAL_ACCURACY;
         return;
     }
-    snprintf(col, len, "%s_loss", s->eval_name);
+    snprintf(col, len, "%s_loss", s->data.eval_name);
 }
 
 static void report_convergence(const dt_session *s)
 {
-    const dt_history *h = &s->progress.hist;
+    const dt_history *h = &s->state.progress.hist;
     int64_t w = h->n_rows / 2 < CONVERGE_WINDOW ? h->n_rows / 2 : CONVERGE_WINDOW;
     char col[HIST_NAME_LEN + 16];
     int maximize;
     double before, last;
     watched_column(s, col, sizeof col, &maximize);
-    if (!s->ran_out || !history_trend(h, col, w, &before, &last))
+    if (!s->state.ran_out || !history_trend(h, col, w, &before, &last))
         return;
     const double gain = maximize ? last - before : before - last;
     if (!(gain > CONVERGE_REL_TOL * fabs(before) && gain > CONVERGE_ABS_TOL))
         return;
     const int64_t n = h->n_rows;
     char lr[64] = "";
-    if (!s->second_order)
-        snprintf(lr, sizeof lr, " or lr (%g)", s->trainer.opts.lr);
+    if (!s->so.on)
+        snprintf(lr, sizeof lr, " or lr (%g)", s->opt.trainer.opts.lr);
     dt_warn("not converged: %s was still improving at the end (mean %.4g over epochs "
             "%lld-%lld, %.4g over the %lld before: %.1f%% better, more than the %g%% "
             "tolerated); raise epochs (%lld)%s",
@@ -211,17 +213,18 @@ static void report_convergence(const dt_session *s)
 
 dt_status session_report(dt_session *s, dt_error *err)
 {
-    if (s->complete) {
+    if (s->state.complete) {
         report_complete(s);
         return DT_OK;
     }
     const char *train_src = s->cfg->data[0] ? s->cfg->train_group : "the training data";
     char src[DT_PATH_MAX + 64];
     snprintf(src, sizeof src, "%s, the training set itself", train_src);
-    dt_status st = s->eval.n ? report_set(s, &s->eval, s->eval_name, s->eval_src, err)
-                             : report_set(s, &s->train, "train", src, err);
-    if (!st && s->test.n)
-        st = report_set(s, &s->test, "test", s->test_src, err);
+    dt_status st = s->data.eval.n
+                       ? report_set(s, &s->data.eval, s->data.eval_name, s->data.eval_src, err)
+                       : report_set(s, &s->data.train, "train", src, err);
+    if (!st && s->data.test.n)
+        st = report_set(s, &s->data.test, "test", s->data.test_src, err);
     if (!st && s->cfg->profile)
         report_memory(s);
     if (!st)

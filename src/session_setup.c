@@ -29,7 +29,7 @@ static dt_status set_precision(dt_session *s, dt_error *err)
     dt_status st = matmul_check_precision(prec, &warning, err);
     if (!st && warning)
         dt_warn("%s", warning);
-    return st ? st : model_set_precision(&s->model, prec, err);
+    return st ? st : model_set_precision(&s->net.model, prec, err);
 }
 
 /* Make the compute plans of every batch size this rank will run, so that no
@@ -39,9 +39,9 @@ static dt_status set_precision(dt_session *s, dt_error *err)
  * sets the epochs report on (forward). */
 static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
 {
-    dt_model *m = &s->model;
+    dt_model *m = &s->net.model;
     const int rank = comm_rank(s->comm), size = comm_size(s->comm);
-    const int64_t n = s->train.n, last = s->cfg->drop_last ? 0 : n % b;
+    const int64_t n = s->data.train.n, last = s->cfg->drop_last ? 0 : n % b;
     const int64_t global[2] = {b, last}, mb = s->cfg->reproducible ? s->cfg->micro_batch : 0;
     dt_status st = DT_OK;
     for (int i = 0; i < 2 && !st; i++) {
@@ -57,12 +57,13 @@ static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
         if (hi > lo)
             st = model_prepare(m, (int)(hi - lo), 1, err);
     }
-    if (!st && s->second_order)
-        st = trainer_prepare_blocks(s->comm, m, s->train.n, 1, err);
+    if (!st && s->so.on)
+        st = trainer_prepare_blocks(s->comm, m, s->data.train.n, 1, err);
     if (!st)
-        st = trainer_prepare_blocks(s->comm, m, s->eval.n ? s->eval.n : s->train.n, 0, err);
-    if (!st && s->test.n)
-        st = trainer_prepare_blocks(s->comm, m, s->test.n, 0, err);
+        st = trainer_prepare_blocks(s->comm, m, s->data.eval.n ? s->data.eval.n : s->data.train.n,
+                                    0, err);
+    if (!st && s->data.test.n)
+        st = trainer_prepare_blocks(s->comm, m, s->data.test.n, 0, err);
     return st;
 }
 
@@ -84,9 +85,9 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     /* --optimizer lists the first-order kinds, then the second-order ones */
-    s->second_order = cfg->optimizer >= OPTIMIZER_SECOND_ORDER;
-    s->so_kind = s->second_order ? (dt_so_kind)(cfg->optimizer - OPTIMIZER_SECOND_ORDER) : SO_LBFGS;
-    const dt_optim_kind okind = s->second_order ? OPTIM_SGD : (dt_optim_kind)cfg->optimizer;
+    s->so.on = cfg->optimizer >= OPTIMIZER_SECOND_ORDER;
+    s->so.kind = s->so.on ? (dt_so_kind)(cfg->optimizer - OPTIMIZER_SECOND_ORDER) : SO_LBFGS;
+    const dt_optim_kind okind = s->so.on ? OPTIM_SGD : (dt_optim_kind)cfg->optimizer;
     if (CONFIG_GIVEN(cfg, momentum) && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
         okind != OPTIM_NESTEROV && okind != OPTIM_RMSPROP)
         return dt_fail(err, DT_EUSAGE, "--momentum applies to --optimizer sgd, momentum, "
@@ -103,7 +104,7 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
     if (CONFIG_GIVEN(cfg, lr_decay)) oc.lr_decay = cfg->lr_decay;
     if (CONFIG_GIVEN(cfg, initial_accumulator)) oc.initial_accumulator_value = cfg->initial_accumulator;
     /* second order: the first-order optimizer stays an inert plain sgd the checkpoint can save */
-    p->oc = s->second_order ? optim_config_default(OPTIM_SGD) : oc;
+    p->oc = s->so.on ? optim_config_default(OPTIM_SGD) : oc;
     p->lr = isnan(cfg->lr) ? optim_default_lr(okind) : cfg->lr; /* NaN: not given */
     return DT_OK;
 }
@@ -124,7 +125,7 @@ static dt_status parse_schedule(dt_session *s, double lr, dt_error *err)
     sc.factor = cfg->plateau_factor;
     sc.patience = cfg->plateau_patience;
     sc.maximize = cfg->monitor == MONITOR_VAL_ACCURACY;
-    if ((st = sched_init(&s->sched, &sc, err)))
+    if ((st = sched_init(&s->opt.sched, &sc, err)))
         return dt_fail_prefix(err, "--schedule %s", sched_name(sk));
     return DT_OK;
 }
@@ -136,7 +137,7 @@ static dt_status check_metrics(dt_session *s, dt_head head, dt_error *err)
     for (int i = 0; i < m->n; i++) {
         if (metrics_check((dt_metric)m->v[i], head, err))
             return dt_fail_prefix(err, "--metrics");
-        s->metrics[s->n_metrics++] = m->v[i];
+        s->metrics.which[s->metrics.n++] = m->v[i];
     }
     return DT_OK;
 }
@@ -145,14 +146,14 @@ static dt_status check_metrics(dt_session *s, dt_head head, dt_error *err)
 static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    for (int l = 0; s->second_order && l < p->n_hidden; l++)
+    for (int l = 0; s->so.on && l < p->n_hidden; l++)
         if (p->hidden[l].dropout > 0)
             return dt_fail(err, DT_EUSAGE, "dropout needs a first-order optimizer (the "
                                            "full-batch %s objective must be deterministic)",
                            config_optimizer_name(cfg->optimizer));
     if (CONFIG_GIVEN(cfg, micro_batch) && !cfg->reproducible)
         return dt_fail(err, DT_EUSAGE, "--micro-batch applies to --reproducible runs only");
-    if (cfg->reproducible && s->second_order)
+    if (cfg->reproducible && s->so.on)
         return dt_fail(err, DT_EUSAGE, "--reproducible needs a first-order optimizer (%s sums "
                                        "the full-batch gradient in rank-count-dependent order)",
                        config_optimizer_name(cfg->optimizer));
@@ -224,7 +225,7 @@ static dt_status claim_outputs(dt_session *s, dt_error *err)
     if (st)
         return st;
     if (comm_rank(s->comm) == 0 && cfg->checkpoint_dir[0])
-        st = ckpt_claim_dir(cfg->checkpoint_dir, &s->dir_lock, err);
+        st = ckpt_claim_dir(cfg->checkpoint_dir, &s->files.dir_lock, err);
     return comm_agree(s->comm, st, err);
 }
 
@@ -238,14 +239,14 @@ static dt_status choose_checkpoint(dt_session *s, dt_error *err)
         return DT_OK;
     dt_status st = DT_OK;
     if (comm_rank(s->comm) == 0)
-        st = ckpt_find(cfg->resume.path, cfg->checkpoint_dir, s->resumed_from,
-                       sizeof s->resumed_from, err);
+        st = ckpt_find(cfg->resume.path, cfg->checkpoint_dir, s->state.resumed_from,
+                       sizeof s->state.resumed_from, err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
-    comm_bcast(s->comm, s->resumed_from, sizeof s->resumed_from, 0);
-    if (!s->resumed_from[0])
+    comm_bcast(s->comm, s->state.resumed_from, sizeof s->state.resumed_from, 0);
+    if (!s->state.resumed_from[0])
         dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->checkpoint_dir);
-    return s->resumed_from[0] ? check_files(s, s->resumed_from, err) : DT_OK;
+    return s->state.resumed_from[0] ? check_files(s, s->state.resumed_from, err) : DT_OK;
 }
 
 /* Step 5, local: the batch against the data (p->batch), with warnings for
@@ -253,7 +254,7 @@ static dt_status choose_checkpoint(dt_session *s, dt_error *err)
 static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const dt_dataset *tr = &s->train;
+    const dt_dataset *tr = &s->data.train;
     if (cfg->drop_last && cfg->batch_size > tr->n)
         return dt_fail(err, DT_EUSAGE,
                        "--batch-size %lld with --drop-last leaves no batch: %s has %lld "
@@ -282,23 +283,23 @@ static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
  * rank count now; else fitted on the training set), applied to the sets. */
 static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
 {
-    const dt_dataset *tr = &s->train;
+    const dt_dataset *tr = &s->data.train;
     dt_status st;
-    if (s->resumed_from[0]) {
-        st = ckpt_load_norm(s->resumed_from, &s->norm, err);
-        if (!st && s->norm.d != tr->d)
+    if (s->state.resumed_from[0]) {
+        st = ckpt_load_norm(s->state.resumed_from, &s->net.norm, err);
+        if (!st && s->net.norm.d != tr->d)
             st = dt_fail(err, DT_EUSAGE, "%s: normalisation for %lld features, data has %lld",
-                         s->resumed_from, (long long)s->norm.d, (long long)tr->d);
+                         s->state.resumed_from, (long long)s->net.norm.d, (long long)tr->d);
         if ((st = comm_agree(s->comm, st, err)))
             return st;
-    } else if ((st = norm_fit(s->comm, tr, nk, s->cfg->reproducible, &s->norm, err))) {
+    } else if ((st = norm_fit(s->comm, tr, nk, s->cfg->reproducible, &s->net.norm, err))) {
         return st;
     }
-    dataset_normalize(&s->norm, &s->train);
-    if (s->eval.n)
-        dataset_normalize(&s->norm, &s->eval);
-    if (s->test.n)
-        dataset_normalize(&s->norm, &s->test);
+    dataset_normalize(&s->net.norm, &s->data.train);
+    if (s->data.eval.n)
+        dataset_normalize(&s->net.norm, &s->data.eval);
+    if (s->data.test.n)
+        dataset_normalize(&s->net.norm, &s->data.test);
     return DT_OK;
 }
 
@@ -307,14 +308,16 @@ static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
 static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const dt_dataset *tr = &s->train;
-    int n_out = p->head == HEAD_SOFTMAX ? s->n_classes : p->head == HEAD_SIGMOID ? 1 : (int)tr->k;
+    const dt_dataset *tr = &s->data.train;
+    int n_out = p->head == HEAD_SOFTMAX   ? s->data.n_classes
+                : p->head == HEAD_SIGMOID ? 1
+                                          : (int)tr->k;
     const int max_batch = session_eval_block(s, tr->n);
     /* sharded sets were split in blocks of it (load_group) */
     if (tr->block && tr->block != max_batch)
         return dt_fail(err, DT_EINTERNAL, "sharded in blocks of %lld rows, not %d",
                        (long long)tr->block, max_batch);
-    dt_status st = model_create(&s->model, (int)tr->d, p->hidden, p->n_hidden, n_out, p->head,
+    dt_status st = model_create(&s->net.model, (int)tr->d, p->hidden, p->n_hidden, n_out, p->head,
                                 max_batch, err);
     if (!st)
         st = set_precision(s, err);
@@ -323,12 +326,12 @@ static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     if (cfg->init_from[0])
-        st = modelio_load_weights(cfg->init_from, &s->model, err);
+        st = modelio_load_weights(cfg->init_from, &s->net.model, err);
     else
-        model_init(&s->model, p->init, (uint64_t)cfg->seed);
+        model_init(&s->net.model, p->init, (uint64_t)cfg->seed);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
-    comm_bcast(s->comm, s->model.params, s->model.n_params * sizeof(float), 0);
+    comm_bcast(s->comm, s->net.model.params, s->net.model.n_params * sizeof(float), 0);
     return DT_OK;
 }
 
@@ -339,15 +342,15 @@ static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
  * the targets as they are). */
 static dt_status scale_targets(dt_session *s, dt_error *err)
 {
-    dt_model *m = &s->model;
+    dt_model *m = &s->net.model;
     dt_status st = DT_OK;
-    if (s->resumed_from[0]) {
-        st = modelio_load_target_scaling(s->resumed_from, m, err);
+    if (s->state.resumed_from[0]) {
+        st = modelio_load_target_scaling(s->state.resumed_from, m, err);
     } else if (m->head == HEAD_LINEAR && s->cfg->normalize_targets == SWITCH_ON) {
         float *stats = malloc(2 * (size_t)m->n_out * sizeof *stats);
         st = stats ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory");
         if (!st) {
-            dataset_target_stats(&s->train, stats, stats + m->n_out);
+            dataset_target_stats(&s->data.train, stats, stats + m->n_out);
             st = model_set_target_scaling(m, stats, stats + m->n_out, err);
         }
         free(stats);
@@ -363,13 +366,13 @@ static dt_status build_second_order(dt_session *s, dt_error *err)
     /* The gradient is computed in float32: a central-difference step near
      * cbrt(FLT_EPSILON) balances its rounding against truncation. */
     soc.fd_step = 5e-3;
-    dt_status st = so_init(&s->so, s->so_kind, s->model.n_params, &soc, err);
-    if (!st && !(s->x = malloc(s->model.n_params * sizeof *s->x)))
+    dt_status st = so_init(&s->so.state, s->so.kind, s->net.model.n_params, &soc, err);
+    if (!st && !(s->so.x = malloc(s->net.model.n_params * sizeof *s->so.x)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
-    for (size_t i = 0; !st && i < s->model.n_params; i++)
-        s->x[i] = s->model.params[i];
-    if (st && !s->x)
-        so_free(&s->so);
+    for (size_t i = 0; !st && i < s->net.model.n_params; i++)
+        s->so.x[i] = s->net.model.params[i];
+    if (st && !s->so.x)
+        so_free(&s->so.state);
     return st;
 }
 
@@ -377,23 +380,23 @@ static dt_status build_second_order(dt_session *s, dt_error *err)
  * evaluates (metrics_* take the model's outputs). */
 static size_t pred_len(const dt_session *s)
 {
-    const dt_dataset *sets[] = {&s->eval, &s->test, &s->train};
+    const dt_dataset *sets[] = {&s->data.eval, &s->data.test, &s->data.train};
     int64_t most = 0, lo, hi;
     for (int i = 0; i < 3; i++) {
-        block_slice(sets[i]->n, s->model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo,
+        block_slice(sets[i]->n, s->net.model.max_batch, comm_rank(s->comm), comm_size(s->comm), &lo,
                     &hi);
         most = hi - lo > most ? hi - lo : most;
     }
-    return (size_t)(most * s->model.n_out + 1);
+    return (size_t)(most * s->net.model.n_out + 1);
 }
 
 /* The metrics reported for each set: --metrics, or the head's default. */
 static int report_metrics(const dt_session *s, dt_metric *out)
 {
-    for (int i = 0; i < s->n_metrics; i++) out[i] = (dt_metric)s->metrics[i];
-    if (s->n_metrics)
-        return s->n_metrics;
-    out[0] = s->n_classes ? METRIC_ACCURACY : METRIC_RMSE;
+    for (int i = 0; i < s->metrics.n; i++) out[i] = (dt_metric)s->metrics.which[i];
+    if (s->metrics.n)
+        return s->metrics.n;
+    out[0] = s->data.n_classes ? METRIC_ACCURACY : METRIC_RMSE;
     return 1;
 }
 
@@ -403,14 +406,14 @@ const char *const session_profile_cols[5] = {"time_data", "time_compute", "time_
 /* The columns of the run's history (history.h): its naming scheme. */
 static dt_status define_history(dt_session *s, dt_error *err)
 {
-    dt_history *h = &s->progress.hist;
+    dt_history *h = &s->state.progress.hist;
     static const char *const fixed[] = {"epoch", "step", "samples", "epoch_time",
                                         "time",  "lr",   "train_loss"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) history_add_col(h, "%s", fixed[i]);
     dt_metric m[8];
     const int nm = report_metrics(s, m);
-    const dt_dataset *sets[2] = {&s->eval, &s->test};
-    const char *names[2] = {s->eval_name, "test"};
+    const dt_dataset *sets[2] = {&s->data.eval, &s->data.test};
+    const char *names[2] = {s->data.eval_name, "test"};
     for (int i = 0; i < 2; i++) {
         if (!sets[i]->n)
             continue;
@@ -430,9 +433,9 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
 {
     const dt_config *cfg = s->cfg;
     dt_status st = DT_OK;
-    if (s->second_order && (st = comm_agree(s->comm, build_second_order(s, err), err)))
+    if (s->so.on && (st = comm_agree(s->comm, build_second_order(s, err), err)))
         return st;
-    st = optim_init(&s->optim, &p->oc, s->model.n_params, err);
+    st = optim_init(&s->opt.optim, &p->oc, s->net.model.n_params, err);
     /* trainer_init is collective (the reduction's shared window) */
     if ((st = comm_agree(s->comm, st, err)))
         return st;
@@ -451,14 +454,16 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
                         .grad_norms = cfg->log_grad_norms != 0,
                         .node_reduce = cfg->reduction == REDUCE_NODE,
                         .micro_batch = cfg->reproducible ? mb : 0};
-    st = trainer_init(&s->trainer, s->comm, &s->model, &s->optim, &s->train, &to, err);
+    st = trainer_init(&s->opt.trainer, s->comm, &s->net.model, &s->opt.optim, &s->data.train, &to,
+                      err);
     if (!st)
-        s->trainer.sched = &s->sched;
-    if (!st && cfg->early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
+        s->opt.trainer.sched = &s->opt.sched;
+    if (!st && cfg->early_stopping &&
+        !(s->watch.best = malloc(s->net.model.n_params * sizeof *s->watch.best)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
-    if (!st && s->n_metrics && !(s->pred = malloc(pred_len(s) * sizeof *s->pred)))
+    if (!st && s->metrics.n && !(s->metrics.pred = malloc(pred_len(s) * sizeof *s->metrics.pred)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
-    progress_init(&s->progress);
+    progress_init(&s->state.progress);
     if (!st)
         st = define_history(s, err);
     return comm_agree(s->comm, st, err);
@@ -467,37 +472,40 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
 /* Step 9: where the run stands: the start, or the checkpoint's state. */
 static dt_status restore_progress(dt_session *s, dt_error *err)
 {
-    dt_progress *pr = &s->progress;
-    pr->plateau = s->sched.plateau;
+    dt_progress *pr = &s->state.progress;
+    pr->plateau = s->opt.sched.plateau;
     pr->es_best = s->cfg->monitor == MONITOR_VAL_ACCURACY ? -INFINITY : INFINITY;
     dt_status st = DT_OK;
-    if (s->resumed_from[0]) {
+    if (s->state.resumed_from[0]) {
         dt_ckpt_parts parts = session_parts(s);
-        st = ckpt_load(s->resumed_from, &parts, comm_rank(s->comm), comm_size(s->comm), pr, err);
+        st = ckpt_load(s->state.resumed_from, &parts, comm_rank(s->comm), comm_size(s->comm), pr,
+                       err);
     }
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     /* rank 0 writes the checkpoints: its choice is the run's */
-    pr->lineage = ckpt_lineage(s->resumed_from, s->cfg->checkpoint_dir,
+    pr->lineage = ckpt_lineage(s->state.resumed_from, s->cfg->checkpoint_dir,
                                !s->cfg->resume.path[0], pr->lineage);
     comm_bcast(s->comm, &pr->lineage, sizeof pr->lineage, 0);
-    if (!s->resumed_from[0])
+    if (!s->state.resumed_from[0])
         return DT_OK;
     history_truncate(&pr->hist, pr->epoch); /* epochs after it are to be trained again */
-    s->trainer.step = pr->step;
-    s->sched.plateau = pr->plateau;
-    if (pr->batch > 0 && !s->second_order) /* the epoch's line and record need its rate */
-        s->trainer.last_lr = sched_lr(&s->sched, pr->step - 1, pr->epoch, s->trainer.steps_per_epoch);
-    if (s->second_order) /* the float parameters are the double ones rounded */
-        for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
-    s->complete = pr->epoch >= s->cfg->epochs && pr->batch == 0;
-    if (s->complete) /* a requeued job that had finished */
+    s->opt.trainer.step = pr->step;
+    s->opt.sched.plateau = pr->plateau;
+    if (pr->batch > 0 && !s->so.on) /* the epoch's line and record need its rate */
+        s->opt.trainer.last_lr =
+            sched_lr(&s->opt.sched, pr->step - 1, pr->epoch, s->opt.trainer.steps_per_epoch);
+    if (s->so.on) /* the float parameters are the double ones rounded */
+        for (size_t i = 0; i < s->net.model.n_params; i++)
+            s->net.model.params[i] = (float)s->so.x[i];
+    s->state.complete = pr->epoch >= s->cfg->epochs && pr->batch == 0;
+    if (s->state.complete) /* a requeued job that had finished */
         dt_info("dtrain: %s is the end of this run (%lld of --epochs %lld done, step %lld): "
                 "nothing to train or write; raise --epochs to continue it",
-                s->resumed_from, (long long)pr->epoch, (long long)s->cfg->epochs,
+                s->state.resumed_from, (long long)pr->epoch, (long long)s->cfg->epochs,
                 (long long)pr->step);
     else
-        dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
+        dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->state.resumed_from,
                 (long long)pr->epoch + 1, (long long)pr->step);
     return DT_OK;
 }
@@ -509,8 +517,8 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
 static dt_status start_log(dt_session *s, dt_error *err)
 {
     dt_status st = DT_OK;
-    if (s->cfg->log[0] && !s->complete && comm_rank(s->comm) == 0)
-        st = history_log_open(&s->log, s->cfg->log, &s->progress.hist, err);
+    if (s->cfg->log[0] && !s->state.complete && comm_rank(s->comm) == 0)
+        st = history_log_open(&s->files.log, s->cfg->log, &s->state.progress.hist, err);
     return comm_agree(s->comm, st, err);
 }
 
@@ -532,29 +540,29 @@ dt_status session_setup_with(dt_session *s, dt_config *cfg, dt_comm *comm,
                              dt_dataset *train, dt_dataset *valid, dt_error *err)
 {
     memset(s, 0, sizeof *s);
-    history_log_init(&s->log);
+    history_log_init(&s->files.log);
     s->cfg = cfg;
     s->comm = comm;
-    s->eval_name = "test";
+    s->data.eval_name = "test";
     if (train) {
         /* take ownership of the caller's sets */
-        s->train = *train;
+        s->data.train = *train;
         memset(train, 0, sizeof *train);
         if (valid) {
-            s->eval = *valid;
+            s->data.eval = *valid;
             memset(valid, 0, sizeof *valid);
         }
-        s->eval_name = "valid";
-        s->validating = 1;
-        snprintf(s->eval_src, sizeof s->eval_src, "the evaluation data");
+        s->data.eval_name = "valid";
+        s->data.validating = 1;
+        snprintf(s->data.eval_src, sizeof s->data.eval_src, "the evaluation data");
     }
     setup_plan p;
     dt_status st;
-    if ((st = session_pick_head(cfg, comm, train ? &s->train : NULL, err)) ||
+    if ((st = session_pick_head(cfg, comm, train ? &s->data.train : NULL, err)) ||
         (st = parse_options(s, train != NULL, &p, err)) || (st = claim_outputs(s, err)))
         return st;
     /* step 3: the data (metadata of every group first, then the reads) */
-    if (train && !s->eval.n && session_holdout(cfg) > 0)
+    if (train && !s->data.eval.n && session_holdout(cfg) > 0)
         st = session_hold_out(s, session_holdout(cfg), err);
     if (!st)
         st = train ? session_check_data(s, p.head, "valid", err) : session_load_data(s, p.head, err);
@@ -570,26 +578,33 @@ dt_status session_setup_with(dt_session *s, dt_config *cfg, dt_comm *comm,
 
 dt_ckpt_parts session_parts(dt_session *s)
 {
-    dt_ckpt_parts p = {s->cfg, &s->model, &s->optim, &s->norm, s->train.n, s->best,
-                       s->second_order ? &s->so : NULL, s->x, s->trainer.steps_per_epoch};
+    dt_ckpt_parts p = {s->cfg,
+                       &s->net.model,
+                       &s->opt.optim,
+                       &s->net.norm,
+                       s->data.train.n,
+                       s->watch.best,
+                       s->so.on ? &s->so.state : NULL,
+                       s->so.x,
+                       s->opt.trainer.steps_per_epoch};
     return p;
 }
 
 void session_free(dt_session *s)
 {
-    ckpt_release_dir(&s->dir_lock);
-    history_log_close(&s->log);
-    progress_free(&s->progress);
-    free(s->best);
-    free(s->x);
-    free(s->pred);
-    if (s->second_order)
-        so_free(&s->so);
-    trainer_free(&s->trainer);
-    optim_free(&s->optim);
-    model_free(&s->model);
-    norm_free(&s->norm);
-    dataset_free(&s->train);
-    dataset_free(&s->eval);
-    dataset_free(&s->test);
+    ckpt_release_dir(&s->files.dir_lock);
+    history_log_close(&s->files.log);
+    progress_free(&s->state.progress);
+    free(s->watch.best);
+    free(s->so.x);
+    free(s->metrics.pred);
+    if (s->so.on)
+        so_free(&s->so.state);
+    trainer_free(&s->opt.trainer);
+    optim_free(&s->opt.optim);
+    model_free(&s->net.model);
+    norm_free(&s->net.norm);
+    dataset_free(&s->data.train);
+    dataset_free(&s->data.eval);
+    dataset_free(&s->data.test);
 }
