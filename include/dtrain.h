@@ -305,6 +305,148 @@ DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
  * the model it held.  Collective. */
 DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
 
+/* ---- evaluation, prediction, inspection and results ---- */
+
+/* Figures computed by a call (an evaluation, the final metrics of a
+ * training): opaque, each figure a double found by its name.  Created by the
+ * call that computes it, freed by the caller with dtrain_result_free; it
+ * does not refer to the run, which may be freed first.  The getters are
+ * local and make no MPI call. */
+typedef struct dtrain_result dtrain_result;
+
+/* Free res (NULL allowed).  Local. */
+DTRAIN_API void dtrain_result_free(dtrain_result *res);
+
+/* How many figures res holds, and the name of figure i (0 <= i < count;
+ * NULL outside), owned by res.  Local. */
+DTRAIN_API int dtrain_result_count(const dtrain_result *res);
+DTRAIN_API const char *dtrain_result_name(const dtrain_result *res, int i);
+
+/* The figure called name into *value: DTRAIN_OK, or DTRAIN_EUSAGE (and
+ * *value NaN) when res has no figure of that name.  A figure that is not
+ * defined (an AUC of one class) is NaN.  Local.
+ *
+ * An evaluation (dtrain_evaluate, dtrain_evaluate_file) names its figures:
+ *   samples, loss (classifier: mean -log p of the true class, p clipped to
+ *     [1e-15, 1 - 1e-15]; regression: mean squared error, in the targets'
+ *     units),
+ *   a classifier's accuracy, log_loss, auc (binary, or macro one-vs-rest),
+ *     f1 (macro), macro_precision, macro_recall, macro_f1 and the same with
+ *     weighted_ and micro_, and per class k = 0, 1, ...: precision_k,
+ *     recall_k, f1_k, auc_k, support_k, and confusion_t_p (rows of class t
+ *     predicted p),
+ *   a regression's rmse, mae, r2 (averages over the targets), rmse_pooled
+ *     (over every output), and per target k: rmse_k, mae_k, r2_k.
+ * The final metrics of a training (dtrain_final) name those of each set
+ * reported after the last epoch with the set's name before them: valid_ or
+ * test_ (or train_ without an evaluation set), e.g. valid_loss,
+ * valid_accuracy, test_rmse; valid_loss and valid_accuracy (valid_rmse) are
+ * the figures of the "final:" log line. */
+DTRAIN_API dtrain_status dtrain_result_get(const dtrain_result *res, const char *name,
+                                           double *value);
+
+/* res rendered for a program or for people, into a NUL-terminated string
+ * malloc'd for the caller, who frees it (*out NULL on failure: DTRAIN_ENOMEM,
+ * or DTRAIN_EUSAGE for res or out NULL).  JSON: an evaluation's is the line
+ * `dtrain eval --json` prints (without the newline): model, data, group,
+ * output, samples, loss, the metrics object, the class names; other results
+ * are one object of every figure by name, in order, non-finite values null.
+ * Text: an evaluation's is what `dtrain eval` prints, every line ending in a
+ * newline; other results one "name value" line per figure.  Local. */
+DTRAIN_API dtrain_status dtrain_result_json(const dtrain_result *res, char **out);
+DTRAIN_API dtrain_status dtrain_result_text(const dtrain_result *res, char **out);
+
+/* The run's model (trained, or loaded with dtrain_load, which takes a saved
+ * model or a checkpoint) evaluated on the rows of group (e.g. "test") of the
+ * HDF5 data file path, as `dtrain eval --model MODEL --data path --group
+ * group` does: the data is checked against the model (features, targets,
+ * labels in range), normalised as the model's training data was, its missing
+ * features filled with the model's /missing_fill (refused without one), and
+ * each rank predicts its share of the rows; the figures are exact over all
+ * ranks, the same bits at any rank count.  On DTRAIN_OK *res is a new result
+ * the caller frees; on failure *res is NULL.  DTRAIN_EUSAGE for no model, a
+ * group the file lacks (the message lists the groups it has), a group
+ * without y, data that does not fit the model; DTRAIN_EIO for a file that
+ * cannot be read.  Collective. */
+DTRAIN_API dtrain_status dtrain_evaluate_file(dtrain_run *run, const char *path,
+                                              const char *group, dtrain_result **res);
+
+/* The same on arrays: this rank's n_rows rows of X (n_rows, n_features) and y
+ * (n_rows, n_targets) as dtrain_set_data takes them (class labels 0, 1, ...
+ * for a classifier); every rank passes its own rows (any number, 0 included;
+ * the figures are over all of them).  Not gathered: each rank's rows stay
+ * where they are (the exact figures gather the outputs and labels, n * (K+1)
+ * floats, on every rank).  Collective. */
+DTRAIN_API dtrain_status dtrain_evaluate(dtrain_run *run, const float *X, const float *y,
+                                         int64_t n_rows, int64_t n_features,
+                                         int64_t n_targets, dtrain_result **res);
+
+/* The model's outputs for the rows of group of the HDF5 data file path,
+ * written to out as `dtrain predict` writes it: ".csv" (a header, then per row
+ * the class, its name when the model has class names, and the outputs) or
+ * ".h5"/".hdf5" (/predictions (n, n_outputs), /class and /class_name for a
+ * classifier), in input order, through a temporary file renamed into place.
+ * The group's y is used only if present.  out must be a regular file or not
+ * exist, and none of the model's files, path, nor the "config" file (by
+ * device and inode): DTRAIN_EUSAGE otherwise, nothing written.  On DTRAIN_OK
+ * *n_rows (may be NULL) receives the rows written, and *accuracy (may be
+ * NULL) the fraction predicted right for a classifier whose group has
+ * labels, NaN otherwise.  Collective; rank 0 writes. */
+DTRAIN_API dtrain_status dtrain_predict_file(dtrain_run *run, const char *path,
+                                             const char *group, const char *out,
+                                             int64_t *n_rows, double *accuracy);
+
+/* What dtrain_inspect renders. */
+enum {
+    /* A summary for people, what `dtrain inspect FILE` prints: for a model or
+     * checkpoint its output, layers, parameters, normalisation, class names,
+     * (a checkpoint's) progress, provenance and checksum, its epochs and the
+     * options it was trained with; for a data file its groups, shapes, label
+     * counts or target ranges. */
+    DTRAIN_INSPECT_SUMMARY = 0,
+    /* A model's or checkpoint's training options as a YAML file that
+     * dtrain_set(run, "config", FILE) and `dtrain train --config` read:
+     * `dtrain inspect --config FILE`. */
+    DTRAIN_INSPECT_CONFIG = 1
+};
+
+/* Describe the HDF5 file path (a saved model, a checkpoint or a data file)
+ * as what says (DTRAIN_INSPECT_*).  *text receives the rendering, malloc'd,
+ * NUL-terminated, for the caller to free: on failure too, what was rendered
+ * before the failure (NULL only if nothing could be allocated).
+ * DTRAIN_EUSAGE for a file that is none of the three, or (CONFIG) has no
+ * /config; DTRAIN_EIO if it cannot be read.  Local: it reads the file on
+ * this rank alone, and needs no model in the run. */
+DTRAIN_API dtrain_status dtrain_inspect(dtrain_run *run, const char *path, int what,
+                                        char **text);
+
+/* The final metrics of the last successful dtrain_train (see
+ * dtrain_result_get for the names): a new result the caller frees.  A run
+ * resumed from a checkpoint that had already reached "epochs" gives the
+ * figures its last epoch recorded (loss and the metrics the epochs logged).
+ * DTRAIN_EUSAGE if the run holds no trained model (none yet, a failed
+ * training, or a model from dtrain_load).  Local. */
+DTRAIN_API dtrain_status dtrain_final(dtrain_run *run, dtrain_result **res);
+
+/* The per-epoch history of the last successful dtrain_train (resumed runs:
+ * from the first epoch), the table the "log" option writes: one row per
+ * epoch, one named column per figure (epoch, step, samples, epoch_time,
+ * time, lr, train_loss, valid_loss, valid_accuracy ..., best_epoch, the
+ * profile's times; the README's "log" lists them).  *n_rows and *n_cols
+ * receive its size (0 and 0 when the run holds no trained model).  Local. */
+DTRAIN_API dtrain_status dtrain_history_size(dtrain_run *run, int64_t *n_rows, int *n_cols);
+
+/* The name of column c (0 <= c < n_cols), owned by the run, valid until the
+ * next dtrain_train, dtrain_load or dtrain_free; NULL outside.  Local. */
+DTRAIN_API const char *dtrain_history_name(const dtrain_run *run, int c);
+
+/* Column name of the history into out (n rows; n <= n_rows, from the first
+ * epoch): a figure an epoch does not have is NaN.  DTRAIN_EUSAGE for an
+ * unknown column (the message lists them), out NULL with n > 0, or n outside
+ * [0, n_rows].  Local. */
+DTRAIN_API dtrain_status dtrain_history_column(dtrain_run *run, const char *name, double *out,
+                                               int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

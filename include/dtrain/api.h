@@ -45,6 +45,7 @@ struct dtrain_run {
     int have_loaded;
     char loaded_from[DT_PATH_MAX]; /* dtrain_load's path: an input dtrain_save keeps */
     dt_data_extras names;   /* the model's class names (/classes of its data or file) */
+    dtrain_result *final;   /* owned: the final metrics of the session (dtrain_final) */
     int in_callback;        /* > 0 while one of the caller's callbacks runs */
 };
 
