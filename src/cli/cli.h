@@ -50,13 +50,9 @@ void cli_completion_bash(FILE *out, const char *const *names, const unsigned *cm
 /* The same as a zsh completion function (the file _dtrain). */
 void cli_completion_zsh(FILE *out, const char *const *names, const unsigned *cmds, size_t n);
 
-/* eval and predict: load --model (with its normalisation) and group --group
- * of --data, check that they fit and normalise the data.  y is DS_LABELS /
- * DS_TARGETS as the model's head needs, or DS_NO_Y when want_y is 0 and the
- * group has no y.  Collective (errors agreed).  Caller frees model, data. */
-#include "dtrain/dataset.h"
-#include "dtrain/model.h"
-dt_status cli_load_model_data(const dt_config *cfg, dt_comm *world, int want_y, dt_model *m,
-                              dt_dataset *ds, dt_error *err);
+/* eval, predict, inspect: a run on MPI_COMM_WORLD (self: MPI_COMM_SELF) with
+ * the command's options (collective); NULL, with err filled, if it cannot be made. */
+#include "dtrain.h"
+dtrain_run *cli_run_for(const dt_config *cfg, int self, dt_error *err);
 
 #endif
