@@ -476,14 +476,19 @@ dt_status api_load_data(dtrain_run *run, dt_model *m, const dt_norm *nm, const c
 
 /* ---- evaluation ------------------------------------------------------------- */
 
-/* The model the run holds, or a failure naming fn (local: the same on every
- * rank, since every rank holds the same model or none). */
-static dt_model *model_or_fail(dtrain_run *run, const char *fn, dt_norm **nm, dt_status *st)
+/* The start of an evaluation: *res NULL, the model the run holds, or a
+ * failure naming fn (local: the same on every rank, since every rank holds
+ * the same model or none). */
+static dt_model *eval_begin(dtrain_run *run, const char *fn, dtrain_result **res,
+                            dt_norm **nm, dt_status *st)
 {
+    if (res)
+        *res = NULL;
     dt_model *m = api_model_of(run, nm);
-    *st = m ? DT_OK
-            : dt_fail(&run->err, DT_EUSAGE, "%s: the run has no model (dtrain_train or "
-                      "dtrain_load first)", fn);
+    *st = !m    ? dt_fail(&run->err, DT_EUSAGE, "%s: the run has no model (dtrain_train or "
+                          "dtrain_load first)", fn)
+          : !res ? dt_fail(&run->err, DT_EUSAGE, "%s: res is NULL", fn)
+                 : DT_OK;
     return m;
 }
 
@@ -495,12 +500,8 @@ dtrain_status dtrain_evaluate_file(dtrain_run *run, const char *path, const char
         return (dtrain_status)st;
     dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
-    if (res)
-        *res = NULL;
     dt_norm *nm;
-    dt_model *m = model_or_fail(run, "dtrain_evaluate_file", &nm, &st);
-    if (!st && !res)
-        st = dt_fail(err, DT_EUSAGE, "dtrain_evaluate_file: res is NULL");
+    dt_model *m = eval_begin(run, "dtrain_evaluate_file", res, &nm, &st);
     dt_dataset ds = {0};
     if (st || (st = api_load_data(run, m, nm, path, group, 1, &ds, err)))
         return api_leave(prev, st);
@@ -558,12 +559,8 @@ dtrain_status dtrain_evaluate(dtrain_run *run, const float *X, const float *y, i
         return (dtrain_status)st;
     dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
-    if (res)
-        *res = NULL;
     dt_norm *nm;
-    dt_model *m = model_or_fail(run, "dtrain_evaluate", &nm, &st);
-    if (!st && !res)
-        st = dt_fail(err, DT_EUSAGE, "dtrain_evaluate: res is NULL");
+    dt_model *m = eval_begin(run, "dtrain_evaluate", res, &nm, &st);
     if (!st)
         st = check_arrays(m, X, y, n_rows, n_features, n_targets, comm_rank(run->comm), err);
     if ((st = comm_agree(run->comm, st, err)))
@@ -586,8 +583,9 @@ dtrain_status dtrain_evaluate(dtrain_run *run, const float *X, const float *y, i
         for (int64_t i = 0; cls && i < n_rows; i++)
             ds.labels[i] = (int32_t)y[i];
         norm_apply(nm, &ds);
-        st = trainer_prepare_blocks(run->comm, m, n_rows, 0, err);
     }
+    /* this rank's rows alone, in blocks of max_batch (the plans made on
+     * demand, as dtrain_predict's) */
     if (!(st = comm_agree(run->comm, st, err))) {
         trainer_predict(m, &ds, 0, n_rows, out);
         st = comm_agree(run->comm, model_fault(m, err), err);
@@ -605,8 +603,8 @@ dtrain_status dtrain_evaluate(dtrain_run *run, const float *X, const float *y, i
 /* The figures of one set, each name after "SET_": the loss and the accuracy
  * (RMSE) as the report's final line computes them (trainer_evaluate), then
  * every metric (collective, agreed). */
-static dt_status final_set(dt_session *s, const dt_dataset *set,
-                           const char *name, dtrain_result *r, dt_error *err)
+static dt_status final_set(dt_session *s, const dt_dataset *set, const char *name,
+                           dtrain_result *r, dt_error *err)
 {
     dt_model *m = &s->model;
     dt_eval ev;
@@ -615,7 +613,20 @@ static dt_status final_set(dt_session *s, const dt_dataset *set,
         return st;
     char p[32];
     snprintf(p, sizeof p, "%s_", name);
+    /* the report's own figures first: valid_accuracy is the final line's */
+    int oom = result_add(r, (double)set->n, "%ssamples", p) |
+              result_add(r, ev.loss, "%sloss", p) |
+              (s->n_classes ? result_add(r, ev.accuracy, "%saccuracy", p)
+                            : result_add(r, ev.rmse, "%srmse", p));
+    /* then every metric, when what the metrics module gathers on every rank
+     * (n * (K + 1) floats, n * K doubles for regression) stays well within
+     * its 2 GiB: training never fails for want of them (the same decision
+     * on every rank: it depends on the set's size alone) */
     const int K = m->n_out;
+    const double bytes = (double)set->n * (s->n_classes ? 4.0 * (K + 1) : 8.0 * K);
+    if (bytes > 1e9)
+        return comm_agree(s->comm, oom ? dt_fail(err, DT_ENOMEM, "out of memory for the "
+                                                 "final metrics") : DT_OK, err);
     int64_t lo, hi;
     block_slice(set->n, m->max_batch, comm_rank(s->comm), comm_size(s->comm), &lo, &hi);
     float *out = malloc((size_t)((hi - lo) * K + 1) * sizeof *out);
@@ -629,22 +640,18 @@ static dt_status final_set(dt_session *s, const dt_dataset *set,
                           : metrics_regression(s->comm, out, set->targets + lo * K, hi - lo, K,
                                                &rm, err);
     }
-    /* the report's own figures first: valid_accuracy is the final line's */
-    if (!st && (result_add(r, (double)set->n, "%ssamples", p) ||
-                result_add(r, ev.loss, "%sloss", p) ||
-                (s->n_classes ? result_add(r, ev.accuracy, "%saccuracy", p)
-                              : result_add(r, ev.rmse, "%srmse", p))))
-        st = DT_ENOMEM;
-    /* the rest, without repeating the figure just given */
+    /* the rest, without repeating the figure given above */
     dtrain_result *more = st ? NULL : result_new();
-    if (!st && (!more || add_metrics(more, p, s->n_classes ? &cm : NULL, &rm)))
-        st = DT_ENOMEM;
-    for (int i = 0; !st && i < more->n; i++)
-        if (strcmp(more->name[i], r->name[r->n - 1]) &&
-            result_add(r, more->value[i], "%s", more->name[i]))
-            st = DT_ENOMEM;
+    if (!st)
+        oom |= !more || add_metrics(more, p, s->n_classes ? &cm : NULL, &rm);
+    char given[RES_NAME_LEN] = ""; /* a copy: adding may move the names */
+    if (r->n)
+        snprintf(given, sizeof given, "%s", r->name[r->n - 1]);
+    for (int i = 0; more && i < more->n; i++)
+        if (strcmp(more->name[i], given))
+            oom |= result_add(r, more->value[i], "%s", more->name[i]);
     dtrain_result_free(more);
-    if (st == DT_ENOMEM)
+    if (!st && oom)
         st = dt_fail(err, DT_ENOMEM, "out of memory for the final metrics");
     st = comm_agree(s->comm, st, err);
     metrics_class_free(&cm);

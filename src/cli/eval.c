@@ -7,32 +7,32 @@
 #include "cli.h"
 #include "dtrain.h"
 
-dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err)
+dtrain_status cli_eval(dtrain_run *run, const dtrain_options *o)
 {
-    if (!cfg->model[0])
-        return dt_fail(err, DT_EUSAGE, "--model FILE.h5 is required");
-    if (!cfg->data[0])
-        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required");
-    dtrain_run *run = cli_run_for(cfg, 0, err);
-    if (!run)
-        return err->code;
+    char model[4096], data[4096], group[4096], json[8];
+    if (dtrain_options_get(o, "model", model, sizeof model, NULL) ||
+        dtrain_options_get(o, "data", data, sizeof data, NULL) ||
+        dtrain_options_get(o, "group", group, sizeof group, NULL) ||
+        dtrain_options_get(o, "json", json, sizeof json, NULL))
+        return cli_fail("%s", dtrain_errmsg(NULL));
+    if (!model[0])
+        return cli_fail("--model FILE.h5 is required");
+    if (!data[0])
+        return cli_fail("--data FILE.h5 is required");
     dtrain_result *res = NULL;
-    dtrain_status st = dtrain_load(run, cfg->model);
+    dtrain_status st = dtrain_load(run, model);
     if (!st)
-        st = dtrain_evaluate_file(run, cfg->data, cfg->group, &res);
-    if (st)
-        dt_fail(err, (dt_status)st, "%s", dtrain_errmsg(run));
-    char *text = NULL;
-    if (!st && comm_rank(world) == 0) {
-        st = cfg->json ? dtrain_result_json(res, &text) : dtrain_result_text(res, &text);
-        if (st)
-            dt_fail(err, (dt_status)st, "out of memory for the report");
+        st = dtrain_evaluate_file(run, data, group, &res);
+    if (!st && cli_rank() == 0) {
+        char *text = NULL;
+        const int as_json = json[0] == '1';
+        if ((as_json ? dtrain_result_json(res, &text) : dtrain_result_text(res, &text)))
+            st = cli_fail_as(DTRAIN_ENOMEM, "out of memory for the report");
         else
-            printf(cfg->json ? "%s\n" : "%s", text);
+            printf(as_json ? "%s\n" : "%s", text);
         fflush(stdout);
+        free(text);
     }
-    free(text);
     dtrain_result_free(res);
-    dtrain_free(run);
-    return (dt_status)st;
+    return st;
 }

@@ -7,26 +7,24 @@
 #include "cli.h"
 #include "dtrain.h"
 
-dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err)
+dtrain_status cli_inspect(dtrain_run *run, const dtrain_options *o)
 {
-    if (comm_rank(world) != 0)
-        return DT_OK;
-    if (!cfg->file[0])
-        return dt_fail(err, DT_EUSAGE, "usage: dtrain inspect FILE.h5");
-    dtrain_run *run = cli_run_for(cfg, 1, err);
-    if (!run)
-        return err->code;
+    if (cli_rank() != 0)
+        return DTRAIN_OK;
+    char file[4096], config[8];
+    if (dtrain_options_get(o, "file", file, sizeof file, NULL) ||
+        dtrain_options_get(o, "config", config, sizeof config, NULL))
+        return cli_fail("%s", dtrain_errmsg(NULL));
+    if (!file[0])
+        return cli_fail("usage: dtrain inspect FILE.h5");
     char *text = NULL;
-    dtrain_status st = dtrain_inspect(run, cfg->file,
-                                      cfg->print_config ? DTRAIN_INSPECT_CONFIG
-                                                        : DTRAIN_INSPECT_SUMMARY,
+    dtrain_status st = dtrain_inspect(run, file,
+                                      config[0] == '1' ? DTRAIN_INSPECT_CONFIG
+                                                       : DTRAIN_INSPECT_SUMMARY,
                                       &text);
     if (text) /* what was made before a failure too, as it was printed */
         fputs(text, stdout);
     fflush(stdout);
     free(text);
-    if (st)
-        dt_fail(err, (dt_status)st, "%s", dtrain_errmsg(run));
-    dtrain_free(run);
-    return (dt_status)st;
+    return st;
 }

@@ -7,32 +7,32 @@
 #include "cli.h"
 #include "dtrain.h"
 
-dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
+dtrain_status cli_predict(dtrain_run *run, const dtrain_options *o)
 {
-    if (!cfg->out[0])
-        return dt_fail(err, DT_EUSAGE, "--out FILE (.h5 or .csv) is required");
-    if (!cfg->model[0])
-        return dt_fail(err, DT_EUSAGE, "--model FILE.h5 is required");
-    if (!cfg->data[0])
-        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required");
-    dtrain_run *run = cli_run_for(cfg, 0, err);
-    if (!run)
-        return err->code;
+    char model[4096], data[4096], group[4096], out[4096];
+    if (dtrain_options_get(o, "model", model, sizeof model, NULL) ||
+        dtrain_options_get(o, "data", data, sizeof data, NULL) ||
+        dtrain_options_get(o, "group", group, sizeof group, NULL) ||
+        dtrain_options_get(o, "out", out, sizeof out, NULL))
+        return cli_fail("%s", dtrain_errmsg(NULL));
+    if (!out[0])
+        return cli_fail("--out FILE (.h5 or .csv) is required");
+    if (!model[0])
+        return cli_fail("--model FILE.h5 is required");
+    if (!data[0])
+        return cli_fail("--data FILE.h5 is required");
     int64_t n = 0;
     double accuracy = NAN;
-    dtrain_status st = dtrain_load(run, cfg->model);
+    dtrain_status st = dtrain_load(run, model);
     if (!st)
-        st = dtrain_predict_file(run, cfg->data, cfg->group, cfg->out, &n, &accuracy);
-    if (st) {
-        dt_fail(err, (dt_status)st, "%s", dtrain_errmsg(run));
-    } else if (comm_rank(world) == 0) {
+        st = dtrain_predict_file(run, data, group, out, &n, &accuracy);
+    if (!st && cli_rank() == 0) {
         if (!isnan(accuracy))
             printf("wrote %lld predictions to %s (accuracy against %s/y: %.6f)\n",
-                   (long long)n, cfg->out, cfg->group, accuracy);
+                   (long long)n, out, group, accuracy);
         else
-            printf("wrote %lld predictions to %s\n", (long long)n, cfg->out);
+            printf("wrote %lld predictions to %s\n", (long long)n, out);
         fflush(stdout);
     }
-    dtrain_free(run);
-    return (dt_status)st;
+    return st;
 }
