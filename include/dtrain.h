@@ -304,7 +304,9 @@ DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
 /* Load a model saved by dtrain_save or `dtrain train --save` into the run,
  * for dtrain_predict, replacing any model it held once the file is read on
  * every rank (both are in memory for that moment); on failure the run keeps
- * the model it held.  Collective. */
+ * the model it held.  A checkpoint (of "checkpoint-dir") is taken too, as
+ * `dtrain eval` takes it: its format version and checksum are checked
+ * first (DTRAIN_EUSAGE for a damaged one).  Collective. */
 DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
 
 /* ---- options, the command line and the process ---- */

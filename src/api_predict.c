@@ -190,6 +190,61 @@ static dt_status write_rank0(dtrain_run *run, const dt_model *m, const char *out
     return st;
 }
 
+/* What dtrain_predict_file is asked, checked: an output of a known
+ * extension, a model, and (rank 0) an output that harms no input.  Local. */
+static dt_status check_request(const dtrain_run *run, const dt_model *m, const char *path,
+                               const char *out, dt_error *err)
+{
+    if (!out || !out[0])
+        return dt_fail(err, DT_EUSAGE, "%s FILE (.h5 or .csv) is required", dt_opt("out"));
+    if (!ends_with(out, ".csv") && !ends_with(out, ".h5") && !ends_with(out, ".hdf5"))
+        return dt_fail(err, DT_EUSAGE, "%s %s: the extension must be .h5 or .csv",
+                       dt_opt("out"), out);
+    if (!m)
+        return dt_fail(err, DT_EUSAGE, "dtrain_predict_file: the run has no model "
+                       "(dtrain_train or dtrain_load first)");
+    return comm_rank(run->comm) == 0 ? check_out(run, path ? path : "", out, err) : DT_OK;
+}
+
+/* The model's outputs for ds's rows, each rank its share, gathered and
+ * written to out by rank 0; *right: the rows predicted right (classifiers
+ * with labels), counted where they were predicted and summed: exact.
+ * Collective, agreed. */
+static dt_status predict_rows(dtrain_run *run, dt_model *m, const dt_dataset *ds,
+                              const char *out, int64_t *right, dt_error *err)
+{
+    const int rank = comm_rank(run->comm), K = m->n_out;
+    int64_t lo, hi;
+    block_slice(ds->n, m->max_batch, rank, comm_size(run->comm), &lo, &hi);
+    float *mine = malloc((size_t)((hi - lo) * K + 1) * sizeof *mine);
+    float *all = rank == 0 ? malloc((size_t)(ds->n * K + 1) * sizeof *all) : NULL;
+    dt_status st = !mine || (rank == 0 && !all)
+                       ? dt_fail(err, DT_ENOMEM, "out of memory for %lld predictions",
+                                 (long long)ds->n)
+                       : DT_OK;
+    if (!st)
+        st = trainer_prepare_blocks(run->comm, m, ds->n, 0, err);
+    if (!(st = comm_agree(run->comm, st, err))) {
+        trainer_predict(m, ds, lo, hi, mine);
+        st = comm_agree(run->comm, model_fault(m, err), err);
+    }
+    *right = 0;
+    for (int64_t i = lo; !st && ds->labels && i < hi; i++)
+        *right += predicted_class(m->head, mine + (i - lo) * K, K) == ds->labels[i];
+    if (!st) {
+        comm_allreduce_sum_i64(run->comm, right, 1);
+        if (comm_gatherv_bytes(run->comm, mine, (size_t)(hi - lo) * K * sizeof *mine, all, 0))
+            st = dt_fail(err, DT_EUSAGE, "%lld predictions are too many to gather on rank 0 "
+                         "(2 GiB)", (long long)ds->n);
+        else if (rank == 0)
+            st = write_rank0(run, m, out, all, ds->n, ends_with(out, ".csv"), err);
+        st = comm_agree(run->comm, st, err);
+    }
+    free(mine);
+    free(all);
+    return st;
+}
+
 dtrain_status dtrain_predict_file(dtrain_run *run, const char *path, const char *group,
                                   const char *out, int64_t *n_rows, double *accuracy)
 {
@@ -198,64 +253,23 @@ dtrain_status dtrain_predict_file(dtrain_run *run, const char *path, const char 
         return (dtrain_status)st;
     dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
-    const int rank = comm_rank(run->comm);
     if (n_rows)
         *n_rows = 0;
     if (accuracy)
         *accuracy = NAN;
     dt_norm *nm;
     dt_model *m = api_model_of(run, &nm);
-    const int csv = out && ends_with(out, ".csv");
-    if (!out || !out[0])
-        st = dt_fail(err, DT_EUSAGE, "%s FILE (.h5 or .csv) is required", dt_opt("out"));
-    else if (!csv && !ends_with(out, ".h5") && !ends_with(out, ".hdf5"))
-        st = dt_fail(err, DT_EUSAGE, "%s %s: the extension must be .h5 or .csv", dt_opt("out"),
-                     out);
-    else if (!m)
-        st = dt_fail(err, DT_EUSAGE, "dtrain_predict_file: the run has no model "
-                     "(dtrain_train or dtrain_load first)");
-    else if (rank == 0)
-        st = check_out(run, path ? path : "", out, err);
     dt_dataset ds = {0};
-    if ((st = comm_agree(run->comm, st, err)) ||
+    int64_t right;
+    if ((st = comm_agree(run->comm, check_request(run, m, path, out, err), err)) ||
         (st = api_load_data(run, m, nm, path, group, 0, &ds, err)))
         return api_leave(prev, st);
-    const int K = m->n_out;
-    int64_t lo, hi;
-    block_slice(ds.n, m->max_batch, rank, comm_size(run->comm), &lo, &hi);
-    float *mine = malloc((size_t)((hi - lo) * K + 1) * sizeof *mine);
-    float *all = rank == 0 ? malloc((size_t)(ds.n * K + 1) * sizeof *all) : NULL;
-    st = !mine || (rank == 0 && !all)
-             ? dt_fail(err, DT_ENOMEM, "out of memory for %lld predictions", (long long)ds.n)
-             : DT_OK;
-    if (!st)
-        st = trainer_prepare_blocks(run->comm, m, ds.n, 0, err);
-    if ((st = comm_agree(run->comm, st, err)))
-        goto done;
-    trainer_predict(m, &ds, lo, hi, mine);
-    if ((st = comm_agree(run->comm, model_fault(m, err), err)))
-        goto done;
-    /* the rows predicted right, counted where they were predicted: exact */
-    int64_t right = 0;
-    for (int64_t i = lo; ds.labels && i < hi; i++)
-        right += predicted_class(m->head, mine + (i - lo) * K, K) == ds.labels[i];
-    comm_allreduce_sum_i64(run->comm, &right, 1);
-    if (comm_gatherv_bytes(run->comm, mine, (size_t)(hi - lo) * K * sizeof *mine, all, 0)) {
-        st = dt_fail(err, DT_EUSAGE, "%lld predictions are too many to gather on rank 0 "
-                     "(2 GiB)", (long long)ds.n);
-        goto done;
-    }
-    if (rank == 0)
-        st = write_rank0(run, m, out, all, ds.n, csv, err);
-    if (!(st = comm_agree(run->comm, st, err))) {
+    if (!(st = predict_rows(run, m, &ds, out, &right, err))) {
         if (n_rows)
             *n_rows = ds.n;
         if (accuracy && ds.labels && head_is_classifier(m->head))
             *accuracy = (double)right / (double)ds.n;
     }
-done:
-    free(mine);
-    free(all);
     dataset_free(&ds);
     return api_leave(prev, st);
 }
