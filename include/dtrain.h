@@ -82,7 +82,9 @@
 #define DTRAIN_PUBLIC_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -336,8 +338,308 @@ DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
 /* Load a model saved by dtrain_save or `dtrain train --save` into the run,
  * for dtrain_predict, replacing any model it held once the file is read on
  * every rank (both are in memory for that moment); on failure the run keeps
- * the model it held.  Collective. */
+ * the model it held.  A checkpoint (of "checkpoint-dir") is taken too, as
+ * `dtrain eval` takes it: its format version and checksum are checked
+ * first (DTRAIN_EUSAGE for a damaged one).  Collective. */
 DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
+
+/* ---- options, the command line and the process ---- */
+
+/* A parsed command line of one command: "--key value" arguments checked
+ * against the option table that `dtrain COMMAND --help` prints, with a
+ * "--config FILE.yaml" merged under them (the file's options, then the
+ * command line's on top).  Opaque; dtrain_options_parse makes one and
+ * dtrain_options_free frees it.  Every call on it is local and makes no MPI
+ * call: a program may parse before MPI_Init (the command line does, to arm
+ * the watchdog before MPI's start-up). */
+typedef struct dtrain_options dtrain_options;
+
+/* Parse argv[0..argc) (the arguments after the command's name) as options of
+ * command ("train", "eval", "predict", "cv", "inspect", "convert",
+ * "bench").  A command with a positional argument takes it bare ("inspect
+ * FILE" is "inspect --file FILE").  "--help" or "-h" anywhere is recorded
+ * (dtrain_options_help), not an error.  On DTRAIN_OK *opts is a new object
+ * the caller frees with dtrain_options_free; on failure *opts is NULL and
+ * dtrain_errmsg(NULL) names the option, argument or config file entry:
+ * DTRAIN_EUSAGE for an unknown command or option (with a suggestion), a
+ * missing or bad value, an option given twice; DTRAIN_EIO for a config
+ * file that cannot be read; DTRAIN_ENOMEM.  Local. */
+DTRAIN_API dtrain_status dtrain_options_parse(dtrain_options **opts, const char *command,
+                                              int argc, char **argv);
+
+/* Free opts (NULL allowed).  Local. */
+DTRAIN_API void dtrain_options_free(dtrain_options *opts);
+
+/* 1 if the command line asked for help (--help or -h), else 0 (and for
+ * NULL).  Local. */
+DTRAIN_API int dtrain_options_help(const dtrain_options *opts);
+
+/* The command opts were parsed for ("train", ...): static storage.  Local. */
+DTRAIN_API const char *dtrain_options_command(const dtrain_options *opts);
+
+/* The value of option key of opts' command as text, the form the command
+ * line takes (a flag "1" or "0", a value not given its default, "" for an
+ * unset one), into buf of len bytes (NUL-terminated).  given, if not NULL,
+ * receives 1 if the command line or its config file gave it.  DTRAIN_EUSAGE
+ * (dtrain_errmsg(NULL) says why) for a key the command does not take, NULL
+ * arguments, or a value longer than len - 1 (buf then holds "").  Local. */
+DTRAIN_API dtrain_status dtrain_options_get(const dtrain_options *opts, const char *key,
+                                            char *buf, size_t len, int *given);
+
+/* Give run every option opts holds a value for (given on the command line or
+ * in its config file), as dtrain_set of each would, but typed (no text
+ * round trip); the run keeps the config file's name as an input that
+ * dtrain_save refuses to replace.  Options of other commands than train
+ * (eval's "model", say) are kept for the calls that read them.  Options
+ * set before and not in opts stay.  DTRAIN_EUSAGE for opts NULL.  Local:
+ * every rank must apply the same options. */
+DTRAIN_API dtrain_status dtrain_set_options(dtrain_run *run, const dtrain_options *opts);
+
+/* The value of the run's option key as text, the form dtrain_set reads back
+ * to the same value (the options as set so far: defaults, dtrain_set,
+ * dtrain_set_options), into buf of len bytes.  DTRAIN_EUSAGE for an unknown
+ * key (with a suggestion), buf NULL, or a value longer than len - 1 (buf
+ * then holds "").  Local. */
+DTRAIN_API dtrain_status dtrain_get(dtrain_run *run, const char *key, char *buf, size_t len);
+
+/* Typed dtrain_set for numeric options: dtrain_set_int for a whole-number
+ * option ("epochs", "batch-size", "seed", ...) or a flag (0 or 1);
+ * dtrain_set_double for a real one ("lr", "valid-split", ...).  The same
+ * ranges as dtrain_set; DTRAIN_EUSAGE, naming the key and its type, for a
+ * key of another type ("layers" is text: dtrain_set).  A failed set changes
+ * nothing.  Local. */
+DTRAIN_API dtrain_status dtrain_set_int(dtrain_run *run, const char *key, int64_t value);
+DTRAIN_API dtrain_status dtrain_set_double(dtrain_run *run, const char *key, double value);
+
+/* dtrain_create on a communicator given as its Fortran handle (what
+ * MPI_Comm_c2f, Fortran's integer communicators and mpi4py's
+ * Comm.py2f() give), for a language binding that cannot pass an MPI_Comm.
+ * The same statuses; a handle that names no communicator is refused as
+ * MPI_COMM_NULL is.  Collective. */
+DTRAIN_API dtrain_status dtrain_create_f(dtrain_run **run, MPI_Fint comm);
+
+/* An option of a command, for help and completion: pointers into static
+ * storage, but choices, which is valid until the next dtrain_option_at
+ * call in this thread. */
+typedef enum {
+    DTRAIN_OPT_TEXT,    /* free text (a path, a group) */
+    DTRAIN_OPT_TEXT2,   /* two texts (--idx IMAGES LABELS) */
+    DTRAIN_OPT_INT,     /* a whole number */
+    DTRAIN_OPT_REAL,    /* a real number */
+    DTRAIN_OPT_CHOICE,  /* one of choices */
+    DTRAIN_OPT_CHOICES, /* a comma-separated list of choices */
+    DTRAIN_OPT_FLAG,    /* no value */
+    DTRAIN_OPT_OPTPATH, /* a flag with an optional path after it */
+    DTRAIN_OPT_EVERY,   /* a flag with an optional number after it */
+    DTRAIN_OPT_LAYERS,  /* a layer list "W:ACT,..." */
+    DTRAIN_OPT_LIST     /* repeatable text */
+} dtrain_option_type;
+
+typedef struct {
+    const char *name;    /* without the leading "--" */
+    dtrain_option_type type;
+    const char *metavar; /* the value's placeholder in --help ("FILE.h5"); NULL if none */
+    const char *help;    /* one paragraph */
+    const char *def;     /* the default as typed; NULL if none */
+    const char *choices; /* "a|b|c" for a choice option, "" for the others */
+} dtrain_option_info;
+
+/* The i-th option (0-based, in --help's order) of command into *info.
+ * DTRAIN_EUSAGE for an unknown command, info NULL, or i past the last
+ * option (so a loop ends at the first failure).  Local, no MPI. */
+DTRAIN_API dtrain_status dtrain_option_at(const char *command, size_t i,
+                                            dtrain_option_info *info);
+
+/* Print the options of command, with their defaults and help text wrapped
+ * at 78 columns, into out: the "Options:" part of `dtrain COMMAND --help`.
+ * DTRAIN_EUSAGE for an unknown command or out NULL.  Local, no MPI. */
+DTRAIN_API dtrain_status dtrain_print_options(FILE *out, const char *command);
+
+/* Print the versions of the libraries under dtrain into out, one line each:
+ * "MPI: ...", "HDF5: ...", "GEMM: ...", "LAPACK: ...".  Local; MPI need
+ * not be initialised. */
+DTRAIN_API void dtrain_print_versions(FILE *out);
+
+/* The candidate word is most likely a slip of (the rule of the library's
+ * own "did you mean"), or NULL if none is close.  Local. */
+DTRAIN_API const char *dtrain_nearest(const char *word, const char *const *candidates,
+                                      size_t n);
+
+/* Process-wide, for a program that is the whole job (the command line):
+ * call it first thing in main, before MPI_Init.  DTRAIN_ALLOW_SIGNALS
+ * installs the handlers dtrain_allow installs, so a preemption signal during
+ * MPI's start-up is kept for the first step instead of ending the process;
+ * DTRAIN_ALLOW_WATCHDOG with step_timeout > 0 seconds arms the watchdog of
+ * "step-timeout" now, so that a rank stopped in MPI's start-up (which waits
+ * for every rank) cannot hang the others: the run's dtrain_train (allowed
+ * DTRAIN_ALLOW_WATCHDOG, same step-timeout) takes it over.  Call
+ * dtrain_process_end before MPI_Finalize.  DTRAIN_EUSAGE for unknown flags
+ * or a step_timeout not >= 0; DTRAIN_ENOMEM if the thread cannot start.
+ * Local. */
+DTRAIN_API dtrain_status dtrain_process_allow(unsigned flags, double step_timeout);
+
+/* Stop the watchdog armed by dtrain_process_allow if no run took it over
+ * (nothing otherwise).  Local; before MPI_Finalize. */
+DTRAIN_API void dtrain_process_end(void);
+
+/* Ignore SIGXFSZ for the whole process: a write past the file size limit
+ * then fails with a message naming the file instead of ending the process.
+ * Local. */
+DTRAIN_API void dtrain_ignore_file_size_signal(void);
+
+/* After DTRAIN_STOPPED: the number of the signal that stopped the run (the
+ * largest over its ranks; the command line exits with 128 + it), 0 if
+ * none is known.  Collective. */
+DTRAIN_API int dtrain_stop_signal(dtrain_run *run);
+
+/* Agree on an outcome the program reached on its own: every rank passes its
+ * status st and, when st is not DTRAIN_OK, msg (NULL: the run's current
+ * message); every rank returns the status of the lowest-numbered rank
+ * that failed (DTRAIN_OK if none did) and dtrain_errmsg(run) gives its
+ * message.  Collective. */
+DTRAIN_API dtrain_status dtrain_agree(dtrain_run *run, dtrain_status st, const char *msg);
+
+/* ---- evaluation, prediction, inspection and results ---- */
+
+/* Figures computed by a call (an evaluation, the final metrics of a
+ * training): opaque, each figure a double found by its name.  Created by the
+ * call that computes it, freed by the caller with dtrain_result_free; it
+ * does not refer to the run, which may be freed first.  The getters are
+ * local and make no MPI call. */
+typedef struct dtrain_result dtrain_result;
+
+/* Free res (NULL allowed).  Local. */
+DTRAIN_API void dtrain_result_free(dtrain_result *res);
+
+/* How many figures res holds, and the name of figure i (0 <= i < count;
+ * NULL outside), owned by res.  Local. */
+DTRAIN_API int dtrain_result_count(const dtrain_result *res);
+DTRAIN_API const char *dtrain_result_name(const dtrain_result *res, int i);
+
+/* The figure called name into *value: DTRAIN_OK, or DTRAIN_EUSAGE (and
+ * *value NaN) when res has no figure of that name.  A figure that is not
+ * defined (an AUC of one class) is NaN.  Local.
+ *
+ * An evaluation (dtrain_evaluate, dtrain_evaluate_file) names its figures:
+ *   samples, loss (classifier: mean -log p of the true class, p clipped to
+ *     [1e-15, 1 - 1e-15]; regression: mean squared error, in the targets'
+ *     units),
+ *   a classifier's accuracy, log_loss, auc (binary, or macro one-vs-rest),
+ *     f1 (macro), macro_precision, macro_recall, macro_f1 and the same with
+ *     weighted_ and micro_, and per class k = 0, 1, ...: precision_k,
+ *     recall_k, f1_k, auc_k, support_k, and confusion_t_p (rows of class t
+ *     predicted p),
+ *   a regression's rmse, mae, r2 (averages over the targets), rmse_pooled
+ *     (over every output), and per target k: rmse_k, mae_k, r2_k.
+ * The final metrics of a training (dtrain_final) name those of each set
+ * reported after the last epoch with the set's name before them: valid_ or
+ * test_ (or train_ without an evaluation set), e.g. valid_loss,
+ * valid_accuracy, test_rmse; valid_loss and valid_accuracy (valid_rmse) are
+ * the figures of the "final:" log line. */
+DTRAIN_API dtrain_status dtrain_result_get(const dtrain_result *res, const char *name,
+                                           double *value);
+
+/* res rendered for a program or for people, into a NUL-terminated string
+ * malloc'd for the caller, who frees it (*out NULL on failure: DTRAIN_ENOMEM,
+ * or DTRAIN_EUSAGE for res or out NULL).  JSON: an evaluation's is the line
+ * `dtrain eval --json` prints (without the newline): model, data, group,
+ * output, samples, loss, the metrics object, the class names; other results
+ * are one object of every figure by name, in order, non-finite values null.
+ * Text: an evaluation's is what `dtrain eval` prints, every line ending in a
+ * newline; other results one "name value" line per figure.  Local. */
+DTRAIN_API dtrain_status dtrain_result_json(const dtrain_result *res, char **out);
+DTRAIN_API dtrain_status dtrain_result_text(const dtrain_result *res, char **out);
+
+/* The run's model (trained, or loaded with dtrain_load, which takes a saved
+ * model or a checkpoint) evaluated on the rows of group (e.g. "test") of the
+ * HDF5 data file path, as `dtrain eval --model MODEL --data path --group
+ * group` does: the data is checked against the model (features, targets,
+ * labels in range), normalised as the model's training data was, its missing
+ * features filled with the model's /missing_fill (refused without one), and
+ * each rank predicts its share of the rows; the figures are exact over all
+ * ranks, the same bits at any rank count.  On DTRAIN_OK *res is a new result
+ * the caller frees; on failure *res is NULL.  DTRAIN_EUSAGE for no model, a
+ * group the file lacks (the message lists the groups it has), a group
+ * without y, data that does not fit the model; DTRAIN_EIO for a file that
+ * cannot be read.  Collective. */
+DTRAIN_API dtrain_status dtrain_evaluate_file(dtrain_run *run, const char *path,
+                                              const char *group, dtrain_result **res);
+
+/* The same on arrays: this rank's n_rows rows of X (n_rows, n_features) and y
+ * (n_rows, n_targets) as dtrain_set_data takes them (class labels 0, 1, ...
+ * for a classifier); every rank passes its own rows (any number, 0 included;
+ * the figures are over all of them).  Not gathered: each rank's rows stay
+ * where they are (the exact figures gather the outputs and labels, n * (K+1)
+ * floats, on every rank).  Collective. */
+DTRAIN_API dtrain_status dtrain_evaluate(dtrain_run *run, const float *X, const float *y,
+                                         int64_t n_rows, int64_t n_features,
+                                         int64_t n_targets, dtrain_result **res);
+
+/* The model's outputs for the rows of group of the HDF5 data file path,
+ * written to out as `dtrain predict` writes it: ".csv" (a header, then per row
+ * the class, its name when the model has class names, and the outputs) or
+ * ".h5"/".hdf5" (/predictions (n, n_outputs), /class and /class_name for a
+ * classifier), in input order, through a temporary file renamed into place.
+ * The group's y is used only if present.  out must be a regular file or not
+ * exist, and none of the model's files, path, nor the "config" file (by
+ * device and inode): DTRAIN_EUSAGE otherwise, nothing written.  On DTRAIN_OK
+ * *n_rows (may be NULL) receives the rows written, and *accuracy (may be
+ * NULL) the fraction predicted right for a classifier whose group has
+ * labels, NaN otherwise.  Collective; rank 0 writes. */
+DTRAIN_API dtrain_status dtrain_predict_file(dtrain_run *run, const char *path,
+                                             const char *group, const char *out,
+                                             int64_t *n_rows, double *accuracy);
+
+/* What dtrain_inspect renders. */
+enum {
+    /* A summary for people, what `dtrain inspect FILE` prints: for a model or
+     * checkpoint its output, layers, parameters, normalisation, class names,
+     * (a checkpoint's) progress, provenance and checksum, its epochs and the
+     * options it was trained with; for a data file its groups, shapes, label
+     * counts or target ranges. */
+    DTRAIN_INSPECT_SUMMARY = 0,
+    /* A model's or checkpoint's training options as a YAML file that
+     * dtrain_set(run, "config", FILE) and `dtrain train --config` read:
+     * `dtrain inspect --config FILE`. */
+    DTRAIN_INSPECT_CONFIG = 1
+};
+
+/* Describe the HDF5 file path (a saved model, a checkpoint or a data file)
+ * as what says (DTRAIN_INSPECT_*).  *text receives the rendering, malloc'd,
+ * NUL-terminated, for the caller to free: on failure too, what was rendered
+ * before the failure (NULL only if nothing could be allocated).
+ * DTRAIN_EUSAGE for a file that is none of the three, or (CONFIG) has no
+ * /config; DTRAIN_EIO if it cannot be read.  Local: it reads the file on
+ * this rank alone, and needs no model in the run. */
+DTRAIN_API dtrain_status dtrain_inspect(dtrain_run *run, const char *path, int what,
+                                        char **text);
+
+/* The final metrics of the last successful dtrain_train (see
+ * dtrain_result_get for the names): a new result the caller frees.  A run
+ * resumed from a checkpoint that had already reached "epochs" gives the
+ * figures its last epoch recorded (loss and the metrics the epochs logged).
+ * DTRAIN_EUSAGE if the run holds no trained model (none yet, a failed
+ * training, or a model from dtrain_load).  Local. */
+DTRAIN_API dtrain_status dtrain_final(dtrain_run *run, dtrain_result **res);
+
+/* The per-epoch history of the last successful dtrain_train (resumed runs:
+ * from the first epoch), the table the "log" option writes: one row per
+ * epoch, one named column per figure (epoch, step, samples, epoch_time,
+ * time, lr, train_loss, valid_loss, valid_accuracy ..., best_epoch, the
+ * profile's times; the README's "log" lists them).  *n_rows and *n_cols
+ * receive its size (0 and 0 when the run holds no trained model).  Local. */
+DTRAIN_API dtrain_status dtrain_history_size(dtrain_run *run, int64_t *n_rows, int *n_cols);
+
+/* The name of column c (0 <= c < n_cols), owned by the run, valid until the
+ * next dtrain_train, dtrain_load or dtrain_free; NULL outside.  Local. */
+DTRAIN_API const char *dtrain_history_name(const dtrain_run *run, int c);
+
+/* Column name of the history into out (n rows; n <= n_rows, from the first
+ * epoch): a figure an epoch does not have is NaN.  DTRAIN_EUSAGE for an
+ * unknown column (the message lists them), out NULL with n > 0, or n outside
+ * [0, n_rows].  Local. */
+DTRAIN_API dtrain_status dtrain_history_column(dtrain_run *run, const char *name, double *out,
+                                               int64_t n);
 
 #ifdef __cplusplus
 }

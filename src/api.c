@@ -29,11 +29,13 @@
 #include <string.h>
 
 #include "dtrain/api.h"
+#include "dtrain/api_eval.h"
 #include "dtrain/checkpoint.h"
 #include "dtrain/comm.h"
 #include "dtrain/config.h"
 #include "dtrain/convert.h"
 #include "dtrain/dataset.h"
+#include "dtrain/h5io.h"
 #include "dtrain/linalg.h"
 #include "dtrain/loss.h"
 #include "dtrain/matmul.h"
@@ -59,6 +61,8 @@ _Static_assert((int)DTRAIN_LOG_INFO == DT_LOG_INFO && (int)DTRAIN_LOG_WARN == DT
 
 /* dtrain_errmsg(NULL): a failed dtrain_create's message, or a NULL run's */
 static _Thread_local char null_msg[DT_ERRMSG_LEN];
+
+void api_fail_null(const dt_error *e) { memcpy(null_msg, e->msg, sizeof null_msg); }
 
 const char *dtrain_version(void) { return DTRAIN_VERSION; }
 
@@ -161,6 +165,8 @@ static void drop_model(dtrain_run *run)
         norm_free(&run->loaded_norm);
         run->have_loaded = 0;
     }
+    dtrain_result_free(run->final);
+    run->final = NULL;
     dataset_extras_free(&run->names);
 }
 
@@ -661,6 +667,8 @@ dtrain_status dtrain_train(dtrain_run *run)
         watchdog_stop();
     if (!st)
         st = session_report(s, err);
+    if (!st)
+        st = api_final_compute(run, s, err);
     if (!st) /* the names come with the data file; arrays have none */
         st = read_names(run, run->trained_cfg.data, err);
     if (!st && run->trained_cfg.save[0] && !s->state.complete) /* complete: nothing rewritten */
@@ -764,6 +772,19 @@ dtrain_status dtrain_save(dtrain_run *run, const char *path)
     return api_leave(prev, st);
 }
 
+/* A checkpoint (it has /format_version) is checked (format version,
+ * checksum) before it is trusted; a saved model has no checksum.  Local. */
+static dt_status verify_if_checkpoint(const char *path, dt_error *err)
+{
+    h5file *f;
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    const int is_ckpt = h5io_has_attr(f, "/", "format_version");
+    h5io_close(f, NULL);
+    return is_ckpt ? ckpt_verify(path, err) : DT_OK;
+}
+
 dtrain_status dtrain_load(dtrain_run *run, const char *path)
 {
     dt_status st = api_usable(run, "dtrain_load");
@@ -776,8 +797,10 @@ dtrain_status dtrain_load(dtrain_run *run, const char *path)
     dt_model m;
     dt_norm nm;
     dt_data_extras names = {0};
-    st = path && path[0] ? modelio_load(path, 256, &m, &nm, err)
+    st = path && path[0] ? verify_if_checkpoint(path, err)
                          : dt_fail(err, DT_EUSAGE, "dtrain_load: no path");
+    if (!st)
+        st = modelio_load(path, 256, &m, &nm, err);
     const int read = !st;
     if (!st)
         st = dataset_read_extras(path, &names, err);

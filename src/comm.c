@@ -105,6 +105,19 @@ dt_status comm_from_mpi(const void *mpi_comm, dt_comm **out, dt_error *err)
     return DT_OK;
 }
 
+dt_status comm_from_fortran(const void *fortran, void *mpi_comm, dt_error *err)
+{
+    int inited = 0, finalized = 0;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&finalized);
+    if (!inited)
+        return dt_fail(err, DT_EUSAGE, "MPI is not initialised (call MPI_Init first)");
+    if (finalized)
+        return dt_fail(err, DT_EUSAGE, "MPI is already finalised");
+    *(MPI_Comm *)mpi_comm = MPI_Comm_f2c(*(const MPI_Fint *)fortran);
+    return DT_OK;
+}
+
 const void *comm_mpi(const dt_comm *c) { return &c->comm; }
 
 void comm_free(dt_comm *c)

@@ -45,8 +45,22 @@ struct dtrain_run {
     int have_loaded;
     char loaded_from[DT_PATH_MAX]; /* dtrain_load's path: an input dtrain_save keeps */
     dt_data_extras names;   /* the model's class names (/classes of its data or file) */
+    dtrain_result *final;   /* owned: the final metrics of the session (dtrain_final) */
     int in_callback;        /* > 0 while one of the caller's callbacks runs */
 };
+
+/* A parsed command line (dtrain_options_parse): the command's bit (CMD_*)
+ * and the options, defaults under what was given. */
+struct dtrain_options {
+    unsigned cmd;
+    const char *command; /* its name, static */
+    int want_help;
+    dt_config cfg;
+};
+
+/* dtrain_errmsg(NULL) <- e's message: the failure of a call that has no run
+ * (dtrain_create, the options and process-wide calls).  Local. */
+void api_fail_null(const dt_error *e);
 
 /* DT_OK if fn may go on with run: not NULL, and not called from one of its
  * callbacks.  Local.  For run NULL, dtrain_errmsg(NULL) names fn. */
