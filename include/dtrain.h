@@ -305,6 +305,89 @@ DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
  * the model it held.  Collective. */
 DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
 
+/* ---- cross-validation and grid search ---- */
+
+#include <stdio.h> /* FILE, for the calls that print into the caller's stream */
+
+/* The outcome of a search: opaque, from dtrain_cv, freed by
+ * dtrain_cv_result_free.  The same on every rank of the run. */
+typedef struct dtrain_cv_result dtrain_cv_result;
+
+/* k-fold cross-validation of every configuration of a grid over the run's
+ * training options, as `dtrain cv`: the options set on the run (dtrain_set)
+ * are the trials' training options, and these choose the search:
+ * "data" (required: the HDF5 file whose "train-group" is split into folds;
+ * arrays are refused), "folds" (K, default 5), "grid" ("KEY=V1|V2|...", one
+ * axis per dtrain_set call: each call adds one), "metric" (default the head's:
+ * accuracy, auc or rmse), "ranks-per-trial" (R, default 1), "seed" (the
+ * folds), "out" and "refit" (files for dtrain_cv_save and dtrain_cv_refit,
+ * checked before the search).  The run's communicator is split into groups of
+ * R ranks that run the (configuration, fold) trials side by side; ranks left
+ * over stay idle.  The log callback receives the search's description; the
+ * trials' epoch lines are not passed on.  The result is the same at any rank
+ * count and R.  Collective.  On DTRAIN_OK *result is a new result the caller
+ * frees; on DTRAIN_ENUM (every configuration failed) too, holding the
+ * failures; on any other status *result is NULL.  DTRAIN_EUSAGE for a bad
+ * option, grid entry or metric, "step-timeout" without DTRAIN_ALLOW_WATCHDOG,
+ * or arrays instead of "data".  The run's model is not changed. */
+DTRAIN_API dtrain_status dtrain_cv(dtrain_run *run, dtrain_cv_result **result);
+
+/* Free a result (NULL allowed).  Local. */
+DTRAIN_API void dtrain_cv_result_free(dtrain_cv_result *result);
+
+/* Write the result as CSV (dtrain_cv_print's csv form) to the file of the
+ * "out" option, through a temporary file renamed into place by rank 0, and
+ * log "wrote PATH"; nothing without "out".  Collective. */
+DTRAIN_API dtrain_status dtrain_cv_save(dtrain_run *run, const dtrain_cv_result *result);
+
+/* Train the best configuration on all the training rows on every rank of
+ * the run and save it to the file of the "refit" option (nothing without
+ * it), logging what it trains and saves.  Once per result: it takes the
+ * rows the search kept.  DTRAIN_EUSAGE when no configuration succeeded.
+ * Collective. */
+DTRAIN_API dtrain_status dtrain_cv_refit(dtrain_run *run, dtrain_cv_result *result);
+
+/* The search's shape: configurations, folds, the metric's name ("accuracy",
+ * "auc", "rmse", ...) and its direction.  Local; 0 or "" for NULL. */
+DTRAIN_API int64_t dtrain_cv_n_configs(const dtrain_cv_result *result);
+DTRAIN_API int dtrain_cv_n_folds(const dtrain_cv_result *result);
+DTRAIN_API const char *dtrain_cv_metric(const dtrain_cv_result *result);
+DTRAIN_API int dtrain_cv_higher_is_better(const dtrain_cv_result *result);
+
+/* The options a configuration sets: n_keys grid keys, key a's name, and its
+ * value (as given in the grid) in configuration c (0 .. n_configs - 1, the
+ * grid's product with the last key varying fastest).  Owned by the result;
+ * NULL when out of range.  Local. */
+DTRAIN_API int dtrain_cv_n_keys(const dtrain_cv_result *result);
+DTRAIN_API const char *dtrain_cv_key(const dtrain_cv_result *result, int a);
+DTRAIN_API const char *dtrain_cv_value(const dtrain_cv_result *result, int64_t c, int a);
+
+/* Configuration c's metric on fold f (0-based), NaN for a failed trial,
+ * whose message dtrain_cv_fold_error gives ("" if it did not fail; NULL out
+ * of range).  Its mean over the folds and standard deviation (divisor k);
+ * NaN if any fold failed.  Local. */
+DTRAIN_API double dtrain_cv_fold_metric(const dtrain_cv_result *result, int64_t c, int f);
+DTRAIN_API const char *dtrain_cv_fold_error(const dtrain_cv_result *result, int64_t c, int f);
+DTRAIN_API double dtrain_cv_mean(const dtrain_cv_result *result, int64_t c);
+DTRAIN_API double dtrain_cv_std(const dtrain_cv_result *result, int64_t c);
+
+/* The configuration ranked i-th (0: the best): by mean as printed (4
+ * decimals), ties by number, failed ones last; -1 out of range.  The best
+ * configuration, -1 if all failed.  Local. */
+DTRAIN_API int64_t dtrain_cv_ranked(const dtrain_cv_result *result, int64_t i);
+DTRAIN_API int64_t dtrain_cv_best(const dtrain_cv_result *result);
+
+/* Print the ranked table as `dtrain cv` does (csv 0: a header row, one row
+ * per configuration, a "best:" line) or the CSV it writes with "out" (csv
+ * 1).  Local.  DTRAIN_EUSAGE for NULL, DTRAIN_EIO if out reports an error. */
+DTRAIN_API dtrain_status dtrain_cv_print(const dtrain_cv_result *result, FILE *out, int csv);
+
+/* The result as JSON: {"metric", "higher_is_better", "folds", "best",
+ * "ranked": [{"config", "options": {key: value}, "folds": [...], "mean",
+ * "std", "error"}] best first}, NaN as null.  *json is malloc'd, the caller
+ * frees it; DTRAIN_ENOMEM leaves it NULL.  Local. */
+DTRAIN_API dtrain_status dtrain_cv_json(const dtrain_cv_result *result, char **json);
+
 #ifdef __cplusplus
 }
 #endif

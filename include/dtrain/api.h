@@ -17,6 +17,10 @@
 #include "dtrain/session.h"
 #include "dtrain/status.h"
 
+/* The commands whose options a run takes (dtrain_set): train, and the
+ * search, conversion and benchmark calls, which read theirs from the run. */
+#define API_COMMANDS (CMD_TRAIN | CMD_CV | CMD_CONVERT | CMD_BENCH)
+
 /* Rows gathered from every rank: X (n, d) and y (n, k), owned. */
 typedef struct {
     float *X, *y;
