@@ -388,6 +388,107 @@ DTRAIN_API dtrain_status dtrain_cv_print(const dtrain_cv_result *result, FILE *o
  * frees it; DTRAIN_ENOMEM leaves it NULL.  Local. */
 DTRAIN_API dtrain_status dtrain_cv_json(const dtrain_cv_result *result, char **json);
 
+/* ---- conversion ---- */
+
+/* What a conversion wrote: opaque, from dtrain_convert, freed by
+ * dtrain_convert_result_free. */
+typedef struct dtrain_convert_result dtrain_convert_result;
+
+/* Convert IDX or CSV input into dtrain's HDF5 layout (README "Data"), as
+ * `dtrain convert`, from the run's options: the input, "csv" FILE (plain or
+ * gzip; with "header", "label-column", "delimiter", "no-labels",
+ * "label-type", "x-dtype", "missing", "test-fraction" and "seed") or "idx"
+ * IMAGES LABELS (and "idx-test"; two values each, so they come with the
+ * command line's options, not dtrain_set), and the output "out" FILE.h5,
+ * written through a temporary file renamed into place, so a failure leaves
+ * any existing file as it was; an output that is one of the inputs, or not
+ * a regular file, is refused before anything is read.  Rank 0 reads and
+ * writes; the others wait.  Collective: every rank returns the same status
+ * and, on DTRAIN_OK, a new *result the caller frees (NULL otherwise).
+ * DTRAIN_EUSAGE for bad options or input (the message names the file, line
+ * and column), DTRAIN_EIO when the output cannot be written. */
+DTRAIN_API dtrain_status dtrain_convert(dtrain_run *run, dtrain_convert_result **result);
+
+/* NULL allowed.  Local. */
+DTRAIN_API void dtrain_convert_result_free(dtrain_convert_result *result);
+
+/* Print the summary as `dtrain convert` does: its lines on out, and on warn
+ * (may be NULL) a "dtrain: warning: ..." line when integer labels were
+ * stored as classes by a close call (out is flushed first).  Local.
+ * DTRAIN_EUSAGE for NULL, DTRAIN_EIO if a stream reports an error. */
+DTRAIN_API dtrain_status dtrain_convert_print(const dtrain_convert_result *result, FILE *out,
+                                              FILE *warn);
+
+/* The groups written (1 or 2): group i's name ("/train" or "/test"), rows
+ * and features (NULL or -1 out of range); the labels' kind ("class",
+ * "float", or "" without labels) and the number of classes (0 unless
+ * "class").  Local. */
+DTRAIN_API int dtrain_convert_n_groups(const dtrain_convert_result *result);
+DTRAIN_API const char *dtrain_convert_group(const dtrain_convert_result *result, int i);
+DTRAIN_API int64_t dtrain_convert_rows(const dtrain_convert_result *result, int i);
+DTRAIN_API int64_t dtrain_convert_features(const dtrain_convert_result *result, int i);
+DTRAIN_API const char *dtrain_convert_label_type(const dtrain_convert_result *result);
+DTRAIN_API int64_t dtrain_convert_n_classes(const dtrain_convert_result *result);
+
+/* The summary as JSON: {"groups": [{"group", "rows", "features", "x_type",
+ * "labels", "classes", "classes_present", "y_min", "y_max", "missing"}],
+ * "label_rule", "class_names", "dropped", "filled"}.  *json is malloc'd,
+ * the caller frees it.  Local. */
+DTRAIN_API dtrain_status dtrain_convert_json(const dtrain_convert_result *result, char **json);
+
+/* ---- benchmark ---- */
+
+/* The ceilings a training run is measured against: opaque, from
+ * dtrain_bench, freed by dtrain_bench_result_free. */
+typedef struct dtrain_bench_result dtrain_bench_result;
+
+/* Measure what `dtrain bench` measures, on every rank of the run at once,
+ * for the MLP of the run's options "inputs", "layers", "outputs" at global
+ * batch "batch-size", an epoch of "samples" rows, "threads" engine threads
+ * per rank and the projection's "latency-us": the core's FMA peak, the
+ * GEMMs of one training step (fp32, and bf16 where the engine has it), the
+ * allreduce at 1 KB .. 16 MB fitted to a latency-bandwidth model (2 ranks
+ * or more), and the epoch time projected to 8, 64 and 512 ranks at 10 and
+ * 100 Gbit/s.  The log callback receives the command's lines, the readable
+ * ones and the "BENCH_" ones for scripts.  Sets the process's engine thread
+ * count.  Collective; on DTRAIN_OK *result is a new result the caller frees
+ * (NULL otherwise), the same on every rank.  Takes seconds. */
+DTRAIN_API dtrain_status dtrain_bench(dtrain_run *run, dtrain_bench_result **result);
+
+/* NULL allowed.  Local. */
+DTRAIN_API void dtrain_bench_result_free(dtrain_bench_result *result);
+
+/* A figure by the name of its "BENCH_" key: "ranks", "local_batch",
+ * "parameters", "flop_per_sample", "epoch_flop", "peak_gflops",
+ * "floor_peak_s", "step_s", "gflops", "best_gflops", "floor_s" (fp32
+ * GEMM), "bf16_support" (0 none, 1 emulated, 2 native), "bf16_step_s",
+ * "bf16_gflops", "bf16_best_gflops", "alpha_us", "bw_GBps", "grad_bytes",
+ * "grad_allreduce_s", "node_s", "mpi_s" (-1: not available).  Seconds per
+ * step, GFLOP/s; NaN for an unknown name or a figure not measured (the
+ * allreduce at 1 rank).  Local. */
+DTRAIN_API double dtrain_bench_value(const dtrain_bench_result *result, const char *name);
+
+/* One projected configuration (a "BENCH_PROJ" line). */
+typedef struct {
+    double gbit;            /* link speed, Gbit/s */
+    int ranks, local_batch;
+    double allreduce_s;     /* the modelled allreduce of the gradient */
+    double epoch_s;         /* the projected epoch */
+    double efficiency;      /* T(1) / (P T(P)) at the same global batch */
+    double weak_efficiency; /* with the one-rank batch on every rank */
+} dtrain_bench_proj;
+
+/* The projections (6: each link speed with 8, 64 and 512 ranks), and the
+ * i-th into *out.  Local; DTRAIN_EUSAGE for NULL or i out of range. */
+DTRAIN_API int dtrain_bench_n_projections(const dtrain_bench_result *result);
+DTRAIN_API dtrain_status dtrain_bench_projection(const dtrain_bench_result *result, int i,
+                                                 dtrain_bench_proj *out);
+
+/* The result as JSON (every figure by its name, "peak_isa", "engine",
+ * "projections"), NaN as null.  *json is malloc'd, the caller frees it.
+ * Local. */
+DTRAIN_API dtrain_status dtrain_bench_json(const dtrain_bench_result *result, char **json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -452,3 +452,52 @@ dt_status convert_csv(const char *out, const char *path, const convert_csv_opts 
     return st;
 }
 
+
+/* One group's line of the summary. */
+static void print_group(FILE *out, const convert_group_info *g)
+{
+    if (!g->has_y) {
+        fprintf(out, "wrote %s: %lld x %lld %s, no labels\n", g->group, (long long)g->n,
+                (long long)g->d, dt_dtype_name(g->x_type));
+    } else if (g->y_type == DT_F32) {
+        fprintf(out, "wrote %s: %lld x %lld %s, float targets in [%g, %g]\n", g->group,
+                (long long)g->n, (long long)g->d, dt_dtype_name(g->x_type), g->y_min, g->y_max);
+    } else if (g->n_present == g->n_classes) {
+        fprintf(out, "wrote %s: %lld x %lld %s, %lld classes\n", g->group, (long long)g->n,
+                (long long)g->d, dt_dtype_name(g->x_type), (long long)g->n_classes);
+    } else {
+        fprintf(out, "wrote %s: %lld x %lld %s, %lld classes (%lld of them present)\n", g->group,
+                (long long)g->n, (long long)g->d, dt_dtype_name(g->x_type),
+                (long long)g->n_classes, (long long)g->n_present);
+    }
+}
+
+void convert_print_summary(FILE *out, FILE *warn, const convert_summary *sum)
+{
+    if (sum->label_rule[0])
+        fprintf(out, "labels: %s (%s)\n", sum->label_float ? "float targets" : "classes",
+                sum->label_rule);
+    fflush(out);
+    if (sum->label_doubt && warn)
+        fprintf(warn, "dtrain: warning: the label column's integers were stored as classes "
+                "by a close call; if they are quantities (counts, scores), convert again "
+                "with %s float\n", dt_opt("label-type"));
+    for (int i = 0; i < sum->n_groups; i++)
+        print_group(out, &sum->g[i]);
+    if (sum->n_classes)
+        fprintf(out, "classes 0..%lld are %s (names in /classes)\n",
+                (long long)sum->n_classes - 1, sum->class_list);
+    if (sum->dropped)
+        fprintf(out, "left out %lld row%s with missing values (%s drop)\n",
+                (long long)sum->dropped, sum->dropped == 1 ? "" : "s", dt_opt("missing"));
+    if (sum->filled)
+        fprintf(out, "filled missing values with the /train means (stored in /missing_fill)\n");
+    for (int i = 0; i < sum->n_groups; i++)
+        if (!sum->g[i].has_y && sum->g[i].n_missing)
+            fprintf(out, "kept %lld missing value%s as NaN in %s/X: predict and eval fill them "
+                    "with the model's /missing_fill (a model trained on data converted with "
+                    "%s mean); a model without one refuses them\n",
+                    (long long)sum->g[i].n_missing, sum->g[i].n_missing == 1 ? "" : "s",
+                    sum->g[i].group, dt_opt("missing"));
+    fflush(out);
+}
