@@ -53,7 +53,9 @@
 #define DTRAIN_PUBLIC_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -305,9 +307,163 @@ DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
  * the model it held.  Collective. */
 DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
 
-/* ---- cross-validation and grid search ---- */
+/* ---- options, the command line and the process ---- */
 
-#include <stdio.h> /* FILE, for the calls that print into the caller's stream */
+/* A parsed command line of one command: "--key value" arguments checked
+ * against the option table that `dtrain COMMAND --help` prints, with a
+ * "--config FILE.yaml" merged under them (the file's options, then the
+ * command line's on top).  Opaque; dtrain_options_parse makes one and
+ * dtrain_options_free frees it.  Every call on it is local and makes no MPI
+ * call: a program may parse before MPI_Init (the command line does, to arm
+ * the watchdog before MPI's start-up). */
+typedef struct dtrain_options dtrain_options;
+
+/* Parse argv[0..argc) (the arguments after the command's name) as options of
+ * command ("train", "eval", "predict", "cv", "inspect", "convert",
+ * "bench").  A command with a positional argument takes it bare ("inspect
+ * FILE" is "inspect --file FILE").  "--help" or "-h" anywhere is recorded
+ * (dtrain_options_help), not an error.  On DTRAIN_OK *opts is a new object
+ * the caller frees with dtrain_options_free; on failure *opts is NULL and
+ * dtrain_errmsg(NULL) names the option, argument or config file entry:
+ * DTRAIN_EUSAGE for an unknown command or option (with a suggestion), a
+ * missing or bad value, an option given twice; DTRAIN_EIO for a config
+ * file that cannot be read; DTRAIN_ENOMEM.  Local. */
+DTRAIN_API dtrain_status dtrain_options_parse(dtrain_options **opts, const char *command,
+                                              int argc, char **argv);
+
+/* Free opts (NULL allowed).  Local. */
+DTRAIN_API void dtrain_options_free(dtrain_options *opts);
+
+/* 1 if the command line asked for help (--help or -h), else 0 (and for
+ * NULL).  Local. */
+DTRAIN_API int dtrain_options_help(const dtrain_options *opts);
+
+/* The command opts were parsed for ("train", ...): static storage.  Local. */
+DTRAIN_API const char *dtrain_options_command(const dtrain_options *opts);
+
+/* The value of option key of opts' command as text, the form the command
+ * line takes (a flag "1" or "0", a value not given its default, "" for an
+ * unset one), into buf of len bytes (NUL-terminated).  given, if not NULL,
+ * receives 1 if the command line or its config file gave it.  DTRAIN_EUSAGE
+ * (dtrain_errmsg(NULL) says why) for a key the command does not take, NULL
+ * arguments, or a value longer than len - 1 (buf then holds "").  Local. */
+DTRAIN_API dtrain_status dtrain_options_get(const dtrain_options *opts, const char *key,
+                                            char *buf, size_t len, int *given);
+
+/* Give run every option opts holds a value for (given on the command line or
+ * in its config file), as dtrain_set of each would, but typed (no text
+ * round trip); the run keeps the config file's name as an input that
+ * dtrain_save refuses to replace.  Options of other commands than train
+ * (eval's "model", say) are kept for the calls that read them.  Options
+ * set before and not in opts stay.  DTRAIN_EUSAGE for opts NULL.  Local:
+ * every rank must apply the same options. */
+DTRAIN_API dtrain_status dtrain_set_options(dtrain_run *run, const dtrain_options *opts);
+
+/* The value of the run's option key as text, the form dtrain_set reads back
+ * to the same value (the options as set so far: defaults, dtrain_set,
+ * dtrain_set_options), into buf of len bytes.  DTRAIN_EUSAGE for an unknown
+ * key (with a suggestion), buf NULL, or a value longer than len - 1 (buf
+ * then holds "").  Local. */
+DTRAIN_API dtrain_status dtrain_get(dtrain_run *run, const char *key, char *buf, size_t len);
+
+/* Typed dtrain_set for numeric options: dtrain_set_int for a whole-number
+ * option ("epochs", "batch-size", "seed", ...) or a flag (0 or 1);
+ * dtrain_set_double for a real one ("lr", "valid-split", ...).  The same
+ * ranges as dtrain_set; DTRAIN_EUSAGE, naming the key and its type, for a
+ * key of another type ("layers" is text: dtrain_set).  A failed set changes
+ * nothing.  Local. */
+DTRAIN_API dtrain_status dtrain_set_int(dtrain_run *run, const char *key, int64_t value);
+DTRAIN_API dtrain_status dtrain_set_double(dtrain_run *run, const char *key, double value);
+
+/* dtrain_create on a communicator given as its Fortran handle (what
+ * MPI_Comm_c2f, Fortran's integer communicators and mpi4py's
+ * Comm.py2f() give), for a language binding that cannot pass an MPI_Comm.
+ * The same statuses; a handle that names no communicator is refused as
+ * MPI_COMM_NULL is.  Collective. */
+DTRAIN_API dtrain_status dtrain_create_f(dtrain_run **run, MPI_Fint comm);
+
+/* An option of a command, for help and completion: pointers into static
+ * storage, but choices, which is valid until the next dtrain_option_at
+ * call in this thread. */
+typedef enum {
+    DTRAIN_OPT_TEXT,    /* free text (a path, a group) */
+    DTRAIN_OPT_TEXT2,   /* two texts (--idx IMAGES LABELS) */
+    DTRAIN_OPT_INT,     /* a whole number */
+    DTRAIN_OPT_REAL,    /* a real number */
+    DTRAIN_OPT_CHOICE,  /* one of choices */
+    DTRAIN_OPT_CHOICES, /* a comma-separated list of choices */
+    DTRAIN_OPT_FLAG,    /* no value */
+    DTRAIN_OPT_OPTPATH, /* a flag with an optional path after it */
+    DTRAIN_OPT_EVERY,   /* a flag with an optional number after it */
+    DTRAIN_OPT_LAYERS,  /* a layer list "W:ACT,..." */
+    DTRAIN_OPT_LIST     /* repeatable text */
+} dtrain_option_type;
+
+typedef struct {
+    const char *name;    /* without the leading "--" */
+    dtrain_option_type type;
+    const char *metavar; /* the value's placeholder in --help ("FILE.h5"); NULL if none */
+    const char *help;    /* one paragraph */
+    const char *def;     /* the default as typed; NULL if none */
+    const char *choices; /* "a|b|c" for a choice option, "" for the others */
+} dtrain_option_info;
+
+/* The i-th option (0-based, in --help's order) of command into *info.
+ * DTRAIN_EUSAGE for an unknown command, info NULL, or i past the last
+ * option (so a loop ends at the first failure).  Local, no MPI. */
+DTRAIN_API dtrain_status dtrain_option_at(const char *command, size_t i,
+                                            dtrain_option_info *info);
+
+/* Print the options of command, with their defaults and help text wrapped
+ * at 78 columns, into out: the "Options:" part of `dtrain COMMAND --help`.
+ * DTRAIN_EUSAGE for an unknown command or out NULL.  Local, no MPI. */
+DTRAIN_API dtrain_status dtrain_print_options(FILE *out, const char *command);
+
+/* Print the versions of the libraries under dtrain into out, one line each:
+ * "MPI: ...", "HDF5: ...", "GEMM: ...", "LAPACK: ...".  Local; MPI need
+ * not be initialised. */
+DTRAIN_API void dtrain_print_versions(FILE *out);
+
+/* The candidate word is most likely a slip of (the rule of the library's
+ * own "did you mean"), or NULL if none is close.  Local. */
+DTRAIN_API const char *dtrain_nearest(const char *word, const char *const *candidates,
+                                      size_t n);
+
+/* Process-wide, for a program that is the whole job (the command line):
+ * call it first thing in main, before MPI_Init.  DTRAIN_ALLOW_SIGNALS
+ * installs the handlers dtrain_allow installs, so a preemption signal during
+ * MPI's start-up is kept for the first step instead of ending the process;
+ * DTRAIN_ALLOW_WATCHDOG with step_timeout > 0 seconds arms the watchdog of
+ * "step-timeout" now, so that a rank stopped in MPI's start-up (which waits
+ * for every rank) cannot hang the others: the run's dtrain_train (allowed
+ * DTRAIN_ALLOW_WATCHDOG, same step-timeout) takes it over.  Call
+ * dtrain_process_end before MPI_Finalize.  DTRAIN_EUSAGE for unknown flags
+ * or a step_timeout not >= 0; DTRAIN_ENOMEM if the thread cannot start.
+ * Local. */
+DTRAIN_API dtrain_status dtrain_process_allow(unsigned flags, double step_timeout);
+
+/* Stop the watchdog armed by dtrain_process_allow if no run took it over
+ * (nothing otherwise).  Local; before MPI_Finalize. */
+DTRAIN_API void dtrain_process_end(void);
+
+/* Ignore SIGXFSZ for the whole process: a write past the file size limit
+ * then fails with a message naming the file instead of ending the process.
+ * Local. */
+DTRAIN_API void dtrain_ignore_file_size_signal(void);
+
+/* After DTRAIN_STOPPED: the number of the signal that stopped the run (the
+ * largest over its ranks; the command line exits with 128 + it), 0 if
+ * none is known.  Collective. */
+DTRAIN_API int dtrain_stop_signal(dtrain_run *run);
+
+/* Agree on an outcome the program reached on its own: every rank passes its
+ * status st and, when st is not DTRAIN_OK, msg (NULL: the run's current
+ * message); every rank returns the status of the lowest-numbered rank
+ * that failed (DTRAIN_OK if none did) and dtrain_errmsg(run) gives its
+ * message.  Collective. */
+DTRAIN_API dtrain_status dtrain_agree(dtrain_run *run, dtrain_status st, const char *msg);
+
+/* ---- cross-validation and grid search ---- */
 
 /* The outcome of a search: opaque, from dtrain_cv, freed by
  * dtrain_cv_result_free.  The same on every rank of the run. */

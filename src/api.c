@@ -50,6 +50,8 @@ _Static_assert((int)DTRAIN_LOG_INFO == DT_LOG_INFO && (int)DTRAIN_LOG_WARN == DT
 /* dtrain_errmsg(NULL): a failed dtrain_create's message, or a NULL run's */
 static _Thread_local char null_msg[DT_ERRMSG_LEN];
 
+void api_fail_null(const dt_error *e) { memcpy(null_msg, e->msg, sizeof null_msg); }
+
 const char *dtrain_version(void) { return DTRAIN_VERSION; }
 
 const char *dtrain_errmsg(const dtrain_run *run) { return run ? run->err.msg : null_msg; }

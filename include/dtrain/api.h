@@ -52,6 +52,19 @@ struct dtrain_run {
     int in_callback;        /* > 0 while one of the caller's callbacks runs */
 };
 
+/* A parsed command line (dtrain_options_parse): the command's bit (CMD_*)
+ * and the options, defaults under what was given. */
+struct dtrain_options {
+    unsigned cmd;
+    const char *command; /* its name, static */
+    int want_help;
+    dt_config cfg;
+};
+
+/* dtrain_errmsg(NULL) <- e's message: the failure of a call that has no run
+ * (dtrain_create, the options and process-wide calls).  Local. */
+void api_fail_null(const dt_error *e);
+
 /* DT_OK if fn may go on with run: not NULL, and not called from one of its
  * callbacks.  Local.  For run NULL, dtrain_errmsg(NULL) names fn. */
 dt_status api_usable(dtrain_run *run, const char *fn);

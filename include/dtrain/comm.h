@@ -27,6 +27,12 @@ dt_comm *comm_world(void);
  * allocate. */
 dt_status comm_from_mpi(const void *mpi_comm, dt_comm **out, dt_error *err);
 
+/* *(MPI_Comm *)mpi_comm <- the communicator of the Fortran handle at
+ * *(const MPI_Fint *)fortran (MPI_Comm_f2c; void pointers as above).  Local.
+ * DT_EUSAGE when MPI is not initialised or already finalised (the
+ * conversion needs it running). */
+dt_status comm_from_fortran(const void *fortran, void *mpi_comm, dt_error *err);
+
 /* The MPI_Comm behind c, as a pointer to it (void, as comm_from_mpi takes
  * one, so that this header needs no <mpi.h>): for parallel HDF5, which opens
  * a file collectively over it (h5io_open_read_all).  Borrowed, valid while c

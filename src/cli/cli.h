@@ -1,37 +1,62 @@
-/* dtrain command line: one file per subcommand, dispatched from main.c.
- * Each subcommand receives the parsed configuration and the world communicator,
- * returns a status and fills err; main.c agrees on the status across ranks and
- * rank 0 prints the one message. */
+/* dtrain command line: one file per subcommand, dispatched from main.c, each
+ * a client of the public API (dtrain.h) like any other program.
+ *
+ * main.c parses the command's options (dtrain_options_parse), creates the
+ * run on MPI_COMM_WORLD, applies the options to it (dtrain_set_options) and
+ * calls the command, which makes public calls and returns their status (or
+ * cli_fail's, for a failure of the command line itself).  main.c agrees on
+ * the status across ranks (dtrain_agree), rank 0 prints the one message
+ * ("dtrain NAME: error: MSG"), and the status becomes the exit code. */
 #ifndef DTRAIN_CLI_H
 #define DTRAIN_CLI_H
 
-#include "dtrain/comm.h"
-#include "dtrain/config.h"
-#include "dtrain/status.h"
+#include <stddef.h>
+#include <stdio.h>
+
+#include "dtrain.h"
 
 /* The whole `dtrain` command: MPI start to finish, returns the exit status.
  * src/cli/dtrain.c's main() calls it, and so does the test-only entry point
  * tests/dtrain_test.c after it sets the test hooks. */
 int cli_main(int argc, char **argv);
 
-/* The command line's log sink: rank 0 prints, informational lines on
- * stdout (flushed, so they interleave with mpirun's output in order) and
- * warnings on stderr as "dtrain: warning: ...".  user points at this
- * process's rank. */
-void cli_print_line(void *user, dt_log_level level, const char *line);
+/* The command line's log sink (a dtrain_log_fn): rank 0 prints,
+ * informational lines on stdout (flushed, so they interleave with mpirun's
+ * output in order) and warnings on stderr as "dtrain: warning: ...".  user
+ * points at this process's rank (an int). */
+void cli_print_line(void *user, dtrain_log_level level, const char *line);
 
-/* Through the public API (dtrain.h), as any program would train. */
-dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err);
-/* Runs on rank 0 only (the others return DT_OK at once). */
-dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err);
-dt_status cli_eval(const dt_config *cfg, dt_comm *world, dt_error *err);
-dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err);
+/* This process's rank in MPI_COMM_WORLD (0 before MPI starts). */
+int cli_rank(void);
+
+/* A failure of the command line itself (not of a library call): keeps the
+ * message (printf-style, one line, no "error:" prefix) for main.c to agree
+ * on and print, and returns DTRAIN_EUSAGE (exit status 2).  cli_fail_as
+ * returns st instead. */
+dtrain_status cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+dtrain_status cli_fail_as(dtrain_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The message of the last cli_fail on this process ("" if none); cleared
+ * by cli_fail_clear.  main.c's. */
+const char *cli_fail_message(void);
+void cli_fail_clear(void);
+
+#ifndef DTRAIN_CLI_LEGACY_FILE /* (the temporary shim below) */
+/* The subcommands: run has been created on MPI_COMM_WORLD and given o's
+ * options; each returns the status of the public call that failed (the
+ * run's message says why) or cli_fail's. */
+dtrain_status cli_train(dtrain_run *run, const dtrain_options *o);
+/* Rank 0 converts; the others wait for its outcome. */
+dtrain_status cli_convert(dtrain_run *run, const dtrain_options *o);
+dtrain_status cli_eval(dtrain_run *run, const dtrain_options *o);
+dtrain_status cli_predict(dtrain_run *run, const dtrain_options *o);
 /* k-fold cross-validation and grid search over train options. */
-dt_status cli_cv(const dt_config *cfg, dt_comm *world, dt_error *err);
+dtrain_status cli_cv(dtrain_run *run, const dtrain_options *o);
 /* GEMM and allreduce ceilings and a scaling projection (collective). */
-dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err);
+dtrain_status cli_bench(dtrain_run *run, const dtrain_options *o);
 /* Rank 0 only. */
-dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err);
+dtrain_status cli_inspect(dtrain_run *run, const dtrain_options *o);
+#endif
 
 /* dtrain plot ARGS: runs the plotter (scripts/plot.py, installed as
  * dtrain-plot) on ARGS (argv[2..]), before and without MPI; returns only if
@@ -44,19 +69,34 @@ typedef struct {
 } cli_plot_option;
 extern const cli_plot_option cli_plot_options[];
 
-/* Print a bash completion script for the n commands names[i], whose options
- * are those of cmds[i] (CMD_*), from the option table. */
-void cli_completion_bash(FILE *out, const char *const *names, const unsigned *cmds, size_t n);
+/* Print a bash completion script for the n commands names[i], from their
+ * options (dtrain_option_at). */
+void cli_completion_bash(FILE *out, const char *const *names, size_t n);
 /* The same as a zsh completion function (the file _dtrain). */
-void cli_completion_zsh(FILE *out, const char *const *names, const unsigned *cmds, size_t n);
+void cli_completion_zsh(FILE *out, const char *const *names, size_t n);
 
+/* ---- TEMPORARY SHIM (delete when the eval, predict and inspect commands are
+ * clients of dtrain.h) --------------------------------------------------------
+ * Those commands still drive internals.  CMakeLists.txt compiles their files
+ * with DTRAIN_CLI_LEGACY and DTRAIN_CLI_LEGACY_FILE and renames each cli_NAME
+ * to cli_NAME_legacy, the old signature below; src/cli/legacy_shim.c adapts
+ * it to the new one. */
+#ifdef DTRAIN_CLI_LEGACY
+#include "dtrain/comm.h"
+#include "dtrain/config.h"
+#include "dtrain/dataset.h"
+#include "dtrain/model.h"
+#include "dtrain/status.h"
+dt_status cli_eval_legacy(const dt_config *cfg, dt_comm *world, dt_error *err);
+dt_status cli_predict_legacy(const dt_config *cfg, dt_comm *world, dt_error *err);
+dt_status cli_inspect_legacy(const dt_config *cfg, dt_comm *world, dt_error *err);
 /* eval and predict: load --model (with its normalisation) and group --group
  * of --data, check that they fit and normalise the data.  y is DS_LABELS /
  * DS_TARGETS as the model's head needs, or DS_NO_Y when want_y is 0 and the
  * group has no y.  Collective (errors agreed).  Caller frees model, data. */
-#include "dtrain/dataset.h"
-#include "dtrain/model.h"
 dt_status cli_load_model_data(const dt_config *cfg, dt_comm *world, int want_y, dt_model *m,
                               dt_dataset *ds, dt_error *err);
+#endif
+/* ---- end of the temporary shim ---- */
 
 #endif

@@ -1,44 +1,32 @@
 /* dtrain: the command line (cli_main).  Parses the subcommand and its options
- * (from the one option table), runs it, agrees on the outcome across ranks and
- * turns a failure into one message from rank 0 and one exit status. */
+ * (dtrain_options_parse, before MPI starts), creates the run on
+ * MPI_COMM_WORLD, applies the options, runs the command, agrees on the
+ * outcome across ranks and turns a failure into one message from rank 0 and
+ * one exit status.  A client of dtrain.h like any other program: MPI is
+ * initialised and finalised here, and nothing more of it is used. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "dtrain/h5io.h"
-#include "dtrain/linalg.h"
-#include "dtrain/matmul.h"
-#include "dtrain/signals.h"
-#include "dtrain/watchdog.h"
-#include "dtrain/yamlconf.h"
-
-#ifndef DTRAIN_VERSION
-#define DTRAIN_VERSION "unknown"
-#endif
 
 typedef struct {
     const char *name;
-    unsigned cmd;
-    dt_status (*run)(const dt_config *, dt_comm *, dt_error *);
+    dtrain_status (*run)(dtrain_run *, const dtrain_options *);
     const char *summary;
-    const char *positional; /* option that a bare first argument sets, or NULL */
 } command;
 
 static const command commands[] = {
-    {"train", CMD_TRAIN, cli_train, "train an MLP data-parallel over MPI on an HDF5 data set",
-     NULL},
-    {"eval", CMD_EVAL, cli_eval, "loss and metrics of a saved model or checkpoint on a data group",
-     NULL},
-    {"cv", CMD_CV, cli_cv, "k-fold cross-validation and grid search over train options", NULL},
-    {"predict", CMD_PREDICT, cli_predict, "per-sample outputs of a model, to .h5 or .csv", NULL},
-    {"inspect", CMD_INSPECT, cli_inspect, "describe a checkpoint, model or data file", "file"},
-    {"bench", CMD_BENCH, cli_bench, "time the GEMMs and the allreduce of a training step",
-     NULL},
-    {"convert", CMD_CONVERT, cli_convert, "convert IDX or CSV files to dtrain's HDF5 layout",
-     NULL},
+    {"train", cli_train, "train an MLP data-parallel over MPI on an HDF5 data set"},
+    {"eval", cli_eval, "loss and metrics of a saved model or checkpoint on a data group"},
+    {"cv", cli_cv, "k-fold cross-validation and grid search over train options"},
+    {"predict", cli_predict, "per-sample outputs of a model, to .h5 or .csv"},
+    {"inspect", cli_inspect, "describe a checkpoint, model or data file"},
+    {"bench", cli_bench, "time the GEMMs and the allreduce of a training step"},
+    {"convert", cli_convert, "convert IDX or CSV files to dtrain's HDF5 layout"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -66,7 +54,7 @@ static void help_all(void)
     usage(stdout);
     for (size_t i = 0; i < N_COMMANDS; i++) {
         printf("\nOptions of dtrain %s:\n", commands[i].name);
-        config_print_help(stdout, commands[i].cmd);
+        dtrain_print_options(stdout, commands[i].name);
     }
 }
 
@@ -79,52 +67,17 @@ static int completion(int argc, char **argv)
         return 2;
     }
     const char *names[N_COMMANDS];
-    unsigned cmds[N_COMMANDS];
-    for (size_t i = 0; i < N_COMMANDS; i++) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
         names[i] = commands[i].name;
-        cmds[i] = commands[i].cmd;
-    }
-    (argv[2][0] == 'b' ? cli_completion_bash : cli_completion_zsh)(stdout, names, cmds,
-                                                                   N_COMMANDS);
+    (argv[2][0] == 'b' ? cli_completion_bash : cli_completion_zsh)(stdout, names, N_COMMANDS);
     return 0;
 }
 
-/* The index of the bare argument in args that is the command's positional
- * one ("inspect [--config] FILE"): the first that follows no option taking a
- * value; -1 if none. */
-static int positional_at(unsigned cmd, int n, char **args)
-{
-    for (int i = 0; i < n; i++) {
-        if (strncmp(args[i], "--", 2) != 0)
-            return i;
-        const dt_option *o = strchr(args[i], '=') ? NULL : config_find(args[i] + 2, cmd);
-        if (o && o->type != OPT_FLAG)
-            return -1; /* its value comes next: leave the rest to the parser */
-    }
-    return -1;
-}
-
-/* --config FILE: the file's options, then the command line's on top (a
- * repeatable option gets both).  cfg holds the command line on entry. */
-static dt_status with_config_file(dt_config *cfg, unsigned cmd, int argc, char **argv,
-                                  dt_error *err)
-{
-    static dt_config merged; /* large: keep it off the stack */
-    config_defaults(&merged);
-    int help;
-    dt_status st = yamlconf_read(cfg->config_file, cmd, &merged, err);
-    if (!st)
-        st = config_parse(&merged, cmd, argc, argv, &help, err);
-    if (!st)
-        *cfg = merged;
-    return st;
-}
-
-void cli_print_line(void *user, dt_log_level level, const char *line)
+void cli_print_line(void *user, dtrain_log_level level, const char *line)
 {
     if (*(const int *)user != 0)
         return;
-    if (level == DT_LOG_WARN) {
+    if (level == DTRAIN_LOG_WARN) {
         fprintf(stderr, "dtrain: warning: %s\n", line);
         return;
     }
@@ -133,39 +86,45 @@ void cli_print_line(void *user, dt_log_level level, const char *line)
     fflush(stdout);
 }
 
-/* Exit status: 0 success, 2 usage or input error, 1 anything else. */
-static int exit_code(dt_status st) { return st == DT_OK ? 0 : st == DT_EUSAGE ? 2 : 1; }
+static int world_rank; /* cli_rank's, and the log sink's user pointer */
 
-/* The options of command c (argv[2..]): the positional argument, if the
- * command has one, becomes its option ("dtrain inspect FILE" is "dtrain
- * inspect --file FILE"): one argv, parsed once, so that "inspect A --file B"
- * is a repeated option like any other; then --config's file under them. */
-static dt_status parse_command(const command *c, int argc, char **argv, dt_config *cfg,
-                               int *want_help, dt_error *err)
+int cli_rank(void) { return world_rank; }
+
+/* cli_fail's message: one per process (the command line runs one command) */
+static char fail_msg[1024];
+
+static dtrain_status fail_v(dtrain_status st, const char *fmt, va_list ap)
 {
-    int n = argc - 2;
-    char **args = argv + 2;
-    char opt[64], **with_positional = NULL;
-    int at = c->positional ? positional_at(c->cmd, n, args) : -1;
-    if (at >= 0) {
-        snprintf(opt, sizeof opt, "--%s", c->positional);
-        with_positional = malloc((size_t)argc * sizeof *with_positional);
-        if (!with_positional)
-            return dt_fail(err, DT_ENOMEM, "out of memory parsing the command line");
-        for (int i = 0, j = 0; i < argc - 2; i++) {
-            if (i == at)
-                with_positional[j++] = opt;
-            with_positional[j++] = argv[2 + i];
-        }
-        n = argc - 1;
-        args = with_positional;
-    }
-    config_defaults(cfg);
-    dt_status st = config_parse(cfg, c->cmd, n, args, want_help, err);
-    if (!st && !*want_help && cfg->config_file[0])
-        st = with_config_file(cfg, c->cmd, n, args, err);
-    free(with_positional);
+    vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
     return st;
+}
+
+dtrain_status cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const dtrain_status st = fail_v(DTRAIN_EUSAGE, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+dtrain_status cli_fail_as(dtrain_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+const char *cli_fail_message(void) { return fail_msg; }
+
+void cli_fail_clear(void) { fail_msg[0] = '\0'; }
+
+/* Exit status: 0 success, 2 usage or input error, 1 anything else. */
+static int exit_code(dtrain_status st)
+{
+    return st == DTRAIN_OK ? 0 : st == DTRAIN_EUSAGE ? 2 : 1;
 }
 
 static void print_help(const command *c, int rank)
@@ -174,25 +133,32 @@ static void print_help(const command *c, int rank)
         return;
     printf("Usage: dtrain %s [OPTIONS]\n  or:  mpirun -np P dtrain %s [OPTIONS]\n%s\n\n"
            "Options:\n", c->name, c->name, c->summary);
-    config_print_help(stdout, c->cmd);
+    dtrain_print_options(stdout, c->name);
 }
 
 /* The command called name; else NULL, and rank 0 says so (with the command
  * it most likely meant) and lists the commands. */
-static const command *find_command(const char *name, int rank)
+static const command *lookup(const char *name)
 {
-    dt_nearest near = {0};
-    for (size_t i = 0; i < N_COMMANDS; i++) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(name, commands[i].name))
             return &commands[i];
-        dt_nearest_add(&near, name, commands[i].name);
-    }
-    dt_nearest_add(&near, name, "plot"); /* run before MPI, not in the table */
-    if (rank != 0)
-        return NULL;
-    if (dt_nearest_get(&near))
+    return NULL;
+}
+
+static const command *find_command(const char *name, int rank)
+{
+    const command *c = lookup(name);
+    if (c || rank != 0)
+        return c;
+    const char *names[N_COMMANDS + 1];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    names[N_COMMANDS] = "plot"; /* run before MPI, not in the table */
+    const char *near = dtrain_nearest(name, names, N_COMMANDS + 1);
+    if (near)
         fprintf(stderr, "dtrain: error: unknown command '%s' (did you mean '%s'?)\n", name,
-                dt_nearest_get(&near));
+                near);
     else
         fprintf(stderr, "dtrain: error: unknown command '%s'\n", name);
     usage(stderr);
@@ -201,102 +167,126 @@ static const command *find_command(const char *name, int rank)
 
 /* --data names no file: one message naming the option, and for the one data
  * set the repository does not hold (too large), the script that builds it. */
-static dt_status check_data(const dt_config *cfg, const command *c, dt_error *err)
+static dtrain_status check_data(const dtrain_options *o)
 {
-    const dt_option *o = config_find("data", c->cmd);
-    if (!o || !cfg->data[0] || access(cfg->data, F_OK) == 0 || errno != ENOENT)
-        return DT_OK; /* other faults: the file's reader names them */
-    const char *base = strrchr(cfg->data, '/');
-    base = base ? base + 1 : cfg->data;
+    char data[4096];
+    if (dtrain_options_get(o, "data", data, sizeof data, NULL) != DTRAIN_OK || !data[0] ||
+        access(data, F_OK) == 0 || errno != ENOENT)
+        return DTRAIN_OK; /* other faults: the file's reader names them */
+    const char *base = strrchr(data, '/');
+    base = base ? base + 1 : data;
     if (!strcmp(base, "fashion-mnist.h5"))
-        return dt_fail(err, DT_EUSAGE,
-                       "--data %s: no such file; datasets/fashion-mnist.sh builds "
-                       "datasets/fashion-mnist.h5 (from the Debian package "
-                       "dataset-fashion-mnist)", cfg->data);
-    return dt_fail(err, DT_EUSAGE, "--data %s: no such file", cfg->data);
+        return cli_fail("--data %s: no such file; datasets/fashion-mnist.sh builds "
+                        "datasets/fashion-mnist.h5 (from the Debian package "
+                        "dataset-fashion-mnist)", data);
+    return cli_fail("--data %s: no such file", data);
 }
 
-/* Parse and run command c on every rank, agree on the outcome, and return
- * the exit status (rank 0 prints the one message). */
-static int run_command(const command *c, int argc, char **argv, dt_comm *world)
+/* The command's outcome, agreed on run's ranks, as the exit status (rank 0
+ * prints the one message). */
+static int outcome(const command *c, dtrain_run *run, dtrain_status st, int rank)
 {
-    static dt_config cfg; /* large: keep it off the stack */
-    const int rank = comm_rank(world);
-    dt_error err;
-    dt_error_clear(&err);
-    int want_help = 0;
-    dt_status st = parse_command(c, argc, argv, &cfg, &want_help, &err);
-    if (!st && want_help) {
-        print_help(c, rank);
-        return 0;
-    }
-    if (!st)
-        st = check_data(&cfg, c, &err);
-    if (!st)
-        st = c->run(&cfg, world, &err);
-    st = comm_agree(world, st, &err);
-    if (st == DT_STOPPED) { /* 128 + N, as a process ended by signal N: nothing to resume */
-        int64_t sig = signals_pending();
-        comm_allreduce_max_i64(world, &sig, 1);
+    const char *own = cli_fail_message();
+    st = dtrain_agree(run, st, own[0] ? own : NULL);
+    if (st == DTRAIN_STOPPED) { /* 128 + N, as a process ended by signal N: nothing to resume */
+        const int sig = dtrain_stop_signal(run);
         if (rank == 0)
-            fprintf(stderr, "dtrain %s: %s\n", c->name, err.msg);
-        return 128 + (int)sig;
+            fprintf(stderr, "dtrain %s: %s\n", c->name, dtrain_errmsg(run));
+        return 128 + sig;
     }
-    if (st == DT_PREEMPTED) {
+    if (st == DTRAIN_PREEMPTED) {
         if (rank == 0)
-            fprintf(stderr, "dtrain %s: %s\n", c->name, err.msg);
-        return DT_PREEMPTED;
+            fprintf(stderr, "dtrain %s: %s\n", c->name, dtrain_errmsg(run));
+        return DTRAIN_PREEMPTED;
     }
     if (st && rank == 0)
-        fprintf(stderr, "dtrain %s: error: %s\n", c->name, err.msg);
+        fprintf(stderr, "dtrain %s: error: %s\n", c->name, dtrain_errmsg(run));
     return exit_code(st);
 }
 
-/* train --step-timeout: the watchdog thread from before MPI starts, so that
- * a rank stopped in MPI's start-up (which waits for every rank) cannot hang
- * the others (watchdog.h).  A command line that does not parse arms nothing:
- * its error is reported once MPI runs. */
-static void arm_watchdog(int argc, char **argv)
+/* Run command c with the options o parsed before MPI started (parsed: how
+ * that went, msg its message) on every rank; returns the exit status. */
+static int run_command(const command *c, const dtrain_options *o, dtrain_status parsed,
+                       const char *msg, int rank)
 {
-    static dt_config cfg; /* large: keep it off the stack */
-    const command *c = find_command("train", 1);
-    dt_error err;
-    dt_error_clear(&err);
-    int want_help = 0;
-    if (c && !parse_command(c, argc, argv, &cfg, &want_help, &err) && !want_help &&
-        cfg.step_timeout > 0)
-        (void)watchdog_arm(cfg.step_timeout, &err); /* a failure is met again, and agreed,
-                                                       when training starts it */
+    if (!parsed && dtrain_options_help(o)) {
+        print_help(c, rank);
+        return 0;
+    }
+    dtrain_run *run;
+    dtrain_status st = dtrain_create(&run, MPI_COMM_WORLD);
+    if (st) {
+        if (rank == 0)
+            fprintf(stderr, "dtrain %s: error: %s\n", c->name, dtrain_errmsg(NULL));
+        return exit_code(st);
+    }
+    dtrain_on_log(run, cli_print_line, &world_rank, DTRAIN_LOG_INFO);
+    cli_fail_clear();
+    st = parsed ? cli_fail_as(parsed, "%s", msg) : dtrain_set_options(run, o);
+    if (!st)
+        st = check_data(o);
+    if (!st)
+        st = c->run(run, o);
+    const int code = outcome(c, run, st, rank);
+    dtrain_free(run);
+    return code;
+}
+
+/* train, before MPI starts: the preemption signals are kept for the first
+ * safe point, not lost and not fatal, and --step-timeout's watchdog thread
+ * runs, so that a rank stopped in MPI's start-up (which waits for every
+ * rank) cannot hang the others.  A command line that does not parse arms
+ * nothing: its error is reported once MPI runs. */
+static void guard_start_up(const dtrain_options *o)
+{
+    char v[64];
+    if (o && !dtrain_options_help(o) &&
+        dtrain_options_get(o, "step-timeout", v, sizeof v, NULL) == DTRAIN_OK &&
+        strtod(v, NULL) > 0)
+        (void)dtrain_process_allow(DTRAIN_ALLOW_WATCHDOG, strtod(v, NULL));
+    /* a failure is met again, and agreed, when training starts it */
 }
 
 int cli_main(int argc, char **argv)
 {
     /* First thing, before MPI: a preemption signal during start-up is kept
-     * for the first safe point, not lost and not fatal (signals.h). */
-    if (argc > 1 && strcmp(argv[1], "train") == 0) {
-        signals_install();
-        arm_watchdog(argc, argv);
+     * for the first safe point (dtrain_process_allow). */
+    const int train = argc > 1 && strcmp(argv[1], "train") == 0;
+    if (train)
+        (void)dtrain_process_allow(DTRAIN_ALLOW_SIGNALS, 0);
+    /* the options, parsed once, before MPI (local) */
+    const command *c = argc > 1 ? lookup(argv[1]) : NULL;
+    dtrain_options *opts = NULL;
+    dtrain_status parsed = DTRAIN_OK;
+    static char parse_msg[1024];
+    if (c && (parsed = dtrain_options_parse(&opts, c->name, argc - 2, argv + 2)))
+        snprintf(parse_msg, sizeof parse_msg, "%s", dtrain_errmsg(NULL));
+    if (train)
+        guard_start_up(opts);
+    int code = 0;
+    if (argc > 1 && strcmp(argv[1], "completion") == 0) {
+        code = completion(argc, argv);
+        goto before_mpi;
     }
-    if (argc > 1 && strcmp(argv[1], "completion") == 0)
-        return completion(argc, argv);
     /* the plotter is a script of its own, on one process (plot.c) */
-    if (argc > 1 && strcmp(argv[1], "plot") == 0)
-        return cli_plot(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "plot") == 0) {
+        code = cli_plot(argc, argv);
+        goto before_mpi;
+    }
     if (argc == 3 && !strcmp(argv[1], "help") && !strcmp(argv[2], "plot")) {
         static char help_opt[] = "--help";
         char *help[] = {argv[0], argv[2], help_opt, NULL};
-        return cli_plot(3, help);
+        code = cli_plot(3, help);
+        goto before_mpi;
     }
-    if (comm_init(&argc, &argv) != 0) {
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
-        return 1;
+        code = 1;
+        goto before_mpi;
     }
-    dt_comm *world = comm_world();
-    static int rank; /* the log sink's user pointer */
-    rank = comm_rank(world);
-    signals_ignore_file_size();
-    dt_log_swap((dt_log_sink){cli_print_line, &rank, DT_LOG_INFO});
-    int code = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    const int rank = world_rank;
+    dtrain_ignore_file_size_signal();
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         (!strcmp(argv[1], "help") && argc == 2)) {
@@ -311,24 +301,29 @@ int cli_main(int argc, char **argv)
         goto done;
     }
     if (!strcmp(argv[1], "--version")) {
-        if (rank == 0)
-            printf("dtrain %s\nMPI: %s\nHDF5: %s\nGEMM: %s\nLAPACK: %s\n", DTRAIN_VERSION,
-                   comm_library_version(), h5io_library_version(), matmul_library_version(),
-                   linalg_library_version());
+        if (rank == 0) {
+            printf("dtrain %s\n", dtrain_version());
+            dtrain_print_versions(stdout);
+        }
         goto done;
     }
     /* "dtrain help COMMAND" is "dtrain COMMAND --help" */
     const int help = !strcmp(argv[1], "help");
-    const command *c = find_command(argv[1 + help], rank);
+    c = find_command(argv[1 + help], rank);
     if (!c)
         code = 2;
     else if (help)
         print_help(c, rank);
     else
-        code = run_command(c, argc, argv, world);
+        code = run_command(c, opts, parsed, parse_msg, rank);
 done:
-    watchdog_stop(); /* armed and never started: local */
+    dtrain_options_free(opts);
+    dtrain_process_end(); /* armed and never started: local */
     fflush(stdout);
-    comm_finalize();
+    MPI_Finalize();
+    return code;
+before_mpi:
+    dtrain_options_free(opts);
+    dtrain_process_end();
     return code;
 }

@@ -1,8 +1,8 @@
 /* dtrain train: a user of the public API (dtrain.h) like any other program.
- * The options the command line was given are handed to the run by name, the
- * run logs through the command line's printer, and the command allows what
- * a program may opt into: the preemption signals (installed at start-up by
- * cli_main) and the --step-timeout watchdog. */
+ * main.c has given the run the command line's options; the run logs through
+ * the command line's printer (below a progress bar, if one is shown), and
+ * the command allows what a program may opt into: the preemption signals
+ * (installed at start-up by cli_main) and the --step-timeout watchdog. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "dtrain.h"
 
 /* The progress display of rank 0 (--progress). */
 typedef struct {
@@ -20,8 +19,7 @@ typedef struct {
     int shown; /* a bar is on the terminal's current line */
 } display;
 
-/* Log lines replace a bar on the terminal.  dtrain.h's log levels are
- * dt_log_level's values. */
+/* Log lines replace a bar on the terminal. */
 static void print(void *user, dtrain_log_level level, const char *line)
 {
     display *d = user;
@@ -29,7 +27,7 @@ static void print(void *user, dtrain_log_level level, const char *line)
         fputs("\r\033[K", stdout);
         d->shown = 0;
     }
-    cli_print_line(&d->rank, (dt_log_level)level, line);
+    cli_print_line(&d->rank, level, line);
 }
 
 /* Seconds as m:ss or h:mm:ss; "?" when unknown. */
@@ -116,54 +114,26 @@ static int on_terminal(void)
 
 /* --progress: what rank 0 shows within an epoch.  auto is a bar on a
  * terminal that can redraw a line, plain lines anywhere else. */
-static void set_progress(dtrain_run *run, const dt_config *cfg, display *d)
+static void set_progress(dtrain_run *run, const dtrain_options *o, display *d)
 {
-    if (d->rank != 0 || cfg->progress == PROGRESS_OFF)
+    char mode[16] = "auto", every[64] = "";
+    (void)dtrain_options_get(o, "progress", mode, sizeof mode, NULL);
+    (void)dtrain_options_get(o, "progress-every", every, sizeof every, NULL);
+    if (d->rank != 0 || !strcmp(mode, "off"))
         return;
-    d->bar = cfg->progress == PROGRESS_BAR || (cfg->progress == PROGRESS_AUTO && on_terminal());
-    dtrain_on_tick(run, show, d, d->bar ? 0.1 : cfg->progress_every);
+    d->bar = !strcmp(mode, "bar") || (!strcmp(mode, "auto") && on_terminal());
+    dtrain_on_tick(run, show, d, d->bar ? 0.1 : strtod(every, NULL));
 }
 
-/* Every train option the command line (or its --config file, already
- * merged into cfg) gave, as text the run reads back to the same value.  The
- * --config file goes first, so that the run knows it for an input; the
- * options after it set again what it gave, and what the command line gave
- * on top. */
-static dtrain_status set_options(dtrain_run *run, const dt_config *cfg)
+dtrain_status cli_train(dtrain_run *run, const dtrain_options *o)
 {
-    size_t n;
-    const dt_option *o = config_options(&n);
-    dtrain_status st = cfg->config_file[0] ? dtrain_set(run, "config", cfg->config_file)
-                                           : DTRAIN_OK;
-    for (size_t i = 0; i < n && !st; i++) {
-        if (!(o[i].cmds & CMD_TRAIN) || !cfg->given[i] ||
-            o[i].offset == offsetof(dt_config, config_file))
-            continue;
-        char v[2 * DT_PATH_MAX + 2];
-        config_value_str(cfg, &o[i], v, sizeof v);
-        st = dtrain_set(run, o[i].name, v);
-    }
-    return st;
-}
-
-dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
-{
-    display d = {.rank = comm_rank(world)};
-    dtrain_run *run;
-    dtrain_status st = dtrain_create(&run, MPI_COMM_WORLD);
-    if (st)
-        return dt_fail(err, (dt_status)st, "%s", dtrain_errmsg(NULL));
+    display d = {.rank = cli_rank()};
     dtrain_on_log(run, print, &d, DTRAIN_LOG_INFO);
-    set_progress(run, cfg, &d);
-    st = dtrain_allow(run, DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_WATCHDOG);
-    if (!st)
-        st = set_options(run, cfg);
+    set_progress(run, o, &d);
+    dtrain_status st = dtrain_allow(run, DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_WATCHDOG);
     if (!st)
         st = dtrain_train(run);
     if (d.shown) /* a stop within an epoch: the message goes below the bar */
         fputs("\n", stdout);
-    if (st)
-        dt_fail(err, (dt_status)st, "%s", dtrain_errmsg(run));
-    dtrain_free(run);
-    return (dt_status)st;
+    return st;
 }
