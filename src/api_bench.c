@@ -21,12 +21,7 @@ dtrain_status dtrain_bench(dtrain_run *run, dtrain_bench_result **result)
         return (dtrain_status)st;
     dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
-    if (result)
-        *result = NULL;
-    dtrain_bench_result *r = result ? calloc(1, sizeof *r) : NULL;
-    st = !result ? dt_fail(err, DT_EUSAGE, "dtrain_bench: result is NULL")
-         : !r    ? dt_fail(err, DT_ENOMEM, "dtrain_bench: out of memory")
-                 : DT_OK;
+    dtrain_bench_result *r = api_result_new(run, "dtrain_bench", result, sizeof *r, &st);
     if ((st = comm_agree(run->comm, st, err))) {
         free(r);
         return api_leave(prev, st);
@@ -95,54 +90,51 @@ dtrain_status dtrain_bench_projection(const dtrain_bench_result *r, int i,
     return DTRAIN_OK;
 }
 
-dtrain_status dtrain_bench_json(const dtrain_bench_result *r, char **json)
+/* The result's JSON members (json_render adds the braces). */
+static void json_body(json_buf *j, const void *obj)
 {
-    if (!json)
-        return DTRAIN_EUSAGE;
-    *json = NULL;
-    if (!r)
-        return DTRAIN_EUSAGE;
-    json_buf j;
-    json_init(&j);
-    json_begin_object(&j);
-    json_key(&j, "ranks");
-    json_int(&j, r->f.ranks);
-    json_key(&j, "local_batch");
-    json_int(&j, r->f.local_batch);
-    json_key(&j, "parameters");
-    json_int(&j, r->f.n_params);
-    json_key(&j, "peak_isa");
-    json_string(&j, r->f.peak_isa);
-    json_key(&j, "engine");
-    json_string(&j, r->f.engine);
-    json_key(&j, "bf16_support");
-    json_int(&j, r->f.bf16_support);
+    const dtrain_bench_result *r = obj;
+    json_key(j, "ranks");
+    json_int(j, r->f.ranks);
+    json_key(j, "local_batch");
+    json_int(j, r->f.local_batch);
+    json_key(j, "parameters");
+    json_int(j, r->f.n_params);
+    json_key(j, "peak_isa");
+    json_string(j, r->f.peak_isa);
+    json_key(j, "engine");
+    json_string(j, r->f.engine);
+    json_key(j, "bf16_support");
+    json_int(j, r->f.bf16_support);
     for (size_t i = 0; i < sizeof figures / sizeof *figures; i++) {
-        json_key(&j, figures[i].name);
-        json_number(&j, *(const double *)((const char *)&r->f + figures[i].at));
+        json_key(j, figures[i].name);
+        json_number(j, *(const double *)((const char *)&r->f + figures[i].at));
     }
-    json_key(&j, "projections");
-    json_begin_array(&j);
+    json_key(j, "projections");
+    json_begin_array(j);
     for (int i = 0; i < BENCH_N_PROJ; i++) {
         const bench_projection *p = &r->f.proj[i];
-        json_begin_object(&j);
-        json_key(&j, "gbit");
-        json_number(&j, p->gbit);
-        json_key(&j, "ranks");
-        json_int(&j, p->ranks);
-        json_key(&j, "local_batch");
-        json_int(&j, p->local_batch);
-        json_key(&j, "allreduce_s");
-        json_number(&j, p->allreduce_s);
-        json_key(&j, "epoch_s");
-        json_number(&j, p->epoch_s);
-        json_key(&j, "efficiency");
-        json_number(&j, p->efficiency);
-        json_key(&j, "weak_efficiency");
-        json_number(&j, p->weak_efficiency);
-        json_end_object(&j);
+        json_begin_object(j);
+        json_key(j, "gbit");
+        json_number(j, p->gbit);
+        json_key(j, "ranks");
+        json_int(j, p->ranks);
+        json_key(j, "local_batch");
+        json_int(j, p->local_batch);
+        json_key(j, "allreduce_s");
+        json_number(j, p->allreduce_s);
+        json_key(j, "epoch_s");
+        json_number(j, p->epoch_s);
+        json_key(j, "efficiency");
+        json_number(j, p->efficiency);
+        json_key(j, "weak_efficiency");
+        json_number(j, p->weak_efficiency);
+        json_end_object(j);
     }
-    json_end_array(&j);
-    json_end_object(&j);
-    return (dtrain_status)json_finish(&j, json);
+    json_end_array(j);
+}
+
+dtrain_status dtrain_bench_json(const dtrain_bench_result *r, char **json)
+{
+    return (dtrain_status)json_render(json, r, json_body);
 }

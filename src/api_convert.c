@@ -166,12 +166,7 @@ dtrain_status dtrain_convert(dtrain_run *run, dtrain_convert_result **result)
         return (dtrain_status)st;
     dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
-    if (result)
-        *result = NULL;
-    dtrain_convert_result *r = result ? calloc(1, sizeof *r) : NULL;
-    st = !result ? dt_fail(err, DT_EUSAGE, "dtrain_convert: result is NULL")
-         : !r    ? dt_fail(err, DT_ENOMEM, "dtrain_convert: out of memory")
-                 : DT_OK;
+    dtrain_convert_result *r = api_result_new(run, "dtrain_convert", result, sizeof *r, &st);
     if (!st && comm_rank(run->comm) == 0)
         st = convert_on_root(&run->cfg, &r->sum, err);
     if ((st = comm_agree(run->comm, st, err))) {
@@ -266,29 +261,26 @@ static void json_group(json_buf *j, const convert_group_info *g)
     json_end_object(j);
 }
 
+/* The result's JSON members (json_render adds the braces). */
+static void json_body(json_buf *j, const void *obj)
+{
+    const dtrain_convert_result *r = obj;
+    json_key(j, "groups");
+    json_begin_array(j);
+    for (int i = 0; i < r->sum.n_groups; i++)
+        json_group(j, &r->sum.g[i]);
+    json_end_array(j);
+    json_key(j, "label_rule");
+    json_string(j, r->sum.label_rule);
+    json_key(j, "class_names");
+    json_int(j, r->sum.n_classes);
+    json_key(j, "dropped");
+    json_int(j, r->sum.dropped);
+    json_key(j, "filled");
+    json_bool(j, r->sum.filled);
+}
+
 dtrain_status dtrain_convert_json(const dtrain_convert_result *r, char **json)
 {
-    if (!json)
-        return DTRAIN_EUSAGE;
-    *json = NULL;
-    if (!r)
-        return DTRAIN_EUSAGE;
-    json_buf j;
-    json_init(&j);
-    json_begin_object(&j);
-    json_key(&j, "groups");
-    json_begin_array(&j);
-    for (int i = 0; i < r->sum.n_groups; i++)
-        json_group(&j, &r->sum.g[i]);
-    json_end_array(&j);
-    json_key(&j, "label_rule");
-    json_string(&j, r->sum.label_rule);
-    json_key(&j, "class_names");
-    json_int(&j, r->sum.n_classes);
-    json_key(&j, "dropped");
-    json_int(&j, r->sum.dropped);
-    json_key(&j, "filled");
-    json_bool(&j, r->sum.filled);
-    json_end_object(&j);
-    return (dtrain_status)json_finish(&j, json);
+    return (dtrain_status)json_render(json, r, json_body);
 }

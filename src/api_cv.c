@@ -18,22 +18,14 @@ dtrain_status dtrain_cv(dtrain_run *run, dtrain_cv_result **result)
         return (dtrain_status)st;
     dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
-    if (result)
-        *result = NULL;
-    if (!result)
-        return api_leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_cv: result is NULL"));
-    if (run->cfg.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
-        return api_leave(prev, dt_fail(err, DT_EUSAGE, "%s: the watchdog thread it needs is "
-                                       "not allowed (dtrain_allow(run, DTRAIN_ALLOW_WATCHDOG))",
-                                       dt_opt("step-timeout")));
-    if (run->have_train)
-        return api_leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_cv: searches the %s file; "
-                                       "dtrain_set_data's arrays are not supported",
-                                       dt_opt("data")));
-    dtrain_cv_result *r = calloc(1, sizeof *r);
-    st = comm_agree(run->comm, r ? DT_OK : dt_fail(err, DT_ENOMEM, "dtrain_cv: out of memory"),
-                    err);
-    if (st) {
+    dtrain_cv_result *r = api_result_new(run, "dtrain_cv", result, sizeof *r, &st);
+    if (!st && run->cfg.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
+        st = dt_fail(err, DT_EUSAGE, "%s: the watchdog thread it needs is not allowed "
+                     "(dtrain_allow(run, DTRAIN_ALLOW_WATCHDOG))", dt_opt("step-timeout"));
+    if (!st && run->have_train)
+        st = dt_fail(err, DT_EUSAGE, "dtrain_cv: searches the %s file; dtrain_set_data's "
+                     "arrays are not supported", dt_opt("data"));
+    if ((st = comm_agree(run->comm, st, err))) {
         free(r);
         return api_leave(prev, st);
     }
@@ -199,29 +191,26 @@ static void json_config(json_buf *j, const dtrain_cv_result *r, int64_t c)
     json_end_object(j);
 }
 
+/* The result's JSON members (json_render adds the braces). */
+static void json_body(json_buf *j, const void *obj)
+{
+    const dtrain_cv_result *r = obj;
+    json_key(j, "metric");
+    json_string(j, metrics_name(r->metric));
+    json_key(j, "higher_is_better");
+    json_bool(j, metrics_higher_is_better(r->metric));
+    json_key(j, "folds");
+    json_int(j, r->k);
+    json_key(j, "best");
+    json_int(j, dtrain_cv_best(r));
+    json_key(j, "ranked");
+    json_begin_array(j);
+    for (int64_t i = 0; i < r->C; i++)
+        json_config(j, r, r->sorted[i].config);
+    json_end_array(j);
+}
+
 dtrain_status dtrain_cv_json(const dtrain_cv_result *r, char **json)
 {
-    if (!json)
-        return DTRAIN_EUSAGE;
-    *json = NULL;
-    if (!r)
-        return DTRAIN_EUSAGE;
-    json_buf j;
-    json_init(&j);
-    json_begin_object(&j);
-    json_key(&j, "metric");
-    json_string(&j, metrics_name(r->metric));
-    json_key(&j, "higher_is_better");
-    json_bool(&j, metrics_higher_is_better(r->metric));
-    json_key(&j, "folds");
-    json_int(&j, r->k);
-    json_key(&j, "best");
-    json_int(&j, dtrain_cv_best(r));
-    json_key(&j, "ranked");
-    json_begin_array(&j);
-    for (int64_t i = 0; i < r->C; i++)
-        json_config(&j, r, r->sorted[i].config);
-    json_end_array(&j);
-    json_end_object(&j);
-    return (dtrain_status)json_finish(&j, json);
+    return (dtrain_status)json_render(json, r, json_body);
 }

@@ -142,3 +142,17 @@ dt_status json_finish(json_buf *j, char **out)
     *out = j->s;
     return DT_OK;
 }
+
+dt_status json_render(char **out, const void *obj, void (*body)(json_buf *j, const void *obj))
+{
+    if (out)
+        *out = NULL;
+    if (!out || !obj)
+        return DT_EUSAGE;
+    json_buf j;
+    json_init(&j);
+    json_begin_object(&j);
+    body(&j, obj);
+    json_end_object(&j);
+    return json_finish(&j, out);
+}

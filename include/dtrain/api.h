@@ -76,4 +76,10 @@ dtrain_status api_leave(dt_log_sink prev, dt_status st);
  * NULL when it holds none.  Pointers into the run: not to be freed. */
 dt_model *api_model_of(dtrain_run *run, dt_norm **norm);
 
+/* A new zeroed result object of size bytes for a call fn that returns one
+ * through result: *result set to NULL first; NULL and *st DT_EUSAGE (result
+ * NULL) or DT_ENOMEM, with the run's message naming fn.  Local: the caller
+ * agrees on *st. */
+void *api_result_new(dtrain_run *run, const char *fn, void *result, size_t size, dt_status *st);
+
 #endif

@@ -31,5 +31,9 @@ void json_bool(json_buf *j, int v);
 void json_null(json_buf *j);
 /* *out = the text (malloc'd, the caller frees), or NULL and DT_ENOMEM. */
 dt_status json_finish(json_buf *j, char **out);
+/* A result's rendering: *out = the object body writes (the braces are
+ * added), as json_finish; DT_EUSAGE, *out NULL (out may be NULL), when out
+ * or obj is NULL. */
+dt_status json_render(char **out, const void *obj, void (*body)(json_buf *j, const void *obj));
 
 #endif
