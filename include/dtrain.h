@@ -641,6 +641,188 @@ DTRAIN_API const char *dtrain_history_name(const dtrain_run *run, int c);
 DTRAIN_API dtrain_status dtrain_history_column(dtrain_run *run, const char *name, double *out,
                                                int64_t n);
 
+/* ---- cross-validation and grid search ---- */
+
+/* The outcome of a search: opaque, from dtrain_cv, freed by
+ * dtrain_cv_result_free.  The same on every rank of the run. */
+typedef struct dtrain_cv_result dtrain_cv_result;
+
+/* k-fold cross-validation of every configuration of a grid over the run's
+ * training options, as `dtrain cv`: the options set on the run (dtrain_set)
+ * are the trials' training options, and these choose the search:
+ * "data" (required: the HDF5 file whose "train-group" is split into folds;
+ * arrays are refused), "folds" (K, default 5), "grid" ("KEY=V1|V2|...", one
+ * axis per dtrain_set call: each call adds one), "metric" (default the head's:
+ * accuracy, auc or rmse), "ranks-per-trial" (R, default 1), "seed" (the
+ * folds), "out" and "refit" (files for dtrain_cv_save and dtrain_cv_refit,
+ * checked before the search).  The run's communicator is split into groups of
+ * R ranks that run the (configuration, fold) trials side by side; ranks left
+ * over stay idle.  The log callback receives the search's description; the
+ * trials' epoch lines are not passed on.  The result is the same at any rank
+ * count and R.  Collective.  On DTRAIN_OK *result is a new result the caller
+ * frees; on DTRAIN_ENUM (every configuration failed) too, holding the
+ * failures; on any other status *result is NULL.  DTRAIN_EUSAGE for a bad
+ * option, grid entry or metric, "step-timeout" without DTRAIN_ALLOW_WATCHDOG,
+ * or arrays instead of "data".  The run's model is not changed. */
+DTRAIN_API dtrain_status dtrain_cv(dtrain_run *run, dtrain_cv_result **result);
+
+/* Free a result (NULL allowed).  Local. */
+DTRAIN_API void dtrain_cv_result_free(dtrain_cv_result *result);
+
+/* Write the result as CSV (dtrain_cv_print's csv form) to the file of the
+ * "out" option, through a temporary file renamed into place by rank 0, and
+ * log "wrote PATH"; nothing without "out".  Collective. */
+DTRAIN_API dtrain_status dtrain_cv_save(dtrain_run *run, const dtrain_cv_result *result);
+
+/* Train the best configuration on all the training rows on every rank of
+ * the run and save it to the file of the "refit" option (nothing without
+ * it), logging what it trains and saves.  Once per result: it takes the
+ * rows the search kept.  DTRAIN_EUSAGE when no configuration succeeded.
+ * Collective. */
+DTRAIN_API dtrain_status dtrain_cv_refit(dtrain_run *run, dtrain_cv_result *result);
+
+/* The search's shape: configurations, folds, the metric's name ("accuracy",
+ * "auc", "rmse", ...) and its direction.  Local; 0 or "" for NULL. */
+DTRAIN_API int64_t dtrain_cv_n_configs(const dtrain_cv_result *result);
+DTRAIN_API int dtrain_cv_n_folds(const dtrain_cv_result *result);
+DTRAIN_API const char *dtrain_cv_metric(const dtrain_cv_result *result);
+DTRAIN_API int dtrain_cv_higher_is_better(const dtrain_cv_result *result);
+
+/* The options a configuration sets: n_keys grid keys, key a's name, and its
+ * value (as given in the grid) in configuration c (0 .. n_configs - 1, the
+ * grid's product with the last key varying fastest).  Owned by the result;
+ * NULL when out of range.  Local. */
+DTRAIN_API int dtrain_cv_n_keys(const dtrain_cv_result *result);
+DTRAIN_API const char *dtrain_cv_key(const dtrain_cv_result *result, int a);
+DTRAIN_API const char *dtrain_cv_value(const dtrain_cv_result *result, int64_t c, int a);
+
+/* Configuration c's metric on fold f (0-based), NaN for a failed trial,
+ * whose message dtrain_cv_fold_error gives ("" if it did not fail; NULL out
+ * of range).  Its mean over the folds and standard deviation (divisor k);
+ * NaN if any fold failed.  Local. */
+DTRAIN_API double dtrain_cv_fold_metric(const dtrain_cv_result *result, int64_t c, int f);
+DTRAIN_API const char *dtrain_cv_fold_error(const dtrain_cv_result *result, int64_t c, int f);
+DTRAIN_API double dtrain_cv_mean(const dtrain_cv_result *result, int64_t c);
+DTRAIN_API double dtrain_cv_std(const dtrain_cv_result *result, int64_t c);
+
+/* The configuration ranked i-th (0: the best): by mean as printed (4
+ * decimals), ties by number, failed ones last; -1 out of range.  The best
+ * configuration, -1 if all failed.  Local. */
+DTRAIN_API int64_t dtrain_cv_ranked(const dtrain_cv_result *result, int64_t i);
+DTRAIN_API int64_t dtrain_cv_best(const dtrain_cv_result *result);
+
+/* Print the ranked table as `dtrain cv` does (csv 0: a header row, one row
+ * per configuration, a "best:" line) or the CSV it writes with "out" (csv
+ * 1).  Local.  DTRAIN_EUSAGE for NULL, DTRAIN_EIO if out reports an error. */
+DTRAIN_API dtrain_status dtrain_cv_print(const dtrain_cv_result *result, FILE *out, int csv);
+
+/* The result as JSON: {"metric", "higher_is_better", "folds", "best",
+ * "ranked": [{"config", "options": {key: value}, "folds": [...], "mean",
+ * "std", "error"}] best first}, NaN as null.  *json is malloc'd, the caller
+ * frees it; DTRAIN_ENOMEM leaves it NULL.  Local. */
+DTRAIN_API dtrain_status dtrain_cv_json(const dtrain_cv_result *result, char **json);
+
+/* ---- conversion ---- */
+
+/* What a conversion wrote: opaque, from dtrain_convert, freed by
+ * dtrain_convert_result_free. */
+typedef struct dtrain_convert_result dtrain_convert_result;
+
+/* Convert IDX or CSV input into dtrain's HDF5 layout (README "Data"), as
+ * `dtrain convert`, from the run's options: the input, "csv" FILE (plain or
+ * gzip; with "header", "label-column", "delimiter", "no-labels",
+ * "label-type", "x-dtype", "missing", "test-fraction" and "seed") or "idx"
+ * IMAGES LABELS (and "idx-test"; two values each, so they come with the
+ * command line's options, not dtrain_set), and the output "out" FILE.h5,
+ * written through a temporary file renamed into place, so a failure leaves
+ * any existing file as it was; an output that is one of the inputs, or not
+ * a regular file, is refused before anything is read.  Rank 0 reads and
+ * writes; the others wait.  Collective: every rank returns the same status
+ * and, on DTRAIN_OK, a new *result the caller frees (NULL otherwise).
+ * DTRAIN_EUSAGE for bad options or input (the message names the file, line
+ * and column), DTRAIN_EIO when the output cannot be written. */
+DTRAIN_API dtrain_status dtrain_convert(dtrain_run *run, dtrain_convert_result **result);
+
+/* NULL allowed.  Local. */
+DTRAIN_API void dtrain_convert_result_free(dtrain_convert_result *result);
+
+/* Print the summary as `dtrain convert` does: its lines on out, and on warn
+ * (may be NULL) a "dtrain: warning: ..." line when integer labels were
+ * stored as classes by a close call (out is flushed first).  Local.
+ * DTRAIN_EUSAGE for NULL, DTRAIN_EIO if a stream reports an error. */
+DTRAIN_API dtrain_status dtrain_convert_print(const dtrain_convert_result *result, FILE *out,
+                                              FILE *warn);
+
+/* The groups written (1 or 2): group i's name ("/train" or "/test"), rows
+ * and features (NULL or -1 out of range); the labels' kind ("class",
+ * "float", or "" without labels) and the number of classes (0 unless
+ * "class").  Local. */
+DTRAIN_API int dtrain_convert_n_groups(const dtrain_convert_result *result);
+DTRAIN_API const char *dtrain_convert_group(const dtrain_convert_result *result, int i);
+DTRAIN_API int64_t dtrain_convert_rows(const dtrain_convert_result *result, int i);
+DTRAIN_API int64_t dtrain_convert_features(const dtrain_convert_result *result, int i);
+DTRAIN_API const char *dtrain_convert_label_type(const dtrain_convert_result *result);
+DTRAIN_API int64_t dtrain_convert_n_classes(const dtrain_convert_result *result);
+
+/* The summary as JSON: {"groups": [{"group", "rows", "features", "x_type",
+ * "labels", "classes", "classes_present", "y_min", "y_max", "missing"}],
+ * "label_rule", "class_names", "dropped", "filled"}.  *json is malloc'd,
+ * the caller frees it.  Local. */
+DTRAIN_API dtrain_status dtrain_convert_json(const dtrain_convert_result *result, char **json);
+
+/* ---- benchmark ---- */
+
+/* The ceilings a training run is measured against: opaque, from
+ * dtrain_bench, freed by dtrain_bench_result_free. */
+typedef struct dtrain_bench_result dtrain_bench_result;
+
+/* Measure what `dtrain bench` measures, on every rank of the run at once,
+ * for the MLP of the run's options "inputs", "layers", "outputs" at global
+ * batch "batch-size", an epoch of "samples" rows, "threads" engine threads
+ * per rank and the projection's "latency-us": the core's FMA peak, the
+ * GEMMs of one training step (fp32, and bf16 where the engine has it), the
+ * allreduce at 1 KB .. 16 MB fitted to a latency-bandwidth model (2 ranks
+ * or more), and the epoch time projected to 8, 64 and 512 ranks at 10 and
+ * 100 Gbit/s.  The log callback receives the command's lines, the readable
+ * ones and the "BENCH_" ones for scripts.  Sets the process's engine thread
+ * count.  Collective; on DTRAIN_OK *result is a new result the caller frees
+ * (NULL otherwise), the same on every rank.  Takes seconds. */
+DTRAIN_API dtrain_status dtrain_bench(dtrain_run *run, dtrain_bench_result **result);
+
+/* NULL allowed.  Local. */
+DTRAIN_API void dtrain_bench_result_free(dtrain_bench_result *result);
+
+/* A figure by the name of its "BENCH_" key: "ranks", "local_batch",
+ * "parameters", "flop_per_sample", "epoch_flop", "peak_gflops",
+ * "floor_peak_s", "step_s", "gflops", "best_gflops", "floor_s" (fp32
+ * GEMM), "bf16_support" (0 none, 1 emulated, 2 native), "bf16_step_s",
+ * "bf16_gflops", "bf16_best_gflops", "alpha_us", "bw_GBps", "grad_bytes",
+ * "grad_allreduce_s", "node_s", "mpi_s" (-1: not available).  Seconds per
+ * step, GFLOP/s; NaN for an unknown name or a figure not measured (the
+ * allreduce at 1 rank).  Local. */
+DTRAIN_API double dtrain_bench_value(const dtrain_bench_result *result, const char *name);
+
+/* One projected configuration (a "BENCH_PROJ" line). */
+typedef struct {
+    double gbit;            /* link speed, Gbit/s */
+    int ranks, local_batch;
+    double allreduce_s;     /* the modelled allreduce of the gradient */
+    double epoch_s;         /* the projected epoch */
+    double efficiency;      /* T(1) / (P T(P)) at the same global batch */
+    double weak_efficiency; /* with the one-rank batch on every rank */
+} dtrain_bench_proj;
+
+/* The projections (6: each link speed with 8, 64 and 512 ranks), and the
+ * i-th into *out.  Local; DTRAIN_EUSAGE for NULL or i out of range. */
+DTRAIN_API int dtrain_bench_n_projections(const dtrain_bench_result *result);
+DTRAIN_API dtrain_status dtrain_bench_projection(const dtrain_bench_result *result, int i,
+                                                 dtrain_bench_proj *out);
+
+/* The result as JSON (every figure by its name, "peak_isa", "engine",
+ * "projections"), NaN as null.  *json is malloc'd, the caller frees it.
+ * Local. */
+DTRAIN_API dtrain_status dtrain_bench_json(const dtrain_bench_result *result, char **json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -204,14 +204,14 @@ dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value)
     dt_config *next = malloc(sizeof *next);
     if (next)
         *next = run->cfg;
-    const dt_option *o = key ? config_find(key, CMD_TRAIN) : NULL;
+    const dt_option *o = key ? config_find(key, API_COMMANDS) : NULL;
     if (!key || !value)
         st = dt_fail(&run->err, DT_EUSAGE, "dtrain_set: key and value must not be NULL");
     else if (!next)
         st = dt_fail(&run->err, DT_ENOMEM, "dtrain_set: out of memory");
     else if (o && o->offset == offsetof(dt_config, config_file))
         st = yamlconf_read(value, CMD_TRAIN, next, &run->err);
-    else if ((st = config_set(next, CMD_TRAIN, key, value, &run->err)) &&
+    else if ((st = config_set(next, API_COMMANDS, key, value, &run->err)) &&
              !strstr(run->err.msg, key))
         dt_fail_prefix(&run->err, "%s", key); /* every message names the key */
     if (!st)

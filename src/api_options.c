@@ -37,8 +37,9 @@ static const struct {
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-/* The entry of command name, or -1 (err says so, with a suggestion). */
-static int command_at(const char *name, dt_error *err)
+/* The entry of command name, or -1 (dtrain_errmsg(NULL) says so, with a
+ * suggestion). */
+static int command_at(const char *name)
 {
     dt_nearest near = {0};
     for (size_t i = 0; name && i < N_COMMANDS; i++) {
@@ -46,13 +47,15 @@ static int command_at(const char *name, dt_error *err)
             return (int)i;
         dt_nearest_add(&near, name, commands[i].name);
     }
+    dt_error e;
     if (!name)
-        dt_fail(err, DT_EUSAGE, "the command is NULL");
+        dt_fail(&e, DT_EUSAGE, "the command is NULL");
     else if (dt_nearest_get(&near))
-        dt_fail(err, DT_EUSAGE, "unknown command '%s' (did you mean '%s'?)", name,
+        dt_fail(&e, DT_EUSAGE, "unknown command '%s' (did you mean '%s'?)", name,
                 dt_nearest_get(&near));
     else
-        dt_fail(err, DT_EUSAGE, "unknown command '%s'", name);
+        dt_fail(&e, DT_EUSAGE, "unknown command '%s'", name);
+    api_fail_null(&e);
     return -1;
 }
 
@@ -139,11 +142,9 @@ dtrain_status dtrain_options_parse(dtrain_options **opts, const char *command, i
     if (!opts || argc < 0 || (argc > 0 && !argv))
         return fail_null(DT_EUSAGE, "dtrain_options_parse: opts NULL, or argv NULL or "
                                     "argc < 0");
-    const int c = command_at(command, &e);
-    if (c < 0) {
-        api_fail_null(&e);
-        return (dtrain_status)e.code;
-    }
+    const int c = command_at(command);
+    if (c < 0)
+        return DTRAIN_EUSAGE;
     dtrain_options *o = calloc(1, sizeof *o);
     if (!o)
         return fail_null(DT_ENOMEM, "dtrain_options_parse: out of memory");
@@ -183,7 +184,7 @@ static dt_status value_text(const dt_config *cfg, const dt_option *o, char *buf,
     if (len)
         buf[0] = '\0';
     return dt_fail(err, DT_EUSAGE, "%s: its value takes %zu bytes with the NUL, len is %zu",
-                   o->name, n + 1, len);
+                   dt_opt(o->name), n + 1, len);
 }
 
 dtrain_status dtrain_options_get(const dtrain_options *opts, const char *key, char *buf,
@@ -194,8 +195,8 @@ dtrain_status dtrain_options_get(const dtrain_options *opts, const char *key, ch
     const dt_option *o = config_find(key, opts->cmd);
     if (!o) {
         dt_error e;
-        dt_fail(&e, DT_EUSAGE, "dtrain_options_get: %s takes no option '%s'", opts->command,
-                key);
+        dt_fail(&e, DT_EUSAGE, "dtrain_options_get: %s takes no option %s", opts->command,
+                dt_opt(key));
         api_fail_null(&e);
         return DTRAIN_EUSAGE;
     }
@@ -277,7 +278,7 @@ static dtrain_status set_typed(dtrain_run *run, const char *fn, const char *key,
     if (!(types & (1u << o->type)))
         return (dtrain_status)dt_fail(&run->err, DT_EUSAGE,
                                       "%s: %s is not %s (dtrain_set takes its value as text)",
-                                      fn, key, type_name);
+                                      fn, dt_opt(key), type_name);
     return dtrain_set(run, key, text);
 }
 
@@ -299,12 +300,9 @@ dtrain_status dtrain_set_double(dtrain_run *run, const char *key, double value)
 dtrain_status dtrain_option_at(const char *command, size_t i, dtrain_option_info *info)
 {
     static _Thread_local char choices[512];
-    dt_error e;
-    const int c = command_at(command, &e);
-    if (c < 0) {
-        api_fail_null(&e);
+    const int c = command_at(command);
+    if (c < 0)
         return DTRAIN_EUSAGE;
-    }
     if (!info)
         return fail_null(DT_EUSAGE, "dtrain_option_at: info is NULL");
     size_t n, k = 0;
@@ -318,6 +316,7 @@ dtrain_status dtrain_option_at(const char *command, size_t i, dtrain_option_info
                                      o->help, o->def, choices};
         return DTRAIN_OK;
     }
+    dt_error e;
     dt_fail(&e, DT_EUSAGE, "dtrain_option_at: %s has %zu options; i is %zu", command, k, i);
     api_fail_null(&e);
     return DTRAIN_EUSAGE;
@@ -325,12 +324,9 @@ dtrain_status dtrain_option_at(const char *command, size_t i, dtrain_option_info
 
 dtrain_status dtrain_print_options(FILE *out, const char *command)
 {
-    dt_error e;
-    const int c = command_at(command, &e);
-    if (c < 0) {
-        api_fail_null(&e);
+    const int c = command_at(command);
+    if (c < 0)
         return DTRAIN_EUSAGE;
-    }
     if (!out)
         return fail_null(DT_EUSAGE, "dtrain_print_options: out is NULL");
     config_print_help(out, commands[c].cmd);

@@ -84,9 +84,9 @@ dt_comm *comm_split(dt_comm *c, int color, int key)
     return adopt(m);
 }
 
-dt_status comm_from_mpi(const void *mpi_comm, dt_comm **out, dt_error *err)
+/* DT_OK if MPI is running (initialised, not finalised): a handle may be used. */
+static dt_status mpi_running(dt_error *err)
 {
-    *out = NULL;
     int inited = 0, finalized = 0;
     MPI_Initialized(&inited);
     MPI_Finalized(&finalized);
@@ -94,6 +94,15 @@ dt_status comm_from_mpi(const void *mpi_comm, dt_comm **out, dt_error *err)
         return dt_fail(err, DT_EUSAGE, "MPI is not initialised (call MPI_Init first)");
     if (finalized)
         return dt_fail(err, DT_EUSAGE, "MPI is already finalised");
+    return DT_OK;
+}
+
+dt_status comm_from_mpi(const void *mpi_comm, dt_comm **out, dt_error *err)
+{
+    *out = NULL;
+    dt_status st = mpi_running(err);
+    if (st)
+        return st;
     /* an MPI call on MPI_COMM_NULL goes to the fatal error handler (the job
      * ends), so it is refused before any */
     if (!mpi_comm || *(const MPI_Comm *)mpi_comm == MPI_COMM_NULL)
@@ -107,15 +116,10 @@ dt_status comm_from_mpi(const void *mpi_comm, dt_comm **out, dt_error *err)
 
 dt_status comm_from_fortran(const void *fortran, void *mpi_comm, dt_error *err)
 {
-    int inited = 0, finalized = 0;
-    MPI_Initialized(&inited);
-    MPI_Finalized(&finalized);
-    if (!inited)
-        return dt_fail(err, DT_EUSAGE, "MPI is not initialised (call MPI_Init first)");
-    if (finalized)
-        return dt_fail(err, DT_EUSAGE, "MPI is already finalised");
-    *(MPI_Comm *)mpi_comm = MPI_Comm_f2c(*(const MPI_Fint *)fortran);
-    return DT_OK;
+    dt_status st = mpi_running(err);
+    if (!st)
+        *(MPI_Comm *)mpi_comm = MPI_Comm_f2c(*(const MPI_Fint *)fortran);
+    return st;
 }
 
 const void *comm_mpi(const dt_comm *c) { return &c->comm; }

@@ -17,6 +17,10 @@
 #include "dtrain/session.h"
 #include "dtrain/status.h"
 
+/* The commands whose options a run takes (dtrain_set): train, and the
+ * search, conversion and benchmark calls, which read theirs from the run. */
+#define API_COMMANDS (CMD_TRAIN | CMD_CV | CMD_CONVERT | CMD_BENCH)
+
 /* Rows gathered from every rank: X (n, d) and y (n, k), owned. */
 typedef struct {
     float *X, *y;
@@ -72,5 +76,11 @@ dtrain_status api_leave(dt_log_sink prev, dt_status st);
 /* The model the run holds (trained or loaded) and its normalisation, or
  * NULL when it holds none.  Pointers into the run: not to be freed. */
 dt_model *api_model_of(dtrain_run *run, dt_norm **norm);
+
+/* A new zeroed result object of size bytes for a call fn that returns one
+ * through result: *result set to NULL first; NULL and *st DT_EUSAGE (result
+ * NULL) or DT_ENOMEM, with the run's message naming fn.  Local: the caller
+ * agrees on *st. */
+void *api_result_new(dtrain_run *run, const char *fn, void *result, size_t size, dt_status *st);
 
 #endif

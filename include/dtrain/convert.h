@@ -16,11 +16,13 @@
  * The output is written to a temporary file beside it and renamed into place
  * only when complete, so a failed conversion never damages an existing file.
  * Inputs may be plain or gzip-compressed (detected from the content).
- * These functions never print; the command line reports the summary. */
+ * These functions never print but convert_print_summary, into the caller's
+ * streams. */
 #ifndef DTRAIN_CONVERT_H
 #define DTRAIN_CONVERT_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "dtrain/h5io.h"
 #include "dtrain/status.h"
 
@@ -162,6 +164,11 @@ typedef struct {
 
 /* Describe a table for the summary (group is copied, truncated to fit). */
 void convert_describe(const convert_table *t, const char *group, convert_group_info *info);
+
+/* The summary for people, as `dtrain convert` prints it: lines on out, and
+ * on warn (may be NULL) a warning when the labels were classes by a close
+ * call (out is flushed before it, so the two interleave in order). */
+void convert_print_summary(FILE *out, FILE *warn, const convert_summary *sum);
 
 /* The whole IDX conversion: train from (images, labels), test from
  * (test_images, test_labels) when both are not NULL.  sum may be NULL. */

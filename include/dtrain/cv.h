@@ -7,7 +7,7 @@
  *   c = ((v_0 * n_1 + v_1) * n_2 + v_2) ...
  * Trial t of a search is (configuration t / k, fold t % k).
  *
- * Nothing here communicates: src/cli/cv.c schedules the trials over ranks. */
+ * Nothing here communicates: src/cv_search.c schedules the trials over ranks. */
 #ifndef DTRAIN_CV_H
 #define DTRAIN_CV_H
 

@@ -41,12 +41,11 @@ dtrain_status cli_fail_as(dtrain_status st, const char *fmt, ...)
 const char *cli_fail_message(void);
 void cli_fail_clear(void);
 
-#ifndef DTRAIN_CLI_LEGACY_FILE /* (the temporary shim below) */
 /* The subcommands: run has been created on MPI_COMM_WORLD and given o's
  * options; each returns the status of the public call that failed (the
  * run's message says why) or cli_fail's. */
 dtrain_status cli_train(dtrain_run *run, const dtrain_options *o);
-/* Runs on rank 0 only (the others return DTRAIN_OK at once). */
+/* Rank 0 converts; the others wait for its outcome. */
 dtrain_status cli_convert(dtrain_run *run, const dtrain_options *o);
 dtrain_status cli_eval(dtrain_run *run, const dtrain_options *o);
 dtrain_status cli_predict(dtrain_run *run, const dtrain_options *o);
@@ -56,7 +55,6 @@ dtrain_status cli_cv(dtrain_run *run, const dtrain_options *o);
 dtrain_status cli_bench(dtrain_run *run, const dtrain_options *o);
 /* Rank 0 only. */
 dtrain_status cli_inspect(dtrain_run *run, const dtrain_options *o);
-#endif
 
 /* dtrain plot ARGS: runs the plotter (scripts/plot.py, installed as
  * dtrain-plot) on ARGS (argv[2..]), before and without MPI; returns only if
@@ -74,21 +72,5 @@ extern const cli_plot_option cli_plot_options[];
 void cli_completion_bash(FILE *out, const char *const *names, size_t n);
 /* The same as a zsh completion function (the file _dtrain). */
 void cli_completion_zsh(FILE *out, const char *const *names, size_t n);
-
-/* ---- TEMPORARY SHIM (delete when the cv, convert and bench commands are
- * clients of dtrain.h) -------------------------------------
- * Those commands still drive internals.  CMakeLists.txt compiles their files
- * with DTRAIN_CLI_LEGACY and DTRAIN_CLI_LEGACY_FILE and renames each cli_NAME
- * to cli_NAME_legacy, the old signature below; src/cli/legacy_shim.c adapts
- * it to the new one. */
-#ifdef DTRAIN_CLI_LEGACY
-#include "dtrain/comm.h"
-#include "dtrain/config.h"
-#include "dtrain/status.h"
-dt_status cli_convert_legacy(const dt_config *cfg, dt_comm *world, dt_error *err);
-dt_status cli_cv_legacy(const dt_config *cfg, dt_comm *world, dt_error *err);
-dt_status cli_bench_legacy(const dt_config *cfg, dt_comm *world, dt_error *err);
-#endif
-/* ---- end of the temporary shim ---- */
 
 #endif
