@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dtrain/cfgsave.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/h5io.h"
 #include "dtrain/rng.h"
@@ -81,11 +82,12 @@ static dt_status write_header(h5file *f, const dt_ckpt_parts *parts, const dt_pr
                               int ranks, dt_error *err)
 {
     dt_status st;
+    const dt_saved_opts opts = cfgsave_opts(parts->cfg);
     char created[64], lineage[32];
     time_t now = time(NULL);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(lineage, sizeof lineage, "%016llx", (unsigned long long)p->lineage);
-    if ((st = modelio_write(f, parts->model, parts->norm, parts->cfg, err)) ||
+    if ((st = modelio_write(f, parts->model, parts->norm, &opts, err)) ||
         (st = h5io_set_attr_i64(f, "/", "format_version", CKPT_FORMAT_VERSION, err)) ||
         (st = h5io_set_attr_str(f, "/", "dtrain_version", DTRAIN_VERSION, err)) ||
         (st = h5io_set_attr_str(f, "/", "mpi_version", comm_library_version(), err)) ||

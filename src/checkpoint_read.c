@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dtrain/fsutil.h"
+#include "dtrain/cfgsave.h"
 #include "dtrain/modelio.h"
 #include "dtrain/rng.h"
 
@@ -319,7 +320,7 @@ static int same_value(dt_config *old, const dt_config *cfg, const dt_option *o, 
 {
     char now[2 * DT_PATH_MAX + 2], abs[2 * DT_PATH_MAX + 2];
     config_value_str(cfg, o, now, sizeof now);
-    /* names are saved as absolute ones (modelio_write) */
+    /* names are saved as absolute ones (cfgsave_opts) */
     if ((o->facts & OPTF_PATH) && now[0] && !fs_absolute(now, abs, sizeof abs) &&
         !strcmp(abs, was))
         return 1;
@@ -342,7 +343,7 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
         if (!(opts[i].cmds & CMD_TRAIN) || (facts & OPTF_RESUME_QUIET))
             continue; /* RESUME_QUIET: differs on every resume; nothing to report */
         char was[2 * DT_PATH_MAX + 2], now[2 * DT_PATH_MAX + 2];
-        if (modelio_saved_option(f, &opts[i], was, sizeof was, NULL)) {
+        if (cfgsave_option(f, &opts[i], was, sizeof was, NULL)) {
             /* a checkpoint older than the option: it ran at the default, and
              * a change of what may change is still said */
             if (!(facts & OPTF_MAY_CHANGE))

@@ -24,6 +24,7 @@
 #include "dtrain/cv.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/metrics.h"
+#include "dtrain/cfgsave.h"
 #include "dtrain/modelio.h"
 #include "dtrain/session.h"
 
@@ -135,8 +136,9 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
         st = session_train(&s, err);
     dt_log_swap(shown);
     if (!st) {
+        const dt_saved_opts opts = cfgsave_opts(cfg);
         if (rank == 0)
-            st = modelio_save(base->refit, &s.model, &s.norm, cfg, &s.progress.hist, err);
+            st = modelio_save(base->refit, &s.model, &s.norm, &opts, &s.progress.hist, err);
         st = comm_agree(world, st, err);
     }
     if (!st) {

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "dtrain/yamlconf.h"
+#include "dtrain/cfgsave.h"
 #include "dtrain/checkpoint.h"
 #include "dtrain/h5io.h"
 #include "dtrain/modelio.h"
@@ -27,7 +28,7 @@ static void attr_line(h5file *f, const char *obj, const char *name, const char *
  * train --config would set it. */
 static int saved_value(h5file *f, const dt_option *o, char *v, size_t len)
 {
-    return (o->cmds & CMD_TRAIN) && !modelio_saved_option(f, o, v, len, NULL) &&
+    return (o->cmds & CMD_TRAIN) && !cfgsave_option(f, o, v, len, NULL) &&
            v[0];
 }
 
