@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dtrain/cfgsave.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/h5io.h"
 #include "dtrain/rng.h"
@@ -82,12 +81,11 @@ static dt_status write_header(h5file *f, const dt_ckpt_parts *parts, const dt_pr
                               int ranks, dt_error *err)
 {
     dt_status st;
-    const dt_saved_opts opts = cfgsave_opts(parts->cfg);
     char created[64], lineage[32];
     time_t now = time(NULL);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(lineage, sizeof lineage, "%016llx", (unsigned long long)p->lineage);
-    if ((st = modelio_write(f, parts->model, parts->norm, &opts, err)) ||
+    if ((st = modelio_write(f, parts->model, parts->norm, &parts->opts, err)) ||
         (st = h5io_set_attr_i64(f, "/", "format_version", CKPT_FORMAT_VERSION, err)) ||
         (st = h5io_set_attr_str(f, "/", "dtrain_version", DTRAIN_VERSION, err)) ||
         (st = h5io_set_attr_str(f, "/", "mpi_version", comm_library_version(), err)) ||
@@ -135,7 +133,7 @@ static dt_status write_progress(h5file *f, const dt_ckpt_parts *parts, const dt_
         (st = h5io_set_attr_i64(f, g, "n_train", parts->n_train, err)) ||
         (st = h5io_set_attr_i64(f, g, "n_features", m->n_in, err)) ||
         (st = h5io_set_attr_i64(f, g, "n_outputs", m->n_out, err)) ||
-        (st = h5io_set_attr_i64(f, g, "seed", parts->cfg->seed, err)) ||
+        (st = h5io_set_attr_i64(f, g, "seed", parts->opts.seed, err)) ||
         (st = h5io_write(f, "/progress/rank_loss", DT_F64, 1, rd, rank_loss, 0, err)) ||
         (st = h5io_set_attr_f64(f, g, "plateau_best", p->plateau.best, err)) ||
         (st = h5io_set_attr_f64(f, g, "plateau_scale", p->plateau.scale, err)) ||

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtrain/fsutil.h"
-#include "dtrain/cfgsave.h"
 #include "dtrain/modelio.h"
 #include "dtrain/rng.h"
 
@@ -313,52 +311,12 @@ dt_status ckpt_load_norm(const char *path, dt_norm *norm, dt_error *err)
     return st;
 }
 
-/* 1 if the checkpoint's text `was` of option o is cfg's value: the same
- * text (also "", a value not given: the method's default), or read as the
- * option would be (into the scratch configuration `old`). */
-static int same_value(dt_config *old, const dt_config *cfg, const dt_option *o, const char *was)
-{
-    char now[2 * DT_PATH_MAX + 2], abs[2 * DT_PATH_MAX + 2];
-    config_value_str(cfg, o, now, sizeof now);
-    /* names are saved as absolute ones (cfgsave_opts) */
-    if ((o->facts & OPTF_PATH) && now[0] && !fs_absolute(now, abs, sizeof abs) &&
-        !strcmp(abs, was))
-        return 1;
-    return !strcmp(now, was) ||
-           (config_set(old, CMD_TRAIN, o->name, was, NULL) == DT_OK && config_same(old, cfg, o));
-}
-
 static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts, dt_error *err)
 {
     char diff[DT_ERRMSG_LEN] = "";
     size_t used = 0;
-    size_t n;
-    const dt_option *opts = config_options(&n);
-    dt_config *old = malloc(sizeof *old);
-    if (!old)
+    if (parts->opts.compare(&parts->opts, f, diff, sizeof diff, &used) < 0)
         return dt_fail(err, DT_ENOMEM, "out of memory");
-    config_defaults(old);
-    for (size_t i = 0; i < n; i++) {
-        const unsigned facts = opts[i].facts;
-        if (!(opts[i].cmds & CMD_TRAIN) || (facts & OPTF_RESUME_QUIET))
-            continue; /* RESUME_QUIET: differs on every resume; nothing to report */
-        char was[2 * DT_PATH_MAX + 2], now[2 * DT_PATH_MAX + 2];
-        if (cfgsave_option(f, &opts[i], was, sizeof was, NULL)) {
-            /* a checkpoint older than the option: it ran at the default, and
-             * a change of what may change is still said */
-            if (!(facts & OPTF_MAY_CHANGE))
-                continue;
-            snprintf(was, sizeof was, "%s", opts[i].def ? opts[i].def : "");
-        }
-        if (same_value(old, parts->cfg, &opts[i], was))
-            continue;
-        config_value_str(parts->cfg, &opts[i], now, sizeof now);
-        if (facts & OPTF_MAY_CHANGE)
-            dt_info("resume: --%s %s (the checkpoint had %s)", opts[i].name, now[0] ? now : "''",
-                    was[0] ? was : "''");
-        else
-            APPEND(diff, used, "\n  --%s: checkpoint '%s', now '%s'", opts[i].name, was, now);
-    }
     int64_t v;
     const dt_model *m = parts->model;
     if (!h5io_get_attr_i64(f, "/progress", "n_train", &v, NULL) && v != parts->n_train)
@@ -369,7 +327,6 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
     if (!h5io_get_attr_i64(f, "/progress", "n_outputs", &v, NULL) && v != m->n_out)
         APPEND(diff, used, "\n  outputs (classes or targets): checkpoint %lld, now %d",
                (long long)v, m->n_out);
-    free(old);
     /* the optimizer's own record, for a checkpoint whose configuration does
      * not name it (a difference in --optimizer is listed above, once) */
     char kind[32];

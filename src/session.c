@@ -17,6 +17,7 @@
 #include "dtrain/testhooks.h"
 #include "dtrain/watchdog.h"
 #include "dtrain/linalg.h"
+#include "dtrain/cfgsave.h"
 #include "dtrain/modelio.h"
 
 /* 1 if group exists in the HDF5 file at path (0 if not, or unreadable). */
@@ -881,7 +882,7 @@ dt_status session_setup_with(dt_session *s, dt_config *cfg, dt_comm *comm,
 
 dt_ckpt_parts session_parts(dt_session *s)
 {
-    dt_ckpt_parts p = {s->cfg, &s->model, &s->optim, &s->norm, s->train.n, s->best,
+    dt_ckpt_parts p = {cfgsave_opts(s->cfg), &s->model, &s->optim, &s->norm, s->train.n, s->best,
                        s->second_order ? &s->so : NULL, s->x, s->trainer.steps_per_epoch};
     return p;
 }
