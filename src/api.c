@@ -30,6 +30,7 @@
 
 #include "dtrain/api.h"
 #include "dtrain/api_eval.h"
+#include "dtrain/cfgsave.h"
 #include "dtrain/checkpoint.h"
 #include "dtrain/comm.h"
 #include "dtrain/config.h"
@@ -604,8 +605,9 @@ static dt_status save_model(dtrain_run *run, const dt_model *m, const dt_norm *n
 {
     dt_error *err = &run->err;
     dt_status st = DT_OK;
+    const dt_saved_opts opts = cfgsave_opts(cfg);
     if (comm_rank(run->comm) == 0)
-        st = modelio_save(path, m, nm, cfg, hist, err);
+        st = modelio_save(path, m, nm, cfg ? &opts : NULL, hist, err);
     if (!(st = comm_agree(run->comm, st, err)))
         dt_info("saved model to %s", path);
     return st;

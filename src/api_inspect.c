@@ -13,6 +13,7 @@
 #include "dtrain/checkpoint.h"
 #include "dtrain/h5io.h"
 #include "dtrain/history.h"
+#include "dtrain/cfgsave.h"
 #include "dtrain/modelio.h"
 #include "dtrain/yamlconf.h"
 
@@ -32,7 +33,7 @@ static void attr_line(FILE *out, h5file *f, const char *obj, const char *name, c
  * train --config would set it. */
 static int saved_value(h5file *f, const dt_option *o, char *v, size_t len)
 {
-    return (o->cmds & CMD_TRAIN) && !modelio_saved_option(f, o, v, len, NULL) &&
+    return (o->cmds & CMD_TRAIN) && !cfgsave_option(f, o, v, len, NULL) &&
            v[0];
 }
 

@@ -9,6 +9,7 @@
 #include "dtrain/fsutil.h"
 #include "dtrain/history.h"
 #include "dtrain/metrics.h"
+#include "dtrain/cfgsave.h"
 #include "dtrain/modelio.h"
 #include "dtrain/session.h"
 #include "dtrain/trainer.h"
@@ -309,9 +310,10 @@ static dt_status save_refit(const dtrain_cv_result *r, dt_comm *comm, dt_session
                             const dt_config *cfg, dt_error *err)
 {
     dt_status st = DT_OK;
+    const dt_saved_opts opts = cfgsave_opts(cfg);
     if (comm_rank(comm) == 0)
-        st = modelio_save(r->cfg->refit, &s->net.model, &s->net.norm, cfg, &s->state.progress.hist,
-                          err);
+        st = modelio_save(r->cfg->refit, &s->net.model, &s->net.norm, &opts,
+                          &s->state.progress.hist, err);
     if ((st = comm_agree(comm, st, err)))
         return st;
     const dt_progress *p = &s->state.progress;

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dtrain/config.h"
 #include "dtrain/fsutil.h"
 
 void history_init(dt_history *h) { memset(h, 0, sizeof *h); }

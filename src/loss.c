@@ -21,6 +21,57 @@ const char *head_name(dt_head h) { return head_names[h]; }
 
 int head_is_classifier(dt_head h) { return h != HEAD_LINEAR; }
 
+/* Softmax cross-entropy of one row z (K logits) against class y: its loss
+ * (log-sum-exp of z minus z_y); *hit: whether the largest logit is y's; into
+ * dz (K, when not NULL) its gradient. */
+static double softmax_row(const float *z, int K, int y, int *hit, float *dz)
+{
+    int arg = 0;
+    float m = z[0];
+    for (int k = 1; k < K; k++)
+        if (z[k] > m) { m = z[k]; arg = k; }
+    double s = 0.0;
+    for (int k = 0; k < K; k++) s += exp((double)z[k] - m);
+    double lse = m + log(s);
+    *hit = arg == y;
+    if (dz) {
+        /* d/dz_k = p_k - [k == y] */
+        for (int k = 0; k < K; k++) dz[k] = (float)exp((double)z[k] - lse);
+        dz[y] -= 1.0f;
+    }
+    return lse - z[y];
+}
+
+/* Logistic loss of one logit x against label y (0 or 1), in a form that
+ * neither overflows nor loses precision for large |x|; into dz (when not
+ * NULL) its gradient sigmoid(x) - y. */
+static double sigmoid_row(double x, double y, float *dz)
+{
+    if (dz) {
+        double e = exp(-fabs(x));
+        double p = x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        dz[0] = (float)(p - y);
+    }
+    return (x > 0 ? x : 0) - x * y + log1p(exp(-fabs(x)));
+}
+
+/* Squared error of one row z (K outputs) against targets t (standardised by
+ * ts when not NULL): its sum in the model's units into *se, in the targets'
+ * units into *se_units (0 without ts); into dz (when not NULL) the gradient of
+ * the mean, 2 d / K. */
+static void linear_row(const float *z, const float *t, int K, const dt_target_scaling *ts,
+                       float *dz, double *se, double *se_units)
+{
+    *se = *se_units = 0.0;
+    for (int k = 0; k < K; k++) {
+        double d = (double)z[k] - (ts ? target_standardise(ts, t[k], k) : t[k]);
+        *se += d * d;
+        if (ts) /* the same error in the targets' units: d / scale */
+            *se_units += (d / ts->scale[k]) * (d / ts->scale[k]);
+        if (dz) dz[k] = (float)(2.0 * d / K);
+    }
+}
+
 double loss_eval(dt_head h, const float *Z, const int32_t *labels, const float *targets,
                  int nb, int K, const dt_target_scaling *ts, float *dZ, dt_loss_sums *sums)
 {
@@ -28,50 +79,19 @@ double loss_eval(dt_head h, const float *Z, const int32_t *labels, const float *
     for (int i = 0; i < nb; i++) {
         const float *z = Z + (size_t)i * K;
         float *dz = dZ ? dZ + (size_t)i * K : NULL;
-        switch (h) {
-        case HEAD_SOFTMAX: {
-            int y = labels[i], arg = 0;
-            float m = z[0];
-            for (int k = 1; k < K; k++)
-                if (z[k] > m) { m = z[k]; arg = k; }
-            double s = 0.0;
-            for (int k = 0; k < K; k++) s += exp((double)z[k] - m);
-            double lse = m + log(s);
-            total += lse - z[y];
-            correct += arg == y;
-            if (dz) {
-                /* d/dz_k = p_k - [k == y] */
-                for (int k = 0; k < K; k++) dz[k] = (float)exp((double)z[k] - lse);
-                dz[y] -= 1.0f;
-            }
-            break;
-        }
-        case HEAD_SIGMOID: {
-            double x = z[0], y = labels[i];
-            total += (x > 0 ? x : 0) - x * y + log1p(exp(-fabs(x)));
-            correct += (x > 0) == (labels[i] == 1);
-            if (dz) {
-                double e = exp(-fabs(x));
-                double p = x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-                dz[0] = (float)(p - y);
-            }
-            break;
-        }
-        case HEAD_LINEAR: {
-            const float *t = targets + (size_t)i * K;
-            double se = 0.0, se_units = 0.0;
-            for (int k = 0; k < K; k++) {
-                double d = (double)z[k] - (ts ? target_standardise(ts, t[k], k) : t[k]);
-                se += d * d;
-                if (ts) /* the same error in the targets' units: d / scale */
-                    se_units += (d / ts->scale[k]) * (d / ts->scale[k]);
-                if (dz) dz[k] = (float)(2.0 * d / K);
-            }
+        if (h == HEAD_SOFTMAX) {
+            int hit;
+            total += softmax_row(z, K, labels[i], &hit, dz);
+            correct += hit;
+        } else if (h == HEAD_SIGMOID) {
+            total += sigmoid_row(z[0], labels[i], dz);
+            correct += (z[0] > 0) == (labels[i] == 1);
+        } else if (h == HEAD_LINEAR) {
+            double se, se_units;
+            linear_row(z, targets + (size_t)i * K, K, ts, dz, &se, &se_units);
             total += se / K;
             units += se_units / K;
             sqerr += ts ? se_units : se;
-            break;
-        }
         }
     }
     if (sums) {

@@ -1,6 +1,5 @@
 /* dtrain: saved models. */
 #include "dtrain/modelio.h"
-#include "dtrain/testhooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +49,7 @@ static dt_status copy_data_extras(h5file *f, const char *data, dt_error *err)
 }
 
 dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
-                             const dt_config *cfg, dt_error *err)
+                        const dt_saved_opts *opts, dt_error *err)
 {
     dt_status st;
     if ((st = h5io_make_group(f, "/model", err)) ||
@@ -80,49 +79,20 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
         (st = write_scaling(f, "/target_normalization", m->n_out, m->target_stats,
                             m->target_stats + m->n_out, norm_name(NORM_ZSCORE), err)))
         return st;
-    if (cfg) {
+    if (opts) {
         if ((st = h5io_make_group(f, "/config", err)))
             return st;
-        size_t n;
-        const dt_option *opts = config_options(&n);
-        for (size_t i = 0; i < n; i++) {
-            if (!(opts[i].cmds & CMD_TRAIN) ||
-                (dt_hooks.unsaved_option && !strcmp(opts[i].name, dt_hooks.unsaved_option)))
-                continue;
-            char v[2 * DT_PATH_MAX + 2], abs[2 * DT_PATH_MAX + 2];
-            config_value_str(cfg, &opts[i], v, sizeof v);
-            /* names as the run's directory read them, so that the saved
-             * configuration (inspect --config) works from any directory */
-            if ((opts[i].facts & OPTF_PATH) && v[0] &&
-                !(opts[i].choices && !strcmp(v, opts[i].choices)) &&
-                !fs_absolute(v, abs, sizeof abs) && strlen(abs) < DT_PATH_MAX)
-                snprintf(v, sizeof v, "%s", abs);
-            if ((st = h5io_set_attr_str(f, "/config", opts[i].name, v, err)))
+        char v[2 * DT_PATH_MAX + 2];
+        const char *key;
+        for (size_t i = 0; opts->get(opts, i, &key, v, sizeof v); i++)
+            if (key && (st = h5io_set_attr_str(f, "/config", key, v, err)))
                 return st;
-        }
     }
-    return cfg && cfg->data[0] ? copy_data_extras(f, cfg->data, err) : DT_OK;
-}
-
-dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t len,
-                               dt_error *err)
-{
-    const char *key = o->was_named && !h5io_has_attr(f, "/config", o->name) &&
-                              h5io_has_attr(f, "/config", o->was_named)
-                          ? o->was_named
-                          : o->name;
-    dt_status st = h5io_get_attr_str(f, "/config", key, v, len, err);
-    const char *now = st ? v : config_current_spelling(o, v);
-    if (now != v)
-        snprintf(v, len, "%s", now);
-    /* files written when no hidden layer was spelt "" (the default then) */
-    if (!st && o->type == OPT_LAYERS && !v[0])
-        snprintf(v, len, "none");
-    return st;
+    return opts && opts->data[0] ? copy_data_extras(f, opts->data, err) : DT_OK;
 }
 
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
-                       const dt_config *cfg, const dt_history *hist, dt_error *err)
+                       const dt_saved_opts *opts, const dt_history *hist, dt_error *err)
 {
     char tmp[DT_PATH_MAX + 64];
     fs_temp_name(path, tmp, sizeof tmp);
@@ -130,7 +100,7 @@ dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
     dt_status st = h5io_create(tmp, &f, err);
     if (st)
         return st;
-    st = modelio_write(f, m, norm, cfg, err);
+    st = modelio_write(f, m, norm, opts, err);
     if (!st && hist && hist->n_rows)
         st = history_write_h5(f, hist, err);
     return h5io_finish(f, path, st, err);

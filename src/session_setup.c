@@ -12,6 +12,7 @@
 #include "dtrain/fsutil.h"
 #include "dtrain/linalg.h"
 #include "dtrain/metrics.h"
+#include "dtrain/cfgsave.h"
 #include "dtrain/modelio.h"
 #include "dtrain/testhooks.h"
 
@@ -578,7 +579,7 @@ dt_status session_setup_with(dt_session *s, dt_config *cfg, dt_comm *comm,
 
 dt_ckpt_parts session_parts(dt_session *s)
 {
-    dt_ckpt_parts p = {s->cfg,
+    dt_ckpt_parts p = {cfgsave_opts(s->cfg),
                        &s->net.model,
                        &s->opt.optim,
                        &s->net.norm,

@@ -33,10 +33,10 @@
 
 #include <stdint.h>
 #include "dtrain/comm.h"
-#include "dtrain/config.h"
 #include "dtrain/dataset.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/history.h"
+#include "dtrain/modelio.h"
 #include "dtrain/model.h"
 #include "dtrain/optim.h"
 #include "dtrain/schedule.h"
@@ -66,7 +66,7 @@ void progress_free(dt_progress *p);
 
 /* Everything a checkpoint holds besides the progress. */
 typedef struct {
-    const dt_config *cfg;
+    dt_saved_opts opts; /* the run's options (cfgsave_opts): /config, and a resume's check */
     dt_model *model;
     dt_optim *optim;
     dt_norm *norm;

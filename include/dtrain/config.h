@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include "dtrain/convert.h"
 #include "dtrain/dataset.h"
+#include "dtrain/fsutil.h"
 #include "dtrain/loss.h"
 #include "dtrain/matmul.h"
 #include "dtrain/metrics.h"
@@ -23,7 +24,6 @@
 #include "dtrain/secondorder.h"
 #include "dtrain/status.h"
 
-#define DT_PATH_MAX 1024
 typedef char dt_str[DT_PATH_MAX];
 /* The longest option text accepted (longer is refused when parsed).  The
  * margin is room for every name dtrain appends to a path it was given

@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include "dtrain/status.h"
 
+/* The longest file name (path) an option gives, in bytes with its NUL: the
+ * size of the buffers that hold one (config.h bounds option texts by it). */
+#define DT_PATH_MAX 1024
+
 /* tmp receives "<path>.tmp.<pid>" (len bytes). */
 void fs_temp_name(const char *path, char *tmp, size_t len);
 /* 1 if `name` is such a temporary name, "<base>.tmp.<digits>", with base

@@ -1,4 +1,4 @@
-/* dtrain: the only interface to HDF5 (src/h5io.c).
+/* dtrain: the only interface to HDF5 (src/h5io.c, h5io_layout.c, h5io_read.c).
  *
  * A thin, checked layer over the HDF5 C API: open/create files, read and write
  * whole datasets or row ranges with type conversion, and string/number

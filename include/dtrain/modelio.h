@@ -16,29 +16,45 @@
 #ifndef DTRAIN_MODELIO_H
 #define DTRAIN_MODELIO_H
 
-#include "dtrain/config.h"
+#include <stddef.h>
+#include <stdint.h>
 #include "dtrain/dataset.h"
 #include "dtrain/h5io.h"
 #include "dtrain/history.h"
 #include "dtrain/model.h"
 #include "dtrain/status.h"
 
-/* Write the layout above into an open file (checkpoints reuse it). */
-/* Option o's value as saved in f's /config (under its name, or its former
- * name when the file is older than the rename) into v (len bytes), in
- * today's spelling (config_current_spelling): DT_OK, or an error if the file
- * has neither. */
-dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t len,
-                               dt_error *err);
+/* A run's training options as /config keeps them, and the values beside
+ * them that the files record.  modelio and checkpoint know nothing of the
+ * option table: they write and compare the options through these calls,
+ * which the configuration module provides (cfgsave_opts, cfgsave.h). */
+typedef struct dt_saved_opts dt_saved_opts;
+struct dt_saved_opts {
+    /* Option i of the table: 0 past the last one; else 1, with *key its name
+     * and v (len bytes) its text as /config keeps it (names made absolute),
+     * or *key NULL for an option not saved. */
+    int (*get)(const dt_saved_opts *o, size_t i, const char **key, char *v, size_t len);
+    /* Checkpoint f's /config against these options: appends to diff (size
+     * bytes, *used written so far, which may pass size as snprintf counts)
+     * "\n  --NAME: checkpoint 'WAS', now 'NOW'" for each difference that
+     * forbids a resume, and says each that may change (dt_info).  0, or -1
+     * without memory. */
+    int (*compare)(const dt_saved_opts *o, h5file *f, char *diff, size_t size, size_t *used);
+    const void *cfg;  /* what get and compare read (the configuration) */
+    const char *data; /* the training data file ("" none): its extras go with the model */
+    int64_t seed;     /* the run's seed (a checkpoint's /progress records it) */
+};
 
+/* Write the layout above into an open file (checkpoints reuse it); opts
+ * NULL: no /config. */
 dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
-                        const dt_config *cfg, dt_error *err);
+                        const dt_saved_opts *opts, dt_error *err);
 
 /* Write the model to `path` through a temporary file in the same directory
  * renamed into place, so an existing file is replaced only by a complete one.
- * norm, cfg and hist (the training run's epochs, as /history) may be NULL. */
+ * norm, opts and hist (the training run's epochs, as /history) may be NULL. */
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
-                       const dt_config *cfg, const dt_history *hist, dt_error *err);
+                       const dt_saved_opts *opts, const dt_history *hist, dt_error *err);
 
 /* Replace m's parameters with those stored in `path`.  The number of layers and
  * every shape must match; otherwise the error lists each difference. */
