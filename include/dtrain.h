@@ -147,8 +147,9 @@ DTRAIN_API dtrain_status dtrain_create(dtrain_run **run, MPI_Comm comm);
 DTRAIN_API void dtrain_free(dtrain_run *run);
 
 /* The message of the last failed call on run ("" if none).  For run NULL,
- * the message of this thread's last failed dtrain_create or call given a
- * NULL run (static storage).  Valid until the next call on run.  Local. */
+ * the message of this thread's last failed dtrain_create, call given a
+ * NULL run, or call that takes no run (the options and process calls below;
+ * static storage).  Valid until the next call on run.  Local. */
 DTRAIN_API const char *dtrain_errmsg(const dtrain_run *run);
 
 /* Set option key to value, as `dtrain train --key value` or a YAML config
@@ -362,8 +363,8 @@ typedef struct dtrain_options dtrain_options;
  * the caller frees with dtrain_options_free; on failure *opts is NULL and
  * dtrain_errmsg(NULL) names the option, argument or config file entry:
  * DTRAIN_EUSAGE for an unknown command or option (with a suggestion), a
- * missing or bad value, an option given twice; DTRAIN_EIO for a config
- * file that cannot be read; DTRAIN_ENOMEM.  Local. */
+ * missing or bad value, an option given twice, a config file that cannot
+ * be read or holds a bad entry (its path and line); DTRAIN_ENOMEM.  Local. */
 DTRAIN_API dtrain_status dtrain_options_parse(dtrain_options **opts, const char *command,
                                               int argc, char **argv);
 

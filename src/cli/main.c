@@ -247,6 +247,57 @@ static void guard_start_up(const dtrain_options *o)
     /* a failure is met again, and agreed, when training starts it */
 }
 
+/* completion and plot: before and without MPI.  1 if argv is one of them
+ * (*code: its exit status), else 0. */
+static int without_mpi(int argc, char **argv, int *code)
+{
+    if (argc > 1 && strcmp(argv[1], "completion") == 0)
+        *code = completion(argc, argv);
+    /* the plotter is a script of its own, on one process (plot.c) */
+    else if (argc > 1 && strcmp(argv[1], "plot") == 0)
+        *code = cli_plot(argc, argv);
+    else if (argc == 3 && !strcmp(argv[1], "help") && !strcmp(argv[2], "plot")) {
+        static char help_opt[] = "--help";
+        char *help[] = {argv[0], argv[2], help_opt, NULL};
+        *code = cli_plot(3, help);
+    } else
+        return 0;
+    return 1;
+}
+
+/* What rank 0 prints, MPI running: the usage, every command's options, the
+ * versions, a command's help.  1 if argv asks for one of them or names no
+ * command (*code: the exit status), else 0. */
+static int informational(int argc, char **argv, int rank, int *code)
+{
+    *code = 0;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
+        if (rank == 0)
+            usage(argc < 2 ? stderr : stdout);
+        *code = argc < 2 ? 2 : 0;
+    } else if (!strcmp(argv[1], "--help-all")) {
+        if (rank == 0)
+            help_all();
+    } else if (!strcmp(argv[1], "--version")) {
+        if (rank == 0) {
+            printf("dtrain %s\n", dtrain_version());
+            dtrain_print_versions(stdout);
+        }
+    } else {
+        /* "dtrain help COMMAND" is "dtrain COMMAND --help" */
+        const int help = !strcmp(argv[1], "help");
+        const command *c = find_command(argv[1 + help], rank);
+        if (!c)
+            *code = 2;
+        else if (help)
+            print_help(c, rank);
+        else
+            return 0;
+    }
+    return 1;
+}
+
 int cli_main(int argc, char **argv)
 {
     /* First thing, before MPI: a preemption signal during start-up is kept
@@ -264,65 +315,20 @@ int cli_main(int argc, char **argv)
     if (train)
         guard_start_up(opts);
     int code = 0;
-    if (argc > 1 && strcmp(argv[1], "completion") == 0) {
-        code = completion(argc, argv);
-        goto before_mpi;
-    }
-    /* the plotter is a script of its own, on one process (plot.c) */
-    if (argc > 1 && strcmp(argv[1], "plot") == 0) {
-        code = cli_plot(argc, argv);
-        goto before_mpi;
-    }
-    if (argc == 3 && !strcmp(argv[1], "help") && !strcmp(argv[2], "plot")) {
-        static char help_opt[] = "--help";
-        char *help[] = {argv[0], argv[2], help_opt, NULL};
-        code = cli_plot(3, help);
-        goto before_mpi;
-    }
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-        fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
-        code = 1;
-        goto before_mpi;
-    }
-    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-    const int rank = world_rank;
-    dtrain_ignore_file_size_signal();
-
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        (!strcmp(argv[1], "help") && argc == 2)) {
-        if (rank == 0)
-            usage(argc < 2 ? stderr : stdout);
-        code = argc < 2 ? 2 : 0;
-        goto done;
-    }
-    if (!strcmp(argv[1], "--help-all")) {
-        if (rank == 0)
-            help_all();
-        goto done;
-    }
-    if (!strcmp(argv[1], "--version")) {
-        if (rank == 0) {
-            printf("dtrain %s\n", dtrain_version());
-            dtrain_print_versions(stdout);
+    if (!without_mpi(argc, argv, &code)) {
+        if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+            fprintf(stderr, "dtrain: error: MPI could not be initialised\n");
+            code = 1;
+        } else {
+            MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+            dtrain_ignore_file_size_signal();
+            if (!informational(argc, argv, world_rank, &code))
+                code = run_command(c, opts, parsed, parse_msg, world_rank);
+            dtrain_process_end(); /* armed and never started: local */
+            fflush(stdout);
+            MPI_Finalize();
         }
-        goto done;
     }
-    /* "dtrain help COMMAND" is "dtrain COMMAND --help" */
-    const int help = !strcmp(argv[1], "help");
-    c = find_command(argv[1 + help], rank);
-    if (!c)
-        code = 2;
-    else if (help)
-        print_help(c, rank);
-    else
-        code = run_command(c, opts, parsed, parse_msg, rank);
-done:
-    dtrain_options_free(opts);
-    dtrain_process_end(); /* armed and never started: local */
-    fflush(stdout);
-    MPI_Finalize();
-    return code;
-before_mpi:
     dtrain_options_free(opts);
     dtrain_process_end();
     return code;
