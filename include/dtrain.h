@@ -305,6 +305,30 @@ DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
  * the model it held.  Collective. */
 DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
 
+/* ---- how messages name options ---- */
+
+/* How a run's messages (dtrain_errmsg, the log lines) name an option. */
+typedef enum {
+    DTRAIN_NAMES_KEYS = 0, /* by the key dtrain_set takes: "lr: -1 is out of range ..."
+                              (the default) */
+    DTRAIN_NAMES_FLAGS = 1 /* as a command line's flag: "--lr: -1 is out of range ...",
+                              for a program whose users type flags (dtrain's own) */
+} dtrain_names;
+
+/* Name options in the run's messages from now on as names says.  Local;
+ * DTRAIN_EUSAGE for a value that is not a dtrain_names. */
+DTRAIN_API dtrain_status dtrain_name_options(dtrain_run *run, dtrain_names names);
+
+/* The option the run's last failure concerns, when it concerns one option
+ * (a value dtrain_set refuses, a value that does not fit the data or the
+ * other options, a required option not set): its key, as dtrain_set takes
+ * it whatever dtrain_name_options chose; NULL when the failure concerns no
+ * one option, when the last call succeeded, and for run NULL.  *missing (if
+ * missing is not NULL) is 1 when that option is required and was not set
+ * (a command line points its user at its help), else 0.  The text belongs
+ * to the run, valid until its next call.  Local. */
+DTRAIN_API const char *dtrain_err_option(const dtrain_run *run, int *missing);
+
 #ifdef __cplusplus
 }
 #endif

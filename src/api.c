@@ -71,17 +71,31 @@ dt_status api_usable(dtrain_run *run, const char *fn)
     return DT_OK;
 }
 
-/* Every entry point: the run's log sink in, the error cleared; `leave`
- * puts the caller's sink back. */
+/* The callers' option naming, innermost last: api_enter pushes, api_leave
+ * pops (nested when a callback of one run calls another run; deeper than
+ * the stack holds, the innermost calls leave the naming as they found it
+ * only up to the stack's depth, which no real program reaches). */
+#define NAMES_DEPTH 32
+static _Thread_local dt_names caller_names[NAMES_DEPTH];
+static _Thread_local unsigned names_depth;
+
+/* Every entry point: the run's log sink and option naming in, the error
+ * cleared; `leave` puts the caller's back. */
 dt_log_sink api_enter(dtrain_run *run)
 {
     dt_error_clear(&run->err);
+    const dt_names prev = dt_names_swap(run->opt_names);
+    if (names_depth < NAMES_DEPTH)
+        caller_names[names_depth] = prev;
+    names_depth++;
     return dt_log_swap(run->log);
 }
 
 dtrain_status api_leave(dt_log_sink prev, dt_status st)
 {
     dt_log_swap(prev);
+    if (names_depth > 0 && --names_depth < NAMES_DEPTH)
+        dt_names_swap(caller_names[names_depth]);
     return (dtrain_status)st;
 }
 
@@ -172,7 +186,7 @@ void dtrain_free(dtrain_run *run)
     rows_free(&run->train);
     rows_free(&run->eval);
     comm_free(run->comm);
-    dt_log_swap(prev);
+    api_leave(prev, DT_OK);
     free(run);
 }
 
@@ -195,9 +209,8 @@ dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value)
         st = dt_fail(&run->err, DT_ENOMEM, "dtrain_set: out of memory");
     else if (o && o->offset == offsetof(dt_config, config_file))
         st = yamlconf_read(value, CMD_TRAIN, next, &run->err);
-    else if ((st = config_set(next, CMD_TRAIN, key, value, &run->err)) &&
-             !strstr(run->err.msg, key))
-        dt_fail_prefix(&run->err, "%s", key); /* every message names the key */
+    else
+        st = config_set(next, CMD_TRAIN, key, value, &run->err); /* its messages name key */
     if (!st)
         run->cfg = *next;
     free(next);
@@ -552,9 +565,9 @@ dtrain_status dtrain_train(dtrain_run *run)
     dt_error *err = &run->err;
     drop_model(run);
     if (run->cfg.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
-        return api_leave(prev, dt_fail(err, DT_EUSAGE, "step-timeout: the watchdog thread it needs "
-                                                   "is not allowed (dtrain_allow(run, "
-                                                   "DTRAIN_ALLOW_WATCHDOG))"));
+        return api_leave(prev, dt_fail_opt(err, DT_EUSAGE, "step-timeout", "%s: the watchdog "
+                                           "thread it needs is not allowed (dtrain_allow(run, "
+                                           "DTRAIN_ALLOW_WATCHDOG))", dt_opt("step-timeout")));
     dt_session *s = malloc(sizeof *s);
     st = comm_agree(run->comm, s ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory"), err);
     if (st) {

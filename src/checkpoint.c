@@ -179,7 +179,11 @@ int ckpt_owns_name(const char *base)
 
 fs_owned_dir ckpt_owned_dir(const char *dir)
 {
-    return (fs_owned_dir){"--checkpoint-dir", dir,
+    /* the name outlives dt_opt's rotating buffers: the caller keeps the
+     * struct while it names other options */
+    static _Thread_local char name[DT_OPTKEY_LEN + 2];
+    snprintf(name, sizeof name, "%s", dt_opt("checkpoint-dir"));
+    return (fs_owned_dir){name, dir,
                           "its step-NNNNNNNN[-LINEAGE].h5 checkpoints, latest.h5 and dtrain.lock",
                           ckpt_owns_name};
 }
@@ -311,7 +315,7 @@ static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts 
 {
     dt_status st = fs_mkdirs(dir, err);
     if (st)
-        return dt_fail_prefix(err, "--checkpoint-dir");
+        return dt_fail_prefix(err, "%s", dt_opt("checkpoint-dir"));
     if ((st = pick_name(dir, p, written, len, err)))
         return dt_fail_prefix(err, "checkpoint not written (the previous one is intact)");
     char tmp[DT_PATH_MAX + 64];
@@ -380,7 +384,7 @@ dt_status ckpt_claim_dir(const char *dir, fs_dir_lock *lock, dt_error *err)
 {
     dt_status st = fs_mkdirs(dir, err);
     if (st)
-        return dt_fail_prefix(err, "--checkpoint-dir");
+        return dt_fail_prefix(err, "%s", dt_opt("checkpoint-dir"));
     char host[256] = "?", when[32] = "?", holder[400], file[DT_PATH_MAX + 16];
     gethostname(host, sizeof host);
     host[sizeof host - 1] = '\0';
@@ -396,16 +400,16 @@ dt_status ckpt_claim_dir(const char *dir, fs_dir_lock *lock, dt_error *err)
         char other[DT_ERRMSG_LEN];
         snprintf(other, sizeof other, "%s", err->msg);
         return dt_fail(err, DT_EUSAGE,
-                       "--checkpoint-dir %s is in use by another run: %s holds %s; give each "
+                       "%s %s is in use by another run: %s holds %s; give each "
                        "run a directory of its own, or wait for that run to end",
-                       dir, other, file);
+                       dt_opt("checkpoint-dir"), dir, other, file);
     }
     if (st)
-        return dt_fail_prefix(err, "--checkpoint-dir");
+        return dt_fail_prefix(err, "%s", dt_opt("checkpoint-dir"));
     if (!lock->held)
-        dt_warn("--checkpoint-dir %s: this file system does not support locks, so dtrain cannot "
+        dt_warn("%s %s: this file system does not support locks, so dtrain cannot "
                 "tell whether another run uses the directory; give each run one of its own",
-                dir);
+                dt_opt("checkpoint-dir"), dir);
     remove_temporaries(dir);
     return DT_OK;
 }
@@ -558,6 +562,9 @@ static dt_status check_file(h5file *f, const char *path, ckpt_facts *k, dt_error
     if (!h5io_get_attr_str(f, "/config", "epochs", text, sizeof text, NULL) &&
         (sscanf(text, "%lld", (long long *)&epochs) != 1 || epochs < 1 || epochs > 1000000000))
         return damaged(err, path, "/config attribute epochs is '%s'; expected 1 to 1e9", text);
+    char epochs_done[96];
+    snprintf(epochs_done, sizeof epochs_done, "epochs done, at most the saved %s",
+             dt_opt("epochs"));
     dt_status st;
     if ((st = count_params(f, path, &k->n_params, err)) ||
         (st = int_in(f, path, "/", "format_version", 1, CKPT_FORMAT_VERSION,
@@ -568,8 +575,8 @@ static dt_status check_file(h5file *f, const char *path, ckpt_facts *k, dt_error
                      &k->n_train, err)) ||
         (st = int_in(f, path, g, "n_features", 1, INT32_MAX, "features", &v, err)) ||
         (st = int_in(f, path, g, "n_outputs", 1, INT32_MAX, "outputs", &v, err)) ||
-        (st = int_in(f, path, g, "epoch", 0, epochs, "epochs done, at most the saved --epochs",
-                     &k->epoch, err)) ||
+        (st = int_in(f, path, g, "epoch", 0, epochs, epochs_done, &k->epoch,
+                     err)) ||
         (st = int_in(f, path, g, "batch", 0, k->n_train,
                      "batches done of the epoch, at most one per training sample", &k->batch,
                      err)) ||
@@ -734,12 +741,13 @@ static dt_status no_checkpoint_at(const char *spec, int is_dir, const char *ckpt
     free(v);
     const char *what = is_dir ? "a directory, not a checkpoint" : "no such file";
     if (!n)
-        return dt_fail(err, DT_EUSAGE, "--resume %s: %s, and no checkpoint "
-                       "(step-NNNNNNNN.h5) in %s", spec, what, dir);
-    return dt_fail(err, DT_EUSAGE,
-                   "--resume %s: %s; %s holds %s (newest first); '--checkpoint-dir %s "
-                   "--resume' (no FILE) takes the newest good one",
-                   spec, what, dir, have, dir);
+        return dt_fail_opt(err, DT_EUSAGE, "resume", "%s %s: %s, and no checkpoint "
+                           "(step-NNNNNNNN.h5) in %s", dt_opt("resume"), spec, what, dir);
+    return dt_fail_opt(err, DT_EUSAGE, "resume",
+                       "%s %s: %s; %s holds %s (newest first); '%s %s %s' (no FILE) takes "
+                       "the newest good one",
+                       dt_opt("resume"), spec, what, dir, have, dt_opt("checkpoint-dir"), dir,
+                       dt_opt("resume"));
 }
 
 /* A run's newest usable checkpoint in a directory: v[entry]. */
@@ -765,17 +773,19 @@ static dt_status choose_run(const char *dir, int have_latest, uint64_t want,
     if (n_heads > 8)
         APPEND(list, used, "\n  ... (%zu runs in all)", n_heads);
     if (want)
-        return dt_fail(err, DT_EUSAGE,
-                       "--resume: %s/latest.h5 cannot be used and no other checkpoint of its "
-                       "run (lineage %016llx) can; those left are other runs', the newest of "
-                       "each:%s\nto continue one of them, name it with '--resume FILE'",
-                       dir, (unsigned long long)want, list);
-    return dt_fail(err, DT_EUSAGE,
-                   "--resume: %s/latest.h5 %s and the usable checkpoints in %s belong to %zu "
-                   "runs (lineages); dtrain does not guess which to continue. The newest of "
-                   "each:%s\nname the one to continue with '--resume FILE'",
-                   dir, have_latest ? "cannot be used (its run unknown)" : "does not exist,",
-                   dir, n_heads, list);
+        return dt_fail_opt(err, DT_EUSAGE, "resume",
+                           "%s: %s/latest.h5 cannot be used and no other checkpoint of its "
+                           "run (lineage %016llx) can; those left are other runs', the newest "
+                           "of each:%s\nto continue one of them, name it with '%s FILE'",
+                           dt_opt("resume"), dir, (unsigned long long)want, list,
+                           dt_opt("resume"));
+    return dt_fail_opt(err, DT_EUSAGE, "resume",
+                       "%s: %s/latest.h5 %s and the usable checkpoints in %s belong to %zu "
+                       "runs (lineages); dtrain does not guess which to continue. The newest "
+                       "of each:%s\nname the one to continue with '%s FILE'",
+                       dt_opt("resume"), dir,
+                       have_latest ? "cannot be used (its run unknown)" : "does not exist,",
+                       dir, n_heads, list, dt_opt("resume"));
 }
 
 dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, dt_error *err)
@@ -792,7 +802,8 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
         return st;
     }
     if (!dir[0])
-        return dt_fail(err, DT_EUSAGE, "--resume without a file needs --checkpoint-dir");
+        return dt_fail_opt(err, DT_EUSAGE, "resume", "%s without a file needs %s",
+                           dt_opt("resume"), dt_opt("checkpoint-dir"));
     char cand[DT_PATH_MAX + 32];
     dt_error e2;
     /* what was wrong with each checkpoint tried, for the error if none is usable */
@@ -811,10 +822,10 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
     if (have_latest && S_ISLNK(lb.st_mode) && access(cand, F_OK) != 0 && tl >= 0) {
         /* its checkpoint was deleted or moved: taking the newest step file
          * instead could continue another run's checkpoints */
-        return dt_fail(err, DT_EUSAGE,
-                       "--resume: %s names %s, which does not exist (deleted or moved); "
-                       "resume from a checkpoint file of your choice with '--resume FILE'",
-                       cand, target);
+        return dt_fail_opt(err, DT_EUSAGE, "resume",
+                           "%s: %s names %s, which does not exist (deleted or moved); "
+                           "resume from a checkpoint file of your choice with '%s FILE'",
+                           dt_opt("resume"), cand, target, dt_opt("resume"));
     }
     if (access(cand, F_OK) == 0) {
         if (!ckpt_verify(cand, &e2)) {
@@ -870,10 +881,10 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
         return st;
     /* Starting fresh would overwrite the damaged ones: only when there are none. */
     if (!path[0] && tried)
-        return dt_fail(err, DT_EUSAGE,
-                       "--resume: no usable checkpoint in %s, %d damaged:%s\n(move them away, "
-                       "or give a --checkpoint-dir of its own, to start fresh)",
-                       dir, tried, faults);
+        return dt_fail_opt(err, DT_EUSAGE, "resume",
+                           "%s: no usable checkpoint in %s, %d damaged:%s\n(move them away, "
+                           "or give a %s of its own, to start fresh)",
+                           dt_opt("resume"), dir, tried, faults, dt_opt("checkpoint-dir"));
     return DT_OK;
 }
 
@@ -1014,7 +1025,7 @@ static dt_status load_extras(h5file *f, const char *path, const dt_ckpt_parts *p
     if (parts->best) {
         if (!h5io_exists(f, "/early_stopping/best"))
             return dt_fail(err, DT_EUSAGE, "%s has no early-stopping state (written without "
-                           "--early-stopping)", path);
+                           "%s)", path, dt_opt("early-stopping"));
         if ((st = read_vector(f, path, "/early_stopping/best", DT_F32, np, parts->best, err)))
             return st;
     }

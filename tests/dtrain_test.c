@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "dtrain/testhooks.h"
+#include "dtrain/watchdog.h"
 
 int main(int argc, char **argv)
 {
@@ -33,5 +34,10 @@ int main(int argc, char **argv)
     if ((e = getenv("DTRAIN_TEST_SETUP_SLEEP")))
         sscanf(e, "%d:%lf", &dt_hooks.setup_sleep_rank, &dt_hooks.setup_sleep_seconds);
     dt_hooks.unsaved_option = getenv("DTRAIN_TEST_UNSAVED_OPTION");
+    /* as src/cli/dtrain.c's main: options named as flags, the watchdog's line */
+    char voice[64];
+    snprintf(voice, sizeof voice, "dtrain %s: error: ", argc > 1 ? argv[1] : "");
+    watchdog_voice(voice);
+    dt_names_swap(DT_NAMES_FLAGS);
     return cli_main(argc, argv);
 }

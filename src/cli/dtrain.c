@@ -1,4 +1,16 @@
 /* dtrain: the program. */
-#include "cli.h"
+#include <stdio.h>
 
-int main(int argc, char **argv) { return cli_main(argc, argv); }
+#include "cli.h"
+#include "dtrain/watchdog.h"
+
+int main(int argc, char **argv)
+{
+    /* the command line names options as its flags, in the library's messages
+     * too, and the watchdog's line starts as its other errors do */
+    char voice[64];
+    snprintf(voice, sizeof voice, "dtrain %s: error: ", argc > 1 ? argv[1] : "");
+    watchdog_voice(voice);
+    dt_names_swap(DT_NAMES_FLAGS);
+    return cli_main(argc, argv);
+}

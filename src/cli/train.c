@@ -153,6 +153,7 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
     dtrain_status st = dtrain_create(&run, MPI_COMM_WORLD);
     if (st)
         return dt_fail(err, (dt_status)st, "%s", dtrain_errmsg(NULL));
+    dtrain_name_options(run, DTRAIN_NAMES_FLAGS); /* "--lr", as the user typed it */
     dtrain_on_log(run, print, &d, DTRAIN_LOG_INFO);
     set_progress(run, cfg, &d);
     st = dtrain_allow(run, DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_WATCHDOG);
@@ -162,7 +163,10 @@ dt_status cli_train(const dt_config *cfg, dt_comm *world, dt_error *err)
         st = dtrain_train(run);
     if (d.shown) /* a stop within an epoch: the message goes below the bar */
         fputs("\n", stdout);
-    if (st)
+    int missing = 0;
+    if (st && dtrain_err_option(run, &missing) && missing) /* a required option not given */
+        dt_fail(err, (dt_status)st, "%s (see dtrain train --help)", dtrain_errmsg(run));
+    else if (st)
         dt_fail(err, (dt_status)st, "%s", dtrain_errmsg(run));
     dtrain_free(run);
     return (dt_status)st;
