@@ -143,8 +143,8 @@ static void rows_free(rows *r)
 dt_model *api_model_of(dtrain_run *run, dt_norm **norm)
 {
     if (run->session) {
-        *norm = &run->session->norm;
-        return &run->session->model;
+        *norm = &run->session->net.norm;
+        return &run->session->net.model;
     }
     if (run->have_loaded) {
         *norm = &run->loaded_norm;
@@ -585,14 +585,14 @@ dtrain_status dtrain_train(dtrain_run *run)
     st = setup(run, s);
     if (!st) {
         session_describe(s);
-        s->signals = (run->allowed & DTRAIN_ALLOW_SIGNALS) != 0;
-        s->watchdog = (run->allowed & DTRAIN_ALLOW_WATCHDOG) != 0;
-        s->on_step = run->on_step ? step_trampoline : NULL;
-        s->on_epoch = run->on_epoch ? epoch_trampoline : NULL;
-        s->hook_user = run;
-        s->on_tick = run->on_tick ? tick_trampoline : NULL;
-        s->tick_user = run;
-        s->tick_every = run->tick_every;
+        s->allow.signals = (run->allowed & DTRAIN_ALLOW_SIGNALS) != 0;
+        s->allow.watchdog = (run->allowed & DTRAIN_ALLOW_WATCHDOG) != 0;
+        s->hooks.on_step = run->on_step ? step_trampoline : NULL;
+        s->hooks.on_epoch = run->on_epoch ? epoch_trampoline : NULL;
+        s->hooks.user = run;
+        s->hooks.on_tick = run->on_tick ? tick_trampoline : NULL;
+        s->hooks.tick_user = run;
+        s->hooks.tick_every = run->tick_every;
         st = session_train(s, err);
     }
     if (watch)
@@ -601,18 +601,18 @@ dtrain_status dtrain_train(dtrain_run *run)
         st = session_report(s, err);
     if (!st) /* the names come with the data file; arrays have none */
         st = read_names(run, run->trained_cfg.data, err);
-    if (!st && run->trained_cfg.save[0] && !s->complete) /* complete: nothing rewritten */
-        st = save_model(run, &s->model, &s->norm, &run->trained_cfg, &s->progress.hist,
-                        run->trained_cfg.save);
+    if (!st && run->trained_cfg.save[0] && !s->state.complete) /* complete: nothing rewritten */
+        st = save_model(run, &s->net.model, &s->net.norm, &run->trained_cfg,
+                        &s->state.progress.hist, run->trained_cfg.save);
     if (st) {
         session_free(s);
         free(s);
     } else {
         /* only the model and its normalisation are used from here on; the
          * session's copies of the data go (collective if node-shared) */
-        dataset_free(&s->train);
-        dataset_free(&s->eval);
-        dataset_free(&s->test);
+        dataset_free(&s->data.train);
+        dataset_free(&s->data.eval);
+        dataset_free(&s->data.test);
         run->session = s;
     }
     return api_leave(prev, st);
@@ -669,7 +669,7 @@ static dt_status check_save_path(const dtrain_run *run, const char *path, dt_err
         {"data", s ? cfg->data : "", FS_INPUT},
         {"init-from", s ? cfg->init_from : "", FS_INPUT},
         {"config", s ? cfg->config_file : "", FS_INPUT},
-        {"resume", s ? s->resumed_from : "", FS_OWNED},
+        {"resume", s ? s->state.resumed_from : "", FS_OWNED},
         {"dtrain_load", s ? "" : run->loaded_from, FS_INPUT},
         {"log", s ? cfg->log : "", FS_WRITTEN},
         {"dtrain_save", path, FS_OUTPUT},
@@ -697,7 +697,7 @@ dtrain_status dtrain_save(dtrain_run *run, const char *path)
         st = check_save_path(run, path, err);
     if (!(st = comm_agree(run->comm, st, err)))
         st = save_model(run, m, nm, run->session ? &run->trained_cfg : NULL,
-                        run->session ? &run->session->progress.hist : NULL, path);
+                        run->session ? &run->session->state.progress.hist : NULL, path);
     return api_leave(prev, st);
 }
 

@@ -41,24 +41,24 @@ static float *train_steps(int P, const char *extra, int steps, size_t *n_params)
         ck_assert_int_eq(tu_parse(&cfg, CMD_TRAIN, line, &err), DT_OK);
         dt_session s;
         ck_assert_msg(session_setup(&s, &cfg, c, &err) == DT_OK, "%s", err.msg);
-        if (s.second_order) {
+        if (s.so.on) {
             /* full batch: `steps` iterations through the session's own loop */
             ck_assert_int_eq(session_train(&s, &err), DT_OK);
         } else {
             int64_t done = 0;
             for (int64_t epoch = 0; done < steps; epoch++) {
-                trainer_begin_epoch(&s.trainer, epoch);
-                for (int64_t k = 0; k < s.trainer.steps_per_epoch && done < steps; k++, done++)
-                    trainer_step(&s.trainer, k);
+                trainer_begin_epoch(&s.opt.trainer, epoch);
+                for (int64_t k = 0; k < s.opt.trainer.steps_per_epoch && done < steps; k++, done++)
+                    trainer_step(&s.opt.trainer, k);
             }
         }
-        ck_assert_int_eq(s.trainer.step, s.second_order ? cfg.epochs : steps);
+        ck_assert_int_eq(s.opt.trainer.step, s.so.on ? cfg.epochs : steps);
         /* Bitwise identity of the replicas inside this run. */
-        size_t n = s.model.n_params;
+        size_t n = s.net.model.n_params;
         float *mine = malloc(n * sizeof *mine);
-        memcpy(mine, s.model.params, n * sizeof *mine);
+        memcpy(mine, s.net.model.params, n * sizeof *mine);
         comm_bcast(c, mine, n * sizeof *mine, 0);
-        int64_t differ = memcmp(mine, s.model.params, n * sizeof *mine) != 0;
+        int64_t differ = memcmp(mine, s.net.model.params, n * sizeof *mine) != 0;
         comm_allreduce_max_i64(c, &differ, 1);
         ck_assert_msg(differ == 0, "P=%d: a rank's weights differ from rank 0's", P);
         *n_params = n;

@@ -78,7 +78,7 @@ START_TEST(test_l1_zeroes_irrelevant_weights)
     dt_session s;
     setup(&s, &tr, NULL);
     ck_assert_int_eq(session_train(&s, NULL), DT_OK);
-    const float *w = s.model.layers[0].W;
+    const float *w = s.net.model.layers[0].W;
     ck_assert_msg(fabs(w[0] - 2.0) < 0.1 && fabs(w[1] + 3.0) < 0.1, "w0 %g w1 %g", w[0], w[1]);
     for (int j = 2; j < 10; j++)
         ck_assert_msg(fabsf(w[j]) < 2e-3f, "irrelevant w%d = %g", j, w[j]);
@@ -98,13 +98,13 @@ START_TEST(test_clip_norm_bounds_update)
     for (int64_t i = 0; i < 50; i++) tr.targets[i] *= 100.0f;
     dt_session s;
     setup(&s, &tr, NULL);
-    size_t n = s.model.n_params;
+    size_t n = s.net.model.n_params;
     float *before = malloc(n * sizeof *before);
-    memcpy(before, s.model.params, n * sizeof *before);
-    trainer_begin_epoch(&s.trainer, 0);
-    trainer_step(&s.trainer, 0);
+    memcpy(before, s.net.model.params, n * sizeof *before);
+    trainer_begin_epoch(&s.opt.trainer, 0);
+    trainer_step(&s.opt.trainer, 0);
     double d2 = 0;
-    for (size_t i = 0; i < n; i++) d2 += pow((double)s.model.params[i] - before[i], 2);
+    for (size_t i = 0; i < n; i++) d2 += pow((double)s.net.model.params[i] - before[i], 2);
     ck_assert_msg(sqrt(d2) <= 0.01 * (1 + 1e-5) && sqrt(d2) > 0.005, "update norm %g", sqrt(d2));
     free(before);
     session_free(&s);
@@ -124,25 +124,26 @@ START_TEST(test_dropout_off_at_evaluation)
     setup(&s, &tr, &va);
     ck_assert_int_eq(session_train(&s, NULL), DT_OK);
     dt_eval a, b;
-    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.model, &s.eval, &a, NULL), DT_OK);
-    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.model, &s.eval, &b, NULL), DT_OK);
+    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.net.model, &s.data.eval, &a, NULL), DT_OK);
+    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.net.model, &s.data.eval, &b, NULL), DT_OK);
     ck_assert(a.loss == b.loss && a.accuracy == b.accuracy);
     /* the same weights in a model without dropout */
     dt_layer_spec h[2] = {{16, {ACT_RELU, 0}, 0.0f}, {8, {ACT_TANH, 0}, 0.0f}};
     dt_model plain;
     dt_error err;
-    ck_assert_int_eq(model_create(&plain, 5, h, 2, 2, HEAD_SOFTMAX, s.model.max_batch, &err), DT_OK);
-    memcpy(plain.params, s.model.params, plain.n_params * sizeof(float));
+    ck_assert_int_eq(model_create(&plain, 5, h, 2, 2, HEAD_SOFTMAX, s.net.model.max_batch, &err),
+                     DT_OK);
+    memcpy(plain.params, s.net.model.params, plain.n_params * sizeof(float));
     dt_eval c;
-    ck_assert_int_eq(trainer_evaluate(comm_world(), &plain, &s.eval, &c, NULL), DT_OK);
+    ck_assert_int_eq(trainer_evaluate(comm_world(), &plain, &s.data.eval, &c, NULL), DT_OK);
     ck_assert(a.loss == c.loss && a.accuracy == c.accuracy);
     /* and training did apply masks: one training-mode forward differs */
     int64_t rows[4] = {0, 1, 2, 3};
-    model_train_mode(&s.model, 1, 0, rows);
+    model_train_mode(&s.net.model, 1, 0, rows);
     float z1[8];
-    memcpy(z1, model_forward(&s.model, s.eval.X, 4), sizeof z1);
-    model_eval_mode(&s.model);
-    const float *z0 = model_forward(&s.model, s.eval.X, 4);
+    memcpy(z1, model_forward(&s.net.model, s.data.eval.X, 4), sizeof z1);
+    model_eval_mode(&s.net.model);
+    const float *z0 = model_forward(&s.net.model, s.data.eval.X, 4);
     ck_assert(memcmp(z1, z0, sizeof z1) != 0);
     model_free(&plain);
     session_free(&s);
@@ -163,14 +164,14 @@ START_TEST(test_early_stopping_keeps_best)
     dt_session s;
     setup(&s, &tr, &va);
     ck_assert_int_eq(session_train(&s, NULL), DT_OK);
-    const dt_progress *p = &s.progress;
+    const dt_progress *p = &s.state.progress;
     ck_assert_msg(p->hist.n_rows < 200, "did not stop early");
     ck_assert_int_eq(p->hist.n_rows, p->es_best_epoch + 3);
     double best = INFINITY;
     for (int64_t i = 0; i < p->hist.n_rows; i++)
         best = fmin(best, history_get(&p->hist, i, "valid_loss"));
     dt_eval e;
-    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.model, &s.eval, &e, NULL), DT_OK);
+    ck_assert_int_eq(trainer_evaluate(comm_world(), &s.net.model, &s.data.eval, &e, NULL), DT_OK);
     ck_assert_msg(e.loss == best, "kept weights give %.9g, best epoch %.9g", e.loss, best);
     session_free(&s);
 }
@@ -193,10 +194,10 @@ static size_t train_on(dt_comm *comm, int classes, float **params, double **hist
     dt_error err;
     ck_assert_msg(session_setup_with(&s, &cfg, comm, &tr, &va, &err) == DT_OK, "%s", err.msg);
     ck_assert_int_eq(session_train(&s, NULL), DT_OK);
-    const size_t n = s.model.n_params;
+    const size_t n = s.net.model.n_params;
     *params = malloc(n * sizeof **params);
-    memcpy(*params, s.model.params, n * sizeof **params);
-    const dt_history *h = &s.progress.hist;
+    memcpy(*params, s.net.model.params, n * sizeof **params);
+    const dt_history *h = &s.state.progress.hist;
     *nh = (size_t)(h->n_rows * h->n_cols);
     *hist = malloc(*nh * sizeof **hist + 1);
     for (int64_t r = 0; r < h->n_rows; r++)
@@ -286,15 +287,16 @@ START_TEST(test_newton_least_squares_one_step)
     make_regression(&tr, 300, 7);
     dt_session s;
     setup(&s, &tr, NULL);
-    trainer_full_batch(comm_world(), &s.model, &s.train, 0, 0);
+    trainer_full_batch(comm_world(), &s.net.model, &s.data.train, 0, 0);
     double g0 = 0;
-    for (size_t i = 0; i < s.model.n_params; i++) g0 = fmax(g0, fabs(s.model.grads[i]));
+    for (size_t i = 0; i < s.net.model.n_params; i++) g0 = fmax(g0, fabs(s.net.model.grads[i]));
     ck_assert_double_gt(g0, 0.1);
     ck_assert_int_eq(session_train(&s, NULL), DT_OK);
-    trainer_full_batch(comm_world(), &s.model, &s.train, 0, 0);
-    for (size_t i = 0; i < s.model.n_params; i++)
-        ck_assert_msg(fabs(s.model.grads[i]) < 1e-3, "gradient %zu = %g", i, s.model.grads[i]);
-    ck_assert(fabs(s.model.layers[0].W[0] - 2.0) < 0.01);
+    trainer_full_batch(comm_world(), &s.net.model, &s.data.train, 0, 0);
+    for (size_t i = 0; i < s.net.model.n_params; i++)
+        ck_assert_msg(fabs(s.net.model.grads[i]) < 1e-3, "gradient %zu = %g", i,
+                      s.net.model.grads[i]);
+    ck_assert(fabs(s.net.model.layers[0].W[0] - 2.0) < 0.01);
     session_free(&s);
 }
 END_TEST
@@ -315,7 +317,7 @@ START_TEST(test_lbfgs_and_bfgs_fit)
         dt_session s;
         setup(&s, &tr, NULL);
         ck_assert_int_eq(session_train(&s, NULL), DT_OK);
-        const float *w = s.model.layers[0].W;
+        const float *w = s.net.model.layers[0].W;
         ck_assert_msg(fabs(w[0] - 2.0) < 0.01 && fabs(w[1] + 3.0) < 0.01, "%s: %g %g", opt[i],
                       w[0], w[1]);
         session_free(&s);

@@ -48,9 +48,10 @@ typedef struct {
 
 typedef void (*dt_tick_hook)(void *user, const dt_tick *tick);
 
+/* The sets a run trains and evaluates on, and where they come from.  Owned;
+ * filled by set-up's data stages (session_data.c: read and checked, the
+ * validation set held out; session_setup.c: normalised), read-only after. */
 typedef struct {
-    const dt_config *cfg; /* borrowed */
-    dt_comm *comm;        /* borrowed */
     dt_dataset train;
     dt_dataset eval;      /* the set --monitor watches and every epoch reports: /valid,
                              a share of the training split held out (--valid-split, or
@@ -61,53 +62,113 @@ typedef struct {
     dt_dataset test;      /* with a validation set: the file's test group, if any,
                              reported after every epoch and at the end, never watched */
     char eval_src[DT_PATH_MAX + 64], test_src[DT_PATH_MAX + 64]; /* where each set comes from, for the final lines */
-    dt_histlog log;        /* rank 0: --log, open while it is written (a failed write
-                              closes it) */
-    int complete;          /* resumed from a checkpoint that had reached --epochs:
-                              nothing to train, save or write */
+    int n_classes;        /* classifiers: softmax K, sigmoid 2; 0 for linear */
+} dt_session_data;
+
+/* The model and the normalisation of its inputs.  Owned; built by set-up
+ * (normalise, build_model, scale_targets); the loop updates the parameters. */
+typedef struct {
     dt_norm norm;
     dt_model model;
+} dt_session_net;
+
+/* How a step is made: the first-order optimizer (an inert sgd for second
+ * order, which the checkpoint still saves), its learning-rate schedule, and
+ * the trainer (batches, reduction, step count, also for second order).
+ * Owned; built by set-up (build_trainer), driven by the loop. */
+typedef struct {
     dt_optim optim;
+    dt_sched sched;       /* learning-rate schedule (first order) */
     dt_trainer trainer;
-    int n_classes;        /* classifiers: softmax K, sigmoid 2; 0 for linear */
+} dt_session_opt;
+
+/* Second-order methods (--optimizer lbfgs, bfgs or newton): one full-batch
+ * iteration per epoch on the parameters in double.  Owned when on; built by
+ * set-up (build_second_order), stepped by the loop. */
+typedef struct {
+    int on;               /* --optimizer is second order: the rest is in use */
+    dt_so_kind kind;
+    dt_so state;
+    double *x;            /* the parameters in double (owned) */
+} dt_session_so;
+
+/* What --monitor watches, for early stopping and the plateau schedule.
+ * Written by the loop after every epoch. */
+typedef struct {
+    double value;         /* the last epoch's --monitor value */
+    float *best;          /* owned if --early-stopping: the best epoch's parameters */
+} dt_session_watch;
+
+/* --metrics, and the buffers and results of evaluating the sets.  Chosen by
+ * set-up (check_metrics); written by the loop and the report. */
+typedef struct {
+    int n;                /* --metrics: how many, which (dt_metric values) */
+    int which[8];
+    float *pred;          /* owned if --metrics: this rank's evaluation outputs */
+    dt_eval last_eval;    /* the last epoch's evaluation of the watched set */
+} dt_session_metrics;
+
+/* Where the run stands.  Set by set-up (a resumed run from its checkpoint),
+ * advanced by the loop, read by the report and by checkpoints. */
+typedef struct {
     dt_progress progress; /* where the run stands (restored by --resume) */
     char resumed_from[DT_PATH_MAX]; /* checkpoint resumed from, "" if fresh */
-    fs_dir_lock dir_lock; /* rank 0: --checkpoint-dir's locks (ckpt_claim_dir); zeroed: none */
-    dt_eval last_eval;    /* the last epoch's evaluation */
-    dt_sched sched;       /* learning-rate schedule (first order) */
-    int second_order;     /* --optimizer lbfgs, bfgs or newton */
-    dt_so_kind so_kind;
-    dt_so so;             /* second-order state */
-    double *x;            /* owned if second order: the parameters in double */
-    float *best;          /* owned if --early-stopping: the best epoch's parameters */
-    double monitor;       /* the last epoch's --monitor value */
-    int ran_out;          /* training ended at --epochs, not stopped early: whether it
-                             had converged is reported (session_report) */
-    int n_metrics;        /* --metrics: how many, which (dt_metric values) */
-    int metrics[8];
-    float *pred;          /* owned if --metrics: this rank's evaluation outputs */
-    /* What the caller allows the run to do to its process (0 after setup;
-     * set before session_train).  The command line sets both. */
+    int complete;          /* resumed from a checkpoint that had reached --epochs:
+                              nothing to train, save or write */
+    int ran_out;           /* training ended at --epochs, not stopped early: whether it
+                              had converged is reported (session_report) */
+} dt_session_state;
+
+/* What rank 0 holds open for the run's outputs.  Set up by set-up
+ * (claim_outputs, start_log), closed by the loop (the log) and session_free. */
+typedef struct {
+    dt_histlog log;        /* rank 0: --log, open while it is written (a failed write
+                              closes it) */
+    fs_dir_lock dir_lock;  /* rank 0: --checkpoint-dir's locks (ckpt_claim_dir); zeroed: none */
+} dt_session_files;
+
+/* What the caller allows the run to do to its process (0 after setup; set
+ * before session_train).  The command line sets both. */
+typedef struct {
     int signals;  /* the caller installed signals_install's handlers: a stop signal ends
                      the run at a safe point, and with no --checkpoint-dir the handlers
                      are put back to the default actions when training begins */
     int watchdog; /* --step-timeout may start the watchdog thread (watchdog.h), which ends
                      the process when a step stalls; without this --step-timeout is unused */
-    /* Callbacks (NULL: none; set before session_train), called on every rank.
-     * A stop asked for on any rank is agreed: the run ends on every rank after
-     * that step (its checkpoint, if --checkpoint-dir, written) or epoch, as
-     * early stopping would end it; session_train returns DT_OK and sets
-     * stopped_by_hook.  on_step costs two small allreduces per step (the
-     * batch's loss, the decision); first-order optimizers only (a
-     * second-order iteration is its epoch). */
+} dt_session_allow;
+
+/* The caller's callbacks (NULL: none; set before session_train), called on
+ * every rank.  A stop asked for on any rank is agreed: the run ends on every
+ * rank after that step (its checkpoint, if --checkpoint-dir, written) or
+ * epoch, as early stopping would end it; session_train returns DT_OK and
+ * sets stopped.  on_step costs two small allreduces per step (the batch's
+ * loss, the decision); first-order optimizers only (a second-order iteration
+ * is its epoch). */
+typedef struct {
     dt_run_hook on_step, on_epoch;
-    void *hook_user;
+    void *user;
     /* Rank 0 only, between steps, at most every tick_every seconds within an
      * epoch (NULL: none); never collective, so it cannot stop the run. */
     dt_tick_hook on_tick;
     void *tick_user;
     double tick_every;
-    int stopped_by_hook;
+    int stopped;  /* set by session_train: a callback asked the run to stop */
+} dt_session_hooks;
+
+/* A training run: each part says who fills it and who reads it. */
+typedef struct {
+    const dt_config *cfg; /* borrowed */
+    dt_comm *comm;        /* borrowed */
+    dt_session_data data;
+    dt_session_net net;
+    dt_session_opt opt;
+    dt_session_so so;
+    dt_session_watch watch;
+    dt_session_metrics metrics;
+    dt_session_state state;
+    dt_session_files files;
+    dt_session_allow allow;   /* the caller's: set before session_train */
+    dt_session_hooks hooks;   /* the caller's: set before session_train */
 } dt_session;
 
 /* With cfg->resume set, the checkpoint chosen by rank 0 (ckpt_find) supplies

@@ -39,20 +39,21 @@ typedef struct {
 static dt_status validate(dt_session *s, dt_metric metric, double *value, dt_error *err)
 {
     dt_comm *g = s->comm;
-    const dt_dataset *va = &s->eval;
-    const int K = s->model.n_out;
+    const dt_dataset *va = &s->data.eval;
+    const int K = s->net.model.n_out;
     int64_t lo, hi;
-    block_slice(va->n, s->model.max_batch, comm_rank(g), comm_size(g), &lo, &hi);
+    block_slice(va->n, s->net.model.max_batch, comm_rank(g), comm_size(g), &lo, &hi);
     float *out = malloc((size_t)((hi - lo) * K + 1) * sizeof *out);
     dt_status st = out ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory");
     if ((st = comm_agree(g, st, err))) {
         free(out);
         return st;
     }
-    trainer_predict(&s->model, va, lo, hi, out);
+    trainer_predict(&s->net.model, va, lo, hi, out);
     if (metrics_is_classification(metric)) {
         dt_class_metrics cm = {0};
-        st = metrics_classification(g, out, K, va->labels + lo, hi - lo, s->n_classes, &cm, err);
+        st = metrics_classification(g, out, K, va->labels + lo, hi - lo, s->data.n_classes, &cm,
+                                    err);
         *value = st ? NAN : metrics_of_class(metric, &cm);
         metrics_class_free(&cm);
     } else {
@@ -81,7 +82,7 @@ static dt_status run_trial(dt_config *cfg, dt_comm *g, const dt_dataset *all,
         return st;
     dt_session s;
     st = session_setup_with(&s, cfg, g, &tr, &va, err);
-    s.watchdog = 1; /* --step-timeout, as train allows it */
+    s.allow.watchdog = 1; /* --step-timeout, as train allows it */
     if (!st)
         st = session_train(&s, err);
     if (!st)
@@ -130,17 +131,18 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
     memset(&s, 0, sizeof s); /* session_free below is safe even if setup never ran */
     dt_log_sink shown = dt_log_swap((dt_log_sink){0}); /* the epoch lines stay quiet */
     dt_status st = session_setup_with(&s, cfg, world, all, NULL, err);
-    s.watchdog = 1; /* --step-timeout, as train allows it */
+    s.allow.watchdog = 1; /* --step-timeout, as train allows it */
     if (!st)
         st = session_train(&s, err);
     dt_log_swap(shown);
     if (!st) {
         if (rank == 0)
-            st = modelio_save(base->refit, &s.model, &s.norm, cfg, &s.progress.hist, err);
+            st = modelio_save(base->refit, &s.net.model, &s.net.norm, cfg, &s.state.progress.hist,
+                              err);
         st = comm_agree(world, st, err);
     }
     if (!st) {
-        const dt_progress *p = &s.progress;
+        const dt_progress *p = &s.state.progress;
         dt_info("refit: saved %s (train_loss %.4f after %lld epochs)", base->refit,
                 history_get(&p->hist, p->hist.n_rows - 1, "train_loss"),
                 (long long)p->epoch);
