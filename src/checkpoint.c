@@ -937,10 +937,11 @@ static dt_status compare(h5file *f, const char *path, const dt_ckpt_parts *parts
             continue;
         config_value_str(parts->cfg, &opts[i], now, sizeof now);
         if (facts & OPTF_MAY_CHANGE)
-            dt_info("resume: --%s %s (the checkpoint had %s)", opts[i].name, now[0] ? now : "''",
-                    was[0] ? was : "''");
+            dt_info("resume: %s %s (the checkpoint had %s)", dt_opt(opts[i].name),
+                    now[0] ? now : "''", was[0] ? was : "''");
         else
-            APPEND(diff, used, "\n  --%s: checkpoint '%s', now '%s'", opts[i].name, was, now);
+            APPEND(diff, used, "\n  %s: checkpoint '%s', now '%s'", dt_opt(opts[i].name), was,
+                   now);
     }
     int64_t v;
     const dt_model *m = parts->model;

@@ -117,8 +117,8 @@ dt_status init_parse(const char *text, dt_init *out, dt_error *err)
 {
     int i = dt_name_index(init_names, text);
     if (i < 0)
-        return dt_fail(err, DT_EUSAGE, "unknown --init '%s' (expected uniform, xavier or he)",
-                       text);
+        return dt_fail_opt(err, DT_EUSAGE, "init", "unknown %s '%s' (expected uniform, xavier "
+                           "or he)", dt_opt("init"), text);
     *out = (dt_init)i;
     return DT_OK;
 }

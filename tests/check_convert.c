@@ -369,7 +369,7 @@ START_TEST(csv_not_a_number)
     /* A header given without --header: the message suggests the flag. */
     write_plain(csv, small_csv, strlen(small_csv));
     ck_assert_int_eq(convert_csv(out, csv, &default_opts, 0.0, 1, NULL, &err), DT_EUSAGE);
-    ck_assert_msg(strstr(err.msg, "line 1, column 3") && strstr(err.msg, "give --header"),
+    ck_assert_msg(strstr(err.msg, "line 1, column 3") && strstr(err.msg, "give header"),
                   "message: %s", err.msg);
 }
 END_TEST
