@@ -665,13 +665,14 @@ static dt_status check_save_path(const dtrain_run *run, const char *path, dt_err
 {
     const dt_config *cfg = &run->trained_cfg;
     const dt_session *s = run->session;
+    /* five names from dt_opt's eight buffers, and ckpt_owned_dir's own */
     const fs_file files[] = {
-        {"data", s ? cfg->data : "", FS_INPUT},
-        {"init-from", s ? cfg->init_from : "", FS_INPUT},
-        {"config", s ? cfg->config_file : "", FS_INPUT},
-        {"resume", s ? s->state.resumed_from : "", FS_OWNED},
+        {dt_opt("data"), s ? cfg->data : "", FS_INPUT},
+        {dt_opt("init-from"), s ? cfg->init_from : "", FS_INPUT},
+        {dt_opt("config"), s ? cfg->config_file : "", FS_INPUT},
+        {dt_opt("resume"), s ? s->state.resumed_from : "", FS_OWNED},
         {"dtrain_load", s ? "" : run->loaded_from, FS_INPUT},
-        {"log", s ? cfg->log : "", FS_WRITTEN},
+        {dt_opt("log"), s ? cfg->log : "", FS_WRITTEN},
         {"dtrain_save", path, FS_OUTPUT},
     };
     const fs_owned_dir dir = ckpt_owned_dir(s ? cfg->checkpoint_dir : "");

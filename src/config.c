@@ -806,7 +806,9 @@ dt_status config_set(dt_config *cfg, unsigned cmd, const char *name, const char 
         if (near)
             return dt_fail(err, DT_EUSAGE, "unknown option '%s' (did you mean '%s'?)", name,
                            near);
-        return dt_fail(err, DT_EUSAGE, "unknown option '%s' (see --help)", name);
+        /* the help is a command line's; a program has the option table */
+        return dt_fail(err, DT_EUSAGE, "unknown option '%s'%s", name,
+                       dt_names_get() == DT_NAMES_FLAGS ? " (see --help)" : "");
     }
     if (o->type == OPT_STR2)
         return dt_fail_opt(err, DT_EUSAGE, o->name,
