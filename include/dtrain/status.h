@@ -29,8 +29,9 @@ typedef struct {
     char msg[DT_ERRMSG_LEN]; /* empty when code == DT_OK */
     /* The option the failure concerns, when it is one option (its value, or
      * its absence): its key ("lr"), whatever dt_opt renders in msg; "" for
-     * none.  Set by dt_fail_opt and dt_fail_missing, cleared by dt_fail; it
-     * travels with the message (comm_agree) and survives dt_fail_prefix.  A
+     * none.  Set by dt_fail_opt and dt_fail_missing (or by the caller that
+     * knows whose value failed: config_set), cleared by dt_fail; it travels
+     * with the message (comm_agree) and survives dt_fail_prefix.  A
      * caller acts on the failure by it (dtrain_err_option), never by
      * searching msg. */
     char option[DT_OPTKEY_LEN];
