@@ -556,6 +556,19 @@ static dt_status save_model(dtrain_run *run, const dt_model *m, const dt_norm *n
     return st;
 }
 
+/* What the caller allowed the run and its callbacks, given to the session. */
+static void hand_to_session(dtrain_run *run, dt_session *s)
+{
+    s->allow.signals = (run->allowed & DTRAIN_ALLOW_SIGNALS) != 0;
+    s->allow.watchdog = (run->allowed & DTRAIN_ALLOW_WATCHDOG) != 0;
+    s->hooks.on_step = run->on_step ? step_trampoline : NULL;
+    s->hooks.on_epoch = run->on_epoch ? epoch_trampoline : NULL;
+    s->hooks.user = run;
+    s->hooks.on_tick = run->on_tick ? tick_trampoline : NULL;
+    s->hooks.tick_user = run;
+    s->hooks.tick_every = run->tick_every;
+}
+
 dtrain_status dtrain_train(dtrain_run *run)
 {
     dt_status st = api_usable(run, "dtrain_train");
@@ -585,14 +598,7 @@ dtrain_status dtrain_train(dtrain_run *run)
     st = setup(run, s);
     if (!st) {
         session_describe(s);
-        s->allow.signals = (run->allowed & DTRAIN_ALLOW_SIGNALS) != 0;
-        s->allow.watchdog = (run->allowed & DTRAIN_ALLOW_WATCHDOG) != 0;
-        s->hooks.on_step = run->on_step ? step_trampoline : NULL;
-        s->hooks.on_epoch = run->on_epoch ? epoch_trampoline : NULL;
-        s->hooks.user = run;
-        s->hooks.on_tick = run->on_tick ? tick_trampoline : NULL;
-        s->hooks.tick_user = run;
-        s->hooks.tick_every = run->tick_every;
+        hand_to_session(run, s);
         st = session_train(s, err);
     }
     if (watch)

@@ -266,6 +266,39 @@ static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
     return HEAD_LINEAR;
 }
 
+/* --output given: refused on a y it does not fit (a class head on values that
+ * are not class labels, a linear head on class labels), warned about when y
+ * looks like a quantity.  y: the training y as rank 0 read it. */
+static dt_status check_given_head(const dt_config *cfg, const dt_y_kind *y, dt_error *err)
+{
+    const char *src = cfg->data, *g = cfg->train_group;
+    const char *head = head_name(cfg->output);
+    if (head_is_classifier(cfg->output) && y->not_label >= 0)
+        return dt_fail_opt(err, DT_EUSAGE, "output",
+                           "%s %s needs class labels (whole numbers >= 0), but %s %s/y holds "
+                           "%s targets (row %lld is %g); for regression give %s linear, or "
+                           "leave %s out to choose the head from the data",
+                           dt_opt("output"), head, src, g, dt_dtype_name(y->type),
+                           (long long)y->not_label, y->bad, dt_opt("output"), dt_opt("output"));
+    if (head_is_classifier(cfg->output) && y->distinct &&
+        convert_label_rule(y->n, y->distinct, y->index_like, NULL, NULL, 0) == CONVERT_LABEL_FLOAT)
+        dt_warn("%s %s on %s %s/y: %s targets of %lld distinct whole values in %s%lld "
+                "rows, which look like a quantity, not classes (%s linear regresses them)",
+                dt_opt("output"), head, src, g, dt_dtype_name(y->type), (long long)y->distinct,
+                y->n == DT_Y_SAMPLE ? "its first " : "", (long long)y->n, dt_opt("output"));
+    if (cfg->output == HEAD_LINEAR && y->labels)
+        return dt_fail_opt(err, DT_EUSAGE, "output",
+                           "%s linear on class labels: %s %s/y holds %s class labels%s, and a "
+                           "linear head would regress the class numbers; give %s softmax "
+                           "(or sigmoid for labels 0/1), or leave %s out; if the values are "
+                           "quantities, store y as float (dtrain convert --label-type float, "
+                           "or a float32 %s/y)",
+                           dt_opt("output"), src, g, dt_dtype_name(y->type),
+                           y->named ? " named in /classes" : "", dt_opt("output"),
+                           dt_opt("output"), g);
+    return DT_OK;
+}
+
 /* Step 0: the output head.  --output when given, refused when /train/y says
  * otherwise: a class head on values that are not class labels (whole numbers
  * >= 0), a linear head on class labels (an integer y or a file with
@@ -276,7 +309,7 @@ static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
  * that models, checkpoints and inspect --config record it.  Sets given as
  * arrays (train) decide by their kind. */
 dt_status session_pick_head(dt_config *cfg, dt_comm *comm, const dt_dataset *train,
-                             dt_error *err)
+                            dt_error *err)
 {
     if (train || !cfg->data[0]) {
         if ((int)cfg->output < 0)
@@ -287,7 +320,6 @@ dt_status session_pick_head(dt_config *cfg, dt_comm *comm, const dt_dataset *tra
     if (comm_rank(comm) == 0)
         dataset_y_kind(cfg->data, cfg->train_group, &y);
     comm_bcast(comm, &y, sizeof y, 0);
-    const char *src = cfg->data, *g = cfg->train_group;
     if (!y.known) { /* the data step says what is wrong with the file */
         if ((int)cfg->output < 0)
             cfg->output = HEAD_SOFTMAX;
@@ -297,31 +329,7 @@ dt_status session_pick_head(dt_config *cfg, dt_comm *comm, const dt_dataset *tra
         cfg->output = head_from_data(cfg, &y);
         return DT_OK;
     }
-    const char *head = head_name(cfg->output);
-    if (head_is_classifier(cfg->output) && y.not_label >= 0)
-        return dt_fail_opt(err, DT_EUSAGE, "output",
-                           "%s %s needs class labels (whole numbers >= 0), but %s %s/y holds "
-                           "%s targets (row %lld is %g); for regression give %s linear, or "
-                           "leave %s out to choose the head from the data",
-                           dt_opt("output"), head, src, g, dt_dtype_name(y.type),
-                           (long long)y.not_label, y.bad, dt_opt("output"), dt_opt("output"));
-    if (head_is_classifier(cfg->output) && y.distinct &&
-        convert_label_rule(y.n, y.distinct, y.index_like, NULL, NULL, 0) == CONVERT_LABEL_FLOAT)
-        dt_warn("%s %s on %s %s/y: %s targets of %lld distinct whole values in %s%lld "
-                "rows, which look like a quantity, not classes (%s linear regresses them)",
-                dt_opt("output"), head, src, g, dt_dtype_name(y.type), (long long)y.distinct,
-                y.n == DT_Y_SAMPLE ? "its first " : "", (long long)y.n, dt_opt("output"));
-    if (cfg->output == HEAD_LINEAR && y.labels)
-        return dt_fail_opt(err, DT_EUSAGE, "output",
-                           "%s linear on class labels: %s %s/y holds %s class labels%s, and a "
-                           "linear head would regress the class numbers; give %s softmax "
-                           "(or sigmoid for labels 0/1), or leave %s out; if the values are "
-                           "quantities, store y as float (dtrain convert --label-type float, "
-                           "or a float32 %s/y)",
-                           dt_opt("output"), src, g, dt_dtype_name(y.type),
-                           y.named ? " named in /classes" : "", dt_opt("output"),
-                           dt_opt("output"), g);
-    return DT_OK;
+    return check_given_head(cfg, &y, err);
 }
 
 dt_status session_choose_head(dt_config *cfg, dt_comm *comm, dt_error *err)

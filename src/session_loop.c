@@ -547,6 +547,26 @@ static void tick(dt_session *s, run_state *r, int64_t epoch, int64_t k, int64_t 
     s->hooks.on_tick(s->hooks.tick_user, &t);
 }
 
+/* After a finished epoch: whether it is the last one before --epochs --
+ * early stopping's patience ran out (the best weights kept), a callback
+ * asked to stop, or a second-order method can no longer move. */
+static int last_epoch(dt_session *s, int64_t epoch)
+{
+    const dt_so *so = &s->so.state;
+    const int patience_out = s->cfg->early_stopping && early_stop(s, epoch); /* keeps the best */
+    const int asked = s->hooks.on_epoch && epoch_hook(s);
+    if (patience_out || asked)
+        return 1;
+    if (!s->so.on || so->stop == SO_RUNNING)
+        return 0;
+    /* another iteration would not move */
+    if (epoch + 1 < s->cfg->epochs)
+        dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", so_name(s->so.kind),
+                so->stop == SO_CONVERGED ? "converged" : "stalled",
+                (long long)so_iterations(so), so->gnorm);
+    return 1;
+}
+
 /* One epoch, from where the progress stands; *last: training is over. */
 static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last, dt_error *err)
 {
@@ -577,17 +597,7 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
     }
     if ((st = finish_epoch(s, epoch, t_epoch, done, r->base, r->t_start, err)))
         return st;
-    const int patience_out = cfg->early_stopping && early_stop(s, epoch); /* keeps the best */
-    const int asked = s->hooks.on_epoch && epoch_hook(s);
-    *last = patience_out || asked;
-    if (!*last && s->so.on && s->so.state.stop != SO_RUNNING) {
-        /* another iteration would not move */
-        if (epoch + 1 < cfg->epochs)
-            dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", so_name(s->so.kind),
-                    s->so.state.stop == SO_CONVERGED ? "converged" : "stalled",
-                    (long long)so_iterations(&s->so.state), s->so.state.gnorm);
-        *last = 1;
-    }
+    *last = last_epoch(s, epoch);
     if (!*last && cfg->checkpoint_dir[0] && cfg->checkpoint_every_epoch)
         return save(s, r, 0, err);
     return DT_OK;

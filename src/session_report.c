@@ -18,7 +18,7 @@ static void add_figure(session_figures *fg, const char *set, const char *what, d
 /* The loss and the metrics of one set, exact over all ranks (the metrics
  * module gathers what it needs); ev receives trainer_evaluate's figures. */
 dt_status session_evaluate_set(dt_session *s, const dt_dataset *set, const char *name,
-                              dt_eval *ev, session_figures *fg, dt_error *err)
+                               dt_eval *ev, session_figures *fg, dt_error *err)
 {
     dt_status st = trainer_evaluate(s->comm, &s->net.model, set, ev, err);
     if (st || (st = comm_agree(s->comm, model_fault(&s->net.model, err), err)))
@@ -59,16 +59,10 @@ void session_format_figures(const session_figures *fg, char *text, size_t len, i
 
 /* --- the run described and its results reported (log lines) --- */
 
-void session_describe(const dt_session *s)
+/* The line about the data: the training set and the sets evaluated. */
+static void describe_data(const dt_session *s)
 {
-    const dt_model *m = &s->net.model;
     const dt_config *cfg = s->cfg;
-    char arch[512];
-    int n = snprintf(arch, sizeof arch, "%d", m->n_in);
-    for (int l = 0; l < m->n_layers && n < (int)sizeof arch; l++)
-        n += snprintf(arch + n, sizeof arch - (size_t)n, "-%d", m->layers[l].n_out);
-    int P = comm_size(s->comm);
-    const dt_train_opts *o = &s->opt.trainer.opts;
     char evdesc[128] = "no valid or test group: final metrics are on the training set";
     if (s->data.eval.n)
         snprintf(evdesc, sizeof evdesc, "%s %lld samples", s->data.eval_name,
@@ -81,6 +75,31 @@ void session_describe(const dt_session *s)
         snprintf(source, sizeof source, "%s %s", cfg->data, cfg->train_group);
     dt_info("dtrain: %s: %lld samples x %lld features%s; %s", source, (long long)s->data.train.n,
             (long long)s->data.train.d, s->data.n_classes ? "" : " (regression)", evdesc);
+}
+
+/* --reproducible: how each batch is cut into micro-batches (P ranks). */
+static void describe_micro_batches(const dt_train_opts *o, int P)
+{
+    const int64_t micro = (o->batch_size + o->micro_batch - 1) / o->micro_batch;
+    const int idle = micro < P; /* ranks beyond the micro-batches */
+    dt_info("dtrain: %s: each batch in %lld micro-batch%s of up to %lld rows, "
+            "added in a fixed tree%s%s%s%s%s",
+            dt_opt("reproducible"), (long long)micro, micro == 1 ? "" : "es",
+            (long long)o->micro_batch, idle ? "; the ranks beyond them wait (a larger " : "",
+            idle ? dt_opt("batch-size") : "", idle ? " or a smaller " : "",
+            idle ? dt_opt("micro-batch") : "", idle ? " gives them work)" : "");
+}
+
+void session_describe(const dt_session *s)
+{
+    const dt_model *m = &s->net.model;
+    char arch[512];
+    int n = snprintf(arch, sizeof arch, "%d", m->n_in);
+    for (int l = 0; l < m->n_layers && n < (int)sizeof arch; l++)
+        n += snprintf(arch + n, sizeof arch - (size_t)n, "-%d", m->layers[l].n_out);
+    int P = comm_size(s->comm);
+    const dt_train_opts *o = &s->opt.trainer.opts;
+    describe_data(s);
     if (s->so.on)
         dt_info("dtrain: model %s (%s output, %zu parameters, %s); %s, full batch, one "
                 "iteration per epoch; %d rank%s",
@@ -95,17 +114,8 @@ void session_describe(const dt_session *s)
                 trainer_local_batch(o->batch_size, P, o->micro_batch),
                 (long long)s->opt.trainer.steps_per_epoch,
                 s->opt.trainer.steps_per_epoch == 1 ? "" : "s");
-    if (o->micro_batch > 0) {
-        const int64_t micro = (o->batch_size + o->micro_batch - 1) / o->micro_batch;
-        const int idle = micro < P; /* ranks beyond the micro-batches */
-        dt_info("dtrain: %s: each batch in %lld micro-batch%s of up to %lld rows, "
-                "added in a fixed tree%s%s%s%s%s",
-                dt_opt("reproducible"), (long long)micro, micro == 1 ? "" : "es",
-                (long long)o->micro_batch,
-                idle ? "; the ranks beyond them wait (a larger " : "",
-                idle ? dt_opt("batch-size") : "", idle ? " or a smaller " : "",
-                idle ? dt_opt("micro-batch") : "", idle ? " gives them work)" : "");
-    }
+    if (o->micro_batch > 0)
+        describe_micro_batches(o, P);
 }
 
 /* A set's final figures, evaluated now, with where the set comes from. */

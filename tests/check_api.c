@@ -372,7 +372,8 @@ START_TEST(test_log_callback_and_quiet)
     log_record r = {0};
     ck_assert_int_eq(captured(train_warned, &r), 0);
     ck_assert_int_eq(r.epoch_lines, 3);
-    /* the batch's, and that three epochs had not converged (session.c) */
+    /* the batch's, and that three epochs had not converged (session_setup.c,
+     * session_report.c) */
     ck_assert_int_eq(r.warn, 2);
     ck_assert_msg(strstr(r.first_warning, "batch-size 1000 is larger than"), "%s",
                   r.first_warning);
