@@ -329,6 +329,17 @@ DTRAIN_API dtrain_status dtrain_name_options(dtrain_run *run, dtrain_names names
  * to the run, valid until its next call.  Local. */
 DTRAIN_API const char *dtrain_err_option(const dtrain_run *run, int *missing);
 
+/* The one line the "step-timeout" watchdog prints before it ends the process
+ * (to stderr, from its own thread: it cannot go through a log callback)
+ * begins with prefix (what the program calls itself: "dtrain train: error: "
+ * for the command line; copied, up to 63 bytes) and names the option as
+ * names says.  Without this call it begins "dtrain: error: " and names the
+ * option as the run that starts the watchdog names options.  Process-wide
+ * and local; call it before the watchdog starts (DTRAIN_ALLOW_WATCHDOG):
+ * while it runs the call changes nothing.  DTRAIN_EUSAGE for prefix NULL or
+ * a names that is not a dtrain_names. */
+DTRAIN_API dtrain_status dtrain_watchdog_voice(const char *prefix, dtrain_names names);
+
 #ifdef __cplusplus
 }
 #endif

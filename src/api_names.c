@@ -10,6 +10,7 @@
 
 #include "dtrain/api.h"
 #include "dtrain/status.h"
+#include "dtrain/watchdog.h"
 
 _Static_assert((int)DTRAIN_NAMES_KEYS == DT_NAMES_KEYS &&
                    (int)DTRAIN_NAMES_FLAGS == DT_NAMES_FLAGS,
@@ -26,6 +27,14 @@ dtrain_status dtrain_name_options(dtrain_run *run, dtrain_names names)
                                       "dtrain_name_options: names %d is neither "
                                       "DTRAIN_NAMES_KEYS nor DTRAIN_NAMES_FLAGS", (int)names);
     run->opt_names = (dt_names)names;
+    return DTRAIN_OK;
+}
+
+dtrain_status dtrain_watchdog_voice(const char *prefix, dtrain_names names)
+{
+    if (!prefix || (names != DTRAIN_NAMES_KEYS && names != DTRAIN_NAMES_FLAGS))
+        return DTRAIN_EUSAGE;
+    watchdog_voice(prefix, (dt_names)names);
     return DTRAIN_OK;
 }
 

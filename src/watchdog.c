@@ -70,6 +70,7 @@ static pthread_t thread;
 /* the line's start and the option's name, set while no thread runs */
 static char voice_prefix[64] = "dtrain: error: ";
 static char voice_opt[DT_OPTKEY_LEN + 2] = "step-timeout";
+static int voiced; /* watchdog_voice chose the option's name */
 
 static long long now_us(void)
 {
@@ -394,10 +395,15 @@ static void publish_setup(dt_comm *c)
     atomic_store_explicit(&host, v, memory_order_release);
 }
 
-void watchdog_voice(const char *prefix)
+void watchdog_voice(const char *prefix, dt_names names)
 {
-    if (!atomic_load(&running))
-        snprintf(voice_prefix, sizeof voice_prefix, "%s", prefix);
+    if (atomic_load(&running))
+        return;
+    snprintf(voice_prefix, sizeof voice_prefix, "%s", prefix);
+    const dt_names prev = dt_names_swap(names);
+    snprintf(voice_opt, sizeof voice_opt, "%s", dt_opt("step-timeout"));
+    dt_names_swap(prev);
+    voiced = 1;
 }
 
 dt_status watchdog_arm(double timeout, dt_error *err)
@@ -405,7 +411,8 @@ dt_status watchdog_arm(double timeout, dt_error *err)
     if (atomic_load(&running))
         return DT_OK;
     limit = timeout;
-    snprintf(voice_opt, sizeof voice_opt, "%s", dt_opt("step-timeout"));
+    if (!voiced)
+        snprintf(voice_opt, sizeof voice_opt, "%s", dt_opt("step-timeout"));
     watchdog_phase(WD_SETUP, 0);
     atomic_store(&own.beat, now_us());
     atomic_store(&running, 1);

@@ -1009,6 +1009,11 @@ START_TEST(test_messages_name_options)
     OK(dtrain_create(&a, MPI_COMM_WORLD), NULL);
     OK(dtrain_create(&b, MPI_COMM_WORLD), NULL);
     ck_assert_int_eq(dtrain_name_options(a, (dtrain_names)7), DTRAIN_EUSAGE);
+    /* the watchdog's line (its text is checked by the command line's tests,
+     * tests/cli/watchdog.sh and faults.sh, whose dtrain sets it so) */
+    ck_assert_int_eq(dtrain_watchdog_voice(NULL, DTRAIN_NAMES_KEYS), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_watchdog_voice("check_api: ", (dtrain_names)7), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_watchdog_voice("check_api: ", DTRAIN_NAMES_KEYS), DTRAIN_OK);
     OK(dtrain_name_options(a, DTRAIN_NAMES_FLAGS), a);
     configure(a, "1");
     float *Xa, *ya;

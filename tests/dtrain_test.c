@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "dtrain/testhooks.h"
-#include "dtrain/watchdog.h"
+#include "dtrain.h"
 
 int main(int argc, char **argv)
 {
@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     /* as src/cli/dtrain.c's main: options named as flags, the watchdog's line */
     char voice[64];
     snprintf(voice, sizeof voice, "dtrain %s: error: ", argc > 1 ? argv[1] : "");
-    watchdog_voice(voice);
+    dtrain_watchdog_voice(voice, DTRAIN_NAMES_FLAGS);
     dt_names_swap(DT_NAMES_FLAGS);
     return cli_main(argc, argv);
 }

@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "dtrain/watchdog.h"
+#include "dtrain.h"
 
 int main(int argc, char **argv)
 {
@@ -10,7 +10,7 @@ int main(int argc, char **argv)
      * too, and the watchdog's line starts as its other errors do */
     char voice[64];
     snprintf(voice, sizeof voice, "dtrain %s: error: ", argc > 1 ? argv[1] : "");
-    watchdog_voice(voice);
+    dtrain_watchdog_voice(voice, DTRAIN_NAMES_FLAGS);
     dt_names_swap(DT_NAMES_FLAGS);
     return cli_main(argc, argv);
 }
