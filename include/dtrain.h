@@ -824,6 +824,41 @@ DTRAIN_API dtrain_status dtrain_bench_projection(const dtrain_bench_result *resu
  * Local. */
 DTRAIN_API dtrain_status dtrain_bench_json(const dtrain_bench_result *result, char **json);
 
+/* ---- how messages name options ---- */
+
+/* How a run's messages (dtrain_errmsg, the log lines) name an option. */
+typedef enum {
+    DTRAIN_NAMES_KEYS = 0, /* by the key dtrain_set takes: "lr: -1 is out of range ..."
+                              (the default) */
+    DTRAIN_NAMES_FLAGS = 1 /* as a command line's flag: "--lr: -1 is out of range ...",
+                              for a program whose users type flags (dtrain's own) */
+} dtrain_names;
+
+/* Name options in the run's messages from now on as names says.  Local;
+ * DTRAIN_EUSAGE for a value that is not a dtrain_names. */
+DTRAIN_API dtrain_status dtrain_name_options(dtrain_run *run, dtrain_names names);
+
+/* The option the run's last failure concerns, when it concerns one option
+ * (a value dtrain_set refuses, a value that does not fit the data or the
+ * other options, a required option not set): its key, as dtrain_set takes
+ * it whatever dtrain_name_options chose; NULL when the failure concerns no
+ * one option, when the last call succeeded, and for run NULL.  *missing (if
+ * missing is not NULL) is 1 when that option is required and was not set
+ * (a command line points its user at its help), else 0.  The text belongs
+ * to the run, valid until its next call.  Local. */
+DTRAIN_API const char *dtrain_err_option(const dtrain_run *run, int *missing);
+
+/* The one line the "step-timeout" watchdog prints before it ends the process
+ * (to stderr, from its own thread: it cannot go through a log callback)
+ * begins with prefix (what the program calls itself: "dtrain train: error: "
+ * for the command line; copied, up to 63 bytes) and names the option as
+ * names says.  Without this call it begins "dtrain: error: " and names the
+ * option as the run that starts the watchdog names options.  Process-wide
+ * and local; call it before the watchdog starts (DTRAIN_ALLOW_WATCHDOG):
+ * while it runs the call changes nothing.  DTRAIN_EUSAGE for prefix NULL or
+ * a names that is not a dtrain_names. */
+DTRAIN_API dtrain_status dtrain_watchdog_voice(const char *prefix, dtrain_names names);
+
 #ifdef __cplusplus
 }
 #endif

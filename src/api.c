@@ -86,17 +86,31 @@ dt_status api_usable(dtrain_run *run, const char *fn)
     return DT_OK;
 }
 
-/* Every entry point: the run's log sink in, the error cleared; `leave`
- * puts the caller's sink back. */
+/* The callers' option naming, innermost last: api_enter pushes, api_leave
+ * pops (nested when a callback of one run calls another run; deeper than
+ * the stack holds, the innermost calls leave the naming as they found it
+ * only up to the stack's depth, which no real program reaches). */
+#define NAMES_DEPTH 32
+static _Thread_local dt_names caller_names[NAMES_DEPTH];
+static _Thread_local unsigned names_depth;
+
+/* Every entry point: the run's log sink and option naming in, the error
+ * cleared; `leave` puts the caller's back. */
 dt_log_sink api_enter(dtrain_run *run)
 {
     dt_error_clear(&run->err);
+    const dt_names prev = dt_names_swap(run->opt_names);
+    if (names_depth < NAMES_DEPTH)
+        caller_names[names_depth] = prev;
+    names_depth++;
     return dt_log_swap(run->log);
 }
 
 dtrain_status api_leave(dt_log_sink prev, dt_status st)
 {
     dt_log_swap(prev);
+    if (names_depth > 0 && --names_depth < NAMES_DEPTH)
+        dt_names_swap(caller_names[names_depth]);
     return (dtrain_status)st;
 }
 
@@ -189,7 +203,7 @@ void dtrain_free(dtrain_run *run)
     rows_free(&run->train);
     rows_free(&run->eval);
     comm_free(run->comm);
-    dt_log_swap(prev);
+    api_leave(prev, DT_OK);
     free(run);
 }
 
@@ -212,9 +226,8 @@ dtrain_status dtrain_set(dtrain_run *run, const char *key, const char *value)
         st = dt_fail(&run->err, DT_ENOMEM, "dtrain_set: out of memory");
     else if (o && o->offset == offsetof(dt_config, config_file))
         st = yamlconf_read(value, CMD_TRAIN, next, &run->err);
-    else if ((st = config_set(next, API_COMMANDS, key, value, &run->err)) &&
-             !strstr(run->err.msg, key))
-        dt_fail_prefix(&run->err, "%s", key); /* every message names the key */
+    else
+        st = config_set(next, API_COMMANDS, key, value, &run->err); /* its messages name key */
     if (!st)
         run->cfg = *next;
     free(next);
@@ -635,9 +648,9 @@ dtrain_status dtrain_train(dtrain_run *run)
     dt_error *err = &run->err;
     drop_model(run);
     if (run->cfg.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
-        return api_leave(prev, dt_fail(err, DT_EUSAGE, "step-timeout: the watchdog thread it needs "
-                                                   "is not allowed (dtrain_allow(run, "
-                                                   "DTRAIN_ALLOW_WATCHDOG))"));
+        return api_leave(prev, dt_fail_opt(err, DT_EUSAGE, "step-timeout", "%s: the watchdog "
+                                           "thread it needs is not allowed (dtrain_allow(run, "
+                                           "DTRAIN_ALLOW_WATCHDOG))", dt_opt("step-timeout")));
     const int watch = run->cfg.step_timeout > 0;
     int outer[2];
     st = training_enter(watch, outer, err);
@@ -738,13 +751,14 @@ static dt_status check_save_path(const dtrain_run *run, const char *path, dt_err
 {
     const dt_config *cfg = &run->trained_cfg;
     const dt_session *s = run->session;
+    /* five names from dt_opt's eight buffers, and ckpt_owned_dir's own */
     const fs_file files[] = {
-        {"data", s ? cfg->data : "", FS_INPUT},
-        {"init-from", s ? cfg->init_from : "", FS_INPUT},
-        {"config", s ? cfg->config_file : "", FS_INPUT},
-        {"resume", s ? s->state.resumed_from : "", FS_OWNED},
+        {dt_opt("data"), s ? cfg->data : "", FS_INPUT},
+        {dt_opt("init-from"), s ? cfg->init_from : "", FS_INPUT},
+        {dt_opt("config"), s ? cfg->config_file : "", FS_INPUT},
+        {dt_opt("resume"), s ? s->state.resumed_from : "", FS_OWNED},
         {"dtrain_load", s ? "" : run->loaded_from, FS_INPUT},
-        {"log", s ? cfg->log : "", FS_WRITTEN},
+        {dt_opt("log"), s ? cfg->log : "", FS_WRITTEN},
         {"dtrain_save", path, FS_OUTPUT},
     };
     const fs_owned_dir dir = ckpt_owned_dir(s ? cfg->checkpoint_dir : "");

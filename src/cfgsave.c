@@ -104,11 +104,11 @@ static int compare_options(const dt_saved_opts *so, h5file *f, char *diff, size_
             continue;
         config_value_str(cfg, &opts[i], now, sizeof now);
         if (facts & OPTF_MAY_CHANGE)
-            dt_info("resume: --%s %s (the checkpoint had %s)", opts[i].name, now[0] ? now : "''",
-                    was[0] ? was : "''");
+            dt_info("resume: %s %s (the checkpoint had %s)", dt_opt(opts[i].name),
+                    now[0] ? now : "''", was[0] ? was : "''");
         else
-            append(diff, size, used, "\n  --%s: checkpoint '%s', now '%s'", opts[i].name, was,
-                   now);
+            append(diff, size, used, "\n  %s: checkpoint '%s', now '%s'", dt_opt(opts[i].name),
+                   was, now);
     }
     free(old);
     return 0;

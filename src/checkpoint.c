@@ -210,7 +210,11 @@ int ckpt_owns_name(const char *base)
 
 fs_owned_dir ckpt_owned_dir(const char *dir)
 {
-    return (fs_owned_dir){"--checkpoint-dir", dir,
+    /* the name outlives dt_opt's rotating buffers: the caller keeps the
+     * struct while it names other options */
+    static _Thread_local char name[DT_OPTKEY_LEN + 2];
+    snprintf(name, sizeof name, "%s", dt_opt("checkpoint-dir"));
+    return (fs_owned_dir){name, dir,
                           "its step-NNNNNNNN[-LINEAGE].h5 checkpoints, latest.h5 and dtrain.lock",
                           ckpt_owns_name};
 }
@@ -331,7 +335,7 @@ static dt_status write_rank0(const char *dir, int64_t keep, const dt_ckpt_parts 
 {
     dt_status st = fs_mkdirs(dir, err);
     if (st)
-        return dt_fail_prefix(err, "--checkpoint-dir");
+        return dt_fail_prefix(err, "%s", dt_opt("checkpoint-dir"));
     if ((st = pick_name(dir, p, written, len, err)))
         return dt_fail_prefix(err, "checkpoint not written (the previous one is intact)");
     char tmp[DT_PATH_MAX + 64];
@@ -400,7 +404,7 @@ dt_status ckpt_claim_dir(const char *dir, fs_dir_lock *lock, dt_error *err)
 {
     dt_status st = fs_mkdirs(dir, err);
     if (st)
-        return dt_fail_prefix(err, "--checkpoint-dir");
+        return dt_fail_prefix(err, "%s", dt_opt("checkpoint-dir"));
     char host[256] = "?", when[32] = "?", holder[400], file[DT_PATH_MAX + 16];
     gethostname(host, sizeof host);
     host[sizeof host - 1] = '\0';
@@ -416,16 +420,16 @@ dt_status ckpt_claim_dir(const char *dir, fs_dir_lock *lock, dt_error *err)
         char other[DT_ERRMSG_LEN];
         snprintf(other, sizeof other, "%s", err->msg);
         return dt_fail(err, DT_EUSAGE,
-                       "--checkpoint-dir %s is in use by another run: %s holds %s; give each "
+                       "%s %s is in use by another run: %s holds %s; give each "
                        "run a directory of its own, or wait for that run to end",
-                       dir, other, file);
+                       dt_opt("checkpoint-dir"), dir, other, file);
     }
     if (st)
-        return dt_fail_prefix(err, "--checkpoint-dir");
+        return dt_fail_prefix(err, "%s", dt_opt("checkpoint-dir"));
     if (!lock->held)
-        dt_warn("--checkpoint-dir %s: this file system does not support locks, so dtrain cannot "
+        dt_warn("%s %s: this file system does not support locks, so dtrain cannot "
                 "tell whether another run uses the directory; give each run one of its own",
-                dir);
+                dt_opt("checkpoint-dir"), dir);
     remove_temporaries(dir);
     return DT_OK;
 }

@@ -37,12 +37,13 @@ static dt_status no_checkpoint_at(const char *spec, int is_dir, const char *ckpt
     free(v);
     const char *what = is_dir ? "a directory, not a checkpoint" : "no such file";
     if (!n)
-        return dt_fail(err, DT_EUSAGE, "--resume %s: %s, and no checkpoint "
-                       "(step-NNNNNNNN.h5) in %s", spec, what, dir);
-    return dt_fail(err, DT_EUSAGE,
-                   "--resume %s: %s; %s holds %s (newest first); '--checkpoint-dir %s "
-                   "--resume' (no FILE) takes the newest good one",
-                   spec, what, dir, have, dir);
+        return dt_fail_opt(err, DT_EUSAGE, "resume", "%s %s: %s, and no checkpoint "
+                           "(step-NNNNNNNN.h5) in %s", dt_opt("resume"), spec, what, dir);
+    return dt_fail_opt(err, DT_EUSAGE, "resume",
+                       "%s %s: %s; %s holds %s (newest first); '%s %s %s' (no FILE) takes "
+                       "the newest good one",
+                       dt_opt("resume"), spec, what, dir, have, dt_opt("checkpoint-dir"), dir,
+                       dt_opt("resume"));
 }
 
 /* A run's newest usable checkpoint in a directory: v[entry]. */
@@ -68,17 +69,19 @@ static dt_status choose_run(const char *dir, int have_latest, uint64_t want,
     if (n_heads > 8)
         APPEND(list, used, "\n  ... (%zu runs in all)", n_heads);
     if (want)
-        return dt_fail(err, DT_EUSAGE,
-                       "--resume: %s/latest.h5 cannot be used and no other checkpoint of its "
-                       "run (lineage %016llx) can; those left are other runs', the newest of "
-                       "each:%s\nto continue one of them, name it with '--resume FILE'",
-                       dir, (unsigned long long)want, list);
-    return dt_fail(err, DT_EUSAGE,
-                   "--resume: %s/latest.h5 %s and the usable checkpoints in %s belong to %zu "
-                   "runs (lineages); dtrain does not guess which to continue. The newest of "
-                   "each:%s\nname the one to continue with '--resume FILE'",
-                   dir, have_latest ? "cannot be used (its run unknown)" : "does not exist,",
-                   dir, n_heads, list);
+        return dt_fail_opt(err, DT_EUSAGE, "resume",
+                           "%s: %s/latest.h5 cannot be used and no other checkpoint of its "
+                           "run (lineage %016llx) can; those left are other runs', the newest "
+                           "of each:%s\nto continue one of them, name it with '%s FILE'",
+                           dt_opt("resume"), dir, (unsigned long long)want, list,
+                           dt_opt("resume"));
+    return dt_fail_opt(err, DT_EUSAGE, "resume",
+                       "%s: %s/latest.h5 %s and the usable checkpoints in %s belong to %zu "
+                       "runs (lineages); dtrain does not guess which to continue. The newest "
+                       "of each:%s\nname the one to continue with '%s FILE'",
+                       dt_opt("resume"), dir,
+                       have_latest ? "cannot be used (its run unknown)" : "does not exist,",
+                       dir, n_heads, list, dt_opt("resume"));
 }
 
 /* --resume FILE: the file, verified; or, where none is, what is there. */
@@ -120,10 +123,10 @@ static dt_status try_latest(const char *latest, char *target, size_t target_len,
     if (*have_latest && S_ISLNK(lb.st_mode) && access(latest, F_OK) != 0 && tl >= 0) {
         /* its checkpoint was deleted or moved: taking the newest step file
          * instead could continue another run's checkpoints */
-        return dt_fail(err, DT_EUSAGE,
-                       "--resume: %s names %s, which does not exist (deleted or moved); "
-                       "resume from a checkpoint file of your choice with '--resume FILE'",
-                       latest, target);
+        return dt_fail_opt(err, DT_EUSAGE, "resume",
+                           "%s: %s names %s, which does not exist (deleted or moved); "
+                           "resume from a checkpoint file of your choice with '%s FILE'",
+                           dt_opt("resume"), latest, target, dt_opt("resume"));
     }
     if (access(latest, F_OK) == 0) {
         if (!ckpt_verify(latest, &e2)) {
@@ -190,7 +193,8 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
     if (spec[0])
         return find_named(spec, dir, path, len, err);
     if (!dir[0])
-        return dt_fail(err, DT_EUSAGE, "--resume without a file needs --checkpoint-dir");
+        return dt_fail_opt(err, DT_EUSAGE, "resume", "%s without a file needs %s",
+                           dt_opt("resume"), dt_opt("checkpoint-dir"));
     char latest[DT_PATH_MAX + 32];
     char target[DT_PATH_MAX] = "latest.h5";
     int have_latest;
@@ -208,9 +212,9 @@ dt_status ckpt_find(const char *spec, const char *dir, char *path, size_t len, d
         return st;
     /* Starting fresh would overwrite the damaged ones: only when there are none. */
     if (!path[0] && t.tried)
-        return dt_fail(err, DT_EUSAGE,
-                       "--resume: no usable checkpoint in %s, %d damaged:%s\n(move them away, "
-                       "or give a --checkpoint-dir of its own, to start fresh)",
-                       dir, t.tried, t.faults);
+        return dt_fail_opt(err, DT_EUSAGE, "resume",
+                           "%s: no usable checkpoint in %s, %d damaged:%s\n(move them away, "
+                           "or give a %s of its own, to start fresh)",
+                           dt_opt("resume"), dir, t.tried, t.faults, dt_opt("checkpoint-dir"));
     return DT_OK;
 }

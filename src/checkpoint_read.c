@@ -146,6 +146,9 @@ static dt_status check_counts(h5file *f, const char *path, int64_t epochs, ckpt_
     const char *g = "/progress";
     int64_t v;
     double x;
+    char epochs_done[96];
+    snprintf(epochs_done, sizeof epochs_done, "epochs done, at most the saved %s",
+             dt_opt("epochs"));
     dt_status st;
     if ((st = count_params(f, path, &k->n_params, err)) ||
         (st = int_in(f, path, "/", "format_version", 1, CKPT_FORMAT_VERSION,
@@ -156,8 +159,8 @@ static dt_status check_counts(h5file *f, const char *path, int64_t epochs, ckpt_
                      &k->n_train, err)) ||
         (st = int_in(f, path, g, "n_features", 1, INT32_MAX, "features", &v, err)) ||
         (st = int_in(f, path, g, "n_outputs", 1, INT32_MAX, "outputs", &v, err)) ||
-        (st = int_in(f, path, g, "epoch", 0, epochs, "epochs done, at most the saved --epochs",
-                     &k->epoch, err)) ||
+        (st = int_in(f, path, g, "epoch", 0, epochs, epochs_done, &k->epoch,
+                     err)) ||
         (st = int_in(f, path, g, "batch", 0, k->n_train,
                      "batches done of the epoch, at most one per training sample", &k->batch,
                      err)) ||
@@ -399,7 +402,7 @@ static dt_status load_extras(h5file *f, const char *path, const dt_ckpt_parts *p
     if (parts->best) {
         if (!h5io_exists(f, "/early_stopping/best"))
             return dt_fail(err, DT_EUSAGE, "%s has no early-stopping state (written without "
-                           "--early-stopping)", path);
+                           "%s)", path, dt_opt("early-stopping"));
         if ((st = read_vector(f, path, "/early_stopping/best", DT_F32, np, parts->best, err)))
             return st;
     }

@@ -523,17 +523,17 @@ static dt_status bad_choice(const dt_option *o, const char *v, dt_error *err)
 {
     char list[256];
     config_choice_list(o, list, sizeof list);
-    return dt_fail(err, DT_EUSAGE, "--%s: '%s' is not one of %s", o->name, v, list);
+    return dt_fail(err, DT_EUSAGE, "%s: '%s' is not one of %s", dt_opt(o->name), v, list);
 }
 
 static dt_status check_length(const dt_option *o, const char *v, dt_error *err)
 {
     if (strlen(v) > DT_VALUE_MAX)
         return dt_fail(err, DT_EUSAGE,
-                       "--%s: value of %zu characters; at most %d are accepted (for a "
+                       "%s: value of %zu characters; at most %d are accepted (for a "
                        "path, a shorter one: a symbolic link to the directory, or cd to "
                        "it)",
-                       o->name, strlen(v), DT_VALUE_MAX);
+                       dt_opt(o->name), strlen(v), DT_VALUE_MAX);
     return DT_OK;
 }
 
@@ -542,10 +542,10 @@ static dt_status append_line(const dt_option *o, char *base, const char *v, dt_e
 {
     size_t used = strlen(base);
     if (strchr(v, '\n'))
-        return dt_fail(err, DT_EUSAGE, "--%s: value contains a line break", o->name);
+        return dt_fail(err, DT_EUSAGE, "%s: value contains a line break", dt_opt(o->name));
     if (used + (used > 0) + strlen(v) >= DT_PATH_MAX)
-        return dt_fail(err, DT_EUSAGE, "--%s: values longer than %d characters in all",
-                       o->name, DT_PATH_MAX - 1);
+        return dt_fail(err, DT_EUSAGE, "%s: values longer than %d characters in all",
+                       dt_opt(o->name), DT_PATH_MAX - 1);
     if (used)
         base[used++] = '\n';
     memcpy(base + used, v, strlen(v) + 1);
@@ -562,9 +562,10 @@ static dt_status set_choices(const dt_option *o, dt_choices *out, const char *v,
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), p);
         if (c.n == DT_MAX_CHOICES)
-            return dt_fail(err, DT_EUSAGE, "--%s: at most %d names", o->name, DT_MAX_CHOICES);
+            return dt_fail(err, DT_EUSAGE, "%s: at most %d names", dt_opt(o->name),
+                           DT_MAX_CHOICES);
         if (!name[0])
-            return dt_fail(err, DT_EUSAGE, "--%s: empty name in '%s'", o->name, v);
+            return dt_fail(err, DT_EUSAGE, "%s: empty name in '%s'", dt_opt(o->name), v);
         if ((c.v[c.n++] = choice_index(o, name)) < 0)
             return bad_choice(o, name, err);
         p += len + (comma ? 1 : 0);
@@ -584,8 +585,8 @@ static dt_status set_every(const dt_option *o, int64_t *out, const char *v, dt_e
     errno = 0;
     long long n = strtoll(v, &end, 10);
     if (errno || end == v || *end || n < 1)
-        return dt_fail(err, DT_EUSAGE, "--%s: '%s' should be a step count >= 1 "
-                       "(or no value: once per epoch)", o->name, v);
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' should be a step count >= 1 "
+                       "(or no value: once per epoch)", dt_opt(o->name), v);
     *out = n;
     return DT_OK;
 }
@@ -600,7 +601,7 @@ static void shortest(double x, char *buf, size_t len)
     }
 }
 
-/* "--lr: -0.1 is out of range: it must be > 0 and <= 1e+06", the bounds as
+/* "lr: -0.1 is out of range: it must be > 0 and <= 1e+06", the bounds as
  * the table has them (integers in full). */
 static dt_status out_of_range(const dt_option *o, const char *v, dt_error *err)
 {
@@ -612,8 +613,8 @@ static dt_status out_of_range(const dt_option *o, const char *v, dt_error *err)
         shortest(o->min, lo, sizeof lo);
         shortest(o->max, hi, sizeof hi);
     }
-    return dt_fail(err, DT_EUSAGE, "--%s: %s is out of range: it must be %s %s and <= %s",
-                   o->name, v, (o->facts & OPTF_ABOVE_MIN) ? ">" : ">=", lo, hi);
+    return dt_fail(err, DT_EUSAGE, "%s: %s is out of range: it must be %s %s and <= %s",
+                   dt_opt(o->name), v, (o->facts & OPTF_ABOVE_MIN) ? ">" : ">=", lo, hi);
 }
 
 static dt_status set_number(const dt_option *o, char *base, const char *v, dt_error *err)
@@ -623,7 +624,8 @@ static dt_status set_number(const dt_option *o, char *base, const char *v, dt_er
     if (o->type == OPT_INT) {
         long long x = strtoll(v, &end, 10);
         if (errno || end == v || *end)
-            return dt_fail(err, DT_EUSAGE, "--%s: expected an integer, got '%s'", o->name, v);
+            return dt_fail(err, DT_EUSAGE, "%s: expected an integer, got '%s'",
+                           dt_opt(o->name), v);
         if ((double)x < o->min || (double)x > o->max ||
             ((o->facts & OPTF_ABOVE_MIN) && (double)x <= o->min))
             return out_of_range(o, v, err);
@@ -637,16 +639,18 @@ static dt_status set_number(const dt_option *o, char *base, const char *v, dt_er
     }
     double x = strtod(v, &end);
     if (errno || end == v || *end || !isfinite(x))
-        return dt_fail(err, DT_EUSAGE, "--%s: expected a number, got '%s'", o->name, v);
+        return dt_fail(err, DT_EUSAGE, "%s: expected a number, got '%s'", dt_opt(o->name),
+                       v);
     if (x < o->min || x > o->max || ((o->facts & OPTF_ABOVE_MIN) && x <= o->min))
         return out_of_range(o, v, err);
     *(double *)base = x;
     return DT_OK;
 }
 
-/* The one place where the text of an option becomes its typed value. */
-static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
-                           dt_error *err)
+/* The one place where the text of an option becomes its typed value.  Its
+ * messages name the option (dt_opt); set_value marks the failure as o's. */
+static dt_status parse_value(dt_config *cfg, const dt_option *o, const char *v,
+                             dt_error *err)
 {
     char *base = (char *)cfg + o->offset;
     dt_status st;
@@ -688,12 +692,21 @@ static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
     case OPT_REAL: return set_number(o, base, v, err);
     case OPT_FLAG:
         if (strcmp(v, "1") && strcmp(v, "0"))
-            return dt_fail(err, DT_EUSAGE, "--%s is a flag: its values are 0 and 1, not '%s'",
-                           o->name, v);
+            return dt_fail(err, DT_EUSAGE, "%s is a flag: its values are 0 and 1, not '%s'",
+                           dt_opt(o->name), v);
         *(int *)base = v[0] == '1';
         return DT_OK;
     }
     return DT_EINTERNAL;
+}
+
+static dt_status set_value(dt_config *cfg, const dt_option *o, const char *v,
+                           dt_error *err)
+{
+    dt_status st = parse_value(cfg, o, v, err);
+    if (st && err)
+        snprintf(err->option, sizeof err->option, "%s", o->name);
+    return st;
 }
 
 void config_defaults(dt_config *cfg)
@@ -793,19 +806,21 @@ dt_status config_set(dt_config *cfg, unsigned cmd, const char *name, const char 
         if (near)
             return dt_fail(err, DT_EUSAGE, "unknown option '%s' (did you mean '%s'?)", name,
                            near);
-        return dt_fail(err, DT_EUSAGE, "unknown option '%s' (see --help)", name);
+        /* the help is a command line's; a program has the option table */
+        return dt_fail(err, DT_EUSAGE, "unknown option '%s'%s", name,
+                       dt_names_get() == DT_NAMES_FLAGS ? " (see --help)" : "");
     }
     if (o->type == OPT_STR2)
-        return dt_fail(err, DT_EUSAGE, "--%s takes two values: give it on the command line",
-                       o->name);
+        return dt_fail_opt(err, DT_EUSAGE, o->name,
+                           "%s takes two values: give it on the command line", dt_opt(o->name));
     dt_status st = set_value(cfg, o, value, err);
     if (!st)
         cfg->given[o - options] = 1;
     return st;
 }
 
-dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
-                       int *want_help, dt_error *err)
+static dt_status parse_argv(dt_config *cfg, unsigned cmd, int argc, char **argv,
+                           int *want_help, dt_error *err)
 {
     *want_help = 0;
     unsigned char seen[N_OPTIONS] = {0}; /* in this argv: a repeat is a mistake */
@@ -873,6 +888,17 @@ dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
         cfg->given[o - options] = 1;
     }
     return DT_OK;
+}
+
+/* A command line's messages name its options as its flags ("--lr: ..."),
+ * whatever the caller's messages do. */
+dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
+                       int *want_help, dt_error *err)
+{
+    const dt_names prev = dt_names_swap(DT_NAMES_FLAGS);
+    const dt_status st = parse_argv(cfg, cmd, argc, argv, want_help, err);
+    dt_names_swap(prev);
+    return st;
 }
 
 void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_t len)

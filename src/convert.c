@@ -67,9 +67,10 @@ dt_status convert_fill_mean(convert_table *train, convert_table *test, convert_m
         if (!cnt[j]) {
             const char *name = meta->features ? meta->features[j] : NULL;
             st = dt_fail(err, DT_EUSAGE, "feature %lld%s%s%s has no value in the /train rows "
-                         "to take the mean of (--missing mean); drop the column or use "
-                         "--missing drop", (long long)j + 1, name ? " (" : "",
-                         name ? name : "", name ? ")" : "");
+                         "to take the mean of (%s mean); drop the column or use "
+                         "%s drop", (long long)j + 1, name ? " (" : "",
+                         name ? name : "", name ? ")" : "", dt_opt("missing"),
+                         dt_opt("missing"));
         }
         sum[j] /= (double)(cnt[j] ? cnt[j] : 1);
     }
@@ -130,14 +131,14 @@ dt_status convert_split(const convert_table *all, double test_fraction, uint64_t
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (!(test_fraction > 0 && test_fraction < 1))
-        return dt_fail(err, DT_EUSAGE, "--test-fraction %g: must be in (0, 1) to split",
-                       test_fraction);
+        return dt_fail_opt(err, DT_EUSAGE, "test-fraction", "%s %g: must be in (0, 1) to split",
+                           dt_opt("test-fraction"), test_fraction);
     const int64_t n_test = llround(test_fraction * (double)all->n);
     if (n_test < 1 || n_test > all->n - 1)
-        return dt_fail(err, DT_EUSAGE,
-                       "--test-fraction %g of %lld rows leaves %lld test and %lld training rows; "
+        return dt_fail_opt(err, DT_EUSAGE, "test-fraction",
+                       "%s %g of %lld rows leaves %lld test and %lld training rows; "
                        "each needs at least one",
-                       test_fraction, (long long)all->n, (long long)n_test,
+                       dt_opt("test-fraction"), test_fraction, (long long)all->n, (long long)n_test,
                        (long long)(all->n - n_test));
 
     int64_t *perm = malloc((size_t)all->n * sizeof *perm);
@@ -256,8 +257,8 @@ static dt_status check_out_dir(const char *out, dt_error *err)
     fs_dirname(out, dir, size);
     dt_status st = DT_OK;
     if (access(dir, W_OK | X_OK) != 0)
-        st = dt_fail(err, DT_EUSAGE, "--out %s: directory '%s' is missing or not writable",
-                     out, dir);
+        st = dt_fail_opt(err, DT_EUSAGE, "out", "%s %s: directory '%s' is missing or not "
+                         "writable", dt_opt("out"), out, dir);
     free(dir);
     return st;
 }
@@ -427,7 +428,8 @@ dt_status convert_csv(const char *out, const char *path, const convert_csv_opts 
     memset(&train, 0, sizeof train);
     memset(&test, 0, sizeof test);
     if (!(test_fraction >= 0 && test_fraction < 1))
-        return dt_fail(err, DT_EUSAGE, "--test-fraction %g: must be in [0, 1)", test_fraction);
+        return dt_fail_opt(err, DT_EUSAGE, "test-fraction", "%s %g: must be in [0, 1)",
+                           dt_opt("test-fraction"), test_fraction);
     dt_status st = check_out_dir(out, err);
     if (st)
         return st;

@@ -133,8 +133,8 @@ static dt_status store_feature(void *x, size_t i, dt_dtype t, double v, const ch
         if (fabs(v) > FLT_MAX)
             return dt_fail(err, DT_EUSAGE,
                            "%s, line %lld, column %lld: %.40s does not fit float32 (use "
-                           "--x-dtype float64)",
-                           path, (long long)line, (long long)col, tok);
+                           "%s float64)",
+                           path, (long long)line, (long long)col, tok, dt_opt("x-dtype"));
         ((float *)x)[i] = (float)v;
         return DT_OK;
     case DT_U8:
@@ -154,8 +154,9 @@ static dt_status store_feature(void *x, size_t i, dt_dtype t, double v, const ch
     if (v != floor(v) || v < lo || v > hi)
         return dt_fail(err, DT_EUSAGE,
                        "%s, line %lld, column %lld: %.40s is not an integer in [%.0f, %.0f] as "
-                       "--x-dtype %s requires",
-                       path, (long long)line, (long long)col, tok, lo, hi, dt_dtype_name(t));
+                       "%s %s requires",
+                       path, (long long)line, (long long)col, tok, lo, hi, dt_opt("x-dtype"),
+                       dt_dtype_name(t));
     if (t == DT_U8)
         ((uint8_t *)x)[i] = (uint8_t)v;
     else
@@ -191,15 +192,18 @@ static dt_status check_csv_opts(const convert_csv_opts *opts, dt_error *err)
         return dt_fail(err, DT_EUSAGE, "CSV features cannot be stored as %s",
                        dt_dtype_name(xt));
     if (opts->label_col < -1)
-        return dt_fail(err, DT_EUSAGE, "--label-column %lld: must be >= 0 (the last column "
-                       "is the default)", (long long)opts->label_col);
+        return dt_fail_opt(err, DT_EUSAGE, "label-column", "%s %lld: must be >= 0 (the last "
+                           "column is the default)", dt_opt("label-column"),
+                           (long long)opts->label_col);
     if (opts->label_name && !opts->header)
-        return dt_fail(err, DT_EUSAGE, "--label-column %s names a column: give --header (the "
-                       "names are on the CSV's first line), or the column's 0-based index",
-                       opts->label_name);
+        return dt_fail_opt(err, DT_EUSAGE, "label-column", "%s %s names a column: give %s "
+                           "(the names are on the CSV's first line), or the column's 0-based "
+                           "index", dt_opt("label-column"), opts->label_name,
+                           dt_opt("header"));
     if (opts->no_labels && opts->missing == MISSING_MEAN && (xt == DT_U8 || xt == DT_I32))
-        return dt_fail(err, DT_EUSAGE, "--no-labels --missing mean keeps missing values as NaN "
-                       "for predict to fill: it needs --x-dtype float32 or float64");
+        return dt_fail(err, DT_EUSAGE, "%s %s mean keeps missing values as NaN for predict "
+                       "to fill: it needs %s float32 or float64", dt_opt("no-labels"),
+                       dt_opt("missing"), dt_opt("x-dtype"));
     return DT_OK;
 }
 
@@ -216,9 +220,9 @@ static dt_status find_label_name(const csv_read *c, int64_t nf, char *const *nam
     for (int64_t j = 0, used = 0; j < nf && used < (int64_t)sizeof list - 1; j++)
         used += snprintf(list + used, sizeof list - (size_t)used, "%s'%s'", j ? ", " : "",
                          names[j]);
-    return dt_fail(err, DT_EUSAGE, "--label-column %s: %s's header (line %lld) has no column "
-                   "of that name; its columns are %s",
-                   c->opts->label_name, c->path, (long long)c->header_line, list);
+    return dt_fail_opt(err, DT_EUSAGE, "label-column", "%s %s: %s's header (line %lld) has no "
+                       "column of that name; its columns are %s", dt_opt("label-column"),
+                       c->opts->label_name, c->path, (long long)c->header_line, list);
 }
 
 /* The first record (nf fields, the header's if names != NULL) sets the column
@@ -230,17 +234,17 @@ static dt_status set_columns(csv_read *c, int64_t nf, char *const *names, dt_err
     if (nf < (o->no_labels ? 1 : 2))
         return dt_fail(err, DT_EUSAGE,
                        "%s, line %lld: %lld column%s; need at least a feature%s (separate "
-                       "fields by commas, semicolons, tabs or spaces; see --delimiter)",
+                       "fields by commas, semicolons, tabs or spaces; see %s)",
                        c->path, (long long)c->line, (long long)nf, nf == 1 ? "" : "s",
-                       o->no_labels ? "" : " and a label");
+                       o->no_labels ? "" : " and a label", dt_opt("delimiter"));
     dt_status st;
     if (!o->no_labels && o->label_name && (st = find_label_name(c, nf, names, &label, err)))
         return st;
     if (label >= nf)
-        return dt_fail(err, DT_EUSAGE,
-                       "--label-column %lld is past the last column: %s, line %lld has "
-                       "%lld columns (numbered from 0)",
-                       (long long)label, c->path, (long long)c->line, (long long)nf);
+        return dt_fail_opt(err, DT_EUSAGE, "label-column",
+                           "%s %lld is past the last column: %s, line %lld has "
+                           "%lld columns (numbered from 0)", dt_opt("label-column"),
+                           (long long)label, c->path, (long long)c->line, (long long)nf);
     c->ncols = nf;
     c->d = nf - (label >= 0);
     c->label = label;
@@ -275,8 +279,9 @@ static dt_status set_columns(csv_read *c, int64_t nf, char *const *names, dt_err
 static dt_status check_columns(csv_read *c, int64_t nf, dt_error *err)
 {
     if (c->ncols < 0 && c->opts->label_name && c->header_n != nf)
-        return dt_fail(err, DT_EUSAGE, "--label-column %s: %s's header (line %lld) has %lld "
-                       "names but line %lld has %lld columns", c->opts->label_name, c->path,
+        return dt_fail_opt(err, DT_EUSAGE, "label-column", "%s %s: %s's header (line %lld) "
+                           "has %lld names but line %lld has %lld columns",
+                           dt_opt("label-column"), c->opts->label_name, c->path,
                        (long long)c->header_line, (long long)c->header_n, (long long)c->line,
                        (long long)nf);
     if (c->ncols < 0)
@@ -334,9 +339,10 @@ static dt_status take_missing(csv_read *c, int64_t j, int64_t k, const char *tok
     const size_t cell = (size_t)(c->n * c->d + k);
     if (c->opts->missing != MISSING_MEAN)
         return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %s: missing value%s%.20s%s; give "
-                       "--missing mean or --missing drop to accept missing values",
+                       "%s mean or %s drop to accept missing values",
                        c->path, (long long)c->line, column_name(c, j, col, sizeof col),
-                       *tok ? " ('" : " (an empty field)", tok, *tok ? "')" : "");
+                       *tok ? " ('" : " (an empty field)", tok, *tok ? "')" : "",
+                       dt_opt("missing"), dt_opt("missing"));
     if (c->label < 0) { /* predict fills it with the model's /train means */
         if (c->opts->x_type == DT_F64)
             ((double *)c->x)[cell] = NAN;
@@ -356,8 +362,9 @@ static dt_status take_label(csv_read *c, int64_t j, const char *tok, dt_error *e
     char col[96];
     if (is_missing(tok))
         return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %s: the label is missing; give "
-                       "--missing drop to leave out such rows",
-                       c->path, (long long)c->line, column_name(c, j, col, sizeof col));
+                       "%s drop to leave out such rows",
+                       c->path, (long long)c->line, column_name(c, j, col, sizeof col),
+                       dt_opt("missing"));
     double v = 0;
     if (c->opts->label_type == CONVERT_LABEL_FLOAT) {
         dt_status st = parse_field(tok, c->path, c->line, j + 1, &v, err);
@@ -477,9 +484,10 @@ static dt_status map_labels(csv_read *c, dt_error *err)
     const int auto_type = c->opts->label_type == CONVERT_LABEL_AUTO;
     if (!c->any_text && c->frac_line && !auto_type)
         return dt_fail(err, DT_EUSAGE, "%s, line %lld, column %lld: label %s is a number but "
-                       "not an integer; give --label-type float (or auto) for regression "
-                       "targets, or --no-labels for a file of features only",
-                       c->path, (long long)c->frac_line, (long long)c->label + 1, c->frac_tok);
+                       "not an integer; give %s float (or auto) for regression "
+                       "targets, or %s for a file of features only",
+                       c->path, (long long)c->frac_line, (long long)c->label + 1, c->frac_tok,
+                       dt_opt("label-type"), dt_opt("no-labels"));
     int64_t *order = malloc((size_t)ls->n * sizeof *order + 1);
     int32_t *rank = malloc((size_t)ls->n * sizeof *rank + 1);
     const char **names = malloc((size_t)ls->n * sizeof *names + 1);
@@ -571,7 +579,7 @@ static void hint_header(const csv_read *c, dt_status st, dt_error *err)
         (c->n == 0 || (c->n == 1 && c->ragged))) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof err->msg - len,
-                 " (if line 1 is a header, give --header)");
+                 " (if line 1 is a header, give %s)", dt_opt("header"));
     }
 }
 
@@ -585,15 +593,16 @@ dt_status convert_read_csv(const char *path, const convert_csv_opts *opts, conve
         return st;
     gzio *g = NULL;
     if ((st = gzio_open(path, &g, err)))
-        return dt_fail_prefix(err, "--csv");
+        return dt_fail_prefix(err, "%s", dt_opt("csv"));
     csv_read c = {.opts = opts, .path = path, .meta = meta, .ncols = -1};
     st = read_records(&c, g, err);
     hint_header(&c, st, err);
     gzio_close(g);
     free(c.header);
     if (!st && c.n == 0)
-        st = dt_fail(err, DT_EUSAGE, "%s has no data rows%s", path,
-                     meta->dropped ? " left: --missing drop left out every one" : "");
+        st = dt_fail(err, DT_EUSAGE, "%s has no data rows%s%s%s", path,
+                     meta->dropped ? " left: " : "", meta->dropped ? dt_opt("missing") : "",
+                     meta->dropped ? " drop left out every one" : "");
     if (!st && c.label >= 0 && opts->label_type != CONVERT_LABEL_FLOAT)
         st = map_labels(&c, err);
     if (!st && c.label >= 0 && opts->label_type == CONVERT_LABEL_FLOAT) {

@@ -15,8 +15,8 @@ dt_status cv_check_options(const dt_config *cfg, dt_error *err)
     const dt_option *opts = config_options(&n);
     for (size_t i = 0; i < n; i++)
         if (opts[i].cv_rejected && cfg->given[i])
-            return dt_fail(err, DT_EUSAGE, "--%s does not apply to cv: %s", opts[i].name,
-                           opts[i].cv_rejected);
+            return dt_fail_opt(err, DT_EUSAGE, opts[i].name, "%s does not apply to cv: %s",
+                               dt_opt(opts[i].name), opts[i].cv_rejected);
     return DT_OK;
 }
 
@@ -24,7 +24,7 @@ static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scra
                              dt_error *err)
 {
     char quoted[DT_PATH_MAX + 16];
-    snprintf(quoted, sizeof quoted, "--grid '%s'", entry);
+    snprintf(quoted, sizeof quoted, "%s '%s'", dt_opt("grid"), entry);
     char *eq = strchr(entry, '=');
     if (!eq || eq == entry)
         return dt_fail(err, DT_EUSAGE, "%s: expected KEY=V1|V2|... (KEY a train option)",
@@ -33,28 +33,38 @@ static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scra
     const char *key = entry;
     const dt_option *o = config_option(key);
     if (o && (o->facts & OPTF_CV_FIXED))
-        return dt_fail(err, DT_EUSAGE, "%s: --%s is the same for the whole search", quoted, key);
+        return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s is the same for the whole search",
+                           quoted, dt_opt(key));
     if (o && o->cv_rejected)
-        return dt_fail(err, DT_EUSAGE, "%s: --%s does not apply to cv: %s", quoted, key,
-                       o->cv_rejected);
+        return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s does not apply to cv: %s", quoted,
+                           dt_opt(key), o->cv_rejected);
     if (o && !(o->cmds & CMD_TRAIN))
-        return dt_fail(err, DT_EUSAGE, "%s: --%s is not a train option", quoted, key);
+        return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s is not a train option", quoted,
+                           dt_opt(key));
     if (!o) {
-        /* config_parse words the "unknown option (did you mean ...)" message */
+        /* the "unknown option (did you mean ...)" message as the options are
+         * named: config_parse words it as flags, config_set as keys */
         char arg[DT_PATH_MAX + 8];
         snprintf(arg, sizeof arg, "--%s", key);
         char *argv[1] = {arg};
-        int help;
+        int help = 0;
         *scratch = *base;
-        if (config_parse(scratch, CMD_TRAIN, 1, argv, &help, err) == DT_OK || help)
-            dt_fail(err, DT_EUSAGE, "unknown option --%s", key);
-        return dt_fail_prefix(err, "%s", quoted);
+        if ((dt_names_get() == DT_NAMES_FLAGS
+                 ? config_parse(scratch, CMD_TRAIN, 1, argv, &help, err)
+                 : config_set(scratch, CMD_TRAIN, key, "", err)) == DT_OK || help)
+            dt_fail(err, DT_EUSAGE, "unknown option %s", dt_opt(key));
+        const dt_status st = dt_fail_prefix(err, "%s", quoted);
+        if (err)
+            snprintf(err->option, sizeof err->option, "grid");
+        return st;
     }
     for (int a = 0; a < g->n_axes; a++)
         if (g->axes[a].opt == o)
-            return dt_fail(err, DT_EUSAGE, "%s: --grid %s given twice", quoted, key);
+            return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s %s given twice", quoted,
+                               dt_opt("grid"), key);
     if (g->n_axes == CV_MAX_AXES)
-        return dt_fail(err, DT_EUSAGE, "%s: at most %d --grid options", quoted, CV_MAX_AXES);
+        return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: at most %d %s options", quoted,
+                           CV_MAX_AXES, dt_opt("grid"));
     cv_axis *ax = &g->axes[g->n_axes];
     ax->opt = o;
     ax->n_values = 0;
@@ -143,8 +153,8 @@ dt_status cv_folds(const dt_dataset *ds, int k, uint64_t seed, int32_t *fold_of_
                    dt_error *err)
 {
     if (k > ds->n)
-        return dt_fail(err, DT_EUSAGE, "--folds %d: the training split has only %lld samples",
-                       k, (long long)ds->n);
+        return dt_fail_opt(err, DT_EUSAGE, "folds", "%s %d: the training split has only %lld "
+                           "samples", dt_opt("folds"), k, (long long)ds->n);
     return metrics_kfold(ds->labels, ds->n, k, seed, fold_of_row, err);
 }
 

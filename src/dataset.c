@@ -83,12 +83,12 @@ static dt_status load_y(h5file *f, const char *yname, int labels, dt_dataset *ds
                 if (v > 1e6 && v == floor(v))
                     return dt_fail(err, DT_EUSAGE,
                                    "%s: %s row %lld is %.0f; class labels above 1000000 are not "
-                                   "supported (use --output linear for regression targets)",
-                                   path, yname, (long long)i, v);
+                                   "supported (use %s linear for regression targets)",
+                                   path, yname, (long long)i, v, dt_opt("output"));
                 return dt_fail(err, DT_EUSAGE,
                                "%s: %s row %lld is %g; class labels must be integers >= 0 "
-                               "(use --output linear for regression targets)",
-                               path, yname, (long long)i, v);
+                               "(use %s linear for regression targets)",
+                               path, yname, (long long)i, v, dt_opt("output"));
             }
             ds->labels[i] = (int32_t)v;
             if (ds->labels[i] > ds->max_label) ds->max_label = ds->labels[i];
@@ -122,8 +122,8 @@ dt_status dataset_check_labels(const dt_dataset *ds, const char *path, const cha
         int y = ds->labels[i];
         if (binary && y > 1)
             return dt_fail(err, DT_EUSAGE,
-                           "%s: %s/y row %lld is %d; --output sigmoid needs labels 0 or 1", path,
-                           group, (long long)i, y);
+                           "%s: %s/y row %lld is %d; %s sigmoid needs labels 0 or 1", path,
+                           group, (long long)i, y, dt_opt("output"));
         if (y >= n_classes)
             return dt_fail(err, DT_EUSAGE,
                            "%s: %s/y row %lld is %d but the model has %d classes", path, group,
@@ -173,13 +173,13 @@ static dt_status probe_memory(const char *path, const char *xname, const dt_data
     if (pages <= 0 || page <= 0 || bytes <= (double)pages * (double)page)
         return DT_OK;
     return dt_fail(err, DT_EUSAGE,
-                   "%s: '%s' is %lld x %lld %s = %.1f GiB in memory%s, more than this "
+                   "%s: '%s' is %lld x %lld %s = %.1f GiB in memory%s%s%s, more than this "
                    "machine's %.1f GiB of physical memory",
                    path, xname, (long long)rows, (long long)info->d,
                    info->x_u8 ? "uint8" : "float32", bytes / gib,
-                   rows < info->n ? " (this rank's share, --data-placement sharded; more ranks "
-                                    "make it smaller)"
-                                  : "",
+                   rows < info->n ? " (this rank's share, " : "",
+                   rows < info->n ? dt_opt("data-placement") : "",
+                   rows < info->n ? " sharded; more ranks make it smaller)" : "",
                    (double)pages * (double)page / gib);
 }
 
@@ -228,9 +228,9 @@ static dt_status not_a_model(h5file *f, const char *group, dt_error *err)
         return DT_OK;
     return dt_fail(err, DT_EUSAGE,
                    "%s is a saved dtrain model, not a data file (it has no group '%s'): give "
-                   "it as --model to dtrain eval or predict (or as --init-from to start "
-                   "training from it); --data takes a data file (dtrain convert makes one)",
-                   h5io_path(f), group);
+                   "it as --model to dtrain eval or predict (or as %s to start "
+                   "training from it); %s takes a data file (dtrain convert makes one)",
+                   h5io_path(f), group, dt_opt("init-from"), dt_opt("data"));
 }
 
 dt_status dataset_check_not_model(const char *path, const char *group, dt_error *err)

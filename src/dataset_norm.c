@@ -16,8 +16,8 @@ dt_status norm_parse(const char *text, dt_norm_kind *out, dt_error *err)
 {
     int i = dt_name_index(norm_names, text);
     if (i < 0)
-        return dt_fail(err, DT_EUSAGE, "unknown --normalize '%s' (expected zscore, minmax or none)",
-                       text);
+        return dt_fail_opt(err, DT_EUSAGE, "normalize", "unknown %s '%s' (expected zscore, "
+                           "minmax or none)", dt_opt("normalize"), text);
     *out = (dt_norm_kind)i;
     return DT_OK;
 }

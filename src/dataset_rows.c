@@ -110,10 +110,10 @@ static dt_status split_sizes(double frac, int64_t n, int64_t kept, int64_t held,
 {
     if (kept > 0 && held > 0)
         return DT_OK;
-    return dt_fail(err, DT_EUSAGE,
-                   "--valid-split %g of %lld rows leaves %lld for training and %lld for "
-                   "validation; each needs at least one",
-                   frac, (long long)n, (long long)kept, (long long)held);
+    return dt_fail_opt(err, DT_EUSAGE, "valid-split",
+                       "%s %g of %lld rows leaves %lld for training and %lld for "
+                       "validation; each needs at least one", dt_opt("valid-split"),
+                       frac, (long long)n, (long long)kept, (long long)held);
 }
 
 dt_status dataset_split(const dt_dataset *ds, double frac, uint64_t seed, dt_dataset *keep,
@@ -326,7 +326,7 @@ static dt_status reshard(const dt_dataset *ds, const int64_t *rows, int64_t n, i
     *out = (dt_dataset){.n = n, .d = ds->d, .k = ds->k, .max_label = -1};
     dataset_set_share(out, c, block);
     const dt_dataset_info info = {.n = n, .d = ds->d, .k = ds->k, .x_u8 = ds->X8 != NULL};
-    dt_status st = dataset_alloc_share(out, "--valid-split", "X", &info, err);
+    dt_status st = dataset_alloc_share(out, dt_opt("valid-split"), "X", &info, err);
     int64_t *counts = malloc((size_t)size * sizeof *counts);
     if (ds->labels)
         out->labels = malloc((size_t)(n + 1) * sizeof *out->labels);

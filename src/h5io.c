@@ -124,10 +124,10 @@ dt_status h5io_open_read_all(const char *path, const void *mpi_comm, h5file **ou
     if (id < 0)
         return dt_fail(err, DT_EUSAGE,
                        "%s: cannot be opened with MPI-IO (parallel HDF5), which "
-                       "--data-placement sharded reads it with: the file system may not "
+                       "%s sharded reads it with: the file system may not "
                        "support MPI-IO, or no MPI-IO component is available; use "
-                       "--data-placement node or rank",
-                       path);
+                       "%s node or rank",
+                       path, dt_opt("data-placement"), dt_opt("data-placement"));
     dt_status st = wrap(id, path, out, err);
     if (!st)
         (*out)->all = 1;

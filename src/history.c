@@ -278,8 +278,8 @@ dt_status history_log_open(dt_histlog *log, const char *path, const dt_history *
     size_t len = 0;
     char *buf = format_lines(h, 0, csv, csv, &len);
     if (!buf)
-        return dt_fail(err, DT_ENOMEM, "--log %s: out of memory for its %lld records", path,
-                       (long long)h->n_rows);
+        return dt_fail_opt(err, DT_ENOMEM, "log", "%s %s: out of memory for its %lld records",
+                           dt_opt("log"), path, (long long)h->n_rows);
     /* A file of our own, created here (a temporary of a crashed run whose
      * process had this number goes first): O_APPEND keeps every later
      * record at its end, whatever happens to the name meanwhile. */
@@ -287,9 +287,11 @@ dt_status history_log_open(dt_histlog *log, const char *path, const dt_history *
     const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
     dt_status st = DT_OK;
     if (fd < 0)
-        st = dt_fail(err, DT_EIO, "--log %s: cannot create %s: %s", path, tmp, strerror(errno));
+        st = dt_fail_opt(err, DT_EIO, "log", "%s %s: cannot create %s: %s", dt_opt("log"), path,
+                         tmp, strerror(errno));
     else if (append_whole(fd, buf, len) != 0)
-        st = dt_fail(err, DT_EIO, "--log %s: cannot write %s: %s", path, tmp, strerror(errno));
+        st = dt_fail_opt(err, DT_EIO, "log", "%s %s: cannot write %s: %s", dt_opt("log"), path,
+                         tmp, strerror(errno));
     else
         st = fs_commit(tmp, path, err);
     free(buf);
@@ -313,13 +315,14 @@ dt_status history_log_append(dt_histlog *log, const dt_history *h, dt_error *err
     size_t len = 0;
     char *buf = format_lines(h, h->n_rows - 1, log->csv, 0, &len);
     if (!buf)
-        return dt_fail(err, DT_ENOMEM, "--log %s: out of memory for a record", log->path);
+        return dt_fail_opt(err, DT_ENOMEM, "log", "%s %s: out of memory for a record",
+                           dt_opt("log"), log->path);
     const int rc = append_whole(log->fd, buf, len);
     const int e = errno;
     free(buf);
     if (rc != 0)
-        return dt_fail(err, DT_EIO, "--log %s: cannot append epoch %.0f's record: %s",
-                       log->path, history_get(h, h->n_rows - 1, "epoch"), strerror(e));
+        return dt_fail_opt(err, DT_EIO, "log", "%s %s: cannot append epoch %.0f's record: %s",
+                           dt_opt("log"), log->path, history_get(h, h->n_rows - 1, "epoch"), strerror(e));
     return DT_OK;
 }
 

@@ -116,7 +116,8 @@ dt_status matmul_precision_parse(const char *text, dt_precision *out, dt_error *
 {
     int i = dt_name_index(precision_names, text);
     if (i < 0)
-        return dt_fail(err, DT_EUSAGE, "unknown --precision '%s' (expected fp32 or bf16)", text);
+        return dt_fail_opt(err, DT_EUSAGE, "precision", "unknown %s '%s' (expected fp32 or "
+                           "bf16)", dt_opt("precision"), text);
     *out = (dt_precision)i;
     return DT_OK;
 }
@@ -366,15 +367,19 @@ dt_status matmul_check_precision(dt_precision prec, const char **warning, dt_err
         return DT_OK;
     switch (matmul_bf16_support()) {
     case 2: return DT_OK;
-    case 1:
-        *warning = "--precision bf16: this CPU has no native bf16 instructions (AVX512_BF16); "
-                   "oneDNN emulates them with AVX-512: the same results, slower than fp32";
+    case 1: {
+        static _Thread_local char text[256];
+        snprintf(text, sizeof text, "%s bf16: this CPU has no native bf16 instructions "
+                 "(AVX512_BF16); oneDNN emulates them with AVX-512: the same results, slower "
+                 "than fp32", dt_opt("precision"));
+        *warning = text;
         return DT_OK;
+    }
     default:
-        return dt_fail(err, DT_EUSAGE,
-                       "--precision bf16 needs AVX-512 (native AVX512_BF16, or oneDNN's "
-                       "emulation on AVX-512); this CPU offers %s: use --precision fp32",
-                       matmul_library_version());
+        return dt_fail_opt(err, DT_EUSAGE, "precision",
+                           "%s bf16 needs AVX-512 (native AVX512_BF16, or oneDNN's "
+                           "emulation on AVX-512); this CPU offers %s: use %s fp32",
+                           dt_opt("precision"), matmul_library_version(), dt_opt("precision"));
     }
 }
 

@@ -680,8 +680,8 @@ dt_metric metrics_default(dt_head head)
 dt_status metrics_check(dt_metric m, dt_head head, dt_error *err)
 {
     if (metrics_is_classification(m) != head_is_classifier(head))
-        return dt_fail(err, DT_EUSAGE, "--metric %s does not apply to --output %s (%s)",
-                       metric_names[m], head_name(head),
+        return dt_fail_opt(err, DT_EUSAGE, "metric", "%s %s does not apply to %s %s (%s)",
+                           dt_opt("metric"), metric_names[m], dt_opt("output"), head_name(head),
                        head_is_classifier(head) ? "auc, accuracy, f1 or log_loss"
                                                 : "rmse, mae or r2");
     return DT_OK;
@@ -695,7 +695,8 @@ dt_status metrics_parse(const char *name, dt_head head, dt_metric *m, dt_error *
     }
     int i = dt_name_index(metric_names, name);
     if (i < 0)
-        return dt_fail(err, DT_EUSAGE, "unknown --metric '%s'", name);
+        return dt_fail_opt(err, DT_EUSAGE, "metric", "unknown %s '%s'", dt_opt("metric"),
+                           name);
     *m = (dt_metric)i;
     return metrics_check(*m, head, err);
 }

@@ -36,23 +36,26 @@ dt_status model_parse_layers_dropout(const char *text, float default_dropout,
         char item[128];
         if (len == 0 || len >= sizeof item)
             return dt_fail(err, DT_EUSAGE,
-                           "--layers: empty or overlong item in '%s' (expected "
+                           "%s: empty or overlong item in '%s' (expected "
                            "WIDTH:ACTIVATION[:DROPOUT],...)",
-                           text);
+                           dt_opt("layers"), text);
         memcpy(item, p, len);
         item[len] = '\0';
         if (*n >= max)
-            return dt_fail(err, DT_EUSAGE, "--layers: more than %d hidden layers", max);
+            return dt_fail(err, DT_EUSAGE, "%s: more than %d hidden layers",
+                           dt_opt("layers"), max);
         char *colon = strchr(item, ':');
         if (!colon)
             return dt_fail(err, DT_EUSAGE,
-                           "--layers: '%s' should be WIDTH:ACTIVATION (e.g. 128:relu)", item);
+                           "%s: '%s' should be WIDTH:ACTIVATION (e.g. 128:relu)",
+                           dt_opt("layers"), item);
         *colon = '\0';
         char *end;
         long w = strtol(item, &end, 10);
         if (end == item || *end || w < 1 || w > 1000000)
             return dt_fail(err, DT_EUSAGE,
-                           "--layers: width '%s' should be an integer in [1, 1000000]", item);
+                           "%s: width '%s' should be an integer in [1, 1000000]",
+                           dt_opt("layers"), item);
         out[*n].width = (int)w;
         out[*n].dropout = default_dropout;
         char *rate = strchr(colon + 1, ':');
@@ -61,19 +64,20 @@ dt_status model_parse_layers_dropout(const char *text, float default_dropout,
             double r = strtod(rate, &end);
             if (end == rate || *end || !(r >= 0 && r < 1))
                 return dt_fail(err, DT_EUSAGE,
-                               "--layers: dropout '%s' of layer %d should be a number in [0, 1)",
-                               rate, *n + 1);
+                               "%s: dropout '%s' of layer %d should be a number in [0, 1)",
+                               dt_opt("layers"), rate, *n + 1);
             out[*n].dropout = (float)r;
         }
         dt_status st = act_parse(colon + 1, &out[*n].act, err);
         if (st)
-            return dt_fail_prefix(err, "--layers");
+            return dt_fail_prefix(err, "%s", dt_opt("layers"));
         (*n)++;
         p += len;
         if (*p == ',') {
             p++;
             if (!*p)
-                return dt_fail(err, DT_EUSAGE, "--layers: trailing comma in '%s'", text);
+                return dt_fail(err, DT_EUSAGE, "%s: trailing comma in '%s'",
+                               dt_opt("layers"), text);
         }
     }
     return DT_OK;
@@ -113,8 +117,8 @@ dt_status init_parse(const char *text, dt_init *out, dt_error *err)
 {
     int i = dt_name_index(init_names, text);
     if (i < 0)
-        return dt_fail(err, DT_EUSAGE, "unknown --init '%s' (expected uniform, xavier or he)",
-                       text);
+        return dt_fail_opt(err, DT_EUSAGE, "init", "unknown %s '%s' (expected uniform, xavier "
+                           "or he)", dt_opt("init"), text);
     *out = (dt_init)i;
     return DT_OK;
 }

@@ -17,10 +17,10 @@ dt_status optim_parse(const char *name, dt_optim_kind *out, dt_error *err)
         *out = (dt_optim_kind)i;
         return DT_OK;
     }
-    return dt_fail(err, DT_EUSAGE,
-                   "unknown --optimizer '%s' (expected sgd, momentum, nesterov, adagrad, "
-                   "rmsprop, adam or adamw)",
-                   name);
+    return dt_fail_opt(err, DT_EUSAGE, "optimizer",
+                       "unknown %s '%s' (expected sgd, momentum, nesterov, adagrad, "
+                       "rmsprop, adam or adamw)",
+                       dt_opt("optimizer"), name);
 }
 
 const char *optim_name(dt_optim_kind k)

@@ -48,8 +48,8 @@ dt_status session_check_data(dt_session *s, dt_head head, const char *eg, dt_err
         s->data.n_classes = s->data.train.max_label + 1;
         if (s->data.n_classes < 2)
             return dt_fail(err, DT_EUSAGE,
-                           "%s: %s/y has a single class (%d); --output softmax needs at least 2",
-                           src, cfg->train_group, s->data.train.max_label);
+                           "%s: %s/y has a single class (%d); %s softmax needs at least 2",
+                           src, cfg->train_group, s->data.train.max_label, dt_opt("output"));
     } else if (binary) {
         s->data.n_classes = 2;
     }
@@ -74,9 +74,16 @@ static int needs_validation(const dt_config *cfg)
     return cfg->early_stopping > 0 || cfg->schedule == SCHED_PLATEAU;
 }
 
+/* "early-stopping" or "schedule plateau", as dt_opt names them; this
+ * thread's text until the next call. */
 static const char *watcher(const dt_config *cfg)
 {
-    return cfg->early_stopping > 0 ? "--early-stopping" : "--schedule plateau";
+    static _Thread_local char text[DT_OPTKEY_LEN + 16];
+    if (cfg->early_stopping > 0)
+        snprintf(text, sizeof text, "%s", dt_opt("early-stopping"));
+    else
+        snprintf(text, sizeof text, "%s plateau", dt_opt("schedule"));
+    return text;
 }
 
 /* The share of the training split to hold out as the validation set when
@@ -100,25 +107,27 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
         *eg = cfg->valid_group;
         s->data.validating = 1;
     } else if (CONFIG_GIVEN(cfg, valid_group)) {
-        return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--valid-group)", cfg->data,
-                       cfg->valid_group);
+        return dt_fail_opt(err, DT_EUSAGE, "valid-group", "%s: no group '%s' (%s)", cfg->data,
+                           cfg->valid_group, dt_opt("valid-group"));
     } else if ((*split = session_holdout(cfg)) > 0) {
         s->data.validating = 1;
         if (!CONFIG_GIVEN(cfg, valid_split))
             dt_info("dtrain: %s watches a validation set and %s has no %s: holding out 10%% "
-                    "of %s for it (--valid-split F sets the share)",
-                    watcher(cfg), cfg->data, cfg->valid_group, cfg->train_group);
+                    "of %s for it (%s F sets the share)",
+                    watcher(cfg), cfg->data, cfg->valid_group, cfg->train_group,
+                    dt_opt("valid-split"));
     } else if (needs_validation(cfg)) {
         return dt_fail(err, DT_EUSAGE,
-                       "%s watches a validation set, but %s has no %s and --valid-split 0 "
+                       "%s watches a validation set, but %s has no %s and %s 0 "
                        "holds none out (the test set is never used to choose): give "
-                       "--valid-split F, e.g. 0.1, or a %s group",
-                       watcher(cfg), cfg->data, cfg->valid_group, cfg->valid_group);
+                       "%s F, e.g. 0.1, or a %s group",
+                       watcher(cfg), cfg->data, cfg->valid_group, dt_opt("valid-split"),
+                       dt_opt("valid-split"), cfg->valid_group);
     } else if (has_group(cfg->data, cfg->test_group)) {
         *eg = cfg->test_group;
     } else if (CONFIG_GIVEN(cfg, test_group)) {
-        return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->data,
-                       cfg->test_group);
+        return dt_fail_opt(err, DT_EUSAGE, "test-group", "%s: no group '%s' (%s)", cfg->data,
+                           cfg->test_group, dt_opt("test-group"));
     }
     s->data.eval_name = s->data.validating ? "valid" : "test";
     if (*eg)
@@ -241,18 +250,19 @@ static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
     const char *src = cfg->data, *g = cfg->train_group;
     if (y->labels) {
         dt_info("dtrain: %s %s/y holds %s class labels%s: softmax output, chosen from the data "
-                "(--output sets the head)", src, g, dt_dtype_name(y->type),
-                y->named ? " named in /classes" : "");
+                "(%s sets the head)", src, g, dt_dtype_name(y->type),
+                y->named ? " named in /classes" : "", dt_opt("output"));
         return HEAD_SOFTMAX;
     }
     if (y->k == 1 && y->distinct &&
         convert_label_rule(y->n, y->distinct, y->index_like, NULL, NULL, 0) == CONVERT_LABEL_CLASS)
         dt_info("dtrain: %s %s/y holds %s targets: linear output (regression), chosen from the "
                 "data; its values are %lld distinct whole numbers: if they are class labels, "
-                "give --output softmax", src, g, dt_dtype_name(y->type), (long long)y->distinct);
+                "give %s softmax", src, g, dt_dtype_name(y->type), (long long)y->distinct,
+                dt_opt("output"));
     else
         dt_info("dtrain: %s %s/y holds %s targets: linear output (regression), chosen from the "
-                "data (--output sets the head)", src, g, dt_dtype_name(y->type));
+                "data (%s sets the head)", src, g, dt_dtype_name(y->type), dt_opt("output"));
     return HEAD_LINEAR;
 }
 
@@ -264,25 +274,28 @@ static dt_status check_given_head(const dt_config *cfg, const dt_y_kind *y, dt_e
     const char *src = cfg->data, *g = cfg->train_group;
     const char *head = head_name(cfg->output);
     if (head_is_classifier(cfg->output) && y->not_label >= 0)
-        return dt_fail(err, DT_EUSAGE,
-                       "--output %s needs class labels (whole numbers >= 0), but %s %s/y holds "
-                       "%s targets (row %lld is %g); for regression give --output linear, or "
-                       "leave --output out to choose the head from the data",
-                       head, src, g, dt_dtype_name(y->type), (long long)y->not_label, y->bad);
+        return dt_fail_opt(err, DT_EUSAGE, "output",
+                           "%s %s needs class labels (whole numbers >= 0), but %s %s/y holds "
+                           "%s targets (row %lld is %g); for regression give %s linear, or "
+                           "leave %s out to choose the head from the data",
+                           dt_opt("output"), head, src, g, dt_dtype_name(y->type),
+                           (long long)y->not_label, y->bad, dt_opt("output"), dt_opt("output"));
     if (head_is_classifier(cfg->output) && y->distinct &&
         convert_label_rule(y->n, y->distinct, y->index_like, NULL, NULL, 0) == CONVERT_LABEL_FLOAT)
-        dt_warn("--output %s on %s %s/y: %s targets of %lld distinct whole values in %s%lld "
-                "rows, which look like a quantity, not classes (--output linear regresses them)",
-                head, src, g, dt_dtype_name(y->type), (long long)y->distinct,
-                y->n == DT_Y_SAMPLE ? "its first " : "", (long long)y->n);
+        dt_warn("%s %s on %s %s/y: %s targets of %lld distinct whole values in %s%lld "
+                "rows, which look like a quantity, not classes (%s linear regresses them)",
+                dt_opt("output"), head, src, g, dt_dtype_name(y->type), (long long)y->distinct,
+                y->n == DT_Y_SAMPLE ? "its first " : "", (long long)y->n, dt_opt("output"));
     if (cfg->output == HEAD_LINEAR && y->labels)
-        return dt_fail(err, DT_EUSAGE,
-                       "--output linear on class labels: %s %s/y holds %s class labels%s, and a "
-                       "linear head would regress the class numbers; give --output softmax "
-                       "(or sigmoid for labels 0/1), or leave --output out; if the values are "
-                       "quantities, store y as float (dtrain convert --label-type float, or a "
-                       "float32 %s/y)",
-                       src, g, dt_dtype_name(y->type), y->named ? " named in /classes" : "", g);
+        return dt_fail_opt(err, DT_EUSAGE, "output",
+                           "%s linear on class labels: %s %s/y holds %s class labels%s, and a "
+                           "linear head would regress the class numbers; give %s softmax "
+                           "(or sigmoid for labels 0/1), or leave %s out; if the values are "
+                           "quantities, store y as float (dtrain convert --label-type float, "
+                           "or a float32 %s/y)",
+                           dt_opt("output"), src, g, dt_dtype_name(y->type),
+                           y->named ? " named in /classes" : "", dt_opt("output"),
+                           dt_opt("output"), g);
     return DT_OK;
 }
 

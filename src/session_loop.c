@@ -161,8 +161,8 @@ static dt_status epoch_train_loss(dt_session *s, int64_t epoch, double *train_lo
     *train_loss = loss / (double)epoch_samples(s);
     if (!isfinite(*train_loss))
         return dt_fail(err, DT_ENUM,
-                       "training diverged in epoch %lld (train loss %g); try a smaller --lr",
-                       (long long)epoch + 1, *train_loss);
+                       "training diverged in epoch %lld (train loss %g); try a smaller %s",
+                       (long long)epoch + 1, *train_loss, dt_opt("lr"));
     return DT_OK;
 }
 
@@ -230,7 +230,8 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, double *row, double 
     if (st)
         return st;
     if (history_log_append(&s->files.log, &p->hist, err)) {
-        dt_warn("%s; the log stops here (checkpoints and --save keep every epoch)", err->msg);
+        dt_warn("%s; the log stops here (checkpoints and %s keep every epoch)", err->msg,
+                dt_opt("save"));
         history_log_close(&s->files.log);
     }
     if (sched_observe(&s->opt.sched, s->watch.value))
@@ -336,8 +337,8 @@ static dt_status stop_before_training(dt_session *s, dt_error *err)
     if (s->state.resumed_from[0])
         return dt_fail(err, DT_PREEMPTED,
                        "stopped by %s before training began; %s, the checkpoint it resumed "
-                       "from, is unchanged: to continue, run the same command with --resume",
-                       signals_name((int)sig), s->state.resumed_from);
+                       "from, is unchanged: to continue, run the same command with %s",
+                       signals_name((int)sig), s->state.resumed_from, dt_opt("resume"));
     return dt_fail(err, DT_PREEMPTED,
                    "stopped by %s before training began; no step was taken, so nothing "
                    "needed saving: run the same command to start again",
@@ -401,15 +402,17 @@ static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_e
         return st;
     if (cfg->on_nan == ON_NAN_SKIP && ++r->skips < cfg->max_skips) {
         dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
-                "--max-skips %lld)",
-                (long long)s->opt.trainer.step, r->skips, (long long)cfg->max_skips);
+                "%s %lld)",
+                (long long)s->opt.trainer.step, r->skips, dt_opt("max-skips"),
+                (long long)cfg->max_skips);
         return DT_OK;
     }
     return dt_fail(err, DT_ENUM,
-                   "training diverged: NaN or Inf in the gradient at step %lld (epoch %lld)%s; "
+                   "training diverged: NaN or Inf in the gradient at step %lld (epoch %lld)%s%s%s; "
                    "no checkpoint was written from this state; the last good checkpoint is %s",
                    (long long)s->opt.trainer.step, (long long)epoch + 1,
-                   r->skips ? " after --max-skips skipped updates" : "",
+                   r->skips ? " after " : "", r->skips ? dt_opt("max-skips") : "",
+                   r->skips ? " skipped updates" : "",
                    r->written[0]       ? r->written
                    : s->state.resumed_from[0] ? s->state.resumed_from
                                         : "none (no checkpoint written yet)");
@@ -429,9 +432,10 @@ static dt_status stop_unsaved(dt_session *s, int64_t epoch, dt_error *err)
     signals_protect(1); /* the stop is under way: a repeated signal changes nothing */
     return dt_fail(err, DT_STOPPED,
                    "stopped by %s at step %lld (epoch %lld); nothing saved: no "
-                   "--checkpoint-dir (with one, the run writes a checkpoint here and --resume "
+                   "%s (with one, the run writes a checkpoint here and %s "
                    "continues from it)",
-                   signals_name((int)sig), (long long)s->state.progress.step, (long long)epoch + 1);
+                   signals_name((int)sig), (long long)s->state.progress.step, (long long)epoch + 1,
+                   dt_opt("checkpoint-dir"), dt_opt("resume"));
 }
 
 /* After step k of the epoch: replica check, gradient norms, and whether to
@@ -452,9 +456,9 @@ static dt_status step_boundary(dt_session *s, run_state *r, int64_t epoch, int64
     const int stop = cfg->stop_at_step > 0 && p->step >= cfg->stop_at_step;
     if (!cfg->checkpoint_dir[0] && stop)
         return dt_fail(err, DT_PREEMPTED,
-                       "stopped at step %lld (--stop-at-step); no --checkpoint-dir, so nothing "
+                       "stopped at step %lld (%s); no %s, so nothing "
                        "was saved",
-                       (long long)p->step);
+                       (long long)p->step, dt_opt("stop-at-step"), dt_opt("checkpoint-dir"));
     if (!cfg->checkpoint_dir[0])
         return stop_unsaved(s, epoch, err);
     /* One small allreduce: a signal seen by any rank, and rank 0's clock. */
@@ -472,9 +476,9 @@ static dt_status step_boundary(dt_session *s, run_state *r, int64_t epoch, int64
         return st;
     return dt_fail(err, DT_PREEMPTED,
                    "stopped by %s at step %lld (epoch %lld); checkpoint %s written; to continue, "
-                   "run the same command with --resume",
-                   flags[0] ? signals_name((int)flags[0]) : "--stop-at-step", (long long)p->step,
-                   (long long)epoch + 1, r->written);
+                   "run the same command with %s",
+                   flags[0] ? signals_name((int)flags[0]) : dt_opt("stop-at-step"),
+                   (long long)p->step, (long long)epoch + 1, r->written, dt_opt("resume"));
 }
 
 /* Second order: one full-batch iteration per epoch; its loss is the epoch's. */

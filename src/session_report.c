@@ -81,12 +81,13 @@ static void describe_data(const dt_session *s)
 static void describe_micro_batches(const dt_train_opts *o, int P)
 {
     const int64_t micro = (o->batch_size + o->micro_batch - 1) / o->micro_batch;
-    dt_info("dtrain: --reproducible: each batch in %lld micro-batch%s of up to %lld rows, "
-            "added in a fixed tree%s",
-            (long long)micro, micro == 1 ? "" : "es", (long long)o->micro_batch,
-            micro < P ? "; the ranks beyond them wait (a larger --batch-size or a smaller "
-                        "--micro-batch gives them work)"
-                      : "");
+    const int idle = micro < P; /* ranks beyond the micro-batches */
+    dt_info("dtrain: %s: each batch in %lld micro-batch%s of up to %lld rows, "
+            "added in a fixed tree%s%s%s%s%s",
+            dt_opt("reproducible"), (long long)micro, micro == 1 ? "" : "es",
+            (long long)o->micro_batch, idle ? "; the ranks beyond them wait (a larger " : "",
+            idle ? dt_opt("batch-size") : "", idle ? " or a smaller " : "",
+            idle ? dt_opt("micro-batch") : "", idle ? " gives them work)" : "");
 }
 
 void session_describe(const dt_session *s)

@@ -91,8 +91,8 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
     const dt_optim_kind okind = s->so.on ? OPTIM_SGD : (dt_optim_kind)cfg->optimizer;
     if (CONFIG_GIVEN(cfg, momentum) && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
         okind != OPTIM_NESTEROV && okind != OPTIM_RMSPROP)
-        return dt_fail(err, DT_EUSAGE, "--momentum applies to --optimizer sgd, momentum, "
-                                       "nesterov and rmsprop only");
+        return dt_fail_opt(err, DT_EUSAGE, "momentum", "%s applies to %s sgd, momentum, "
+                           "nesterov and rmsprop only", dt_opt("momentum"), dt_opt("optimizer"));
     dt_optim_config oc = optim_config_default(okind);
     if (CONFIG_GIVEN(cfg, momentum)) oc.momentum = cfg->momentum;
     if (CONFIG_GIVEN(cfg, dampening)) oc.dampening = cfg->dampening;
@@ -127,7 +127,7 @@ static dt_status parse_schedule(dt_session *s, double lr, dt_error *err)
     sc.patience = cfg->plateau_patience;
     sc.maximize = cfg->monitor == MONITOR_VAL_ACCURACY;
     if ((st = sched_init(&s->opt.sched, &sc, err)))
-        return dt_fail_prefix(err, "--schedule %s", sched_name(sk));
+        return dt_fail_prefix(err, "%s %s", dt_opt("schedule"), sched_name(sk));
     return DT_OK;
 }
 
@@ -137,7 +137,7 @@ static dt_status check_metrics(dt_session *s, dt_head head, dt_error *err)
     const dt_choices *m = &s->cfg->metrics;
     for (int i = 0; i < m->n; i++) {
         if (metrics_check((dt_metric)m->v[i], head, err))
-            return dt_fail_prefix(err, "--metrics");
+            return dt_fail_prefix(err, "%s", dt_opt("metrics"));
         s->metrics.which[s->metrics.n++] = m->v[i];
     }
     return DT_OK;
@@ -153,25 +153,29 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
                                            "full-batch %s objective must be deterministic)",
                            config_optimizer_name(cfg->optimizer));
     if (CONFIG_GIVEN(cfg, micro_batch) && !cfg->reproducible)
-        return dt_fail(err, DT_EUSAGE, "--micro-batch applies to --reproducible runs only");
+        return dt_fail_opt(err, DT_EUSAGE, "micro-batch", "%s applies to %s runs only",
+                           dt_opt("micro-batch"), dt_opt("reproducible"));
     if (cfg->reproducible && s->so.on)
-        return dt_fail(err, DT_EUSAGE, "--reproducible needs a first-order optimizer (%s sums "
-                                       "the full-batch gradient in rank-count-dependent order)",
-                       config_optimizer_name(cfg->optimizer));
+        return dt_fail_opt(err, DT_EUSAGE, "reproducible", "%s needs a first-order optimizer "
+                           "(%s sums the full-batch gradient in rank-count-dependent order)",
+                           dt_opt("reproducible"), config_optimizer_name(cfg->optimizer));
     if (cfg->reproducible && cfg->threads > 1)
-        return dt_fail(err, DT_EUSAGE, "--reproducible computes with one thread per rank "
-                                       "(--threads 1): a GEMM split over threads may add in "
-                                       "another order");
+        return dt_fail_opt(err, DT_EUSAGE, "reproducible", "%s computes with one thread per "
+                           "rank (%s 1): a GEMM split over threads may add in another order",
+                           dt_opt("reproducible"), dt_opt("threads"));
     if (cfg->early_stopping && cfg->monitor == MONITOR_VAL_ACCURACY && cfg->output == HEAD_LINEAR)
-        return dt_fail(err, DT_EUSAGE, "--monitor valid_accuracy needs a classifier output");
+        return dt_fail_opt(err, DT_EUSAGE, "monitor", "%s valid_accuracy needs a classifier "
+                           "output", dt_opt("monitor"));
     if (cfg->monitor == MONITOR_VAL_RMSE && cfg->output != HEAD_LINEAR)
-        return dt_fail(err, DT_EUSAGE, "--monitor valid_rmse needs --output linear");
+        return dt_fail_opt(err, DT_EUSAGE, "monitor", "%s valid_rmse needs %s linear",
+                           dt_opt("monitor"), dt_opt("output"));
     if (!cfg->checkpoint_dir[0] &&
         (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
          cfg->keep))
-        return dt_fail(err, DT_EUSAGE,
-                       "--checkpoint-every, --checkpoint-every-epoch, --checkpoint-every-seconds "
-                       "and --keep need --checkpoint-dir DIR");
+        return dt_fail_opt(err, DT_EUSAGE, "checkpoint-dir",
+                           "%s, %s, %s and %s need %s DIR", dt_opt("checkpoint-every"),
+                           dt_opt("checkpoint-every-epoch"), dt_opt("checkpoint-every-seconds"),
+                           dt_opt("keep"), dt_opt("checkpoint-dir"));
     return DT_OK;
 }
 
@@ -180,7 +184,7 @@ static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_e
 {
     const dt_config *cfg = s->cfg;
     if (!have_data && !cfg->data[0])
-        return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain train --help)");
+        return dt_fail_missing(err, "data", "FILE.h5"); /* a command line adds its help */
     dt_status st;
     p->head = cfg->output;
     p->init = cfg->init;
@@ -206,10 +210,15 @@ static dt_status check_files(const dt_session *s, const char *resumed, dt_error 
 {
     const dt_config *cfg = s->cfg;
     dt_status st = DT_OK;
+    /* six names from dt_opt's eight buffers, and ckpt_owned_dir's own: all
+     * alive until fs_check_files has used them */
     const fs_file files[] = {
-        {"--data", cfg->data, FS_INPUT},         {"--init-from", cfg->init_from, FS_INPUT},
-        {"--config", cfg->config_file, FS_INPUT}, {"--resume", resumed, FS_OWNED},
-        {"--save", cfg->save, FS_OUTPUT},        {"--log", cfg->log, FS_OUTPUT},
+        {dt_opt("data"), cfg->data, FS_INPUT},
+        {dt_opt("init-from"), cfg->init_from, FS_INPUT},
+        {dt_opt("config"), cfg->config_file, FS_INPUT},
+        {dt_opt("resume"), resumed, FS_OWNED},
+        {dt_opt("save"), cfg->save, FS_OUTPUT},
+        {dt_opt("log"), cfg->log, FS_OUTPUT},
     };
     const fs_owned_dir dir = ckpt_owned_dir(cfg->checkpoint_dir);
     if (comm_rank(s->comm) == 0)
@@ -257,18 +266,18 @@ static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
     const dt_config *cfg = s->cfg;
     const dt_dataset *tr = &s->data.train;
     if (cfg->drop_last && cfg->batch_size > tr->n)
-        return dt_fail(err, DT_EUSAGE,
-                       "--batch-size %lld with --drop-last leaves no batch: %s has %lld "
-                       "training samples",
-                       (long long)cfg->batch_size, cfg->train_group, (long long)tr->n);
+        return dt_fail_opt(err, DT_EUSAGE, "batch-size",
+                           "%s %lld with %s leaves no batch: %s has %lld training samples",
+                           dt_opt("batch-size"), (long long)cfg->batch_size,
+                           dt_opt("drop-last"), cfg->train_group, (long long)tr->n);
     if (cfg->batch_size > tr->n)
-        dt_warn("--batch-size %lld is larger than the %lld training samples: each epoch is "
+        dt_warn("%s %lld is larger than the %lld training samples: each epoch is "
                 "one batch of %lld",
-                (long long)cfg->batch_size, (long long)tr->n, (long long)tr->n);
+                dt_opt("batch-size"), (long long)cfg->batch_size, (long long)tr->n, (long long)tr->n);
     if (cfg->batch_size < comm_size(s->comm))
-        dt_warn("--batch-size %lld is smaller than the %d ranks: some ranks get no samples "
+        dt_warn("%s %lld is smaller than the %d ranks: some ranks get no samples "
                 "(the result is the same, only slower)",
-                (long long)cfg->batch_size, comm_size(s->comm));
+                dt_opt("batch-size"), (long long)cfg->batch_size, comm_size(s->comm));
     for (int l = 0; l < p->n_hidden; l++)
         if (p->hidden[l].act.kind == ACT_STEP) {
             dt_warn("layer %d uses the step activation: its derivative is 0, so no layer "
@@ -501,10 +510,10 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
             s->net.model.params[i] = (float)s->so.x[i];
     s->state.complete = pr->epoch >= s->cfg->epochs && pr->batch == 0;
     if (s->state.complete) /* a requeued job that had finished */
-        dt_info("dtrain: %s is the end of this run (%lld of --epochs %lld done, step %lld): "
-                "nothing to train or write; raise --epochs to continue it",
-                s->state.resumed_from, (long long)pr->epoch, (long long)s->cfg->epochs,
-                (long long)pr->step);
+        dt_info("dtrain: %s is the end of this run (%lld of %s %lld done, step %lld): "
+                "nothing to train or write; raise %s to continue it",
+                s->state.resumed_from, (long long)pr->epoch, dt_opt("epochs"),
+                (long long)s->cfg->epochs, (long long)pr->step, dt_opt("epochs"));
     else
         dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->state.resumed_from,
                 (long long)pr->epoch + 1, (long long)pr->step);

@@ -18,6 +18,8 @@ dt_names dt_names_swap(dt_names next)
     return prev;
 }
 
+dt_names dt_names_get(void) { return opt_names; }
+
 const char *dt_opt(const char *key)
 {
     static _Thread_local char buf[8][64];
@@ -60,19 +62,51 @@ void dt_error_clear(dt_error *err)
     if (err) {
         err->code = DT_OK;
         err->msg[0] = '\0';
+        err->option[0] = '\0';
+        err->missing = 0;
     }
+}
+
+/* A new failure: code and message; the option it concerns is the caller's
+ * to add (dt_fail_opt, dt_fail_missing). */
+__attribute__((format(printf, 3, 0))) static dt_status fail_v(dt_error *err, dt_status code,
+                                                              const char *fmt, va_list ap)
+{
+    if (err) {
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        err->code = code;
+        err->option[0] = '\0';
+        err->missing = 0;
+    }
+    return code;
 }
 
 dt_status dt_fail(dt_error *err, dt_status code, const char *fmt, ...)
 {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->code = code;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(err, code, fmt, ap);
+    va_end(ap);
     return code;
+}
+
+dt_status dt_fail_opt(dt_error *err, dt_status code, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(err, code, fmt, ap);
+    va_end(ap);
+    if (err)
+        snprintf(err->option, sizeof err->option, "%s", key);
+    return code;
+}
+
+dt_status dt_fail_missing(dt_error *err, const char *key, const char *what)
+{
+    dt_fail_opt(err, DT_EUSAGE, key, "%s %s is required", dt_opt(key), what);
+    if (err)
+        err->missing = 1;
+    return DT_EUSAGE;
 }
 
 dt_status dt_fail_prefix(dt_error *err, const char *fmt, ...)

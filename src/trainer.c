@@ -94,9 +94,9 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     t->shards = make_shards(comm, model->n_params, opts->node_reduce, repro);
     if (t->shards && opts->node_reduce && !repro && comm_size(comm) > 1 &&
         !comm_shards_node_mode(t->shards))
-        dt_warn("--reduction node: one rank per node, not the same number of ranks on every "
+        dt_warn("%s node: one rank per node, not the same number of ranks on every "
                 "node, or no room for a shared window (/dev/shm, ulimit -f); gradients are "
-                "summed with MPI_Reduce_scatter instead");
+                "summed with MPI_Reduce_scatter instead", dt_opt("reduction"));
     if (t->shards) {
         comm_shards_range(t->shards, &t->lo, &t->hi);
         if (comm_shards_grads(t->shards) && !repro)

@@ -67,6 +67,10 @@ static dt_shm *shm;
 static atomic_int running;
 static double limit;
 static pthread_t thread;
+/* the line's start and the option's name, set while no thread runs */
+static char voice_prefix[64] = "dtrain: error: ";
+static char voice_opt[DT_OPTKEY_LEN + 2] = "step-timeout";
+static int voiced; /* watchdog_voice chose the option's name */
 
 static long long now_us(void)
 {
@@ -227,19 +231,20 @@ static size_t report(char *line, size_t len, const wd_survey *sv, const wd_host 
     const wd_view *s = &sv->self;
     const int waiting = collective(s->phase) && sv->n_late > 0 && sv->paused == 0;
     if (!h->joined) { /* this rank's number is not known yet, nor anything of the others */
-        PUT("dtrain train: error: start-up took %.1f s, more than --step-timeout %g s, and "
+        PUT("%sstart-up took %.1f s, more than %s %g s, and "
             "not every rank has joined the job (one stopped or hung, or its host cannot be "
             "reached); ending the job\n",
-            s->in_phase, limit);
+            voice_prefix, s->in_phase, voice_opt, limit);
         return used;
     }
-    PUT("dtrain train: error: rank %d: ", s->rank);
+    PUT("%srank %d: ", voice_prefix, s->rank);
     if (s->phase == WD_SETUP)
-        PUT("%s %.1f s in set-up, more than --step-timeout %g s", waiting ? "waited" : "spent",
-            s->in_phase, limit);
+        PUT("%s %.1f s in set-up, more than %s %g s", waiting ? "waited" : "spent",
+            s->in_phase, voice_opt, limit);
     else
-        PUT("step %lld %s %.1f s in phase '%s', more than --step-timeout %g s", s->step,
-            waiting ? "waited" : "spent", s->in_phase, watchdog_phase_name(s->phase), limit);
+        PUT("step %lld %s %.1f s in phase '%s', more than %s %g s", s->step,
+            waiting ? "waited" : "spent", s->in_phase, watchdog_phase_name(s->phase), voice_opt,
+            limit);
     if (waiting) {
         put_late(line, len, n, sv);
     } else {
@@ -390,18 +395,32 @@ static void publish_setup(dt_comm *c)
     atomic_store_explicit(&host, v, memory_order_release);
 }
 
+void watchdog_voice(const char *prefix, dt_names names)
+{
+    if (atomic_load(&running))
+        return;
+    snprintf(voice_prefix, sizeof voice_prefix, "%s", prefix);
+    const dt_names prev = dt_names_swap(names);
+    snprintf(voice_opt, sizeof voice_opt, "%s", dt_opt("step-timeout"));
+    dt_names_swap(prev);
+    voiced = 1;
+}
+
 dt_status watchdog_arm(double timeout, dt_error *err)
 {
     if (atomic_load(&running))
         return DT_OK;
     limit = timeout;
+    if (!voiced)
+        snprintf(voice_opt, sizeof voice_opt, "%s", dt_opt("step-timeout"));
     watchdog_phase(WD_SETUP, 0);
     atomic_store(&own.beat, now_us());
     atomic_store(&running, 1);
     if (pthread_create(&thread, NULL, watch, NULL) != 0) {
         atomic_store(&running, 0);
         atomic_store(&own.beat, 0);
-        return dt_fail(err, DT_EINTERNAL, "cannot start the --step-timeout watchdog thread");
+        return dt_fail_opt(err, DT_EINTERNAL, "step-timeout", "cannot start the %s watchdog "
+                           "thread", dt_opt("step-timeout"));
     }
     return DT_OK;
 }

@@ -126,10 +126,11 @@ dt_status yamlconf_read(const char *path, unsigned cmd, dt_config *cfg, dt_error
 {
     dt_status st = fs_check_input(path, err);
     if (st)
-        return dt_fail_prefix(err, "--config");
+        return dt_fail_prefix(err, "%s", dt_opt("config"));
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return dt_fail(err, DT_EUSAGE, "--config %s: cannot open", path);
+        return dt_fail_opt(err, DT_EUSAGE, "config", "%s %s: cannot open", dt_opt("config"),
+                           path);
     reader r = {.path = path, .cmd = cmd, .cfg = cfg};
     yaml_parser_initialize(&r.parser);
     yaml_parser_set_input_file(&r.parser, fp);

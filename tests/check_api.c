@@ -407,7 +407,8 @@ START_TEST(test_bad_options)
     float X[2] = {0, 1}, y[1] = {1};
     OK(dtrain_set_data(run, X, y, 1, 2, 1), run);
     ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
-    ck_assert_msg(strstr(dtrain_errmsg(run), "--checkpoint-dir"), "%s", dtrain_errmsg(run));
+    ck_assert_msg(strstr(dtrain_errmsg(run), "need checkpoint-dir DIR"), "%s",
+                  dtrain_errmsg(run));
     ck_assert_int_eq(dtrain_predict(run, X, 1, y), DTRAIN_EUSAGE); /* no model */
     /* the watchdog only when allowed */
     OK(dtrain_set(run, "keep", "0"), run);
@@ -891,6 +892,8 @@ static float many_integers(int i) { return (float)(25 + 3 * i); } /* 60 values, 
 
 /* Without "output" the data choose the head: arrays by their values, a file
  * by y's type; a file's class labels refuse "output" linear. */
+static void failed_as(dtrain_run *run, const char *start, const char *key, int missing);
+
 START_TEST(test_head_from_data)
 {
     ck_assert_int_eq(outputs_for(three_classes), 3);  /* softmax over 3 classes */
@@ -912,11 +915,123 @@ START_TEST(test_head_from_data)
         if (i == 0) {
             OK(dtrain_set(run, "output", "linear"), run);
             ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
-            ck_assert_msg(strstr(dtrain_errmsg(run), "--output linear on class labels"), "%s",
-                          dtrain_errmsg(run));
+            failed_as(run, "output linear on class labels", "output", 0);
         }
         dtrain_free(run);
     }
+}
+END_TEST
+
+/* How messages name options.  An embedding program reads keys it can pass
+ * back to dtrain_set, and the option a failure concerns beside the message
+ * (dtrain_err_option), whether dtrain_set or dtrain_train finds the fault; a
+ * command line asks for its flags.  The naming is each run's: a run called
+ * from another run's callback uses its own, and the caller's comes back. */
+typedef struct {
+    dtrain_run *other;
+    char msg[256];
+    int calls;
+} nested;
+
+static int set_other(void *user, const dtrain_info *info)
+{
+    (void)info;
+    nested *n = user;
+    if (n->calls++ == 0) {
+        ck_assert_int_eq(dtrain_set(n->other, "lr", "-1"), DTRAIN_EUSAGE);
+        snprintf(n->msg, sizeof n->msg, "%s", dtrain_errmsg(n->other));
+    }
+    return 0;
+}
+
+/* The run's last failure: its message starts with `start`, and concerns
+ * option `key` (NULL: none), missing or not. */
+static void failed_as(dtrain_run *run, const char *start, const char *key, int missing)
+{
+    int m = -1;
+    const char *k = dtrain_err_option(run, &m);
+    ck_assert_msg(!strncmp(dtrain_errmsg(run), start, strlen(start)), "'%s' does not start '%s'",
+                  dtrain_errmsg(run), start);
+    if (key)
+        ck_assert_msg(k && !strcmp(k, key), "%s: option %s, expected %s", dtrain_errmsg(run),
+                      k ? k : "NULL", key);
+    else
+        ck_assert_ptr_null(k);
+    ck_assert_int_eq(m, missing);
+}
+
+START_TEST(test_messages_name_options)
+{
+    float X[2 * D] = {0, 1, 1, 0}, y[2] = {0, 1};
+    for (int flags = 0; flags <= 1; flags++) {
+        const char *dash = flags ? "--" : "";
+        char want[128];
+        dtrain_run *run;
+        OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+        if (flags)
+            OK(dtrain_name_options(run, DTRAIN_NAMES_FLAGS), run);
+        ck_assert_ptr_null(dtrain_err_option(run, NULL));
+        /* nothing set: the data is required (dtrain_train finds it) */
+        ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
+        snprintf(want, sizeof want, "%sdata FILE.h5 is required", dash);
+        ck_assert_str_eq(dtrain_errmsg(run), want);
+        failed_as(run, want, "data", 1);
+        /* a value dtrain_set refuses */
+        ck_assert_int_eq(dtrain_set(run, "lr", "-1"), DTRAIN_EUSAGE);
+        snprintf(want, sizeof want, "%slr: -1 is out of range", dash);
+        failed_as(run, want, "lr", 0);
+        ck_assert_int_eq(dtrain_set(run, "layers", "8:swish"), DTRAIN_EUSAGE);
+        snprintf(want, sizeof want, "%slayers: unknown activation 'swish'", dash);
+        failed_as(run, want, "layers", 0);
+        /* options that do not go together, found when training */
+        OK(dtrain_set_data(run, X, y, rank == 0 ? 2 : 0, D, 1), run);
+        OK(dtrain_set(run, "optimizer", "adam"), run);
+        OK(dtrain_set(run, "momentum", "0.9"), run);
+        ck_assert_ptr_null(dtrain_err_option(run, NULL)); /* the last call succeeded */
+        ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
+        snprintf(want, sizeof want, "%smomentum applies to %soptimizer sgd, momentum, nesterov "
+                 "and rmsprop only", dash, dash);
+        ck_assert_str_eq(dtrain_errmsg(run), want);
+        failed_as(run, want, "momentum", 0);
+        OK(dtrain_set(run, "optimizer", "sgd"), run);
+        OK(dtrain_set(run, "keep", "2"), run);
+        ck_assert_int_eq(dtrain_train(run), DTRAIN_EUSAGE);
+        snprintf(want, sizeof want, "%scheckpoint-every, %scheckpoint-every-epoch, "
+                 "%scheckpoint-every-seconds and %skeep need %scheckpoint-dir DIR", dash, dash,
+                 dash, dash, dash);
+        failed_as(run, want, "checkpoint-dir", 0);
+        /* a failure that concerns no one option */
+        ck_assert_int_eq(dtrain_predict(run, X, 1, y), DTRAIN_EUSAGE);
+        failed_as(run, "dtrain_predict: the run has no model", NULL, 0);
+        dtrain_free(run);
+    }
+    dtrain_run *a, *b;
+    OK(dtrain_create(&a, MPI_COMM_WORLD), NULL);
+    OK(dtrain_create(&b, MPI_COMM_WORLD), NULL);
+    ck_assert_int_eq(dtrain_name_options(a, (dtrain_names)7), DTRAIN_EUSAGE);
+    /* the watchdog's line (its text is checked by the command line's tests,
+     * tests/cli/watchdog.sh and faults.sh, whose dtrain sets it so) */
+    ck_assert_int_eq(dtrain_watchdog_voice(NULL, DTRAIN_NAMES_KEYS), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_watchdog_voice("check_api: ", (dtrain_names)7), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_watchdog_voice("check_api: ", DTRAIN_NAMES_KEYS), DTRAIN_OK);
+    OK(dtrain_name_options(a, DTRAIN_NAMES_FLAGS), a);
+    configure(a, "1");
+    float *Xa, *ya;
+    rows(0, rank == 0 ? N : 0, &Xa, &ya);
+    OK(dtrain_set_data(a, Xa, ya, rank == 0 ? N : 0, D, 1), a);
+    free(Xa);
+    free(ya);
+    nested n = {.other = b};
+    OK(dtrain_on_epoch(a, set_other, &n), a);
+    OK(dtrain_train(a), a);
+    ck_assert_int_eq(n.calls, 1);
+    ck_assert_msg(!strncmp(n.msg, "lr: ", 4), "b, inside a's callback: %s", n.msg);
+    ck_assert_int_eq(dtrain_set(a, "lr", "-1"), DTRAIN_EUSAGE);
+    failed_as(a, "--lr: -1", "lr", 0);
+    ck_assert_int_eq(dtrain_set(b, "lr", "-1"), DTRAIN_EUSAGE);
+    failed_as(b, "lr: -1", "lr", 0);
+    dtrain_free(a);
+    dtrain_free(b);
 }
 END_TEST
 
@@ -941,6 +1056,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_reentry_refused);
     tcase_add_test(tc, test_no_training_rows);
     tcase_add_test(tc, test_head_from_data);
+    tcase_add_test(tc, test_messages_name_options);
     suite_add_tcase(s, tc);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

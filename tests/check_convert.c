@@ -332,7 +332,7 @@ START_TEST(csv_ragged_row_names_line)
     dt_error_clear(&err);
     ck_assert_int_eq(convert_csv(out, csv, &o, 0.0, 1, NULL, &err), DT_EUSAGE);
     ck_assert_msg(strstr(err.msg, csv) && strstr(err.msg, "line 4:"), "message: %s", err.msg);
-    ck_assert_msg(!strstr(err.msg, "--header"), "message: %s", err.msg);
+    ck_assert_msg(!strstr(err.msg, "give header"), "message: %s", err.msg);
     ck_assert(access(out, F_OK) != 0);
     ck_assert_int_eq(count_temporaries(), 0);
 }
@@ -365,11 +365,11 @@ START_TEST(csv_not_a_number)
     ck_assert_int_eq(convert_csv(out, csv, &default_opts, 0.0, 1, NULL, &err), DT_EUSAGE);
     ck_assert_msg(strstr(err.msg, "line 2, column 2") && strstr(err.msg, "'x4'"),
                   "message: %s", err.msg);
-    ck_assert_msg(!strstr(err.msg, "--header"), "message: %s", err.msg);
+    ck_assert_msg(!strstr(err.msg, "give header"), "message: %s", err.msg);
     /* A header given without --header: the message suggests the flag. */
     write_plain(csv, small_csv, strlen(small_csv));
     ck_assert_int_eq(convert_csv(out, csv, &default_opts, 0.0, 1, NULL, &err), DT_EUSAGE);
-    ck_assert_msg(strstr(err.msg, "line 1, column 3") && strstr(err.msg, "give --header"),
+    ck_assert_msg(strstr(err.msg, "line 1, column 3") && strstr(err.msg, "give header"),
                   "message: %s", err.msg);
 }
 END_TEST

@@ -93,6 +93,8 @@ START_TEST(test_grid_errors)
         {"--grid folds=3|5", "--folds is not a train option"},
         {"--grid drop-last=yes", "--drop-last is a flag: its values are 0 and 1"},
     };
+    /* options named as dtrain cv's command line names them */
+    const dt_names prev = dt_names_swap(DT_NAMES_FLAGS);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dt_error err;
         char line[256];
@@ -103,6 +105,14 @@ START_TEST(test_grid_errors)
         ck_assert_msg(strstr(err.msg, cases[i].expect), "%s: got '%s', expected '%s'",
                       cases[i].line, err.msg, cases[i].expect);
     }
+    dt_names_swap(prev);
+    /* by their keys, the library's own naming: the grid's keys are quoted as
+     * a config file's are, and the failure is the grid option's */
+    dt_error err;
+    ck_assert_int_eq(parse_cv(&base, "--data d.h5 --grid lrr=0.1|0.2", &err), DT_OK);
+    ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_EUSAGE);
+    ck_assert_str_eq(err.msg, "grid 'lrr=0.1|0.2': unknown option 'lrr' (did you mean 'lr'?)");
+    ck_assert_str_eq(err.option, "grid");
 }
 END_TEST
 
@@ -111,6 +121,11 @@ START_TEST(test_rejected_options)
     dt_error err;
     ck_assert_int_eq(parse_cv(&base, "--data d.h5 --save m.h5", &err), DT_OK);
     ck_assert_int_eq(cv_check_options(&base, &err), DT_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "save does not apply to cv"));
+    ck_assert_str_eq(err.option, "save");
+    const dt_names prev = dt_names_swap(DT_NAMES_FLAGS);
+    ck_assert_int_eq(cv_check_options(&base, &err), DT_EUSAGE);
+    dt_names_swap(prev);
     ck_assert_ptr_nonnull(strstr(err.msg, "--save does not apply to cv"));
     ck_assert_int_eq(parse_cv(&base, "--data d.h5 --valid-group /v", &err), DT_OK);
     ck_assert_int_eq(cv_check_options(&base, &err), DT_EUSAGE);

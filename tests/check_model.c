@@ -408,7 +408,7 @@ START_TEST(test_parse_layers)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(model_parse_layers(bad[i], s, 8, &n, &err) == DT_EUSAGE,
                       "'%s' should be refused", bad[i]);
-    ck_assert_ptr_nonnull(strstr(err.msg, "--layers"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "layers: "));
 }
 END_TEST
 

@@ -3,8 +3,8 @@
  *
  * A public call begins with api_usable() (a NULL run, or a call from inside
  * one of the run's own callbacks, is refused before anything is touched),
- * then api_enter() (the run's log sink in, its error cleared) and ends with
- * api_leave(), which puts the caller's sink back. */
+ * then api_enter() (the run's log sink and its way of naming options in, its
+ * error cleared) and ends with api_leave(), which puts the caller's back. */
 #ifndef DTRAIN_API_INTERNAL_H
 #define DTRAIN_API_INTERNAL_H
 
@@ -33,6 +33,7 @@ struct dtrain_run {
     dt_config trained_cfg;  /* the options of the model trained (the session's) */
     dt_error err;           /* the last failure */
     dt_log_sink log;        /* log_trampoline with this run, or silence */
+    dt_names opt_names;     /* how its messages name options (dtrain_name_options) */
     dtrain_log_fn log_fn;   /* dtrain_on_log's */
     void *log_user;
     dtrain_progress_fn on_step, on_epoch;
@@ -69,9 +70,12 @@ void api_fail_null(const dt_error *e);
 /* DT_OK if fn may go on with run: not NULL, and not called from one of its
  * callbacks.  Local.  For run NULL, dtrain_errmsg(NULL) names fn. */
 dt_status api_usable(dtrain_run *run, const char *fn);
-/* The run's log sink in and its error cleared; returns the caller's sink. */
+/* The run's log sink and option naming (dt_names_swap) in, its error
+ * cleared; returns the caller's sink.  Pair every api_enter with one
+ * api_leave on the same thread: the caller's naming is kept on a per-thread
+ * stack (a callback of one run may call another run). */
 dt_log_sink api_enter(dtrain_run *run);
-/* The caller's sink back; st as the public status. */
+/* The caller's sink and option naming back; st as the public status. */
 dtrain_status api_leave(dt_log_sink prev, dt_status st);
 /* The model the run holds (trained or loaded) and its normalisation, or
  * NULL when it holds none.  Pointers into the run: not to be freed. */

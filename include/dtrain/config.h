@@ -233,7 +233,9 @@ void config_defaults(dt_config *cfg);
  * options get a "did you mean" suggestion (a known_as name, a name with a
  * prefix or suffix such as --num-epochs, or a near spelling); values are
  * range-checked.  Sets
- * *want_help if --help/-h was seen. */
+ * *want_help if --help/-h was seen.  Its messages name options as the
+ * command line's flags ("--lr: ..."), whatever the thread's dt_opt choice;
+ * a bad value's failure carries its option's key (err->option). */
 dt_status config_parse(dt_config *cfg, unsigned cmd, int argc, char **argv,
                        int *want_help, dt_error *err);
 
@@ -244,8 +246,9 @@ void config_print_help(FILE *out, unsigned cmd);
 const dt_option *config_find(const char *name, unsigned cmd);
 /* Set option `name` of cmd from the text `value` as --name=value would (a
  * flag takes "1" or "0"; a repeatable option appends) and mark it given.
- * DT_EUSAGE naming the option for an unknown name (with a suggestion) or a
- * bad value. */
+ * DT_EUSAGE naming the option for an unknown name (with a suggestion, as the
+ * key: "unknown option 'lrr' (did you mean 'lr'?)") or a bad value (as
+ * dt_opt renders it, the key in err->option). */
 dt_status config_set(dt_config *cfg, unsigned cmd, const char *name, const char *value,
                      dt_error *err);
 

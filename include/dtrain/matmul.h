@@ -70,7 +70,8 @@ void matmul_cvt_free(matmul_cvt *c);
  * (0).  DNNL_MAX_CPU_ISA, oneDNN's own variable, lowers what it uses. */
 int matmul_bf16_support(void);
 /* DT_OK if prec can run here; a PREC_BF16 that runs emulated sets *warning
- * to a one-line explanation (static text), else NULL.  DT_EUSAGE if not. */
+ * to a one-line explanation (this thread's static text, until the next
+ * call), else NULL.  DT_EUSAGE if not. */
 dt_status matmul_check_precision(dt_precision prec, const char **warning, dt_error *err);
 
 /* Threads oneDNN may use in this process (its OpenMP runtime: the calling

@@ -22,9 +22,20 @@ typedef enum {
 
 #define DT_ERRMSG_LEN 1024
 
+#define DT_OPTKEY_LEN 64
+
 typedef struct {
     dt_status code;
     char msg[DT_ERRMSG_LEN]; /* empty when code == DT_OK */
+    /* The option the failure concerns, when it is one option (its value, or
+     * its absence): its key ("lr"), whatever dt_opt renders in msg; "" for
+     * none.  Set by dt_fail_opt and dt_fail_missing (or by the caller that
+     * knows whose value failed: config_set), cleared by dt_fail; it travels
+     * with the message (comm_agree) and survives dt_fail_prefix.  A
+     * caller acts on the failure by it (dtrain_err_option), never by
+     * searching msg. */
+    char option[DT_OPTKEY_LEN];
+    int missing; /* option is required and was not given */
 } dt_error;
 
 /* Reset to DT_OK with an empty message. */
@@ -34,6 +45,18 @@ void dt_error_clear(dt_error *err);
  * `return dt_fail(err, DT_EUSAGE, "...")`.  err may be NULL. */
 dt_status dt_fail(dt_error *err, dt_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* dt_fail for a failure that concerns option key: its value, or how it
+ * combines with the others.  The message names it with dt_opt(key) (the
+ * caller writes that into fmt); key is kept in err->option. */
+dt_status dt_fail_opt(dt_error *err, dt_status code, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* DT_EUSAGE: option key is required and was not given.  The message is
+ * "<key> <what> is required" ("--data FILE.h5 is required" as the command
+ * line names it); err->option is key and err->missing 1, by which a command
+ * line adds where its help is. */
+dt_status dt_fail_missing(dt_error *err, const char *key, const char *what);
 
 /* Prefix existing message with context ("while loading X: <old msg>"). */
 dt_status dt_fail_prefix(dt_error *err, const char *fmt, ...)
@@ -66,6 +89,8 @@ const char *dt_nearest_get(const dt_nearest *n);
 typedef enum { DT_NAMES_KEYS = 0, DT_NAMES_FLAGS = 1 } dt_names;
 /* Install names as this thread's choice; returns the previous one. */
 dt_names dt_names_swap(dt_names names);
+/* This thread's choice, for a message worded differently beyond a name. */
+dt_names dt_names_get(void);
 /* Option key as this thread's messages name it: key itself, or "--key".
  * For a format argument: the text lives in one of 8 rotating thread-local
  * buffers, valid for the next 7 calls (keys up to 60 characters). */

@@ -40,6 +40,15 @@ typedef enum {
 
 #define WATCHDOG_EXIT 4
 
+/* What the watchdog's line begins with: prefix (what the program calls
+ * itself and the kind of line: "dtrain train: error: "), copied, and how it
+ * names its option (names).  Without it the line begins "dtrain: error: "
+ * and names the option as the messages of the thread that arms the watchdog
+ * do (dt_opt, at watchdog_arm or the arming watchdog_start).  Process-wide
+ * and local; call it before arming: while the watchdog runs (its thread
+ * reads the text without a lock) it is ignored. */
+void watchdog_voice(const char *prefix, dt_names names);
+
 /* Start the thread before the ranks can see each other (before MPI starts,
  * say), in phase WD_SETUP, with the given timeout in seconds (> 0).  Local;
  * nothing if the watchdog runs already. */

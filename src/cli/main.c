@@ -199,8 +199,14 @@ static int outcome(const command *c, dtrain_run *run, dtrain_status st, int rank
             fprintf(stderr, "dtrain %s: %s\n", c->name, dtrain_errmsg(run));
         return DTRAIN_PREEMPTED;
     }
-    if (st && rank == 0)
-        fprintf(stderr, "dtrain %s: error: %s\n", c->name, dtrain_errmsg(run));
+    int missing = 0;
+    if (st && rank == 0) {
+        if (dtrain_err_option(run, &missing) && missing) /* a required option not given */
+            fprintf(stderr, "dtrain %s: error: %s (see dtrain %s --help)\n", c->name,
+                    dtrain_errmsg(run), c->name);
+        else
+            fprintf(stderr, "dtrain %s: error: %s\n", c->name, dtrain_errmsg(run));
+    }
     return exit_code(st);
 }
 
@@ -220,6 +226,7 @@ static int run_command(const command *c, const dtrain_options *o, dtrain_status 
             fprintf(stderr, "dtrain %s: error: %s\n", c->name, dtrain_errmsg(NULL));
         return exit_code(st);
     }
+    dtrain_name_options(run, DTRAIN_NAMES_FLAGS); /* "--lr", as the user typed it */
     dtrain_on_log(run, cli_print_line, &world_rank, DTRAIN_LOG_INFO);
     cli_fail_clear();
     st = parsed ? cli_fail_as(parsed, "%s", msg) : dtrain_set_options(run, o);
@@ -307,6 +314,11 @@ int cli_main(int argc, char **argv)
         (void)dtrain_process_allow(DTRAIN_ALLOW_SIGNALS, 0);
     /* the options, parsed once, before MPI (local) */
     const command *c = argc > 1 ? lookup(argv[1]) : NULL;
+    if (c) { /* a watchdog's one line starts as the command's other errors do */
+        char voice[64];
+        snprintf(voice, sizeof voice, "dtrain %s: error: ", c->name);
+        (void)dtrain_watchdog_voice(voice, DTRAIN_NAMES_FLAGS);
+    }
     dtrain_options *opts = NULL;
     dtrain_status parsed = DTRAIN_OK;
     static char parse_msg[1024];
