@@ -27,10 +27,10 @@ dtrain_status dtrain_bench(dtrain_run *run, dtrain_bench_result **result)
         return api_leave(prev, st);
     }
     const dt_config *c = &run->cfg;
-    const bench_options o = {.inputs = c->inputs, .outputs = c->outputs,
-                             .layers = c->layers.spec, .n_layers = c->layers.n,
-                             .batch_size = c->batch_size, .samples = c->samples,
-                             .threads = c->threads, .latency_us = c->latency_us};
+    const bench_options o = {.inputs = c->bench.inputs, .outputs = c->bench.outputs,
+                             .layers = c->train.layers.spec, .n_layers = c->train.layers.n,
+                             .batch_size = c->train.batch_size, .samples = c->bench.samples,
+                             .threads = c->train.threads, .latency_us = c->bench.latency_us};
     if ((st = bench_measure(&o, run->comm, &r->f, err))) {
         free(r);
         return api_leave(prev, st);

@@ -81,35 +81,35 @@ _Static_assert((int)LABEL_CLASS == (int)CONVERT_LABEL_CLASS &&
 /* The CSV options as the converter takes them. */
 static dt_status csv_options(const dt_config *cfg, convert_csv_opts *opts, dt_error *err)
 {
-    if (cfg->no_labels && (CONFIG_GIVEN(cfg, test_fraction) || CONFIG_GIVEN(cfg, label_column) ||
-                           CONFIG_GIVEN(cfg, label_type)))
+    if (cfg->convert.no_labels && (CONFIG_GIVEN(cfg, convert.test_fraction) || CONFIG_GIVEN(cfg, convert.label_column) ||
+                           CONFIG_GIVEN(cfg, convert.label_type)))
         return dt_fail(err, DT_EUSAGE, "%s writes every row to /test as features: "
                        "%s, %s and %s do not apply", dt_opt("no-labels"),
                        dt_opt("test-fraction"), dt_opt("label-column"), dt_opt("label-type"));
     *opts = (convert_csv_opts){
-        .header = cfg->header,
+        .header = cfg->convert.header,
         .label_col = -1,
-        .no_labels = cfg->no_labels,
-        .label_type = (convert_label_type)cfg->label_type,
-        .x_type = x_types[cfg->x_dtype],
-        .missing = cfg->missing,
+        .no_labels = cfg->convert.no_labels,
+        .label_type = (convert_label_type)cfg->convert.label_type,
+        .x_type = x_types[cfg->convert.x_dtype],
+        .missing = cfg->convert.missing,
     };
-    if (CONFIG_GIVEN(cfg, label_column))
-        parse_label_column(cfg->label_column, opts);
-    return parse_delimiter(cfg->delimiter, &opts->delimiter, err);
+    if (CONFIG_GIVEN(cfg, convert.label_column))
+        parse_label_column(cfg->convert.label_column, opts);
+    return parse_delimiter(cfg->convert.delimiter, &opts->delimiter, err);
 }
 
 /* The inputs and output: exactly one input kind, its options, the files'
  * roles (no output replacing an input). */
 static dt_status check_inputs(const dt_config *cfg, dt_error *err)
 {
-    const int idx = CONFIG_GIVEN(cfg, idx), csv = CONFIG_GIVEN(cfg, csv);
+    const int idx = CONFIG_GIVEN(cfg, convert.idx), csv = CONFIG_GIVEN(cfg, convert.csv);
     if (idx == csv)
         return dt_fail(err, DT_EUSAGE, "convert needs exactly one input: %s IMAGES LABELS or "
                        "%s FILE", dt_opt("idx"), dt_opt("csv"));
     if (!cfg->out[0])
         return dt_fail(err, DT_EUSAGE, "convert needs %s FILE.h5", dt_opt("out"));
-    if (CONFIG_GIVEN(cfg, idx_test) && !idx)
+    if (CONFIG_GIVEN(cfg, convert.idx_test) && !idx)
         return dt_fail(err, DT_EUSAGE, "%s goes with %s; for CSV input use %s",
                        dt_opt("idx-test"), dt_opt("idx"), dt_opt("test-fraction"));
     const char *csv_only = idx ? csv_only_given(cfg) : NULL;
@@ -118,9 +118,9 @@ static dt_status check_inputs(const dt_config *cfg, dt_error *err)
                        "images and class labels; give a test set with %s)",
                        dt_opt(csv_only), dt_opt("csv"), dt_opt("idx-test"));
     const fs_file files[] = {
-        {dt_opt("csv"), cfg->csv, FS_INPUT},           {dt_opt("idx"), cfg->idx[0], FS_INPUT},
-        {dt_opt("idx"), cfg->idx[1], FS_INPUT},        {dt_opt("idx-test"), cfg->idx_test[0], FS_INPUT},
-        {dt_opt("idx-test"), cfg->idx_test[1], FS_INPUT}, {dt_opt("out"), cfg->out, FS_OUTPUT},
+        {dt_opt("csv"), cfg->convert.csv, FS_INPUT},           {dt_opt("idx"), cfg->convert.idx[0], FS_INPUT},
+        {dt_opt("idx"), cfg->convert.idx[1], FS_INPUT},        {dt_opt("idx-test"), cfg->convert.idx_test[0], FS_INPUT},
+        {dt_opt("idx-test"), cfg->convert.idx_test[1], FS_INPUT}, {dt_opt("out"), cfg->out, FS_OUTPUT},
     };
     return fs_check_files(files, sizeof files / sizeof files[0], NULL, err);
 }
@@ -133,17 +133,17 @@ static dt_status request_of(const dt_config *cfg, convert_request *q, dt_error *
     if (st)
         return st;
     q->out = cfg->out;
-    q->test_fraction = cfg->test_fraction;
-    q->seed = (uint64_t)cfg->seed;
-    if (CONFIG_GIVEN(cfg, idx)) {
-        const int with_test = CONFIG_GIVEN(cfg, idx_test);
-        q->images = cfg->idx[0];
-        q->labels = cfg->idx[1];
-        q->test_images = with_test ? cfg->idx_test[0] : NULL;
-        q->test_labels = with_test ? cfg->idx_test[1] : NULL;
+    q->test_fraction = cfg->convert.test_fraction;
+    q->seed = (uint64_t)cfg->train.seed;
+    if (CONFIG_GIVEN(cfg, convert.idx)) {
+        const int with_test = CONFIG_GIVEN(cfg, convert.idx_test);
+        q->images = cfg->convert.idx[0];
+        q->labels = cfg->convert.idx[1];
+        q->test_images = with_test ? cfg->convert.idx_test[0] : NULL;
+        q->test_labels = with_test ? cfg->convert.idx_test[1] : NULL;
         return DT_OK;
     }
-    q->csv = cfg->csv;
+    q->csv = cfg->convert.csv;
     return csv_options(cfg, &q->opts, err);
 }
 

@@ -19,7 +19,7 @@ dtrain_status dtrain_cv(dtrain_run *run, dtrain_cv_result **result)
     dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
     dtrain_cv_result *r = api_result_new(run, "dtrain_cv", result, sizeof *r, &st);
-    if (!st && run->cfg.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
+    if (!st && run->cfg.train.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
         st = dt_fail(err, DT_EUSAGE, "%s: the watchdog thread it needs is not allowed "
                      "(dtrain_allow(run, DTRAIN_ALLOW_WATCHDOG))", dt_opt("step-timeout"));
     if (!st && run->have_train)
@@ -69,7 +69,7 @@ dtrain_status dtrain_cv_refit(dtrain_run *run, dtrain_cv_result *r)
     dt_error *err = &run->err;
     if (!r)
         return api_leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_cv_refit: result is NULL"));
-    if (!r->cfg->refit[0])
+    if (!r->cfg->cv.refit[0])
         return api_leave(prev, DT_OK);
     if (r->good <= 0)
         return api_leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_cv_refit: no configuration "

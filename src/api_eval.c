@@ -329,8 +329,8 @@ const char *api_model_label(const dtrain_run *run)
 {
     if (run->have_loaded)
         return run->loaded_from;
-    if (run->session && run->trained_cfg.save[0])
-        return run->trained_cfg.save;
+    if (run->session && run->trained_cfg.train.save[0])
+        return run->trained_cfg.train.save;
     return "of the run";
 }
 
@@ -391,7 +391,7 @@ static dt_status check_group(const dtrain_run *run, const char *path, const char
         return st;
     char groups[512];
     dataset_groups(path, groups, sizeof groups);
-    const int given = CONFIG_GIVEN(&run->cfg, group) && !strcmp(run->cfg.group, group);
+    const int given = CONFIG_GIVEN(&run->cfg, eval.group) && !strcmp(run->cfg.eval.group, group);
     return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (%s %s); groups with an X: %s", path,
                    group, given ? "given as" : "the default of", dt_opt("group"), groups);
 }
@@ -466,7 +466,7 @@ dt_status api_load_data(dtrain_run *run, dt_model *m, const dt_norm *nm, const c
                         const char *group, int want_y, dt_dataset *ds, dt_error *err)
 {
     memset(ds, 0, sizeof *ds);
-    matmul_set_threads((int)run->cfg.threads);
+    matmul_set_threads((int)run->cfg.train.threads);
     dt_status st = comm_agree(run->comm, load_local(run, m, nm, path, group, want_y, ds, err),
                               err);
     if (st)

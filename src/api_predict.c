@@ -160,7 +160,7 @@ static dt_status write_out(const dt_data_extras *ex, const char *path, dt_head h
 static dt_status check_out(const dtrain_run *run, const char *path, const char *out,
                            dt_error *err)
 {
-    const dt_config *tc = &run->trained_cfg;
+    const dt_train_config *tc = &run->trained_cfg.train;
     const int trained = run->session != NULL;
     const fs_file files[] = {
         {dt_opt("model"), run->have_loaded ? run->loaded_from : "", FS_INPUT},

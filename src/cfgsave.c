@@ -119,6 +119,6 @@ dt_saved_opts cfgsave_opts(const dt_config *cfg)
     return (dt_saved_opts){.get = get_option,
                            .compare = compare_options,
                            .cfg = cfg,
-                           .data = cfg ? cfg->data : "",
-                           .seed = cfg ? cfg->seed : 0};
+                           .data = cfg ? cfg->train.data : "",
+                           .seed = cfg ? cfg->train.seed : 0};
 }

@@ -96,21 +96,21 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *comm, cv_grid *grid,
     dt_status st;
     if ((st = cv_check_options(cfg, err)))
         return st;
-    if (!cfg->data[0])
+    if (!cfg->train.data[0])
         return dt_fail(err, DT_EUSAGE, "%s FILE.h5 is required", dt_opt("data"));
     /* the metric option, or the head's own */
-    *metric = cfg->metric < 0 ? metrics_default(cfg->output) : (dt_metric)cfg->metric;
-    if ((st = cv_grid_parse(cfg->grid, cfg, grid, err)) ||
-        (st = metrics_check(*metric, cfg->output, err)))
+    *metric = cfg->cv.metric < 0 ? metrics_default(cfg->train.output) : (dt_metric)cfg->cv.metric;
+    if ((st = cv_grid_parse(cfg->cv.grid, cfg, grid, err)) ||
+        (st = metrics_check(*metric, cfg->train.output, err)))
         return st;
     const int P = comm_size(comm);
-    if (cfg->ranks_per_trial > P)
+    if (cfg->cv.ranks_per_trial > P)
         return dt_fail(err, DT_EUSAGE, "%s %lld is more than the %d rank%s",
-                       dt_opt("ranks-per-trial"), (long long)cfg->ranks_per_trial, P,
+                       dt_opt("ranks-per-trial"), (long long)cfg->cv.ranks_per_trial, P,
                        P == 1 ? "" : "s");
     const fs_file files[] = {
-        {dt_opt("data"), cfg->data, FS_INPUT},   {dt_opt("config"), cfg->config_file, FS_INPUT},
-        {dt_opt("out"), cfg->out, FS_OUTPUT},    {dt_opt("refit"), cfg->refit, FS_OUTPUT},
+        {dt_opt("data"), cfg->train.data, FS_INPUT},   {dt_opt("config"), cfg->config_file, FS_INPUT},
+        {dt_opt("out"), cfg->out, FS_OUTPUT},    {dt_opt("refit"), cfg->cv.refit, FS_OUTPUT},
     };
     st = comm_rank(comm) == 0 ? fs_check_files(files, sizeof files / sizeof files[0], NULL, err)
                               : DT_OK;
@@ -134,11 +134,11 @@ static dt_status load_folds(search *s, dt_error *err)
 {
     dtrain_cv_result *r = s->r;
     const dt_config *cfg = r->cfg;
-    dt_status st = dataset_load(cfg->data, cfg->train_group, head_is_classifier(cfg->output),
+    dt_status st = dataset_load(cfg->train.data, cfg->train.train_group, head_is_classifier(cfg->train.output),
                                 &r->all, err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
-    r->k = (int)cfg->folds;
+    r->k = (int)cfg->cv.folds;
     r->C = r->grid.n_configs;
     s->T = r->C * r->k;
     s->fold_of_row = malloc((size_t)(r->all.n + 1) * sizeof *s->fold_of_row);
@@ -150,14 +150,14 @@ static dt_status load_folds(search *s, dt_error *err)
     if (!s->fold_of_row || !r->value || !r->msg || !s->fails || !r->sorted || !s->tcfg)
         st = dt_fail(err, DT_ENOMEM, "out of memory");
     if (!st)
-        st = cv_folds(&r->all, r->k, (uint64_t)cfg->seed, s->fold_of_row, err);
+        st = cv_folds(&r->all, r->k, (uint64_t)cfg->train.seed, s->fold_of_row, err);
     return comm_agree(s->comm, st, err);
 }
 
 static void describe_search(const search *s, int ngroups, int R)
 {
     const dtrain_cv_result *r = s->r;
-    const dt_config *cfg = r->cfg;
+    const dt_train_config *cfg = &r->cfg->train;
     const int P = comm_size(s->comm), idle = P - ngroups * R;
     dt_info("cv: %s %s: %lld samples x %lld features, %d %sfolds (seed %lld)", cfg->data,
             cfg->train_group, (long long)r->all.n, (long long)r->all.d, r->k,
@@ -228,7 +228,7 @@ static void search_free(search *s)
 static dt_status run_search(search *s, dt_error *err)
 {
     dtrain_cv_result *r = s->r;
-    const int rank = comm_rank(s->comm), R = (int)r->cfg->ranks_per_trial;
+    const int rank = comm_rank(s->comm), R = (int)r->cfg->cv.ranks_per_trial;
     const int ngroups = comm_size(s->comm) / R;
     const int color = rank < ngroups * R ? rank / R : ngroups; /* ngroups: idle */
     describe_search(s, ngroups, R);
@@ -261,7 +261,7 @@ dt_status cv_search(const dt_config *cfg, dt_comm *comm, int watchdog, dtrain_cv
         return st;
     *r->cfg = *cfg; /* with the head chosen from the data (output not given) */
     search s = {.r = r, .comm = comm};
-    if (r->cfg->data[0])
+    if (r->cfg->train.data[0])
         st = session_choose_head(r->cfg, comm, err);
     if (!st)
         st = check_setup(r->cfg, comm, &r->grid, &r->metric, err);
@@ -312,12 +312,12 @@ static dt_status save_refit(const dtrain_cv_result *r, dt_comm *comm, dt_session
     dt_status st = DT_OK;
     const dt_saved_opts opts = cfgsave_opts(cfg);
     if (comm_rank(comm) == 0)
-        st = modelio_save(r->cfg->refit, &s->net.model, &s->net.norm, &opts,
+        st = modelio_save(r->cfg->cv.refit, &s->net.model, &s->net.norm, &opts,
                           &s->state.progress.hist, err);
     if ((st = comm_agree(comm, st, err)))
         return st;
     const dt_progress *p = &s->state.progress;
-    dt_info("refit: saved %s (train_loss %.4f after %lld epochs)", r->cfg->refit,
+    dt_info("refit: saved %s (train_loss %.4f after %lld epochs)", r->cfg->cv.refit,
             history_get(&p->hist, p->hist.n_rows - 1, "train_loss"), (long long)p->epoch);
     return DT_OK;
 }

@@ -20,7 +20,7 @@ static int has_group(const char *path, const char *group)
 
 /* A set that is evaluated with the model trained on another fits it: as
  * many features and, for regression, as many targets per sample. */
-static dt_status check_fit(const dt_config *cfg, const char *group, int64_t d, int64_t k,
+static dt_status check_fit(const dt_train_config *cfg, const char *group, int64_t d, int64_t k,
                            int64_t train_d, int64_t train_k, int classify, dt_error *err)
 {
     const char *src = cfg->data[0] ? cfg->data : "data";
@@ -37,7 +37,7 @@ static dt_status check_fit(const dt_config *cfg, const char *group, int64_t d, i
  * class count and labels. */
 dt_status session_check_data(dt_session *s, dt_head head, const char *eg, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     const char *src = cfg->data[0] ? cfg->data : "data";
     const int classify = head_is_classifier(head), binary = head == HEAD_SIGMOID;
     dt_status st;
@@ -69,14 +69,14 @@ dt_status session_check_data(dt_session *s, dt_head head, const char *eg, dt_err
 
 /* Early stopping and the plateau schedule choose by what they watch: a
  * validation set, never the test set. */
-static int needs_validation(const dt_config *cfg)
+static int needs_validation(const dt_train_config *cfg)
 {
     return cfg->early_stopping > 0 || cfg->schedule == SCHED_PLATEAU;
 }
 
 /* "early-stopping" or "schedule plateau", as dt_opt names them; this
  * thread's text until the next call. */
-static const char *watcher(const dt_config *cfg)
+static const char *watcher(const dt_train_config *cfg)
 {
     static _Thread_local char text[DT_OPTKEY_LEN + 16];
     if (cfg->early_stopping > 0)
@@ -91,9 +91,9 @@ static const char *watcher(const dt_config *cfg)
  * a validation set and the user did not say. */
 double session_holdout(const dt_config *cfg)
 {
-    if (cfg->valid_split > 0)
-        return cfg->valid_split;
-    return needs_validation(cfg) && !CONFIG_GIVEN(cfg, valid_split) ? 0.1 : 0.0;
+    if (cfg->train.valid_split > 0)
+        return cfg->train.valid_split;
+    return needs_validation(&cfg->train) && !CONFIG_GIVEN(cfg, train.valid_split) ? 0.1 : 0.0;
 }
 
 /* The group the epochs are evaluated on (*eg, NULL for none or a split of
@@ -103,31 +103,31 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
     const dt_config *cfg = s->cfg;
     *eg = NULL;
     *split = 0.0;
-    if (has_group(cfg->data, cfg->valid_group)) {
-        *eg = cfg->valid_group;
+    if (has_group(cfg->train.data, cfg->train.valid_group)) {
+        *eg = cfg->train.valid_group;
         s->data.validating = 1;
-    } else if (CONFIG_GIVEN(cfg, valid_group)) {
-        return dt_fail_opt(err, DT_EUSAGE, "valid-group", "%s: no group '%s' (%s)", cfg->data,
-                           cfg->valid_group, dt_opt("valid-group"));
+    } else if (CONFIG_GIVEN(cfg, train.valid_group)) {
+        return dt_fail_opt(err, DT_EUSAGE, "valid-group", "%s: no group '%s' (%s)", cfg->train.data,
+                           cfg->train.valid_group, dt_opt("valid-group"));
     } else if ((*split = session_holdout(cfg)) > 0) {
         s->data.validating = 1;
-        if (!CONFIG_GIVEN(cfg, valid_split))
+        if (!CONFIG_GIVEN(cfg, train.valid_split))
             dt_info("dtrain: %s watches a validation set and %s has no %s: holding out 10%% "
                     "of %s for it (%s F sets the share)",
-                    watcher(cfg), cfg->data, cfg->valid_group, cfg->train_group,
+                    watcher(&cfg->train), cfg->train.data, cfg->train.valid_group, cfg->train.train_group,
                     dt_opt("valid-split"));
-    } else if (needs_validation(cfg)) {
+    } else if (needs_validation(&cfg->train)) {
         return dt_fail(err, DT_EUSAGE,
                        "%s watches a validation set, but %s has no %s and %s 0 "
                        "holds none out (the test set is never used to choose): give "
                        "%s F, e.g. 0.1, or a %s group",
-                       watcher(cfg), cfg->data, cfg->valid_group, dt_opt("valid-split"),
-                       dt_opt("valid-split"), cfg->valid_group);
-    } else if (has_group(cfg->data, cfg->test_group)) {
-        *eg = cfg->test_group;
-    } else if (CONFIG_GIVEN(cfg, test_group)) {
-        return dt_fail_opt(err, DT_EUSAGE, "test-group", "%s: no group '%s' (%s)", cfg->data,
-                           cfg->test_group, dt_opt("test-group"));
+                       watcher(&cfg->train), cfg->train.data, cfg->train.valid_group, dt_opt("valid-split"),
+                       dt_opt("valid-split"), cfg->train.valid_group);
+    } else if (has_group(cfg->train.data, cfg->train.test_group)) {
+        *eg = cfg->train.test_group;
+    } else if (CONFIG_GIVEN(cfg, train.test_group)) {
+        return dt_fail_opt(err, DT_EUSAGE, "test-group", "%s: no group '%s' (%s)", cfg->train.data,
+                           cfg->train.test_group, dt_opt("test-group"));
     }
     s->data.eval_name = s->data.validating ? "valid" : "test";
     if (*eg)
@@ -138,7 +138,7 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
 /* The test group of a run that validates: reported, never watched. */
 static const char *test_group(const dt_session *s)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     return s->data.validating && has_group(cfg->data, cfg->test_group) ? cfg->test_group : NULL;
 }
 
@@ -149,7 +149,7 @@ static const char *test_group(const dt_session *s)
 static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
                               int64_t *n_train, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     const char *groups[] = {eg, test_group(s)};
     const int y = classify | (cfg->data_placement == PLACE_SHARDED ? DS_SHARDED : 0);
     dt_dataset_info tr, other;
@@ -169,7 +169,7 @@ static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
  * that every rank evaluates rows it holds: it is known before they are read. */
 int session_eval_block(const dt_session *s, int64_t n_train)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     const int64_t batch = cfg->batch_size < n_train ? cfg->batch_size : n_train;
     const int64_t mb = cfg->reproducible ? cfg->micro_batch : 0;
     const int local = mb > 0 ? (int)(mb < batch ? mb : batch)
@@ -182,7 +182,7 @@ int session_eval_block(const dt_session *s, int64_t n_train)
 dt_status session_hold_out(dt_session *s, double split, dt_error *err)
 {
     dt_dataset all = s->data.train;
-    const uint64_t seed = (uint64_t)s->cfg->seed;
+    const uint64_t seed = (uint64_t)s->cfg->train.seed;
     dt_status st;
     if (all.block) {
         const int64_t kept = dataset_split_kept(&all, split);
@@ -198,7 +198,7 @@ dt_status session_hold_out(dt_session *s, double split, dt_error *err)
     s->data.eval_name = "valid";
     s->data.validating = 1;
     snprintf(s->data.eval_src, sizeof s->data.eval_src, "%g%% of %s held out", 100.0 * split,
-             s->cfg->data[0] ? s->cfg->train_group : "the training data");
+             s->cfg->train.data[0] ? s->cfg->train.train_group : "the training data");
     return st;
 }
 
@@ -207,7 +207,7 @@ dt_status session_hold_out(dt_session *s, double split, dt_error *err)
 static dt_status load_group(dt_session *s, const char *group, int classify, int64_t n_train,
                             dt_dataset *out, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     switch (cfg->data_placement) {
     case PLACE_NODE: return dataset_load_shared(s->comm, cfg->data, group, classify, out, err);
     case PLACE_SHARDED:
@@ -231,7 +231,7 @@ dt_status session_load_data(dt_session *s, dt_head head, dt_error *err)
     if (!st)
         st = probe_groups(s, classify, eg, &n, err);
     if ((st = comm_agree(s->comm, st, err)) ||
-        (st = load_group(s, s->cfg->train_group, classify, n, &s->data.train, err)))
+        (st = load_group(s, s->cfg->train.train_group, classify, n, &s->data.train, err)))
         return st;
     if (split > 0)
         st = session_hold_out(s, split, err);
@@ -245,7 +245,7 @@ dt_status session_load_data(dt_session *s, dt_head head, dt_error *err)
 }
 
 /* The head chosen from what /train/y is for, said in one line. */
-static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
+static dt_head head_from_data(const dt_train_config *cfg, const dt_y_kind *y)
 {
     const char *src = cfg->data, *g = cfg->train_group;
     if (y->labels) {
@@ -269,7 +269,7 @@ static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
 /* --output given: refused on a y it does not fit (a class head on values that
  * are not class labels, a linear head on class labels), warned about when y
  * looks like a quantity.  y: the training y as rank 0 read it. */
-static dt_status check_given_head(const dt_config *cfg, const dt_y_kind *y, dt_error *err)
+static dt_status check_given_head(const dt_train_config *cfg, const dt_y_kind *y, dt_error *err)
 {
     const char *src = cfg->data, *g = cfg->train_group;
     const char *head = head_name(cfg->output);
@@ -311,25 +311,25 @@ static dt_status check_given_head(const dt_config *cfg, const dt_y_kind *y, dt_e
 dt_status session_pick_head(dt_config *cfg, dt_comm *comm, const dt_dataset *train,
                             dt_error *err)
 {
-    if (train || !cfg->data[0]) {
-        if ((int)cfg->output < 0)
-            cfg->output = train && !train->labels ? HEAD_LINEAR : HEAD_SOFTMAX;
+    if (train || !cfg->train.data[0]) {
+        if ((int)cfg->train.output < 0)
+            cfg->train.output = train && !train->labels ? HEAD_LINEAR : HEAD_SOFTMAX;
         return DT_OK;
     }
     dt_y_kind y;
     if (comm_rank(comm) == 0)
-        dataset_y_kind(cfg->data, cfg->train_group, &y);
+        dataset_y_kind(cfg->train.data, cfg->train.train_group, &y);
     comm_bcast(comm, &y, sizeof y, 0);
     if (!y.known) { /* the data step says what is wrong with the file */
-        if ((int)cfg->output < 0)
-            cfg->output = HEAD_SOFTMAX;
+        if ((int)cfg->train.output < 0)
+            cfg->train.output = HEAD_SOFTMAX;
         return DT_OK;
     }
-    if ((int)cfg->output < 0) {
-        cfg->output = head_from_data(cfg, &y);
+    if ((int)cfg->train.output < 0) {
+        cfg->train.output = head_from_data(&cfg->train, &y);
         return DT_OK;
     }
-    return check_given_head(cfg, &y, err);
+    return check_given_head(&cfg->train, &y, err);
 }
 
 dt_status session_choose_head(dt_config *cfg, dt_comm *comm, dt_error *err)

@@ -47,7 +47,7 @@ static dt_status checkpoint(dt_session *s, char *written, size_t len, int final,
     if (!s->so.on)
         trainer_sync_state(&s->opt.trainer);
     dt_ckpt_parts parts = session_parts(s);
-    st = ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->state.progress,
+    st = ckpt_save(s->comm, s->cfg->train.checkpoint_dir, s->cfg->train.keep, &parts, &s->state.progress,
                    written, len, err);
     signals_protect(final && !st);
     watchdog_phase(WD_BETWEEN, s->opt.trainer.step);
@@ -73,7 +73,7 @@ static double monitor_value(const dt_session *s, double train_loss)
 {
     if (!s->data.eval.n)
         return train_loss;
-    switch (s->cfg->monitor) {
+    switch (s->cfg->train.monitor) {
     case MONITOR_VAL_ACCURACY: return s->metrics.last_eval.accuracy;
     case MONITOR_VAL_RMSE: return s->metrics.last_eval.rmse;
     case MONITOR_VAL_LOSS: break;
@@ -84,7 +84,7 @@ static double monitor_value(const dt_session *s, double train_loss)
 /* Whether v, a value of --monitor, beats the best so far. */
 static int es_improves(const dt_session *s, double v)
 {
-    return s->cfg->monitor == MONITOR_VAL_ACCURACY ? v > s->state.progress.es_best
+    return s->cfg->train.monitor == MONITOR_VAL_ACCURACY ? v > s->state.progress.es_best
                                                    : v < s->state.progress.es_best;
 }
 
@@ -100,10 +100,10 @@ static int early_stop(dt_session *s, int64_t epoch)
         memcpy(s->watch.best, s->net.model.params, s->net.model.n_params * sizeof *s->watch.best);
         return 0;
     }
-    if (++p->es_bad < s->cfg->early_stopping)
+    if (++p->es_bad < s->cfg->train.early_stopping)
         return 0;
     dt_info("early stopping: %s has not improved for %lld epochs (best %.4f at epoch %lld)",
-            config_monitor_name(s->cfg->monitor), (long long)p->es_bad, p->es_best, (long long)p->es_best_epoch);
+            config_monitor_name(s->cfg->train.monitor), (long long)p->es_bad, p->es_best, (long long)p->es_best_epoch);
     return 1;
 }
 
@@ -118,7 +118,7 @@ static double full_batch_fg(void *vctx, const double *x, double *grad)
     dt_session *s = ((full_batch_ctx *)vctx)->s;
     dt_model *m = &s->net.model;
     for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)x[i];
-    double f = trainer_full_batch(s->comm, m, &s->data.train, s->cfg->l2, s->cfg->l1);
+    double f = trainer_full_batch(s->comm, m, &s->data.train, s->cfg->train.l2, s->cfg->train.l1);
     for (size_t i = 0; i < m->n_params; i++) grad[i] = m->grads[i];
     return f;
 }
@@ -223,7 +223,7 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, double *row, double 
 {
     dt_progress *p = &s->state.progress;
     s->watch.value = monitor_value(s, train_loss);
-    if (s->cfg->early_stopping) /* the epoch early_stop() will keep, this one included */
+    if (s->cfg->train.early_stopping) /* the epoch early_stop() will keep, this one included */
         put(&p->hist, row, "best_epoch",
             es_improves(s, s->watch.value) ? (double)(epoch + 1) : (double)p->es_best_epoch);
     dt_status st = history_append(&p->hist, row, err);
@@ -236,7 +236,7 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, double *row, double 
     }
     if (sched_observe(&s->opt.sched, s->watch.value))
         dt_info("plateau: %s has not improved for %lld epochs; learning rate now %.3g",
-                config_monitor_name(s->cfg->monitor), (long long)s->cfg->plateau_patience,
+                config_monitor_name(s->cfg->train.monitor), (long long)s->cfg->train.plateau_patience,
                 sched_lr(&s->opt.sched, p->step, epoch + 1, s->opt.trainer.steps_per_epoch));
     p->plateau = s->opt.sched.plateau;
     p->epoch = epoch + 1;
@@ -255,7 +255,7 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
                               double base, double t_start, dt_error *err)
 {
     const double t_train = comm_wtime() - t_epoch; /* before the evaluation */
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     double train_loss, row[HIST_MAX_COLS];
     char evtext[512];
     for (int c = 0; c < HIST_MAX_COLS; c++) row[c] = NAN;
@@ -328,7 +328,7 @@ static dt_status stop_before_training(dt_session *s, dt_error *err)
 {
     if (!s->allow.signals)
         return DT_OK; /* the process's signals are the caller's */
-    if (!s->cfg->checkpoint_dir[0] && s->so.on)
+    if (!s->cfg->train.checkpoint_dir[0] && s->so.on)
         signals_default(); /* no steps, so no safe points: a signal ends the run */
     int64_t sig = signals_pending();
     comm_allreduce_max_i64(s->comm, &sig, 1);
@@ -353,8 +353,8 @@ dt_status session_train(dt_session *s, dt_error *err)
     if (st)
         return st;
     /* started here unless the caller's watch covers set-up too (watchdog.h) */
-    const int watch = s->allow.watchdog && s->cfg->step_timeout > 0 && !watchdog_active();
-    if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
+    const int watch = s->allow.watchdog && s->cfg->train.step_timeout > 0 && !watchdog_active();
+    if (watch && (st = watchdog_start(s->cfg->train.step_timeout, s->comm, err)))
         return st;
     st = train_loop(s, err);
     history_log_close(&s->files.log); /* every epoch is in it */
@@ -396,7 +396,7 @@ static dt_status save(dt_session *s, run_state *r, int final, dt_error *err)
  * ends the run with its own message. */
 static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_status st = comm_agree(s->comm, model_fault(&s->net.model, err), err);
     if (st)
         return st;
@@ -443,7 +443,7 @@ static dt_status stop_unsaved(dt_session *s, int64_t epoch, dt_error *err)
 static dt_status step_boundary(dt_session *s, run_state *r, int64_t epoch, int64_t k,
                                dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_progress *p = &s->state.progress;
     dt_status st;
     if (cfg->check_replicas > 0 && s->opt.trainer.step % cfg->check_replicas == 0 &&
@@ -503,7 +503,7 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
         if ((st = trainer_evaluate(s->comm, &s->net.model, &s->data.train, &ev, err)))
             return st;
         f = ev.loss + trainer_penalty_range(&s->net.model, NULL, 0, s->net.model.n_params,
-                                            s->cfg->l2, s->cfg->l1);
+                                            s->cfg->train.l2, s->cfg->train.l1);
     }
     p->local_loss = comm_rank(s->comm) == 0 ? f * (double)s->data.train.n : 0.0;
     p->step = ++s->opt.trainer.step;
@@ -538,7 +538,7 @@ static void tick(dt_session *s, run_state *r, int64_t epoch, int64_t k, int64_t 
     r->last_tick = now;
     const int64_t mine = r->mine;
     const int64_t n = epoch_samples(s), upto = (k + 1) * s->opt.trainer.opts.batch_size;
-    dt_tick t = {.epoch = epoch + 1, .epochs = s->cfg->epochs, .batch = k + 1,
+    dt_tick t = {.epoch = epoch + 1, .epochs = s->cfg->train.epochs, .batch = k + 1,
                  .batches = s->opt.trainer.steps_per_epoch, .samples = upto < n ? upto : n,
                  .n_samples = n, .seconds = now - t_epoch,
                  .rate = now > t_epoch ? (double)done / (now - t_epoch) : 0.0,
@@ -553,14 +553,14 @@ static void tick(dt_session *s, run_state *r, int64_t epoch, int64_t k, int64_t 
 static int last_epoch(dt_session *s, int64_t epoch)
 {
     const dt_so *so = &s->so.state;
-    const int patience_out = s->cfg->early_stopping && early_stop(s, epoch); /* keeps the best */
+    const int patience_out = s->cfg->train.early_stopping && early_stop(s, epoch); /* keeps the best */
     const int asked = s->hooks.on_epoch && epoch_hook(s);
     if (patience_out || asked)
         return 1;
     if (!s->so.on || so->stop == SO_RUNNING)
         return 0;
     /* another iteration would not move */
-    if (epoch + 1 < s->cfg->epochs)
+    if (epoch + 1 < s->cfg->train.epochs)
         dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", so_name(s->so.kind),
                 so->stop == SO_CONVERGED ? "converged" : "stalled",
                 (long long)so_iterations(so), so->gnorm);
@@ -570,7 +570,7 @@ static int last_epoch(dt_session *s, int64_t epoch)
 /* One epoch, from where the progress stands; *last: training is over. */
 static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_progress *p = &s->state.progress;
     const double t_epoch = comm_wtime();
     int64_t done = 0;
@@ -605,7 +605,7 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
 
 static dt_status train_loop(dt_session *s, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_progress *p = &s->state.progress;
     const double t0 = comm_wtime();
     run_state r = {.t_start = t0, .base = p->seconds, .last_tick = t0,

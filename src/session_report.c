@@ -62,7 +62,7 @@ void session_format_figures(const session_figures *fg, char *text, size_t len, i
 /* The line about the data: the training set and the sets evaluated. */
 static void describe_data(const dt_session *s)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     char evdesc[128] = "no valid or test group: final metrics are on the training set";
     if (s->data.eval.n)
         snprintf(evdesc, sizeof evdesc, "%s %lld samples", s->data.eval_name,
@@ -182,8 +182,8 @@ static void report_complete(const dt_session *s)
 static void watched_column(const dt_session *s, char *col, size_t len, int *maximize)
 {
     const dt_history *h = &s->state.progress.hist;
-    const char *what = s->cfg->monitor == MONITOR_VAL_ACCURACY ? "accuracy"
-                       : s->cfg->monitor == MONITOR_VAL_RMSE   ? "rmse"
+    const char *what = s->cfg->train.monitor == MONITOR_VAL_ACCURACY ? "accuracy"
+                       : s->cfg->train.monitor == MONITOR_VAL_RMSE   ? "rmse"
                                                                : "loss";
     *maximize = 0;
     if (!s->data.eval.n) {
@@ -192,7 +192,7 @@ static void watched_column(const dt_session *s, char *col, size_t len, int *maxi
     }
     snprintf(col, len, "%s_%s", s->data.eval_name, what);
     if (history_col(h, col) >= 0) {
-        *maximize = s->cfg->monitor == MONITOR_VAL_ACCURACY;
+        *maximize = s->cfg->train.monitor == MONITOR_VAL_ACCURACY;
         return;
     }
     snprintf(col, len, "%s_loss", s->data.eval_name);
@@ -220,7 +220,7 @@ static void report_convergence(const dt_session *s)
             "tolerated); raise epochs (%lld)%s",
             col, last, (long long)(n - w + 1), (long long)n, before, (long long)w,
             before ? 100.0 * gain / fabs(before) : 100.0, 100.0 * CONVERGE_REL_TOL,
-            (long long)s->cfg->epochs, lr);
+            (long long)s->cfg->train.epochs, lr);
 }
 
 dt_status session_report(dt_session *s, dt_error *err)
@@ -229,7 +229,7 @@ dt_status session_report(dt_session *s, dt_error *err)
         report_complete(s);
         return DT_OK;
     }
-    const char *train_src = s->cfg->data[0] ? s->cfg->train_group : "the training data";
+    const char *train_src = s->cfg->train.data[0] ? s->cfg->train.train_group : "the training data";
     char src[DT_PATH_MAX + 64];
     snprintf(src, sizeof src, "%s, the training set itself", train_src);
     dt_status st = s->data.eval.n
@@ -237,7 +237,7 @@ dt_status session_report(dt_session *s, dt_error *err)
                        : report_set(s, &s->data.train, "train", src, err);
     if (!st && s->data.test.n)
         st = report_set(s, &s->data.test, "test", s->data.test_src, err);
-    if (!st && s->cfg->profile)
+    if (!st && s->cfg->train.profile)
         report_memory(s);
     if (!st)
         report_convergence(s);

@@ -25,7 +25,7 @@ dt_status session_setup(dt_session *s, dt_config *cfg, dt_comm *comm, dt_error *
  * named once. */
 static dt_status set_precision(dt_session *s, dt_error *err)
 {
-    const dt_precision prec = s->cfg->precision;
+    const dt_precision prec = s->cfg->train.precision;
     const char *warning;
     dt_status st = matmul_check_precision(prec, &warning, err);
     if (!st && warning)
@@ -42,8 +42,8 @@ static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
 {
     dt_model *m = &s->net.model;
     const int rank = comm_rank(s->comm), size = comm_size(s->comm);
-    const int64_t n = s->data.train.n, last = s->cfg->drop_last ? 0 : n % b;
-    const int64_t global[2] = {b, last}, mb = s->cfg->reproducible ? s->cfg->micro_batch : 0;
+    const int64_t n = s->data.train.n, last = s->cfg->train.drop_last ? 0 : n % b;
+    const int64_t global[2] = {b, last}, mb = s->cfg->train.reproducible ? s->cfg->train.micro_batch : 0;
     dt_status st = DT_OK;
     for (int i = 0; i < 2 && !st; i++) {
         int64_t lo, hi;
@@ -86,27 +86,27 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     /* --optimizer lists the first-order kinds, then the second-order ones */
-    s->so.on = cfg->optimizer >= OPTIMIZER_SECOND_ORDER;
-    s->so.kind = s->so.on ? (dt_so_kind)(cfg->optimizer - OPTIMIZER_SECOND_ORDER) : SO_LBFGS;
-    const dt_optim_kind okind = s->so.on ? OPTIM_SGD : (dt_optim_kind)cfg->optimizer;
-    if (CONFIG_GIVEN(cfg, momentum) && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
+    s->so.on = cfg->train.optimizer >= OPTIMIZER_SECOND_ORDER;
+    s->so.kind = s->so.on ? (dt_so_kind)(cfg->train.optimizer - OPTIMIZER_SECOND_ORDER) : SO_LBFGS;
+    const dt_optim_kind okind = s->so.on ? OPTIM_SGD : (dt_optim_kind)cfg->train.optimizer;
+    if (CONFIG_GIVEN(cfg, train.momentum) && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
         okind != OPTIM_NESTEROV && okind != OPTIM_RMSPROP)
         return dt_fail_opt(err, DT_EUSAGE, "momentum", "%s applies to %s sgd, momentum, "
                            "nesterov and rmsprop only", dt_opt("momentum"), dt_opt("optimizer"));
     dt_optim_config oc = optim_config_default(okind);
-    if (CONFIG_GIVEN(cfg, momentum)) oc.momentum = cfg->momentum;
-    if (CONFIG_GIVEN(cfg, dampening)) oc.dampening = cfg->dampening;
-    if (CONFIG_GIVEN(cfg, beta1)) oc.beta1 = cfg->beta1;
-    if (CONFIG_GIVEN(cfg, beta2)) oc.beta2 = cfg->beta2;
-    if (CONFIG_GIVEN(cfg, eps)) oc.eps = cfg->eps;
-    if (CONFIG_GIVEN(cfg, weight_decay)) oc.weight_decay = cfg->weight_decay;
-    if (CONFIG_GIVEN(cfg, rmsprop_alpha)) oc.alpha = cfg->rmsprop_alpha;
-    if (CONFIG_GIVEN(cfg, centered)) oc.centered = cfg->centered;
-    if (CONFIG_GIVEN(cfg, lr_decay)) oc.lr_decay = cfg->lr_decay;
-    if (CONFIG_GIVEN(cfg, initial_accumulator)) oc.initial_accumulator_value = cfg->initial_accumulator;
+    if (CONFIG_GIVEN(cfg, train.momentum)) oc.momentum = cfg->train.momentum;
+    if (CONFIG_GIVEN(cfg, train.dampening)) oc.dampening = cfg->train.dampening;
+    if (CONFIG_GIVEN(cfg, train.beta1)) oc.beta1 = cfg->train.beta1;
+    if (CONFIG_GIVEN(cfg, train.beta2)) oc.beta2 = cfg->train.beta2;
+    if (CONFIG_GIVEN(cfg, train.eps)) oc.eps = cfg->train.eps;
+    if (CONFIG_GIVEN(cfg, train.weight_decay)) oc.weight_decay = cfg->train.weight_decay;
+    if (CONFIG_GIVEN(cfg, train.rmsprop_alpha)) oc.alpha = cfg->train.rmsprop_alpha;
+    if (CONFIG_GIVEN(cfg, train.centered)) oc.centered = cfg->train.centered;
+    if (CONFIG_GIVEN(cfg, train.lr_decay)) oc.lr_decay = cfg->train.lr_decay;
+    if (CONFIG_GIVEN(cfg, train.initial_accumulator)) oc.initial_accumulator_value = cfg->train.initial_accumulator;
     /* second order: the first-order optimizer stays an inert plain sgd the checkpoint can save */
     p->oc = s->so.on ? optim_config_default(OPTIM_SGD) : oc;
-    p->lr = isnan(cfg->lr) ? optim_default_lr(okind) : cfg->lr; /* NaN: not given */
+    p->lr = isnan(cfg->train.lr) ? optim_default_lr(okind) : cfg->train.lr; /* NaN: not given */
     return DT_OK;
 }
 
@@ -114,18 +114,18 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
 static dt_status parse_schedule(dt_session *s, double lr, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const dt_sched_kind sk = cfg->schedule;
+    const dt_sched_kind sk = cfg->train.schedule;
     dt_status st;
     dt_sched_config sc = sched_config_default(sk, lr);
-    sc.lr_min = cfg->lr_min;
-    sc.decay_steps = cfg->decay_steps;
-    sc.epochs = cfg->epochs;
-    sc.step_epochs = cfg->step_epochs;
-    if (CONFIG_GIVEN(cfg, gamma) || sk == SCHED_STEP) sc.gamma = cfg->gamma;
-    sc.warmup_steps = cfg->warmup_steps;
-    sc.factor = cfg->plateau_factor;
-    sc.patience = cfg->plateau_patience;
-    sc.maximize = cfg->monitor == MONITOR_VAL_ACCURACY;
+    sc.lr_min = cfg->train.lr_min;
+    sc.decay_steps = cfg->train.decay_steps;
+    sc.epochs = cfg->train.epochs;
+    sc.step_epochs = cfg->train.step_epochs;
+    if (CONFIG_GIVEN(cfg, train.gamma) || sk == SCHED_STEP) sc.gamma = cfg->train.gamma;
+    sc.warmup_steps = cfg->train.warmup_steps;
+    sc.factor = cfg->train.plateau_factor;
+    sc.patience = cfg->train.plateau_patience;
+    sc.maximize = cfg->train.monitor == MONITOR_VAL_ACCURACY;
     if ((st = sched_init(&s->opt.sched, &sc, err)))
         return dt_fail_prefix(err, "%s %s", dt_opt("schedule"), sched_name(sk));
     return DT_OK;
@@ -134,7 +134,7 @@ static dt_status parse_schedule(dt_session *s, double lr, dt_error *err)
 /* --metrics: each must suit the head. */
 static dt_status check_metrics(dt_session *s, dt_head head, dt_error *err)
 {
-    const dt_choices *m = &s->cfg->metrics;
+    const dt_choices *m = &s->cfg->train.metrics;
     for (int i = 0; i < m->n; i++) {
         if (metrics_check((dt_metric)m->v[i], head, err))
             return dt_fail_prefix(err, "%s", dt_opt("metrics"));
@@ -151,27 +151,27 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
         if (p->hidden[l].dropout > 0)
             return dt_fail(err, DT_EUSAGE, "dropout needs a first-order optimizer (the "
                                            "full-batch %s objective must be deterministic)",
-                           config_optimizer_name(cfg->optimizer));
-    if (CONFIG_GIVEN(cfg, micro_batch) && !cfg->reproducible)
+                           config_optimizer_name(cfg->train.optimizer));
+    if (CONFIG_GIVEN(cfg, train.micro_batch) && !cfg->train.reproducible)
         return dt_fail_opt(err, DT_EUSAGE, "micro-batch", "%s applies to %s runs only",
                            dt_opt("micro-batch"), dt_opt("reproducible"));
-    if (cfg->reproducible && s->so.on)
+    if (cfg->train.reproducible && s->so.on)
         return dt_fail_opt(err, DT_EUSAGE, "reproducible", "%s needs a first-order optimizer "
                            "(%s sums the full-batch gradient in rank-count-dependent order)",
-                           dt_opt("reproducible"), config_optimizer_name(cfg->optimizer));
-    if (cfg->reproducible && cfg->threads > 1)
+                           dt_opt("reproducible"), config_optimizer_name(cfg->train.optimizer));
+    if (cfg->train.reproducible && cfg->train.threads > 1)
         return dt_fail_opt(err, DT_EUSAGE, "reproducible", "%s computes with one thread per "
                            "rank (%s 1): a GEMM split over threads may add in another order",
                            dt_opt("reproducible"), dt_opt("threads"));
-    if (cfg->early_stopping && cfg->monitor == MONITOR_VAL_ACCURACY && cfg->output == HEAD_LINEAR)
+    if (cfg->train.early_stopping && cfg->train.monitor == MONITOR_VAL_ACCURACY && cfg->train.output == HEAD_LINEAR)
         return dt_fail_opt(err, DT_EUSAGE, "monitor", "%s valid_accuracy needs a classifier "
                            "output", dt_opt("monitor"));
-    if (cfg->monitor == MONITOR_VAL_RMSE && cfg->output != HEAD_LINEAR)
+    if (cfg->train.monitor == MONITOR_VAL_RMSE && cfg->train.output != HEAD_LINEAR)
         return dt_fail_opt(err, DT_EUSAGE, "monitor", "%s valid_rmse needs %s linear",
                            dt_opt("monitor"), dt_opt("output"));
-    if (!cfg->checkpoint_dir[0] &&
-        (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
-         cfg->keep))
+    if (!cfg->train.checkpoint_dir[0] &&
+        (cfg->train.checkpoint_every || cfg->train.checkpoint_every_epoch || cfg->train.checkpoint_every_seconds > 0 ||
+         cfg->train.keep))
         return dt_fail_opt(err, DT_EUSAGE, "checkpoint-dir",
                            "%s, %s, %s and %s need %s DIR", dt_opt("checkpoint-every"),
                            dt_opt("checkpoint-every-epoch"), dt_opt("checkpoint-every-seconds"),
@@ -182,7 +182,7 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
 /* Step 1, local: every option parsed and checked. */
 static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     if (!have_data && !cfg->data[0])
         return dt_fail_missing(err, "data", "FILE.h5"); /* a command line adds its help */
     dt_status st;
@@ -213,14 +213,14 @@ static dt_status check_files(const dt_session *s, const char *resumed, dt_error 
     /* six names from dt_opt's eight buffers, and ckpt_owned_dir's own: all
      * alive until fs_check_files has used them */
     const fs_file files[] = {
-        {dt_opt("data"), cfg->data, FS_INPUT},
-        {dt_opt("init-from"), cfg->init_from, FS_INPUT},
+        {dt_opt("data"), cfg->train.data, FS_INPUT},
+        {dt_opt("init-from"), cfg->train.init_from, FS_INPUT},
         {dt_opt("config"), cfg->config_file, FS_INPUT},
         {dt_opt("resume"), resumed, FS_OWNED},
-        {dt_opt("save"), cfg->save, FS_OUTPUT},
-        {dt_opt("log"), cfg->log, FS_OUTPUT},
+        {dt_opt("save"), cfg->train.save, FS_OUTPUT},
+        {dt_opt("log"), cfg->train.log, FS_OUTPUT},
     };
-    const fs_owned_dir dir = ckpt_owned_dir(cfg->checkpoint_dir);
+    const fs_owned_dir dir = ckpt_owned_dir(cfg->train.checkpoint_dir);
     if (comm_rank(s->comm) == 0)
         st = fs_check_files(files, sizeof files / sizeof files[0], &dir, err);
     return comm_agree(s->comm, st, err);
@@ -230,7 +230,7 @@ static dt_status check_files(const dt_session *s, const char *resumed, dt_error 
  * training run), and the checkpoint directory made this run's own. */
 static dt_status claim_outputs(dt_session *s, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_status st = check_files(s, cfg->resume.on ? cfg->resume.path : "", err);
     if (st)
         return st;
@@ -244,7 +244,7 @@ static dt_status claim_outputs(dt_session *s, dt_error *err)
  * the file chosen. */
 static dt_status choose_checkpoint(dt_session *s, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     if (!cfg->resume.on)
         return DT_OK;
     dt_status st = DT_OK;
@@ -263,7 +263,7 @@ static dt_status choose_checkpoint(dt_session *s, dt_error *err)
  * what works but may surprise. */
 static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     const dt_dataset *tr = &s->data.train;
     if (cfg->drop_last && cfg->batch_size > tr->n)
         return dt_fail_opt(err, DT_EUSAGE, "batch-size",
@@ -302,7 +302,7 @@ static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
                          s->state.resumed_from, (long long)s->net.norm.d, (long long)tr->d);
         if ((st = comm_agree(s->comm, st, err)))
             return st;
-    } else if ((st = norm_fit(s->comm, tr, nk, s->cfg->reproducible, &s->net.norm, err))) {
+    } else if ((st = norm_fit(s->comm, tr, nk, s->cfg->train.reproducible, &s->net.norm, err))) {
         return st;
     }
     dataset_normalize(&s->net.norm, &s->data.train);
@@ -317,7 +317,7 @@ static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
  * --init-from's, on every rank). */
 static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     const dt_dataset *tr = &s->data.train;
     int n_out = p->head == HEAD_SOFTMAX   ? s->data.n_classes
                 : p->head == HEAD_SIGMOID ? 1
@@ -356,7 +356,7 @@ static dt_status scale_targets(dt_session *s, dt_error *err)
     dt_status st = DT_OK;
     if (s->state.resumed_from[0]) {
         st = modelio_load_target_scaling(s->state.resumed_from, m, err);
-    } else if (m->head == HEAD_LINEAR && s->cfg->normalize_targets == SWITCH_ON) {
+    } else if (m->head == HEAD_LINEAR && s->cfg->train.normalize_targets == SWITCH_ON) {
         float *stats = malloc(2 * (size_t)m->n_out * sizeof *stats);
         st = stats ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory");
         if (!st) {
@@ -372,7 +372,7 @@ static dt_status scale_targets(dt_session *s, dt_error *err)
 static dt_status build_second_order(dt_session *s, dt_error *err)
 {
     dt_so_config soc = so_config_default();
-    soc.history = (int)s->cfg->lbfgs_history;
+    soc.history = (int)s->cfg->train.lbfgs_history;
     /* The gradient is computed in float32: a central-difference step near
      * cbrt(FLT_EPSILON) balances its rounding against truncation. */
     soc.fd_step = 5e-3;
@@ -430,9 +430,9 @@ static dt_status define_history(dt_session *s, dt_error *err)
         history_add_col(h, "%s_loss", names[i]);
         for (int j = 0; j < nm; j++) history_add_col(h, "%s_%s", names[i], metrics_name(m[j]));
     }
-    if (s->cfg->early_stopping)
+    if (s->cfg->train.early_stopping)
         history_add_col(h, "best_epoch");
-    for (int i = 0; s->cfg->profile && i < 5; i++) history_add_col(h, "%s", session_profile_cols[i]);
+    for (int i = 0; s->cfg->train.profile && i < 5; i++) history_add_col(h, "%s", session_profile_cols[i]);
     if (h->n_cols == HIST_MAX_COLS)
         return dt_fail(err, DT_EUSAGE, "too many figures per epoch for the history");
     return DT_OK;
@@ -441,7 +441,7 @@ static dt_status define_history(dt_session *s, dt_error *err)
 /* Step 8: optimizer, trainer and the buffers a run needs. */
 static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_status st = DT_OK;
     if (s->so.on && (st = comm_agree(s->comm, build_second_order(s, err), err)))
         return st;
@@ -484,7 +484,7 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
 {
     dt_progress *pr = &s->state.progress;
     pr->plateau = s->opt.sched.plateau;
-    pr->es_best = s->cfg->monitor == MONITOR_VAL_ACCURACY ? -INFINITY : INFINITY;
+    pr->es_best = s->cfg->train.monitor == MONITOR_VAL_ACCURACY ? -INFINITY : INFINITY;
     dt_status st = DT_OK;
     if (s->state.resumed_from[0]) {
         dt_ckpt_parts parts = session_parts(s);
@@ -494,8 +494,8 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     /* rank 0 writes the checkpoints: its choice is the run's */
-    pr->lineage = ckpt_lineage(s->state.resumed_from, s->cfg->checkpoint_dir,
-                               !s->cfg->resume.path[0], pr->lineage);
+    pr->lineage = ckpt_lineage(s->state.resumed_from, s->cfg->train.checkpoint_dir,
+                               !s->cfg->train.resume.path[0], pr->lineage);
     comm_bcast(s->comm, &pr->lineage, sizeof pr->lineage, 0);
     if (!s->state.resumed_from[0])
         return DT_OK;
@@ -508,12 +508,12 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
     if (s->so.on) /* the float parameters are the double ones rounded */
         for (size_t i = 0; i < s->net.model.n_params; i++)
             s->net.model.params[i] = (float)s->so.x[i];
-    s->state.complete = pr->epoch >= s->cfg->epochs && pr->batch == 0;
+    s->state.complete = pr->epoch >= s->cfg->train.epochs && pr->batch == 0;
     if (s->state.complete) /* a requeued job that had finished */
         dt_info("dtrain: %s is the end of this run (%lld of %s %lld done, step %lld): "
                 "nothing to train or write; raise %s to continue it",
                 s->state.resumed_from, (long long)pr->epoch, dt_opt("epochs"),
-                (long long)s->cfg->epochs, (long long)pr->step, dt_opt("epochs"));
+                (long long)s->cfg->train.epochs, (long long)pr->step, dt_opt("epochs"));
     else
         dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->state.resumed_from,
                 (long long)pr->epoch + 1, (long long)pr->step);
@@ -527,8 +527,8 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
 static dt_status start_log(dt_session *s, dt_error *err)
 {
     dt_status st = DT_OK;
-    if (s->cfg->log[0] && !s->state.complete && comm_rank(s->comm) == 0)
-        st = history_log_open(&s->files.log, s->cfg->log, &s->state.progress.hist, err);
+    if (s->cfg->train.log[0] && !s->state.complete && comm_rank(s->comm) == 0)
+        st = history_log_open(&s->files.log, s->cfg->train.log, &s->state.progress.hist, err);
     return comm_agree(s->comm, st, err);
 }
 
