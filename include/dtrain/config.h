@@ -4,8 +4,8 @@
  * the facts other modules ask about: may change on resume, refused or fixed by
  * cv, CSV only) is the single source from which parsing, validation, --help,
  * the configuration saved with a model and those modules' checks are all
- * derived.  Adding an option means adding one field to dt_config and one row
- * to the table. */
+ * derived.  Adding an option means adding one field to its command's struct
+ * in dt_config and one row to the table. */
 #ifndef DTRAIN_CONFIG_H
 #define DTRAIN_CONFIG_H
 
@@ -90,8 +90,17 @@ typedef int dt_optimizer;
 const char *config_monitor_name(dt_monitor m);
 const char *config_optimizer_name(dt_optimizer o);
 
+/* The configuration is one struct per command, gathered in dt_config (the
+ * parse target of every command): each row of the table points into the
+ * struct of the command it belongs to (offsetof(dt_config, train.lr)).  An
+ * option several commands take has one field, in the struct of the first
+ * command of its row (--data, --threads, --batch-size, --layers and --seed are
+ * train's; eval, predict, bench and convert read them there), so that a
+ * field has one name wherever it is read. */
+
+/* train: every option of a training run, what the session reads (and cv's
+ * trials, which are training runs). */
 typedef struct {
-    /* train */
     dt_str data, train_group, test_group, valid_group;
     dt_layers layers;
     dt_head output;
@@ -111,8 +120,9 @@ typedef struct {
     double clip_norm, clip_value, l2, l1, dropout, valid_split;
     int64_t log_grad_norms; /* OPT_EVERY: 0 off, -1 per epoch, N every N steps */
     dt_monitor monitor;
+    dt_choices metrics; /* dt_metric values: the epoch lines' figures */
     int64_t early_stopping;
-    int64_t batch_size, epochs, seed, threads;
+    int64_t batch_size, epochs, seed, threads; /* seed: convert's too (its own row) */
     dt_switch shuffle;
     int drop_last;
     int reproducible;     /* --reproducible */
@@ -120,8 +130,6 @@ typedef struct {
     dt_str save, init_from;
     int profile;
     dt_str log;                      /* --log FILE: the metrics log */
-    dt_progress_mode progress;       /* the command line's display (the library has none) */
-    double progress_every;
     dt_placement data_placement;
     dt_reduce reduction;
     dt_precision precision;
@@ -129,19 +137,36 @@ typedef struct {
     dt_on_nan on_nan;
     int64_t max_skips, check_replicas;
     double step_timeout;
-    /* checkpoints (train) */
+    /* checkpoints */
     dt_str checkpoint_dir;
     dt_optpath resume;
     int64_t checkpoint_every, keep, stop_at_step;
     int checkpoint_every_epoch;
     double checkpoint_every_seconds;
-    /* eval, predict, inspect */
-    dt_str model, group, file;
-    dt_str config_file; /* --config FILE.yaml (train, cv, eval, predict) */
-    int print_config;   /* inspect --config: the file's configuration as YAML */
-    int json;
-    /* convert */
-    dt_str idx[2], idx_test[2], csv, out;
+} dt_train_config;
+
+/* train's display on the command line (the library has none): options of the
+ * train rows that the run itself never reads. */
+typedef struct {
+    dt_progress_mode progress;
+    double progress_every; /* seconds between --progress lines */
+} dt_display_config;
+
+/* eval and predict (besides train's data and threads). */
+typedef struct {
+    dt_str model, group;
+    int json; /* eval --json */
+} dt_eval_config;
+
+/* inspect */
+typedef struct {
+    dt_str file;
+    int print_config; /* inspect --config: the file's configuration as YAML */
+} dt_inspect_config;
+
+/* convert (besides train's seed, the row of its own) */
+typedef struct {
+    dt_str idx[2], idx_test[2], csv; /* idx: IMAGES then LABELS, adjacent (OPT_STR2) */
     dt_label_type label_type;
     dt_x_type x_dtype;
     dt_str label_column, delimiter;
@@ -149,16 +174,33 @@ typedef struct {
     convert_missing missing;
     int header;
     double test_fraction;
-    /* cv */
+} dt_convert_config;
+
+/* cv (its trials' settings are train's) */
+typedef struct {
     int64_t folds, ranks_per_trial;
     dt_str grid; /* OPT_LIST: one "KEY=V1|V2|..." per line */
-    int metric; /* dt_metric, -1 = the head's default */
+    int metric;  /* dt_metric, -1 = the head's default */
     dt_str refit;
-    dt_choices metrics; /* dt_metric values */
-    /* bench */
+} dt_cv_config;
+
+/* bench (besides train's layers, batch-size and threads) */
+typedef struct {
     int64_t inputs, outputs, samples;
     double latency_us;
+} dt_bench_config;
 
+typedef struct {
+    dt_train_config train;
+    dt_display_config display;
+    dt_eval_config eval;
+    dt_inspect_config inspect;
+    dt_convert_config convert;
+    dt_cv_config cv;
+    dt_bench_config bench;
+    /* shared by several commands none of which is train alone */
+    dt_str config_file; /* --config FILE.yaml (train, cv, eval, predict) */
+    dt_str out;         /* --out: convert's .h5, predict's .h5/.csv, cv's table */
     unsigned char given[160]; /* given[i] != 0 if option i was on the command line */
 } dt_config;
 
@@ -185,7 +227,7 @@ enum {
 typedef struct {
     const char *name;    /* long name without the leading "--" */
     dt_opt_type type;
-    size_t offset;       /* offsetof(dt_config, field) */
+    size_t offset;       /* offsetof(dt_config, cmd.field) */
     const char *def;     /* default, as it would be typed; NULL = empty */
     double min, max;     /* inclusive range for OPT_INT and OPT_REAL (min excluded with
                             OPTF_ABOVE_MIN) */
@@ -252,9 +294,9 @@ dt_status config_set(dt_config *cfg, unsigned cmd, const char *name, const char 
 /* The value of option o in cfg as text (what --name would be given). */
 void config_value_str(const dt_config *cfg, const dt_option *o, char *buf, size_t len);
 
-/* 1 if the option stored in `field` of dt_config was given (on the command
- * line, in a --config file, or by config_set); a misspelt field does not
- * compile. */
+/* 1 if the option stored in `field` of dt_config (train.lr, eval.model,
+ * config_file) was given (on the command line, in a --config file, or by
+ * config_set); a misspelt field does not compile. */
 #define CONFIG_GIVEN(cfg, field) config_given_at((cfg), offsetof(dt_config, field))
 int config_given_at(const dt_config *cfg, size_t offset);
 
