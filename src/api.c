@@ -486,7 +486,7 @@ static dt_status array_head(const rows *r, dt_head *h, dt_error *err)
 static dt_status array_sets(dtrain_run *run, dt_dataset *tr, dt_dataset *va, dt_error *err)
 {
     const dt_config *cfg = &run->trained_cfg;
-    const int classify = head_is_classifier(cfg->output);
+    const int classify = head_is_classifier(cfg->train.output);
     dt_status st;
     if (run->train.n == 0)
         return dt_fail(err, DT_EUSAGE, "dtrain_set_data: no training rows (n_rows was 0 on "
@@ -501,9 +501,9 @@ static dt_status array_sets(dtrain_run *run, dt_dataset *tr, dt_dataset *va, dt_
                            (long long)run->train.k);
         return rows_dataset(&run->eval, classify, "dtrain_set_eval_data", va, err);
     }
-    if (cfg->valid_split > 0) { /* held out of the training rows, as for a file */
+    if (cfg->train.valid_split > 0) { /* held out of the training rows, as for a file */
         dt_dataset all = *tr;
-        st = dataset_split(&all, cfg->valid_split, (uint64_t)cfg->seed, tr, va, err);
+        st = dataset_split(&all, cfg->train.valid_split, (uint64_t)cfg->train.seed, tr, va, err);
         dataset_free(&all);
     }
     return st;
@@ -515,12 +515,12 @@ static dt_status setup(dtrain_run *run, dt_session *s)
     dt_error *err = &run->err;
     if (!run->have_train)
         return session_setup(s, &run->trained_cfg, run->comm, err);
-    run->trained_cfg.data[0] = '\0'; /* the arrays, not a file */
+    run->trained_cfg.train.data[0] = '\0'; /* the arrays, not a file */
     dt_dataset tr = {0}, va = {0};
     memset(s, 0, sizeof *s); /* session_free is safe on it if setup does not run */
     dt_status st = DT_OK;
-    if ((int)run->trained_cfg.output < 0 && run->train.n > 0) /* the same rows on every rank */
-        st = array_head(&run->train, &run->trained_cfg.output, err);
+    if ((int)run->trained_cfg.train.output < 0 && run->train.n > 0) /* the same rows on every rank */
+        st = array_head(&run->train, &run->trained_cfg.train.output, err);
     st = comm_agree(run->comm, st ? st : array_sets(run, &tr, &va, err), err);
     if (!st)
         st = session_setup_with(s, &run->trained_cfg, run->comm, &tr, &va, err);
@@ -551,7 +551,7 @@ dtrain_status dtrain_train(dtrain_run *run)
     dt_log_sink prev = api_enter(run);
     dt_error *err = &run->err;
     drop_model(run);
-    if (run->cfg.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
+    if (run->cfg.train.step_timeout > 0 && !(run->allowed & DTRAIN_ALLOW_WATCHDOG))
         return api_leave(prev, dt_fail(err, DT_EUSAGE, "step-timeout: the watchdog thread it needs "
                                                    "is not allowed (dtrain_allow(run, "
                                                    "DTRAIN_ALLOW_WATCHDOG))"));
@@ -564,8 +564,8 @@ dtrain_status dtrain_train(dtrain_run *run)
     run->trained_cfg = run->cfg;
     /* the watch begins before set-up: a rank that stops there (or, armed by
      * the caller, in MPI's start-up) would leave the others waiting */
-    const int watch = run->cfg.step_timeout > 0;
-    if (watch && (st = watchdog_start(run->cfg.step_timeout, run->comm, err))) {
+    const int watch = run->cfg.train.step_timeout > 0;
+    if (watch && (st = watchdog_start(run->cfg.train.step_timeout, run->comm, err))) {
         free(s);
         return api_leave(prev, st);
     }
@@ -587,10 +587,10 @@ dtrain_status dtrain_train(dtrain_run *run)
     if (!st)
         st = session_report(s, err);
     if (!st) /* the names come with the data file; arrays have none */
-        st = read_names(run, run->trained_cfg.data, err);
-    if (!st && run->trained_cfg.save[0] && !s->complete) /* complete: nothing rewritten */
+        st = read_names(run, run->trained_cfg.train.data, err);
+    if (!st && run->trained_cfg.train.save[0] && !s->complete) /* complete: nothing rewritten */
         st = save_model(run, &s->model, &s->norm, &run->trained_cfg, &s->progress.hist,
-                        run->trained_cfg.save);
+                        run->trained_cfg.train.save);
     if (st) {
         session_free(s);
         free(s);
@@ -653,15 +653,15 @@ static dt_status check_save_path(const dtrain_run *run, const char *path, dt_err
     const dt_config *cfg = &run->trained_cfg;
     const dt_session *s = run->session;
     const fs_file files[] = {
-        {"data", s ? cfg->data : "", FS_INPUT},
-        {"init-from", s ? cfg->init_from : "", FS_INPUT},
+        {"data", s ? cfg->train.data : "", FS_INPUT},
+        {"init-from", s ? cfg->train.init_from : "", FS_INPUT},
         {"config", s ? cfg->config_file : "", FS_INPUT},
         {"resume", s ? s->resumed_from : "", FS_OWNED},
         {"dtrain_load", s ? "" : run->loaded_from, FS_INPUT},
-        {"log", s ? cfg->log : "", FS_WRITTEN},
+        {"log", s ? cfg->train.log : "", FS_WRITTEN},
         {"dtrain_save", path, FS_OUTPUT},
     };
-    const fs_owned_dir dir = ckpt_owned_dir(s ? cfg->checkpoint_dir : "");
+    const fs_owned_dir dir = ckpt_owned_dir(s ? cfg->train.checkpoint_dir : "");
     return fs_check_files(files, sizeof files / sizeof files[0], &dir, err);
 }
 

@@ -119,7 +119,7 @@ static dt_status write_file(h5file *f, const dt_ckpt_parts *parts, const dt_prog
         (st = h5io_set_attr_i64(f, g, "n_train", parts->n_train, err)) ||
         (st = h5io_set_attr_i64(f, g, "n_features", m->n_in, err)) ||
         (st = h5io_set_attr_i64(f, g, "n_outputs", m->n_out, err)) ||
-        (st = h5io_set_attr_i64(f, g, "seed", parts->cfg->seed, err)) ||
+        (st = h5io_set_attr_i64(f, g, "seed", parts->cfg->train.seed, err)) ||
         (st = h5io_write(f, "/progress/rank_loss", DT_F64, 1, rd, rank_loss, 0, err)) ||
         (st = h5io_set_attr_f64(f, g, "plateau_best", p->plateau.best, err)) ||
         (st = h5io_set_attr_f64(f, g, "plateau_scale", p->plateau.scale, err)) ||

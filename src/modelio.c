@@ -101,7 +101,7 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
                 return st;
         }
     }
-    return cfg && cfg->data[0] ? copy_data_extras(f, cfg->data, err) : DT_OK;
+    return cfg && cfg->train.data[0] ? copy_data_extras(f, cfg->train.data, err) : DT_OK;
 }
 
 dt_status modelio_saved_option(h5file *f, const dt_option *o, char *v, size_t len,

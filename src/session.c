@@ -35,13 +35,13 @@ static int has_group(const char *path, const char *group)
 static dt_status check_fit(const dt_config *cfg, const char *group, int64_t d, int64_t k,
                            int64_t train_d, int64_t train_k, int classify, dt_error *err)
 {
-    const char *src = cfg->data[0] ? cfg->data : "data";
+    const char *src = cfg->train.data[0] ? cfg->train.data : "data";
     if (d != train_d)
         return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but %s/X has %lld", src,
-                       group, (long long)d, cfg->train_group, (long long)train_d);
+                       group, (long long)d, cfg->train.train_group, (long long)train_d);
     if (!classify && k != train_k)
         return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample but %s/y has %lld",
-                       src, group, (long long)k, cfg->train_group, (long long)train_k);
+                       src, group, (long long)k, cfg->train.train_group, (long long)train_k);
     return DT_OK;
 }
 
@@ -50,7 +50,7 @@ static dt_status check_fit(const dt_config *cfg, const char *group, int64_t d, i
 static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const char *src = cfg->data[0] ? cfg->data : "data";
+    const char *src = cfg->train.data[0] ? cfg->train.data : "data";
     const int classify = head_is_classifier(head), binary = head == HEAD_SIGMOID;
     dt_status st;
     if (s->eval.n && (st = check_fit(cfg, eg, s->eval.d, s->eval.k, s->train.d, s->train.k,
@@ -61,18 +61,18 @@ static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_erro
         if (s->n_classes < 2)
             return dt_fail(err, DT_EUSAGE,
                            "%s: %s/y has a single class (%d); --output softmax needs at least 2",
-                           src, cfg->train_group, s->train.max_label);
+                           src, cfg->train.train_group, s->train.max_label);
     } else if (binary) {
         s->n_classes = 2;
     }
     if (!classify)
         return DT_OK;
-    if ((st = dataset_check_labels(&s->train, src, cfg->train_group, s->n_classes, binary, err)))
+    if ((st = dataset_check_labels(&s->train, src, cfg->train.train_group, s->n_classes, binary, err)))
         return st;
     if (s->eval.n && (st = dataset_check_labels(&s->eval, src, eg, s->n_classes, binary, err)))
         return st;
     if (s->test.n &&
-        (st = dataset_check_labels(&s->test, src, cfg->test_group, s->n_classes, binary, err)))
+        (st = dataset_check_labels(&s->test, src, cfg->train.test_group, s->n_classes, binary, err)))
         return st;
     return DT_OK;
 }
@@ -81,12 +81,12 @@ static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_erro
  * validation set, never the test set. */
 static int needs_validation(const dt_config *cfg)
 {
-    return cfg->early_stopping > 0 || cfg->schedule == SCHED_PLATEAU;
+    return cfg->train.early_stopping > 0 || cfg->train.schedule == SCHED_PLATEAU;
 }
 
 static const char *watcher(const dt_config *cfg)
 {
-    return cfg->early_stopping > 0 ? "--early-stopping" : "--schedule plateau";
+    return cfg->train.early_stopping > 0 ? "--early-stopping" : "--schedule plateau";
 }
 
 /* The share of the training split to hold out as the validation set when
@@ -94,9 +94,9 @@ static const char *watcher(const dt_config *cfg)
  * a validation set and the user did not say. */
 static double holdout(const dt_config *cfg)
 {
-    if (cfg->valid_split > 0)
-        return cfg->valid_split;
-    return needs_validation(cfg) && !CONFIG_GIVEN(cfg, valid_split) ? 0.1 : 0.0;
+    if (cfg->train.valid_split > 0)
+        return cfg->train.valid_split;
+    return needs_validation(cfg) && !CONFIG_GIVEN(cfg, train.valid_split) ? 0.1 : 0.0;
 }
 
 /* The group the epochs are evaluated on (*eg, NULL for none or a split of
@@ -106,29 +106,29 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
     const dt_config *cfg = s->cfg;
     *eg = NULL;
     *split = 0.0;
-    if (has_group(cfg->data, cfg->valid_group)) {
-        *eg = cfg->valid_group;
+    if (has_group(cfg->train.data, cfg->train.valid_group)) {
+        *eg = cfg->train.valid_group;
         s->validating = 1;
-    } else if (CONFIG_GIVEN(cfg, valid_group)) {
-        return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--valid-group)", cfg->data,
-                       cfg->valid_group);
+    } else if (CONFIG_GIVEN(cfg, train.valid_group)) {
+        return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--valid-group)", cfg->train.data,
+                       cfg->train.valid_group);
     } else if ((*split = holdout(cfg)) > 0) {
         s->validating = 1;
-        if (!CONFIG_GIVEN(cfg, valid_split))
+        if (!CONFIG_GIVEN(cfg, train.valid_split))
             dt_info("dtrain: %s watches a validation set and %s has no %s: holding out 10%% "
                     "of %s for it (--valid-split F sets the share)",
-                    watcher(cfg), cfg->data, cfg->valid_group, cfg->train_group);
+                    watcher(cfg), cfg->train.data, cfg->train.valid_group, cfg->train.train_group);
     } else if (needs_validation(cfg)) {
         return dt_fail(err, DT_EUSAGE,
                        "%s watches a validation set, but %s has no %s and --valid-split 0 "
                        "holds none out (the test set is never used to choose): give "
                        "--valid-split F, e.g. 0.1, or a %s group",
-                       watcher(cfg), cfg->data, cfg->valid_group, cfg->valid_group);
-    } else if (has_group(cfg->data, cfg->test_group)) {
-        *eg = cfg->test_group;
-    } else if (CONFIG_GIVEN(cfg, test_group)) {
-        return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->data,
-                       cfg->test_group);
+                       watcher(cfg), cfg->train.data, cfg->train.valid_group, cfg->train.valid_group);
+    } else if (has_group(cfg->train.data, cfg->train.test_group)) {
+        *eg = cfg->train.test_group;
+    } else if (CONFIG_GIVEN(cfg, train.test_group)) {
+        return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (--test-group)", cfg->train.data,
+                       cfg->train.test_group);
     }
     s->eval_name = s->validating ? "valid" : "test";
     if (*eg)
@@ -140,7 +140,7 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
 static const char *test_group(const dt_session *s)
 {
     const dt_config *cfg = s->cfg;
-    return s->validating && has_group(cfg->data, cfg->test_group) ? cfg->test_group : NULL;
+    return s->validating && has_group(cfg->train.data, cfg->train.test_group) ? cfg->train.test_group : NULL;
 }
 
 /* The metadata of every group the run reads -- the training group, the one
@@ -152,12 +152,12 @@ static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
 {
     const dt_config *cfg = s->cfg;
     const char *groups[] = {eg, test_group(s)};
-    const int y = classify | (cfg->data_placement == PLACE_SHARDED ? DS_SHARDED : 0);
+    const int y = classify | (cfg->train.data_placement == PLACE_SHARDED ? DS_SHARDED : 0);
     dt_dataset_info tr, other;
-    dt_status st = dataset_probe(cfg->data, cfg->train_group, y, &tr, err);
+    dt_status st = dataset_probe(cfg->train.data, cfg->train.train_group, y, &tr, err);
     *n_train = st ? 0 : tr.n;
     for (int i = 0; i < 2 && !st; i++)
-        if (groups[i] && !(st = dataset_probe(cfg->data, groups[i], y, &other, err)))
+        if (groups[i] && !(st = dataset_probe(cfg->train.data, groups[i], y, &other, err)))
             st = check_fit(cfg, groups[i], other.d, other.k, tr.d, tr.k, classify, err);
     return st;
 }
@@ -171,8 +171,8 @@ static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
 static int eval_block(const dt_session *s, int64_t n_train)
 {
     const dt_config *cfg = s->cfg;
-    const int64_t batch = cfg->batch_size < n_train ? cfg->batch_size : n_train;
-    const int64_t mb = cfg->reproducible ? cfg->micro_batch : 0;
+    const int64_t batch = cfg->train.batch_size < n_train ? cfg->train.batch_size : n_train;
+    const int64_t mb = cfg->train.reproducible ? cfg->train.micro_batch : 0;
     const int local = mb > 0 ? (int)(mb < batch ? mb : batch)
                              : trainer_local_batch(batch, comm_size(s->comm), 0);
     return local > 256 ? local : 256;
@@ -183,7 +183,7 @@ static int eval_block(const dt_session *s, int64_t n_train)
 static dt_status hold_out(dt_session *s, double split, dt_error *err)
 {
     dt_dataset all = s->train;
-    const uint64_t seed = (uint64_t)s->cfg->seed;
+    const uint64_t seed = (uint64_t)s->cfg->train.seed;
     dt_status st;
     if (all.block) {
         const int64_t kept = dataset_split_kept(&all, split);
@@ -199,7 +199,7 @@ static dt_status hold_out(dt_session *s, double split, dt_error *err)
     s->eval_name = "valid";
     s->validating = 1;
     snprintf(s->eval_src, sizeof s->eval_src, "%g%% of %s held out", 100.0 * split,
-             s->cfg->data[0] ? s->cfg->train_group : "the training data");
+             s->cfg->train.data[0] ? s->cfg->train.train_group : "the training data");
     return st;
 }
 
@@ -209,14 +209,14 @@ static dt_status load_group(dt_session *s, const char *group, int classify, int6
                             dt_dataset *out, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    switch (cfg->data_placement) {
-    case PLACE_NODE: return dataset_load_shared(s->comm, cfg->data, group, classify, out, err);
+    switch (cfg->train.data_placement) {
+    case PLACE_NODE: return dataset_load_shared(s->comm, cfg->train.data, group, classify, out, err);
     case PLACE_SHARDED:
-        return dataset_load_sharded(s->comm, cfg->data, group, classify, eval_block(s, n_train),
+        return dataset_load_sharded(s->comm, cfg->train.data, group, classify, eval_block(s, n_train),
                                     out, err);
     case PLACE_RANK: break;
     }
-    return dataset_load(cfg->data, group, classify, out, err);
+    return dataset_load(cfg->train.data, group, classify, out, err);
 }
 
 /* Everything up to the model: data, labels, normalisation.  The metadata is
@@ -232,7 +232,7 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
     if (!st)
         st = probe_groups(s, classify, eg, &n, err);
     if ((st = comm_agree(s->comm, st, err)) ||
-        (st = load_group(s, s->cfg->train_group, classify, n, &s->train, err)))
+        (st = load_group(s, s->cfg->train.train_group, classify, n, &s->train, err)))
         return st;
     if (split > 0)
         st = hold_out(s, split, err);
@@ -248,7 +248,7 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
 /* The head chosen from what /train/y is for, said in one line. */
 static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
 {
-    const char *src = cfg->data, *g = cfg->train_group;
+    const char *src = cfg->train.data, *g = cfg->train.train_group;
     if (y->labels) {
         dt_info("dtrain: %s %s/y holds %s class labels%s: softmax output, chosen from the data "
                 "(--output sets the head)", src, g, dt_dtype_name(y->type),
@@ -278,39 +278,39 @@ static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
 static dt_status choose_head(dt_config *cfg, dt_comm *comm, const dt_dataset *train,
                              dt_error *err)
 {
-    if (train || !cfg->data[0]) {
-        if ((int)cfg->output < 0)
-            cfg->output = train && !train->labels ? HEAD_LINEAR : HEAD_SOFTMAX;
+    if (train || !cfg->train.data[0]) {
+        if ((int)cfg->train.output < 0)
+            cfg->train.output = train && !train->labels ? HEAD_LINEAR : HEAD_SOFTMAX;
         return DT_OK;
     }
     dt_y_kind y;
     if (comm_rank(comm) == 0)
-        dataset_y_kind(cfg->data, cfg->train_group, &y);
+        dataset_y_kind(cfg->train.data, cfg->train.train_group, &y);
     comm_bcast(comm, &y, sizeof y, 0);
-    const char *src = cfg->data, *g = cfg->train_group;
+    const char *src = cfg->train.data, *g = cfg->train.train_group;
     if (!y.known) { /* the data step says what is wrong with the file */
-        if ((int)cfg->output < 0)
-            cfg->output = HEAD_SOFTMAX;
+        if ((int)cfg->train.output < 0)
+            cfg->train.output = HEAD_SOFTMAX;
         return DT_OK;
     }
-    if ((int)cfg->output < 0) {
-        cfg->output = head_from_data(cfg, &y);
+    if ((int)cfg->train.output < 0) {
+        cfg->train.output = head_from_data(cfg, &y);
         return DT_OK;
     }
-    const char *head = head_name(cfg->output);
-    if (head_is_classifier(cfg->output) && y.not_label >= 0)
+    const char *head = head_name(cfg->train.output);
+    if (head_is_classifier(cfg->train.output) && y.not_label >= 0)
         return dt_fail(err, DT_EUSAGE,
                        "--output %s needs class labels (whole numbers >= 0), but %s %s/y holds "
                        "%s targets (row %lld is %g); for regression give --output linear, or "
                        "leave --output out to choose the head from the data",
                        head, src, g, dt_dtype_name(y.type), (long long)y.not_label, y.bad);
-    if (head_is_classifier(cfg->output) && y.distinct &&
+    if (head_is_classifier(cfg->train.output) && y.distinct &&
         convert_label_rule(y.n, y.distinct, y.index_like, NULL, NULL, 0) == CONVERT_LABEL_FLOAT)
         dt_warn("--output %s on %s %s/y: %s targets of %lld distinct whole values in %s%lld "
                 "rows, which look like a quantity, not classes (--output linear regresses them)",
                 head, src, g, dt_dtype_name(y.type), (long long)y.distinct,
                 y.n == DT_Y_SAMPLE ? "its first " : "", (long long)y.n);
-    if (cfg->output == HEAD_LINEAR && y.labels)
+    if (cfg->train.output == HEAD_LINEAR && y.labels)
         return dt_fail(err, DT_EUSAGE,
                        "--output linear on class labels: %s %s/y holds %s class labels%s, and a "
                        "linear head would regress the class numbers; give --output softmax "
@@ -335,7 +335,7 @@ dt_status session_setup(dt_session *s, dt_config *cfg, dt_comm *comm, dt_error *
  * named once. */
 static dt_status set_precision(dt_session *s, dt_error *err)
 {
-    const dt_precision prec = s->cfg->precision;
+    const dt_precision prec = s->cfg->train.precision;
     const char *warning;
     dt_status st = matmul_check_precision(prec, &warning, err);
     if (!st && warning)
@@ -352,8 +352,8 @@ static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
 {
     dt_model *m = &s->model;
     const int rank = comm_rank(s->comm), size = comm_size(s->comm);
-    const int64_t n = s->train.n, last = s->cfg->drop_last ? 0 : n % b;
-    const int64_t global[2] = {b, last}, mb = s->cfg->reproducible ? s->cfg->micro_batch : 0;
+    const int64_t n = s->train.n, last = s->cfg->train.drop_last ? 0 : n % b;
+    const int64_t global[2] = {b, last}, mb = s->cfg->train.reproducible ? s->cfg->train.micro_batch : 0;
     dt_status st = DT_OK;
     for (int i = 0; i < 2 && !st; i++) {
         int64_t lo, hi;
@@ -395,27 +395,27 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     /* --optimizer lists the first-order kinds, then the second-order ones */
-    s->second_order = cfg->optimizer >= OPTIMIZER_SECOND_ORDER;
-    s->so_kind = s->second_order ? (dt_so_kind)(cfg->optimizer - OPTIMIZER_SECOND_ORDER) : SO_LBFGS;
-    const dt_optim_kind okind = s->second_order ? OPTIM_SGD : (dt_optim_kind)cfg->optimizer;
-    if (CONFIG_GIVEN(cfg, momentum) && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
+    s->second_order = cfg->train.optimizer >= OPTIMIZER_SECOND_ORDER;
+    s->so_kind = s->second_order ? (dt_so_kind)(cfg->train.optimizer - OPTIMIZER_SECOND_ORDER) : SO_LBFGS;
+    const dt_optim_kind okind = s->second_order ? OPTIM_SGD : (dt_optim_kind)cfg->train.optimizer;
+    if (CONFIG_GIVEN(cfg, train.momentum) && okind != OPTIM_SGD && okind != OPTIM_MOMENTUM &&
         okind != OPTIM_NESTEROV && okind != OPTIM_RMSPROP)
         return dt_fail(err, DT_EUSAGE, "--momentum applies to --optimizer sgd, momentum, "
                                        "nesterov and rmsprop only");
     dt_optim_config oc = optim_config_default(okind);
-    if (CONFIG_GIVEN(cfg, momentum)) oc.momentum = cfg->momentum;
-    if (CONFIG_GIVEN(cfg, dampening)) oc.dampening = cfg->dampening;
-    if (CONFIG_GIVEN(cfg, beta1)) oc.beta1 = cfg->beta1;
-    if (CONFIG_GIVEN(cfg, beta2)) oc.beta2 = cfg->beta2;
-    if (CONFIG_GIVEN(cfg, eps)) oc.eps = cfg->eps;
-    if (CONFIG_GIVEN(cfg, weight_decay)) oc.weight_decay = cfg->weight_decay;
-    if (CONFIG_GIVEN(cfg, rmsprop_alpha)) oc.alpha = cfg->rmsprop_alpha;
-    if (CONFIG_GIVEN(cfg, centered)) oc.centered = cfg->centered;
-    if (CONFIG_GIVEN(cfg, lr_decay)) oc.lr_decay = cfg->lr_decay;
-    if (CONFIG_GIVEN(cfg, initial_accumulator)) oc.initial_accumulator_value = cfg->initial_accumulator;
+    if (CONFIG_GIVEN(cfg, train.momentum)) oc.momentum = cfg->train.momentum;
+    if (CONFIG_GIVEN(cfg, train.dampening)) oc.dampening = cfg->train.dampening;
+    if (CONFIG_GIVEN(cfg, train.beta1)) oc.beta1 = cfg->train.beta1;
+    if (CONFIG_GIVEN(cfg, train.beta2)) oc.beta2 = cfg->train.beta2;
+    if (CONFIG_GIVEN(cfg, train.eps)) oc.eps = cfg->train.eps;
+    if (CONFIG_GIVEN(cfg, train.weight_decay)) oc.weight_decay = cfg->train.weight_decay;
+    if (CONFIG_GIVEN(cfg, train.rmsprop_alpha)) oc.alpha = cfg->train.rmsprop_alpha;
+    if (CONFIG_GIVEN(cfg, train.centered)) oc.centered = cfg->train.centered;
+    if (CONFIG_GIVEN(cfg, train.lr_decay)) oc.lr_decay = cfg->train.lr_decay;
+    if (CONFIG_GIVEN(cfg, train.initial_accumulator)) oc.initial_accumulator_value = cfg->train.initial_accumulator;
     /* second order: the first-order optimizer stays an inert plain sgd the checkpoint can save */
     p->oc = s->second_order ? optim_config_default(OPTIM_SGD) : oc;
-    p->lr = isnan(cfg->lr) ? optim_default_lr(okind) : cfg->lr; /* NaN: not given */
+    p->lr = isnan(cfg->train.lr) ? optim_default_lr(okind) : cfg->train.lr; /* NaN: not given */
     return DT_OK;
 }
 
@@ -423,18 +423,18 @@ static dt_status parse_optimizer(dt_session *s, setup_plan *p, dt_error *err)
 static dt_status parse_schedule(dt_session *s, double lr, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    const dt_sched_kind sk = cfg->schedule;
+    const dt_sched_kind sk = cfg->train.schedule;
     dt_status st;
     dt_sched_config sc = sched_config_default(sk, lr);
-    sc.lr_min = cfg->lr_min;
-    sc.decay_steps = cfg->decay_steps;
-    sc.epochs = cfg->epochs;
-    sc.step_epochs = cfg->step_epochs;
-    if (CONFIG_GIVEN(cfg, gamma) || sk == SCHED_STEP) sc.gamma = cfg->gamma;
-    sc.warmup_steps = cfg->warmup_steps;
-    sc.factor = cfg->plateau_factor;
-    sc.patience = cfg->plateau_patience;
-    sc.maximize = cfg->monitor == MONITOR_VAL_ACCURACY;
+    sc.lr_min = cfg->train.lr_min;
+    sc.decay_steps = cfg->train.decay_steps;
+    sc.epochs = cfg->train.epochs;
+    sc.step_epochs = cfg->train.step_epochs;
+    if (CONFIG_GIVEN(cfg, train.gamma) || sk == SCHED_STEP) sc.gamma = cfg->train.gamma;
+    sc.warmup_steps = cfg->train.warmup_steps;
+    sc.factor = cfg->train.plateau_factor;
+    sc.patience = cfg->train.plateau_patience;
+    sc.maximize = cfg->train.monitor == MONITOR_VAL_ACCURACY;
     if ((st = sched_init(&s->sched, &sc, err)))
         return dt_fail_prefix(err, "--schedule %s", sched_name(sk));
     return DT_OK;
@@ -443,7 +443,7 @@ static dt_status parse_schedule(dt_session *s, double lr, dt_error *err)
 /* --metrics: each must suit the head. */
 static dt_status check_metrics(dt_session *s, dt_head head, dt_error *err)
 {
-    const dt_choices *m = &s->cfg->metrics;
+    const dt_choices *m = &s->cfg->train.metrics;
     for (int i = 0; i < m->n; i++) {
         if (metrics_check((dt_metric)m->v[i], head, err))
             return dt_fail_prefix(err, "--metrics");
@@ -460,24 +460,24 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
         if (p->hidden[l].dropout > 0)
             return dt_fail(err, DT_EUSAGE, "dropout needs a first-order optimizer (the "
                                            "full-batch %s objective must be deterministic)",
-                           config_optimizer_name(cfg->optimizer));
-    if (CONFIG_GIVEN(cfg, micro_batch) && !cfg->reproducible)
+                           config_optimizer_name(cfg->train.optimizer));
+    if (CONFIG_GIVEN(cfg, train.micro_batch) && !cfg->train.reproducible)
         return dt_fail(err, DT_EUSAGE, "--micro-batch applies to --reproducible runs only");
-    if (cfg->reproducible && s->second_order)
+    if (cfg->train.reproducible && s->second_order)
         return dt_fail(err, DT_EUSAGE, "--reproducible needs a first-order optimizer (%s sums "
                                        "the full-batch gradient in rank-count-dependent order)",
-                       config_optimizer_name(cfg->optimizer));
-    if (cfg->reproducible && cfg->threads > 1)
+                       config_optimizer_name(cfg->train.optimizer));
+    if (cfg->train.reproducible && cfg->train.threads > 1)
         return dt_fail(err, DT_EUSAGE, "--reproducible computes with one thread per rank "
                                        "(--threads 1): a GEMM split over threads may add in "
                                        "another order");
-    if (cfg->early_stopping && cfg->monitor == MONITOR_VAL_ACCURACY && cfg->output == HEAD_LINEAR)
+    if (cfg->train.early_stopping && cfg->train.monitor == MONITOR_VAL_ACCURACY && cfg->train.output == HEAD_LINEAR)
         return dt_fail(err, DT_EUSAGE, "--monitor valid_accuracy needs a classifier output");
-    if (cfg->monitor == MONITOR_VAL_RMSE && cfg->output != HEAD_LINEAR)
+    if (cfg->train.monitor == MONITOR_VAL_RMSE && cfg->train.output != HEAD_LINEAR)
         return dt_fail(err, DT_EUSAGE, "--monitor valid_rmse needs --output linear");
-    if (!cfg->checkpoint_dir[0] &&
-        (cfg->checkpoint_every || cfg->checkpoint_every_epoch || cfg->checkpoint_every_seconds > 0 ||
-         cfg->keep))
+    if (!cfg->train.checkpoint_dir[0] &&
+        (cfg->train.checkpoint_every || cfg->train.checkpoint_every_epoch || cfg->train.checkpoint_every_seconds > 0 ||
+         cfg->train.keep))
         return dt_fail(err, DT_EUSAGE,
                        "--checkpoint-every, --checkpoint-every-epoch, --checkpoint-every-seconds "
                        "and --keep need --checkpoint-dir DIR");
@@ -488,23 +488,23 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
 static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    if (!have_data && !cfg->data[0])
+    if (!have_data && !cfg->train.data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain train --help)");
     dt_status st;
-    p->head = cfg->output;
-    p->init = cfg->init;
-    p->nk = cfg->normalize;
-    p->n_hidden = cfg->layers.n;
+    p->head = cfg->train.output;
+    p->init = cfg->train.init;
+    p->nk = cfg->train.normalize;
+    p->n_hidden = cfg->train.layers.n;
     for (int l = 0; l < p->n_hidden; l++) {
-        p->hidden[l] = cfg->layers.spec[l];
+        p->hidden[l] = cfg->train.layers.spec[l];
         if (p->hidden[l].dropout < 0) /* no rate of its own */
-            p->hidden[l].dropout = (float)cfg->dropout;
+            p->hidden[l].dropout = (float)cfg->train.dropout;
     }
     if ((st = parse_optimizer(s, p, err)) || (st = parse_schedule(s, p->lr, err)) || (st = check_metrics(s, p->head, err)) ||
         (st = check_combinations(s, p, err)))
         return st;
-    linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
-    matmul_set_threads((int)cfg->threads);
+    linalg_set_threads((int)cfg->train.threads); /* LAPACK (second-order methods) */
+    matmul_set_threads((int)cfg->train.threads);
     return DT_OK;
 }
 
@@ -516,11 +516,11 @@ static dt_status check_files(const dt_session *s, const char *resumed, dt_error 
     const dt_config *cfg = s->cfg;
     dt_status st = DT_OK;
     const fs_file files[] = {
-        {"--data", cfg->data, FS_INPUT},         {"--init-from", cfg->init_from, FS_INPUT},
+        {"--data", cfg->train.data, FS_INPUT},         {"--init-from", cfg->train.init_from, FS_INPUT},
         {"--config", cfg->config_file, FS_INPUT}, {"--resume", resumed, FS_OWNED},
-        {"--save", cfg->save, FS_OUTPUT},        {"--log", cfg->log, FS_OUTPUT},
+        {"--save", cfg->train.save, FS_OUTPUT},        {"--log", cfg->train.log, FS_OUTPUT},
     };
-    const fs_owned_dir dir = ckpt_owned_dir(cfg->checkpoint_dir);
+    const fs_owned_dir dir = ckpt_owned_dir(cfg->train.checkpoint_dir);
     if (comm_rank(s->comm) == 0)
         st = fs_check_files(files, sizeof files / sizeof files[0], &dir, err);
     return comm_agree(s->comm, st, err);
@@ -531,11 +531,11 @@ static dt_status check_files(const dt_session *s, const char *resumed, dt_error 
 static dt_status claim_outputs(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    dt_status st = check_files(s, cfg->resume.on ? cfg->resume.path : "", err);
+    dt_status st = check_files(s, cfg->train.resume.on ? cfg->train.resume.path : "", err);
     if (st)
         return st;
-    if (comm_rank(s->comm) == 0 && cfg->checkpoint_dir[0])
-        st = ckpt_claim_dir(cfg->checkpoint_dir, &s->dir_lock, err);
+    if (comm_rank(s->comm) == 0 && cfg->train.checkpoint_dir[0])
+        st = ckpt_claim_dir(cfg->train.checkpoint_dir, &s->dir_lock, err);
     return comm_agree(s->comm, st, err);
 }
 
@@ -545,17 +545,17 @@ static dt_status claim_outputs(dt_session *s, dt_error *err)
 static dt_status choose_checkpoint(dt_session *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    if (!cfg->resume.on)
+    if (!cfg->train.resume.on)
         return DT_OK;
     dt_status st = DT_OK;
     if (comm_rank(s->comm) == 0)
-        st = ckpt_find(cfg->resume.path, cfg->checkpoint_dir, s->resumed_from,
+        st = ckpt_find(cfg->train.resume.path, cfg->train.checkpoint_dir, s->resumed_from,
                        sizeof s->resumed_from, err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     comm_bcast(s->comm, s->resumed_from, sizeof s->resumed_from, 0);
     if (!s->resumed_from[0])
-        dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->checkpoint_dir);
+        dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->train.checkpoint_dir);
     return s->resumed_from[0] ? check_files(s, s->resumed_from, err) : DT_OK;
 }
 
@@ -565,19 +565,19 @@ static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
     const dt_dataset *tr = &s->train;
-    if (cfg->drop_last && cfg->batch_size > tr->n)
+    if (cfg->train.drop_last && cfg->train.batch_size > tr->n)
         return dt_fail(err, DT_EUSAGE,
                        "--batch-size %lld with --drop-last leaves no batch: %s has %lld "
                        "training samples",
-                       (long long)cfg->batch_size, cfg->train_group, (long long)tr->n);
-    if (cfg->batch_size > tr->n)
+                       (long long)cfg->train.batch_size, cfg->train.train_group, (long long)tr->n);
+    if (cfg->train.batch_size > tr->n)
         dt_warn("--batch-size %lld is larger than the %lld training samples: each epoch is "
                 "one batch of %lld",
-                (long long)cfg->batch_size, (long long)tr->n, (long long)tr->n);
-    if (cfg->batch_size < comm_size(s->comm))
+                (long long)cfg->train.batch_size, (long long)tr->n, (long long)tr->n);
+    if (cfg->train.batch_size < comm_size(s->comm))
         dt_warn("--batch-size %lld is smaller than the %d ranks: some ranks get no samples "
                 "(the result is the same, only slower)",
-                (long long)cfg->batch_size, comm_size(s->comm));
+                (long long)cfg->train.batch_size, comm_size(s->comm));
     for (int l = 0; l < p->n_hidden; l++)
         if (p->hidden[l].act.kind == ACT_STEP) {
             dt_warn("layer %d uses the step activation: its derivative is 0, so no layer "
@@ -585,7 +585,7 @@ static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
                     l + 1);
             break;
         }
-    p->batch = cfg->batch_size < tr->n ? cfg->batch_size : tr->n;
+    p->batch = cfg->train.batch_size < tr->n ? cfg->train.batch_size : tr->n;
     return DT_OK;
 }
 
@@ -602,7 +602,7 @@ static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
                          s->resumed_from, (long long)s->norm.d, (long long)tr->d);
         if ((st = comm_agree(s->comm, st, err)))
             return st;
-    } else if ((st = norm_fit(s->comm, tr, nk, s->cfg->reproducible, &s->norm, err))) {
+    } else if ((st = norm_fit(s->comm, tr, nk, s->cfg->train.reproducible, &s->norm, err))) {
         return st;
     }
     dataset_normalize(&s->norm, &s->train);
@@ -633,10 +633,10 @@ static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
         st = prepare_plans(s, p->batch, err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
-    if (cfg->init_from[0])
-        st = modelio_load_weights(cfg->init_from, &s->model, err);
+    if (cfg->train.init_from[0])
+        st = modelio_load_weights(cfg->train.init_from, &s->model, err);
     else
-        model_init(&s->model, p->init, (uint64_t)cfg->seed);
+        model_init(&s->model, p->init, (uint64_t)cfg->train.seed);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     comm_bcast(s->comm, s->model.params, s->model.n_params * sizeof(float), 0);
@@ -654,7 +654,7 @@ static dt_status scale_targets(dt_session *s, dt_error *err)
     dt_status st = DT_OK;
     if (s->resumed_from[0]) {
         st = modelio_load_target_scaling(s->resumed_from, m, err);
-    } else if (m->head == HEAD_LINEAR && s->cfg->normalize_targets == SWITCH_ON) {
+    } else if (m->head == HEAD_LINEAR && s->cfg->train.normalize_targets == SWITCH_ON) {
         float *stats = malloc(2 * (size_t)m->n_out * sizeof *stats);
         st = stats ? DT_OK : dt_fail(err, DT_ENOMEM, "out of memory");
         if (!st) {
@@ -670,7 +670,7 @@ static dt_status scale_targets(dt_session *s, dt_error *err)
 static dt_status build_second_order(dt_session *s, dt_error *err)
 {
     dt_so_config soc = so_config_default();
-    soc.history = (int)s->cfg->lbfgs_history;
+    soc.history = (int)s->cfg->train.lbfgs_history;
     /* The gradient is computed in float32: a central-difference step near
      * cbrt(FLT_EPSILON) balances its rounding against truncation. */
     soc.fd_step = 5e-3;
@@ -728,9 +728,9 @@ static dt_status define_history(dt_session *s, dt_error *err)
         history_add_col(h, "%s_loss", names[i]);
         for (int j = 0; j < nm; j++) history_add_col(h, "%s_%s", names[i], metrics_name(m[j]));
     }
-    if (s->cfg->early_stopping)
+    if (s->cfg->train.early_stopping)
         history_add_col(h, "best_epoch");
-    for (int i = 0; s->cfg->profile && i < 5; i++) history_add_col(h, "%s", profile_cols[i]);
+    for (int i = 0; s->cfg->train.profile && i < 5; i++) history_add_col(h, "%s", profile_cols[i]);
     if (h->n_cols == HIST_MAX_COLS)
         return dt_fail(err, DT_EUSAGE, "too many figures per epoch for the history");
     return DT_OK;
@@ -749,23 +749,23 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
         return st;
     /* a micro-batch longer than the batch is the whole batch (one micro-batch,
      * the same sums), and no more rows than the model's workspace holds */
-    const int64_t mb = cfg->micro_batch < p->batch ? cfg->micro_batch : p->batch;
+    const int64_t mb = cfg->train.micro_batch < p->batch ? cfg->train.micro_batch : p->batch;
     dt_train_opts to = {.batch_size = p->batch,
-                        .drop_last = cfg->drop_last,
-                        .shuffle = cfg->shuffle == SWITCH_ON,
-                        .seed = (uint64_t)cfg->seed,
+                        .drop_last = cfg->train.drop_last,
+                        .shuffle = cfg->train.shuffle == SWITCH_ON,
+                        .seed = (uint64_t)cfg->train.seed,
                         .lr = p->lr,
-                        .l2 = cfg->l2,
-                        .l1 = cfg->l1,
-                        .clip_norm = cfg->clip_norm,
-                        .clip_value = cfg->clip_value,
-                        .grad_norms = cfg->log_grad_norms != 0,
-                        .node_reduce = cfg->reduction == REDUCE_NODE,
-                        .micro_batch = cfg->reproducible ? mb : 0};
+                        .l2 = cfg->train.l2,
+                        .l1 = cfg->train.l1,
+                        .clip_norm = cfg->train.clip_norm,
+                        .clip_value = cfg->train.clip_value,
+                        .grad_norms = cfg->train.log_grad_norms != 0,
+                        .node_reduce = cfg->train.reduction == REDUCE_NODE,
+                        .micro_batch = cfg->train.reproducible ? mb : 0};
     st = trainer_init(&s->trainer, s->comm, &s->model, &s->optim, &s->train, &to, err);
     if (!st)
         s->trainer.sched = &s->sched;
-    if (!st && cfg->early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
+    if (!st && cfg->train.early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
     if (!st && s->n_metrics && !(s->pred = malloc(pred_len(s) * sizeof *s->pred)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
@@ -780,7 +780,7 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
 {
     dt_progress *pr = &s->progress;
     pr->plateau = s->sched.plateau;
-    pr->es_best = s->cfg->monitor == MONITOR_VAL_ACCURACY ? -INFINITY : INFINITY;
+    pr->es_best = s->cfg->train.monitor == MONITOR_VAL_ACCURACY ? -INFINITY : INFINITY;
     dt_status st = DT_OK;
     if (s->resumed_from[0]) {
         dt_ckpt_parts parts = session_parts(s);
@@ -789,8 +789,8 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     /* rank 0 writes the checkpoints: its choice is the run's */
-    pr->lineage = ckpt_lineage(s->resumed_from, s->cfg->checkpoint_dir,
-                               !s->cfg->resume.path[0], pr->lineage);
+    pr->lineage = ckpt_lineage(s->resumed_from, s->cfg->train.checkpoint_dir,
+                               !s->cfg->train.resume.path[0], pr->lineage);
     comm_bcast(s->comm, &pr->lineage, sizeof pr->lineage, 0);
     if (!s->resumed_from[0])
         return DT_OK;
@@ -801,11 +801,11 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
         s->trainer.last_lr = sched_lr(&s->sched, pr->step - 1, pr->epoch, s->trainer.steps_per_epoch);
     if (s->second_order) /* the float parameters are the double ones rounded */
         for (size_t i = 0; i < s->model.n_params; i++) s->model.params[i] = (float)s->x[i];
-    s->complete = pr->epoch >= s->cfg->epochs && pr->batch == 0;
+    s->complete = pr->epoch >= s->cfg->train.epochs && pr->batch == 0;
     if (s->complete) /* a requeued job that had finished */
         dt_info("dtrain: %s is the end of this run (%lld of --epochs %lld done, step %lld): "
                 "nothing to train or write; raise --epochs to continue it",
-                s->resumed_from, (long long)pr->epoch, (long long)s->cfg->epochs,
+                s->resumed_from, (long long)pr->epoch, (long long)s->cfg->train.epochs,
                 (long long)pr->step);
     else
         dt_info("dtrain: resuming from %s at epoch %lld, step %lld", s->resumed_from,
@@ -820,8 +820,8 @@ static dt_status restore_progress(dt_session *s, dt_error *err)
 static dt_status start_log(dt_session *s, dt_error *err)
 {
     dt_status st = DT_OK;
-    if (s->cfg->log[0] && !s->complete && comm_rank(s->comm) == 0)
-        st = history_log_open(&s->log, s->cfg->log, &s->progress.hist, err);
+    if (s->cfg->train.log[0] && !s->complete && comm_rank(s->comm) == 0)
+        st = history_log_open(&s->log, s->cfg->train.log, &s->progress.hist, err);
     return comm_agree(s->comm, st, err);
 }
 
@@ -922,7 +922,7 @@ static dt_status checkpoint(dt_session *s, char *written, size_t len, int final,
     if (!s->second_order)
         trainer_sync_state(&s->trainer);
     dt_ckpt_parts parts = session_parts(s);
-    st = ckpt_save(s->comm, s->cfg->checkpoint_dir, s->cfg->keep, &parts, &s->progress, written,
+    st = ckpt_save(s->comm, s->cfg->train.checkpoint_dir, s->cfg->train.keep, &parts, &s->progress, written,
                    len, err);
     signals_protect(final && !st);
     watchdog_phase(WD_BETWEEN, s->trainer.step);
@@ -948,7 +948,7 @@ static double monitor_value(const dt_session *s, double train_loss)
 {
     if (!s->eval.n)
         return train_loss;
-    switch (s->cfg->monitor) {
+    switch (s->cfg->train.monitor) {
     case MONITOR_VAL_ACCURACY: return s->last_eval.accuracy;
     case MONITOR_VAL_RMSE: return s->last_eval.rmse;
     case MONITOR_VAL_LOSS: break;
@@ -959,7 +959,7 @@ static double monitor_value(const dt_session *s, double train_loss)
 /* Whether v, a value of --monitor, beats the best so far. */
 static int es_improves(const dt_session *s, double v)
 {
-    return s->cfg->monitor == MONITOR_VAL_ACCURACY ? v > s->progress.es_best
+    return s->cfg->train.monitor == MONITOR_VAL_ACCURACY ? v > s->progress.es_best
                                                    : v < s->progress.es_best;
 }
 
@@ -975,10 +975,10 @@ static int early_stop(dt_session *s, int64_t epoch)
         memcpy(s->best, s->model.params, s->model.n_params * sizeof *s->best);
         return 0;
     }
-    if (++p->es_bad < s->cfg->early_stopping)
+    if (++p->es_bad < s->cfg->train.early_stopping)
         return 0;
     dt_info("early stopping: %s has not improved for %lld epochs (best %.4f at epoch %lld)",
-            config_monitor_name(s->cfg->monitor), (long long)p->es_bad, p->es_best, (long long)p->es_best_epoch);
+            config_monitor_name(s->cfg->train.monitor), (long long)p->es_bad, p->es_best, (long long)p->es_best_epoch);
     return 1;
 }
 
@@ -993,7 +993,7 @@ static double full_batch_fg(void *vctx, const double *x, double *grad)
     dt_session *s = ((full_batch_ctx *)vctx)->s;
     dt_model *m = &s->model;
     for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)x[i];
-    double f = trainer_full_batch(s->comm, m, &s->train, s->cfg->l2, s->cfg->l1);
+    double f = trainer_full_batch(s->comm, m, &s->train, s->cfg->train.l2, s->cfg->train.l1);
     for (size_t i = 0; i < m->n_params; i++) grad[i] = m->grads[i];
     return f;
 }
@@ -1153,7 +1153,7 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, double *row, double 
 {
     dt_progress *p = &s->progress;
     s->monitor = monitor_value(s, train_loss);
-    if (s->cfg->early_stopping) /* the epoch early_stop() will keep, this one included */
+    if (s->cfg->train.early_stopping) /* the epoch early_stop() will keep, this one included */
         put(&p->hist, row, "best_epoch",
             es_improves(s, s->monitor) ? (double)(epoch + 1) : (double)p->es_best_epoch);
     dt_status st = history_append(&p->hist, row, err);
@@ -1165,7 +1165,7 @@ static dt_status record_epoch(dt_session *s, int64_t epoch, double *row, double 
     }
     if (sched_observe(&s->sched, s->monitor))
         dt_info("plateau: %s has not improved for %lld epochs; learning rate now %.3g",
-                config_monitor_name(s->cfg->monitor), (long long)s->cfg->plateau_patience,
+                config_monitor_name(s->cfg->train.monitor), (long long)s->cfg->train.plateau_patience,
                 sched_lr(&s->sched, p->step, epoch + 1, s->trainer.steps_per_epoch));
     p->plateau = s->sched.plateau;
     p->epoch = epoch + 1;
@@ -1202,11 +1202,11 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
         snprintf(lrtext, sizeof lrtext, "  lr %.3g", s->trainer.last_lr);
     dt_info("epoch %3lld/%lld  train_loss %.4f%s%s  %.0f samples/s  epoch_time %.2f s  "
             "time %.2f s",
-            (long long)epoch + 1, (long long)cfg->epochs, train_loss, evtext, lrtext,
+            (long long)epoch + 1, (long long)cfg->train.epochs, train_loss, evtext, lrtext,
             done > 0 ? (double)done / (now - t_epoch) : 0.0, now - t_epoch, seconds);
-    if (s->trainer.norm_sum && cfg->log_grad_norms < 0) /* once per epoch */
+    if (s->trainer.norm_sum && cfg->train.log_grad_norms < 0) /* once per epoch */
         print_grad_norms(s, "epoch", epoch + 1);
-    if (cfg->profile)
+    if (cfg->train.profile)
         profile_epoch(s, epoch, t_train, now - t_epoch, row);
     return record_epoch(s, epoch, row, train_loss, err);
 }
@@ -1256,7 +1256,7 @@ static dt_status stop_before_training(dt_session *s, dt_error *err)
 {
     if (!s->signals)
         return DT_OK; /* the process's signals are the caller's */
-    if (!s->cfg->checkpoint_dir[0] && s->second_order)
+    if (!s->cfg->train.checkpoint_dir[0] && s->second_order)
         signals_default(); /* no steps, so no safe points: a signal ends the run */
     int64_t sig = signals_pending();
     comm_allreduce_max_i64(s->comm, &sig, 1);
@@ -1281,8 +1281,8 @@ dt_status session_train(dt_session *s, dt_error *err)
     if (st)
         return st;
     /* started here unless the caller's watch covers set-up too (watchdog.h) */
-    const int watch = s->watchdog && s->cfg->step_timeout > 0 && !watchdog_active();
-    if (watch && (st = watchdog_start(s->cfg->step_timeout, s->comm, err)))
+    const int watch = s->watchdog && s->cfg->train.step_timeout > 0 && !watchdog_active();
+    if (watch && (st = watchdog_start(s->cfg->train.step_timeout, s->comm, err)))
         return st;
     st = train_loop(s, err);
     history_log_close(&s->log); /* every epoch is in it */
@@ -1328,10 +1328,10 @@ static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_e
     dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
     if (st)
         return st;
-    if (cfg->on_nan == ON_NAN_SKIP && ++r->skips < cfg->max_skips) {
+    if (cfg->train.on_nan == ON_NAN_SKIP && ++r->skips < cfg->train.max_skips) {
         dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
                 "--max-skips %lld)",
-                (long long)s->trainer.step, r->skips, (long long)cfg->max_skips);
+                (long long)s->trainer.step, r->skips, (long long)cfg->train.max_skips);
         return DT_OK;
     }
     return dt_fail(err, DT_ENUM,
@@ -1371,28 +1371,28 @@ static dt_status step_boundary(dt_session *s, run_state *r, int64_t epoch, int64
     const dt_config *cfg = s->cfg;
     dt_progress *p = &s->progress;
     dt_status st;
-    if (cfg->check_replicas > 0 && s->trainer.step % cfg->check_replicas == 0 &&
+    if (cfg->train.check_replicas > 0 && s->trainer.step % cfg->train.check_replicas == 0 &&
         (st = check_replicas(s, err)))
         return st;
     p->step = s->trainer.step;
     p->batch = k + 1;
     if (r->norm_every > 0 && p->step % r->norm_every == 0)
         print_grad_norms(s, "step", p->step);
-    const int stop = cfg->stop_at_step > 0 && p->step >= cfg->stop_at_step;
-    if (!cfg->checkpoint_dir[0] && stop)
+    const int stop = cfg->train.stop_at_step > 0 && p->step >= cfg->train.stop_at_step;
+    if (!cfg->train.checkpoint_dir[0] && stop)
         return dt_fail(err, DT_PREEMPTED,
                        "stopped at step %lld (--stop-at-step); no --checkpoint-dir, so nothing "
                        "was saved",
                        (long long)p->step);
-    if (!cfg->checkpoint_dir[0])
+    if (!cfg->train.checkpoint_dir[0])
         return stop_unsaved(s, epoch, err);
     /* One small allreduce: a signal seen by any rank, and rank 0's clock. */
     int64_t flags[2] = {signals_pending(), comm_rank(s->comm) == 0 &&
-                                               cfg->checkpoint_every_seconds > 0 &&
+                                               cfg->train.checkpoint_every_seconds > 0 &&
                                                comm_wtime() - r->last_ckpt >=
-                                                   cfg->checkpoint_every_seconds};
+                                                   cfg->train.checkpoint_every_seconds};
     comm_allreduce_max_i64(s->comm, flags, 2);
-    const int due = flags[1] || (cfg->checkpoint_every > 0 && p->step % cfg->checkpoint_every == 0);
+    const int due = flags[1] || (cfg->train.checkpoint_every > 0 && p->step % cfg->train.checkpoint_every == 0);
     if (!(stop || flags[0] || due))
         return DT_OK;
     r->last_ckpt = comm_wtime();
@@ -1427,8 +1427,8 @@ static dt_status second_order_epoch(dt_session *s, int64_t *done, dt_error *err)
         dt_eval ev;
         if ((st = trainer_evaluate(s->comm, &s->model, &s->train, &ev, err)))
             return st;
-        f = ev.loss + trainer_penalty_range(&s->model, NULL, 0, s->model.n_params, s->cfg->l2,
-                                            s->cfg->l1);
+        f = ev.loss + trainer_penalty_range(&s->model, NULL, 0, s->model.n_params, s->cfg->train.l2,
+                                            s->cfg->train.l1);
     }
     p->local_loss = comm_rank(s->comm) == 0 ? f * (double)s->train.n : 0.0;
     p->step = ++s->trainer.step;
@@ -1463,7 +1463,7 @@ static void tick(dt_session *s, run_state *r, int64_t epoch, int64_t k, int64_t 
     r->last_tick = now;
     const int64_t mine = r->mine;
     const int64_t n = epoch_samples(s), upto = (k + 1) * s->trainer.opts.batch_size;
-    dt_tick t = {.epoch = epoch + 1, .epochs = s->cfg->epochs, .batch = k + 1,
+    dt_tick t = {.epoch = epoch + 1, .epochs = s->cfg->train.epochs, .batch = k + 1,
                  .batches = s->trainer.steps_per_epoch, .samples = upto < n ? upto : n,
                  .n_samples = n, .seconds = now - t_epoch,
                  .rate = now > t_epoch ? (double)done / (now - t_epoch) : 0.0,
@@ -1502,18 +1502,18 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
     }
     if ((st = finish_epoch(s, epoch, t_epoch, done, r->base, r->t_start, err)))
         return st;
-    const int patience_out = cfg->early_stopping && early_stop(s, epoch); /* keeps the best */
+    const int patience_out = cfg->train.early_stopping && early_stop(s, epoch); /* keeps the best */
     const int asked = s->on_epoch && epoch_hook(s);
     *last = patience_out || asked;
     if (!*last && s->second_order && s->so.stop != SO_RUNNING) {
         /* another iteration would not move */
-        if (epoch + 1 < cfg->epochs)
+        if (epoch + 1 < cfg->train.epochs)
             dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", so_name(s->so_kind),
                     s->so.stop == SO_CONVERGED ? "converged" : "stalled",
                     (long long)so_iterations(&s->so), s->so.gnorm);
         *last = 1;
     }
-    if (!*last && cfg->checkpoint_dir[0] && cfg->checkpoint_every_epoch)
+    if (!*last && cfg->train.checkpoint_dir[0] && cfg->train.checkpoint_every_epoch)
         return save(s, r, 0, err);
     return DT_OK;
 }
@@ -1525,21 +1525,21 @@ static dt_status train_loop(dt_session *s, dt_error *err)
     const double t0 = comm_wtime();
     run_state r = {.t_start = t0, .base = p->seconds, .last_tick = t0,
                    .saved_step = s->resumed_from[0] ? p->step : -1, .saved_epoch = p->epoch,
-                   .norm_every = cfg->log_grad_norms > 0 ? cfg->log_grad_norms : 0};
+                   .norm_every = cfg->train.log_grad_norms > 0 ? cfg->train.log_grad_norms : 0};
     r.last_ckpt = r.t_start;
     dt_status st;
     int last = 0;
-    for (int64_t epoch = p->epoch; epoch < cfg->epochs && !last; epoch++)
+    for (int64_t epoch = p->epoch; epoch < cfg->train.epochs && !last; epoch++)
         if ((st = run_epoch(s, &r, epoch, &last, err)))
             return st;
-    s->ran_out = !last && p->epoch == cfg->epochs;
-    if (cfg->early_stopping && p->es_best_epoch > 0) {
+    s->ran_out = !last && p->epoch == cfg->train.epochs;
+    if (cfg->train.early_stopping && p->es_best_epoch > 0) {
         /* the best epoch's weights are the ones kept and saved */
         memcpy(s->model.params, s->best, s->model.n_params * sizeof *s->best);
         dt_info("early stopping: keeping the weights of epoch %lld (%s %.4f)",
-                (long long)p->es_best_epoch, config_monitor_name(cfg->monitor), p->es_best);
+                (long long)p->es_best_epoch, config_monitor_name(cfg->train.monitor), p->es_best);
     }
-    if (cfg->checkpoint_dir[0] && (r.saved_step != p->step || r.saved_epoch != p->epoch)) {
+    if (cfg->train.checkpoint_dir[0] && (r.saved_step != p->step || r.saved_epoch != p->epoch)) {
         if ((st = save(s, &r, 0, err)))
             return st;
         dt_info("checkpoint %s", r.written);
@@ -1585,8 +1585,8 @@ void session_describe(const dt_session *s)
         snprintf(evdesc + strlen(evdesc), sizeof evdesc - strlen(evdesc), ", test %lld samples",
                  (long long)s->test.n);
     char source[2 * DT_PATH_MAX + 2] = "the caller's arrays";
-    if (cfg->data[0])
-        snprintf(source, sizeof source, "%s %s", cfg->data, cfg->train_group);
+    if (cfg->train.data[0])
+        snprintf(source, sizeof source, "%s %s", cfg->train.data, cfg->train.train_group);
     dt_info("dtrain: %s: %lld samples x %lld features%s; %s", source, (long long)s->train.n,
             (long long)s->train.d, s->n_classes ? "" : " (regression)", evdesc);
     if (s->second_order)
@@ -1677,8 +1677,8 @@ static void report_complete(const dt_session *s)
 static void watched_column(const dt_session *s, char *col, size_t len, int *maximize)
 {
     const dt_history *h = &s->progress.hist;
-    const char *what = s->cfg->monitor == MONITOR_VAL_ACCURACY ? "accuracy"
-                       : s->cfg->monitor == MONITOR_VAL_RMSE   ? "rmse"
+    const char *what = s->cfg->train.monitor == MONITOR_VAL_ACCURACY ? "accuracy"
+                       : s->cfg->train.monitor == MONITOR_VAL_RMSE   ? "rmse"
                                                                : "loss";
     *maximize = 0;
     if (!s->eval.n) {
@@ -1687,7 +1687,7 @@ static void watched_column(const dt_session *s, char *col, size_t len, int *maxi
     }
     snprintf(col, len, "%s_%s", s->eval_name, what);
     if (history_col(h, col) >= 0) {
-        *maximize = s->cfg->monitor == MONITOR_VAL_ACCURACY;
+        *maximize = s->cfg->train.monitor == MONITOR_VAL_ACCURACY;
         return;
     }
     snprintf(col, len, "%s_loss", s->eval_name);
@@ -1715,7 +1715,7 @@ static void report_convergence(const dt_session *s)
             "tolerated); raise epochs (%lld)%s",
             col, last, (long long)(n - w + 1), (long long)n, before, (long long)w,
             before ? 100.0 * gain / fabs(before) : 100.0, 100.0 * CONVERGE_REL_TOL,
-            (long long)s->cfg->epochs, lr);
+            (long long)s->cfg->train.epochs, lr);
 }
 
 dt_status session_report(dt_session *s, dt_error *err)
@@ -1724,14 +1724,14 @@ dt_status session_report(dt_session *s, dt_error *err)
         report_complete(s);
         return DT_OK;
     }
-    const char *train_src = s->cfg->data[0] ? s->cfg->train_group : "the training data";
+    const char *train_src = s->cfg->train.data[0] ? s->cfg->train.train_group : "the training data";
     char src[DT_PATH_MAX + 64];
     snprintf(src, sizeof src, "%s, the training set itself", train_src);
     dt_status st = s->eval.n ? report_set(s, &s->eval, s->eval_name, s->eval_src, err)
                              : report_set(s, &s->train, "train", src, err);
     if (!st && s->test.n)
         st = report_set(s, &s->test, "test", s->test_src, err);
-    if (!st && s->cfg->profile)
+    if (!st && s->cfg->train.profile)
         report_memory(s);
     if (!st)
         report_convergence(s);

@@ -23,17 +23,17 @@ START_TEST(test_dependent_default_round_trip)
     dt_config c, d;
     dt_error err;
     ck_assert_int_eq(parse(&c, CMD_TRAIN, "--data d.h5 --optimizer adam", &err), DT_OK);
-    ck_assert(isnan(c.lr));
+    ck_assert(isnan(c.train.lr));
     const dt_option *lr = config_option("lr");
     ck_assert_ptr_nonnull(lr);
     char v[64];
     config_value_str(&c, lr, v, sizeof v);
     ck_assert_str_eq(v, "auto");
     ck_assert_int_eq(parse(&d, CMD_TRAIN, "--data d.h5 --optimizer adam --lr=auto", &err), DT_OK);
-    ck_assert(isnan(d.lr));
+    ck_assert(isnan(d.train.lr));
     ck_assert_int_eq(parse(&d, CMD_TRAIN, "--lr=", &err), DT_EUSAGE);
     ck_assert_int_eq(parse(&d, CMD_TRAIN, "--lr=0.5", &err), DT_OK);
-    ck_assert(d.lr == 0.5);
+    ck_assert(d.train.lr == 0.5);
     /* an option with a table default still needs a number */
     ck_assert_int_eq(parse(&d, CMD_TRAIN, "--momentum=", &err), DT_EUSAGE);
 }
@@ -48,23 +48,23 @@ START_TEST(test_defaults_and_values)
                            "--batch-size 128 --epochs 10 --seed 1 --drop-last",
                            &err),
                      DT_OK);
-    ck_assert_str_eq(c.data, "d.h5");
-    ck_assert_int_eq(c.layers.n, 2);
-    ck_assert_int_eq(c.layers.spec[0].width, 256);
-    ck_assert_int_eq(c.layers.spec[1].act.kind, ACT_RELU);
-    ck_assert(c.layers.spec[1].dropout < 0); /* no rate of its own: --dropout's */
-    ck_assert_int_eq(c.optimizer, OPTIM_ADAM);
-    ck_assert_double_eq(c.lr, 1e-3);
-    ck_assert_int_eq(c.batch_size, 128);
-    ck_assert_int_eq(c.drop_last, 1);
-    ck_assert_int_eq(c.normalize, NORM_ZSCORE); /* default from the table */
-    ck_assert_str_eq(c.train_group, "/train");
-    ck_assert(CONFIG_GIVEN(&c, lr));
-    ck_assert(!CONFIG_GIVEN(&c, momentum));
+    ck_assert_str_eq(c.train.data, "d.h5");
+    ck_assert_int_eq(c.train.layers.n, 2);
+    ck_assert_int_eq(c.train.layers.spec[0].width, 256);
+    ck_assert_int_eq(c.train.layers.spec[1].act.kind, ACT_RELU);
+    ck_assert(c.train.layers.spec[1].dropout < 0); /* no rate of its own: --dropout's */
+    ck_assert_int_eq(c.train.optimizer, OPTIM_ADAM);
+    ck_assert_double_eq(c.train.lr, 1e-3);
+    ck_assert_int_eq(c.train.batch_size, 128);
+    ck_assert_int_eq(c.train.drop_last, 1);
+    ck_assert_int_eq(c.train.normalize, NORM_ZSCORE); /* default from the table */
+    ck_assert_str_eq(c.train.train_group, "/train");
+    ck_assert(CONFIG_GIVEN(&c, train.lr));
+    ck_assert(!CONFIG_GIVEN(&c, train.momentum));
     ck_assert_int_eq(parse(&c, CMD_CONVERT, "--idx a b --idx-test c d --out o.h5", &err), DT_OK);
-    ck_assert_str_eq(c.idx[0], "a");
-    ck_assert_str_eq(c.idx[1], "b");
-    ck_assert_str_eq(c.idx_test[1], "d");
+    ck_assert_str_eq(c.convert.idx[0], "a");
+    ck_assert_str_eq(c.convert.idx[1], "b");
+    ck_assert_str_eq(c.convert.idx_test[1], "d");
 }
 END_TEST
 
@@ -144,20 +144,20 @@ START_TEST(test_run_defaults)
 {
     dt_config c;
     config_defaults(&c);
-    ck_assert_int_eq(c.optimizer, OPTIM_ADAM);
-    ck_assert(isnan(c.lr)); /* not given: the optimizer's own rate */
+    ck_assert_int_eq(c.train.optimizer, OPTIM_ADAM);
+    ck_assert(isnan(c.train.lr)); /* not given: the optimizer's own rate */
     for (int k = 0; k < OPTIM_N_KINDS; k++)
         ck_assert_double_eq(optim_default_lr((dt_optim_kind)k),
                             k == OPTIM_ADAM || k == OPTIM_ADAMW ? 1e-3 : 1e-2);
-    ck_assert_int_eq(c.epochs, 50);
-    ck_assert_int_eq(c.normalize, NORM_ZSCORE);
-    ck_assert_int_eq(c.normalize_targets, SWITCH_ON);
+    ck_assert_int_eq(c.train.epochs, 50);
+    ck_assert_int_eq(c.train.normalize, NORM_ZSCORE);
+    ck_assert_int_eq(c.train.normalize_targets, SWITCH_ON);
     /* one hidden ReLU layer of 100 (--dropout's rate: no rate of its own) */
-    ck_assert_int_eq(c.layers.n, 1);
-    ck_assert_int_eq(c.layers.spec[0].width, 100);
-    ck_assert_int_eq(c.layers.spec[0].act.kind, ACT_RELU);
-    ck_assert(c.layers.spec[0].dropout < 0);
-    ck_assert_int_eq(c.batch_size, 32);
+    ck_assert_int_eq(c.train.layers.n, 1);
+    ck_assert_int_eq(c.train.layers.spec[0].width, 100);
+    ck_assert_int_eq(c.train.layers.spec[0].act.kind, ACT_RELU);
+    ck_assert(c.train.layers.spec[0].dropout < 0);
+    ck_assert_int_eq(c.train.batch_size, 32);
     /* --lr not given is saved (and compared on resume) as "auto" */
     char v[64];
     config_value_str(&c, config_option("lr"), v, sizeof v);
@@ -165,8 +165,8 @@ START_TEST(test_run_defaults)
     dt_error err;
     ck_assert_int_eq(tu_parse(&c, CMD_TRAIN, "--optimizer sgd --normalize-targets off", &err),
                      DT_OK);
-    ck_assert_int_eq(c.normalize_targets, SWITCH_OFF);
-    ck_assert(isnan(c.lr));
+    ck_assert_int_eq(c.train.normalize_targets, SWITCH_OFF);
+    ck_assert(isnan(c.train.lr));
 
     char *text = NULL;
     size_t len = 0;
@@ -205,18 +205,18 @@ START_TEST(test_renamed_option)
     dt_config c;
     dt_error err;
     ck_assert_int_eq(parse(&c, CMD_TRAIN, "--shared-data off", &err), DT_OK);
-    ck_assert_int_eq(c.data_placement, PLACE_RANK);
-    ck_assert(CONFIG_GIVEN(&c, data_placement));
+    ck_assert_int_eq(c.train.data_placement, PLACE_RANK);
+    ck_assert(CONFIG_GIVEN(&c, train.data_placement));
     ck_assert_int_eq(parse(&c, CMD_TRAIN, "--shared-data on", &err), DT_OK);
-    ck_assert_int_eq(c.data_placement, PLACE_NODE);
+    ck_assert_int_eq(c.train.data_placement, PLACE_NODE);
     ck_assert_int_eq(parse(&c, CMD_TRAIN, "--data-placement sharded", &err), DT_OK);
-    ck_assert_int_eq(c.data_placement, PLACE_SHARDED);
+    ck_assert_int_eq(c.train.data_placement, PLACE_SHARDED);
     char v[64];
     config_value_str(&c, config_option("shared-data"), v, sizeof v);
     ck_assert_str_eq(v, "sharded");
     ck_assert_str_eq(config_option("shared-data")->name, "data-placement");
     ck_assert_int_eq(config_set(&c, CMD_TRAIN, "shared-data", "off", &err), DT_OK);
-    ck_assert_int_eq(c.data_placement, PLACE_RANK);
+    ck_assert_int_eq(c.train.data_placement, PLACE_RANK);
     ck_assert_int_eq(parse(&c, CMD_TRAIN, "--data-placement everywhere", &err), DT_EUSAGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "node|rank|sharded"));
     char *buf;
@@ -246,40 +246,40 @@ START_TEST(test_typed_values)
                            "--layers 64:leaky_relu=0.1111111111:0.3,8:tanh",
                            &err),
                      DT_OK);
-    ck_assert_int_eq(c.optimizer, OPTIMIZER_SECOND_ORDER + SO_NEWTON);
-    ck_assert_str_eq(config_optimizer_name(c.optimizer), "newton");
-    ck_assert_int_eq(c.output, HEAD_LINEAR);
-    ck_assert_int_eq(c.monitor, MONITOR_VAL_RMSE); /* the old spelling, read */
-    ck_assert_str_eq(config_monitor_name(c.monitor), "valid_rmse"); /* the figure's name */
-    ck_assert_int_eq(c.metrics.n, 3);
-    ck_assert_int_eq(c.metrics.v[0], METRIC_RMSE);
-    ck_assert_int_eq(c.metrics.v[1], METRIC_R2);
-    ck_assert_int_eq(c.metrics.v[2], METRIC_MAE);
-    ck_assert_int_eq(c.log_grad_norms, 25);
-    ck_assert(c.resume.on);
-    ck_assert_str_eq(c.resume.path, ""); /* alone: the newest checkpoint */
-    ck_assert_int_eq(c.shuffle, SWITCH_OFF);
-    ck_assert_int_eq(c.reduction, REDUCE_MPI);
-    ck_assert_int_eq(c.precision, PREC_BF16);
-    ck_assert_int_eq(c.on_nan, ON_NAN_SKIP);
-    ck_assert_int_eq(c.schedule, SCHED_COSINE);
-    ck_assert_int_eq(c.init, INIT_HE);
-    ck_assert_int_eq(c.normalize, NORM_MINMAX);
-    ck_assert_int_eq(c.layers.n, 2);
-    ck_assert_float_eq(c.layers.spec[0].act.slope, 0.1111111111f);
-    ck_assert_float_eq(c.layers.spec[0].dropout, 0.3f);
-    ck_assert_float_eq(c.layers.spec[1].dropout, -1.0f);
+    ck_assert_int_eq(c.train.optimizer, OPTIMIZER_SECOND_ORDER + SO_NEWTON);
+    ck_assert_str_eq(config_optimizer_name(c.train.optimizer), "newton");
+    ck_assert_int_eq(c.train.output, HEAD_LINEAR);
+    ck_assert_int_eq(c.train.monitor, MONITOR_VAL_RMSE); /* the old spelling, read */
+    ck_assert_str_eq(config_monitor_name(c.train.monitor), "valid_rmse"); /* the figure's name */
+    ck_assert_int_eq(c.train.metrics.n, 3);
+    ck_assert_int_eq(c.train.metrics.v[0], METRIC_RMSE);
+    ck_assert_int_eq(c.train.metrics.v[1], METRIC_R2);
+    ck_assert_int_eq(c.train.metrics.v[2], METRIC_MAE);
+    ck_assert_int_eq(c.train.log_grad_norms, 25);
+    ck_assert(c.train.resume.on);
+    ck_assert_str_eq(c.train.resume.path, ""); /* alone: the newest checkpoint */
+    ck_assert_int_eq(c.train.shuffle, SWITCH_OFF);
+    ck_assert_int_eq(c.train.reduction, REDUCE_MPI);
+    ck_assert_int_eq(c.train.precision, PREC_BF16);
+    ck_assert_int_eq(c.train.on_nan, ON_NAN_SKIP);
+    ck_assert_int_eq(c.train.schedule, SCHED_COSINE);
+    ck_assert_int_eq(c.train.init, INIT_HE);
+    ck_assert_int_eq(c.train.normalize, NORM_MINMAX);
+    ck_assert_int_eq(c.train.layers.n, 2);
+    ck_assert_float_eq(c.train.layers.spec[0].act.slope, 0.1111111111f);
+    ck_assert_float_eq(c.train.layers.spec[0].dropout, 0.3f);
+    ck_assert_float_eq(c.train.layers.spec[1].dropout, -1.0f);
     char text[256];
-    model_format_layers(&c.layers, text, sizeof text);
+    model_format_layers(&c.train.layers, text, sizeof text);
     ck_assert_str_eq(text, "64:leaky_relu=0.11111111:0.3,8:tanh");
     ck_assert_int_eq(parse(&d, CMD_TRAIN, "--optimizer adamw --log-grad-norms --resume ck/a.h5",
                            &err),
                      DT_OK);
-    ck_assert_int_eq(d.optimizer, OPTIM_ADAMW);
-    ck_assert_int_eq(d.log_grad_norms, -1); /* alone: once per epoch */
-    ck_assert(d.resume.on);
-    ck_assert_str_eq(d.resume.path, "ck/a.h5");
-    ck_assert_int_eq(d.metrics.n, 0);
+    ck_assert_int_eq(d.train.optimizer, OPTIM_ADAMW);
+    ck_assert_int_eq(d.train.log_grad_norms, -1); /* alone: once per epoch */
+    ck_assert(d.train.resume.on);
+    ck_assert_str_eq(d.train.resume.path, "ck/a.h5");
+    ck_assert_int_eq(d.train.metrics.n, 0);
 
     /* text and back: every train option of c, through config_set into defaults */
     dt_config b;
@@ -296,19 +296,19 @@ START_TEST(test_typed_values)
                           o[i].name, v, err.msg);
         ck_assert_msg(config_same(&b, &c, &o[i]), "--%s '%s' did not read back", o[i].name, v);
     }
-    ck_assert_int_eq(b.optimizer, c.optimizer);
-    ck_assert_int_eq(b.metrics.n, 3);
-    ck_assert_int_eq(b.log_grad_norms, 25);
-    ck_assert_mem_eq(&b.layers, &c.layers, sizeof b.layers); /* the exact slope and rate */
-    ck_assert(b.resume.on && !b.resume.path[0]);
+    ck_assert_int_eq(b.train.optimizer, c.train.optimizer);
+    ck_assert_int_eq(b.train.metrics.n, 3);
+    ck_assert_int_eq(b.train.log_grad_norms, 25);
+    ck_assert_mem_eq(&b.train.layers, &c.train.layers, sizeof b.train.layers); /* the exact slope and rate */
+    ck_assert(b.train.resume.on && !b.train.resume.path[0]);
 
     /* a grid point's typed value stored into a copy */
     dt_value v;
     const dt_option *opt = config_find("metrics", CMD_TRAIN);
     config_get_value(&c, opt, &v);
     config_put_value(&d, opt, &v);
-    ck_assert_int_eq(d.metrics.n, 3);
-    ck_assert(CONFIG_GIVEN(&d, metrics));
+    ck_assert_int_eq(d.train.metrics.n, 3);
+    ck_assert(CONFIG_GIVEN(&d, train.metrics));
 
     /* values that are not of the option's type */
     const char *bad[][2] = {{"--metrics accuracy,precision", "'precision' is not one of auc|"},
@@ -346,22 +346,22 @@ START_TEST(test_value_round_trip)
         ck_assert_msg(config_parse(&b, CMD_TRAIN, 1, argv, &help, &err) == DT_OK, "%s: %s", arg,
                       err.msg);
     }
-    ck_assert_str_eq(b.data, "x.h5");
-    ck_assert_double_eq(b.lr, 0.125);
-    ck_assert_int_eq(b.layers.n, 1);
-    ck_assert_int_eq(b.layers.spec[0].width, 3);
-    ck_assert_int_eq(b.layers.spec[0].act.kind, ACT_TANH);
-    ck_assert_int_eq(b.seed, 9);
+    ck_assert_str_eq(b.train.data, "x.h5");
+    ck_assert_double_eq(b.train.lr, 0.125);
+    ck_assert_int_eq(b.train.layers.n, 1);
+    ck_assert_int_eq(b.train.layers.spec[0].width, 3);
+    ck_assert_int_eq(b.train.layers.spec[0].act.kind, ACT_TANH);
+    ck_assert_int_eq(b.train.seed, 9);
     /* no hidden layer is written "none" (an empty value would read as not
      * given, the default layer), and "none" and "" both read back as none */
     ck_assert_int_eq(parse(&a, CMD_TRAIN, "--layers none", &err), DT_OK);
-    ck_assert_int_eq(a.layers.n, 0);
+    ck_assert_int_eq(a.train.layers.n, 0);
     char v[64];
     config_value_str(&a, config_option("layers"), v, sizeof v);
     ck_assert_str_eq(v, "none");
     ck_assert_int_eq(config_set(&a, CMD_TRAIN, "layers", "8:relu", &err), DT_OK);
     ck_assert_int_eq(config_set(&a, CMD_TRAIN, "layers", "", &err), DT_OK);
-    ck_assert_int_eq(a.layers.n, 0);
+    ck_assert_int_eq(a.train.layers.n, 0);
 }
 END_TEST
 
@@ -375,13 +375,13 @@ START_TEST(test_list_option)
                            "--grid lr=0.1|0.01 --lr 0.5 --grid=layers=8:relu,4:relu --folds 3",
                            &err),
                      DT_OK);
-    ck_assert_str_eq(c.grid, "lr=0.1|0.01\nlayers=8:relu,4:relu");
-    ck_assert_double_eq(c.lr, 0.5);
-    ck_assert_int_eq(c.folds, 3);
-    ck_assert_int_eq(c.ranks_per_trial, 1); /* default */
-    ck_assert(CONFIG_GIVEN(&c, grid));
+    ck_assert_str_eq(c.cv.grid, "lr=0.1|0.01\nlayers=8:relu,4:relu");
+    ck_assert_double_eq(c.train.lr, 0.5);
+    ck_assert_int_eq(c.cv.folds, 3);
+    ck_assert_int_eq(c.cv.ranks_per_trial, 1); /* default */
+    ck_assert(CONFIG_GIVEN(&c, cv.grid));
     ck_assert_int_eq(parse(&c, CMD_CV, "--folds 5", &err), DT_OK);
-    ck_assert_str_eq(c.grid, ""); /* no --grid: empty list */
+    ck_assert_str_eq(c.cv.grid, ""); /* no --grid: empty list */
     ck_assert_int_eq(parse(&c, CMD_TRAIN, "--grid lr=1", &err), DT_EUSAGE);
     ck_assert_int_eq(parse(&c, CMD_CV, "--folds 1", &err), DT_EUSAGE);
     ck_assert_int_eq(parse(&c, CMD_CV, "--metric auk", &err), DT_EUSAGE);
@@ -394,7 +394,7 @@ START_TEST(test_list_option)
     int help;
     config_defaults(&c);
     ck_assert_int_eq(config_parse(&c, CMD_CV, 4, argv, &help, &err), DT_OK);
-    ck_assert_uint_eq(strlen(c.grid), 1005);
+    ck_assert_uint_eq(strlen(c.cv.grid), 1005);
     config_defaults(&c);
     ck_assert_int_eq(config_parse(&c, CMD_CV, 6, argv, &help, &err), DT_EUSAGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "--grid: values longer than"));
@@ -614,12 +614,12 @@ START_TEST(test_seed_per_command)
     dt_config c;
     dt_error err;
     ck_assert_int_eq(parse(&c, CMD_CONVERT, "--csv a.csv --seed 5", &err), DT_OK);
-    ck_assert_int_eq(c.seed, 5);
-    ck_assert(CONFIG_GIVEN(&c, seed));
+    ck_assert_int_eq(c.train.seed, 5);
+    ck_assert(CONFIG_GIVEN(&c, train.seed));
     ck_assert_int_eq(parse(&c, CMD_TRAIN, "--seed 6", &err), DT_OK);
-    ck_assert(CONFIG_GIVEN(&c, seed));
+    ck_assert(CONFIG_GIVEN(&c, train.seed));
     ck_assert_int_eq(parse(&c, CMD_CONVERT, "--csv a.csv", &err), DT_OK);
-    ck_assert(!CONFIG_GIVEN(&c, seed));
+    ck_assert(!CONFIG_GIVEN(&c, train.seed));
     char *convert = entry_of(CMD_CONVERT, "seed"), *train = entry_of(CMD_TRAIN, "seed");
     ck_assert_ptr_nonnull(strstr(convert, "/train and /test"));
     ck_assert_ptr_null(strstr(convert, "weights")); /* training words stay in train's */

@@ -30,7 +30,7 @@ START_TEST(test_grid_product_order)
                               "--grid layers=32:relu|64:relu,32:relu --grid drop-last=0|1",
                               &err),
                      DT_OK);
-    ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_OK);
+    ck_assert_int_eq(cv_grid_parse(base.cv.grid, &base, &grid, &err), DT_OK);
     ck_assert_int_eq(grid.n_axes, 3);
     ck_assert_int_eq(grid.n_configs, 12); /* 3 x 2 x 2 */
     /* itertools.product order: the last axis varies fastest; configuration 7 =
@@ -45,18 +45,18 @@ START_TEST(test_grid_product_order)
     cv_grid_describe(&grid, 7, desc, sizeof desc);
     ck_assert_str_eq(desc, "lr=0.01 layers=64:relu,32:relu drop-last=1");
     cv_grid_config(&grid, &base, 7, &cfg);
-    ck_assert_double_eq(cfg.lr, 0.01);
-    ck_assert_int_eq(cfg.layers.n, 2);
-    ck_assert_int_eq(cfg.layers.spec[0].width, 64);
-    ck_assert_int_eq(cfg.layers.spec[1].width, 32);
-    ck_assert_int_eq(cfg.drop_last, 1);
-    ck_assert_str_eq(cfg.data, "d.h5"); /* the command line's options are kept */
-    ck_assert(CONFIG_GIVEN(&cfg, drop_last));
+    ck_assert_double_eq(cfg.train.lr, 0.01);
+    ck_assert_int_eq(cfg.train.layers.n, 2);
+    ck_assert_int_eq(cfg.train.layers.spec[0].width, 64);
+    ck_assert_int_eq(cfg.train.layers.spec[1].width, 32);
+    ck_assert_int_eq(cfg.train.drop_last, 1);
+    ck_assert_str_eq(cfg.train.data, "d.h5"); /* the command line's options are kept */
+    ck_assert(CONFIG_GIVEN(&cfg, train.drop_last));
     cv_grid_config(&grid, &base, 0, &cfg);
-    ck_assert_double_eq(cfg.lr, 0.1); /* the grid overrides --lr 0.5 */
-    ck_assert_int_eq(cfg.drop_last, 0);
+    ck_assert_double_eq(cfg.train.lr, 0.1); /* the grid overrides --lr 0.5 */
+    ck_assert_int_eq(cfg.train.drop_last, 0);
     cv_grid_config(&grid, &base, 11, &cfg);
-    ck_assert_double_eq(cfg.lr, 0.001);
+    ck_assert_double_eq(cfg.train.lr, 0.001);
 }
 END_TEST
 
@@ -64,11 +64,11 @@ START_TEST(test_grid_empty)
 {
     dt_error err;
     ck_assert_int_eq(parse_cv(&base, "--data d.h5 --lr 0.5", &err), DT_OK);
-    ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_OK);
+    ck_assert_int_eq(cv_grid_parse(base.cv.grid, &base, &grid, &err), DT_OK);
     ck_assert_int_eq(grid.n_axes, 0);
     ck_assert_int_eq(grid.n_configs, 1);
     cv_grid_config(&grid, &base, 0, &cfg);
-    ck_assert_double_eq(cfg.lr, 0.5);
+    ck_assert_double_eq(cfg.train.lr, 0.5);
     char desc[64];
     cv_grid_describe(&grid, 0, desc, sizeof desc);
     ck_assert_str_eq(desc, "command line");
@@ -99,7 +99,7 @@ START_TEST(test_grid_errors)
         snprintf(line, sizeof line, "--data d.h5 %s", cases[i].line);
         ck_assert_int_eq(parse_cv(&base, line, &err), DT_OK);
         dt_error_clear(&err);
-        ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_EUSAGE);
+        ck_assert_int_eq(cv_grid_parse(base.cv.grid, &base, &grid, &err), DT_EUSAGE);
         ck_assert_msg(strstr(err.msg, cases[i].expect), "%s: got '%s', expected '%s'",
                       cases[i].line, err.msg, cases[i].expect);
     }
@@ -279,7 +279,7 @@ static void four_configs(cv_results *r, dt_metric m)
 {
     dt_error err;
     ck_assert_int_eq(parse_cv(&base, "--grid lr=1|2|3|4", &err), DT_OK);
-    ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_OK);
+    ck_assert_int_eq(cv_grid_parse(base.cv.grid, &base, &grid, &err), DT_OK);
     static char msg[8][CV_MSG_LEN];
     snprintf(msg[3], CV_MSG_LEN, "training diverged");
     *r = (cv_results){&grid, m, 2, four, (const char(*)[CV_MSG_LEN])msg};
@@ -314,7 +314,7 @@ START_TEST(test_rank_ties_as_printed)
      * stays first although its mean is smaller (higher is better). */
     dt_error err;
     ck_assert_int_eq(parse_cv(&base, "--grid lr=1|2", &err), DT_OK);
-    ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_OK);
+    ck_assert_int_eq(cv_grid_parse(base.cv.grid, &base, &grid, &err), DT_OK);
     const double v[4] = {0.69996, 0.69996, 0.70004, 0.70004};
     cv_results r = {&grid, METRIC_AUC, 2, v, NULL};
     cv_summary s[2];
@@ -330,7 +330,7 @@ START_TEST(test_table_and_csv)
     four_configs(&r, METRIC_ACCURACY); /* the values; the grid is replaced next */
     ck_assert_int_eq(parse_cv(&base, "--grid layers=32:relu|64:relu,32:relu --grid lr=1|2", &err),
                      DT_OK);
-    ck_assert_int_eq(cv_grid_parse(base.grid, &base, &grid, &err), DT_OK);
+    ck_assert_int_eq(cv_grid_parse(base.cv.grid, &base, &grid, &err), DT_OK);
     /* configurations: 0 (32:relu, 1), 1 (32:relu, 2), 2 (64:relu,32:relu, 1), 3 (.., 2) */
     cv_summary s[4];
     ck_assert_int_eq(cv_rank(&r, s), 3);

@@ -52,7 +52,7 @@ static float *train_steps(int P, const char *extra, int steps, size_t *n_params)
                     trainer_step(&s.trainer, k);
             }
         }
-        ck_assert_int_eq(s.trainer.step, s.second_order ? cfg.epochs : steps);
+        ck_assert_int_eq(s.trainer.step, s.second_order ? cfg.train.epochs : steps);
         /* Bitwise identity of the replicas inside this run. */
         size_t n = s.model.n_params;
         float *mine = malloc(n * sizeof *mine);

@@ -327,8 +327,8 @@ static void model_shapes(gemm_model *g, const dt_config *cfg, const dt_layer_spe
     const dt_act id = {ACT_IDENTITY, 0.0f};
     *n_params = *most_w = *most_in = *most_out = 0;
     for (int l = 0; l <= nh; l++) {
-        g->n_in[l] = l == 0 ? (int)cfg->inputs : spec[l - 1].width;
-        g->n_out[l] = l == nh ? (int)cfg->outputs : spec[l].width;
+        g->n_in[l] = l == 0 ? (int)cfg->bench.inputs : spec[l - 1].width;
+        g->n_out[l] = l == nh ? (int)cfg->bench.outputs : spec[l].width;
         g->act[l] = l < nh && matmul_fuses(spec[l].act) ? spec[l].act : id;
         size_t w = (size_t)g->n_in[l] * (size_t)g->n_out[l];
         *n_params += w + (size_t)g->n_out[l];
@@ -506,7 +506,7 @@ static void report_model(const bench_run *r)
             "%.4g GFLOP per epoch of %lld samples; %d rank%s, %lld engine thread%s per rank "
             "(%s)",
             arch, r->n_params, r->fps * 1e-6, r->epoch_flop * 1e-9, (long long)r->N, r->P,
-            plural(r->P), (long long)r->cfg->threads, plural(r->cfg->threads),
+            plural(r->P), (long long)r->cfg->train.threads, plural(r->cfg->train.threads),
             matmul_library_version());
 }
 
@@ -595,11 +595,11 @@ static dt_status bench_gemm(bench_run *r, dt_error *err)
 
 dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
-    bench_run r = {.cfg = cfg, .world = world, .P = comm_size(world), .B = cfg->batch_size,
-                   .N = cfg->samples};
-    matmul_set_threads((int)cfg->threads);
+    bench_run r = {.cfg = cfg, .world = world, .P = comm_size(world), .B = cfg->train.batch_size,
+                   .N = cfg->bench.samples};
+    matmul_set_threads((int)cfg->train.threads);
     dt_status st;
-    model_shapes(&r.g, cfg, cfg->layers.spec, cfg->layers.n, &r.n_params, &r.most_w, &r.most_in,
+    model_shapes(&r.g, cfg, cfg->train.layers.spec, cfg->train.layers.n, &r.n_params, &r.most_w, &r.most_in,
                  &r.most_out);
     r.b_run = ceil_div(r.B, r.P);
     r.fps = flop_per_sample(&r.g);
@@ -618,7 +618,7 @@ dt_status cli_bench(const dt_config *cfg, dt_comm *world, dt_error *err)
                 dt_info("bench allreduce: 1 rank, nothing to time (run under mpirun -np 2 or "
                         "more)");
             /* 4. projection */
-            report_projection(r.N, r.B, 4.0 * (double)r.n_params, cfg->latency_us * 1e-6,
+            report_projection(r.N, r.B, 4.0 * (double)r.n_params, cfg->bench.latency_us * 1e-6,
                               r.b_proj, r.t_proj);
         }
     }

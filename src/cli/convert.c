@@ -81,21 +81,21 @@ _Static_assert((int)LABEL_CLASS == (int)CONVERT_LABEL_CLASS &&
 /* The CSV options of the command line as the converter takes them. */
 static dt_status csv_options(const dt_config *cfg, convert_csv_opts *opts, dt_error *err)
 {
-    if (cfg->no_labels && (CONFIG_GIVEN(cfg, test_fraction) || CONFIG_GIVEN(cfg, label_column) ||
-                           CONFIG_GIVEN(cfg, label_type)))
+    if (cfg->convert.no_labels && (CONFIG_GIVEN(cfg, convert.test_fraction) || CONFIG_GIVEN(cfg, convert.label_column) ||
+                           CONFIG_GIVEN(cfg, convert.label_type)))
         return dt_fail(err, DT_EUSAGE, "--no-labels writes every row to /test as features: "
                        "--test-fraction, --label-column and --label-type do not apply");
     *opts = (convert_csv_opts){
-        .header = cfg->header,
+        .header = cfg->convert.header,
         .label_col = -1,
-        .no_labels = cfg->no_labels,
-        .label_type = (convert_label_type)cfg->label_type,
-        .x_type = x_types[cfg->x_dtype],
-        .missing = cfg->missing,
+        .no_labels = cfg->convert.no_labels,
+        .label_type = (convert_label_type)cfg->convert.label_type,
+        .x_type = x_types[cfg->convert.x_dtype],
+        .missing = cfg->convert.missing,
     };
-    if (CONFIG_GIVEN(cfg, label_column))
-        parse_label_column(cfg->label_column, opts);
-    return parse_delimiter(cfg->delimiter, &opts->delimiter, err);
+    if (CONFIG_GIVEN(cfg, convert.label_column))
+        parse_label_column(cfg->convert.label_column, opts);
+    return parse_delimiter(cfg->convert.delimiter, &opts->delimiter, err);
 }
 
 static void print_summary(const convert_summary *sum)
@@ -133,14 +133,14 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (comm_rank(world) != 0)
         return DT_OK;
 
-    const int idx = CONFIG_GIVEN(cfg, idx);
-    const int csv = CONFIG_GIVEN(cfg, csv);
+    const int idx = CONFIG_GIVEN(cfg, convert.idx);
+    const int csv = CONFIG_GIVEN(cfg, convert.csv);
     if (idx == csv)
         return dt_fail(err, DT_EUSAGE,
                        "convert needs exactly one input: --idx IMAGES LABELS or --csv FILE");
     if (!cfg->out[0])
         return dt_fail(err, DT_EUSAGE, "convert needs --out FILE.h5");
-    if (CONFIG_GIVEN(cfg, idx_test) && !idx)
+    if (CONFIG_GIVEN(cfg, convert.idx_test) && !idx)
         return dt_fail(err, DT_EUSAGE,
                        "--idx-test goes with --idx; for CSV input use --test-fraction");
     const char *csv_only = idx ? csv_only_given(cfg) : NULL;
@@ -151,24 +151,24 @@ dt_status cli_convert(const dt_config *cfg, dt_comm *world, dt_error *err)
                        csv_only);
 
     const fs_file files[] = {
-        {"--csv", cfg->csv, FS_INPUT},           {"--idx", cfg->idx[0], FS_INPUT},
-        {"--idx", cfg->idx[1], FS_INPUT},        {"--idx-test", cfg->idx_test[0], FS_INPUT},
-        {"--idx-test", cfg->idx_test[1], FS_INPUT}, {"--out", cfg->out, FS_OUTPUT},
+        {"--csv", cfg->convert.csv, FS_INPUT},           {"--idx", cfg->convert.idx[0], FS_INPUT},
+        {"--idx", cfg->convert.idx[1], FS_INPUT},        {"--idx-test", cfg->convert.idx_test[0], FS_INPUT},
+        {"--idx-test", cfg->convert.idx_test[1], FS_INPUT}, {"--out", cfg->out, FS_OUTPUT},
     };
     dt_status st = fs_check_files(files, sizeof files / sizeof files[0], NULL, err);
     if (st)
         return st;
     convert_summary sum;
     if (idx) {
-        const int with_test = CONFIG_GIVEN(cfg, idx_test);
-        st = convert_idx(cfg->out, cfg->idx[0], cfg->idx[1],
-                         with_test ? cfg->idx_test[0] : NULL,
-                         with_test ? cfg->idx_test[1] : NULL, &sum, err);
+        const int with_test = CONFIG_GIVEN(cfg, convert.idx_test);
+        st = convert_idx(cfg->out, cfg->convert.idx[0], cfg->convert.idx[1],
+                         with_test ? cfg->convert.idx_test[0] : NULL,
+                         with_test ? cfg->convert.idx_test[1] : NULL, &sum, err);
     } else {
         convert_csv_opts opts;
         if (!(st = csv_options(cfg, &opts, err)))
-            st = convert_csv(cfg->out, cfg->csv, &opts, cfg->test_fraction,
-                             (uint64_t)cfg->seed, &sum, err);
+            st = convert_csv(cfg->out, cfg->convert.csv, &opts, cfg->convert.test_fraction,
+                             (uint64_t)cfg->train.seed, &sum, err);
     }
     if (st)
         return st;

@@ -136,12 +136,12 @@ static dt_status refit(const dt_config *base, const cv_grid *grid, int64_t best,
     dt_log_swap(shown);
     if (!st) {
         if (rank == 0)
-            st = modelio_save(base->refit, &s.model, &s.norm, cfg, &s.progress.hist, err);
+            st = modelio_save(base->cv.refit, &s.model, &s.norm, cfg, &s.progress.hist, err);
         st = comm_agree(world, st, err);
     }
     if (!st) {
         const dt_progress *p = &s.progress;
-        dt_info("refit: saved %s (train_loss %.4f after %lld epochs)", base->refit,
+        dt_info("refit: saved %s (train_loss %.4f after %lld epochs)", base->cv.refit,
                 history_get(&p->hist, p->hist.n_rows - 1, "train_loss"),
                 (long long)p->epoch);
     } else {
@@ -160,20 +160,20 @@ static dt_status check_setup(const dt_config *cfg, dt_comm *world, cv_grid *grid
     dt_status st;
     if ((st = cv_check_options(cfg, err)))
         return st;
-    if (!cfg->data[0])
+    if (!cfg->train.data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain cv --help)");
     /* --metric, or the head's own */
-    *metric = cfg->metric < 0 ? metrics_default(cfg->output) : (dt_metric)cfg->metric;
-    if ((st = cv_grid_parse(cfg->grid, cfg, grid, err)) ||
-        (st = metrics_check(*metric, cfg->output, err)))
+    *metric = cfg->cv.metric < 0 ? metrics_default(cfg->train.output) : (dt_metric)cfg->cv.metric;
+    if ((st = cv_grid_parse(cfg->cv.grid, cfg, grid, err)) ||
+        (st = metrics_check(*metric, cfg->train.output, err)))
         return st;
     const int P = comm_size(world);
-    if (cfg->ranks_per_trial > P)
+    if (cfg->cv.ranks_per_trial > P)
         return dt_fail(err, DT_EUSAGE, "--ranks-per-trial %lld is more than the %d rank%s",
-                       (long long)cfg->ranks_per_trial, P, P == 1 ? "" : "s");
+                       (long long)cfg->cv.ranks_per_trial, P, P == 1 ? "" : "s");
     const fs_file files[] = {
-        {"--data", cfg->data, FS_INPUT},   {"--config", cfg->config_file, FS_INPUT},
-        {"--out", cfg->out, FS_OUTPUT},    {"--refit", cfg->refit, FS_OUTPUT},
+        {"--data", cfg->train.data, FS_INPUT},   {"--config", cfg->config_file, FS_INPUT},
+        {"--out", cfg->out, FS_OUTPUT},    {"--refit", cfg->cv.refit, FS_OUTPUT},
     };
     st = comm_rank(world) == 0 ? fs_check_files(files, sizeof files / sizeof files[0], NULL, err)
                                : DT_OK;
@@ -203,11 +203,11 @@ typedef struct {
 static dt_status load_folds(search *s, dt_error *err)
 {
     const dt_config *cfg = s->cfg;
-    dt_status st = dataset_load(cfg->data, cfg->train_group, head_is_classifier(cfg->output),
+    dt_status st = dataset_load(cfg->train.data, cfg->train.train_group, head_is_classifier(cfg->train.output),
                                 &s->all, err);
     if ((st = comm_agree(s->world, st, err)))
         return st;
-    s->K = (int)cfg->folds;
+    s->K = (int)cfg->cv.folds;
     s->C = s->grid->n_configs;
     s->T = s->C * s->K;
     s->fold_of_row = malloc((size_t)(s->all.n + 1) * sizeof *s->fold_of_row);
@@ -218,7 +218,7 @@ static dt_status load_folds(search *s, dt_error *err)
     if (!s->fold_of_row || !s->value || !s->fails || !s->sorted || !s->tcfg)
         st = dt_fail(err, DT_ENOMEM, "out of memory");
     if (!st)
-        st = cv_folds(&s->all, s->K, (uint64_t)cfg->seed, s->fold_of_row, err);
+        st = cv_folds(&s->all, s->K, (uint64_t)cfg->train.seed, s->fold_of_row, err);
     return comm_agree(s->world, st, err);
 }
 
@@ -226,9 +226,9 @@ static void describe_search(const search *s, int ngroups, int R)
 {
     const dt_config *cfg = s->cfg;
     const int P = comm_size(s->world), idle = P - ngroups * R;
-    dt_info("cv: %s %s: %lld samples x %lld features, %d %sfolds (seed %lld)", cfg->data,
-            cfg->train_group, (long long)s->all.n, (long long)s->all.d, s->K,
-            s->all.labels ? "stratified " : "", (long long)cfg->seed);
+    dt_info("cv: %s %s: %lld samples x %lld features, %d %sfolds (seed %lld)", cfg->train.data,
+            cfg->train.train_group, (long long)s->all.n, (long long)s->all.d, s->K,
+            s->all.labels ? "stratified " : "", (long long)cfg->train.seed);
     dt_info("cv: %lld configuration%s x %d folds = %lld trials on %d group%s of %d rank%s",
             (long long)s->C, s->C == 1 ? "" : "s", s->K, (long long)s->T, ngroups,
             ngroups == 1 ? "" : "s", R, R == 1 ? "" : "s");
@@ -321,11 +321,11 @@ dt_status cli_cv(const dt_config *given, dt_comm *world, dt_error *err)
     dt_config *cfg = &cfg_copy;
     *cfg = *given;
     search s = {.cfg = cfg, .world = world, .grid = &grid, .metric = METRIC_ACCURACY};
-    const int rank = comm_rank(world), R = (int)cfg->ranks_per_trial;
+    const int rank = comm_rank(world), R = (int)cfg->cv.ranks_per_trial;
     const int ngroups = comm_size(world) / R;
     const int color = rank < ngroups * R ? rank / R : ngroups; /* ngroups: idle */
     int64_t good = 0;
-    dt_status st = cfg->data[0] ? session_choose_head(cfg, world, err) : DT_OK;
+    dt_status st = cfg->train.data[0] ? session_choose_head(cfg, world, err) : DT_OK;
     if (!st)
         st = check_setup(cfg, world, &grid, &s.metric, err);
     if (!st)
@@ -343,7 +343,7 @@ dt_status cli_cv(const dt_config *given, dt_comm *world, dt_error *err)
     }
     if (!st && good == 0)
         st = dt_fail(err, DT_ENUM, "every configuration failed (see the table)");
-    if (!st && cfg->refit[0])
+    if (!st && cfg->cv.refit[0])
         st = refit(cfg, &grid, s.sorted[0].config, &s.all, world, err);
     search_free(&s);
     return st;

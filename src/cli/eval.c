@@ -70,14 +70,14 @@ static dt_status print_report(const dt_config *cfg, const dt_model *m, long long
     dt_status st = names && numbers ? DT_OK
                                     : dt_fail(err, DT_ENOMEM, "out of memory for %d class names", K);
     if (!st && cm)
-        class_labels(cfg->model, K, &ex, names, numbers);
-    if (!st && cfg->json) {
+        class_labels(cfg->eval.model, K, &ex, names, numbers);
+    if (!st && cfg->eval.json) {
         fputs("{\"model\": ", stdout);
-        print_json_text(cfg->model);
+        print_json_text(cfg->eval.model);
         fputs(", \"data\": ", stdout);
-        print_json_text(cfg->data);
+        print_json_text(cfg->train.data);
         fputs(", \"group\": ", stdout);
-        print_json_text(cfg->group);
+        print_json_text(cfg->eval.group);
         printf(", \"output\": \"%s\", \"samples\": %lld, \"loss\": %.17g, \"metrics\": ",
                head_name(m->head), n, loss);
         if (cm)
@@ -88,8 +88,8 @@ static dt_status print_report(const dt_config *cfg, const dt_model *m, long long
             print_classes(names, K, ex.classes != NULL, 1);
         printf("}\n");
     } else if (!st) {
-        printf("%s on %s %s: %lld samples, %s output\n  loss %.6f\n", cfg->model, cfg->data,
-               cfg->group, n, head_name(m->head), loss);
+        printf("%s on %s %s: %lld samples, %s output\n  loss %.6f\n", cfg->eval.model, cfg->train.data,
+               cfg->eval.group, n, head_name(m->head), loss);
         if (cm) {
             print_classes(names, K, ex.classes != NULL, 0);
             metrics_class_print_table(stdout, cm, names);

@@ -259,22 +259,22 @@ dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err)
 {
     if (comm_rank(world) != 0)
         return DT_OK;
-    if (!cfg->file[0])
+    if (!cfg->inspect.file[0])
         return dt_fail(err, DT_EUSAGE, "usage: dtrain inspect FILE.h5");
     h5file *f;
-    dt_status st = h5io_open_read(cfg->file, &f, err);
+    dt_status st = h5io_open_read(cfg->inspect.file, &f, err);
     if (st)
         return st;
-    if (cfg->print_config) {
-        st = print_config(cfg->file, f, err);
+    if (cfg->inspect.print_config) {
+        st = print_config(cfg->inspect.file, f, err);
     } else if (h5io_exists(f, "/model/layer0")) {
-        st = inspect_model(cfg->file, f, err);
+        st = inspect_model(cfg->inspect.file, f, err);
     } else {
-        printf("%s: data file\n", cfg->file);
+        printf("%s: data file\n", cfg->inspect.file);
         attr_line(f, "/", "source", "source");
         data_ctx c = {f, 0, DT_OK, err, {0}};
         dt_error ignored; /* a file without readable names shows the numbers */
-        if (dataset_read_extras(cfg->file, &c.ex, &ignored))
+        if (dataset_read_extras(cfg->inspect.file, &c.ex, &ignored))
             memset(&c.ex, 0, sizeof c.ex);
         print_classes(&c.ex);
         st = h5io_list(f, "/", describe_group, &c, err);
@@ -284,7 +284,7 @@ dt_status cli_inspect(const dt_config *cfg, dt_comm *world, dt_error *err)
         if (!st && !c.found)
             st = dt_fail(err, DT_EUSAGE,
                          "%s: neither a dtrain model/checkpoint nor a data file (no group with X)",
-                         cfg->file);
+                         cfg->inspect.file);
     }
     h5io_close(f, NULL);
     fflush(stdout);

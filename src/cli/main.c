@@ -204,16 +204,16 @@ static const command *find_command(const char *name, int rank)
 static dt_status check_data(const dt_config *cfg, const command *c, dt_error *err)
 {
     const dt_option *o = config_find("data", c->cmd);
-    if (!o || !cfg->data[0] || access(cfg->data, F_OK) == 0 || errno != ENOENT)
+    if (!o || !cfg->train.data[0] || access(cfg->train.data, F_OK) == 0 || errno != ENOENT)
         return DT_OK; /* other faults: the file's reader names them */
-    const char *base = strrchr(cfg->data, '/');
-    base = base ? base + 1 : cfg->data;
+    const char *base = strrchr(cfg->train.data, '/');
+    base = base ? base + 1 : cfg->train.data;
     if (!strcmp(base, "fashion-mnist.h5"))
         return dt_fail(err, DT_EUSAGE,
                        "--data %s: no such file; datasets/fashion-mnist.sh builds "
                        "datasets/fashion-mnist.h5 (from the Debian package "
-                       "dataset-fashion-mnist)", cfg->data);
-    return dt_fail(err, DT_EUSAGE, "--data %s: no such file", cfg->data);
+                       "dataset-fashion-mnist)", cfg->train.data);
+    return dt_fail(err, DT_EUSAGE, "--data %s: no such file", cfg->train.data);
 }
 
 /* Parse and run command c on every rank, agree on the outcome, and return
@@ -264,8 +264,8 @@ static void arm_watchdog(int argc, char **argv)
     dt_error_clear(&err);
     int want_help = 0;
     if (c && !parse_command(c, argc, argv, &cfg, &want_help, &err) && !want_help &&
-        cfg.step_timeout > 0)
-        (void)watchdog_arm(cfg.step_timeout, &err); /* a failure is met again, and agreed,
+        cfg.train.step_timeout > 0)
+        (void)watchdog_arm(cfg.train.step_timeout, &err); /* a failure is met again, and agreed,
                                                        when training starts it */
 }
 

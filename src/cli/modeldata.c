@@ -15,10 +15,10 @@ static dt_status check_fit(const dt_config *cfg, const dt_model *m, int y,
 {
     if (info->d != m->n_in)
         return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but the model %s takes %d",
-                       cfg->data, cfg->group, (long long)info->d, cfg->model, m->n_in);
+                       cfg->train.data, cfg->eval.group, (long long)info->d, cfg->eval.model, m->n_in);
     if (y == DS_TARGETS && info->k != m->n_out)
         return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample, the model %d",
-                       cfg->data, cfg->group, (long long)info->k, m->n_out);
+                       cfg->train.data, cfg->eval.group, (long long)info->k, m->n_out);
     return DT_OK;
 }
 
@@ -27,14 +27,14 @@ static dt_status check_fit(const dt_config *cfg, const dt_model *m, int y,
 static dt_status load_model(const dt_config *cfg, dt_model *m, dt_norm *norm, dt_error *err)
 {
     h5file *mf;
-    dt_status st = h5io_open_read(cfg->model, &mf, err);
+    dt_status st = h5io_open_read(cfg->eval.model, &mf, err);
     if (st)
         return st;
     int is_ckpt = h5io_has_attr(mf, "/", "format_version");
     h5io_close(mf, NULL);
-    if (is_ckpt && (st = ckpt_verify(cfg->model, err)))
+    if (is_ckpt && (st = ckpt_verify(cfg->eval.model, err)))
         return st;
-    return modelio_load(cfg->model, 256, m, norm, err);
+    return modelio_load(cfg->eval.model, 256, m, norm, err);
 }
 
 /* --group is in the file (else the message names the groups it has), and
@@ -42,12 +42,12 @@ static dt_status load_model(const dt_config *cfg, dt_model *m, dt_norm *norm, dt
 static dt_status check_group(const dt_config *cfg, int want_y, int *y, dt_error *err)
 {
     char yname[DT_PATH_MAX + 4];
-    snprintf(yname, sizeof yname, "%s/y", cfg->group);
+    snprintf(yname, sizeof yname, "%s/y", cfg->eval.group);
     h5file *f;
-    dt_status st = h5io_open_read(cfg->data, &f, err);
+    dt_status st = h5io_open_read(cfg->train.data, &f, err);
     if (st)
         return st;
-    int has_group = h5io_exists(f, cfg->group), has_y = h5io_exists(f, yname);
+    int has_group = h5io_exists(f, cfg->eval.group), has_y = h5io_exists(f, yname);
     if (!want_y && !has_y)
         *y = DS_NO_Y;
     h5io_close(f, NULL);
@@ -55,16 +55,16 @@ static dt_status check_group(const dt_config *cfg, int want_y, int *y, dt_error 
         return dt_fail(err, DT_EUSAGE,
                        "%s: %s has no labels (no %s): eval scores a model against them; "
                        "for the model's outputs alone use dtrain predict --model %s --data %s "
-                       "--out FILE.csv", cfg->data, cfg->group, yname, cfg->model, cfg->data);
+                       "--out FILE.csv", cfg->train.data, cfg->eval.group, yname, cfg->eval.model, cfg->train.data);
     if (has_group)
         return DT_OK;
-    if ((st = dataset_check_not_model(cfg->data, cfg->group, err)))
+    if ((st = dataset_check_not_model(cfg->train.data, cfg->eval.group, err)))
         return st;
     char groups[512];
-    dataset_groups(cfg->data, groups, sizeof groups);
+    dataset_groups(cfg->train.data, groups, sizeof groups);
     return dt_fail(err, DT_EUSAGE, "%s: no group '%s' (%s --group); groups with an X: %s",
-                   cfg->data, cfg->group,
-                   CONFIG_GIVEN(cfg, group) ? "given as" : "the default of", groups);
+                   cfg->train.data, cfg->eval.group,
+                   CONFIG_GIVEN(cfg, eval.group) ? "given as" : "the default of", groups);
 }
 
 /* The first NaN feature of ds, refused: the model has no values to fill it
@@ -79,8 +79,8 @@ static dt_status refuse_missing(const dt_config *cfg, const dt_dataset *ds, dt_e
                            "converted with --missing mean): fill the value in, or leave the "
                            "row out (dtrain convert --missing drop), or train on data "
                            "converted with --missing mean",
-                           cfg->data, cfg->group, (long long)(ds->lo + i / ds->d),
-                           (long long)(i % ds->d), cfg->model);
+                           cfg->train.data, cfg->eval.group, (long long)(ds->lo + i / ds->d),
+                           (long long)(i % ds->d), cfg->eval.model);
     return DT_OK;
 }
 
@@ -91,12 +91,12 @@ static dt_status load_filled(const dt_config *cfg, const dt_model *m, int y, dt_
                              dt_error *err)
 {
     dt_data_extras ex;
-    dt_status st = dataset_read_extras(cfg->model, &ex, err);
+    dt_status st = dataset_read_extras(cfg->eval.model, &ex, err);
     if (!st && ex.fill && ex.d != m->n_in)
         st = dt_fail(err, DT_EUSAGE, "%s: /missing_fill has %lld values, the model takes %d "
-                     "features", cfg->model, (long long)ex.d, m->n_in);
+                     "features", cfg->eval.model, (long long)ex.d, m->n_in);
     if (!st)
-        st = dataset_load(cfg->data, cfg->group, y | DS_KEEP_NAN, ds, err);
+        st = dataset_load(cfg->train.data, cfg->eval.group, y | DS_KEEP_NAN, ds, err);
     if (!st && ex.fill)
         dataset_fill_missing(ds, ex.fill);
     else if (!st)
@@ -108,9 +108,9 @@ static dt_status load_filled(const dt_config *cfg, const dt_model *m, int y, dt_
 static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_norm *norm,
                             dt_dataset *ds, dt_error *err)
 {
-    if (!cfg->model[0])
+    if (!cfg->eval.model[0])
         return dt_fail(err, DT_EUSAGE, "--model FILE.h5 is required");
-    if (!cfg->data[0])
+    if (!cfg->train.data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required");
     dt_status st = load_model(cfg, m, norm, err);
     if (st)
@@ -120,13 +120,13 @@ static dt_status load_local(const dt_config *cfg, int want_y, dt_model *m, dt_no
         return st;
     /* the data's metadata, and its fit to the model, before any of it is read */
     dt_dataset_info info;
-    if ((st = dataset_probe(cfg->data, cfg->group, y, &info, err)) ||
+    if ((st = dataset_probe(cfg->train.data, cfg->eval.group, y, &info, err)) ||
         (st = check_fit(cfg, m, y, &info, err)) ||
         (st = load_filled(cfg, m, y, ds, err)))
         return st;
     if (y == DS_LABELS) {
         int k = m->head == HEAD_SOFTMAX ? m->n_out : 2;
-        if ((st = dataset_check_labels(ds, cfg->data, cfg->group, k, m->head == HEAD_SIGMOID, err)))
+        if ((st = dataset_check_labels(ds, cfg->train.data, cfg->eval.group, k, m->head == HEAD_SIGMOID, err)))
             return st;
     }
     norm_apply(norm, ds);
@@ -140,7 +140,7 @@ dt_status cli_load_model_data(const dt_config *cfg, dt_comm *world, int want_y, 
     memset(&norm, 0, sizeof norm);
     memset(ds, 0, sizeof *ds);
     memset(m, 0, sizeof *m);
-    matmul_set_threads((int)cfg->threads);
+    matmul_set_threads((int)cfg->train.threads);
     dt_status st = load_local(cfg, want_y, m, &norm, ds, err);
     norm_free(&norm);
     st = comm_agree(world, st, err);

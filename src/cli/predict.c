@@ -141,7 +141,7 @@ static dt_status write_out(const dt_config *cfg, dt_head h, const float *all,
 {
     dt_data_extras ex;
     const char **names = NULL;
-    dt_status st = dataset_read_extras(cfg->model, &ex, err);
+    dt_status st = dataset_read_extras(cfg->eval.model, &ex, err);
     if (!st && ex.classes && cls && !(names = class_names(&ex, cls, n)))
         st = dt_fail(err, DT_ENOMEM, "out of memory for %lld class names", (long long)n);
     if (!st)
@@ -162,8 +162,8 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
     if (!csv && !ends_with(cfg->out, ".h5") && !ends_with(cfg->out, ".hdf5"))
         return dt_fail(err, DT_EUSAGE, "--out %s: the extension must be .h5 or .csv", cfg->out);
     const fs_file files[] = {
-        {"--model", cfg->model, FS_INPUT},
-        {"--data", cfg->data, FS_INPUT},
+        {"--model", cfg->eval.model, FS_INPUT},
+        {"--data", cfg->train.data, FS_INPUT},
         {"--config", cfg->config_file, FS_INPUT},
         {"--out", cfg->out, FS_OUTPUT},
     };
@@ -206,7 +206,7 @@ dt_status cli_predict(const dt_config *cfg, dt_comm *world, dt_error *err)
             int64_t right = 0;
             for (int64_t i = 0; i < ds.n; i++) right += cls[i] == ds.labels[i];
             printf("wrote %lld predictions to %s (accuracy against %s/y: %.6f)\n",
-                   (long long)ds.n, cfg->out, cfg->group, (double)right / (double)ds.n);
+                   (long long)ds.n, cfg->out, cfg->eval.group, (double)right / (double)ds.n);
         } else if (!st) {
             printf("wrote %lld predictions to %s\n", (long long)ds.n, cfg->out);
         }

@@ -118,10 +118,10 @@ static int on_terminal(void)
  * terminal that can redraw a line, plain lines anywhere else. */
 static void set_progress(dtrain_run *run, const dt_config *cfg, display *d)
 {
-    if (d->rank != 0 || cfg->progress == PROGRESS_OFF)
+    if (d->rank != 0 || cfg->display.progress == PROGRESS_OFF)
         return;
-    d->bar = cfg->progress == PROGRESS_BAR || (cfg->progress == PROGRESS_AUTO && on_terminal());
-    dtrain_on_tick(run, show, d, d->bar ? 0.1 : cfg->progress_every);
+    d->bar = cfg->display.progress == PROGRESS_BAR || (cfg->display.progress == PROGRESS_AUTO && on_terminal());
+    dtrain_on_tick(run, show, d, d->bar ? 0.1 : cfg->display.progress_every);
 }
 
 /* Every train option the command line (or its --config file, already
