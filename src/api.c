@@ -485,8 +485,8 @@ static dt_status array_head(const rows *r, dt_head *h, dt_error *err)
  * holds the same rows, so every rank makes the same sets). */
 static dt_status array_sets(dtrain_run *run, dt_dataset *tr, dt_dataset *va, dt_error *err)
 {
-    const dt_config *cfg = &run->trained_cfg;
-    const int classify = head_is_classifier(cfg->train.output);
+    const dt_train_config *cfg = &run->trained_cfg.train;
+    const int classify = head_is_classifier(cfg->output);
     dt_status st;
     if (run->train.n == 0)
         return dt_fail(err, DT_EUSAGE, "dtrain_set_data: no training rows (n_rows was 0 on "
@@ -501,9 +501,9 @@ static dt_status array_sets(dtrain_run *run, dt_dataset *tr, dt_dataset *va, dt_
                            (long long)run->train.k);
         return rows_dataset(&run->eval, classify, "dtrain_set_eval_data", va, err);
     }
-    if (cfg->train.valid_split > 0) { /* held out of the training rows, as for a file */
+    if (cfg->valid_split > 0) { /* held out of the training rows, as for a file */
         dt_dataset all = *tr;
-        st = dataset_split(&all, cfg->train.valid_split, (uint64_t)cfg->train.seed, tr, va, err);
+        st = dataset_split(&all, cfg->valid_split, (uint64_t)cfg->seed, tr, va, err);
         dataset_free(&all);
     }
     return st;

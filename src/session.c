@@ -32,16 +32,16 @@ static int has_group(const char *path, const char *group)
 
 /* A set that is evaluated with the model trained on another fits it: as
  * many features and, for regression, as many targets per sample. */
-static dt_status check_fit(const dt_config *cfg, const char *group, int64_t d, int64_t k,
+static dt_status check_fit(const dt_train_config *cfg, const char *group, int64_t d, int64_t k,
                            int64_t train_d, int64_t train_k, int classify, dt_error *err)
 {
-    const char *src = cfg->train.data[0] ? cfg->train.data : "data";
+    const char *src = cfg->data[0] ? cfg->data : "data";
     if (d != train_d)
         return dt_fail(err, DT_EUSAGE, "%s: %s/X has %lld features but %s/X has %lld", src,
-                       group, (long long)d, cfg->train.train_group, (long long)train_d);
+                       group, (long long)d, cfg->train_group, (long long)train_d);
     if (!classify && k != train_k)
         return dt_fail(err, DT_EUSAGE, "%s: %s/y has %lld targets per sample but %s/y has %lld",
-                       src, group, (long long)k, cfg->train.train_group, (long long)train_k);
+                       src, group, (long long)k, cfg->train_group, (long long)train_k);
     return DT_OK;
 }
 
@@ -49,8 +49,8 @@ static dt_status check_fit(const dt_config *cfg, const char *group, int64_t d, i
  * class count and labels. */
 static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
-    const char *src = cfg->train.data[0] ? cfg->train.data : "data";
+    const dt_train_config *cfg = &s->cfg->train;
+    const char *src = cfg->data[0] ? cfg->data : "data";
     const int classify = head_is_classifier(head), binary = head == HEAD_SIGMOID;
     dt_status st;
     if (s->eval.n && (st = check_fit(cfg, eg, s->eval.d, s->eval.k, s->train.d, s->train.k,
@@ -61,32 +61,32 @@ static dt_status check_data(dt_session *s, dt_head head, const char *eg, dt_erro
         if (s->n_classes < 2)
             return dt_fail(err, DT_EUSAGE,
                            "%s: %s/y has a single class (%d); --output softmax needs at least 2",
-                           src, cfg->train.train_group, s->train.max_label);
+                           src, cfg->train_group, s->train.max_label);
     } else if (binary) {
         s->n_classes = 2;
     }
     if (!classify)
         return DT_OK;
-    if ((st = dataset_check_labels(&s->train, src, cfg->train.train_group, s->n_classes, binary, err)))
+    if ((st = dataset_check_labels(&s->train, src, cfg->train_group, s->n_classes, binary, err)))
         return st;
     if (s->eval.n && (st = dataset_check_labels(&s->eval, src, eg, s->n_classes, binary, err)))
         return st;
     if (s->test.n &&
-        (st = dataset_check_labels(&s->test, src, cfg->train.test_group, s->n_classes, binary, err)))
+        (st = dataset_check_labels(&s->test, src, cfg->test_group, s->n_classes, binary, err)))
         return st;
     return DT_OK;
 }
 
 /* Early stopping and the plateau schedule choose by what they watch: a
  * validation set, never the test set. */
-static int needs_validation(const dt_config *cfg)
+static int needs_validation(const dt_train_config *cfg)
 {
-    return cfg->train.early_stopping > 0 || cfg->train.schedule == SCHED_PLATEAU;
+    return cfg->early_stopping > 0 || cfg->schedule == SCHED_PLATEAU;
 }
 
-static const char *watcher(const dt_config *cfg)
+static const char *watcher(const dt_train_config *cfg)
 {
-    return cfg->train.early_stopping > 0 ? "--early-stopping" : "--schedule plateau";
+    return cfg->early_stopping > 0 ? "--early-stopping" : "--schedule plateau";
 }
 
 /* The share of the training split to hold out as the validation set when
@@ -96,7 +96,7 @@ static double holdout(const dt_config *cfg)
 {
     if (cfg->train.valid_split > 0)
         return cfg->train.valid_split;
-    return needs_validation(cfg) && !CONFIG_GIVEN(cfg, train.valid_split) ? 0.1 : 0.0;
+    return needs_validation(&cfg->train) && !CONFIG_GIVEN(cfg, train.valid_split) ? 0.1 : 0.0;
 }
 
 /* The group the epochs are evaluated on (*eg, NULL for none or a split of
@@ -117,13 +117,13 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
         if (!CONFIG_GIVEN(cfg, train.valid_split))
             dt_info("dtrain: %s watches a validation set and %s has no %s: holding out 10%% "
                     "of %s for it (--valid-split F sets the share)",
-                    watcher(cfg), cfg->train.data, cfg->train.valid_group, cfg->train.train_group);
-    } else if (needs_validation(cfg)) {
+                    watcher(&cfg->train), cfg->train.data, cfg->train.valid_group, cfg->train.train_group);
+    } else if (needs_validation(&cfg->train)) {
         return dt_fail(err, DT_EUSAGE,
                        "%s watches a validation set, but %s has no %s and --valid-split 0 "
                        "holds none out (the test set is never used to choose): give "
                        "--valid-split F, e.g. 0.1, or a %s group",
-                       watcher(cfg), cfg->train.data, cfg->train.valid_group, cfg->train.valid_group);
+                       watcher(&cfg->train), cfg->train.data, cfg->train.valid_group, cfg->train.valid_group);
     } else if (has_group(cfg->train.data, cfg->train.test_group)) {
         *eg = cfg->train.test_group;
     } else if (CONFIG_GIVEN(cfg, train.test_group)) {
@@ -139,8 +139,8 @@ static dt_status pick_eval_group(dt_session *s, const char **eg, double *split, 
 /* The test group of a run that validates: reported, never watched. */
 static const char *test_group(const dt_session *s)
 {
-    const dt_config *cfg = s->cfg;
-    return s->validating && has_group(cfg->train.data, cfg->train.test_group) ? cfg->train.test_group : NULL;
+    const dt_train_config *cfg = &s->cfg->train;
+    return s->validating && has_group(cfg->data, cfg->test_group) ? cfg->test_group : NULL;
 }
 
 /* The metadata of every group the run reads -- the training group, the one
@@ -150,14 +150,14 @@ static const char *test_group(const dt_session *s)
 static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
                               int64_t *n_train, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     const char *groups[] = {eg, test_group(s)};
-    const int y = classify | (cfg->train.data_placement == PLACE_SHARDED ? DS_SHARDED : 0);
+    const int y = classify | (cfg->data_placement == PLACE_SHARDED ? DS_SHARDED : 0);
     dt_dataset_info tr, other;
-    dt_status st = dataset_probe(cfg->train.data, cfg->train.train_group, y, &tr, err);
+    dt_status st = dataset_probe(cfg->data, cfg->train_group, y, &tr, err);
     *n_train = st ? 0 : tr.n;
     for (int i = 0; i < 2 && !st; i++)
-        if (groups[i] && !(st = dataset_probe(cfg->train.data, groups[i], y, &other, err)))
+        if (groups[i] && !(st = dataset_probe(cfg->data, groups[i], y, &other, err)))
             st = check_fit(cfg, groups[i], other.d, other.k, tr.d, tr.k, classify, err);
     return st;
 }
@@ -170,9 +170,9 @@ static dt_status probe_groups(const dt_session *s, int classify, const char *eg,
  * that every rank evaluates rows it holds: it is known before they are read. */
 static int eval_block(const dt_session *s, int64_t n_train)
 {
-    const dt_config *cfg = s->cfg;
-    const int64_t batch = cfg->train.batch_size < n_train ? cfg->train.batch_size : n_train;
-    const int64_t mb = cfg->train.reproducible ? cfg->train.micro_batch : 0;
+    const dt_train_config *cfg = &s->cfg->train;
+    const int64_t batch = cfg->batch_size < n_train ? cfg->batch_size : n_train;
+    const int64_t mb = cfg->reproducible ? cfg->micro_batch : 0;
     const int local = mb > 0 ? (int)(mb < batch ? mb : batch)
                              : trainer_local_batch(batch, comm_size(s->comm), 0);
     return local > 256 ? local : 256;
@@ -208,15 +208,15 @@ static dt_status hold_out(dt_session *s, double split, dt_error *err)
 static dt_status load_group(dt_session *s, const char *group, int classify, int64_t n_train,
                             dt_dataset *out, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
-    switch (cfg->train.data_placement) {
-    case PLACE_NODE: return dataset_load_shared(s->comm, cfg->train.data, group, classify, out, err);
+    const dt_train_config *cfg = &s->cfg->train;
+    switch (cfg->data_placement) {
+    case PLACE_NODE: return dataset_load_shared(s->comm, cfg->data, group, classify, out, err);
     case PLACE_SHARDED:
-        return dataset_load_sharded(s->comm, cfg->train.data, group, classify, eval_block(s, n_train),
+        return dataset_load_sharded(s->comm, cfg->data, group, classify, eval_block(s, n_train),
                                     out, err);
     case PLACE_RANK: break;
     }
-    return dataset_load(cfg->train.data, group, classify, out, err);
+    return dataset_load(cfg->data, group, classify, out, err);
 }
 
 /* Everything up to the model: data, labels, normalisation.  The metadata is
@@ -246,9 +246,9 @@ static dt_status load_data(dt_session *s, dt_head head, dt_error *err)
 }
 
 /* The head chosen from what /train/y is for, said in one line. */
-static dt_head head_from_data(const dt_config *cfg, const dt_y_kind *y)
+static dt_head head_from_data(const dt_train_config *cfg, const dt_y_kind *y)
 {
-    const char *src = cfg->train.data, *g = cfg->train.train_group;
+    const char *src = cfg->data, *g = cfg->train_group;
     if (y->labels) {
         dt_info("dtrain: %s %s/y holds %s class labels%s: softmax output, chosen from the data "
                 "(--output sets the head)", src, g, dt_dtype_name(y->type),
@@ -294,7 +294,7 @@ static dt_status choose_head(dt_config *cfg, dt_comm *comm, const dt_dataset *tr
         return DT_OK;
     }
     if ((int)cfg->train.output < 0) {
-        cfg->train.output = head_from_data(cfg, &y);
+        cfg->train.output = head_from_data(&cfg->train, &y);
         return DT_OK;
     }
     const char *head = head_name(cfg->train.output);
@@ -487,24 +487,24 @@ static dt_status check_combinations(const dt_session *s, const setup_plan *p, dt
 /* Step 1, local: every option parsed and checked. */
 static dt_status parse_options(dt_session *s, int have_data, setup_plan *p, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
-    if (!have_data && !cfg->train.data[0])
+    const dt_train_config *cfg = &s->cfg->train;
+    if (!have_data && !cfg->data[0])
         return dt_fail(err, DT_EUSAGE, "--data FILE.h5 is required (see dtrain train --help)");
     dt_status st;
-    p->head = cfg->train.output;
-    p->init = cfg->train.init;
-    p->nk = cfg->train.normalize;
-    p->n_hidden = cfg->train.layers.n;
+    p->head = cfg->output;
+    p->init = cfg->init;
+    p->nk = cfg->normalize;
+    p->n_hidden = cfg->layers.n;
     for (int l = 0; l < p->n_hidden; l++) {
-        p->hidden[l] = cfg->train.layers.spec[l];
+        p->hidden[l] = cfg->layers.spec[l];
         if (p->hidden[l].dropout < 0) /* no rate of its own */
-            p->hidden[l].dropout = (float)cfg->train.dropout;
+            p->hidden[l].dropout = (float)cfg->dropout;
     }
     if ((st = parse_optimizer(s, p, err)) || (st = parse_schedule(s, p->lr, err)) || (st = check_metrics(s, p->head, err)) ||
         (st = check_combinations(s, p, err)))
         return st;
-    linalg_set_threads((int)cfg->train.threads); /* LAPACK (second-order methods) */
-    matmul_set_threads((int)cfg->train.threads);
+    linalg_set_threads((int)cfg->threads); /* LAPACK (second-order methods) */
+    matmul_set_threads((int)cfg->threads);
     return DT_OK;
 }
 
@@ -530,12 +530,12 @@ static dt_status check_files(const dt_session *s, const char *resumed, dt_error 
  * training run), and the checkpoint directory made this run's own. */
 static dt_status claim_outputs(dt_session *s, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
-    dt_status st = check_files(s, cfg->train.resume.on ? cfg->train.resume.path : "", err);
+    const dt_train_config *cfg = &s->cfg->train;
+    dt_status st = check_files(s, cfg->resume.on ? cfg->resume.path : "", err);
     if (st)
         return st;
-    if (comm_rank(s->comm) == 0 && cfg->train.checkpoint_dir[0])
-        st = ckpt_claim_dir(cfg->train.checkpoint_dir, &s->dir_lock, err);
+    if (comm_rank(s->comm) == 0 && cfg->checkpoint_dir[0])
+        st = ckpt_claim_dir(cfg->checkpoint_dir, &s->dir_lock, err);
     return comm_agree(s->comm, st, err);
 }
 
@@ -544,18 +544,18 @@ static dt_status claim_outputs(dt_session *s, dt_error *err)
  * the file chosen. */
 static dt_status choose_checkpoint(dt_session *s, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
-    if (!cfg->train.resume.on)
+    const dt_train_config *cfg = &s->cfg->train;
+    if (!cfg->resume.on)
         return DT_OK;
     dt_status st = DT_OK;
     if (comm_rank(s->comm) == 0)
-        st = ckpt_find(cfg->train.resume.path, cfg->train.checkpoint_dir, s->resumed_from,
+        st = ckpt_find(cfg->resume.path, cfg->checkpoint_dir, s->resumed_from,
                        sizeof s->resumed_from, err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     comm_bcast(s->comm, s->resumed_from, sizeof s->resumed_from, 0);
     if (!s->resumed_from[0])
-        dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->train.checkpoint_dir);
+        dt_info("dtrain: no checkpoint in %s yet: starting fresh", cfg->checkpoint_dir);
     return s->resumed_from[0] ? check_files(s, s->resumed_from, err) : DT_OK;
 }
 
@@ -563,21 +563,21 @@ static dt_status choose_checkpoint(dt_session *s, dt_error *err)
  * what works but may surprise. */
 static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     const dt_dataset *tr = &s->train;
-    if (cfg->train.drop_last && cfg->train.batch_size > tr->n)
+    if (cfg->drop_last && cfg->batch_size > tr->n)
         return dt_fail(err, DT_EUSAGE,
                        "--batch-size %lld with --drop-last leaves no batch: %s has %lld "
                        "training samples",
-                       (long long)cfg->train.batch_size, cfg->train.train_group, (long long)tr->n);
-    if (cfg->train.batch_size > tr->n)
+                       (long long)cfg->batch_size, cfg->train_group, (long long)tr->n);
+    if (cfg->batch_size > tr->n)
         dt_warn("--batch-size %lld is larger than the %lld training samples: each epoch is "
                 "one batch of %lld",
-                (long long)cfg->train.batch_size, (long long)tr->n, (long long)tr->n);
-    if (cfg->train.batch_size < comm_size(s->comm))
+                (long long)cfg->batch_size, (long long)tr->n, (long long)tr->n);
+    if (cfg->batch_size < comm_size(s->comm))
         dt_warn("--batch-size %lld is smaller than the %d ranks: some ranks get no samples "
                 "(the result is the same, only slower)",
-                (long long)cfg->train.batch_size, comm_size(s->comm));
+                (long long)cfg->batch_size, comm_size(s->comm));
     for (int l = 0; l < p->n_hidden; l++)
         if (p->hidden[l].act.kind == ACT_STEP) {
             dt_warn("layer %d uses the step activation: its derivative is 0, so no layer "
@@ -585,7 +585,7 @@ static dt_status size_batches(const dt_session *s, setup_plan *p, dt_error *err)
                     l + 1);
             break;
         }
-    p->batch = cfg->train.batch_size < tr->n ? cfg->train.batch_size : tr->n;
+    p->batch = cfg->batch_size < tr->n ? cfg->batch_size : tr->n;
     return DT_OK;
 }
 
@@ -617,7 +617,7 @@ static dt_status normalise(dt_session *s, dt_norm_kind nk, dt_error *err)
  * --init-from's, on every rank). */
 static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     const dt_dataset *tr = &s->train;
     int n_out = p->head == HEAD_SOFTMAX ? s->n_classes : p->head == HEAD_SIGMOID ? 1 : (int)tr->k;
     const int max_batch = eval_block(s, tr->n);
@@ -633,10 +633,10 @@ static dt_status build_model(dt_session *s, const setup_plan *p, dt_error *err)
         st = prepare_plans(s, p->batch, err);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
-    if (cfg->train.init_from[0])
-        st = modelio_load_weights(cfg->train.init_from, &s->model, err);
+    if (cfg->init_from[0])
+        st = modelio_load_weights(cfg->init_from, &s->model, err);
     else
-        model_init(&s->model, p->init, (uint64_t)cfg->train.seed);
+        model_init(&s->model, p->init, (uint64_t)cfg->seed);
     if ((st = comm_agree(s->comm, st, err)))
         return st;
     comm_bcast(s->comm, s->model.params, s->model.n_params * sizeof(float), 0);
@@ -739,7 +739,7 @@ static dt_status define_history(dt_session *s, dt_error *err)
 /* Step 8: optimizer, trainer and the buffers a run needs. */
 static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_status st = DT_OK;
     if (s->second_order && (st = comm_agree(s->comm, build_second_order(s, err), err)))
         return st;
@@ -749,23 +749,23 @@ static dt_status build_trainer(dt_session *s, const setup_plan *p, dt_error *err
         return st;
     /* a micro-batch longer than the batch is the whole batch (one micro-batch,
      * the same sums), and no more rows than the model's workspace holds */
-    const int64_t mb = cfg->train.micro_batch < p->batch ? cfg->train.micro_batch : p->batch;
+    const int64_t mb = cfg->micro_batch < p->batch ? cfg->micro_batch : p->batch;
     dt_train_opts to = {.batch_size = p->batch,
-                        .drop_last = cfg->train.drop_last,
-                        .shuffle = cfg->train.shuffle == SWITCH_ON,
-                        .seed = (uint64_t)cfg->train.seed,
+                        .drop_last = cfg->drop_last,
+                        .shuffle = cfg->shuffle == SWITCH_ON,
+                        .seed = (uint64_t)cfg->seed,
                         .lr = p->lr,
-                        .l2 = cfg->train.l2,
-                        .l1 = cfg->train.l1,
-                        .clip_norm = cfg->train.clip_norm,
-                        .clip_value = cfg->train.clip_value,
-                        .grad_norms = cfg->train.log_grad_norms != 0,
-                        .node_reduce = cfg->train.reduction == REDUCE_NODE,
-                        .micro_batch = cfg->train.reproducible ? mb : 0};
+                        .l2 = cfg->l2,
+                        .l1 = cfg->l1,
+                        .clip_norm = cfg->clip_norm,
+                        .clip_value = cfg->clip_value,
+                        .grad_norms = cfg->log_grad_norms != 0,
+                        .node_reduce = cfg->reduction == REDUCE_NODE,
+                        .micro_batch = cfg->reproducible ? mb : 0};
     st = trainer_init(&s->trainer, s->comm, &s->model, &s->optim, &s->train, &to, err);
     if (!st)
         s->trainer.sched = &s->sched;
-    if (!st && cfg->train.early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
+    if (!st && cfg->early_stopping && !(s->best = malloc(s->model.n_params * sizeof *s->best)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
     if (!st && s->n_metrics && !(s->pred = malloc(pred_len(s) * sizeof *s->pred)))
         st = dt_fail(err, DT_ENOMEM, "out of memory");
@@ -1184,7 +1184,7 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
                               double base, double t_start, dt_error *err)
 {
     const double t_train = comm_wtime() - t_epoch; /* before the evaluation */
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     double train_loss, row[HIST_MAX_COLS];
     char evtext[512];
     for (int c = 0; c < HIST_MAX_COLS; c++) row[c] = NAN;
@@ -1202,11 +1202,11 @@ static dt_status finish_epoch(dt_session *s, int64_t epoch, double t_epoch, int6
         snprintf(lrtext, sizeof lrtext, "  lr %.3g", s->trainer.last_lr);
     dt_info("epoch %3lld/%lld  train_loss %.4f%s%s  %.0f samples/s  epoch_time %.2f s  "
             "time %.2f s",
-            (long long)epoch + 1, (long long)cfg->train.epochs, train_loss, evtext, lrtext,
+            (long long)epoch + 1, (long long)cfg->epochs, train_loss, evtext, lrtext,
             done > 0 ? (double)done / (now - t_epoch) : 0.0, now - t_epoch, seconds);
-    if (s->trainer.norm_sum && cfg->train.log_grad_norms < 0) /* once per epoch */
+    if (s->trainer.norm_sum && cfg->log_grad_norms < 0) /* once per epoch */
         print_grad_norms(s, "epoch", epoch + 1);
-    if (cfg->train.profile)
+    if (cfg->profile)
         profile_epoch(s, epoch, t_train, now - t_epoch, row);
     return record_epoch(s, epoch, row, train_loss, err);
 }
@@ -1324,14 +1324,14 @@ static dt_status save(dt_session *s, run_state *r, int final, dt_error *err)
  * ends the run with its own message. */
 static dt_status nonfinite_step(dt_session *s, run_state *r, int64_t epoch, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_status st = comm_agree(s->comm, model_fault(&s->model, err), err);
     if (st)
         return st;
-    if (cfg->train.on_nan == ON_NAN_SKIP && ++r->skips < cfg->train.max_skips) {
+    if (cfg->on_nan == ON_NAN_SKIP && ++r->skips < cfg->max_skips) {
         dt_warn("NaN or Inf in the gradient at step %lld: update skipped (%lld of "
                 "--max-skips %lld)",
-                (long long)s->trainer.step, r->skips, (long long)cfg->train.max_skips);
+                (long long)s->trainer.step, r->skips, (long long)cfg->max_skips);
         return DT_OK;
     }
     return dt_fail(err, DT_ENUM,
@@ -1368,31 +1368,31 @@ static dt_status stop_unsaved(dt_session *s, int64_t epoch, dt_error *err)
 static dt_status step_boundary(dt_session *s, run_state *r, int64_t epoch, int64_t k,
                                dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_progress *p = &s->progress;
     dt_status st;
-    if (cfg->train.check_replicas > 0 && s->trainer.step % cfg->train.check_replicas == 0 &&
+    if (cfg->check_replicas > 0 && s->trainer.step % cfg->check_replicas == 0 &&
         (st = check_replicas(s, err)))
         return st;
     p->step = s->trainer.step;
     p->batch = k + 1;
     if (r->norm_every > 0 && p->step % r->norm_every == 0)
         print_grad_norms(s, "step", p->step);
-    const int stop = cfg->train.stop_at_step > 0 && p->step >= cfg->train.stop_at_step;
-    if (!cfg->train.checkpoint_dir[0] && stop)
+    const int stop = cfg->stop_at_step > 0 && p->step >= cfg->stop_at_step;
+    if (!cfg->checkpoint_dir[0] && stop)
         return dt_fail(err, DT_PREEMPTED,
                        "stopped at step %lld (--stop-at-step); no --checkpoint-dir, so nothing "
                        "was saved",
                        (long long)p->step);
-    if (!cfg->train.checkpoint_dir[0])
+    if (!cfg->checkpoint_dir[0])
         return stop_unsaved(s, epoch, err);
     /* One small allreduce: a signal seen by any rank, and rank 0's clock. */
     int64_t flags[2] = {signals_pending(), comm_rank(s->comm) == 0 &&
-                                               cfg->train.checkpoint_every_seconds > 0 &&
+                                               cfg->checkpoint_every_seconds > 0 &&
                                                comm_wtime() - r->last_ckpt >=
-                                                   cfg->train.checkpoint_every_seconds};
+                                                   cfg->checkpoint_every_seconds};
     comm_allreduce_max_i64(s->comm, flags, 2);
-    const int due = flags[1] || (cfg->train.checkpoint_every > 0 && p->step % cfg->train.checkpoint_every == 0);
+    const int due = flags[1] || (cfg->checkpoint_every > 0 && p->step % cfg->checkpoint_every == 0);
     if (!(stop || flags[0] || due))
         return DT_OK;
     r->last_ckpt = comm_wtime();
@@ -1475,7 +1475,7 @@ static void tick(dt_session *s, run_state *r, int64_t epoch, int64_t k, int64_t 
 /* One epoch, from where the progress stands; *last: training is over. */
 static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_progress *p = &s->progress;
     const double t_epoch = comm_wtime();
     int64_t done = 0;
@@ -1502,44 +1502,44 @@ static dt_status run_epoch(dt_session *s, run_state *r, int64_t epoch, int *last
     }
     if ((st = finish_epoch(s, epoch, t_epoch, done, r->base, r->t_start, err)))
         return st;
-    const int patience_out = cfg->train.early_stopping && early_stop(s, epoch); /* keeps the best */
+    const int patience_out = cfg->early_stopping && early_stop(s, epoch); /* keeps the best */
     const int asked = s->on_epoch && epoch_hook(s);
     *last = patience_out || asked;
     if (!*last && s->second_order && s->so.stop != SO_RUNNING) {
         /* another iteration would not move */
-        if (epoch + 1 < cfg->train.epochs)
+        if (epoch + 1 < cfg->epochs)
             dt_info("%s: %s after %lld iterations (max |gradient| %.3g)", so_name(s->so_kind),
                     s->so.stop == SO_CONVERGED ? "converged" : "stalled",
                     (long long)so_iterations(&s->so), s->so.gnorm);
         *last = 1;
     }
-    if (!*last && cfg->train.checkpoint_dir[0] && cfg->train.checkpoint_every_epoch)
+    if (!*last && cfg->checkpoint_dir[0] && cfg->checkpoint_every_epoch)
         return save(s, r, 0, err);
     return DT_OK;
 }
 
 static dt_status train_loop(dt_session *s, dt_error *err)
 {
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     dt_progress *p = &s->progress;
     const double t0 = comm_wtime();
     run_state r = {.t_start = t0, .base = p->seconds, .last_tick = t0,
                    .saved_step = s->resumed_from[0] ? p->step : -1, .saved_epoch = p->epoch,
-                   .norm_every = cfg->train.log_grad_norms > 0 ? cfg->train.log_grad_norms : 0};
+                   .norm_every = cfg->log_grad_norms > 0 ? cfg->log_grad_norms : 0};
     r.last_ckpt = r.t_start;
     dt_status st;
     int last = 0;
-    for (int64_t epoch = p->epoch; epoch < cfg->train.epochs && !last; epoch++)
+    for (int64_t epoch = p->epoch; epoch < cfg->epochs && !last; epoch++)
         if ((st = run_epoch(s, &r, epoch, &last, err)))
             return st;
-    s->ran_out = !last && p->epoch == cfg->train.epochs;
-    if (cfg->train.early_stopping && p->es_best_epoch > 0) {
+    s->ran_out = !last && p->epoch == cfg->epochs;
+    if (cfg->early_stopping && p->es_best_epoch > 0) {
         /* the best epoch's weights are the ones kept and saved */
         memcpy(s->model.params, s->best, s->model.n_params * sizeof *s->best);
         dt_info("early stopping: keeping the weights of epoch %lld (%s %.4f)",
-                (long long)p->es_best_epoch, config_monitor_name(cfg->train.monitor), p->es_best);
+                (long long)p->es_best_epoch, config_monitor_name(cfg->monitor), p->es_best);
     }
-    if (cfg->train.checkpoint_dir[0] && (r.saved_step != p->step || r.saved_epoch != p->epoch)) {
+    if (cfg->checkpoint_dir[0] && (r.saved_step != p->step || r.saved_epoch != p->epoch)) {
         if ((st = save(s, &r, 0, err)))
             return st;
         dt_info("checkpoint %s", r.written);
@@ -1571,7 +1571,7 @@ void session_free(dt_session *s)
 void session_describe(const dt_session *s)
 {
     const dt_model *m = &s->model;
-    const dt_config *cfg = s->cfg;
+    const dt_train_config *cfg = &s->cfg->train;
     char arch[512];
     int n = snprintf(arch, sizeof arch, "%d", m->n_in);
     for (int l = 0; l < m->n_layers && n < (int)sizeof arch; l++)
@@ -1585,8 +1585,8 @@ void session_describe(const dt_session *s)
         snprintf(evdesc + strlen(evdesc), sizeof evdesc - strlen(evdesc), ", test %lld samples",
                  (long long)s->test.n);
     char source[2 * DT_PATH_MAX + 2] = "the caller's arrays";
-    if (cfg->train.data[0])
-        snprintf(source, sizeof source, "%s %s", cfg->train.data, cfg->train.train_group);
+    if (cfg->data[0])
+        snprintf(source, sizeof source, "%s %s", cfg->data, cfg->train_group);
     dt_info("dtrain: %s: %lld samples x %lld features%s; %s", source, (long long)s->train.n,
             (long long)s->train.d, s->n_classes ? "" : " (regression)", evdesc);
     if (s->second_order)
