@@ -749,7 +749,8 @@ DTRAIN_API void dtrain_convert_result_free(dtrain_convert_result *result);
 
 /* Print the summary as `dtrain convert` does: its lines on out, and on warn
  * (may be NULL) a "dtrain: warning: ..." line when integer labels were
- * stored as classes by a close call (out is flushed first).  Local.
+ * stored as classes by a close call (out is flushed first).  Options are
+ * named as the run that converted named them (dtrain_name_options).  Local.
  * DTRAIN_EUSAGE for NULL, DTRAIN_EIO if a stream reports an error. */
 DTRAIN_API dtrain_status dtrain_convert_print(const dtrain_convert_result *result, FILE *out,
                                               FILE *warn);

@@ -15,6 +15,7 @@
 
 struct dtrain_convert_result {
     convert_summary sum;
+    dt_names names; /* the run's naming of options, for the printed summary's hints */
 };
 
 /* What a conversion needs, from the run's options. */
@@ -174,6 +175,7 @@ dtrain_status dtrain_convert(dtrain_run *run, dtrain_convert_result **result)
         return api_leave(prev, st);
     }
     comm_bcast(run->comm, &r->sum, sizeof r->sum, 0); /* plain data: no pointers */
+    r->names = run->opt_names;
     *result = r;
     return api_leave(prev, DT_OK);
 }
@@ -184,7 +186,9 @@ dtrain_status dtrain_convert_print(const dtrain_convert_result *r, FILE *out, FI
 {
     if (!r || !out)
         return DTRAIN_EUSAGE;
+    const dt_names prev = dt_names_swap(r->names);
     convert_print_summary(out, warn, &r->sum);
+    dt_names_swap(prev);
     return ferror(out) || (warn && ferror(warn)) ? DTRAIN_EIO : DTRAIN_OK;
 }
 

@@ -150,7 +150,11 @@ dtrain_status dtrain_options_parse(dtrain_options **opts, const char *command, i
         return fail_null(DT_ENOMEM, "dtrain_options_parse: out of memory");
     o->cmd = commands[c].cmd;
     o->command = commands[c].name;
+    /* a command line's messages name its flags, those of the --config file
+     * merged under it too (its keys are the flags' names: "file.yaml:1: --lr") */
+    const dt_names prev = dt_names_swap(DT_NAMES_FLAGS);
     const dt_status st = parse(o, commands[c].positional, argc, argv, &e);
+    dt_names_swap(prev);
     if (st) {
         api_fail_null(&e);
         free(o);
