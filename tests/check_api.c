@@ -58,13 +58,6 @@ static void query(float *Xq)
     for (int i = 0; i < Q; i++) make_row(i * 13 + 5, Xq + i * D, &y);
 }
 
-#define OK(call, run)                                                                   \
-    do {                                                                                \
-        dtrain_status st_ = (call);                                                     \
-        ck_assert_msg(st_ == DTRAIN_OK, "%s: status %d: %s", #call, (int)st_,           \
-                      dtrain_errmsg(run));                                              \
-    } while (0)
-
 /* A small regression run: every setting a test does not vary. */
 static void configure(dtrain_run *run, const char *epochs)
 {

@@ -21,13 +21,6 @@
 
 static int rank, size;
 
-#define OK(call, run)                                                                   \
-    do {                                                                                \
-        dtrain_status st_ = (call);                                                     \
-        ck_assert_msg(st_ == DTRAIN_OK, "%s: status %d: %s", #call, (int)st_,           \
-                      dtrain_errmsg(run));                                              \
-    } while (0)
-
 /* A file of the reference directory, or of the bundled data sets. */
 static const char *ref(const char *name)
 {

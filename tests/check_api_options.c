@@ -20,13 +20,6 @@
 
 static int rank, size;
 
-#define OK(call, run)                                                                   \
-    do {                                                                                \
-        dtrain_status st_ = (call);                                                     \
-        ck_assert_msg(st_ == DTRAIN_OK, "%s: status %d: %s", #call, (int)st_,           \
-                      dtrain_errmsg(run));                                              \
-    } while (0)
-
 /* call fails with status st, and msg (the run's, or NULL's) holds needle */
 #define FAILS(call, st, run, needle)                                                    \
     do {                                                                                \

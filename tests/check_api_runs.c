@@ -41,13 +41,6 @@ static void make_row(int64_t i, float *x, float *y)
     *y = (float)(sin(2.0 * x[0]) + 0.5 * x[1] * x[1]);
 }
 
-#define OK(call, run)                                                                   \
-    do {                                                                                \
-        dtrain_status st_ = (call);                                                     \
-        ck_assert_msg(st_ == DTRAIN_OK, "%s: status %d: %s", #call, (int)st_,           \
-                      dtrain_errmsg(run));                                              \
-    } while (0)
-
 /* A run's options: two different models, two thread counts; `watch` adds
  * a step-timeout watchdog (allowed), which never fires here. */
 typedef struct {

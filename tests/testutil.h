@@ -19,4 +19,14 @@ int tu_run_mpi(Suite *s, int *argc, char ***argv);
  * would parse them. */
 dt_status tu_parse(dt_config *cfg, unsigned cmd, const char *line, dt_error *err);
 
+/* The public call `call` succeeds, or the test fails with its status and
+ * run's message (run NULL: the message of the last call given none).  For
+ * the tests of include/dtrain.h, which they include before this file. */
+#define OK(call, run)                                                                   \
+    do {                                                                                \
+        dtrain_status st_ = (call);                                                     \
+        ck_assert_msg(st_ == DTRAIN_OK, "%s: status %d: %s", #call, (int)st_,           \
+                      dtrain_errmsg(run));                                              \
+    } while (0)
+
 #endif
