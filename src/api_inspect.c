@@ -174,31 +174,62 @@ typedef struct {
     dt_data_extras ex; /* the file's class names, for the label counts */
 } data_ctx;
 
-/* One line per group with an X; a damaged X or y (or one of a type dtrain
- * does not read) stops the listing with its error. */
-static int describe_group(const char *name, void *ctx)
+/* ", range [lo, hi]" of float targets, else ", label counts: ..." of the m
+ * values v (class names from the file's /classes). */
+static void describe_values(const data_ctx *c, const double *v, int64_t m, dt_dtype t)
 {
-    data_ctx *c = ctx;
     FILE *out = c->out;
-    char x[300], y[300];
-    snprintf(x, sizeof x, "/%s/X", name);
-    snprintf(y, sizeof y, "/%s/y", name);
+    if (t == DT_F32 || t == DT_F64) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (int64_t i = 0; i < m; i++) {
+            lo = fmin(lo, v[i]);
+            hi = fmax(hi, v[i]);
+        }
+        fprintf(out, ", range [%g, %g]", lo, hi);
+        return;
+    }
+    int64_t counts[64] = {0}, other = 0;
+    for (int64_t i = 0; i < m; i++) {
+        if (v[i] >= 0 && v[i] < 64) counts[(int)v[i]]++;
+        else other++;
+    }
+    fprintf(out, ", label counts:");
+    for (int k = 0; k < 64; k++) {
+        if (!counts[k])
+            continue;
+        if (c->ex.classes && k < c->ex.n_classes)
+            fprintf(out, " %s:%lld", c->ex.classes[k], (long long)counts[k]);
+        else
+            fprintf(out, " %d:%lld", k, (long long)counts[k]);
+    }
+    if (other) fprintf(out, " other:%lld", (long long)other);
+}
+
+/* "  /name: X n x d type" of the group's X (n_rows: its n); 1 if it cannot
+ * be read (c->st says why). */
+static int describe_x(data_ctx *c, const char *name, const char *x, int64_t *n_rows)
+{
     int nd;
     int64_t dims[8];
     dt_dtype t;
-    if (!h5io_exists(c->f, x))
-        return 0;
     if ((c->st = h5io_info(c->f, x, &nd, dims, &t, c->err)) ||
         (c->st = h5io_check_stored(c->f, x, c->err)))
         return 1;
     c->found++;
-    fprintf(out, "  /%s: X %lld x %lld %s", name, (long long)dims[0], (long long)(nd > 1 ? dims[1] : 1),
+    fprintf(c->out, "  /%s: X %lld x %lld %s", name, (long long)dims[0], (long long)(nd > 1 ? dims[1] : 1),
            dt_dtype_name(t));
-    int64_t n = dims[0];
-    if (!h5io_exists(c->f, y)) {
-        fprintf(out, ", no y\n");
-        return 0;
-    }
+    *n_rows = dims[0];
+    return 0;
+}
+
+/* ", y n[ x k] type[ (k targets)]", its values' summary and the end of the
+ * line (X's n rows: flagged if y's differ); 1 if y cannot be read. */
+static int describe_y(data_ctx *c, const char *y, int64_t n)
+{
+    FILE *out = c->out;
+    int nd;
+    int64_t dims[8];
+    dt_dtype t;
     if ((c->st = h5io_info(c->f, y, &nd, dims, &t, c->err))) {
         fprintf(out, "\n");
         return 1;
@@ -212,36 +243,31 @@ static int describe_group(const char *name, void *ctx)
         fprintf(out, "\n");
         return 1;
     }
-    if (v) {
-        int64_t m = dims[0] * (nd > 1 ? dims[1] : 1);
-        if (t == DT_F32 || t == DT_F64) {
-            double lo = INFINITY, hi = -INFINITY;
-            for (int64_t i = 0; i < m; i++) {
-                lo = fmin(lo, v[i]);
-                hi = fmax(hi, v[i]);
-            }
-            fprintf(out, ", range [%g, %g]", lo, hi);
-        } else {
-            int64_t counts[64] = {0}, other = 0;
-            for (int64_t i = 0; i < m; i++) {
-                if (v[i] >= 0 && v[i] < 64) counts[(int)v[i]]++;
-                else other++;
-            }
-            fprintf(out, ", label counts:");
-            for (int k = 0; k < 64; k++) {
-                if (!counts[k])
-                    continue;
-                if (c->ex.classes && k < c->ex.n_classes)
-                    fprintf(out, " %s:%lld", c->ex.classes[k], (long long)counts[k]);
-                else
-                    fprintf(out, " %d:%lld", k, (long long)counts[k]);
-            }
-            if (other) fprintf(out, " other:%lld", (long long)other);
-        }
-    }
+    if (v)
+        describe_values(c, v, dims[0] * (nd > 1 ? dims[1] : 1), t);
     free(v);
     fprintf(out, "%s\n", n != dims[0] ? "  (row counts differ!)" : "");
     return 0;
+}
+
+/* One line per group with an X; a damaged X or y (or one of a type dtrain
+ * does not read) stops the listing with its error. */
+static int describe_group(const char *name, void *ctx)
+{
+    data_ctx *c = ctx;
+    char x[300], y[300];
+    snprintf(x, sizeof x, "/%s/X", name);
+    snprintf(y, sizeof y, "/%s/y", name);
+    int64_t n;
+    if (!h5io_exists(c->f, x))
+        return 0;
+    if (describe_x(c, name, x, &n))
+        return 1;
+    if (!h5io_exists(c->f, y)) {
+        fprintf(c->out, ", no y\n");
+        return 0;
+    }
+    return describe_y(c, y, n);
 }
 
 /* inspect --config: /config as a YAML file that train --config reads. */

@@ -20,55 +20,51 @@ dt_status cv_check_options(const dt_config *cfg, dt_error *err)
     return DT_OK;
 }
 
-static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scratch, cv_grid *g,
-                             dt_error *err)
+/* Why option o (named key in the entry `quoted`) may not be a grid's key:
+ * fixed for the whole search, refused by cv, or not a train option. */
+static dt_status check_key(const dt_option *o, const char *key, const char *quoted,
+                           dt_error *err)
 {
-    char quoted[DT_PATH_MAX + 16];
-    snprintf(quoted, sizeof quoted, "%s '%s'", dt_opt("grid"), entry);
-    char *eq = strchr(entry, '=');
-    if (!eq || eq == entry)
-        return dt_fail(err, DT_EUSAGE, "%s: expected KEY=V1|V2|... (KEY a train option)",
-                       quoted);
-    *eq = '\0';
-    const char *key = entry;
-    const dt_option *o = config_option(key);
-    if (o && (o->facts & OPTF_CV_FIXED))
+    if (o->facts & OPTF_CV_FIXED)
         return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s is the same for the whole search",
                            quoted, dt_opt(key));
-    if (o && o->cv_rejected)
+    if (o->cv_rejected)
         return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s does not apply to cv: %s", quoted,
                            dt_opt(key), o->cv_rejected);
-    if (o && !(o->cmds & CMD_TRAIN))
+    if (!(o->cmds & CMD_TRAIN))
         return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s is not a train option", quoted,
                            dt_opt(key));
-    if (!o) {
-        /* the "unknown option (did you mean ...)" message as the options are
-         * named: config_parse words it as flags, config_set as keys */
-        char arg[DT_PATH_MAX + 8];
-        snprintf(arg, sizeof arg, "--%s", key);
-        char *argv[1] = {arg};
-        int help = 0;
-        *scratch = *base;
-        if ((dt_names_get() == DT_NAMES_FLAGS
-                 ? config_parse(scratch, CMD_TRAIN, 1, argv, &help, err)
-                 : config_set(scratch, CMD_TRAIN, key, "", err)) == DT_OK || help)
-            dt_fail(err, DT_EUSAGE, "unknown option %s", dt_opt(key));
-        const dt_status st = dt_fail_prefix(err, "%s", quoted);
-        if (err)
-            snprintf(err->option, sizeof err->option, "grid");
-        return st;
-    }
-    for (int a = 0; a < g->n_axes; a++)
-        if (g->axes[a].opt == o)
-            return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s %s given twice", quoted,
-                               dt_opt("grid"), key);
-    if (g->n_axes == CV_MAX_AXES)
-        return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: at most %d %s options", quoted,
-                           CV_MAX_AXES, dt_opt("grid"));
-    cv_axis *ax = &g->axes[g->n_axes];
-    ax->opt = o;
+    return DT_OK;
+}
+
+/* The failure of a key no option has, after `quoted`. */
+static dt_status unknown_key(const char *key, const char *quoted, const dt_config *base,
+                             dt_config *scratch, dt_error *err)
+{
+    /* the "unknown option (did you mean ...)" message as the options are
+     * named: config_parse words it as flags, config_set as keys */
+    char arg[DT_PATH_MAX + 8];
+    snprintf(arg, sizeof arg, "--%s", key);
+    char *argv[1] = {arg};
+    int help = 0;
+    *scratch = *base;
+    if ((dt_names_get() == DT_NAMES_FLAGS
+             ? config_parse(scratch, CMD_TRAIN, 1, argv, &help, err)
+             : config_set(scratch, CMD_TRAIN, key, "", err)) == DT_OK || help)
+        dt_fail(err, DT_EUSAGE, "unknown option %s", dt_opt(key));
+    const dt_status st = dt_fail_prefix(err, "%s", quoted);
+    if (err)
+        snprintf(err->option, sizeof err->option, "grid");
+    return st;
+}
+
+/* ax's values from v ("V1|V2|...", split in place), each parsed as its
+ * option on a copy of base. */
+static dt_status parse_values(cv_axis *ax, char *v, const char *quoted, const dt_config *base,
+                              dt_config *scratch, dt_error *err)
+{
+    const dt_option *o = ax->opt;
     ax->n_values = 0;
-    char *v = eq + 1;
     for (;;) {
         char *bar = strchr(v, '|');
         if (bar)
@@ -82,9 +78,39 @@ static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scra
         config_get_value(scratch, o, &ax->value[ax->n_values]);
         ax->values[ax->n_values++] = v;
         if (!bar)
-            break;
+            return DT_OK;
         v = bar + 1;
     }
+}
+
+static dt_status parse_entry(char *entry, const dt_config *base, dt_config *scratch, cv_grid *g,
+                             dt_error *err)
+{
+    char quoted[DT_PATH_MAX + 16];
+    snprintf(quoted, sizeof quoted, "%s '%s'", dt_opt("grid"), entry);
+    char *eq = strchr(entry, '=');
+    if (!eq || eq == entry)
+        return dt_fail(err, DT_EUSAGE, "%s: expected KEY=V1|V2|... (KEY a train option)",
+                       quoted);
+    *eq = '\0';
+    const char *key = entry;
+    const dt_option *o = config_option(key);
+    dt_status st;
+    if (!o)
+        return unknown_key(key, quoted, base, scratch, err);
+    if ((st = check_key(o, key, quoted, err)))
+        return st;
+    for (int a = 0; a < g->n_axes; a++)
+        if (g->axes[a].opt == o)
+            return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: %s %s given twice", quoted,
+                               dt_opt("grid"), key);
+    if (g->n_axes == CV_MAX_AXES)
+        return dt_fail_opt(err, DT_EUSAGE, "grid", "%s: at most %d %s options", quoted,
+                           CV_MAX_AXES, dt_opt("grid"));
+    cv_axis *ax = &g->axes[g->n_axes];
+    ax->opt = o;
+    if ((st = parse_values(ax, eq + 1, quoted, base, scratch, err)))
+        return st;
     if (g->n_configs > CV_MAX_CONFIGS / ax->n_values)
         return dt_fail(err, DT_EUSAGE, "%s: more than %d configurations", quoted,
                        CV_MAX_CONFIGS);

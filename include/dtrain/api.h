@@ -27,6 +27,9 @@ typedef struct {
     int64_t n, d, k;
 } rows;
 
+/* Free r's arrays and zero it (api_rows.c). */
+void api_rows_free(rows *r);
+
 struct dtrain_run {
     dt_comm *comm;          /* owned: the caller's communicator, duplicated */
     dt_config cfg;          /* the options as set so far */
@@ -80,6 +83,10 @@ dtrain_status api_leave(dt_log_sink prev, dt_status st);
 /* The model the run holds (trained or loaded) and its normalisation, or
  * NULL when it holds none.  Pointers into the run: not to be freed. */
 dt_model *api_model_of(dtrain_run *run, dt_norm **norm);
+
+/* Set up the session s for the run's data, its arrays (api_rows.c) or the
+ * file "data" names, with the options trained_cfg (collective, agreed). */
+dt_status api_setup(dtrain_run *run, dt_session *s);
 
 /* A new zeroed result object of size bytes for a call fn that returns one
  * through result: *result set to NULL first; NULL and *st DT_EUSAGE (result

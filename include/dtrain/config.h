@@ -250,7 +250,8 @@ typedef struct {
                               lines), never written nor shown by --help */
 } dt_option;
 
-/* The table; *n receives its length.  Pointer into static storage. */
+/* The table (config_table.c); *n receives its length.  Pointer into static
+ * storage. */
 const dt_option *config_options(size_t *n);
 
 /* The row of the option named `name` (any command: the first row of that
