@@ -488,7 +488,7 @@ dtrain_status dtrain_train(dtrain_run *run)
     dt_log_sink prev = api_enter(run);
     drop_model(run);
     const int watch = run->cfg.train.step_timeout > 0;
-    int outer[2];
+    int outer[2] = {0, 0}; /* training_begin fills it when it succeeds */
     dt_session *s;
     if ((st = training_begin(run, watch, outer, &s)))
         return api_leave(prev, st);
