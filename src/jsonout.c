@@ -30,14 +30,15 @@ static void put(json_buf *j, const char *text, size_t n)
     j->s[j->len] = '\0';
 }
 
-static void putf(json_buf *j, const char *fmt, ...)
+/* One number (a few dozen characters at most: a longer text is cut). */
+__attribute__((format(printf, 2, 3))) static void putf(json_buf *j, const char *fmt, ...)
 {
     char buf[64];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    put(j, buf, n < 0 ? 0 : (size_t)n);
+    put(j, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
 /* A value or a member begins: the comma before it, unless it is the first. */
