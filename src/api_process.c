@@ -57,8 +57,11 @@ dtrain_status dtrain_agree(dtrain_run *run, dtrain_status st, const char *msg)
         return (dtrain_status)refused;
     dt_error e;
     dt_error_clear(&e);
-    if (st != DTRAIN_OK)
-        dt_fail(&e, (dt_status)st, "%s", msg ? msg : run->err.msg);
+    if (st != DTRAIN_OK && !msg) { /* the run's own failure: its option travels with it */
+        e = run->err;
+        e.code = (dt_status)st;
+    } else if (st != DTRAIN_OK)
+        dt_fail(&e, (dt_status)st, "%s", msg);
     const dt_status agreed = comm_agree(run->comm, (dt_status)st, &e);
     run->err = e;
     if (!agreed)

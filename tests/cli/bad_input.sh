@@ -16,7 +16,7 @@ echo "precious bytes" >"$TMP/existing.h5"
 before=$(sha256sum "$TMP/existing.h5")
 
 for np in 1 2; do
-  expect_error $np 2 "--data FILE.h5 is required" train --layers 4:relu
+  expect_error $np 2 "--data FILE.h5 is required (see dtrain train --help)" train --layers 4:relu
   expect_error $np 2 "no such file" train --data "$TMP/nope.h5"
   # a CSV given as data is pointed at the converter
   expect_error $np 2 "text.h5: not an HDF5 file (or truncated/corrupt); CSV or IDX data becomes one with 'dtrain convert --csv FILE --out FILE.h5'" train --data "$TMP/text.h5"
