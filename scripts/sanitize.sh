@@ -25,7 +25,7 @@ export LSAN_OPTIONS=suppressions=$SRC/tests/lsan.supp:print_suppressions=0:exitc
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86
 
 echo "sanitize: unit tests"
-(cd "$B" && ctest -R '^check_' --output-on-failure --timeout 300)
+(cd "$B" && ctest -R '^check_' --output-on-failure --timeout 300 -j "$(nproc)")
 
 DTRAIN=$B/dtrain
 D=$SRC/datasets/iris.h5
