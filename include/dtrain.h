@@ -314,21 +314,37 @@ DTRAIN_API dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t
 
 /* The names of the model's classes, when it has them: the "/classes" of the
  * "data" file it was trained on (`dtrain convert` writes them for text
- * labels and for integer labels other than 0..K-1) or of the file
- * dtrain_load read.  On DTRAIN_OK *names is an array of *n NUL-terminated
- * UTF-8 strings, class k's name at [k] (the class whose probability is
- * column k of dtrain_predict's softmax output; a sigmoid's column is class
- * 1's); owned by the run, valid until the next dtrain_train, dtrain_load or
- * dtrain_free; not to be freed.  A model without names (trained on arrays, or
+ * labels and for integer labels other than 0..K-1), of the file (or image)
+ * dtrain_load read, or those dtrain_set_class_names set.  On DTRAIN_OK
+ * *names is an array of *n NUL-terminated UTF-8 strings, class k's name at
+ * [k] (the class whose probability is column k of dtrain_predict's softmax
+ * output; a sigmoid's column is class 1's); owned by the run, valid until
+ * the next dtrain_train, dtrain_load, dtrain_load_image,
+ * dtrain_set_class_names or dtrain_free; not to be freed.  A model without names (trained on arrays, or
  * on labels that are their own numbers, or a regression) gives *names NULL
  * and *n 0.  DTRAIN_EUSAGE if names or n is NULL or the run has no model.
  * Local. */
 DTRAIN_API dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names,
                                             int64_t *n);
 
-/* Save the run's model (layers, weights, normalisation, options) to the
- * HDF5 file path, the layout `dtrain predict` and `dtrain eval` read; rank 0
- * writes through a temporary file renamed into place.  Collective.
+/* Name the classes of the run's model: names[k] is class k's name (the
+ * class of column k of dtrain_predict's softmax output; for a sigmoid, 2
+ * names: class 0's, then class 1's), n the model's outputs (2 for a
+ * sigmoid), or 0 to remove the names.  Each name is a non-empty UTF-8 text,
+ * none twice.  The names are copied; dtrain_class_names then gives them, and
+ * dtrain_save and dtrain_model_image write them where `dtrain convert`
+ * writes a data file's (/classes), so `dtrain predict` and `dtrain eval`
+ * print them and dtrain_load reads them back.  Until the next dtrain_train,
+ * dtrain_load or dtrain_free.  DTRAIN_EUSAGE, changing nothing, if the run
+ * has no model, its model is a regression ("output" linear), n is not the
+ * number of classes, or names (or one of them) is NULL, empty, not UTF-8 or
+ * repeated.  Local: set the same names on every rank before dtrain_save. */
+DTRAIN_API dtrain_status dtrain_set_class_names(dtrain_run *run, const char *const *names,
+                                                int64_t n);
+
+/* Save the run's model (layers, weights, normalisation, options, class
+ * names) to the HDF5 file path, the layout `dtrain predict` and `dtrain
+ * eval` read; rank 0 writes through a temporary file renamed into place.  Collective.
  * DTRAIN_EUSAGE, nothing written, where `dtrain train --save` would refuse
  * path: anything but a regular file (a FIFO, a device, a symbolic link), a
  * file the model came from (the "data", "init-from" and "config" files, the
