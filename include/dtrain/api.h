@@ -45,6 +45,8 @@ struct dtrain_run {
     void *tick_user;
     double tick_every;
     unsigned allowed;       /* DTRAIN_ALLOW_* */
+    int stop_signal;        /* the signal the last dtrain_train's signal scope took
+                               (DTRAIN_ALLOW_SIGNALS_SCOPED), 0 if none */
     rows train, eval;       /* from arrays; train.n == 0 and !have_train: use "data" */
     int have_train, have_eval;
     dt_session *session;    /* owned, after a successful dtrain_train */
@@ -83,6 +85,14 @@ dtrain_status api_leave(dt_log_sink prev, dt_status st);
 /* The model the run holds (trained or loaded) and its normalisation, or
  * NULL when it holds none.  Pointers into the run: not to be freed. */
 dt_model *api_model_of(dtrain_run *run, dt_norm **norm);
+
+/* Drop the model the run holds (trained or loaded), its final metrics and
+ * class names.  Local. */
+void api_drop_model(dtrain_run *run);
+/* Save the model of session s (NULL: the run's loaded model) to path with
+ * the run's class names, as dtrain_save does once path is checked: rank 0
+ * writes, collective, agreed (api_model.c). */
+dt_status api_save_model(dtrain_run *run, const dt_session *s, const char *path);
 
 /* Set up the session s for the run's data, its arrays (api_rows.c) or the
  * file "data" names, with the options trained_cfg (collective, agreed). */
