@@ -69,6 +69,12 @@ def _agree(comm, exc):
             raise _lib.UsageError("dtrain: rank %d of the communicator failed: %s" % (rank, f))
 
 
+def _classes_named(classes):
+    """Whether the model needs names for classes: unless they are 0..K-1, the
+    labels dtrain's own class numbers are."""
+    return not (classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(len(classes))))
+
+
 def _labels_from_names(names):
     """Class names as labels: ints when every name is an integer literal, else
     the strings."""
@@ -247,7 +253,7 @@ class _DtrainMLP(BaseEstimator):
                 for line in warned:
                     category = ConvergenceWarning if line.startswith("not converged") \
                         else UserWarning
-                    warnings.warn("dtrain: " + line, category, stacklevel=4)
+                    warnings.warn("dtrain: " + line, category, stacklevel=3)
 
     # ---- predicting ----
     def _outputs(self, X):
@@ -261,7 +267,8 @@ class _DtrainMLP(BaseEstimator):
         """Write the model to the HDF5 file path, the layout `dtrain predict`
         reads.  Collective over the communicator of the fit."""
         check_is_fitted(self)
-        if hasattr(self, "classes_") and not _lib.has("dtrain_set_class_names"):
+        if (hasattr(self, "classes_") and _classes_named(self.classes_)
+                and not _lib.has("dtrain_set_class_names")):
             self._run.set_class_names([])  # raises: the library cannot keep the labels
         self._run.save(path)
 
@@ -298,10 +305,8 @@ class MLPClassifier(ClassifierMixin, _DtrainMLP):
             raise ValueError("MLPClassifier needs samples of at least 2 classes, but the data "
                              "holds only one class: %r" % (classes[0] if len(classes) else None,))
         idx = np.searchsorted(classes, y)
-        named = not (classes.dtype.kind in "iu" and np.array_equal(classes,
-                                                                   np.arange(len(classes))))
         return (np.ascontiguousarray(idx, dtype=np.float32),
-                {"classes_": classes, "_classes_named": named})
+                {"classes_": classes, "_classes_named": _classes_named(classes)})
 
     def predict_proba(self, X):
         """Class probabilities (n, n_classes), columns in the order of
