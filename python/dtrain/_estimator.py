@@ -61,12 +61,14 @@ def _agree(comm, exc):
         if exc is not None:
             raise exc
         return
-    failures = comm.allgather(None if exc is None else "%s: %s" % (type(exc).__name__, exc))
+    failures = comm.allgather(
+        None if exc is None else (isinstance(exc, ValueError), type(exc).__name__, str(exc)))
     if exc is not None:
         raise exc
     for rank, f in enumerate(failures):
         if f is not None:
-            raise _lib.UsageError("dtrain: rank %d of the communicator failed: %s" % (rank, f))
+            cls = _lib.UsageError if f[0] else _lib.Error
+            raise cls("dtrain: rank %d of the communicator failed: %s: %s" % (rank, f[1], f[2]))
 
 
 def _classes_named(classes):
@@ -200,17 +202,25 @@ class _DtrainMLP(BaseEstimator):
             X, y_rows = X[lo:hi], y_rows[lo:hi]  # views: no copy
         old = getattr(self, "_run", None)
         run = _lib.Run(comm)
+        exc = None
         try:
             self._configure(run)
             run.set_data(X, y_rows)
             self._train(run)
+        except BaseException as e:
+            exc = e
+        try:
+            # the library agrees on its failures; an exception raised in a
+            # callback (or KeyboardInterrupt from Python's own handler) is one
+            # rank's, and must not leave the others in the collectives below
+            _agree(comm, exc)
             history = run.history()
             final = run.final()
             run.set_data(X[:0], y_rows[:0])  # the run's copy of the rows is no longer needed
             if fitted.get("_classes_named") and _lib.has("dtrain_set_class_names"):
                 run.set_class_names([str(c) for c in fitted["classes_"]])
         except BaseException:
-            run.close()  # every rank is here: the failures are agreed
+            run.close()  # every rank is here
             raise
         if old is not None and (old.size == 1 or old.comm is comm):
             old.close()
@@ -401,7 +411,7 @@ def load(path, comm=None):
                                   "summary" % (path,))
         output = m.group(1)
         try:
-            params = _params_from_config(run.inspect_config(path))
+            params = _params_from_config(_parse_config(run.inspect_config(path)))
         except _lib.Error:
             params = {}
     except BaseException:

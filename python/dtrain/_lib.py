@@ -272,8 +272,14 @@ class Run:
         self._callbacks = {}
 
     def __del__(self):
-        if self._handle is not None and self.size == 1:
-            self.close()
+        # a run of several processes is freed by close() alone: dtrain_free is
+        # collective, and garbage collection happens at a different moment on
+        # each rank
+        try:
+            if self._handle is not None and self.size == 1:
+                self.close()
+        except Exception:
+            pass  # at interpreter exit, with the modules half torn down
 
     @property
     def handle(self):
