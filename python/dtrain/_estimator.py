@@ -8,6 +8,7 @@ local (each rank predicts its own rows).
 """
 
 import re
+import shutil
 import sys
 import warnings
 
@@ -105,9 +106,11 @@ class _Progress:
         bar = "".join("=" if i < full else ">" if i == full else " " for i in range(w))
         left = (t.n_samples - t.samples) / t.rate if t.rate > 0 else float("nan")
         eta = "%d:%02d" % divmod(int(round(left)), 60) if left == left else "?"
-        sys.stderr.write("\repoch %d/%d [%s] %3.0f%%  %d/%d  %.0f samples/s  ETA %s  loss %.4f"
-                         "\033[K" % (t.epoch, t.epochs, bar, 100 * frac, t.samples,
-                                     t.n_samples, t.rate, eta, t.loss))
+        line = "epoch %d/%d [%s] %3.0f%%  %d/%d  %.0f samples/s  ETA %s  loss %.4f" % (
+            t.epoch, t.epochs, bar, 100 * frac, t.samples, t.n_samples, t.rate, eta, t.loss)
+        # never up to the last column: a wrapped line could not be redrawn
+        cols = shutil.get_terminal_size((80, 24)).columns - 1
+        sys.stderr.write("\r" + line[:max(cols, 20)] + "\033[K")
         sys.stderr.flush()
         self.shown = True
 
