@@ -100,17 +100,23 @@ class _Progress:
             self.shown = False
 
     def tick(self, t):
+        """dtrain train's bar: "epoch 3/10 [=====>    ] 45%  ...", as wide as the
+        terminal allows, never up to its last column (a wrapped line could not
+        be redrawn)."""
         frac = t.samples / t.n_samples if t.n_samples else 0.0
-        w = 30
-        full = int(frac * w)
-        bar = "".join("=" if i < full else ">" if i == full else " " for i in range(w))
         left = (t.n_samples - t.samples) / t.rate if t.rate > 0 else float("nan")
         eta = "%d:%02d" % divmod(int(round(left)), 60) if left == left else "?"
-        line = "epoch %d/%d [%s] %3.0f%%  %d/%d  %.0f samples/s  ETA %s  loss %.4f" % (
-            t.epoch, t.epochs, bar, 100 * frac, t.samples, t.n_samples, t.rate, eta, t.loss)
-        # never up to the last column: a wrapped line could not be redrawn
+        head = "epoch %d/%d" % (t.epoch, t.epochs)
+        tail = "%3.0f%%  %d/%d  %.0f samples/s  ETA %s  loss %.4f" % (
+            100 * frac, t.samples, t.n_samples, t.rate, eta, t.loss)
         cols = shutil.get_terminal_size((80, 24)).columns - 1
-        sys.stderr.write("\r" + line[:max(cols, 20)] + "\033[K")
+        if len(head) + len(tail) + 14 > cols:  # narrow: the essentials
+            tail = "%3.0f%%  %.0f samples/s  ETA %s  loss %.4f" % (100 * frac, t.rate, eta, t.loss)
+        w = max(0, min(30, cols - len(head) - len(tail) - 4))
+        full = int(frac * w)
+        bar = "".join("=" if i < full else ">" if i == full else " " for i in range(w))
+        line = "%s [%s] %s" % (head, bar, tail)
+        sys.stderr.write("\r" + line[:max(cols, 1)] + "\033[K")
         sys.stderr.flush()
         self.shown = True
 
