@@ -170,6 +170,8 @@ class _DtrainMLP(BaseEstimator):
         for key, value in options.items():
             if not isinstance(key, str):
                 raise TypeError("options: keys are dtrain option names (str), not %r" % (key,))
+            if value is None:
+                continue  # dtrain's default
             if isinstance(value, (list, tuple)):
                 value = ",".join(str(v) for v in value)
             run.set(key, value)
@@ -186,9 +188,10 @@ class _DtrainMLP(BaseEstimator):
             check_classification_targets(y)
         return X, y
 
-    def _targets(self, y, comm):
-        """y as the float32 (n, t) rows dtrain takes, and what the fitted
-        estimator keeps about its targets."""
+    def _targets(self, y, comm, distributed):
+        """y as the float32 rows dtrain takes ((n,) or (n, t)), and the fitted
+        attributes that describe the targets (classes_ from every rank's labels
+        when distributed)."""
         raise NotImplementedError
 
     def fit(self, X, y, distributed=False):

@@ -323,7 +323,8 @@ class Run:
             st = _lib.dtrain_set(self.handle, k, _bytes(str(value)))
         if st == EUSAGE and isinstance(value, (bool, int, float, np.number, np.bool_)):
             # a typed set refuses a text option ("layers" 64): give it the text
-            st2 = _lib.dtrain_set(self.handle, k, _bytes(str(value)))
+            text = str(int(value)) if isinstance(value, (bool, np.bool_)) else str(value)
+            st2 = _lib.dtrain_set(self.handle, k, _bytes(text))
             if st2 == OK:
                 return
         self.check(st)
