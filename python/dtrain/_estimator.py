@@ -312,9 +312,43 @@ class _DtrainMLP(BaseEstimator):
             self._run = run
 
 
+_PARAMETERS = """
+    Parameters (all keyword; the defaults are dtrain train's, so the same
+    options give the command line's model):
+      hidden_layers  tuple of widths, each with `activation` (() for none), or
+                     a dtrain layers text such as "64:relu,32:tanh"  [(100,)]
+      activation     the hidden layers' activation for a tuple  ["relu"]
+      optimizer, lr, epochs, batch_size, precision, reproducible, seed,
+      valid_split, early_stopping, checkpoint_dir, threads
+                     dtrain's options of those names ("batch-size", ...); lr
+                     None is dtrain's automatic rate
+      verbose        print dtrain's log lines (rank 0) and, on a terminal, its
+                     progress line on stderr
+      callback       called after each epoch with a dict (epoch, step,
+                     train_loss, eval_loss, eval_metric, lr, seconds); a truthy
+                     return stops training; an exception stops it and is
+                     raised from fit
+      comm           the mpi4py communicator to train on; None: MPI.COMM_WORLD
+      options        dict of any other dtrain option key -> value, set last
+                     ({"schedule": "cosine", "l2": 1e-4}); None values are
+                     left at dtrain's default
+
+    Fitted attributes: n_features_in_, feature_names_in_ (DataFrame input),
+    n_outputs_, loss_curve_ (training loss per epoch), history_ (dict column
+    -> array: the per-epoch table of the "log" option), n_iter_ (epochs run),
+    final_ (dict of the final metrics).
+
+    fit and save are collective over comm; predict and score are local.
+    A SIGINT during fit (Ctrl-C) stops training at the next step (after a
+    checkpoint with checkpoint_dir) and raises KeyboardInterrupt.
+"""
+
+
 class MLPClassifier(ClassifierMixin, _DtrainMLP):
-    """A multilayer perceptron classifier trained by dtrain (softmax output,
-    cross-entropy); see the package's documentation for the parameters."""
+    __doc__ = """A multilayer perceptron classifier trained by dtrain (softmax
+    output, cross-entropy).  classes_ holds the labels of y, strings included;
+    y is given to dtrain as each label's index into classes_.
+""" + _PARAMETERS
 
     _output = "softmax"
 
@@ -351,8 +385,9 @@ class MLPClassifier(ClassifierMixin, _DtrainMLP):
 
 
 class MLPRegressor(RegressorMixin, _DtrainMLP):
-    """A multilayer perceptron regressor trained by dtrain (linear output,
-    mean squared error); see the package's documentation for the parameters."""
+    __doc__ = """A multilayer perceptron regressor trained by dtrain (linear
+    output, mean squared error); y is (n,) or (n, n_targets).
+""" + _PARAMETERS
 
     _output = "linear"
 
