@@ -115,11 +115,11 @@ def test_classifier_predictions_equal_cli(digits_runs, digits):
     assert est.n_features_in_ == 64
 
 
-def test_cli_reads_saved_model(digits_runs):
+def test_cli_reads_saved_model(digits_runs, digits):
     """est.save -> dtrain predict: the estimator's own predictions."""
-    est = digits_runs["est"]
-    assert same_bits(digits_runs["py_pred"]["predictions"], digits_runs["cli_pred"]["predictions"])
-    assert np.array_equal(digits_runs["py_pred"]["class"], digits_runs["cli_pred"]["class"])
+    est, Xt = digits_runs["est"], digits[2]
+    assert same_bits(digits_runs["py_pred"]["predictions"], est.predict_proba(Xt))
+    assert np.array_equal(est.classes_[digits_runs["py_pred"]["class"]], est.predict(Xt))
 
 
 def test_load_cli_model(digits_runs, digits):
@@ -170,10 +170,11 @@ def test_regressor_two_targets_equals_cli(cli, diabetes_runs, tmp_path):
     """y of shape (n, 2): the command line trains on the same /train/y."""
     X, y, Xt = diabetes_runs["X"], diabetes_runs["y"], diabetes_runs["Xt"]
     Y = np.stack([y, np.log(y)], axis=1).astype(np.float32)
-    data = tmp_path / "two.h5"
-    dtrain.write_data(str(data), X, Y, X_test=Xt)
+    data, new = tmp_path / "two.h5", tmp_path / "new.h5"
+    dtrain.write_data(str(data), X, Y)
+    dtrain.write_data(str(new), Xt, group="test")
     cli.run("train", "--data", data, *DIABETES_CLI, "--save", tmp_path / "cli.h5")
-    cli.run("predict", "--model", tmp_path / "cli.h5", "--data", data,
+    cli.run("predict", "--model", tmp_path / "cli.h5", "--data", new,
             "--out", tmp_path / "p.h5")
     est = MLPRegressor(**DIABETES).fit(X, Y)
     assert est.n_outputs_ == 2
