@@ -12,7 +12,9 @@
 # epoch_time; the estimator's is history_["epoch_time"] (the same clock in the
 # library); both are the median over the epochs after the first.  The
 # estimator's whole fit is also timed from Python (wall clock, the arrays'
-# hand-over and the set-up included), against the sum of its epoch times.
+# hand-over and the set-up included), against the sum of its epoch times, and
+# both programs' whole runs under mpirun.  Time per epoch is only comparable
+# on an otherwise idle machine.
 # --repeats N runs the pair N times, alternately, and prints each.  Ends with
 #   BENCH_PYTHON cli_sec_per_epoch=... python_sec_per_epoch=... ratio=...
 # (ratio: Python over the command; over all repeats' medians).
@@ -80,19 +82,23 @@ echo "workload: $data /train, 256:relu,128:relu softmax, adam lr 1e-3, batch 128
 cli_all=() py_all=()
 for ((r = 1; r <= repeats; r++)); do
   # the command
+  t0=$(date +%s.%N)
   timeout -k 10 "${BENCH_TIMEOUT:-1800}" mpirun -np 1 "$DTRAIN" train --data "$TMPD/train.h5" \
     --layers 256:relu,128:relu --output softmax --optimizer adam --lr 1e-3 --batch-size 128 \
     --epochs "$epochs" --seed 1 --log "$TMPD/cli.jsonl" >"$TMPD/cli.out" 2>&1 ||
     { echo "bench-python.sh: dtrain train failed:" >&2; tail -20 "$TMPD/cli.out" >&2; exit 1; }
+  cli_wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
   cli_epochs=$("$PY" -c 'import json, sys
 print(" ".join("%.4f" % json.loads(l)["epoch_time"] for l in open(sys.argv[1]) if l.strip()))' "$TMPD/cli.jsonl")
   cli_med=$(tr ' ' '\n' <<<"$cli_epochs" | tail -n +2 | median)
   cli_loss=$(tail -1 "$TMPD/cli.jsonl" | sed -n 's/.*"train_loss": \([0-9.]*\).*/\1/p')
 
   # the estimator, in a program of its own started the same way
+  t0=$(date +%s.%N)
   PYTHONPATH=$BUILD_ABS/python timeout -k 10 "${BENCH_TIMEOUT:-1800}" mpirun -np 1 "$PY" \
     "$TMPD/fit.py" "$TMPD/train.h5" "$epochs" >"$TMPD/py.out" 2>&1 </dev/null ||
     { echo "bench-python.sh: the estimator's fit failed:" >&2; tail -20 "$TMPD/py.out" >&2; exit 1; }
+  py_whole=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
   py_epochs=$(sed -n 's/^epochs //p' "$TMPD/py.out")
   py_med=$(tr ' ' '\n' <<<"$py_epochs" | tail -n +2 | median)
   read -r py_wall py_sum py_loss < <(sed -n 's/^wall \([^ ]*\) sum \([^ ]*\) loss \([^ ]*\)$/\1 \2 \3/p' "$TMPD/py.out")
@@ -101,6 +107,7 @@ print(" ".join("%.4f" % json.loads(l)["epoch_time"] for l in open(sys.argv[1]) i
   echo "  dtrain train:       epoch_time $cli_epochs s  (median after the first $cli_med s; final train_loss $cli_loss)"
   echo "  MLPClassifier.fit:  epoch_time $py_epochs s  (median after the first $py_med s; final train_loss $py_loss)"
   echo "  fit's wall time $py_wall s = epochs $py_sum s + $(awk -v w="$py_wall" -v s="$py_sum" 'BEGIN { printf "%.4f", w - s }') s hand-over and set-up"
+  echo "  whole runs under mpirun: dtrain train $cli_wall s (reading the file, set-up, final figures), the script $py_whole s (imports, read_data, fit)"
   echo "  ratio fit / train per epoch: $(awk -v p="$py_med" -v c="$cli_med" 'BEGIN { printf "%.3f", p / c }')"
   cli_all+=("$cli_med") py_all+=("$py_med")
 done
