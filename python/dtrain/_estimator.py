@@ -8,6 +8,7 @@ local (each rank predicts its own rows).
 """
 
 import re
+import shutil
 import sys
 import warnings
 
@@ -61,12 +62,14 @@ def _agree(comm, exc):
         if exc is not None:
             raise exc
         return
-    failures = comm.allgather(None if exc is None else "%s: %s" % (type(exc).__name__, exc))
+    failures = comm.allgather(
+        None if exc is None else (isinstance(exc, ValueError), type(exc).__name__, str(exc)))
     if exc is not None:
         raise exc
     for rank, f in enumerate(failures):
         if f is not None:
-            raise _lib.UsageError("dtrain: rank %d of the communicator failed: %s" % (rank, f))
+            cls = _lib.UsageError if f[0] else _lib.Error
+            raise cls("dtrain: rank %d of the communicator failed: %s: %s" % (rank, f[1], f[2]))
 
 
 def _classes_named(classes):
@@ -97,15 +100,23 @@ class _Progress:
             self.shown = False
 
     def tick(self, t):
+        """dtrain train's bar: "epoch 3/10 [=====>    ] 45%  ...", as wide as the
+        terminal allows, never up to its last column (a wrapped line could not
+        be redrawn)."""
         frac = t.samples / t.n_samples if t.n_samples else 0.0
-        w = 30
-        full = int(frac * w)
-        bar = "".join("=" if i < full else ">" if i == full else " " for i in range(w))
         left = (t.n_samples - t.samples) / t.rate if t.rate > 0 else float("nan")
         eta = "%d:%02d" % divmod(int(round(left)), 60) if left == left else "?"
-        sys.stderr.write("\repoch %d/%d [%s] %3.0f%%  %d/%d  %.0f samples/s  ETA %s  loss %.4f"
-                         "\033[K" % (t.epoch, t.epochs, bar, 100 * frac, t.samples,
-                                     t.n_samples, t.rate, eta, t.loss))
+        head = "epoch %d/%d" % (t.epoch, t.epochs)
+        tail = "%3.0f%%  %d/%d  %.0f samples/s  ETA %s  loss %.4f" % (
+            100 * frac, t.samples, t.n_samples, t.rate, eta, t.loss)
+        cols = shutil.get_terminal_size((80, 24)).columns - 1
+        if len(head) + len(tail) + 14 > cols:  # narrow: the essentials
+            tail = "%3.0f%%  %.0f samples/s  ETA %s  loss %.4f" % (100 * frac, t.rate, eta, t.loss)
+        w = max(0, min(30, cols - len(head) - len(tail) - 4))
+        full = int(frac * w)
+        bar = "".join("=" if i < full else ">" if i == full else " " for i in range(w))
+        line = "%s [%s] %s" % (head, bar, tail)
+        sys.stderr.write("\r" + line[:max(cols, 1)] + "\033[K")
         sys.stderr.flush()
         self.shown = True
 
@@ -159,6 +170,8 @@ class _DtrainMLP(BaseEstimator):
         for key, value in options.items():
             if not isinstance(key, str):
                 raise TypeError("options: keys are dtrain option names (str), not %r" % (key,))
+            if value is None:
+                continue  # dtrain's default
             if isinstance(value, (list, tuple)):
                 value = ",".join(str(v) for v in value)
             run.set(key, value)
@@ -175,9 +188,10 @@ class _DtrainMLP(BaseEstimator):
             check_classification_targets(y)
         return X, y
 
-    def _targets(self, y, comm):
-        """y as the float32 (n, t) rows dtrain takes, and what the fitted
-        estimator keeps about its targets."""
+    def _targets(self, y, comm, distributed):
+        """y as the float32 rows dtrain takes ((n,) or (n, t)), and the fitted
+        attributes that describe the targets (classes_ from every rank's labels
+        when distributed)."""
         raise NotImplementedError
 
     def fit(self, X, y, distributed=False):
@@ -200,17 +214,25 @@ class _DtrainMLP(BaseEstimator):
             X, y_rows = X[lo:hi], y_rows[lo:hi]  # views: no copy
         old = getattr(self, "_run", None)
         run = _lib.Run(comm)
+        exc = None
         try:
             self._configure(run)
             run.set_data(X, y_rows)
             self._train(run)
+        except BaseException as e:
+            exc = e
+        try:
+            # the library agrees on its failures; an exception raised in a
+            # callback (or KeyboardInterrupt from Python's own handler) is one
+            # rank's, and must not leave the others in the collectives below
+            _agree(comm, exc)
             history = run.history()
             final = run.final()
             run.set_data(X[:0], y_rows[:0])  # the run's copy of the rows is no longer needed
             if fitted.get("_classes_named") and _lib.has("dtrain_set_class_names"):
                 run.set_class_names([str(c) for c in fitted["classes_"]])
         except BaseException:
-            run.close()  # every rank is here: the failures are agreed
+            run.close()  # every rank is here
             raise
         if old is not None and (old.size == 1 or old.comm is comm):
             old.close()
@@ -290,9 +312,43 @@ class _DtrainMLP(BaseEstimator):
             self._run = run
 
 
+_PARAMETERS = """
+    Parameters (all keyword; the defaults are dtrain train's, so the same
+    options give the command line's model):
+      hidden_layers  tuple of widths, each with `activation` (() for none), or
+                     a dtrain layers text such as "64:relu,32:tanh"  [(100,)]
+      activation     the hidden layers' activation for a tuple  ["relu"]
+      optimizer, lr, epochs, batch_size, precision, reproducible, seed,
+      valid_split, early_stopping, checkpoint_dir, threads
+                     dtrain's options of those names ("batch-size", ...); lr
+                     None is dtrain's automatic rate
+      verbose        print dtrain's log lines (rank 0) and, on a terminal, its
+                     progress line on stderr
+      callback       called after each epoch with a dict (epoch, step,
+                     train_loss, eval_loss, eval_metric, lr, seconds); a truthy
+                     return stops training; an exception stops it and is
+                     raised from fit
+      comm           the mpi4py communicator to train on; None: MPI.COMM_WORLD
+      options        dict of any other dtrain option key -> value, set last
+                     ({"schedule": "cosine", "l2": 1e-4}); None values are
+                     left at dtrain's default
+
+    Fitted attributes: n_features_in_, feature_names_in_ (DataFrame input),
+    n_outputs_, loss_curve_ (training loss per epoch), history_ (dict column
+    -> array: the per-epoch table of the "log" option), n_iter_ (epochs run),
+    final_ (dict of the final metrics).
+
+    fit and save are collective over comm; predict and score are local.
+    A SIGINT during fit (Ctrl-C) stops training at the next step (after a
+    checkpoint with checkpoint_dir) and raises KeyboardInterrupt.
+"""
+
+
 class MLPClassifier(ClassifierMixin, _DtrainMLP):
-    """A multilayer perceptron classifier trained by dtrain (softmax output,
-    cross-entropy); see the package's documentation for the parameters."""
+    __doc__ = """A multilayer perceptron classifier trained by dtrain (softmax
+    output, cross-entropy).  classes_ holds the labels of y, strings included;
+    y is given to dtrain as each label's index into classes_.
+""" + _PARAMETERS
 
     _output = "softmax"
 
@@ -329,8 +385,9 @@ class MLPClassifier(ClassifierMixin, _DtrainMLP):
 
 
 class MLPRegressor(RegressorMixin, _DtrainMLP):
-    """A multilayer perceptron regressor trained by dtrain (linear output,
-    mean squared error); see the package's documentation for the parameters."""
+    __doc__ = """A multilayer perceptron regressor trained by dtrain (linear
+    output, mean squared error); y is (n,) or (n, n_targets).
+""" + _PARAMETERS
 
     _output = "linear"
 
@@ -401,7 +458,7 @@ def load(path, comm=None):
                                   "summary" % (path,))
         output = m.group(1)
         try:
-            params = _params_from_config(run.inspect_config(path))
+            params = _params_from_config(_parse_config(run.inspect_config(path)))
         except _lib.Error:
             params = {}
     except BaseException:

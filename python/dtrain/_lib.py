@@ -272,8 +272,14 @@ class Run:
         self._callbacks = {}
 
     def __del__(self):
-        if self._handle is not None and self.size == 1:
-            self.close()
+        # a run of several processes is freed by close() alone: dtrain_free is
+        # collective, and garbage collection happens at a different moment on
+        # each rank
+        try:
+            if self._handle is not None and self.size == 1:
+                self.close()
+        except Exception:
+            pass  # at interpreter exit, with the modules half torn down
 
     @property
     def handle(self):
@@ -317,7 +323,8 @@ class Run:
             st = _lib.dtrain_set(self.handle, k, _bytes(str(value)))
         if st == EUSAGE and isinstance(value, (bool, int, float, np.number, np.bool_)):
             # a typed set refuses a text option ("layers" 64): give it the text
-            st2 = _lib.dtrain_set(self.handle, k, _bytes(str(value)))
+            text = str(int(value)) if isinstance(value, (bool, np.bool_)) else str(value)
+            st2 = _lib.dtrain_set(self.handle, k, _bytes(text))
             if st2 == OK:
                 return
         self.check(st)
