@@ -20,6 +20,10 @@ from conftest import assert_same_model, h5_tree, read_predictions, same_bits
 import dtrain
 from dtrain import MLPClassifier, MLPRegressor
 
+# Short runs end still improving: dtrain's "not converged" warning is expected
+# (test_verbose_and_warnings checks it is given).
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")]
+
 
 # Small runs: a hidden layer of 16 and a few epochs take well under a second.
 DIGITS = dict(hidden_layers=(16,), epochs=3, batch_size=32, lr=0.01, seed=1,
@@ -373,6 +377,8 @@ def test_ctrl_c_stops_fit_after_checkpoint(digits, tmp_path, cli):
     assert latest.exists()
     assert 2 <= len(history_column(latest, "train_loss")) < 30
     cli.run("inspect", latest)
+    # a checkpoint is a model file too
+    assert dtrain.load(str(latest)).predict(Xt[:5]).shape == (5,)
     # the stop was consumed: the next fit trains to the end
     est.set_params(callback=None, checkpoint_dir=None, epochs=3)
     est.fit(X, y)
