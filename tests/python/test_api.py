@@ -138,6 +138,22 @@ def test_load_cli_model(digits_runs, digits):
     assert m.score(Xt, yt) == pytest.approx(np.mean(digits_runs["cli_pred"]["class"] == yt), abs=0)
 
 
+def test_held_out_rows_equal_cli(cli, datasets, digits, tmp_path):
+    """valid_split and early_stopping mean what --valid-split and
+    --early-stopping do: the same rows held out, the same epoch kept."""
+    X, y, Xt, yt = digits
+    params = dict(DIGITS, epochs=6, valid_split=0.25, early_stopping=1, lr=0.05, options=None)
+    est = MLPClassifier(**params).fit(X, y)
+    est.save(str(tmp_path / "py.h5"))
+    cli.run("train", "--data", datasets / "digits.h5", "--layers", "16:relu", "--epochs", 6,
+            "--batch-size", 32, "--lr", 0.05, "--seed", 1, "--reproducible", "--threads", 1,
+            "--valid-split", 0.25, "--early-stopping", 1, "--save", tmp_path / "cli.h5")
+    assert_same_model(tmp_path / "py.h5", tmp_path / "cli.h5")
+    valid = history_column(tmp_path / "cli.h5", "valid_loss")
+    assert np.array_equal(np.asarray(est.history_["valid_loss"], dtype=np.float64), valid)
+    assert est.n_iter_ == len(valid) < 6          # it stopped early
+
+
 def test_input_types_give_same_model(digits_runs, digits):
     """float64, Fortran order, a list of lists and uint8 all hand over the same
     float32 values; a dtrain layers string is the same as widths + activation."""
