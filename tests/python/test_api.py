@@ -154,6 +154,28 @@ def test_held_out_rows_equal_cli(cli, datasets, digits, tmp_path):
     assert est.n_iter_ == len(valid) < 6          # it stopped early
 
 
+def test_sigmoid_head_equals_cli(cli, datasets, tmp_path):
+    """options={"output": "sigmoid"}: dtrain's one probability column becomes
+    predict_proba's second (scikit-learn's two columns)."""
+    data = datasets / "breast-cancer.h5"
+    X, y = dtrain.read_data(str(data))
+    Xt, yt = dtrain.read_data(str(data), group="test")
+    est = MLPClassifier(hidden_layers=(8,), epochs=3, reproducible=True,
+                        options={"output": "sigmoid"}).fit(X, y)
+    est.save(str(tmp_path / "py.h5"))
+    cli.run("train", "--data", data, "--layers", "8:relu", "--epochs", 3, "--reproducible",
+            "--threads", 1, "--output", "sigmoid", "--save", tmp_path / "cli.h5")
+    cli.run("predict", "--model", tmp_path / "cli.h5", "--data", data, "--out", tmp_path / "p.h5")
+    assert_same_model(tmp_path / "py.h5", tmp_path / "cli.h5")
+    out = read_predictions(tmp_path / "p.h5")
+    proba = est.predict_proba(Xt)
+    assert proba.shape == (len(Xt), 2)
+    assert same_bits(proba[:, 1], out["predictions"][:, 0])
+    assert np.allclose(proba.sum(axis=1), 1, rtol=0, atol=1e-6)
+    assert np.array_equal(est.predict(Xt), out["class"])
+    assert isinstance(dtrain.load(str(tmp_path / "cli.h5")), MLPClassifier)
+
+
 def test_input_types_give_same_model(digits_runs, digits):
     """float64, Fortran order, a list of lists and uint8 all hand over the same
     float32 values; a dtrain layers string is the same as widths + activation."""
