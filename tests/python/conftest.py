@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -95,17 +96,39 @@ def shared_tmp(world):
 
 
 @pytest.fixture(autouse=True)
-def hang_guard(world):
+def hang_guard(world, request):
     """At more than one rank, a rank waiting in a collective the others never
-    enter would hang the job until ctest's timeout: dump every thread's stack
-    and exit instead, so the test that hung is named."""
-    if world.size > 1:
-        faulthandler.dump_traceback_later(int(os.environ.get("DTRAIN_PY_HANG", "150")),
-                                          exit=True, file=sys.stderr)
+    enter would hang the job until ctest's timeout. After DTRAIN_PY_HANG
+    seconds (default 150) in one test, print every thread's stack, naming the
+    rank and the test, and end the process (mpirun then ends the job)."""
+    if world.size == 1:
         yield
-        faulthandler.cancel_dump_traceback_later()
-    else:
-        yield
+        return
+    limit = float(os.environ.get("DTRAIN_PY_HANG", "150"))
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    done = threading.Event()
+
+    def watch():
+        if done.wait(limit):
+            return
+        with tempfile.TemporaryFile("w+") as f:
+            faulthandler.dump_traceback(file=f, all_threads=True)
+            f.seek(0)
+            stacks = f.read()
+        msg = ("\n%s: rank %d still in it after %g s (a collective that another rank "
+               "never entered?); its threads:\n%s\n" % (request.node.nodeid, world.rank,
+                                                         limit, stacks))
+        try:   # past pytest's capture, which would keep it until the test ends
+            with capman.global_and_fixture_disabled():
+                sys.stderr.write(msg)
+                sys.stderr.flush()
+        except Exception:
+            os.write(2, msg.encode())
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+    yield
+    done.set()
 
 
 def h5_tree(path, groups):

@@ -20,6 +20,10 @@ from conftest import assert_same_model, h5_tree, read_predictions, same_bits
 import dtrain
 from dtrain import MLPClassifier, MLPRegressor
 
+# Short runs end still improving: dtrain's "not converged" warning is expected
+# (test_verbose_and_warnings checks it is given).
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")]
+
 
 # Small runs: a hidden layer of 16 and a few epochs take well under a second.
 DIGITS = dict(hidden_layers=(16,), epochs=3, batch_size=32, lr=0.01, seed=1,
@@ -132,6 +136,44 @@ def test_load_cli_model(digits_runs, digits):
     assert np.array_equal(m.predict(Xt), digits_runs["cli_pred"]["class"])
     # score is accuracy, as dtrain predict counts it
     assert m.score(Xt, yt) == pytest.approx(np.mean(digits_runs["cli_pred"]["class"] == yt), abs=0)
+
+
+def test_held_out_rows_equal_cli(cli, datasets, digits, tmp_path):
+    """valid_split and early_stopping mean what --valid-split and
+    --early-stopping do: the same rows held out, the same epoch kept."""
+    X, y, Xt, yt = digits
+    params = dict(DIGITS, epochs=6, valid_split=0.25, early_stopping=1, lr=0.05, options=None)
+    est = MLPClassifier(**params).fit(X, y)
+    est.save(str(tmp_path / "py.h5"))
+    cli.run("train", "--data", datasets / "digits.h5", "--layers", "16:relu", "--epochs", 6,
+            "--batch-size", 32, "--lr", 0.05, "--seed", 1, "--reproducible", "--threads", 1,
+            "--valid-split", 0.25, "--early-stopping", 1, "--save", tmp_path / "cli.h5")
+    assert_same_model(tmp_path / "py.h5", tmp_path / "cli.h5")
+    valid = history_column(tmp_path / "cli.h5", "valid_loss")
+    assert np.array_equal(np.asarray(est.history_["valid_loss"], dtype=np.float64), valid)
+    assert est.n_iter_ == len(valid) < 6          # it stopped early
+
+
+def test_sigmoid_head_equals_cli(cli, datasets, tmp_path):
+    """options={"output": "sigmoid"}: dtrain's one probability column becomes
+    predict_proba's second (scikit-learn's two columns)."""
+    data = datasets / "breast-cancer.h5"
+    X, y = dtrain.read_data(str(data))
+    Xt, yt = dtrain.read_data(str(data), group="test")
+    est = MLPClassifier(hidden_layers=(8,), epochs=3, reproducible=True,
+                        options={"output": "sigmoid"}).fit(X, y)
+    est.save(str(tmp_path / "py.h5"))
+    cli.run("train", "--data", data, "--layers", "8:relu", "--epochs", 3, "--reproducible",
+            "--threads", 1, "--output", "sigmoid", "--save", tmp_path / "cli.h5")
+    cli.run("predict", "--model", tmp_path / "cli.h5", "--data", data, "--out", tmp_path / "p.h5")
+    assert_same_model(tmp_path / "py.h5", tmp_path / "cli.h5")
+    out = read_predictions(tmp_path / "p.h5")
+    proba = est.predict_proba(Xt)
+    assert proba.shape == (len(Xt), 2)
+    assert same_bits(proba[:, 1], out["predictions"][:, 0])
+    assert np.allclose(proba.sum(axis=1), 1, rtol=0, atol=1e-6)
+    assert np.array_equal(est.predict(Xt), out["class"])
+    assert isinstance(dtrain.load(str(tmp_path / "cli.h5")), MLPClassifier)
 
 
 def test_input_types_give_same_model(digits_runs, digits):
@@ -373,6 +415,8 @@ def test_ctrl_c_stops_fit_after_checkpoint(digits, tmp_path, cli):
     assert latest.exists()
     assert 2 <= len(history_column(latest, "train_loss")) < 30
     cli.run("inspect", latest)
+    # a checkpoint is a model file too
+    assert dtrain.load(str(latest)).predict(Xt[:5]).shape == (5,)
     # the stop was consumed: the next fit trains to the end
     est.set_params(callback=None, checkpoint_dir=None, epochs=3)
     est.fit(X, y)
@@ -387,8 +431,16 @@ def test_other_signal_raises_stopped_error(small):
             os.kill(os.getpid(), signal.SIGUSR1)
 
     est = MLPClassifier(hidden_layers=(4,), epochs=30, batch_size=8, callback=cb)
-    with pytest.raises(dtrain.StoppedError) as e:
-        est.fit(X, y)
+    python_handler_calls = []
+    # SIGUSR1's default action ends the process: a Python handler in its place
+    # shows it if dtrain did not take the signal
+    old = signal.signal(signal.SIGUSR1, lambda signum, frame: python_handler_calls.append(signum))
+    try:
+        with pytest.raises(dtrain.StoppedError) as e:
+            est.fit(X, y)
+        assert python_handler_calls == []
+    finally:
+        signal.signal(signal.SIGUSR1, old)
     assert isinstance(e.value, RuntimeError) and isinstance(e.value, dtrain.Error)
     assert int(e.value.signal) == int(signal.SIGUSR1)
     assert not e.value.checkpointed
@@ -517,10 +569,12 @@ def test_write_data_for_the_cli(cli, iris, tmp_path):
     assert np.array_equal(X2, X) and list(y2) == list(NAMES[y])
     Xt2, yt2 = dtrain.read_data(str(path), group="test")
     assert np.array_equal(Xt2, Xt) and list(yt2) == list(NAMES[yt])
-    # given as numbers and names
-    path2 = tmp_path / "numbered.h5"
-    dtrain.write_data(str(path2), X, y, classes=list(NAMES))
-    assert list(dtrain.read_data(str(path2))[1]) == list(NAMES[y])
+    # the file's layout: /classes names the class numbers in /train/y
+    raw = h5_tree(path, ["train", "test"])
+    assert np.array_equal(raw["train/y"], y) and np.array_equal(raw["test/y"], yt)
+    import h5py
+    with h5py.File(path, "r") as f:
+        assert list(f["classes"].asstr()[()]) == list(NAMES)
     # the command line trains on it and names the classes
     cli.run("train", "--data", path, "--layers", "4:relu", "--epochs", 2, "--save",
             tmp_path / "m.h5")
