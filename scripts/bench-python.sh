@@ -76,7 +76,7 @@ EOF
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg) (timings are only comparable on an idle machine)"
 echo "workload: $data /train, 256:relu,128:relu softmax, adam lr 1e-3, batch 128, $epochs epochs (the first not timed), 1 rank"
 
 cli_all=() py_all=()
