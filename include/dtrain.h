@@ -344,6 +344,25 @@ DTRAIN_API dtrain_status dtrain_save(dtrain_run *run, const char *path);
  * first (DTRAIN_EUSAGE for a damaged one).  Collective. */
 DTRAIN_API dtrain_status dtrain_load(dtrain_run *run, const char *path);
 
+/* The bytes of the HDF5 file dtrain_save would write for the run's model
+ * (the same content: layers, weights, normalisation, class names, and for a
+ * trained model its options and epochs), in memory: for a program that
+ * keeps or sends a model without a file (Python's pickle).  On DTRAIN_OK
+ * *image is malloc'd, *len bytes, and the caller frees it with free(); on
+ * failure *image is NULL and *len 0.  DTRAIN_EUSAGE if image or len is NULL
+ * or the run has no model; DTRAIN_ENOMEM.  Local: no rank waits for
+ * another, so any one rank may call it. */
+DTRAIN_API dtrain_status dtrain_model_image(dtrain_run *run, void **image, size_t *len);
+
+/* dtrain_load from len bytes at image (dtrain_model_image's, or a saved
+ * model's or checkpoint's file read into memory), read through every check
+ * a file is: bytes that are not such a file (truncated, damaged, anything
+ * else) are DTRAIN_EUSAGE with a message, and the run keeps the model it
+ * held.  The bytes stay the caller's (copied while read).  DTRAIN_EUSAGE
+ * for image NULL or len 0.  Local: it loads the model on this rank alone
+ * (dtrain_save of it is then collective as ever). */
+DTRAIN_API dtrain_status dtrain_load_image(dtrain_run *run, const void *image, size_t len);
+
 /* ---- options, the command line and the process ---- */
 
 /* A parsed command line of one command: "--key value" arguments checked

@@ -159,7 +159,7 @@ dt_model *api_model_of(dtrain_run *run, dt_norm **norm)
     return NULL;
 }
 
-static void drop_model(dtrain_run *run)
+void api_drop_model(dtrain_run *run)
 {
     if (run->session) {
         session_free(run->session);
@@ -190,7 +190,7 @@ void dtrain_free(dtrain_run *run)
     if (!run || run->in_callback)
         return;
     dt_log_sink prev = api_enter(run);
-    drop_model(run);
+    api_drop_model(run);
     api_rows_free(&run->train);
     api_rows_free(&run->eval);
     comm_free(run->comm);
@@ -385,21 +385,6 @@ static void training_leave(const int outer[2])
     pthread_mutex_unlock(&training_lock);
 }
 
-/* path <- the model, its configuration cfg and its training's epochs hist
- * (NULL: none); rank 0 writes, collective, agreed. */
-static dt_status save_model(dtrain_run *run, const dt_model *m, const dt_norm *nm,
-                            const dt_config *cfg, const dt_history *hist, const char *path)
-{
-    dt_error *err = &run->err;
-    dt_status st = DT_OK;
-    const dt_saved_opts opts = cfgsave_opts(cfg);
-    if (comm_rank(run->comm) == 0)
-        st = modelio_save(path, m, nm, cfg ? &opts : NULL, hist, err);
-    if (!(st = comm_agree(run->comm, st, err)))
-        dt_info("saved model to %s", path);
-    return st;
-}
-
 /* What the caller allowed the run and its callbacks, given to the session. */
 static void hand_to_session(dtrain_run *run, dt_session *s)
 {
@@ -459,8 +444,7 @@ static dt_status training_run(dtrain_run *run, int watch, dt_session *s)
         st = read_names(run, run->trained_cfg.train.data, err);
     /* complete: nothing rewritten */
     if (!st && run->trained_cfg.train.save[0] && !s->state.complete)
-        st = save_model(run, &s->net.model, &s->net.norm, &run->trained_cfg,
-                        &s->state.progress.hist, run->trained_cfg.train.save);
+        st = api_save_model(run, s, run->trained_cfg.train.save);
     return st;
 }
 
@@ -486,7 +470,7 @@ dtrain_status dtrain_train(dtrain_run *run)
     if (st)
         return (dtrain_status)st;
     dt_log_sink prev = api_enter(run);
-    drop_model(run);
+    api_drop_model(run);
     const int watch = run->cfg.train.step_timeout > 0;
     int outer[2] = {0, 0}; /* training_begin fills it when it succeeds */
     dt_session *s;
@@ -543,119 +527,4 @@ dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *
         model_predict(m, m->xin, nb, out + i * m->n_out);
     }
     return api_leave(prev, model_fault(m, err));
-}
-
-/* dtrain_save's path against the command line's rule for outputs
- * (fs_check_files): not the files the model came from, nor the trained
- * run's --log or checkpoints.  Local (rank 0). */
-static dt_status check_save_path(const dtrain_run *run, const char *path, dt_error *err)
-{
-    const dt_config *cfg = &run->trained_cfg;
-    const dt_session *s = run->session;
-    /* five names from dt_opt's eight buffers, and ckpt_owned_dir's own */
-    const fs_file files[] = {
-        {dt_opt("data"), s ? cfg->train.data : "", FS_INPUT},
-        {dt_opt("init-from"), s ? cfg->train.init_from : "", FS_INPUT},
-        {dt_opt("config"), s ? cfg->config_file : "", FS_INPUT},
-        {dt_opt("resume"), s ? s->state.resumed_from : "", FS_OWNED},
-        {"dtrain_load", s ? "" : run->loaded_from, FS_INPUT},
-        {dt_opt("log"), s ? cfg->train.log : "", FS_WRITTEN},
-        {"dtrain_save", path, FS_OUTPUT},
-    };
-    const fs_owned_dir dir = ckpt_owned_dir(s ? cfg->train.checkpoint_dir : "");
-    return fs_check_files(files, sizeof files / sizeof files[0], &dir, err);
-}
-
-dtrain_status dtrain_save(dtrain_run *run, const char *path)
-{
-    const dt_status refused = api_usable(run, "dtrain_save");
-    if (refused)
-        return (dtrain_status)refused;
-    dt_log_sink prev = api_enter(run);
-    dt_error *err = &run->err;
-    dt_norm *nm = NULL;
-    dt_model *m = api_model_of(run, &nm);
-    dt_status st = DT_OK;
-    if (!m)
-        st = dt_fail(err, DT_EUSAGE, "dtrain_save: the run has no model (dtrain_train or "
-                                     "dtrain_load first)");
-    else if (!path || !path[0])
-        st = dt_fail(err, DT_EUSAGE, "dtrain_save: no path");
-    else if (comm_rank(run->comm) == 0)
-        st = check_save_path(run, path, err);
-    if (!(st = comm_agree(run->comm, st, err)))
-        st = save_model(run, m, nm, run->session ? &run->trained_cfg : NULL,
-                        run->session ? &run->session->state.progress.hist : NULL, path);
-    return api_leave(prev, st);
-}
-
-/* A checkpoint (it has /format_version) is checked (format version,
- * checksum) before it is trusted; a saved model has no checksum.  Local. */
-static dt_status verify_if_checkpoint(const char *path, dt_error *err)
-{
-    h5file *f;
-    dt_status st = h5io_open_read(path, &f, err);
-    if (st)
-        return st;
-    const int is_ckpt = h5io_has_attr(f, "/", "format_version");
-    h5io_close(f, NULL);
-    return is_ckpt ? ckpt_verify(path, err) : DT_OK;
-}
-
-dtrain_status dtrain_load(dtrain_run *run, const char *path)
-{
-    dt_status st = api_usable(run, "dtrain_load");
-    if (st)
-        return (dtrain_status)st;
-    dt_log_sink prev = api_enter(run);
-    dt_error *err = &run->err;
-    /* read beside the model held, which goes only when every rank has the
-     * new one: a failed load keeps it */
-    dt_model m;
-    dt_norm nm;
-    dt_data_extras names = {0};
-    st = path && path[0] ? verify_if_checkpoint(path, err)
-                         : dt_fail(err, DT_EUSAGE, "dtrain_load: no path");
-    if (!st)
-        st = modelio_load(path, 256, &m, &nm, err);
-    const int read = !st;
-    if (!st)
-        st = dataset_read_extras(path, &names, err);
-    if ((st = comm_agree(run->comm, st, err))) {
-        if (read) {
-            model_free(&m);
-            norm_free(&nm);
-        }
-        dataset_extras_free(&names);
-        return api_leave(prev, st);
-    }
-    drop_model(run);
-    run->loaded = m;
-    run->loaded_norm = nm;
-    run->have_loaded = 1;
-    run->names = names;
-    snprintf(run->loaded_from, sizeof run->loaded_from, "%s", path);
-    return api_leave(prev, st);
-}
-
-dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names, int64_t *n)
-{
-    dt_status st = api_usable(run, "dtrain_class_names");
-    if (st)
-        return (dtrain_status)st;
-    dt_norm *nm;
-    if (!names || !n)
-        return (dtrain_status)dt_fail(&run->err, DT_EUSAGE,
-                                      "dtrain_class_names: names or n is NULL");
-    *names = NULL;
-    *n = 0;
-    if (!api_model_of(run, &nm))
-        return (dtrain_status)dt_fail(&run->err, DT_EUSAGE,
-                                      "dtrain_class_names: the run has no model (dtrain_train "
-                                      "or dtrain_load first)");
-    if (run->names.classes) {
-        *names = (const char *const *)run->names.classes;
-        *n = run->names.n_classes;
-    }
-    return DTRAIN_OK;
 }

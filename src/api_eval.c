@@ -328,7 +328,7 @@ static dt_status score(dtrain_run *run, const eval_about *a, const dt_model *m,
 const char *api_model_label(const dtrain_run *run)
 {
     if (run->have_loaded)
-        return run->loaded_from;
+        return run->loaded_from[0] ? run->loaded_from : "(model image)";
     if (run->session && run->trained_cfg.train.save[0])
         return run->trained_cfg.train.save;
     return "of the run";

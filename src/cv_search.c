@@ -313,7 +313,7 @@ static dt_status save_refit(const dtrain_cv_result *r, dt_comm *comm, dt_session
     const dt_saved_opts opts = cfgsave_opts(cfg);
     if (comm_rank(comm) == 0)
         st = modelio_save(r->cfg->cv.refit, &s->net.model, &s->net.norm, &opts,
-                          &s->state.progress.hist, err);
+                          NULL, &s->state.progress.hist, err);
     if ((st = comm_agree(comm, st, err)))
         return st;
     const dt_progress *p = &s->state.progress;

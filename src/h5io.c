@@ -76,10 +76,53 @@ static dt_status wrap(hid_t id, const char *path, h5file **out, dt_error *err)
     return DT_OK;
 }
 
+/* The file image h5io_image_attach names, this thread's: read in place of
+ * any file of its name. */
+static _Thread_local struct {
+    const char *name;
+    const void *buf;
+    size_t len;
+} attached;
+
+void h5io_image_attach(const char *name, const void *buf, size_t len)
+{
+    attached.name = name;
+    attached.buf = buf;
+    attached.len = len;
+}
+
+void h5io_image_detach(void) { attached.name = NULL; }
+
+/* Open the attached image read-only: HDF5's core driver over a copy of its
+ * bytes, no backing store.  The driver refuses an image whose name exists as
+ * a file, so HDF5 is given a name no file can have (a path through
+ * /dev/null); the messages name the image by its own name. */
+static dt_status open_image(const char *path, h5file **out, dt_error *err)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t id = H5I_INVALID_HID;
+    if (fapl >= 0 && attached.len > 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 &&
+        H5Pset_file_image(fapl, (void *)attached.buf, attached.len) >= 0)
+        id = H5Fopen("/dev/null/dtrain-file-image", H5F_ACC_RDONLY, fapl);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (id < 0)
+        return dt_fail(err, DT_EUSAGE, "%s: not an HDF5 file image (%zu bytes: truncated, "
+                       "damaged or not a file's bytes)", path, attached.len);
+    dt_status st = wrap(id, path, out, err);
+    if (!st) {
+        (*out)->image = attached.buf;
+        (*out)->image_len = attached.len;
+    }
+    return st;
+}
+
 dt_status h5io_open_read(const char *path, h5file **out, dt_error *err)
 {
     quiet_hdf5();
     *out = NULL;
+    if (attached.name && strcmp(path, attached.name) == 0)
+        return open_image(path, out, err);
     if (access(path, F_OK) != 0) {
         /* ENOENT, or ENOTDIR/EACCES for a directory on the way */
         if (errno == ENOTDIR)
@@ -165,35 +208,82 @@ dt_status h5io_create(const char *path, h5file **out, dt_error *err)
     return st;
 }
 
-static dt_status write_image(h5file *f, dt_error *err)
+dt_status h5io_create_image(const char *name, h5file **out, dt_error *err)
 {
+    quiet_hdf5();
+    *out = NULL;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 20, 0);
+    hid_t id = H5Fcreate("/dev/null/dtrain-file-image", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (id < 0)
+        return dt_fail(err, DT_EIO, "%s: cannot create a file in memory", name);
+    dt_status st = wrap(id, name, out, err);
+    if (!st)
+        (*out)->in_memory = 2;
+    return st;
+}
+
+/* The bytes of f, built in memory, into *buf (malloc'd, *size bytes). */
+static dt_status take_image(h5file *f, char **buf, size_t *size, dt_error *err)
+{
+    *buf = NULL;
     if (H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0)
         return dt_fail(err, DT_EIO, "%s: cannot finish the file", f->path);
-    ssize_t size = H5Fget_file_image(f->id, NULL, 0);
-    if (size < 0)
+    ssize_t n = H5Fget_file_image(f->id, NULL, 0);
+    if (n < 0)
         return dt_fail(err, DT_EIO, "%s: cannot finish the file", f->path);
-    char *buf = malloc((size_t)size + 1);
-    if (!buf)
-        return dt_fail(err, DT_ENOMEM, "%s: out of memory for a %zd-byte file", f->path, size);
-    dt_status st = DT_OK;
-    if (H5Fget_file_image(f->id, buf, (size_t)size) != size) {
-        st = dt_fail(err, DT_EIO, "%s: cannot finish the file", f->path);
-    } else {
-        int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        size_t done = 0;
-        while (fd >= 0 && done < (size_t)size) {
-            ssize_t w = write(fd, buf + done, (size_t)size - done);
-            if (w <= 0)
-                break;
-            done += (size_t)w;
-        }
-        int e = errno;
-        if (fd < 0 || done < (size_t)size)
-            st = dt_fail(err, DT_EIO, "%s: write failed after %zu of %zd bytes: %s", f->path,
-                         done, size, strerror(e));
-        if (fd >= 0 && close(fd) != 0 && !st)
-            st = dt_fail(err, DT_EIO, "%s: %s", f->path, strerror(errno));
+    if (!(*buf = malloc((size_t)n + 1)))
+        return dt_fail(err, DT_ENOMEM, "%s: out of memory for a %zd-byte file", f->path, n);
+    if (H5Fget_file_image(f->id, *buf, (size_t)n) != n) {
+        free(*buf);
+        *buf = NULL;
+        return dt_fail(err, DT_EIO, "%s: cannot finish the file", f->path);
     }
+    *size = (size_t)n;
+    return DT_OK;
+}
+
+dt_status h5io_finish_image(h5file *f, dt_status st, void **image, size_t *len, dt_error *err)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    if (!st)
+        st = take_image(f, &buf, &size, err);
+    if (H5Fclose(f->id) < 0 && !st)
+        st = dt_fail(err, DT_EIO, "%s: error while closing", f->path);
+    free(f);
+    if (st) {
+        free(buf);
+        buf = NULL;
+        size = 0;
+    }
+    *image = buf;
+    *len = size;
+    return st;
+}
+
+static dt_status write_image(h5file *f, dt_error *err)
+{
+    char *buf;
+    size_t size;
+    dt_status st = take_image(f, &buf, &size, err);
+    if (st)
+        return st;
+    int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    size_t done = 0;
+    while (fd >= 0 && done < size) {
+        ssize_t w = write(fd, buf + done, size - done);
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    int e = errno;
+    if (fd < 0 || done < size)
+        st = dt_fail(err, DT_EIO, "%s: write failed after %zu of %zu bytes: %s", f->path, done,
+                     size, strerror(e));
+    if (fd >= 0 && close(fd) != 0 && !st)
+        st = dt_fail(err, DT_EIO, "%s: %s", f->path, strerror(errno));
     free(buf);
     return st;
 }
@@ -202,7 +292,7 @@ dt_status h5io_close(h5file *f, dt_error *err)
 {
     if (!f)
         return DT_OK;
-    dt_status st = f->in_memory ? write_image(f, err) : DT_OK;
+    dt_status st = f->in_memory == 1 ? write_image(f, err) : DT_OK;
     if (H5Fclose(f->id) < 0 && !st)
         st = dt_fail(err, DT_EIO, "%s: error while closing", f->path);
     free(f);

@@ -12,7 +12,10 @@
 
 struct h5file {
     hid_t id;
-    int in_memory; /* created: built in memory, written out by h5io_close */
+    int in_memory; /* created: built in memory; 1: written out to path by h5io_close,
+                      2: an image only (h5io_create_image) */
+    const void *image; /* opened from a file image (h5io_image_attach): its bytes */
+    size_t image_len;
     int all;       /* opened over a communicator (MPI-IO): reads of X are collective */
     char path[4096];
 };

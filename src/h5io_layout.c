@@ -28,6 +28,8 @@ enum { OH_MAX_BLOCKS = 1024, OH_MAX_BLOCK = 1 << 24 };
 
 typedef struct {
     int fd;
+    const uint8_t *mem; /* a file image's bytes (mem_len), read instead of fd */
+    uint64_t mem_len;
     uint64_t base;  /* file offset of address 0: the superblock's */
     unsigned sa, ss;/* bytes of an address and of a length in this file */
     int v2;         /* object header version 2 ("OHDR") */
@@ -54,8 +56,13 @@ static uint8_t *oh_read(const oh_scan *s, uint64_t addr, uint64_t len)
 {
     if (len == 0 || len > OH_MAX_BLOCK || addr > UINT64_MAX - s->base - len)
         return NULL;
+    const uint64_t at = s->base + addr;
+    if (s->mem && (at > s->mem_len || len > s->mem_len - at))
+        return NULL;
     uint8_t *buf = malloc(len);
-    if (buf && pread(s->fd, buf, len, (off_t)(s->base + addr)) != (ssize_t)len) {
+    if (buf && s->mem)
+        memcpy(buf, s->mem + at, len);
+    else if (buf && pread(s->fd, buf, len, (off_t)at) != (ssize_t)len) {
         free(buf);
         buf = NULL;
     }
@@ -261,7 +268,7 @@ static int scan_geometry(const h5file *f, oh_scan *s)
 
 /* dset's chunked layout (if it has one) is one HDF5 can open: one chunk
  * dimension per dimension of its dataspace, and the element size, none 0.
- * Local; reads the header with its own descriptor. */
+ * Local; reads the header with its own descriptor (or from a file image). */
 static dt_status check_layout(h5file *f, const char *dset, dt_error *err)
 {
     if (f->in_memory)
@@ -274,13 +281,17 @@ static dt_status check_layout(h5file *f, const char *dset, dt_error *err)
     if (!s)
         return dt_fail(err, DT_ENOMEM, "out of memory");
     s->rank = -1;
-    s->fd = scan_geometry(f, s) == 0 ? open(f->path, O_RDONLY) : -1;
+    s->mem = f->image;
+    s->mem_len = f->image_len;
+    const int geometry = scan_geometry(f, s) == 0;
+    s->fd = geometry && !s->mem ? open(f->path, O_RDONLY) : -1;
     dt_status st;
-    if (s->fd < 0) {
+    if (!geometry || (s->fd < 0 && !s->mem)) {
         st = dt_fail(err, DT_EUSAGE, "%s: cannot read how '%s' is stored", f->path, dset);
     } else {
         scan_header(s, oi.addr);
-        close(s->fd);
+        if (s->fd >= 0)
+            close(s->fd);
         st = layout_verdict(f, dset, s, err);
     }
     free(s);

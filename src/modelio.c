@@ -48,8 +48,9 @@ static dt_status copy_data_extras(h5file *f, const char *data, dt_error *err)
     return st;
 }
 
-dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
-                        const dt_saved_opts *opts, dt_error *err)
+/* The layout of modelio.h but the data's extras. */
+static dt_status write_model(h5file *f, const dt_model *m, const dt_norm *norm,
+                             const dt_saved_opts *opts, dt_error *err)
 {
     dt_status st;
     if ((st = h5io_make_group(f, "/model", err)) ||
@@ -88,11 +89,33 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
             if (key && (st = h5io_set_attr_str(f, "/config", key, v, err)))
                 return st;
     }
-    return opts && opts->data[0] ? copy_data_extras(f, opts->data, err) : DT_OK;
+    return DT_OK;
+}
+
+dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
+                        const dt_saved_opts *opts, dt_error *err)
+{
+    dt_status st = write_model(f, m, norm, opts, err);
+    return !st && opts && opts->data[0] ? copy_data_extras(f, opts->data, err) : st;
+}
+
+/* A saved model's whole content (modelio_save's, modelio_image's) into f. */
+static dt_status write_saved(h5file *f, const dt_model *m, const dt_norm *norm,
+                             const dt_saved_opts *opts, const dt_data_extras *extras,
+                             const dt_history *hist, dt_error *err)
+{
+    dt_status st = extras ? write_model(f, m, norm, opts, err)
+                          : modelio_write(f, m, norm, opts, err);
+    if (!st && extras)
+        st = dataset_write_extras(f, extras, err);
+    if (!st && hist && hist->n_rows)
+        st = history_write_h5(f, hist, err);
+    return st;
 }
 
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
-                       const dt_saved_opts *opts, const dt_history *hist, dt_error *err)
+                       const dt_saved_opts *opts, const dt_data_extras *extras,
+                       const dt_history *hist, dt_error *err)
 {
     char tmp[DT_PATH_MAX + 64];
     fs_temp_name(path, tmp, sizeof tmp);
@@ -100,10 +123,22 @@ dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
     dt_status st = h5io_create(tmp, &f, err);
     if (st)
         return st;
-    st = modelio_write(f, m, norm, opts, err);
-    if (!st && hist && hist->n_rows)
-        st = history_write_h5(f, hist, err);
+    st = write_saved(f, m, norm, opts, extras, hist, err);
     return h5io_finish(f, path, st, err);
+}
+
+dt_status modelio_image(const char *name, const dt_model *m, const dt_norm *norm,
+                        const dt_saved_opts *opts, const dt_data_extras *extras,
+                        const dt_history *hist, void **image, size_t *len, dt_error *err)
+{
+    *image = NULL;
+    *len = 0;
+    h5file *f;
+    dt_status st = h5io_create_image(name, &f, err);
+    if (st)
+        return st;
+    st = write_saved(f, m, norm, opts, extras, hist, err);
+    return h5io_finish_image(f, st, image, len, err);
 }
 
 /* Shape of /model/layer{l}/weight; name receives its path. */

@@ -558,6 +558,99 @@ static char *slurp(const char *path, long *n)
     return b;
 }
 
+/* dtrain_load_image refuses bytes: DTRAIN_EUSAGE with a message naming the
+ * call, and the run keeps the model it held (D inputs). */
+static void image_refused(dtrain_run *run, const void *image, size_t len, const char *what)
+{
+    ck_assert_msg(dtrain_load_image(run, image, len) == DTRAIN_EUSAGE, "%s: loaded", what);
+    ck_assert_msg(strncmp(dtrain_errmsg(run), "dtrain_load_image", 17) == 0, "%s: '%s'", what,
+                  dtrain_errmsg(run));
+    ck_assert_int_eq(dtrain_n_inputs(run), D);
+}
+
+/* dtrain_model_image: the bytes of the file dtrain_save writes (the same
+ * bytes, compared whole, on rank 0 which wrote the file: the history's times
+ * are each rank's own); dtrain_load_image of them, on one rank alone (no
+ * collective: a run on MPI_COMM_SELF of rank 0, while the others wait at
+ * the barrier), predicts bit for bit as the trained run, and an
+ * image of the loaded model loads again to the same bits.  Bytes that are no
+ * whole model image are refused, never a crash: NULL, none, truncated at
+ * every 1/64 of the length, a wrong signature, garbage; and a sweep of
+ * one-byte changes either loads (a changed weight is still a model) or is
+ * refused, leaving the model held. */
+START_TEST(test_model_image)
+{
+    char path[1024];
+    if (rank == 0)
+        snprintf(path, sizeof path, "%s", tu_path("imaged.h5"));
+    MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+    dtrain_run *run = uneven_run("3");
+    void *image = (void *)path;
+    size_t len = 7;
+    ck_assert_int_eq(dtrain_model_image(run, &image, &len), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "has no model"), "%s", dtrain_errmsg(run));
+    ck_assert_ptr_null(image);
+    ck_assert_int_eq(len, 0);
+    ck_assert_int_eq(dtrain_model_image(run, NULL, &len), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_model_image(run, &image, NULL), DTRAIN_EUSAGE);
+    ck_assert_int_eq(dtrain_model_image(NULL, &image, &len), DTRAIN_EUSAGE);
+    OK(dtrain_train(run), run);
+    OK(dtrain_save(run, path), run);
+    float Xq[Q * D], a[Q], b[Q];
+    query(Xq);
+    OK(dtrain_predict(run, Xq, Q, a), run);
+    if (rank == 0) {
+        OK(dtrain_model_image(run, &image, &len), run);
+        long n = 0;
+        char *file = slurp(path, &n);
+        ck_assert_ptr_nonnull(file);
+        ck_assert_int_eq((long)len, n);
+        ck_assert_msg(memcmp(image, file, len) == 0, "the image is not the saved file's bytes");
+        free(file);
+
+        dtrain_run *self;
+        OK(dtrain_create(&self, MPI_COMM_SELF), NULL);
+        OK(dtrain_load_image(self, image, len), self);
+        ck_assert_int_eq(dtrain_n_inputs(self), D);
+        OK(dtrain_predict(self, Xq, Q, b), self);
+        ck_assert_msg(memcmp(a, b, sizeof a) == 0, "the image's model predicts otherwise");
+        /* the loaded model's image loads to the same bits */
+        void *again;
+        size_t again_len;
+        OK(dtrain_model_image(self, &again, &again_len), self);
+        OK(dtrain_load_image(self, again, again_len), self);
+        OK(dtrain_predict(self, Xq, Q, b), self);
+        ck_assert_msg(memcmp(a, b, sizeof a) == 0, "an image of a loaded model differs");
+        free(again);
+
+        image_refused(self, NULL, len, "NULL");
+        image_refused(self, image, 0, "0 bytes");
+        for (size_t cut = 1; cut < 64; cut++)
+            image_refused(self, image, len * cut / 64, "truncated");
+        image_refused(self, image, len - 1, "one byte short");
+        ((unsigned char *)image)[0] ^= 1; /* the signature's first byte */
+        image_refused(self, image, len, "no signature");
+        ((unsigned char *)image)[0] ^= 1;
+        char *garbage = malloc(len);
+        for (size_t i = 0; i < len; i++) garbage[i] = (char)(i * 131 + 7);
+        image_refused(self, garbage, len, "garbage");
+        for (size_t at = 0; at < len; at += len / 97 + 1) {
+            memcpy(garbage, image, len);
+            garbage[at] = (char)~garbage[at];
+            const dtrain_status st = dtrain_load_image(self, garbage, len);
+            ck_assert_msg(st == DTRAIN_OK || st == DTRAIN_EUSAGE, "byte %zu changed: status %d: %s",
+                          at, (int)st, dtrain_errmsg(self));
+            ck_assert_int_eq(dtrain_n_inputs(self), D);
+        }
+        free(garbage);
+        dtrain_free(self);
+        free(image);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    dtrain_free(run);
+}
+END_TEST
+
 /* dtrain_save refuses, on every rank, what the command line refuses: the
  * message names the path and the reason (`why`), and the file is as it was. */
 static void save_refused(dtrain_run *run, const char *path, const char *why)
@@ -1046,6 +1139,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_failed_set_changes_nothing);
     tcase_add_test(tc, test_failed_load_keeps_model);
     tcase_add_test(tc, test_class_names);
+    tcase_add_test(tc, test_model_image);
     tcase_add_test(tc, test_reentry_refused);
     tcase_add_test(tc, test_no_training_rows);
     tcase_add_test(tc, test_head_from_data);

@@ -84,6 +84,14 @@ dtrain_status api_leave(dt_log_sink prev, dt_status st);
  * NULL when it holds none.  Pointers into the run: not to be freed. */
 dt_model *api_model_of(dtrain_run *run, dt_norm **norm);
 
+/* Drop the model the run holds (trained or loaded), its final metrics and
+ * class names.  Local. */
+void api_drop_model(dtrain_run *run);
+/* Save the model of session s (NULL: the run's loaded model) to path with
+ * the run's class names, as dtrain_save does once path is checked: rank 0
+ * writes, collective, agreed (api_model.c). */
+dt_status api_save_model(dtrain_run *run, const dt_session *s, const char *path);
+
 /* Set up the session s for the run's data, its arrays (api_rows.c) or the
  * file "data" names, with the options trained_cfg (collective, agreed). */
 dt_status api_setup(dtrain_run *run, dt_session *s);

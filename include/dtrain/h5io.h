@@ -37,6 +37,25 @@ dt_status h5io_create(const char *path, h5file **out, dt_error *err);
 dt_status h5io_close(h5file *f, dt_error *err);
 const char *h5io_path(const h5file *f);
 
+/* Create a file in memory only, for its bytes (h5io_finish_image): the
+ * bytes h5io_create's file would hold after the same writes.  name is what
+ * messages call it. */
+dt_status h5io_create_image(const char *name, h5file **out, dt_error *err);
+/* For a file from h5io_create_image: if st is DT_OK, its bytes into *image
+ * (malloc'd, *len bytes, the caller frees them); always closes and frees f.
+ * On failure *image is NULL and *len 0.  Returns the outcome. */
+dt_status h5io_finish_image(h5file *f, dt_status st, void **image, size_t *len,
+                            dt_error *err);
+
+/* Until h5io_image_detach, h5io_open_read(name) opens the HDF5 file image
+ * buf (len bytes: a whole file's, as h5io_finish_image gives them) instead of
+ * any file of that name, so every reader that takes a path reads the image
+ * through its usual checks; bytes that are no HDF5 file are DT_EUSAGE naming
+ * name.  This thread only, one image at a time; buf stays the caller's and
+ * must stay unchanged until detached (HDF5 reads a copy of it per open). */
+void h5io_image_attach(const char *name, const void *buf, size_t len);
+void h5io_image_detach(void);
+
 /* For a file created under a temporary name (fs_temp_name): if st is DT_OK,
  * close it and move it durably to final_path (fs_commit); otherwise, or if
  * that fails, close it and remove the temporary.  Returns the outcome. */

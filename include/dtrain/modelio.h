@@ -52,9 +52,19 @@ dt_status modelio_write(h5file *f, const dt_model *m, const dt_norm *norm,
 
 /* Write the model to `path` through a temporary file in the same directory
  * renamed into place, so an existing file is replaced only by a complete one.
- * norm, opts and hist (the training run's epochs, as /history) may be NULL. */
+ * norm, opts and hist (the training run's epochs, as /history) may be NULL.
+ * extras (the model's class names and missing-value fill) are written as
+ * given; NULL: those of the training data file opts names, if any. */
 dt_status modelio_save(const char *path, const dt_model *m, const dt_norm *norm,
-                       const dt_saved_opts *opts, const dt_history *hist, dt_error *err);
+                       const dt_saved_opts *opts, const dt_data_extras *extras,
+                       const dt_history *hist, dt_error *err);
+
+/* The bytes modelio_save would write, as an HDF5 file image: *image
+ * malloc'd (*len bytes), for the caller to free; NULL on failure.  name is
+ * what messages call it. */
+dt_status modelio_image(const char *name, const dt_model *m, const dt_norm *norm,
+                        const dt_saved_opts *opts, const dt_data_extras *extras,
+                        const dt_history *hist, void **image, size_t *len, dt_error *err);
 
 /* Replace m's parameters with those stored in `path`.  The number of layers and
  * every shape must match; otherwise the error lists each difference. */
