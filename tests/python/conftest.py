@@ -99,12 +99,12 @@ def shared_tmp(world):
 def hang_guard(world, request):
     """At more than one rank, a rank waiting in a collective the others never
     enter would hang the job until ctest's timeout. After DTRAIN_PY_HANG
-    seconds (default 150) in one test, print every thread's stack, naming the
+    seconds (default 90) in one test, print every thread's stack, naming the
     rank and the test, and end the process (mpirun then ends the job)."""
     if world.size == 1:
         yield
         return
-    limit = float(os.environ.get("DTRAIN_PY_HANG", "150"))
+    limit = float(os.environ.get("DTRAIN_PY_HANG", "90"))
     capman = request.config.pluginmanager.getplugin("capturemanager")
     done = threading.Event()
 

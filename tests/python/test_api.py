@@ -359,6 +359,16 @@ def test_bad_values_carry_dtrains_message(small):
     fits_afterwards(est, X, y)
 
 
+def test_divergence_is_an_exception(diabetes_runs):
+    X, y = diabetes_runs["X"], diabetes_runs["y"]
+    est = MLPRegressor(hidden_layers=(16,), optimizer="sgd", lr=1000, epochs=3)
+    with pytest.raises(FloatingPointError, match="diverged") as e:
+        est.fit(X, y)
+    assert isinstance(e.value, dtrain.DivergedError) and isinstance(e.value, dtrain.Error)
+    est.set_params(lr=0.001).fit(X, y)
+    assert np.all(np.isfinite(est.predict(X)))
+
+
 def test_file_errors(tmp_path, small):
     X, y = small
     missing = tmp_path / "missing.h5"

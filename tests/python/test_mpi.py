@@ -40,8 +40,10 @@ def wait(req):
 
 
 def on_root(fn):
-    """fn() at rank 0 only; every rank returns its result or raises its error."""
+    """fn() at rank 0 only, once every rank has got here (so it sees what
+    they wrote); every rank returns its result or raises its error."""
     result, err = None, None
+    wait(world.Ibarrier())
     if world.rank == 0:
         try:
             result = fn()
