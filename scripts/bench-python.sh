@@ -17,7 +17,9 @@
 # on an otherwise idle machine.
 # --repeats N runs the pair N times, alternately, and prints each.  Ends with
 #   BENCH_PYTHON cli_sec_per_epoch=... python_sec_per_epoch=... ratio=...
-# (ratio: Python over the command; over all repeats' medians).
+# (the medians over the repeats; ratio: the median of each repeat's ratio of
+# the estimator's time per epoch to the command's, the two run one after the
+# other under much the same load).
 # Environment: BUILD_DIR (build-release), BUILD_TYPE (Release), NO_BUILD=1 to
 # use BUILD_DIR as is, DTRAIN_PYTHON (/usr/bin/python3), BENCH_TIMEOUT (s, 1800).
 set -euo pipefail
@@ -79,7 +81,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg) (timings are only comparable on an idle machine)"
 echo "workload: $data /train, 256:relu,128:relu softmax, adam lr 1e-3, batch 128, $epochs epochs (the first not timed), 1 rank"
 
-cli_all=() py_all=()
+cli_all=() py_all=() ratio_all=()
 for ((r = 1; r <= repeats; r++)); do
   # the command
   t0=$(date +%s.%N)
@@ -108,9 +110,11 @@ print(" ".join("%.4f" % json.loads(l)["epoch_time"] for l in open(sys.argv[1]) i
   echo "  MLPClassifier.fit:  epoch_time $py_epochs s  (median after the first $py_med s; final train_loss $py_loss)"
   echo "  fit's wall time $py_wall s = epochs $py_sum s + $(awk -v w="$py_wall" -v s="$py_sum" 'BEGIN { printf "%.4f", w - s }') s hand-over and set-up"
   echo "  whole runs under mpirun: dtrain train $cli_wall s (reading the file, set-up, final figures), the script $py_whole s (imports, read_data, fit)"
-  echo "  ratio fit / train per epoch: $(awk -v p="$py_med" -v c="$cli_med" 'BEGIN { printf "%.3f", p / c }')"
-  cli_all+=("$cli_med") py_all+=("$py_med")
+  ratio=$(awk -v p="$py_med" -v c="$cli_med" 'BEGIN { printf "%.3f", p / c }')
+  echo "  ratio fit / train per epoch: $ratio"
+  cli_all+=("$cli_med") py_all+=("$py_med") ratio_all+=("$ratio")
 done
 cli=$(printf '%s\n' "${cli_all[@]}" | median)
 py=$(printf '%s\n' "${py_all[@]}" | median)
-echo "BENCH_PYTHON cli_sec_per_epoch=$cli python_sec_per_epoch=$py ratio=$(awk -v p="$py" -v c="$cli" 'BEGIN { printf "%.3f", p / c }')"
+ratio=$(printf '%s\n' "${ratio_all[@]}" | median)
+echo "BENCH_PYTHON cli_sec_per_epoch=$cli python_sec_per_epoch=$py ratio=$ratio"
