@@ -52,6 +52,8 @@
  *     process's: once one has arrived, every run that allowed signals (and
  *     any with "checkpoint-dir") stops at its next safe point, and a later
  *     dtrain_train of a run that allowed them stops before its first step.
+ *     DTRAIN_ALLOW_SIGNALS_SCOPED installs them for one dtrain_train at a
+ *     time, whose return puts the program's back and takes the signal.
  *   - The watchdog.  "step-timeout" (DTRAIN_ALLOW_WATCHDOG) runs one thread
  *     in the process during dtrain_train, which ends the whole process with
  *     exit status 4 when a step stalls.  So no other run of the process
@@ -117,10 +119,10 @@ typedef enum {
     DTRAIN_ENUM = 5,       /* the training diverged (NaN or Inf) */
     DTRAIN_EBUSY = 6,      /* called from a callback of the same run: refused, nothing
                               changed; call it after the call in progress returns */
-    DTRAIN_STOPPED = 7,    /* stopped by a signal (DTRAIN_ALLOW_SIGNALS) at a step boundary
-                              without "checkpoint-dir": nothing was saved, the run holds
-                              no model; the command line exits with 128 + the signal's
-                              number */
+    DTRAIN_STOPPED = 7,    /* stopped by a signal (DTRAIN_ALLOW_SIGNALS or its _SCOPED
+                              form) at a step boundary without "checkpoint-dir": nothing
+                              was saved, the run holds no model; the command line exits
+                              with 128 + the signal's number */
     DTRAIN_EINTERNAL = 70, /* a defect in dtrain or a library under it */
     DTRAIN_PREEMPTED = 75  /* stopped by a signal or "stop-at-step" after writing a
                               checkpoint ("checkpoint-dir"); "resume" continues */
@@ -279,7 +281,20 @@ enum {
      * rank cannot hold the job.  It runs from the start of dtrain_train's
      * set-up, where it ends the job only for a rank of the host that has
      * not responded for that long.  Without this, "step-timeout" is refused. */
-    DTRAIN_ALLOW_WATCHDOG = 1u << 1
+    DTRAIN_ALLOW_WATCHDOG = 1u << 1,
+    /* DTRAIN_ALLOW_SIGNALS for the duration of each dtrain_train only, for a
+     * program with handlers of its own (Python's Ctrl-C): dtrain_train
+     * installs the handlers as it begins and, as it returns (on every path),
+     * puts back exactly the actions they replaced (sigaction's) and takes
+     * the signal that arrived in the call, so the process's flag is clear
+     * and a later dtrain_train starts clean.  Inside the call a signal stops
+     * training as DTRAIN_ALLOW_SIGNALS says (a second-order optimizer
+     * without "checkpoint-dir" puts the program's actions back instead);
+     * afterwards dtrain_stop_signal gives the signal the call took, whatever
+     * its status (one that came after the last step does not change the
+     * status: the program may act on it then).  Excludes
+     * DTRAIN_ALLOW_SIGNALS (DTRAIN_EUSAGE). */
+    DTRAIN_ALLOW_SIGNALS_SCOPED = 1u << 2
 };
 
 /* Allow what the flags (DTRAIN_ALLOW_*, or-ed) name.  Local; allow the same
@@ -314,21 +329,37 @@ DTRAIN_API dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t
 
 /* The names of the model's classes, when it has them: the "/classes" of the
  * "data" file it was trained on (`dtrain convert` writes them for text
- * labels and for integer labels other than 0..K-1) or of the file
- * dtrain_load read.  On DTRAIN_OK *names is an array of *n NUL-terminated
- * UTF-8 strings, class k's name at [k] (the class whose probability is
- * column k of dtrain_predict's softmax output; a sigmoid's column is class
- * 1's); owned by the run, valid until the next dtrain_train, dtrain_load or
- * dtrain_free; not to be freed.  A model without names (trained on arrays, or
- * on labels that are their own numbers, or a regression) gives *names NULL
- * and *n 0.  DTRAIN_EUSAGE if names or n is NULL or the run has no model.
+ * labels and for integer labels other than 0..K-1), of the file (or image)
+ * dtrain_load read, or those dtrain_set_class_names set.  On DTRAIN_OK
+ * *names is an array of *n NUL-terminated UTF-8 strings, class k's name at
+ * [k] (the class whose probability is column k of dtrain_predict's softmax
+ * output; a sigmoid's column is class 1's); owned by the run, valid until
+ * the next dtrain_train, dtrain_load, dtrain_load_image,
+ * dtrain_set_class_names or dtrain_free; not to be freed.  A model without
+ * names (trained on arrays, or on labels that are their own numbers, or a
+ * regression) gives *names NULL and *n 0.  DTRAIN_EUSAGE if names or n is NULL or the run has no model.
  * Local. */
 DTRAIN_API dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names,
                                             int64_t *n);
 
-/* Save the run's model (layers, weights, normalisation, options) to the
- * HDF5 file path, the layout `dtrain predict` and `dtrain eval` read; rank 0
- * writes through a temporary file renamed into place.  Collective.
+/* Name the classes of the run's model: names[k] is class k's name (the
+ * class of column k of dtrain_predict's softmax output; for a sigmoid, 2
+ * names: class 0's, then class 1's), n the model's outputs (2 for a
+ * sigmoid), or 0 to remove the names.  Each name is a non-empty UTF-8 text,
+ * none twice.  The names are copied; dtrain_class_names then gives them, and
+ * dtrain_save and dtrain_model_image write them where `dtrain convert`
+ * writes a data file's (/classes), so `dtrain predict` and `dtrain eval`
+ * print them and dtrain_load reads them back.  Until the next dtrain_train,
+ * dtrain_load or dtrain_free.  DTRAIN_EUSAGE, changing nothing, if the run
+ * has no model, its model is a regression ("output" linear), n is not the
+ * number of classes, or names (or one of them) is NULL, empty, not UTF-8 or
+ * repeated.  Local: set the same names on every rank before dtrain_save. */
+DTRAIN_API dtrain_status dtrain_set_class_names(dtrain_run *run, const char *const *names,
+                                                int64_t n);
+
+/* Save the run's model (layers, weights, normalisation, options, class
+ * names) to the HDF5 file path, the layout `dtrain predict` and `dtrain
+ * eval` read; rank 0 writes through a temporary file renamed into place.  Collective.
  * DTRAIN_EUSAGE, nothing written, where `dtrain train --save` would refuse
  * path: anything but a regular file (a FIFO, a device, a symbolic link), a
  * file the model came from (the "data", "init-from" and "config" files, the
@@ -509,7 +540,9 @@ DTRAIN_API void dtrain_ignore_file_size_signal(void);
 
 /* After DTRAIN_STOPPED: the number of the signal that stopped the run (the
  * largest over its ranks; the command line exits with 128 + it), 0 if
- * none is known.  Collective. */
+ * none is known.  With DTRAIN_ALLOW_SIGNALS_SCOPED: the signal the run's
+ * last dtrain_train took (the largest over its ranks), after any status, 0
+ * if none arrived.  Collective. */
 DTRAIN_API int dtrain_stop_signal(dtrain_run *run);
 
 /* Agree on an outcome the program reached on its own: every rank passes its

@@ -288,9 +288,15 @@ dtrain_status dtrain_allow(dtrain_run *run, unsigned flags)
     if (st)
         return (dtrain_status)st;
     dt_error_clear(&run->err);
-    if (flags & ~(unsigned)(DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_WATCHDOG))
+    const unsigned both = DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_SIGNALS_SCOPED;
+    if (flags & ~(unsigned)(both | DTRAIN_ALLOW_WATCHDOG))
         return (dtrain_status)dt_fail(&run->err, DT_EUSAGE, "dtrain_allow: unknown flags 0x%x",
                                       flags);
+    if (((flags | run->allowed) & both) == both)
+        return (dtrain_status)dt_fail(&run->err, DT_EUSAGE, "dtrain_allow: "
+                                      "DTRAIN_ALLOW_SIGNALS (the handlers for good) and "
+                                      "DTRAIN_ALLOW_SIGNALS_SCOPED (for each dtrain_train) "
+                                      "exclude each other");
     if ((flags & DTRAIN_ALLOW_SIGNALS) && !(run->allowed & DTRAIN_ALLOW_SIGNALS))
         signals_install();
     run->allowed |= flags;
@@ -388,7 +394,7 @@ static void training_leave(const int outer[2])
 /* What the caller allowed the run and its callbacks, given to the session. */
 static void hand_to_session(dtrain_run *run, dt_session *s)
 {
-    s->allow.signals = (run->allowed & DTRAIN_ALLOW_SIGNALS) != 0;
+    s->allow.signals = (run->allowed & (DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_SIGNALS_SCOPED)) != 0;
     s->allow.watchdog = (run->allowed & DTRAIN_ALLOW_WATCHDOG) != 0;
     s->hooks.on_step = run->on_step ? step_trampoline : NULL;
     s->hooks.on_epoch = run->on_epoch ? epoch_trampoline : NULL;
@@ -464,18 +470,15 @@ static void training_keep(dtrain_run *run, dt_session *s, dt_status st)
     run->session = s;
 }
 
-dtrain_status dtrain_train(dtrain_run *run)
+/* dtrain_train's work, between its signal scope's begin and end. */
+static dt_status train(dtrain_run *run)
 {
-    dt_status st = api_usable(run, "dtrain_train");
-    if (st)
-        return (dtrain_status)st;
-    dt_log_sink prev = api_enter(run);
-    api_drop_model(run);
+    dt_status st;
     const int watch = run->cfg.train.step_timeout > 0;
     int outer[2] = {0, 0}; /* training_begin fills it when it succeeds */
     dt_session *s;
     if ((st = training_begin(run, watch, outer, &s)))
-        return api_leave(prev, st);
+        return st;
     run->trained_cfg = run->cfg;
     /* the watch begins before set-up: a rank that stops there (or, armed by
      * the caller, in MPI's start-up) would leave the others waiting */
@@ -486,6 +489,23 @@ dtrain_status dtrain_train(dtrain_run *run)
         training_keep(run, s, st);
     }
     training_leave(outer);
+    return st;
+}
+
+dtrain_status dtrain_train(dtrain_run *run)
+{
+    dt_status st = api_usable(run, "dtrain_train");
+    if (st)
+        return (dtrain_status)st;
+    dt_log_sink prev = api_enter(run);
+    api_drop_model(run);
+    const int scoped = (run->allowed & DTRAIN_ALLOW_SIGNALS_SCOPED) != 0;
+    run->stop_signal = 0;
+    if (scoped)
+        signals_scope_begin();
+    st = train(run);
+    if (scoped)
+        run->stop_signal = signals_scope_end();
     return api_leave(prev, st);
 }
 

@@ -17,8 +17,10 @@
 #include "dtrain/cfgsave.h"
 #include "dtrain/checkpoint.h"
 #include "dtrain/comm.h"
+#include "dtrain/convert_labels.h"
 #include "dtrain/fsutil.h"
 #include "dtrain/h5io.h"
+#include "dtrain/loss.h"
 #include "dtrain/modelio.h"
 
 /* What messages call an image being read or written. */
@@ -224,4 +226,64 @@ dtrain_status dtrain_class_names(dtrain_run *run, const char *const **names, int
         *n = run->names.n_classes;
     }
     return DTRAIN_OK;
+}
+
+/* names[0..n) as a model's class names, as dtrain convert stores them: each
+ * a non-empty UTF-8 text, no two the same.  Local. */
+static dt_status check_names(const char *const *names, int64_t n, dt_error *err)
+{
+    label_set seen = {0}; /* finds a repeat */
+    dt_status st = DT_OK;
+    for (int64_t i = 0; i < n && !st; i++) {
+        const char *s = names[i];
+        const size_t len = s ? strlen(s) : 0, bad = s ? convert_utf8_bad_at(s, len) : 0;
+        int64_t id;
+        if (!len)
+            st = dt_fail(err, DT_EUSAGE, "dtrain_set_class_names: name %lld is %s (every class "
+                         "needs a name)", (long long)i, s ? "empty" : "NULL");
+        else if (bad < len)
+            st = dt_fail(err, DT_EUSAGE, "dtrain_set_class_names: name %lld is not UTF-8 text "
+                         "(byte 0x%02X at byte %zu)", (long long)i, (unsigned char)s[bad], bad);
+        else if ((id = label_set_intern(&seen, s)) < 0)
+            st = dt_fail(err, DT_ENOMEM, "dtrain_set_class_names: out of memory");
+        else if (id < i)
+            st = dt_fail(err, DT_EUSAGE, "dtrain_set_class_names: names %lld and %lld are both "
+                         "'%s' (each class needs its own)", (long long)id, (long long)i, s);
+    }
+    label_set_free(&seen);
+    return st;
+}
+
+dtrain_status dtrain_set_class_names(dtrain_run *run, const char *const *names, int64_t n)
+{
+    dt_status st = api_usable(run, "dtrain_set_class_names");
+    if (st)
+        return (dtrain_status)st;
+    dt_log_sink prev = api_enter(run);
+    dt_error *err = &run->err;
+    dt_norm *nm;
+    const dt_model *m = api_model_of(run, &nm);
+    /* a sigmoid's one output is P(class 1) of two classes */
+    const int64_t k = !m ? 0 : m->head == HEAD_SIGMOID ? 2 : m->n_out;
+    char **packed = NULL;
+    if ((st = has_model(run, "dtrain_set_class_names")))
+        ;
+    else if (m->head == HEAD_LINEAR)
+        st = dt_fail(err, DT_EUSAGE, "dtrain_set_class_names: the model is a regression "
+                     "(output linear): it has no classes to name");
+    else if (n != 0 && n != k)
+        st = dt_fail(err, DT_EUSAGE, "dtrain_set_class_names: %lld names for the model's %lld "
+                     "classes (output %s; 0 names removes them)", (long long)n, (long long)k,
+                     head_name(m->head));
+    else if (n > 0 && !names)
+        st = dt_fail(err, DT_EUSAGE, "dtrain_set_class_names: names is NULL");
+    else if (!(st = check_names(names, n, err)) && n > 0 &&
+             !(packed = convert_pack_texts(names, n)))
+        st = dt_fail(err, DT_ENOMEM, "dtrain_set_class_names: out of memory");
+    if (!st) {
+        free(run->names.classes);
+        run->names.classes = packed;
+        run->names.n_classes = n;
+    }
+    return api_leave(prev, st);
 }

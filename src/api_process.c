@@ -45,7 +45,8 @@ int dtrain_stop_signal(dtrain_run *run)
 {
     if (api_usable(run, "dtrain_stop_signal"))
         return 0;
-    int64_t sig = signals_pending();
+    /* the process's pending signal, or the one the run's last signal scope took */
+    int64_t sig = signals_pending() > run->stop_signal ? signals_pending() : run->stop_signal;
     comm_allreduce_max_i64(run->comm, &sig, 1);
     return (int)sig;
 }

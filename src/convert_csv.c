@@ -28,48 +28,12 @@ void convert_meta_free(convert_meta *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Offset of the first byte of s (len bytes) that is not part of valid UTF-8
- * (no overlong forms, surrogates or code points past U+10FFFF), or len. */
-static size_t utf8_bad_at(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        const unsigned c = u[i];
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF; /* the range of the second byte */
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
-            return i;
-        }
-        if (len - i <= n || u[i + 1] < lo || u[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= n; k++)
-            if ((u[i + k] & 0xC0) != 0x80)
-                return i;
-        i += n + 1;
-    }
-    return len;
-}
-
 /* Texts dtrain stores as strings (header names, class labels) must be UTF-8:
  * HDF5 marks them so, and h5py, JSON and terminals decode them. */
 static dt_status check_utf8(const char *text, const char *path, int64_t line, const char *col,
                             const char *what, dt_error *err)
 {
-    const size_t len = strlen(text), at = utf8_bad_at(text, len);
+    const size_t len = strlen(text), at = convert_utf8_bad_at(text, len);
     if (at == len)
         return DT_OK;
     return dt_fail(err, DT_EUSAGE,

@@ -96,6 +96,40 @@ char **convert_pack_texts(const char *const *texts, int64_t n)
     return out;
 }
 
+size_t convert_utf8_bad_at(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        const unsigned c = u[i];
+        size_t n;
+        unsigned lo = 0x80, hi = 0xBF; /* the range of the second byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return i;
+        }
+        if (len - i <= n || u[i + 1] < lo || u[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= n; k++)
+            if ((u[i + k] & 0xC0) != 0x80)
+                return i;
+        i += n + 1;
+    }
+    return len;
+}
+
 /* Sorting ids by their label: numerically (val) or in byte order (text). */
 typedef struct {
     const label_set *ls;

@@ -51,8 +51,49 @@ static void set_all(void (*handler)(int))
         sigaction(stop_signals[i], &sa, NULL);
 }
 
+/* A scope (signals_scope_begin): how deep, and the program's actions it
+ * replaced, put back at its end.  Scopes open and close on the one thread
+ * that trains (dtrain.h: the process's trainings take turns). */
+static int scope_depth;
+static struct sigaction program[N_STOP];
+
 void signals_install(void) { set_all(on_signal); }
-void signals_default(void) { set_all(SIG_DFL); }
+
+void signals_default(void)
+{
+    if (scope_depth == 0) {
+        set_all(SIG_DFL);
+        return;
+    }
+    for (size_t i = 0; i < N_STOP; i++)
+        sigaction(stop_signals[i], &program[i], NULL);
+}
+
+void signals_scope_begin(void)
+{
+    if (scope_depth++ > 0)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < N_STOP; i++)
+        sigaction(stop_signals[i], &sa, &program[i]);
+}
+
+int signals_scope_end(void)
+{
+    if (scope_depth == 0 || --scope_depth > 0)
+        return 0;
+    for (size_t i = 0; i < N_STOP; i++)
+        sigaction(stop_signals[i], &program[i], NULL);
+    /* from here a new signal is the program's; one that came before is taken */
+    const int sig = pending;
+    pending = 0;
+    protect = 0;
+    return sig;
+}
+
 void signals_protect(int on) { protect = on; }
 int signals_pending(void) { return pending; }
 

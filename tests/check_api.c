@@ -466,6 +466,143 @@ START_TEST(test_save_load_predict)
 }
 END_TEST
 
+static char *slurp(const char *path, long *n);
+
+/* dtrain_set_class_names refuses (DTRAIN_EUSAGE, its message containing
+ * why) and changes nothing: the run still has the names `kept` (NULL none). */
+static void names_refused(dtrain_run *run, const char *const *names, int64_t n, const char *why,
+                          const char *kept)
+{
+    ck_assert_int_eq(dtrain_set_class_names(run, names, n), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), why), "'%s' lacks '%s'", dtrain_errmsg(run), why);
+    const char *const *got;
+    int64_t k;
+    if (dtrain_n_inputs(run) == 0)
+        return;
+    OK(dtrain_class_names(run, &got, &k), run);
+    if (kept)
+        ck_assert_str_eq(got[0], kept);
+    else
+        ck_assert_ptr_null(got);
+}
+
+/* dtrain_set_class_names: names for a model trained on a data file without
+ * /classes are given back by dtrain_class_names (copies), written by
+ * dtrain_save and dtrain_model_image where dtrain convert writes them, so
+ * dtrain_load and dtrain_load_image read them back and dtrain_predict_file
+ * writes them beside each row's class; n 0 removes them; a sigmoid takes 2.
+ * Refused, changing nothing: no model, a regression, the wrong number, a
+ * NULL, empty, non-UTF-8 or repeated name. */
+START_TEST(test_set_class_names)
+{
+    char data[1024], model[1024], out[1024];
+    if (rank == 0) {
+        snprintf(data, sizeof data, "%s", tu_path("unnamed.h5"));
+        snprintf(model, sizeof model, "%s", tu_path("renamed-model.h5"));
+        snprintf(out, sizeof out, "%s", tu_path("renamed.csv"));
+        float X[12] = {0, 1, 1, 0, 2, 2, 0, 1.5f, 1, 0.5f, 2, 2.5f};
+        int32_t y[6] = {0, 1, 2, 0, 1, 2};
+        int64_t dx[2] = {6, 2}, dy[1] = {6};
+        h5file *f;
+        dt_error err;
+        ck_assert_int_eq(h5io_create(data, &f, &err), DT_OK);
+        ck_assert_int_eq(h5io_write(f, "/train/X", DT_F32, 2, dx, X, 0, &err), DT_OK);
+        ck_assert_int_eq(h5io_write(f, "/train/y", DT_I32, 1, dy, y, 0, &err), DT_OK);
+        ck_assert_int_eq(h5io_close(f, &err), DT_OK);
+    }
+    MPI_Bcast(data, sizeof data, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(model, sizeof model, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(out, sizeof out, MPI_CHAR, 0, MPI_COMM_WORLD);
+    char first[16] = "cat";
+    const char *three[3] = {first, "dog", "\xc3\xa9meu"}; /* "émeu" */
+    dtrain_run *run, *again;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    names_refused(run, three, 3, "has no model", NULL);
+    OK(dtrain_set(run, "data", data), run);
+    OK(dtrain_set(run, "output", "softmax"), run);
+    OK(dtrain_set(run, "epochs", "1"), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(dtrain_n_outputs(run), 3);
+    const char *const *got;
+    int64_t n;
+    OK(dtrain_class_names(run, &got, &n), run);
+    ck_assert_ptr_null(got);
+
+    names_refused(run, three, 2, "2 names for the model's 3 classes", NULL);
+    names_refused(run, three, -1, "-1 names", NULL);
+    names_refused(run, NULL, 3, "names is NULL", NULL);
+    const char *with_null[3] = {"a", NULL, "c"}, *with_empty[3] = {"a", "b", ""};
+    const char *twice[3] = {"a", "b", "a"}, *latin1[3] = {"a", "\xe9meu", "c"};
+    names_refused(run, with_null, 3, "name 1 is NULL", NULL);
+    names_refused(run, with_empty, 3, "name 2 is empty", NULL);
+    names_refused(run, twice, 3, "names 0 and 2 are both 'a'", NULL);
+    names_refused(run, latin1, 3, "name 1 is not UTF-8", NULL);
+
+    OK(dtrain_set_class_names(run, three, 3), run);
+    strcpy(first, "changed"); /* copied: the run's names stay */
+    OK(dtrain_class_names(run, &got, &n), run);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(got[0], "cat");
+    ck_assert_str_eq(got[2], "\xc3\xa9meu");
+    names_refused(run, twice, 3, "both 'a'", "cat");
+    if (rank == 0)
+        remove(model);
+    OK(dtrain_save(run, model), run);
+
+    /* read back from the file, and from its image; predict names them */
+    OK(dtrain_create(&again, MPI_COMM_WORLD), NULL);
+    OK(dtrain_load(again, model), again);
+    OK(dtrain_class_names(again, &got, &n), again);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(got[1], "dog");
+    ck_assert_str_eq(got[2], "\xc3\xa9meu");
+    OK(dtrain_predict_file(again, data, "train", out, NULL, NULL), again);
+    if (rank == 0) {
+        long len;
+        char *csv = slurp(out, &len);
+        ck_assert_ptr_nonnull(csv);
+        ck_assert_msg(strstr(csv, ",dog,") || strstr(csv, ",cat,") || strstr(csv, ",\xc3\xa9meu,"),
+                      "no class name in the predictions:\n%s", csv);
+        free(csv);
+    }
+    void *image;
+    size_t len;
+    OK(dtrain_model_image(run, &image, &len), run);
+    OK(dtrain_set_class_names(run, NULL, 0), run); /* 0 removes them */
+    OK(dtrain_class_names(run, &got, &n), run);
+    ck_assert_ptr_null(got);
+    ck_assert_int_eq(n, 0);
+    OK(dtrain_load_image(run, image, len), run);
+    free(image);
+    OK(dtrain_class_names(run, &got, &n), run);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(got[0], "cat");
+    dtrain_free(again);
+    dtrain_free(run);
+
+    /* a sigmoid names its two classes; a regression has none to name */
+    float Xs[8] = {0, 1, 1, 0, 0, 0.5f, 1, 0.5f}, ys[4] = {0, 1, 0, 1};
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    OK(dtrain_set(run, "output", "sigmoid"), run);
+    OK(dtrain_set(run, "epochs", "1"), run);
+    OK(dtrain_set_data(run, Xs, ys, rank == 0 ? 4 : 0, 2, 1), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(dtrain_n_outputs(run), 1);
+    names_refused(run, three, 1, "1 names for the model's 2 classes (output sigmoid", NULL);
+    OK(dtrain_set_class_names(run, three + 1, 2), run);
+    OK(dtrain_class_names(run, &got, &n), run);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got[1], "\xc3\xa9meu");
+    dtrain_free(run);
+    run = uneven_run("1");
+    OK(dtrain_train(run), run);
+    names_refused(run, three, 1, "regression", NULL);
+    names_refused(run, NULL, 0, "regression", NULL);
+    ck_assert_int_eq(dtrain_set_class_names(NULL, three, 3), DTRAIN_EUSAGE);
+    dtrain_free(run);
+}
+END_TEST
+
 /* dtrain_class_names: the names of the training file's /classes, kept
  * through dtrain_save and dtrain_load; none for a model trained on arrays;
  * refused without a model or a place to put them. */
@@ -1140,6 +1277,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_failed_load_keeps_model);
     tcase_add_test(tc, test_class_names);
     tcase_add_test(tc, test_model_image);
+    tcase_add_test(tc, test_set_class_names);
     tcase_add_test(tc, test_reentry_refused);
     tcase_add_test(tc, test_no_training_rows);
     tcase_add_test(tc, test_head_from_data);

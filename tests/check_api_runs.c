@@ -14,6 +14,7 @@
  * communicator. */
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,84 @@ START_TEST(test_second_thread_refused)
 }
 END_TEST
 
+/* The program's own SIGINT handler, which dtrain_train's scope must put
+ * back: counts what reaches it. */
+static volatile sig_atomic_t program_got;
+static void program_handler(int sig) { program_got = sig; }
+
+/* SIGINT raised from an epoch callback on rank 0 alone, at epoch `at`. */
+static int interrupt_at(void *user, const dtrain_info *info)
+{
+    if (rank == 0 && info->epoch == *(const int64_t *)user)
+        raise(SIGINT);
+    return 0;
+}
+
+static int count_epochs(void *user, const dtrain_info *info)
+{
+    *(int64_t *)user = info->epoch;
+    return 0;
+}
+
+static void (*handler_now(int sig))(int)
+{
+    struct sigaction now;
+    sigaction(sig, NULL, &now);
+    return now.sa_handler;
+}
+
+/* DTRAIN_ALLOW_SIGNALS_SCOPED: SIGINT raised on rank 0 in epoch 1's callback
+ * stops every rank at the next step (DTRAIN_STOPPED, agreed), the signal
+ * never reaches the program's handler, dtrain_stop_signal gives SIGINT on
+ * every rank, and the program's actions are back (its SIGINT handler, the
+ * default SIGTERM); the next dtrain_train starts clean and trains its 3
+ * epochs.  A SIGINT after the last step (the last epoch's callback) leaves
+ * the status DTRAIN_OK and is still reported.  The permanent form and the
+ * scoped one exclude each other. */
+START_TEST(test_signals_scoped)
+{
+    struct sigaction mine, before;
+    memset(&mine, 0, sizeof mine);
+    mine.sa_handler = program_handler;
+    sigemptyset(&mine.sa_mask);
+    ck_assert_int_eq(sigaction(SIGINT, &mine, &before), 0);
+    program_got = 0;
+    void (*term)(int) = handler_now(SIGTERM);
+
+    dtrain_run *run = make_run(MPI_COMM_WORLD, &A);
+    ck_assert_int_eq(dtrain_allow(run, DTRAIN_ALLOW_SIGNALS | DTRAIN_ALLOW_SIGNALS_SCOPED),
+                     DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "exclude each other"), "%s", dtrain_errmsg(run));
+    OK(dtrain_allow(run, DTRAIN_ALLOW_SIGNALS_SCOPED), run);
+    ck_assert_ptr_eq(handler_now(SIGINT), program_handler); /* nothing installed yet */
+    int64_t at = 1;
+    OK(dtrain_on_epoch(run, interrupt_at, &at), run);
+    ck_assert_int_eq(dtrain_train(run), DTRAIN_STOPPED);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "stopped by SIGINT"), "%s", dtrain_errmsg(run));
+    ck_assert_int_eq(dtrain_stop_signal(run), SIGINT);
+    ck_assert_ptr_eq(handler_now(SIGINT), program_handler);
+    ck_assert_ptr_eq(handler_now(SIGTERM), term);
+    ck_assert_int_eq(program_got, 0);
+    ck_assert_int_eq(dtrain_n_inputs(run), 0);
+
+    int64_t epochs = 0;
+    OK(dtrain_on_epoch(run, count_epochs, &epochs), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(epochs, 3);
+    ck_assert_int_eq(dtrain_stop_signal(run), 0);
+    ck_assert_ptr_eq(handler_now(SIGINT), program_handler);
+
+    at = 3; /* the last epoch: no step comes after it */
+    OK(dtrain_on_epoch(run, interrupt_at, &at), run);
+    OK(dtrain_train(run), run);
+    ck_assert_int_eq(dtrain_stop_signal(run), SIGINT);
+    ck_assert_ptr_eq(handler_now(SIGINT), program_handler);
+    ck_assert_int_eq(program_got, 0);
+    dtrain_free(run);
+    ck_assert_int_eq(sigaction(SIGINT, &before, NULL), 0);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     Suite *s = suite_create("api_runs");
@@ -295,6 +374,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_one_inside_another);
     tcase_add_test(tc, test_watchdog_one_training);
     tcase_add_test(tc, test_second_thread_refused);
+    tcase_add_test(tc, test_signals_scoped);
     suite_add_tcase(s, tc);
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);

@@ -45,6 +45,8 @@ struct dtrain_run {
     void *tick_user;
     double tick_every;
     unsigned allowed;       /* DTRAIN_ALLOW_* */
+    int stop_signal;        /* the signal the last dtrain_train's signal scope took
+                               (DTRAIN_ALLOW_SIGNALS_SCOPED), 0 if none */
     rows train, eval;       /* from arrays; train.n == 0 and !have_train: use "data" */
     int have_train, have_eval;
     dt_session *session;    /* owned, after a successful dtrain_train */

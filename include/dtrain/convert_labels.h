@@ -1,6 +1,7 @@
 /* dtrain: the class labels of a CSV file as convert reads them
  * (src/convert_labels.c): the distinct label texts, then their classes
- * 0..K-1 in sorted order.  Internal to the converter. */
+ * 0..K-1 in sorted order.  Internal to the converter and to
+ * dtrain_set_class_names, which stores class names as it does. */
 #ifndef DTRAIN_CONVERT_LABELS_H
 #define DTRAIN_CONVERT_LABELS_H
 
@@ -33,5 +34,10 @@ void label_set_rank(const label_set *ls, const double *val, int64_t *order, int3
 /* texts[0..n) copied into one allocation: n pointers, then the texts (the
  * caller frees the one pointer); NULL if out of memory. */
 char **convert_pack_texts(const char *const *texts, int64_t n);
+
+/* Offset of the first byte of s (len bytes) that is not part of valid UTF-8
+ * (no overlong forms, surrogates or code points past U+10FFFF), or len:
+ * the texts dtrain stores as strings (class and feature names) are UTF-8. */
+size_t convert_utf8_bad_at(const char *s, size_t len);
 
 #endif

@@ -18,15 +18,26 @@
  * says so, and the command line exits with 128 + N (DT_STOPPED).
  *
  * The handlers and the signal received are the process's: the first signal
- * stays pending for every later safe point of every run (dtrain.h). */
+ * stays pending for every later safe point of every run (dtrain.h), unless
+ * the handlers were installed for one training's scope, whose end puts the
+ * program's back and takes the signal. */
 #ifndef DTRAIN_SIGNALS_H
 #define DTRAIN_SIGNALS_H
 
 #define SIGNALS_GRACE_MS 5000
 
 void signals_install(void);
-/* Back to the default actions (a run with nothing to save: a signal ends it). */
+/* Back to the default actions (a run with nothing to save: a signal ends it);
+ * inside a scope, to the program's actions the scope replaced. */
 void signals_default(void);
+/* A scope of one training (DTRAIN_ALLOW_SIGNALS_SCOPED): the handlers
+ * installed, the actions they replace kept; a scope inside another (a run
+ * training in another's callback) changes nothing. */
+void signals_scope_begin(void);
+/* The end of a scope: the kept actions back, then the signal received in it
+ * (0 if none) returned and forgotten, so the next training starts clean.
+ * An inner scope's end returns 0 and changes nothing. */
+int signals_scope_end(void);
 /* on != 0: a repeated signal never ends the process (a checkpoint is being
  * written, or the stop's checkpoint is written and the run is ending). */
 void signals_protect(int on);
