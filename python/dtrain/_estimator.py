@@ -295,7 +295,8 @@ class _DtrainMLP(BaseEstimator):
         self._run.save(path)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # a copy: BaseEstimator's may be the object's own __dict__
+        state = dict(super().__getstate__())
         run = state.pop("_run", None)
         if run is not None:
             state["_model_image"] = run.model_image()
