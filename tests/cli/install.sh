@@ -250,4 +250,83 @@ if [[ -f $TMP/cmake_shared.h5 ]]; then
     fail "dtrain inspect: $(head -3 "$TMP/i")"
   fi
 fi
+
+# The Python package (docs/python.md): under this prefix (neither /usr nor
+# /usr/local) in lib/python3.X/site-packages, with a _libpath.py naming the
+# installed library.  Imported from the prefix alone (no build tree on the
+# path, run from elsewhere), it loads that library, and predicts with the C
+# example's model what the installed dtrain predict writes, bit for bit.
+PY=${DTRAIN_PYTHON:-/usr/bin/python3}
+pyver=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+PYDIR=$PREFIX/lib/python$pyver/site-packages
+# libpath DIR: the library DIR/_libpath.py names, resolved
+libpath() {
+  "$PY" -c 'import os, runpy, sys
+d = sys.argv[1]
+print(os.path.realpath(os.path.join(d, runpy.run_path(os.path.join(d, "_libpath.py"))["LIBRARY"])))' "$1"
+}
+if [[ -z $pyver ]]; then
+  fail "DTRAIN_PYTHON ($PY) does not run"
+else
+  for f in __init__.py _lib.py _estimator.py _data.py _libpath.py; do
+    [[ -f $PYDIR/dtrain/$f ]] && pass "installed lib/python$pyver/site-packages/dtrain/$f" \
+      || fail "lib/python$pyver/site-packages/dtrain/$f not installed"
+  done
+  got=$(libpath "$PYDIR/dtrain" 2>&1)
+  [[ $got == "$(realpath "$LIBDIR/libdtrain.so.0")" ]] && pass "its _libpath.py names the installed $got" \
+    || fail "its _libpath.py names '$got', not $LIBDIR/libdtrain.so.0"
+  # the prefix's python directory is Debian python3's for /usr and /usr/local
+  # (DESTDIR: the same as installed there, staged)
+  for p in /usr:/usr/lib/python3/dist-packages /usr/local:/usr/local/lib/python$pyver/dist-packages; do
+    if DESTDIR=$TMP/stage cmake --install "$BUILD" --prefix "${p%%:*}" >"$TMP/stage.log" 2>&1 &&
+       [[ -f $TMP/stage${p#*:}/dtrain/__init__.py ]] &&
+       [[ $(libpath "$TMP/stage${p#*:}/dtrain") == "$(realpath "$(find "$TMP/stage${p%%:*}" -name libdtrain.so.0 | head -1)")" ]]; then
+      pass "--prefix ${p%%:*}: the package in ${p#*:}, naming the prefix's library"
+    else
+      fail "--prefix ${p%%:*}: no package in ${p#*:} naming the prefix's library: $(grep -i python "$TMP/stage.log" | head -3)"
+    fi
+    rm -rf "$TMP/stage"
+  done
+  if ! "$PY" -c 'import numpy, mpi4py, h5py' 2>/dev/null; then
+    if [[ ${CI:-} == true ]]; then
+      fail "$PY lacks numpy, mpi4py or h5py (scripts/install-deps.sh installs them)"
+    else
+      echo "skip: the installed package's import: $PY lacks numpy, mpi4py or h5py (scripts/install-deps.sh)"
+    fi
+  elif [[ ! -f $TMP/cmake_shared.h5 ]]; then
+    fail "no model from the C example to predict with"
+  else
+    cat >"$TMP/installed.py" <<'EOF'
+import os, sys
+import numpy as np
+import dtrain
+prefix, model, data, out = sys.argv[1:5]
+prefix = os.path.realpath(prefix) + "/"
+where = os.path.realpath(dtrain.__file__)
+assert where.startswith(prefix), "imported " + where
+libs = {l.split()[-1] for l in open("/proc/self/maps") if "libdtrain" in l}
+assert libs and all(os.path.realpath(p).startswith(prefix) for p in libs), "loaded %s" % libs
+est = dtrain.load(model)
+X = np.random.default_rng(1).uniform(-1, 1, (40, est.n_features_in_)).astype(np.float32)
+dtrain.write_data(data, X)
+np.save(out, est.predict(X))
+print("%s from %s, %d features" % (type(est).__name__, os.path.relpath(where, prefix), est.n_features_in_))
+EOF
+    if (cd "$TMP" && env -u DTRAIN_LIBRARY PYTHONPATH="$PYDIR" timeout -k 5 120 "$PY" "$TMP/installed.py" \
+          "$PREFIX" "$TMP/cmake_shared.h5" "$TMP/pts.h5" "$TMP/py_pred.npy") >"$TMP/py.out" 2>&1; then
+      pass "the installed package imports and loads the installed library: $(tail -1 "$TMP/py.out")"
+      if timeout -k 5 60 mpirun -np 1 "$PREFIX/bin/dtrain" predict --model "$TMP/cmake_shared.h5" \
+           --data "$TMP/pts.h5" --group /train --out "$TMP/cli_pred.h5" >"$TMP/p" 2>&1 &&
+         "$PY" -c 'import sys, h5py, numpy as np
+a = np.load(sys.argv[1]); b = h5py.File(sys.argv[2], "r")["predictions"][...]
+sys.exit(not (a.size == 40 and np.array_equal(a.ravel(), b.ravel())))' "$TMP/py_pred.npy" "$TMP/cli_pred.h5" 2>>"$TMP/p"; then
+        pass "its predictions equal the installed dtrain predict's, bit for bit"
+      else
+        fail "the package's predictions against dtrain predict's: $(tail -5 "$TMP/p")"
+      fi
+    else
+      fail "the installed package: $(tail -5 "$TMP/py.out")"
+    fi
+  fi
+fi
 finish
