@@ -229,7 +229,7 @@ class _DtrainMLP(BaseEstimator):
             history = run.history()
             final = run.final()
             run.set_data(X[:0], y_rows[:0])  # the run's copy of the rows is no longer needed
-            if fitted.get("_classes_named") and _lib.has("dtrain_set_class_names"):
+            if fitted.get("_classes_named"):
                 run.set_class_names([str(c) for c in fitted["classes_"]])
         except BaseException:
             run.close()  # every rank is here
@@ -289,9 +289,6 @@ class _DtrainMLP(BaseEstimator):
         """Write the model to the HDF5 file path, the layout `dtrain predict`
         reads.  Collective over the communicator of the fit."""
         check_is_fitted(self)
-        if (hasattr(self, "classes_") and _classes_named(self.classes_)
-                and not _lib.has("dtrain_set_class_names")):
-            self._run.set_class_names([])  # raises: the library cannot keep the labels
         self._run.save(path)
 
     def __getstate__(self):

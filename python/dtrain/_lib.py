@@ -169,42 +169,25 @@ _PROTOTYPES = {
     "dtrain_history_size": (_st, [_run_p, ctypes.POINTER(_i64), ctypes.POINTER(ctypes.c_int)]),
     "dtrain_history_name": (ctypes.c_char_p, [_run_p, ctypes.c_int]),
     "dtrain_history_column": (_st, [_run_p, ctypes.c_char_p, _d_p, _i64]),
-}
-
-# Calls added with the Python package; a library older than the package may
-# lack them (then the features that need them say so).
-_OPTIONAL = {
     "dtrain_set_class_names": (_st, [_run_p, ctypes.POINTER(ctypes.c_char_p), _i64]),
     "dtrain_model_image": (_st, [_run_p, ctypes.POINTER(ctypes.c_void_p),
                                  ctypes.POINTER(ctypes.c_size_t)]),
     "dtrain_load_image": (_st, [_run_p, ctypes.c_void_p, ctypes.c_size_t]),
 }
 
-
-def _declare(table, required):
-    for name, (restype, argtypes) in table.items():
-        try:
-            fn = getattr(_lib, name)
-        except AttributeError:
-            if required:
-                raise ImportError("dtrain: %s lacks %s: it is not the library this package "
-                                  "belongs to" % (lib_path, name)) from None
-            continue
-        fn.restype = restype
-        fn.argtypes = argtypes
-
-
-_declare(_PROTOTYPES, True)
-_declare(_OPTIONAL, False)
+for _name, (_restype, _argtypes) in _PROTOTYPES.items():
+    try:
+        _fn = getattr(_lib, _name)
+    except AttributeError:
+        raise ImportError("dtrain: %s lacks %s: it is not the library this package belongs "
+                          "to (rebuild it, or point DTRAIN_LIBRARY at the right one)"
+                          % (lib_path, _name)) from None
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes
 
 _libc = ctypes.CDLL(None)
 _libc.free.restype = None
 _libc.free.argtypes = [ctypes.c_void_p]
-
-
-def has(name):
-    """Whether the loaded library has the C function name."""
-    return hasattr(_lib, name)
 
 
 def version():
@@ -248,7 +231,7 @@ class Run:
         self._handle = None
         self._callbacks = {}  # ctypes function objects the library holds
         self.pending = None   # an exception raised in a callback, re-raised by train()
-        self._stop_asked = False
+        self._scoped = False  # allow_scoped_signals was called
         h = _run_p()
         try:
             fint = self.comm.py2f()
@@ -295,18 +278,11 @@ class Run:
         return _text(_lib.dtrain_err_option(self.handle, None)) or None
 
     def check(self, st):
-        """Raise the exception status st stands for, with the run's message."""
-        if st == OK:
-            return
-        msg = self.message()
-        if st in (STOPPED, PREEMPTED):
-            sig = _lib.dtrain_stop_signal(self.handle)  # collective, as the stop was agreed
-            checkpointed = st == PREEMPTED
-            if sig == _signal.SIGINT:
-                raise KeyboardInterrupt(msg or "dtrain: training interrupted")
-            raise StoppedError(msg or "dtrain: training stopped", signal=sig,
-                               checkpointed=checkpointed)
-        raise _ERRORS.get(st, InternalError)(msg)
+        """Raise the exception status st stands for, with the run's message
+        (a status of a local call or an agreed one; train() has its own for
+        the stops)."""
+        if st != OK:
+            raise _ERRORS.get(st, InternalError)(self.message())
 
     # -- options --
     def set(self, key, value):
@@ -340,13 +316,10 @@ class Run:
     def allow_scoped_signals(self):
         """Let dtrain_train take SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 for its
         duration (a stop at the next step, after a checkpoint with
-        "checkpoint-dir"), putting the program's handlers back as it returns.
-        False when the library predates DTRAIN_ALLOW_SIGNALS_SCOPED."""
-        st = _lib.dtrain_allow(self.handle, ALLOW_SIGNALS_SCOPED)
-        if st == EUSAGE:
-            return False
-        self.check(st)
-        return True
+        "checkpoint-dir"), putting the program's handlers back as it returns;
+        train() then turns the signal into the program's (Python's) action."""
+        self.check(_lib.dtrain_allow(self.handle, ALLOW_SIGNALS_SCOPED))
+        self._scoped = True
 
     # -- data and training --
     def set_data(self, X, y):
@@ -400,14 +373,29 @@ class Run:
             self._callbacks[name] = cfn
 
     def train(self):
-        """dtrain_train (collective); an exception raised in a callback is
-        re-raised here, after the run stopped."""
+        """dtrain_train (collective).  An exception raised in a callback (this
+        rank's) is re-raised here, after the run stopped.  A stop by SIGINT
+        raises KeyboardInterrupt, by another signal StoppedError; a signal
+        the call took after its last step (scoped signals) is raised again in
+        the process once the call returned, for the program's handler."""
         self.pending = None
         st = _lib.dtrain_train(self.handle)
+        msg = self.message() if st != OK else ""
+        sig = 0
+        if st in (STOPPED, PREEMPTED) or (st == OK and self._scoped):
+            sig = _lib.dtrain_stop_signal(self.handle)  # collective: every rank is here
         pending, self.pending = self.pending, None
         if pending is not None:
             raise pending
-        self.check(st)
+        if st in (STOPPED, PREEMPTED):
+            if sig == _signal.SIGINT:
+                raise KeyboardInterrupt(msg or "dtrain: training interrupted")
+            raise StoppedError(msg or "dtrain: training stopped", signal=sig,
+                               checkpointed=st == PREEMPTED)
+        if st != OK:
+            raise _ERRORS.get(st, InternalError)(msg)
+        if sig:
+            _signal.raise_signal(sig)
 
     # -- the model --
     def n_inputs(self):
@@ -434,9 +422,6 @@ class Run:
 
     def set_class_names(self, names):
         """Name the model's classes (list of str; empty clears).  Local."""
-        if not has("dtrain_set_class_names"):
-            raise InternalError("dtrain: %s (version %s) lacks dtrain_set_class_names: "
-                                "rebuild the library with this package" % (lib_path, version()))
         arr = (ctypes.c_char_p * max(len(names), 1))(*[_bytes(s) for s in names])
         self.check(_lib.dtrain_set_class_names(self.handle, arr, len(names)))
 
@@ -448,9 +433,6 @@ class Run:
 
     def model_image(self):
         """The bytes of the HDF5 file dtrain_save would write.  Local."""
-        if not has("dtrain_model_image"):
-            raise InternalError("dtrain: %s (version %s) lacks dtrain_model_image: "
-                                "rebuild the library with this package" % (lib_path, version()))
         p = ctypes.c_void_p()
         n = ctypes.c_size_t()
         st = _lib.dtrain_model_image(self.handle, ctypes.byref(p), ctypes.byref(n))
@@ -463,9 +445,6 @@ class Run:
 
     def load_image(self, image):
         """Load a model from model_image's bytes.  Local."""
-        if not has("dtrain_load_image"):
-            raise InternalError("dtrain: %s (version %s) lacks dtrain_load_image: "
-                                "rebuild the library with this package" % (lib_path, version()))
         buf = ctypes.create_string_buffer(bytes(image), len(image))
         self.check(_lib.dtrain_load_image(self.handle, buf, len(image)))
 
