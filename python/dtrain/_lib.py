@@ -185,6 +185,7 @@ for _name, (_restype, _argtypes) in _PROTOTYPES.items():
     _fn.restype = _restype
     _fn.argtypes = _argtypes
 
+
 _libc = ctypes.CDLL(None)
 _libc.free.restype = None
 _libc.free.argtypes = [ctypes.c_void_p]
