@@ -82,6 +82,9 @@ def world():
     return MPI.COMM_WORLD
 
 
+_SHARED = []  # shared_tmp's directory, for hang_guard to remove
+
+
 @pytest.fixture(scope="session")
 def shared_tmp(world):
     """One temporary directory for the whole session, the same at every rank
@@ -89,6 +92,7 @@ def shared_tmp(world):
     wrote once a barrier separates them)."""
     path = tempfile.mkdtemp(prefix="dtrain-py-") if world.rank == 0 else None
     path = world.bcast(path, root=0)
+    _SHARED.append(path)
     yield Path(path)
     world.Barrier()
     if world.rank == 0:
@@ -124,6 +128,9 @@ def hang_guard(world, request):
                 sys.stderr.flush()
         except Exception:
             os.write(2, msg.encode())
+        if world.rank == 0:   # the session's teardown will not run
+            for path in _SHARED:
+                shutil.rmtree(path, ignore_errors=True)
         os._exit(3)
 
     threading.Thread(target=watch, daemon=True).start()
