@@ -199,14 +199,20 @@ class _DtrainMLP(BaseEstimator):
         distributed=False, every rank passes the whole arrays; True, each rank
         passes its own rows (gathered in rank order).  Returns self."""
         comm = self._comm()
+        # agree on each rank's validation before _targets, whose allgather of
+        # the classes a rank that failed would skip, then on _targets (whose
+        # checks after that allgather see the same classes on every rank), so
+        # that no rank enters a collective alone
         exc = None
         try:
             X, y = self._validate_fit(X, y, distributed)
+        except Exception as e:
+            exc = e
+        _agree(comm, exc)
+        try:
             y_rows, fitted = self._targets(y, comm, distributed)
         except Exception as e:
             exc = e
-        # the targets' set (classes) is agreed inside _targets; agree on
-        # validation here so that no rank enters the library alone
         _agree(comm, exc)
         if not distributed:
             size, rank = comm.Get_size(), comm.Get_rank()
