@@ -467,6 +467,8 @@ static void training_keep(dtrain_run *run, dt_session *s, dt_status st)
     dataset_free(&s->data.train);
     dataset_free(&s->data.eval);
     dataset_free(&s->data.test);
+    /* nor its checkpoint directory: another run may use it now */
+    ckpt_release_dir(&s->files.dir_lock);
     run->session = s;
 }
 

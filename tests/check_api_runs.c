@@ -364,6 +364,35 @@ START_TEST(test_signals_scoped)
 }
 END_TEST
 
+/* A run that trained holds its model, not its "checkpoint-dir": a second
+ * run may train on the directory while the first is still alive (a Python
+ * estimator keeps its run as long as the object lives). */
+START_TEST(test_checkpoint_dir_released)
+{
+    char dir[64] = "";
+    if (rank == 0)
+        ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/dtrain-runs-XXXXXX")));
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    dtrain_run *first = make_run(MPI_COMM_WORLD, &A);
+    OK(dtrain_set(first, "checkpoint-dir", dir), first);
+    OK(dtrain_train(first), first);
+    dtrain_run *second = make_run(MPI_COMM_WORLD, &A);
+    OK(dtrain_set(second, "checkpoint-dir", dir), second);
+    OK(dtrain_set(second, "resume", ""), second);
+    OK(dtrain_train(second), second); /* refused ("is in use") while first held it */
+    float a[Q], b[Q];
+    predict_free(first, a);
+    predict_free(second, b);
+    assert_same(b, a, "resumed from the finished run");
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     Suite *s = suite_create("api_runs");
@@ -375,6 +404,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_watchdog_one_training);
     tcase_add_test(tc, test_second_thread_refused);
     tcase_add_test(tc, test_signals_scoped);
+    tcase_add_test(tc, test_checkpoint_dir_released);
     suite_add_tcase(s, tc);
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
