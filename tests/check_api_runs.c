@@ -378,7 +378,7 @@ START_TEST(test_checkpoint_dir_released)
     OK(dtrain_train(first), first);
     dtrain_run *second = make_run(MPI_COMM_WORLD, &A);
     OK(dtrain_set(second, "checkpoint-dir", dir), second);
-    OK(dtrain_set(second, "resume", ""), second);
+    OK(dtrain_set(second, "resume", "latest"), second); /* the newest checkpoint */
     OK(dtrain_train(second), second); /* refused ("is in use") while first held it */
     float a[Q], b[Q];
     predict_free(first, a);

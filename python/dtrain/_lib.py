@@ -128,6 +128,16 @@ class Tick(ctypes.Structure):
                 ("rate", ctypes.c_double), ("loss", ctypes.c_double), ("lr", ctypes.c_double)]
 
 
+class OptionInfo(ctypes.Structure):
+    """dtrain_option_info: an option of a command, for help and completion."""
+    _fields_ = [("name", ctypes.c_char_p), ("type", ctypes.c_int), ("metavar", ctypes.c_char_p),
+                ("help", ctypes.c_char_p), ("default", ctypes.c_char_p),
+                ("choices", ctypes.c_char_p)]
+
+
+_OPT_OPTPATH, _OPT_EVERY = 7, 8  # dtrain_option_type: a flag with an optional value
+
+
 _PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Info))
 _TICK_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(Tick))
 _LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
@@ -173,6 +183,11 @@ _PROTOTYPES = {
     "dtrain_model_image": (_st, [_run_p, ctypes.POINTER(ctypes.c_void_p),
                                  ctypes.POINTER(ctypes.c_size_t)]),
     "dtrain_load_image": (_st, [_run_p, ctypes.c_void_p, ctypes.c_size_t]),
+    "dtrain_option_at": (_st, [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(OptionInfo)]),
+    "dtrain_options_parse": (_st, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
+                                   ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]),
+    "dtrain_options_free": (None, [ctypes.c_void_p]),
+    "dtrain_set_options": (_st, [_run_p, ctypes.c_void_p]),
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
@@ -209,6 +224,23 @@ def _float_ptr(a):
 
 
 # ---- a run --------------------------------------------------------------------
+
+
+_optional_value_keys = None
+
+
+def _takes_bare_flag(key):
+    """Whether train's option key is a flag with an optional value ("resume",
+    "log-grad-norms"): True sets it as the bare flag would."""
+    global _optional_value_keys
+    if _optional_value_keys is None:
+        keys, info, i = set(), OptionInfo(), 0
+        while _lib.dtrain_option_at(b"train", i, ctypes.byref(info)) == OK:
+            if info.type in (_OPT_OPTPATH, _OPT_EVERY):
+                keys.add(_text(info.name))
+            i += 1
+        _optional_value_keys = keys
+    return key in _optional_value_keys
 
 
 def _size_of(comm):
@@ -290,6 +322,9 @@ class Run:
         """Set option key, as dtrain train --key value: bool as a flag, int, float
         or text."""
         k = _bytes(key)
+        if isinstance(value, (bool, np.bool_)) and _takes_bare_flag(key):
+            self._set_bare_flag(key, bool(value))
+            return
         if isinstance(value, (bool, np.bool_)):
             st = _lib.dtrain_set_int(self.handle, k, int(bool(value)))
         elif isinstance(value, (int, np.integer)):
@@ -305,6 +340,21 @@ class Run:
             if st2 == OK:
                 return
         self.check(st)
+
+    def _set_bare_flag(self, key, on):
+        """key on as `--key` alone on the command line gives it (the word the
+        library reads as "no value": resume's newest checkpoint), or off."""
+        if not on:
+            self.check(_lib.dtrain_set(self.handle, _bytes(key), b""))
+            return
+        opts = ctypes.c_void_p()
+        argv = (ctypes.c_char_p * 2)(_bytes("--" + key), None)
+        if _lib.dtrain_options_parse(ctypes.byref(opts), b"train", 1, argv) != OK:
+            raise UsageError(_text(_lib.dtrain_errmsg(None)))
+        try:
+            self.check(_lib.dtrain_set_options(self.handle, opts))
+        finally:
+            _lib.dtrain_options_free(opts)
 
     def get(self, key):
         buf = ctypes.create_string_buffer(4096)

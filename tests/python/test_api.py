@@ -433,6 +433,29 @@ def test_ctrl_c_stops_fit_after_checkpoint(digits, tmp_path, cli):
     assert est.n_iter_ == 3
 
 
+def test_ctrl_c_then_resume_gives_the_uninterrupted_model(digits, tmp_path):
+    """options={"resume": True} is --resume alone (the newest checkpoint): the
+    fit stopped by SIGINT and resumed ends at the model of a fit never stopped,
+    bit for bit; resume False is a fresh start."""
+    X, y, Xt, yt = digits
+
+    def cb(info):
+        if info["epoch"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    params = dict(hidden_layers=(16,), epochs=5, checkpoint_dir=str(tmp_path / "ckpt"))
+    with pytest.raises(KeyboardInterrupt):
+        MLPClassifier(callback=cb, **params).fit(X, y)
+    resumed = MLPClassifier(options={"resume": True}, **params).fit(X, y)
+    whole = MLPClassifier(hidden_layers=(16,), epochs=5).fit(X, y)
+    assert resumed.n_iter_ == 5
+    assert np.array_equal(resumed.predict_proba(Xt), whole.predict_proba(Xt))
+    assert resumed.loss_curve_ == whole.loss_curve_
+    fresh = MLPClassifier(options={"resume": False}, hidden_layers=(16,), epochs=5,
+                          checkpoint_dir=str(tmp_path / "fresh")).fit(X, y)
+    assert np.array_equal(fresh.predict_proba(Xt), whole.predict_proba(Xt))
+
+
 def test_other_signal_raises_stopped_error(small):
     X, y = small
 
