@@ -13,7 +13,7 @@ packages=(
   help2man groff-base zsh
   clang libclang-rt-14-dev
   python3-matplotlib
-  python3-numpy python3-sklearn python3-mpi4py python3-pytest python3-h5py
+  python3-numpy python3-sklearn python3-mpi4py python3-pytest python3-h5py python3-pandas
   dataset-fashion-mnist
 )
 

@@ -12,7 +12,7 @@ py=${DTRAIN_PYTHON:-/usr/bin/python3}
 missing=$("$py" -c '
 import importlib.util
 need = {"numpy": "python3-numpy", "sklearn": "python3-sklearn", "mpi4py": "python3-mpi4py",
-        "pytest": "python3-pytest", "h5py": "python3-h5py"}
+        "pytest": "python3-pytest", "h5py": "python3-h5py", "pandas": "python3-pandas"}
 print(" ".join(deb for mod, deb in need.items() if importlib.util.find_spec(mod) is None))
 ' 2>/dev/null) || missing=python3
 if [[ -n $missing ]]; then

@@ -565,6 +565,23 @@ def test_pipeline_cross_val_and_grid_search(iris):
     assert grid.score(Xt, yt) == pipe.score(Xt, yt)   # the refit is the same model
 
 
+def test_dataframe_in(iris):
+    """A pandas frame is X as its values are: the same model, bit for bit, and
+    its column names are kept (feature_names_in_) and checked at predict."""
+    pd = pytest.importorskip("pandas")
+    X, y, Xt, yt = iris
+    cols = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    params = dict(hidden_layers=(8,), epochs=5)
+    framed = MLPClassifier(**params).fit(pd.DataFrame(X, columns=cols), pd.Series(y))
+    plain = MLPClassifier(**params).fit(X, y)
+    assert list(framed.feature_names_in_) == cols
+    assert not hasattr(plain, "feature_names_in_")
+    assert same_bits(framed.predict_proba(pd.DataFrame(Xt, columns=cols)),
+                     plain.predict_proba(Xt))
+    with pytest.raises(ValueError, match="feature names"):
+        framed.predict(pd.DataFrame(Xt, columns=cols[::-1]))
+
+
 def test_pickle_round_trip(digits_runs, digits, diabetes_runs, iris):
     X, y, Xt, yt = digits
     est = digits_runs["est"]
