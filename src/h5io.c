@@ -667,6 +667,8 @@ dt_status h5io_read_strs(h5file *f, const char *dset, int64_t *n, char ***strs, 
     }
     const int var = H5Tis_variable_str(t) > 0;
     const size_t fixed = var ? 0 : H5Tget_size(t);
+    if (var && (st = h5io_check_vlen_strs(f, d, dset, dims[0], err)))
+        goto out;
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, var ? H5T_VARIABLE : fixed);
     H5Tset_cset(mt, H5Tget_cset(t));

@@ -37,4 +37,12 @@ static inline hid_t h5io_native_type(dt_dtype t)
  * open it.  *d is H5I_INVALID_HID on failure. */
 dt_status h5io_open_dataset(h5file *f, const char *dset, hid_t *d, dt_error *err);
 
+/* Every one of the n variable-length strings of dataset dset (open as d) is
+ * stored whole where its reference says (h5io_layout.c): HDF5 1.10 trusts
+ * the references, and a damaged one makes it read outside its memory.
+ * DT_EUSAGE naming the file and dataset otherwise, or when they are not
+ * stored contiguously (then they cannot be checked). */
+dt_status h5io_check_vlen_strs(h5file *f, hid_t d, const char *dset, uint64_t n,
+                               dt_error *err);
+
 #endif

@@ -311,3 +311,114 @@ dt_status h5io_open_dataset(h5file *f, const char *dset, hid_t *d, dt_error *err
         return dt_fail(err, DT_EUSAGE, "%s: '%s' is not a dataset", f->path, dset);
     return DT_OK;
 }
+
+/* ---- Variable-length strings, checked before HDF5 reads them ----
+ *
+ * A variable-length string is stored as a reference to an object of a global
+ * heap collection: its length (4 bytes), the collection's address and the
+ * object's index (4 bytes).  HDF5 1.10 reads the object by that index without
+ * checking it (H5HG_read), and copies the object's whole size into a buffer
+ * sized by the reference's length: a damaged reference or collection makes it
+ * read or write outside its memory.  So every reference of a dataset is
+ * checked here against its collection, walked as HDF5 walks it
+ * (H5HG__cache_heap_deserialize): the collection ("GCOL", version 1, at least
+ * 4096 bytes, within the file) holds objects that end inside it, and the
+ * referenced one (index > 0) is there and exactly as long as the string. */
+
+/* The size of object `want` of collection c (size bytes; ss: bytes of a
+ * length), or -1 if it is not there or the collection does not parse. */
+static int64_t heap_object(const uint8_t *c, uint64_t size, unsigned ss, uint64_t want)
+{
+    const uint64_t hdr = 2 + 2 + 4 + ss; /* index, references, reserved, size */
+    uint64_t p = 8 + ss;                 /* "GCOL", version, reserved, size */
+    int64_t found = -1;
+    while (p < size) {
+        if (size - p < hdr)
+            break; /* too small for an object: free space to the end */
+        const uint64_t idx = le_uint(c + p, 2), osize = le_uint(c + p + 8, ss);
+        if (osize > size)
+            return -1;
+        const uint64_t need = idx > 0 ? hdr + ((osize + 7) & ~(uint64_t)7) : osize;
+        if (need < hdr || need > size - p)
+            return -1;
+        if (idx == want)
+            found = (int64_t)osize;
+        p += need;
+    }
+    return found;
+}
+
+/* The collection at addr into *c (*size bytes), or -1 if it is none. */
+static int heap_collection(const oh_scan *s, uint64_t addr, uint8_t **c, uint64_t *size)
+{
+    *c = NULL;
+    uint8_t *h = oh_read(s, addr, 8 + s->ss);
+    const int magic = h && memcmp(h, "GCOL", 4) == 0 && h[4] == 1;
+    *size = magic ? le_uint(h + 8, s->ss) : 0;
+    free(h);
+    if (*size < 4096 || !(*c = oh_read(s, addr, *size)))
+        return -1;
+    return 0;
+}
+
+/* The n references of dataset d, stored contiguous at address at, each
+ * checked.  Local. */
+static dt_status check_references(h5file *f, const char *dset, oh_scan *s, uint64_t at,
+                                  uint64_t n, dt_error *err)
+{
+    const uint64_t el = 4 + s->sa + 4;
+    uint8_t *refs = n <= OH_MAX_BLOCK / el ? oh_read(s, at, n * el) : NULL;
+    if (!refs)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s': its %llu strings' references cannot be read "
+                       "(truncated or damaged file)", f->path, dset, (unsigned long long)n);
+    uint8_t *c = NULL;
+    uint64_t c_addr = 0, c_size = 0;
+    dt_status st = DT_OK;
+    for (uint64_t i = 0; i < n && !st; i++) {
+        const uint8_t *r = refs + i * el;
+        const uint64_t len = le_uint(r, 4), addr = le_uint(r + 4, s->sa);
+        const uint64_t idx = le_uint(r + 4 + s->sa, 4);
+        if (len == 0)
+            continue; /* an empty string reads nothing */
+        if (!c || addr != c_addr) {
+            free(c);
+            c_addr = addr;
+            if (heap_collection(s, addr, &c, &c_size))
+                c = NULL;
+        }
+        if (!c || idx == 0 || heap_object(c, c_size, s->ss, idx) != (int64_t)len)
+            st = dt_fail(err, DT_EUSAGE, "%s: '%s': string %llu is damaged (its stored text "
+                         "is not where its reference says)", f->path, dset,
+                         (unsigned long long)i);
+    }
+    free(c);
+    free(refs);
+    return st;
+}
+
+dt_status h5io_check_vlen_strs(h5file *f, hid_t d, const char *dset, uint64_t n,
+                               dt_error *err)
+{
+    if (n == 0 || f->in_memory)
+        return DT_OK;
+    const haddr_t at = H5Dget_offset(d);
+    if (at == HADDR_UNDEF)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' holds variable-length strings stored "
+                       "chunked or compact, which dtrain does not read: store them "
+                       "contiguous (h5py's default)", f->path, dset);
+    oh_scan *s = calloc(1, sizeof *s);
+    if (!s)
+        return dt_fail(err, DT_ENOMEM, "out of memory");
+    s->mem = f->image;
+    s->mem_len = f->image_len;
+    const int geometry = scan_geometry(f, s) == 0;
+    s->fd = geometry && !s->mem ? open(f->path, O_RDONLY) : -1;
+    dt_status st = !geometry || (s->fd < 0 && !s->mem)
+                       ? dt_fail(err, DT_EUSAGE, "%s: cannot read how '%s' is stored", f->path,
+                                 dset)
+                       : check_references(f, dset, s, (uint64_t)at, n, err);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+    return st;
+}
