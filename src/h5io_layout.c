@@ -19,7 +19,8 @@
  * object header of the dataset is read here, as the HDF5 File Format
  * Specification lays it out (object header versions 1 and 2 with their
  * continuation blocks, dataspace message versions 1 and 2, layout message
- * versions 1 to 4), and its chunked layout is checked against its rank.
+ * versions 1 to 4), and its chunked layout is checked against its rank;
+ * a variable-length string type's characters must be 1 byte each.
  * Everything else in the header is left to HDF5, which checks it. */
 
 /* Bounds on what a header may make us read: a real header is a few hundred
@@ -40,6 +41,9 @@ typedef struct {
     int chunked;    /* a chunked layout message was seen */
     unsigned ndims; /* its chunk dimensions, the element size last */
     uint64_t dims[33];
+    int typed;      /* a datatype message was seen */
+    int vlen_str;   /* it is a variable-length string ... */
+    uint64_t vlen_char; /* ... of characters this many bytes each */
     int broken;     /* the header does not parse: HDF5 would not open it either */
 } oh_scan;
 
@@ -117,6 +121,24 @@ static void scan_layout(oh_scan *s, const uint8_t *d, size_t n)
         s->dims[i] = le_uint(d + at + (size_t)i * width, width);
 }
 
+/* Datatype message: for a variable-length string (class 9, type 1), the size
+ * of its characters, the base type's size after the 8 bytes of its own
+ * class, bit field and size and the base's 4 of class and bit field. */
+static void scan_datatype(oh_scan *s, const uint8_t *d, size_t n)
+{
+    if (s->typed || n < 8)
+        return; /* HDF5 uses the first; a short one HDF5 refuses itself */
+    s->typed = 1;
+    if ((d[0] & 0x0f) != 9 || (d[1] & 0x0f) != 1)
+        return;
+    s->vlen_str = 1;
+    if (n < 16) {
+        s->broken = 1;
+        return;
+    }
+    s->vlen_char = le_uint(d + 12, 4);
+}
+
 /* The messages of one block of the header, [p, end). */
 static void scan_messages(oh_scan *s, const uint8_t *p, const uint8_t *end)
 {
@@ -134,6 +156,8 @@ static void scan_messages(oh_scan *s, const uint8_t *p, const uint8_t *end)
             /* shared: the message is elsewhere (a dataspace, at most) */
         } else if (type == 0x01) {
             scan_dataspace(s, p, size);
+        } else if (type == 0x03) {
+            scan_datatype(s, p, size);
         } else if (type == 0x08) {
             scan_layout(s, p, size);
         } else if (type == 0x10) { /* continuation: address, length */
@@ -222,6 +246,12 @@ static dt_status layout_verdict(const h5file *f, const char *dset, const oh_scan
     if (s->broken)
         return dt_fail(err, DT_EUSAGE, "%s: '%s' is damaged: its object header cannot be read",
                        f->path, dset);
+    /* HDF5 sizes its buffers for a string's characters by this (gigabytes
+     * from one damaged byte) */
+    if (s->vlen_str && s->vlen_char != 1)
+        return dt_fail(err, DT_EUSAGE, "%s: '%s' is damaged: its strings' characters are "
+                       "declared %llu bytes each (1 expected)", f->path, dset,
+                       (unsigned long long)s->vlen_char);
     if (!s->chunked)
         return DT_OK;
     int bad = s->ndims < 2 || (s->rank >= 0 && s->ndims != (unsigned)s->rank + 1);

@@ -620,6 +620,20 @@ START_TEST(test_set_class_names)
     ref[10] = 0xff;
     ck_assert_int_eq(dtrain_load_image(run, image, len), DTRAIN_EUSAGE);
     ck_assert_msg(strstr(dtrain_errmsg(run), "is damaged"), "%s", dtrain_errmsg(run));
+    ref[10] = 0;
+    /* the strings' datatype (version 1, class 9 variable-length; string,
+     * UTF-8; 16 bytes) with characters of 0xff000001 bytes, not 1: HDF5 would
+     * take gigabytes per string */
+    const unsigned char vlen_utf8[8] = {0x19, 0x01, 0x01, 0x00, 0x10, 0x00, 0x00, 0x00};
+    unsigned char *type = image;
+    while (type + 16 <= (unsigned char *)image + len && memcmp(type, vlen_utf8, 8) != 0)
+        type++;
+    ck_assert_msg(type + 16 <= (unsigned char *)image + len, "no string type in the image");
+    ck_assert_int_eq(type[12], 1); /* the base type's size */
+    type[15] = 0xff;
+    ck_assert_int_eq(dtrain_load_image(run, image, len), DTRAIN_EUSAGE);
+    ck_assert_msg(strstr(dtrain_errmsg(run), "characters are declared 4278190081 bytes each"),
+                  "%s", dtrain_errmsg(run));
     free(image);
     OK(dtrain_class_names(run, &got, &n), run); /* the model held stays */
     ck_assert_int_eq(n, 3);
