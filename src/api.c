@@ -266,7 +266,9 @@ static void log_trampoline(void *user, dt_log_level level, const char *line)
 {
     dtrain_run *run = user;
     run->in_callback++;
+    matmul_fpenv_pause(); /* the caller's code, in the caller's environment */
     run->log_fn(run->log_user, (dtrain_log_level)level, line);
+    matmul_fpenv_resume();
     run->in_callback--;
 }
 

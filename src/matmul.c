@@ -477,6 +477,10 @@ static void fpenv_team(void)
         n = MATMUL_FPENV_TEAM;
     if (n <= e->team)
         return;
+    /* a thread libgomp does not start (OMP_DYNAMIC, a thread limit) is put
+     * back to the caller's value if it ever appears */
+    for (int i = e->team; i < n; i++)
+        e->saved[i] = e->caller;
     /* a worker libgomp starts now inherits the caller's own value, which is
      * what it would have had without dtrain and what leave puts back */
     csr_set(e->caller);
