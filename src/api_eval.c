@@ -493,7 +493,7 @@ static dt_model *eval_begin(dtrain_run *run, const char *fn, dtrain_result **res
 }
 
 static dtrain_status evaluate_file(dtrain_run *run, const char *path, const char *group,
-                                   dtrain_result **res)
+                                  dtrain_result **res)
 {
     dt_status st = api_usable(run, "dtrain_evaluate_file");
     if (st)
@@ -563,8 +563,9 @@ static dt_status check_arrays(const dt_model *m, const float *X, const float *y,
     return DT_OK;
 }
 
-static dtrain_status evaluate_arrays(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
-                              int64_t n_features, int64_t n_targets, dtrain_result **res)
+static dtrain_status evaluate_arrays(dtrain_run *run, const float *X, const float *y,
+                                     int64_t n_rows, int64_t n_features, int64_t n_targets,
+                                     dtrain_result **res)
 {
     dt_status st = api_usable(run, "dtrain_evaluate");
     if (st)

@@ -246,7 +246,7 @@ static dt_status predict_rows(dtrain_run *run, dt_model *m, const dt_dataset *ds
 }
 
 static dtrain_status predict_file(dtrain_run *run, const char *path, const char *group,
-                                  const char *out, int64_t *n_rows, double *accuracy)
+                                 const char *out, int64_t *n_rows, double *accuracy)
 {
     dt_status st = api_usable(run, "dtrain_predict_file");
     if (st)
