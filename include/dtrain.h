@@ -881,7 +881,7 @@ DTRAIN_API int dtrain_bench_n_projections(const dtrain_bench_result *result);
 DTRAIN_API dtrain_status dtrain_bench_projection(const dtrain_bench_result *result, int i,
                                                  dtrain_bench_proj *out);
 
-/* The result as JSON (every figure by its name, "peak_isa", "engine",
+/* The result as JSON (every figure by its name, "peak_isa", "engine", "denormals",
  * "projections"), NaN as null.  *json is malloc'd, the caller frees it.
  * Local. */
 DTRAIN_API dtrain_status dtrain_bench_json(const dtrain_bench_result *result, char **json);
