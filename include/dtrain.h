@@ -64,6 +64,15 @@
  *     when dtrain_train sets up; they stay so after it returns, for the
  *     compute of every later call (dtrain_predict, ...).  A dtrain_train
  *     inside another's callback puts back the other's counts as it returns.
+ *   - The floating-point environment (x86's MXCSR) is set, not inherited:
+ *     dtrain_train, dtrain_cv, dtrain_cv_refit and dtrain_bench compute
+ *     with the run's "denormals" option (flush: FTZ and DAZ; keep: IEEE
+ *     subnormals), dtrain_predict, dtrain_predict_file, dtrain_evaluate
+ *     and dtrain_evaluate_file with the one the model was trained with (a
+ *     file without it: flush), on the calling thread and the OpenMP threads
+ *     that compute; each such call puts back every one of those threads'
+ *     own setting as it returns, and the calling thread's during the run's
+ *     callbacks.  Elsewhere than x86 the environment is the caller's.
  *   - HDF5's automatic printing of its error stack is turned off for the
  *     process when the library first opens a file (the library's messages
  *     say what failed).
@@ -872,7 +881,7 @@ DTRAIN_API int dtrain_bench_n_projections(const dtrain_bench_result *result);
 DTRAIN_API dtrain_status dtrain_bench_projection(const dtrain_bench_result *result, int i,
                                                  dtrain_bench_proj *out);
 
-/* The result as JSON (every figure by its name, "peak_isa", "engine",
+/* The result as JSON (every figure by its name, "peak_isa", "engine", "denormals",
  * "projections"), NaN as null.  *json is malloc'd, the caller frees it.
  * Local. */
 DTRAIN_API dtrain_status dtrain_bench_json(const dtrain_bench_result *result, char **json);

@@ -68,7 +68,7 @@
 #   BENCH model=... ranks=P precision=... placement=... status=ok sec_per_epoch=...
 #         ratio_to_peak_floor=... ratio_to_engine_floor=... test_accuracy=...
 #         fetch_ms_per_step=... mem_rank_mb=... mem_job_mb=... data_mb=...
-#         mode=default|reproducible vs_default=... ...
+#         mode=default|reproducible vs_default=... ... denormals=flush|keep
 # (mem_rank_mb: largest rank's peak RSS; mem_job_mb: the job's PSS).  A run
 # that failed under --rank-limit prints
 #   BENCH model=... ranks=P precision=... placement=... status=failed rank_limit_mb=... data_mb=...
@@ -205,11 +205,15 @@ wait "$p"; s=$?; echo "vm_peak_kb $m"; exit $s'
 # The workload's learning rate, unless the extra train options give one.
 lr_arg=(--lr 0.01)
 [[ " $train_args" =~ \ --lr([ =]|$) ]] && lr_arg=()
+# The denormal mode of every run (train's default, flush, unless the extra
+# train options give --denormals), given to `dtrain bench` too.
+denormals=flush
+[[ " $train_args" =~ \ --denormals[\ =]([a-z]+) ]] && denormals=${BASH_REMATCH[1]}
 # the training options of every run, but the data, precision and placement
 train_opts=(--layers "$layers" --output softmax --optimizer adam "${lr_arg[@]}" --batch-size "$batch"
             --epochs $((warmup + epochs)) --profile)
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, denormals $denormals"
 if [[ -n $big ]]; then
   data=$LOG/big.h5
   t0=$(date +%s)
@@ -258,7 +262,7 @@ for P in "${rank_list[@]}"; do
     if ! run "$P" "$tl" "${train[@]}"; then
       [[ -n $limit_mb ]] || failed "$P" "$tl" "${train[@]}"
       echo "  -- $prec, placement $pl: failed under the $limit_mb MB limit per rank: $(grep -m1 '^dtrain.*error' "$tl" || tail -1 "$tl")"
-      echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl mode=$md status=failed rank_limit_mb=$limit_mb data_mb=$dmb"
+      echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl mode=$md status=failed rank_limit_mb=$limit_mb data_mb=$dmb denormals=$denormals"
       continue
     fi
     arch=$(sed -n 's/.*: model \([0-9-]*\) .*/\1/p' "$tl" | head -1)
@@ -295,7 +299,7 @@ for P in "${rank_list[@]}"; do
       # shapes the first training run reported
       bl=$LOG/bench$P
       limit_mb="" must "$P" "$bl" "$DTRAIN" bench --layers "$layers" --batch-size "$batch" --inputs "$d" \
-        --outputs "$k" --samples "$n"
+        --outputs "$k" --samples "$n" --denormals "$denormals"
       gemm=$(grep '^BENCH_GEMM' "$bl")
       flop=$(field "$gemm" epoch_flop)
       lb=$(field "$gemm" local_batch)
@@ -373,6 +377,6 @@ for P in "${rank_list[@]}"; do
     [[ $md == default ]] || printf '  vs default mode    %sx the time per epoch\n' "$vs_default"
     printf '  memory             peak resident %s MB on the largest rank (mean %s); job %s MB (sum of proportional set sizes, x%s of 1 rank, x%s of the data)\n' "$mem_rank" "$mem_mean" "$mem_all" "$memx" "$job_data"
     printf '  data               %s MB in memory%s\n' "$dmb" "${limit_mb:+; limit $limit_mb MB of address space per rank}"
-    echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl mode=$md vs_default=$vs_default status=ok batch=$batch local_batch=$lb sec_per_epoch=$sec samples_per_s=$sps gemm_flop_per_epoch=$flop gflops=$gflops peak_gflops=$peak peak_isa=$peak_isa peak_floor_s=$floor_peak ratio_to_peak_floor=$ratio_peak engine_gflops_per_rank=${eng_med[$prec]} engine_best_gflops_per_rank=$best engine_floor_s=$floor ratio_to_engine_floor=$ratio test_accuracy=$acc epochs=$((warmup + epochs)) comm_share=$red_share efficiency=$eff mem_rank_mb=$mem_rank mem_job_mb=$mem_all mem_vs_1rank=$memx fetch_ms_per_step=$fetch_ms mem_rank_mean_mb=$mem_mean data_mb=$dmb job_vs_data=$job_data rank_limit_mb=${limit_mb:-none}"
+    echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl mode=$md vs_default=$vs_default status=ok batch=$batch local_batch=$lb sec_per_epoch=$sec samples_per_s=$sps gemm_flop_per_epoch=$flop gflops=$gflops peak_gflops=$peak peak_isa=$peak_isa peak_floor_s=$floor_peak ratio_to_peak_floor=$ratio_peak engine_gflops_per_rank=${eng_med[$prec]} engine_best_gflops_per_rank=$best engine_floor_s=$floor ratio_to_engine_floor=$ratio test_accuracy=$acc epochs=$((warmup + epochs)) comm_share=$red_share efficiency=$eff mem_rank_mb=$mem_rank mem_job_mb=$mem_all mem_vs_1rank=$memx fetch_ms_per_step=$fetch_ms mem_rank_mean_mb=$mem_mean data_mb=$dmb job_vs_data=$job_data rank_limit_mb=${limit_mb:-none} denormals=$denormals"
   done
 done

@@ -155,6 +155,11 @@ dt_model *api_model_of(dtrain_run *run, dt_norm **norm)
     return NULL;
 }
 
+dt_denormals api_model_denormals(const dtrain_run *run)
+{
+    return run->session ? run->trained_cfg.train.denormals : run->loaded_denormals;
+}
+
 void api_drop_model(dtrain_run *run)
 {
     if (run->session) {
@@ -261,7 +266,9 @@ static void log_trampoline(void *user, dt_log_level level, const char *line)
 {
     dtrain_run *run = user;
     run->in_callback++;
+    matmul_fpenv_pause(); /* the caller's code, in the caller's environment */
     run->log_fn(run->log_user, (dtrain_log_level)level, line);
+    matmul_fpenv_resume();
     run->in_callback--;
 }
 
@@ -310,7 +317,9 @@ static int step_trampoline(void *user, const dt_run_info *info)
     dtrain_run *run = user;
     dtrain_info pub = public_info(info);
     run->in_callback++;
+    matmul_fpenv_pause();
     const int stop = run->on_step(run->step_user, &pub);
+    matmul_fpenv_resume();
     run->in_callback--;
     return stop;
 }
@@ -321,7 +330,9 @@ static void tick_trampoline(void *user, const dt_tick *t)
     dtrain_tick pub = {t->epoch,   t->epochs,  t->batch, t->batches, t->samples,
                        t->n_samples, t->seconds, t->rate,  t->loss,    t->lr};
     run->in_callback++;
+    matmul_fpenv_pause();
     run->on_tick(run->tick_user, &pub);
+    matmul_fpenv_resume();
     run->in_callback--;
 }
 
@@ -330,7 +341,9 @@ static int epoch_trampoline(void *user, const dt_run_info *info)
     dtrain_run *run = user;
     dtrain_info pub = public_info(info);
     run->in_callback++;
+    matmul_fpenv_pause();
     const int stop = run->on_epoch(run->epoch_user, &pub);
+    matmul_fpenv_resume();
     run->in_callback--;
     return stop;
 }
@@ -501,7 +514,12 @@ dtrain_status dtrain_train(dtrain_run *run)
     run->stop_signal = 0;
     if (scoped)
         signals_scope_begin();
+    /* the run's floating-point environment from set-up on, the caller's back
+     * when it returns */
+    matmul_fpenv fp;
+    matmul_fpenv_enter(&fp, run->cfg.train.denormals);
     st = train(run);
+    matmul_fpenv_leave(&fp);
     if (scoped)
         run->stop_signal = signals_scope_end();
     return api_leave(prev, st);
@@ -536,7 +554,10 @@ dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *
     if (n < 0 || (n > 0 && (!X || !out)))
         return api_leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_predict: %lld rows with X or out "
                                                    "NULL", (long long)n));
-    /* blocks of max_batch rows, normalised in the model's input scratch */
+    /* blocks of max_batch rows, normalised in the model's input scratch,
+     * computed in the model's floating-point environment */
+    matmul_fpenv fp;
+    matmul_fpenv_enter(&fp, api_model_denormals(run));
     for (int64_t i = 0; i < n; i += m->max_batch) {
         const int nb = (int)(n - i < m->max_batch ? n - i : m->max_batch);
         memcpy(m->xin, X + i * m->n_in, (size_t)nb * m->n_in * sizeof *m->xin);
@@ -544,5 +565,6 @@ dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *
         norm_apply(nm, &block);
         model_predict(m, m->xin, nb, out + i * m->n_out);
     }
+    matmul_fpenv_leave(&fp);
     return api_leave(prev, model_fault(m, err));
 }

@@ -30,8 +30,13 @@ dtrain_status dtrain_bench(dtrain_run *run, dtrain_bench_result **result)
     const bench_options o = {.inputs = c->bench.inputs, .outputs = c->bench.outputs,
                              .layers = c->train.layers.spec, .n_layers = c->train.layers.n,
                              .batch_size = c->train.batch_size, .samples = c->bench.samples,
-                             .threads = c->train.threads, .latency_us = c->bench.latency_us};
-    if ((st = bench_measure(&o, run->comm, &r->f, err))) {
+                             .threads = c->train.threads, .latency_us = c->bench.latency_us,
+                             .denormals = c->train.denormals};
+    matmul_fpenv fp;
+    matmul_fpenv_enter(&fp, o.denormals);
+    st = bench_measure(&o, run->comm, &r->f, err);
+    matmul_fpenv_leave(&fp);
+    if (st) {
         free(r);
         return api_leave(prev, st);
     }
@@ -104,6 +109,8 @@ static void json_body(json_buf *j, const void *obj)
     json_string(j, r->f.peak_isa);
     json_key(j, "engine");
     json_string(j, r->f.engine);
+    json_key(j, "denormals");
+    json_string(j, r->f.denormals);
     json_key(j, "bf16_support");
     json_int(j, r->f.bf16_support);
     for (size_t i = 0; i < sizeof figures / sizeof *figures; i++) {

@@ -29,7 +29,10 @@ dtrain_status dtrain_cv(dtrain_run *run, dtrain_cv_result **result)
         free(r);
         return api_leave(prev, st);
     }
+    matmul_fpenv fp; /* every trial's: --grid may not vary it (OPTF_CV_FIXED) */
+    matmul_fpenv_enter(&fp, run->cfg.train.denormals);
     st = cv_search(&run->cfg, run->comm, (run->allowed & DTRAIN_ALLOW_WATCHDOG) != 0, r, err);
+    matmul_fpenv_leave(&fp);
     if (st && st != DT_ENUM) {
         cv_search_free(r);
         free(r);
@@ -77,7 +80,11 @@ dtrain_status dtrain_cv_refit(dtrain_run *run, dtrain_cv_result *r)
     if (!r->all.X && !r->all.n)
         return api_leave(prev, dt_fail(err, DT_EUSAGE, "dtrain_cv_refit: this result's "
                                        "training rows were taken by an earlier refit"));
-    return api_leave(prev, cv_search_refit(r, run->comm, err));
+    matmul_fpenv fp;
+    matmul_fpenv_enter(&fp, r->cfg->train.denormals);
+    st = cv_search_refit(r, run->comm, err);
+    matmul_fpenv_leave(&fp);
+    return api_leave(prev, st);
 }
 
 int64_t dtrain_cv_n_configs(const dtrain_cv_result *r) { return r ? r->C : 0; }

@@ -492,8 +492,8 @@ static dt_model *eval_begin(dtrain_run *run, const char *fn, dtrain_result **res
     return m;
 }
 
-dtrain_status dtrain_evaluate_file(dtrain_run *run, const char *path, const char *group,
-                                   dtrain_result **res)
+static dtrain_status evaluate_file(dtrain_run *run, const char *path, const char *group,
+                                  dtrain_result **res)
 {
     dt_status st = api_usable(run, "dtrain_evaluate_file");
     if (st)
@@ -525,6 +525,18 @@ dtrain_status dtrain_evaluate_file(dtrain_run *run, const char *path, const char
     return api_leave(prev, st);
 }
 
+/* In the model's floating-point environment (api_model_denormals), the
+ * caller's back on return. */
+dtrain_status dtrain_evaluate_file(dtrain_run *run, const char *path, const char *group,
+                                   dtrain_result **res)
+{
+    matmul_fpenv fp;
+    matmul_fpenv_enter(&fp, run ? api_model_denormals(run) : DENORMALS_FLUSH);
+    const dtrain_status st = evaluate_file(run, path, group, res);
+    matmul_fpenv_leave(&fp);
+    return st;
+}
+
 /* This rank's rows as the model takes them: labels for a classifier (whole
  * numbers >= 0 in one column), targets (n_out columns) for regression. */
 static dt_status check_arrays(const dt_model *m, const float *X, const float *y, int64_t n,
@@ -551,8 +563,9 @@ static dt_status check_arrays(const dt_model *m, const float *X, const float *y,
     return DT_OK;
 }
 
-dtrain_status dtrain_evaluate(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
-                              int64_t n_features, int64_t n_targets, dtrain_result **res)
+static dtrain_status evaluate_arrays(dtrain_run *run, const float *X, const float *y,
+                                     int64_t n_rows, int64_t n_features, int64_t n_targets,
+                                     dtrain_result **res)
 {
     dt_status st = api_usable(run, "dtrain_evaluate");
     if (st)
@@ -596,6 +609,18 @@ dtrain_status dtrain_evaluate(dtrain_run *run, const float *X, const float *y, i
     free(out);
     dataset_free(&ds);
     return api_leave(prev, st);
+}
+
+/* In the model's floating-point environment (api_model_denormals), the
+ * caller's back on return. */
+dtrain_status dtrain_evaluate(dtrain_run *run, const float *X, const float *y, int64_t n_rows,
+                              int64_t n_features, int64_t n_targets, dtrain_result **res)
+{
+    matmul_fpenv fp;
+    matmul_fpenv_enter(&fp, run ? api_model_denormals(run) : DENORMALS_FLUSH);
+    const dtrain_status st = evaluate_arrays(run, X, y, n_rows, n_features, n_targets, res);
+    matmul_fpenv_leave(&fp);
+    return st;
 }
 
 /* ---- the final metrics and the history of a training ------------------------ */

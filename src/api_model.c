@@ -132,15 +132,40 @@ static dt_status verify_if_checkpoint(const char *path, dt_error *err)
     return is_ckpt ? ckpt_verify(path, err) : DT_OK;
 }
 
-/* A model, its normalisation and its class names from the saved model or
- * checkpoint path, every check made; on failure nothing is left to free.
- * Local. */
+/* The "denormals" option the model at path was trained with (its
+ * /config), or the option's default for a file that has none (written
+ * before the option, or saved from a loaded model).  Local. */
+static dt_status read_denormals(const char *path, dt_denormals *mode, dt_error *err)
+{
+    *mode = DENORMALS_FLUSH;
+    h5file *f;
+    char v[64];
+    dt_status st = h5io_open_read(path, &f, err);
+    if (st)
+        return st;
+    if (h5io_has_attr(f, "/config", "denormals") &&
+        !(st = h5io_get_attr_str(f, "/config", "denormals", v, sizeof v, err))) {
+        const int i = dt_name_index(denormals_names, v);
+        if (i < 0)
+            st = dt_fail(err, DT_EIO, "%s: /config attribute denormals is '%.40s' (expected "
+                         "flush or keep)", path, v);
+        else
+            *mode = (dt_denormals)i;
+    }
+    h5io_close(f, NULL);
+    return st;
+}
+
+/* A model, its normalisation, its class names and its floating-point mode
+ * from the saved model or checkpoint path, every check made; on failure
+ * nothing is left to free.  Local. */
 static dt_status read_model(const char *path, dt_model *m, dt_norm *nm, dt_data_extras *names,
-                            dt_error *err)
+                            dt_denormals *mode, dt_error *err)
 {
     memset(names, 0, sizeof *names);
     dt_status st = verify_if_checkpoint(path, err);
-    if (st || (st = modelio_load(path, 256, m, nm, err)))
+    if (st || (st = read_denormals(path, mode, err)) ||
+        (st = modelio_load(path, 256, m, nm, err)))
         return st;
     if ((st = dataset_read_extras(path, names, err))) {
         model_free(m);
@@ -152,11 +177,12 @@ static dt_status read_model(const char *path, dt_model *m, dt_norm *nm, dt_data_
 /* The run's model <- m, nm and names (taken over), read from path ("": an
  * image). */
 static void hold_model(dtrain_run *run, dt_model *m, dt_norm *nm, dt_data_extras *names,
-                       const char *path)
+                       dt_denormals mode, const char *path)
 {
     api_drop_model(run);
     run->loaded = *m;
     run->loaded_norm = *nm;
+    run->loaded_denormals = mode;
     run->have_loaded = 1;
     run->names = *names;
     snprintf(run->loaded_from, sizeof run->loaded_from, "%s", path);
@@ -174,7 +200,8 @@ dtrain_status dtrain_load(dtrain_run *run, const char *path)
     dt_model m;
     dt_norm nm;
     dt_data_extras names;
-    st = path && path[0] ? read_model(path, &m, &nm, &names, err)
+    dt_denormals mode;
+    st = path && path[0] ? read_model(path, &m, &nm, &names, &mode, err)
                          : dt_fail(err, DT_EUSAGE, "dtrain_load: no path");
     const int read = !st;
     if ((st = comm_agree(run->comm, st, err))) {
@@ -185,7 +212,7 @@ dtrain_status dtrain_load(dtrain_run *run, const char *path)
         }
         return api_leave(prev, st);
     }
-    hold_model(run, &m, &nm, &names, path);
+    hold_model(run, &m, &nm, &names, mode, path);
     return api_leave(prev, st);
 }
 
@@ -201,11 +228,12 @@ dtrain_status dtrain_load_image(dtrain_run *run, const void *image, size_t len)
     dt_model m;
     dt_norm nm;
     dt_data_extras names;
+    dt_denormals mode;
     h5io_image_attach(IMAGE_READ, image, len);
-    st = read_model(IMAGE_READ, &m, &nm, &names, &run->err);
+    st = read_model(IMAGE_READ, &m, &nm, &names, &mode, &run->err);
     h5io_image_detach();
     if (!st)
-        hold_model(run, &m, &nm, &names, "");
+        hold_model(run, &m, &nm, &names, mode, "");
     return api_leave(prev, st);
 }
 

@@ -245,8 +245,8 @@ static dt_status predict_rows(dtrain_run *run, dt_model *m, const dt_dataset *ds
     return st;
 }
 
-dtrain_status dtrain_predict_file(dtrain_run *run, const char *path, const char *group,
-                                  const char *out, int64_t *n_rows, double *accuracy)
+static dtrain_status predict_file(dtrain_run *run, const char *path, const char *group,
+                                 const char *out, int64_t *n_rows, double *accuracy)
 {
     dt_status st = api_usable(run, "dtrain_predict_file");
     if (st)
@@ -272,4 +272,16 @@ dtrain_status dtrain_predict_file(dtrain_run *run, const char *path, const char 
     }
     dataset_free(&ds);
     return api_leave(prev, st);
+}
+
+/* In the model's floating-point environment (api_model_denormals), the
+ * caller's back on return. */
+dtrain_status dtrain_predict_file(dtrain_run *run, const char *path, const char *group,
+                                  const char *out, int64_t *n_rows, double *accuracy)
+{
+    matmul_fpenv fp;
+    matmul_fpenv_enter(&fp, run ? api_model_denormals(run) : DENORMALS_FLUSH);
+    const dtrain_status st = predict_file(run, path, group, out, n_rows, accuracy);
+    matmul_fpenv_leave(&fp);
+    return st;
 }

@@ -516,10 +516,10 @@ static void report_model(const bench_run *r)
         len += snprintf(arch + len, sizeof arch - (size_t)len, "-%d", g->n_out[l]);
     dt_info("bench: model %s (%zu parameters), %.4g MFLOP of GEMM per sample per step, "
             "%.4g GFLOP per epoch of %lld samples; %d rank%s, %lld engine thread%s per rank "
-            "(%s)",
+            "(%s), denormals %s",
             arch, r->n_params, r->fps * 1e-6, r->epoch_flop * 1e-9, (long long)r->N, r->P,
             plural(r->P), (long long)r->cfg->threads, plural(r->cfg->threads),
-            matmul_library_version());
+            matmul_library_version(), denormals_names[r->cfg->denormals]);
 }
 
 /* 1. The core's FMA peak, and the floor it sets: the epoch's GEMM FLOPs
@@ -585,13 +585,14 @@ static void report_gemm(const bench_run *r, double t_best, double t16, double t1
                          .grad_bytes = 4.0 * (double)r->n_params, .node_s = NAN, .mpi_s = NAN};
     snprintf(f->peak_isa, sizeof f->peak_isa, "%s", peak_isa_name(r->pk.isa));
     snprintf(f->engine, sizeof f->engine, "%s", engine);
+    snprintf(f->denormals, sizeof f->denormals, "%s", denormals_names[r->cfg->denormals]);
     dt_info("BENCH_GEMM ranks=%d local_batch=%d flop_per_sample=%.0f epoch_flop=%.6g "
             "step_s=%.6g gflops=%.4f floor_s=%.6g best_gflops=%.4f bf16_support=%d "
             "bf16_step_s=%.6g bf16_gflops=%.4f bf16_best_gflops=%.4f peak_gflops=%.4f "
-            "peak_isa=%s floor_peak_s=%.6g engine=%s",
+            "peak_isa=%s floor_peak_s=%.6g engine=%s denormals=%s",
             P, b, fps, epoch_flop, t_run, rate_run * 1e-9, floor_s, rate_best * 1e-9,
             matmul_bf16_support(), t16, rate16 * 1e-9, rate16_best * 1e-9, r->pk.gflops,
-            peak_isa_name(r->pk.isa), r->floor_peak, engine);
+            peak_isa_name(r->pk.isa), r->floor_peak, engine, f->denormals);
 }
 
 /* 2. GEMM at this run's local batch, fp32 and bf16, and at the projections'

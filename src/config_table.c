@@ -268,6 +268,16 @@ static const dt_option options[] = {
      "AVX512_BF16, else emulated by oneDNN (slower, with a warning); may change on resume",
      .facts = OPTF_MAY_CHANGE,
      .names = {precision_names}},
+    {"denormals", OPT_CHOICE, F(train.denormals), "flush", 0, 0, NULL, CMD_TRAIN | CMD_BENCH,
+     "flush|keep",
+     "subnormal floats on every thread that computes: flush: results below 1.2e-38 become "
+     "0 and such inputs are read as 0 (MXCSR FTZ and DAZ; CPUs that slow down on "
+     "subnormals stay fast); keep: IEEE subnormals.  Set by dtrain, not inherited from the "
+     "calling program, whose own setting is put back when each call returns; saved with "
+     "the model, whose predictions and evaluations use it; must match on resume "
+     "(docs/performance.md#denormals)",
+     .facts = OPTF_CV_FIXED,
+     .names = {denormals_names}},
     {"profile", OPT_FLAG, F(train.profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, comm: the gradient "
      "reduction and parameter gathering, update; the "

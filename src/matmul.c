@@ -14,6 +14,10 @@
  * here because clang's <omp.h> belongs to another runtime. */
 void omp_set_num_threads(int n);
 int omp_get_max_threads(void);
+int omp_get_thread_num(void);
+/* What GCC compiles `#pragma omp parallel num_threads(n)` into (libgomp's
+ * ABI): fn(data) on each of the team's n threads, the caller as thread 0. */
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 
 struct matmul_plan {
     matmul_shape s;
@@ -232,6 +236,8 @@ static int run(dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args)
     return st == dnnl_success ? 0 : (int)st;
 }
 
+static void fpenv_team(void);
+
 int matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C)
 {
     dnnl_memory_set_data_handle(p->src, (void *)A);
@@ -243,6 +249,7 @@ int matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, 
                                {DNNL_ARG_SCRATCHPAD, scratch_mem},
                                {DNNL_ARG_BIAS, p->bias}};
     int nargs = 4;
+    fpenv_team();
     if (p->s.bias) {
         dnnl_memory_set_data_handle(p->bias, (void *)bias);
         nargs = 5;
@@ -329,6 +336,7 @@ int matmul_cvt_run(const matmul_cvt *c, dt_bf16 *dst, const float *src)
         cvt_native(dst, src, c->n);
         return 0;
     }
+    fpenv_team();
     dnnl_memory_set_data_handle(c->src, (void *)src);
     dnnl_memory_set_data_handle(c->dst, dst);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, c->src}, {DNNL_ARG_TO, c->dst}};
@@ -409,3 +417,104 @@ const char *matmul_library_version(void)
 }
 
 size_t matmul_scratch_bytes(void) { return scratch_bytes; }
+
+/* --- the floating-point environment (matmul.h) --- */
+
+const char *const denormals_names[] = {[DENORMALS_FLUSH] = "flush", [DENORMALS_KEEP] = "keep",
+                                       NULL};
+
+#ifdef __SSE__
+#include <xmmintrin.h>
+/* MXCSR: 0x1F80 masks the six exceptions, rounding bits 0 = to nearest;
+ * FTZ is bit 15, DAZ bit 6. */
+#define CSR_IEEE 0x1F80u
+#define CSR_FTZ_DAZ 0x8040u
+static unsigned csr_get(void) { return _mm_getcsr(); }
+static void csr_set(unsigned v) { _mm_setcsr(v); }
+#else
+/* No MXCSR: the environment stays the caller's (documented in matmul.h). */
+#define CSR_IEEE 0u
+#define CSR_FTZ_DAZ 0u
+static unsigned csr_get(void) { return 0; }
+static void csr_set(unsigned v) { (void)v; }
+#endif
+
+/* The calling thread's innermost scope, NULL outside one. */
+static _Thread_local matmul_fpenv *scope;
+
+void matmul_fpenv_enter(matmul_fpenv *e, dt_denormals mode)
+{
+    e->outer = scope;
+    e->csr = CSR_IEEE | (mode == DENORMALS_FLUSH ? CSR_FTZ_DAZ : 0u);
+    e->caller = csr_get();
+    e->team = 1; /* thread 0 is the caller */
+    csr_set(e->csr);
+    scope = e;
+}
+
+/* Thread i of the team (fpenv_team's region): its value before, if the
+ * scope has not yet seen it, then the scope's. */
+static void team_set(void *arg)
+{
+    matmul_fpenv *e = arg;
+    const int i = omp_get_thread_num();
+    if (i >= e->team && i < MATMUL_FPENV_TEAM)
+        e->saved[i] = csr_get();
+    if (i < MATMUL_FPENV_TEAM)
+        csr_set(e->csr);
+}
+
+/* Before oneDNN computes: the team it will use (matmul_threads()) set, once
+ * per scope and team size.  One thread needs nothing more (oneDNN then
+ * runs on the caller). */
+static void fpenv_team(void)
+{
+    matmul_fpenv *e = scope;
+    if (!e || CSR_IEEE == 0u)
+        return;
+    int n = omp_get_max_threads();
+    if (n > MATMUL_FPENV_TEAM)
+        n = MATMUL_FPENV_TEAM;
+    if (n <= e->team)
+        return;
+    /* a thread libgomp does not start (OMP_DYNAMIC, a thread limit) is put
+     * back to the caller's value if it ever appears */
+    for (int i = e->team; i < n; i++)
+        e->saved[i] = e->caller;
+    /* a worker libgomp starts now inherits the caller's own value, which is
+     * what it would have had without dtrain and what leave puts back */
+    csr_set(e->caller);
+    GOMP_parallel(team_set, e, (unsigned)n, 0);
+    csr_set(e->csr);
+    e->team = n;
+}
+
+static void team_restore(void *arg)
+{
+    const matmul_fpenv *e = arg;
+    const int i = omp_get_thread_num();
+    if (i > 0 && i < e->team)
+        csr_set(e->saved[i]);
+}
+
+void matmul_fpenv_leave(matmul_fpenv *e)
+{
+    if (e->team > 1)
+        GOMP_parallel(team_restore, e, (unsigned)e->team, 0);
+    csr_set(e->caller);
+    scope = e->outer;
+}
+
+void matmul_fpenv_pause(void)
+{
+    if (scope)
+        csr_set(scope->caller);
+}
+
+void matmul_fpenv_resume(void)
+{
+    if (scope)
+        csr_set(scope->csr);
+}
+
+unsigned matmul_fpenv_csr(void) { return csr_get(); }

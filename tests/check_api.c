@@ -199,6 +199,62 @@ START_TEST(test_sub_communicators)
 }
 END_TEST
 
+#ifdef __SSE__
+#include <xmmintrin.h>
+
+#define CSR_FLAGS 0x3Fu /* the sticky exception flags, set by any arithmetic */
+
+/* An epoch callback: the calling thread's MXCSR while it runs. */
+static int csr_seen(void *user, const dtrain_info *info)
+{
+    (void)info;
+    *(unsigned *)user = _mm_getcsr() & ~CSR_FLAGS;
+    return 0;
+}
+
+/* The floating-point environment is the library's own while it computes and
+ * the caller's again when each call returns.  A caller with FTZ and DAZ set
+ * and rounding toward zero (0x7FC0, everything masked) trains and predicts
+ * the same bits as one with the default environment (0x1F80), with the
+ * default "denormals" (flush) and with keep, at 1 to 4 ranks; its own MXCSR
+ * is back after dtrain_train and dtrain_predict, and in the epoch
+ * callback. */
+START_TEST(test_caller_fp_environment)
+{
+    const unsigned caller = 0x1F80u | 0x8040u | 0x6000u;
+    int64_t lo, hi;
+    uneven(rank, size, &lo, &hi);
+    for (int keep = 0; keep < 2; keep++) {
+        float ref[Q], out[Q], Xq[Q * D], *X, *y;
+        query(Xq);
+        rows(lo, hi, &X, &y);
+        for (int env = 0; env < 2; env++) {
+            const unsigned mine = env ? caller : 0x1F80u;
+            dtrain_run *run;
+            unsigned in_callback = 0;
+            OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+            configure(run, "3");
+            OK(dtrain_set(run, "denormals", keep ? "keep" : "flush"), run);
+            OK(dtrain_set_data(run, X, y, hi - lo, D, 1), run);
+            OK(dtrain_on_epoch(run, csr_seen, &in_callback), run);
+            _mm_setcsr(mine);
+            OK(dtrain_train(run), run);
+            ck_assert_uint_eq(_mm_getcsr() & ~CSR_FLAGS, mine);
+            ck_assert_uint_eq(in_callback, mine);
+            OK(dtrain_predict(run, Xq, Q, env ? out : ref), run);
+            ck_assert_uint_eq(_mm_getcsr() & ~CSR_FLAGS, mine);
+            _mm_setcsr(0x1F80u);
+            dtrain_free(run);
+        }
+        ck_assert_msg(memcmp(ref, out, sizeof ref) == 0, "denormals %s: the caller's "
+                      "environment changed the predictions", keep ? "keep" : "flush");
+        free(X);
+        free(y);
+    }
+}
+END_TEST
+#endif
+
 typedef struct {
     int epochs, steps;
     int stop_epoch, stop_step, asker; /* which rank asks to stop, when */
@@ -1342,6 +1398,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_no_training_rows);
     tcase_add_test(tc, test_head_from_data);
     tcase_add_test(tc, test_messages_name_options);
+#ifdef __SSE__
+    tcase_add_test(tc, test_caller_fp_environment);
+#endif
     suite_add_tcase(s, tc);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

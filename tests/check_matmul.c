@@ -303,6 +303,112 @@ START_TEST(test_scratch_freed_with_last_plan)
 }
 END_TEST
 
+#ifdef __SSE__
+#include <xmmintrin.h>
+
+/* libgomp's ABI (what `#pragma omp parallel` compiles to), to look at the
+ * MXCSR of the OpenMP threads oneDNN computes on. */
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+int omp_get_thread_num(void);
+
+#define CSR_FLAGS 0x3Fu /* the sticky exception flags, set by any arithmetic */
+#define TEAM 2
+
+static void read_csr(void *arg) { ((unsigned *)arg)[omp_get_thread_num()] = _mm_getcsr(); }
+static void write_csr(void *arg) { _mm_setcsr(*(const unsigned *)arg); }
+
+/* Every thread's MXCSR in a team of TEAM, flags left out. */
+static void team_csr(unsigned v[TEAM])
+{
+    GOMP_parallel(read_csr, v, TEAM, 0);
+    for (int i = 0; i < TEAM; i++) v[i] &= ~CSR_FLAGS;
+}
+
+/* C (m,64) = A (m,64) B (64,64), every A = a and every B = b; C's largest
+ * and smallest |entry|. */
+static void product(float a, float b, float *lo, float *hi)
+{
+    enum { M = 256, K = 64 };
+    const matmul_shape s = {.m = M, .n = K, .k = K, .lda = K, .ldb = K, .ldc = K,
+                            .prec = PREC_FP32, .act = {ACT_IDENTITY, 0}};
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * K),
+          *C = malloc(sizeof(float) * M * K);
+    for (int i = 0; i < M * K; i++) A[i] = a; /* stores only: no arithmetic reads them */
+    for (int i = 0; i < K * K; i++) B[i] = b;
+    matmul_plan *p;
+    dt_error err;
+    ck_assert_int_eq(matmul_create(&p, &s, &err), DT_OK);
+    ck_assert_int_eq(matmul_run(p, A, B, NULL, C), 0);
+    *lo = INFINITY;
+    *hi = 0;
+    for (int i = 0; i < M * K; i++) {
+        *lo = fminf(*lo, fabsf(C[i]));
+        *hi = fmaxf(*hi, fabsf(C[i]));
+    }
+    matmul_free(p);
+    free(A);
+    free(B);
+    free(C);
+}
+
+/* Subnormal results and inputs, on the calling thread and in oneDNN's
+ * products at 1 and 2 threads, by hand (FLT_MIN = 1.18e-38):
+ *   FTZ: 1e-20 * 1e-20 = 1e-40, subnormal; a row of 64 of them sums to
+ *        6.4e-39, still subnormal: 0 with flush, 6.4e-39 (within 1e-3:
+ *        each product is rounded to a multiple of 2^-149 = 1.4e-45) with keep;
+ *   DAZ: 1e-40 (a subnormal input) * 1e30 = 1e-10, normal: 0 with flush,
+ *        6.4e-9 for a row of 64 with keep (within 1e-4 relative: 1e-40 is
+ *        stored as 71362 x 2^-149 = 9.99995e-41).
+ * The caller's own MXCSR (FTZ and DAZ set, rounding toward zero, so that
+ * inheriting it would show in keep's results), set on the calling thread
+ * and the OpenMP worker, is each one's again after the scope, and inside it
+ * every thread of the team has the scope's. */
+START_TEST(test_denormals_flush_and_keep)
+{
+    const unsigned caller = 0x1F80u | 0x8040u | 0x6000u; /* masked, FTZ|DAZ, toward zero */
+    const unsigned want[2] = {[DENORMALS_FLUSH] = 0x1F80u | 0x8040u,
+                              [DENORMALS_KEEP] = 0x1F80u};
+    for (int threads = 1; threads <= TEAM; threads++)
+        for (int mode = DENORMALS_FLUSH; mode <= DENORMALS_KEEP; mode++) {
+            matmul_set_threads(threads);
+            unsigned caller_copy = caller, before[TEAM], inside[TEAM], after[TEAM];
+            GOMP_parallel(write_csr, &caller_copy, TEAM, 0); /* the caller's, on every thread */
+            team_csr(before);
+            for (int i = 0; i < TEAM; i++) ck_assert_uint_eq(before[i], caller);
+            matmul_fpenv fp;
+            matmul_fpenv_enter(&fp, (dt_denormals)mode);
+            volatile float tiny = 1e-20f, sub = 1e-40f, big = 1e30f;
+            const float ftz = tiny * tiny, daz = sub * big;
+            float ftz_lo, ftz_hi, daz_lo, daz_hi;
+            product(1e-20f, 1e-20f, &ftz_lo, &ftz_hi);
+            product(1e-40f, 1e30f, &daz_lo, &daz_hi);
+            ck_assert_uint_eq(matmul_fpenv_csr() & ~CSR_FLAGS, want[mode]);
+            if (threads == TEAM) {
+                team_csr(inside);
+                for (int i = 0; i < TEAM; i++) ck_assert_uint_eq(inside[i], want[mode]);
+            }
+            matmul_fpenv_leave(&fp);
+            ck_assert_uint_eq(_mm_getcsr() & ~CSR_FLAGS, caller);
+            team_csr(after);
+            for (int i = 0; i < TEAM; i++) ck_assert_uint_eq(after[i], caller);
+            _mm_setcsr(0x1F80u);
+            if (mode == DENORMALS_FLUSH) {
+                ck_assert(ftz == 0.0f && daz == 0.0f);
+                ck_assert(ftz_hi == 0.0f && daz_hi == 0.0f);
+            } else {
+                ck_assert_float_eq_tol(ftz, 1e-40f, 1e-44f);
+                ck_assert_float_eq_tol(daz, 1e-10f, 1e-14f);
+                ck_assert_float_eq_tol(ftz_lo, 6.4e-39f, 6.4e-42f);
+                ck_assert_float_eq_tol(ftz_hi, 6.4e-39f, 6.4e-42f);
+                ck_assert_float_eq_tol(daz_lo, 6.4e-9f, 6.4e-12f);
+                ck_assert_float_eq_tol(daz_hi, 6.4e-9f, 6.4e-12f);
+            }
+        }
+    matmul_set_threads(1);
+}
+END_TEST
+#endif
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("matmul");
@@ -314,6 +420,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_plans_against_reference);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_scratch_freed_with_last_plan);
+#ifdef __SSE__
+    tcase_add_test(tc, test_denormals_flush_and_keep);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

@@ -52,6 +52,7 @@ struct dtrain_run {
     dt_session *session;    /* owned, after a successful dtrain_train */
     dt_model loaded;        /* after dtrain_load */
     dt_norm loaded_norm;
+    dt_denormals loaded_denormals; /* its "denormals" option (the file's /config) */
     int have_loaded;
     char loaded_from[DT_PATH_MAX]; /* dtrain_load's path: an input dtrain_save keeps */
     dt_data_extras names;   /* the model's class names (/classes of its data or file) */
@@ -86,6 +87,10 @@ dtrain_status api_leave(dt_log_sink prev, dt_status st);
  * NULL when it holds none.  Pointers into the run: not to be freed. */
 dt_model *api_model_of(dtrain_run *run, dt_norm **norm);
 
+/* The floating-point environment the run's model computes in: the
+ * "denormals" option it was trained with (matmul.h), so that its
+ * predictions and evaluations are the same bits from every caller. */
+dt_denormals api_model_denormals(const dtrain_run *run);
 /* Drop the model the run holds (trained or loaded), its final metrics and
  * class names.  Local. */
 void api_drop_model(dtrain_run *run);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "dtrain/comm.h"
+#include "dtrain/matmul.h"
 #include "dtrain/model.h"
 #include "dtrain/status.h"
 
@@ -20,6 +21,8 @@ typedef struct {
     int64_t samples;              /* per epoch, N */
     int64_t threads;              /* engine threads per rank */
     double latency_us;            /* the projection's allreduce latency alpha */
+    dt_denormals denormals;       /* the floating-point environment measured in (named in
+                                     the lines; the caller sets it: matmul_fpenv_enter) */
 } bench_options;
 
 #define BENCH_N_PROJ 6 /* projections: {10, 100} Gbit/s x {8, 64, 512} ranks */
@@ -47,6 +50,7 @@ typedef struct {
     int bf16_support;       /* matmul_bf16_support(): 0 none, 1 emulated, 2 native */
     double bf16_step_s, bf16_gflops, bf16_best_gflops;
     char engine[128];
+    char denormals[8];      /* "flush" or "keep" (bench_options.denormals) */
     double alpha_us, bw_GBps, grad_bytes, grad_allreduce_s; /* the allreduce fit */
     double node_s, mpi_s;   /* the sharded update's collectives; -1 if unavailable */
     bench_projection proj[BENCH_N_PROJ];

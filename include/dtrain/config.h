@@ -133,6 +133,7 @@ typedef struct {
     dt_placement data_placement;
     dt_reduce reduction;
     dt_precision precision;
+    dt_denormals denormals; /* --denormals: the floating-point environment (matmul.h) */
     /* faults */
     dt_on_nan on_nan;
     int64_t max_skips, check_replicas;

@@ -88,4 +88,48 @@ const char *matmul_library_version(void);
  * last is freed). */
 size_t matmul_scratch_bytes(void);
 
+/* --- the floating-point environment of the threads that compute ---
+ *
+ * dtrain sets it rather than inheriting its caller's: on x86, MXCSR is
+ * 0x1F80 (every exception masked, round to nearest) plus, with
+ * DENORMALS_FLUSH, FTZ (a subnormal result becomes 0) and DAZ (a subnormal
+ * input is read as 0).  Subnormal floats appear as Adam's moments and the
+ * gradients decay; some CPUs take a microcode assist on each, and FTZ|DAZ
+ * avoids it.  DENORMALS_KEEP computes IEEE subnormals whatever the caller
+ * had set.  A scope covers one library call: matmul_fpenv_enter sets the
+ * calling thread, and the OpenMP threads oneDNN runs on are set before the
+ * first product or conversion that uses them (matmul_run, matmul_cvt_run:
+ * the team of matmul_threads() threads then); matmul_fpenv_leave puts back
+ * every thread's own value as the scope found it (libgomp keeps a thread
+ * number's worker from one parallel region to the next).  Scopes nest (a
+ * callback of one run computing with another) and end in reverse order on
+ * the thread that began them.  On other CPUs the calls do nothing: the
+ * environment is the caller's. */
+typedef enum { DENORMALS_FLUSH, DENORMALS_KEEP } dt_denormals;
+/* "flush", "keep", indexed by dt_denormals, NULL-terminated. */
+extern const char *const denormals_names[];
+
+/* The most OpenMP threads whose environment a scope sets (--threads' maximum);
+ * a larger team computes with its further threads as they are. */
+#define MATMUL_FPENV_TEAM 1024
+typedef struct matmul_fpenv {
+    struct matmul_fpenv *outer; /* the scope this one is inside, or NULL */
+    unsigned csr;               /* the value set */
+    unsigned caller;            /* the calling thread's value before */
+    int team;                   /* threads 0..team-1 of the OpenMP team are set */
+    unsigned saved[MATMUL_FPENV_TEAM]; /* thread i's value before (1 <= i < team) */
+} matmul_fpenv;
+
+/* Begin a scope in *e (the caller's storage until matmul_fpenv_leave). */
+void matmul_fpenv_enter(matmul_fpenv *e, dt_denormals mode);
+/* End the innermost scope, e: every thread it set gets its value back. */
+void matmul_fpenv_leave(matmul_fpenv *e);
+/* Around a callback into the caller's code inside a scope: the calling
+ * thread's own value while it runs (pause), the scope's again after
+ * (resume).  No-ops outside a scope. */
+void matmul_fpenv_pause(void);
+void matmul_fpenv_resume(void);
+/* The calling thread's MXCSR (0 where there is none): for tests. */
+unsigned matmul_fpenv_csr(void);
+
 #endif

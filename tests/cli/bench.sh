@@ -36,6 +36,11 @@ for np in 1 2; do
   fi
 done
 expect_error 1 2 "--layers" bench --layers 32:swish --batch-size 64
+# the denormal mode it measured in, named in the lines (default flush)
+[[ $(field "$g" denormals) == flush ]] && pass "BENCH_GEMM names denormals=flush" || fail "no denormals=flush: $g"
+run 1 120 bench --layers 32:relu --batch-size 64 --inputs 20 --outputs 3 --samples 1000 --denormals keep
+[[ $(field "$(grep '^BENCH_GEMM' <<<"$out")" denormals) == keep ]] && grep -q '^bench: model .*, denormals keep$' <<<"$out" &&
+  pass "bench --denormals keep: named in BENCH_GEMM and the model line" || fail "bench --denormals keep: $out"
 
 # scripts/bench.sh with the binary under test, on digits: one BENCH line per
 # rank count, precision and placement, each with a test accuracy, and the
@@ -50,6 +55,8 @@ if NO_BUILD=1 BUILD_DIR=$(dirname "$DTRAIN") BENCH_TIMEOUT=120 timeout -k 5 300 
   n=$(grep -c '^BENCH model=tiny' "$log")
   want=$((4 * $(tr ',' '\n' <<<"$precisions" | wc -l)))
   [[ $n -eq $want ]] && pass "bench.sh: $n BENCH lines ($precisions x node,sharded at 1 and 2 ranks)" || fail "bench.sh: $n BENCH lines, want $want: $(cat "$log")"
+  grep -q '^machine: .*, denormals flush$' "$log" && [[ $(grep '^BENCH model=tiny' "$log" | grep -c ' denormals=flush$') -eq $want ]] &&
+    pass "bench.sh: the machine line and every row name denormals flush" || fail "bench.sh: denormals not named: $(cat "$log")"
   bad=$(grep '^BENCH model=tiny' "$log" | grep -v 'test_accuracy=0\.[0-9]' || true)
   [[ -z $bad ]] && pass "bench.sh: every row has a test accuracy" || fail "bench.sh rows without accuracy: $bad"
   for pl in node sharded; do

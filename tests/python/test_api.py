@@ -508,6 +508,27 @@ def test_callback(digits):
         MLPClassifier(hidden_layers=(16,), epochs=10, callback=bad).fit(X, y)
 
 
+def test_numpy_keeps_its_subnormals(digits):
+    """dtrain computes with flush-to-zero ("denormals" flush, the default) but
+    gives the thread back as it found it: numpy on the same thread computes
+    IEEE subnormals after fit and predict and inside a callback (1e-20 *
+    1e-20 = 1e-40 in float32, below its smallest normal 1.18e-38; 0 under
+    FTZ)."""
+    X, y, Xt, yt = digits
+    tiny = np.float32(1e-20)
+    seen = []
+
+    def cb(info):
+        seen.append(tiny * tiny)
+        return False
+
+    est = MLPClassifier(hidden_layers=(16,), epochs=2, callback=cb).fit(X, y)
+    assert tiny * tiny > 0
+    est.predict(Xt)
+    assert tiny * tiny > 0
+    assert len(seen) == 2 and all(v > 0 for v in seen)
+
+
 def test_verbose_and_warnings(digits, capfd):
     from sklearn.exceptions import ConvergenceWarning
     X, y, Xt, yt = digits
