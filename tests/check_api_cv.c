@@ -57,6 +57,8 @@ static const char *shared_path(const char *name)
 /* The whole file (NUL-terminated), or NULL. */
 static char *slurp(const char *path, size_t *len)
 {
+    if (len)
+        *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
