@@ -552,6 +552,23 @@ static void names_refused(dtrain_run *run, const char *const *names, int64_t n, 
         ck_assert_ptr_null(got);
 }
 
+/* A data file at path: /train 6 rows of 2 features, classes 0 1 2 twice,
+ * and /classes names (3) unless NULL.  Rank 0 alone. */
+static void write_six_rows(const char *path, const char *const *names)
+{
+    float X[12] = {0, 1, 1, 0, 2, 2, 0, 1.5f, 1, 0.5f, 2, 2.5f};
+    int32_t y[6] = {0, 1, 2, 0, 1, 2};
+    int64_t dx[2] = {6, 2}, dy[1] = {6};
+    h5file *f;
+    dt_error err;
+    ck_assert_int_eq(h5io_create(path, &f, &err), DT_OK);
+    ck_assert_int_eq(h5io_write(f, "/train/X", DT_F32, 2, dx, X, 0, &err), DT_OK);
+    ck_assert_int_eq(h5io_write(f, "/train/y", DT_I32, 1, dy, y, 0, &err), DT_OK);
+    if (names)
+        ck_assert_int_eq(h5io_write_strs(f, "/classes", 3, names, &err), DT_OK);
+    ck_assert_int_eq(h5io_close(f, &err), DT_OK);
+}
+
 /* dtrain_set_class_names: names for a model trained on a data file without
  * /classes are given back by dtrain_class_names (copies), written by
  * dtrain_save and dtrain_model_image where dtrain convert writes them, so
@@ -566,15 +583,7 @@ START_TEST(test_set_class_names)
         snprintf(data, sizeof data, "%s", tu_path("unnamed.h5"));
         snprintf(model, sizeof model, "%s", tu_path("renamed-model.h5"));
         snprintf(out, sizeof out, "%s", tu_path("renamed.csv"));
-        float X[12] = {0, 1, 1, 0, 2, 2, 0, 1.5f, 1, 0.5f, 2, 2.5f};
-        int32_t y[6] = {0, 1, 2, 0, 1, 2};
-        int64_t dx[2] = {6, 2}, dy[1] = {6};
-        h5file *f;
-        dt_error err;
-        ck_assert_int_eq(h5io_create(data, &f, &err), DT_OK);
-        ck_assert_int_eq(h5io_write(f, "/train/X", DT_F32, 2, dx, X, 0, &err), DT_OK);
-        ck_assert_int_eq(h5io_write(f, "/train/y", DT_I32, 1, dy, y, 0, &err), DT_OK);
-        ck_assert_int_eq(h5io_close(f, &err), DT_OK);
+        write_six_rows(data, NULL);
     }
     MPI_Bcast(data, sizeof data, MPI_CHAR, 0, MPI_COMM_WORLD);
     MPI_Bcast(model, sizeof model, MPI_CHAR, 0, MPI_COMM_WORLD);
@@ -728,19 +737,9 @@ START_TEST(test_class_names)
     if (rank == 0) {
         snprintf(data, sizeof data, "%s", tu_path("named.h5"));
         snprintf(model, sizeof model, "%s", tu_path("named-model.h5"));
-        /* 6 rows, 2 features, classes 0 1 2 twice; the names as convert
-         * writes them for text labels */
-        float X[12] = {0, 1, 1, 0, 2, 2, 0, 1.5f, 1, 0.5f, 2, 2.5f};
-        int32_t y[6] = {0, 1, 2, 0, 1, 2};
+        /* the names as convert writes them for text labels */
         const char *names[3] = {"setosa", "versi color", "virginica"};
-        int64_t dx[2] = {6, 2}, dy[1] = {6};
-        h5file *f;
-        dt_error err;
-        ck_assert_int_eq(h5io_create(data, &f, &err), DT_OK);
-        ck_assert_int_eq(h5io_write(f, "/train/X", DT_F32, 2, dx, X, 0, &err), DT_OK);
-        ck_assert_int_eq(h5io_write(f, "/train/y", DT_I32, 1, dy, y, 0, &err), DT_OK);
-        ck_assert_int_eq(h5io_write_strs(f, "/classes", 3, names, &err), DT_OK);
-        ck_assert_int_eq(h5io_close(f, &err), DT_OK);
+        write_six_rows(data, names);
         remove(model);
     }
     MPI_Bcast(data, sizeof data, MPI_CHAR, 0, MPI_COMM_WORLD);

@@ -24,6 +24,8 @@ import pytest
 # as the package does.
 from mpi4py import MPI
 
+import dtrain  # noqa: E402  (after mpi4py, as the package itself does)
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Variables the launcher gives its processes. A command started from inside
@@ -75,6 +77,14 @@ def datasets():
     if not (path / "digits.h5").is_file():
         pytest.fail("the bundled data sets are not in %s (set DTRAIN_DATASETS)" % path)
     return path
+
+
+@pytest.fixture(scope="module")
+def digits(datasets):
+    """digits.h5's /train and /test: X, y, Xt, yt."""
+    X, y = dtrain.read_data(str(datasets / "digits.h5"))
+    Xt, yt = dtrain.read_data(str(datasets / "digits.h5"), group="test")
+    return X, y, Xt, yt
 
 
 @pytest.fixture(scope="session")

@@ -45,13 +45,6 @@ def history_column(path, name):
 
 
 @pytest.fixture(scope="module")
-def digits(datasets):
-    X, y = dtrain.read_data(str(datasets / "digits.h5"))
-    Xt, yt = dtrain.read_data(str(datasets / "digits.h5"), group="test")
-    return X, y, Xt, yt
-
-
-@pytest.fixture(scope="module")
 def iris(datasets):
     X, y = dtrain.read_data(str(datasets / "iris.h5"))
     Xt, yt = dtrain.read_data(str(datasets / "iris.h5"), group="test")

@@ -77,13 +77,6 @@ def raises_everywhere(exc, fn):
 
 
 @pytest.fixture(scope="module")
-def digits(datasets):
-    X, y = dtrain.read_data(str(datasets / "digits.h5"))
-    Xt, yt = dtrain.read_data(str(datasets / "digits.h5"), group="test")
-    return X, y, Xt, yt
-
-
-@pytest.fixture(scope="module")
 def refs(cli, datasets, shared_tmp):
     """The command line's models: at 2 ranks, and with --reproducible at 1 rank
     (3 and 2 epochs); `dtrain predict` of the 2-rank one at 2 ranks."""
