@@ -30,18 +30,29 @@
 /* The model of session s (NULL: the run's loaded one) as a saved file holds
  * it, into path, or (path NULL) as the bytes of that file into *image and
  * *len: its normalisation, the run's class names and, for a trained model,
- * its options and epochs.  Local. */
+ * its options and epochs; for a loaded one, the options that say how it
+ * computes.  Local. */
 static dt_status write_model(dtrain_run *run, const dt_session *s, const char *path,
                              void **image, size_t *len)
 {
-    const dt_saved_opts opts = cfgsave_opts(&run->trained_cfg);
+    /* a loaded model keeps what says how it computes (its "denormals") */
+    dt_config *loaded = s ? NULL : malloc(sizeof *loaded);
+    if (!s && !loaded)
+        return dt_fail(&run->err, DT_ENOMEM, "%s: out of memory", path ? path : IMAGE_WRITTEN);
+    if (loaded) {
+        config_defaults(loaded);
+        loaded->train.denormals = run->loaded_denormals;
+    }
+    const dt_saved_opts opts = s ? cfgsave_opts(&run->trained_cfg) : cfgsave_model_opts(loaded);
     const dt_model *m = s ? &s->net.model : &run->loaded;
     const dt_norm *nm = s ? &s->net.norm : &run->loaded_norm;
-    const dt_saved_opts *o = s ? &opts : NULL;
     const dt_history *hist = s ? &s->state.progress.hist : NULL;
-    return path ? modelio_save(path, m, nm, o, &run->names, hist, &run->err)
-                : modelio_image(IMAGE_WRITTEN, m, nm, o, &run->names, hist, image, len,
-                                &run->err);
+    const dt_status st =
+        path ? modelio_save(path, m, nm, &opts, &run->names, hist, &run->err)
+             : modelio_image(IMAGE_WRITTEN, m, nm, &opts, &run->names, hist, image, len,
+                             &run->err);
+    free(loaded);
+    return st;
 }
 
 dt_status api_save_model(dtrain_run *run, const dt_session *s, const char *path)

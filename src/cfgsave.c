@@ -11,6 +11,21 @@
 
 /* Option i as /config keeps it (dt_saved_opts.get). */
 static int get_option(const dt_saved_opts *so, size_t i, const char **key, char *v,
+                      size_t len);
+
+/* get_option, of the options that say how the model computes alone. */
+static int get_model_option(const dt_saved_opts *so, size_t i, const char **key, char *v,
+                            size_t len)
+{
+    size_t n;
+    const dt_option *opts = config_options(&n);
+    const int more = get_option(so, i, key, v, len);
+    if (more && *key && !(opts[i].facts & OPTF_MODEL))
+        *key = NULL;
+    return more;
+}
+
+static int get_option(const dt_saved_opts *so, size_t i, const char **key, char *v,
                       size_t len)
 {
     size_t n;
@@ -121,4 +136,9 @@ dt_saved_opts cfgsave_opts(const dt_config *cfg)
                            .cfg = cfg,
                            .data = cfg ? cfg->train.data : "",
                            .seed = cfg ? cfg->train.seed : 0};
+}
+
+dt_saved_opts cfgsave_model_opts(const dt_config *cfg)
+{
+    return (dt_saved_opts){.get = get_model_option, .cfg = cfg, .data = ""};
 }

@@ -276,7 +276,7 @@ static const dt_option options[] = {
      "calling program, whose own setting is put back when each call returns; saved with "
      "the model, whose predictions and evaluations use it; must match on resume "
      "(docs/performance.md#denormals)",
-     .facts = OPTF_CV_FIXED,
+     .facts = OPTF_CV_FIXED | OPTF_MODEL,
      .names = {denormals_names}},
     {"profile", OPT_FLAG, F(train.profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, comm: the gradient "

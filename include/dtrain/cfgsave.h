@@ -15,6 +15,9 @@
 /* cfg's training options, to save or compare (cfg must outlive the result;
  * nothing is allocated).  cfg NULL: no options (get yields none). */
 dt_saved_opts cfgsave_opts(const dt_config *cfg);
+/* The same for a model that was loaded, not trained: only the options of
+ * cfg that say how the model computes (OPTF_MODEL), no data file. */
+dt_saved_opts cfgsave_model_opts(const dt_config *cfg);
 
 /* Option o's value as saved in f's /config (under its name, or its former
  * name when the file is older than the rename) into v (len bytes), in

@@ -219,10 +219,12 @@ enum {
     OPTF_PATH = 1u << 5,         /* a file or directory name: relative in a config file,
                                     it is read against the file's directory; saved with a
                                     model, it is made absolute */
-    OPTF_OUTPUT = 1u << 6        /* what the run writes (or, resume, the run it continues):
+    OPTF_OUTPUT = 1u << 6,       /* what the run writes (or, resume, the run it continues):
                                     inspect --config writes it commented out, so that
                                     running a printed configuration again cannot replace
                                     the original's files */
+    OPTF_MODEL = 1u << 7         /* how the saved model computes its predictions: kept in
+                                    /config when a loaded model is saved again */
 };
 
 typedef struct {

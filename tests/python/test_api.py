@@ -522,6 +522,43 @@ def test_numpy_keeps_its_subnormals(digits):
     assert len(seen) == 2 and all(v > 0 for v in seen)
 
 
+def test_loaded_model_saved_again_keeps_its_denormals(tmp_path):
+    """A model trained with "denormals" keep predicts with IEEE subnormals;
+    loaded and saved again (or pickled), it still does.  The model is made so
+    that its hidden unit is subnormal: input 1e-20 (no scaling) times weight
+    1e-20 = 1e-40, below float32's smallest normal 1.18e-38, then times
+    1e30 in the output layer = 1e-10; flushed to zero, the prediction is the
+    bias, 0."""
+    import h5py
+    X = np.array([[0.0], [1.0], [2.0], [3.0]], dtype=np.float32)
+    est = MLPRegressor(hidden_layers=(1,), activation="identity", epochs=1, batch_size=4,
+                       options={"denormals": "keep"}).fit(X, X[:, 0])
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    est.save(a)
+    with h5py.File(a, "r+") as f:
+        f["/model/layer0/weight"][...] = [[1e-20]]
+        f["/model/layer1/weight"][...] = [[1e30]]
+        for g in ("/normalization", "/target_normalization"):
+            if g in f:
+                f[g + "/shift"][...] = 0
+                f[g + "/scale"][...] = 1
+        for l in ("/model/layer0/bias", "/model/layer1/bias"):
+            f[l][...] = 0
+    q = np.array([[1e-20]], dtype=np.float32)
+    first = dtrain.load(a)
+    kept = first.predict(q)
+    assert 0.5e-10 < kept[0] < 2e-10             # 1e-40 survived as a subnormal
+    first.save(b)
+    assert np.array_equal(dtrain.load(b).predict(q), kept)
+    with h5py.File(b, "r") as f:
+        assert f["/config"].attrs["denormals"] in ("keep", b"keep")
+    assert np.array_equal(pickle.loads(pickle.dumps(dtrain.load(b))).predict(q), kept)
+    # the default mode flushes: the same weights predict 0
+    with h5py.File(a, "r+") as f:
+        f["/config"].attrs["denormals"] = "flush"
+    assert dtrain.load(a).predict(q)[0] == 0
+
+
 def test_verbose_and_warnings(digits, capfd):
     from sklearn.exceptions import ConvergenceWarning
     X, y, Xt, yt = digits
