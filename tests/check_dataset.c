@@ -230,19 +230,6 @@ START_TEST(test_uint8_rows_match_float)
 }
 END_TEST
 
-/* The instruction's rule of bf16.h, in integers (check_matmul.c checks it
- * against the instruction). */
-static dt_bf16 rule_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (dt_bf16)((u >> 16) | 0x40u);
-    if ((u & 0x7f800000u) == 0)
-        return (dt_bf16)((u >> 16) & 0x8000u);
-    return (dt_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
 /* Rows gathered straight to bf16 are the rule applied to the rows
  * dataset_gather writes, bit for bit: uint8 rows normalised (_i 0) and as
  * they are (_i 1), float rows (_i 2); every row length from 1 to 40 and 784
@@ -297,8 +284,8 @@ START_TEST(test_gather_bf16_rounds_gathered_rows)
         for (int i = 0; i <= NB * d; i++) got[i] = 0xBEEF;
         dataset_gather_bf16(&ds, rows, NB, got, lg, NULL);
         for (int i = 0; i < NB * d; i++)
-            ck_assert_msg(got[i] == rule_bf16(X[i]), "kind %d, d %d, value %d (%.9g): 0x%04X, want 0x%04X",
-                          _i, d, i, (double)X[i], got[i], rule_bf16(X[i]));
+            ck_assert_msg(got[i] == tu_bf16_rule(X[i]), "kind %d, d %d, value %d (%.9g): 0x%04X, want 0x%04X",
+                          _i, d, i, (double)X[i], got[i], tu_bf16_rule(X[i]));
         ck_assert_msg(got[NB * d] == 0xBEEF, "kind %d, d %d: written past the batch", _i, d);
         ck_assert(!memcmp(lg, lw, sizeof lg));
     }

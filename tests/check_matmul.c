@@ -119,20 +119,6 @@ START_TEST(test_bf16_rounding_many)
 }
 END_TEST
 
-/* The instruction's rule (bf16.h), in integers: NaN quieted, a subnormal
- * read as a zero of its sign, else round to nearest even.  (Checked against
- * VCVTNEPS2BF16 on all 2^32 inputs once, on an AMD EPYC with AVX512_BF16.) */
-static dt_bf16 rule_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (dt_bf16)((u >> 16) | 0x40u);
-    if ((u & 0x7f800000u) == 0)
-        return (dt_bf16)((u >> 16) & 0x8000u);
-    return (dt_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
 /* One rule wherever a value lies: every length 0..70 (blocks of 32, masked
  * vectors of 16 and fewer) with subnormals, NaNs, ties and ordinary values
  * at every position, through bf16_round and through a conversion plan;
@@ -164,8 +150,8 @@ START_TEST(test_bf16_round_one_rule)
         ck_assert_int_eq(matmul_cvt_run(c, b, src), 0);
         matmul_cvt_free(c);
         for (size_t i = 0; i < n; i++) {
-            ck_assert_msg(a[i] == rule_bf16(src[i]), "n %zu, value %zu (0x%08X): 0x%04X, want 0x%04X",
-                          n, i, bits[(i * 5 + i / 9) % 9], a[i], rule_bf16(src[i]));
+            ck_assert_msg(a[i] == tu_bf16_rule(src[i]), "n %zu, value %zu (0x%08X): 0x%04X, want 0x%04X",
+                          n, i, bits[(i * 5 + i / 9) % 9], a[i], tu_bf16_rule(src[i]));
             ck_assert_msg(b[i] == a[i], "n %zu, value %zu: plan 0x%04X, bf16_round 0x%04X", n, i,
                           b[i], a[i]);
         }

@@ -357,6 +357,17 @@ START_TEST(test_plans_for_many_batch_sizes)
 }
 END_TEST
 
+/* Two models of the same shape with the same initial parameters. */
+static void twin_models(dt_model *a, dt_model *b, int n_in, const dt_layer_spec *hidden, int nh,
+                        int n_out, dt_head head, dt_init init, uint64_t seed)
+{
+    dt_error err;
+    ck_assert_int_eq(model_create(a, n_in, hidden, nh, n_out, head, 8, &err), DT_OK);
+    ck_assert_int_eq(model_create(b, n_in, hidden, nh, n_out, head, 8, &err), DT_OK);
+    model_init(a, init, seed);
+    model_init(b, init, seed);
+}
+
 /* Back to fp32 after bf16 gives exactly what a model that never left fp32
  * gives. */
 START_TEST(test_precision_switch_back)
@@ -366,10 +377,7 @@ START_TEST(test_precision_switch_back)
     dt_layer_spec hidden[1] = {{6, {ACT_SIGMOID, 0}, 0.0f}};
     dt_model a, b;
     dt_error err;
-    ck_assert_int_eq(model_create(&a, 4, hidden, 1, 2, HEAD_SIGMOID, 4, &err), DT_OK);
-    ck_assert_int_eq(model_create(&b, 4, hidden, 1, 2, HEAD_SIGMOID, 4, &err), DT_OK);
-    model_init(&a, INIT_UNIFORM, 2);
-    model_init(&b, INIT_UNIFORM, 2);
+    twin_models(&a, &b, 4, hidden, 1, 2, HEAD_SIGMOID, INIT_UNIFORM, 2);
     float X[16];
     int32_t y[4] = {0, 1, 1, 0};
     for (int i = 0; i < 16; i++) X[i] = (float)cos(1.3 * i);
@@ -402,10 +410,7 @@ START_TEST(test_bf16_rows_given_rounded)
     dt_layer_spec hidden[2] = {{9, {ACT_TANH, 0}, 0.0f}, {6, {ACT_RELU, 0}, 0.0f}};
     dt_model a, b;
     dt_error err;
-    ck_assert_int_eq(model_create(&a, 13, hidden, 2, 3, HEAD_SOFTMAX, 8, &err), DT_OK);
-    ck_assert_int_eq(model_create(&b, 13, hidden, 2, 3, HEAD_SOFTMAX, 8, &err), DT_OK);
-    model_init(&a, INIT_XAVIER, 4);
-    model_init(&b, INIT_XAVIER, 4);
+    twin_models(&a, &b, 13, hidden, 2, 3, HEAD_SOFTMAX, INIT_XAVIER, 4);
     ck_assert_int_eq(model_set_precision(&a, PREC_BF16, &err), DT_OK);
     ck_assert_int_eq(model_set_precision(&b, PREC_BF16, &err), DT_OK);
     float X[5 * 13], other[5 * 13], za[5 * 3];
