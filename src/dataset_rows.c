@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtrain/bf16.h"
 #include "dtrain/rng.h"
 
 dt_status dataset_subset(const dt_dataset *ds, const unsigned char *pick, int want, dt_dataset *out,
@@ -150,14 +151,34 @@ DT_HOT static void convert_row(float *restrict out, const uint8_t *restrict in,
     }
 }
 
-void dataset_copy_row(const dt_dataset *ds, int64_t r, float *out)
+/* Row r of the data set, as stored (d floats or d bytes), from the rows
+ * this rank holds. */
+static const char *stored_row(const dt_dataset *ds, int64_t r)
+{
+    const size_t at = (size_t)(r - ds->lo) * (size_t)ds->d;
+    return ds->X8 ? (const char *)(ds->X8 + at) : (const char *)(ds->X + at);
+}
+
+/* A row as stored (row) into out (d) as float and normalised, or into out16
+ * (d) rounded to bf16 when out16 is not NULL (bf16.h: the same bits as
+ * rounding out, without writing it). */
+static void put_row(const dt_dataset *ds, const char *row, float *out, dt_bf16 *out16)
 {
     const size_t d = (size_t)ds->d;
-    r -= ds->lo;
-    if (ds->X8)
-        convert_row(out, ds->X8 + (size_t)r * d, ds->normed8 ? ds->norm8 : NULL, d);
+    const float *norm = ds->normed8 ? ds->norm8 : NULL;
+    if (out16 && ds->X8)
+        bf16_round_u8(out16, (const uint8_t *)row, norm, d);
+    else if (out16)
+        bf16_round(out16, (const float *)row, d);
+    else if (ds->X8)
+        convert_row(out, (const uint8_t *)row, norm, d);
     else
-        memcpy(out, ds->X + (size_t)r * d, d * sizeof *out);
+        memcpy(out, row, d * sizeof *out);
+}
+
+void dataset_copy_row(const dt_dataset *ds, int64_t r, float *out)
+{
+    put_row(ds, stored_row(ds, r), out, NULL);
 }
 
 const float *dataset_rows(const dt_dataset *ds, int64_t lo, int64_t nb, float *buf)
@@ -174,13 +195,13 @@ const float *dataset_rows(const dt_dataset *ds, int64_t lo, int64_t nb, float *b
 static void prefetch_row(const dt_dataset *ds, int64_t r)
 {
     const size_t bytes = (size_t)ds->d * (ds->X8 ? 1 : sizeof(float));
-    const char *p = ds->X8 ? (const char *)(ds->X8 + (size_t)r * (size_t)ds->d)
-                           : (const char *)(ds->X + (size_t)r * (size_t)ds->d);
+    const char *p = stored_row(ds, r);
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
 }
 
-void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
-                    int32_t *labels, float *targets)
+/* dataset_gather into X, or into X16 (bf16) when it is not NULL. */
+static void gather_rows(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
+                        dt_bf16 *X16, int32_t *labels, float *targets)
 {
     const size_t d = (size_t)ds->d, k = (size_t)ds->k;
     enum { AHEAD = 4 };
@@ -189,12 +210,25 @@ void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float
         int64_t r = rows[i];
         if (i + AHEAD < nb)
             prefetch_row(ds, rows[i + AHEAD]);
-        dataset_copy_row(ds, r, X + (size_t)i * d);
+        put_row(ds, stored_row(ds, r), X16 ? NULL : X + (size_t)i * d,
+                X16 ? X16 + (size_t)i * d : NULL);
         if (labels)
             labels[i] = ds->labels[r];
         if (targets)
             memcpy(targets + (size_t)i * k, ds->targets + (size_t)r * k, k * sizeof(float));
     }
+}
+
+void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
+                    int32_t *labels, float *targets)
+{
+    gather_rows(ds, rows, nb, X, NULL, labels, targets);
+}
+
+void dataset_gather_bf16(const dt_dataset *ds, const int64_t *rows, int64_t nb, dt_bf16 *X16,
+                         int32_t *labels, float *targets)
+{
+    gather_rows(ds, rows, nb, NULL, X16, labels, targets);
 }
 
 struct dt_fetch {
@@ -237,13 +271,6 @@ dt_fetch *dataset_fetch_create(const dt_dataset *ds, int64_t max_rows, int64_t m
     return f;
 }
 
-/* Row r of the data set, as stored, from a sharded set's share. */
-static const char *stored_row(const dt_dataset *ds, int64_t r)
-{
-    const size_t at = (size_t)(r - ds->lo) * (size_t)ds->d;
-    return ds->X8 ? (const char *)(ds->X8 + at) : (const char *)(ds->X + at);
-}
-
 /* The send side: the rows this rank holds of each rank's request, packed in
  * rank order; and this rank's own request kept. */
 static void pack_sends(dt_fetch *f, const int64_t *want, const int64_t *counts)
@@ -282,17 +309,16 @@ void dataset_fetch_start(dt_fetch *f, const int64_t *want, const int64_t *counts
     comm_exchange_start(f->x, f->send, f->counts, f->recv, recvs);
 }
 
-int64_t dataset_fetch_finish(dt_fetch *f, float *X, int32_t *labels, float *targets)
+/* dataset_fetch_finish into X, or into X16 (bf16) when it is not NULL. */
+static int64_t fetch_finish(dt_fetch *f, float *X, dt_bf16 *X16, int32_t *labels,
+                            float *targets)
 {
     const dt_dataset *ds = f->ds;
     const size_t d = (size_t)ds->d, k = (size_t)ds->k;
     comm_exchange_wait(f->x);
     for (int64_t i = 0; i < f->nb; i++) {
-        const char *row = f->recv + (size_t)f->pos[i] * f->row_bytes;
-        if (ds->X8)
-            convert_row(X + (size_t)i * d, (const uint8_t *)row, ds->normed8 ? ds->norm8 : NULL, d);
-        else
-            memcpy(X + (size_t)i * d, row, f->row_bytes);
+        put_row(ds, f->recv + (size_t)f->pos[i] * f->row_bytes, X16 ? NULL : X + (size_t)i * d,
+                X16 ? X16 + (size_t)i * d : NULL);
         const int64_t r = f->mine[i];
         if (labels)
             labels[i] = ds->labels[r];
@@ -300,6 +326,16 @@ int64_t dataset_fetch_finish(dt_fetch *f, float *X, int32_t *labels, float *targ
             memcpy(targets + (size_t)i * k, ds->targets + (size_t)r * k, k * sizeof(float));
     }
     return f->nb;
+}
+
+int64_t dataset_fetch_finish(dt_fetch *f, float *X, int32_t *labels, float *targets)
+{
+    return fetch_finish(f, X, NULL, labels, targets);
+}
+
+int64_t dataset_fetch_finish_bf16(dt_fetch *f, dt_bf16 *X16, int32_t *labels, float *targets)
+{
+    return fetch_finish(f, NULL, X16, labels, targets);
 }
 
 void dataset_fetch_free(dt_fetch *f)

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <immintrin.h>
-
 #include <oneapi/dnnl/dnnl.h>
 
 /* OpenMP's C API (GNU libgomp, the runtime oneDNN is built on), declared
@@ -33,7 +31,7 @@ struct matmul_plan {
  * us, the same bits; the copy of the weights is made before every forward.) */
 struct matmul_cvt {
     size_t n;
-    dnnl_primitive_t prim; /* NULL: cvt_native */
+    dnnl_primitive_t prim; /* NULL: bf16_round */
     dnnl_memory_t src, dst;
 };
 
@@ -273,26 +271,6 @@ void matmul_free(matmul_plan *p)
 
 static int isa_has(dnnl_cpu_isa_t isa, dnnl_cpu_isa_t level);
 
-/* dst (n) = src (n) rounded to nearest even, 32 at a time; the tail by the
- * same rule in integers (a NaN stays a NaN, quieted: the instruction's bits). */
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
-cvt_native(dt_bf16 *dst, const float *src, size_t n)
-{
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512bh r = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
-        _mm512_storeu_si512((void *)(dst + i), (__m512i)r);
-    }
-    for (; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, src + i, sizeof u);
-        if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: quieted, as the instruction does */
-            dst[i] = (dt_bf16)((u >> 16) | 0x40u);
-        else
-            dst[i] = (dt_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
-}
-
 dt_status matmul_cvt_create(matmul_cvt **out, size_t n, dt_error *err)
 {
     *out = NULL;
@@ -333,7 +311,7 @@ dt_status matmul_cvt_create(matmul_cvt **out, size_t n, dt_error *err)
 int matmul_cvt_run(const matmul_cvt *c, dt_bf16 *dst, const float *src)
 {
     if (!c->prim) {
-        cvt_native(dst, src, c->n);
+        bf16_round(dst, src, c->n);
         return 0;
     }
     fpenv_team();

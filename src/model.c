@@ -211,6 +211,7 @@ static void model_drop_plans(dt_model *m)
     free(m->x16);
     free(m->dz16);
     m->params16 = m->x16 = m->dz16 = NULL;
+    m->in16 = NULL;
     for (int l = 0; l < m->n_layers; l++) {
         free(m->layers[l].out16);
         m->layers[l].out16 = NULL;
@@ -473,11 +474,13 @@ static const void *weights_of(const dt_model *m, const dt_layer *L)
 static const void *input_of(const dt_model *m, int l, const float *X)
 {
     if (m->prec == PREC_BF16)
-        return l == 0 ? (const void *)m->x16 : (const void *)m->layers[l - 1].out16;
+        return l == 0 ? (const void *)m->in16 : (const void *)m->layers[l - 1].out16;
     return l == 0 ? (const void *)X : (const void *)layer_output(m, &m->layers[l - 1]);
 }
 
-const float *model_forward(dt_model *m, const float *X, int nb)
+/* model_forward of X, or in bf16 of X16 when it is not NULL (X is then not
+ * read). */
+static const float *forward(dt_model *m, const float *X, const dt_bf16 *X16, int nb)
 {
     float *out = m->layers[m->n_layers - 1].A;
     if (nb == 0)
@@ -486,7 +489,8 @@ const float *model_forward(dt_model *m, const float *X, int nb)
     int bad = !p;
     if (p && m->prec == PREC_BF16) {
         bad = bad || matmul_cvt_run(m->cvt_params, m->params16, m->params);
-        bad = bad || matmul_cvt_run(p->cvt_x, m->x16, X);
+        m->in16 = X16 ? X16 : m->x16;
+        bad = bad || (!X16 && matmul_cvt_run(p->cvt_x, m->x16, X));
     }
     for (int l = 0; l < m->n_layers && !bad; l++) {
         dt_layer *L = &m->layers[l];
@@ -509,6 +513,13 @@ const float *model_forward(dt_model *m, const float *X, int nb)
     if (m->fault.code)
         fill_nan(out, (size_t)nb * m->n_out);
     return out;
+}
+
+const float *model_forward(dt_model *m, const float *X, int nb) { return forward(m, X, NULL, nb); }
+
+const float *model_forward_bf16(dt_model *m, const dt_bf16 *X16, int nb)
+{
+    return forward(m, NULL, X16, nb);
 }
 
 float *model_dlogits(dt_model *m) { return m->delta[0]; }
@@ -611,20 +622,33 @@ void model_predict(dt_model *m, const float *X, int64_t n, float *out)
     }
 }
 
-double model_loss_grad_sums(dt_model *m, const float *X, const int32_t *labels,
-                            const float *targets, int nb, dt_loss_sums *sums)
+/* model_loss_grad_sums of X, or in bf16 of X16 when it is not NULL. */
+static double loss_grad(dt_model *m, const float *X, const dt_bf16 *X16, const int32_t *labels,
+                        const float *targets, int nb, dt_loss_sums *sums)
 {
     if (nb == 0) {
         model_backward(m, X, NULL, 0);
         return 0.0;
     }
     dt_target_scaling buf;
-    const float *Z = model_forward(m, X, nb);
+    const float *Z = forward(m, X, X16, nb);
     float *dZ = model_dlogits(m);
     double loss = loss_eval(m->head, Z, labels, targets, nb, m->n_out,
                             model_target_scaling(m, &buf), dZ, sums);
     model_backward(m, X, dZ, nb);
     return loss;
+}
+
+double model_loss_grad_sums(dt_model *m, const float *X, const int32_t *labels,
+                            const float *targets, int nb, dt_loss_sums *sums)
+{
+    return loss_grad(m, X, NULL, labels, targets, nb, sums);
+}
+
+double model_loss_grad_sums_bf16(dt_model *m, const dt_bf16 *X16, const int32_t *labels,
+                                 const float *targets, int nb, dt_loss_sums *sums)
+{
+    return loss_grad(m, NULL, X16, labels, targets, nb, sums);
 }
 
 double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,

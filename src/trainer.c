@@ -88,7 +88,12 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
     if ((repro ? opts->micro_batch : lb) > model->max_batch)
         return dt_fail(err, DT_EINTERNAL, "model workspace smaller than the local batch");
     t->perm = malloc((size_t)train->n * sizeof *t->perm);
-    t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
+    /* in bf16, rows rounded as they are gathered where the CPU rounds with
+     * the instruction (the model's own rounding otherwise: oneDNN's reorder) */
+    if (model->prec == PREC_BF16 && matmul_bf16_support() == 2)
+        t->xb16 = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb16);
+    else
+        t->xb = malloc((size_t)lb * (size_t)train->d * sizeof *t->xb);
     if (opts->grad_norms)
         t->norm_sum = calloc((size_t)model->n_layers, sizeof *t->norm_sum);
     t->shards = make_shards(comm, model->n_params, opts->node_reduce, repro);
@@ -115,7 +120,7 @@ dt_status trainer_init(dt_trainer *t, dt_comm *comm, dt_model *model, dt_optim *
         t->fetch = dataset_fetch_create(train, lb, opts->batch_size); /* collective */
     }
     dt_status st = DT_OK;
-    if (!t->perm || !t->xb || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum) ||
+    if (!t->perm || (!t->xb && !t->xb16) || (!t->lb && !t->tb) || (opts->grad_norms && !t->norm_sum) ||
         !t->shards || !t->gshard || !t->stats || (repro && !repro_alloc(t)) ||
         (train->block && (!t->want || !t->fetch)))
         st = dt_fail(err, DT_ENOMEM, "out of memory for the training buffers");
@@ -156,10 +161,12 @@ void trainer_free(dt_trainer *t)
     t->rsums = NULL;
     free(t->perm);
     free(t->xb);
+    free(t->xb16);
     free(t->lb);
     free(t->tb);
     t->perm = NULL;
     t->xb = t->tb = NULL;
+    t->xb16 = NULL;
     t->lb = NULL;
 }
 
@@ -304,7 +311,16 @@ static void fetch_start(dt_trainer *t, int64_t k)
     t->pending[1] = k;
 }
 
-/* This rank's rows of batch k into xb, lb, tb from the ranks holding them:
+/* Complete the fetch in flight into xb (or xb16), lb, tb. */
+static void fetch_finish(dt_trainer *t)
+{
+    if (t->xb16)
+        dataset_fetch_finish_bf16(t->fetch, t->xb16, t->lb, t->tb);
+    else
+        dataset_fetch_finish(t->fetch, t->xb, t->lb, t->tb);
+}
+
+/* This rank's rows of batch k into xb (or xb16), lb, tb from the ranks holding them:
  * the exchange started during the previous step (or now), then the next
  * batch's started, to move while this one computes. */
 static void fetch_batch(dt_trainer *t, int64_t k)
@@ -312,10 +328,10 @@ static void fetch_batch(dt_trainer *t, int64_t k)
     const double t0 = comm_wtime();
     if (t->pending[0] != t->epoch || t->pending[1] != k) {
         if (t->pending[1] >= 0) /* another batch's: complete it, unused */
-            dataset_fetch_finish(t->fetch, t->xb, t->lb, t->tb);
+            fetch_finish(t);
         fetch_start(t, k);
     }
-    dataset_fetch_finish(t->fetch, t->xb, t->lb, t->tb);
+    fetch_finish(t);
     t->pending[1] = -1;
     if (k + 1 < t->steps_per_epoch)
         fetch_start(t, k + 1);
@@ -323,8 +339,9 @@ static void fetch_batch(dt_trainer *t, int64_t k)
     t->time.fetches++;
 }
 
-/* Gather this rank's rows of batch k (trainer_slice) into t->xb, t->lb or
- * t->tb; returns them as indices, their positions in *lo, *hi. */
+/* Gather this rank's rows of batch k (trainer_slice) into t->xb (or
+ * t->xb16), t->lb or t->tb; returns them as indices, their positions in *lo,
+ * *hi. */
 static const int64_t *gather_slice(dt_trainer *t, int64_t k, int rank, int64_t *lo,
                                    int64_t *hi)
 {
@@ -333,6 +350,8 @@ static const int64_t *gather_slice(dt_trainer *t, int64_t k, int rank, int64_t *
     const int64_t *rows = t->perm + k * t->opts.batch_size + *lo;
     if (t->fetch)
         fetch_batch(t, k);
+    else if (t->xb16)
+        dataset_gather_bf16(t->train, rows, *hi - *lo, t->xb16, t->lb, t->tb);
     else
         dataset_gather(t->train, rows, *hi - *lo, t->xb, t->lb, t->tb);
     return rows;
@@ -348,8 +367,12 @@ static double rows_gradient(dt_trainer *t, const int64_t *rows, int64_t i, int n
     /* the loss in the targets' units (what the run reports), whatever the
      * model minimises */
     dt_loss_sums sums = {0};
-    model_loss_grad_sums(m, t->xb + i * t->train->d, t->lb ? t->lb + i : NULL,
-                         t->tb ? t->tb + i * t->train->k : NULL, nb, &sums);
+    const int32_t *labels = t->lb ? t->lb + i : NULL;
+    const float *targets = t->tb ? t->tb + i * t->train->k : NULL;
+    if (t->xb16)
+        model_loss_grad_sums_bf16(m, t->xb16 + i * t->train->d, labels, targets, nb, &sums);
+    else
+        model_loss_grad_sums(m, t->xb + i * t->train->d, labels, targets, nb, &sums);
     model_eval_mode(m);
     return sums.loss;
 }

@@ -8,6 +8,7 @@
 #include "dtrain/comm.h"
 #include "dtrain/dataset.h"
 #include "dtrain/h5io.h"
+#include "dtrain/matmul.h"
 #include "testutil.h"
 
 /* Write a file with /train/X (3 x 2) of the given type holding 1..6 and
@@ -229,6 +230,68 @@ START_TEST(test_uint8_rows_match_float)
 }
 END_TEST
 
+/* Rows gathered straight to bf16 are the rule applied to the rows
+ * dataset_gather writes, bit for bit: uint8 rows normalised (_i 0) and as
+ * they are (_i 1), float rows (_i 2); every row length from 1 to 40 and 784
+ * (vectors of 16 with partial ones at each row's end), rows repeated and out
+ * of order; shifts and scales arbitrary, one scale small enough that the
+ * fp32 value is subnormal (rounded to zero), float rows with NaNs and
+ * subnormals; nothing written past the batch. */
+START_TEST(test_gather_bf16_rounds_gathered_rows)
+{
+    if (matmul_bf16_support() != 2) {
+        fprintf(stderr, "check_dataset: no native bf16, test_gather_bf16_rounds_gathered_rows skipped\n");
+        return;
+    }
+    enum { N = 13, MAXD = 784, NB = 9 };
+    const int64_t rows[NB] = {12, 0, 5, 5, 7, 1, 11, 3, 12};
+    static uint8_t x8[N * MAXD];
+    static float xf[N * MAXD], norm[2 * MAXD], X[NB * MAXD];
+    static dt_bf16 got[NB * MAXD + 1];
+    int32_t labels[N], lg[NB], lw[NB];
+    for (int i = 0; i < N; i++) labels[i] = i % 4;
+    for (int i = 0; i < N * MAXD; i++) {
+        x8[i] = (uint8_t)(i * 37 % 256);
+        const uint32_t odd[3] = {0x00000003u, 0x7fc00001u, 0x807f0000u}; /* subnormals, a NaN */
+        xf[i] = (float)sin(0.1 * i) * 100.0f;
+        if (i % 29 == 0)
+            memcpy(&xf[i], &odd[i % 3], sizeof xf[i]);
+    }
+    for (int j = 0; j < MAXD; j++) {
+        norm[j] = (float)(j % 7) * 17.3f;
+        norm[MAXD + j] = j % 11 == 5 ? 1e-40f : 1.0f / (float)(3 + j % 5);
+    }
+    for (int t = 0; t <= 40; t++) {
+        const int d = t < 40 ? t + 1 : MAXD;
+        dt_dataset ds;
+        memset(&ds, 0, sizeof ds);
+        ds.n = ds.held = N;
+        ds.d = d;
+        ds.k = 1;
+        ds.labels = labels;
+        ds.max_label = 3;
+        float nd[2 * MAXD]; /* norm8 is (2, d) */
+        memcpy(nd, norm, (size_t)d * sizeof *nd);
+        memcpy(nd + d, norm + MAXD, (size_t)d * sizeof *nd);
+        if (_i < 2) {
+            ds.X8 = x8;
+            ds.norm8 = nd;
+            ds.normed8 = _i == 0;
+        } else {
+            ds.X = xf;
+        }
+        dataset_gather(&ds, rows, NB, X, lw, NULL);
+        for (int i = 0; i <= NB * d; i++) got[i] = 0xBEEF;
+        dataset_gather_bf16(&ds, rows, NB, got, lg, NULL);
+        for (int i = 0; i < NB * d; i++)
+            ck_assert_msg(got[i] == tu_bf16_rule(X[i]), "kind %d, d %d, value %d (%.9g): 0x%04X, want 0x%04X",
+                          _i, d, i, (double)X[i], got[i], tu_bf16_rule(X[i]));
+        ck_assert_msg(got[NB * d] == 0xBEEF, "kind %d, d %d: written past the batch", _i, d);
+        ck_assert(!memcmp(lg, lw, sizeof lg));
+    }
+}
+END_TEST
+
 START_TEST(test_batch_slices_cover)
 {
     /* For P = 1..8 and batch sizes 1..40 (most not divisible by P): the slices are
@@ -327,6 +390,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_zscore_minmax);
     tcase_add_test(tc, test_target_stats);
     tcase_add_test(tc, test_uint8_rows_match_float);
+    tcase_add_loop_test(tc, test_gather_bf16_rounds_gathered_rows, 0, 3);
     suite_add_tcase(s, tc);
     tc = tcase_create("batches");
     tcase_add_test(tc, test_batch_slices_cover);

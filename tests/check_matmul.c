@@ -119,6 +119,47 @@ START_TEST(test_bf16_rounding_many)
 }
 END_TEST
 
+/* One rule wherever a value lies: every length 0..70 (blocks of 32, masked
+ * vectors of 16 and fewer) with subnormals, NaNs, ties and ordinary values
+ * at every position, through bf16_round and through a conversion plan;
+ * nothing written past n.  Only where the CPU rounds natively (elsewhere
+ * the plan is oneDNN's reorder, and bf16_round is never called). */
+START_TEST(test_bf16_round_one_rule)
+{
+    if (matmul_bf16_support() != 2) {
+        fprintf(stderr, "check_matmul: no native bf16, test_bf16_round_one_rule skipped\n");
+        return;
+    }
+    /* smallest and largest subnormal, both signs; a NaN whose rounding
+     * increment would carry; ties to even up and down; ordinary values */
+    const uint32_t bits[9] = {0x00000001u, 0x807fffffu, 0x00400000u, 0x7fffffffu, 0x3F808000u,
+                              0x3F818000u, 0x3EAAAAABu, 0xC0200000u, 0x00800000u};
+    enum { MAX = 70 };
+    float src[MAX];
+    dt_bf16 a[MAX + 1], b[MAX + 1];
+    for (int i = 0; i < MAX; i++) {
+        const uint32_t u = bits[(i * 5 + i / 9) % 9];
+        memcpy(&src[i], &u, sizeof u);
+    }
+    for (size_t n = 0; n <= MAX; n++) {
+        for (int i = 0; i <= MAX; i++) a[i] = b[i] = 0xBEEF;
+        bf16_round(a, src, n);
+        matmul_cvt *c;
+        dt_error err;
+        ck_assert_int_eq(matmul_cvt_create(&c, n, &err), DT_OK);
+        ck_assert_int_eq(matmul_cvt_run(c, b, src), 0);
+        matmul_cvt_free(c);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(a[i] == tu_bf16_rule(src[i]), "n %zu, value %zu (0x%08X): 0x%04X, want 0x%04X",
+                          n, i, bits[(i * 5 + i / 9) % 9], a[i], tu_bf16_rule(src[i]));
+            ck_assert_msg(b[i] == a[i], "n %zu, value %zu: plan 0x%04X, bf16_round 0x%04X", n, i,
+                          b[i], a[i]);
+        }
+        ck_assert_msg(a[n] == 0xBEEF && b[n] == 0xBEEF, "n %zu: written past the end", n);
+    }
+}
+END_TEST
+
 static double ref_act(dt_act a, double x)
 {
     switch (a.kind) {
@@ -416,6 +457,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_bf16_rounding_by_hand);
     tcase_add_test(tc, test_bf16_rounding_many);
+    tcase_add_test(tc, test_bf16_round_one_rule);
     tcase_add_test(tc, test_bf16_rounding_special);
     tcase_add_test(tc, test_plans_against_reference);
     tcase_add_test(tc, test_refusals);

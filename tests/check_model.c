@@ -357,6 +357,17 @@ START_TEST(test_plans_for_many_batch_sizes)
 }
 END_TEST
 
+/* Two models of the same shape with the same initial parameters. */
+static void twin_models(dt_model *a, dt_model *b, int n_in, const dt_layer_spec *hidden, int nh,
+                        int n_out, dt_head head, dt_init init, uint64_t seed)
+{
+    dt_error err;
+    ck_assert_int_eq(model_create(a, n_in, hidden, nh, n_out, head, 8, &err), DT_OK);
+    ck_assert_int_eq(model_create(b, n_in, hidden, nh, n_out, head, 8, &err), DT_OK);
+    model_init(a, init, seed);
+    model_init(b, init, seed);
+}
+
 /* Back to fp32 after bf16 gives exactly what a model that never left fp32
  * gives. */
 START_TEST(test_precision_switch_back)
@@ -366,10 +377,7 @@ START_TEST(test_precision_switch_back)
     dt_layer_spec hidden[1] = {{6, {ACT_SIGMOID, 0}, 0.0f}};
     dt_model a, b;
     dt_error err;
-    ck_assert_int_eq(model_create(&a, 4, hidden, 1, 2, HEAD_SIGMOID, 4, &err), DT_OK);
-    ck_assert_int_eq(model_create(&b, 4, hidden, 1, 2, HEAD_SIGMOID, 4, &err), DT_OK);
-    model_init(&a, INIT_UNIFORM, 2);
-    model_init(&b, INIT_UNIFORM, 2);
+    twin_models(&a, &b, 4, hidden, 1, 2, HEAD_SIGMOID, INIT_UNIFORM, 2);
     float X[16];
     int32_t y[4] = {0, 1, 1, 0};
     for (int i = 0; i < 16; i++) X[i] = (float)cos(1.3 * i);
@@ -382,6 +390,47 @@ START_TEST(test_precision_switch_back)
     double la = model_loss_grad(&a, X, y, NULL, 4), lf = model_loss_grad(&b, X, y, NULL, 4);
     ck_assert(la == lf);
     ck_assert(lb != la); /* the bf16 pass did round */
+    ck_assert_mem_eq(a.grads, b.grads, a.n_params * sizeof(float));
+    model_free(&a);
+    model_free(&b);
+}
+END_TEST
+
+/* Rows given already rounded (model_forward_bf16, model_loss_grad_sums_bf16)
+ * give the same bits as the fp32 rows they round: logits, loss and every
+ * gradient, 5 rows of 13 inputs (partial vectors).  The model given the
+ * rounded rows first works on other rows, so that its own bf16 input
+ * buffer holds something else: results taken from it would differ. */
+START_TEST(test_bf16_rows_given_rounded)
+{
+    if (matmul_bf16_support() != 2) {
+        fprintf(stderr, "check_model: no native bf16, test_bf16_rows_given_rounded skipped\n");
+        return;
+    }
+    dt_layer_spec hidden[2] = {{9, {ACT_TANH, 0}, 0.0f}, {6, {ACT_RELU, 0}, 0.0f}};
+    dt_model a, b;
+    dt_error err;
+    twin_models(&a, &b, 13, hidden, 2, 3, HEAD_SOFTMAX, INIT_XAVIER, 4);
+    ck_assert_int_eq(model_set_precision(&a, PREC_BF16, &err), DT_OK);
+    ck_assert_int_eq(model_set_precision(&b, PREC_BF16, &err), DT_OK);
+    float X[5 * 13], other[5 * 13], za[5 * 3];
+    dt_bf16 X16[5 * 13];
+    int32_t y[5] = {0, 2, 1, 1, 0};
+    for (int i = 0; i < 5 * 13; i++) {
+        X[i] = (float)sin(0.7 * i);
+        other[i] = (float)cos(1.9 * i);
+    }
+    bf16_round(X16, X, 5 * 13);
+    model_forward(&b, other, 5);
+    memcpy(za, model_forward(&a, X, 5), sizeof za);
+    ck_assert_mem_eq(model_forward_bf16(&b, X16, 5), za, sizeof za);
+    model_forward(&b, other, 5);
+    dt_loss_sums sa = {0}, sb = {0};
+    model_zero_grad(&a);
+    model_zero_grad(&b);
+    const double la = model_loss_grad_sums(&a, X, y, NULL, 5, &sa);
+    const double lb = model_loss_grad_sums_bf16(&b, X16, y, NULL, 5, &sb);
+    ck_assert(la == lb && sa.loss == sb.loss && sa.correct == sb.correct);
     ck_assert_mem_eq(a.grads, b.grads, a.n_params * sizeof(float));
     model_free(&a);
     model_free(&b);
@@ -477,6 +526,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bf16_rounds_inputs_only);
     tcase_add_test(tc, test_plans_for_many_batch_sizes);
     tcase_add_test(tc, test_precision_switch_back);
+    tcase_add_test(tc, test_bf16_rows_given_rounded);
     suite_add_tcase(s, tc);
     tc = tcase_create("construction");
     tcase_add_test(tc, test_parse_layers);

@@ -14,6 +14,7 @@
 #include "dtrain/comm.h"
 #include "dtrain/dataset.h"
 #include "dtrain/h5io.h"
+#include "dtrain/matmul.h"
 #include "dtrain/session.h"
 #include "dtrain/testhooks.h"
 #include "testutil.h"
@@ -300,6 +301,16 @@ START_TEST(test_sharded_rows)
         dataset_gather(&all, want + lo, hi - lo, b, lb, NULL);
         ck_assert(!memcmp(a, b, (size_t)(hi - lo) * 3 * sizeof(float)));
         ck_assert(!memcmp(la, lb, (size_t)(hi - lo) * sizeof *la));
+        /* and rounded to bf16 on the way: the same bits as rounding them
+         * (rows of 3: each ends in a partial vector) */
+        if (matmul_bf16_support() == 2) {
+            dt_bf16 a16[29 * 3], b16[29 * 3];
+            dataset_fetch_start(f, want, counts);
+            ck_assert_int_eq(dataset_fetch_finish_bf16(f, a16, la, NULL), hi - lo);
+            bf16_round(b16, b, (size_t)(hi - lo) * 3);
+            ck_assert(!memcmp(a16, b16, (size_t)(hi - lo) * 3 * sizeof *a16));
+            ck_assert(!memcmp(la, lb, (size_t)(hi - lo) * sizeof *la));
+        }
     }
     dataset_fetch_free(f);
     /* a validation split: the same rows held out, and moved to their ranks */

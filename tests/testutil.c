@@ -71,3 +71,14 @@ dt_status tu_parse(dt_config *cfg, unsigned cmd, const char *line, dt_error *err
     config_defaults(cfg);
     return config_parse(cfg, cmd, argc, argv, &help, err);
 }
+
+dt_bf16 tu_bf16_rule(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (dt_bf16)((u >> 16) | 0x40u);
+    if ((u & 0x7f800000u) == 0)
+        return (dt_bf16)((u >> 16) & 0x8000u);
+    return (dt_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}

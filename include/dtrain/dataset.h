@@ -11,6 +11,7 @@
 #define DTRAIN_DATASET_H
 
 #include <stdint.h>
+#include "dtrain/bf16.h"
 #include "dtrain/comm.h"
 #include "dtrain/h5io.h"
 #include "dtrain/status.h"
@@ -204,6 +205,8 @@ void dataset_fetch_start(dt_fetch *f, const int64_t *want, const int64_t *counts
  * d) as float, normalised, labels (nb) or targets (nb, k), in the order
  * asked.  Returns nb. */
 int64_t dataset_fetch_finish(dt_fetch *f, float *X, int32_t *labels, float *targets);
+/* The same with X rounded to bf16 into X16 (nb, d), as dataset_gather_bf16. */
+int64_t dataset_fetch_finish_bf16(dt_fetch *f, dt_bf16 *X16, int32_t *labels, float *targets);
 /* Finishes a fetch in flight first (collective). */
 void dataset_fetch_free(dt_fetch *f);
 
@@ -211,6 +214,12 @@ void dataset_fetch_free(dt_fetch *f);
  * as float and normalised (uint8 rows are converted on the way). */
 void dataset_gather(const dt_dataset *ds, const int64_t *rows, int64_t nb, float *X,
                     int32_t *labels, float *targets);
+/* The same with X rounded to bf16 into X16 (nb, d): bf16_round of what
+ * dataset_gather writes to X, bit for bit, without the float rows (uint8
+ * rows go straight to bf16: bf16_round_u8).  Only where the CPU has the
+ * instruction (bf16.h). */
+void dataset_gather_bf16(const dt_dataset *ds, const int64_t *rows, int64_t nb, dt_bf16 *X16,
+                         int32_t *labels, float *targets);
 
 /* Rows [lo, lo + nb) as float and normalised: a pointer into ds->X when the
  * rows are stored as float, else the rows converted into buf (nb, d), which

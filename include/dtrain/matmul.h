@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dtrain/activation.h"
+#include "dtrain/bf16.h"
 #include "dtrain/status.h"
 
 typedef enum { PREC_FP32, PREC_BF16 } dt_precision;
@@ -28,10 +29,6 @@ typedef enum { PREC_FP32, PREC_BF16 } dt_precision;
 extern const char *const precision_names[];
 dt_status matmul_precision_parse(const char *text, dt_precision *out, dt_error *err);
 const char *matmul_precision_name(dt_precision p);
-
-/* A bf16 value: the upper 16 bits of an fp32 (sign, 8-bit exponent, 7-bit
- * mantissa), rounded to nearest even. */
-typedef uint16_t dt_bf16;
 
 typedef struct {
     int m, n, k;
@@ -57,8 +54,8 @@ dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err)
 int matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C);
 void matmul_free(matmul_plan *p);
 
-/* Rounding of n contiguous floats to bf16, as a plan of its own (oneDNN's
- * reorder). */
+/* Rounding of n contiguous floats to bf16, as a plan of its own: bf16.h's
+ * rule where the CPU has the instruction, else oneDNN's reorder. */
 typedef struct matmul_cvt matmul_cvt;
 dt_status matmul_cvt_create(matmul_cvt **out, size_t n, dt_error *err);
 /* 0, or oneDNN's status if the conversion failed (a defect, as matmul_run). */

@@ -88,6 +88,8 @@ typedef struct {
     dt_precision prec;  /* PREC_FP32 unless model_set_precision */
     dt_bf16 *params16;  /* PREC_BF16: bf16 copy of params, refreshed by each forward */
     dt_bf16 *x16;       /* PREC_BF16: the input rows, (max_batch, n_in) */
+    const dt_bf16 *in16; /* PREC_BF16: the last forward's input rows (x16, or the
+                            caller's: model_forward_bf16), which its backward reads */
     dt_bf16 *dz16;      /* PREC_BF16: an output gradient, (max_batch, widest layer) */
     matmul_cvt *cvt_params; /* PREC_BF16: params -> params16 */
     model_plans *plans[DT_MODEL_SHAPES];
@@ -150,6 +152,12 @@ void model_init(dt_model *m, dt_init kind, uint64_t seed);
  * workspace, valid until the next call.  nb <= max_batch. */
 const float *model_forward(dt_model *m, const float *X, int nb);
 
+/* PREC_BF16 models where the CPU rounds natively (bf16.h): model_forward on
+ * rows already rounded, X16 (nb, n_in) (borrowed until the backward that
+ * follows), instead of rounding fp32 rows itself: the same results as
+ * model_forward(X) for the X whose bf16_round X16 is. */
+const float *model_forward_bf16(dt_model *m, const dt_bf16 *X16, int nb);
+
 /* The next model_backward writes grads instead of adding to them (the weight
  * gradient GEMMs run with beta = 0, so grads is not cleared in a pass of its
  * own); if no backward with rows follows, the next one with none clears it. */
@@ -188,5 +196,8 @@ double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
  * units: what a run reports). */
 double model_loss_grad_sums(dt_model *m, const float *X, const int32_t *labels,
                             const float *targets, int nb, dt_loss_sums *sums);
+/* The same on rows already rounded to bf16 (model_forward_bf16). */
+double model_loss_grad_sums_bf16(dt_model *m, const dt_bf16 *X16, const int32_t *labels,
+                                 const float *targets, int nb, dt_loss_sums *sums);
 
 #endif

@@ -57,7 +57,9 @@ typedef struct {
     double *stats;        /* owned: the per-step sums reduced together (trainer.c) */
     int64_t step;         /* global steps taken */
     int64_t *perm;        /* owned, (n): this epoch's order */
-    float *xb;            /* owned, (local max batch, d) */
+    float *xb;            /* owned, (local max batch, d); NULL when xb16 is used */
+    dt_bf16 *xb16;        /* owned in bf16 where the CPU rounds natively: the rows
+                             rounded as gathered, (local max batch, d); else NULL */
     int32_t *lb;          /* owned, (local max batch) or NULL */
     float *tb;            /* owned, (local max batch, k) or NULL */
     /* A sharded training set (train->block): the rows of each slice are
