@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# A real Slurm cluster (Debian's slurm-wlm 22.05 and munge): slurmctld and a
+# slurmd on each of two hosts played by network namespaces (twohosts.sh),
+# started from nothing as children of this test, with their state, spool, logs
+# and munge socket in its temporary directory.  What must hold, each against
+# a run with no scheduler (h5diff without -p or -d: exact):
+#  - srun --mpi=pmix -N2 -n2 --reduction mpi saves the weights of mpirun -np 2;
+#    -N2 -n4 those of mpirun -np 4 with every 2 ranks a node (the node
+#    reduction groups ranks by host under srun as under mpirun).
+#  - salloc -N2 + mpirun (Open MPI starts its daemons through srun) the same.
+#  - scripts/slurm/preemptible.sbatch preempted with scancel --signal=USR1
+#    --batch: the script's trap forwards the signal, the ranks write a
+#    checkpoint and exit 75, the script requeues the job, and the requeued
+#    job resumes to the uninterrupted run's weights.
+#  - srun inside sbatch stopped with scancel --signal=TERM (slurmstepd
+#    signals every task): 75 with a checkpoint; resubmitted, the same weights.
+#  - scripts/slurm/chain.sbatch with --time=1 --signal=B:USR1@60: the signal
+#    arrives within 35 s of the start (slurmctld looks every 30 s), the job
+#    stops with 75 and submits its successor (--dependency=singleton), which
+#    finishes with the uninterrupted weights.
+#  - --reproducible: stopped on 2 nodes x 2 ranks, resumed on 1 node x 1
+#    rank, the weights of one uninterrupted rank.
+#  - a node failure: kill -9 of the job step's tasks on the second node ends
+#    the job within 15 s, leaves the last checkpoint as it was, byte for byte,
+#    and the resubmitted job resumes to the uninterrupted weights.
+#  - scripts/slurm/search.sbatch as a job array, one `dtrain cv` grid point
+#    per task: each task's row is that point's row of one `dtrain cv` over
+#    the whole grid, and the best point's refit model is that run's.
+#
+# Skipped (77) where root, namespaces or /sys/fs/cgroup are missing, and where
+# slurm-wlm or munge is not installed, except in CI (CI=true), where a missing
+# package fails.  Every Slurm client runs in the first host's namespace with
+# SLURM_CONF exported (without it a client would look the controller up
+# through DNS).  Everything is torn down on every exit: the daemons by their
+# PIDs, whatever `ip netns pids` still lists, the namespaces, the directory.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/twohosts.sh"
+
+for c in munged mungekey slurmctld slurmd srun sbatch salloc scancel scontrol squeue sinfo nsenter h5diff; do
+  if ! command -v $c >/dev/null; then
+    [[ ${CI:-} == true ]] && { fail "no '$c' command: scripts/install-deps.sh installs slurm-wlm and munge"; finish; }
+    skip "no '$c' command (Debian packages slurm-wlm, munge; scripts/install-deps.sh installs them)"
+  fi
+done
+[[ -d /sys/fs/cgroup ]] || skip "no /sys/fs/cgroup (slurmd 22.05 needs it even with proctrack/linuxproc)"
+
+S=$TMP/slurm
+export SLURM_CONF=$S/slurm.conf
+# four ranks on two cores: a rank waiting in a collective yields its core
+export OMPI_MCA_mpi_yield_when_idle=1 OPENBLAS_NUM_THREADS=1
+daemons=()
+before_teardown() {
+  local p
+  for p in "${daemons[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for p in "${daemons[@]}"; do wait "$p" 2>/dev/null; done
+  daemons=()
+}
+two_hosts dtrain-s1 dtrain-s2
+
+# "${IN1[@]}" COMMAND...: COMMAND on the first host (its namespace, under its
+# own hostname), through nsenter, not `ip netns exec`: that remounts /sys,
+# and slurmd then finds no /sys/fs/cgroup.  nsenter, unshare and sh exec in
+# turn, so $! of `"${IN1[@]}" ... &` is the PID of COMMAND itself.
+ENTER='hostname "$0"; exec "$@"'
+IN1=(nsenter --net=/run/netns/$H1 unshare --uts sh -c "$ENTER" $H1)
+IN2=(nsenter --net=/run/netns/$H2 unshare --uts sh -c "$ENTER" $H2)
+# client LIMIT COMMAND...: a Slurm client (or a job's launcher) on the first
+# host, killed after LIMIT seconds; output in $TMP/out and $TMP/err, status
+# in $status.
+client() {
+  local limit=$1; shift
+  timeout -k 5 "$limit" "${IN1[@]}" "$@" >"$TMP/out" 2>"$TMP/err"
+  status=$?
+  return $status
+}
+# wait_for SECONDS COMMAND...: until COMMAND succeeds (status 0) or SECONDS
+# have passed (status 1).
+wait_for() {
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@"; do
+    (( $(date +%s) < end )) || return 1
+    sleep 0.2
+  done
+}
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- the cluster -----------------------------------------------------------
+# munge: the key in a 0700 directory, the socket in a 0755 one (munged
+# refuses looser permissions, and every directory above the socket must be
+# searchable by all).
+chmod 0711 "$TMP"
+mkdir -p "$S/munge-key" "$S/munge" "$S/state" "$S/log" "$S/tmp/$H1" "$S/tmp/$H2"
+chmod 0700 "$S/munge-key"
+chmod 0755 "$S" "$S/munge"
+mungekey -c -k "$S/munge-key/munge.key" 2>"$TMP/err" || { fail "mungekey: $(cat "$TMP/err")"; finish; }
+# Ports are fixed (fresh namespaces: nothing else listens there).
+# cred_expire=5: a requeued job may start again 5 s after its end, not 120.
+# TmpFS per node: two slurmd's on one file system would otherwise share
+# PMIx's /tmp/spmix_appdir_*.  4 CPUs per node on this 2-core machine
+# (config_overrides: taken as given): a 1-rank job can wait out its time
+# limit beside a 2 x 2 job.
+cat >"$SLURM_CONF" <<EOF
+ClusterName=dtraintest
+SlurmctldHost=$H1($A1)
+SlurmctldPort=16817
+SlurmdPort=16818
+SrunPortRange=16900-16999
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$S/munge/munge.socket.2,cred_expire=5
+StateSaveLocation=$S/state
+SlurmdSpoolDir=$S/spool-%n
+SlurmctldPidFile=$S/slurmctld.pid
+SlurmdPidFile=$S/slurmd-%n.pid
+SlurmctldLogFile=$S/log/slurmctld.log
+SlurmdLogFile=$S/log/slurmd-%n.log
+TmpFS=$S/tmp/%n
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
+MpiDefault=pmix
+SchedulerParameters=sched_interval=1
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+ReturnToService=2
+KillWait=5
+MinJobAge=300
+NodeName=$H1 NodeAddr=$A1 CPUs=4 State=UNKNOWN
+NodeName=$H2 NodeAddr=$A2 CPUs=4 State=UNKNOWN
+PartitionName=test Nodes=$H1,$H2 Default=YES MaxTime=INFINITE State=UP
+EOF
+
+t0=$(date +%s.%N)
+"${IN1[@]}" munged -F --socket="$S/munge/munge.socket.2" --key-file="$S/munge-key/munge.key" \
+  --pid-file="$S/munged.pid" --log-file="$S/log/munged.log" --seed-file="$S/munged.seed" 2>>"$S/log/daemons.err" &
+daemons+=($!)
+wait_for 10 test -S "$S/munge/munge.socket.2" ||
+  { fail "munged made no socket in 10 s: $(cat "$S/log/daemons.err")"; finish; }
+"${IN1[@]}" slurmctld -D -i 2>>"$S/log/daemons.err" &
+daemons+=($!)
+"${IN1[@]}" slurmd -D -N $H1 2>>"$S/log/daemons.err" &
+daemons+=($!)
+"${IN2[@]}" slurmd -D -N $H2 2>>"$S/log/daemons.err" &
+daemons+=($!)
+idle() { [[ $(timeout 5 "${IN1[@]}" sinfo -h -N -t idle -o %N 2>/dev/null | sort -u | tr '\n' ' ') == "$H1 $H2 " ]]; }
+if wait_for 30 idle; then
+  pass "munged, slurmctld and 2 slurmd's started; both nodes idle after $(elapsed "$t0") s"
+else
+  fail "the nodes are not idle after 30 s: $(tail -5 "$S/log/"*.log "$S/log/daemons.err")"
+  finish
+fi
+
+# digits: 1438 training samples, batch 100: 15 steps per epoch, 45 in all.
+ARGS=(--data "$DATA/digits.h5" --layers 32:relu,16:tanh --optimizer adam --lr 0.002
+      --batch-size 100 --epochs 3 --seed 3)
+differences() { h5diff -r "$1" "$2" /model /model | grep -c '^\[' ; }
+# same NAME A B: pass or fail on the weights of A and B.
+same() {
+  if [[ -f $2 && -f $3 ]] && same_model "$2" "$3"; then
+    pass "$1, bit for bit"
+  else
+    fail "$1: $( [[ -f $2 && -f $3 ]] && echo "$(differences "$2" "$3") values differ" || echo "no model: $(ls "$2" "$3" 2>&1)")"
+  fi
+}
+
+# job_state ID: the job's state (COMPLETED, PENDING, ...) and exit code.
+job_state() { timeout 10 "${IN1[@]}" scontrol -o show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]* .*ExitCode=[0-9:]*' | sed 's/ .*ExitCode=/ /'; }
+job_ended() { [[ $(job_state "$1") =~ ^JobState=(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) ]]; }
+# submit ARGS...: sbatch from the first host; sets $job (its ID).
+submit() {
+  client 30 sbatch --parsable -D "$TMP" "$@"
+  job=$(cut -d';' -f1 "$TMP/out")
+  [[ $status -eq 0 && -n $job ]] || fail "sbatch $*: status $status: $(cat "$TMP/out" "$TMP/err")"
+}
+
+# --- srun --------------------------------------------------------------------
+PER2=(-N2 --ntasks-per-node=2)
+client 30 srun "${PER2[@]}" sh -c 'echo $SLURM_PROCID $(hostname)'
+placement=$(sort -n "$TMP/out" | tr '\n' ' ')
+[[ $status -eq 0 && $placement == "0 $H1 1 $H1 2 $H2 3 $H2 " ]] &&
+  pass "srun -N2 -n4: ranks and hosts $placement" ||
+  { fail "srun -N2 -n4: status $status: $(cat "$TMP/out" "$TMP/err")"; finish; }
+
+run 2 90 train "${ARGS[@]}" --reduction mpi --save "$TMP/l2mpi.h5"
+client 90 srun --mpi=pmix -N2 -n2 "$DTRAIN" train "${ARGS[@]}" --reduction mpi --save "$TMP/s22mpi.h5"
+[[ $status -eq 0 ]] || fail "srun -N2 -n2: status $status: $(tail -5 "$TMP/err")"
+same "srun --mpi=pmix -N2 -n2 = mpirun -np 2 (--reduction mpi)" "$TMP/s22mpi.h5" "$TMP/l2mpi.h5"
+
+# The uninterrupted 2 x 2 run the preempted ones are compared with (with the
+# checkpoints they write: checkpointing does not change the weights).
+CK=(--checkpoint-every 15)
+DTRAIN=$DTRAIN_TEST_BIN DTRAIN_TEST_RANKS_PER_NODE=2 run 4 90 train "${ARGS[@]}" --save "$TMP/l4n2.h5"
+client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$TMP/c24" --save "$TMP/s24.h5"
+[[ $status -eq 0 ]] || fail "srun -N2 -n4: status $status: $(tail -5 "$TMP/err")"
+same "srun --mpi=pmix -N2 -n4 = mpirun -np 4 as 2 nodes of 2 (--reduction node)" "$TMP/s24.h5" "$TMP/l4n2.h5"
+
+client 90 salloc "${PER2[@]}" mpirun --mca btl_tcp_if_include $NET --mca oob_tcp_if_include $NET \
+  "$DTRAIN" train "${ARGS[@]}" --save "$TMP/a24.h5"
+[[ $status -eq 0 ]] || fail "salloc + mpirun: status $status: $(tail -5 "$TMP/err")"
+same "salloc -N2 -n4 + mpirun = mpirun -np 4 as 2 nodes of 2" "$TMP/a24.h5" "$TMP/l4n2.h5"
+
+finish
