@@ -204,4 +204,47 @@ client 90 salloc "${PER2[@]}" mpirun --mca btl_tcp_if_include $NET --mca oob_tcp
 [[ $status -eq 0 ]] || fail "salloc + mpirun: status $status: $(tail -5 "$TMP/err")"
 same "salloc -N2 -n4 + mpirun = mpirun -np 4 as 2 nodes of 2" "$TMP/a24.h5" "$TMP/l4n2.h5"
 
+# --- a preemptible job, requeued --------------------------------------------
+# Rank 0 sleeps 5 s at step 22 (a test hook, through signals), so the signal
+# sent once the step-15 checkpoint exists finds the run alive, whenever it
+# comes; the stop is then at the end of step 22.  The requeued run starts
+# past step 22 and does not sleep again.
+# await_checkpoint DIR ID: until DIR's first checkpoint exists (60 s at most).
+await_checkpoint() {
+  wait_for 60 test -L "$1/latest.h5" || fail "job $2 wrote no checkpoint in 60 s: $(job_state "$2")"
+}
+C=$TMP/cpre
+DTRAIN=$DTRAIN_TEST_BIN DTRAIN_TEST_SLEEP=0:22:5 submit -p test --ntasks-per-node=2 -o "$TMP/pre.out" \
+  "$SRC/scripts/slurm/preemptible.sbatch" "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/pre.h5"
+await_checkpoint "$C" $job
+client 10 scancel --batch --signal=USR1 $job
+wait_for 90 job_ended $job
+log=$(cat "$TMP/pre.out" 2>/dev/null)
+restarts=$(timeout 10 "${IN1[@]}" scontrol -o show job $job | grep -o 'Restarts=[0-9]*')
+grep -q 'SIGUSR1: forwarded' <<<"$log" && grep -q 'stopped by SIGUSR1' <<<"$log" &&
+  grep -q 'dtrain exited with status 75' <<<"$log" && grep -q "resuming from $C/latest.h5" <<<"$log" &&
+  [[ $(job_state $job) == "JobState=COMPLETED 0:0" && $restarts == Restarts=1 ]] &&
+  pass "preemptible.sbatch: scancel --batch --signal=USR1 -> trap -> 75 with a checkpoint -> requeued ($restarts) -> resumed" ||
+  fail "preemptible.sbatch: $(job_state $job) $restarts: $log"
+same "preemptible.sbatch preempted and requeued = uninterrupted srun" "$TMP/pre.h5" "$TMP/s24.h5"
+same "its last checkpoint = the uninterrupted run's" "$C/step-00000045.h5" "$TMP/c24/step-00000045.h5"
+
+# --- srun inside sbatch, SIGTERM to the tasks, resubmitted ------------------
+C=$TMP/cterm
+wrap=$(printf '%q ' srun --mpi=pmix "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --resume --save "$TMP/term.h5")
+DTRAIN_TEST_SLEEP=0:22:5 submit -p test "${PER2[@]}" -o "$TMP/term.out" --wrap "$wrap"
+await_checkpoint "$C" $job
+client 10 scancel --signal=TERM $job
+wait_for 60 job_ended $job
+st=$(job_state $job)
+[[ $st == "JobState=FAILED 75:0" ]] && grep -q 'stopped by SIGTERM' "$TMP/term.out" && [[ ! -e $TMP/term.h5 ]] &&
+  pass "srun in sbatch, scancel --signal=TERM: the tasks stop with a checkpoint, job exit code 75" ||
+  fail "scancel --signal=TERM: $st: $(cat "$TMP/term.out")"
+stopped=$(readlink "$C/latest.h5")
+submit -p test "${PER2[@]}" -o "$TMP/term2.out" --wrap "$wrap"
+wait_for 60 job_ended $job
+grep -q "resuming from $C/latest.h5" "$TMP/term2.out" && [[ $(job_state $job) == "JobState=COMPLETED 0:0" ]] &&
+  pass "resubmitted: resumed from $stopped and finished" || fail "resubmitted: $(job_state $job): $(cat "$TMP/term2.out")"
+same "SIGTERM-stopped and resubmitted = uninterrupted srun" "$TMP/term.h5" "$TMP/s24.h5"
+
 finish
