@@ -92,7 +92,7 @@ chmod 0711 "$TMP"
 mkdir -p "$S/munge-key" "$S/munge" "$S/state" "$S/log" "$S/tmp/$H1" "$S/tmp/$H2"
 chmod 0700 "$S/munge-key"
 chmod 0755 "$S" "$S/munge"
-mungekey -c -k "$S/munge-key/munge.key" 2>"$TMP/err" || { fail "mungekey: $(cat "$TMP/err")"; finish; }
+timeout 10 mungekey -c -k "$S/munge-key/munge.key" 2>"$TMP/err" || { fail "mungekey: $(cat "$TMP/err")"; finish; }
 # Ports are fixed (fresh namespaces: nothing else listens there).
 # cred_expire=5: a requeued job may start again 5 s after its end, not 120.
 # TmpFS per node: two slurmd's on one file system would otherwise share
@@ -178,6 +178,20 @@ submit() {
   [[ $status -eq 0 && -n $job ]] || fail "sbatch $*: status $status: $(cat "$TMP/out" "$TMP/err")"
 }
 
+# --- a chain over time limits: submitted now, checked at the end ----------
+# scripts/slurm/chain.sbatch at 1 rank with a 1-minute limit and the signal
+# due 60 s before it, at once: slurmctld looks at time limits every 30 s, so
+# SIGUSR1 reaches the script within about 30 s of the start.  The rank sleeps
+# 40 s at step 5 (through signals), so the run is alive when it comes and
+# stops at the end of step 5; the next job of the chain starts after this one
+# ends and resumes (if the signal reaches it too before it is done, a third
+# job finishes).  It waits beside the other cases: the nodes declare 4 CPUs.
+C1=$TMP/cchain
+DTRAIN=$DTRAIN_TEST_BIN DTRAIN_TEST_SLEEP=0:5:40 SBATCH_SIGNAL=B:USR1@60 \
+  submit -p test -N1 --ntasks-per-node=1 --time=1 "$SRC/scripts/slurm/chain.sbatch" "${ARGS[@]}" --checkpoint-dir "$C1" --save "$TMP/chain.h5"
+chain1=$job
+chain_start=$(date +%s)
+
 # --- srun --------------------------------------------------------------------
 PER2=(-N2 --ntasks-per-node=2)
 client 30 srun "${PER2[@]}" sh -c 'echo $SLURM_PROCID $(hostname)'
@@ -246,5 +260,112 @@ wait_for 60 job_ended $job
 grep -q "resuming from $C/latest.h5" "$TMP/term2.out" && [[ $(job_state $job) == "JobState=COMPLETED 0:0" ]] &&
   pass "resubmitted: resumed from $stopped and finished" || fail "resubmitted: $(job_state $job): $(cat "$TMP/term2.out")"
 same "SIGTERM-stopped and resubmitted = uninterrupted srun" "$TMP/term.h5" "$TMP/s24.h5"
+
+# --- SIGTERM to srun itself ----------------------------------------------------
+# srun answers SIGTERM with SIGKILL to every task ("forcing job
+# termination"): nothing saved, status 137.  (What scancel and the
+# templates send reaches the tasks through slurmstepd instead.)
+C=$TMP/csrunterm
+DTRAIN_TEST_SLEEP=0:22:5 client 60 srun --mpi=pmix "${PER2[@]}" "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${CK[@]}" \
+  --checkpoint-dir "$C" --save "$TMP/srunterm.h5" &
+bg=$!
+await_checkpoint "$C" "(srun)"
+srun_pid=$(pgrep -P "$(pgrep -P $bg)")
+[[ $(cat /proc/$srun_pid/comm 2>/dev/null) == srun ]] && kill -TERM $srun_pid || fail "no srun process under $bg"
+wait $bg
+status=$?
+[[ $status -eq 137 && "$(readlink "$C/latest.h5")" == step-00000015.h5 && ! -e $TMP/srunterm.h5 ]] &&
+  grep -q 'forcing job termination' "$TMP/err" &&
+  pass "SIGTERM to srun itself: the tasks are killed (status 137), no checkpoint after step 15" ||
+  fail "SIGTERM to srun: status $status, latest $(readlink "$C/latest.h5"): $(tail -5 "$TMP/err")"
+
+# --- a resume on another node count, --reproducible ---------------------------
+C=$TMP/crep
+client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" --reproducible --checkpoint-dir "$C" --stop-at-step 20
+[[ $status -eq 75 && -f $C/step-00000020.h5 ]] || fail "--reproducible on 2 nodes x 2, --stop-at-step 20: status $status: $(tail -3 "$TMP/err")"
+client 90 srun --mpi=pmix -N1 -n1 "$DTRAIN" train "${ARGS[@]}" --reproducible --checkpoint-dir "$C" --resume --save "$TMP/rep.h5"
+grep -q "resuming from $C/latest.h5 at epoch 2, step 20" "$TMP/out" || fail "--reproducible resume on 1 node: status $status: $(cat "$TMP/out" "$TMP/err")"
+run 1 90 train "${ARGS[@]}" --reproducible --save "$TMP/l1rep.h5"
+same "--reproducible: stopped on 2 nodes x 2 ranks, resumed on 1 node x 1 = 1 rank uninterrupted" "$TMP/rep.h5" "$TMP/l1rep.h5"
+
+# --- a node failure -----------------------------------------------------------
+# The step's two tasks on the second node killed with SIGKILL between the
+# checkpoints of steps 15 and 30 (rank 3 sleeps 60 s at step 22, so the job
+# stands there until the kill): srun --kill-on-bad-exit ends the step.
+C=$TMP/ckill
+DTRAIN_TEST_SLEEP=3:22:60 client 90 srun --mpi=pmix --kill-on-bad-exit=1 "${PER2[@]}" "$DTRAIN_TEST_BIN" train \
+  "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/kill.h5" &
+srun_pid=$!
+await_checkpoint "$C" "(srun)"
+sleep 1
+cp "$C/latest.h5" "$TMP/latest-before.h5"
+victims=()
+for p in $(ip netns pids $H2); do
+  [[ $(cat /proc/$p/comm 2>/dev/null) == dtrain-test ]] && victims+=($p)
+done
+if [[ ${#victims[@]} -ne 2 ]]; then
+  fail "not 2 tasks of the step in $H2: ${victims[*]}"
+  wait $srun_pid
+else
+  t0=$(date +%s.%N)
+  kill -KILL "${victims[@]}"
+  wait $srun_pid
+  status=$?
+  secs=$(elapsed "$t0")
+  echo "killed the tasks on $H2 (pids ${victims[*]}) after checkpoint $(readlink "$C/latest.h5"); srun ended $secs s later, status $status"
+  [[ $status -ne 0 ]] && at_most "$secs" 15 "seconds from the kill to the job's end" ||
+    fail "after the kill: srun exited 0: $(tail -5 "$TMP/err")"
+fi
+[[ "$(readlink "$C/latest.h5")" == step-00000015.h5 && ! -e $C/step-00000030.h5 && ! -e $TMP/kill.h5 ]] &&
+  cmp -s "$C/latest.h5" "$TMP/latest-before.h5" &&
+  pass "the failed job left the step-15 checkpoint as its latest, byte for byte as before the kill, no later one, no model" ||
+  fail "after the kill: $(ls "$C" "$TMP/kill.h5" 2>&1)"
+run 1 60 inspect "$C/latest.h5"
+grep -q "checksum *ok" <<<"$out" && pass "the step-15 checkpoint is intact (checksum ok)" || fail "inspect: $out $err"
+client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --resume --save "$TMP/kill.h5"
+grep -q "resuming from $C/latest.h5 at epoch 1, step 15" "$TMP/out" && [[ $status -eq 0 ]] &&
+  pass "the resubmitted job resumed from step 15" || fail "resume after the kill: status $status: $(cat "$TMP/out") $(tail -5 "$TMP/err")"
+same "node failure, resubmitted = uninterrupted srun" "$TMP/kill.h5" "$TMP/s24.h5"
+same "its last checkpoint = the uninterrupted run's" "$C/step-00000045.h5" "$TMP/c24/step-00000045.h5"
+
+# --- a search as a job array ----------------------------------------------------
+# Three grid points, one array task each at 1 rank, against one `dtrain cv`
+# over the same grid at 1 rank (the refit's weights depend on the rank count).
+SA=(--data "$DATA/breast-cancer.h5" --output sigmoid --folds 3 --layers 16:relu --epochs 5)
+printf '%s\n' 'lr=0.1 optimizer=adam' 'lr=0.01 optimizer=adam' 'lr=0.001 optimizer=adam' >"$TMP/points"
+DTRAIN=$DTRAIN SEARCH_DIR=$TMP/search submit -p test --array=1-3 -n1 "$SRC/scripts/slurm/search.sbatch" "$TMP/points" "${SA[@]}"
+search=$job
+run 1 120 cv "${SA[@]}" --grid 'lr=0.1|0.01|0.001' --grid optimizer=adam --out "$TMP/cv.csv" --refit "$TMP/cvbest.h5"
+[[ $status -eq 0 ]] || fail "dtrain cv over the grid: status $status: $err"
+array_done() { [[ -z $(timeout 10 "${IN1[@]}" squeue -h -j $search 2>/dev/null) ]]; }
+wait_for 90 array_done || fail "the array job $search did not end in 90 s"
+rows=0
+for i in 1 2 3; do
+  f=$TMP/search/point-$i.csv
+  [[ -f $f && "$(head -1 "$f")" == "$(head -1 "$TMP/cv.csv")" ]] &&
+    grep -qxF -- "$(sed 1d "$f" | cut -d, -f2-)" <(sed 1d "$TMP/cv.csv" | cut -d, -f2-) && rows=$((rows + 1))
+done
+[[ $rows -eq 3 ]] && pass "search.sbatch as a 3-task array: each point's row = its row of one dtrain cv over the grid" ||
+  fail "array rows: $rows of 3 match: $(cat "$TMP/search/"*.csv "$TMP/cv.csv" "$TMP"/search-*.out 2>&1)"
+best=$(awk -F, 'FNR > 1 { print $(NF-3), FILENAME }' "$TMP/search/"point-*.csv | sort -gr | head -1 | cut -d' ' -f2)
+same "the best point's refit (${best##*/}) = dtrain cv --refit" "${best%.csv}.h5" "$TMP/cvbest.h5"
+
+# --- the chain over time limits, submitted at the start ---------------------------
+run 1 90 train "${ARGS[@]}" --save "$TMP/l1.h5"
+chain_done() { [[ -z $(timeout 10 "${IN1[@]}" squeue -h -n dtrain-chain 2>/dev/null) ]]; }
+wait_for $((chain_start + 100 - $(date +%s))) chain_done || fail "the chain still runs 100 s after it was submitted"
+log=$(cat "$TMP/dtrain-chain.out" 2>/dev/null)
+started=$(sed -n "s/^\(.*\) job $chain1 .*/\1/p" <<<"$log")
+signalled=$(sed -n '0,/SIGUSR1: forwarded/s/^\(.*\) SIGUSR1: forwarded.*/\1/p' <<<"$log")
+links=$(grep -c '^.* job [0-9]* (dtrain-chain)' <<<"$log")
+if [[ -n $started && -n $signalled ]]; then
+  at_most $(( $(date -d "$signalled" +%s) - $(date -d "$started" +%s) )) 35 "--time=1 --signal=B:USR1@60: seconds from the start to the signal"
+else
+  fail "chain.sbatch: no start or no signal in its log: $log"
+fi
+grep -q 'stopped by SIGUSR1' <<<"$log" && grep -q 'dtrain exited with status 75' <<<"$log" &&
+  grep -q "resuming from $C1/latest.h5" <<<"$log" && [[ $links -ge 2 ]] &&
+  pass "chain.sbatch: 75 with a checkpoint, $links jobs in the chain, resumed" || fail "chain.sbatch: $log"
+same "the chain over time limits = 1 rank uninterrupted" "$TMP/chain.h5" "$TMP/l1.h5"
 
 finish
