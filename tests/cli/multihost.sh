@@ -138,19 +138,14 @@ job=$!
 for _ in $(seq 300); do [[ -L $C/latest.h5 ]] && break; sleep 0.1; done
 sleep 1
 victim=""
-for p in $(ip netns pids $H2); do
-  [[ $(cat /proc/$p/comm 2>/dev/null) == dtrain-test ]] &&
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=2 && victim=$p
+for p in $(procs_in $H2 dtrain-test); do
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=2 && victim=$p
 done
 if [[ -z $victim ]]; then
   fail "no rank 2 found in $H2 (latest: $(readlink "$C/latest.h5"))"
   wait $job
 else
-  t0=$(date +%s.%N)
-  kill -KILL "$victim"
-  wait $job
-  status=$?
-  secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+  kill_and_wait $job "$victim"
   echo "killed rank 2 (pid $victim in $H2) after checkpoint $(readlink "$C/latest.h5"); mpirun ended $secs s later, status $status"
   if [[ $status -eq 0 ]]; then
     fail "after the kill: mpirun exited 0 in $secs s: $(tail -5 "$TMP/err")"

@@ -5,34 +5,42 @@
 # and munge socket in its temporary directory.  What must hold, each against
 # a run with no scheduler (h5diff without -p or -d: exact):
 #  - srun --mpi=pmix -N2 -n2 --reduction mpi saves the weights of mpirun -np 2;
-#    -N2 -n4 those of mpirun -np 4 with every 2 ranks a node (the node
-#    reduction groups ranks by host under srun as under mpirun).
-#  - salloc -N2 + mpirun (Open MPI starts its daemons through srun) the same.
-#  - scripts/slurm/preemptible.sbatch preempted with scancel --signal=USR1
-#    --batch: the script's trap forwards the signal, the ranks write a
+#    -N2 -n4 (2 per node) those of mpirun -np 4 with every 2 ranks a node
+#    (the node reduction groups the ranks by host under srun too); salloc +
+#    mpirun (Open MPI starts its daemons through srun) the same.
+#  - scripts/slurm/preemptible.sbatch preempted with scancel --batch
+#    --signal=USR1: the script's trap forwards the signal, the ranks write a
 #    checkpoint and exit 75, the script requeues the job, and the requeued
-#    job resumes to the uninterrupted run's weights.
-#  - srun inside sbatch stopped with scancel --signal=TERM (slurmstepd
-#    signals every task): 75 with a checkpoint; resubmitted, the same weights.
-#  - scripts/slurm/chain.sbatch with --time=1 --signal=B:USR1@60: the signal
-#    arrives within 35 s of the start (slurmctld looks every 30 s), the job
-#    stops with 75 and submits its successor (--dependency=singleton), which
-#    finishes with the uninterrupted weights.
+#    job resumes to the uninterrupted run's weights and last checkpoint.
+#  - srun inside sbatch, scancel --signal=TERM (slurmstepd signals every
+#    task): job exit code 75 with a checkpoint; resubmitted, the same weights.
+#  - SIGTERM sent to srun itself: srun kills the tasks, status 137, nothing
+#    saved after the last periodic checkpoint.
 #  - --reproducible: stopped on 2 nodes x 2 ranks, resumed on 1 node x 1
 #    rank, the weights of one uninterrupted rank.
 #  - a node failure: kill -9 of the job step's tasks on the second node ends
-#    the job within 15 s, leaves the last checkpoint as it was, byte for byte,
-#    and the resubmitted job resumes to the uninterrupted weights.
+#    the job within 15 s (srun --kill-on-bad-exit), leaves the last checkpoint
+#    as it was, byte for byte, and the resubmitted job resumes to the
+#    uninterrupted weights and last checkpoint.
 #  - scripts/slurm/search.sbatch as a job array, one `dtrain cv` grid point
 #    per task: each task's row is that point's row of one `dtrain cv` over
 #    the whole grid, and the best point's refit model is that run's.
+#  - scripts/slurm/chain.sbatch with --time=1 and --signal=B:USR1@60: the
+#    signal reaches the script within 35 s of the start (slurmctld looks every
+#    30 s), the job stops with 75 and submits the next job of the chain
+#    (--dependency=singleton), which resumes to the uninterrupted weights.
+# The templates are run as they are; only the partition, the node and task
+# counts, the time limit and the signal's time are given on sbatch's command
+# line or in SBATCH_SIGNAL, the binary in DTRAIN.
 #
 # Skipped (77) where root, namespaces or /sys/fs/cgroup are missing, and where
 # slurm-wlm or munge is not installed, except in CI (CI=true), where a missing
 # package fails.  Every Slurm client runs in the first host's namespace with
 # SLURM_CONF exported (without it a client would look the controller up
-# through DNS).  Everything is torn down on every exit: the daemons by their
-# PIDs, whatever `ip netns pids` still lists, the namespaces, the directory.
+# through DNS).  Only 10.77.0.0/24 and loopback are used.  Everything is torn
+# down on every exit: the daemons by their PIDs, whatever `ip netns pids`
+# still lists, the namespaces, the directory.  The namespaces are not
+# multihost.sh's (each test locks its own pair of names; both can run at once).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/twohosts.sh"
 
@@ -82,7 +90,6 @@ wait_for() {
     sleep 0.2
   done
 }
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # --- the cluster -----------------------------------------------------------
 # munge: the key in a 0700 directory, the socket in a 0755 one (munged
@@ -299,19 +306,12 @@ srun_pid=$!
 await_checkpoint "$C" "(srun)"
 sleep 1
 cp "$C/latest.h5" "$TMP/latest-before.h5"
-victims=()
-for p in $(ip netns pids $H2); do
-  [[ $(cat /proc/$p/comm 2>/dev/null) == dtrain-test ]] && victims+=($p)
-done
+victims=($(procs_in $H2 dtrain-test))
 if [[ ${#victims[@]} -ne 2 ]]; then
   fail "not 2 tasks of the step in $H2: ${victims[*]}"
   wait $srun_pid
 else
-  t0=$(date +%s.%N)
-  kill -KILL "${victims[@]}"
-  wait $srun_pid
-  status=$?
-  secs=$(elapsed "$t0")
+  kill_and_wait $srun_pid "${victims[@]}"
   echo "killed the tasks on $H2 (pids ${victims[*]}) after checkpoint $(readlink "$C/latest.h5"); srun ended $secs s later, status $status"
   [[ $status -ne 0 ]] && at_most "$secs" 15 "seconds from the kill to the job's end" ||
     fail "after the kill: srun exited 0: $(tail -5 "$TMP/err")"

@@ -20,6 +20,30 @@ skip() { echo "skipped: $*"; rm -rf "$TMP"; exit 77; }
 # orted, daemons and ranks, or those of an earlier run that was killed).
 kill_in() { local p; for p in $(ip netns pids "$1" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done; }
 
+# procs_in NS NAME: the PIDs of the processes named NAME (their comm) in NS.
+procs_in() {
+  local p
+  for p in $(ip netns pids "$1" 2>/dev/null); do
+    [[ $(cat /proc/$p/comm 2>/dev/null) == "$2" ]] && echo $p
+  done
+}
+
+# elapsed T0: seconds since T0 (date +%s.%N), to 0.1 s.
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# kill_and_wait JOB PID...: SIGKILL to each PID (a host's ranks lost), then
+# wait for the background job JOB (the launcher); sets $status (JOB's) and
+# $secs (from the kill to JOB's end).
+kill_and_wait() {
+  local job=$1 t0
+  shift
+  t0=$(date +%s.%N)
+  kill -KILL "$@"
+  wait $job
+  status=$?
+  secs=$(elapsed "$t0")
+}
+
 hosts_teardown() {
   local ns
   declare -F before_teardown >/dev/null && before_teardown
