@@ -142,17 +142,19 @@ NodeName=$H2 NodeAddr=$A2 CPUs=4 State=UNKNOWN
 PartitionName=test Nodes=$H1,$H2 Default=YES MaxTime=INFINITE State=UP
 EOF
 
+# The daemons do not inherit the lock's descriptor (9): if this test is
+# killed, the next run takes the lock and ends them.
 t0=$(date +%s.%N)
 "${IN1[@]}" munged -F --socket="$S/munge/munge.socket.2" --key-file="$S/munge-key/munge.key" \
-  --pid-file="$S/munged.pid" --log-file="$S/log/munged.log" --seed-file="$S/munged.seed" 2>>"$S/log/daemons.err" &
+  --pid-file="$S/munged.pid" --log-file="$S/log/munged.log" --seed-file="$S/munged.seed" 2>>"$S/log/daemons.err" 9>&- &
 daemons+=($!)
 wait_for 10 test -S "$S/munge/munge.socket.2" ||
   { fail "munged made no socket in 10 s: $(cat "$S/log/daemons.err")"; finish; }
-"${IN1[@]}" slurmctld -D -i 2>>"$S/log/daemons.err" &
+"${IN1[@]}" slurmctld -D -i 2>>"$S/log/daemons.err" 9>&- &
 daemons+=($!)
-"${IN1[@]}" slurmd -D -N $H1 2>>"$S/log/daemons.err" &
+"${IN1[@]}" slurmd -D -N $H1 2>>"$S/log/daemons.err" 9>&- &
 daemons+=($!)
-"${IN2[@]}" slurmd -D -N $H2 2>>"$S/log/daemons.err" &
+"${IN2[@]}" slurmd -D -N $H2 2>>"$S/log/daemons.err" 9>&- &
 daemons+=($!)
 idle() { [[ $(timeout 5 "${IN1[@]}" sinfo -h -N -t idle -o %N 2>/dev/null | sort -u | tr '\n' ' ') == "$H1 $H2 " ]]; }
 if wait_for 30 idle; then

@@ -16,10 +16,6 @@
 
 skip() { echo "skipped: $*"; rm -rf "$TMP"; exit 77; }
 
-# kill_in NS: end every process left in namespace NS (a run's own mpirun,
-# orted, daemons and ranks, or those of an earlier run that was killed).
-kill_in() { local p; for p in $(ip netns pids "$1" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done; }
-
 # procs_in NS NAME: the PIDs of the processes named NAME (their comm) in NS.
 procs_in() {
   local p
@@ -44,11 +40,24 @@ kill_and_wait() {
   secs=$(elapsed "$t0")
 }
 
+# hosts_teardown: end every process left in the namespaces (a run's own
+# mpirun, orted, daemons and ranks, or those of an earlier run that was
+# killed: before_teardown first, for daemons by their PIDs), wait until they
+# are gone (5 s at most: daemons' children, reparented, are reaped by init),
+# then delete the namespaces.
 hosts_teardown() {
-  local ns
+  local ns p left pids=() end=$((SECONDS + 5))
+  for ns in $H1 $H2; do pids+=($(ip netns pids $ns 2>/dev/null)); done
   declare -F before_teardown >/dev/null && before_teardown
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  while (( SECONDS < end )); do
+    left=0
+    for p in "${pids[@]}"; do [[ -e /proc/$p ]] && left=1; done
+    [[ $left == 0 ]] && break
+    sleep 0.1
+  done
   for ns in $H1 $H2; do
-    kill_in $ns
+    for p in $(ip netns pids $ns 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done   # started since
     ip netns del $ns 2>/dev/null
   done
 }
