@@ -8,6 +8,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   iproute2 util-linux
+  slurm-wlm munge
   libdnnl-dev libopenblas-dev liblapack-dev
   check zlib1g-dev libyaml-dev libcsv-dev
   help2man groff-base zsh

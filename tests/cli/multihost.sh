@@ -34,53 +34,12 @@
 #
 # Needs root, `ip netns` (iproute2) and `unshare` (util-linux); without them,
 # or where namespaces cannot be made (an unprivileged container), it says why
-# and exits 77, which ctest reports as skipped.  One instance at a time (a
-# lock); namespaces left by an earlier run that was killed are removed first,
-# and everything is torn down on exit, whatever happens.  Nothing is added to
-# the root namespace's network and /etc/hosts is not touched: the hostfile
-# names the hosts by address, and each namespace's hostname is set inside its
-# own UTS namespace (unshare --uts).
+# and exits 77, which ctest reports as skipped.  The namespaces, the lock on
+# them and the teardown on every exit are tests/cli/twohosts.sh's; the
+# hostfile names the hosts by address.
 source "$(dirname "$0")/lib.sh"
-
-H1=dtrain-h1 H2=dtrain-h2 A1=10.77.0.1 A2=10.77.0.2 NET=10.77.0.0/24
-
-skip() { echo "skipped: $*"; rm -rf "$TMP"; exit 77; }
-[[ $(id -u) -eq 0 ]] || skip "needs root to make network namespaces (running as uid $(id -u))"
-for c in ip unshare flock; do
-  command -v $c >/dev/null || skip "no '$c' command (ip: Debian package iproute2; unshare, flock: util-linux)"
-done
-
-# kill_in NS: end every process left in namespace NS (a run's own mpirun,
-# orted and ranks, or those of an earlier run that was killed).
-kill_in() { local p; for p in $(ip netns pids "$1" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done; }
-teardown() {
-  local ns
-  for ns in $H1 $H2; do
-    kill_in $ns
-    ip netns del $ns 2>/dev/null
-  done
-}
-exec 9>"${TMPDIR:-/tmp}/dtrain-multihost.lock"
-flock -w 120 9 || skip "another instance of this test held its lock for 120 s"
-trap 'teardown; rm -rf "$TMP"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-teardown
-
-# One veth pair joins the two namespaces directly (two hosts need no bridge);
-# it is created inside h1 with its peer placed in h2, so it never appears in
-# the root namespace.
-ip netns add $H1 2>"$TMP/nserr" && ip netns add $H2 2>>"$TMP/nserr" ||
-  skip "cannot create network namespaces: $(tr '\n' ' ' <"$TMP/nserr")"
-ip -n $H1 link add eth0 type veth peer name eth0 netns $H2 2>"$TMP/nserr" ||
-  skip "cannot create a veth pair between namespaces: $(tr '\n' ' ' <"$TMP/nserr")"
-unshare --uts true 2>"$TMP/nserr" || skip "unshare --uts fails: $(tr '\n' ' ' <"$TMP/nserr")"
-if ! { ip -n $H1 addr add $A1/24 dev eth0 && ip -n $H2 addr add $A2/24 dev eth0 &&
-       ip -n $H1 link set lo up && ip -n $H1 link set eth0 up &&
-       ip -n $H2 link set lo up && ip -n $H2 link set eth0 up; }; then
-  fail "could not configure the namespaces' links"
-  finish
-fi
+source "$(dirname "$0")/twohosts.sh"
+two_hosts dtrain-h1 dtrain-h2
 
 # The launch agent: Open MPI calls it as `agent HOST COMMAND...` to start its
 # daemon on HOST.  Each host's hostname must differ: with one hostname Open
@@ -179,19 +138,14 @@ job=$!
 for _ in $(seq 300); do [[ -L $C/latest.h5 ]] && break; sleep 0.1; done
 sleep 1
 victim=""
-for p in $(ip netns pids $H2); do
-  [[ $(cat /proc/$p/comm 2>/dev/null) == dtrain-test ]] &&
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=2 && victim=$p
+for p in $(procs_in $H2 dtrain-test); do
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=2 && victim=$p
 done
 if [[ -z $victim ]]; then
   fail "no rank 2 found in $H2 (latest: $(readlink "$C/latest.h5"))"
   wait $job
 else
-  t0=$(date +%s.%N)
-  kill -KILL "$victim"
-  wait $job
-  status=$?
-  secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+  kill_and_wait $job "$victim"
   echo "killed rank 2 (pid $victim in $H2) after checkpoint $(readlink "$C/latest.h5"); mpirun ended $secs s later, status $status"
   if [[ $status -eq 0 ]]; then
     fail "after the kill: mpirun exited 0 in $secs s: $(tail -5 "$TMP/err")"
