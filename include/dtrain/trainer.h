@@ -81,9 +81,11 @@ typedef struct {
      * communication (the gradient reduce-scatter, the small allreduce of the
      * step's sums and the parameter allgather, including waiting for slower
      * ranks), and the update of this rank's shard.  fetch: the part of data
-     * spent moving rows between ranks (a sharded set), over `fetches` steps. */
+     * spent moving rows between ranks (a sharded set), over `fetches` steps.
+     * update_bytes: what the update's passes read and wrote, in bytes (each
+     * array a pass touches counted once per pass, as STREAM counts). */
     struct {
-        double data, compute, reduce, update, fetch, fetches;
+        double data, compute, reduce, update, fetch, fetches, update_bytes;
     } time;
 } dt_trainer;
 
