@@ -145,8 +145,9 @@ START_TEST(test_scale_in_update_same_bits)
      * must be the same bits, with and without a norm clip that bites (0.05),
      * in both modes, for the optimizers of three update loops.  The bytes
      * counted per step: the read-only check (1 float per parameter of the
-     * shard) + the step (adam 7, momentum 5, rmsprop 5), against the scale
-     * (2) + clamp (2) + --clip-norm's squares (1) + the step. */
+     * shard) + --clip-norm's squares (1) + the step (adam 7, momentum 5,
+     * rmsprop 5), against the scale (2) + clamp (2) + the squares + the
+     * step. */
     const char *opt[] = {"adam", "sgd --momentum 0.9", "rmsprop"};
     const int step_floats[] = {7, 5, 5};
     const char *more[] = {"", "--clip-norm 0.05", "--reproducible --micro-batch 4",
@@ -162,7 +163,7 @@ START_TEST(test_scale_in_update_same_bits)
             float *passes = ten_steps(line, "--clip-value 1e30", &b_passes, &ns, &n);
             ck_assert_msg(!memcmp(fused, passes, n * sizeof *fused), "%s", line);
             const int clip = m % 2;
-            ck_assert_double_eq(b_fused, 10.0 * 4 * (double)ns * (1 + step_floats[o]));
+            ck_assert_double_eq(b_fused, 10.0 * 4 * (double)ns * (1 + clip + step_floats[o]));
             ck_assert_double_eq(b_passes,
                                 10.0 * 4 * (double)ns * (2 + 2 + clip + step_floats[o]));
             free(fused);
