@@ -48,10 +48,14 @@
 # ROWS = 1000000 is 244 MB in memory (MB: 2^20 bytes, as dtrain counts) and
 # takes under a minute to generate.
 #
+# Once, a machine line from the first `dtrain bench`: the CPU's model name,
+# the cores, the streaming bandwidth per rank (copy, triad), the engine's
+# implementations of the step's products, the denormal mode.
 # Per rank count it prints what `dtrain bench` measured with all ranks running
 # at once: the core's fp32 FMA peak (our kernel; the slowest rank's fastest
 # sample), the compute engine's GEMM rate on the step's per-rank shapes in
-# fp32 and bf16, and the peak floor, epoch GEMM FLOPs / P / peak.  Then per
+# fp32 and bf16 and its implementations, the streaming bandwidth, and the
+# peak floor, epoch GEMM FLOPs / P / peak.  Then per
 # precision and placement: seconds per epoch, samples/s, GEMM FLOP per epoch and the
 # achieved GFLOP/s, the ratio of the time per epoch to the peak floor, the
 # engine's floor (epoch GEMM FLOPs / P at the engine's fastest sample in that
@@ -60,7 +64,8 @@
 # the share of the step spent communicating (gradient reduction and parameter
 # gathering; none of it overlaps compute), the time per step spent fetching
 # rows from other ranks (sharded; n/a where the profile reports none),
-# parallel efficiency against 1 rank (same precision and placement), and
+# parallel efficiency against 1 rank (same precision and placement), the
+# update's GB/s (the profile's) and its ratio to the triad, and
 # memory: the largest rank's peak resident set, the job's (the sum of the
 # ranks' proportional set sizes: node-shared pages counted once) against the
 # data set's size in memory (every X group of the file, rows x features x 1
@@ -68,7 +73,8 @@
 #   BENCH model=... ranks=P precision=... placement=... status=ok sec_per_epoch=...
 #         ratio_to_peak_floor=... ratio_to_engine_floor=... test_accuracy=...
 #         fetch_ms_per_step=... mem_rank_mb=... mem_job_mb=... data_mb=...
-#         mode=default|reproducible vs_default=... ... denormals=flush|keep
+#         mode=default|reproducible vs_default=... ... update_GBps=...
+#         triad_GBps=... update_vs_triad=... denormals=flush|keep
 # (mem_rank_mb: largest rank's peak RSS; mem_job_mb: the job's PSS).  A run
 # that failed under --rank-limit prints
 #   BENCH model=... ranks=P precision=... placement=... status=failed rank_limit_mb=... data_mb=...
