@@ -50,8 +50,9 @@ typedef struct {
     int64_t steps_per_epoch;
     dt_shards *shards;    /* owned: the partition of the parameters for the sharded update */
     size_t lo, hi;        /* this rank's shard [lo, hi) of the parameters */
-    float *gshard;        /* owned, (hi - lo): the reduced mean gradient of the shard
-                             (the model's grads itself at one rank) */
+    float *gshard;        /* owned, (hi - lo): the reduced gradient of the shard, the
+                             mean, or the sum where the optimizer's pass divides it
+                             (trainer.c); the model's grads itself at one rank */
     float *g;             /* the step's gradient of the shard: gshard, or in
                              reproducible mode a node of the micro-batch tree */
     double *stats;        /* owned: the per-step sums reduced together (trainer.c) */
