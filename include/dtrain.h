@@ -842,8 +842,8 @@ typedef struct dtrain_bench_result dtrain_bench_result;
 /* Measure what `dtrain bench` measures, on every rank of the run at once,
  * for the MLP of the run's options "inputs", "layers", "outputs" at global
  * batch "batch-size", an epoch of "samples" rows, "threads" engine threads
- * per rank and the projection's "latency-us": the core's FMA peak, the
- * GEMMs of one training step (fp32, and bf16 where the engine has it), the
+ * per rank and the projection's "latency-us": the CPU's name, the core's
+ * FMA peak and streaming bandwidth (copy, triad), the GEMMs of one training step (fp32, and bf16 where the engine has it), the
  * allreduce at 1 KB .. 16 MB fitted to a latency-bandwidth model (2 ranks
  * or more), and the epoch time projected to 8, 64 and 512 ranks at 10 and
  * 100 Gbit/s.  The log callback receives the command's lines, the readable
@@ -860,9 +860,10 @@ DTRAIN_API void dtrain_bench_result_free(dtrain_bench_result *result);
  * "floor_peak_s", "step_s", "gflops", "best_gflops", "floor_s" (fp32
  * GEMM), "bf16_support" (0 none, 1 emulated, 2 native), "bf16_step_s",
  * "bf16_gflops", "bf16_best_gflops", "alpha_us", "bw_GBps", "grad_bytes",
- * "grad_allreduce_s", "node_s", "mpi_s" (-1: not available).  Seconds per
- * step, GFLOP/s; NaN for an unknown name or a figure not measured (the
- * allreduce at 1 rank).  Local. */
+ * "grad_allreduce_s", "node_s", "mpi_s" (-1: not available), "copy_GBps",
+ * "triad_GBps" (streaming bandwidth per rank, 1e9 bytes/s),
+ * "stream_array_bytes".  Seconds per step, GFLOP/s; NaN for an unknown name
+ * or a figure not measured (the allreduce at 1 rank).  Local. */
 DTRAIN_API double dtrain_bench_value(const dtrain_bench_result *result, const char *name);
 
 /* One projected configuration (a "BENCH_PROJ" line). */
@@ -882,7 +883,8 @@ DTRAIN_API dtrain_status dtrain_bench_projection(const dtrain_bench_result *resu
                                                  dtrain_bench_proj *out);
 
 /* The result as JSON (every figure by its name, "peak_isa", "engine", "denormals",
- * "projections"), NaN as null.  *json is malloc'd, the caller frees it.
+ * "cpu", "fp32_impl", "bf16_impl" (the engine's implementations of the
+ * step's products, "" for bf16 where not timed), "projections"), NaN as null.  *json is malloc'd, the caller frees it.
  * Local. */
 DTRAIN_API dtrain_status dtrain_bench_json(const dtrain_bench_result *result, char **json);
 

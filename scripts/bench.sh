@@ -48,10 +48,14 @@
 # ROWS = 1000000 is 244 MB in memory (MB: 2^20 bytes, as dtrain counts) and
 # takes under a minute to generate.
 #
+# Once, a machine line from the first `dtrain bench`: the CPU's model name,
+# the cores, the streaming bandwidth per rank (copy, triad), the engine's
+# implementations of the step's products, the denormal mode.
 # Per rank count it prints what `dtrain bench` measured with all ranks running
 # at once: the core's fp32 FMA peak (our kernel; the slowest rank's fastest
 # sample), the compute engine's GEMM rate on the step's per-rank shapes in
-# fp32 and bf16, and the peak floor, epoch GEMM FLOPs / P / peak.  Then per
+# fp32 and bf16 and its implementations, the streaming bandwidth, and the
+# peak floor, epoch GEMM FLOPs / P / peak.  Then per
 # precision and placement: seconds per epoch, samples/s, GEMM FLOP per epoch and the
 # achieved GFLOP/s, the ratio of the time per epoch to the peak floor, the
 # engine's floor (epoch GEMM FLOPs / P at the engine's fastest sample in that
@@ -60,7 +64,8 @@
 # the share of the step spent communicating (gradient reduction and parameter
 # gathering; none of it overlaps compute), the time per step spent fetching
 # rows from other ranks (sharded; n/a where the profile reports none),
-# parallel efficiency against 1 rank (same precision and placement), and
+# parallel efficiency against 1 rank (same precision and placement), the
+# update's GB/s (the profile's) and its ratio to the triad, and
 # memory: the largest rank's peak resident set, the job's (the sum of the
 # ranks' proportional set sizes: node-shared pages counted once) against the
 # data set's size in memory (every X group of the file, rows x features x 1
@@ -68,7 +73,8 @@
 #   BENCH model=... ranks=P precision=... placement=... status=ok sec_per_epoch=...
 #         ratio_to_peak_floor=... ratio_to_engine_floor=... test_accuracy=...
 #         fetch_ms_per_step=... mem_rank_mb=... mem_job_mb=... data_mb=...
-#         mode=default|reproducible vs_default=... ... denormals=flush|keep
+#         mode=default|reproducible vs_default=... ... update_GBps=...
+#         triad_GBps=... update_vs_triad=... denormals=flush|keep
 # (mem_rank_mb: largest rank's peak RSS; mem_job_mb: the job's PSS).  A run
 # that failed under --rank-limit prints
 #   BENCH model=... ranks=P precision=... placement=... status=failed rank_limit_mb=... data_mb=...
@@ -213,7 +219,8 @@ denormals=flush
 train_opts=(--layers "$layers" --output softmax --optimizer adam "${lr_arg[@]}" --batch-size "$batch"
             --epochs $((warmup + epochs)) --profile)
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, denormals $denormals"
+# the machine line, printed once the first `dtrain bench` has named and measured it
+machine_done=""
 if [[ -n $big ]]; then
   data=$LOG/big.h5
   t0=$(date +%s)
@@ -270,17 +277,20 @@ for P in "${rank_list[@]}"; do
     d=${arch%%-*}
     k=${arch##*-}
     # profile epoch lines after the warm-up: fields train T, data, compute,
-    # comm, update, and the fetch's ms per step ("(fetch S, MS ms per step)"
-    # after data in a sharded run, n/a in the others)
-    prof=$(awk -v w="$warmup" '/^profile epoch/ && $3 + 0 > w { f = "n/a"; split("", v)
-        for (i = 4; i < NF; i++) { v[$i] = $(i + 1); if ($i == "(fetch") f = $(i + 2) }
-        print v["train"], v["data"], v["compute"], v["comm"], v["update"], f }' "$tl")
+    # comm, update, the fetch's ms per step ("(fetch S, MS ms per step)"
+    # after data in a sharded run, n/a in the others) and the update's GB/s
+    # ("update S (R GB/s)")
+    prof=$(awk -v w="$warmup" '/^profile epoch/ && $3 + 0 > w { f = "n/a"; u = "n/a"; split("", v)
+        for (i = 4; i < NF; i++) { v[$i] = $(i + 1); if ($i == "(fetch") f = $(i + 2)
+          if ($i == "update") { u = $(i + 2); sub(/^\(/, "", u) } }
+        print v["train"], v["data"], v["compute"], v["comm"], v["update"], f, u }' "$tl")
     [[ -n $prof ]] || { echo "bench.sh: no profile lines in the training log" >&2; cat "$tl" >&2; exit 1; }
     sec=$(awk '{ print $1 }' <<<"$prof" | median)
     t_data=$(awk '{ print $2 }' <<<"$prof" | median)
     t_comp=$(awk '{ print $3 }' <<<"$prof" | median)
     t_red=$(awk '{ print $4 }' <<<"$prof" | median)
     t_upd=$(awk '{ print $5 }' <<<"$prof" | median)
+    upd_gbps=$(awk '{ print $7 }' <<<"$prof" | median)
     red_share=$(awk '{ print $4 / $1 }' <<<"$prof" | median)
     # the held-out accuracy after all warmup + epochs epochs (n/a without a test group)
     acc=$(sed -n 's/^final: test_loss [^ ]*  test_accuracy \([0-9.]*\).*/\1/p' "$tl" | head -1)
@@ -306,6 +316,8 @@ for P in "${rank_list[@]}"; do
       peak=$(field "$gemm" peak_gflops)
       peak_isa=$(field "$gemm" peak_isa)
       bf16_support=$(field "$gemm" bf16_support)
+      triad=$(field "$gemm" triad_GBps)
+      declare -A impl=([fp32]=$(field "$gemm" fp32_impl) [bf16]=$(field "$gemm" bf16_impl))
       # engine rates per rank: median and fastest sample, per precision
       declare -A eng_med eng_best
       eng_med[fp32]=$(field "$gemm" gflops) eng_best[fp32]=$(field "$gemm" best_gflops)
@@ -317,6 +329,15 @@ for P in "${rank_list[@]}"; do
         [[ $bf16_support -eq 1 ]] && bf16_txt+=" emulated, no AVX512_BF16"
       fi
 
+      if [[ -z $machine_done ]]; then
+        machine_done=1
+        bf16_impl=""
+        [[ ${impl[bf16]} == none ]] || bf16_impl=" and bf16 ${impl[bf16]}"
+        # the CPU as dtrain bench names it (its token: spaces as _)
+        printf 'machine: %s, %d cores, copy %.2f and triad %.2f GB/s per rank (%d at once), GEMM fp32 %s%s, denormals %s\n' \
+          "$(field "$gemm" cpu | tr _ ' ')" "$(nproc)" "$(field "$gemm" copy_GBps)" "$triad" "$P" \
+          "${impl[fp32]}" "$bf16_impl" "$denormals"
+      fi
       echo
       echo "== $P rank(s): model $arch, global batch $batch (local $lb), $n samples per epoch, GEMM $(field "$gemm" engine)"
       if [[ $floor_peak == n/a ]]; then
@@ -328,6 +349,9 @@ for P in "${rank_list[@]}"; do
       fi
       printf '  engine GEMM rate   per rank at local batch %s: fp32 %.2f GFLOP/s (fastest sample %.2f); %s\n' \
         "$lb" "${eng_med[fp32]}" "${eng_best[fp32]}" "$bf16_txt"
+      printf '  implementations    fp32 %s; bf16 %s (oneDNN'"'"'s, of the step'"'"'s products)\n' "${impl[fp32]}" "${impl[bf16]}"
+      printf '  streaming          copy %.2f GB/s, triad %.2f GB/s per rank (all %d rank(s) at once)\n' \
+        "$(field "$gemm" copy_GBps)" "$triad" "$P"
       if [[ $P -gt 1 ]]; then
         sed -n 's/^bench allreduce fit: /  allreduce fit      /p' "$bl"
         sed -n 's/^bench step collectives /  step collectives   /p' "$bl"
@@ -375,8 +399,11 @@ for P in "${rank_list[@]}"; do
     printf '  fetch              %s ms per step (the step'"'"'s rows from the ranks holding them; part of data)\n' "$fetch_ms"
     printf '  efficiency vs 1    %s\n' "$eff"
     [[ $md == default ]] || printf '  vs default mode    %sx the time per epoch\n' "$vs_default"
+    upd_triad=$(awk -v u="$upd_gbps" -v t="$triad" 'BEGIN { if (u + 0 > 0 && t + 0 > 0) printf "%.2f", u / t; else print "n/a" }')
+    printf '  update             %s GB/s per rank (bytes its passes read and write / its time), %sx the triad\n' "$upd_gbps" "$upd_triad"
     printf '  memory             peak resident %s MB on the largest rank (mean %s); job %s MB (sum of proportional set sizes, x%s of 1 rank, x%s of the data)\n' "$mem_rank" "$mem_mean" "$mem_all" "$memx" "$job_data"
     printf '  data               %s MB in memory%s\n' "$dmb" "${limit_mb:+; limit $limit_mb MB of address space per rank}"
-    echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl mode=$md vs_default=$vs_default status=ok batch=$batch local_batch=$lb sec_per_epoch=$sec samples_per_s=$sps gemm_flop_per_epoch=$flop gflops=$gflops peak_gflops=$peak peak_isa=$peak_isa peak_floor_s=$floor_peak ratio_to_peak_floor=$ratio_peak engine_gflops_per_rank=${eng_med[$prec]} engine_best_gflops_per_rank=$best engine_floor_s=$floor ratio_to_engine_floor=$ratio test_accuracy=$acc epochs=$((warmup + epochs)) comm_share=$red_share efficiency=$eff mem_rank_mb=$mem_rank mem_job_mb=$mem_all mem_vs_1rank=$memx fetch_ms_per_step=$fetch_ms mem_rank_mean_mb=$mem_mean data_mb=$dmb job_vs_data=$job_data rank_limit_mb=${limit_mb:-none} denormals=$denormals"
+    echo "BENCH model=$model layers=$layers ranks=$P precision=$prec placement=$pl mode=$md vs_default=$vs_default status=ok batch=$batch local_batch=$lb sec_per_epoch=$sec samples_per_s=$sps gemm_flop_per_epoch=$flop gflops=$gflops peak_gflops=$peak peak_isa=$peak_isa peak_floor_s=$floor_peak ratio_to_peak_floor=$ratio_peak engine_gflops_per_rank=${eng_med[$prec]} engine_best_gflops_per_rank=$best engine_floor_s=$floor ratio_to_engine_floor=$ratio test_accuracy=$acc epochs=$((warmup + epochs)) comm_share=$red_share efficiency=$eff mem_rank_mb=$mem_rank mem_job_mb=$mem_all mem_vs_1rank=$memx fetch_ms_per_step=$fetch_ms mem_rank_mean_mb=$mem_mean data_mb=$dmb job_vs_data=$job_data rank_limit_mb=${limit_mb:-none} update_s=$t_upd update_GBps=$upd_gbps triad_GBps=$triad update_vs_triad=$upd_triad denormals=$denormals"
   done
 done
+[[ -n $machine_done ]] || echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, not measured (no dtrain bench ran); denormals $denormals"

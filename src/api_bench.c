@@ -60,7 +60,8 @@ static const struct {
     FIG("bf16_best_gflops", bf16_best_gflops), FIG("alpha_us", alpha_us),
     FIG("bw_GBps", bw_GBps),                 FIG("grad_bytes", grad_bytes),
     FIG("grad_allreduce_s", grad_allreduce_s), FIG("node_s", node_s),
-    FIG("mpi_s", mpi_s),
+    FIG("mpi_s", mpi_s),                     FIG("copy_GBps", copy_GBps),
+    FIG("triad_GBps", triad_GBps),           FIG("stream_array_bytes", stream_array_bytes),
 #undef FIG
 };
 
@@ -111,6 +112,12 @@ static void json_body(json_buf *j, const void *obj)
     json_string(j, r->f.engine);
     json_key(j, "denormals");
     json_string(j, r->f.denormals);
+    json_key(j, "cpu");
+    json_string(j, r->f.cpu);
+    json_key(j, "fp32_impl");
+    json_string(j, r->f.fp32_impl);
+    json_key(j, "bf16_impl");
+    json_string(j, r->f.bf16_impl);
     json_key(j, "bf16_support");
     json_int(j, r->f.bf16_support);
     for (size_t i = 0; i < sizeof figures / sizeof *figures; i++) {

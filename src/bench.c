@@ -4,6 +4,12 @@
  *  1. Peak: the core's fp32 multiply-add rate, our own kernel (peak.h), run by
  *     every rank at once as in training, so it is what each of P ranks
  *     sharing this machine can reach; the slowest rank's fastest sample.
+ *     Beside it the streaming bandwidth: copy and triad over arrays beyond the
+ *     last-level cache (peak.h), every rank at once, each pass started
+ *     together (a barrier), per pass the slowest rank, the fastest pass: the
+ *     memory rate each of P ranks gets, which the optimizer's update, a pass
+ *     over the parameters, the gradient and the optimizer's state, is
+ *     measured against.
  *  2. GEMM: the matrix products of one training step of the MLP --inputs,
  *     --layers, --outputs at a local batch b, run as the engine's plans with
  *     the shapes and flags of src/model.c, for layer l (n_in n, n_out m):
@@ -47,6 +53,7 @@
  * to have found the core unshared. */
 #define PEAK_SAMPLES 30
 #define PEAK_SAMPLE_S 5e-3   /* seconds per sample */
+#define STREAM_SAMPLES 10    /* passes of each streaming kernel */
 
 /* The layers and the operands of their products.  The operands are shared by
  * all layers, sized for the largest layer at the largest local batch: the
@@ -119,6 +126,31 @@ static dt_status plans_create(const gemm_model *g, dt_precision prec, int b, ste
     return st;
 }
 
+/* The engine's implementations of the plans, in the step's order, each
+ * once, joined by "," (rank 0's: every rank runs the same binary on the
+ * same CPU model). */
+static void plans_impl(const gemm_model *g, const step_plans *sp, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int l = 0; l < g->n_layers; l++) {
+        const matmul_plan *p[3] = {sp->fwd[l], sp->dw[l], sp->dx[l]};
+        for (int i = 0; i < 3; i++) {
+            if (!p[i])
+                continue;
+            const char *name = matmul_impl(p[i]);
+            const char *seen = strstr(out, name);
+            const size_t k = strlen(name);
+            if (seen && (seen == out || seen[-1] == ',') && (seen[k] == ',' || !seen[k]))
+                continue;
+            if (len + 1 >= size)
+                return;
+            const int w = snprintf(out + len, size - len, "%s%s", len ? "," : "", name);
+            len += (size_t)w < size - len ? (size_t)w : size - len - 1;
+        }
+    }
+}
+
 /* The GEMM input at offset `at` of the operand block, in the plans' precision. */
 static const void *operand(const gemm_model *g, const step_plans *sp, size_t at)
 {
@@ -165,7 +197,7 @@ static const char *plural(int64_t n) { return n == 1 ? "" : "s"; }
  * slowest rank's fastest sample (the rate of an unloaded machine, when others
  * share it). */
 static dt_status time_gemm(dt_comm *c, gemm_model *g, dt_precision prec, int b, double *med,
-                           double *best, dt_error *err)
+                           double *best, char *impl, size_t impl_size, dt_error *err)
 {
     step_plans sp;
     dt_status st = comm_agree(c, plans_create(g, prec, b, &sp, err), err);
@@ -173,6 +205,8 @@ static dt_status time_gemm(dt_comm *c, gemm_model *g, dt_precision prec, int b, 
         plans_free(&sp); /* a rank whose plans were made, when another's failed */
         return st;
     }
+    if (impl)
+        plans_impl(g, &sp, impl, impl_size);
     gemm_step(g, &sp); /* warm caches and the engine's scratch */
     double t0 = comm_wtime();
     gemm_step(g, &sp);
@@ -218,15 +252,18 @@ static dt_status measure_peak(dt_comm *c, peak_result *r, dt_error *err)
     return DT_OK;
 }
 
-/* The engine's description as one token for a BENCH_ line:
- * "oneDNN 2.7.3 (avx512_core_bf16)" -> "oneDNN_2.7.3_avx512_core_bf16". */
-static void engine_token(char *out, size_t size)
+/* A text as one token for a BENCH_ line, spaces as '_', without
+ * parentheses: "oneDNN 2.7.3 (avx512_core_bf16)" ->
+ * "oneDNN_2.7.3_avx512_core_bf16"; "" -> "none". */
+static void to_token(char *out, size_t size, const char *text)
 {
     size_t n = 0;
-    for (const char *p = matmul_library_version(); *p && n + 1 < size; p++)
+    for (const char *p = text; *p && n + 1 < size; p++)
         if (*p != '(' && *p != ')')
             out[n++] = *p == ' ' ? '_' : *p;
     out[n] = '\0';
+    if (n == 0)
+        snprintf(out, size, "none");
 }
 
 /* Seconds per allreduce of n floats: per sample the slowest rank, then the
@@ -440,6 +477,9 @@ typedef struct {
     double fps, epoch_flop;  /* GEMM FLOPs per sample per step, and per epoch */
     peak_result pk;
     double floor_peak;       /* s per epoch at the peak; 0 without one */
+    double copy_GBps, triad_GBps, stream_bytes; /* see bench_figures */
+    char cpu[128];
+    char impl[2][128];       /* per precision: see bench_figures */
     double t_run;            /* fp32 s per step at b_run */
     int b_proj[N_PROJ];      /* the projections' local batches: B over proj_P ranks */
     double t_proj[N_PROJ];   /* and their fp32 s per step */
@@ -520,6 +560,12 @@ static void report_model(const bench_run *r)
             arch, r->n_params, r->fps * 1e-6, r->epoch_flop * 1e-9, (long long)r->N, r->P,
             plural(r->P), (long long)r->cfg->threads, plural(r->cfg->threads),
             matmul_library_version(), denormals_names[r->cfg->denormals]);
+    char brand[64];
+    peak_cpu_brand(brand, sizeof brand);
+    if (brand[0] && strcmp(brand, r->cpu))
+        dt_info("bench cpu: %s (CPUID brand string: %s)", r->cpu, brand);
+    else
+        dt_info("bench cpu: %s", r->cpu);
 }
 
 /* 1. The core's FMA peak, and the floor it sets: the epoch's GEMM FLOPs
@@ -542,6 +588,43 @@ static dt_status bench_peak(bench_run *r, dt_error *err)
     return DT_OK;
 }
 
+static void barrier(void *c) { comm_barrier(c); }
+
+/* 1b. Copy and triad, all ranks at once (collective): per pass the slowest
+ * rank's time, then the fastest pass, as GB/s per rank. */
+static dt_status bench_stream(bench_run *r, dt_error *err)
+{
+    dt_comm *c = r->world;
+    peak_arrays x;
+    dt_status st = comm_agree(c, peak_arrays_alloc(&x, peak_stream_default_floats(), err), err);
+    if (st) {
+        peak_arrays_free(&x);
+        return st;
+    }
+    double t[2 * STREAM_SAMPLES];
+    st = comm_agree(c, peak_stream_time(&x, STREAM_SAMPLES, barrier, c, t, t + STREAM_SAMPLES,
+                                        err), err);
+    const size_t n = x.n;
+    peak_arrays_free(&x);
+    if (st)
+        return st;
+    comm_allreduce_max_f64(c, t, 2 * STREAM_SAMPLES);
+    double med[2], *rate[2] = {&r->copy_GBps, &r->triad_GBps};
+    for (int k = PEAK_COPY; k <= PEAK_TRIAD; k++) {
+        const double bytes = (double)peak_stream_bytes((peak_stream)k) * (double)n;
+        double *tk = t + k * STREAM_SAMPLES;
+        med[k] = bytes / median(tk, STREAM_SAMPLES) * 1e-9; /* sorts tk */
+        *rate[k] = bytes / tk[0] * 1e-9;
+    }
+    r->stream_bytes = (double)n * sizeof(float);
+    dt_info("bench stream: copy %.2f GB/s, triad %.2f GB/s per rank (3 arrays of %.0f MiB; "
+            "the fastest of %d passes, each the slowest rank's, all %d rank%s at once; "
+            "medians %.2f, %.2f)",
+            r->copy_GBps, r->triad_GBps, r->stream_bytes / 1048576.0, STREAM_SAMPLES, r->P,
+            plural(r->P), med[0], med[1]);
+    return DT_OK;
+}
+
 /* The lines of step 2 at this run's local batch: fp32 time t_run (fastest
  * sample t_best), bf16 t16 (t16_best; 0 without bf16), in s per step. */
 static void report_gemm(const bench_run *r, double t_best, double t16, double t16_best)
@@ -553,14 +636,16 @@ static void report_gemm(const bench_run *r, double t_best, double t16, double t1
     /* The engine's floor: the epoch's GEMM FLOPs over P ranks at its median rate. */
     const double floor_s = epoch_flop / P / rate_run;
     dt_info("bench gemm fp32: local batch %d (global %lld over %d rank%s): %.4f ms per step, "
-            "%.2f GFLOP/s (slowest rank, median of %d; fastest sample %.2f GFLOP/s)",
+            "%.2f GFLOP/s (slowest rank, median of %d; fastest sample %.2f GFLOP/s); "
+            "implementation %s",
             b, (long long)r->B, P, plural(P), t_run * 1e3, rate_run * 1e-9, N_SAMPLES,
-            rate_best * 1e-9);
+            rate_best * 1e-9, r->impl[PREC_FP32]);
     if (r->bf16)
         dt_info("bench gemm bf16: local batch %d: %.4f ms per step, %.2f GFLOP/s (median; "
-                "fastest sample %.2f GFLOP/s)%s",
+                "fastest sample %.2f GFLOP/s)%s; implementation %s",
                 b, t16 * 1e3, rate16 * 1e-9, rate16_best * 1e-9,
-                matmul_bf16_support() == 1 ? " (emulated: no AVX512_BF16)" : "");
+                matmul_bf16_support() == 1 ? " (emulated: no AVX512_BF16)" : "",
+                r->impl[PREC_BF16]);
     else
         dt_info("bench gemm bf16: not supported by the engine on this CPU");
     if (r->pk.gflops > 0)
@@ -571,8 +656,10 @@ static void report_gemm(const bench_run *r, double t_best, double t16, double t1
         dt_info("bench floor: the engine's (fp32, median): %.4f s per epoch = %.4g GFLOP / %d "
                 "rank%s / %.2f GFLOP/s",
                 floor_s, epoch_flop * 1e-9, P, plural(P), rate_run * 1e-9);
-    char engine[128];
-    engine_token(engine, sizeof engine);
+    char engine[128], cpu[128], impl[2][128];
+    to_token(engine, sizeof engine, matmul_library_version());
+    to_token(cpu, sizeof cpu, r->cpu);
+    for (int i = 0; i < 2; i++) to_token(impl[i], sizeof impl[i], r->impl[i]);
     bench_figures *f = r->fig;
     *f = (bench_figures){.ranks = P, .local_batch = b, .n_params = (int64_t)r->n_params,
                          .flop_per_sample = fps, .epoch_flop = epoch_flop,
@@ -582,17 +669,24 @@ static void report_gemm(const bench_run *r, double t_best, double t16, double t1
                          .bf16_support = matmul_bf16_support(), .bf16_step_s = t16,
                          .bf16_gflops = rate16 * 1e-9, .bf16_best_gflops = rate16_best * 1e-9,
                          .alpha_us = NAN, .bw_GBps = NAN, .grad_allreduce_s = NAN,
-                         .grad_bytes = 4.0 * (double)r->n_params, .node_s = NAN, .mpi_s = NAN};
+                         .grad_bytes = 4.0 * (double)r->n_params, .node_s = NAN, .mpi_s = NAN,
+                         .copy_GBps = r->copy_GBps, .triad_GBps = r->triad_GBps,
+                         .stream_array_bytes = r->stream_bytes};
     snprintf(f->peak_isa, sizeof f->peak_isa, "%s", peak_isa_name(r->pk.isa));
     snprintf(f->engine, sizeof f->engine, "%s", engine);
+    snprintf(f->cpu, sizeof f->cpu, "%s", r->cpu);
+    snprintf(f->fp32_impl, sizeof f->fp32_impl, "%s", r->impl[PREC_FP32]);
+    snprintf(f->bf16_impl, sizeof f->bf16_impl, "%s", r->impl[PREC_BF16]);
     snprintf(f->denormals, sizeof f->denormals, "%s", denormals_names[r->cfg->denormals]);
     dt_info("BENCH_GEMM ranks=%d local_batch=%d flop_per_sample=%.0f epoch_flop=%.6g "
             "step_s=%.6g gflops=%.4f floor_s=%.6g best_gflops=%.4f bf16_support=%d "
             "bf16_step_s=%.6g bf16_gflops=%.4f bf16_best_gflops=%.4f peak_gflops=%.4f "
-            "peak_isa=%s floor_peak_s=%.6g engine=%s denormals=%s",
+            "peak_isa=%s floor_peak_s=%.6g engine=%s copy_GBps=%.4f triad_GBps=%.4f "
+            "stream_array_bytes=%.0f cpu=%s fp32_impl=%s bf16_impl=%s denormals=%s",
             P, b, fps, epoch_flop, t_run, rate_run * 1e-9, floor_s, rate_best * 1e-9,
             matmul_bf16_support(), t16, rate16 * 1e-9, rate16_best * 1e-9, r->pk.gflops,
-            peak_isa_name(r->pk.isa), r->floor_peak, engine, f->denormals);
+            peak_isa_name(r->pk.isa), r->floor_peak, engine, r->copy_GBps, r->triad_GBps,
+            r->stream_bytes, cpu, impl[PREC_FP32], impl[PREC_BF16], f->denormals);
 }
 
 /* 2. GEMM at this run's local batch, fp32 and bf16, and at the projections'
@@ -601,8 +695,10 @@ static dt_status bench_gemm(bench_run *r, dt_error *err)
 {
     double t_best, t16 = 0, t16_best = 0;
     dt_status st;
-    if ((st = time_gemm(r->world, &r->g, PREC_FP32, r->b_run, &r->t_run, &t_best, err)) ||
-        (r->bf16 && (st = time_gemm(r->world, &r->g, PREC_BF16, r->b_run, &t16, &t16_best, err))))
+    if ((st = time_gemm(r->world, &r->g, PREC_FP32, r->b_run, &r->t_run, &t_best,
+                        r->impl[PREC_FP32], sizeof r->impl[PREC_FP32], err)) ||
+        (r->bf16 && (st = time_gemm(r->world, &r->g, PREC_BF16, r->b_run, &t16, &t16_best,
+                                    r->impl[PREC_BF16], sizeof r->impl[PREC_BF16], err))))
         return st;
     report_gemm(r, t_best, t16, t16_best);
     for (int i = 0; i < N_PROJ; i++) {
@@ -610,7 +706,7 @@ static dt_status bench_gemm(bench_run *r, dt_error *err)
         if (r->b_proj[i] == r->b_run)
             r->t_proj[i] = r->t_run;
         else if ((st = time_gemm(r->world, &r->g, PREC_FP32, r->b_proj[i], &r->t_proj[i], NULL,
-                                 err)))
+                                 NULL, 0, err)))
             return st;
         dt_info("bench gemm fp32: local batch %4d: %.4f ms per step, %.2f GFLOP/s", r->b_proj[i],
                 r->t_proj[i] * 1e3, r->fps * r->b_proj[i] / r->t_proj[i] * 1e-9);
@@ -634,9 +730,11 @@ dt_status bench_measure(const bench_options *cfg, dt_comm *world, bench_figures 
     int64_t no_bf16 = matmul_bf16_support() == 0;
     comm_allreduce_max_i64(world, &no_bf16, 1);
     r.bf16 = !no_bf16;
+    peak_cpu_model(r.cpu, sizeof r.cpu);
     if (!(st = alloc_operands(&r, err)) && !(st = operands_to_bf16(&r, err))) {
         report_model(&r);
-        if (!(st = bench_peak(&r, err)) && !(st = bench_gemm(&r, err))) {
+        if (!(st = bench_peak(&r, err)) && !(st = bench_stream(&r, err)) &&
+            !(st = bench_gemm(&r, err))) {
             /* 3. allreduce, and the step's own collectives */
             if (r.P > 1)
                 bench_allreduce(world, r.buf, r.n_params, fig);

@@ -280,8 +280,8 @@ static const dt_option options[] = {
      .names = {denormals_names}},
     {"profile", OPT_FLAG, F(train.profile), "0", 0, 0, NULL, CMD_TRAIN, NULL,
      "print per epoch where rank 0's step time went (data, compute, comm: the gradient "
-     "reduction and parameter gathering, update; the "
-     "largest over ranks), and at the end the peak resident memory per rank and in all",
+     "reduction and parameter gathering, update, with the GB/s its passes read and write; "
+     "the largest over ranks), and at the end the peak resident memory per rank and in all",
      .facts = OPTF_MAY_CHANGE},
     {"log", OPT_STR, F(train.log), NULL, 0, 0, NULL, CMD_TRAIN, "FILE",
      "metrics log: one record per epoch (epoch, step, samples, epoch_time, time, lr, "

@@ -23,6 +23,7 @@ struct matmul_plan {
     /* memory objects bound to the shape; matmul_run points them at the
      * caller's buffers (dnnl_memory_set_data_handle: no allocation) */
     dnnl_memory_t src, wei, dst, bias;
+    char impl[64]; /* oneDNN's implementation string (matmul_impl) */
 };
 
 /* Rounding to bf16: the CPU's own instruction where it has one, else
@@ -202,6 +203,11 @@ dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err)
     if (!rc && (st = dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL)) != dnnl_success)
         rc = dnnl_fail(err, st, what);
     if (!rc) {
+        const char *impl = NULL;
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+            !impl)
+            impl = "?";
+        snprintf(p->impl, sizeof p->impl, "%s", impl);
         const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         size_t need = sp ? dnnl_memory_desc_get_size(sp) : 0;
         rc = scratch_reserve(need > 64 ? need : 64, err);
@@ -254,6 +260,8 @@ int matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, 
     }
     return run(p->prim, nargs, args);
 }
+
+const char *matmul_impl(const matmul_plan *p) { return p->impl; }
 
 void matmul_free(matmul_plan *p)
 {

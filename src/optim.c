@@ -154,16 +154,19 @@ static views views_at(const dt_optim *o, size_t lo)
     return s;
 }
 
-/* w, G, V are (n).  torch.optim.SGD; V starts as g so dampening skips step 1. */
+/* Every step below reads the gradient as G[i] * s1 * s2 (optim_step_range;
+ * C's left-to-right order: (G[i] * s1) * s2).
+ *
+ * w, G, V are (n).  torch.optim.SGD; V starts as g so dampening skips step 1. */
 DT_HOT static void sgd_step(const dt_optim *o, views s, float *w, const float *G, size_t n,
-                            double lr)
+                            float s1, float s2, double lr)
 {
     const float wd = (float)o->cfg.weight_decay, mu = (float)o->cfg.momentum, a = (float)lr;
     const float keep = (float)(1.0 - o->cfg.dampening);
     const int nesterov = o->cfg.nesterov, first = o->t == 0;
     float *V = s.m;
     for (size_t i = 0; i < n; i++) {
-        float g = G[i] + wd * w[i];
+        float g = G[i] * s1 * s2 + wd * w[i];
         if (V) {
             V[i] = first ? g : mu * V[i] + keep * g;
             g = nesterov ? g + mu * V[i] : V[i];
@@ -174,13 +177,13 @@ DT_HOT static void sgd_step(const dt_optim *o, views s, float *w, const float *G
 
 /* torch.optim.Adagrad: r (n) accumulates g^2; the rate decays with t. */
 DT_HOT static void adagrad_step(const dt_optim *o, views s, float *w, const float *G, size_t n,
-                                double lr)
+                                float s1, float s2, double lr)
 {
     const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
     const float clr = (float)(lr / (1.0 + (double)o->t * o->cfg.lr_decay));
     float *r = s.v;
     for (size_t i = 0; i < n; i++) {
-        float g = G[i] + wd * w[i];
+        float g = G[i] * s1 * s2 + wd * w[i];
         r[i] += g * g;
         w[i] -= clr * g / (sqrtf(r[i]) + eps);
     }
@@ -188,13 +191,13 @@ DT_HOT static void adagrad_step(const dt_optim *o, views s, float *w, const floa
 
 /* torch.optim.RMSprop: r, a, B (n) as in optim.h. */
 DT_HOT static void rmsprop_step(const dt_optim *o, views s, float *w, const float *G, size_t n,
-                                double lr)
+                                float s1, float s2, double lr)
 {
     const float wd = (float)o->cfg.weight_decay, eps = (float)o->cfg.eps;
     const float al = (float)o->cfg.alpha, mu = (float)o->cfg.momentum, step = (float)lr;
     float *r = s.v, *avg = s.a, *B = s.m;
     for (size_t i = 0; i < n; i++) {
-        float g = G[i] + wd * w[i];
+        float g = G[i] * s1 * s2 + wd * w[i];
         r[i] = al * r[i] + (1.0f - al) * g * g;
         float d;
         if (avg) {
@@ -214,7 +217,7 @@ DT_HOT static void rmsprop_step(const dt_optim *o, views s, float *w, const floa
 
 /* torch.optim.Adam / AdamW: m, v (n). */
 DT_HOT static void adam_step(const dt_optim *o, views s, float *w, const float *G, size_t n,
-                             double lr)
+                             float s1, float s2, double lr)
 {
     const double t = (double)(o->t + 1);
     const float b1 = (float)o->cfg.beta1, b2 = (float)o->cfg.beta2;
@@ -227,7 +230,7 @@ DT_HOT static void adam_step(const dt_optim *o, views s, float *w, const float *
     const float step = (float)lr / bc1;
     float *m = s.m, *v = s.v;
     for (size_t i = 0; i < n; i++) {
-        float g = G[i] + wd * w[i];
+        float g = G[i] * s1 * s2 + wd * w[i];
         if (decoupled)
             w[i] *= shrink;
         m[i] = b1 * m[i] + (1.0f - b1) * g;
@@ -236,8 +239,8 @@ DT_HOT static void adam_step(const dt_optim *o, views s, float *w, const float *
     }
 }
 
-void optim_step_range(dt_optim *o, float *params, const float *grads, double lr, size_t lo,
-                      size_t hi)
+void optim_step_range(dt_optim *o, float *params, const float *grads, float s1, float s2,
+                      double lr, size_t lo, size_t hi)
 {
     const views s = views_at(o, lo);
     float *w = params + lo;
@@ -245,16 +248,21 @@ void optim_step_range(dt_optim *o, float *params, const float *grads, double lr,
     switch (o->cfg.kind) {
     case OPTIM_SGD:
     case OPTIM_MOMENTUM:
-    case OPTIM_NESTEROV: sgd_step(o, s, w, grads, n, lr); break;
-    case OPTIM_ADAGRAD: adagrad_step(o, s, w, grads, n, lr); break;
-    case OPTIM_RMSPROP: rmsprop_step(o, s, w, grads, n, lr); break;
+    case OPTIM_NESTEROV: sgd_step(o, s, w, grads, n, s1, s2, lr); break;
+    case OPTIM_ADAGRAD: adagrad_step(o, s, w, grads, n, s1, s2, lr); break;
+    case OPTIM_RMSPROP: rmsprop_step(o, s, w, grads, n, s1, s2, lr); break;
     case OPTIM_ADAM:
-    case OPTIM_ADAMW: adam_step(o, s, w, grads, n, lr); break;
+    case OPTIM_ADAMW: adam_step(o, s, w, grads, n, s1, s2, lr); break;
     }
     o->t++;
 }
 
 void optim_step(dt_optim *o, float *params, const float *grads, double lr)
 {
-    optim_step_range(o, params, grads, lr, 0, o->n);
+    optim_step_range(o, params, grads, 1.0f, 1.0f, lr, 0, o->n);
+}
+
+int optim_floats_per_param(const dt_optim *o)
+{
+    return 3 + 2 * ((o->m != NULL) + (o->v != NULL) + (o->a != NULL));
 }

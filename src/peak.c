@@ -1,15 +1,20 @@
-/* dtrain: the fp32 multiply-add peak of one core (see peak.h).
+/* dtrain: the fp32 multiply-add peak of one core, the streaming bandwidth
+ * and the CPU's name (see peak.h).
  *
  * Each vector kernel is compiled for its instruction set alone (a target
  * attribute, not -march), and called only after __builtin_cpu_supports says
  * the CPU and the OS have it, so the binary stays portable. */
 #include "dtrain/peak.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define PEAK_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define PEAK_X86 0
@@ -227,4 +232,176 @@ dt_status peak_measure(peak_isa isa, int samples, double sample_s, peak_result *
     }
     free(rate);
     return st;
+}
+
+/* ---- streaming bandwidth ---- */
+
+const char *peak_stream_name(peak_stream k) { return k == PEAK_COPY ? "copy" : "triad"; }
+
+int peak_stream_bytes(peak_stream k) { return k == PEAK_COPY ? 8 : 12; }
+
+DT_HOT static void stream_copy(float *restrict a, const float *restrict b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] = b[i];
+}
+
+DT_HOT static void stream_triad(float *restrict a, const float *restrict b,
+                                const float *restrict c, float s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
+}
+
+void peak_stream_kernel(peak_stream k, float *a, const float *b, const float *c, float s,
+                        size_t n)
+{
+    if (k == PEAK_COPY)
+        stream_copy(a, b, n);
+    else
+        stream_triad(a, b, c, s, n);
+}
+
+size_t peak_stream_default_floats(void)
+{
+    long llc = -1;
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (llc <= 0)
+        llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    size_t bytes = llc > 0 ? 4 * (size_t)llc : PEAK_STREAM_MIN_BYTES;
+    if (bytes < PEAK_STREAM_MIN_BYTES)
+        bytes = PEAK_STREAM_MIN_BYTES;
+    if (bytes > PEAK_STREAM_MAX_BYTES)
+        bytes = PEAK_STREAM_MAX_BYTES;
+    return bytes / sizeof(float);
+}
+
+dt_status peak_arrays_alloc(peak_arrays *x, size_t n, dt_error *err)
+{
+    memset(x, 0, sizeof *x);
+    if (n == 0 || n > ((size_t)1 << 40))
+        return dt_fail(err, DT_EUSAGE, "stream: arrays of %zu floats (expected 1 .. 2^40)", n);
+    /* each array starts on a 64-byte line: n rounded up to 16 floats */
+    const size_t stride = (n + 15) / 16 * 16;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, 3 * stride * sizeof(float)) != 0)
+        return dt_fail(err, DT_ENOMEM, "stream: out of memory for 3 arrays of %zu floats", n);
+    x->n = n;
+    x->a = p;
+    x->b = x->a + stride;
+    x->c = x->b + stride;
+    for (size_t i = 0; i < n; i++) {
+        x->a[i] = 0.0f;
+        x->b[i] = 1.0f;
+        x->c[i] = 2.0f;
+    }
+    return DT_OK;
+}
+
+void peak_arrays_free(peak_arrays *x)
+{
+    free(x->a);
+    memset(x, 0, sizeof *x);
+}
+
+/* a[] after a pass of k on peak_arrays_alloc's b and c, with s = 3. */
+static float stream_expect(peak_stream k) { return k == PEAK_COPY ? 1.0f : 7.0f; }
+
+/* One pass of k on x, timed; -1 if its output is wrong.  s is read at run
+ * time, so the compiler cannot fold the triad into a constant store. */
+static double stream_pass(peak_stream k, peak_arrays *x)
+{
+    static volatile float v_s = 3.0f;
+    const float s = v_s;
+    const size_t n = x->n;
+    double t0 = now_s();
+    peak_stream_kernel(k, x->a, x->b, x->c, s, n);
+    double t = now_s() - t0;
+    const float want = stream_expect(k);
+    return x->a[0] == want && x->a[n / 2] == want && x->a[n - 1] == want ? t : -1.0;
+}
+
+dt_status peak_stream_time(peak_arrays *x, int samples, void (*sync)(void *), void *ctx,
+                           double *t_copy, double *t_triad, dt_error *err)
+{
+    if (!x->a || samples < 1 || samples > 1000)
+        return dt_fail(err, DT_EUSAGE, "stream: %d samples (expected 1 .. 1000) on arrays of "
+                       "%zu floats", samples, x->n);
+    dt_status st = DT_OK;
+    for (int i = -1; i < samples; i++) { /* i = -1: untimed */
+        for (int k = PEAK_COPY; k <= PEAK_TRIAD; k++) {
+            if (sync)
+                sync(ctx);
+            double t = stream_pass((peak_stream)k, x);
+            if (t < 0 && !st)
+                st = dt_fail(err, DT_EINTERNAL, "stream: the %s kernel wrote a wrong value",
+                             peak_stream_name((peak_stream)k));
+            if (i >= 0)
+                *(k == PEAK_COPY ? &t_copy[i] : &t_triad[i]) = t;
+        }
+    }
+    return st;
+}
+
+/* ---- the CPU's name ---- */
+
+/* s without the spaces at its ends, moved to the start of s. */
+static void trim(char *s)
+{
+    size_t start = strspn(s, " \t"), len = strlen(s + start);
+    while (len > 0 && (s[start + len - 1] == ' ' || s[start + len - 1] == '\t' ||
+                       s[start + len - 1] == '\n'))
+        len--;
+    memmove(s, s + start, len);
+    s[len] = '\0';
+}
+
+const char *peak_cpu_brand(char *buf, size_t size)
+{
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+#if PEAK_X86
+    /* CPUID 0x80000002 .. 0x80000004: 48 bytes of brand string */
+    unsigned r[12];
+    if (__get_cpuid_max(0x80000000u, NULL) < 0x80000004u)
+        return buf;
+    for (unsigned i = 0; i < 3; i++)
+        __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
+    char brand[49];
+    memcpy(brand, r, 48);
+    brand[48] = '\0';
+    snprintf(buf, size, "%s", brand);
+    trim(buf);
+#endif
+    return buf;
+}
+
+/* /proc/cpuinfo's first "model name"; 0 without. */
+static int cpuinfo_model(char *buf, size_t size)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (colon && !strncmp(line, "model name", 10)) {
+            snprintf(buf, size, "%s", colon + 1);
+            trim(buf);
+            found = buf[0] != '\0';
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+const char *peak_cpu_model(char *buf, size_t size)
+{
+    if (size == 0)
+        return buf;
+    if (!cpuinfo_model(buf, size) && !peak_cpu_brand(buf, size)[0])
+        snprintf(buf, size, "unknown");
+    return buf;
 }

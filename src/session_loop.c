@@ -196,14 +196,15 @@ static dt_status evaluate_epoch(dt_session *s, double *row, char *text, size_t l
  * t_all the whole.  A sharded training set's fetch is part of time_data (the
  * rows of the step reaching the rank, by whatever way: the history's columns
  * stay those of every placement, also across a resume that changes it); the
- * line gives it apart, per step. */
+ * line gives it apart, per step.  The update's rate: the largest rank's
+ * bytes (trainer.time.update_bytes) over the slowest rank's seconds. */
 static void profile_epoch(dt_session *s, int64_t epoch, double t_train, double t_all,
                           double *row)
 {
     const dt_trainer *t = &s->opt.trainer;
-    double ph[7] = {t->time.data,   t->time.compute, t->time.reduce, t->time.update,
-                    t_train,        t->time.fetch,   t->time.fetches};
-    comm_allreduce_max_f64(s->comm, ph, 7);
+    double ph[8] = {t->time.data,   t->time.compute, t->time.reduce, t->time.update,
+                    t_train,        t->time.fetch,   t->time.fetches, t->time.update_bytes};
+    comm_allreduce_max_f64(s->comm, ph, 8);
     const double train = ph[4];
     ph[4] = t_all - t_train; /* the evaluation */
     for (int i = 0; i < 5; i++) put(&s->state.progress.hist, row, session_profile_cols[i], ph[i]);
@@ -212,8 +213,9 @@ static void profile_epoch(dt_session *s, int64_t epoch, double t_train, double t
         snprintf(fetch, sizeof fetch, " (fetch %.4f, %.3f ms per step)", ph[5],
                  ph[6] > 0 ? 1e3 * ph[5] / ph[6] : 0.0);
     dt_info("profile epoch %lld: train %.4f s  data %.4f%s  compute %.4f  comm %.4f  "
-            "update %.4f  eval %.4f  (max over ranks)",
-            (long long)epoch + 1, train, ph[0], fetch, ph[1], ph[2], ph[3], ph[4]);
+            "update %.4f (%.1f GB/s)  eval %.4f  (max over ranks)",
+            (long long)epoch + 1, train, ph[0], fetch, ph[1], ph[2], ph[3],
+            ph[3] > 0 ? ph[7] / ph[3] * 1e-9 : 0.0, ph[4]);
     memset(&s->opt.trainer.time, 0, sizeof s->opt.trainer.time);
 }
 

@@ -183,6 +183,14 @@ void trainer_begin_epoch(dt_trainer *t, int64_t epoch)
     }
 }
 
+/* 1 if the float's exponent bits are all ones: NaN or Inf. */
+static inline uint32_t is_nonfinite(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return (bits & 0x7f800000u) == 0x7f800000u;
+}
+
 /* g *= scale; returns 1 if any element is NaN or Inf.  The test is on the
  * exponent bits, OR-reduced as integers, so the loop vectorises. */
 DT_HOT static int scale_and_check(float *g, size_t n, float scale)
@@ -190,11 +198,31 @@ DT_HOT static int scale_and_check(float *g, size_t n, float scale)
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         g[i] *= scale;
-        uint32_t bits;
-        memcpy(&bits, &g[i], sizeof bits);
-        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+        bad |= is_nonfinite(g[i]);
     }
     return bad != 0;
+}
+
+/* 1 if any of g (n) is NaN or Inf; g is only read. */
+DT_HOT static int any_nonfinite(const float *g, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad |= is_nonfinite(g[i]);
+    return bad != 0;
+}
+
+/* *sum2 += the squares of g (n) * scale (each product rounded to float, as
+ * scale_and_check stores it), in index order.  A pass of its own: the sum
+ * is a chain of dependent additions, and the finite test inside this loop
+ * made it slower than the two loops apart (measured). */
+static void sum2_scaled(const float *g, size_t n, float scale, double *sum2)
+{
+    double s = *sum2;
+    for (size_t i = 0; i < n; i++) {
+        const float x = g[i] * scale;
+        s += (double)x * x;
+    }
+    *sum2 = s;
 }
 
 /* The part of [a, b) inside [lo, hi), as [*x, *y) (empty: *x == *y). */
@@ -392,49 +420,97 @@ static double slice_gradient(dt_trainer *t, int64_t k, int rank, double *tick)
     return loss;
 }
 
+/* Whether the step leaves the mean's 1/b to the optimizer's pass
+ * (optim_step_range's s1) instead of writing the scaled gradient first: when
+ * nothing between the two needs the mean itself in memory (a penalty adds
+ * to it, --clip-value clamps it, the layers' norms are taken of it).  The
+ * finite test is then on the sum: with 1/b <= 1 the product is NaN or Inf
+ * exactly when the sum is, and --clip-norm's squares are taken of the
+ * products as they are rounded.  Same bits, one pass less: the gradient is
+ * read once before the update instead of read and written. */
+static int scale_in_update(const dt_trainer *t)
+{
+    return !t->norm_sum && !(t->opts.l2 > 0 || t->opts.l1 > 0) && !(t->opts.clip_value > 0);
+}
+
+/* Weights (not biases) of the model among the parameters [lo, hi). */
+static size_t weights_in(const dt_model *m, size_t lo, size_t hi)
+{
+    size_t n = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const dt_layer *L = &m->layers[l];
+        size_t x, y;
+        intersect(L->offset, L->offset + (size_t)L->n_out * L->n_in, lo, hi, &x, &y);
+        n += y - x;
+    }
+    return n;
+}
+
 /* The update's sums over the parameters [lo, hi), whose summed gradient is
  * g (hi - lo), into v (n_stats): g is made the mean over the b rows
  * (whether it is finite), penalised (the penalty), clipped by value, and
  * its squared norms taken (--clip-norm's, each layer's).  Element by element
- * but for the sums, which run in index order. */
+ * but for the sums, which run in index order.  Where scale_in_update, g is
+ * only read and stays the sum.  Counts the bytes its passes move. */
 static void range_stats(dt_trainer *t, float *g, size_t lo, size_t hi, int64_t b, double *v)
 {
     dt_model *m = t->model;
     const size_t ns = hi - lo;
-    v[STAT_BAD] = scale_and_check(g, ns, 1.0f / (float)b);
-    if (t->norm_sum)
+    const float scale = 1.0f / (float)b;
+    if (scale_in_update(t)) {
+        v[STAT_BAD] = any_nonfinite(g, ns);
+        if (t->opts.clip_norm > 0)
+            sum2_scaled(g, ns, scale, &v[STAT_CLIP]);
+        t->time.update_bytes += 4.0 * (double)ns * (t->opts.clip_norm > 0 ? 2 : 1);
+        return;
+    }
+    v[STAT_BAD] = scale_and_check(g, ns, scale);
+    double floats = 2.0 * (double)ns; /* read and written */
+    if (t->norm_sum) {
         layer_norms2(m, g, lo, hi, v + STAT_LAYER0);
-    if (t->opts.l2 > 0 || t->opts.l1 > 0)
+        floats += (double)ns;
+    }
+    if (t->opts.l2 > 0 || t->opts.l1 > 0) {
         v[STAT_PENALTY] = trainer_penalty_range(m, g, lo, hi, t->opts.l2, t->opts.l1);
+        floats += 3.0 * (double)weights_in(m, lo, hi); /* w read, g read and written */
+    }
     if (t->opts.clip_value > 0) {
         const float c = (float)t->opts.clip_value;
         for (size_t i = 0; i < ns; i++) g[i] = g[i] > c ? c : g[i] < -c ? -c : g[i];
+        floats += 2.0 * (double)ns;
     }
-    if (t->opts.clip_norm > 0)
+    if (t->opts.clip_norm > 0) {
         for (size_t i = 0; i < ns; i++) v[STAT_CLIP] += (double)g[i] * g[i];
+        floats += (double)ns;
+    }
+    t->time.update_bytes += 4.0 * floats;
 }
 
 /* With the sums v reduced over the ranks: the layers' norms kept for the
- * log, --clip-norm, and the optimizer's step on this rank's shard. */
-static void update_shard(dt_trainer *t, const double *v)
+ * log, --clip-norm, and the optimizer's step on this rank's shard of the
+ * gradient of b rows, t->g: the mean (or the sum where scale_in_update; the
+ * optimizer's pass divides it), then the norm clip's scale, both applied
+ * by the optimizer as it reads the gradient, the bits of a pass of their
+ * own each.  Counts the bytes the step moves. */
+static void update_shard(dt_trainer *t, const double *v, int64_t b)
 {
     dt_model *m = t->model;
-    float *g = t->g;
     const size_t ns = t->hi - t->lo;
     if (t->norm_sum) {
         for (int l = 0; l < m->n_layers; l++) t->norm_sum[l] += sqrt(v[STAT_LAYER0 + l]);
         t->norm_steps++;
     }
+    const float mean = scale_in_update(t) ? 1.0f / (float)b : 1.0f;
+    float clip = 1.0f;
     if (t->opts.clip_norm > 0) {
         double norm = sqrt(v[STAT_CLIP]);
-        if (norm > t->opts.clip_norm) {
-            const float scale = (float)(t->opts.clip_norm / norm);
-            for (size_t i = 0; i < ns; i++) g[i] *= scale;
-        }
+        if (norm > t->opts.clip_norm)
+            clip = (float)(t->opts.clip_norm / norm);
     }
     t->last_lr = t->sched ? sched_lr(t->sched, t->step, t->epoch, t->steps_per_epoch)
                           : t->opts.lr;
-    optim_step_range(t->optim, m->params, g, t->last_lr, t->lo, t->hi);
+    optim_step_range(t->optim, m->params, t->g, mean, clip, t->last_lr, t->lo, t->hi);
+    t->time.update_bytes += 4.0 * optim_floats_per_param(t->optim) * (double)ns;
 }
 
 /* The phases' seconds from the marks tick[0..7] (start, gathered, computed,
@@ -651,6 +727,7 @@ double trainer_step(dt_trainer *t, int64_t k)
     const int64_t b = trainer_batch_size(t, k); /* global size */
     const int rank = comm_rank(t->comm);
     double tick[8];
+    const double bytes0 = t->time.update_bytes; /* a skipped step's are not counted */
     tick[0] = comm_wtime();
     /* The sharded update.  Each rank receives the sum over the batch of its
      * shard [lo, hi) of the gradient; it divides by the global count (an
@@ -664,11 +741,12 @@ double trainer_step(dt_trainer *t, int64_t k)
     t->nonfinite = t->stats[STAT_BAD] > 0;
     if (t->nonfinite) {
         /* every rank sees the same reduced flag, so all skip together */
+        t->time.update_bytes = bytes0;
         t->step++;
         watchdog_phase(WD_BETWEEN, t->step);
         return 0.0;
     }
-    update_shard(t, t->stats);
+    update_shard(t, t->stats, b);
     tick[6] = comm_wtime();
     comm_allgather_shards_f32(t->shards, m->params);
     if (t->step == dt_hooks.corrupt_step && rank == dt_hooks.corrupt_rank)

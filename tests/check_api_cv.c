@@ -383,6 +383,7 @@ START_TEST(test_bench)
     ck_assert_double_eq(dtrain_bench_value(res, "flop_per_sample"), 704);
     ck_assert_int_eq((int)dtrain_bench_value(res, "parameters"), 8 * 16 + 16 + 16 * 2 + 2);
     ck_assert(dtrain_bench_value(res, "step_s") > 0);
+    ck_assert(dtrain_bench_value(res, "triad_GBps") > 0 && dtrain_bench_value(res, "copy_GBps") > 0);
     ck_assert(isnan(dtrain_bench_value(res, "no_such_figure")));
     ck_assert(size == 1 ? isnan(dtrain_bench_value(res, "alpha_us"))
                         : isfinite(dtrain_bench_value(res, "alpha_us")));
@@ -399,7 +400,9 @@ START_TEST(test_bench)
     ck_assert_int_eq(dtrain_bench_projection(res, 6, &p), DTRAIN_EUSAGE);
     char *json = NULL;
     OK(dtrain_bench_json(res, &json), run);
-    ck_assert_msg(strstr(json, "\"flop_per_sample\":704,") && strstr(json, "\"projections\":["),
+    ck_assert_msg(strstr(json, "\"flop_per_sample\":704,") && strstr(json, "\"projections\":[") &&
+                      strstr(json, "\"triad_GBps\":") && strstr(json, "\"fp32_impl\":\"") &&
+                      !strstr(json, "\"cpu\":\"\""),
                   "%s", json);
     free(json);
     dtrain_bench_result_free(res);

@@ -333,6 +333,20 @@ START_TEST(test_bad_config)
 }
 END_TEST
 
+/* Every optimizer with its defaults, centered rmsprop with momentum, and
+ * adam with an L2 weight decay, into cfgs (9); returns their number. */
+static int every_config(dt_optim_config *cfgs)
+{
+    int nc = 0;
+    for (int k = OPTIM_SGD; k <= OPTIM_ADAMW; k++) cfgs[nc++] = optim_config_default((dt_optim_kind)k);
+    cfgs[nc] = optim_config_default(OPTIM_RMSPROP);
+    cfgs[nc].centered = 1;
+    cfgs[nc++].momentum = 0.5;
+    cfgs[nc] = optim_config_default(OPTIM_ADAM);
+    cfgs[nc++].weight_decay = 0.1;
+    return nc;
+}
+
 START_TEST(test_range_matches_whole)
 {
     /* The sharded update: three "ranks", each with its own optimizer and
@@ -343,13 +357,7 @@ START_TEST(test_range_matches_whole)
     enum { N = 37, STEPS = 4 };
     const size_t cut[4] = {0, 16, 32, N};
     dt_optim_config cfgs[9];
-    int nc = 0;
-    for (int k = OPTIM_SGD; k <= OPTIM_ADAMW; k++) cfgs[nc++] = optim_config_default((dt_optim_kind)k);
-    cfgs[nc] = optim_config_default(OPTIM_RMSPROP);
-    cfgs[nc].centered = 1;
-    cfgs[nc++].momentum = 0.5;
-    cfgs[nc] = optim_config_default(OPTIM_ADAM);
-    cfgs[nc++].weight_decay = 0.1;
+    const int nc = every_config(cfgs);
     for (int c = 0; c < nc; c++) {
         dt_optim whole, part[3];
         dt_error err;
@@ -361,7 +369,7 @@ START_TEST(test_range_matches_whole)
             for (int i = 0; i < N; i++) g[i] = 0.05f * (float)((i * 5 + t * 3) % 11) - 0.25f;
             optim_step(&whole, w, g, 0.01);
             for (int r = 0; r < 3; r++)
-                optim_step_range(&part[r], wp[r], g + cut[r], 0.01, cut[r], cut[r + 1]);
+                optim_step_range(&part[r], wp[r], g + cut[r], 1.0f, 1.0f, 0.01, cut[r], cut[r + 1]);
         }
         for (int r = 0; r < 3; r++) {
             ck_assert_int_eq(part[r].t, STEPS);
@@ -385,6 +393,79 @@ START_TEST(test_range_matches_whole)
 }
 END_TEST
 
+/* The gradient's scales s1, s2 (the trainer's 1/b and norm clip) applied by
+ * the step are the bits of two passes of the caller's: g *= s1, then
+ * g *= s2, then the step on g.  Sums of gradients (integers up to 1000) by
+ * 1/3 and 1/128 round; the clip scales 1 (no clip), 0.7310586 and 3e-3
+ * round again.  A step that multiplied by s1 * s2 once, or in the other
+ * order, or skipped s2, differs here (checked by hand: (7 * (1/3)) * 0.731
+ * and 7 * ((1/3) * 0.731) are different floats). */
+START_TEST(test_scaled_step_is_two_passes)
+{
+    enum { N = 29, STEPS = 5 };
+    const float s1s[2] = {1.0f / 3.0f, 1.0f / 128.0f}, s2s[3] = {1.0f, 0.7310586f, 3e-3f};
+    dt_optim_config cfgs[9];
+    const int nc = every_config(cfgs);
+    for (int c = 0; c < nc; c++)
+        for (int k = 0; k < 2; k++) {
+            dt_optim fused, passes;
+            dt_error err;
+            float wf[N], wp[N], G[N], g[N];
+            ck_assert_int_eq(optim_init(&fused, &cfgs[c], N, &err), DT_OK);
+            ck_assert_int_eq(optim_init(&passes, &cfgs[c], N, &err), DT_OK);
+            for (int i = 0; i < N; i++) wf[i] = wp[i] = 0.1f * (float)(i % 7) - 0.3f;
+            for (int t = 0; t < STEPS; t++) {
+                const float s1 = s1s[k], s2 = s2s[(t + c) % 3];
+                for (int i = 0; i < N; i++) G[i] = (float)((i * 37 + t * 11) % 1001 - 500);
+                for (int i = 0; i < N; i++) g[i] = G[i] * s1;
+                for (int i = 0; i < N; i++) g[i] *= s2;
+                optim_step_range(&fused, wf, G, s1, s2, 0.01, 0, N);
+                optim_step(&passes, wp, g, 0.01);
+                for (int i = 0; i < N; i++)
+                    ck_assert_msg(!memcmp(&wf[i], &wp[i], sizeof wf[i]),
+                                  "%s config %d step %d: parameter %d is %.9g scaled in the "
+                                  "step, %.9g by passes", optim_name(cfgs[c].kind), c, t, i,
+                                  (double)wf[i], (double)wp[i]);
+            }
+            ck_assert(!memcmp(fused.state, passes.state, optim_state_len(&fused) * sizeof(float)));
+            optim_free(&fused);
+            optim_free(&passes);
+        }
+    /* the by-hand claim above */
+    volatile float a = 7.0f, x = 1.0f / 3.0f, y = 0.7310586f;
+    ck_assert_float_ne((a * x) * y, a * (x * y));
+}
+END_TEST
+
+/* Floats per parameter moved by a step: the parameter read and written,
+ * the gradient read, each state array read and written. */
+START_TEST(test_floats_per_param)
+{
+    const struct {
+        dt_optim_kind kind;
+        int floats;
+    } want[] = {{OPTIM_SGD, 3},     {OPTIM_MOMENTUM, 5}, {OPTIM_NESTEROV, 5}, {OPTIM_ADAGRAD, 5},
+                {OPTIM_RMSPROP, 5}, {OPTIM_ADAM, 7},     {OPTIM_ADAMW, 7}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        dt_optim o;
+        dt_error err;
+        dt_optim_config c = optim_config_default(want[i].kind);
+        ck_assert_int_eq(optim_init(&o, &c, 4, &err), DT_OK);
+        ck_assert_int_eq(optim_floats_per_param(&o), want[i].floats);
+        optim_free(&o);
+    }
+    /* centered rmsprop with momentum: r, a and the momentum buffer */
+    dt_optim o;
+    dt_error err;
+    dt_optim_config c = optim_config_default(OPTIM_RMSPROP);
+    c.centered = 1;
+    c.momentum = 0.5;
+    ck_assert_int_eq(optim_init(&o, &c, 4, &err), DT_OK);
+    ck_assert_int_eq(optim_floats_per_param(&o), 9);
+    optim_free(&o);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -400,6 +481,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_adamw_by_hand);
     tcase_add_test(tc, test_adam_l2_by_hand);
     tcase_add_test(tc, test_range_matches_whole);
+    tcase_add_test(tc, test_scaled_step_is_two_passes);
+    tcase_add_test(tc, test_floats_per_param);
     suite_add_tcase(s, tc);
     TCase *tw = tcase_create("warmup_problem");
     tcase_add_test(tw, test_warmup_maximum);

@@ -1,10 +1,16 @@
 /* Peak tests: the kernels do the FLOPs they count, the measured peak is a
  * real rate (positive, finite, below what any core could reach), and plain
- * scalar code does not beat it.  No test compares two timings closely:
+ * scalar code does not beat it; the streaming kernels write exactly what
+ * they should and nothing else, and are timed; the CPU's name is the one
+ * /proc/cpuinfo gives.  No test compares two timings closely:
  * other work on the machine only slows a sample down, and the bounds below
  * leave a factor of at least 2 (physical limit) or the vector width (scalar)
  * to spare. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "dtrain/peak.h"
 #include "testutil.h"
@@ -103,17 +109,128 @@ START_TEST(test_scalar_not_above_peak)
 }
 END_TEST
 
+/* Copy and triad on 1003 elements (not a multiple of any vector width, so
+ * the loops' tails run) at an offset of one float (unaligned): every element
+ * as computed by hand, in integers and halves exact in fp32 (b + s c with
+ * b = i, c = i % 7 - 3, s = 0.5), and the guard elements on either side
+ * untouched.  The bytes per element by STREAM's rule: 2 arrays x 4 (copy),
+ * 3 x 4 (triad). */
+START_TEST(test_stream_kernels_exact)
+{
+    enum { N = 1003, GUARD = 5 };
+    static float a[N + 2 * GUARD], b[N + 1], c[N + 1];
+    for (int i = 0; i < N; i++) {
+        b[i + 1] = (float)i;
+        c[i + 1] = (float)(i % 7 - 3);
+    }
+    for (int k = PEAK_COPY; k <= PEAK_TRIAD; k++) {
+        for (int i = 0; i < N + 2 * GUARD; i++) a[i] = -99.0f;
+        peak_stream_kernel((peak_stream)k, a + GUARD, b + 1, c + 1, 0.5f, N);
+        for (int i = 0; i < N; i++) {
+            const double want = k == PEAK_COPY ? i : i + 0.5 * (i % 7 - 3);
+            ck_assert_msg(a[GUARD + i] == want, "%s: a[%d] = %g, want %g",
+                          peak_stream_name((peak_stream)k), i, a[GUARD + i], want);
+        }
+        for (int i = 0; i < GUARD; i++) {
+            ck_assert_float_eq(a[i], -99.0f);
+            ck_assert_float_eq(a[GUARD + N + i], -99.0f);
+        }
+    }
+    ck_assert_int_eq(peak_stream_bytes(PEAK_COPY), 2 * 4);
+    ck_assert_int_eq(peak_stream_bytes(PEAK_TRIAD), 3 * 4);
+    ck_assert_str_eq(peak_stream_name(PEAK_COPY), "copy");
+    ck_assert_str_eq(peak_stream_name(PEAK_TRIAD), "triad");
+}
+END_TEST
+
+static int syncs;
+static void count_sync(void *ctx)
+{
+    ck_assert_ptr_eq(ctx, &syncs);
+    syncs++;
+}
+
+/* The arrays as documented (aligned, filled), a timing of every pass with
+ * the hook before each (one untimed pass of each kernel first), rates that
+ * are real (positive, finite, under 100 TB/s: 16 MB at that rate would take
+ * 0.16 us, a loop removed or cut short), the default size in its bounds,
+ * and bad arguments refused. */
+START_TEST(test_stream_timed)
+{
+    peak_arrays x;
+    dt_error err;
+    ck_assert_int_eq(peak_arrays_alloc(&x, 0, &err), DT_EUSAGE);
+    const size_t n = (size_t)1 << 20; /* 4 MB per array */
+    ck_assert_int_eq(peak_arrays_alloc(&x, n, &err), DT_OK);
+    ck_assert_uint_eq(x.n, n);
+    ck_assert_uint_eq((uintptr_t)x.a % 64, 0);
+    ck_assert_uint_eq((uintptr_t)x.b % 64, 0);
+    ck_assert_uint_eq((uintptr_t)x.c % 64, 0);
+    ck_assert(x.b >= x.a + n && x.c >= x.b + n);
+    ck_assert(x.a[n - 1] == 0.0f && x.b[n - 1] == 1.0f && x.c[n - 1] == 2.0f);
+    double tc[4], tt[4];
+    syncs = 0;
+    ck_assert_int_eq(peak_stream_time(&x, 4, count_sync, &syncs, tc, tt, &err), DT_OK);
+    ck_assert_int_eq(syncs, 2 * (4 + 1));
+    for (int i = 0; i < 4; i++) {
+        ck_assert(isfinite(tc[i]) && tc[i] > 0 && isfinite(tt[i]) && tt[i] > 0);
+        ck_assert_double_lt(8.0 * n / tc[i], 1e14);
+        ck_assert_double_lt(12.0 * n / tt[i], 1e14);
+    }
+    /* the last pass was a triad: b + 3 c = 7 everywhere */
+    for (size_t i = 0; i < n; i++)
+        if (x.a[i] != 7.0f)
+            ck_abort_msg("a[%zu] = %g after the triad, want 7", i, x.a[i]);
+    ck_assert_int_eq(peak_stream_time(&x, 0, NULL, NULL, tc, tt, &err), DT_EUSAGE);
+    peak_arrays_free(&x);
+    ck_assert_ptr_null(x.a);
+    ck_assert_int_eq(peak_stream_time(&x, 1, NULL, NULL, tc, tt, &err), DT_EUSAGE);
+    const size_t def = peak_stream_default_floats() * sizeof(float);
+    ck_assert_uint_ge(def, PEAK_STREAM_MIN_BYTES);
+    ck_assert_uint_le(def, PEAK_STREAM_MAX_BYTES);
+}
+END_TEST
+
+/* The model name: not empty, no spaces at its ends, and /proc/cpuinfo's
+ * first "model name" where there is one (read here by sscanf, another
+ * parser than peak.c's). */
+START_TEST(test_cpu_model)
+{
+    char got[128], brand[64];
+    ck_assert_ptr_eq(peak_cpu_model(got, sizeof got), got);
+    const size_t len = strlen(got);
+    ck_assert_uint_gt(len, 0);
+    ck_assert(got[0] != ' ' && got[len - 1] != ' ' && got[len - 1] != '\n');
+    peak_cpu_brand(brand, sizeof brand);
+    ck_assert(!brand[0] || (brand[0] != ' ' && brand[strlen(brand) - 1] != ' '));
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512], want[256] = "";
+    while (!want[0] && fgets(line, sizeof line, f))
+        if (sscanf(line, "model name : %255[^\n]", want) != 1)
+            want[0] = '\0';
+    fclose(f);
+    for (size_t k = strlen(want); k > 0 && want[k - 1] == ' '; k--) want[k - 1] = '\0';
+    if (want[0])
+        ck_assert_str_eq(got, want);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("peak");
     TCase *tc = tcase_create("kernel");
     tcase_add_loop_test(tc, test_kernel_does_the_flops_it_counts, 0, 3);
     tcase_add_test(tc, test_unsupported_is_refused);
+    tcase_add_test(tc, test_stream_kernels_exact);
+    tcase_add_test(tc, test_cpu_model);
     suite_add_tcase(s, tc);
     tc = tcase_create("measure");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_peak_is_a_real_rate, 0, 2);
     tcase_add_test(tc, test_scalar_not_above_peak);
+    tcase_add_test(tc, test_stream_timed);
     suite_add_tcase(s, tc);
     return s;
 }

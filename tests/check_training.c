@@ -111,6 +111,67 @@ START_TEST(test_clip_norm_bounds_update)
 }
 END_TEST
 
+/* Train `line` (plus extra) on 200 rows of two classes for 10 steps by
+ * trainer_step; a malloc'd copy of the parameters (*n_params), the bytes
+ * the update counted in *bytes and this rank's shard size in *ns. */
+static float *ten_steps(const char *line, const char *extra, double *bytes, size_t *ns,
+                        size_t *n_params)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s %s", line, extra);
+    configure(full);
+    dt_dataset tr;
+    make_classes(&tr, 200, 5);
+    dt_session s;
+    setup(&s, &tr, NULL);
+    dt_trainer *t = &s.opt.trainer;
+    trainer_begin_epoch(t, 0);
+    for (int64_t k = 0; k < 10; k++) trainer_step(t, k);
+    const size_t n = s.net.model.n_params;
+    float *p = malloc(n * sizeof *p);
+    memcpy(p, s.net.model.params, n * sizeof *p);
+    *bytes = t->time.update_bytes;
+    *ns = t->hi - t->lo;
+    *n_params = n;
+    session_free(&s);
+    return p;
+}
+
+START_TEST(test_scale_in_update_same_bits)
+{
+    /* Without a penalty, --clip-value or layer norms the optimizer divides
+     * the gradient sum by the batch as it reads it; --clip-value 1e30 clamps
+     * nothing but takes the path that writes the mean first: the parameters
+     * must be the same bits, with and without a norm clip that bites (0.05),
+     * in both modes, for the optimizers of three update loops.  The bytes
+     * counted per step: the read-only check (1 float per parameter of the
+     * shard) + --clip-norm's squares (1) + the step (adam 7, momentum 5,
+     * rmsprop 5), against the scale (2) + clamp (2) + the squares + the
+     * step. */
+    const char *opt[] = {"adam", "sgd --momentum 0.9", "rmsprop"};
+    const int step_floats[] = {7, 5, 5};
+    const char *more[] = {"", "--clip-norm 0.05", "--reproducible --micro-batch 4",
+                          "--reproducible --micro-batch 4 --clip-norm 0.05"};
+    for (int o = 0; o < 3; o++)
+        for (int m = 0; m < 4; m++) {
+            char line[256];
+            snprintf(line, sizeof line, "--layers 16:relu,8:tanh --optimizer %s --lr 0.05 "
+                     "--batch-size 20 --epochs 1 %s", opt[o], more[m]);
+            double b_fused, b_passes;
+            size_t ns, n;
+            float *fused = ten_steps(line, "", &b_fused, &ns, &n);
+            float *passes = ten_steps(line, "--clip-value 1e30", &b_passes, &ns, &n);
+            ck_assert_msg(!memcmp(fused, passes, n * sizeof *fused), "%s", line);
+            const int clip = m % 2;
+            ck_assert_double_eq(b_fused, 10.0 * 4 * (double)ns * (1 + clip + step_floats[o]));
+            ck_assert_double_eq(b_passes,
+                                10.0 * 4 * (double)ns * (2 + 2 + clip + step_floats[o]));
+            free(fused);
+            free(passes);
+        }
+}
+END_TEST
+
 START_TEST(test_dropout_off_at_evaluation)
 {
     /* A model trained with dropout 0.5 evaluates deterministically (twice the
@@ -332,6 +393,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_l1_zeroes_irrelevant_weights);
     tcase_add_test(tc, test_clip_norm_bounds_update);
+    tcase_add_test(tc, test_scale_in_update_same_bits);
     tcase_add_test(tc, test_dropout_off_at_evaluation);
     tcase_add_test(tc, test_early_stopping_keeps_best);
     tcase_add_test(tc, test_reproducible_at_any_rank_count);

@@ -1,6 +1,7 @@
-/* dtrain: the benchmark of `dtrain bench` (src/bench.c): the core's FMA
- * peak, the GEMMs of one training step of an MLP, the allreduce fitted to a
- * latency-bandwidth model, and a projection of the epoch time to more ranks.
+/* dtrain: the benchmark of `dtrain bench` (src/bench.c): the CPU's name,
+ * the core's FMA peak and streaming bandwidth, the GEMMs of one training
+ * step of an MLP, the allreduce fitted to a latency-bandwidth model, and a
+ * projection of the epoch time to more ranks.
  * The formulas are in src/bench.c's opening comment. */
 #ifndef DTRAIN_BENCH_H
 #define DTRAIN_BENCH_H
@@ -50,6 +51,13 @@ typedef struct {
     int bf16_support;       /* matmul_bf16_support(): 0 none, 1 emulated, 2 native */
     double bf16_step_s, bf16_gflops, bf16_best_gflops;
     char engine[128];
+    char fp32_impl[128], bf16_impl[128]; /* the engine's implementations of the step's
+                                            products (matmul_impl), distinct ones joined by
+                                            ","; bf16: "" where not timed */
+    char cpu[128];          /* peak_cpu_model */
+    double copy_GBps, triad_GBps; /* streaming bandwidth per rank (1e9 B/s), all ranks at
+                                     once: the slowest rank's fastest pass (peak.h) */
+    double stream_array_bytes;    /* the size of each of the three arrays */
     char denormals[8];      /* "flush" or "keep" (bench_options.denormals) */
     double alpha_us, bw_GBps, grad_bytes, grad_allreduce_s; /* the allreduce fit */
     double node_s, mpi_s;   /* the sharded update's collectives; -1 if unavailable */

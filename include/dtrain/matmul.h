@@ -53,6 +53,10 @@ dt_status matmul_create(matmul_plan **out, const matmul_shape *s, dt_error *err)
  * defect: the plan was made for this shape; C is then undefined). */
 int matmul_run(matmul_plan *p, const void *A, const void *B, const float *bias, float *C);
 void matmul_free(matmul_plan *p);
+/* The engine's name for the implementation it chose for p (oneDNN's
+ * implementation string, e.g. "brg:avx512_core"; "?" if it gave none).
+ * Owned by p. */
+const char *matmul_impl(const matmul_plan *p);
 
 /* Rounding of n contiguous floats to bf16, as a plan of its own: bf16.h's
  * rule where the CPU has the instruction, else oneDNN's reorder. */

@@ -122,8 +122,18 @@ void optim_step(dt_optim *o, float *params, const float *grads, double lr);
  * whole model, grads holds the gradient of the range only, grads[0 .. hi-lo).
  * Counts one step (o->t), as optim_step does.  Elements outside the range,
  * of params and of the state, are not touched; the update of each element is
- * the same bits as optim_step's. */
-void optim_step_range(dt_optim *o, float *params, const float *grads, double lr, size_t lo,
-                      size_t hi);
+ * the same bits as optim_step's.
+ *
+ * The gradient used is g_i = (grads_i * s1) * s2, each product rounded to
+ * float: the bits the caller would get by scaling grads by s1, then by s2,
+ * in passes of its own (a product by 1 is exact), without the memory
+ * traffic of those passes (the trainer's mean over the batch, 1/b, and its
+ * norm clip). */
+void optim_step_range(dt_optim *o, float *params, const float *grads, float s1, float s2,
+                      double lr, size_t lo, size_t hi);
+
+/* Floats read or written per parameter by one step: the parameter (2), the
+ * gradient (1) and each state array (2 each): 3 for sgd, 5 momentum, 7 adam. */
+int optim_floats_per_param(const dt_optim *o);
 
 #endif

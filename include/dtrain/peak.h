@@ -1,4 +1,6 @@
-/* dtrain: the core's fp32 multiply-add peak, measured with a kernel of ours.
+/* dtrain: the limits of the machine the run is on, measured with kernels of
+ * ours: the core's fp32 multiply-add peak, its streaming bandwidth to
+ * memory, and the CPU's name.
  *
  * The kernel is PEAK_CHAINS independent chains, each a vector of lanes floats:
  *
@@ -56,5 +58,70 @@ typedef struct {
  * DT_EUSAGE if isa is not supported here or the arguments are out of range. */
 dt_status peak_measure(peak_isa isa, int samples, double sample_s, peak_result *out,
                        dt_error *err);
+
+/* ---- streaming bandwidth ----
+ *
+ * Two loops over float arrays a, b, c of n elements each (STREAM's copy and
+ * triad, as plain C compiled like the optimizer's loops: DT_HOT):
+ *
+ *     copy    a[i] = b[i]               8 bytes per element
+ *     triad   a[i] = b[i] + s * c[i]    12 bytes per element
+ *
+ * The bytes are counted as STREAM counts them, each array once: a CPU that
+ * reads a's lines before it writes them (write-allocate) moves 4 bytes per
+ * element more, not counted.  With arrays well beyond the last-level cache
+ * the rate is that of memory. */
+typedef enum { PEAK_COPY, PEAK_TRIAD } peak_stream;
+
+#define PEAK_STREAM_MIN_BYTES ((size_t)32 << 20)  /* an array's smallest default size */
+#define PEAK_STREAM_MAX_BYTES ((size_t)128 << 20) /* and largest */
+
+/* "copy", "triad". */
+const char *peak_stream_name(peak_stream k);
+/* Bytes counted per element: 8 (copy), 12 (triad). */
+int peak_stream_bytes(peak_stream k);
+/* One pass of k over n elements (c and s unused by copy).  The arrays must
+ * not overlap. */
+void peak_stream_kernel(peak_stream k, float *a, const float *b, const float *c, float s,
+                        size_t n);
+
+/* The arrays of a measurement (n floats each, 64-byte aligned; a, b, c in
+ * one allocation of 3n floats).  Owned by the struct: peak_arrays_free. */
+typedef struct {
+    size_t n;
+    float *a, *b, *c;
+} peak_arrays;
+
+/* The default n: each array 4 times the last-level cache the OS reports
+ * (sysconf), within PEAK_STREAM_MIN_BYTES .. PEAK_STREAM_MAX_BYTES (a
+ * virtual machine can report a whole chip's L3 as one core's). */
+size_t peak_stream_default_floats(void);
+/* Allocate and fill (every page touched, so no sample pays for the first
+ * touch): b[i] = 1, c[i] = 2, a[i] = 0.  DT_EUSAGE for n 0, DT_ENOMEM. */
+dt_status peak_arrays_alloc(peak_arrays *x, size_t n, dt_error *err);
+/* NULL members allowed; zeroes *x. */
+void peak_arrays_free(peak_arrays *x);
+
+/* samples (1 .. 1000) passes of copy and of triad on x, alternately, each
+ * timed alone, with sync(ctx) (when not NULL: e.g. a barrier, so that every
+ * rank streams at once) before each; one untimed pass of each first.
+ * Seconds per pass into t_copy[i], t_triad[i].  Each pass's output is
+ * checked at its first, middle and last element (copy: 1, triad with s = 3:
+ * 7, exact), which also keeps the stores from being optimised away:
+ * DT_EINTERNAL if wrong, DT_EUSAGE for bad arguments. */
+dt_status peak_stream_time(peak_arrays *x, int samples, void (*sync)(void *), void *ctx,
+                           double *t_copy, double *t_triad, dt_error *err);
+
+/* ---- the CPU's name ---- */
+
+/* The CPU's model name into buf (size bytes, NUL-terminated, spaces at the
+ * ends removed): /proc/cpuinfo's first "model name" (what lscpu shows),
+ * else the CPUID brand string, else "unknown".  Returns buf. */
+const char *peak_cpu_model(char *buf, size_t size);
+/* The CPUID brand string (x86), spaces at the ends removed; "" elsewhere.
+ * Usually the same text as the model name, but a hypervisor can show the
+ * kernel another (a virtual machine here: "AMD EPYC" in /proc/cpuinfo,
+ * "Oxide Virtual Turin-like Processor" from CPUID).  Returns buf. */
+const char *peak_cpu_brand(char *buf, size_t size);
 
 #endif

@@ -50,8 +50,9 @@ typedef struct {
     int64_t steps_per_epoch;
     dt_shards *shards;    /* owned: the partition of the parameters for the sharded update */
     size_t lo, hi;        /* this rank's shard [lo, hi) of the parameters */
-    float *gshard;        /* owned, (hi - lo): the reduced mean gradient of the shard
-                             (the model's grads itself at one rank) */
+    float *gshard;        /* owned, (hi - lo): the reduced gradient of the shard, the
+                             mean, or the sum where the optimizer's pass divides it
+                             (trainer.c); the model's grads itself at one rank */
     float *g;             /* the step's gradient of the shard: gshard, or in
                              reproducible mode a node of the micro-batch tree */
     double *stats;        /* owned: the per-step sums reduced together (trainer.c) */
@@ -83,9 +84,11 @@ typedef struct {
      * communication (the gradient reduce-scatter, the small allreduce of the
      * step's sums and the parameter allgather, including waiting for slower
      * ranks), and the update of this rank's shard.  fetch: the part of data
-     * spent moving rows between ranks (a sharded set), over `fetches` steps. */
+     * spent moving rows between ranks (a sharded set), over `fetches` steps.
+     * update_bytes: what the update's passes read and wrote, in bytes (each
+     * array a pass touches counted once per pass, as STREAM counts). */
     struct {
-        double data, compute, reduce, update, fetch, fetches;
+        double data, compute, reduce, update, fetch, fetches, update_bytes;
     } time;
 } dt_trainer;
 

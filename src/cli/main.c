@@ -25,7 +25,8 @@ static const command commands[] = {
     {"cv", cli_cv, "k-fold cross-validation and grid search over train options"},
     {"predict", cli_predict, "per-sample outputs of a model, to .h5 or .csv"},
     {"inspect", cli_inspect, "describe a checkpoint, model or data file"},
-    {"bench", cli_bench, "time the GEMMs and the allreduce of a training step"},
+    {"bench", cli_bench,
+     "the CPU's FMA peak and memory bandwidth, the GEMMs and allreduce of a training step"},
     {"convert", cli_convert, "convert IDX or CSV files to dtrain's HDF5 layout"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -34,7 +34,28 @@ for np in 1 2; do
   if [[ $np -eq 2 ]]; then
     grep -q '^BENCH_COLLECTIVES ranks=2' <<<"$out" && pass "np=2: step collectives timed" || fail "np=2: no BENCH_COLLECTIVES: $out"
   fi
+  # streaming: real rates (positive, under 100 TB/s), copy and triad on the
+  # line that names them, arrays of 32 .. 128 MiB
+  c=$(field "$g" copy_GBps) tr=$(field "$g" triad_GBps) ab=$(field "$g" stream_array_bytes)
+  awk -v c="$c" -v t="$tr" -v b="$ab" 'BEGIN { exit !(c > 0 && c < 1e5 && t > 0 && t < 1e5 && b >= 33554432 && b <= 134217728) }' &&
+    grep -q "^bench stream: copy [0-9.]* GB/s, triad [0-9.]* GB/s per rank (3 arrays of [0-9]* MiB; .* all $np rank" <<<"$out" &&
+    pass "np=$np: streaming copy $c, triad $tr GB/s" || fail "np=$np streaming: $g"
+  # the implementations of the step's products: named, bf16 where timed
+  [[ $(field "$g" fp32_impl) =~ ^[a-z0-9_:,]+$ && $(field "$g" fp32_impl) != none ]] &&
+    { [[ $(field "$g" bf16_support) == 0 ]] || [[ $(field "$g" bf16_impl) =~ ^[a-z0-9_:,]+$ && $(field "$g" bf16_impl) != none ]]; } &&
+    grep -q "^bench gemm fp32: .*; implementation $(field "$g" fp32_impl)$" <<<"$out" &&
+    pass "np=$np: implementations fp32 $(field "$g" fp32_impl), bf16 $(field "$g" bf16_impl)" || fail "np=$np implementations: $g"
 done
+# the CPU: named, and /proc/cpuinfo's model name where it has one (the token:
+# spaces as _, no parentheses)
+cpu=$(field "$g" cpu)
+want=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -1 | sed 's/[[:space:]]*$//')
+if [[ -n $want ]]; then
+  [[ $cpu == "$(tr ' ' _ <<<"$want" | tr -d '()')" ]] && grep -qF "bench cpu: $want" <<<"$out" &&
+    pass "BENCH_GEMM cpu=$cpu, /proc/cpuinfo's model name" || fail "cpu=$cpu, /proc/cpuinfo: '$want': $out"
+else
+  [[ -n $cpu && $cpu != none ]] && pass "BENCH_GEMM cpu=$cpu (no /proc/cpuinfo model name)" || fail "no cpu: $g"
+fi
 expect_error 1 2 "--layers" bench --layers 32:swish --batch-size 64
 # the denormal mode it measured in, named in the lines (default flush)
 [[ $(field "$g" denormals) == flush ]] && pass "BENCH_GEMM names denormals=flush" || fail "no denormals=flush: $g"
@@ -42,6 +63,7 @@ run 1 120 bench --layers 32:relu --batch-size 64 --inputs 20 --outputs 3 --sampl
 [[ $(field "$(grep '^BENCH_GEMM' <<<"$out")" denormals) == keep ]] && grep -q '^bench: model .*, denormals keep$' <<<"$out" &&
   pass "bench --denormals keep: named in BENCH_GEMM and the model line" || fail "bench --denormals keep: $out"
 
+want_cpu=$want
 # scripts/bench.sh with the binary under test, on digits: one BENCH line per
 # rank count, precision and placement, each with a test accuracy, and the
 # data set's size in memory: digits' 1797 x 64 uint8 = 0.11 MB, printed to
@@ -57,6 +79,19 @@ if NO_BUILD=1 BUILD_DIR=$(dirname "$DTRAIN") BENCH_TIMEOUT=120 timeout -k 5 300 
   [[ $n -eq $want ]] && pass "bench.sh: $n BENCH lines ($precisions x node,sharded at 1 and 2 ranks)" || fail "bench.sh: $n BENCH lines, want $want: $(cat "$log")"
   grep -q '^machine: .*, denormals flush$' "$log" && [[ $(grep '^BENCH model=tiny' "$log" | grep -c ' denormals=flush$') -eq $want ]] &&
     pass "bench.sh: the machine line and every row name denormals flush" || fail "bench.sh: denormals not named: $(cat "$log")"
+  # the machine line names the CPU, the streaming rates and the implementations
+  [[ $(grep -c '^machine: ' "$log") -eq 1 ]] &&
+    grep -q "^machine: .*, $(nproc) cores, copy [0-9.]* and triad [0-9.]* GB/s per rank (1 at once), GEMM fp32 [a-z0-9_:,]*" "$log" &&
+    { [[ -z $want_cpu ]] || grep -qF "machine: $want_cpu, " "$log"; } &&
+    pass "bench.sh: one machine line with the CPU, streaming and implementations" || fail "bench.sh machine line: $(grep '^machine' "$log")"
+  # every row: the update's GB/s (the profile's) and its ratio to the triad
+  # of the same rank count, which the row also gives
+  bad=$(grep '^BENCH model=tiny' "$log" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      if (!(v["update_GBps"] > 0 && v["triad_GBps"] > 0 && v["update_vs_triad"] > 0)) { print; next }
+      r = v["update_GBps"] / v["triad_GBps"]; d = r - v["update_vs_triad"]
+      if (d > 0.006 || d < -0.006) print }')
+  [[ -z $bad && $(grep -c '^  update             [0-9.]* GB/s per rank .*, [0-9.]*x the triad$' "$log") -eq $want ]] &&
+    pass "bench.sh: every row has the update's GB/s and its ratio to the triad" || fail "bench.sh update rows: $bad $(grep '^  update ' "$log")"
   bad=$(grep '^BENCH model=tiny' "$log" | grep -v 'test_accuracy=0\.[0-9]' || true)
   [[ -z $bad ]] && pass "bench.sh: every row has a test accuracy" || fail "bench.sh rows without accuracy: $bad"
   for pl in node sharded; do
