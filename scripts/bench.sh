@@ -333,9 +333,11 @@ for P in "${rank_list[@]}"; do
         machine_done=1
         bf16_impl=""
         [[ ${impl[bf16]} == none ]] || bf16_impl=" and bf16 ${impl[bf16]}"
-        # the CPU as dtrain bench names it (its token: spaces as _)
+        # the CPU as dtrain bench names it, from its human line (the BENCH_GEMM
+        # token has no spaces or parentheses: "Intel(R) Xeon(R)" would not survive)
+        cpu_name=$(sed -n 's/^bench cpu: //p' "$bl" | sed 's/ (CPUID brand string: .*)$//' | head -n 1)
         printf 'machine: %s, %d cores, copy %.2f and triad %.2f GB/s per rank (%d at once), GEMM fp32 %s%s, denormals %s\n' \
-          "$(field "$gemm" cpu | tr _ ' ')" "$(nproc)" "$(field "$gemm" copy_GBps)" "$triad" "$P" \
+          "$cpu_name" "$(nproc)" "$(field "$gemm" copy_GBps)" "$triad" "$P" \
           "${impl[fp32]}" "$bf16_impl" "$denormals"
       fi
       echo

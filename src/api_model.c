@@ -144,8 +144,8 @@ static dt_status verify_if_checkpoint(const char *path, dt_error *err)
 }
 
 /* The "denormals" option the model at path was trained with (its
- * /config), or the option's default for a file that has none (written
- * before the option, or saved from a loaded model).  Local. */
+ * /config, which a loaded model saved again keeps), or the option's default
+ * for a file that has none (written before the option).  Local. */
 static dt_status read_denormals(const char *path, dt_denormals *mode, dt_error *err)
 {
     *mode = DENORMALS_FLUSH;

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dtrain/testhooks.h"
+
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define PEAK_X86 1
 #include <cpuid.h>
@@ -401,6 +403,10 @@ const char *peak_cpu_model(char *buf, size_t size)
 {
     if (size == 0)
         return buf;
+    if (dt_hooks.cpu_model) {
+        snprintf(buf, size, "%s", dt_hooks.cpu_model);
+        return buf;
+    }
     if (!cpuinfo_model(buf, size) && !peak_cpu_brand(buf, size)[0])
         snprintf(buf, size, "unknown");
     return buf;

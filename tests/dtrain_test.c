@@ -8,7 +8,8 @@
  *   DTRAIN_TEST_RANKS_PER_NODE=K        every K consecutive ranks are a node
  *   DTRAIN_TEST_SETUP_SLEEP=RANK:SECONDS  RANK sleeps in set-up after reading the data
  *   DTRAIN_TEST_UNSAVED_OPTION=NAME     models and checkpoints are written without
- *                                       /config NAME, as an older dtrain wrote them */
+ *                                       /config NAME, as an older dtrain wrote them
+ *   DTRAIN_TEST_CPU_MODEL=TEXT          the CPU's model name, as /proc/cpuinfo would give it */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,5 +34,6 @@ int main(int argc, char **argv)
     if ((e = getenv("DTRAIN_TEST_SETUP_SLEEP")))
         sscanf(e, "%d:%lf", &dt_hooks.setup_sleep_rank, &dt_hooks.setup_sleep_seconds);
     dt_hooks.unsaved_option = getenv("DTRAIN_TEST_UNSAVED_OPTION");
+    dt_hooks.cpu_model = getenv("DTRAIN_TEST_CPU_MODEL");
     return cli_main(argc, argv);
 }

@@ -32,6 +32,8 @@ typedef struct {
     const char *unsaved_option;  /* saved models and checkpoints leave this option out of
                                     /config, as a dtrain that predates it wrote them
                                     (NULL: off) */
+    const char *cpu_model;       /* the CPU's model name, as /proc/cpuinfo would give it
+                                    (NULL: the machine's) */
 } dt_test_hooks;
 
 /* All off. */

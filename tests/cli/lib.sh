@@ -7,7 +7,7 @@ DTRAIN=${DTRAIN:-$SRC/build/dtrain}
 DTRAIN_TEST_BIN=${DTRAIN_TEST_BIN:-$(dirname "$DTRAIN")/tests/dtrain-test}
 DATA=$SRC/datasets
 source "$SRC/scripts/env.sh"
-TMP=$(mktemp -d)
+TMP=$(mktemp -d) && [[ -d $TMP ]] || { echo "FAIL: mktemp -d: no temporary directory"; exit 1; }
 trap 'rm -rf "$TMP"' EXIT
 failures=0
 
