@@ -366,7 +366,8 @@ const char *peak_cpu_brand(char *buf, size_t size)
 #if PEAK_X86
     /* CPUID 0x80000002 .. 0x80000004: 48 bytes of brand string */
     unsigned r[12];
-    if (__get_cpuid_max(0x80000000u, NULL) < 0x80000004u)
+    /* unsigned in GCC's cpuid.h, int in clang's */
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) < 0x80000004u)
         return buf;
     for (unsigned i = 0; i < 3; i++)
         __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
