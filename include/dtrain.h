@@ -326,6 +326,10 @@ DTRAIN_API dtrain_status dtrain_train(dtrain_run *run);
  * when it has none, and for run NULL.  Local. */
 DTRAIN_API int64_t dtrain_n_inputs(const dtrain_run *run);
 DTRAIN_API int64_t dtrain_n_outputs(const dtrain_run *run);
+/* The run's model's output: "softmax", "sigmoid" or "linear" (the "output"
+ * option's names; a static string, not to be freed); NULL when it has no
+ * model, and for run NULL.  Local. */
+DTRAIN_API const char *dtrain_output(const dtrain_run *run);
 
 /* The model's outputs for n rows X (n, dtrain_n_inputs) into out (n,
  * dtrain_n_outputs): class probabilities (softmax), P(class 1) (sigmoid) or

@@ -539,6 +539,13 @@ int64_t dtrain_n_outputs(const dtrain_run *run)
     return m ? m->n_out : 0;
 }
 
+const char *dtrain_output(const dtrain_run *run)
+{
+    dt_norm *nm;
+    const dt_model *m = run ? api_model_of((dtrain_run *)run, &nm) : NULL;
+    return m ? head_name(m->head) : NULL;
+}
+
 dtrain_status dtrain_predict(dtrain_run *run, const float *X, int64_t n, float *out)
 {
     dt_status st = api_usable(run, "dtrain_predict");

@@ -193,6 +193,7 @@ START_TEST(test_sub_communicators)
     OK(dtrain_train(file), file);
     ck_assert_int_eq(dtrain_n_inputs(file), 4);
     ck_assert_int_eq(dtrain_n_outputs(file), 3);
+    ck_assert_str_eq(dtrain_output(file), "softmax");
     dtrain_free(file);
     dtrain_free(run);
     MPI_Comm_free(&half);
@@ -711,8 +712,10 @@ START_TEST(test_set_class_names)
     OK(dtrain_set(run, "output", "sigmoid"), run);
     OK(dtrain_set(run, "epochs", "1"), run);
     OK(dtrain_set_data(run, Xs, ys, rank == 0 ? 4 : 0, 2, 1), run);
+    ck_assert_ptr_null(dtrain_output(run)); /* no model yet */
     OK(dtrain_train(run), run);
     ck_assert_int_eq(dtrain_n_outputs(run), 1);
+    ck_assert_str_eq(dtrain_output(run), "sigmoid");
     names_refused(run, three, 1, "1 names for the model's 2 classes (output sigmoid", NULL);
     OK(dtrain_set_class_names(run, three + 1, 2), run);
     OK(dtrain_class_names(run, &got, &n), run);
@@ -721,6 +724,7 @@ START_TEST(test_set_class_names)
     dtrain_free(run);
     run = uneven_run("1");
     OK(dtrain_train(run), run);
+    ck_assert_str_eq(dtrain_output(run), "linear");
     names_refused(run, three, 1, "regression", NULL);
     names_refused(run, NULL, 0, "regression", NULL);
     ck_assert_int_eq(dtrain_set_class_names(NULL, three, 3), DTRAIN_EUSAGE);
@@ -1040,6 +1044,7 @@ START_TEST(test_bad_handles)
     REFUSED_NULL(dtrain_load(NULL, tu_path("null.h5")), "dtrain_load");
     ck_assert_int_eq(dtrain_n_inputs(NULL), 0);
     ck_assert_int_eq(dtrain_n_outputs(NULL), 0);
+    ck_assert_ptr_null(dtrain_output(NULL));
     dtrain_free(NULL);
 }
 END_TEST

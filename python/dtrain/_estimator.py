@@ -455,12 +455,7 @@ def load(path, comm=None):
     run = _lib.Run(MPI.COMM_SELF if comm is None else comm)
     try:
         run.load(path)
-        summary = run.inspect_summary(path)
-        m = re.search(r"^\s*output\s+(softmax|sigmoid|linear)\b", summary, re.M)
-        if not m:
-            raise _lib.UsageError("dtrain: %s: the model's output could not be read from its "
-                                  "summary" % (path,))
-        output = m.group(1)
+        output = run.output()
         try:
             params = _params_from_config(_parse_config(run.inspect_config(path)))
         except _lib.Error:

@@ -164,6 +164,7 @@ _PROTOTYPES = {
     "dtrain_stop_signal": (ctypes.c_int, [_run_p]),
     "dtrain_n_inputs": (_i64, [_run_p]),
     "dtrain_n_outputs": (_i64, [_run_p]),
+    "dtrain_output": (ctypes.c_char_p, [_run_p]),
     "dtrain_predict": (_st, [_run_p, _f_p, _i64, _f_p]),
     "dtrain_class_names": (_st, [_run_p, ctypes.POINTER(ctypes.POINTER(ctypes.c_char_p)),
                                  ctypes.POINTER(_i64)]),
@@ -455,6 +456,11 @@ class Run:
     def n_outputs(self):
         return int(_lib.dtrain_n_outputs(self.handle))
 
+    def output(self):
+        """The model's output: "softmax", "sigmoid" or "linear" (None: no model)."""
+        out = _lib.dtrain_output(self.handle)
+        return out.decode() if out is not None else None
+
     def predict(self, X):
         """The model's outputs for X (n, n_inputs) float32 C-contiguous: (n, K)
         float32 (local)."""
@@ -498,10 +504,6 @@ class Run:
         """Load a model from model_image's bytes.  Local."""
         buf = ctypes.create_string_buffer(bytes(image), len(image))
         self.check(_lib.dtrain_load_image(self.handle, buf, len(image)))
-
-    def inspect_summary(self, path):
-        """dtrain inspect's summary of the file path.  Local."""
-        return self._inspect(path, 0)
 
     def inspect_config(self, path):
         """The YAML of the training options of the model file path.  Local."""
