@@ -96,6 +96,33 @@ static hsize_t chunk_count(int nd, const hsize_t *dims, const hsize_t *cd)
     return n;
 }
 
+/* Every chunk of an unfiltered chunked dataset d (nd dims, chunk shape cd)
+ * is stored whole: HDF5 copies a chunk's full size out of what the file
+ * holds for it, and reads past a shorter one. */
+static dt_status check_chunk_sizes(h5file *f, const char *dset, hid_t d, int nd,
+                                   const hsize_t *dims, const hsize_t *cd, dt_error *err)
+{
+    hid_t t = H5Dget_type(d);
+    double want = t >= 0 ? (double)H5Tget_size(t) : 0;
+    if (t >= 0)
+        H5Tclose(t);
+    for (int i = 0; i < nd; i++) want *= (double)cd[i];
+    hsize_t at[H5S_MAX_RANK] = {0};
+    for (;;) {
+        unsigned mask;
+        haddr_t addr;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || (double)size != want)
+            return dt_fail(err, DT_EUSAGE, "%s: '%s' is damaged: its chunk at row %llu holds "
+                           "%llu bytes, where a chunk is %.0f", f->path, dset,
+                           (unsigned long long)at[0], (unsigned long long)size, want);
+        int i = nd - 1; /* the next chunk, the last dimension fastest */
+        while (i >= 0 && (at[i] += cd[i]) >= dims[i]) at[i--] = 0;
+        if (i < 0)
+            return DT_OK;
+    }
+}
+
 dt_status h5io_check_stored(h5file *f, const char *dset, dt_error *err)
 {
     hid_t d;
@@ -126,6 +153,8 @@ dt_status h5io_check_stored(h5file *f, const char *dset, dt_error *err)
                          "%s: '%s' is incomplete: %llu of its %llu chunks were never written %s",
                          f->path, dset, (unsigned long long)(chunks - stored),
                          (unsigned long long)chunks, unfinished);
+        else if (H5Pget_nfilters(dcpl) == 0)
+            st = check_chunk_sizes(f, dset, d, nd, dims, cd, err);
     } else if (H5Pget_layout(dcpl) == H5D_CONTIGUOUS) {
         if (H5Dget_space_status(d, &space) < 0 || space != H5D_SPACE_STATUS_ALLOCATED)
             st = dt_fail(err, DT_EUSAGE, "%s: '%s' was never written: no storage is allocated "
