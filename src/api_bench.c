@@ -65,6 +65,16 @@ static const struct {
 #undef FIG
 };
 
+/* The texts among them, in the JSON after the counts. */
+static const struct {
+    const char *name;
+    size_t at;
+} texts[] = {
+#define TXT(field) {#field, offsetof(bench_figures, field)}
+    TXT(peak_isa), TXT(engine), TXT(denormals), TXT(cpu), TXT(fp32_impl), TXT(bf16_impl),
+#undef TXT
+};
+
 double dtrain_bench_value(const dtrain_bench_result *r, const char *name)
 {
     if (!r || !name)
@@ -106,18 +116,10 @@ static void json_body(json_buf *j, const void *obj)
     json_int(j, r->f.local_batch);
     json_key(j, "parameters");
     json_int(j, r->f.n_params);
-    json_key(j, "peak_isa");
-    json_string(j, r->f.peak_isa);
-    json_key(j, "engine");
-    json_string(j, r->f.engine);
-    json_key(j, "denormals");
-    json_string(j, r->f.denormals);
-    json_key(j, "cpu");
-    json_string(j, r->f.cpu);
-    json_key(j, "fp32_impl");
-    json_string(j, r->f.fp32_impl);
-    json_key(j, "bf16_impl");
-    json_string(j, r->f.bf16_impl);
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        json_key(j, texts[i].name);
+        json_string(j, (const char *)&r->f + texts[i].at);
+    }
     json_key(j, "bf16_support");
     json_int(j, r->f.bf16_support);
     for (size_t i = 0; i < sizeof figures / sizeof *figures; i++) {
