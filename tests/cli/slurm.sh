@@ -81,6 +81,40 @@ client() {
   status=$?
   return $status
 }
+# A start-up crash: a rank of a two-node step killed by SIGSEGV inside
+# MPI_Init, calling through a null pointer (Open MPI's backtrace stops at
+# frame 0).  It is a race in the start-up of Open MPI 4.1 under Slurm 22.05's
+# PMIx fences, not dtrain's (docs/clusters.md "A crash at start-up"), in about
+# one two-node start in 100 here; such a step is started once more, and the
+# test says so.  A crash in dtrain has frames of its own, and comes again.
+startup_crash() {
+  grep -q 'Failing at address: (nil)' "$1" && grep -A1 '\] \[ 0\] ' "$1" | grep -q 'End of error message'
+}
+# What Open MPI printed for the crashed rank of a step that crashed so (one
+# of those seen here), and the same for a crash in dtrain's own code.
+cat >"$TMP/crash0" <<'EOF'
+[dtrain-s1:5492] *** Process received signal ***
+[dtrain-s1:5492] Signal: Segmentation fault (11)
+[dtrain-s1:5492] Signal code: Address not mapped (1)
+[dtrain-s1:5492] Failing at address: (nil)
+[dtrain-s1:5492] [ 0] /lib/x86_64-linux-gnu/libc.so.6(+0x3c050)[0x7f8135972050]
+[dtrain-s1:5492] *** End of error message ***
+srun: error: dtrain-s1: task 0: Segmentation fault
+EOF
+{ sed '/End of error/d; $d' "$TMP/crash0"
+  echo '[dtrain-s1:5492] [ 1] /build/dtrain(+0x2f1a0)[0x55d1c2e2f1a0]'
+  echo '[dtrain-s1:5492] *** End of error message ***'; } >"$TMP/crash1"
+startup_crash "$TMP/crash0" && ! startup_crash "$TMP/crash1" ||
+  fail "startup_crash does not tell a start-up crash from one in dtrain: $(startup_crash "$TMP/crash0"; echo $?) $(startup_crash "$TMP/crash1"; echo $?)"
+again() { echo "note: $1: a rank crashed inside MPI_Init (a start-up crash, docs/clusters.md); started once more"; }
+# mpi_client LIMIT COMMAND...: client for a two-node step, once more after a
+# start-up crash.
+mpi_client() {
+  client "$@" && return 0
+  startup_crash "$TMP/err" || return $status
+  again "$2 (status $status)"
+  client "$@"
+}
 # wait_for SECONDS COMMAND...: until COMMAND succeeds (status 0) or SECONDS
 # have passed (status 1).
 wait_for() {
@@ -210,7 +244,7 @@ placement=$(sort -n "$TMP/out" | tr '\n' ' ')
   { fail "srun -N2 -n4: status $status: $(cat "$TMP/out" "$TMP/err")"; finish; }
 
 run 2 90 train "${ARGS[@]}" --reduction mpi --save "$TMP/l2mpi.h5"
-client 90 srun --mpi=pmix -N2 -n2 "$DTRAIN" train "${ARGS[@]}" --reduction mpi --save "$TMP/s22mpi.h5"
+mpi_client 90 srun --mpi=pmix -N2 -n2 "$DTRAIN" train "${ARGS[@]}" --reduction mpi --save "$TMP/s22mpi.h5"
 [[ $status -eq 0 ]] || fail "srun -N2 -n2: status $status: $(tail -5 "$TMP/err")"
 same "srun --mpi=pmix -N2 -n2 = mpirun -np 2 (--reduction mpi)" "$TMP/s22mpi.h5" "$TMP/l2mpi.h5"
 
@@ -218,7 +252,7 @@ same "srun --mpi=pmix -N2 -n2 = mpirun -np 2 (--reduction mpi)" "$TMP/s22mpi.h5"
 # checkpoints they write: checkpointing does not change the weights).
 CK=(--checkpoint-every 15)
 DTRAIN=$DTRAIN_TEST_BIN DTRAIN_TEST_RANKS_PER_NODE=2 run 4 90 train "${ARGS[@]}" --save "$TMP/l4n2.h5"
-client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$TMP/c24" --save "$TMP/s24.h5"
+mpi_client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$TMP/c24" --save "$TMP/s24.h5"
 [[ $status -eq 0 ]] || fail "srun -N2 -n4: status $status: $(tail -5 "$TMP/err")"
 same "srun --mpi=pmix -N2 -n4 = mpirun -np 4 as 2 nodes of 2 (--reduction node)" "$TMP/s24.h5" "$TMP/l4n2.h5"
 
@@ -232,14 +266,32 @@ same "salloc -N2 -n4 + mpirun = mpirun -np 4 as 2 nodes of 2" "$TMP/a24.h5" "$TM
 # sent once the step-15 checkpoint exists finds the run alive, whenever it
 # comes; the stop is then at the end of step 22.  The requeued run starts
 # past step 22 and does not sleep again.
-# await_checkpoint DIR ID: until DIR's first checkpoint exists (60 s at most).
+# ended ID: Slurm job ID, or the background launcher pid:PID, has ended.
+ended() {
+  local p=${1#pid:}
+  [[ $1 == pid:* ]] || { job_ended "$1"; return; }
+  ! kill -0 "$p" 2>/dev/null || [[ $(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null) == Z ]]
+}
+checkpoint_or_end() { [[ -L $1/latest.h5 ]] || ended "$2"; }
+# await_checkpoint DIR ID OUT: until DIR's first checkpoint exists (60 s at
+# most; status 0), or ID (as for ended) ends first: status 2 after a start-up
+# crash in its output OUT, else 1 and a failure.
 await_checkpoint() {
-  wait_for 60 test -L "$1/latest.h5" || fail "job $2 wrote no checkpoint in 60 s: $(job_state "$2")"
+  wait_for 60 checkpoint_or_end "$1" "$2"
+  [[ -L $1/latest.h5 ]] && return 0
+  ended "$2" && startup_crash "$3" && return 2
+  if [[ $2 == pid:* ]]; then fail "srun wrote no checkpoint in 60 s"; else fail "job $2 wrote no checkpoint in 60 s: $(job_state "$2")"; fi
+  return 1
 }
 C=$TMP/cpre
-DTRAIN=$DTRAIN_TEST_BIN DTRAIN_TEST_SLEEP=0:22:5 submit -p test --ntasks-per-node=2 -o "$TMP/pre.out" \
-  "$SRC/scripts/slurm/preemptible.sbatch" "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/pre.h5"
-await_checkpoint "$C" $job
+for try in 1 2; do
+  rm -f "$TMP/pre.out"   # the script appends to its log
+  DTRAIN=$DTRAIN_TEST_BIN DTRAIN_TEST_SLEEP=0:22:5 submit -p test --ntasks-per-node=2 -o "$TMP/pre.out" \
+    "$SRC/scripts/slurm/preemptible.sbatch" "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/pre.h5"
+  await_checkpoint "$C" $job "$TMP/pre.out"
+  [[ $? -eq 2 && $try -eq 1 ]] || break
+  again "preemptible.sbatch, job $job"
+done
 client 10 scancel --batch --signal=USR1 $job
 wait_for 90 job_ended $job
 log=$(cat "$TMP/pre.out" 2>/dev/null)
@@ -255,8 +307,12 @@ same "its last checkpoint = the uninterrupted run's" "$C/step-00000045.h5" "$TMP
 # --- srun inside sbatch, SIGTERM to the tasks, resubmitted ------------------
 C=$TMP/cterm
 wrap=$(printf '%q ' srun --mpi=pmix "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --resume --save "$TMP/term.h5")
-DTRAIN_TEST_SLEEP=0:22:5 submit -p test "${PER2[@]}" -o "$TMP/term.out" --wrap "$wrap"
-await_checkpoint "$C" $job
+for try in 1 2; do
+  DTRAIN_TEST_SLEEP=0:22:5 submit -p test "${PER2[@]}" -o "$TMP/term.out" --wrap "$wrap"
+  await_checkpoint "$C" $job "$TMP/term.out"
+  [[ $? -eq 2 && $try -eq 1 ]] || break
+  again "srun in sbatch, job $job"
+done
 client 10 scancel --signal=TERM $job
 wait_for 60 job_ended $job
 st=$(job_state $job)
@@ -264,8 +320,12 @@ st=$(job_state $job)
   pass "srun in sbatch, scancel --signal=TERM: the tasks stop with a checkpoint, job exit code 75" ||
   fail "scancel --signal=TERM: $st: $(cat "$TMP/term.out")"
 stopped=$(readlink "$C/latest.h5")
-submit -p test "${PER2[@]}" -o "$TMP/term2.out" --wrap "$wrap"
-wait_for 60 job_ended $job
+for try in 1 2; do
+  submit -p test "${PER2[@]}" -o "$TMP/term2.out" --wrap "$wrap"
+  wait_for 60 job_ended $job
+  [[ $try -eq 1 ]] && startup_crash "$TMP/term2.out" || break
+  again "the resubmitted job $job"
+done
 grep -q "resuming from $C/latest.h5" "$TMP/term2.out" && [[ $(job_state $job) == "JobState=COMPLETED 0:0" ]] &&
   pass "resubmitted: resumed from $stopped and finished" || fail "resubmitted: $(job_state $job): $(cat "$TMP/term2.out")"
 same "SIGTERM-stopped and resubmitted = uninterrupted srun" "$TMP/term.h5" "$TMP/s24.h5"
@@ -275,10 +335,15 @@ same "SIGTERM-stopped and resubmitted = uninterrupted srun" "$TMP/term.h5" "$TMP
 # termination"): nothing saved, status 137.  (What scancel and the
 # templates send reaches the tasks through slurmstepd instead.)
 C=$TMP/csrunterm
-DTRAIN_TEST_SLEEP=0:22:5 client 60 srun --mpi=pmix "${PER2[@]}" "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${CK[@]}" \
-  --checkpoint-dir "$C" --save "$TMP/srunterm.h5" &
-bg=$!
-await_checkpoint "$C" "(srun)"
+for try in 1 2; do
+  DTRAIN_TEST_SLEEP=0:22:5 client 60 srun --mpi=pmix "${PER2[@]}" "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${CK[@]}" \
+    --checkpoint-dir "$C" --save "$TMP/srunterm.h5" &
+  bg=$!
+  await_checkpoint "$C" pid:$bg "$TMP/err"
+  [[ $? -eq 2 && $try -eq 1 ]] || break
+  wait $bg
+  again "srun"
+done
 srun_pid=$(pgrep -P "$(pgrep -P $bg)")
 [[ $(cat /proc/$srun_pid/comm 2>/dev/null) == srun ]] && kill -TERM $srun_pid || fail "no srun process under $bg"
 wait $bg
@@ -290,7 +355,7 @@ status=$?
 
 # --- a resume on another node count, --reproducible ---------------------------
 C=$TMP/crep
-client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" --reproducible --checkpoint-dir "$C" --stop-at-step 20
+mpi_client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" --reproducible --checkpoint-dir "$C" --stop-at-step 20
 [[ $status -eq 75 && -f $C/step-00000020.h5 ]] || fail "--reproducible on 2 nodes x 2, --stop-at-step 20: status $status: $(tail -3 "$TMP/err")"
 client 90 srun --mpi=pmix -N1 -n1 "$DTRAIN" train "${ARGS[@]}" --reproducible --checkpoint-dir "$C" --resume --save "$TMP/rep.h5"
 grep -q "resuming from $C/latest.h5 at epoch 2, step 20" "$TMP/out" || fail "--reproducible resume on 1 node: status $status: $(cat "$TMP/out" "$TMP/err")"
@@ -302,10 +367,15 @@ same "--reproducible: stopped on 2 nodes x 2 ranks, resumed on 1 node x 1 = 1 ra
 # checkpoints of steps 15 and 30 (rank 3 sleeps 60 s at step 22, so the job
 # stands there until the kill): srun --kill-on-bad-exit ends the step.
 C=$TMP/ckill
-DTRAIN_TEST_SLEEP=3:22:60 client 90 srun --mpi=pmix --kill-on-bad-exit=1 "${PER2[@]}" "$DTRAIN_TEST_BIN" train \
-  "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/kill.h5" &
-srun_pid=$!
-await_checkpoint "$C" "(srun)"
+for try in 1 2; do
+  DTRAIN_TEST_SLEEP=3:22:60 client 90 srun --mpi=pmix --kill-on-bad-exit=1 "${PER2[@]}" "$DTRAIN_TEST_BIN" train \
+    "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/kill.h5" &
+  srun_pid=$!
+  await_checkpoint "$C" pid:$srun_pid "$TMP/err"
+  [[ $? -eq 2 && $try -eq 1 ]] || break
+  wait $srun_pid
+  again "srun --kill-on-bad-exit=1"
+done
 sleep 1
 cp "$C/latest.h5" "$TMP/latest-before.h5"
 victims=($(procs_in $H2 dtrain-test))
@@ -324,7 +394,7 @@ fi
   fail "after the kill: $(ls "$C" "$TMP/kill.h5" 2>&1)"
 run 1 60 inspect "$C/latest.h5"
 grep -q "checksum *ok" <<<"$out" && pass "the step-15 checkpoint is intact (checksum ok)" || fail "inspect: $out $err"
-client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --resume --save "$TMP/kill.h5"
+mpi_client 90 srun --mpi=pmix "${PER2[@]}" "$DTRAIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --resume --save "$TMP/kill.h5"
 grep -q "resuming from $C/latest.h5 at epoch 1, step 15" "$TMP/out" && [[ $status -eq 0 ]] &&
   pass "the resubmitted job resumed from step 15" || fail "resume after the kill: status $status: $(cat "$TMP/out") $(tail -5 "$TMP/err")"
 same "node failure, resubmitted = uninterrupted srun" "$TMP/kill.h5" "$TMP/s24.h5"
