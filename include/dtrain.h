@@ -866,8 +866,9 @@ DTRAIN_API void dtrain_bench_result_free(dtrain_bench_result *result);
  * "bf16_gflops", "bf16_best_gflops", "alpha_us", "bw_GBps", "grad_bytes",
  * "grad_allreduce_s", "node_s", "mpi_s" (-1: not available), "copy_GBps",
  * "triad_GBps" (streaming bandwidth per rank, 1e9 bytes/s),
- * "stream_array_bytes".  Seconds per step, GFLOP/s; NaN for an unknown name
- * or a figure not measured (the allreduce at 1 rank).  Local. */
+ * "stream_array_bytes" (each array of one rank).  Seconds per step, GFLOP/s;
+ * NaN for an unknown name or a figure not measured (the allreduce at 1 rank,
+ * the streaming bandwidth where its arrays could not be allocated).  Local. */
 DTRAIN_API double dtrain_bench_value(const dtrain_bench_result *result, const char *name);
 
 /* One projected configuration (a "BENCH_PROJ" line). */

@@ -9,7 +9,10 @@
  *     together (a barrier), per pass the slowest rank, the fastest pass: the
  *     memory rate each of P ranks gets, which the optimizer's update, a pass
  *     over the parameters, the gradient and the optimizer's state, is
- *     measured against.
+ *     measured against.  The arrays are sized for the node, whose ranks
+ *     share its last-level cache and its memory (peak_stream_array_bytes);
+ *     where they cannot be allocated on some rank, the bandwidth is reported
+ *     as not measured and the benchmark goes on.
  *  2. GEMM: the matrix products of one training step of the MLP --inputs,
  *     --layers, --outputs at a local batch b, run as the engine's plans with
  *     the shapes and flags of src/model.c, for layer l (n_in n, n_out m):
@@ -44,6 +47,7 @@
 #include "dtrain/matmul.h"
 #include "dtrain/model.h"
 #include "dtrain/peak.h"
+#include "dtrain/testhooks.h"
 
 #define N_SAMPLES 15         /* timed samples per measurement; the median is kept */
 #define MIN_SAMPLE_S 4e-3    /* repeat the operation until one sample lasts this long */
@@ -477,7 +481,8 @@ typedef struct {
     double fps, epoch_flop;  /* GEMM FLOPs per sample per step, and per epoch */
     peak_result pk;
     double floor_peak;       /* s per epoch at the peak; 0 without one */
-    double copy_GBps, triad_GBps, stream_bytes; /* see bench_figures */
+    double copy_GBps, triad_GBps, stream_bytes; /* see bench_figures; NaN rates: not
+                                                   measured */
     char cpu[128];
     char impl[2][128];       /* per precision: see bench_figures */
     double t_run;            /* fp32 s per step at b_run */
@@ -590,21 +595,61 @@ static dt_status bench_peak(bench_run *r, dt_error *err)
 
 static void barrier(void *c) { comm_barrier(c); }
 
+/* The size of each streaming array in bytes, one for all ranks (collective):
+ * the smallest any rank works out for its node, so that no node exceeds its
+ * memory cap.  *per_node: the most ranks on one node; *capped: 1 if the cap
+ * made the arrays smaller than the caches alone would.  Every rank reads the
+ * available memory before any allocates (the allreduce orders them). */
+static size_t stream_array_bytes(dt_comm *c, int *per_node, int *capped)
+{
+    const int R = comm_node_size(c, dt_hooks.ranks_per_node);
+    const size_t llc = peak_llc_bytes();
+    int64_t v[3] = {-(int64_t)peak_stream_array_bytes(llc, R, peak_avail_bytes()),
+                    -(int64_t)peak_stream_array_bytes(llc, R, 0), R};
+    comm_allreduce_max_i64(c, v, 3); /* the smallest sizes, the most ranks */
+    *per_node = (int)v[2];
+    *capped = v[0] > v[1];
+    return (size_t)-v[0];
+}
+
+/* peak_arrays_alloc, which fails as out of memory on the rank the test hook
+ * names. */
+static dt_status stream_alloc(dt_comm *c, peak_arrays *x, size_t n, dt_error *err)
+{
+    if (dt_hooks.stream_oom_rank != comm_rank(c))
+        return peak_arrays_alloc(x, n, err);
+    memset(x, 0, sizeof *x);
+    return peak_arrays_oom(n, err);
+}
+
 /* 1b. Copy and triad, all ranks at once (collective): per pass the slowest
- * rank's time, then the fastest pass, as GB/s per rank. */
+ * rank's time, then the fastest pass, as GB/s per rank.  Out of memory on
+ * any rank: the rates are NaN (not measured) on every rank, and DT_OK. */
 static dt_status bench_stream(bench_run *r, dt_error *err)
 {
     dt_comm *c = r->world;
+    int per_node, capped;
+    const size_t n = stream_array_bytes(c, &per_node, &capped) / sizeof(float);
+    char layout[160];
+    snprintf(layout, sizeof layout, "3 arrays of %.4g MiB per rank, %d rank%s per node%s",
+             (double)n * sizeof(float) / 1048576.0, per_node, plural(per_node),
+             capped ? ", capped by the node's available memory" : "");
+    r->stream_bytes = (double)n * sizeof(float);
     peak_arrays x;
-    dt_status st = comm_agree(c, peak_arrays_alloc(&x, peak_stream_default_floats(), err), err);
+    dt_status st = comm_agree(c, stream_alloc(c, &x, n, err), err);
     if (st) {
         peak_arrays_free(&x);
-        return st;
+        if (st != DT_ENOMEM)
+            return st;
+        r->copy_GBps = r->triad_GBps = NAN;
+        dt_warn("bench stream: the streaming bandwidth was not measured (%s, on at least one "
+                "rank; %s); the other figures do not need it",
+                err->msg, layout);
+        return DT_OK;
     }
     double t[2 * STREAM_SAMPLES];
     st = comm_agree(c, peak_stream_time(&x, STREAM_SAMPLES, barrier, c, t, t + STREAM_SAMPLES,
                                         err), err);
-    const size_t n = x.n;
     peak_arrays_free(&x);
     if (st)
         return st;
@@ -616,13 +661,22 @@ static dt_status bench_stream(bench_run *r, dt_error *err)
         med[k] = bytes / median(tk, STREAM_SAMPLES) * 1e-9; /* sorts tk */
         *rate[k] = bytes / tk[0] * 1e-9;
     }
-    r->stream_bytes = (double)n * sizeof(float);
-    dt_info("bench stream: copy %.2f GB/s, triad %.2f GB/s per rank (3 arrays of %.0f MiB; "
+    dt_info("bench stream: copy %.2f GB/s, triad %.2f GB/s per rank (%s; "
             "the fastest of %d passes, each the slowest rank's, all %d rank%s at once; "
             "medians %.2f, %.2f)",
-            r->copy_GBps, r->triad_GBps, r->stream_bytes / 1048576.0, STREAM_SAMPLES, r->P,
-            plural(r->P), med[0], med[1]);
+            r->copy_GBps, r->triad_GBps, layout, STREAM_SAMPLES, r->P, plural(r->P), med[0],
+            med[1]);
     return DT_OK;
+}
+
+/* A rate for a BENCH_ line: "%.4f", or "n/a" where not measured (NaN). */
+static const char *rate_token(char *buf, size_t size, double v)
+{
+    if (isnan(v))
+        snprintf(buf, size, "n/a");
+    else
+        snprintf(buf, size, "%.4f", v);
+    return buf;
 }
 
 /* The lines of step 2 at this run's local batch: fp32 time t_run (fastest
@@ -660,6 +714,7 @@ static void report_gemm(const bench_run *r, double t_best, double t16, double t1
     to_token(engine, sizeof engine, matmul_library_version());
     to_token(cpu, sizeof cpu, r->cpu);
     for (int i = 0; i < 2; i++) to_token(impl[i], sizeof impl[i], r->impl[i]);
+    char copy[32], triad[32];
     bench_figures *f = r->fig;
     *f = (bench_figures){.ranks = P, .local_batch = b, .n_params = (int64_t)r->n_params,
                          .flop_per_sample = fps, .epoch_flop = epoch_flop,
@@ -681,11 +736,12 @@ static void report_gemm(const bench_run *r, double t_best, double t16, double t1
     dt_info("BENCH_GEMM ranks=%d local_batch=%d flop_per_sample=%.0f epoch_flop=%.6g "
             "step_s=%.6g gflops=%.4f floor_s=%.6g best_gflops=%.4f bf16_support=%d "
             "bf16_step_s=%.6g bf16_gflops=%.4f bf16_best_gflops=%.4f peak_gflops=%.4f "
-            "peak_isa=%s floor_peak_s=%.6g engine=%s copy_GBps=%.4f triad_GBps=%.4f "
+            "peak_isa=%s floor_peak_s=%.6g engine=%s copy_GBps=%s triad_GBps=%s "
             "stream_array_bytes=%.0f cpu=%s fp32_impl=%s bf16_impl=%s denormals=%s",
             P, b, fps, epoch_flop, t_run, rate_run * 1e-9, floor_s, rate_best * 1e-9,
             matmul_bf16_support(), t16, rate16 * 1e-9, rate16_best * 1e-9, r->pk.gflops,
-            peak_isa_name(r->pk.isa), r->floor_peak, engine, r->copy_GBps, r->triad_GBps,
+            peak_isa_name(r->pk.isa), r->floor_peak, engine,
+            rate_token(copy, sizeof copy, r->copy_GBps), rate_token(triad, sizeof triad, r->triad_GBps),
             r->stream_bytes, cpu, impl[PREC_FP32], impl[PREC_BF16], f->denormals);
 }
 

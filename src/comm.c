@@ -260,14 +260,34 @@ static int shm_room(size_t bytes)
     return 1; /* no /dev/shm: the library picks another place; let it try */
 }
 
+/* The ranks of c on this rank's node, as a communicator *node (collective;
+ * the caller frees it): every ranks_per_node consecutive ranks when > 0,
+ * else those that can share memory. */
+static void split_node(dt_comm *c, int ranks_per_node, MPI_Comm *node)
+{
+    if (ranks_per_node > 0)
+        MPI_Comm_split(c->comm, c->rank / ranks_per_node, c->rank, node);
+    else
+        MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, node);
+}
+
+int comm_node_size(dt_comm *c, int ranks_per_node)
+{
+    if (c->size == 1)
+        return 1;
+    MPI_Comm node;
+    split_node(c, ranks_per_node, &node);
+    int n = 1;
+    MPI_Comm_size(node, &n);
+    MPI_Comm_free(&node);
+    return n;
+}
+
 /* Set up node mode; 0 (nothing allocated, on every rank) if it cannot be. */
 static int node_setup(dt_shards *s, int ranks_per_node)
 {
     dt_comm *c = s->c;
-    if (ranks_per_node > 0)
-        MPI_Comm_split(c->comm, c->rank / ranks_per_node, c->rank, &s->node);
-    else
-        MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node);
+    split_node(c, ranks_per_node, &s->node);
     int L, l;
     MPI_Comm_size(s->node, &L);
     MPI_Comm_rank(s->node, &l);

@@ -262,7 +262,30 @@ void peak_stream_kernel(peak_stream k, float *a, const float *b, const float *c,
         stream_triad(a, b, c, s, n);
 }
 
-size_t peak_stream_default_floats(void)
+size_t peak_stream_array_bytes(size_t llc_bytes, int ranks_on_node, size_t avail_bytes)
+{
+    const size_t ranks = ranks_on_node > 1 ? (size_t)ranks_on_node : 1;
+    const size_t llc = llc_bytes > 0 ? llc_bytes : PEAK_STREAM_LLC_GUESS;
+    const size_t share = llc / ranks; /* of the cache; 4 x share cannot overflow below */
+    size_t bytes = share > PEAK_STREAM_MAX_BYTES / 4 ? PEAK_STREAM_MAX_BYTES : 4 * share;
+    if (bytes < PEAK_STREAM_MIN_BYTES)
+        bytes = PEAK_STREAM_MIN_BYTES;
+    if (bytes > PEAK_STREAM_MAX_BYTES)
+        bytes = PEAK_STREAM_MAX_BYTES;
+    /* MemAvailable is what the whole node can still have without swapping:
+     * other jobs' processes, this job's other buffers and MPI's shared
+     * segments need it as much as the arrays do, and the rate is the same for
+     * any size well past the caches, so the arrays take a small share. */
+    if (avail_bytes > 0) {
+        const size_t cap = avail_bytes / PEAK_STREAM_MEM_SHARE / (3 * ranks);
+        if (bytes > cap)
+            bytes = cap;
+    }
+    bytes = bytes / 64 * 64;
+    return bytes > 64 ? bytes : 64;
+}
+
+size_t peak_llc_bytes(void)
 {
     long llc = -1;
 #ifdef _SC_LEVEL3_CACHE_SIZE
@@ -270,12 +293,35 @@ size_t peak_stream_default_floats(void)
     if (llc <= 0)
         llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
 #endif
-    size_t bytes = llc > 0 ? 4 * (size_t)llc : PEAK_STREAM_MIN_BYTES;
-    if (bytes < PEAK_STREAM_MIN_BYTES)
-        bytes = PEAK_STREAM_MIN_BYTES;
-    if (bytes > PEAK_STREAM_MAX_BYTES)
-        bytes = PEAK_STREAM_MAX_BYTES;
-    return bytes / sizeof(float);
+    return llc > 0 ? (size_t)llc : 0;
+}
+
+size_t peak_avail_bytes(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kib;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
+                fclose(f);
+                return kib <= SIZE_MAX / 1024 ? (size_t)kib * 1024 : SIZE_MAX;
+            }
+        fclose(f);
+    }
+    long pages = -1, page = sysconf(_SC_PAGE_SIZE);
+#ifdef _SC_AVPHYS_PAGES
+    pages = sysconf(_SC_AVPHYS_PAGES);
+#endif
+    if (pages <= 0 || page <= 0)
+        return 0;
+    return (size_t)pages <= SIZE_MAX / (size_t)page ? (size_t)pages * (size_t)page : SIZE_MAX;
+}
+
+dt_status peak_arrays_oom(size_t n, dt_error *err)
+{
+    return dt_fail(err, DT_ENOMEM, "stream: out of memory for 3 arrays of %.4g MiB",
+                   (double)n * sizeof(float) / 1048576.0);
 }
 
 dt_status peak_arrays_alloc(peak_arrays *x, size_t n, dt_error *err)
@@ -287,7 +333,7 @@ dt_status peak_arrays_alloc(peak_arrays *x, size_t n, dt_error *err)
     const size_t stride = (n + 15) / 16 * 16;
     void *p = NULL;
     if (posix_memalign(&p, 64, 3 * stride * sizeof(float)) != 0)
-        return dt_fail(err, DT_ENOMEM, "stream: out of memory for 3 arrays of %zu floats", n);
+        return peak_arrays_oom(n, err);
     x->n = n;
     x->a = p;
     x->b = x->a + stride;

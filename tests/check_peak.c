@@ -1,7 +1,8 @@
 /* Peak tests: the kernels do the FLOPs they count, the measured peak is a
  * real rate (positive, finite, below what any core could reach), and plain
  * scalar code does not beat it; the streaming kernels write exactly what
- * they should and nothing else, and are timed; the CPU's name is the one
+ * they should and nothing else, and are timed, on arrays sized for the
+ * node's cache and memory; the CPU's name is the one
  * /proc/cpuinfo gives.  No test compares two timings closely:
  * other work on the machine only slows a sample down, and the bounds below
  * leave a factor of at least 2 (physical limit) or the vector width (scalar)
@@ -185,9 +186,71 @@ START_TEST(test_stream_timed)
     peak_arrays_free(&x);
     ck_assert_ptr_null(x.a);
     ck_assert_int_eq(peak_stream_time(&x, 1, NULL, NULL, tc, tt, &err), DT_EUSAGE);
-    const size_t def = peak_stream_default_floats() * sizeof(float);
-    ck_assert_uint_ge(def, PEAK_STREAM_MIN_BYTES);
-    ck_assert_uint_le(def, PEAK_STREAM_MAX_BYTES);
+}
+END_TEST
+
+/* The arrays' size per rank as a function of (last-level cache, ranks on
+ * the node, available memory), every expectation worked out by hand: 4 LLC
+ * shared by the node's ranks, within 16 .. 128 MiB, and the node's 3 arrays
+ * x ranks at most 1/8 of its available memory, rounded down to 64 bytes. */
+START_TEST(test_stream_size)
+{
+    const size_t MiB = (size_t)1 << 20, GiB = (size_t)1 << 30;
+    ck_assert_uint_eq(PEAK_STREAM_MIN_BYTES, 16 * MiB);
+    ck_assert_uint_eq(PEAK_STREAM_MAX_BYTES, 128 * MiB);
+    ck_assert_int_eq(PEAK_STREAM_MEM_SHARE, 8);
+    /* one rank: 4 x 32 MiB; four share it: 4 x 32 / 4 */
+    ck_assert_uint_eq(peak_stream_array_bytes(32 * MiB, 1, 0), 128 * MiB);
+    ck_assert_uint_eq(peak_stream_array_bytes(32 * MiB, 4, 0), 32 * MiB);
+    /* 64 ranks: 4 x 32 / 64 = 2 MiB, raised to the floor */
+    ck_assert_uint_eq(peak_stream_array_bytes(32 * MiB, 64, 0), 16 * MiB);
+    /* a VM's whole-chip L3 of 508 MiB: 2 ranks 1016 MiB, held to the
+     * maximum; 64 ranks 532676608 / 64 = 8323072 x 4 = 33292288 (31.75 MiB),
+     * 64 x 3 x 31.75 MiB = 5.95 GiB for the node, where each rank held
+     * 3 x 128 MiB (24 GiB) before the ranks were counted */
+    ck_assert_uint_eq(peak_stream_array_bytes(532676608, 2, 0), 128 * MiB);
+    ck_assert_uint_eq(peak_stream_array_bytes(532676608, 64, 0), 33292288);
+    /* ... and with 24 GiB available: 24 GiB / 8 / (3 x 64) = 16 MiB, the cap */
+    ck_assert_uint_eq(peak_stream_array_bytes(532676608, 64, 24 * GiB), 16 * MiB);
+    /* memory to spare: no cap (64 GiB / 8 / 3 = 2.67 GiB > 128 MiB) */
+    ck_assert_uint_eq(peak_stream_array_bytes(32 * MiB, 1, 64 * GiB), 128 * MiB);
+    /* the cap wins over the floor: 256 MiB / 8 / (3 x 2) = 5592405 bytes,
+     * down to a multiple of 64: 87381 x 64 = 5592384 */
+    ck_assert_uint_eq(peak_stream_array_bytes(32 * MiB, 2, 256 * MiB), 5592384);
+    /* no memory to speak of: 1000 / 8 / 3 = 41 bytes, at least 64 */
+    ck_assert_uint_eq(peak_stream_array_bytes(32 * MiB, 1, 1000), 64);
+    /* an unknown cache is taken as 8 MiB: 32 MiB at one rank, the floor at 4 */
+    ck_assert_uint_eq(peak_stream_array_bytes(0, 1, 0), 32 * MiB);
+    ck_assert_uint_eq(peak_stream_array_bytes(0, 4, 0), 16 * MiB);
+    /* no rank count is one rank; a cache of SIZE_MAX does not overflow */
+    ck_assert_uint_eq(peak_stream_array_bytes(32 * MiB, 0, 0), 128 * MiB);
+    ck_assert_uint_eq(peak_stream_array_bytes(SIZE_MAX, 1, 0), 128 * MiB);
+    /* swept: never above the node's share of its memory (while that is at
+     * least 64 bytes a rank), never below the floor without the cap, and
+     * never fewer bytes for fewer ranks */
+    for (int R = 1; R <= 256; R++)
+        for (size_t avail = 64 * MiB; avail <= 512 * GiB; avail *= 2) {
+            const size_t b = peak_stream_array_bytes(48 * MiB, R, avail);
+            ck_assert_uint_eq(b % 64, 0);
+            ck_assert_uint_le(3 * (size_t)R * b, avail / 8);
+            ck_assert(b == (avail / 8 / (3 * (size_t)R)) / 64 * 64 || b >= 16 * MiB);
+            if (R > 1)
+                ck_assert_uint_ge(peak_stream_array_bytes(48 * MiB, R - 1, avail), b);
+        }
+    /* this machine's figures are plausible: memory available, at most 1 PiB */
+    const size_t avail = peak_avail_bytes();
+    ck_assert_uint_gt(avail, 0);
+    ck_assert_uint_le(avail / GiB, 1 << 20);
+    ck_assert_uint_le(peak_llc_bytes() / GiB, 64);
+}
+END_TEST
+
+/* The out-of-memory failure names the size the arrays would have had. */
+START_TEST(test_stream_oom_message)
+{
+    dt_error err;
+    ck_assert_int_eq(peak_arrays_oom((size_t)32 << 20, &err), DT_ENOMEM);
+    ck_assert_str_eq(err.msg, "stream: out of memory for 3 arrays of 128 MiB");
 }
 END_TEST
 
@@ -225,6 +288,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_unsupported_is_refused);
     tcase_add_test(tc, test_stream_kernels_exact);
     tcase_add_test(tc, test_cpu_model);
+    tcase_add_test(tc, test_stream_size);
+    tcase_add_test(tc, test_stream_oom_message);
     suite_add_tcase(s, tc);
     tc = tcase_create("measure");
     tcase_set_timeout(tc, 60);

@@ -9,7 +9,8 @@
  *   DTRAIN_TEST_SETUP_SLEEP=RANK:SECONDS  RANK sleeps in set-up after reading the data
  *   DTRAIN_TEST_UNSAVED_OPTION=NAME     models and checkpoints are written without
  *                                       /config NAME, as an older dtrain wrote them
- *   DTRAIN_TEST_CPU_MODEL=TEXT          the CPU's model name, as /proc/cpuinfo would give it */
+ *   DTRAIN_TEST_CPU_MODEL=TEXT          the CPU's model name, as /proc/cpuinfo would give it
+ *   DTRAIN_TEST_STREAM_OOM=RANK         bench's streaming arrays fail to allocate on RANK */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -35,5 +36,7 @@ int main(int argc, char **argv)
         sscanf(e, "%d:%lf", &dt_hooks.setup_sleep_rank, &dt_hooks.setup_sleep_seconds);
     dt_hooks.unsaved_option = getenv("DTRAIN_TEST_UNSAVED_OPTION");
     dt_hooks.cpu_model = getenv("DTRAIN_TEST_CPU_MODEL");
+    if ((e = getenv("DTRAIN_TEST_STREAM_OOM")))
+        dt_hooks.stream_oom_rank = atoi(e);
     return cli_main(argc, argv);
 }

@@ -39,7 +39,8 @@ typedef struct {
 
 /* The figures of the BENCH_ lines, the same on every rank.  Times in
  * seconds per step (per allreduce), rates in GFLOP/s; NaN where not
- * measured (the allreduce at 1 rank, bf16 where the engine lacks it). */
+ * measured (the allreduce at 1 rank, bf16 where the engine lacks it, the
+ * streaming bandwidth where its arrays could not be allocated). */
 typedef struct {
     int ranks, local_batch;
     int64_t n_params;
@@ -56,8 +57,10 @@ typedef struct {
                                             ","; bf16: "" where not timed */
     char cpu[128];          /* peak_cpu_model */
     double copy_GBps, triad_GBps; /* streaming bandwidth per rank (1e9 B/s), all ranks at
-                                     once: the slowest rank's fastest pass (peak.h) */
-    double stream_array_bytes;    /* the size of each of the three arrays */
+                                     once: the slowest rank's fastest pass (peak.h); NaN
+                                     if its arrays could not be allocated */
+    double stream_array_bytes;    /* the size of each of a rank's three arrays (tried, when
+                                     not measured): peak_stream_array_bytes for the node */
     char denormals[8];      /* "flush" or "keep" (bench_options.denormals) */
     double alpha_us, bw_GBps, grad_bytes, grad_allreduce_s; /* the allreduce fit */
     double node_s, mpi_s;   /* the sharded update's collectives; -1 if unavailable */

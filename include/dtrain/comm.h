@@ -50,6 +50,11 @@ void comm_free(dt_comm *c);
 int comm_rank(const dt_comm *c); /* local, not collective */
 int comm_size(const dt_comm *c); /* local, not collective */
 
+/* The number of ranks of c on this rank's node (itself included): every
+ * ranks_per_node consecutive ranks when > 0 (as comm_shards_create takes it),
+ * else those that can share memory.  Collective; nodes may differ. */
+int comm_node_size(dt_comm *c, int ranks_per_node);
+
 /* In-place sums over all ranks of c. */
 void comm_allreduce_sum_f32(dt_comm *c, float *buf, size_t n);
 void comm_allreduce_sum_f64(dt_comm *c, double *buf, size_t n);

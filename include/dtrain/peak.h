@@ -73,8 +73,20 @@ dt_status peak_measure(peak_isa isa, int samples, double sample_s, peak_result *
  * the rate is that of memory. */
 typedef enum { PEAK_COPY, PEAK_TRIAD } peak_stream;
 
-#define PEAK_STREAM_MIN_BYTES ((size_t)32 << 20)  /* an array's smallest default size */
-#define PEAK_STREAM_MAX_BYTES ((size_t)128 << 20) /* and largest */
+/* An array's default size per rank lies in PEAK_STREAM_MIN_BYTES ..
+ * PEAK_STREAM_MAX_BYTES unless the node's memory caps it (see
+ * peak_stream_array_bytes).  The floor is 8 times the largest private L2 of
+ * a server core (2 MiB), so that a rank's arrays never sit in its own
+ * caches, and 4 times a 32 MiB L3 shared by 8 ranks (one AMD CCD, which the
+ * OS reports as the last-level cache while the node has several). */
+#define PEAK_STREAM_MIN_BYTES ((size_t)16 << 20)
+#define PEAK_STREAM_MAX_BYTES ((size_t)128 << 20)
+/* The last-level cache assumed where the OS reports none: 32 MiB arrays at
+ * one rank, as before the size depended on the ranks. */
+#define PEAK_STREAM_LLC_GUESS ((size_t)8 << 20)
+/* The share of the node's available memory that the arrays of all its ranks
+ * may take together: 1/PEAK_STREAM_MEM_SHARE (see peak_stream_array_bytes). */
+#define PEAK_STREAM_MEM_SHARE 8
 
 /* "copy", "triad". */
 const char *peak_stream_name(peak_stream k);
@@ -92,13 +104,35 @@ typedef struct {
     float *a, *b, *c;
 } peak_arrays;
 
-/* The default n: each array 4 times the last-level cache the OS reports
- * (sysconf), within PEAK_STREAM_MIN_BYTES .. PEAK_STREAM_MAX_BYTES (a
- * virtual machine can report a whole chip's L3 as one core's). */
-size_t peak_stream_default_floats(void);
+/* The size of each array of one rank, in bytes (a multiple of 64), when
+ * ranks_on_node ranks (at least 1) stream at once on a node whose
+ * last-level cache is llc_bytes (0: unknown, PEAK_STREAM_LLC_GUESS) and
+ * which has avail_bytes of memory available (0: unknown, no cap):
+ *
+ *     per rank   4 llc / ranks_on_node, within PEAK_STREAM_MIN_BYTES .. _MAX_
+ *     node cap   3 arrays x ranks_on_node x size <= avail / PEAK_STREAM_MEM_SHARE
+ *
+ * The ranks of a node share its last-level cache and run the kernels at
+ * once, so together they still stream 4 times the cache through it; the
+ * maximum holds a virtual machine that reports a whole chip's L3 as one
+ * core's.  The cap wins over the floor (a measurement of the caches is
+ * better than the OOM killer), down to 64 bytes.  A pure function. */
+size_t peak_stream_array_bytes(size_t llc_bytes, int ranks_on_node, size_t avail_bytes);
+/* The last-level cache the OS reports (sysconf: L3, else L2), bytes; 0 if
+ * it reports none. */
+size_t peak_llc_bytes(void);
+/* The memory this machine has available for new allocations, bytes:
+ * /proc/meminfo's MemAvailable (free memory plus the page cache that can be
+ * reclaimed), else sysconf's free pages; 0 if neither is known.  Limits of a
+ * cgroup or of RLIMIT_AS are not seen. */
+size_t peak_avail_bytes(void);
 /* Allocate and fill (every page touched, so no sample pays for the first
- * touch): b[i] = 1, c[i] = 2, a[i] = 0.  DT_EUSAGE for n 0, DT_ENOMEM. */
+ * touch): b[i] = 1, c[i] = 2, a[i] = 0.  DT_EUSAGE for n 0, DT_ENOMEM (the
+ * message gives the size in MiB). */
 dt_status peak_arrays_alloc(peak_arrays *x, size_t n, dt_error *err);
+/* peak_arrays_alloc's DT_ENOMEM for arrays of n floats: "stream: out of
+ * memory for 3 arrays of N MiB" (also for a caller that refuses the size). */
+dt_status peak_arrays_oom(size_t n, dt_error *err);
 /* NULL members allowed; zeroes *x. */
 void peak_arrays_free(peak_arrays *x);
 

@@ -34,12 +34,14 @@ typedef struct {
                                     (NULL: off) */
     const char *cpu_model;       /* the CPU's model name, as /proc/cpuinfo would give it
                                     (NULL: the machine's) */
+    int stream_oom_rank;         /* `dtrain bench`'s streaming arrays fail to allocate on
+                                    this rank, as out of memory (-1: off) */
 } dt_test_hooks;
 
 /* All off. */
 #define DT_TEST_HOOKS_OFF                                                                \
     {.nan_step = -1, .corrupt_step = -1, .sleep_step = -1, .crash_step = -1,             \
-     .setup_sleep_rank = -1}
+     .setup_sleep_rank = -1, .stream_oom_rank = -1}
 
 #ifdef DTRAIN_TEST_HOOKS
 extern dt_test_hooks dt_hooks;
