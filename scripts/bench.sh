@@ -324,6 +324,13 @@ for P in "${rank_list[@]}"; do
       peak_isa=$(field "$gemm" peak_isa)
       bf16_support=$(field "$gemm" bf16_support)
       triad=$(field "$gemm" triad_GBps)
+      # the streaming rates, or dtrain bench's reason for n/a (its arrays
+      # could not be allocated on some rank)
+      if [[ $triad == n/a ]]; then
+        stream_txt="streaming not measured ($(sed -n 's/.*bench stream: the streaming bandwidth was not measured (\(.*\)); .*/\1/p' "$bl" | head -n 1))"
+      else
+        stream_txt=$(printf 'copy %.2f and triad %.2f GB/s per rank' "$(field "$gemm" copy_GBps)" "$triad")
+      fi
       declare -A impl=([fp32]=$(field "$gemm" fp32_impl) [bf16]=$(field "$gemm" bf16_impl))
       # engine rates per rank: median and fastest sample, per precision
       declare -A eng_med eng_best
@@ -343,9 +350,8 @@ for P in "${rank_list[@]}"; do
         # the CPU as dtrain bench names it, from its human line (the BENCH_GEMM
         # token has no spaces or parentheses: "Intel(R) Xeon(R)" would not survive)
         cpu_name=$(sed -n 's/^bench cpu: //p' "$bl" | sed 's/ (CPUID brand string: .*)$//' | head -n 1)
-        printf 'machine: %s, %d cores, copy %.2f and triad %.2f GB/s per rank (%d at once), GEMM fp32 %s%s, denormals %s\n' \
-          "$cpu_name" "$(nproc)" "$(field "$gemm" copy_GBps)" "$triad" "$P" \
-          "${impl[fp32]}" "$bf16_impl" "$denormals"
+        printf 'machine: %s, %d cores, %s (%d at once), GEMM fp32 %s%s, denormals %s\n' \
+          "$cpu_name" "$(nproc)" "$stream_txt" "$P" "${impl[fp32]}" "$bf16_impl" "$denormals"
       fi
       echo
       echo "== $P rank(s): model $arch, global batch $batch (local $lb), $n samples per epoch, GEMM $(field "$gemm" engine)"
@@ -359,8 +365,7 @@ for P in "${rank_list[@]}"; do
       printf '  engine GEMM rate   per rank at local batch %s: fp32 %.2f GFLOP/s (fastest sample %.2f); %s\n' \
         "$lb" "${eng_med[fp32]}" "${eng_best[fp32]}" "$bf16_txt"
       printf '  implementations    fp32 %s; bf16 %s (oneDNN'"'"'s, of the step'"'"'s products)\n' "${impl[fp32]}" "${impl[bf16]}"
-      printf '  streaming          copy %.2f GB/s, triad %.2f GB/s per rank (all %d rank(s) at once)\n' \
-        "$(field "$gemm" copy_GBps)" "$triad" "$P"
+      printf '  streaming          %s (all %d rank(s) at once)\n' "${stream_txt#streaming }" "$P"
       if [[ $P -gt 1 ]]; then
         sed -n 's/^bench allreduce fit: /  allreduce fit      /p' "$bl"
         sed -n 's/^bench step collectives /  step collectives   /p' "$bl"

@@ -630,10 +630,11 @@ static dt_status bench_stream(bench_run *r, dt_error *err)
     dt_comm *c = r->world;
     int per_node, capped;
     const size_t n = stream_array_bytes(c, &per_node, &capped) / sizeof(float);
-    char layout[160];
-    snprintf(layout, sizeof layout, "3 arrays of %.4g MiB per rank, %d rank%s per node%s",
-             (double)n * sizeof(float) / 1048576.0, per_node, plural(per_node),
+    char node[96], layout[160];
+    snprintf(node, sizeof node, "%d rank%s per node%s", per_node, plural(per_node),
              capped ? ", capped by the node's available memory" : "");
+    snprintf(layout, sizeof layout, "3 arrays of %.4g MiB per rank, %s",
+             (double)n * sizeof(float) / 1048576.0, node);
     r->stream_bytes = (double)n * sizeof(float);
     peak_arrays x;
     dt_status st = comm_agree(c, stream_alloc(c, &x, n, err), err);
@@ -642,9 +643,9 @@ static dt_status bench_stream(bench_run *r, dt_error *err)
         if (st != DT_ENOMEM)
             return st;
         r->copy_GBps = r->triad_GBps = NAN;
-        dt_warn("bench stream: the streaming bandwidth was not measured (%s, on at least one "
-                "rank; %s); the other figures do not need it",
-                err->msg, layout);
+        dt_warn("bench stream: the streaming bandwidth was not measured (%s on at least one "
+                "rank, %s); the other figures do not need it",
+                err->msg, node);
         return DT_OK;
     }
     double t[2 * STREAM_SAMPLES];
