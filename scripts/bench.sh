@@ -49,8 +49,9 @@
 # takes under a minute to generate.
 #
 # Once, a machine line from the first `dtrain bench`: the CPU's model name,
-# the cores, the streaming bandwidth per rank (copy, triad), the engine's
-# implementations of the step's products, the denormal mode.
+# the cores, the streaming bandwidth per rank (copy, triad; or "streaming not
+# measured" with dtrain bench's reason, and triad_GBps=n/a in the rows), the
+# engine's implementations of the step's products, the denormal mode.
 # Per rank count it prints what `dtrain bench` measured with all ranks running
 # at once: the core's fp32 FMA peak (our kernel; the slowest rank's fastest
 # sample), the compute engine's GEMM rate on the step's per-rank shapes in

@@ -742,7 +742,8 @@ static void report_gemm(const bench_run *r, double t_best, double t16, double t1
             P, b, fps, epoch_flop, t_run, rate_run * 1e-9, floor_s, rate_best * 1e-9,
             matmul_bf16_support(), t16, rate16 * 1e-9, rate16_best * 1e-9, r->pk.gflops,
             peak_isa_name(r->pk.isa), r->floor_peak, engine,
-            rate_token(copy, sizeof copy, r->copy_GBps), rate_token(triad, sizeof triad, r->triad_GBps),
+            rate_token(copy, sizeof copy, r->copy_GBps),
+            rate_token(triad, sizeof triad, r->triad_GBps),
             r->stream_bytes, cpu, impl[PREC_FP32], impl[PREC_BF16], f->denormals);
 }
 

@@ -17,6 +17,7 @@
 #include <mpi.h>
 
 #include "dtrain.h"
+#include "dtrain/testhooks.h"
 #include "testutil.h"
 
 static int rank, size;
@@ -410,6 +411,37 @@ START_TEST(test_bench)
 }
 END_TEST
 
+/* The streaming arrays out of memory on the last rank (the test hook): the
+ * benchmark succeeds on every rank, the streaming rates NaN and null in the
+ * JSON, the size tried still given, the other figures measured. */
+START_TEST(test_bench_stream_oom)
+{
+    dtrain_run *run;
+    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
+    const char *kv[] = {"inputs", "8", "layers", "16:relu", "outputs", "2", "batch-size", "32",
+                        "samples", "256", "threads", "1", NULL};
+    for (int i = 0; kv[i]; i += 2)
+        OK(dtrain_set(run, kv[i], kv[i + 1]), run);
+    dt_hooks.stream_oom_rank = size - 1;
+    dtrain_bench_result *res = NULL;
+    const dtrain_status st = dtrain_bench(run, &res);
+    dt_hooks.stream_oom_rank = -1;
+    OK(st, run);
+    ck_assert(isnan(dtrain_bench_value(res, "copy_GBps")));
+    ck_assert(isnan(dtrain_bench_value(res, "triad_GBps")));
+    ck_assert(dtrain_bench_value(res, "stream_array_bytes") >= 64);
+    ck_assert_double_eq(dtrain_bench_value(res, "flop_per_sample"), 704);
+    ck_assert(dtrain_bench_value(res, "step_s") > 0);
+    char *json = NULL;
+    OK(dtrain_bench_json(res, &json), run);
+    ck_assert_msg(strstr(json, "\"copy_GBps\":null,\"triad_GBps\":null,\"stream_array_bytes\":"),
+                  "%s", json);
+    free(json);
+    dtrain_bench_result_free(res);
+    dtrain_free(run);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     Suite *s = suite_create("api_cv");
@@ -420,6 +452,10 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_cv_refusals);
     tcase_add_test(tc, test_convert_equals_cli);
     tcase_add_test(tc, test_bench);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("bench_stream_oom");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_bench_stream_oom);
     suite_add_tcase(s, tc);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
