@@ -79,6 +79,10 @@ typedef struct {
     float **tdata;        /* (micro-batches): where each node's shard is, here */
     double *rsums;        /* (blocks * stats + micro-batches): sums placed by block
                              and by micro-batch, each written by one rank only */
+    int64_t *lnodes;      /* (2 * local max micro-batches): this rank's micro-batches
+                             as tree nodes [j, j + 1) */
+    float **ldata;        /* (local max micro-batches): their rows of mgrads */
+    float *tscratch;      /* (tree height + 1, chunk): the tree's partial sums */
     /* Seconds this rank spent in each phase of trainer_step since the last
      * reset (the caller zeroes it): gathering the batch, forward and backward,
      * communication (the gradient reduce-scatter, the small allreduce of the
