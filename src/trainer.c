@@ -20,6 +20,11 @@ int trainer_local_batch(int64_t b, int size, int64_t mb)
     return (int)(rows < b ? rows : b);
 }
 
+int64_t trainer_micro_group(int max_batch, int64_t mb)
+{
+    return (max_batch >= mb ? max_batch / mb : 1) * mb;
+}
+
 /* The per-step sums reduced in one small allreduce: whether any gradient
  * element was not finite, the penalty, the squared norm for --clip-norm,
  * then each layer's squared gradient norm. */
@@ -564,23 +569,30 @@ static double sliced_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, doubl
 }
 
 /* Reproducible mode, computation: each of this rank's micro-batches of
- * batch k (whole ones: trainer_slice) forward and backward on its own, its
- * gradient sum into its row of t->mgrads and its loss sum at its place in
- * losses (one per micro-batch of the batch). */
+ * batch k (whole ones: trainer_slice) forward and backward as if on its
+ * own (model_loss_grad_parts, in groups of as many as the model's max_batch
+ * holds), its gradient sum into its row of t->mgrads and its loss sum at
+ * its place in losses (one per micro-batch of the batch). */
 static void micro_gradients(dt_trainer *t, int64_t k, int rank, double *losses, double *tick)
 {
     dt_model *m = t->model;
     const int64_t mb = t->opts.micro_batch;
-    int64_t lo, hi, j = 0;
+    const int64_t group = trainer_micro_group(m->max_batch, mb);
+    int64_t lo, hi;
     const int64_t *rows = gather_slice(t, k, rank, &lo, &hi);
     tick[1] = comm_wtime();
     watchdog_phase(WD_COMPUTE, t->step);
-    for (int64_t at = lo; at < hi; at += mb, j++) {
-        model_use_grads(m, t->mgrads + (size_t)j * m->n_params);
-        losses[at / mb] = rows_gradient(t, rows, at - lo, (int)(hi - at < mb ? hi - at : mb));
+    for (int64_t at = lo; at < hi; at += group) {
+        const int nb = (int)(hi - at < group ? hi - at : group);
+        const int64_t i = at - lo;
+        model_train_mode(m, t->opts.seed, t->step, rows + i);
+        model_loss_grad_parts(m, t->xb16 ? NULL : t->xb + i * t->train->d,
+                              t->xb16 ? t->xb16 + i * t->train->d : NULL, t->lb ? t->lb + i : NULL,
+                              t->tb ? t->tb + i * t->train->k : NULL, nb, (int)mb,
+                              t->mgrads + (size_t)(i / mb) * m->n_params, losses + at / mb);
+        model_eval_mode(m);
     }
-    model_use_grads(m, NULL);
-    if (j > 0)
+    if (hi > lo)
         backward_faults(t, rank, t->mgrads);
     tick[2] = comm_wtime();
 }

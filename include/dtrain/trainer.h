@@ -100,6 +100,10 @@ typedef struct {
  * or, with micro-batches of mb rows (mb > 0), that many whole micro-batches. */
 int trainer_local_batch(int64_t b, int size, int64_t mb);
 
+/* Reproducible mode: the rows one forward pass of the step takes, as many
+ * whole micro-batches of mb rows as max_batch holds (at least one). */
+int64_t trainer_micro_group(int max_batch, int64_t mb);
+
 /* Everything the step needs is allocated here, nothing later.  Collective
  * over comm (the reduction may share a window between the ranks of a node),
  * and so is trainer_free; a failure is agreed, so every rank returns it. */
