@@ -21,6 +21,8 @@ struct model_plans {
     unsigned used;         /* plan_clock at the last use */
     matmul_plan *fwd[DT_MAX_LAYERS], *dw[2][DT_MAX_LAYERS], *dx[DT_MAX_LAYERS];
     matmul_cvt *cvt_x, *cvt[DT_MAX_LAYERS];
+    int parts_of;          /* the part size parts_exact was checked for (0: none) */
+    int parts_exact;       /* its answer */
 };
 
 dt_status model_parse_layers_dropout(const char *text, float default_dropout,
@@ -526,6 +528,16 @@ float *model_dlogits(dt_model *m) { return m->delta[0]; }
 
 void model_zero_grad(dt_model *m) { m->grads_stale = 1; }
 
+/* The output layer's bias gradient: [db +] the column sums of dZ (nb, n_out). */
+static void top_bias_grad(dt_model *m, const float *dZ, int nb, int acc)
+{
+    dt_layer *top = &m->layers[m->n_layers - 1];
+    if (!acc)
+        memset(top->db, 0, (size_t)top->n_out * sizeof *top->db);
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; j < top->n_out; j++) top->db[j] += dZ[(size_t)i * top->n_out + j];
+}
+
 void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
 {
     if (nb == 0) {
@@ -544,12 +556,7 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
     m->grads_stale = 0;
     const int bf16 = m->prec == PREC_BF16;
     int cur = dZ == m->delta[0] ? 0 : 1;
-    /* the output layer's bias gradient: column sums of dZ (nb, n_out) */
-    dt_layer *top = &m->layers[m->n_layers - 1];
-    if (!acc)
-        memset(top->db, 0, (size_t)top->n_out * sizeof *top->db);
-    for (int i = 0; i < nb; i++)
-        for (int j = 0; j < top->n_out; j++) top->db[j] += dZ[(size_t)i * top->n_out + j];
+    top_bias_grad(m, dZ, nb, acc);
     for (int l = m->n_layers - 1; l >= 0; l--) {
         dt_layer *L = &m->layers[l];
         const void *dz = dZ;
@@ -655,4 +662,187 @@ double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
                        const float *targets, int nb)
 {
     return model_loss_grad_sums(m, X, labels, targets, nb, NULL);
+}
+
+/* A GEMM operand of nb rows of width n, from row r on: fp32 or bf16. */
+static const void *rows_at(const void *x, int bf16, int r, int n)
+{
+    return bf16 ? (const void *)((const dt_bf16 *)x + (size_t)r * n)
+                : (const void *)((const float *)x + (size_t)r * n);
+}
+
+/* Pseudo-random operands in [-1, 1) for parts_exact (fp32, or bf16 by
+ * truncation: any values serve). */
+static void probe_fill(void *x, size_t n, int bf16, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        const float v = (float)(seed >> 8) * 0x1.0p-23f - 1.0f;
+        if (bf16) {
+            uint32_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            ((dt_bf16 *)x)[i] = (dt_bf16)(bits >> 16);
+        } else {
+            ((float *)x)[i] = v;
+        }
+    }
+}
+
+/* Whether the products that run over all nb rows of p at once in
+ * model_loss_grad_parts (the forward, bias and fused activation included,
+ * and the input gradients) give every row the bits the plans of its part
+ * give it (parts of `part` rows, the last nb % part): the engine computes a
+ * row from that row alone, in an order that does not depend on the number
+ * of rows.  The same shapes on the same operands, compared bit for bit;
+ * the order of a product's additions does not depend on the values, so
+ * equal bits on these operands are equal bits on any.  0 if not, or if a
+ * buffer or plan is missing (the parts then run one by one). */
+static int parts_exact(dt_model *m, model_plans *p, int part)
+{
+    if (p->parts_of == part)
+        return p->parts_exact;
+    const int nb = p->nb, bf16 = m->prec == PREC_BF16, tail = nb % part;
+    const size_t esz = bf16 ? sizeof(dt_bf16) : sizeof(float);
+    model_plans *q = plans_for(m, part, 1), *r = tail ? plans_for(m, tail, 1) : q;
+    p = plans_for(m, nb, 1); /* still there (plans_for evicts the oldest) */
+    int same = p && q && r;
+    for (int l = 0; l < m->n_layers && same; l++) {
+        const dt_layer *L = &m->layers[l];
+        const size_t wide = (size_t)(L->n_in > L->n_out ? L->n_in : L->n_out);
+        void *a = malloc((size_t)nb * wide * esz), *w = malloc((size_t)L->n_out * L->n_in * esz);
+        float *bias = malloc((size_t)L->n_out * sizeof *bias);
+        float *c1 = malloc((size_t)nb * wide * sizeof *c1), *c2 = malloc((size_t)nb * wide * sizeof *c2);
+        same = a && w && bias && c1 && c2;
+        if (same) {
+            probe_fill(a, (size_t)nb * wide, bf16, 1u + (uint32_t)l);
+            probe_fill(w, (size_t)L->n_out * L->n_in, bf16, 101u + (uint32_t)l);
+            probe_fill(bias, (size_t)L->n_out, 0, 201u + (uint32_t)l);
+            /* in (nb, n_in) W^T + b, then dZ (nb, n_out) W: each over all rows, then part by part */
+            for (int k = 0; k < 2 && same; k++) {
+                if (k == 1 && l == 0)
+                    break;
+                const int n_a = k ? L->n_out : L->n_in, n_c = k ? L->n_in : L->n_out;
+                matmul_plan *all = k ? p->dx[l] : p->fwd[l];
+                same = !matmul_run(all, a, w, bias, c1);
+                for (int at = 0; at < nb && same; at += part) {
+                    matmul_plan *one = nb - at < part ? (k ? r->dx[l] : r->fwd[l])
+                                                      : (k ? q->dx[l] : q->fwd[l]);
+                    same = !matmul_run(one, rows_at(a, bf16, at, n_a), w, bias,
+                                       c2 + (size_t)at * n_c);
+                }
+                same = same && !memcmp(c1, c2, (size_t)nb * n_c * sizeof *c1);
+            }
+        }
+        free(a);
+        free(w);
+        free(bias);
+        free(c1);
+        free(c2);
+    }
+    if (p) {
+        p->parts_of = part;
+        p->parts_exact = same;
+    }
+    return same;
+}
+
+/* The backward of model_loss_grad_parts: part j's weight and bias gradients
+ * into grads + j * n_params (written), the input gradients over all nb rows
+ * at once (p's plans; q's for the parts of `part` rows, r's for the last,
+ * shorter one). */
+static void backward_parts(dt_model *m, model_plans *p, model_plans *q, model_plans *r,
+                           const float *X, const float *dZ, int nb, int part, float *grads)
+{
+    const int bf16 = m->prec == PREC_BF16;
+    int cur = 0;
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        dt_layer *L = &m->layers[l];
+        const void *dz = dZ;
+        int rc = 0;
+        if (bf16) {
+            rc = matmul_cvt_run(p->cvt[l], m->dz16, dZ);
+            dz = m->dz16;
+        }
+        const void *in = input_of(m, l, X);
+        for (int at = 0, j = 0; at < nb && !rc; at += part, j++) {
+            const int len = nb - at < part ? nb - at : part;
+            model_use_grads(m, grads + (size_t)j * m->n_params);
+            if (l == m->n_layers - 1)
+                top_bias_grad(m, dZ + (size_t)at * L->n_out, len, 0);
+            /* dW (n_out, n_in) = dZ^T (n_out, len) in (len, n_in), this part's rows */
+            rc = matmul_run((len < part ? r : q)->dw[0][l], rows_at(dz, bf16, at, L->n_out),
+                            rows_at(in, bf16, at, L->n_in), NULL, L->dW);
+        }
+        if (rc) {
+            record_fault(m, rc, NULL);
+            break;
+        }
+        if (l == 0)
+            break;
+        /* dIn (nb, n_in) = dZ (nb, n_out) W, then part by part through the
+         * previous layer's dropout and activation, summing its bias gradient */
+        float *dIn = m->delta[1 - cur];
+        if ((rc = matmul_run(p->dx[l], dz, weights_of(m, L), NULL, dIn))) {
+            record_fault(m, rc, NULL);
+            break;
+        }
+        dt_layer *P = &m->layers[l - 1];
+        const float *mask = m->training && P->dropout > 0 ? P->mask : NULL;
+        for (int at = 0, j = 0; at < nb; at += part, j++) {
+            const size_t len = (size_t)(nb - at < part ? nb - at : part), o = (size_t)at * P->n_out;
+            float *db = grads + (size_t)j * m->n_params + P->offset + (size_t)P->n_out * P->n_in;
+            act_backward_rows(P->act, P->A + o, mask ? mask + o : NULL, dIn + o, db, 0, len,
+                              (size_t)P->n_out);
+        }
+        dZ = dIn;
+        cur = 1 - cur;
+    }
+}
+
+void model_loss_grad_parts(dt_model *m, const float *X, const dt_bf16 *X16,
+                           const int32_t *labels, const float *targets, int nb, int part,
+                           float *grads, double *losses)
+{
+    float *const was = m->grads == m->own_grads ? NULL : m->grads;
+    const int parts = (nb + part - 1) / part, tail = nb % part;
+    model_plans *p = nb > part && !m->fault.code ? plans_for(m, nb, 1) : NULL;
+    if (!p || !parts_exact(m, p, part)) {
+        /* one part at a time: its forward, loss and backward alone */
+        for (int at = 0, j = 0; at < nb; at += part, j++) {
+            const int len = nb - at < part ? nb - at : part;
+            dt_loss_sums sums = {0};
+            model_use_grads(m, grads + (size_t)j * m->n_params);
+            model_zero_grad(m);
+            loss_grad(m, X ? X + (size_t)at * m->n_in : NULL,
+                      X16 ? X16 + (size_t)at * m->n_in : NULL, labels ? labels + at : NULL,
+                      targets ? targets + (size_t)at * m->n_out : NULL, len, &sums);
+            losses[j] = sums.loss;
+        }
+        model_use_grads(m, was);
+        return;
+    }
+    model_plans *q = plans_for(m, part, 1), *r = tail ? plans_for(m, tail, 1) : q;
+    dt_target_scaling buf;
+    const dt_target_scaling *ts = model_target_scaling(m, &buf);
+    const float *Z = q && r ? forward(m, X, X16, nb) : NULL;
+    float *dZ = model_dlogits(m);
+    if (Z && !m->fault.code) {
+        for (int at = 0, j = 0; at < nb; at += part, j++) {
+            const int len = nb - at < part ? nb - at : part;
+            const size_t o = (size_t)at * m->n_out;
+            dt_loss_sums sums = {0};
+            loss_eval(m->head, Z + o, labels ? labels + at : NULL, targets ? targets + o : NULL,
+                      len, m->n_out, ts, dZ + o, &sums);
+            losses[j] = sums.loss;
+        }
+        backward_parts(m, p, q, r, X, dZ, nb, part, grads);
+    } else if (!m->fault.code) {
+        record_fault(m, 0, NULL);
+    }
+    m->grads_stale = 0;
+    if (m->fault.code) {
+        fill_nan(grads, (size_t)parts * m->n_params);
+        for (int j = 0; j < parts; j++) losses[j] = NAN;
+    }
+    model_use_grads(m, was);
 }

@@ -20,6 +20,11 @@ int trainer_local_batch(int64_t b, int size, int64_t mb)
     return (int)(rows < b ? rows : b);
 }
 
+int64_t trainer_micro_group(int max_batch, int64_t mb)
+{
+    return (max_batch >= mb ? max_batch / mb : 1) * mb;
+}
+
 /* The per-step sums reduced in one small allreduce: whether any gradient
  * element was not finite, the penalty, the squared norm for --clip-norm,
  * then each layer's squared gradient norm. */
@@ -29,6 +34,13 @@ enum { STAT_BAD, STAT_PENALTY, STAT_CLIP, STAT_LAYER0 };
  * agreed exponents, of the per-block sums and of the shards, so that every
  * sum over parameters is made of the same block sums at any rank count. */
 enum { REPRO_BLOCK = 2048 };
+
+/* The micro-batch tree is added in chunks of this many floats (16 KB): a
+ * chunk's node sums stay in the first-level cache from the leaves to the
+ * root, so each leaf is read once and each result written once, instead of
+ * one pass over n_params floats per addition.  Every element still gets the
+ * same additions in the same order, so the bits do not depend on it. */
+enum { TREE_CHUNK = 4096 };
 
 static size_t repro_blocks(const dt_model *m) { return (m->n_params + REPRO_BLOCK - 1) / REPRO_BLOCK; }
 
@@ -52,8 +64,14 @@ static int repro_alloc(dt_trainer *t)
     t->tnodes = malloc(2 * micro * sizeof *t->tnodes);
     t->tdata = malloc(micro * sizeof *t->tdata);
     t->rsums = malloc((nblk * (size_t)n_stats(t) + micro) * sizeof *t->rsums);
+    t->lnodes = malloc(2 * slots * sizeof *t->lnodes);
+    t->ldata = malloc(slots * sizeof *t->ldata);
+    int height = 0; /* of the tree: at most ceil(log2(micro)) additions deep */
+    while (((size_t)1 << height) < micro) height++;
+    t->tscratch = malloc(((size_t)height + 1) * TREE_CHUNK * sizeof *t->tscratch);
     /* the exchange counts floats in ints */
     return t->mgrads && t->tsend && t->trecv && t->tcounts && t->tnodes && t->tdata && t->rsums &&
+           t->lnodes && t->ldata && t->tscratch &&
            (double)slots * (double)m->n_params < 2147483647.0;
 }
 
@@ -154,7 +172,12 @@ void trainer_free(dt_trainer *t)
     free(t->tnodes);
     free(t->tdata);
     free(t->rsums);
-    t->mgrads = t->tsend = t->trecv = NULL;
+    free(t->lnodes);
+    free(t->ldata);
+    free(t->tscratch);
+    t->mgrads = t->tsend = t->trecv = t->tscratch = NULL;
+    t->lnodes = NULL;
+    t->ldata = NULL;
     t->tcounts = NULL;
     t->tnodes = NULL;
     t->tdata = NULL;
@@ -546,23 +569,30 @@ static double sliced_reduce(dt_trainer *t, int64_t k, int64_t b, int rank, doubl
 }
 
 /* Reproducible mode, computation: each of this rank's micro-batches of
- * batch k (whole ones: trainer_slice) forward and backward on its own, its
- * gradient sum into its row of t->mgrads and its loss sum at its place in
- * losses (one per micro-batch of the batch). */
+ * batch k (whole ones: trainer_slice) forward and backward as if on its
+ * own (model_loss_grad_parts, in groups of as many as the model's max_batch
+ * holds), its gradient sum into its row of t->mgrads and its loss sum at
+ * its place in losses (one per micro-batch of the batch). */
 static void micro_gradients(dt_trainer *t, int64_t k, int rank, double *losses, double *tick)
 {
     dt_model *m = t->model;
     const int64_t mb = t->opts.micro_batch;
-    int64_t lo, hi, j = 0;
+    const int64_t group = trainer_micro_group(m->max_batch, mb);
+    int64_t lo, hi;
     const int64_t *rows = gather_slice(t, k, rank, &lo, &hi);
     tick[1] = comm_wtime();
     watchdog_phase(WD_COMPUTE, t->step);
-    for (int64_t at = lo; at < hi; at += mb, j++) {
-        model_use_grads(m, t->mgrads + (size_t)j * m->n_params);
-        losses[at / mb] = rows_gradient(t, rows, at - lo, (int)(hi - at < mb ? hi - at : mb));
+    for (int64_t at = lo; at < hi; at += group) {
+        const int nb = (int)(hi - at < group ? hi - at : group);
+        const int64_t i = at - lo;
+        model_train_mode(m, t->opts.seed, t->step, rows + i);
+        model_loss_grad_parts(m, t->xb16 ? NULL : t->xb + i * t->train->d,
+                              t->xb16 ? t->xb16 + i * t->train->d : NULL, t->lb ? t->lb + i : NULL,
+                              t->tb ? t->tb + i * t->train->k : NULL, nb, (int)mb,
+                              t->mgrads + (size_t)(i / mb) * m->n_params, losses + at / mb);
+        model_eval_mode(m);
     }
-    model_use_grads(m, NULL);
-    if (j > 0)
+    if (hi > lo)
         backward_faults(t, rank, t->mgrads);
     tick[2] = comm_wtime();
 }
@@ -595,37 +625,60 @@ static int tree_cover(int64_t a, int64_t b, int64_t lo, int64_t hi, int64_t *out
     return n + tree_cover(mid, b, lo, hi, out + 2 * n);
 }
 
-/* x[i] += y[i]: left + right. */
+/* The listed nodes of a tree sum: node i ([a, b) = node[2i], node[2i + 1])
+ * is already summed, at data[i] (indexed from the start of the parameter
+ * range being added); scratch holds one chunk per level of the tree. */
+typedef struct {
+    float *const *data;
+    const int64_t *node;
+    int count;
+    float *scratch;
+} tree_leaves;
+
+/* x[i] += y[i]: left + right, in left's place. */
 DT_HOT static void add_into(float *restrict x, const float *restrict y, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* Node [a, b) of this rank's micro-batches, summed in place into the row of
- * t->mgrads of micro-batch a (row j holds micro-batch j0 + j). */
-static void tree_sum_local(dt_trainer *t, int64_t j0, int64_t a, int64_t b)
+/* dst[i] = x[i] + y[i]: left + right elsewhere (three distinct arrays, so
+ * that the loop vectorises without an overlap test). */
+DT_HOT static void add_to(float *restrict dst, const float *restrict x, const float *restrict y,
+                          size_t n)
 {
-    if (b - a < 2)
-        return;
-    const size_t n = t->model->n_params;
-    const int64_t mid = tree_mid(a, b);
-    tree_sum_local(t, j0, a, mid);
-    tree_sum_local(t, j0, mid, b);
-    add_into(t->mgrads + (size_t)(a - j0) * n, t->mgrads + (size_t)(mid - j0) * n, n);
+    for (size_t i = 0; i < n; i++) dst[i] = x[i] + y[i];
 }
 
-/* Node [a, b) over this rank's shard (ns floats): node i of the cover's
- * data[i], or left + right, in place in left's buffer. */
-static float *tree_sum_shard(float **data, const int64_t *node, int count, int64_t a, int64_t b,
-                             size_t ns)
+/* Elements [off, off + len) of node [a, b): a listed node's own values, or
+ * left + right written to dst (the right subtree's in scr, its own scratch
+ * beyond).  dst may be where the node's leftmost leaf is: it is then added
+ * to in place. */
+static const float *tree_chunk(const tree_leaves *L, int64_t a, int64_t b, size_t off,
+                               size_t len, float *dst, float *scr)
 {
-    for (int i = 0; i < count; i++)
-        if (node[2 * i] == a && node[2 * i + 1] == b)
-            return data[i];
+    for (int i = 0; i < L->count; i++)
+        if (L->node[2 * i] == a && L->node[2 * i + 1] == b)
+            return L->data[i] + off;
     const int64_t mid = tree_mid(a, b);
-    float *left = tree_sum_shard(data, node, count, a, mid, ns);
-    add_into(left, tree_sum_shard(data, node, count, mid, b, ns), ns);
-    return left;
+    const float *left = tree_chunk(L, a, mid, off, len, dst, scr);
+    const float *right = tree_chunk(L, mid, b, off, len, scr, scr + TREE_CHUNK);
+    if (left == dst)
+        add_into(dst, right, len);
+    else
+        add_to(dst, left, right, len);
+    return dst;
+}
+
+/* dst (n) = elements [off, off + n) of node [a, b), chunk by chunk. */
+static void tree_sum_range(const tree_leaves *L, int64_t a, int64_t b, size_t off, size_t n,
+                           float *dst)
+{
+    for (size_t c = 0; c < n; c += TREE_CHUNK) {
+        const size_t len = n - c < TREE_CHUNK ? n - c : TREE_CHUNK;
+        const float *sum = tree_chunk(L, a, b, off + c, len, dst + c, L->scratch);
+        if (sum != dst + c)
+            memcpy(dst + c, sum, len * sizeof *dst);
+    }
 }
 
 /* Rank r's micro-batches of batch k, [*lo, *hi) in micro-batch numbers. */
@@ -639,9 +692,10 @@ static void micro_range(const dt_trainer *t, int64_t k, int r, int64_t *lo, int6
 
 /* Reproducible mode, the sum of batch k's M micro-batch gradients over the
  * tree, over this rank's shard (the sum; range_stats makes it the mean):
- * every rank's cover of its micro-batches (t->tnodes, rank by rank), this
- * rank's nodes summed in its rows of t->mgrads, each other shard's part of
- * them sent to the shard's owner (one alltoallv), and the nodes above added
+ * every rank's cover of its micro-batches (t->tnodes, rank by rank); this
+ * rank's nodes summed from its rows of t->mgrads, its own shard's part in
+ * place in the node's first row, each other shard's part straight into the
+ * message to the shard's owner (one alltoallv); then the nodes above added
  * by the owner.  Returns where the shard's sum is (scratch until the next
  * step). */
 static float *micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
@@ -649,7 +703,7 @@ static float *micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
     const size_t n = t->model->n_params, ns = t->hi - t->lo;
     const int P = comm_size(t->comm);
     int *sc = t->tcounts, *sd = sc + P, *rc = sd + P, *rd = rc + P;
-    int64_t *node = t->tnodes, j0 = 0;
+    int64_t *node = t->tnodes, j0 = 0, j1 = 0;
     int nall = 0, first = 0, nmine = 0;
     size_t got_floats = 0;
     for (int q = 0; q < P; q++) {
@@ -657,7 +711,7 @@ static float *micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
         micro_range(t, k, q, &r0, &r1);
         const int got = tree_cover(0, M, r0, r1, node + 2 * nall);
         if (q == rank)
-            j0 = r0, first = nall, nmine = got;
+            j0 = r0, j1 = r1, first = nall, nmine = got;
         for (int i = nall; i < nall + got; i++)
             t->tdata[i] = q == rank ? t->mgrads + (size_t)(node[2 * i] - j0) * n + t->lo
                                     : t->trecv + got_floats + (size_t)(i - nall) * ns;
@@ -666,20 +720,37 @@ static float *micro_sum(dt_trainer *t, int64_t k, int rank, int64_t M)
         got_floats += (size_t)rc[q];
         nall += got;
     }
+    /* this rank's micro-batches, the leaves of its nodes */
+    for (int64_t j = j0; j < j1; j++) {
+        t->lnodes[2 * (j - j0)] = j;
+        t->lnodes[2 * (j - j0) + 1] = j + 1;
+        t->ldata[j - j0] = t->mgrads + (size_t)(j - j0) * n;
+    }
+    const tree_leaves rows = {t->ldata, t->lnodes, (int)(j1 - j0), t->tscratch};
     const int64_t *mine = node + 2 * first;
-    for (int i = 0; i < nmine; i++) tree_sum_local(t, j0, mine[2 * i], mine[2 * i + 1]);
     float *out = t->tsend;
     for (int q = 0; q < P; q++) {
         size_t lo, hi;
         comm_shards_range_of(t->shards, q, &lo, &hi);
         sd[q] = (int)(out - t->tsend);
-        for (int i = 0; q != rank && i < nmine; i++, out += hi - lo)
-            memcpy(out, t->mgrads + (size_t)(mine[2 * i] - j0) * n + lo, (hi - lo) * sizeof *out);
+        for (int i = 0; i < nmine; i++) {
+            float *dst = q == rank ? t->mgrads + (size_t)(mine[2 * i] - j0) * n + lo : out;
+            tree_sum_range(&rows, mine[2 * i], mine[2 * i + 1], lo, hi - lo, dst);
+            if (q != rank)
+                out += hi - lo;
+        }
         sc[q] = (int)(out - t->tsend) - sd[q];
     }
     if (P > 1)
         comm_alltoallv_f32(t->comm, t->tsend, sc, sd, t->trecv, rc, rd);
-    return ns > 0 ? tree_sum_shard(t->tdata, node, nall, 0, M, ns) : t->gshard;
+    if (ns == 0)
+        return t->gshard;
+    /* the root, in the buffer of the node that starts the batch (rank 0's) */
+    const tree_leaves shard = {t->tdata, node, nall, t->tscratch};
+    int root = 0;
+    while (node[2 * root] != 0) root++;
+    tree_sum_range(&shard, 0, M, 0, ns, t->tdata[root]);
+    return t->tdata[root];
 }
 
 /* The sum of v[0 .. n) in index order. */

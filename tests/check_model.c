@@ -437,6 +437,66 @@ START_TEST(test_bf16_rows_given_rounded)
 }
 END_TEST
 
+/* model_loss_grad_parts gives each part the bits of model_loss_grad_sums on
+ * that part alone (its gradient written, its loss), dropout on (the masks
+ * follow the rows' indices), 45 rows in parts of 16 (the last 13), in fp32
+ * and, with native bf16, on rows given rounded; and the parts' gradients
+ * differ from one another (a copy of one part would fail). */
+START_TEST(test_loss_grad_parts_same_bits)
+{
+    enum { NB = 45, PART = 16, NIN = 30, K = 5, PARTS = 3 };
+    dt_layer_spec hidden[2] = {{40, {ACT_RELU, 0}, 0.3f}, {24, {ACT_TANH, 0}, 0.0f}};
+    static float X[NB * NIN];
+    static dt_bf16 X16[NB * NIN];
+    int32_t y[NB];
+    int64_t rows[NB];
+    for (int i = 0; i < NB * NIN; i++) X[i] = (float)sin(0.37 * i);
+    bf16_round(X16, X, NB * NIN);
+    for (int i = 0; i < NB; i++) {
+        y[i] = (i * 7) % K;
+        rows[i] = 1000 + 3 * i;
+    }
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        if (bf16 && matmul_bf16_support() != 2)
+            break;
+        dt_model a, b;
+        dt_error err;
+        ck_assert_int_eq(model_create(&a, NIN, hidden, 2, K, HEAD_SOFTMAX, 64, &err), DT_OK);
+        ck_assert_int_eq(model_create(&b, NIN, hidden, 2, K, HEAD_SOFTMAX, 64, &err), DT_OK);
+        model_init(&a, INIT_XAVIER, 5);
+        model_init(&b, INIT_XAVIER, 5);
+        ck_assert_int_eq(model_set_precision(&a, bf16 ? PREC_BF16 : PREC_FP32, &err), DT_OK);
+        ck_assert_int_eq(model_set_precision(&b, bf16 ? PREC_BF16 : PREC_FP32, &err), DT_OK);
+        const size_t n = a.n_params;
+        float *g = malloc(PARTS * n * sizeof *g);
+        double losses[PARTS];
+        model_train_mode(&a, 9, 4, rows);
+        model_loss_grad_parts(&a, bf16 ? NULL : X, bf16 ? X16 : NULL, y, NULL, NB, PART, g,
+                              losses);
+        ck_assert_int_eq(model_fault(&a, &err), DT_OK);
+        ck_assert(a.grads == a.own_grads);
+        for (int j = 0; j < PARTS; j++) {
+            const int at = j * PART, len = NB - at < PART ? NB - at : PART;
+            dt_loss_sums sums = {0};
+            model_train_mode(&b, 9, 4, rows + at);
+            model_zero_grad(&b);
+            if (bf16)
+                model_loss_grad_sums_bf16(&b, X16 + at * NIN, y + at, NULL, len, &sums);
+            else
+                model_loss_grad_sums(&b, X + at * NIN, y + at, NULL, len, &sums);
+            ck_assert_msg(losses[j] == sums.loss, "%s part %d: loss %.17g vs %.17g",
+                          bf16 ? "bf16" : "fp32", j, losses[j], sums.loss);
+            ck_assert_mem_eq(g + j * n, b.grads, n * sizeof *g);
+            if (j > 0)
+                ck_assert(memcmp(g + j * n, g + (j - 1) * n, n * sizeof *g) != 0);
+        }
+        free(g);
+        model_free(&a);
+        model_free(&b);
+    }
+}
+END_TEST
+
 START_TEST(test_parse_layers)
 {
     dt_layer_spec s[8];
@@ -527,6 +587,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_plans_for_many_batch_sizes);
     tcase_add_test(tc, test_precision_switch_back);
     tcase_add_test(tc, test_bf16_rows_given_rounded);
+    tcase_add_test(tc, test_loss_grad_parts_same_bits);
     suite_add_tcase(s, tc);
     tc = tcase_create("construction");
     tcase_add_test(tc, test_parse_layers);

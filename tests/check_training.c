@@ -309,6 +309,10 @@ START_TEST(test_reproducible_at_any_rank_count)
         configure(line);
         ck_assert_msg(same_as_one_rank(1), "--optimizer %s", opts[i]);
     }
+    /* a model of over 10 000 parameters: the tree is added in several chunks of
+     * the parameters, the last one partial */
+    configure("--reproducible --micro-batch 8 --layers 1500:relu --batch-size 37 --epochs 1");
+    ck_assert(same_as_one_rank(1));
     /* a regression head on standardised targets, zscore inputs (exact sums) */
     configure("--reproducible --micro-batch 16 --layers 8:relu --output linear --batch-size 50 "
               "--epochs 2 --drop-last");

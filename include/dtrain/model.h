@@ -200,4 +200,20 @@ double model_loss_grad_sums(dt_model *m, const float *X, const int32_t *labels,
 double model_loss_grad_sums_bf16(dt_model *m, const dt_bf16 *X16, const int32_t *labels,
                                  const float *targets, int nb, dt_loss_sums *sums);
 
+/* Forward, loss and backward of nb rows (nb <= max_batch) as consecutive
+ * parts of `part` rows (the last may be shorter), each part's gradient sum
+ * written to grads + j * n_params and its loss sum (in the targets' units,
+ * as sums.loss) to losses[j] for part j: the bits of
+ * model_loss_grad_sums(_bf16) on each part alone after model_zero_grad, at
+ * any nb.  X (nb, n_in) fp32, or X16 rounded to bf16 (then X is NULL).
+ * Where the engine computes every row of a product alone (checked once per
+ * shape on probe operands), the forward and the input gradients run over
+ * all nb rows at once and only the weight gradients part by part; else the
+ * parts run one by one.  grads is borrowed for the call; m->grads is left
+ * as it was.  A failure is recorded (model_fault) and the gradients and
+ * losses are NaN. */
+void model_loss_grad_parts(dt_model *m, const float *X, const dt_bf16 *X16,
+                           const int32_t *labels, const float *targets, int nb, int part,
+                           float *grads, double *losses);
+
 #endif

@@ -79,6 +79,10 @@ typedef struct {
     float **tdata;        /* (micro-batches): where each node's shard is, here */
     double *rsums;        /* (blocks * stats + micro-batches): sums placed by block
                              and by micro-batch, each written by one rank only */
+    int64_t *lnodes;      /* (2 * local max micro-batches): this rank's micro-batches
+                             as tree nodes [j, j + 1) */
+    float **ldata;        /* (local max micro-batches): their rows of mgrads */
+    float *tscratch;      /* (tree height + 1, chunk): the tree's partial sums */
     /* Seconds this rank spent in each phase of trainer_step since the last
      * reset (the caller zeroes it): gathering the batch, forward and backward,
      * communication (the gradient reduce-scatter, the small allreduce of the
@@ -95,6 +99,10 @@ typedef struct {
 /* The largest slice any rank gets of a global batch of b: ceil(b / size),
  * or, with micro-batches of mb rows (mb > 0), that many whole micro-batches. */
 int trainer_local_batch(int64_t b, int size, int64_t mb);
+
+/* Reproducible mode: the rows one forward pass of the step takes, as many
+ * whole micro-batches of mb rows as max_batch holds (at least one). */
+int64_t trainer_micro_group(int max_batch, int64_t mb);
 
 /* Everything the step needs is allocated here, nothing later.  Collective
  * over comm (the reduction may share a window between the ranks of a node),
