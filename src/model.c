@@ -538,6 +538,69 @@ static void top_bias_grad(dt_model *m, const float *dZ, int nb, int acc)
         for (int j = 0; j < top->n_out; j++) top->db[j] += dZ[(size_t)i * top->n_out + j];
 }
 
+/* A GEMM operand of nb rows of width n, from row r on: fp32 or bf16. */
+static const void *rows_at(const void *x, int bf16, int r, int n)
+{
+    return bf16 ? (const void *)((const dt_bf16 *)x + (size_t)r * n)
+                : (const void *)((const float *)x + (size_t)r * n);
+}
+
+/* The backward pass of nb rows in parts of `part` rows (model_backward:
+ * one part): part j's weight and bias gradients into grads + j * n_params
+ * (added to them with acc, else written), the input gradients over all nb
+ * rows at once (p's plans; q's for the parts of `part` rows, r's for the
+ * last, shorter one).  dZ (nb, n_out) is the output layer's. */
+static void backward_parts(dt_model *m, model_plans *p, model_plans *q, model_plans *r,
+                           const float *X, const float *dZ, int nb, int part, float *grads,
+                           int acc)
+{
+    const int bf16 = m->prec == PREC_BF16;
+    int cur = dZ == m->delta[0] ? 0 : 1;
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        dt_layer *L = &m->layers[l];
+        const void *dz = dZ;
+        int rc = 0;
+        if (bf16) {
+            rc = matmul_cvt_run(p->cvt[l], m->dz16, dZ);
+            dz = m->dz16;
+        }
+        const void *in = input_of(m, l, X);
+        for (int at = 0, j = 0; at < nb && !rc; at += part, j++) {
+            const int len = nb - at < part ? nb - at : part;
+            model_use_grads(m, grads + (size_t)j * m->n_params);
+            if (l == m->n_layers - 1)
+                top_bias_grad(m, dZ + (size_t)at * L->n_out, len, acc);
+            /* dW (n_out, n_in) [+]= dZ^T (n_out, len) in (len, n_in), this part's rows */
+            rc = matmul_run((len < part ? r : q)->dw[acc][l], rows_at(dz, bf16, at, L->n_out),
+                            rows_at(in, bf16, at, L->n_in), NULL, L->dW);
+        }
+        if (rc) {
+            record_fault(m, rc, NULL);
+            break;
+        }
+        if (l == 0)
+            break;
+        /* dIn (nb, n_in) = dZ (nb, n_out) W (n_out, n_in), then part by part
+         * through the previous layer's dropout and activation in one pass that
+         * also sums its bias gradient: dZ_{l-1} = dIn * mask * f'(A_{l-1}) */
+        float *dIn = m->delta[1 - cur];
+        if ((rc = matmul_run(p->dx[l], dz, weights_of(m, L), NULL, dIn))) {
+            record_fault(m, rc, NULL);
+            break;
+        }
+        dt_layer *P = &m->layers[l - 1];
+        const float *mask = m->training && P->dropout > 0 ? P->mask : NULL;
+        for (int at = 0, j = 0; at < nb; at += part, j++) {
+            const size_t len = (size_t)(nb - at < part ? nb - at : part), o = (size_t)at * P->n_out;
+            float *db = grads + (size_t)j * m->n_params + P->offset + (size_t)P->n_out * P->n_in;
+            act_backward_rows(P->act, P->A + o, mask ? mask + o : NULL, dIn + o, db, acc, len,
+                              (size_t)P->n_out);
+        }
+        dZ = dIn;
+        cur = 1 - cur;
+    }
+}
+
 void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
 {
     if (nb == 0) {
@@ -554,40 +617,7 @@ void model_backward(dt_model *m, const float *X, const float *dZ, int nb)
     }
     const int acc = !m->grads_stale; /* add to grads, or overwrite them */
     m->grads_stale = 0;
-    const int bf16 = m->prec == PREC_BF16;
-    int cur = dZ == m->delta[0] ? 0 : 1;
-    top_bias_grad(m, dZ, nb, acc);
-    for (int l = m->n_layers - 1; l >= 0; l--) {
-        dt_layer *L = &m->layers[l];
-        const void *dz = dZ;
-        int rc = 0;
-        if (bf16) {
-            rc = matmul_cvt_run(p->cvt[l], m->dz16, dZ);
-            dz = m->dz16;
-        }
-        /* dW (n_out, n_in) [+]= dZ^T (n_out, nb) in (nb, n_in) */
-        if (!rc)
-            rc = matmul_run(p->dw[acc][l], dz, input_of(m, l, X), NULL, L->dW);
-        if (rc) {
-            record_fault(m, rc, NULL);
-            break;
-        }
-        if (l == 0)
-            break;
-        /* dIn (nb, n_in) = dZ (nb, n_out) W (n_out, n_in), then through the
-         * previous layer's dropout and activation in one pass that also sums
-         * its bias gradient: dZ_{l-1} = dIn * mask * f'(A_{l-1}) */
-        float *dIn = m->delta[1 - cur];
-        if ((rc = matmul_run(p->dx[l], dz, weights_of(m, L), NULL, dIn))) {
-            record_fault(m, rc, NULL);
-            break;
-        }
-        dt_layer *P = &m->layers[l - 1];
-        act_backward_rows(P->act, P->A, m->training && P->dropout > 0 ? P->mask : NULL, dIn,
-                          P->db, acc, (size_t)nb, (size_t)P->n_out);
-        dZ = dIn;
-        cur = 1 - cur;
-    }
+    backward_parts(m, p, p, p, X, dZ, nb, nb, m->grads, acc);
     if (m->fault.code)
         fill_nan(m->grads, m->n_params);
 }
@@ -662,13 +692,6 @@ double model_loss_grad(dt_model *m, const float *X, const int32_t *labels,
                        const float *targets, int nb)
 {
     return model_loss_grad_sums(m, X, labels, targets, nb, NULL);
-}
-
-/* A GEMM operand of nb rows of width n, from row r on: fp32 or bf16. */
-static const void *rows_at(const void *x, int bf16, int r, int n)
-{
-    return bf16 ? (const void *)((const dt_bf16 *)x + (size_t)r * n)
-                : (const void *)((const float *)x + (size_t)r * n);
 }
 
 /* Pseudo-random operands in [-1, 1) for parts_exact (fp32, or bf16 by
@@ -746,59 +769,6 @@ static int parts_exact(dt_model *m, model_plans *p, int part)
     return same;
 }
 
-/* The backward of model_loss_grad_parts: part j's weight and bias gradients
- * into grads + j * n_params (written), the input gradients over all nb rows
- * at once (p's plans; q's for the parts of `part` rows, r's for the last,
- * shorter one). */
-static void backward_parts(dt_model *m, model_plans *p, model_plans *q, model_plans *r,
-                           const float *X, const float *dZ, int nb, int part, float *grads)
-{
-    const int bf16 = m->prec == PREC_BF16;
-    int cur = 0;
-    for (int l = m->n_layers - 1; l >= 0; l--) {
-        dt_layer *L = &m->layers[l];
-        const void *dz = dZ;
-        int rc = 0;
-        if (bf16) {
-            rc = matmul_cvt_run(p->cvt[l], m->dz16, dZ);
-            dz = m->dz16;
-        }
-        const void *in = input_of(m, l, X);
-        for (int at = 0, j = 0; at < nb && !rc; at += part, j++) {
-            const int len = nb - at < part ? nb - at : part;
-            model_use_grads(m, grads + (size_t)j * m->n_params);
-            if (l == m->n_layers - 1)
-                top_bias_grad(m, dZ + (size_t)at * L->n_out, len, 0);
-            /* dW (n_out, n_in) = dZ^T (n_out, len) in (len, n_in), this part's rows */
-            rc = matmul_run((len < part ? r : q)->dw[0][l], rows_at(dz, bf16, at, L->n_out),
-                            rows_at(in, bf16, at, L->n_in), NULL, L->dW);
-        }
-        if (rc) {
-            record_fault(m, rc, NULL);
-            break;
-        }
-        if (l == 0)
-            break;
-        /* dIn (nb, n_in) = dZ (nb, n_out) W, then part by part through the
-         * previous layer's dropout and activation, summing its bias gradient */
-        float *dIn = m->delta[1 - cur];
-        if ((rc = matmul_run(p->dx[l], dz, weights_of(m, L), NULL, dIn))) {
-            record_fault(m, rc, NULL);
-            break;
-        }
-        dt_layer *P = &m->layers[l - 1];
-        const float *mask = m->training && P->dropout > 0 ? P->mask : NULL;
-        for (int at = 0, j = 0; at < nb; at += part, j++) {
-            const size_t len = (size_t)(nb - at < part ? nb - at : part), o = (size_t)at * P->n_out;
-            float *db = grads + (size_t)j * m->n_params + P->offset + (size_t)P->n_out * P->n_in;
-            act_backward_rows(P->act, P->A + o, mask ? mask + o : NULL, dIn + o, db, 0, len,
-                              (size_t)P->n_out);
-        }
-        dZ = dIn;
-        cur = 1 - cur;
-    }
-}
-
 void model_loss_grad_parts(dt_model *m, const float *X, const dt_bf16 *X16,
                            const int32_t *labels, const float *targets, int nb, int part,
                            float *grads, double *losses)
@@ -835,7 +805,7 @@ void model_loss_grad_parts(dt_model *m, const float *X, const dt_bf16 *X16,
                       len, m->n_out, ts, dZ + o, &sums);
             losses[j] = sums.loss;
         }
-        backward_parts(m, p, q, r, X, dZ, nb, part, grads);
+        backward_parts(m, p, q, r, X, dZ, nb, part, grads, 0);
     } else if (!m->fault.code) {
         record_fault(m, 0, NULL);
     }
