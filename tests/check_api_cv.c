@@ -363,17 +363,17 @@ static void keep_bench_line(void *user, dtrain_log_level level, const char *line
         snprintf(b->gemm, sizeof b->gemm, "%s", line);
 }
 
+/* The benchmark's options in both tests below: a model 8-16-2. */
+static const char *const bench_opts[] = {"inputs", "8", "layers", "16:relu", "outputs", "2",
+                                         "batch-size", "32", "samples", "256", "threads", "1",
+                                         NULL};
+
 /* The result holds the figures of the lines it logs.  The model 8-16-2
  * does 4 * 8 * 16 + 6 * 16 * 2 = 704 GEMM FLOPs per sample per step (the
  * first layer has no input gradient). */
 START_TEST(test_bench)
 {
-    dtrain_run *run;
-    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
-    const char *kv[] = {"inputs", "8", "layers", "16:relu", "outputs", "2", "batch-size", "32",
-                        "samples", "256", "threads", "1", NULL};
-    for (int i = 0; kv[i]; i += 2)
-        OK(dtrain_set(run, kv[i], kv[i + 1]), run);
+    dtrain_run *run = run_with(bench_opts);
     static bench_log log;
     memset(&log, 0, sizeof log);
     OK(dtrain_on_log(run, keep_bench_line, &log, DTRAIN_LOG_INFO), run);
@@ -416,12 +416,7 @@ END_TEST
  * JSON, the size tried still given, the other figures measured. */
 START_TEST(test_bench_stream_oom)
 {
-    dtrain_run *run;
-    OK(dtrain_create(&run, MPI_COMM_WORLD), NULL);
-    const char *kv[] = {"inputs", "8", "layers", "16:relu", "outputs", "2", "batch-size", "32",
-                        "samples", "256", "threads", "1", NULL};
-    for (int i = 0; kv[i]; i += 2)
-        OK(dtrain_set(run, kv[i], kv[i + 1]), run);
+    dtrain_run *run = run_with(bench_opts);
     dt_hooks.stream_oom_rank = size - 1;
     dtrain_bench_result *res = NULL;
     const dtrain_status st = dtrain_bench(run, &res);

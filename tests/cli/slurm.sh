@@ -283,6 +283,21 @@ await_checkpoint() {
   if [[ $2 == pid:* ]]; then fail "srun wrote no checkpoint in 60 s"; else fail "job $2 wrote no checkpoint in 60 s: $(job_state "$2")"; fi
   return 1
 }
+# until_checkpoint DIR client LIMIT srun ...: the client in the background
+# ($bg its PID) until DIR's first checkpoint exists, started once more after
+# a start-up crash.
+until_checkpoint() {
+  local dir=$1 try
+  shift
+  for try in 1 2; do
+    "$@" &
+    bg=$!
+    await_checkpoint "$dir" pid:$bg "$TMP/err"
+    [[ $? -eq 2 && $try -eq 1 ]] || return 0
+    wait $bg
+    again "$3"
+  done
+}
 C=$TMP/cpre
 for try in 1 2; do
   rm -f "$TMP/pre.out"   # the script appends to its log
@@ -335,15 +350,8 @@ same "SIGTERM-stopped and resubmitted = uninterrupted srun" "$TMP/term.h5" "$TMP
 # termination"): nothing saved, status 137.  (What scancel and the
 # templates send reaches the tasks through slurmstepd instead.)
 C=$TMP/csrunterm
-for try in 1 2; do
-  DTRAIN_TEST_SLEEP=0:22:5 client 60 srun --mpi=pmix "${PER2[@]}" "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${CK[@]}" \
-    --checkpoint-dir "$C" --save "$TMP/srunterm.h5" &
-  bg=$!
-  await_checkpoint "$C" pid:$bg "$TMP/err"
-  [[ $? -eq 2 && $try -eq 1 ]] || break
-  wait $bg
-  again "srun"
-done
+DTRAIN_TEST_SLEEP=0:22:5 until_checkpoint "$C" client 60 srun --mpi=pmix "${PER2[@]}" "$DTRAIN_TEST_BIN" train \
+  "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/srunterm.h5"
 srun_pid=$(pgrep -P "$(pgrep -P $bg)")
 [[ $(cat /proc/$srun_pid/comm 2>/dev/null) == srun ]] && kill -TERM $srun_pid || fail "no srun process under $bg"
 wait $bg
@@ -367,15 +375,9 @@ same "--reproducible: stopped on 2 nodes x 2 ranks, resumed on 1 node x 1 = 1 ra
 # checkpoints of steps 15 and 30 (rank 3 sleeps 60 s at step 22, so the job
 # stands there until the kill): srun --kill-on-bad-exit ends the step.
 C=$TMP/ckill
-for try in 1 2; do
-  DTRAIN_TEST_SLEEP=3:22:60 client 90 srun --mpi=pmix --kill-on-bad-exit=1 "${PER2[@]}" "$DTRAIN_TEST_BIN" train \
-    "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/kill.h5" &
-  srun_pid=$!
-  await_checkpoint "$C" pid:$srun_pid "$TMP/err"
-  [[ $? -eq 2 && $try -eq 1 ]] || break
-  wait $srun_pid
-  again "srun --kill-on-bad-exit=1"
-done
+DTRAIN_TEST_SLEEP=3:22:60 until_checkpoint "$C" client 90 srun --mpi=pmix --kill-on-bad-exit=1 "${PER2[@]}" \
+  "$DTRAIN_TEST_BIN" train "${ARGS[@]}" "${CK[@]}" --checkpoint-dir "$C" --save "$TMP/kill.h5"
+srun_pid=$bg
 sleep 1
 cp "$C/latest.h5" "$TMP/latest-before.h5"
 victims=($(procs_in $H2 dtrain-test))
