@@ -776,11 +776,14 @@ void model_loss_grad_parts(dt_model *m, const float *X, const dt_bf16 *X16,
     float *const was = m->grads == m->own_grads ? NULL : m->grads;
     const int parts = (nb + part - 1) / part, tail = nb % part;
     model_plans *p = nb > part && !m->fault.code ? plans_for(m, nb, 1) : NULL;
-    if (!p || !parts_exact(m, p, part)) {
-        /* one part at a time: its forward, loss and backward alone */
+    if (!p || m->parts_one_by_one || !parts_exact(m, p, part)) {
+        /* one part at a time: its forward (its rows' dropout), loss and
+         * backward alone */
+        const int64_t *rows = m->drop_rows;
         for (int at = 0, j = 0; at < nb; at += part, j++) {
             const int len = nb - at < part ? nb - at : part;
             dt_loss_sums sums = {0};
+            m->drop_rows = rows ? rows + at : NULL;
             model_use_grads(m, grads + (size_t)j * m->n_params);
             model_zero_grad(m);
             loss_grad(m, X ? X + (size_t)at * m->n_in : NULL,
@@ -788,6 +791,7 @@ void model_loss_grad_parts(dt_model *m, const float *X, const dt_bf16 *X16,
                       targets ? targets + (size_t)at * m->n_out : NULL, len, &sums);
             losses[j] = sums.loss;
         }
+        m->drop_rows = rows;
         model_use_grads(m, was);
         return;
     }

@@ -440,8 +440,9 @@ END_TEST
 /* model_loss_grad_parts gives each part the bits of model_loss_grad_sums on
  * that part alone (its gradient written, its loss), dropout on (the masks
  * follow the rows' indices), 45 rows in parts of 16 (the last 13), in fp32
- * and, with native bf16, on rows given rounded; and the parts' gradients
- * differ from one another (a copy of one part would fail). */
+ * and, with native bf16, on rows given rounded, the parts run at once and
+ * one by one (where the engine's rows would differ); and the parts'
+ * gradients differ from one another (a copy of one part would fail). */
 START_TEST(test_loss_grad_parts_same_bits)
 {
     enum { NB = 45, PART = 16, NIN = 30, K = 5, PARTS = 3 };
@@ -456,9 +457,11 @@ START_TEST(test_loss_grad_parts_same_bits)
         y[i] = (i * 7) % K;
         rows[i] = 1000 + 3 * i;
     }
-    for (int bf16 = 0; bf16 < 2; bf16++) {
+    for (int mode = 0; mode < 4; mode++) {
+        /* bf16 or fp32, the parts at once or one by one */
+        const int bf16 = mode & 1, one_by_one = mode >> 1;
         if (bf16 && matmul_bf16_support() != 2)
-            break;
+            continue;
         dt_model a, b;
         dt_error err;
         ck_assert_int_eq(model_create(&a, NIN, hidden, 2, K, HEAD_SOFTMAX, 64, &err), DT_OK);
@@ -470,11 +473,12 @@ START_TEST(test_loss_grad_parts_same_bits)
         const size_t n = a.n_params;
         float *g = malloc(PARTS * n * sizeof *g);
         double losses[PARTS];
+        a.parts_one_by_one = one_by_one;
         model_train_mode(&a, 9, 4, rows);
         model_loss_grad_parts(&a, bf16 ? NULL : X, bf16 ? X16 : NULL, y, NULL, NB, PART, g,
                               losses);
         ck_assert_int_eq(model_fault(&a, &err), DT_OK);
-        ck_assert(a.grads == a.own_grads);
+        ck_assert(a.grads == a.own_grads && a.drop_rows == rows);
         for (int j = 0; j < PARTS; j++) {
             const int at = j * PART, len = NB - at < PART ? NB - at : PART;
             dt_loss_sums sums = {0};
@@ -484,9 +488,11 @@ START_TEST(test_loss_grad_parts_same_bits)
                 model_loss_grad_sums_bf16(&b, X16 + at * NIN, y + at, NULL, len, &sums);
             else
                 model_loss_grad_sums(&b, X + at * NIN, y + at, NULL, len, &sums);
-            ck_assert_msg(losses[j] == sums.loss, "%s part %d: loss %.17g vs %.17g",
-                          bf16 ? "bf16" : "fp32", j, losses[j], sums.loss);
-            ck_assert_mem_eq(g + j * n, b.grads, n * sizeof *g);
+            ck_assert_msg(losses[j] == sums.loss, "%s%s part %d: loss %.17g vs %.17g",
+                          bf16 ? "bf16" : "fp32", one_by_one ? " one by one" : "", j, losses[j],
+                          sums.loss);
+            ck_assert_msg(!memcmp(g + j * n, b.grads, n * sizeof *g), "%s%s part %d: gradients",
+                          bf16 ? "bf16" : "fp32", one_by_one ? " one by one" : "", j);
             if (j > 0)
                 ck_assert(memcmp(g + j * n, g + (j - 1) * n, n * sizeof *g) != 0);
         }

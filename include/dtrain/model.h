@@ -100,6 +100,9 @@ typedef struct {
     uint64_t drop_seed;
     int64_t drop_step;
     const int64_t *drop_rows; /* global sample index of each row of the block */
+    /* 1: model_loss_grad_parts runs its parts one by one, as where the
+     * engine's rows are not those of the parts' own products (tests) */
+    int parts_one_by_one;
     /* The first failure inside a forward or backward (a batch size whose plans
      * could not be made when first used, a oneDNN call that failed: defects,
      * or memory exhausted).  Those functions have no status to return, so
