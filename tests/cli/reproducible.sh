@@ -245,6 +245,16 @@ for extra in "--optimizer sgd --lr 0.1 --l2 1e-3 --clip-value 0.05" \
   same opt$i-1 opt$i-3 "${extra% --*}..., 3 ranks = 1 rank ($extra)"
 done
 
+# oneDNN capped at AVX2: its products may give a row of a group of
+# micro-batches other bits than the micro-batch's own product, and the
+# micro-batches then run one by one (with their own rows' dropout masks).
+begin "oneDNN capped at AVX2, dropout: 1 vs 3 ranks"
+for np in 1 3; do
+  DNNL_MAX_CPU_ISA=AVX2 trained avx2-$np $np -- --data "$D" --layers 64:relu:0.2,32:tanh --epochs 2 \
+    --batch-size 96 --seed 5 --reproducible
+done
+same avx2-1 avx2-3 "DNNL_MAX_CPU_ISA=AVX2, dropout 0.2: 3 ranks = 1 rank"
+
 # --- normalisation and regression ---------------------------------------------
 begin "regression (--output linear, normalised targets), zscore: 1 vs 3 ranks"
 REG=(--data "$DATA/diabetes.h5" --output linear --layers 16:relu --epochs 3 --batch-size 50
