@@ -711,6 +711,58 @@ static void probe_fill(void *x, size_t n, int bf16, uint32_t seed)
     }
 }
 
+/* Probe operands for parts_exact, as large as the widest layer needs: a
+ * (nb, wide) and w (n_out, n_in) in the model's precision, bias, and the
+ * results c1, c2 (nb, wide). */
+typedef struct {
+    void *a, *w;
+    float *bias, *c1, *c2;
+} probe_bufs;
+
+static int probe_alloc(const dt_model *m, int nb, probe_bufs *b)
+{
+    const size_t esz = m->prec == PREC_BF16 ? sizeof(dt_bf16) : sizeof(float);
+    size_t wide = 0, weights = 0, outs = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const dt_layer *L = &m->layers[l];
+        const size_t w = (size_t)(L->n_in > L->n_out ? L->n_in : L->n_out);
+        wide = w > wide ? w : wide;
+        weights = (size_t)L->n_out * L->n_in > weights ? (size_t)L->n_out * L->n_in : weights;
+        outs = (size_t)L->n_out > outs ? (size_t)L->n_out : outs;
+    }
+    b->a = malloc((size_t)nb * wide * esz);
+    b->w = malloc(weights * esz);
+    b->bias = malloc(outs * sizeof *b->bias);
+    b->c1 = malloc((size_t)nb * wide * sizeof *b->c1);
+    b->c2 = malloc((size_t)nb * wide * sizeof *b->c2);
+    return b->a && b->w && b->bias && b->c1 && b->c2;
+}
+
+static void probe_free(probe_bufs *b)
+{
+    free(b->a);
+    free(b->w);
+    free(b->bias);
+    free(b->c1);
+    free(b->c2);
+}
+
+/* Whether product `all` over nb rows of a (nb, n_a) gives the bits that
+ * `one` gives part by part (parts of `part` rows; `last` for the shorter
+ * last one): c (nb, n_c) compared bit for bit. */
+static int rows_exact(const dt_model *m, const probe_bufs *b, matmul_plan *all, matmul_plan *one,
+                      matmul_plan *last, int nb, int part, int n_a, int n_c)
+{
+    const int bf16 = m->prec == PREC_BF16;
+    if (matmul_run(all, b->a, b->w, b->bias, b->c1))
+        return 0;
+    for (int at = 0; at < nb; at += part)
+        if (matmul_run(nb - at < part ? last : one, rows_at(b->a, bf16, at, n_a), b->w, b->bias,
+                       b->c2 + (size_t)at * n_c))
+            return 0;
+    return !memcmp(b->c1, b->c2, (size_t)nb * n_c * sizeof *b->c1);
+}
+
 /* Whether the products that run over all nb rows of p at once in
  * model_loss_grad_parts (the forward, bias and fused activation included,
  * and the input gradients) give every row the bits the plans of its part
@@ -719,54 +771,60 @@ static void probe_fill(void *x, size_t n, int bf16, uint32_t seed)
  * of rows.  The same shapes on the same operands, compared bit for bit;
  * the order of a product's additions does not depend on the values, so
  * equal bits on these operands are equal bits on any.  0 if not, or if a
- * buffer or plan is missing (the parts then run one by one). */
+ * buffer or plan is missing (the parts then run one by one).  Kept in p. */
 static int parts_exact(dt_model *m, model_plans *p, int part)
 {
     if (p->parts_of == part)
         return p->parts_exact;
     const int nb = p->nb, bf16 = m->prec == PREC_BF16, tail = nb % part;
-    const size_t esz = bf16 ? sizeof(dt_bf16) : sizeof(float);
     model_plans *q = plans_for(m, part, 1), *r = tail ? plans_for(m, tail, 1) : q;
     p = plans_for(m, nb, 1); /* still there (plans_for evicts the oldest) */
-    int same = p && q && r;
+    probe_bufs b = {0};
+    int same = p && q && r && probe_alloc(m, nb, &b);
     for (int l = 0; l < m->n_layers && same; l++) {
         const dt_layer *L = &m->layers[l];
         const size_t wide = (size_t)(L->n_in > L->n_out ? L->n_in : L->n_out);
-        void *a = malloc((size_t)nb * wide * esz), *w = malloc((size_t)L->n_out * L->n_in * esz);
-        float *bias = malloc((size_t)L->n_out * sizeof *bias);
-        float *c1 = malloc((size_t)nb * wide * sizeof *c1), *c2 = malloc((size_t)nb * wide * sizeof *c2);
-        same = a && w && bias && c1 && c2;
-        if (same) {
-            probe_fill(a, (size_t)nb * wide, bf16, 1u + (uint32_t)l);
-            probe_fill(w, (size_t)L->n_out * L->n_in, bf16, 101u + (uint32_t)l);
-            probe_fill(bias, (size_t)L->n_out, 0, 201u + (uint32_t)l);
-            /* in (nb, n_in) W^T + b, then dZ (nb, n_out) W: each over all rows, then part by part */
-            for (int k = 0; k < 2 && same; k++) {
-                if (k == 1 && l == 0)
-                    break;
-                const int n_a = k ? L->n_out : L->n_in, n_c = k ? L->n_in : L->n_out;
-                matmul_plan *all = k ? p->dx[l] : p->fwd[l];
-                same = !matmul_run(all, a, w, bias, c1);
-                for (int at = 0; at < nb && same; at += part) {
-                    matmul_plan *one = nb - at < part ? (k ? r->dx[l] : r->fwd[l])
-                                                      : (k ? q->dx[l] : q->fwd[l]);
-                    same = !matmul_run(one, rows_at(a, bf16, at, n_a), w, bias,
-                                       c2 + (size_t)at * n_c);
-                }
-                same = same && !memcmp(c1, c2, (size_t)nb * n_c * sizeof *c1);
-            }
-        }
-        free(a);
-        free(w);
-        free(bias);
-        free(c1);
-        free(c2);
+        probe_fill(b.a, (size_t)nb * wide, bf16, 1u + (uint32_t)l);
+        probe_fill(b.w, (size_t)L->n_out * L->n_in, bf16, 101u + (uint32_t)l);
+        probe_fill(b.bias, (size_t)L->n_out, 0, 201u + (uint32_t)l);
+        /* in (nb, n_in) W^T + b, then dZ (nb, n_out) W (none for layer 0) */
+        same = rows_exact(m, &b, p->fwd[l], q->fwd[l], r->fwd[l], nb, part, L->n_in, L->n_out) &&
+               (l == 0 ||
+                rows_exact(m, &b, p->dx[l], q->dx[l], r->dx[l], nb, part, L->n_out, L->n_in));
     }
+    probe_free(&b);
     if (p) {
         p->parts_of = part;
         p->parts_exact = same;
     }
     return same;
+}
+
+int model_parts_exact(dt_model *m, int nb, int part)
+{
+    model_plans *p = nb > part && !m->fault.code ? plans_for(m, nb, 1) : NULL;
+    return p && parts_exact(m, p, part);
+}
+
+/* model_loss_grad_parts one part at a time: its forward (its rows'
+ * dropout), loss and backward alone. */
+static void parts_one_by_one(dt_model *m, const float *X, const dt_bf16 *X16,
+                             const int32_t *labels, const float *targets, int nb, int part,
+                             float *grads, double *losses)
+{
+    const int64_t *rows = m->drop_rows;
+    for (int at = 0, j = 0; at < nb; at += part, j++) {
+        const int len = nb - at < part ? nb - at : part;
+        dt_loss_sums sums = {0};
+        m->drop_rows = rows ? rows + at : NULL;
+        model_use_grads(m, grads + (size_t)j * m->n_params);
+        model_zero_grad(m);
+        loss_grad(m, X ? X + (size_t)at * m->n_in : NULL, X16 ? X16 + (size_t)at * m->n_in : NULL,
+                  labels ? labels + at : NULL, targets ? targets + (size_t)at * m->n_out : NULL,
+                  len, &sums);
+        losses[j] = sums.loss;
+    }
+    m->drop_rows = rows;
 }
 
 void model_loss_grad_parts(dt_model *m, const float *X, const dt_bf16 *X16,
@@ -777,21 +835,7 @@ void model_loss_grad_parts(dt_model *m, const float *X, const dt_bf16 *X16,
     const int parts = (nb + part - 1) / part, tail = nb % part;
     model_plans *p = nb > part && !m->fault.code ? plans_for(m, nb, 1) : NULL;
     if (!p || m->parts_one_by_one || !parts_exact(m, p, part)) {
-        /* one part at a time: its forward (its rows' dropout), loss and
-         * backward alone */
-        const int64_t *rows = m->drop_rows;
-        for (int at = 0, j = 0; at < nb; at += part, j++) {
-            const int len = nb - at < part ? nb - at : part;
-            dt_loss_sums sums = {0};
-            m->drop_rows = rows ? rows + at : NULL;
-            model_use_grads(m, grads + (size_t)j * m->n_params);
-            model_zero_grad(m);
-            loss_grad(m, X ? X + (size_t)at * m->n_in : NULL,
-                      X16 ? X16 + (size_t)at * m->n_in : NULL, labels ? labels + at : NULL,
-                      targets ? targets + (size_t)at * m->n_out : NULL, len, &sums);
-            losses[j] = sums.loss;
-        }
-        m->drop_rows = rows;
+        parts_one_by_one(m, X, X16, labels, targets, nb, part, grads, losses);
         model_use_grads(m, was);
         return;
     }

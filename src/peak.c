@@ -270,8 +270,6 @@ size_t peak_stream_array_bytes(size_t llc_bytes, int ranks_on_node, size_t avail
     size_t bytes = share > PEAK_STREAM_MAX_BYTES / 4 ? PEAK_STREAM_MAX_BYTES : 4 * share;
     if (bytes < PEAK_STREAM_MIN_BYTES)
         bytes = PEAK_STREAM_MIN_BYTES;
-    if (bytes > PEAK_STREAM_MAX_BYTES)
-        bytes = PEAK_STREAM_MAX_BYTES;
     /* MemAvailable is what the whole node can still have without swapping:
      * other jobs' processes, this job's other buffers and MPI's shared
      * segments need it as much as the arrays do, and the rate is the same for

@@ -55,8 +55,11 @@ static dt_status prepare_plans(dt_session *s, int64_t b, dt_error *err)
             /* and this rank's groups of them, each one forward pass */
             const int64_t group = trainer_micro_group(m->max_batch, mb);
             block_slice(global[i], mb, rank, size, &lo, &hi);
-            for (int64_t at = lo; at < hi && !st; at += group)
-                st = model_prepare(m, (int)(hi - at < group ? hi - at : group), 1, err);
+            for (int64_t at = lo; at < hi && !st; at += group) {
+                const int len = (int)(hi - at < group ? hi - at : group);
+                if (!(st = model_prepare(m, len, 1, err)))
+                    (void)model_parts_exact(m, len, (int)mb);
+            }
             continue;
         }
         batch_slice(global[i], rank, size, &lo, &hi);

@@ -203,6 +203,13 @@ double model_loss_grad_sums(dt_model *m, const float *X, const int32_t *labels,
 double model_loss_grad_sums_bf16(dt_model *m, const dt_bf16 *X16, const int32_t *labels,
                                  const float *targets, int nb, dt_loss_sums *sums);
 
+/* Whether model_loss_grad_parts of nb rows in parts of `part` runs the
+ * parts' products at once (the engine gives each row the bits of its part's
+ * own product; checked once on probe operands and kept with nb's plans):
+ * called at setup, so that the check's buffers and plans are not made in a
+ * training step. */
+int model_parts_exact(dt_model *m, int nb, int part);
+
 /* Forward, loss and backward of nb rows (nb <= max_batch) as consecutive
  * parts of `part` rows (the last may be shorter), each part's gradient sum
  * written to grads + j * n_params and its loss sum (in the targets' units,
